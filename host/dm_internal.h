@@ -1,0 +1,154 @@
+/*
+ * dm_internal.h: what the host modules share and the public header does not promise: error
+ * recording, atomic file output, checksums, parameter tables, provenance and checkpoints.
+ */
+#ifndef DM_INTERNAL_H
+#define DM_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "deepmotif.h"
+
+/* ---- errors (host/error.c) -------------------------------------------------------------------- */
+
+/* Records a one-line message for dm_last_error() and returns `status`. printf-style. */
+dm_status dm_error(dm_status status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Propagates a failing status: `DM_TRY(dm_thing(...));` */
+#define DM_TRY(expr)                                                                               \
+    do {                                                                                           \
+        dm_status dm_try_s_ = (expr);                                                              \
+        if (dm_try_s_ != DM_STATUS_OK) return dm_try_s_;                                           \
+    } while (0)
+
+/* Programmer errors (never input errors): on in release builds too. */
+#define DM_ASSERT(cond)                                                                            \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: internal error: assertion '%s' failed\n", __FILE__, __LINE__,  \
+                    #cond);                                                                        \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
+
+/* ---- atomic output (host/fileio.c) ------------------------------------------------------------ */
+
+/* An output file written under a temporary name beside `path` and renamed into place on commit, so
+ * a reader never sees a partial file and a failure leaves nothing behind. */
+typedef struct dm_outfile {
+    FILE *f;
+    char path[4096];
+    char tmp[4096];
+} dm_outfile;
+
+dm_status dm_outfile_open(dm_outfile *o, const char *path);  /* _IO on failure */
+dm_status dm_outfile_commit(dm_outfile *o);                  /* flush, fsync, close, rename */
+void dm_outfile_abort(dm_outfile *o);                        /* close and remove the temporary */
+
+/* Size and SHA-256 (lower-case hex, 64 chars + NUL) of a whole file. _IO on failure. */
+dm_status dm_file_sha256(const char *path, uint64_t *bytes, char hex[65]);
+
+/* SHA-256 of a buffer (host/sha256.c). */
+void dm_sha256(const void *data, size_t n, uint8_t digest[32]);
+
+/* ---- parameter tables ------------------------------------------------------------------------- */
+
+#define DM_MAX_TENSORS 64
+
+/* One named parameter tensor, a view into the model's flat parameter arena (canonical layout,
+ * SPEC.md §3: conv W (C_out, K, C_in), dense W (C_out, C_in), LSTM W_ih (4H, D), W_hh (4H, H)). */
+typedef struct dm_tensor_info {
+    char name[40];        /* e.g. "conv1.weight", "lstm.fwd.weight_ih", "fc.bias" */
+    int32_t ndim;
+    int64_t shape[4];
+    int64_t offset;       /* in floats, into the parameter arena */
+    int64_t numel;
+} dm_tensor_info;
+
+/* ---- provenance and checkpoints (host/checkpoint.c) ------------------------------------------- */
+
+#define DM_MAX_INPUTS 4
+#define DM_MAX_EPOCHS 1000
+
+typedef struct dm_input_file {
+    char role[16];        /* "train", "test", "valid" */
+    char path[1024];      /* as given on the command line */
+    uint64_t bytes;
+    char sha256[65];
+} dm_input_file;
+
+/* One row of the training log. */
+typedef struct dm_epoch_log {
+    int32_t epoch;        /* 1-based */
+    float lr;
+    double train_loss;    /* mean training loss over the epoch */
+    double valid_loss;    /* NaN when there is no validation set */
+    double valid_auroc;   /* NaN when there is no validation set */
+    double seconds;       /* wall time of the epoch */
+} dm_epoch_log;
+
+/* Where a model came from and how it did. Stored in every checkpoint. */
+typedef struct dm_provenance {
+    char version[64];     /* dm_version() of the writer */
+    char protocol[16];    /* "default" or "original" */
+    char device[128];     /* "cpu: <cpu model>, N threads" */
+    char created_utc[32]; /* ISO 8601 */
+    char label[16];       /* "best" (selected weights) or "last" (final epoch) */
+    uint64_t seed;
+    int32_t threads;
+    int32_t batch;
+    float lr0;
+    float valid_frac;
+    int32_t epochs_max;
+    int32_t epochs_run;
+    int32_t best_epoch;   /* epoch whose weights these are (label "best") */
+    int64_t n_train, n_valid, n_test;
+    double train_seconds;
+    double test_auroc, test_auprc, test_accuracy;  /* NaN when no test set was given */
+    int32_t n_inputs;
+    dm_input_file inputs[DM_MAX_INPUTS];
+    int32_t n_epochs;     /* rows of log */
+    dm_epoch_log log[DM_MAX_EPOCHS];
+} dm_provenance;
+
+/* What training needs to continue exactly where it stopped (stored in the "last" checkpoint). */
+typedef struct dm_resume_state {
+    int32_t epoch_done;   /* epochs completed */
+    int64_t adam_t;       /* Adam step counter */
+    float lr;             /* learning rate for the next epoch */
+    double best_valid;    /* best validation AUROC so far */
+    int32_t best_epoch;
+    int32_t bad_epochs;   /* epochs since the best (early stopping) */
+    float *adam_m;        /* (n_params) */
+    float *adam_v;        /* (n_params) */
+    float *best_params;   /* (n_params) weights of best_epoch */
+} dm_resume_state;
+
+/* Writes a checkpoint atomically: magic, format version, hyper-parameters, the tensor table with
+ * shapes, the parameters (canonical layout), provenance, the resume state if non-NULL, and a CRC-32
+ * over everything. Returns _OK or _IO. */
+dm_status dm_checkpoint_save(const char *path, const dm_hparams *hp, const dm_tensor_info *tensors,
+                             int32_t n_tensors, const float *params, int64_t n_params,
+                             const dm_provenance *prov, const dm_resume_state *resume);
+
+/* Reads a checkpoint. *params (and the arrays of *resume, when the file has a resume state and
+ * `resume` is non-NULL; otherwise they are NULL) are malloc'd for the caller. The tensor table is
+ * checked against the one the model of *hp would have (`expect`, built by the caller from *hp via
+ * `make_table`). Truncated, corrupt (CRC), foreign (magic) or newer (version) files are
+ * DM_STATUS_CORRUPT with a message naming the file; never a crash. */
+typedef int32_t (*dm_table_fn)(const dm_hparams *hp, dm_tensor_info *tensors, int64_t *n_params);
+dm_status dm_checkpoint_load(const char *path, dm_table_fn make_table, dm_hparams *hp,
+                             float **params, int64_t *n_params, dm_provenance *prov,
+                             dm_resume_state *resume);
+
+void dm_resume_state_free(dm_resume_state *r);
+
+/* ---- misc (host/util.c) ------------------------------------------------------------------------ */
+
+double dm_now(void);                      /* CLOCK_MONOTONIC seconds */
+void dm_utc_now(char buf[32]);            /* "2026-11-24T12:00:00Z" */
+const char *dm_cpu_name(void);            /* from /proc/cpuinfo; "unknown cpu" otherwise */
+
+#endif /* DM_INTERNAL_H */

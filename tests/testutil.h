@@ -1,0 +1,36 @@
+/*
+ * testutil.h: what the Criterion tests share: the data directory, seeded random inputs, tolerances.
+ */
+#ifndef DM_TESTUTIL_H
+#define DM_TESTUTIL_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+/* The real-data directory (env DM_DATA_DIR, else the configured ../shared/data), or NULL when it
+ * does not exist. */
+const char *dm_test_data_dir(void);
+
+/* Path of a file in the data directory ("deepbind/REST_..._B.seq.gz") in a static buffer, or NULL when
+ * the directory or file is missing; tests then cr_skip_test() with a message. */
+const char *dm_test_data_file(const char *rel);
+
+/* The test seed: env DM_TEST_SEED or 1234; printed once per process so a failure can be replayed. */
+uint64_t dm_test_seed(void);
+
+/* Fills x[0..n) with uniform values in [lo, hi) from (seed, tag). */
+void dm_test_fill_uniform(float *x, size_t n, float lo, float hi, uint64_t tag);
+
+/* Largest |a - b| / (atol + rtol |b|) over n values; > 1 means out of tolerance. NaN/Inf in a gives
+ * +Inf. *worst receives the index of the worst element when non-NULL. */
+double dm_test_max_err(const float *a, const float *b, size_t n, double atol, double rtol,
+                       size_t *worst);
+
+/* A fresh temporary directory (removed by the caller with dm_test_rmdir). */
+char *dm_test_tmpdir(void);
+void dm_test_rmdir(const char *dir);
+
+/* Runs a shell command, returns its exit status (0..255), or -1. */
+int dm_test_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif
