@@ -1,0 +1,803 @@
+/*
+ * data.c: reading, deriving and writing sequence data sets (FORMATS.md §1–3, SPEC.md §1 and §5).
+ *
+ * Readers stream the file through zlib (gzip and plain text alike) one line at a time, so a file of
+ * any size costs one chunk buffer plus the growing (n, len) code array. The format is detected from
+ * the first non-empty line: a header naming EventID, seq and Bound is DeepBind; '>' is FASTA,
+ * labelled when the first header (spaces removed) is exactly "1" or "0"; anything else is a
+ * two-column sequence<TAB>label TSV.
+ *
+ * Groups keep a positive and the shuffle made from it together in the validation split:
+ *  - DeepBind: the rank NNN of EventIDs "<prefix>_NNN_peak" / "<prefix>_NNN_shuf" (optionally
+ *    followed by "|..."); if any EventID lacks it, every row is its own group.
+ *  - Labelled FASTA and TSV have no ids, so a negative directly after a positive joins its group when
+ *    it is an exact dinucleotide shuffle of it (same length, first and last base, dinucleotide
+ *    counts): the pair layout of train.fa (FORMATS.md §2). Every other row is its own group.
+ *
+ * Data sets own everything: seq, seq_len, label, group and id are malloc'd arrays and every id[i] is
+ * its own malloc'd string; dm_dataset_free() releases them. Derived sets (negatives, split) recount
+ * n_padded and n_ambiguous from their rows; n_truncated cannot be recovered per row and is 0 there.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdbool.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "dm_internal.h"
+#include "dm_rng.h"
+
+#define DM_READ_CHUNK (1u << 18)   /* decompressed bytes per gzread */
+#define DM_MAX_LEN (1 << 24)       /* longest supported row length L */
+
+/* ---- base codes ------------------------------------------------------------------------------ */
+
+/* Byte → code + 1 (0 = invalid): ACGT in either case 1..4, N and the IUPAC ambiguity codes 5. A
+ * constant table, so concurrent readers need no initialisation. */
+#define DM_AMBIG (DM_BASE_N + 1)
+static const uint8_t dm_base_code1[256] = {
+    ['A'] = 1, ['C'] = 2, ['G'] = 3, ['T'] = 4, ['a'] = 1, ['c'] = 2, ['g'] = 3, ['t'] = 4,
+    ['N'] = DM_AMBIG, ['R'] = DM_AMBIG, ['Y'] = DM_AMBIG, ['S'] = DM_AMBIG, ['W'] = DM_AMBIG,
+    ['K'] = DM_AMBIG, ['M'] = DM_AMBIG, ['B'] = DM_AMBIG, ['D'] = DM_AMBIG, ['H'] = DM_AMBIG,
+    ['V'] = DM_AMBIG, ['n'] = DM_AMBIG, ['r'] = DM_AMBIG, ['y'] = DM_AMBIG, ['s'] = DM_AMBIG,
+    ['w'] = DM_AMBIG, ['k'] = DM_AMBIG, ['m'] = DM_AMBIG, ['b'] = DM_AMBIG, ['d'] = DM_AMBIG,
+    ['h'] = DM_AMBIG, ['v'] = DM_AMBIG,
+};
+static const char dm_code_char[6] = {'A', 'C', 'G', 'T', 'N', 'N'};
+
+/* Formats a byte for an error message: the character itself, or \xNN when not printable. */
+static const char *dm_byte_repr(uint8_t c, char buf[8]) {
+    if (c >= 0x20 && c < 0x7F) snprintf(buf, 8, "%c", c);
+    else snprintf(buf, 8, "\\x%02X", c);
+    return buf;
+}
+
+/* ---- line reader --------------------------------------------------------------------------- */
+
+/* Lines of a gzip or plain file, LF or CRLF, without their terminator, NUL-terminated. */
+typedef struct dm_lines {
+    gzFile gz;
+    const char *path;
+    char *chunk;                /* decompressed bytes [0, chunk_len), next unread at chunk_pos */
+    size_t chunk_len, chunk_pos;
+    char *acc;                  /* a line that spans chunk boundaries */
+    size_t acc_len, acc_cap;
+    int64_t lineno;             /* 1-based number of the line last returned */
+    bool eof;
+} dm_lines;
+
+static dm_status dm_lines_open(dm_lines *r, const char *path) {
+    memset(r, 0, sizeof *r);
+    r->path = path;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return dm_error(DM_STATUS_IO, "%s: %s", path, strerror(errno));
+    r->gz = gzdopen(fd, "rb");
+    if (!r->gz) {
+        close(fd);
+        return dm_error(DM_STATUS_NOMEM, "%s: cannot allocate a gzip reader", path);
+    }
+    gzbuffer(r->gz, DM_READ_CHUNK);
+    r->chunk = malloc(DM_READ_CHUNK);
+    if (!r->chunk) {
+        gzclose(r->gz);
+        r->gz = NULL;
+        return dm_error(DM_STATUS_NOMEM, "%s: out of memory", path);
+    }
+    return DM_STATUS_OK;
+}
+
+static void dm_lines_close(dm_lines *r) {
+    if (r->gz) gzclose(r->gz);
+    free(r->chunk);
+    free(r->acc);
+    memset(r, 0, sizeof *r);
+}
+
+/* Appends bytes to the spanning-line buffer, keeping room for a NUL. */
+static dm_status dm_lines_append(dm_lines *r, const char *s, size_t m) {
+    if (r->acc_len + m + 1 > r->acc_cap) {
+        size_t cap = r->acc_cap ? r->acc_cap : 256;
+        while (cap < r->acc_len + m + 1) cap *= 2;
+        char *p = realloc(r->acc, cap);
+        if (!p) return dm_error(DM_STATUS_NOMEM, "%s: out of memory", r->path);
+        r->acc = p;
+        r->acc_cap = cap;
+    }
+    memcpy(r->acc + r->acc_len, s, m);
+    r->acc_len += m;
+    r->acc[r->acc_len] = '\0';
+    return DM_STATUS_OK;
+}
+
+/* The next line in *line / *n (valid until the next call); *line = NULL at the end of the file.
+ * A damaged or truncated gzip stream is DM_STATUS_IO. */
+static dm_status dm_lines_next(dm_lines *r, char **line, size_t *n) {
+    r->acc_len = 0;
+    bool partial = false;
+    for (;;) {
+        if (r->chunk_pos < r->chunk_len) {
+            char *s = r->chunk + r->chunk_pos;
+            size_t avail = r->chunk_len - r->chunk_pos;
+            char *nl = memchr(s, '\n', avail);
+            if (nl) {
+                size_t m = (size_t)(nl - s);
+                r->chunk_pos += m + 1;
+                if (partial) {
+                    DM_TRY(dm_lines_append(r, s, m));
+                    *line = r->acc;
+                    *n = r->acc_len;
+                } else {
+                    *nl = '\0';
+                    *line = s;
+                    *n = m;
+                }
+                break;
+            }
+            /* No newline in the rest of the chunk: keep it and read more. */
+            DM_TRY(dm_lines_append(r, s, avail));
+            partial = true;
+            r->chunk_pos = r->chunk_len;
+        }
+        if (r->eof) {
+            if (!partial) {
+                *line = NULL;
+                *n = 0;
+                return DM_STATUS_OK;
+            }
+            *line = r->acc;
+            *n = r->acc_len;
+            break;
+        }
+        int got = gzread(r->gz, r->chunk, DM_READ_CHUNK);
+        int errnum = Z_OK;
+        const char *msg = gzerror(r->gz, &errnum);
+        if (got < 0 || (errnum != Z_OK && errnum != Z_STREAM_END)) {
+            /* zlib reports a cut-off stream as Z_BUF_ERROR "unexpected end of file". */
+            if (errnum == Z_ERRNO) msg = strerror(errno);
+            return dm_error(DM_STATUS_IO, "%s: read failed after line %lld: %s%s", r->path,
+                            (long long)r->lineno, msg,
+                            errnum == Z_BUF_ERROR ? " (truncated gzip file?)" : "");
+        }
+        if (got == 0) r->eof = true;
+        r->chunk_len = (size_t)got;
+        r->chunk_pos = 0;
+    }
+    r->lineno++;
+    if (*n > 0 && (*line)[*n - 1] == '\r') (*line)[--*n] = '\0';
+    return DM_STATUS_OK;
+}
+
+/* ---- data set builder ------------------------------------------------------------------------ */
+
+/* A data set under construction: arrays with spare capacity, the open row's bookkeeping. */
+typedef struct dm_builder {
+    dm_dataset *ds;
+    const char *path;
+    int64_t cap;           /* rows allocated */
+    int64_t row_bases;     /* bases seen in the open row, including those beyond len */
+    bool row_ambiguous;    /* the open row's kept prefix holds an N/IUPAC code */
+} dm_builder;
+
+/* Grows every per-row array to hold at least `need` rows (doubling). */
+static dm_status dm_builder_reserve(dm_builder *b, int64_t need) {
+    if (need <= b->cap) return DM_STATUS_OK;
+    dm_dataset *ds = b->ds;
+    int64_t cap = b->cap ? b->cap : 1024;
+    while (cap < need) cap *= 2;
+    if ((uint64_t)cap > SIZE_MAX / (uint64_t)ds->len / 8)
+        return dm_error(DM_STATUS_NOMEM, "%s: too many sequences", b->path);
+    /* Each realloc result is stored at once, so a later failure leaves nothing to leak. */
+    void *p;
+    if (!(p = realloc(ds->seq, (size_t)cap * (size_t)ds->len))) goto nomem;
+    ds->seq = p;
+    if (!(p = realloc(ds->seq_len, (size_t)cap * sizeof *ds->seq_len))) goto nomem;
+    ds->seq_len = p;
+    if (!(p = realloc(ds->label, (size_t)cap * sizeof *ds->label))) goto nomem;
+    ds->label = p;
+    if (!(p = realloc(ds->group, (size_t)cap * sizeof *ds->group))) goto nomem;
+    ds->group = p;
+    if (!(p = realloc(ds->id, (size_t)cap * sizeof *ds->id))) goto nomem;
+    ds->id = p;
+    b->cap = cap;
+    return DM_STATUS_OK;
+nomem:
+    return dm_error(DM_STATUS_NOMEM, "%s: out of memory after %lld sequences", b->path,
+                    (long long)ds->n);
+}
+
+/* Opens row n with its id (taken over, freed by the data set), label and group. */
+static dm_status dm_builder_begin(dm_builder *b, char *id, int8_t label, int64_t group) {
+    dm_dataset *ds = b->ds;
+    dm_status st = dm_builder_reserve(b, ds->n + 1);
+    if (st != DM_STATUS_OK) {
+        free(id);
+        return st;
+    }
+    int64_t i = ds->n++;
+    memset(ds->seq + i * ds->len, DM_BASE_PAD, (size_t)ds->len);
+    ds->seq_len[i] = 0;
+    ds->label[i] = label;
+    ds->group[i] = group;
+    ds->id[i] = id;
+    if (!id) return dm_error(DM_STATUS_NOMEM, "%s: out of memory", b->path);
+    b->row_bases = 0;
+    b->row_ambiguous = false;
+    return DM_STATUS_OK;
+}
+
+/* Appends the bases s[0..m) of file line `lineno` to the open row; keeps only the first len. */
+static dm_status dm_builder_bases(dm_builder *b, const char *s, size_t m, int64_t lineno) {
+    dm_dataset *ds = b->ds;
+    uint8_t *row = ds->seq + (ds->n - 1) * ds->len;
+    for (size_t j = 0; j < m; j++) {
+        uint8_t code1 = dm_base_code1[(uint8_t)s[j]];
+        if (code1 == 0) {
+            char rep[8];
+            return dm_error(DM_STATUS_FORMAT, "%s:%lld: invalid base '%s' in sequence", b->path,
+                            (long long)lineno, dm_byte_repr((uint8_t)s[j], rep));
+        }
+        if (b->row_bases < ds->len) {
+            row[b->row_bases] = (uint8_t)(code1 - 1);
+            b->row_ambiguous |= code1 == DM_AMBIG;
+        }
+        b->row_bases++;
+    }
+    return DM_STATUS_OK;
+}
+
+/* Closes the open row (which started at file line `lineno`): records its length and the counts. */
+static dm_status dm_builder_end(dm_builder *b, int64_t lineno) {
+    dm_dataset *ds = b->ds;
+    if (b->row_bases == 0)
+        return dm_error(DM_STATUS_FORMAT, "%s:%lld: empty sequence", b->path, (long long)lineno);
+    ds->seq_len[ds->n - 1] = (int32_t)(b->row_bases < ds->len ? b->row_bases : ds->len);
+    ds->n_padded += b->row_bases < ds->len;
+    ds->n_truncated += b->row_bases > ds->len;
+    ds->n_ambiguous += b->row_ambiguous;
+    return DM_STATUS_OK;
+}
+
+/* "<basename of path>:<line>", malloc'd (NULL when out of memory). */
+static char *dm_file_line_id(const char *path, int64_t lineno) {
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t m = strlen(base) + 24;
+    char *id = malloc(m);
+    if (id) snprintf(id, m, "%s:%lld", base, (long long)lineno);
+    return id;
+}
+
+static char *dm_strndup(const char *s, size_t m) {
+    char *p = malloc(m + 1);
+    if (p) {
+        memcpy(p, s, m);
+        p[m] = '\0';
+    }
+    return p;
+}
+
+/* ---- field helpers --------------------------------------------------------------------------- */
+
+/* Splits line[0..n) at tabs into at most `max` fields; returns the number of fields in the line. */
+static int dm_split_tabs(const char *line, size_t n, const char **f, size_t *fl, int max) {
+    int k = 0;
+    size_t start = 0;
+    for (size_t j = 0; j <= n; j++) {
+        if (j == n || line[j] == '\t') {
+            if (k < max) {
+                f[k] = line + start;
+                fl[k] = j - start;
+            }
+            k++;
+            start = j + 1;
+        }
+    }
+    return k;
+}
+
+static bool dm_field_is(const char *f, size_t fl, const char *word) {
+    return fl == strlen(word) && memcmp(f, word, fl) == 0;
+}
+
+/* A 0/1 label field: 1, 0, or -1 when it is anything else. */
+static int dm_parse_label(const char *f, size_t fl) {
+    if (fl == 1 && (f[0] == '0' || f[0] == '1')) return f[0] - '0';
+    return -1;
+}
+
+/* Shows a field in an error message, cut to 40 bytes. */
+#define DM_SHOW(f, fl) (int)((fl) < 40 ? (fl) : 40), (f)
+
+/* ---- DeepBind TSV ---------------------------------------------------------------------------- */
+
+#define DM_DB_MAX_COLS 64
+
+/* The rank NNN of "<prefix>_NNN_peak" or "<prefix>_NNN_shuf" (optionally followed by "|..."), or
+ * -1. */
+static int64_t dm_event_rank(const char *id) {
+    size_t m = strcspn(id, "|");
+    if (m < 7 || id[m - 5] != '_') return -1;
+    if (memcmp(id + m - 4, "peak", 4) != 0 && memcmp(id + m - 4, "shuf", 4) != 0) return -1;
+    size_t end = m - 5, start = end;
+    while (start > 0 && id[start - 1] >= '0' && id[start - 1] <= '9') start--;
+    if (start == end || start == 0 || id[start - 1] != '_' || end - start > 15) return -1;
+    int64_t rank = 0;
+    for (size_t j = start; j < end; j++) rank = rank * 10 + (id[j] - '0');
+    return rank;
+}
+
+/* Column indices of EventID, seq and Bound in a header line; false if one is missing. */
+static bool dm_deepbind_header(const char *line, size_t n, int col[3]) {
+    const char *f[DM_DB_MAX_COLS];
+    size_t fl[DM_DB_MAX_COLS];
+    int k = dm_split_tabs(line, n, f, fl, DM_DB_MAX_COLS);
+    if (k > DM_DB_MAX_COLS) k = DM_DB_MAX_COLS;
+    static const char *names[3] = {"EventID", "seq", "Bound"};
+    for (int c = 0; c < 3; c++) {
+        col[c] = -1;
+        for (int j = 0; j < k && col[c] < 0; j++)
+            if (dm_field_is(f[j], fl[j], names[c])) col[c] = j;
+        if (col[c] < 0) return false;
+    }
+    return true;
+}
+
+static dm_status dm_read_deepbind(dm_lines *r, dm_builder *b, const char *hdr, size_t hdr_n) {
+    int col[3];
+    if (!dm_deepbind_header(hdr, hdr_n, col))
+        return dm_error(DM_STATUS_FORMAT,
+                        "%s:%lld: DeepBind header must name the columns EventID, seq and Bound",
+                        r->path, (long long)r->lineno);
+    int need = 1 + (col[0] > col[1] ? (col[0] > col[2] ? col[0] : col[2])
+                                    : (col[1] > col[2] ? col[1] : col[2]));
+    bool ranked = true;   /* every EventID carried a rank so far */
+    char *line;
+    size_t n;
+    for (;;) {
+        DM_TRY(dm_lines_next(r, &line, &n));
+        if (!line) break;
+        if (n == 0) continue;
+        const char *f[DM_DB_MAX_COLS];
+        size_t fl[DM_DB_MAX_COLS];
+        int k = dm_split_tabs(line, n, f, fl, DM_DB_MAX_COLS);
+        if (k < need)
+            return dm_error(DM_STATUS_FORMAT, "%s:%lld: expected %d tab-separated columns, found %d",
+                            r->path, (long long)r->lineno, need, k);
+        int label = dm_parse_label(f[col[2]], fl[col[2]]);
+        if (label < 0)
+            return dm_error(DM_STATUS_FORMAT, "%s:%lld: Bound must be 0 or 1, found '%.*s'",
+                            r->path, (long long)r->lineno, DM_SHOW(f[col[2]], fl[col[2]]));
+        char *id = dm_strndup(f[col[0]], fl[col[0]]);
+        int64_t rank = id ? dm_event_rank(id) : -1;
+        ranked &= rank >= 0;
+        DM_TRY(dm_builder_begin(b, id, (int8_t)label, rank));
+        DM_TRY(dm_builder_bases(b, f[col[1]], fl[col[1]], r->lineno));
+        DM_TRY(dm_builder_end(b, r->lineno));
+    }
+    /* Without a rank on every row, each row is its own group. */
+    if (!ranked)
+        for (int64_t i = 0; i < b->ds->n; i++) b->ds->group[i] = i;
+    return DM_STATUS_OK;
+}
+
+/* ---- FASTA, labelled or plain ---------------------------------------------------------------- */
+
+/* The label of a labelled-FASTA header line (after '>', spaces and tabs removed), or -1. */
+static int dm_fasta_label(const char *line, size_t n) {
+    char c = 0;
+    int seen = 0;
+    for (size_t j = 1; j < n; j++) {
+        if (line[j] == ' ' || line[j] == '\t') continue;
+        c = line[j];
+        seen++;
+    }
+    return seen == 1 && (c == '0' || c == '1') ? c - '0' : -1;
+}
+
+static dm_status dm_read_fasta(dm_lines *r, dm_builder *b, bool labelled, char *line, size_t n) {
+    bool open = false;      /* a record is open */
+    int64_t rec_line = 0;   /* line of the open record's header */
+    while (line) {
+        if (n > 0 && line[0] != '>') {
+            /* A sequence line of the open record. */
+            if (!open)
+                return dm_error(DM_STATUS_FORMAT, "%s:%lld: sequence before the first '>' header",
+                                r->path, (long long)r->lineno);
+            DM_TRY(dm_builder_bases(b, line, n, r->lineno));
+        } else if (n > 0) {
+            /* A header: close the previous record, open the next. */
+            if (open) DM_TRY(dm_builder_end(b, rec_line));
+            rec_line = r->lineno;
+            int8_t label = DM_LABEL_UNKNOWN;
+            char *id;
+            if (labelled) {
+                int lab = dm_fasta_label(line, n);
+                if (lab < 0)
+                    return dm_error(DM_STATUS_FORMAT,
+                                    "%s:%lld: labelled FASTA header must be '>1' or '>0', found '%.*s'",
+                                    r->path, (long long)r->lineno, DM_SHOW(line, n));
+                label = (int8_t)lab;
+                id = dm_file_line_id(r->path, r->lineno);
+            } else {
+                /* id = the first word after '>', or file:line when there is none. */
+                size_t s = 1;
+                while (s < n && (line[s] == ' ' || line[s] == '\t')) s++;
+                size_t e = s;
+                while (e < n && line[e] != ' ' && line[e] != '\t') e++;
+                id = e > s ? dm_strndup(line + s, e - s) : dm_file_line_id(r->path, r->lineno);
+            }
+            DM_TRY(dm_builder_begin(b, id, label, b->ds->n));
+            open = true;
+        }
+        DM_TRY(dm_lines_next(r, &line, &n));
+    }
+    if (open) DM_TRY(dm_builder_end(b, rec_line));
+    return DM_STATUS_OK;
+}
+
+/* ---- two-column TSV -------------------------------------------------------------------------- */
+
+static dm_status dm_read_tsv(dm_lines *r, dm_builder *b, char *line, size_t n) {
+    /* `line` is the first non-empty line: the only one that may be a header. */
+    bool first = true;
+    for (; line; first = false) {
+        const char *f[2];
+        size_t fl[2];
+        int k = dm_split_tabs(line, n, f, fl, 2);
+        int label = k == 2 ? dm_parse_label(f[1], fl[1]) : -1;
+        bool header = first && k == 2 && label < 0;
+        if (n > 0 && !header) {
+            if (k != 2)
+                return dm_error(DM_STATUS_FORMAT,
+                                "%s:%lld: expected 2 tab-separated columns (sequence, label), found %d",
+                                r->path, (long long)r->lineno, k);
+            if (label < 0)
+                return dm_error(DM_STATUS_FORMAT, "%s:%lld: label must be 0 or 1, found '%.*s'",
+                                r->path, (long long)r->lineno, DM_SHOW(f[1], fl[1]));
+            DM_TRY(dm_builder_begin(b, dm_file_line_id(r->path, r->lineno), (int8_t)label,
+                                    b->ds->n));
+            DM_TRY(dm_builder_bases(b, f[0], fl[0], r->lineno));
+            DM_TRY(dm_builder_end(b, r->lineno));
+        }
+        DM_TRY(dm_lines_next(r, &line, &n));
+    }
+    return DM_STATUS_OK;
+}
+
+/* ---- composition pairs ----------------------------------------------------------------------- */
+
+/* True when rows i and j have the same length, first and last code and dinucleotide counts. */
+static bool dm_same_composition(const dm_dataset *ds, int64_t i, int64_t j) {
+    int32_t m = ds->seq_len[i];
+    if (m != ds->seq_len[j] || m == 0) return false;
+    const uint8_t *a = ds->seq + i * ds->len, *c = ds->seq + j * ds->len;
+    if (a[0] != c[0] || a[m - 1] != c[m - 1]) return false;
+    int32_t diff[36] = {0};
+    for (int32_t p = 0; p + 1 < m; p++) {
+        diff[a[p] * 6 + a[p + 1]]++;
+        diff[c[p] * 6 + c[p + 1]]--;
+    }
+    for (int d = 0; d < 36; d++)
+        if (diff[d] != 0) return false;
+    return true;
+}
+
+/* Labelled FASTA / TSV: a negative right after a positive whose shuffle it is joins its group. */
+static void dm_pair_shuffles(dm_dataset *ds) {
+    for (int64_t i = 1; i < ds->n; i++)
+        if (ds->label[i] == 0 && ds->label[i - 1] == 1 && ds->group[i - 1] == i - 1 &&
+            dm_same_composition(ds, i - 1, i))
+            ds->group[i] = ds->group[i - 1];
+}
+
+/* ---- public reader --------------------------------------------------------------------------- */
+
+/* Gives spare capacity back once the row count is final (a failed shrink keeps the larger block). */
+static void dm_dataset_shrink(dm_dataset *ds) {
+    size_t n = (size_t)ds->n;
+    void *p;
+    if ((p = realloc(ds->seq, n * (size_t)ds->len))) ds->seq = p;
+    if ((p = realloc(ds->seq_len, n * sizeof *ds->seq_len))) ds->seq_len = p;
+    if ((p = realloc(ds->label, n * sizeof *ds->label))) ds->label = p;
+    if ((p = realloc(ds->group, n * sizeof *ds->group))) ds->group = p;
+    if ((p = realloc(ds->id, n * sizeof *ds->id))) ds->id = p;
+}
+
+static dm_status dm_read_all(dm_dataset *ds, dm_lines *r, const char *path, dm_format format) {
+    dm_builder b = {.ds = ds, .path = path};
+    char *line;
+    size_t n;
+    /* The first non-empty line decides the format. */
+    DM_TRY(dm_lines_next(r, &line, &n));
+    while (line && n == 0) DM_TRY(dm_lines_next(r, &line, &n));
+    if (!line) return dm_error(DM_STATUS_FORMAT, "%s: no sequences", path);
+
+    int col[3];
+    if (format == DM_FORMAT_AUTO) {
+        if (line[0] == '>') format = dm_fasta_label(line, n) >= 0 ? DM_FORMAT_LABELLED_FASTA
+                                                                    : DM_FORMAT_FASTA;
+        else if (dm_deepbind_header(line, n, col)) format = DM_FORMAT_DEEPBIND;
+        else format = DM_FORMAT_TSV;
+    }
+    ds->format = format;
+    switch (format) {
+    case DM_FORMAT_DEEPBIND:
+        DM_TRY(dm_read_deepbind(r, &b, line, n));
+        break;
+    case DM_FORMAT_LABELLED_FASTA:
+    case DM_FORMAT_FASTA:
+        if (line[0] != '>')
+            return dm_error(DM_STATUS_FORMAT, "%s:%lld: expected a FASTA header starting with '>'",
+                            path, (long long)r->lineno);
+        DM_TRY(dm_read_fasta(r, &b, format == DM_FORMAT_LABELLED_FASTA, line, n));
+        break;
+    default:
+        DM_TRY(dm_read_tsv(r, &b, line, n));
+        break;
+    }
+    if (ds->n == 0) return dm_error(DM_STATUS_FORMAT, "%s: no sequences", path);
+    if (format == DM_FORMAT_LABELLED_FASTA || format == DM_FORMAT_TSV) dm_pair_shuffles(ds);
+    dm_dataset_shrink(ds);
+    return DM_STATUS_OK;
+}
+
+dm_status dm_dataset_read(dm_dataset *ds, const char *path, dm_format format, int32_t len) {
+    if (!ds || !path) return dm_error(DM_STATUS_ARG, "dm_dataset_read: NULL argument");
+    memset(ds, 0, sizeof *ds);
+    if (len <= 0 || len > DM_MAX_LEN)
+        return dm_error(DM_STATUS_ARG, "%s: sequence length %d out of range 1..%d", path, (int)len,
+                        DM_MAX_LEN);
+    if (format < DM_FORMAT_AUTO || format > DM_FORMAT_TSV)
+        return dm_error(DM_STATUS_ARG, "%s: unknown format %d", path, (int)format);
+    ds->len = len;
+
+    dm_lines r;
+    dm_status st = dm_lines_open(&r, path);
+    if (st != DM_STATUS_OK) {
+        memset(ds, 0, sizeof *ds);
+        return st;
+    }
+    st = dm_read_all(ds, &r, path, format);
+    /* gzclose reports a stream that ended early even when every gzread looked fine. */
+    int zc = gzclose(r.gz);
+    r.gz = NULL;
+    dm_lines_close(&r);
+    if (st == DM_STATUS_OK && zc != Z_OK)
+        st = dm_error(DM_STATUS_IO, "%s: gzip stream is truncated or damaged", path);
+    if (st != DM_STATUS_OK) dm_dataset_free(ds);
+    return st;
+}
+
+void dm_dataset_free(dm_dataset *ds) {
+    if (!ds) return;
+    if (ds->id)
+        for (int64_t i = 0; i < ds->n; i++) free(ds->id[i]);
+    free(ds->id);
+    free(ds->seq);
+    free(ds->seq_len);
+    free(ds->label);
+    free(ds->group);
+    memset(ds, 0, sizeof *ds);
+}
+
+/* ---- derived data sets ----------------------------------------------------------------------- */
+
+/* Allocates the arrays of an empty data set of n rows of length len (ids NULL, n set). */
+static dm_status dm_dataset_alloc(dm_dataset *ds, int64_t n, int32_t len, dm_format format) {
+    memset(ds, 0, sizeof *ds);
+    ds->len = len;
+    ds->format = format;
+    if (n == 0) return DM_STATUS_OK;
+    if ((uint64_t)n > SIZE_MAX / (uint64_t)len / 8)
+        return dm_error(DM_STATUS_NOMEM, "data set of %lld sequences is too large", (long long)n);
+    ds->seq = malloc((size_t)n * (size_t)len);
+    ds->seq_len = malloc((size_t)n * sizeof *ds->seq_len);
+    ds->label = malloc((size_t)n * sizeof *ds->label);
+    ds->group = malloc((size_t)n * sizeof *ds->group);
+    ds->id = calloc((size_t)n, sizeof *ds->id);
+    if (!ds->seq || !ds->seq_len || !ds->label || !ds->group || !ds->id) {
+        dm_dataset_free(ds);
+        return dm_error(DM_STATUS_NOMEM, "out of memory for %lld sequences", (long long)n);
+    }
+    ds->n = n;
+    return DM_STATUS_OK;
+}
+
+/* Copies row i of src into row j of dst (id duplicated). */
+static dm_status dm_copy_row(dm_dataset *dst, int64_t j, const dm_dataset *src, int64_t i) {
+    memcpy(dst->seq + j * dst->len, src->seq + i * src->len, (size_t)src->len);
+    dst->seq_len[j] = src->seq_len[i];
+    dst->label[j] = src->label[i];
+    dst->group[j] = src->group[i];
+    if (src->id && src->id[i]) {
+        dst->id[j] = dm_strndup(src->id[i], strlen(src->id[i]));
+        if (!dst->id[j]) return dm_error(DM_STATUS_NOMEM, "out of memory copying ids");
+    }
+    return DM_STATUS_OK;
+}
+
+/* n_padded and n_ambiguous recounted from the rows (n_truncated is not recoverable: 0). */
+static void dm_recount(dm_dataset *ds) {
+    ds->n_padded = ds->n_truncated = ds->n_ambiguous = 0;
+    for (int64_t i = 0; i < ds->n; i++) {
+        const uint8_t *row = ds->seq + i * ds->len;
+        ds->n_padded += ds->seq_len[i] < ds->len;
+        ds->n_ambiguous += memchr(row, DM_BASE_N, (size_t)ds->seq_len[i]) != NULL;
+    }
+}
+
+dm_status dm_dataset_with_shuffled_negatives(dm_dataset *out, const dm_dataset *pos, uint64_t seed) {
+    if (!out || !pos) return dm_error(DM_STATUS_ARG, "dm_dataset_with_shuffled_negatives: NULL argument");
+    memset(out, 0, sizeof *out);
+    int64_t n_pos = 0;
+    for (int64_t i = 0; i < pos->n; i++) n_pos += pos->label[i] == 1;
+    if (n_pos == 0) return dm_error(DM_STATUS_ARG, "no positive sequences to shuffle");
+    DM_TRY(dm_dataset_alloc(out, 2 * n_pos, pos->len, pos->format));
+
+    dm_status st = DM_STATUS_OK;
+    int64_t j = 0;
+    for (int64_t i = 0; i < pos->n && st == DM_STATUS_OK; i++) {
+        if (pos->label[i] != 1) continue;
+        /* Row j: the positive, in group i. */
+        st = dm_copy_row(out, j, pos, i);
+        out->group[j] = i;
+        if (st != DM_STATUS_OK) break;
+        /* Row j + 1: its shuffle over the real bases; the padding stays where it is. */
+        uint8_t *neg = out->seq + (j + 1) * out->len;
+        const uint8_t *src = pos->seq + i * pos->len;
+        memcpy(neg, src, (size_t)pos->len);
+        dm_dinuc_shuffle(neg, src, (size_t)pos->seq_len[i], seed, (uint64_t)i);
+        out->seq_len[j + 1] = pos->seq_len[i];
+        out->label[j + 1] = 0;
+        out->group[j + 1] = i;
+        const char *pid = pos->id && pos->id[i] ? pos->id[i] : "";
+        size_t m = strlen(pid) + 6;
+        out->id[j + 1] = malloc(m);
+        if (!out->id[j + 1]) st = dm_error(DM_STATUS_NOMEM, "out of memory for ids");
+        else snprintf(out->id[j + 1], m, "%s_shuf", pid);
+        j += 2;
+    }
+    if (st != DM_STATUS_OK) {
+        dm_dataset_free(out);
+        return st;
+    }
+    dm_recount(out);
+    return DM_STATUS_OK;
+}
+
+/* ---- validation split ------------------------------------------------------------------------ */
+
+/* Distinct groups in order of first appearance: gidx[i] = ordinal of row i's group. Open
+ * addressing over a power-of-two table of (group, ordinal) pairs. */
+static dm_status dm_group_ordinals(const dm_dataset *ds, int64_t *gidx, int64_t *n_groups) {
+    size_t cap = 16;
+    while (cap < (size_t)ds->n * 2) cap *= 2;
+    int64_t *key = malloc(cap * sizeof *key), *val = malloc(cap * sizeof *val);
+    if (!key || !val) {
+        free(key);
+        free(val);
+        return dm_error(DM_STATUS_NOMEM, "out of memory for %lld groups", (long long)ds->n);
+    }
+    for (size_t s = 0; s < cap; s++) val[s] = -1;
+    int64_t g = 0;
+    for (int64_t i = 0; i < ds->n; i++) {
+        size_t s = (size_t)dm_mix64((uint64_t)ds->group[i]) & (cap - 1);
+        while (val[s] >= 0 && key[s] != ds->group[i]) s = (s + 1) & (cap - 1);
+        if (val[s] < 0) {
+            key[s] = ds->group[i];
+            val[s] = g++;
+        }
+        gidx[i] = val[s];
+    }
+    free(key);
+    free(val);
+    *n_groups = g;
+    return DM_STATUS_OK;
+}
+
+/* Copies the rows with sel[i] == want into out, in input order. */
+static dm_status dm_select_rows(dm_dataset *out, const dm_dataset *ds, const bool *sel, bool want) {
+    int64_t m = 0;
+    for (int64_t i = 0; i < ds->n; i++) m += sel[i] == want;
+    DM_TRY(dm_dataset_alloc(out, m, ds->len, ds->format));
+    int64_t j = 0;
+    for (int64_t i = 0; i < ds->n; i++) {
+        if (sel[i] != want) continue;
+        dm_status st = dm_copy_row(out, j++, ds, i);
+        if (st != DM_STATUS_OK) {
+            dm_dataset_free(out);
+            return st;
+        }
+    }
+    dm_recount(out);
+    return DM_STATUS_OK;
+}
+
+dm_status dm_dataset_split(const dm_dataset *ds, double frac, uint64_t seed, dm_dataset *train,
+                           dm_dataset *valid) {
+    if (!ds || !train || !valid) return dm_error(DM_STATUS_ARG, "dm_dataset_split: NULL argument");
+    memset(train, 0, sizeof *train);
+    memset(valid, 0, sizeof *valid);
+    if (!(frac >= 0.0 && frac <= 1.0))
+        return dm_error(DM_STATUS_ARG, "validation fraction %g is not in [0, 1]", frac);
+    if (ds->len <= 0) return dm_error(DM_STATUS_ARG, "dm_dataset_split: data set has no length");
+
+    size_t rows = ds->n > 0 ? (size_t)ds->n : 1;
+    int64_t *gidx = malloc(rows * sizeof *gidx);   /* row → group ordinal */
+    int64_t *perm = malloc(rows * sizeof *perm);   /* permuted group ordinals */
+    bool *group_valid = malloc(rows * sizeof *group_valid);
+    bool *in_valid = malloc(rows * sizeof *in_valid);
+    dm_status st = DM_STATUS_OK;
+    if (!gidx || !perm || !group_valid || !in_valid) {
+        st = dm_error(DM_STATUS_NOMEM, "out of memory splitting %lld sequences", (long long)ds->n);
+        goto done;
+    }
+    int64_t n_groups = 0;
+    if ((st = dm_group_ordinals(ds, gidx, &n_groups)) != DM_STATUS_OK) goto done;
+    if (n_groups > (int64_t)UINT32_MAX) {
+        st = dm_error(DM_STATUS_ARG, "too many groups to split (%lld)", (long long)n_groups);
+        goto done;
+    }
+
+    /* Seeded Fisher–Yates over the group ordinals; the first n_valid of the permutation validate. */
+    for (int64_t g = 0; g < n_groups; g++) perm[g] = g;
+    dm_rng r;
+    dm_rng_init(&r, seed, DM_STREAM_SPLIT, 0);
+    for (int64_t g = n_groups - 1; g > 0; g--) {
+        int64_t h = dm_rng_below(&r, (uint32_t)(g + 1));
+        int64_t t = perm[g];
+        perm[g] = perm[h];
+        perm[h] = t;
+    }
+    int64_t n_valid = llround(frac * (double)n_groups);
+    if (frac > 0 && n_groups >= 2 && n_valid == 0) n_valid = 1;
+    if (frac < 1 && n_groups >= 2 && n_valid == n_groups) n_valid = n_groups - 1;
+
+    /* Groups, then rows, marked for validation. */
+    for (int64_t g = 0; g < n_groups; g++) group_valid[g] = false;
+    for (int64_t g = 0; g < n_valid; g++) group_valid[perm[g]] = true;
+    for (int64_t i = 0; i < ds->n; i++) in_valid[i] = group_valid[gidx[i]];
+
+    if ((st = dm_select_rows(train, ds, in_valid, false)) != DM_STATUS_OK) goto done;
+    if ((st = dm_select_rows(valid, ds, in_valid, true)) != DM_STATUS_OK) dm_dataset_free(train);
+done:
+    free(gidx);
+    free(perm);
+    free(group_valid);
+    free(in_valid);
+    return st;
+}
+
+/* ---- labelled FASTA output ------------------------------------------------------------------- */
+
+dm_status dm_dataset_write_fasta(const dm_dataset *ds, const char *path) {
+    if (!ds || !path) return dm_error(DM_STATUS_ARG, "dm_dataset_write_fasta: NULL argument");
+    for (int64_t i = 0; i < ds->n; i++)
+        if (ds->label[i] != 0 && ds->label[i] != 1)
+            return dm_error(DM_STATUS_ARG, "%s: sequence %lld has no 0/1 label for labelled FASTA",
+                            path, (long long)i + 1);
+    dm_outfile o;
+    DM_TRY(dm_outfile_open(&o, path));
+    /* One record per row: ">1" or ">0", then the real bases on one line (padding dropped). */
+    char *line = malloc((size_t)ds->len + 2);
+    if (!line) {
+        dm_outfile_abort(&o);
+        return dm_error(DM_STATUS_NOMEM, "%s: out of memory", path);
+    }
+    for (int64_t i = 0; i < ds->n; i++) {
+        const uint8_t *row = ds->seq + i * ds->len;
+        int32_t m = ds->seq_len[i];
+        for (int32_t p = 0; p < m; p++) line[p] = dm_code_char[row[p] < 6 ? row[p] : DM_BASE_N];
+        line[m] = '\n';
+        if (fputs(ds->label[i] ? ">1\n" : ">0\n", o.f) == EOF ||
+            fwrite(line, 1, (size_t)m + 1, o.f) != (size_t)m + 1) {
+            free(line);
+            dm_outfile_abort(&o);
+            return dm_error(DM_STATUS_IO, "%s: write failed: %s", path, strerror(errno));
+        }
+    }
+    free(line);
+    return dm_outfile_commit(&o);
+}

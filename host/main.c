@@ -1,0 +1,490 @@
+/*
+ * main.c: the `deepmotif` command-line program. The only place that prints for the user and exits.
+ *
+ *   deepmotif train     train a CNN, RNN or CNN-RNN and write a checkpoint
+ *   deepmotif eval      AUROC, AUPRC and accuracy of a model on labelled data
+ *   deepmotif predict   P(bound) per sequence as TSV
+ *   deepmotif simulate  a labelled data set with planted motifs (the bundled default)
+ *
+ * Exit status: 0 success, 1 bad input or a failure while running, 2 a usage error.
+ */
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deepmotif.h"
+#include "dm_internal.h"
+#include "model.h"
+#include "simulate.h"
+#include "train.h"
+
+/* ---- option parsing ---------------------------------------------------------------------------- */
+
+typedef struct dm_opt {
+    const char *name;   /* "--epochs" */
+    const char *arg;    /* metavariable, NULL for a flag */
+    const char *help;
+    const char *value;  /* parsed: the argument, or "1" for a given flag, NULL if absent */
+} dm_opt;
+
+static const char *prog_cmd = "deepmotif";
+
+static void usage_error(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+static void usage_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", prog_cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nTry '%s --help'.\n", prog_cmd);
+    va_end(ap);
+    exit(2);
+}
+
+static void fail(dm_status s) __attribute__((noreturn));
+static void fail(dm_status s) {
+    const char *msg = dm_last_error();
+    fprintf(stderr, "%s: %s\n", prog_cmd, msg[0] ? msg : dm_status_str(s));
+    exit(s == DM_STATUS_ARG ? 2 : 1);
+}
+
+#define CHECK(expr)                                                                                \
+    do {                                                                                           \
+        dm_status check_s_ = (expr);                                                               \
+        if (check_s_ != DM_STATUS_OK) fail(check_s_);                                              \
+    } while (0)
+
+static void print_help(const char *synopsis, const char *about, const dm_opt *opts) {
+    printf("usage: %s\n\n%s\n\noptions:\n", synopsis, about);
+    for (const dm_opt *o = opts; o->name; o++) {
+        char left[64];
+        snprintf(left, sizeof left, "%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+        printf("  %-24s %s\n", left, o->help);
+    }
+    printf("  %-24s %s\n", "-h, --help", "show this help");
+}
+
+/* Fills opts[].value from argv; --help prints and exits 0; unknown options are usage errors. */
+static void parse(int argc, char **argv, dm_opt *opts, const char *synopsis, const char *about) {
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            print_help(synopsis, about, opts);
+            exit(0);
+        }
+        const char *eq = strchr(a, '=');
+        size_t len = eq ? (size_t)(eq - a) : strlen(a);
+        dm_opt *o = opts;
+        while (o->name && (strlen(o->name) != len || strncmp(o->name, a, len) != 0)) o++;
+        if (!o->name) usage_error("unknown option '%s'", a);
+        if (!o->arg) {
+            if (eq) usage_error("option %s takes no value", o->name);
+            o->value = "1";
+        } else if (eq) {
+            o->value = eq + 1;
+        } else {
+            if (i + 1 >= argc) usage_error("option %s needs a value (%s)", o->name, o->arg);
+            o->value = argv[++i];
+        }
+    }
+}
+
+static const char *opt(const dm_opt *opts, const char *name) {
+    for (const dm_opt *o = opts; o->name; o++)
+        if (!strcmp(o->name, name)) return o->value;
+    return NULL;
+}
+
+static const char *required(const dm_opt *opts, const char *name) {
+    const char *v = opt(opts, name);
+    if (!v) usage_error("missing %s", name);
+    return v;
+}
+
+static long long int_opt(const dm_opt *opts, const char *name, long long def, long long lo, long long hi) {
+    const char *v = opt(opts, name);
+    if (!v) return def;
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 0);
+    if (errno || *end || end == v || x < lo || x > hi)
+        usage_error("%s: '%s' is not an integer in %lld..%lld", name, v, lo, hi);
+    return x;
+}
+
+static double num_opt(const dm_opt *opts, const char *name, double def, double lo, double hi) {
+    const char *v = opt(opts, name);
+    if (!v) return def;
+    char *end;
+    double x = strtod(v, &end);
+    if (*end || end == v || !(x >= lo && x <= hi)) usage_error("%s: '%s' is not a number in %g..%g", name, v, lo, hi);
+    return x;
+}
+
+static uint64_t seed_opt(const dm_opt *opts) {
+    const char *v = opt(opts, "--seed");
+    if (!v) return 1;
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 0);
+    if (errno || *end || end == v || v[0] == '-') usage_error("--seed: '%s' is not a 64-bit unsigned integer", v);
+    return x;
+}
+
+/* ---- shared steps ------------------------------------------------------------------------------ */
+
+static void load_data(dm_dataset *ds, const char *path, int32_t len) {
+    CHECK(dm_dataset_read(ds, path, DM_FORMAT_AUTO, len));
+    if (ds->n_padded || ds->n_truncated)
+        fprintf(stderr, "%s: warning: %s: %lld sequence(s) shorter than %d padded, %lld longer truncated\n",
+                prog_cmd, path, (long long)ds->n_padded, len, (long long)ds->n_truncated);
+}
+
+static dm_backend *make_backend(const dm_opt *opts) {
+    int threads = (int)int_opt(opts, "--threads", 0, 0, 64);
+    dm_backend *be = dm_backend_cpu_create(threads);
+    if (!be) fail(dm_error(DM_STATUS_NOMEM, "cannot create the CPU backend"));
+    return be;
+}
+
+static void record_input(dm_provenance *prov, const char *role, const char *path) {
+    if (prov->n_inputs >= DM_MAX_INPUTS) return;
+    dm_input_file *f = &prov->inputs[prov->n_inputs++];
+    snprintf(f->role, sizeof f->role, "%s", role);
+    snprintf(f->path, sizeof f->path, "%s", path);
+    CHECK(dm_file_sha256(path, &f->bytes, f->sha256));
+}
+
+/* Loads a checkpoint into a new model on `be` for batches of `batch`. */
+static dm_model *load_model(const char *path, dm_backend *be, int batch, dm_provenance *prov) {
+    dm_hparams hp;
+    float *params = NULL;
+    int64_t np;
+    CHECK(dm_checkpoint_load(path, dm_model_table, &hp, &params, &np, prov, NULL));
+    dm_model *m;
+    dm_status s = dm_model_create(&m, &hp, be, batch);
+    if (s == DM_STATUS_OK) s = dm_model_set_params(m, params);
+    free(params);
+    CHECK(s);
+    return m;
+}
+
+static bool has_labels(const dm_dataset *ds) {
+    for (int64_t i = 0; i < ds->n; i++)
+        if (ds->label[i] != 0 && ds->label[i] != 1) return false;
+    return ds->n > 0;
+}
+
+/* ---- train ------------------------------------------------------------------------------------- */
+
+static int cmd_train(int argc, char **argv) {
+    dm_opt opts[] = {
+        {"--arch", "cnn|rnn|cnnrnn", "architecture (required)", NULL},
+        {"--train", "FILE", "training data: DeepBind .seq.gz, labelled FASTA or TSV (required)", NULL},
+        {"--test", "FILE", "test data, scored once with the selected weights", NULL},
+        {"--out", "MODEL", "checkpoint to write (required); MODEL.last gets the final epoch", NULL},
+        {"--negatives", "none|shuffle", "shuffle: add one dinucleotide shuffle per positive (for _AC files)", NULL},
+        {"--valid-frac", "F", "validation fraction of the training pairs (default 0.1)", NULL},
+        {"--epochs", "N", "maximum epochs (default 50)", NULL},
+        {"--batch", "N", "batch size (default 256)", NULL},
+        {"--lr", "X", "initial learning rate, halved every 10 epochs (default 0.01)", NULL},
+        {"--patience", "N", "early stopping patience in epochs (default 5)", NULL},
+        {"--seed", "S", "64-bit seed for init, negatives, split, shuffle, dropout (default 1)", NULL},
+        {"--threads", "N", "CPU threads (default: all cores)", NULL},
+        {"--protocol", "default|original", "default: shuffled batches, validation early stopping; "
+                                          "original: DeMo's file-order loop", NULL},
+        {"--len", "L", "sequence length (default 101)", NULL},
+        {"--n-policy", "zero|quarter", "encoding of N and IUPAC codes (default zero)", NULL},
+        {"--resume", "MODEL.last", "continue a run from its last checkpoint", NULL},
+        {"--quiet", NULL, "no progress lines", NULL},
+        {0},
+    };
+    parse(argc, argv, opts, "deepmotif train --arch ARCH --train FILE --out MODEL [options]",
+          "Trains one of the three Deep Motif Dashboard models and writes MODEL (the selected weights)\n"
+          "and MODEL.last (the final epoch with its optimiser state, for --resume).");
+    const char *train_path = required(opts, "--train"), *out = required(opts, "--out");
+    const char *resume = opt(opts, "--resume");
+    dm_arch arch = DM_ARCH_CNN;
+    if (!resume) CHECK(dm_arch_parse(required(opts, "--arch"), &arch));
+    const char *proto = opt(opts, "--protocol") ? opt(opts, "--protocol") : "default";
+    if (strcmp(proto, "default") && strcmp(proto, "original")) usage_error("--protocol must be default or original");
+    dm_protocol protocol = strcmp(proto, "original") ? DM_PROTOCOL_DEFAULT : DM_PROTOCOL_ORIGINAL;
+    dm_train_options o;
+    dm_train_options_default(&o, protocol);
+    o.epochs = (int32_t)int_opt(opts, "--epochs", o.epochs, 1, DM_MAX_EPOCHS);
+    o.batch = (int32_t)int_opt(opts, "--batch", o.batch, 1, 1 << 16);
+    o.lr = (float)num_opt(opts, "--lr", o.lr, 1e-8, 10);
+    o.patience = (int32_t)int_opt(opts, "--patience", o.patience, 0, 1000);
+    o.seed = seed_opt(opts);
+    o.progress = !opt(opts, "--quiet");
+    const char *npol = opt(opts, "--n-policy") ? opt(opts, "--n-policy") : "zero";
+    if (strcmp(npol, "zero") && strcmp(npol, "quarter")) usage_error("--n-policy must be zero or quarter");
+    o.n_quarter = !strcmp(npol, "quarter");
+    double valid_frac = num_opt(opts, "--valid-frac", protocol == DM_PROTOCOL_ORIGINAL ? 0.0 : 0.1, 0, 0.9);
+    const char *neg = opt(opts, "--negatives") ? opt(opts, "--negatives") : "none";
+    if (strcmp(neg, "none") && strcmp(neg, "shuffle")) usage_error("--negatives must be none or shuffle");
+
+    dm_hparams hp;
+    dm_hparams_default(&hp, arch);
+    hp.len = (int32_t)int_opt(opts, "--len", hp.len, 1, 100000);
+
+    /* resume: hyper-parameters, weights and optimiser state come from MODEL.last */
+    static dm_provenance prov;
+    dm_resume_state state = {0};
+    float *params = NULL;
+    if (resume) {
+        int64_t np;
+        CHECK(dm_checkpoint_load(resume, dm_model_table, &hp, &params, &np, &prov, &state));
+        if (!state.adam_m) fail(dm_error(DM_STATUS_ARG, "%s: no resume state (use the MODEL.last file)", resume));
+        if (o.seed != prov.seed && opt(opts, "--seed"))
+            fprintf(stderr, "%s: warning: --seed %llu differs from the run's seed %llu; using the run's\n",
+                    prog_cmd, (unsigned long long)o.seed, (unsigned long long)prov.seed);
+        o.seed = prov.seed;
+    }
+
+    /* data: training file (+ shuffled negatives), validation split, optional test file */
+    dm_dataset raw = {0}, full = {0}, tr = {0}, va = {0}, te = {0};
+    load_data(&raw, train_path, hp.len);
+    if (!strcmp(neg, "shuffle")) {
+        CHECK(dm_dataset_with_shuffled_negatives(&full, &raw, o.seed));
+        dm_dataset_free(&raw);
+    } else {
+        full = raw;
+    }
+    if (protocol == DM_PROTOCOL_ORIGINAL) valid_frac = 0;
+    CHECK(dm_dataset_split(&full, valid_frac, o.seed, &tr, &va));
+    const char *test_path = opt(opts, "--test");
+    if (test_path) load_data(&te, test_path, hp.len);
+
+    dm_backend *be = make_backend(opts);
+    dm_model *m;
+    CHECK(dm_model_create(&m, &hp, be, o.batch));
+    if (params) CHECK(dm_model_set_params(m, params));
+    else dm_model_init_params(m, o.seed);
+    if (!resume) {
+        record_input(&prov, "train", train_path);
+        if (test_path) record_input(&prov, "test", test_path);
+    }
+    prov.threads = be->n_threads;
+    prov.valid_frac = (float)valid_frac;
+    snprintf(prov.version, sizeof prov.version, "%s", dm_version());
+    snprintf(prov.device, sizeof prov.device, "cpu: %s, %d threads", dm_cpu_name(), be->n_threads);
+    if (o.progress)
+        fprintf(stderr, "deepmotif train: %s, %lld parameters; %lld training, %lld validation sequences; "
+                "%s protocol, batch %d, %d thread(s)\n", dm_arch_name(hp.arch), (long long)dm_model_n_params(m),
+                (long long)tr.n, (long long)va.n, dm_protocol_name(protocol), o.batch, be->n_threads);
+
+    int64_t np = dm_model_n_params(m);
+    float *last = malloc(sizeof(float) * (size_t)np);
+    if (!last) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
+    CHECK(dm_train(m, &tr, &va, &o, &prov, &state, last));
+
+    /* the test set is scored once, with the selected weights */
+    prov.test_auroc = prov.test_auprc = prov.test_accuracy = NAN;
+    prov.n_test = te.n;
+    if (test_path) {
+        float *scores = malloc(sizeof(float) * (size_t)te.n);
+        if (!scores) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
+        CHECK(dm_predict(m, &te, o.n_quarter, scores));
+        prov.test_auroc = dm_auroc(scores, te.label, te.n);
+        prov.test_auprc = dm_auprc(scores, te.label, te.n);
+        prov.test_accuracy = dm_accuracy(scores, te.label, te.n);
+        free(scores);
+    }
+
+    /* MODEL: the selected weights; MODEL.last: the final epoch and its optimiser state */
+    int32_t nt;
+    const dm_tensor_info *tensors = dm_model_tensors(m, &nt);
+    float *best = malloc(sizeof(float) * (size_t)np);
+    if (!best) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
+    CHECK(dm_model_get_params(m, best));
+    dm_utc_now(prov.created_utc);
+    snprintf(prov.label, sizeof prov.label, "last");
+    char last_path[4200];
+    snprintf(last_path, sizeof last_path, "%s.last", out);
+    CHECK(dm_checkpoint_save(last_path, &hp, tensors, nt, last, np, &prov, &state));
+    snprintf(prov.label, sizeof prov.label, "best");
+    CHECK(dm_checkpoint_save(out, &hp, tensors, nt, best, np, &prov, NULL));
+
+    printf("model      %s (%s, epoch %d of %d run)\n", out, dm_arch_name(hp.arch), prov.best_epoch, prov.epochs_run);
+    if (va.n) printf("valid      AUROC %.4f\n", state.best_valid);
+    if (test_path)
+        printf("test       n %lld  AUROC %.4f  AUPRC %.4f  accuracy %.4f\n", (long long)te.n, prov.test_auroc,
+               prov.test_auprc, prov.test_accuracy);
+    printf("time       %.1f s, %.0f sequences/s\n", prov.train_seconds,
+           (double)tr.n * prov.epochs_run / (prov.train_seconds > 0 ? prov.train_seconds : 1));
+    free(best);
+    free(last);
+    free(params);
+    dm_resume_state_free(&state);
+    dm_model_free(m);
+    dm_backend_free(be);
+    dm_dataset_free(&full);
+    dm_dataset_free(&tr);
+    dm_dataset_free(&va);
+    dm_dataset_free(&te);
+    return 0;
+}
+
+/* ---- eval and predict -------------------------------------------------------------------------- */
+
+static int cmd_eval(int argc, char **argv) {
+    dm_opt opts[] = {
+        {"--model", "MODEL", "checkpoint written by train (required)", NULL},
+        {"--data", "FILE", "labelled data (required)", NULL},
+        {"--json", NULL, "print one JSON object: n, auroc, auprc, accuracy", NULL},
+        {"--threads", "N", "CPU threads (default: all cores)", NULL},
+        {"--n-policy", "zero|quarter", "encoding of N and IUPAC codes (default zero)", NULL},
+        {0},
+    };
+    parse(argc, argv, opts, "deepmotif eval --model MODEL --data FILE [--json]",
+          "Scores labelled data with a trained model: n, AUROC (ties count 1/2), AUPRC, accuracy.");
+    dm_backend *be = make_backend(opts);
+    static dm_provenance prov;
+    dm_model *m = load_model(required(opts, "--model"), be, 256, &prov);
+    dm_dataset ds = {0};
+    const char *path = required(opts, "--data");
+    load_data(&ds, path, dm_model_hparams(m)->len);
+    if (!has_labels(&ds)) fail(dm_error(DM_STATUS_FORMAT, "%s: eval needs labelled data (use predict)", path));
+    float *scores = malloc(sizeof(float) * (size_t)ds.n);
+    if (!scores) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
+    const char *npol = opt(opts, "--n-policy");
+    CHECK(dm_predict(m, &ds, npol && !strcmp(npol, "quarter"), scores));
+    double auroc = dm_auroc(scores, ds.label, ds.n), auprc = dm_auprc(scores, ds.label, ds.n);
+    double acc = dm_accuracy(scores, ds.label, ds.n);
+    if (opt(opts, "--json"))
+        printf("{\"n\": %lld, \"auroc\": %.6f, \"auprc\": %.6f, \"accuracy\": %.6f}\n", (long long)ds.n, auroc, auprc, acc);
+    else
+        printf("n %lld\nAUROC %.4f\nAUPRC %.4f\naccuracy %.4f\n", (long long)ds.n, auroc, auprc, acc);
+    free(scores);
+    dm_dataset_free(&ds);
+    dm_model_free(m);
+    dm_backend_free(be);
+    return 0;
+}
+
+static int cmd_predict(int argc, char **argv) {
+    dm_opt opts[] = {
+        {"--model", "MODEL", "checkpoint written by train (required)", NULL},
+        {"--data", "FILE", "sequences: any supported format, labelled or not (required)", NULL},
+        {"--out", "FILE.tsv", "output: id, label (if known), score = P(bound) (required)", NULL},
+        {"--threads", "N", "CPU threads (default: all cores)", NULL},
+        {"--n-policy", "zero|quarter", "encoding of N and IUPAC codes (default zero)", NULL},
+        {0},
+    };
+    parse(argc, argv, opts, "deepmotif predict --model MODEL --data FILE --out FILE.tsv",
+          "Writes P(bound) for every sequence, in input order.");
+    const char *out = required(opts, "--out");
+    dm_backend *be = make_backend(opts);
+    static dm_provenance prov;
+    dm_model *m = load_model(required(opts, "--model"), be, 256, &prov);
+    dm_dataset ds = {0};
+    load_data(&ds, required(opts, "--data"), dm_model_hparams(m)->len);
+    float *scores = malloc(sizeof(float) * (size_t)(ds.n ? ds.n : 1));
+    if (!scores) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
+    const char *npol = opt(opts, "--n-policy");
+    CHECK(dm_predict(m, &ds, npol && !strcmp(npol, "quarter"), scores));
+    bool labelled = has_labels(&ds);
+    dm_outfile f;
+    CHECK(dm_outfile_open(&f, out));
+    fprintf(f.f, labelled ? "id\tlabel\tscore\n" : "id\tscore\n");
+    for (int64_t i = 0; i < ds.n; i++) {
+        if (labelled) fprintf(f.f, "%s\t%d\t%.6g\n", ds.id[i], ds.label[i], scores[i]);
+        else fprintf(f.f, "%s\t%.6g\n", ds.id[i], scores[i]);
+    }
+    CHECK(dm_outfile_commit(&f));
+    fprintf(stderr, "%s: wrote %lld scores to %s\n", prog_cmd, (long long)ds.n, out);
+    free(scores);
+    dm_dataset_free(&ds);
+    dm_model_free(m);
+    dm_backend_free(be);
+    return 0;
+}
+
+/* ---- simulate ---------------------------------------------------------------------------------- */
+
+static int cmd_simulate(int argc, char **argv) {
+    dm_opt opts[] = {
+        {"--out", "FILE", "output, DeepBind TSV (gzip when FILE ends in .gz) (required)", NULL},
+        {"--n", "N", "number of positives; each gets one shuffled negative (default 5000)", NULL},
+        {"--len", "L", "sequence length (default 101)", NULL},
+        {"--motifs", "A,B,...", "built-in motifs to plant (default: the first; see --list)", NULL},
+        {"--gc", "F", "background GC fraction (default 0.42)", NULL},
+        {"--seed", "S", "seed (default 1)", NULL},
+        {"--list", NULL, "list the built-in motifs and exit", NULL},
+        {0},
+    };
+    parse(argc, argv, opts, "deepmotif simulate --out FILE [options]",
+          "Writes a labelled data set: random background with one planted motif instance per positive\n"
+          "(name:start:strand in the EventID) and a dinucleotide shuffle of each positive as its negative.");
+    if (opt(opts, "--list")) {
+        for (int i = 0; i < dm_sim_motif_count(); i++)
+            printf("%s\t%d\n", dm_sim_motif_name(i), dm_sim_motif_width(i));
+        return 0;
+    }
+    dm_sim_options so;
+    dm_sim_options_default(&so);
+    so.n_pos = int_opt(opts, "--n", so.n_pos, 1, 100000000);
+    so.len = (int32_t)int_opt(opts, "--len", so.len, 10, 100000);
+    so.gc = num_opt(opts, "--gc", so.gc, 0, 1);
+    so.seed = seed_opt(opts);
+    so.motifs = opt(opts, "--motifs");
+    const char *out = required(opts, "--out");
+    dm_dataset ds = {0};
+    CHECK(dm_simulate(&ds, &so));
+    CHECK(dm_dataset_write_deepbind(&ds, out));
+    fprintf(stderr, "%s: wrote %lld sequences (%lld bound) to %s\n", prog_cmd, (long long)ds.n,
+            (long long)so.n_pos, out);
+    dm_dataset_free(&ds);
+    return 0;
+}
+
+/* ---- main -------------------------------------------------------------------------------------- */
+
+static void print_version(void) {
+    printf("deepmotif %s\n", dm_version());
+    printf("backends: cpu\n");
+    printf("blas: %s\n", dm_blas_info());
+    printf("cpu: %s, %d cores\n", dm_cpu_name(), omp_get_num_procs());
+}
+
+static void print_usage(FILE *f) {
+    fprintf(f,
+            "usage: deepmotif COMMAND [options]\n\n"
+            "Trains and evaluates the Deep Motif Dashboard models of transcription-factor binding.\n\n"
+            "commands:\n"
+            "  train      train a CNN, RNN (bidirectional LSTM) or CNN-RNN; write a checkpoint\n"
+            "  eval       AUROC, AUPRC and accuracy on labelled data\n"
+            "  predict    P(bound) for every sequence, as TSV\n"
+            "  simulate   a labelled data set with planted motifs (the bundled default)\n\n"
+            "  --version  version, backends and BLAS\n"
+            "  --help     this help; 'deepmotif COMMAND --help' for a command's options\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        print_usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        print_usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+        print_version();
+        return 0;
+    }
+    static char name[64];
+    snprintf(name, sizeof name, "deepmotif %s", cmd);
+    prog_cmd = name;
+    if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);
+    if (!strcmp(cmd, "eval")) return cmd_eval(argc - 2, argv + 2);
+    if (!strcmp(cmd, "predict")) return cmd_predict(argc - 2, argv + 2);
+    if (!strcmp(cmd, "simulate")) return cmd_simulate(argc - 2, argv + 2);
+    prog_cmd = "deepmotif";
+    usage_error("unknown command '%s'", cmd);
+}

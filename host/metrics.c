@@ -1,0 +1,141 @@
+/*
+ * metrics.c: the evaluation metrics of SPEC.md §5: AUROC, AUPRC (average precision) and accuracy of
+ * P(pos) scores against 0/1 labels.
+ *
+ * AUROC is the Mann–Whitney statistic: the probability that a random positive scores above a random
+ * negative, ties counting 1/2,
+ *   AUROC = Σ_pos ( #neg below + ½ #neg tied ) / (n_pos · n_neg),
+ * which is the rank-sum (R_pos − n_pos(n_pos+1)/2) / (n_pos n_neg) with average ranks for ties. The
+ * rows are sorted once by score (O(n log n)) and walked group by group, a group being one distinct
+ * score; unlike the original's step-curve walk (SPEC.md §5) the result does not depend on how the sort
+ * orders tied scores.
+ *
+ * AUPRC is average precision, exactly scikit-learn's average_precision_score: walking the distinct
+ * scores in descending order, threshold k admits every row with score ≥ s_k (a tied group enters at
+ * once), and
+ *   AP = Σ_k (R_k − R_{k−1}) · P_k,   P_k = TP_k / (TP_k + FP_k),  R_k = TP_k / n_pos,  R_0 = 0.
+ *
+ * Rows whose label is neither 0 nor 1 (DM_LABEL_UNKNOWN, or any other value, which is a caller's
+ * programming error) are ignored by all three metrics, so a partially labelled set can be scored
+ * as is. A NaN score makes the ranking undefined: dm_auroc and dm_auprc then return NaN, and
+ * dm_accuracy counts that row as wrong. All sums are accumulated in double (counts in int64).
+ * The functions return a value, not a status: an allocation failure returns NaN and is recorded in
+ * dm_last_error() as DM_STATUS_NOMEM.
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "dm_internal.h"
+
+/* One labelled row, as sorted. */
+typedef struct dm_scored {
+    float score;
+    int8_t label;   /* 0 or 1 */
+} dm_scored;
+
+/* Ascending by score; -0.0 and 0.0 compare equal and so fall into one tied group. */
+static int dm_scored_cmp(const void *pa, const void *pb) {
+    float a = ((const dm_scored *)pa)->score, b = ((const dm_scored *)pb)->score;
+    return (a > b) - (a < b);
+}
+
+/* Copies the rows labelled 0/1 into a new array sorted ascending by score, and counts the classes.
+ * Returns NULL with *m = 0 when there is nothing to rank (no rows, or a NaN score: *nan_seen set),
+ * or on allocation failure (recorded). */
+static dm_scored *dm_sorted_rows(const float *score, const int8_t *label, int64_t n, int64_t *m,
+                                 int64_t *n_pos, int64_t *n_neg, int *nan_seen) {
+    *m = *n_pos = *n_neg = 0;
+    *nan_seen = 0;
+    if (n <= 0) return NULL;
+    DM_ASSERT(score != NULL && label != NULL);
+    dm_scored *rows = malloc((size_t)n * sizeof *rows);
+    if (!rows) {
+        dm_error(DM_STATUS_NOMEM, "metrics: out of memory for %lld rows", (long long)n);
+        return NULL;
+    }
+    // keep labelled rows only; count each class
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (label[i] != 0 && label[i] != 1) continue;
+        if (isnan(score[i])) *nan_seen = 1;
+        rows[k].score = score[i];
+        rows[k].label = label[i];
+        *n_pos += label[i];
+        k++;
+    }
+    *n_neg = k - *n_pos;
+    if (k == 0 || *nan_seen) {
+        free(rows);
+        return NULL;
+    }
+    qsort(rows, (size_t)k, sizeof *rows, dm_scored_cmp);
+    *m = k;
+    return rows;
+}
+
+double dm_auroc(const float *score, const int8_t *label, int64_t n) {
+    int64_t m, n_pos, n_neg;
+    int nan_seen;
+    dm_scored *rows = dm_sorted_rows(score, label, n, &m, &n_pos, &n_neg, &nan_seen);
+    if (!rows) return NAN;
+    if (n_pos == 0 || n_neg == 0) {
+        free(rows);
+        return NAN;
+    }
+    // ascending walk over tied groups: each positive in a group beats every negative below it and
+    // half-beats each negative tied with it; 2·wins stays an integer, summed in double
+    double twice_wins = 0;
+    int64_t neg_below = 0;
+    for (int64_t i = 0; i < m;) {
+        int64_t j = i, pos_g = 0;
+        while (j < m && rows[j].score == rows[i].score) pos_g += rows[j++].label;
+        int64_t neg_g = (j - i) - pos_g;
+        twice_wins += (double)pos_g * (double)(2 * neg_below + neg_g);
+        neg_below += neg_g;
+        i = j;
+    }
+    free(rows);
+    return twice_wins / (2.0 * (double)n_pos * (double)n_neg);
+}
+
+double dm_auprc(const float *score, const int8_t *label, int64_t n) {
+    int64_t m, n_pos, n_neg;
+    int nan_seen;
+    dm_scored *rows = dm_sorted_rows(score, label, n, &m, &n_pos, &n_neg, &nan_seen);
+    if (!rows) return NAN;
+    if (n_pos == 0) {
+        free(rows);
+        return NAN;
+    }
+    // descending walk: each tied group is one threshold; recall only moves when TP grows
+    double ap = 0, recall_prev = 0;
+    int64_t tp = 0, fp = 0;
+    for (int64_t j = m; j > 0;) {
+        int64_t i = j - 1;
+        while (i > 0 && rows[i - 1].score == rows[j - 1].score) i--;
+        for (int64_t r = i; r < j; r++) {
+            tp += rows[r].label;
+            fp += 1 - rows[r].label;
+        }
+        double recall = (double)tp / (double)n_pos;
+        double precision = (double)tp / (double)(tp + fp);
+        ap += (recall - recall_prev) * precision;
+        recall_prev = recall;
+        j = i;
+    }
+    free(rows);
+    return ap;
+}
+
+double dm_accuracy(const float *score, const int8_t *label, int64_t n) {
+    if (n > 0) DM_ASSERT(score != NULL && label != NULL);
+    // predicted class 1 iff score ≥ 0.5; a NaN score predicts neither class
+    int64_t counted = 0, correct = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (label[i] != 0 && label[i] != 1) continue;
+        counted++;
+        if (isnan(score[i])) continue;
+        correct += (score[i] >= 0.5f) == (label[i] == 1);
+    }
+    return counted > 0 ? (double)correct / (double)counted : NAN;
+}

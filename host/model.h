@@ -1,0 +1,89 @@
+/*
+ * model.h: the three DeMo architectures on top of a backend (SPEC.md §2).
+ *
+ * A model owns one arena per role (parameters, gradients, Adam m and v, activations, activation
+ * gradients), allocated once by dm_model_create() for a maximum batch; forward, backward and the
+ * optimiser step allocate nothing (STYLE.md rule 8). Parameters live in the backend's memory in the
+ * canonical layout of SPEC.md §3; dm_model_get_params()/set_params() copy them to and from the host.
+ *
+ * Parameter tensors, by name (shapes for the defaults, D = 4 for the RNN and 128 for the CNN-RNN):
+ *   CNN      conv{1..n}.weight (C_out, K, C_in), conv{i}.bias (C_out), fc.weight (2, C), fc.bias (2)
+ *   RNN      lstm.{fwd,bwd}.weight_ih (4H, D), .weight_hh (4H, H), .bias_ih (4H), .bias_hh (4H),
+ *            fc.weight (2, 2H), fc.bias (2)
+ *   CNN-RNN  conv1.weight (C, K, 4), conv1.bias (C), then the RNN tensors with D = C.
+ * The output class order is (pos, neg): logprob[:, 0] = log P(bound).
+ */
+#ifndef DM_MODEL_H
+#define DM_MODEL_H
+
+#include "backend.h"
+#include "dm_internal.h"
+
+/* Builds a model of `hp` on backend `be` for batches of at most `max_batch` sequences of length
+ * hp->len. Parameters are zero until dm_model_init_params() or dm_model_set_params().
+ * Returns _OK, _ARG (shapes that do not fit, e.g. L too short for the convolutions), _NOMEM. */
+dm_status dm_model_create(dm_model **out, const dm_hparams *hp, dm_backend *be, int32_t max_batch);
+void dm_model_free(dm_model *m);
+
+/* The tensor table of an architecture without building the model (checkpoint loading uses it).
+ * Returns the number of tensors; *n_params receives the arena size in floats. */
+int32_t dm_model_table(const dm_hparams *hp, dm_tensor_info *tensors, int64_t *n_params);
+
+const dm_hparams *dm_model_hparams(const dm_model *m);
+int64_t dm_model_n_params(const dm_model *m);
+const dm_tensor_info *dm_model_tensors(const dm_model *m, int32_t *n_tensors);
+const dm_tensor_info *dm_model_tensor(const dm_model *m, const char *name);  /* NULL if unknown */
+int32_t dm_model_max_batch(const dm_model *m);
+dm_backend *dm_model_backend(const dm_model *m);
+
+/* SPEC.md §4 initialisation from the `init` stream of `seed`: conv/linear W, b ~ U(−s, s),
+ * s = 1/√fan_in; LSTM W ~ N(0, 1/(D+H)), biases 0 but b_ih[forget] = 1. */
+void dm_model_init_params(dm_model *m, uint64_t seed);
+
+/* Copies between the model's parameter / gradient arenas and host arrays of n_params floats. */
+dm_status dm_model_get_params(const dm_model *m, float *host);
+dm_status dm_model_set_params(dm_model *m, const float *host);
+dm_status dm_model_get_grads(const dm_model *m, float *host);
+
+/* Forward pass on a batch of B ≤ max_batch inputs x (B, L, 4) (host memory, one-hot or dense).
+ * train: dropout on, masks from the `dropout` stream of `seed` at `step` (a counter the trainer
+ * increments per batch); otherwise evaluation mode. Afterwards dm_model_scores() holds P(pos). */
+dm_status dm_model_forward(dm_model *m, const float *x, int32_t B, bool train, uint64_t seed,
+                           uint64_t step);
+
+/* Like dm_model_forward for base codes (B, L) (DM_BASE_*), one-hot encoded on the backend:
+ * DM_BASE_N is a zero row, or 0.25 per channel when `n_quarter`. */
+dm_status dm_model_forward_codes(dm_model *m, const uint8_t *codes, int32_t B, bool train,
+                                 uint64_t seed, uint64_t step, bool n_quarter);
+
+/* Host copies of the last forward pass: P(pos) (B) and log-softmax (B, 2). */
+dm_status dm_model_scores(const dm_model *m, float *p_pos);
+dm_status dm_model_logprob(const dm_model *m, float *logprob);
+
+/* Backward pass of the mean NLL loss over the last forward's batch, with labels (B) in {0, 1}.
+ * `denom`: the loss is Σ NLL / denom (the batch size, or the full batch when one batch is split).
+ * Parameter gradients accumulate (+=) into the gradient arena; *loss receives the batch's loss.
+ * grad_x (B, L, 4), host memory, receives ∂loss/∂x when non-NULL (saliency); otherwise the first
+ * layer's input gradient is skipped. */
+dm_status dm_model_backward(dm_model *m, const int8_t *labels, int32_t B, double denom,
+                            double *loss, float *grad_x);
+
+/* Backward pass of an arbitrary upstream gradient on the log-softmax output, grad_logprob (B, 2)
+ * (host): for saliency targets other than the NLL. Same accumulation rules as dm_model_backward. */
+dm_status dm_model_backward_from(dm_model *m, const float *grad_logprob, int32_t B, float *grad_x);
+
+void dm_model_zero_grad(dm_model *m);
+
+/* Torch7 Adam (SPEC.md §4) with element-wise gradient clipping to [−clip, clip] first (clip ≤ 0:
+ * none). Its m, v arenas live in the model; t counts steps. */
+typedef struct dm_adam {
+    float lr, beta1, beta2, eps, clip;
+    int64_t t;
+} dm_adam;
+
+void dm_adam_default(dm_adam *opt);                 /* lr 0.01, 0.9, 0.999, 1e-8, clip 5 */
+dm_status dm_model_adam_step(dm_model *m, dm_adam *opt);
+dm_status dm_model_get_adam(const dm_model *m, float *m_host, float *v_host);
+dm_status dm_model_set_adam(dm_model *m, const float *m_host, const float *v_host);
+
+#endif /* DM_MODEL_H */

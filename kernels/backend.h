@@ -1,0 +1,142 @@
+/*
+ * backend.h: the one table every compute backend fills in (STYLE.md rule 4).
+ *
+ * The host layer (host/model.c) calls only these entries, never a backend's functions directly, so
+ * the CPU backend, its naive reference twin and the CUDA backend plug in without #ifdefs. Pointers
+ * passed to ops are backend memory (from alloc); tensors are float32 (B, L, C) row-major.
+ *
+ * Gradient semantics (STYLE.md rule 6): parameter gradients ACCUMULATE (+=); activation gradients
+ * are OVERWRITTEN (=). A NULL grad_in skips the input gradient.
+ *
+ * Errors: ops return nothing; a failing op (a CUDA launch, say) records a sticky status that
+ * dm_backend_status() returns and clears. The model checks it once per forward, backward or step.
+ */
+#ifndef DM_BACKEND_H
+#define DM_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "deepmotif.h"
+
+typedef struct dm_backend dm_backend;
+
+struct dm_backend_i {
+    /* ---- memory ---- */
+    void *(*alloc)(dm_backend *be, size_t bytes);                 /* NULL on failure */
+    void (*free)(dm_backend *be, void *p);
+    void (*upload)(dm_backend *be, void *dst, const void *host, size_t bytes);
+    void (*download)(dm_backend *be, void *host, const void *src, size_t bytes);
+    void (*memset0)(dm_backend *be, void *dst, size_t bytes);
+    void (*sync)(dm_backend *be);
+    void (*destroy)(dm_backend *be);
+
+    /* ---- ops: forward / backward pairs, one file per op per backend ---- */
+
+    /* x (B, L, 4) from base codes (B, L): one-hot; DM_BASE_N zero or 0.25; DM_BASE_PAD zero. */
+    void (*onehot)(dm_backend *be, float *x, const uint8_t *codes, int B, int L, bool n_quarter);
+
+    /* out (B, Lo, Co) = b + cross-correlation of in (B, Li, Ci), zero-padded by `pad` each side,
+     * with w (Co, K, Ci); Lo = Li + 2 pad − K + 1. */
+    void (*conv1d_fwd)(dm_backend *be, float *out, const float *in, const float *w, const float *b,
+                       int B, int Li, int Ci, int Co, int K, int pad);
+    void (*conv1d_bwd)(dm_backend *be, float *grad_in, float *grad_w, float *grad_b,
+                       const float *grad_out, const float *in, const float *w,
+                       int B, int Li, int Ci, int Co, int K, int pad);
+
+    /* out = max(in, 0) (in place allowed); grad_in = grad_out where out > 0. */
+    void (*relu_fwd)(dm_backend *be, float *out, const float *in, int64_t n);
+    void (*relu_bwd)(dm_backend *be, float *grad_in, const float *grad_out, const float *out,
+                     int64_t n);
+
+    /* out (B, L / w, C): max over windows of width w, stride w (floor); argmax (B, L / w, C)
+     * holds the input position of each maximum. */
+    void (*maxpool_fwd)(dm_backend *be, float *out, int32_t *argmax, const float *in,
+                        int B, int L, int C, int w);
+    void (*maxpool_bwd)(dm_backend *be, float *grad_in, const float *grad_out,
+                        const int32_t *argmax, int B, int L, int C, int w);
+
+    /* out (B, C) = max over positions of in (B, L, C); argmax (B, C). */
+    void (*gmax_fwd)(dm_backend *be, float *out, int32_t *argmax, const float *in,
+                     int B, int L, int C);
+    void (*gmax_bwd)(dm_backend *be, float *grad_in, const float *grad_out,
+                     const int32_t *argmax, int B, int L, int C);
+
+    /* Inverted dropout: mask[i] = 0 with probability p else 1/(1−p), from Philox (key, index, i);
+     * out = in · mask. */
+    void (*dropout_fwd)(dm_backend *be, float *out, float *mask, const float *in, int64_t n,
+                        float p, uint64_t key, uint64_t index);
+    void (*dropout_bwd)(dm_backend *be, float *grad_in, const float *grad_out, const float *mask,
+                        int64_t n);
+
+    /* (Bi)LSTM over all L positions of x (B, L, D), n_dir directions (1 or 2; direction 1 runs from
+     * position L−1 down to 0), h0 = c0 = 0. Parameters stacked by direction: w_ih (n_dir·4H, D),
+     * w_hh (n_dir, 4H, H), b_ih, b_hh (n_dir·4H); gate blocks i, f, g, o.
+     * Outputs h (B, L, n_dir·H) (direction 0 first); saved for backward: gates (B, L, n_dir·4H)
+     * (activated i, f, g, o) and cell (B, L, n_dir·H). */
+    void (*lstm_fwd)(dm_backend *be, float *h, float *gates, float *cell, const float *x,
+                     const float *w_ih, const float *w_hh, const float *b_ih, const float *b_hh,
+                     int B, int L, int D, int H, int n_dir);
+    /* grad_gates (B, L, n_dir·4H) is scratch the caller provides (pre-activation gate gradients). */
+    void (*lstm_bwd)(dm_backend *be, float *grad_x, float *grad_w_ih, float *grad_w_hh,
+                     float *grad_b_ih, float *grad_b_hh, float *grad_gates, const float *grad_h,
+                     const float *x, const float *h, const float *gates, const float *cell,
+                     const float *w_ih, const float *w_hh, int B, int L, int D, int H, int n_dir);
+
+    /* out (B, C) = mean over the L positions of in (B, L, C). */
+    void (*mean_time_fwd)(dm_backend *be, float *out, const float *in, int B, int L, int C);
+    void (*mean_time_bwd)(dm_backend *be, float *grad_in, const float *grad_out, int B, int L,
+                          int C);
+
+    /* out (B, Co) = in (B, Ci) · wᵀ + b, w (Co, Ci). */
+    void (*dense_fwd)(dm_backend *be, float *out, const float *in, const float *w, const float *b,
+                      int B, int Ci, int Co);
+    void (*dense_bwd)(dm_backend *be, float *grad_in, float *grad_w, float *grad_b,
+                      const float *grad_out, const float *in, const float *w, int B, int Ci, int Co);
+
+    /* logprob (B, C) = log softmax of logits (B, C). Backward: grad_logits = g − softmax · Σ g. */
+    void (*logsoftmax_fwd)(dm_backend *be, float *logprob, const float *logits, int B, int C);
+    void (*logsoftmax_bwd)(dm_backend *be, float *grad_logits, const float *grad_logprob,
+                           const float *logprob, int B, int C);
+
+    /* NLL with the positive class first: cls = label ? 0 : 1; loss (B) = −logprob[b, cls];
+     * grad_logprob (B, 2) = −scale at [b, cls], 0 elsewhere. labels (B) in backend memory. */
+    void (*nll)(dm_backend *be, float *loss, float *grad_logprob, const float *logprob,
+                const int8_t *labels, int B, float scale);
+
+    /* Clip every gradient element to [−clip, clip] (clip > 0), then Torch7 Adam: m, v moments;
+     * θ −= step · m / (√v + eps) with step = lr · √(1 − β2^t) / (1 − β1^t) computed by the caller. */
+    void (*adam)(dm_backend *be, float *param, const float *grad, float *m, float *v, int64_t n,
+                 float step, float beta1, float beta2, float eps, float clip);
+};
+
+struct dm_backend {
+    const struct dm_backend_i *i;
+    const char *name;          /* "cpu", "cpu-ref", "cuda" */
+    int n_threads;             /* CPU: worker threads */
+    dm_status status;          /* sticky error of the first failing op */
+    char error[256];           /* its message (ops may fail on worker threads) */
+    void *ctx;                 /* backend-private state */
+};
+
+/* The CPU backend with `n_threads` workers (≤ 0: all cores). OpenBLAS is set to one thread: the
+ * backend parallelises over batch chunks itself (PERFORMANCE.md §3). NULL on allocation failure. */
+dm_backend *dm_backend_cpu_create(int n_threads);
+
+/* The CPU backend with every op replaced by its naive reference (plain loops, double accumulation):
+ * the oracle of the op tests and whole-model checks. */
+dm_backend *dm_backend_cpu_ref_create(void);
+
+void dm_backend_free(dm_backend *be);
+
+/* Returns and clears the sticky status; dm_last_error() has the message. */
+dm_status dm_backend_status(dm_backend *be);
+
+/* Records a failure (the first one wins until dm_backend_status clears it). */
+void dm_backend_fail(dm_backend *be, dm_status s, const char *msg);
+
+/* Name and version of the BLAS library in use ("OpenBLAS 0.3.21 ... Cooperlake"). */
+const char *dm_blas_info(void);
+
+#endif /* DM_BACKEND_H */

@@ -1,0 +1,31 @@
+/*
+ * adam.c: element-wise clipping to [−clip, clip], then Torch7's Adam (SPEC.md §4):
+ *   m ← β1 m + (1 − β1) g;  v ← β2 v + (1 − β2) g²;  θ ← θ − step · m / (√v + ε),
+ * step = lr · √(1 − β2^t) / (1 − β1^t) (the caller computes it): ε on the uncorrected √v.
+ */
+#include <math.h>
+
+#include "cpu.h"
+
+void dm_cpu_adam_ref(dm_backend *be, float *param, const float *grad, float *m, float *v, int64_t n,
+                     float step, float beta1, float beta2, float eps, float clip) {
+    for (int64_t i = 0; i < n; i++) {
+        float g = grad[i];
+        if (clip > 0.0f) g = g > clip ? clip : (g < -clip ? -clip : g);
+        m[i] = beta1 * m[i] + (1.0f - beta1) * g;
+        v[i] = beta2 * v[i] + (1.0f - beta2) * g * g;
+        param[i] -= step * m[i] / (sqrtf(v[i]) + eps);
+    }
+}
+
+void dm_cpu_adam(dm_backend *be, float *param, const float *grad, float *m, float *v, int64_t n,
+                 float step, float beta1, float beta2, float eps, float clip) {
+#pragma omp parallel for simd num_threads(be->n_threads) schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        float g = grad[i];
+        if (clip > 0.0f) g = fminf(fmaxf(g, -clip), clip);
+        m[i] = beta1 * m[i] + (1.0f - beta1) * g;
+        v[i] = beta2 * v[i] + (1.0f - beta2) * g * g;
+        param[i] -= step * m[i] / (sqrtf(v[i]) + eps);
+    }
+}

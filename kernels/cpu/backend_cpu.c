@@ -1,0 +1,100 @@
+/*
+ * backend_cpu.c: the CPU backend's table. Memory is host memory (64-byte aligned); ops are the fast
+ * versions, or the naive references for the "cpu-ref" backend (the oracle of the tests).
+ */
+#include <cblas.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu.h"
+#include "dm_internal.h"
+
+#define DM_CPU_MAX_THREADS 64
+#define DM_CPU_SLOTS 4
+
+/* Per-thread scratch buffers, grown on demand and kept for the backend's lifetime. */
+typedef struct dm_cpu_ctx {
+    float *buf[DM_CPU_MAX_THREADS][DM_CPU_SLOTS];
+    size_t cap[DM_CPU_MAX_THREADS][DM_CPU_SLOTS];
+    int64_t n_grow;            /* how often a buffer was (re)allocated: flat after the first step */
+} dm_cpu_ctx;
+
+float *dm_cpu_scratch(dm_backend *be, int t, int slot, size_t n) {
+    dm_cpu_ctx *ctx = be->ctx;
+    if (n <= ctx->cap[t][slot]) return ctx->buf[t][slot];
+    free(ctx->buf[t][slot]);
+    size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
+    ctx->buf[t][slot] = aligned_alloc(64, bytes);
+    ctx->cap[t][slot] = ctx->buf[t][slot] ? n : 0;
+#pragma omp atomic
+    ctx->n_grow++;
+    if (!ctx->buf[t][slot]) {
+#pragma omp critical(dm_cpu_fail)
+        dm_backend_fail(be, DM_STATUS_NOMEM, "cpu backend: out of memory for scratch");
+    }
+    return ctx->buf[t][slot];
+}
+
+int64_t dm_cpu_scratch_grows(const dm_backend *be) { return ((const dm_cpu_ctx *)be->ctx)->n_grow; }
+
+static void *cpu_alloc(dm_backend *be, size_t bytes) {
+    void *p = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    if (p) memset(p, 0, bytes);
+    return p;
+}
+
+static void cpu_free(dm_backend *be, void *p) { free(p); }
+static void cpu_copy(dm_backend *be, void *dst, const void *src, size_t bytes) {
+    if (bytes) memmove(dst, src, bytes);
+}
+static void cpu_memset0(dm_backend *be, void *dst, size_t bytes) { memset(dst, 0, bytes); }
+static void cpu_sync(dm_backend *be) {}
+
+static void cpu_destroy(dm_backend *be) {
+    dm_cpu_ctx *ctx = be->ctx;
+    for (int t = 0; t < DM_CPU_MAX_THREADS; t++)
+        for (int s = 0; s < DM_CPU_SLOTS; s++) free(ctx->buf[t][s]);
+    free(ctx);
+}
+
+#define DM_CPU_TABLE(sfx)                                                                          \
+    {                                                                                              \
+        .alloc = cpu_alloc, .free = cpu_free, .upload = cpu_copy, .download = cpu_copy,            \
+        .memset0 = cpu_memset0, .sync = cpu_sync, .destroy = cpu_destroy,                          \
+        .onehot = dm_cpu_onehot##sfx, .conv1d_fwd = dm_cpu_conv1d_fwd##sfx,                        \
+        .conv1d_bwd = dm_cpu_conv1d_bwd##sfx, .relu_fwd = dm_cpu_relu_fwd##sfx,                    \
+        .relu_bwd = dm_cpu_relu_bwd##sfx, .maxpool_fwd = dm_cpu_maxpool_fwd##sfx,                  \
+        .maxpool_bwd = dm_cpu_maxpool_bwd##sfx, .gmax_fwd = dm_cpu_gmax_fwd##sfx,                  \
+        .gmax_bwd = dm_cpu_gmax_bwd##sfx, .dropout_fwd = dm_cpu_dropout_fwd##sfx,                  \
+        .dropout_bwd = dm_cpu_dropout_bwd##sfx, .lstm_fwd = dm_cpu_lstm_fwd##sfx,                  \
+        .lstm_bwd = dm_cpu_lstm_bwd##sfx, .mean_time_fwd = dm_cpu_mean_time_fwd##sfx,              \
+        .mean_time_bwd = dm_cpu_mean_time_bwd##sfx, .dense_fwd = dm_cpu_dense_fwd##sfx,            \
+        .dense_bwd = dm_cpu_dense_bwd##sfx, .logsoftmax_fwd = dm_cpu_logsoftmax_fwd##sfx,          \
+        .logsoftmax_bwd = dm_cpu_logsoftmax_bwd##sfx, .nll = dm_cpu_nll##sfx,                      \
+        .adam = dm_cpu_adam##sfx,                                                                  \
+    }
+
+static const struct dm_backend_i dm_cpu_table = DM_CPU_TABLE();
+static const struct dm_backend_i dm_cpu_ref_table = DM_CPU_TABLE(_ref);
+
+static dm_backend *cpu_create(const struct dm_backend_i *table, const char *name, int n_threads) {
+    dm_backend *be = calloc(1, sizeof *be);
+    dm_cpu_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!be || !ctx) {
+        free(be);
+        free(ctx);
+        return NULL;
+    }
+    if (n_threads <= 0) n_threads = omp_get_num_procs();
+    be->i = table;
+    be->name = name;
+    be->n_threads = n_threads > DM_CPU_MAX_THREADS ? DM_CPU_MAX_THREADS : n_threads;
+    be->ctx = ctx;
+    /* deepmotif runs its own threads: BLAS must not add more (PERFORMANCE.md §3) */
+    openblas_set_num_threads(1);
+    return be;
+}
+
+dm_backend *dm_backend_cpu_create(int n_threads) { return cpu_create(&dm_cpu_table, "cpu", n_threads); }
+dm_backend *dm_backend_cpu_ref_create(void) { return cpu_create(&dm_cpu_ref_table, "cpu-ref", 1); }

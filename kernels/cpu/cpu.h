@@ -1,0 +1,81 @@
+/*
+ * cpu.h: the CPU backend's ops. Each op has a naive reference, dm_cpu_<op>_<dir>_ref (plain loops,
+ * double accumulation: the specification, STYLE.md rule 5), and the fast version dm_cpu_<op>_<dir>
+ * (BLAS, batch chunks across threads). Signatures are those of struct dm_backend_i.
+ *
+ * Threading: each fast op splits the batch into n_threads contiguous chunks (dm_cpu_chunk), one per
+ * OpenMP thread; BLAS runs single-threaded inside. Parameter gradients of thread 0 accumulate straight
+ * into grad_*; threads t > 0 accumulate into private partials that are added in thread order after
+ * the join, so results are bit-identical for a given thread count.
+ */
+#ifndef DM_CPU_H
+#define DM_CPU_H
+
+#include "backend.h"
+
+/* Batch rows [*b0, *b1) of thread t of n. */
+static inline void dm_cpu_chunk(int B, int n, int t, int *b0, int *b1) {
+    *b0 = (int)((int64_t)B * t / n);
+    *b1 = (int)((int64_t)B * (t + 1) / n);
+}
+
+/* Threads to use for a batch of B rows (never more threads than rows). */
+static inline int dm_cpu_threads(const dm_backend *be, int B) {
+    return B < be->n_threads ? (B < 1 ? 1 : B) : be->n_threads;
+}
+
+/* Per-thread scratch of at least n floats, slot `slot` (0..3) of thread t; grown on first use and kept
+ * (so a training step allocates nothing after the first). NULL on allocation failure. */
+float *dm_cpu_scratch(dm_backend *be, int t, int slot, size_t n);
+
+/* y[0..n) += x[0..n) */
+static inline void dm_cpu_add(float *restrict y, const float *restrict x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] += x[i];
+}
+
+#define DM_CPU_OP_DECL(op, ...)                                                                    \
+    void dm_cpu_##op(dm_backend *be, __VA_ARGS__);                                                 \
+    void dm_cpu_##op##_ref(dm_backend *be, __VA_ARGS__);
+
+DM_CPU_OP_DECL(onehot, float *x, const uint8_t *codes, int B, int L, bool n_quarter)
+DM_CPU_OP_DECL(conv1d_fwd, float *out, const float *in, const float *w, const float *b, int B,
+               int Li, int Ci, int Co, int K, int pad)
+DM_CPU_OP_DECL(conv1d_bwd, float *grad_in, float *grad_w, float *grad_b, const float *grad_out,
+               const float *in, const float *w, int B, int Li, int Ci, int Co, int K, int pad)
+DM_CPU_OP_DECL(relu_fwd, float *out, const float *in, int64_t n)
+DM_CPU_OP_DECL(relu_bwd, float *grad_in, const float *grad_out, const float *out, int64_t n)
+DM_CPU_OP_DECL(maxpool_fwd, float *out, int32_t *argmax, const float *in, int B, int L, int C, int w)
+DM_CPU_OP_DECL(maxpool_bwd, float *grad_in, const float *grad_out, const int32_t *argmax, int B,
+               int L, int C, int w)
+DM_CPU_OP_DECL(gmax_fwd, float *out, int32_t *argmax, const float *in, int B, int L, int C)
+DM_CPU_OP_DECL(gmax_bwd, float *grad_in, const float *grad_out, const int32_t *argmax, int B, int L,
+               int C)
+DM_CPU_OP_DECL(dropout_fwd, float *out, float *mask, const float *in, int64_t n, float p,
+               uint64_t key, uint64_t index)
+DM_CPU_OP_DECL(dropout_bwd, float *grad_in, const float *grad_out, const float *mask, int64_t n)
+DM_CPU_OP_DECL(lstm_fwd, float *h, float *gates, float *cell, const float *x, const float *w_ih,
+               const float *w_hh, const float *b_ih, const float *b_hh, int B, int L, int D, int H,
+               int n_dir)
+DM_CPU_OP_DECL(lstm_bwd, float *grad_x, float *grad_w_ih, float *grad_w_hh, float *grad_b_ih,
+               float *grad_b_hh, float *grad_gates, const float *grad_h, const float *x,
+               const float *h, const float *gates, const float *cell, const float *w_ih,
+               const float *w_hh, int B, int L, int D, int H, int n_dir)
+DM_CPU_OP_DECL(mean_time_fwd, float *out, const float *in, int B, int L, int C)
+DM_CPU_OP_DECL(mean_time_bwd, float *grad_in, const float *grad_out, int B, int L, int C)
+DM_CPU_OP_DECL(dense_fwd, float *out, const float *in, const float *w, const float *b, int B, int Ci,
+               int Co)
+DM_CPU_OP_DECL(dense_bwd, float *grad_in, float *grad_w, float *grad_b, const float *grad_out,
+               const float *in, const float *w, int B, int Ci, int Co)
+DM_CPU_OP_DECL(logsoftmax_fwd, float *logprob, const float *logits, int B, int C)
+DM_CPU_OP_DECL(logsoftmax_bwd, float *grad_logits, const float *grad_logprob, const float *logprob,
+               int B, int C)
+DM_CPU_OP_DECL(nll, float *loss, float *grad_logprob, const float *logprob, const int8_t *labels,
+               int B, float scale)
+DM_CPU_OP_DECL(adam, float *param, const float *grad, float *m, float *v, int64_t n, float step,
+               float beta1, float beta2, float eps, float clip)
+
+/* Fast sigmoid and tanh through expf, written so gcc vectorises them (libmvec) in simd loops. */
+static inline float dm_sigmoidf(float x) { return 1.0f / (1.0f + __builtin_expf(-x)); }
+static inline float dm_tanhf(float x) { return 2.0f / (1.0f + __builtin_expf(-2.0f * x)) - 1.0f; }
+
+#endif /* DM_CPU_H */

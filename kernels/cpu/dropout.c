@@ -1,0 +1,47 @@
+/*
+ * dropout.c: Torch's inverted dropout. mask[i] = 0 with probability p, else 1/(1 − p); out = in·mask.
+ * The keep/drop decision of element i is the Philox number (key, index, i): independent of threads,
+ * batch chunking and backend, so the CUDA kernel draws the same masks.
+ */
+#include "cpu.h"
+#include "dm_rng.h"
+
+static inline float dropout_mask(uint64_t key, uint64_t index, int64_t i, float p, float scale) {
+    return dm_u32_to_unit(dm_philox_u32(key, index, (uint64_t)i)) < p ? 0.0f : scale;
+}
+
+void dm_cpu_dropout_fwd_ref(dm_backend *be, float *out, float *mask, const float *in, int64_t n,
+                            float p, uint64_t key, uint64_t index) {
+    float scale = 1.0f / (1.0f - p);
+    for (int64_t i = 0; i < n; i++) {
+        mask[i] = dropout_mask(key, index, i, p, scale);
+        out[i] = in[i] * mask[i];
+    }
+}
+
+void dm_cpu_dropout_bwd_ref(dm_backend *be, float *grad_in, const float *grad_out, const float *mask,
+                            int64_t n) {
+    for (int64_t i = 0; i < n; i++) grad_in[i] = grad_out[i] * mask[i];
+}
+
+void dm_cpu_dropout_fwd(dm_backend *be, float *out, float *mask, const float *in, int64_t n, float p,
+                        uint64_t key, uint64_t index) {
+    float scale = 1.0f / (1.0f - p);
+    int64_t nblk = (n + 3) / 4;     /* one Philox call gives four decisions */
+#pragma omp parallel for num_threads(be->n_threads) schedule(static)
+    for (int64_t blk = 0; blk < nblk; blk++) {
+        uint32_t w[4];
+        dm_philox(w, key, index, (uint64_t)blk);
+        for (int j = 0; j < 4 && 4 * blk + j < n; j++) {
+            int64_t i = 4 * blk + j;
+            mask[i] = dm_u32_to_unit(w[j]) < p ? 0.0f : scale;
+            out[i] = in[i] * mask[i];
+        }
+    }
+}
+
+void dm_cpu_dropout_bwd(dm_backend *be, float *grad_in, const float *grad_out, const float *mask,
+                        int64_t n) {
+#pragma omp parallel for simd num_threads(be->n_threads) schedule(static)
+    for (int64_t i = 0; i < n; i++) grad_in[i] = grad_out[i] * mask[i];
+}

@@ -1,0 +1,52 @@
+/*
+ * gmax.c: global max over positions, out (B, C) = max_l in (B, L, C); argmax (B, C) keeps the first
+ * position of the maximum; backward routes each gradient to it.
+ */
+#include <string.h>
+
+#include "cpu.h"
+
+void dm_cpu_gmax_fwd_ref(dm_backend *be, float *out, int32_t *argmax, const float *in, int B, int L,
+                         int C) {
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++) {
+            int best = 0;
+            for (int l = 1; l < L; l++)
+                if (in[((int64_t)b * L + l) * C + c] > in[((int64_t)b * L + best) * C + c]) best = l;
+            out[(int64_t)b * C + c] = in[((int64_t)b * L + best) * C + c];
+            argmax[(int64_t)b * C + c] = best;
+        }
+}
+
+void dm_cpu_gmax_bwd_ref(dm_backend *be, float *grad_in, const float *grad_out,
+                         const int32_t *argmax, int B, int L, int C) {
+    for (int64_t i = 0; i < (int64_t)B * L * C; i++) grad_in[i] = 0.0f;
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++)
+            grad_in[((int64_t)b * L + argmax[(int64_t)b * C + c]) * C + c] = grad_out[(int64_t)b * C + c];
+}
+
+void dm_cpu_gmax_fwd(dm_backend *be, float *out, int32_t *argmax, const float *in, int B, int L,
+                     int C) {
+#pragma omp parallel for num_threads(dm_cpu_threads(be, B)) schedule(static)
+    for (int b = 0; b < B; b++) {
+        float *o = out + (int64_t)b * C;
+        int32_t *a = argmax + (int64_t)b * C;
+        const float *x = in + (int64_t)b * L * C;
+        for (int c = 0; c < C; c++) { o[c] = x[c]; a[c] = 0; }
+        for (int l = 1; l < L; l++)     /* position-major: C contiguous values per step */
+            for (int c = 0; c < C; c++)
+                if (x[(int64_t)l * C + c] > o[c]) { o[c] = x[(int64_t)l * C + c]; a[c] = l; }
+    }
+}
+
+void dm_cpu_gmax_bwd(dm_backend *be, float *grad_in, const float *grad_out, const int32_t *argmax,
+                     int B, int L, int C) {
+#pragma omp parallel for num_threads(dm_cpu_threads(be, B)) schedule(static)
+    for (int b = 0; b < B; b++) {
+        float *g = grad_in + (int64_t)b * L * C;
+        memset(g, 0, sizeof(float) * (size_t)L * C);
+        for (int c = 0; c < C; c++)
+            g[(int64_t)argmax[(int64_t)b * C + c] * C + c] = grad_out[(int64_t)b * C + c];
+    }
+}

@@ -1,0 +1,87 @@
+/*
+ * maxpool.c: max over non-overlapping windows of width w along positions, stride w, floor (the
+ * trailing L mod w positions are dropped, as Torch's TemporalMaxPooling does). argmax keeps the input
+ * position of each maximum (the first on ties); backward routes the gradient there.
+ */
+#include <string.h>
+
+#include <omp.h>
+
+#include "cpu.h"
+
+/* out (B, L/w, C), argmax (B, L/w, C) <- in (B, L, C) for batch rows [b0, b1) */
+static void maxpool_fwd_rows(float *out, int32_t *argmax, const float *in, int b0, int b1, int L,
+                             int C, int w) {
+    int Lo = L / w;
+    for (int b = b0; b < b1; b++)
+        for (int lo = 0; lo < Lo; lo++) {
+            float *o = out + ((int64_t)b * Lo + lo) * C;
+            int32_t *a = argmax + ((int64_t)b * Lo + lo) * C;
+            const float *x = in + ((int64_t)b * L + lo * w) * C;
+            for (int c = 0; c < C; c++) { o[c] = x[c]; a[c] = lo * w; }
+            for (int k = 1; k < w; k++)
+                for (int c = 0; c < C; c++)
+                    if (x[k * C + c] > o[c]) { o[c] = x[k * C + c]; a[c] = lo * w + k; }
+        }
+}
+
+static void maxpool_bwd_rows(float *grad_in, const float *grad_out, const int32_t *argmax, int b0,
+                             int b1, int L, int C, int w) {
+    int Lo = L / w;
+    memset(grad_in + (int64_t)b0 * L * C, 0, sizeof(float) * (size_t)(b1 - b0) * L * C);
+    for (int b = b0; b < b1; b++)
+        for (int lo = 0; lo < Lo; lo++)
+            for (int c = 0; c < C; c++) {
+                int64_t o = ((int64_t)b * Lo + lo) * C + c;
+                grad_in[((int64_t)b * L + argmax[o]) * C + c] += grad_out[o];
+            }
+}
+
+void dm_cpu_maxpool_fwd_ref(dm_backend *be, float *out, int32_t *argmax, const float *in, int B,
+                            int L, int C, int w) {
+    int Lo = L / w;
+    for (int b = 0; b < B; b++)
+        for (int lo = 0; lo < Lo; lo++)
+            for (int c = 0; c < C; c++) {
+                int best = lo * w;
+                for (int k = 1; k < w; k++)
+                    if (in[((int64_t)b * L + lo * w + k) * C + c] > in[((int64_t)b * L + best) * C + c])
+                        best = lo * w + k;
+                out[((int64_t)b * Lo + lo) * C + c] = in[((int64_t)b * L + best) * C + c];
+                argmax[((int64_t)b * Lo + lo) * C + c] = best;
+            }
+}
+
+void dm_cpu_maxpool_bwd_ref(dm_backend *be, float *grad_in, const float *grad_out,
+                            const int32_t *argmax, int B, int L, int C, int w) {
+    int Lo = L / w;
+    for (int64_t i = 0; i < (int64_t)B * L * C; i++) grad_in[i] = 0.0f;
+    for (int b = 0; b < B; b++)
+        for (int lo = 0; lo < Lo; lo++)
+            for (int c = 0; c < C; c++) {
+                int64_t o = ((int64_t)b * Lo + lo) * C + c;
+                grad_in[((int64_t)b * L + argmax[o]) * C + c] += grad_out[o];
+            }
+}
+
+void dm_cpu_maxpool_fwd(dm_backend *be, float *out, int32_t *argmax, const float *in, int B, int L,
+                        int C, int w) {
+    int nt = dm_cpu_threads(be, B);
+#pragma omp parallel num_threads(nt)
+    {
+        int b0, b1;
+        dm_cpu_chunk(B, nt, omp_get_thread_num(), &b0, &b1);
+        maxpool_fwd_rows(out, argmax, in, b0, b1, L, C, w);
+    }
+}
+
+void dm_cpu_maxpool_bwd(dm_backend *be, float *grad_in, const float *grad_out,
+                        const int32_t *argmax, int B, int L, int C, int w) {
+    int nt = dm_cpu_threads(be, B);
+#pragma omp parallel num_threads(nt)
+    {
+        int b0, b1;
+        dm_cpu_chunk(B, nt, omp_get_thread_num(), &b0, &b1);
+        maxpool_bwd_rows(grad_in, grad_out, argmax, b0, b1, L, C, w);
+    }
+}

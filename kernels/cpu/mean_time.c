@@ -1,0 +1,43 @@
+/*
+ * mean_time.c: out (B, C) = (1/L) Σ_l in (B, L, C), the DeMo recurrent head's mean over all L
+ * positions (padding included, SPEC.md §1); backward spreads grad_out / L over every position.
+ */
+#include "cpu.h"
+
+void dm_cpu_mean_time_fwd_ref(dm_backend *be, float *out, const float *in, int B, int L, int C) {
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++) {
+            double s = 0;
+            for (int l = 0; l < L; l++) s += in[((int64_t)b * L + l) * C + c];
+            out[(int64_t)b * C + c] = (float)(s / L);
+        }
+}
+
+void dm_cpu_mean_time_bwd_ref(dm_backend *be, float *grad_in, const float *grad_out, int B, int L,
+                              int C) {
+    for (int b = 0; b < B; b++)
+        for (int l = 0; l < L; l++)
+            for (int c = 0; c < C; c++)
+                grad_in[((int64_t)b * L + l) * C + c] = grad_out[(int64_t)b * C + c] / (float)L;
+}
+
+void dm_cpu_mean_time_fwd(dm_backend *be, float *out, const float *in, int B, int L, int C) {
+#pragma omp parallel for num_threads(dm_cpu_threads(be, B)) schedule(static)
+    for (int b = 0; b < B; b++) {
+        float *o = out + (int64_t)b * C;
+        const float *x = in + (int64_t)b * L * C;
+        for (int c = 0; c < C; c++) o[c] = 0.0f;
+        for (int l = 0; l < L; l++)
+            for (int c = 0; c < C; c++) o[c] += x[(int64_t)l * C + c];
+        for (int c = 0; c < C; c++) o[c] /= (float)L;
+    }
+}
+
+void dm_cpu_mean_time_bwd(dm_backend *be, float *grad_in, const float *grad_out, int B, int L,
+                          int C) {
+#pragma omp parallel for num_threads(dm_cpu_threads(be, B)) schedule(static)
+    for (int b = 0; b < B; b++)
+        for (int l = 0; l < L; l++)
+            for (int c = 0; c < C; c++)
+                grad_in[((int64_t)b * L + l) * C + c] = grad_out[(int64_t)b * C + c] / (float)L;
+}

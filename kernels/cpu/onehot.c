@@ -1,0 +1,20 @@
+/*
+ * onehot.c: x (B, L, 4) from base codes (B, L) (SPEC.md §1). A, C, G, T → unit rows; DM_BASE_N → a
+ * zero row (n_policy zero, as the original) or 0.25 each (quarter, DeepBind); padding → zero row.
+ */
+#include "cpu.h"
+
+static inline void onehot_row(float *restrict row, uint8_t code, bool n_quarter) {
+    float nval = n_quarter ? 0.25f : 0.0f;
+    for (int c = 0; c < 4; c++) row[c] = code < 4 ? (float)(code == c) : (code == DM_BASE_N ? nval : 0.0f);
+}
+
+void dm_cpu_onehot_ref(dm_backend *be, float *x, const uint8_t *codes, int B, int L, bool n_quarter) {
+    for (int64_t i = 0; i < (int64_t)B * L; i++) onehot_row(x + 4 * i, codes[i], n_quarter);
+}
+
+void dm_cpu_onehot(dm_backend *be, float *x, const uint8_t *codes, int B, int L, bool n_quarter) {
+    int64_t n = (int64_t)B * L;
+#pragma omp parallel for num_threads(dm_cpu_threads(be, B)) schedule(static)
+    for (int64_t i = 0; i < n; i++) onehot_row(x + 4 * i, codes[i], n_quarter);
+}

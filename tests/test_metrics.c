@@ -1,0 +1,226 @@
+/*
+ * test_metrics.c: AUROC, AUPRC (average precision) and accuracy (host/metrics.c).
+ *
+ * Small cases are derived by hand in the comments; then random cases with many ties are checked
+ * against brute-force definitions: AUROC by counting every (positive, negative) pair (ties ½), and AP
+ * by recomputing precision and recall from scratch at every distinct threshold.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "deepmotif.h"
+#include "dm_rng.h"
+#include "testutil.h"
+
+#define EPS 1e-12
+
+/* Perfect ranking: both positives above both negatives. Every pair is won: AUROC 4/4 = 1.
+ * Descending thresholds: 0.9 → TP 1, FP 0, P 1, R ½; 0.8 → P 1, R 1; the negatives add no recall.
+ * AP = ½·1 + ½·1 = 1. */
+Test(metrics, perfect_ranking) {
+    float s[] = {0.9f, 0.8f, 0.7f, 0.6f};
+    int8_t y[] = {1, 1, 0, 0};
+    cr_assert_float_eq(dm_auroc(s, y, 4), 1.0, EPS);
+    cr_assert_float_eq(dm_auprc(s, y, 4), 1.0, EPS);
+}
+
+/* Reversed: both negatives above both positives, no pair won: AUROC 0.
+ * 0.9 (neg) and 0.8 (neg): TP 0, R 0, no contribution; 0.7 (pos): TP 1, FP 2, P 1/3, R ½ → ½·⅓;
+ * 0.6 (pos): TP 2, FP 2, P ½, R 1 → ½·½. AP = 1/6 + 1/4 = 5/12. */
+Test(metrics, reversed_ranking) {
+    float s[] = {0.9f, 0.8f, 0.7f, 0.6f};
+    int8_t y[] = {0, 0, 1, 1};
+    cr_assert_float_eq(dm_auroc(s, y, 4), 0.0, EPS);
+    cr_assert_float_eq(dm_auprc(s, y, 4), 5.0 / 12.0, EPS);
+}
+
+/* scikit-learn's documented example: y = [0, 0, 1, 1], s = [0.1, 0.4, 0.35, 0.8].
+ * Pairs: pos 0.35 beats neg 0.1, loses to neg 0.4; pos 0.8 beats both: AUROC 3/4.
+ * Thresholds: 0.8 → TP 1 FP 0, P 1, R ½ → ½; 0.4 → TP 1 FP 1, R unchanged → 0;
+ * 0.35 → TP 2 FP 1, P ⅔, R 1 → ½·⅔ = ⅓; 0.1 → R unchanged. AP = 5/6 ≈ 0.8333 (sklearn: 0.83). */
+Test(metrics, sklearn_example) {
+    float s[] = {0.1f, 0.4f, 0.35f, 0.8f};
+    int8_t y[] = {0, 0, 1, 1};
+    cr_assert_float_eq(dm_auroc(s, y, 4), 0.75, EPS);
+    cr_assert_float_eq(dm_auprc(s, y, 4), 5.0 / 6.0, EPS);
+}
+
+/* A positive tied with a negative at 0.5. Pairs (pos, neg): (0.9, 0.5) 1, (0.9, 0.1) 1,
+ * (0.5, 0.5) ½, (0.5, 0.1) 1: AUROC 3.5/4 = 0.875.
+ * Thresholds: 0.9 → TP 1 FP 0, P 1, R ½ → ½; 0.5 (pos and neg enter together) → TP 2 FP 1,
+ * P ⅔, R 1 → ½·⅔ = ⅓; 0.1 → nothing. AP = 5/6. */
+Test(metrics, tie_between_classes) {
+    float s[] = {0.9f, 0.5f, 0.5f, 0.1f};
+    int8_t y[] = {1, 1, 0, 0};
+    cr_assert_float_eq(dm_auroc(s, y, 4), 0.875, EPS);
+    cr_assert_float_eq(dm_auprc(s, y, 4), 5.0 / 6.0, EPS);
+    // the same rows in another order give the same values (ties do not depend on the sort)
+    float s2[] = {0.5f, 0.1f, 0.9f, 0.5f};
+    int8_t y2[] = {0, 0, 1, 1};
+    cr_assert_float_eq(dm_auroc(s2, y2, 4), 0.875, EPS);
+    cr_assert_float_eq(dm_auprc(s2, y2, 4), 5.0 / 6.0, EPS);
+}
+
+/* Mixed ties, 4 positives and 3 negatives:
+ *   0.9 pos | 0.8 neg, pos, pos | 0.5 neg | 0.2 pos, neg
+ * Wins per positive (neg below + ½ neg tied): 0.9 → 3; each 0.8 → 2 + ½ = 2.5; 0.2 → 0 + ½.
+ * AUROC = (3 + 2.5 + 2.5 + 0.5) / (4·3) = 8.5/12 = 17/24.
+ * Thresholds: 0.9 → TP 1 FP 0, P 1, R ¼ → ¼; 0.8 → TP 3 FP 1, P ¾, R ¾ → ½·¾ = 3/8;
+ * 0.5 → TP 3 FP 2, R unchanged → 0; 0.2 → TP 4 FP 3, P 4/7, R 1 → ¼·4/7 = 1/7.
+ * AP = 1/4 + 3/8 + 1/7 = 14/56 + 21/56 + 8/56 = 43/56. */
+Test(metrics, mixed_ties) {
+    float s[] = {0.8f, 0.2f, 0.9f, 0.5f, 0.8f, 0.2f, 0.8f};
+    int8_t y[] = {0, 1, 1, 0, 1, 0, 1};
+    cr_assert_float_eq(dm_auroc(s, y, 7), 17.0 / 24.0, EPS);
+    cr_assert_float_eq(dm_auprc(s, y, 7), 43.0 / 56.0, EPS);
+}
+
+/* All scores tied: every pair is ½, AUROC ½. One threshold admits everything: P = 2/5, R 1,
+ * AP = 2/5 (the prevalence). */
+Test(metrics, all_tied) {
+    float s[] = {0.3f, 0.3f, 0.3f, 0.3f, 0.3f};
+    int8_t y[] = {1, 0, 1, 0, 0};
+    cr_assert_float_eq(dm_auroc(s, y, 5), 0.5, EPS);
+    cr_assert_float_eq(dm_auprc(s, y, 5), 0.4, EPS);
+}
+
+/* A class absent: AUROC undefined either way; AP undefined without positives, and 1 without
+ * negatives (every threshold has precision 1). No rows at all: everything NaN. */
+Test(metrics, class_absent) {
+    float s[] = {0.9f, 0.1f, 0.5f};
+    int8_t pos[] = {1, 1, 1}, neg[] = {0, 0, 0};
+    cr_assert(isnan(dm_auroc(s, pos, 3)));
+    cr_assert(isnan(dm_auroc(s, neg, 3)));
+    cr_assert(isnan(dm_auprc(s, neg, 3)));
+    cr_assert_float_eq(dm_auprc(s, pos, 3), 1.0, EPS);
+    cr_assert(isnan(dm_auroc(s, pos, 0)));
+    cr_assert(isnan(dm_auprc(s, pos, 0)));
+    cr_assert(isnan(dm_accuracy(s, pos, 0)));
+}
+
+/* Rows labelled neither 0 nor 1 are ignored: mixed_ties plus unlabelled rows scoring everywhere
+ * gives mixed_ties' values; a set of only unknown labels is like an empty one. */
+Test(metrics, unknown_labels_ignored) {
+    float s[] = {0.8f, 0.2f, 0.99f, 0.9f, 0.5f, 0.8f, 0.0f, 0.2f, 0.8f, 0.8f};
+    int8_t y[] = {0, 1, DM_LABEL_UNKNOWN, 1, 0, 1, DM_LABEL_UNKNOWN, 0, 1, 7};
+    cr_assert_float_eq(dm_auroc(s, y, 10), 17.0 / 24.0, EPS);
+    cr_assert_float_eq(dm_auprc(s, y, 10), 43.0 / 56.0, EPS);
+    int8_t none[] = {-1, -1, -1};
+    cr_assert(isnan(dm_auroc(s, none, 3)));
+    cr_assert(isnan(dm_accuracy(s, none, 3)));
+}
+
+/* A NaN score leaves the ranking undefined: AUROC and AP are NaN. */
+Test(metrics, nan_score) {
+    float s[] = {0.9f, NAN, 0.1f, 0.4f};
+    int8_t y[] = {1, 0, 0, 1};
+    cr_assert(isnan(dm_auroc(s, y, 4)));
+    cr_assert(isnan(dm_auprc(s, y, 4)));
+    // on an ignored row it does not matter
+    int8_t y2[] = {1, -1, 0, 1};
+    cr_assert_float_eq(dm_auroc(s, y2, 4), 1.0, EPS);
+}
+
+/* Scores ≥ 0.5 predict 1. Rows: 0.7/1 right, 0.5/0 wrong (0.5 predicts 1), 0.49/0 right, 0.2/1
+ * wrong, NaN/1 wrong, 0.9/−1 ignored: 2 right of 5 = 0.4. */
+Test(metrics, accuracy) {
+    float s[] = {0.7f, 0.5f, 0.49f, 0.2f, NAN, 0.9f};
+    int8_t y[] = {1, 0, 0, 1, 1, -1};
+    cr_assert_float_eq(dm_accuracy(s, y, 6), 0.4, EPS);
+    float s2[] = {0.6f, 0.4f};
+    int8_t y2[] = {1, 0};
+    cr_assert_float_eq(dm_accuracy(s2, y2, 2), 1.0, EPS);
+}
+
+/* Brute-force AUROC: every (positive, negative) pair, ties ½. */
+static double brute_auroc(const float *s, const int8_t *y, int n) {
+    double wins = 0, pairs = 0;
+    for (int i = 0; i < n; i++) {
+        if (y[i] != 1) continue;
+        for (int j = 0; j < n; j++) {
+            if (y[j] != 0) continue;
+            pairs += 1;
+            wins += s[i] > s[j] ? 1.0 : s[i] == s[j] ? 0.5 : 0.0;
+        }
+    }
+    return pairs > 0 ? wins / pairs : NAN;
+}
+
+static int cmp_desc(const void *a, const void *b) {
+    float x = *(const float *)a, z = *(const float *)b;
+    return (x < z) - (x > z);
+}
+
+/* Brute-force AP: for each distinct score t, descending, count TP and FP over all rows with
+ * score ≥ t from scratch, and add (R − R_prev)·P. */
+static double brute_ap(const float *s, const int8_t *y, int n) {
+    float *t = malloc((size_t)n * sizeof *t);
+    cr_assert_not_null(t);
+    int m = 0, n_pos = 0;
+    for (int i = 0; i < n; i++) {
+        if (y[i] != 0 && y[i] != 1) continue;
+        t[m++] = s[i];
+        n_pos += y[i];
+    }
+    qsort(t, (size_t)m, sizeof *t, cmp_desc);
+    double ap = 0, r_prev = 0;
+    for (int k = 0; k < m; k++) {
+        if (k > 0 && t[k] == t[k - 1]) continue;
+        int tp = 0, fp = 0;
+        for (int i = 0; i < n; i++) {
+            if ((y[i] != 0 && y[i] != 1) || s[i] < t[k]) continue;
+            tp += y[i];
+            fp += 1 - y[i];
+        }
+        double r = (double)tp / n_pos, p = (double)tp / (tp + fp);
+        ap += (r - r_prev) * p;
+        r_prev = r;
+    }
+    free(t);
+    return n_pos > 0 ? ap : NAN;
+}
+
+/* Random sets of 1..400 rows: scores on a coarse grid (many ties within and across classes),
+ * labels 1 with probability 0.3..0.7, a few unknown labels. */
+Test(metrics, random_against_brute_force) {
+    dm_rng r;
+    dm_rng_init(&r, dm_test_seed(), 100, 7);
+    enum { NMAX = 400 };
+    float s[NMAX];
+    int8_t y[NMAX];
+    for (int trial = 0; trial < 200; trial++) {
+        int n = 1 + (int)dm_rng_below(&r, NMAX);
+        int levels = 1 + (int)dm_rng_below(&r, 30);
+        double prev = 0.3 + 0.4 * dm_rng_uniform(&r);
+        for (int i = 0; i < n; i++) {
+            s[i] = (float)dm_rng_below(&r, (uint32_t)levels) / (float)levels;
+            double u = dm_rng_uniform(&r);
+            y[i] = u < 0.05 ? DM_LABEL_UNKNOWN : (u < 0.05 + prev * 0.95 ? 1 : 0);
+        }
+        double a = dm_auroc(s, y, n), b = brute_auroc(s, y, n);
+        double p = dm_auprc(s, y, n), q = brute_ap(s, y, n);
+        cr_assert(isnan(a) == isnan(b), "trial %d: auroc %g vs %g", trial, a, b);
+        cr_assert(isnan(p) == isnan(q), "trial %d: ap %g vs %g", trial, p, q);
+        if (!isnan(b)) cr_assert_float_eq(a, b, 1e-12, "trial %d n %d: auroc %.17g vs %.17g",
+                                          trial, n, a, b);
+        if (!isnan(q)) cr_assert_float_eq(p, q, 1e-12, "trial %d n %d: ap %.17g vs %.17g",
+                                          trial, n, p, q);
+    }
+}
+
+/* A larger all-tied set stays exactly ½ and runs in O(n log n). */
+Test(metrics, large_all_tied) {
+    enum { N = 200000 };
+    float *s = malloc(N * sizeof *s);
+    int8_t *y = malloc(N);
+    cr_assert(s && y);
+    for (int i = 0; i < N; i++) {
+        s[i] = 0.25f;
+        y[i] = (int8_t)(i % 3 == 0);
+    }
+    cr_assert_eq(dm_auroc(s, y, N), 0.5);
+    cr_assert_float_eq(dm_auprc(s, y, N), (double)((N + 2) / 3) / N, EPS);
+    free(s);
+    free(y);
+}
