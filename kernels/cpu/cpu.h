@@ -28,6 +28,9 @@ static inline int dm_cpu_threads(const dm_backend *be, int B) {
  * (so a training step allocates nothing after the first). NULL on allocation failure. */
 float *dm_cpu_scratch(dm_backend *be, int t, int slot, size_t n);
 
+/* How often a scratch buffer was (re)allocated: constant once the first step has sized them. */
+int64_t dm_cpu_scratch_grows(const dm_backend *be);
+
 /* y[0..n) += x[0..n) */
 static inline void dm_cpu_add(float *restrict y, const float *restrict x, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] += x[i];

@@ -1,0 +1,348 @@
+/*
+ * test_model.c: the three architectures as wholes.
+ *  - gradient check: every parameter gradient and the input gradient of the reference backend against
+ *    central differences of the loss, in training mode (dropout on: the masks are a function of
+ *    (seed, step), so repeated forwards see the same masks);
+ *  - the fast backend (2 threads) against the reference backend: log-probabilities, every gradient;
+ *  - determinism: two trainings with the same seed and thread count are bit-identical, and
+ *    save → load → resume ends bit-identical to an uninterrupted run;
+ *  - the training step allocates nothing after the first one.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu/cpu.h"
+#include "dm_rng.h"
+#include "model.h"
+#include "simulate.h"
+#include "testutil.h"
+#include "train.h"
+
+static dm_hparams tiny_hparams(dm_arch arch) {
+    dm_hparams hp;
+    dm_hparams_default(&hp, arch);
+    switch (arch) {
+    case DM_ARCH_CNN:
+        hp.len = 30; hp.n_conv = 3; hp.conv_width[0] = 5; hp.conv_width[1] = 3; hp.conv_width[2] = 3;
+        hp.conv_channels = 6;
+        break;
+    case DM_ARCH_RNN:
+        hp.len = 9; hp.hidden = 5;
+        break;
+    case DM_ARCH_CNNRNN:
+        hp.len = 11; hp.conv_width[0] = 5; hp.conv_channels = 6; hp.hidden = 4;
+        break;
+    }
+    return hp;
+}
+
+/* A random one-hot batch with one N row and labels alternating. */
+static void make_batch(float *x, int8_t *labels, int B, int L, uint64_t tag) {
+    dm_rng r;
+    dm_rng_init(&r, dm_test_seed(), 200, tag);
+    memset(x, 0, sizeof(float) * (size_t)B * L * 4);
+    for (int i = 0; i < B * L; i++)
+        if (i != 3) x[4 * i + dm_rng_below(&r, 4)] = 1.0f;
+    for (int b = 0; b < B; b++) labels[b] = (int8_t)(b % 2);
+}
+
+/* Mean NLL of the last forward, from the log-probabilities, in double. */
+static double model_loss(dm_model *m, const float *x, const int8_t *labels, int B) {
+    float lp[2 * 16];
+    cr_assert(dm_model_forward(m, x, B, true, 99, 7) == DM_STATUS_OK);
+    cr_assert(dm_model_logprob(m, lp) == DM_STATUS_OK);
+    double s = 0;
+    for (int b = 0; b < B; b++) s -= lp[2 * b + (labels[b] == 1 ? 0 : 1)];
+    return s / B;
+}
+
+/* Central differences (h and h/2 must agree, otherwise a ReLU or max kink was crossed and the
+ * element is skipped; at most 10 % may be) against the analytic gradient g. A wrong gradient is
+ * smooth, so both step sizes agree on it and it counts as bad, never as a kink. */
+static void fd_check(const char *what, dm_model *m, float *v, const float *g, int64_t n,
+                     const float *x, const int8_t *labels, int B, bool is_param, float *params) {
+    int64_t checked = 0, kinks = 0, bad = 0, worst = -1;
+    double worst_e = 0, worst_fd = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double fd[2];
+        for (int k = 0; k < 2; k++) {
+            float h = k == 0 ? 1e-3f : 5e-4f, v0 = v[i];
+            v[i] = v0 + h;
+            if (is_param) dm_model_set_params(m, params);
+            double lp = model_loss(m, x, labels, B);
+            v[i] = v0 - h;
+            if (is_param) dm_model_set_params(m, params);
+            double lm = model_loss(m, x, labels, B);
+            v[i] = v0;
+            fd[k] = (lp - lm) / (2.0 * h);
+        }
+        if (is_param) dm_model_set_params(m, params);
+        if (fabs(fd[0] - fd[1]) > 1e-3 + 0.02 * fabs(fd[1])) { kinks++; continue; }
+        checked++;
+        double e = fabs(fd[1] - g[i]) / (2e-3 + 2e-2 * fabs(fd[1]));
+        if (e > 1) bad++;
+        if (e > worst_e) { worst_e = e; worst = i; worst_fd = fd[1]; }
+    }
+    cr_expect(kinks * 10 <= n, "%s: %lld of %lld elements sit on a kink", what, (long long)kinks, (long long)n);
+    cr_expect(bad == 0, "%s: %lld of %lld gradients off; worst %lld: analytic %.6g numeric %.6g", what,
+              (long long)bad, (long long)checked, (long long)worst, worst >= 0 ? g[worst] : 0.0, worst_fd);
+}
+
+static void gradcheck(dm_arch arch) {
+    dm_hparams hp = tiny_hparams(arch);
+    dm_backend *be = dm_backend_cpu_ref_create();
+    dm_model *m;
+    int B = 3, L = hp.len;
+    cr_assert(dm_model_create(&m, &hp, be, B) == DM_STATUS_OK, "%s", dm_last_error());
+    dm_model_init_params(m, 5);
+    int64_t np = dm_model_n_params(m);
+    float *params = malloc(sizeof(float) * np), *grads = malloc(sizeof(float) * np);
+    float *x = malloc(sizeof(float) * B * L * 4), *gx = malloc(sizeof(float) * B * L * 4);
+    int8_t labels[3];
+    make_batch(x, labels, B, L, (uint64_t)arch);
+    dm_model_get_params(m, params);
+    /* the LSTM biases start at 0 and 1: randomise every bias so each gradient is exercised */
+    int32_t nt;
+    const dm_tensor_info *t = dm_model_tensors(m, &nt);
+    for (int32_t i = 0; i < nt; i++)
+        if (strstr(t[i].name, "bias")) dm_test_fill_uniform(params + t[i].offset, t[i].numel, -0.5f, 0.5f, 300 + i);
+    dm_model_set_params(m, params);
+
+    model_loss(m, x, labels, B);
+    dm_model_zero_grad(m);
+    double loss;
+    cr_assert(dm_model_backward(m, labels, B, B, &loss, gx) == DM_STATUS_OK);
+    dm_model_get_grads(m, grads);
+    cr_expect(fabs(loss - model_loss(m, x, labels, B)) < 1e-6, "backward's loss");
+    fd_check("parameters", m, params, grads, np, x, labels, B, true, params);
+    fd_check("input", m, x, gx, (int64_t)B * L * 4, x, labels, B, false, params);
+    free(params); free(grads); free(x); free(gx);
+    dm_model_free(m);
+    dm_backend_free(be);
+}
+
+Test(model, gradcheck_cnn) { gradcheck(DM_ARCH_CNN); }
+Test(model, gradcheck_rnn) { gradcheck(DM_ARCH_RNN); }
+Test(model, gradcheck_cnnrnn) { gradcheck(DM_ARCH_CNNRNN); }
+
+/* The fast backend equals the reference backend on the real model shapes (dropout on). */
+static void fast_vs_ref(dm_arch arch) {
+    dm_hparams hp;
+    dm_hparams_default(&hp, arch);
+    int B = 5, L = hp.len;
+    dm_backend *ref = dm_backend_cpu_ref_create(), *fast = dm_backend_cpu_create(2);
+    dm_model *mr, *mf;
+    cr_assert(dm_model_create(&mr, &hp, ref, B) == DM_STATUS_OK);
+    cr_assert(dm_model_create(&mf, &hp, fast, B) == DM_STATUS_OK);
+    dm_model_init_params(mr, 11);
+    dm_model_init_params(mf, 11);
+    float *x = malloc(sizeof(float) * B * L * 4), *gxr = malloc(sizeof(float) * B * L * 4);
+    float *gxf = malloc(sizeof(float) * B * L * 4);
+    int8_t labels[5];
+    make_batch(x, labels, B, L, 50 + arch);
+    int64_t np = dm_model_n_params(mr);
+    float *gr = malloc(sizeof(float) * np), *gf = malloc(sizeof(float) * np);
+    float lpr[10], lpf[10];
+    double lr_, lf_;
+    cr_assert(dm_model_forward(mr, x, B, true, 3, 17) == DM_STATUS_OK);
+    cr_assert(dm_model_forward(mf, x, B, true, 3, 17) == DM_STATUS_OK);
+    dm_model_logprob(mr, lpr);
+    dm_model_logprob(mf, lpf);
+    cr_expect(dm_test_max_err(lpf, lpr, 10, 1e-5, 1e-4, NULL) <= 1, "%s log-probabilities", dm_arch_name(arch));
+    dm_model_zero_grad(mr);
+    dm_model_zero_grad(mf);
+    cr_assert(dm_model_backward(mr, labels, B, B, &lr_, gxr) == DM_STATUS_OK);
+    cr_assert(dm_model_backward(mf, labels, B, B, &lf_, gxf) == DM_STATUS_OK);
+    dm_model_get_grads(mr, gr);
+    dm_model_get_grads(mf, gf);
+    int32_t nt;
+    const dm_tensor_info *t = dm_model_tensors(mr, &nt);
+    for (int32_t i = 0; i < nt; i++) {
+        size_t w;
+        double e = dm_test_max_err(gf + t[i].offset, gr + t[i].offset, t[i].numel, 1e-5, 1e-3, &w);
+        cr_expect(e <= 1, "%s %s[%zu]: fast %.8g, reference %.8g", dm_arch_name(arch), t[i].name, w,
+                  gf[t[i].offset + w], gr[t[i].offset + w]);
+    }
+    cr_expect(dm_test_max_err(gxf, gxr, B * L * 4, 1e-6, 1e-3, NULL) <= 1, "input gradient");
+    free(x); free(gxr); free(gxf); free(gr); free(gf);
+    dm_model_free(mr); dm_model_free(mf);
+    dm_backend_free(ref); dm_backend_free(fast);
+}
+
+Test(model, fast_equals_reference_cnn) { fast_vs_ref(DM_ARCH_CNN); }
+Test(model, fast_equals_reference_rnn) { fast_vs_ref(DM_ARCH_RNN); }
+Test(model, fast_equals_reference_cnnrnn) { fast_vs_ref(DM_ARCH_CNNRNN); }
+
+Test(model, rejects_bad_shapes) {
+    dm_backend *be = dm_backend_cpu_create(1);
+    dm_hparams hp;
+    dm_hparams_default(&hp, DM_ARCH_CNN);
+    hp.len = 20;     /* 9-5-3 with two pools needs L ≥ 28 (SPEC.md §2) */
+    dm_model *m;
+    cr_expect(dm_model_create(&m, &hp, be, 4) == DM_STATUS_ARG);
+    cr_expect(strstr(dm_last_error(), "too short") != NULL, "%s", dm_last_error());
+    hp.len = 28;
+    cr_expect(dm_model_create(&m, &hp, be, 4) == DM_STATUS_OK);
+    dm_model_free(m);
+    dm_hparams_default(&hp, DM_ARCH_CNN);
+    cr_assert(dm_model_create(&m, &hp, be, 4) == DM_STATUS_OK);
+    cr_expect(dm_model_n_params(m) == 136322, "CNN parameters (SPEC.md §2)");
+    dm_model_free(m);
+    dm_hparams_default(&hp, DM_ARCH_RNN);
+    cr_assert(dm_model_create(&m, &hp, be, 4) == DM_STATUS_OK);
+    cr_expect(dm_model_n_params(m) == 9858, "RNN parameters with two bias vectors (SPEC.md §2)");
+    dm_model_free(m);
+    dm_hparams_default(&hp, DM_ARCH_CNNRNN);
+    cr_assert(dm_model_create(&m, &hp, be, 4) == DM_STATUS_OK);
+    cr_expect(dm_model_n_params(m) == 46082 + 2 * 128, "CNN-RNN parameters with two bias vectors");
+    dm_model_free(m);
+    dm_backend_free(be);
+}
+
+/* ---- training determinism and resume ---------------------------------------------------------- */
+
+static dm_dataset sim_data(int64_t n_pos, uint64_t seed) {
+    dm_sim_options so;
+    dm_sim_options_default(&so);
+    so.n_pos = n_pos;
+    so.seed = seed;
+    dm_dataset ds = {0};
+    cr_assert(dm_simulate(&ds, &so) == DM_STATUS_OK, "%s", dm_last_error());
+    return ds;
+}
+
+/* Trains `epochs` epochs from `state` (fresh when epoch_done = 0); returns the final params. */
+static float *run_training(dm_arch arch, const dm_dataset *tr, const dm_dataset *va, int epochs,
+                           dm_resume_state *state, const float *start_params, float **best_out) {
+    dm_hparams hp;
+    dm_hparams_default(&hp, arch);
+    dm_backend *be = dm_backend_cpu_create(2);
+    dm_model *m;
+    cr_assert(dm_model_create(&m, &hp, be, 64) == DM_STATUS_OK);
+    if (start_params) dm_model_set_params(m, start_params);
+    else dm_model_init_params(m, 21);
+    dm_train_options o;
+    dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
+    o.epochs = epochs;
+    o.batch = 64;
+    o.seed = 21;
+    static dm_provenance prov;
+    memset(&prov, 0, sizeof prov);
+    int64_t np = dm_model_n_params(m);
+    float *last = malloc(sizeof(float) * np);
+    cr_assert(dm_train(m, tr, va, &o, &prov, state, last) == DM_STATUS_OK, "%s", dm_last_error());
+    if (best_out) {
+        *best_out = malloc(sizeof(float) * np);
+        dm_model_get_params(m, *best_out);
+    }
+    dm_model_free(m);
+    dm_backend_free(be);
+    return last;
+}
+
+Test(train, bit_identical_runs_and_resume) {
+    dm_dataset all = sim_data(200, 5), tr = {0}, va = {0};
+    cr_assert(dm_dataset_split(&all, 0.2, 5, &tr, &va) == DM_STATUS_OK);
+    dm_hparams hp;
+    dm_hparams_default(&hp, DM_ARCH_CNNRNN);
+    dm_tensor_info t[DM_MAX_TENSORS];
+    int64_t np;
+    int32_t nt = dm_model_table(&hp, t, &np);
+
+    /* two uninterrupted 4-epoch runs */
+    dm_resume_state s1 = {0}, s2 = {0};
+    float *best1, *best2;
+    float *last1 = run_training(DM_ARCH_CNNRNN, &tr, &va, 4, &s1, NULL, &best1);
+    float *last2 = run_training(DM_ARCH_CNNRNN, &tr, &va, 4, &s2, NULL, &best2);
+    cr_expect(memcmp(last1, last2, sizeof(float) * np) == 0, "two runs with one seed differ (last)");
+    cr_expect(memcmp(best1, best2, sizeof(float) * np) == 0, "two runs with one seed differ (best)");
+
+    /* 2 epochs, checkpoint with resume state, reload, 2 more */
+    dm_resume_state s3 = {0};
+    float *last3 = run_training(DM_ARCH_CNNRNN, &tr, &va, 2, &s3, NULL, NULL);
+    char *dir = dm_test_tmpdir(), path[512];
+    snprintf(path, sizeof path, "%s/m.dm.last", dir);
+    static dm_provenance prov, prov2;
+    cr_assert(dm_checkpoint_save(path, &hp, t, nt, last3, np, &prov, &s3) == DM_STATUS_OK, "%s", dm_last_error());
+    dm_hparams hp2;
+    float *params = NULL;
+    int64_t np2;
+    dm_resume_state s4 = {0};
+    cr_assert(dm_checkpoint_load(path, dm_model_table, &hp2, &params, &np2, &prov2, &s4) == DM_STATUS_OK,
+              "%s", dm_last_error());
+    cr_assert(s4.epoch_done == 2 && s4.adam_m && s4.best_params);
+    float *best4;
+    float *last4 = run_training(DM_ARCH_CNNRNN, &tr, &va, 4, &s4, params, &best4);
+    cr_expect(memcmp(last1, last4, sizeof(float) * np) == 0, "resumed run differs from the uninterrupted one");
+    cr_expect(memcmp(best1, best4, sizeof(float) * np) == 0, "resumed run selects other weights");
+    cr_expect(s1.best_epoch == s4.best_epoch && s1.adam_t == s4.adam_t);
+
+    dm_test_rmdir(dir);
+    free(dir);
+    free(last1); free(last2); free(last3); free(last4); free(best1); free(best2); free(best4); free(params);
+    dm_resume_state_free(&s1); dm_resume_state_free(&s2); dm_resume_state_free(&s3); dm_resume_state_free(&s4);
+    dm_dataset_free(&all); dm_dataset_free(&tr); dm_dataset_free(&va);
+}
+
+Test(train, allocates_nothing_after_the_first_step) {
+    dm_dataset tr = sim_data(64, 8);
+    dm_hparams hp;
+    dm_hparams_default(&hp, DM_ARCH_CNNRNN);
+    dm_backend *be = dm_backend_cpu_create(2);
+    dm_model *m;
+    cr_assert(dm_model_create(&m, &hp, be, 128) == DM_STATUS_OK);
+    dm_model_init_params(m, 3);
+    dm_adam opt;
+    dm_adam_default(&opt);
+    int64_t grows_after_first = 0;
+    for (int step = 0; step < 4; step++) {
+        double loss;
+        dm_model_zero_grad(m);
+        cr_assert(dm_model_forward_codes(m, tr.seq, 128, true, 3, (uint64_t)step, false) == DM_STATUS_OK);
+        cr_assert(dm_model_backward(m, tr.label, 128, 128, &loss, NULL) == DM_STATUS_OK);
+        cr_assert(dm_model_adam_step(m, &opt) == DM_STATUS_OK);
+        if (step == 0) grows_after_first = dm_cpu_scratch_grows(be);
+        else cr_expect(dm_cpu_scratch_grows(be) == grows_after_first, "step %d allocated scratch", step);
+    }
+    cr_expect(grows_after_first > 0);
+    dm_model_free(m);
+    dm_backend_free(be);
+    dm_dataset_free(&tr);
+}
+
+Test(train, learns_the_planted_motif_and_keeps_the_best_weights) {
+    /* 5 epochs of the CNN on 2,000 simulated pairs: the validation AUROC must clearly beat chance */
+    dm_dataset all = sim_data(2000, 8), tr = {0}, va = {0};
+    cr_assert(dm_dataset_split(&all, 0.2, 8, &tr, &va) == DM_STATUS_OK);
+    dm_hparams hp;
+    dm_hparams_default(&hp, DM_ARCH_CNN);
+    dm_backend *be = dm_backend_cpu_create(2);
+    dm_model *m;
+    cr_assert(dm_model_create(&m, &hp, be, 128) == DM_STATUS_OK);
+    dm_model_init_params(m, 3);
+    dm_train_options o;
+    dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
+    o.epochs = 5;
+    o.batch = 128;
+    /* DeMo's lr 0.01 can sit on the loss plateau at ln 2 for several epochs on data this small;
+     * this test is about learning, not the protocol */
+    o.lr = 0.002f;
+    static dm_provenance prov;
+    dm_resume_state st = {0};
+    cr_assert(dm_train(m, &tr, &va, &o, &prov, &st, NULL) == DM_STATUS_OK, "%s", dm_last_error());
+    cr_expect(prov.n_epochs == 5 && prov.best_epoch >= 1);
+    cr_expect(st.best_valid > 0.85, "validation AUROC %.3f after 5 epochs", st.best_valid);
+    /* the model holds the selected (best validation) weights, not the last epoch's */
+    float *scores = malloc(sizeof(float) * va.n);
+    cr_assert(dm_predict(m, &va, false, scores) == DM_STATUS_OK);
+    cr_expect(fabs(dm_auroc(scores, va.label, va.n) - st.best_valid) < 1e-9, "model does not hold the best weights");
+    cr_expect(fabs(prov.log[prov.best_epoch - 1].valid_auroc - st.best_valid) < 1e-12);
+    free(scores);
+    dm_resume_state_free(&st);
+    dm_model_free(m);
+    dm_backend_free(be);
+    dm_dataset_free(&all); dm_dataset_free(&tr); dm_dataset_free(&va);
+}
