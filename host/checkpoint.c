@@ -43,7 +43,13 @@
  * mismatch"), the section walk, then the fields with a bounds check on every read, hyper-parameter
  * ranges (so a damaged but CRC-valid file cannot ask for absurd allocations later), and finally the
  * tensor table against the one `make_table` gives for those hyper-parameters. The whole file is
- * read into memory first (a model is a few MB at most).
+ * read into memory first (a model is a few MB at most). A file that cannot be opened or read is
+ * DM_STATUS_IO; an allocation failure DM_STATUS_NOMEM.
+ *
+ * Hyper-parameter ranges accepted on loading: arch 0..2; len 1..100000; n_conv 0..DM_MAX_CONV;
+ * conv_width[i] 1..64 for i < n_conv (unused slots are free); conv_channels 1..4096 (0 allowed for
+ * the RNN); hidden 1..4096 (0 allowed for the CNN); pool 1..100000 (0 allowed except for the CNN);
+ * 0 ≤ dropout < 1.
  */
 #include <errno.h>
 #include <string.h>
@@ -95,11 +101,17 @@ static uint8_t *dm_w_room(dm_wbuf *w, size_t k) {
     if (k > w->cap - w->n) {
         size_t cap = w->cap ? w->cap : 4096;
         while (k > cap - w->n) {
-            if (cap > SIZE_MAX / 2) { w->nomem = 1; return NULL; }
+            if (cap > SIZE_MAX / 2) {
+                w->nomem = 1;
+                return NULL;
+            }
             cap *= 2;
         }
         uint8_t *q = realloc(w->p, cap);
-        if (!q) { w->nomem = 1; return NULL; }
+        if (!q) {
+            w->nomem = 1;
+            return NULL;
+        }
         w->p = q;
         w->cap = cap;
     }
@@ -417,20 +429,21 @@ static dm_status dm_bad_section(const char *path, int sec) {
                     path, t);
 }
 
-static void dm_r_hparams(dm_rbuf *r, dm_hparams *hp) {
+/* HPAR into *hp; the architecture number is returned raw in *arch (hp->arch holds it only when it
+ * names an architecture, so the enum never holds an invalid value). */
+static void dm_r_hparams(dm_rbuf *r, dm_hparams *hp, uint32_t *arch) {
     memset(hp, 0, sizeof *hp);
-    uint32_t arch = dm_r_u32(r);
-    hp->arch = arch <= DM_ARCH_CNNRNN ? (dm_arch)arch : DM_ARCH_CNN;
-    if (arch > DM_ARCH_CNNRNN) r->bad = 1;
+    *arch = dm_r_u32(r);
+    hp->arch = *arch <= DM_ARCH_CNNRNN ? (dm_arch)*arch : DM_ARCH_CNN;
     hp->len = dm_r_i32(r);
     hp->n_conv = dm_r_i32(r);
-    // widths beyond this build's DM_MAX_CONV are read and dropped (checked unused below)
+    // widths beyond this build's DM_MAX_CONV are read and dropped (n_conv ≤ DM_MAX_CONV is checked
+    // later); slots the file lacks stay 0, which the range check refuses if they are in use
     uint32_t n_width = dm_r_u32(r);
     for (uint32_t i = 0; i < n_width && !r->bad; i++) {
         int32_t wd = dm_r_i32(r);
         if (i < DM_MAX_CONV) hp->conv_width[i] = wd;
     }
-    if (hp->n_conv >= 0 && (uint32_t)hp->n_conv > n_width) r->bad = 1;
     hp->conv_channels = dm_r_i32(r);
     hp->pool = dm_r_i32(r);
     hp->hidden = dm_r_i32(r);
@@ -438,17 +451,19 @@ static void dm_r_hparams(dm_rbuf *r, dm_hparams *hp) {
 }
 
 /* Sanity ranges, so a damaged but CRC-valid file cannot make anyone allocate absurd sizes. A field
- * the architecture uses must be ≥ 1; one it does not use may be 0. Returns NULL or what is wrong. */
-static const char *dm_hparams_insane(const dm_hparams *hp) {
+ * the architecture uses must be ≥ 1; one it does not use may be 0. Returns NULL or the field
+ * name. */
+static const char *dm_hparams_insane(const dm_hparams *hp, uint32_t arch) {
+    if (arch > DM_ARCH_CNNRNN) return "arch";
     int conv = hp->arch != DM_ARCH_RNN, lstm = hp->arch != DM_ARCH_CNN;
     int pool = hp->arch == DM_ARCH_CNN;
     if (hp->len < 1 || hp->len > 100000) return "len";
     if (hp->n_conv < 0 || hp->n_conv > DM_MAX_CONV) return "n_conv";
     for (int i = 0; i < hp->n_conv; i++)
         if (hp->conv_width[i] < 1 || hp->conv_width[i] > 64) return "conv_width";
-    if (hp->conv_channels < !!conv || hp->conv_channels > 4096) return "conv_channels";
-    if (hp->hidden < !!lstm || hp->hidden > 4096) return "hidden";
-    if (hp->pool < !!pool || hp->pool > 100000) return "pool";
+    if (hp->conv_channels < conv || hp->conv_channels > 4096) return "conv_channels";
+    if (hp->hidden < lstm || hp->hidden > 4096) return "hidden";
+    if (hp->pool < pool || hp->pool > 100000) return "pool";
     if (!(hp->dropout >= 0.0f && hp->dropout < 1.0f)) return "dropout";
     return NULL;
 }
@@ -490,6 +505,7 @@ static dm_status dm_check_table(const char *path, const dm_tensor_info *got, int
             return dm_error(DM_STATUS_CORRUPT, "%s: tensor table mismatch: the file has tensor "
                             "'%s' the model lacks", path, got[i].name);
         const dm_tensor_info *g = &got[i], *w = &want[i];
+        DM_ASSERT(w->ndim >= 0 && w->ndim <= 4);   /* make_table's own table */
         if (strncmp(g->name, w->name, sizeof g->name) != 0)
             return dm_error(DM_STATUS_CORRUPT, "%s: tensor table mismatch: tensor %d is '%s' in "
                             "the file, the model expects '%s'", path, (int)i, g->name, w->name);
@@ -535,7 +551,10 @@ static void dm_r_provenance(dm_rbuf *r, dm_provenance *p) {
     p->test_accuracy = dm_r_f64(r);
     // counts are checked against the fixed arrays before any row is read
     uint32_t n_inputs = dm_r_u32(r);
-    if (n_inputs > DM_MAX_INPUTS) { r->bad = 1; return; }
+    if (n_inputs > DM_MAX_INPUTS) {
+        r->bad = 1;
+        return;
+    }
     p->n_inputs = (int32_t)n_inputs;
     for (int32_t i = 0; i < p->n_inputs; i++) {
         dm_input_file *f = &p->inputs[i];
@@ -545,7 +564,10 @@ static void dm_r_provenance(dm_rbuf *r, dm_provenance *p) {
         dm_r_str(r, f->sha256, sizeof f->sha256);
     }
     uint32_t n_epochs = dm_r_u32(r);
-    if (n_epochs > DM_MAX_EPOCHS) { r->bad = 1; return; }
+    if (n_epochs > DM_MAX_EPOCHS) {
+        r->bad = 1;
+        return;
+    }
     p->n_epochs = (int32_t)n_epochs;
     for (int32_t i = 0; i < p->n_epochs; i++) {
         dm_epoch_log *e = &p->log[i];
@@ -700,9 +722,10 @@ static dm_status dm_parse_model(const char *path, const uint8_t *p, size_t n,
 
     // hyper-parameters, range-checked before they size anything
     dm_hparams hp;
-    dm_r_hparams(&s.body[DM_SEC_HPAR], &hp);
+    uint32_t arch;
+    dm_r_hparams(&s.body[DM_SEC_HPAR], &hp, &arch);
     if (!dm_r_ok(&s.body[DM_SEC_HPAR])) return dm_bad_section(path, DM_SEC_HPAR);
-    const char *bad = dm_hparams_insane(&hp);
+    const char *bad = dm_hparams_insane(&hp, arch);
     if (bad)
         return dm_error(DM_STATUS_CORRUPT, "%s: hyper-parameter %s out of range", path, bad);
 

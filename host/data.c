@@ -10,13 +10,14 @@
  * Groups keep a positive and the shuffle made from it together in the validation split:
  *  - DeepBind: the rank NNN of EventIDs "<prefix>_NNN_peak" / "<prefix>_NNN_shuf" (optionally
  *    followed by "|..."); if any EventID lacks it, every row is its own group.
- *  - Labelled FASTA and TSV have no ids, so a negative directly after a positive joins its group when
- *    it is an exact dinucleotide shuffle of it (same length, first and last base, dinucleotide
+ *  - Labelled FASTA and TSV have no ids, so a negative directly after a positive joins its group
+ *    when it is an exact dinucleotide shuffle of it (same length, first and last base, dinucleotide
  *    counts): the pair layout of train.fa (FORMATS.md §2). Every other row is its own group.
  *
- * Data sets own everything: seq, seq_len, label, group and id are malloc'd arrays and every id[i] is
- * its own malloc'd string; dm_dataset_free() releases them. Derived sets (negatives, split) recount
- * n_padded and n_ambiguous from their rows; n_truncated cannot be recovered per row and is 0 there.
+ * Data sets own everything: seq, seq_len, label, group and id are malloc'd arrays and every id[i]
+ * is its own malloc'd string; dm_dataset_free() releases them. Derived sets (negatives, split)
+ * recount n_padded and n_ambiguous from their rows; n_truncated cannot be recovered per row and is
+ * 0 there. n_ambiguous counts N/IUPAC codes in the kept prefix (what the model sees).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -154,11 +155,12 @@ static dm_status dm_lines_next(dm_lines *r, char **line, size_t *n) {
         int errnum = Z_OK;
         const char *msg = gzerror(r->gz, &errnum);
         if (got < 0 || (errnum != Z_OK && errnum != Z_STREAM_END)) {
-            /* zlib reports a cut-off stream as Z_BUF_ERROR "unexpected end of file". */
+            /* zlib reports a cut-off stream as Z_BUF_ERROR; its messages start "<fd:N>: ". */
             if (errnum == Z_ERRNO) msg = strerror(errno);
-            return dm_error(DM_STATUS_IO, "%s: read failed after line %lld: %s%s", r->path,
-                            (long long)r->lineno, msg,
-                            errnum == Z_BUF_ERROR ? " (truncated gzip file?)" : "");
+            else if (strncmp(msg, "<fd:", 4) == 0 && strstr(msg, ": ")) msg = strstr(msg, ": ") + 2;
+            return dm_error(DM_STATUS_IO, "%s: %s after %lld uncompressed bytes: %s", r->path,
+                            errnum == Z_BUF_ERROR ? "gzip file is truncated" : "read failed",
+                            (long long)gztell(r->gz), msg);
         }
         if (got == 0) r->eof = true;
         r->chunk_len = (size_t)got;
@@ -363,8 +365,9 @@ static dm_status dm_read_deepbind(dm_lines *r, dm_builder *b, const char *hdr, s
         size_t fl[DM_DB_MAX_COLS];
         int k = dm_split_tabs(line, n, f, fl, DM_DB_MAX_COLS);
         if (k < need)
-            return dm_error(DM_STATUS_FORMAT, "%s:%lld: expected %d tab-separated columns, found %d",
-                            r->path, (long long)r->lineno, need, k);
+            return dm_error(DM_STATUS_FORMAT,
+                            "%s:%lld: expected %d tab-separated columns, found %d", r->path,
+                            (long long)r->lineno, need, k);
         int label = dm_parse_label(f[col[2]], fl[col[2]]);
         if (label < 0)
             return dm_error(DM_STATUS_FORMAT, "%s:%lld: Bound must be 0 or 1, found '%.*s'",
@@ -416,7 +419,8 @@ static dm_status dm_read_fasta(dm_lines *r, dm_builder *b, bool labelled, char *
                 int lab = dm_fasta_label(line, n);
                 if (lab < 0)
                     return dm_error(DM_STATUS_FORMAT,
-                                    "%s:%lld: labelled FASTA header must be '>1' or '>0', found '%.*s'",
+                                    "%s:%lld: labelled FASTA header must be '>1' or '>0', "
+                                    "found '%.*s'",
                                     r->path, (long long)r->lineno, DM_SHOW(line, n));
                 label = (int8_t)lab;
                 id = dm_file_line_id(r->path, r->lineno);
@@ -451,7 +455,8 @@ static dm_status dm_read_tsv(dm_lines *r, dm_builder *b, char *line, size_t n) {
         if (n > 0 && !header) {
             if (k != 2)
                 return dm_error(DM_STATUS_FORMAT,
-                                "%s:%lld: expected 2 tab-separated columns (sequence, label), found %d",
+                                "%s:%lld: expected 2 tab-separated columns (sequence, label), "
+                                "found %d",
                                 r->path, (long long)r->lineno, k);
             if (label < 0)
                 return dm_error(DM_STATUS_FORMAT, "%s:%lld: label must be 0 or 1, found '%.*s'",
@@ -494,7 +499,7 @@ static void dm_pair_shuffles(dm_dataset *ds) {
 
 /* ---- public reader --------------------------------------------------------------------------- */
 
-/* Gives spare capacity back once the row count is final (a failed shrink keeps the larger block). */
+/* Gives spare capacity back once the row count is final (a failed shrink keeps the old block). */
 static void dm_dataset_shrink(dm_dataset *ds) {
     size_t n = (size_t)ds->n;
     void *p;
@@ -628,8 +633,10 @@ static void dm_recount(dm_dataset *ds) {
     }
 }
 
-dm_status dm_dataset_with_shuffled_negatives(dm_dataset *out, const dm_dataset *pos, uint64_t seed) {
-    if (!out || !pos) return dm_error(DM_STATUS_ARG, "dm_dataset_with_shuffled_negatives: NULL argument");
+dm_status dm_dataset_with_shuffled_negatives(dm_dataset *out, const dm_dataset *pos,
+                                             uint64_t seed) {
+    if (!out || !pos)
+        return dm_error(DM_STATUS_ARG, "dm_dataset_with_shuffled_negatives: NULL argument");
     memset(out, 0, sizeof *out);
     int64_t n_pos = 0;
     for (int64_t i = 0; i < pos->n; i++) n_pos += pos->label[i] == 1;
@@ -741,7 +748,7 @@ dm_status dm_dataset_split(const dm_dataset *ds, double frac, uint64_t seed, dm_
         goto done;
     }
 
-    /* Seeded Fisher–Yates over the group ordinals; the first n_valid of the permutation validate. */
+    /* Seeded Fisher–Yates over the group ordinals; the first n_valid permuted groups validate. */
     for (int64_t g = 0; g < n_groups; g++) perm[g] = g;
     dm_rng r;
     dm_rng_init(&r, seed, DM_STREAM_SPLIT, 0);

@@ -47,7 +47,8 @@ dm_status dm_outfile_open(dm_outfile *o, const char *path);  /* _IO on failure *
 dm_status dm_outfile_commit(dm_outfile *o);                  /* flush, fsync, close, rename */
 void dm_outfile_abort(dm_outfile *o);                        /* close and remove the temporary */
 
-/* Size and SHA-256 (lower-case hex, 64 chars + NUL) of a whole file. _IO on failure. */
+/* Size and SHA-256 (lower-case hex, 64 chars + NUL) of a whole file (host/sha256.c). _IO or _NOMEM
+ * on failure. */
 dm_status dm_file_sha256(const char *path, uint64_t *bytes, char hex[65]);
 
 /* SHA-256 of a buffer (host/sha256.c). */
@@ -128,7 +129,7 @@ typedef struct dm_resume_state {
 
 /* Writes a checkpoint atomically: magic, format version, hyper-parameters, the tensor table with
  * shapes, the parameters (canonical layout), provenance, the resume state if non-NULL, and a CRC-32
- * over everything. Returns _OK or _IO. */
+ * over everything (format: host/checkpoint.c). Returns _OK, _IO, _ARG (path too long), _NOMEM. */
 dm_status dm_checkpoint_save(const char *path, const dm_hparams *hp, const dm_tensor_info *tensors,
                              int32_t n_tensors, const float *params, int64_t n_params,
                              const dm_provenance *prov, const dm_resume_state *resume);
@@ -137,7 +138,9 @@ dm_status dm_checkpoint_save(const char *path, const dm_hparams *hp, const dm_te
  * `resume` is non-NULL; otherwise they are NULL) are malloc'd for the caller. The tensor table is
  * checked against the one the model of *hp would have (`expect`, built by the caller from *hp via
  * `make_table`). Truncated, corrupt (CRC), foreign (magic) or newer (version) files are
- * DM_STATUS_CORRUPT with a message naming the file; never a crash. */
+ * DM_STATUS_CORRUPT with a message naming the file (an empty file too; _IO only when it cannot be
+ * opened or read); never a crash. *hp is output only; *resume is overwritten without freeing what it
+ * held. */
 typedef int32_t (*dm_table_fn)(const dm_hparams *hp, dm_tensor_info *tensors, int64_t *n_params);
 dm_status dm_checkpoint_load(const char *path, dm_table_fn make_table, dm_hparams *hp,
                              float **params, int64_t *n_params, dm_provenance *prov,

@@ -7,8 +7,8 @@
  *   AUROC = Σ_pos ( #neg below + ½ #neg tied ) / (n_pos · n_neg),
  * which is the rank-sum (R_pos − n_pos(n_pos+1)/2) / (n_pos n_neg) with average ranks for ties. The
  * rows are sorted once by score (O(n log n)) and walked group by group, a group being one distinct
- * score; unlike the original's step-curve walk (SPEC.md §5) the result does not depend on how the sort
- * orders tied scores.
+ * score; unlike the original's step-curve walk (SPEC.md §5) the result does not depend on how the
+ * sort orders tied scores.
  *
  * AUPRC is average precision, exactly scikit-learn's average_precision_score: walking the distinct
  * scores in descending order, threshold k admits every row with score ≥ s_k (a tied group enters at

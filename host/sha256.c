@@ -5,8 +5,8 @@
  * traced to the exact bytes it came from; hashing is done here rather than through a crypto library
  * to keep the CPU target's dependencies to zlib, OpenBLAS and OpenMP.
  *
- * The algorithm: the message is padded with one 1 bit, zeros, and its length in bits as a big-endian
- * u64, to a multiple of 64 bytes; each 64-byte block expands into a 64-word schedule
+ * The algorithm: the message is padded with one 1 bit, zeros, and its length in bits as a
+ * big-endian u64, to a multiple of 64 bytes; each 64-byte block expands into a 64-word schedule
  *   W[t] = σ1(W[t−2]) + W[t−7] + σ0(W[t−15]) + W[t−16]   (16 ≤ t < 64)
  * and runs 64 rounds of the compression function on the eight working words a..h, whose sums into
  * the running hash H give the digest (H0..H7, big-endian). Constants: FIPS 180-4 §4.2.2 and §5.3.3.

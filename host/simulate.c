@@ -187,7 +187,8 @@ dm_status dm_simulate(dm_dataset *out, const dm_sim_options *o) {
         for (int64_t p = 0; p < len; p++) pos[p] = dm_sim_draw_base(&r, bg);
 
         /* Motif, strand, leftmost position, then the instance column by column. */
-        const dm_sim_motif *m = &dm_sim_motifs[set[n_set > 1 ? dm_rng_below(&r, (uint32_t)n_set) : 0]];
+        uint32_t pick = n_set > 1 ? dm_rng_below(&r, (uint32_t)n_set) : 0;
+        const dm_sim_motif *m = &dm_sim_motifs[set[pick]];
         bool minus = dm_rng_below(&r, 2) == 1;
         int64_t start = dm_rng_below(&r, (uint32_t)(len - m->width + 1));
         for (int j = 0; j < m->width; j++) {
@@ -204,13 +205,15 @@ dm_status dm_simulate(dm_dataset *out, const dm_sim_options *o) {
             out->label[2 * i + k] = (int8_t)(k == 0);
             out->group[2 * i + k] = i + 1;
         }
-        char buf[96];
-        snprintf(buf, sizeof buf, "sim_%06lld_peak|%s:%lld:%c", (long long)(i + 1), m->name,
-                 (long long)start, minus ? '-' : '+');
-        out->id[2 * i] = strdup(buf);
-        snprintf(buf, sizeof buf, "sim_%06lld_shuf", (long long)(i + 1));
-        out->id[2 * i + 1] = strdup(buf);
-        if (!out->id[2 * i] || !out->id[2 * i + 1]) goto nomem;
+        for (int k = 0; k < 2; k++) {
+            char buf[96];
+            int w = k == 0 ? snprintf(buf, sizeof buf, "sim_%06lld_peak|%s:%lld:%c",
+                                      (long long)(i + 1), m->name, (long long)start,
+                                      minus ? '-' : '+')
+                           : snprintf(buf, sizeof buf, "sim_%06lld_shuf", (long long)(i + 1));
+            if (!(out->id[2 * i + k] = malloc((size_t)w + 1))) goto nomem;
+            memcpy(out->id[2 * i + k], buf, (size_t)w + 1);
+        }
     }
     return DM_STATUS_OK;
 nomem:

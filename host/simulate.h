@@ -27,10 +27,11 @@ typedef struct dm_sim_options {
 /* n_pos 5000, len 101, seed 1, motifs NULL, gc 0.42. */
 void dm_sim_options_default(dm_sim_options *o);
 
-/* Builds the data set: row 2i is positive i (label 1, EventID "sim_<i+1 as %06d>_peak|NAME:START:S",
- * START the 0-based leftmost position of the site, S its strand '+' or '-'), row 2i + 1 its shuffle
- * (label 0, "sim_<i+1>_shuf"); both in group i + 1, as the DeepBind reader would give them. With one
- * motif named every positive carries it; with several each positive gets one chosen at random.
+/* Builds the data set: row 2i is positive i (label 1, EventID "sim_NNNNNN_peak|NAME:START:S" with
+ * NNNNNN = i + 1 as %06d, START the 0-based leftmost position of the site, S its strand + or -),
+ * row 2i + 1 its shuffle (label 0, "sim_NNNNNN_shuf"); both in group i + 1, as the DeepBind reader
+ * would give them. With one motif named every positive carries it; with several each positive gets
+ * one chosen at random.
  * Returns _OK, _ARG (n_pos < 1, len shorter than a motif or > 2^20, gc outside [0, 1], an unknown
  * or empty motif name), _NOMEM. */
 dm_status dm_simulate(dm_dataset *out, const dm_sim_options *o);

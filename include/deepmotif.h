@@ -79,12 +79,16 @@ typedef struct dm_dataset {
     uint8_t *seq;         /* (n, len) base codes DM_BASE_* */
     int32_t *seq_len;     /* (n) original length, clipped to len (the shuffle works on this prefix) */
     int8_t *label;        /* (n) 1 bound, 0 unbound, DM_LABEL_UNKNOWN */
-    int64_t *group;       /* (n) pair id: a positive and the shuffle made from it share it; the
-                             validation split never separates a group */
-    char **id;            /* (n) identifiers: FASTA id, DeepBind EventID, or "<file>:<line>" */
+    int64_t *group;       /* (n) pair id: a positive and the shuffle made from it share it (DeepBind:
+                             the rank of seq_NNNNN_peak/_shuf; labelled FASTA/TSV: a >0 right after a
+                             >1 when it is an exact dinucleotide shuffle of it; otherwise the row);
+                             the validation split never separates a group */
+    char **id;            /* (n) identifiers: FASTA id, DeepBind EventID, or "<file>:<line>"; each a
+                             malloc'd string owned by the data set (dm_dataset_free frees them) */
     dm_format format;     /* what the reader detected */
     int64_t n_padded;     /* sequences shorter than len (padded on the right) */
-    int64_t n_truncated;  /* sequences longer than len (their first len bases kept) */
+    int64_t n_truncated;  /* sequences longer than len (their first len bases kept); 0 in derived
+                             data sets (split, negatives), where it cannot be recovered per row */
     int64_t n_ambiguous;  /* sequences holding at least one N or IUPAC code */
 } dm_dataset;
 
@@ -109,8 +113,11 @@ DM_API dm_status dm_dataset_split(const dm_dataset *ds, double frac, uint64_t se
                                   dm_dataset *train, dm_dataset *valid);
 
 /* Exact Altschul–Erickson dinucleotide shuffle of `in[0..n)` into `out` (FORMATS.md §13): same
- * dinucleotide counts, first and last letter; every such sequence equally likely. Any byte is a
- * letter. Deterministic in (seed, row). `out` and `in` must not overlap. */
+ * dinucleotide counts, first and last letter; every such sequence equally likely (the last-exit tree
+ * is drawn by Wilson's loop-erased random walk, which gives the same distribution as redrawing).
+ * Any byte is a letter. Deterministic in (seed, row). `out` and `in` must not overlap. Cannot fail:
+ * when a rare allocation (> 16 distinct letters) fails, the input is copied unchanged (still a
+ * member of its shuffle class). */
 DM_API void dm_dinuc_shuffle(uint8_t *out, const uint8_t *in, size_t n, uint64_t seed, uint64_t row);
 
 /* Writes a labelled FASTA (`>1`/`>0`, one upper-case line) of `ds`; atomic (temp file + rename). */
@@ -146,11 +153,15 @@ typedef struct dm_model dm_model;      /* opaque */
  * Metrics (host/metrics.c)
  * ------------------------------------------------------------------------------------------- */
 
+/* Metrics ignore rows whose label is not 0 or 1. A NaN score on a labelled row makes AUROC and
+ * AUPRC NaN (and counts as wrong for accuracy). */
+
 /* AUROC with tied scores counting 1/2 (the Mann–Whitney statistic). NaN if a class is absent. */
 DM_API double dm_auroc(const float *score, const int8_t *label, int64_t n);
 
 /* AUPRC as average precision: Σ over distinct thresholds (descending) of (R_k − R_{k−1}) · P_k, tied
- * scores forming one threshold (scikit-learn's average_precision_score). NaN without positives. */
+ * scores forming one threshold (scikit-learn's average_precision_score). NaN without positives, 1
+ * without negatives. */
 DM_API double dm_auprc(const float *score, const int8_t *label, int64_t n);
 
 /* Fraction of rows whose score ≥ 0.5 agrees with label 1 (and < 0.5 with label 0). */

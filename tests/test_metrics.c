@@ -2,8 +2,8 @@
  * test_metrics.c: AUROC, AUPRC (average precision) and accuracy (host/metrics.c).
  *
  * Small cases are derived by hand in the comments; then random cases with many ties are checked
- * against brute-force definitions: AUROC by counting every (positive, negative) pair (ties ½), and AP
- * by recomputing precision and recall from scratch at every distinct threshold.
+ * against brute-force definitions: AUROC by counting every (positive, negative) pair (ties ½),
+ * and AP by recomputing precision and recall from scratch at every distinct threshold.
  */
 #include <criterion/criterion.h>
 #include <math.h>

@@ -1,5 +1,6 @@
 /*
- * test_shuffle.c: the exact Altschul–Erickson dinucleotide shuffle (host/shuffle.c, FORMATS.md §13).
+ * test_shuffle.c: the exact Altschul–Erickson dinucleotide shuffle (host/shuffle.c, FORMATS.md
+ * §13).
  *
  * Invariants over thousands of random inputs, determinism, exact uniformity on a small class
  * (brute-force enumeration + χ²), the simplified last-exit variant shown to be non-uniform, and the
@@ -131,7 +132,8 @@ Test(shuffle, large_alphabet_uses_heap_path) {
         uint32_t k = 17 + dm_rng_below(&r, 240);
         for (int i = 0; i < N; i++) in[i] = (uint8_t)dm_rng_below(&r, k);
         dm_dinuc_shuffle(out, in, N, 7, (uint64_t)t);
-        cr_assert(same_dinuc_composition(in, out, N), "alphabet of %u bytes: composition changed", k);
+        cr_assert(same_dinuc_composition(in, out, N), "alphabet of %u bytes: composition changed",
+                  k);
         cr_assert(memcmp(in, out, N) != 0);
     }
 }
@@ -171,28 +173,37 @@ Test(shuffle, deterministic_in_seed_and_row) {
 /* ---- exact uniformity ------------------------------------------------------------------------ */
 
 #define UNI_SEQ "TTGACCAGTA"
-#define UNI_N 10
+#define UNI_MAX_N 12
 #define UNI_MAX_CLASS 64
 
-/* The whole shuffle class of UNI_SEQ by brute force over 4^10 candidates. */
-static int enumerate_class(char cls[][UNI_N + 1]) {
-    const uint8_t *in = (const uint8_t *)UNI_SEQ;
-    int m = 0;
-    uint8_t cand[UNI_N];
-    for (uint32_t code = 0; code < (1u << (2 * UNI_N)); code++) {
-        for (int i = 0; i < UNI_N; i++) cand[i] = (uint8_t)"ACGT"[(code >> (2 * i)) & 3];
-        if (cand[0] != in[0] || cand[UNI_N - 1] != in[UNI_N - 1]) continue;
-        if (!same_dinuc_composition(in, cand, UNI_N)) continue;
+/* The 4x4 dinucleotide counts of an ACGT string. */
+static void dinuc16(const char *s, size_t n, int c[16]) {
+    memset(c, 0, 16 * sizeof *c);
+    for (size_t i = 0; i + 1 < n; i++)
+        c[(strchr("ACGT", s[i]) - "ACGT") * 4 + (strchr("ACGT", s[i + 1]) - "ACGT")]++;
+}
+
+/* The whole shuffle class of an ACGT string by brute force over all 4^n candidates. */
+static int enumerate_class(const char *seq, char cls[][UNI_MAX_N + 1]) {
+    size_t n = strlen(seq);
+    cr_assert_leq(n, 11);
+    int want[16], have[16], m = 0;
+    dinuc16(seq, n, want);
+    char cand[UNI_MAX_N + 1] = {0};
+    for (uint32_t code = 0; code < (1u << (2 * n)); code++) {
+        for (size_t i = 0; i < n; i++) cand[i] = "ACGT"[(code >> (2 * i)) & 3];
+        if (cand[0] != seq[0] || cand[n - 1] != seq[n - 1]) continue;
+        dinuc16(cand, n, have);
+        if (memcmp(want, have, sizeof want) != 0) continue;
         cr_assert_lt(m, UNI_MAX_CLASS);
-        memcpy(cls[m], cand, UNI_N);
-        cls[m++][UNI_N] = '\0';
+        memcpy(cls[m++], cand, n + 1);
     }
     return m;
 }
 
-static int class_index(char cls[][UNI_N + 1], int m, const uint8_t *s) {
+static int class_index(char cls[][UNI_MAX_N + 1], int m, const uint8_t *s, size_t n) {
     for (int c = 0; c < m; c++)
-        if (memcmp(cls[c], s, UNI_N) == 0) return c;
+        if (memcmp(cls[c], s, n) == 0) return c;
     return -1;
 }
 
@@ -206,30 +217,44 @@ static double chi_square(const long *obs, int m, long draws) {
 /* χ²(11) upper 1e-6 quantile (12 class members − 1 degree of freedom). */
 #define CHI2_11_P1E6 48.87
 
-Test(shuffle, exactly_uniform_on_small_class) {
-    static char cls[UNI_MAX_CLASS][UNI_N + 1];
-    int m = enumerate_class(cls);
-    cr_assert_eq(m, 12, "class of " UNI_SEQ " should have 12 members, found %d", m);
+/* Draws 10^5 shuffles of `seq` (class of 12) and tests them against uniform. */
+static void check_uniform(const char *seq, uint64_t seed) {
+    static char cls[UNI_MAX_CLASS][UNI_MAX_N + 1];
+    size_t n = strlen(seq);
+    int m = enumerate_class(seq, cls);
+    cr_assert_eq(m, 12, "class of %s should have 12 members, found %d", seq, m);
 
     enum { DRAWS = 100000 };
     long obs[UNI_MAX_CLASS] = {0};
-    uint8_t out[UNI_N];
+    uint8_t out[UNI_MAX_N];
     for (int t = 0; t < DRAWS; t++) {
-        dm_dinuc_shuffle(out, (const uint8_t *)UNI_SEQ, UNI_N, 2024, (uint64_t)t);
-        int c = class_index(cls, m, out);
-        cr_assert_geq(c, 0, "draw %d left the shuffle class: %.10s", t, (const char *)out);
+        dm_dinuc_shuffle(out, (const uint8_t *)seq, n, seed, (uint64_t)t);
+        int c = class_index(cls, m, out, n);
+        cr_assert_geq(c, 0, "draw %d of %s left the shuffle class: %.*s", t, seq, (int)n,
+                      (const char *)out);
         obs[c]++;
     }
     double x = chi_square(obs, m, DRAWS);
-    cr_log_info("chi2 = %.2f over %d members (critical %.2f)", x, m, CHI2_11_P1E6);
+    cr_log_info("%s: chi2 = %.2f over %d members (critical %.2f)", seq, x, m, CHI2_11_P1E6);
     for (int c = 0; c < m; c++) cr_assert_gt(obs[c], 0, "member %s never drawn", cls[c]);
-    cr_assert_lt(x, CHI2_11_P1E6, "chi2 %.2f: the shuffle is not uniform", x);
+    cr_assert_lt(x, CHI2_11_P1E6, "%s: chi2 %.2f, the shuffle is not uniform", seq, x);
+}
+
+Test(shuffle, exactly_uniform_on_small_class) {
+    /* FORMATS.md §13's example: every edge has multiplicity 1. */
+    check_uniform(UNI_SEQ, 2024);
+}
+
+Test(shuffle, exactly_uniform_with_repeated_edges) {
+    /* AT and TA occur twice: a last exit chosen among distinct successors instead of among edges
+     * would favour some members by up to 2x (found by exact enumeration when this was written). */
+    check_uniform("ATATATCCACG", 2025);
 }
 
 /* The simplified variant: every letter keeps the last exit it has in the input; only the other
  * edges are shuffled. Valid (stays in the class) but the tree never changes. */
 static void simplified_shuffle(uint8_t *out, const uint8_t *in, size_t n, dm_rng *r) {
-    uint8_t succ[256][UNI_N];
+    uint8_t succ[256][UNI_MAX_N];
     int deg[256] = {0}, used[256] = {0};
     for (size_t i = 0; i + 1 < n; i++) succ[in[i]][deg[in[i]]++] = in[i + 1];
     /* Fisher–Yates over all but the last entry (the input's own last exit) of each list, except for
@@ -249,16 +274,16 @@ static void simplified_shuffle(uint8_t *out, const uint8_t *in, size_t n, dm_rng
 }
 
 Test(shuffle, simplified_variant_is_not_uniform) {
-    static char cls[UNI_MAX_CLASS][UNI_N + 1];
-    int m = enumerate_class(cls);
+    static char cls[UNI_MAX_CLASS][UNI_MAX_N + 1];
+    int m = enumerate_class(UNI_SEQ, cls);
     enum { DRAWS = 20000 };
     long obs[UNI_MAX_CLASS] = {0};
-    uint8_t out[UNI_N];
+    uint8_t out[UNI_MAX_N];
     dm_rng r;
     dm_rng_init(&r, dm_test_seed(), 200, 4);
     for (int t = 0; t < DRAWS; t++) {
-        simplified_shuffle(out, (const uint8_t *)UNI_SEQ, UNI_N, &r);
-        int c = class_index(cls, m, out);
+        simplified_shuffle(out, (const uint8_t *)UNI_SEQ, strlen(UNI_SEQ), &r);
+        int c = class_index(cls, m, out, strlen(UNI_SEQ));
         cr_assert_geq(c, 0, "the simplified variant left the class");
         obs[c]++;
     }
@@ -296,7 +321,8 @@ static const char *const b_files[] = {
 };
 
 Test(shuffle, real_b_files_shuf_rows_are_dinucleotide_shuffles) {
-    if (!dm_test_data_dir()) cr_skip_test("no shared data directory (../shared/data or DM_DATA_DIR)");
+    if (!dm_test_data_dir())
+        cr_skip_test("no shared data directory (../shared/data or DM_DATA_DIR)");
     dm_rng r;
     dm_rng_init(&r, dm_test_seed(), 200, 5);
     int files = 0;
@@ -316,7 +342,8 @@ Test(shuffle, real_b_files_shuf_rows_are_dinucleotide_shuffles) {
         uint8_t mono[101], ours[101];
         for (int i = 0; i < 500; i++) {
             /* Row i is seq_<2i+2>_peak, row 500 + i its shuffle. */
-            const uint8_t *peak = ds.seq + (size_t)i * 101, *shuf = ds.seq + (size_t)(500 + i) * 101;
+            const uint8_t *peak = ds.seq + (size_t)i * 101;
+            const uint8_t *shuf = ds.seq + (size_t)(500 + i) * 101;
             char want[32];
             snprintf(want, sizeof want, "seq_%05d_peak", 2 * i + 2);
             cr_assert_str_eq(ds.id[i], want, "%s row %d", b_files[f], i);
