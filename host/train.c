@@ -14,6 +14,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dm_rng.h"
 #include "train.h"
@@ -136,6 +137,8 @@ dm_status dm_train(dm_model *m, const dm_dataset *train, const dm_dataset *valid
     snprintf(prov->protocol, sizeof prov->protocol, "%s", dm_protocol_name(o->protocol));
     int64_t n_batches = (n + B - 1) / B;
     double t_start = dm_now();
+    /* the in-epoch progress line rewrites itself: only on a terminal; logs get one line per epoch */
+    bool live = o->progress && isatty(fileno(stderr));
 
     for (int epoch = state->epoch_done + 1; epoch <= o->epochs; epoch++) {
         double t_epoch = dm_now(), t_last_print = 0, loss_sum = 0;
@@ -169,7 +172,7 @@ dm_status dm_train(dm_model *m, const dm_dataset *train, const dm_dataset *valid
                 goto done;
             }
             double now = dm_now();
-            if (o->progress && (now - t_last_print > 0.5 || k == n_batches - 1)) {
+            if (live && (now - t_last_print > 0.5 || k == n_batches - 1)) {
                 double rate = (double)(i0 + Bk) / (now - t_epoch);
                 double left = ((double)(o->epochs - epoch) * n + (double)(n - i0 - Bk)) / rate;
                 char eta[32];
@@ -207,7 +210,7 @@ dm_status dm_train(dm_model *m, const dm_dataset *train, const dm_dataset *valid
         }
         state->epoch_done = epoch;
         if (o->progress) {
-            fprintf(stderr, "\repoch %d/%d  loss %.4f", epoch, o->epochs, row.train_loss);
+            fprintf(stderr, "%sepoch %d/%d  loss %.4f", live ? "\r" : "", epoch, o->epochs, row.train_loss);
             if (use_valid) fprintf(stderr, "  valid loss %.4f  valid AUROC %.4f", row.valid_loss, row.valid_auroc);
             else if (original) fprintf(stderr, "  train AUROC %.4f", criterion);
             fprintf(stderr, "  %.0f seq/s  %.1fs%s\n", (double)n / row.seconds, row.seconds, better ? "  *" : "");
