@@ -62,8 +62,7 @@ static double validate(const dm_hparams *hp, const uint8_t *codes, const int8_t 
     dm_backend *ref = dm_backend_cpu_ref_create(), *fast = dm_backend_cpu_create(2);
     dm_model *mr, *mf;
     if (dm_model_create(&mr, hp, ref, 8) || dm_model_create(&mf, hp, fast, 8)) return INFINITY;
-    dm_model_init_params(mr, 1);
-    dm_model_init_params(mf, 1);
+    if (dm_model_init_params(mr, 1) || dm_model_init_params(mf, 1)) return INFINITY;
     int64_t np = dm_model_n_params(mr);
     float *gr = malloc(sizeof(float) * np), *gf = malloc(sizeof(float) * np);
     double loss_r, loss_f, worst = 0, gmax = 0;
@@ -130,7 +129,7 @@ int main(int argc, char **argv) {
         for (int k = 0; k < 2; k++) {
             be[k] = dm_backend_cpu_create(threads[k]);
             if (!be[k] || dm_model_create(&m[k], &hp, be[k], B)) return 1;
-            dm_model_init_params(m[k], 1);
+            if (dm_model_init_params(m[k], 1)) return 1;
             dm_adam_default(&opt[k]);
             t[k] = malloc(sizeof(double) * 100000);
         }

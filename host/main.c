@@ -245,6 +245,11 @@ static int cmd_train(int argc, char **argv) {
         o.seed = prov.seed;
     }
 
+    /* fail now, not after hours of training, when the outputs cannot be written */
+    dm_outfile probe;
+    CHECK(dm_outfile_open(&probe, out));
+    dm_outfile_abort(&probe);
+
     /* data: training file (+ shuffled negatives), validation split, optional test file */
     dm_dataset raw = {0}, full = {0}, tr = {0}, va = {0}, te = {0};
     load_data(&raw, train_path, hp.len);
@@ -263,7 +268,7 @@ static int cmd_train(int argc, char **argv) {
     dm_model *m;
     CHECK(dm_model_create(&m, &hp, be, o.batch));
     if (params) CHECK(dm_model_set_params(m, params));
-    else dm_model_init_params(m, o.seed);
+    else CHECK(dm_model_init_params(m, o.seed));
     if (!resume) {
         record_input(&prov, "train", train_path);
         if (test_path) record_input(&prov, "test", test_path);

@@ -317,9 +317,9 @@ const dm_tensor_info *dm_model_tensor(const dm_model *m, const char *name) {
 
 /* ---- parameters ------------------------------------------------------------------------------- */
 
-void dm_model_init_params(dm_model *m, uint64_t seed) {
+dm_status dm_model_init_params(dm_model *m, uint64_t seed) {
     float *p = malloc(sizeof(float) * (size_t)m->n_params);
-    DM_ASSERT(p);
+    if (!p) return dm_error(DM_STATUS_NOMEM, "model: out of memory");
     for (int32_t ti = 0; ti < m->n_tensors; ti++) {
         const dm_tensor_info *t = &m->tensors[ti];
         dm_rng r;
@@ -346,8 +346,9 @@ void dm_model_init_params(dm_model *m, uint64_t seed) {
             for (int64_t i = 0; i < t->numel; i++) v[i] = (float)(s * (2.0 * dm_rng_uniform(&r) - 1.0));
         }
     }
-    dm_model_set_params(m, p);
+    dm_status st = dm_model_set_params(m, p);
     free(p);
+    return st;
 }
 
 dm_status dm_model_get_params(const dm_model *m, float *host) {

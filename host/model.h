@@ -37,8 +37,8 @@ int32_t dm_model_max_batch(const dm_model *m);
 dm_backend *dm_model_backend(const dm_model *m);
 
 /* SPEC.md §4 initialisation from the `init` stream of `seed`: conv/linear W, b ~ U(−s, s),
- * s = 1/√fan_in; LSTM W ~ N(0, 1/(D+H)), biases 0 but b_ih[forget] = 1. */
-void dm_model_init_params(dm_model *m, uint64_t seed);
+ * s = 1/√fan_in; LSTM W ~ N(0, 1/(D+H)), biases 0 but b_ih[forget] = 1. Returns _OK or _NOMEM. */
+dm_status dm_model_init_params(dm_model *m, uint64_t seed);
 
 /* Copies between the model's parameter / gradient arenas and host arrays of n_params floats. */
 dm_status dm_model_get_params(const dm_model *m, float *host);

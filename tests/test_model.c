@@ -97,7 +97,7 @@ static void gradcheck(dm_arch arch) {
     dm_model *m;
     int B = 3, L = hp.len;
     cr_assert(dm_model_create(&m, &hp, be, B) == DM_STATUS_OK, "%s", dm_last_error());
-    dm_model_init_params(m, 5);
+    cr_assert(dm_model_init_params(m, 5) == DM_STATUS_OK);
     int64_t np = dm_model_n_params(m);
     float *params = malloc(sizeof(float) * np), *grads = malloc(sizeof(float) * np);
     float *x = malloc(sizeof(float) * B * L * 4), *gx = malloc(sizeof(float) * B * L * 4);
@@ -137,8 +137,8 @@ static void fast_vs_ref(dm_arch arch) {
     dm_model *mr, *mf;
     cr_assert(dm_model_create(&mr, &hp, ref, B) == DM_STATUS_OK);
     cr_assert(dm_model_create(&mf, &hp, fast, B) == DM_STATUS_OK);
-    dm_model_init_params(mr, 11);
-    dm_model_init_params(mf, 11);
+    cr_assert(dm_model_init_params(mr, 11) == DM_STATUS_OK);
+    cr_assert(dm_model_init_params(mf, 11) == DM_STATUS_OK);
     float *x = malloc(sizeof(float) * B * L * 4), *gxr = malloc(sizeof(float) * B * L * 4);
     float *gxf = malloc(sizeof(float) * B * L * 4);
     int8_t labels[5];
@@ -223,7 +223,7 @@ static float *run_training(dm_arch arch, const dm_dataset *tr, const dm_dataset 
     dm_model *m;
     cr_assert(dm_model_create(&m, &hp, be, 64) == DM_STATUS_OK);
     if (start_params) dm_model_set_params(m, start_params);
-    else dm_model_init_params(m, 21);
+    else cr_assert(dm_model_init_params(m, 21) == DM_STATUS_OK);
     dm_train_options o;
     dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
     o.epochs = epochs;
@@ -294,7 +294,7 @@ Test(train, allocates_nothing_after_the_first_step) {
     dm_backend *be = dm_backend_cpu_create(2);
     dm_model *m;
     cr_assert(dm_model_create(&m, &hp, be, 128) == DM_STATUS_OK);
-    dm_model_init_params(m, 3);
+    cr_assert(dm_model_init_params(m, 3) == DM_STATUS_OK);
     dm_adam opt;
     dm_adam_default(&opt);
     int64_t grows_after_first = 0;
@@ -322,7 +322,7 @@ Test(train, learns_the_planted_motif_and_keeps_the_best_weights) {
     dm_backend *be = dm_backend_cpu_create(2);
     dm_model *m;
     cr_assert(dm_model_create(&m, &hp, be, 128) == DM_STATUS_OK);
-    dm_model_init_params(m, 3);
+    cr_assert(dm_model_init_params(m, 3) == DM_STATUS_OK);
     dm_train_options o;
     dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
     o.epochs = 5;
