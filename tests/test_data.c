@@ -413,36 +413,14 @@ Test(data, long_lines_span_read_chunks) {
 
 /* ---- real data ------------------------------------------------------------------------------- */
 
-static const char *const b_files[] = {
-    "ARID3A_HepG2_ARID3A_(NB100-279)_Stanford_B.seq.gz",
-    "ARID3A_K562_ARID3A_(sc-8821)_Stanford_B.seq.gz",
-    "BCLAF1_K562_BCLAF1_(SC-101388)_HudsonAlpha_B.seq.gz",
-    "CTCFL_K562_CTCFL_(SC-98982)_HudsonAlpha_B.seq.gz",
-    "CTCF_NH-A_CTCF_Broad_B.seq.gz",
-    "ELK1_GM12878_ELK1_(1277-1)_Stanford_B.seq.gz",
-    "FOXA1_HepG2_FOXA1_(SC-101058)_HudsonAlpha_B.seq.gz",
-    "FOXM1_GM12878_FOXM1_(SC-502)_HudsonAlpha_B.seq.gz",
-    "GABPA_GM12878_GABP_HudsonAlpha_B.seq.gz",
-    "GATA3_SH-SY5Y_GATA3_(SC-269)_USC_B.seq.gz",
-    "MYC_H1-hESC_c-Myc_Stanford_B.seq.gz",
-    "POLR2A_A549_Pol2_UT-A_B.seq.gz",
-    "RBBP5_H1-hESC_RBBP5_(A300-109A)_Broad_B.seq.gz",
-    "REST_GM12878_NRSF_HudsonAlpha_B.seq.gz",
-    "SAP30_K562_SAP30_(39731)_Broad_B.seq.gz",
-    "SP1_GM12878_SP1_HudsonAlpha_B.seq.gz",
-    "STAT3_HeLa-S3_STAT3_Stanford_B.seq.gz",
-    "USF1_HepG2_USF-1_HudsonAlpha_B.seq.gz",
-    "ZBTB7A_HepG2_ZBTB7A_(SC-34508)_HudsonAlpha_B.seq.gz",
-    NULL,
-};
 
 Test(data, real_b_files_load_balanced_and_paired) {
     if (!dm_test_data_dir())
         cr_skip_test("no shared data directory (../shared/data or DM_DATA_DIR)");
     int files = 0;
-    for (int f = 0; b_files[f]; f++) {
+    for (int f = 0; dm_test_b_files[f]; f++) {
         char rel[256];
-        snprintf(rel, sizeof rel, "deepbind/%s", b_files[f]);
+        snprintf(rel, sizeof rel, "deepbind/%s", dm_test_b_files[f]);
         const char *path = dm_test_data_file(rel);
         if (!path) {
             cr_log_warn("missing %s, skipped", rel);
@@ -452,16 +430,16 @@ Test(data, real_b_files_load_balanced_and_paired) {
         cr_assert_eq(dm_dataset_read(&ds, path, DM_FORMAT_AUTO, 101), DM_STATUS_OK, "%s",
                      dm_last_error());
         cr_assert_eq(ds.format, DM_FORMAT_DEEPBIND);
-        cr_assert_eq(ds.n, 1000, "%s: %lld rows", b_files[f], (long long)ds.n);
+        cr_assert_eq(ds.n, 1000, "%s: %lld rows", dm_test_b_files[f], (long long)ds.n);
         int pos = 0;
         for (int i = 0; i < 1000; i++) pos += ds.label[i] == 1;
-        cr_assert_eq(pos, 500, "%s: %d positives", b_files[f], pos);
+        cr_assert_eq(pos, 500, "%s: %d positives", dm_test_b_files[f], pos);
         cr_assert_eq(ds.n_padded + ds.n_truncated + ds.n_ambiguous, 0);
         for (int i = 0; i < 500; i++) {
             cr_assert_eq(ds.label[i], 1);
             cr_assert_eq(ds.label[500 + i], 0);
-            cr_assert_eq(ds.group[i], 2 * i + 2, "%s: rank of row %d", b_files[f], i);
-            cr_assert_eq(ds.group[500 + i], ds.group[i], "%s: pair %d split", b_files[f], i);
+            cr_assert_eq(ds.group[i], 2 * i + 2, "%s: rank of row %d", dm_test_b_files[f], i);
+            cr_assert_eq(ds.group[500 + i], ds.group[i], "%s: pair %d split", dm_test_b_files[f], i);
         }
         dm_dataset_free(&ds);
         files++;

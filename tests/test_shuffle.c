@@ -296,29 +296,6 @@ Test(shuffle, simplified_variant_is_not_uniform) {
 
 /* ---- real data ------------------------------------------------------------------------------- */
 
-/* Every DeepBind test (_B) file in the shared data directory, NULL-terminated. */
-static const char *const b_files[] = {
-    "ARID3A_HepG2_ARID3A_(NB100-279)_Stanford_B.seq.gz",
-    "ARID3A_K562_ARID3A_(sc-8821)_Stanford_B.seq.gz",
-    "BCLAF1_K562_BCLAF1_(SC-101388)_HudsonAlpha_B.seq.gz",
-    "CTCFL_K562_CTCFL_(SC-98982)_HudsonAlpha_B.seq.gz",
-    "CTCF_NH-A_CTCF_Broad_B.seq.gz",
-    "ELK1_GM12878_ELK1_(1277-1)_Stanford_B.seq.gz",
-    "FOXA1_HepG2_FOXA1_(SC-101058)_HudsonAlpha_B.seq.gz",
-    "FOXM1_GM12878_FOXM1_(SC-502)_HudsonAlpha_B.seq.gz",
-    "GABPA_GM12878_GABP_HudsonAlpha_B.seq.gz",
-    "GATA3_SH-SY5Y_GATA3_(SC-269)_USC_B.seq.gz",
-    "MYC_H1-hESC_c-Myc_Stanford_B.seq.gz",
-    "POLR2A_A549_Pol2_UT-A_B.seq.gz",
-    "RBBP5_H1-hESC_RBBP5_(A300-109A)_Broad_B.seq.gz",
-    "REST_GM12878_NRSF_HudsonAlpha_B.seq.gz",
-    "SAP30_K562_SAP30_(39731)_Broad_B.seq.gz",
-    "SP1_GM12878_SP1_HudsonAlpha_B.seq.gz",
-    "STAT3_HeLa-S3_STAT3_Stanford_B.seq.gz",
-    "USF1_HepG2_USF-1_HudsonAlpha_B.seq.gz",
-    "ZBTB7A_HepG2_ZBTB7A_(SC-34508)_HudsonAlpha_B.seq.gz",
-    NULL,
-};
 
 Test(shuffle, real_b_files_shuf_rows_are_dinucleotide_shuffles) {
     if (!dm_test_data_dir())
@@ -326,9 +303,9 @@ Test(shuffle, real_b_files_shuf_rows_are_dinucleotide_shuffles) {
     dm_rng r;
     dm_rng_init(&r, dm_test_seed(), 200, 5);
     int files = 0;
-    for (int f = 0; b_files[f]; f++) {
+    for (int f = 0; dm_test_b_files[f]; f++) {
         char rel[256];
-        snprintf(rel, sizeof rel, "deepbind/%s", b_files[f]);
+        snprintf(rel, sizeof rel, "deepbind/%s", dm_test_b_files[f]);
         const char *path = dm_test_data_file(rel);
         if (!path) {
             cr_log_warn("missing %s, skipped", rel);
@@ -337,7 +314,7 @@ Test(shuffle, real_b_files_shuf_rows_are_dinucleotide_shuffles) {
         dm_dataset ds;
         cr_assert_eq(dm_dataset_read(&ds, path, DM_FORMAT_AUTO, 101), DM_STATUS_OK, "%s",
                      dm_last_error());
-        cr_assert_eq(ds.n, 1000, "%s", b_files[f]);
+        cr_assert_eq(ds.n, 1000, "%s", dm_test_b_files[f]);
         int ok = 0, mono_rejected = 0, ours_ok = 0, ours_same = 0;
         uint8_t mono[101], ours[101];
         for (int i = 0; i < 500; i++) {
@@ -346,10 +323,10 @@ Test(shuffle, real_b_files_shuf_rows_are_dinucleotide_shuffles) {
             const uint8_t *shuf = ds.seq + (size_t)(500 + i) * 101;
             char want[32];
             snprintf(want, sizeof want, "seq_%05d_peak", 2 * i + 2);
-            cr_assert_str_eq(ds.id[i], want, "%s row %d", b_files[f], i);
+            cr_assert_str_eq(ds.id[i], want, "%s row %d", dm_test_b_files[f], i);
             snprintf(want, sizeof want, "seq_%05d_shuf", 2 * i + 2);
-            cr_assert_str_eq(ds.id[500 + i], want, "%s row %d", b_files[f], 500 + i);
-            cr_assert_eq(ds.group[i], ds.group[500 + i], "%s row %d: groups differ", b_files[f], i);
+            cr_assert_str_eq(ds.id[500 + i], want, "%s row %d", dm_test_b_files[f], 500 + i);
+            cr_assert_eq(ds.group[i], ds.group[500 + i], "%s row %d: groups differ", dm_test_b_files[f], i);
             ok += same_dinuc_composition(peak, shuf, 101);
             mono_shuffle(mono, peak, 101, &r);
             mono_rejected += !same_dinuc_composition(peak, mono, 101);
@@ -357,11 +334,11 @@ Test(shuffle, real_b_files_shuf_rows_are_dinucleotide_shuffles) {
             ours_ok += same_dinuc_composition(peak, ours, 101);
             ours_same += memcmp(peak, ours, 101) == 0;
         }
-        cr_assert_eq(ok, 500, "%s: %d of 500 _shuf rows match their _peak", b_files[f], ok);
+        cr_assert_eq(ok, 500, "%s: %d of 500 _shuf rows match their _peak", dm_test_b_files[f], ok);
         cr_assert_geq(mono_rejected, 495, "%s: checker accepted %d mononucleotide shuffles",
-                      b_files[f], 500 - mono_rejected);
-        cr_assert_eq(ours_ok, 500, "%s: dm_dinuc_shuffle broke composition", b_files[f]);
-        cr_assert_leq(ours_same, 5, "%s: %d shuffles equal their input", b_files[f], ours_same);
+                      dm_test_b_files[f], 500 - mono_rejected);
+        cr_assert_eq(ours_ok, 500, "%s: dm_dinuc_shuffle broke composition", dm_test_b_files[f]);
+        cr_assert_leq(ours_same, 5, "%s: %d shuffles equal their input", dm_test_b_files[f], ours_same);
         dm_dataset_free(&ds);
         files++;
     }

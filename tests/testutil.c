@@ -79,3 +79,26 @@ int dm_test_system(const char *fmt, ...) {
     if (st == -1) return -1;
     return (st >> 8) & 0xff;
 }
+
+const char *const dm_test_b_files[] = {
+    "ARID3A_HepG2_ARID3A_(NB100-279)_Stanford_B.seq.gz",
+    "ARID3A_K562_ARID3A_(sc-8821)_Stanford_B.seq.gz",
+    "BCLAF1_K562_BCLAF1_(SC-101388)_HudsonAlpha_B.seq.gz",
+    "CTCFL_K562_CTCFL_(SC-98982)_HudsonAlpha_B.seq.gz",
+    "CTCF_NH-A_CTCF_Broad_B.seq.gz",
+    "ELK1_GM12878_ELK1_(1277-1)_Stanford_B.seq.gz",
+    "FOXA1_HepG2_FOXA1_(SC-101058)_HudsonAlpha_B.seq.gz",
+    "FOXM1_GM12878_FOXM1_(SC-502)_HudsonAlpha_B.seq.gz",
+    "GABPA_GM12878_GABP_HudsonAlpha_B.seq.gz",
+    "GATA3_SH-SY5Y_GATA3_(SC-269)_USC_B.seq.gz",
+    "MYC_H1-hESC_c-Myc_Stanford_B.seq.gz",
+    "POLR2A_A549_Pol2_UT-A_B.seq.gz",
+    "RBBP5_H1-hESC_RBBP5_(A300-109A)_Broad_B.seq.gz",
+    "REST_GM12878_NRSF_HudsonAlpha_B.seq.gz",
+    "SAP30_K562_SAP30_(39731)_Broad_B.seq.gz",
+    "SP1_GM12878_SP1_HudsonAlpha_B.seq.gz",
+    "STAT3_HeLa-S3_STAT3_Stanford_B.seq.gz",
+    "USF1_HepG2_USF-1_HudsonAlpha_B.seq.gz",
+    "ZBTB7A_HepG2_ZBTB7A_(SC-34508)_HudsonAlpha_B.seq.gz",
+    NULL,
+};

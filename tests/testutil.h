@@ -15,6 +15,9 @@ const char *dm_test_data_dir(void);
  * the directory or file is missing; tests then cr_skip_test() with a message. */
 const char *dm_test_data_file(const char *rel);
 
+/* Every DeepBind test (_B) file of the shared data directory (relative to deepbind/), NULL-ended. */
+extern const char *const dm_test_b_files[];
+
 /* The test seed: env DM_TEST_SEED or 1234; printed once per process so a failure can be replayed. */
 uint64_t dm_test_seed(void);
 
