@@ -67,6 +67,9 @@ struct dm_model {
     float *logprob, *g_logprob; /* (B, 2) */
     float *loss;                /* (B) */
 
+    /* LSTM b_hh (both directions, contiguous): kept for one-to-one PyTorch imports, never trained */
+    int64_t frozen_off, frozen_n;
+
     /* state of the last forward pass */
     int32_t last_B;
     bool last_train;
@@ -262,6 +265,11 @@ dm_status dm_model_create(dm_model **out, const dm_hparams *hp, dm_backend *be, 
     dm_status s = model_shapes(m);
     if (s != DM_STATUS_OK) { free(m); return s; }
     m->n_tensors = dm_model_table(hp, m->tensors, &m->n_params);
+    const dm_tensor_info *bhh = dm_model_tensor(m, "lstm.fwd.bias_hh");
+    if (bhh) {
+        m->frozen_off = bhh->offset;
+        m->frozen_n = 2 * bhh->numel;     /* lstm.fwd.bias_hh, then lstm.bwd.bias_hh */
+    }
 
     dm_plan a = {0}, g = {0};
     model_layout(m, &a, &g);
@@ -553,12 +561,19 @@ void dm_adam_default(dm_adam *opt) {
     *opt = (dm_adam){.lr = 0.01f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .clip = 5.0f, .t = 0};
 }
 
+/* Updates every parameter but the frozen LSTM b_hh range. The original model (torch-rnn) has one
+ * bias per gate; training both of PyTorch's vectors would move their sum by twice Adam's step, which
+ * keeps the RNN on its initial loss plateau markedly longer. */
 dm_status dm_model_adam_step(dm_model *m, dm_adam *opt) {
     opt->t++;
     double bc1 = 1.0 - pow(opt->beta1, (double)opt->t), bc2 = 1.0 - pow(opt->beta2, (double)opt->t);
     float step = (float)(opt->lr * sqrt(bc2) / bc1);
-    m->be->i->adam(m->be, m->params, m->grads, m->adam_m, m->adam_v, m->n_params, step, opt->beta1,
-                   opt->beta2, opt->eps, opt->clip);
+    int64_t lo = m->frozen_n ? m->frozen_off : m->n_params, hi = lo + m->frozen_n;
+    m->be->i->adam(m->be, m->params, m->grads, m->adam_m, m->adam_v, lo, step, opt->beta1, opt->beta2,
+                   opt->eps, opt->clip);
+    if (hi < m->n_params)
+        m->be->i->adam(m->be, m->params + hi, m->grads + hi, m->adam_m + hi, m->adam_v + hi,
+                       m->n_params - hi, step, opt->beta1, opt->beta2, opt->eps, opt->clip);
     return dm_backend_status(m->be);
 }
 

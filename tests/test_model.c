@@ -346,3 +346,44 @@ Test(train, learns_the_planted_motif_and_keeps_the_best_weights) {
     dm_backend_free(be);
     dm_dataset_free(&all); dm_dataset_free(&tr); dm_dataset_free(&va);
 }
+
+Test(train, lstm_bias_hh_is_kept_but_not_trained) {
+    /* one bias per gate is trained, as in the original; b_hh stays as initialised (or imported) */
+    dm_hparams hp;
+    dm_hparams_default(&hp, DM_ARCH_RNN);
+    dm_backend *be = dm_backend_cpu_create(1);
+    dm_model *m;
+    cr_assert(dm_model_create(&m, &hp, be, 8) == DM_STATUS_OK);
+    cr_assert(dm_model_init_params(m, 4) == DM_STATUS_OK);
+    int64_t np = dm_model_n_params(m);
+    float *before = malloc(sizeof(float) * np), *after = malloc(sizeof(float) * np), *g = malloc(sizeof(float) * np);
+    dm_model_get_params(m, before);
+    float x[8 * 101 * 4];
+    int8_t labels[8];
+    make_batch(x, labels, 8, 101, 77);
+    double loss;
+    dm_adam opt;
+    dm_adam_default(&opt);
+    dm_model_zero_grad(m);
+    cr_assert(dm_model_forward(m, x, 8, true, 1, 0) == DM_STATUS_OK);
+    cr_assert(dm_model_backward(m, labels, 8, 8, &loss, NULL) == DM_STATUS_OK);
+    dm_model_get_grads(m, g);
+    cr_assert(dm_model_adam_step(m, &opt) == DM_STATUS_OK);
+    dm_model_get_params(m, after);
+    const char *names[2][2] = {{"lstm.fwd.bias_hh", "lstm.bwd.bias_hh"}, {"lstm.fwd.bias_ih", "lstm.bwd.bias_ih"}};
+    for (int d = 0; d < 2; d++) {
+        const dm_tensor_info *hh = dm_model_tensor(m, names[0][d]), *ih = dm_model_tensor(m, names[1][d]);
+        cr_assert(hh && ih);
+        cr_expect(memcmp(before + hh->offset, after + hh->offset, sizeof(float) * hh->numel) == 0,
+                  "%s was updated", hh->name);
+        cr_expect(memcmp(before + ih->offset, after + ih->offset, sizeof(float) * ih->numel) != 0,
+                  "%s was not updated", ih->name);
+        /* its gradient is still computed (saliency and imports need the full model) */
+        cr_expect(memcmp(g + hh->offset, g + ih->offset, sizeof(float) * hh->numel) == 0);
+    }
+    const dm_tensor_info *fc = dm_model_tensor(m, "fc.bias");
+    cr_expect(memcmp(before + fc->offset, after + fc->offset, sizeof(float) * 2) != 0, "fc after the frozen range");
+    free(before); free(after); free(g);
+    dm_model_free(m);
+    dm_backend_free(be);
+}

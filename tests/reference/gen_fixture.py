@@ -216,7 +216,9 @@ def run(model, x, labels, adam="torch7"):
     recs.append(("grad.x", x.grad.detach().clone()))
 
     # Torch7 optim.adam by hand: t, m, v per parameter; epsilon on the uncorrected sqrt(v).
-    params = list(model.parameters())
+    # The LSTM's bias_hh is not trained: the original (torch-rnn) has one bias per gate, and
+    # deepmotif keeps the second vector only so PyTorch weights import one to one (SPEC.md §3).
+    params = [p for n, p in model.named_parameters() if not n.endswith("bias_hh_l0")]
     m = [torch.zeros_like(p) for p in params]
     v = [torch.zeros_like(p) for p in params]
     losses, small, clipped, total = [], [], 0, 0
