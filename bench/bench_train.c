@@ -157,7 +157,7 @@ int main(int argc, char **argv) {
             double med = n % 2 ? t[k][n / 2] : 0.5 * (t[k][n / 2 - 1] + t[k][n / 2]);
             double gfl = B * flop / med / 1e9;
             printf("train_step,%s,%d,%d,%d,%.6f,%.6f,%.0f,%.1f,%.1f,%.0f,%s\n", dm_arch_name(hp.arch), B,
-                   threads[k], n, med, t[k][0], B / med, gfl, 100 * gfl / PEAK_GFLOPS, flop, DM_GIT_COMMIT);
+                   threads[k], n, med, t[k][0], B / med, gfl, 100 * gfl / PEAK_GFLOPS, flop, dm_git_commit());
             free(t[k]);
             dm_model_free(m[k]);
             dm_backend_free(be[k]);

@@ -8,7 +8,8 @@
 #     OUT_PREFIX  default bench/results/deepbind; writes OUT_PREFIX.tsv (one row per TF × arch,
 #                 appended as runs finish) and OUT_PREFIX.md (the table with means)
 # Environment: DM_BIN (default build/deepmotif), EPOCHS (20), SEED (1), THREADS (all cores),
-#              ARCHS (default "rnn cnn cnnrnn").
+#              ARCHS (default "rnn cnn cnnrnn"), APPEND=1 (add rows to an existing OUT_PREFIX.tsv;
+#              every row records the commit that produced it).
 set -euo pipefail
 data=${1:-../shared/data/deepbind}
 prefix=${2:-bench/results/deepbind}
@@ -24,7 +25,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 tsv="$prefix.tsv"
-printf 'tf\tarch\tauroc\tauprc\tbest_epoch\tepochs_run\ttrain_s\tseq_per_s\tn_train\tseed\tcommit\n' > "$tsv"
+[ "${APPEND:-0}" = 1 ] && [ -s "$tsv" ] ||
+    printf 'tf\tarch\tauroc\tauprc\tbest_epoch\tepochs_run\ttrain_s\tseq_per_s\tn_train\tseed\tcommit\n' > "$tsv"
 commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 
 for arch in $archs; do
@@ -66,7 +68,10 @@ for r in rows:
 archs = ["cnn", "cnnrnn", "rnn"]
 out = ["# DeepBind ENCODE accuracy (test = _B files)", "",
        "Default protocol, AC positives + one dinucleotide shuffle each, 10% validation pairs, at most",
-       "20 epochs, early stopping (patience 5), best-validation weights; seed %s, commit %s." % (rows[0][9], rows[0][10]) if rows else "", "",
+       "%s epochs, early stopping (patience 5), best-validation weights; seed %s; commits %s." % (
+           max(int(r[5]) for r in rows), rows[0][9], ", ".join(sorted({r[10] for r in rows}))) if rows else "",
+       "Train seconds and sequences/s are wall time of whole epochs incl. validation, on a 2-core VM that",
+       "other jobs shared during some runs: bench/results/bench_train.csv has the clean speed measurement.", "",
        "| TF | PyTorch CNN | " + " | ".join(f"{a} AUROC | {a} AUPRC | {a} epoch/run | {a} train s | {a} seq/s" for a in archs) + " |",
        "|---|---|" + "---|" * (5 * len(archs))]
 for tf in sorted(res):

@@ -151,6 +151,7 @@ void dm_resume_state_free(dm_resume_state *r);
 /* ---- misc (host/util.c) ------------------------------------------------------------------------ */
 
 double dm_now(void);                      /* CLOCK_MONOTONIC seconds */
+const char *dm_git_commit(void);          /* the commit built ("abc123def456", "-dirty" if modified) */
 void dm_utc_now(char buf[32]);            /* "2026-11-24T12:00:00Z" */
 const char *dm_cpu_name(void);            /* from /proc/cpuinfo; "unknown cpu" otherwise */
 

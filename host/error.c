@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "dm_internal.h"
+#include "dm_version.h"   /* DM_GIT_COMMIT, generated at build time */
 
 static _Thread_local char dm_error_buf[1024];
 
@@ -32,3 +33,4 @@ const char *dm_status_str(dm_status s) {
 }
 
 const char *dm_version(void) { return DM_VERSION_STRING " (" DM_GIT_COMMIT ")"; }
+const char *dm_git_commit(void) { return DM_GIT_COMMIT; }
