@@ -278,8 +278,8 @@ static int cmd_train(int argc, char **argv) {
     snprintf(prov.version, sizeof prov.version, "%s", dm_version());
     snprintf(prov.device, sizeof prov.device, "cpu: %s, %d threads", dm_cpu_name(), be->n_threads);
     if (o.progress)
-        fprintf(stderr, "deepmotif train: %s, %lld parameters; %lld training, %lld validation sequences; "
-                "%s protocol, batch %d, %d thread(s)\n", dm_arch_name(hp.arch), (long long)dm_model_n_params(m),
+        fprintf(stderr, "deepmotif train: %s, %lld trained parameters; %lld training, %lld validation sequences; "
+                "%s protocol, batch %d, %d thread(s)\n", dm_arch_name(hp.arch), (long long)dm_model_n_trainable(m),
                 (long long)tr.n, (long long)va.n, dm_protocol_name(protocol), o.batch, be->n_threads);
 
     int64_t np = dm_model_n_params(m);

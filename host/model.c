@@ -309,6 +309,7 @@ void dm_model_free(dm_model *m) {
 
 const dm_hparams *dm_model_hparams(const dm_model *m) { return &m->hp; }
 int64_t dm_model_n_params(const dm_model *m) { return m->n_params; }
+int64_t dm_model_n_trainable(const dm_model *m) { return m->n_params - m->frozen_n; }
 int32_t dm_model_max_batch(const dm_model *m) { return m->max_batch; }
 dm_backend *dm_model_backend(const dm_model *m) { return m->be; }
 

@@ -30,7 +30,8 @@ void dm_model_free(dm_model *m);
 int32_t dm_model_table(const dm_hparams *hp, dm_tensor_info *tensors, int64_t *n_params);
 
 const dm_hparams *dm_model_hparams(const dm_model *m);
-int64_t dm_model_n_params(const dm_model *m);
+int64_t dm_model_n_params(const dm_model *m);       /* arena size, the fixed LSTM b_hh included */
+int64_t dm_model_n_trainable(const dm_model *m);    /* what Adam updates (SPEC.md §2's counts) */
 const dm_tensor_info *dm_model_tensors(const dm_model *m, int32_t *n_tensors);
 const dm_tensor_info *dm_model_tensor(const dm_model *m, const char *name);  /* NULL if unknown */
 int32_t dm_model_max_batch(const dm_model *m);

@@ -189,15 +189,17 @@ Test(model, rejects_bad_shapes) {
     dm_model_free(m);
     dm_hparams_default(&hp, DM_ARCH_CNN);
     cr_assert(dm_model_create(&m, &hp, be, 4) == DM_STATUS_OK);
-    cr_expect(dm_model_n_params(m) == 136322, "CNN parameters (SPEC.md §2)");
+    cr_expect(dm_model_n_params(m) == 136322 && dm_model_n_trainable(m) == 136322, "CNN parameters (SPEC.md §2)");
     dm_model_free(m);
     dm_hparams_default(&hp, DM_ARCH_RNN);
     cr_assert(dm_model_create(&m, &hp, be, 4) == DM_STATUS_OK);
     cr_expect(dm_model_n_params(m) == 9858, "RNN parameters with two bias vectors (SPEC.md §2)");
+    cr_expect(dm_model_n_trainable(m) == 9602, "RNN trained parameters (SPEC.md §2)");
     dm_model_free(m);
     dm_hparams_default(&hp, DM_ARCH_CNNRNN);
     cr_assert(dm_model_create(&m, &hp, be, 4) == DM_STATUS_OK);
     cr_expect(dm_model_n_params(m) == 46082 + 2 * 128, "CNN-RNN parameters with two bias vectors");
+    cr_expect(dm_model_n_trainable(m) == 46082, "CNN-RNN trained parameters (SPEC.md §2)");
     dm_model_free(m);
     dm_backend_free(be);
 }
