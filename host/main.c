@@ -4,6 +4,7 @@
  *   deepmotif train     train a CNN, RNN or CNN-RNN and write a checkpoint
  *   deepmotif eval      AUROC, AUPRC and accuracy of a model on labelled data
  *   deepmotif predict   P(bound) per sequence as TSV
+ *   deepmotif saliency  input-gradient saliency maps
  *   deepmotif simulate  a labelled data set with planted motifs (the bundled default)
  *
  * Exit status: 0 success, 1 bad input or a failure while running, 2 a usage error.
@@ -15,10 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "deepmotif.h"
 #include "dm_internal.h"
 #include "model.h"
+#include "saliency.h"
 #include "simulate.h"
 #include "train.h"
 
@@ -409,6 +412,52 @@ static int cmd_predict(int argc, char **argv) {
     return 0;
 }
 
+/* ---- saliency ---------------------------------------------------------------------------------- */
+
+static int cmd_saliency(int argc, char **argv) {
+    dm_opt opts[] = {
+        {"--model", "MODEL", "checkpoint written by train (required)", NULL},
+        {"--data", "FILE", "sequences, any supported format (required)", NULL},
+        {"--out", "PREFIX", "writes PREFIX.npy, PREFIX.onehot.npy, PREFIX.tsv (required)", NULL},
+        {"--method", "M", "grad (default), grad-x-input, or original (DeMo: |d(-log p_y)/dX| * X)", NULL},
+        {"--target", "pos|label", "class score: log P(bound) (default) or log P(true label)", NULL},
+        {"--layout", "ncl|nlc", "array layout: (N, 4, L) (default, PyTorch/TF-MoDISco) or (N, L, 4)", NULL},
+        {"--center", NULL, "mean-centre the gradient over the 4 bases (hypothetical contributions)", NULL},
+        {"--batch", "N", "sequences per batch (default 256)", NULL},
+        {"--threads", "N", "CPU threads (default: all cores)", NULL},
+        {"--n-policy", "zero|quarter", "encoding of N and IUPAC codes (default zero)", NULL},
+        {"--quiet", NULL, "no progress line", NULL},
+        {0},
+    };
+    parse(argc, argv, opts, "deepmotif saliency --model MODEL --data FILE --out PREFIX [options]",
+          "Input-gradient saliency maps of a trained model, streamed in fixed-memory batches.");
+    dm_saliency_options so = {0};
+    if (opt(opts, "--method")) CHECK(dm_sal_method_parse(opt(opts, "--method"), &so.method));
+    if (opt(opts, "--target")) CHECK(dm_sal_target_parse(opt(opts, "--target"), &so.target));
+    const char *layout = opt(opts, "--layout") ? opt(opts, "--layout") : "ncl";
+    if (strcmp(layout, "ncl") && strcmp(layout, "nlc")) usage_error("--layout must be ncl or nlc");
+    so.nlc = !strcmp(layout, "nlc");
+    so.center = opt(opts, "--center") != NULL;
+    const char *npol = opt(opts, "--n-policy");
+    so.n_quarter = npol && !strcmp(npol, "quarter");
+    so.progress = !opt(opts, "--quiet") && isatty(fileno(stderr));
+    const char *prefix = required(opts, "--out");
+    int batch = (int)int_opt(opts, "--batch", 256, 1, 1 << 16);
+    dm_backend *be = make_backend(opts);
+    static dm_provenance prov;
+    dm_model *m = load_model(required(opts, "--model"), be, batch, &prov);
+    dm_dataset ds = {0};
+    load_data(&ds, required(opts, "--data"), dm_model_hparams(m)->len);
+    double t0 = dm_now();
+    CHECK(dm_saliency_run(m, &ds, &so, prefix));
+    fprintf(stderr, "%s: %lld sequences in %.1f s; wrote %s.npy, %s.onehot.npy, %s.tsv\n", prog_cmd,
+            (long long)ds.n, dm_now() - t0, prefix, prefix, prefix);
+    dm_dataset_free(&ds);
+    dm_model_free(m);
+    dm_backend_free(be);
+    return 0;
+}
+
 /* ---- simulate ---------------------------------------------------------------------------------- */
 
 static int cmd_simulate(int argc, char **argv) {
@@ -464,6 +513,7 @@ static void print_usage(FILE *f) {
             "  train      train a CNN, RNN (bidirectional LSTM) or CNN-RNN; write a checkpoint\n"
             "  eval       AUROC, AUPRC and accuracy on labelled data\n"
             "  predict    P(bound) for every sequence, as TSV\n"
+            "  saliency   input-gradient saliency maps (.npy, TSV)\n"
             "  simulate   a labelled data set with planted motifs (the bundled default)\n\n"
             "  --version  version, backends and BLAS\n"
             "  --help     this help; 'deepmotif COMMAND --help' for a command's options\n");
@@ -489,6 +539,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 2, argv + 2);
     if (!strcmp(cmd, "predict")) return cmd_predict(argc - 2, argv + 2);
+    if (!strcmp(cmd, "saliency")) return cmd_saliency(argc - 2, argv + 2);
     if (!strcmp(cmd, "simulate")) return cmd_simulate(argc - 2, argv + 2);
     prog_cmd = "deepmotif";
     usage_error("unknown command '%s'", cmd);

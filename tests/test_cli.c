@@ -66,8 +66,8 @@ Test(cli, usage_errors_exit_2) {
 Test(cli, help_and_version) {
     cr_expect(cli("--help") == 0);
     cr_expect(strstr(slurp("out"), "train") && strstr(slurp("out"), "predict"));
-    const char *cmds[] = {"train", "eval", "predict", "simulate"};
-    for (int i = 0; i < 4; i++) {
+    const char *cmds[] = {"train", "eval", "predict", "saliency", "simulate"};
+    for (int i = 0; i < 5; i++) {
         char a[64];
         snprintf(a, sizeof a, "%s --help", cmds[i]);
         cr_expect(cli(a) == 0, "%s", a);
@@ -127,6 +127,12 @@ Test(cli, bad_input_names_file_and_line_and_leaves_nothing) {
     cr_expect(strstr(err, "bad.fa:4") != NULL, "error names file and line: %s", err);
     cr_expect(strchr(err, '\n') == err + strlen(err) - 1, "one line: %s", err);
     cr_expect(!exists("p.tsv"), "no partial output");
+
+    /* saliency of bad data: the same one-line error, and none of its three outputs */
+    snprintf(a, sizeof a, "saliency --model %s/m.dm --data %s/bad.fa --out %s/sal", dir, dir, dir);
+    cr_expect(cli(a) == 1);
+    cr_expect(strstr(slurp("err"), "bad.fa:4") != NULL, "%s", slurp("err"));
+    cr_expect(!exists("sal.npy") && !exists("sal.onehot.npy") && !exists("sal.tsv"));
 
     /* a model file that is not one */
     snprintf(a, sizeof a, "eval --model %s/bad.fa --data %s/tr.seq.gz", dir, dir);

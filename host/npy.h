@@ -1,0 +1,37 @@
+/*
+ * npy.h: NumPy .npy v1.0 float32 arrays written incrementally (FORMATS.md §6), so attribution maps
+ * of any number of sequences stream to disk in fixed memory. The shape is declared up front; rows are
+ * appended in order; commit checks that exactly the declared number arrived, then renames the file
+ * into place (nothing partial is ever left under the final name).
+ */
+#ifndef DM_NPY_H
+#define DM_NPY_H
+
+#include "dm_internal.h"
+
+typedef struct dm_npy_writer {
+    dm_outfile out;
+    int ndim;
+    int64_t shape[4];
+    int64_t n_written;    /* floats written so far */
+    int64_t n_total;      /* floats the shape promises */
+} dm_npy_writer;
+
+/* Opens `path` for a C-order float32 array of `shape` (ndim 1..4). _IO, _ARG. */
+dm_status dm_npy_open(dm_npy_writer *w, const char *path, int ndim, const int64_t *shape);
+
+/* Appends n floats (little-endian on the little-endian hosts deepmotif supports). _IO, _ARG if more
+ * than the shape holds. */
+dm_status dm_npy_append(dm_npy_writer *w, const float *v, int64_t n);
+
+/* Checks the count, then renames into place. _ARG on a short array (the file is removed), _IO. */
+dm_status dm_npy_commit(dm_npy_writer *w);
+
+/* Removes the temporary file. */
+void dm_npy_abort(dm_npy_writer *w);
+
+/* The .npy header of a float32 array of `shape` (magic, version, length, padded dict) into buf;
+ * returns its length, a multiple of 64. buf must hold 256 bytes. */
+size_t dm_npy_header(char *buf, int ndim, const int64_t *shape);
+
+#endif /* DM_NPY_H */

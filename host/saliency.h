@@ -1,0 +1,41 @@
+/*
+ * saliency.h: input-gradient attribution maps (SPEC.md §6.1, FORMATS.md §11), batched, on any
+ * backend, in evaluation mode (dropout off).
+ *
+ *   grad          ∂S/∂X, all four channels, signed
+ *   grad-x-input  ∂S/∂X ⊙ X (one non-zero per position for one-hot input)
+ *   original      |∂(−log P(y | X))/∂X| ⊙ X with y the true label: DeMo's parity mode
+ * S is the class score log P(pos) (`pos`) or log P(y) of the true label (`label`). With `center`
+ * the gradient is mean-centred over the four bases first (TF-MoDISco's hypothetical contributions).
+ */
+#ifndef DM_SALIENCY_H
+#define DM_SALIENCY_H
+
+#include "model.h"
+
+typedef enum dm_sal_method { DM_SAL_GRAD = 0, DM_SAL_GRAD_X_INPUT, DM_SAL_ORIGINAL } dm_sal_method;
+typedef enum dm_sal_target { DM_TARGET_POS = 0, DM_TARGET_LABEL } dm_sal_target;
+
+typedef struct dm_saliency_options {
+    dm_sal_method method;
+    dm_sal_target target;
+    bool center;          /* mean-centre the gradient over the 4 bases */
+    bool nlc;             /* write (N, L, 4) instead of (N, 4, L) */
+    bool n_quarter;       /* N encoded as 0.25 per base */
+    bool progress;        /* a progress line on stderr */
+} dm_saliency_options;
+
+dm_status dm_sal_method_parse(const char *s, dm_sal_method *m);
+dm_status dm_sal_target_parse(const char *s, dm_sal_target *t);
+
+/* Attributions of one batch: x (B, L, 4) host input, labels (B) (needed for target `label` and method
+ * `original`; may be NULL otherwise), attr (B, L, 4) output, p_pos (B) output. B ≤ the model's batch. */
+dm_status dm_saliency_batch(dm_model *m, const float *x, const int8_t *labels, int B,
+                            const dm_saliency_options *o, float *attr, float *p_pos);
+
+/* The whole data set in batches, streamed to PREFIX.npy (attributions), PREFIX.onehot.npy (inputs, same
+ * layout) and PREFIX.tsv (id, P(pos), the attribution of the present base at every position). */
+dm_status dm_saliency_run(dm_model *m, const dm_dataset *ds, const dm_saliency_options *o,
+                          const char *prefix);
+
+#endif /* DM_SALIENCY_H */

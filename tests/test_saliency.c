@@ -1,0 +1,253 @@
+/*
+ * test_saliency.c: gradient saliency and the .npy writer.
+ *  - `grad` equals central differences of the class score (log P(pos), or log P(y)) wrt the input,
+ *    for every architecture, on the reference backend;
+ *  - `original` is |∂(−log p_y)/∂X| ⊙ X, `grad-x-input` is grad ⊙ X, `--center` rows sum to zero;
+ *  - .npy files have a valid v1.0 header (64-byte aligned, shape, size) and both layouts agree;
+ *  - the whole run streams in batches smaller than the data and matches one big batch.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dm_rng.h"
+#include "npy.h"
+#include "saliency.h"
+#include "testutil.h"
+
+static dm_hparams small_hparams(dm_arch arch) {
+    dm_hparams hp;
+    dm_hparams_default(&hp, arch);
+    hp.len = 30;
+    hp.conv_channels = 8;
+    hp.hidden = 6;
+    hp.conv_width[0] = 5;
+    hp.conv_width[1] = 3;
+    hp.conv_width[2] = 3;
+    return hp;
+}
+
+/* log P(class) of each sequence for input x, in double */
+static void class_scores(dm_model *m, const float *x, int B, double *out, int cls) {
+    float lp[2 * 8];
+    cr_assert(dm_model_forward(m, x, B, false, 0, 0) == DM_STATUS_OK);
+    cr_assert(dm_model_logprob(m, lp) == DM_STATUS_OK);
+    for (int b = 0; b < B; b++) out[b] = lp[2 * b + cls];
+}
+
+static void grad_matches_differences(dm_arch arch, dm_sal_target target) {
+    dm_hparams hp = small_hparams(arch);
+    int B = 4, L = hp.len;
+    dm_backend *be = dm_backend_cpu_ref_create();
+    dm_model *m;
+    cr_assert(dm_model_create(&m, &hp, be, B) == DM_STATUS_OK);
+    cr_assert(dm_model_init_params(m, 9) == DM_STATUS_OK);
+    /* dense random input (as class optimisation sees it) keeps ReLU and max kinks rare */
+    float *x = malloc(sizeof(float) * B * L * 4), *attr = malloc(sizeof(float) * B * L * 4);
+    dm_test_fill_uniform(x, (size_t)B * L * 4, 0, 1, 40 + arch);
+    int8_t labels[4] = {1, 0, 1, 0};
+    float p[4];
+    dm_saliency_options o = {.method = DM_SAL_GRAD, .target = target};
+    cr_assert(dm_saliency_batch(m, x, labels, B, &o, attr, p) == DM_STATUS_OK, "%s", dm_last_error());
+    int bad = 0, kinks = 0, n = 0;
+    for (int i = 0; i < B * L * 4; i += 3) {
+        int b = i / (L * 4), cls = target == DM_TARGET_POS ? 0 : (labels[b] == 1 ? 0 : 1);
+        double fd[2], sp[4], sm[4];
+        for (int k = 0; k < 2; k++) {
+            float h = k ? 5e-4f : 1e-3f, x0 = x[i];
+            x[i] = x0 + h;
+            class_scores(m, x, B, sp, cls);
+            x[i] = x0 - h;
+            class_scores(m, x, B, sm, cls);
+            x[i] = x0;
+            fd[k] = (sp[b] - sm[b]) / (2 * h);
+        }
+        n++;
+        if (fabs(fd[0] - fd[1]) > 1e-3 + 0.02 * fabs(fd[1])) { kinks++; continue; }
+        if (fabs(fd[1] - attr[i]) > 2e-3 + 2e-2 * fabs(fd[1])) bad++;
+    }
+    cr_expect(kinks * 10 <= n, "%d of %d on kinks", kinks, n);
+    cr_expect(bad == 0, "%s target %d: %d of %d saliency values differ from finite differences",
+              dm_arch_name(arch), target, bad, n);
+    free(x);
+    free(attr);
+    dm_model_free(m);
+    dm_backend_free(be);
+}
+
+Test(saliency, grad_is_the_input_gradient_of_the_class_score) {
+    for (int a = 0; a < 3; a++) {
+        grad_matches_differences((dm_arch)a, DM_TARGET_POS);
+        grad_matches_differences((dm_arch)a, DM_TARGET_LABEL);
+    }
+}
+
+Test(saliency, original_projected_and_centred_variants) {
+    dm_hparams hp = small_hparams(DM_ARCH_CNNRNN);
+    int B = 3, L = hp.len;
+    dm_backend *be = dm_backend_cpu_create(2);
+    dm_model *m;
+    cr_assert(dm_model_create(&m, &hp, be, B) == DM_STATUS_OK);
+    cr_assert(dm_model_init_params(m, 2) == DM_STATUS_OK);
+    size_t n = (size_t)B * L * 4;
+    float *x = calloc(n, sizeof(float)), *g = malloc(sizeof(float) * n), *a = malloc(sizeof(float) * n);
+    dm_rng r;
+    dm_rng_init(&r, dm_test_seed(), 300, 1);
+    for (int i = 0; i < B * L; i++) x[4 * i + dm_rng_below(&r, 4)] = 1.0f;   /* one-hot */
+    int8_t labels[3] = {1, 0, 0};
+    float p[3];
+    dm_saliency_options o = {.method = DM_SAL_GRAD, .target = DM_TARGET_LABEL};
+    cr_assert(dm_saliency_batch(m, x, labels, B, &o, g, p) == DM_STATUS_OK);
+    o.method = DM_SAL_ORIGINAL;
+    cr_assert(dm_saliency_batch(m, x, labels, B, &o, a, p) == DM_STATUS_OK);
+    for (size_t i = 0; i < n; i++)   /* |∂(−log p_y)/∂X| ⊙ X = |∂ log p_y/∂X| ⊙ X */
+        cr_assert(fabsf(a[i] - fabsf(g[i]) * x[i]) <= 1e-7f * (1 + fabsf(g[i])), "original at %zu", i);
+    o.method = DM_SAL_GRAD_X_INPUT;
+    cr_assert(dm_saliency_batch(m, x, labels, B, &o, a, p) == DM_STATUS_OK);
+    for (size_t i = 0; i < n; i++) cr_assert(fabsf(a[i] - g[i] * x[i]) <= 1e-7f * (1 + fabsf(g[i])));
+    o.method = DM_SAL_GRAD;
+    o.center = true;
+    cr_assert(dm_saliency_batch(m, x, labels, B, &o, a, p) == DM_STATUS_OK);
+    for (int i = 0; i < B * L; i++) {
+        double s = a[4 * i] + a[4 * i + 1] + a[4 * i + 2] + a[4 * i + 3];
+        cr_assert(fabs(s) < 1e-6, "centred row %d sums to %g", i, s);
+        cr_assert(fabsf((g[4 * i] - a[4 * i]) - (g[4 * i + 1] - a[4 * i + 1])) < 1e-6f, "one shift per row");
+    }
+    /* label targets need labels */
+    o.target = DM_TARGET_LABEL;
+    cr_expect(dm_saliency_batch(m, x, NULL, B, &o, a, p) == DM_STATUS_ARG);
+    free(x); free(g); free(a);
+    dm_model_free(m);
+    dm_backend_free(be);
+}
+
+/* Reads an .npy written by dm_npy: checks the header and returns the data (malloc'd). */
+static float *read_npy(const char *path, int64_t *shape, int *ndim) {
+    FILE *f = fopen(path, "rb");
+    cr_assert(f, "%s", path);
+    unsigned char pre[10];
+    cr_assert(fread(pre, 1, 10, f) == 10);
+    cr_assert(memcmp(pre, "\x93NUMPY\x01\x00", 8) == 0, "magic and version 1.0");
+    size_t hl = pre[8] | (size_t)pre[9] << 8;
+    cr_assert((10 + hl) % 64 == 0, "header padded to 64 bytes");
+    char hdr[1024] = {0};
+    cr_assert(fread(hdr, 1, hl, f) == hl);
+    cr_assert(hdr[hl - 1] == '\n');
+    cr_assert(strstr(hdr, "'descr': '<f4'") && strstr(hdr, "'fortran_order': False"));
+    char *s = strstr(hdr, "'shape': (");
+    cr_assert(s);
+    s += 10;
+    *ndim = 0;
+    int64_t total = 1;
+    while (*s != ')') {
+        shape[(*ndim)++] = strtoll(s, &s, 10);
+        total *= shape[*ndim - 1];
+        while (*s == ',' || *s == ' ') s++;
+    }
+    float *v = malloc(sizeof(float) * (size_t)total);
+    cr_assert((int64_t)fread(v, sizeof(float), (size_t)total, f) == total);
+    cr_assert(fgetc(f) == EOF, "file size = header + data");
+    fclose(f);
+    return v;
+}
+
+Test(saliency, streamed_npy_files_in_both_layouts) {
+    dm_hparams hp;
+    dm_hparams_default(&hp, DM_ARCH_CNN);
+    dm_backend *be = dm_backend_cpu_create(2);
+    dm_model *small, *big;
+    cr_assert(dm_model_create(&small, &hp, be, 7) == DM_STATUS_OK);    /* 7 does not divide 30 */
+    cr_assert(dm_model_create(&big, &hp, be, 30) == DM_STATUS_OK);
+    cr_assert(dm_model_init_params(small, 4) == DM_STATUS_OK);
+    cr_assert(dm_model_init_params(big, 4) == DM_STATUS_OK);
+    dm_dataset ds = {0};
+    ds.n = 30;
+    ds.len = 101;
+    ds.seq = malloc(30 * 101);
+    ds.label = malloc(30);
+    ds.id = calloc(30, sizeof(char *));
+    dm_rng r;
+    dm_rng_init(&r, dm_test_seed(), 301, 0);
+    for (int i = 0; i < 30 * 101; i++) ds.seq[i] = (uint8_t)dm_rng_below(&r, 5);   /* with N */
+    for (int i = 0; i < 30; i++) {
+        ds.label[i] = (int8_t)(i & 1);
+        ds.id[i] = malloc(16);
+        snprintf(ds.id[i], 16, "s%d", i);
+    }
+    char *dir = dm_test_tmpdir(), p1[512], p2[512], f[600];
+    snprintf(p1, sizeof p1, "%s/a", dir);
+    snprintf(p2, sizeof p2, "%s/b", dir);
+    dm_saliency_options o = {.method = DM_SAL_GRAD_X_INPUT};
+    cr_assert(dm_saliency_run(small, &ds, &o, p1) == DM_STATUS_OK, "%s", dm_last_error());
+    o.nlc = true;
+    cr_assert(dm_saliency_run(big, &ds, &o, p2) == DM_STATUS_OK, "%s", dm_last_error());
+    int64_t s1[4], s2[4], s3[4];
+    int n1, n2, n3;
+    snprintf(f, sizeof f, "%s.npy", p1);
+    float *a = read_npy(f, s1, &n1);
+    snprintf(f, sizeof f, "%s.npy", p2);
+    float *b = read_npy(f, s2, &n2);
+    snprintf(f, sizeof f, "%s.onehot.npy", p1);
+    float *x = read_npy(f, s3, &n3);
+    cr_assert(n1 == 3 && s1[0] == 30 && s1[1] == 4 && s1[2] == 101, "NCL shape");
+    cr_assert(n2 == 3 && s2[0] == 30 && s2[1] == 101 && s2[2] == 4, "NLC shape");
+    cr_assert(n3 == 3 && s3[1] == 4);
+    for (int n = 0; n < 30; n++)
+        for (int l = 0; l < 101; l++)
+            for (int c = 0; c < 4; c++) {
+                float va = a[(n * 4 + c) * 101 + l], vb = b[(n * 101 + l) * 4 + c];
+                cr_assert(fabsf(va - vb) <= 1e-6f * (1 + fabsf(vb)), "batch 7 vs 30 / NCL vs NLC at %d %d %d", n, l, c);
+                float xv = x[(n * 4 + c) * 101 + l];
+                cr_assert(xv == (ds.seq[n * 101 + l] == c), "one-hot array");
+            }
+    /* the TSV: a header and one line per sequence, ids in input order */
+    snprintf(f, sizeof f, "%s.tsv", p1);
+    FILE *t = fopen(f, "r");
+    cr_assert(t);
+    char line[8192];
+    int lines = 0;
+    while (fgets(line, sizeof line, t)) {
+        if (lines > 0) {
+            char id[16];
+            snprintf(id, sizeof id, "s%d\t", lines - 1);
+            cr_assert(strncmp(line, id, strlen(id)) == 0, "line %d: %.20s", lines, line);
+        }
+        lines++;
+    }
+    fclose(t);
+    cr_expect(lines == 31);
+    free(a); free(b); free(x);
+    dm_test_rmdir(dir);
+    free(dir);
+    dm_dataset_free(&ds);
+    dm_model_free(small);
+    dm_model_free(big);
+    dm_backend_free(be);
+}
+
+Test(npy, header_alignment_and_short_arrays) {
+    char buf[256];
+    for (int64_t n = 1; n < 100000000; n *= 7) {
+        int64_t shape[3] = {n, 4, 101};
+        size_t len = dm_npy_header(buf, 3, shape);
+        cr_assert(len % 64 == 0 && buf[len - 1] == '\n');
+    }
+    int64_t one[1] = {5};
+    size_t len = dm_npy_header(buf, 1, one);
+    cr_expect(strstr(buf + 10, "'shape': (5,), }") != NULL, "1-D shape keeps its trailing comma: %.*s", (int)len - 10, buf + 10);
+    char *dir = dm_test_tmpdir(), path[512];
+    snprintf(path, sizeof path, "%s/short.npy", dir);
+    dm_npy_writer w;
+    cr_assert(dm_npy_open(&w, path, 1, one) == DM_STATUS_OK);
+    float v[6] = {1, 2, 3, 4, 5, 6};
+    cr_assert(dm_npy_append(&w, v, 3) == DM_STATUS_OK);
+    cr_expect(dm_npy_append(&w, v, 3) == DM_STATUS_ARG, "more than the shape holds");
+    cr_expect(dm_npy_commit(&w) == DM_STATUS_ARG, "a short array is not committed");
+    FILE *f = fopen(path, "r");
+    cr_expect(f == NULL, "nothing left under the final name");
+    if (f) fclose(f);
+    dm_test_rmdir(dir);
+    free(dir);
+}
