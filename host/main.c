@@ -419,7 +419,11 @@ static int cmd_saliency(int argc, char **argv) {
         {"--model", "MODEL", "checkpoint written by train (required)", NULL},
         {"--data", "FILE", "sequences, any supported format (required)", NULL},
         {"--out", "PREFIX", "writes PREFIX.npy, PREFIX.onehot.npy, PREFIX.tsv (required)", NULL},
-        {"--method", "M", "grad (default), grad-x-input, or original (DeMo: |d(-log p_y)/dX| * X)", NULL},
+        {"--method", "M", "grad (default), grad-x-input, original (DeMo: |d(-log p_y)/dX| * X), "
+                          "ig (integrated gradients), ism (in-silico mutagenesis)", NULL},
+        {"--steps", "N", "ig: path steps (default 64)", NULL},
+        {"--baseline", "zero|shuffle", "ig: all-zero input (default) or a dinucleotide shuffle of each sequence", NULL},
+        {"--seed", "S", "ig: seed of the shuffled baselines (default 1)", NULL},
         {"--target", "pos|label", "class score: log P(bound) (default) or log P(true label)", NULL},
         {"--layout", "ncl|nlc", "array layout: (N, 4, L) (default, PyTorch/TF-MoDISco) or (N, L, 4)", NULL},
         {"--center", NULL, "mean-centre the gradient over the 4 bases (hypothetical contributions)", NULL},
@@ -438,6 +442,11 @@ static int cmd_saliency(int argc, char **argv) {
     if (strcmp(layout, "ncl") && strcmp(layout, "nlc")) usage_error("--layout must be ncl or nlc");
     so.nlc = !strcmp(layout, "nlc");
     so.center = opt(opts, "--center") != NULL;
+    so.steps = (int)int_opt(opts, "--steps", 64, 1, 100000);
+    const char *base = opt(opts, "--baseline") ? opt(opts, "--baseline") : "zero";
+    if (strcmp(base, "zero") && strcmp(base, "shuffle")) usage_error("--baseline must be zero or shuffle");
+    so.shuffle_baseline = !strcmp(base, "shuffle");
+    so.seed = seed_opt(opts);
     const char *npol = opt(opts, "--n-policy");
     so.n_quarter = npol && !strcmp(npol, "quarter");
     so.progress = !opt(opts, "--quiet") && isatty(fileno(stderr));

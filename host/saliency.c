@@ -14,7 +14,9 @@ dm_status dm_sal_method_parse(const char *s, dm_sal_method *m) {
     if (!strcmp(s, "grad")) *m = DM_SAL_GRAD;
     else if (!strcmp(s, "grad-x-input")) *m = DM_SAL_GRAD_X_INPUT;
     else if (!strcmp(s, "original")) *m = DM_SAL_ORIGINAL;
-    else return dm_error(DM_STATUS_ARG, "unknown saliency method '%s' (grad, grad-x-input, original)", s);
+    else if (!strcmp(s, "ig")) *m = DM_SAL_IG;
+    else if (!strcmp(s, "ism")) *m = DM_SAL_ISM;
+    else return dm_error(DM_STATUS_ARG, "unknown saliency method '%s' (grad, grad-x-input, original, ig, ism)", s);
     return DM_STATUS_OK;
 }
 
@@ -25,25 +27,134 @@ dm_status dm_sal_target_parse(const char *s, dm_sal_target *t) {
     return DM_STATUS_OK;
 }
 
-dm_status dm_saliency_batch(dm_model *m, const float *x, const int8_t *labels, int B,
-                            const dm_saliency_options *o, float *attr, float *p_pos) {
-    int L = dm_model_hparams(m)->len;
-    bool by_label = o->target == DM_TARGET_LABEL || o->method == DM_SAL_ORIGINAL;
-    float *g = malloc(sizeof(float) * 2 * (size_t)B);
-    if (!g) return dm_error(DM_STATUS_NOMEM, "saliency: out of memory");
+/* The target class of each row (0 = bound, positive class first); _ARG when labels are needed and
+ * missing. */
+static dm_status target_classes(const int8_t *labels, int B, bool by_label, int *cls) {
     for (int b = 0; b < B; b++) {
-        if (by_label && (!labels || (labels[b] != 0 && labels[b] != 1))) {
-            free(g);
+        if (by_label && (!labels || (labels[b] != 0 && labels[b] != 1)))
             return dm_error(DM_STATUS_ARG, "saliency: target 'label' and method 'original' need labelled data");
-        }
-        int cls = by_label ? (labels[b] == 1 ? 0 : 1) : 0;    /* positive class first */
-        g[2 * b + cls] = o->method == DM_SAL_ORIGINAL ? -1.0f : 1.0f;
-        g[2 * b + 1 - cls] = 0.0f;
+        cls[b] = by_label ? (labels[b] == 1 ? 0 : 1) : 0;
     }
-    dm_status st = dm_model_forward(m, x, B, false, 0, 0);
-    if (st == DM_STATUS_OK) st = dm_model_scores(m, p_pos);
-    if (st == DM_STATUS_OK) st = dm_model_backward_from(m, g, B, attr);
-    free(g);
+    return DM_STATUS_OK;
+}
+
+/* ∂(sign · log P(cls))/∂x for input x (B, L, 4) into grad (B, L, 4); P(pos) into p_pos if non-NULL. */
+static dm_status input_gradient(dm_model *m, const float *x, const int *cls, int B, float sign,
+                                float *grad, float *p_pos, float *g2) {
+    for (int b = 0; b < B; b++) {
+        g2[2 * b + cls[b]] = sign;
+        g2[2 * b + 1 - cls[b]] = 0.0f;
+    }
+    DM_TRY(dm_model_forward(m, x, B, false, 0, 0));
+    if (p_pos) DM_TRY(dm_model_scores(m, p_pos));
+    return dm_model_backward_from(m, g2, B, grad);
+}
+
+/* Integrated gradients (Sundararajan et al. 2017), midpoint rule: attr = (x − x0) ⊙ mean_k ∇S(x0 +
+ * (k − ½)/steps · (x − x0)). The interpolated batch reuses `work` (B, L, 4). */
+static dm_status integrated_gradients(dm_model *m, const float *x, const int *cls, int B,
+                                      const dm_saliency_options *o, float *attr, float *p_pos,
+                                      float *work, float *grad, float *g2, uint64_t row0) {
+    int L = dm_model_hparams(m)->len, steps = o->steps > 0 ? o->steps : 64;
+    size_t n = 4 * (size_t)B * L;
+    float *x0 = malloc(sizeof(float) * n);
+    if (!x0) return dm_error(DM_STATUS_NOMEM, "saliency: out of memory");
+    memset(x0, 0, sizeof(float) * n);
+    if (o->shuffle_baseline) {
+        /* the baseline of row b is a dinucleotide shuffle of its bases (zero rows stay N) */
+        uint8_t *c = malloc((size_t)L), *cs = malloc((size_t)L);
+        if (!c || !cs) { free(c); free(cs); free(x0); return dm_error(DM_STATUS_NOMEM, "saliency: out of memory"); }
+        for (int b = 0; b < B; b++) {
+            for (int l = 0; l < L; l++) {
+                const float *r = x + ((size_t)b * L + l) * 4;
+                c[l] = DM_BASE_N;
+                for (int k = 0; k < 4; k++) if (r[k] == 1.0f) c[l] = (uint8_t)k;
+            }
+            dm_dinuc_shuffle(cs, c, (size_t)L, o->seed, row0 + (uint64_t)b);
+            for (int l = 0; l < L; l++)
+                if (cs[l] < 4) x0[((size_t)b * L + l) * 4 + cs[l]] = 1.0f;
+        }
+        free(c);
+        free(cs);
+    }
+    memset(attr, 0, sizeof(float) * n);
+    dm_status st = DM_STATUS_OK;
+    for (int k = 0; k < steps && !st; k++) {
+        float a = ((float)k + 0.5f) / (float)steps;
+        for (size_t i = 0; i < n; i++) work[i] = x0[i] + a * (x[i] - x0[i]);
+        st = input_gradient(m, work, cls, B, 1.0f, grad, NULL, g2);
+        for (size_t i = 0; !st && i < n; i++) attr[i] += grad[i];
+    }
+    for (size_t i = 0; !st && i < n; i++) attr[i] = attr[i] / (float)steps * (x[i] - x0[i]);
+    if (!st) {   /* the score of the input itself */
+        st = dm_model_forward(m, x, B, false, 0, 0);
+        if (!st) st = dm_model_scores(m, p_pos);
+    }
+    free(x0);
+    return st;
+}
+
+/* In-silico mutagenesis: for each row, the 4·L single-base variants (the unchanged base included, so
+ * S(x) comes from the same passes) in forward batches of the model's size. attr[l, b] = S(x^{l→b})
+ * − S(x). */
+static dm_status mutagenesis(dm_model *m, const float *x, const int *cls, int B, float *attr,
+                             float *p_pos, float *work) {
+    int L = dm_model_hparams(m)->len, Bmax = dm_model_max_batch(m);
+    float lp[2 * 4096];
+    for (int b = 0; b < B; b++) {
+        const float *xb = x + (size_t)b * L * 4;
+        float *ab = attr + (size_t)b * L * 4;
+        double s_ref = NAN;
+        for (int v0 = 0; v0 < 4 * L; v0 += Bmax) {
+            int nv = 4 * L - v0 < Bmax ? 4 * L - v0 : Bmax;
+            if (nv > 4096) nv = 4096;
+            for (int j = 0; j < nv; j++) {    /* variant v: position v / 4 set to base v % 4 */
+                int v = v0 + j, l = v / 4, base = v % 4;
+                float *w = work + (size_t)j * L * 4;
+                memcpy(w, xb, sizeof(float) * 4 * (size_t)L);
+                for (int c = 0; c < 4; c++) w[4 * l + c] = (float)(c == base);
+            }
+            DM_TRY(dm_model_forward(m, work, nv, false, 0, 0));
+            DM_TRY(dm_model_logprob(m, lp));
+            for (int j = 0; j < nv; j++) ab[v0 + j] = lp[2 * j + cls[b]];
+        }
+        /* S(x): the variant that sets the present base at its own position (any one-hot position) */
+        for (int l = 0; l < L && isnan(s_ref); l++)
+            for (int c = 0; c < 4; c++)
+                if (xb[4 * l + c] == 1.0f) { s_ref = ab[4 * l + c]; break; }
+        if (isnan(s_ref)) {      /* no one-hot position at all: score x itself */
+            DM_TRY(dm_model_forward(m, xb, 1, false, 0, 0));
+            DM_TRY(dm_model_logprob(m, lp));
+            s_ref = lp[cls[b]];
+        }
+        for (int i = 0; i < 4 * L; i++) ab[i] = (float)(ab[i] - s_ref);
+        p_pos[b] = cls[b] == 0 ? expf((float)s_ref) : 1.0f - expf((float)s_ref);
+    }
+    return DM_STATUS_OK;
+}
+
+dm_status dm_saliency_batch(dm_model *m, const float *x, const int8_t *labels, int B, int64_t row0,
+                            const dm_saliency_options *o, float *attr, float *p_pos) {
+    int L = dm_model_hparams(m)->len, Bmax = dm_model_max_batch(m);
+    bool by_label = o->target == DM_TARGET_LABEL || o->method == DM_SAL_ORIGINAL;
+    int *cls = malloc(sizeof(int) * (size_t)B);
+    float *g2 = malloc(sizeof(float) * 2 * (size_t)B);
+    float *work = malloc(sizeof(float) * 4 * (size_t)L * (size_t)(B > Bmax ? B : Bmax));
+    float *grad = malloc(sizeof(float) * 4 * (size_t)L * (size_t)B);
+    dm_status st = !cls || !g2 || !work || !grad ? dm_error(DM_STATUS_NOMEM, "saliency: out of memory")
+                                                 : target_classes(labels, B, by_label, cls);
+    if (!st) {
+        if (o->method == DM_SAL_IG)
+            st = integrated_gradients(m, x, cls, B, o, attr, p_pos, work, grad, g2, (uint64_t)row0);
+        else if (o->method == DM_SAL_ISM)
+            st = mutagenesis(m, x, cls, B, attr, p_pos, work);
+        else    /* DeMo's map is the gradient of the loss −log p_y */
+            st = input_gradient(m, x, cls, B, o->method == DM_SAL_ORIGINAL ? -1.0f : 1.0f, attr, p_pos, g2);
+    }
+    free(cls);
+    free(g2);
+    free(work);
+    free(grad);
     DM_TRY(st);
     for (int64_t r = 0; r < (int64_t)B * L; r++) {
         float *a = attr + 4 * r;
@@ -104,7 +215,7 @@ dm_status dm_saliency_run(dm_model *m, const dm_dataset *ds, const dm_saliency_o
     for (int64_t i = 0; !st && i < ds->n; i += Bmax) {
         int B = (int)(ds->n - i < Bmax ? ds->n - i : Bmax);
         onehot_host(x, ds->seq + (size_t)i * L, (int64_t)B * L, o->n_quarter);
-        st = dm_saliency_batch(m, x, ds->label + i, B, o, attr, p);
+        st = dm_saliency_batch(m, x, ds->label + i, B, i, o, attr, p);
         if (!st) { to_layout(buf, attr, B, L, o->nlc); st = dm_npy_append(&wa, buf, 4 * (int64_t)B * L); }
         if (!st) { to_layout(buf, x, B, L, o->nlc); st = dm_npy_append(&wx, buf, 4 * (int64_t)B * L); }
         for (int b = 0; !st && b < B; b++) {

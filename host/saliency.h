@@ -5,6 +5,10 @@
  *   grad          ∂S/∂X, all four channels, signed
  *   grad-x-input  ∂S/∂X ⊙ X (one non-zero per position for one-hot input)
  *   original      |∂(−log P(y | X))/∂X| ⊙ X with y the true label: DeMo's parity mode
+ *   ig            integrated gradients: (X − X0) ⊙ mean over `steps` midpoints of ∂S/∂X along the
+ *                 straight path from the baseline X0 (all-zero, or a dinucleotide shuffle of X)
+ *   ism           in-silico mutagenesis: S(X with base b at position l) − S(X) for every l and b
+ *                 (0 for the present base), by batched forward passes
  * S is the class score log P(pos) (`pos`) or log P(y) of the true label (`label`). With `center`
  * the gradient is mean-centred over the four bases first (TF-MoDISco's hypothetical contributions).
  */
@@ -13,7 +17,9 @@
 
 #include "model.h"
 
-typedef enum dm_sal_method { DM_SAL_GRAD = 0, DM_SAL_GRAD_X_INPUT, DM_SAL_ORIGINAL } dm_sal_method;
+typedef enum dm_sal_method {
+    DM_SAL_GRAD = 0, DM_SAL_GRAD_X_INPUT, DM_SAL_ORIGINAL, DM_SAL_IG, DM_SAL_ISM
+} dm_sal_method;
 typedef enum dm_sal_target { DM_TARGET_POS = 0, DM_TARGET_LABEL } dm_sal_target;
 
 typedef struct dm_saliency_options {
@@ -23,14 +29,18 @@ typedef struct dm_saliency_options {
     bool nlc;             /* write (N, L, 4) instead of (N, 4, L) */
     bool n_quarter;       /* N encoded as 0.25 per base */
     bool progress;        /* a progress line on stderr */
+    int steps;            /* ig: path steps (default 64) */
+    bool shuffle_baseline;/* ig: a dinucleotide shuffle of each input instead of all-zero */
+    uint64_t seed;        /* ig: seed of the shuffled baselines */
 } dm_saliency_options;
 
 dm_status dm_sal_method_parse(const char *s, dm_sal_method *m);
 dm_status dm_sal_target_parse(const char *s, dm_sal_target *t);
 
 /* Attributions of one batch: x (B, L, 4) host input, labels (B) (needed for target `label` and method
- * `original`; may be NULL otherwise), attr (B, L, 4) output, p_pos (B) output. B ≤ the model's batch. */
-dm_status dm_saliency_batch(dm_model *m, const float *x, const int8_t *labels, int B,
+ * `original`; may be NULL otherwise), attr (B, L, 4) output, p_pos (B) output. B ≤ the model's batch.
+ * row0: the data-set row of x's first sequence (seeds the shuffled IG baselines per row). */
+dm_status dm_saliency_batch(dm_model *m, const float *x, const int8_t *labels, int B, int64_t row0,
                             const dm_saliency_options *o, float *attr, float *p_pos);
 
 /* The whole data set in batches, streamed to PREFIX.npy (attributions), PREFIX.onehot.npy (inputs, same
