@@ -418,7 +418,7 @@ static int cmd_saliency(int argc, char **argv) {
     dm_opt opts[] = {
         {"--model", "MODEL", "checkpoint written by train (required)", NULL},
         {"--data", "FILE", "sequences, any supported format (required)", NULL},
-        {"--out", "PREFIX", "writes PREFIX.npy, PREFIX.onehot.npy, PREFIX.tsv (required)", NULL},
+        {"--out", "PREFIX", "writes PREFIX.npy, .onehot.npy, .npz, .onehot.npz (key arr_0), .tsv (required)", NULL},
         {"--method", "M", "grad (default), grad-x-input, original (DeMo: |d(-log p_y)/dX| * X), "
                           "ig (integrated gradients), ism (in-silico mutagenesis)", NULL},
         {"--steps", "N", "ig: path steps (default 64)", NULL},
@@ -459,8 +459,8 @@ static int cmd_saliency(int argc, char **argv) {
     load_data(&ds, required(opts, "--data"), dm_model_hparams(m)->len);
     double t0 = dm_now();
     CHECK(dm_saliency_run(m, &ds, &so, prefix));
-    fprintf(stderr, "%s: %lld sequences in %.1f s; wrote %s.npy, %s.onehot.npy, %s.tsv\n", prog_cmd,
-            (long long)ds.n, dm_now() - t0, prefix, prefix, prefix);
+    fprintf(stderr, "%s: %lld sequences in %.1f s; wrote %s.{npy,onehot.npy,npz,onehot.npz,tsv}\n", prog_cmd,
+            (long long)ds.n, dm_now() - t0, prefix);
     dm_dataset_free(&ds);
     dm_model_free(m);
     dm_backend_free(be);

@@ -15,13 +15,22 @@ typedef struct dm_npy_writer {
     int64_t shape[4];
     int64_t n_written;    /* floats written so far */
     int64_t n_total;      /* floats the shape promises */
+    bool zip;             /* an .npz: one STORED member <key>.npy */
+    uint32_t crc;         /* zip: CRC-32 of the member so far */
+    uint32_t member_size; /* zip: bytes of the member (header + data) */
+    char key[64];
 } dm_npy_writer;
 
 /* Opens `path` for a C-order float32 array of `shape` (ndim 1..4). _IO, _ARG. */
 dm_status dm_npy_open(dm_npy_writer *w, const char *path, int ndim, const int64_t *shape);
 
+/* The same array as the single member `<key>.npy` of an .npz (a ZIP archive, STORED, sizes in the
+ * headers and a correct CRC-32, as np.savez writes; np.load(path)[key] reads it). Members of 4 GiB
+ * or more (ZIP64) are not written: _ARG names the .npy alternative. */
+dm_status dm_npz_open(dm_npy_writer *w, const char *path, const char *key, int ndim, const int64_t *shape);
+
 /* Appends n floats (little-endian on the little-endian hosts deepmotif supports). _IO, _ARG if more
- * than the shape holds. */
+ * than the shape holds. Works for .npy and .npz alike. */
 dm_status dm_npy_append(dm_npy_writer *w, const float *v, int64_t n);
 
 /* Checks the count, then renames into place. _ARG on a short array (the file is removed), _IO. */

@@ -195,29 +195,34 @@ dm_status dm_saliency_run(dm_model *m, const dm_dataset *ds, const dm_saliency_o
                           const char *prefix) {
     int L = dm_model_hparams(m)->len, Bmax = dm_model_max_batch(m);
     if (ds->len != L) return dm_error(DM_STATUS_ARG, "data length %d != model length %d", ds->len, L);
-    char path[3][4200];
-    snprintf(path[0], sizeof path[0], "%s.npy", prefix);
-    snprintf(path[1], sizeof path[1], "%s.onehot.npy", prefix);
-    snprintf(path[2], sizeof path[2], "%s.tsv", prefix);
+    /* attributions and inputs, each as .npy and as an .npz with key arr_0 (TF-MoDISco) */
+    static const char *const suffix[4] = {".npy", ".onehot.npy", ".npz", ".onehot.npz"};
+    char path[5][4200];
+    for (int k = 0; k < 4; k++) snprintf(path[k], sizeof path[k], "%s%s", prefix, suffix[k]);
+    snprintf(path[4], sizeof path[4], "%s.tsv", prefix);
     int64_t shape[3] = {ds->n, o->nlc ? L : 4, o->nlc ? 4 : L};
     size_t nb = 4 * (size_t)Bmax * L;
     float *x = malloc(sizeof(float) * nb), *attr = malloc(sizeof(float) * nb);
     float *buf = malloc(sizeof(float) * nb), *p = malloc(sizeof(float) * (size_t)Bmax);
-    dm_npy_writer wa = {0}, wx = {0};
+    dm_npy_writer w[4];
+    memset(w, 0, sizeof w);
     dm_outfile tsv = {0};
     dm_status st = DM_STATUS_OK;
     if (!x || !attr || !buf || !p) st = dm_error(DM_STATUS_NOMEM, "saliency: out of memory");
-    if (!st) st = dm_npy_open(&wa, path[0], 3, shape);
-    if (!st) st = dm_npy_open(&wx, path[1], 3, shape);
-    if (!st) st = dm_outfile_open(&tsv, path[2]);
+    for (int k = 0; k < 4 && !st; k++)
+        st = k < 2 ? dm_npy_open(&w[k], path[k], 3, shape) : dm_npz_open(&w[k], path[k], "arr_0", 3, shape);
+    if (!st) st = dm_outfile_open(&tsv, path[4]);
     if (!st) fprintf(tsv.f, "id\tscore\tattribution\n");
     double t0 = dm_now(), t_print = 0;
     for (int64_t i = 0; !st && i < ds->n; i += Bmax) {
         int B = (int)(ds->n - i < Bmax ? ds->n - i : Bmax);
+        int64_t nv = 4 * (int64_t)B * L;
         onehot_host(x, ds->seq + (size_t)i * L, (int64_t)B * L, o->n_quarter);
         st = dm_saliency_batch(m, x, ds->label + i, B, i, o, attr, p);
-        if (!st) { to_layout(buf, attr, B, L, o->nlc); st = dm_npy_append(&wa, buf, 4 * (int64_t)B * L); }
-        if (!st) { to_layout(buf, x, B, L, o->nlc); st = dm_npy_append(&wx, buf, 4 * (int64_t)B * L); }
+        if (!st) to_layout(buf, attr, B, L, o->nlc);
+        for (int k = 0; !st && k < 4; k += 2) st = dm_npy_append(&w[k], buf, nv);
+        if (!st) to_layout(buf, x, B, L, o->nlc);
+        for (int k = 1; !st && k < 4; k += 2) st = dm_npy_append(&w[k], buf, nv);
         for (int b = 0; !st && b < B; b++) {
             /* the attribution of the present base: Σ_c attr ⊙ x per position */
             fprintf(tsv.f, "%s\t%.6g\t", ds->id[i + b], p[b]);
@@ -235,15 +240,14 @@ dm_status dm_saliency_run(dm_model *m, const dm_dataset *ds, const dm_saliency_o
         }
     }
     if (o->progress) fprintf(stderr, "\n");
-    if (!st) st = dm_npy_commit(&wa);
-    if (!st) st = dm_npy_commit(&wx);
+    for (int k = 0; k < 4 && !st; k++) st = dm_npy_commit(&w[k]);
     if (!st) st = dm_outfile_commit(&tsv);
     if (st) {     /* nothing partial is left behind */
-        dm_npy_abort(&wa);
-        dm_npy_abort(&wx);
+        for (int k = 0; k < 4; k++) {
+            dm_npy_abort(&w[k]);
+            remove(path[k]);
+        }
         dm_outfile_abort(&tsv);
-        remove(path[0]);
-        remove(path[1]);
     }
     free(x);
     free(attr);

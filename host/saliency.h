@@ -44,7 +44,9 @@ dm_status dm_saliency_batch(dm_model *m, const float *x, const int8_t *labels, i
                             const dm_saliency_options *o, float *attr, float *p_pos);
 
 /* The whole data set in batches, streamed to PREFIX.npy (attributions), PREFIX.onehot.npy (inputs, same
- * layout) and PREFIX.tsv (id, P(pos), the attribution of the present base at every position). */
+ * layout), the same two arrays as PREFIX.npz and PREFIX.onehot.npz (key arr_0, what `modisco motifs -a
+ * attr.npz -s ohe.npz` reads) and PREFIX.tsv (id, P(pos), the attribution of the present base at every
+ * position). On failure none of them is left behind. */
 dm_status dm_saliency_run(dm_model *m, const dm_dataset *ds, const dm_saliency_options *o,
                           const char *prefix);
 

@@ -132,7 +132,8 @@ Test(cli, bad_input_names_file_and_line_and_leaves_nothing) {
     snprintf(a, sizeof a, "saliency --model %s/m.dm --data %s/bad.fa --out %s/sal", dir, dir, dir);
     cr_expect(cli(a) == 1);
     cr_expect(strstr(slurp("err"), "bad.fa:4") != NULL, "%s", slurp("err"));
-    cr_expect(!exists("sal.npy") && !exists("sal.onehot.npy") && !exists("sal.tsv"));
+    cr_expect(!exists("sal.npy") && !exists("sal.onehot.npy") && !exists("sal.npz") && !exists("sal.onehot.npz") &&
+              !exists("sal.tsv"));
 
     /* a model file that is not one */
     snprintf(a, sizeof a, "eval --model %s/bad.fa --data %s/tr.seq.gz", dir, dir);

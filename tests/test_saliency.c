@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "dm_rng.h"
 #include "npy.h"
@@ -348,4 +349,53 @@ Test(saliency, ism_equals_direct_forward_differences) {
         dm_model_free(m);
     }
     dm_backend_free(be);
+}
+
+static uint32_t le32(const unsigned char *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+static uint32_t le16(const unsigned char *p) { return p[0] | p[1] << 8; }
+
+Test(npy, npz_is_a_valid_zip_with_arr_0) {
+    char *dir = dm_test_tmpdir(), path[512], npy[512];
+    snprintf(path, sizeof path, "%s/a.npz", dir);
+    snprintf(npy, sizeof npy, "%s/a.npy", dir);
+    int64_t shape[2] = {3, 5};
+    float v[15];
+    for (int i = 0; i < 15; i++) v[i] = 0.5f * (float)i - 2.0f;
+    dm_npy_writer w, w2;
+    cr_assert(dm_npz_open(&w, path, "arr_0", 2, shape) == DM_STATUS_OK);
+    cr_assert(dm_npy_open(&w2, npy, 2, shape) == DM_STATUS_OK);
+    for (int r = 0; r < 3; r++) {      /* streamed row by row */
+        cr_assert(dm_npy_append(&w, v + 5 * r, 5) == DM_STATUS_OK);
+        cr_assert(dm_npy_append(&w2, v + 5 * r, 5) == DM_STATUS_OK);
+    }
+    cr_assert(dm_npy_commit(&w) == DM_STATUS_OK);
+    cr_assert(dm_npy_commit(&w2) == DM_STATUS_OK);
+
+    /* the archive: local header, the member (= the .npy file byte for byte), directory, end record */
+    FILE *f = fopen(path, "rb"), *g = fopen(npy, "rb");
+    cr_assert(f && g);
+    unsigned char z[4096], n[4096];
+    size_t zn = fread(z, 1, sizeof z, f), nn = fread(n, 1, sizeof n, g);
+    fclose(f);
+    fclose(g);
+    cr_assert(le32(z) == 0x04034b50 && le16(z + 8) == 0, "local header, STORED");
+    size_t name_len = le16(z + 26), off = 30 + name_len + le16(z + 28);
+    cr_assert(name_len == 9 && memcmp(z + 30, "arr_0.npy", 9) == 0, "member arr_0.npy");
+    uint32_t size = le32(z + 22);
+    cr_assert(size == nn && le32(z + 18) == size && memcmp(z + off, n, nn) == 0, "member = the .npy");
+    cr_assert(le32(z + 14) == (uint32_t)crc32(0, n, (uInt)nn), "CRC-32 of the member");
+    const unsigned char *cd = z + off + size;
+    cr_assert(le32(cd) == 0x02014b50 && le32(cd + 16) == le32(z + 14) && le32(cd + 42) == 0);
+    const unsigned char *end = z + zn - 22;
+    cr_assert(le32(end) == 0x06054b50 && le16(end + 10) == 1 && le32(end + 16) == off + size);
+
+    /* and NumPy reads it, where NumPy is installed (not a dependency of the tests) */
+    if (dm_test_system("python3 -c 'import numpy' 2>/dev/null") == 0) {
+        cr_expect(dm_test_system("python3 -c \"import numpy as np; a = np.load('%s')['arr_0']; "
+                                 "b = np.load('%s'); assert a.shape == (3, 5) and a.dtype == np.float32 "
+                                 "and (a == b).all() and a[2, 4] == 5.0\"", path, npy) == 0,
+                  "numpy.load of the .npz");
+    }
+    dm_test_rmdir(dir);
+    free(dir);
 }
