@@ -4,7 +4,8 @@
  *   deepmotif train     train a CNN, RNN or CNN-RNN and write a checkpoint
  *   deepmotif eval      AUROC, AUPRC and accuracy of a model on labelled data
  *   deepmotif predict   P(bound) per sequence as TSV
- *   deepmotif saliency  input-gradient saliency maps
+ *   deepmotif saliency  attribution maps
+ *   deepmotif optimize  class optimisation
  *   deepmotif simulate  a labelled data set with planted motifs (the bundled default)
  *
  * Exit status: 0 success, 1 bad input or a failure while running, 2 a usage error.
@@ -21,6 +22,7 @@
 #include "deepmotif.h"
 #include "dm_internal.h"
 #include "model.h"
+#include "optimize.h"
 #include "saliency.h"
 #include "simulate.h"
 #include "train.h"
@@ -467,6 +469,56 @@ static int cmd_saliency(int argc, char **argv) {
     return 0;
 }
 
+/* ---- optimize ---------------------------------------------------------------------------------- */
+
+static int cmd_optimize(int argc, char **argv) {
+    dm_opt opts[] = {
+        {"--model", "MODEL", "checkpoint written by train (required)", NULL},
+        {"--out", "PREFIX", "writes PREFIX.meme, PREFIX.trajectory.tsv, PREFIX.fa (required)", NULL},
+        {"--restarts", "N", "seeded restarts, optimised together in one batch (default 1, as the original)", NULL},
+        {"--steps", "N", "RMSprop steps (default 1000)", NULL},
+        {"--lr", "X", "RMSprop learning rate (default 0.05)", NULL},
+        {"--lambda", "X", "L2 penalty on the input (default 0.009)", NULL},
+        {"--param", "direct|softmax", "optimise X itself (default, the original) or X = softmax(Z) per position", NULL},
+        {"--seed", "S", "seed of the U[0,1) starts (default 1)", NULL},
+        {"--threads", "N", "CPU threads (default: all cores)", NULL},
+        {0},
+    };
+    parse(argc, argv, opts, "deepmotif optimize --model MODEL --out PREFIX [options]",
+          "Class optimisation: the input that maximises log P(bound) - lambda |X|^2, by RMSprop on the\n"
+          "input, post-processed to a position probability matrix as in the Deep Motif Dashboard.");
+    dm_optimize_options oo;
+    dm_optimize_options_default(&oo);
+    oo.restarts = (int32_t)int_opt(opts, "--restarts", oo.restarts, 1, 4096);
+    oo.steps = (int32_t)int_opt(opts, "--steps", oo.steps, 0, 10000000);
+    oo.lr = (float)num_opt(opts, "--lr", oo.lr, 1e-9, 100);
+    oo.lambda = (float)num_opt(opts, "--lambda", oo.lambda, 0, 100);
+    oo.seed = seed_opt(opts);
+    const char *param = opt(opts, "--param") ? opt(opts, "--param") : "direct";
+    if (strcmp(param, "direct") && strcmp(param, "softmax")) usage_error("--param must be direct or softmax");
+    oo.softmax = !strcmp(param, "softmax");
+    const char *prefix = required(opts, "--out");
+    dm_backend *be = make_backend(opts);
+    static dm_provenance prov;
+    dm_model *m = load_model(required(opts, "--model"), be, oo.restarts, &prov);
+    int L = dm_model_hparams(m)->len, R = oo.restarts;
+    float *x = malloc(sizeof(float) * 4 * (size_t)R * L), *ppm = malloc(sizeof(float) * 4 * (size_t)R * L);
+    float *obj = malloc(sizeof(float) * (size_t)(oo.steps + 1) * R), *p = malloc(sizeof(float) * (size_t)R);
+    if (!x || !ppm || !obj || !p) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
+    double t0 = dm_now();
+    CHECK(dm_optimize(m, &oo, x, ppm, obj, p));
+    double secs = dm_now() - t0;
+    CHECK(dm_optimize_write(prefix, &oo, L, ppm, obj, p));
+    for (int r = 0; r < R; r++)
+        printf("restart %d  objective %.4f -> %.4f  P(bound) %.4f\n", r + 1, obj[r], obj[(size_t)oo.steps * R + r], p[r]);
+    fprintf(stderr, "%s: %d restarts x %d steps in %.1f s (%.0f steps/s); wrote %s.meme, %s.trajectory.tsv, %s.fa\n",
+            prog_cmd, R, oo.steps, secs, oo.steps / (secs > 0 ? secs : 1), prefix, prefix, prefix);
+    free(x); free(ppm); free(obj); free(p);
+    dm_model_free(m);
+    dm_backend_free(be);
+    return 0;
+}
+
 /* ---- simulate ---------------------------------------------------------------------------------- */
 
 static int cmd_simulate(int argc, char **argv) {
@@ -522,7 +574,8 @@ static void print_usage(FILE *f) {
             "  train      train a CNN, RNN (bidirectional LSTM) or CNN-RNN; write a checkpoint\n"
             "  eval       AUROC, AUPRC and accuracy on labelled data\n"
             "  predict    P(bound) for every sequence, as TSV\n"
-            "  saliency   input-gradient saliency maps (.npy, TSV)\n"
+            "  saliency   attribution maps: gradients, integrated gradients, mutagenesis (.npy, .npz, TSV)\n"
+            "  optimize   class optimisation: the ideal bound input as a PPM (MEME)\n"
             "  simulate   a labelled data set with planted motifs (the bundled default)\n\n"
             "  --version  version, backends and BLAS\n"
             "  --help     this help; 'deepmotif COMMAND --help' for a command's options\n");
@@ -549,6 +602,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 2, argv + 2);
     if (!strcmp(cmd, "predict")) return cmd_predict(argc - 2, argv + 2);
     if (!strcmp(cmd, "saliency")) return cmd_saliency(argc - 2, argv + 2);
+    if (!strcmp(cmd, "optimize")) return cmd_optimize(argc - 2, argv + 2);
     if (!strcmp(cmd, "simulate")) return cmd_simulate(argc - 2, argv + 2);
     prog_cmd = "deepmotif";
     usage_error("unknown command '%s'", cmd);

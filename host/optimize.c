@@ -1,0 +1,184 @@
+/*
+ * optimize.c: class optimisation (see optimize.h). Each step is one forward and one backward pass of
+ * the whole batch of restarts: ∂f/∂X = ∂(−log P(pos))/∂X + 2λX, then RMSprop on X (or on Z through
+ * the softmax Jacobian, ∂f/∂Z = X ⊙ (g − Σ_b g_b X_b) per position).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dm_rng.h"
+#include "optimize.h"
+
+void dm_optimize_options_default(dm_optimize_options *o) {
+    *o = (dm_optimize_options){.restarts = 1, .steps = 1000, .lr = 0.05f, .lambda = 0.009f,
+                               .alpha = 0.99f, .eps = 1e-8f, .softmax = false, .seed = 1};
+}
+
+/* X (n positions × 4) = softmax of Z per position */
+static void softmax_rows(float *x, const float *z, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const float *zr = z + 4 * i;
+        float mx = fmaxf(fmaxf(zr[0], zr[1]), fmaxf(zr[2], zr[3])), s = 0;
+        for (int c = 0; c < 4; c++) s += x[4 * i + c] = expf(zr[c] - mx);
+        for (int c = 0; c < 4; c++) x[4 * i + c] /= s;
+    }
+}
+
+/* The objective of every restart and its gradient wrt X. */
+static dm_status objective_and_grad(dm_model *m, const float *x, int R, int L, float lambda,
+                                    float *g2, float *grad, float *f, float *p_pos) {
+    for (int r = 0; r < R; r++) {   /* ∂(−log P(pos))/∂logprob: −1 at the bound class */
+        g2[2 * r] = -1.0f;
+        g2[2 * r + 1] = 0.0f;
+    }
+    DM_TRY(dm_model_forward(m, x, R, false, 0, 0));
+    DM_TRY(dm_model_scores(m, p_pos));
+    DM_TRY(dm_model_backward_from(m, g2, R, grad));
+    size_t n = 4 * (size_t)L;
+    for (int r = 0; r < R; r++) {
+        double sq = 0;
+        for (size_t i = 0; i < n; i++) {
+            float xv = x[r * n + i];
+            sq += (double)xv * xv;
+            grad[r * n + i] += 2.0f * lambda * xv;
+        }
+        f[r] = (float)(-log(fmax(p_pos[r], 1e-30)) + lambda * sq);
+    }
+    return DM_STATUS_OK;
+}
+
+dm_status dm_optimize(dm_model *m, const dm_optimize_options *o, float *x, float *ppm, float *objective,
+                      float *p_pos) {
+    int R = o->restarts, L = dm_model_hparams(m)->len;
+    if (R < 1 || R > dm_model_max_batch(m))
+        return dm_error(DM_STATUS_ARG, "optimize: %d restarts for a batch of %d", R, dm_model_max_batch(m));
+    size_t n = 4 * (size_t)R * L;
+    float *v = calloc(n, sizeof(float)), *grad = malloc(sizeof(float) * n), *z = malloc(sizeof(float) * n);
+    float *g2 = malloc(sizeof(float) * 2 * (size_t)R);
+    if (!v || !grad || !z || !g2) {
+        free(v); free(grad); free(z); free(g2);
+        return dm_error(DM_STATUS_NOMEM, "optimize: out of memory");
+    }
+    /* X ~ U[0, 1): one counter-based stream per restart (Z for the softmax variant) */
+    for (int r = 0; r < R; r++) {
+        dm_rng rng;
+        dm_rng_init(&rng, o->seed, DM_STREAM_OPTIMIZE, (uint64_t)r);
+        for (size_t i = 0; i < 4 * (size_t)L; i++) z[r * 4 * (size_t)L + i] = (float)dm_rng_uniform(&rng);
+    }
+    dm_status st = DM_STATUS_OK;
+    for (int step = 0; step <= o->steps && !st; step++) {
+        if (o->softmax) softmax_rows(x, z, (int64_t)R * L);
+        else memcpy(x, z, sizeof(float) * n);
+        st = objective_and_grad(m, x, R, L, o->lambda, g2, grad, objective + (size_t)step * R, p_pos);
+        if (st || step == o->steps) break;
+        if (o->softmax)   /* chain rule through the per-position softmax */
+            for (int64_t i = 0; i < (int64_t)R * L; i++) {
+                float *g = grad + 4 * i;
+                const float *xr = x + 4 * i;
+                float gx = g[0] * xr[0] + g[1] * xr[1] + g[2] * xr[2] + g[3] * xr[3];
+                for (int c = 0; c < 4; c++) g[c] = xr[c] * (g[c] - gx);
+            }
+        for (size_t i = 0; i < n; i++) {   /* Torch's optim.rmsprop without momentum */
+            v[i] = o->alpha * v[i] + (1.0f - o->alpha) * grad[i] * grad[i];
+            z[i] -= o->lr * grad[i] / (sqrtf(v[i]) + o->eps);
+        }
+    }
+    if (!st) {
+        memcpy(ppm, x, sizeof(float) * n);
+        for (int r = 0; r < R; r++) dm_optimize_postprocess(ppm + 4 * (size_t)r * L, L);
+    }
+    free(v); free(grad); free(z); free(g2);
+    return st;
+}
+
+void dm_optimize_postprocess(float *x, int L) {
+    float mx = 0;
+    for (int i = 0; i < 4 * L; i++) {
+        x[i] = fminf(fmaxf(x[i], 0.0f), 1.0f);
+        mx = fmaxf(mx, x[i]);
+    }
+    for (int l = 0; l < L; l++) {
+        float *r = x + 4 * l;
+        float s = r[0] + r[1] + r[2] + r[3];
+        for (int c = 0; c < 4; c++) {
+            if (s > 0 && mx > 0) r[c] /= mx;
+            r[c] += 0.01f;
+        }
+        s = r[0] + r[1] + r[2] + r[3];
+        for (int c = 0; c < 4; c++) r[c] /= s;
+    }
+}
+
+/* One MEME motif block; rows renormalised so the printed 6 decimals sum to 1 within 1e-6. */
+static void meme_motif(FILE *f, const char *name, const char *alt, const float *ppm, int L, int nsites) {
+    fprintf(f, "MOTIF %s %s\nletter-probability matrix: alength= 4 w= %d nsites= %d E= 0\n", name, alt, L, nsites);
+    for (int l = 0; l < L; l++) {
+        double s = 0;
+        for (int c = 0; c < 4; c++) s += ppm[4 * l + c];
+        for (int c = 0; c < 4; c++) fprintf(f, " %.6f", ppm[4 * l + c] / s);
+        fputc('\n', f);
+    }
+    fputc('\n', f);
+}
+
+dm_status dm_optimize_write(const char *prefix, const dm_optimize_options *o, int L, const float *ppm,
+                            const float *objective, const float *p_pos) {
+    int R = o->restarts;
+    char path[3][4200];
+    snprintf(path[0], sizeof path[0], "%s.meme", prefix);
+    snprintf(path[1], sizeof path[1], "%s.trajectory.tsv", prefix);
+    snprintf(path[2], sizeof path[2], "%s.fa", prefix);
+    float *mean = calloc(4 * (size_t)L, sizeof(float));
+    if (!mean) return dm_error(DM_STATUS_NOMEM, "optimize: out of memory");
+    int best = 0;
+    for (int r = 1; r < R; r++)
+        if (objective[(size_t)o->steps * R + r] < objective[(size_t)o->steps * R + best]) best = r;
+    for (int r = 0; r < R; r++)
+        for (int i = 0; i < 4 * L; i++) mean[i] += ppm[4 * (size_t)r * L + i] / (float)R;
+
+    dm_outfile f[3];
+    memset(f, 0, sizeof f);
+    dm_status st = DM_STATUS_OK;
+    for (int k = 0; k < 3 && !st; k++) st = dm_outfile_open(&f[k], path[k]);
+    if (!st) {
+        fprintf(f[0].f, "MEME version 4\n\nALPHABET= ACGT\n\nstrands: + -\n\n"
+                        "Background letter frequencies\nA 0.25 C 0.25 G 0.25 T 0.25\n\n");
+        char name[32], alt[96];
+        for (int r = 0; r < R; r++) {
+            snprintf(name, sizeof name, "restart_%d", r + 1);
+            snprintf(alt, sizeof alt, "P(bound)=%.4f", p_pos[r]);
+            meme_motif(f[0].f, name, alt, ppm + 4 * (size_t)r * L, L, 1);
+        }
+        snprintf(alt, sizeof alt, "mean_of_%d_restarts", R);
+        meme_motif(f[0].f, "consensus", alt, mean, L, R);
+
+        fprintf(f[1].f, "step");
+        for (int r = 0; r < R; r++) fprintf(f[1].f, "\trestart_%d", r + 1);
+        fputc('\n', f[1].f);
+        for (int s = 0; s <= o->steps; s++) {
+            fprintf(f[1].f, "%d", s);
+            for (int r = 0; r < R; r++) fprintf(f[1].f, "\t%.6g", objective[(size_t)s * R + r]);
+            fputc('\n', f[1].f);
+        }
+
+        fprintf(f[2].f, ">restart_%d P(bound)=%.6f objective=%.6f\n", best + 1, p_pos[best],
+                objective[(size_t)o->steps * R + best]);
+        for (int l = 0; l < L; l++) {
+            const float *row = ppm + 4 * ((size_t)best * L + l);
+            int c = 0;
+            for (int k = 1; k < 4; k++) if (row[k] > row[c]) c = k;
+            fputc("ACGT"[c], f[2].f);
+        }
+        fputc('\n', f[2].f);
+    }
+    for (int k = 0; k < 3 && !st; k++) st = dm_outfile_commit(&f[k]);
+    if (st) {
+        for (int k = 0; k < 3; k++) {
+            dm_outfile_abort(&f[k]);
+            remove(path[k]);
+        }
+    }
+    free(mean);
+    return st;
+}
