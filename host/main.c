@@ -5,6 +5,7 @@
  *   deepmotif eval      AUROC, AUPRC and accuracy of a model on labelled data
  *   deepmotif predict   P(bound) per sequence as TSV
  *   deepmotif saliency  attribution maps
+ *   deepmotif temporal  temporal output scores
  *   deepmotif optimize  class optimisation
  *   deepmotif simulate  a labelled data set with planted motifs (the bundled default)
  *
@@ -22,6 +23,7 @@
 #include "deepmotif.h"
 #include "dm_internal.h"
 #include "model.h"
+#include "npy.h"
 #include "optimize.h"
 #include "saliency.h"
 #include "simulate.h"
@@ -469,6 +471,80 @@ static int cmd_saliency(int argc, char **argv) {
     return 0;
 }
 
+/* ---- temporal ---------------------------------------------------------------------------------- */
+
+static int cmd_temporal(int argc, char **argv) {
+    dm_opt opts[] = {
+        {"--model", "MODEL", "an rnn or cnnrnn checkpoint (required)", NULL},
+        {"--data", "FILE", "sequences, any supported format (required)", NULL},
+        {"--out", "PREFIX", "writes PREFIX.npy (N, L, 2: forward, backward score) and PREFIX.tsv (required)", NULL},
+        {"--batch", "N", "sequences per batch (default 64)", NULL},
+        {"--threads", "N", "CPU threads (default: all cores)", NULL},
+        {"--n-policy", "zero|quarter", "encoding of N and IUPAC codes (default zero)", NULL},
+        {0},
+    };
+    parse(argc, argv, opts, "deepmotif temporal --model MODEL --data FILE --out PREFIX",
+          "Temporal output scores of a recurrent model: at every position i, P(bound) of the whole model\n"
+          "on positions 1..i (forward) and i..L (backward).");
+    const char *prefix = required(opts, "--out");
+    int batch = (int)int_opt(opts, "--batch", 64, 1, 1 << 16);
+    dm_backend *be = make_backend(opts);
+    static dm_provenance prov;
+    dm_model *m = load_model(required(opts, "--model"), be, batch, &prov);
+    if (dm_model_hparams(m)->arch == DM_ARCH_CNN)
+        fail(dm_error(DM_STATUS_ARG, "temporal scores need an rnn or cnnrnn model, not a cnn"));
+    dm_dataset ds = {0};
+    load_data(&ds, required(opts, "--data"), dm_model_hparams(m)->len);
+    const char *npol = opt(opts, "--n-policy");
+    bool quarter = npol && !strcmp(npol, "quarter");
+    int L = ds.len;
+    float *x = malloc(sizeof(float) * 4 * (size_t)batch * L), *f = malloc(sizeof(float) * (size_t)batch * L);
+    float *b = malloc(sizeof(float) * (size_t)batch * L), *fb = malloc(sizeof(float) * 2 * (size_t)batch * L);
+    if (!x || !f || !b || !fb) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
+    char npy[4200], tsvp[4200];
+    snprintf(npy, sizeof npy, "%s.npy", prefix);
+    snprintf(tsvp, sizeof tsvp, "%s.tsv", prefix);
+    int64_t shape[3] = {ds.n, L, 2};
+    dm_npy_writer w;
+    dm_outfile tsv;
+    CHECK(dm_npy_open(&w, npy, 3, shape));
+    dm_status st = dm_outfile_open(&tsv, tsvp);
+    if (st) { dm_npy_abort(&w); fail(st); }
+    fprintf(tsv.f, "id\tforward\tbackward\n");
+    double t0 = dm_now();
+    for (int64_t i = 0; i < ds.n && !st; i += batch) {
+        int B = (int)(ds.n - i < batch ? ds.n - i : batch);
+        for (int64_t r = 0; r < (int64_t)B * L; r++)
+            for (int c = 0; c < 4; c++) {
+                uint8_t code = ds.seq[(size_t)i * L + r];
+                x[4 * r + c] = code < 4 ? (float)(code == c) : (code == DM_BASE_N && quarter ? 0.25f : 0.0f);
+            }
+        st = dm_model_temporal(m, x, B, f, b);
+        for (int64_t r = 0; r < (int64_t)B * L && !st; r++) fb[2 * r] = f[r], fb[2 * r + 1] = b[r];
+        if (!st) st = dm_npy_append(&w, fb, 2 * (int64_t)B * L);
+        for (int k = 0; k < B && !st; k++) {
+            fprintf(tsv.f, "%s\t", ds.id[i + k]);
+            for (int l = 0; l < L; l++) fprintf(tsv.f, "%.5g%c", f[(size_t)k * L + l], l + 1 < L ? ',' : '\t');
+            for (int l = 0; l < L; l++) fprintf(tsv.f, "%.5g%c", b[(size_t)k * L + l], l + 1 < L ? ',' : '\n');
+        }
+    }
+    if (!st) st = dm_npy_commit(&w);
+    if (!st) st = dm_outfile_commit(&tsv);
+    if (st) {
+        dm_npy_abort(&w);
+        dm_outfile_abort(&tsv);
+        remove(npy);
+        fail(st);
+    }
+    fprintf(stderr, "%s: %lld sequences in %.1f s; wrote %s and %s\n", prog_cmd, (long long)ds.n,
+            dm_now() - t0, npy, tsvp);
+    free(x); free(f); free(b); free(fb);
+    dm_dataset_free(&ds);
+    dm_model_free(m);
+    dm_backend_free(be);
+    return 0;
+}
+
 /* ---- optimize ---------------------------------------------------------------------------------- */
 
 static int cmd_optimize(int argc, char **argv) {
@@ -575,6 +651,7 @@ static void print_usage(FILE *f) {
             "  eval       AUROC, AUPRC and accuracy on labelled data\n"
             "  predict    P(bound) for every sequence, as TSV\n"
             "  saliency   attribution maps: gradients, integrated gradients, mutagenesis (.npy, .npz, TSV)\n"
+            "  temporal   temporal output scores of a recurrent model (.npy, TSV)\n"
             "  optimize   class optimisation: the ideal bound input as a PPM (MEME)\n"
             "  simulate   a labelled data set with planted motifs (the bundled default)\n\n"
             "  --version  version, backends and BLAS\n"
@@ -603,6 +680,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "predict")) return cmd_predict(argc - 2, argv + 2);
     if (!strcmp(cmd, "saliency")) return cmd_saliency(argc - 2, argv + 2);
     if (!strcmp(cmd, "optimize")) return cmd_optimize(argc - 2, argv + 2);
+    if (!strcmp(cmd, "temporal")) return cmd_temporal(argc - 2, argv + 2);
     if (!strcmp(cmd, "simulate")) return cmd_simulate(argc - 2, argv + 2);
     prog_cmd = "deepmotif";
     usage_error("unknown command '%s'", cmd);

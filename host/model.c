@@ -556,6 +556,99 @@ dm_status dm_model_backward_from(dm_model *m, const float *grad_logprob, int32_t
     return dm_backend_status(m->be);
 }
 
+/* ---- temporal output scores ------------------------------------------------------------------ */
+
+/* P(pos) of the head for the concatenated time-means [mf, mb] (2H), with fc W (2, 2H), b (2). */
+static float head_score(const float *mf, const float *mb, const float *w, const float *b, int H) {
+    double z[2];
+    for (int k = 0; k < 2; k++) {
+        z[k] = b[k];
+        for (int j = 0; j < H; j++) z[k] += (double)w[k * 2 * H + j] * mf[j] + (double)w[k * 2 * H + H + j] * mb[j];
+    }
+    return (float)(1.0 / (1.0 + exp(z[1] - z[0])));
+}
+
+dm_status dm_model_temporal(dm_model *m, const float *x, int32_t B, float *fwd, float *bwd) {
+    const struct dm_backend_i *op = m->be->i;
+    dm_backend *be = m->be;
+    if (m->hp.arch == DM_ARCH_CNN) return dm_error(DM_STATUS_ARG, "temporal scores need a recurrent model (rnn or cnnrnn)");
+    if (B < 1 || B > m->max_batch) return dm_error(DM_STATUS_ARG, "model: batch %d outside 1..%d", B, m->max_batch);
+    int L = m->hp.len, D = m->D, H = m->H, G = 4 * H, t0 = 2 * m->n_stages, fw = m->n_tensors - 2;
+
+    /* the full pass: conv features (on the whole sequence) and both LSTM directions */
+    op->upload(be, m->x, x, sizeof(float) * (size_t)B * L * 4);
+    const float *xin = conv_stages_fwd(m, m->x, B, false, 0, 0);
+    op->lstm_fwd(be, m->lstm_h, m->lstm_gates, m->lstm_cell, xin, P(t0), P(t0 + 2), P(t0 + 4), P(t0 + 6),
+                 B, L, D, H, 2);
+    DM_TRY(dm_backend_status(be));
+
+    size_t nx = (size_t)B * L * D, nh = (size_t)B * L * 2 * H;
+    float *hx = malloc(sizeof(float) * nx), *hh = malloc(sizeof(float) * nh), *sub = malloc(sizeof(float) * nx);
+    float *sh = malloc(sizeof(float) * (size_t)B * L * H), *cum = malloc(sizeof(float) * (size_t)B * (L + 1) * 2 * H);
+    float w[2 * 2 * 4096 + 2];
+    /* backend scratch for the truncated single-direction passes: x, h, gates, cell */
+    float *dx = op->alloc(be, sizeof(float) * nx), *dh = op->alloc(be, sizeof(float) * (size_t)B * L * H);
+    float *dg = op->alloc(be, sizeof(float) * (size_t)B * L * G), *dc = op->alloc(be, sizeof(float) * (size_t)B * L * H);
+    dm_status st = DM_STATUS_OK;
+    if (!hx || !hh || !sub || !sh || !cum || !dx || !dh || !dg || !dc) st = dm_error(DM_STATUS_NOMEM, "temporal: out of memory");
+    if (!st) {
+        op->download(be, hx, xin, sizeof(float) * nx);
+        op->download(be, hh, m->lstm_h, sizeof(float) * nh);
+        op->download(be, w, P(fw), sizeof(float) * (2 * 2 * (size_t)H + 2));
+        /* cum[b, i] = Σ_{t<i} h_fwd[b, t] (first H) and Σ_{t≥i} h_bwd[b, t] (last H) */
+        for (int b = 0; b < B; b++) {
+            float *c = cum + (size_t)b * (L + 1) * 2 * H;
+            for (int j = 0; j < 2 * H; j++) c[j] = 0, c[(size_t)L * 2 * H + j] = 0;
+            for (int i = 1; i <= L; i++)
+                for (int j = 0; j < H; j++)
+                    c[(size_t)i * 2 * H + j] = c[(size_t)(i - 1) * 2 * H + j] + hh[((size_t)b * L + i - 1) * 2 * H + j];
+            for (int i = L - 1; i >= 0; i--)
+                for (int j = 0; j < H; j++)
+                    c[(size_t)i * 2 * H + H + j] = c[(size_t)(i + 1) * 2 * H + H + j] + hh[((size_t)b * L + i) * 2 * H + H + j];
+        }
+    }
+    float mf[4096], mb[4096];
+    for (int n = 1; n <= L && !st; n++) {     /* truncations of length n */
+        for (int pass = 0; pass < 2; pass++) {
+            /* pass 0, prefix 0..n−1: rerun the backward direction (its input reversed, so a forward walk
+             * is the backward one; the time mean does not depend on order). pass 1, suffix L−n..L−1:
+             * rerun the forward direction. */
+            for (int b = 0; b < B; b++)
+                for (int t = 0; t < n; t++) {
+                    int src = pass == 0 ? n - 1 - t : L - n + t;
+                    memcpy(sub + ((size_t)b * n + t) * D, hx + ((size_t)b * L + src) * D, sizeof(float) * (size_t)D);
+                }
+            op->upload(be, dx, sub, sizeof(float) * (size_t)B * n * D);
+            int d = pass == 0 ? 1 : 0;     /* which direction's weights */
+            op->lstm_fwd(be, dh, dg, dc, dx, P(t0) + (size_t)d * G * D, P(t0 + 2) + (size_t)d * G * H,
+                         P(t0 + 4) + (size_t)d * G, P(t0 + 6) + (size_t)d * G, B, n, D, H, 1);
+            op->download(be, sh, dh, sizeof(float) * (size_t)B * n * H);
+            for (int b = 0; b < B; b++) {
+                const float *c = cum + (size_t)b * (L + 1) * 2 * H;
+                for (int j = 0; j < H; j++) {
+                    double s = 0;
+                    for (int t = 0; t < n; t++) s += sh[((size_t)b * n + t) * H + j];
+                    if (pass == 0) {
+                        mf[j] = c[(size_t)n * 2 * H + j] / (float)n;
+                        mb[j] = (float)(s / n);
+                    } else {
+                        mf[j] = (float)(s / n);
+                        mb[j] = c[(size_t)(L - n) * 2 * H + H + j] / (float)n;
+                    }
+                }
+                float score = head_score(mf, mb, w, w + 2 * 2 * H, H);
+                if (pass == 0) fwd[(size_t)b * L + n - 1] = score;
+                else bwd[(size_t)b * L + L - n] = score;
+            }
+        }
+        st = dm_backend_status(be);
+    }
+    free(hx); free(hh); free(sub); free(sh); free(cum);
+    float *bufs[] = {dx, dh, dg, dc};
+    for (int k = 0; k < 4; k++) if (bufs[k]) op->free(be, bufs[k]);
+    return st;
+}
+
 /* ---- optimiser -------------------------------------------------------------------------------- */
 
 void dm_adam_default(dm_adam *opt) {

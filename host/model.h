@@ -75,6 +75,14 @@ dm_status dm_model_backward_from(dm_model *m, const float *grad_logprob, int32_t
 
 void dm_model_zero_grad(dm_model *m);
 
+/* Temporal output scores (SPEC.md §6.2; RNN and CNN-RNN): fwd[b, i] = P(pos) of the whole model on
+ * positions 0..i, bwd[b, i] = on positions i..L−1 (both LSTM directions from a zero state on the
+ * truncated input, mean over the truncated length, fc, softmax; the CNN-RNN's convolution runs on
+ * the full sequence first). x (B, L, 4) host; fwd, bwd (B, L) host. Exact shortcut: the forward
+ * direction's states over every prefix and the backward direction's over every suffix come from one
+ * full pass; only the other direction is rerun per truncation. _ARG for the CNN. */
+dm_status dm_model_temporal(dm_model *m, const float *x, int32_t B, float *fwd, float *bwd);
+
 /* Torch7 Adam (SPEC.md §4) with element-wise gradient clipping to [−clip, clip] first (clip ≤ 0:
  * none). Its m, v arenas live in the model; t counts steps. The LSTM's b_hh is not updated (its
  * gradient is still computed): the original has one bias per gate, so the trainable parameters are

@@ -66,8 +66,8 @@ Test(cli, usage_errors_exit_2) {
 Test(cli, help_and_version) {
     cr_expect(cli("--help") == 0);
     cr_expect(strstr(slurp("out"), "train") && strstr(slurp("out"), "predict"));
-    const char *cmds[] = {"train", "eval", "predict", "saliency", "optimize", "simulate"};
-    for (int i = 0; i < 6; i++) {
+    const char *cmds[] = {"train", "eval", "predict", "saliency", "temporal", "optimize", "simulate"};
+    for (int i = 0; i < 7; i++) {
         char a[64];
         snprintf(a, sizeof a, "%s --help", cmds[i]);
         cr_expect(cli(a) == 0, "%s", a);

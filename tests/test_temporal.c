@@ -1,0 +1,111 @@
+/*
+ * test_temporal.c: temporal output scores (SPEC.md §6.2).
+ *  - RNN: the exact shortcut equals the naive definition, evaluated by an independent path: a model
+ *    built for length n with the same weights, run on the truncated input (prefix and suffix);
+ *  - RNN and CNN-RNN: the forward score at i = L and the backward score at i = 1 equal the full
+ *    prediction;
+ *  - the CNN has no temporal scores.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dm_rng.h"
+#include "model.h"
+#include "testutil.h"
+
+static dm_hparams hparams(dm_arch arch, int L) {
+    dm_hparams hp;
+    dm_hparams_default(&hp, arch);
+    hp.len = L;
+    hp.conv_channels = 8;
+    hp.hidden = 6;
+    hp.conv_width[0] = 5;
+    return hp;
+}
+
+static void onehot(float *x, int n, uint64_t tag) {
+    dm_rng r;
+    dm_rng_init(&r, dm_test_seed(), 400, tag);
+    memset(x, 0, sizeof(float) * 4 * (size_t)n);
+    for (int i = 0; i < n; i++) x[4 * i + dm_rng_below(&r, 4)] = 1.0f;
+}
+
+Test(temporal, rnn_shortcut_equals_truncated_models) {
+    int B = 3, L = 25;
+    dm_hparams hp = hparams(DM_ARCH_RNN, L);
+    dm_backend *be = dm_backend_cpu_create(2);
+    dm_model *m;
+    cr_assert(dm_model_create(&m, &hp, be, B) == DM_STATUS_OK);
+    cr_assert(dm_model_init_params(m, 3) == DM_STATUS_OK);
+    int64_t np = dm_model_n_params(m);
+    float *params = malloc(sizeof(float) * np);
+    dm_model_get_params(m, params);
+    for (int64_t i = 0; i < np; i++) params[i] *= 2.5f;   /* scores that move along the sequence */
+    dm_model_set_params(m, params);
+    float x[3 * 25 * 4], fwd[3 * 25], bwd[3 * 25], full[3];
+    onehot(x, B * L, 1);
+    cr_assert(dm_model_temporal(m, x, B, fwd, bwd) == DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert(dm_model_forward(m, x, B, false, 0, 0) == DM_STATUS_OK);
+    cr_assert(dm_model_scores(m, full) == DM_STATUS_OK);
+    double spread = 0;
+    for (int n = 1; n <= L; n++) {
+        /* the naive definition: the whole model on the truncated input */
+        dm_hparams hn = hparams(DM_ARCH_RNN, n);
+        dm_model *mn;
+        cr_assert(dm_model_create(&mn, &hn, be, B) == DM_STATUS_OK);
+        cr_assert(dm_model_n_params(mn) == np);
+        dm_model_set_params(mn, params);
+        float xp[3 * 25 * 4], xs[3 * 25 * 4], pp[3], ps[3];
+        for (int b = 0; b < B; b++) {
+            memcpy(xp + (size_t)b * n * 4, x + (size_t)b * L * 4, sizeof(float) * 4 * n);
+            memcpy(xs + (size_t)b * n * 4, x + ((size_t)b * L + L - n) * 4, sizeof(float) * 4 * n);
+        }
+        cr_assert(dm_model_forward(mn, xp, B, false, 0, 0) == DM_STATUS_OK);
+        dm_model_scores(mn, pp);
+        cr_assert(dm_model_forward(mn, xs, B, false, 0, 0) == DM_STATUS_OK);
+        dm_model_scores(mn, ps);
+        for (int b = 0; b < B; b++) {
+            cr_expect(fabsf(fwd[b * L + n - 1] - pp[b]) < 2e-6f, "fwd b%d i%d: %.7f vs %.7f", b, n, fwd[b * L + n - 1], pp[b]);
+            cr_expect(fabsf(bwd[b * L + L - n] - ps[b]) < 2e-6f, "bwd b%d i%d: %.7f vs %.7f", b, L - n + 1, bwd[b * L + L - n], ps[b]);
+            spread = fmax(spread, fabs(fwd[b * L + n - 1] - full[b]));
+        }
+        dm_model_free(mn);
+    }
+    for (int b = 0; b < B; b++) {
+        cr_expect(fabsf(fwd[b * L + L - 1] - full[b]) < 2e-6f, "fwd at i = L is the prediction");
+        cr_expect(fabsf(bwd[b * L] - full[b]) < 2e-6f, "bwd at i = 1 is the prediction");
+    }
+    cr_expect(spread > 1e-3, "scores must vary along the sequence for the test to mean something");
+    free(params);
+    dm_model_free(m);
+    dm_backend_free(be);
+}
+
+Test(temporal, cnnrnn_ends_equal_the_prediction_and_cnn_is_refused) {
+    int B = 2, L = 20;
+    dm_hparams hp = hparams(DM_ARCH_CNNRNN, L);
+    dm_backend *be = dm_backend_cpu_create(2);
+    dm_model *m;
+    cr_assert(dm_model_create(&m, &hp, be, B) == DM_STATUS_OK);
+    cr_assert(dm_model_init_params(m, 4) == DM_STATUS_OK);
+    float x[2 * 20 * 4], fwd[40], bwd[40], full[2];
+    onehot(x, B * L, 2);
+    cr_assert(dm_model_temporal(m, x, B, fwd, bwd) == DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert(dm_model_forward(m, x, B, false, 0, 0) == DM_STATUS_OK);
+    dm_model_scores(m, full);
+    for (int b = 0; b < B; b++) {
+        cr_expect(fabsf(fwd[b * L + L - 1] - full[b]) < 2e-6f);
+        cr_expect(fabsf(bwd[b * L] - full[b]) < 2e-6f);
+        for (int i = 0; i < L; i++) cr_expect(fwd[b * L + i] > 0 && fwd[b * L + i] < 1 && bwd[b * L + i] > 0);
+    }
+    dm_model_free(m);
+    dm_hparams hc = hparams(DM_ARCH_CNN, 40);
+    cr_assert(dm_model_create(&m, &hc, be, B) == DM_STATUS_OK);
+    float xc[2 * 40 * 4], f2[80], b2[80];
+    onehot(xc, 80, 3);
+    cr_expect(dm_model_temporal(m, xc, B, f2, b2) == DM_STATUS_ARG);
+    dm_model_free(m);
+    dm_backend_free(be);
+}
