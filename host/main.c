@@ -7,6 +7,8 @@
  *   deepmotif saliency  attribution maps
  *   deepmotif temporal  temporal output scores
  *   deepmotif optimize  class optimisation
+ *   deepmotif motifs    first-layer filters as PPMs
+ *   deepmotif compare   motifs against a database (TOMTOM-like)
  *   deepmotif simulate  a labelled data set with planted motifs (the bundled default)
  *
  * Exit status: 0 success, 1 bad input or a failure while running, 2 a usage error.
@@ -22,7 +24,10 @@
 
 #include "deepmotif.h"
 #include "dm_internal.h"
+#include "compare.h"
+#include "meme.h"
 #include "model.h"
+#include "motifs.h"
 #include "npy.h"
 #include "optimize.h"
 #include "saliency.h"
@@ -471,6 +476,113 @@ static int cmd_saliency(int argc, char **argv) {
     return 0;
 }
 
+/* ---- motif comparison ------------------------------------------------------------------------- */
+
+/* The command line as one string, for the '#' lines of comparison outputs. */
+static const char *cmdline_of(int argc, char **argv) {
+    static char buf[4096];
+    size_t n = (size_t)snprintf(buf, sizeof buf, "%s", prog_cmd);
+    for (int i = 0; i < argc && n < sizeof buf; i++) n += (size_t)snprintf(buf + n, sizeof buf - n, " %s", argv[i]);
+    return buf;
+}
+
+/* Compares `q` with the database at db_path, writes out_path (TOMTOM-like TSV) and prints each
+ * query's best match. */
+static void annotate(const dm_motif_set *q, const char *db_path, const char *out_path, const char *cmdline) {
+    dm_motif_set db = {0};
+    CHECK(dm_meme_read(db_path, &db));
+    dm_compare_options co;
+    dm_compare_options_default(&co);
+    dm_hit *hits = NULL;
+    int nh = 0;
+    CHECK(dm_compare(q, &db, &co, &hits, &nh));
+    CHECK(dm_compare_write_tsv(out_path, q, &db, hits, nh, &co, cmdline));
+    for (int i = 0; i < nh; i++)
+        if (i == 0 || hits[i].query != hits[i - 1].query)
+            printf("%-16s best match %s %s  p %.3g  q %.3g  (%c, offset %d)\n", q->m[hits[i].query].id,
+                   db.m[hits[i].target].id, db.m[hits[i].target].name, hits[i].pvalue, hits[i].qvalue,
+                   hits[i].orient, hits[i].offset);
+    fprintf(stderr, "%s: %d matches (q <= %g) written to %s\n", prog_cmd, nh, co.thresh, out_path);
+    free(hits);
+    dm_motif_set_free(&db);
+}
+
+static int cmd_compare(int argc, char **argv) {
+    dm_opt opts[] = {
+        {"--query", "Q.meme", "query motifs, MEME format (required)", NULL},
+        {"--db", "DB.meme", "target motifs, e.g. JASPAR in MEME format (required)", NULL},
+        {"--out", "HITS.tsv", "TOMTOM-like TSV (required)", NULL},
+        {"--top", "N", "matches reported per query (default 10)", NULL},
+        {"--thresh", "Q", "q-value threshold (default 0.5)", NULL},
+        {"--dist", "pearson|euclid", "column similarity (default pearson)", NULL},
+        {"--seed", "S", "seed of the null distribution (default 1)", NULL},
+        {0},
+    };
+    parse(argc, argv, opts, "deepmotif compare --query Q.meme --db DB.meme --out HITS.tsv",
+          "TOMTOM-like comparison: every offset and both strands, column-wise similarity, p-values from a\n"
+          "column-shuffled null, E = p x targets, Benjamini-Hochberg q-values.");
+    dm_compare_options co;
+    dm_compare_options_default(&co);
+    co.top = (int)int_opt(opts, "--top", co.top, 1, 100000);
+    co.thresh = num_opt(opts, "--thresh", co.thresh, 0, 1);
+    co.seed = seed_opt(opts);
+    const char *dist = opt(opts, "--dist") ? opt(opts, "--dist") : "pearson";
+    if (strcmp(dist, "pearson") && strcmp(dist, "euclid")) usage_error("--dist must be pearson or euclid");
+    co.dist = !strcmp(dist, "euclid");
+    dm_motif_set q = {0}, db = {0};
+    CHECK(dm_meme_read(required(opts, "--query"), &q));
+    CHECK(dm_meme_read(required(opts, "--db"), &db));
+    dm_hit *hits = NULL;
+    int nh = 0;
+    CHECK(dm_compare(&q, &db, &co, &hits, &nh));
+    CHECK(dm_compare_write_tsv(required(opts, "--out"), &q, &db, hits, nh, &co, cmdline_of(argc, argv)));
+    fprintf(stderr, "%s: %d queries x %d targets: %d matches (q <= %g)\n", prog_cmd, q.n, db.n, nh, co.thresh);
+    free(hits);
+    dm_motif_set_free(&q);
+    dm_motif_set_free(&db);
+    return 0;
+}
+
+static int cmd_motifs(int argc, char **argv) {
+    dm_opt opts[] = {
+        {"--model", "MODEL", "a cnn or cnnrnn checkpoint (required)", NULL},
+        {"--data", "FILE", "sequences whose windows align the filters, e.g. the positives (required)", NULL},
+        {"--out", "PREFIX", "writes PREFIX.meme (and PREFIX.hits.tsv with --db) (required)", NULL},
+        {"--frac", "F", "site threshold: activation > F x the filter's maximum (default 0.5)", NULL},
+        {"--min-sites", "N", "filters with fewer sites are left out (default 10)", NULL},
+        {"--db", "DB.meme", "name the filters against these motifs (e.g. JASPAR)", NULL},
+        {"--threads", "N", "CPU threads (default: all cores)", NULL},
+        {0},
+    };
+    parse(argc, argv, opts, "deepmotif motifs --model MODEL --data FILE --out PREFIX [--db DB.meme]",
+          "First-layer convolution filters as position probability matrices (activation alignment).");
+    dm_motifs_options mo;
+    dm_motifs_options_default(&mo);
+    mo.frac = (float)num_opt(opts, "--frac", mo.frac, 0, 1);
+    mo.min_sites = (int)int_opt(opts, "--min-sites", mo.min_sites, 1, 1 << 30);
+    const char *prefix = required(opts, "--out");
+    dm_backend *be = make_backend(opts);
+    static dm_provenance prov;
+    dm_model *m = load_model(required(opts, "--model"), be, 256, &prov);
+    dm_dataset ds = {0};
+    load_data(&ds, required(opts, "--data"), dm_model_hparams(m)->len);
+    dm_motif_set set = {0};
+    CHECK(dm_motifs_extract(m, &ds, &mo, &set));
+    char path[4200];
+    snprintf(path, sizeof path, "%s.meme", prefix);
+    CHECK(dm_meme_write(path, &set));
+    fprintf(stderr, "%s: %d filters with >= %d sites written to %s\n", prog_cmd, set.n, mo.min_sites, path);
+    if (opt(opts, "--db")) {
+        snprintf(path, sizeof path, "%s.hits.tsv", prefix);
+        annotate(&set, opt(opts, "--db"), path, cmdline_of(argc, argv));
+    }
+    dm_motif_set_free(&set);
+    dm_dataset_free(&ds);
+    dm_model_free(m);
+    dm_backend_free(be);
+    return 0;
+}
+
 /* ---- temporal ---------------------------------------------------------------------------------- */
 
 static int cmd_temporal(int argc, char **argv) {
@@ -557,6 +669,7 @@ static int cmd_optimize(int argc, char **argv) {
         {"--lambda", "X", "L2 penalty on the input (default 0.009)", NULL},
         {"--param", "direct|softmax", "optimise X itself (default, the original) or X = softmax(Z) per position", NULL},
         {"--seed", "S", "seed of the U[0,1) starts (default 1)", NULL},
+        {"--db", "DB.meme", "name the optimised PPMs against these motifs (e.g. JASPAR): PREFIX.hits.tsv", NULL},
         {"--threads", "N", "CPU threads (default: all cores)", NULL},
         {0},
     };
@@ -587,6 +700,20 @@ static int cmd_optimize(int argc, char **argv) {
     CHECK(dm_optimize_write(prefix, &oo, L, ppm, obj, p));
     for (int r = 0; r < R; r++)
         printf("restart %d  objective %.4f -> %.4f  P(bound) %.4f\n", r + 1, obj[r], obj[(size_t)oo.steps * R + r], p[r]);
+    if (opt(opts, "--db")) {   /* the PPMs as a motif set (views into ppm), compared with the database */
+        dm_motif_set q = {.n = R, .m = calloc((size_t)R, sizeof(dm_motif))};
+        if (!q.m) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
+        for (int r = 0; r < R; r++) {
+            snprintf(q.m[r].id, sizeof q.m[r].id, "restart_%d", r + 1);
+            q.m[r].w = L;
+            q.m[r].p = ppm + 4 * (size_t)r * L;
+            q.m[r].nsites = 1;
+        }
+        char path[4200];
+        snprintf(path, sizeof path, "%s.hits.tsv", prefix);
+        annotate(&q, opt(opts, "--db"), path, cmdline_of(argc, argv));
+        free(q.m);
+    }
     fprintf(stderr, "%s: %d restarts x %d steps in %.1f s (%.0f steps/s); wrote %s.meme, %s.trajectory.tsv, %s.fa\n",
             prog_cmd, R, oo.steps, secs, oo.steps / (secs > 0 ? secs : 1), prefix, prefix, prefix);
     free(x); free(ppm); free(obj); free(p);
@@ -653,6 +780,8 @@ static void print_usage(FILE *f) {
             "  saliency   attribution maps: gradients, integrated gradients, mutagenesis (.npy, .npz, TSV)\n"
             "  temporal   temporal output scores of a recurrent model (.npy, TSV)\n"
             "  optimize   class optimisation: the ideal bound input as a PPM (MEME)\n"
+            "  motifs     first-layer filters as PPMs (MEME)\n"
+            "  compare    TOMTOM-like comparison of motifs with a database (JASPAR)\n"
             "  simulate   a labelled data set with planted motifs (the bundled default)\n\n"
             "  --version  version, backends and BLAS\n"
             "  --help     this help; 'deepmotif COMMAND --help' for a command's options\n");
@@ -681,6 +810,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "saliency")) return cmd_saliency(argc - 2, argv + 2);
     if (!strcmp(cmd, "optimize")) return cmd_optimize(argc - 2, argv + 2);
     if (!strcmp(cmd, "temporal")) return cmd_temporal(argc - 2, argv + 2);
+    if (!strcmp(cmd, "motifs")) return cmd_motifs(argc - 2, argv + 2);
+    if (!strcmp(cmd, "compare")) return cmd_compare(argc - 2, argv + 2);
     if (!strcmp(cmd, "simulate")) return cmd_simulate(argc - 2, argv + 2);
     prog_cmd = "deepmotif";
     usage_error("unknown command '%s'", cmd);

@@ -649,6 +649,26 @@ dm_status dm_model_temporal(dm_model *m, const float *x, int32_t B, float *fwd, 
     return st;
 }
 
+/* ---- first-layer activations ------------------------------------------------------------------ */
+
+dm_status dm_model_first_layer(dm_model *m, const float *x, int32_t B, float *act, int *Lo, int *K,
+                               int *pad, int *C) {
+    if (m->n_stages == 0) return dm_error(DM_STATUS_ARG, "the rnn has no convolution layer");
+    if (B < 1 || B > m->max_batch) return dm_error(DM_STATUS_ARG, "model: batch %d outside 1..%d", B, m->max_batch);
+    const struct dm_backend_i *op = m->be->i;
+    dm_conv_stage *s = &m->st[0];
+    int Co = m->hp.conv_channels;
+    op->upload(m->be, m->x, x, sizeof(float) * (size_t)B * m->hp.len * 4);
+    op->conv1d_fwd(m->be, s->conv, m->x, P(s->tw), P(s->tb), B, s->Li, s->Ci, Co, s->K, s->pad);
+    op->relu_fwd(m->be, s->conv, s->conv, (int64_t)B * s->Lo * Co);
+    op->download(m->be, act, s->conv, sizeof(float) * (size_t)B * s->Lo * Co);
+    *Lo = s->Lo;
+    *K = s->K;
+    *pad = s->pad;
+    *C = Co;
+    return dm_backend_status(m->be);
+}
+
 /* ---- optimiser -------------------------------------------------------------------------------- */
 
 void dm_adam_default(dm_adam *opt) {

@@ -83,6 +83,11 @@ void dm_model_zero_grad(dm_model *m);
  * full pass; only the other direction is rerun per truncation. _ARG for the CNN. */
 dm_status dm_model_temporal(dm_model *m, const float *x, int32_t B, float *fwd, float *bwd);
 
+/* First-layer convolution after ReLU for x (B, L, 4) (host): act (B, Lo, C) host. *Lo, *K, *pad and
+ * *C describe the layer (input position of output l, tap k: l + k − pad). _ARG for the RNN. */
+dm_status dm_model_first_layer(dm_model *m, const float *x, int32_t B, float *act, int *Lo, int *K,
+                               int *pad, int *C);
+
 /* Torch7 Adam (SPEC.md §4) with element-wise gradient clipping to [−clip, clip] first (clip ≤ 0:
  * none). Its m, v arenas live in the model; t counts steps. The LSTM's b_hh is not updated (its
  * gradient is still computed): the original has one bias per gate, so the trainable parameters are

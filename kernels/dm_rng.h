@@ -28,6 +28,7 @@ enum dm_stream {
     DM_STREAM_DROPOUT = 5,   /* dropout masks */
     DM_STREAM_SIMULATE = 6,  /* `deepmotif simulate` */
     DM_STREAM_OPTIMIZE = 7,  /* class optimisation starts */
+    DM_STREAM_COMPARE = 8,   /* the null distribution of motif comparison */
 };
 
 /* SplitMix64 finaliser: a good 64-bit mixer, used only to derive keys. */
