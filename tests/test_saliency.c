@@ -406,28 +406,9 @@ Test(saliency, attribution_concentrates_in_the_planted_sites, .timeout = 600) {
     /* a CNN trained on simulated data (one planted CTCF site per positive, recorded in the id as
      * "|CTCF:start:strand") puts most of the positives' attribution inside the site, which covers
      * 19 of the 101 positions */
-    dm_sim_options so;
-    dm_sim_options_default(&so);
-    so.n_pos = 2000;
-    so.seed = 31;
-    dm_dataset all = {0}, tr = {0}, va = {0};
-    cr_assert(dm_simulate(&all, &so) == DM_STATUS_OK);
-    cr_assert(dm_dataset_split(&all, 0.1, 31, &tr, &va) == DM_STATUS_OK);
-    dm_hparams hp;
-    dm_hparams_default(&hp, DM_ARCH_CNN);
     dm_backend *be = dm_backend_cpu_create(2);
-    dm_model *m;
-    cr_assert(dm_model_create(&m, &hp, be, 128) == DM_STATUS_OK);
-    cr_assert(dm_model_init_params(m, 31) == DM_STATUS_OK);
-    dm_train_options o;
-    dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
-    o.epochs = 5;
-    o.batch = 128;
-    o.lr = 0.002f;
-    static dm_provenance prov;
-    dm_resume_state st = {0};
-    cr_assert(dm_train(m, &tr, &va, &o, &prov, &st, NULL) == DM_STATUS_OK, "%s", dm_last_error());
-    cr_assert(st.best_valid > 0.85, "the model must have learned (valid AUROC %.3f)", st.best_valid);
+    dm_dataset va = {0};
+    dm_model *m = dm_test_trained_sim_cnn(be, &va);
 
     int L = 101, width = dm_sim_motif_width(0), B = 0;
     float *x = calloc(128 * 101 * 4, sizeof(float)), *attr = malloc(sizeof(float) * 128 * 101 * 4), p[128];
@@ -458,8 +439,7 @@ Test(saliency, attribution_concentrates_in_the_planted_sites, .timeout = 600) {
     fprintf(stderr, "attribution inside planted sites: %.1f %% (chance %.1f %%)\n", 100 * frac, 100 * chance);
     free(x);
     free(attr);
-    dm_resume_state_free(&st);
     dm_model_free(m);
     dm_backend_free(be);
-    dm_dataset_free(&all); dm_dataset_free(&tr); dm_dataset_free(&va);
+    dm_dataset_free(&va);
 }

@@ -8,8 +8,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <criterion/criterion.h>
+
 #include "dm_rng.h"
+#include "simulate.h"
 #include "testutil.h"
+#include "train.h"
 
 const char *dm_test_data_dir(void) {
     const char *d = getenv("DM_DATA_DIR");
@@ -102,3 +106,31 @@ const char *const dm_test_b_files[] = {
     "ZBTB7A_HepG2_ZBTB7A_(SC-34508)_HudsonAlpha_B.seq.gz",
     NULL,
 };
+
+dm_model *dm_test_trained_sim_cnn(dm_backend *be, dm_dataset *valid) {
+    dm_sim_options so;
+    dm_sim_options_default(&so);
+    so.n_pos = 2000;
+    so.seed = 31;
+    dm_dataset all = {0}, tr = {0};
+    cr_assert(dm_simulate(&all, &so) == DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert(dm_dataset_split(&all, 0.1, 31, &tr, valid) == DM_STATUS_OK);
+    dm_hparams hp;
+    dm_hparams_default(&hp, DM_ARCH_CNN);
+    dm_model *m;
+    cr_assert(dm_model_create(&m, &hp, be, 128) == DM_STATUS_OK);
+    cr_assert(dm_model_init_params(m, 31) == DM_STATUS_OK);
+    dm_train_options o;
+    dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
+    o.epochs = 5;
+    o.batch = 128;
+    o.lr = 0.002f;
+    static dm_provenance prov;
+    dm_resume_state st = {0};
+    cr_assert(dm_train(m, &tr, valid, &o, &prov, &st, NULL) == DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert(st.best_valid > 0.85, "the simulated-data CNN must have learned (valid AUROC %.3f)", st.best_valid);
+    dm_resume_state_free(&st);
+    dm_dataset_free(&all);
+    dm_dataset_free(&tr);
+    return m;
+}
