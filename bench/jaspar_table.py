@@ -33,7 +33,7 @@ for tf in ["REST", "GABPA", "USF1", "FOXA1", "SP1"]:
     for arch in ["cnn", "cnnrnn"]:
         base = f"{work}/{tf}.{arch}"
         try:
-            auroc = re.search(r"AUROC ([0-9.]+)", open(base + ".train.log").read()).group(1)
+            auroc = re.search(r"test\s+n \d+\s+AUROC ([0-9.]+)", open(base + ".train.log").read()).group(1)
         except (OSError, AttributeError):
             continue
         out = {"tf": tf, "arch": arch, "test_auroc": auroc}
