@@ -443,3 +443,32 @@ Test(saliency, attribution_concentrates_in_the_planted_sites, .timeout = 600) {
     dm_backend_free(be);
     dm_dataset_free(&va);
 }
+
+Test(saliency, integrated_gradients_complete_at_64_steps_on_a_trained_cnn, .timeout = 600) {
+    /* the acceptance's setting: a trained model, zero baseline, 64 steps, within 1 % */
+    dm_backend *be = dm_backend_cpu_create(2);
+    dm_dataset va = {0};
+    dm_model *m = dm_test_trained_sim_cnn(be, &va);
+    int B = 16, L = 101;
+    float *x = calloc((size_t)B * L * 4, sizeof(float)), *x0 = calloc((size_t)B * L * 4, sizeof(float));
+    float *attr = malloc(sizeof(float) * B * L * 4), p[16];
+    for (int b = 0; b < B; b++)
+        for (int l = 0; l < L; l++)
+            if (va.seq[(size_t)b * L + l] < 4) x[(b * L + l) * 4 + va.seq[(size_t)b * L + l]] = 1.0f;
+    dm_saliency_options o = {.method = DM_SAL_IG, .steps = 64};
+    cr_assert(dm_saliency_batch(m, x, NULL, B, 0, &o, attr, p) == DM_STATUS_OK, "%s", dm_last_error());
+    float lp1[32], lp0[32];
+    cr_assert(dm_model_forward(m, x, B, false, 0, 0) == DM_STATUS_OK);
+    dm_model_logprob(m, lp1);
+    cr_assert(dm_model_forward(m, x0, B, false, 0, 0) == DM_STATUS_OK);
+    dm_model_logprob(m, lp0);
+    for (int b = 0; b < B; b++) {
+        double sum = 0, want = (double)lp1[2 * b] - lp0[2 * b];
+        for (int i = 0; i < L * 4; i++) sum += attr[b * L * 4 + i];
+        cr_expect(fabs(sum - want) <= 0.01 * fabs(want) + 1e-4, "row %d: Σ attr %.5f vs f(x) − f(0) %.5f", b, sum, want);
+    }
+    free(x); free(x0); free(attr);
+    dm_model_free(m);
+    dm_backend_free(be);
+    dm_dataset_free(&va);
+}
