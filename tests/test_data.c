@@ -413,22 +413,13 @@ Test(data, long_lines_span_read_chunks) {
 
 /* ---- real data ------------------------------------------------------------------------------- */
 
-
 Test(data, real_b_files_load_balanced_and_paired) {
     if (!dm_test_data_dir())
         cr_skip_test("no shared data directory (../shared/data or DM_DATA_DIR)");
     int files = 0;
     for (int f = 0; dm_test_b_files[f]; f++) {
-        char rel[256];
-        snprintf(rel, sizeof rel, "deepbind/%s", dm_test_b_files[f]);
-        const char *path = dm_test_data_file(rel);
-        if (!path) {
-            cr_log_warn("missing %s, skipped", rel);
-            continue;
-        }
         dm_dataset ds;
-        cr_assert_eq(dm_dataset_read(&ds, path, DM_FORMAT_AUTO, 101), DM_STATUS_OK, "%s",
-                     dm_last_error());
+        if (!dm_test_load_b_file(f, &ds)) continue;
         cr_assert_eq(ds.format, DM_FORMAT_DEEPBIND);
         cr_assert_eq(ds.n, 1000, "%s: %lld rows", dm_test_b_files[f], (long long)ds.n);
         int pos = 0;

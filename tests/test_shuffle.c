@@ -296,7 +296,6 @@ Test(shuffle, simplified_variant_is_not_uniform) {
 
 /* ---- real data ------------------------------------------------------------------------------- */
 
-
 Test(shuffle, real_b_files_shuf_rows_are_dinucleotide_shuffles) {
     if (!dm_test_data_dir())
         cr_skip_test("no shared data directory (../shared/data or DM_DATA_DIR)");
@@ -304,16 +303,8 @@ Test(shuffle, real_b_files_shuf_rows_are_dinucleotide_shuffles) {
     dm_rng_init(&r, dm_test_seed(), 200, 5);
     int files = 0;
     for (int f = 0; dm_test_b_files[f]; f++) {
-        char rel[256];
-        snprintf(rel, sizeof rel, "deepbind/%s", dm_test_b_files[f]);
-        const char *path = dm_test_data_file(rel);
-        if (!path) {
-            cr_log_warn("missing %s, skipped", rel);
-            continue;
-        }
         dm_dataset ds;
-        cr_assert_eq(dm_dataset_read(&ds, path, DM_FORMAT_AUTO, 101), DM_STATUS_OK, "%s",
-                     dm_last_error());
+        if (!dm_test_load_b_file(f, &ds)) continue;
         cr_assert_eq(ds.n, 1000, "%s", dm_test_b_files[f]);
         int ok = 0, mono_rejected = 0, ours_ok = 0, ours_same = 0;
         uint8_t mono[101], ours[101];

@@ -134,3 +134,15 @@ dm_model *dm_test_trained_sim_cnn(dm_backend *be, dm_dataset *valid) {
     dm_dataset_free(&tr);
     return m;
 }
+
+bool dm_test_load_b_file(int f, dm_dataset *ds) {
+    char rel[256];
+    snprintf(rel, sizeof rel, "deepbind/%s", dm_test_b_files[f]);
+    const char *path = dm_test_data_file(rel);
+    if (!path) {
+        cr_log_warn("missing %s, skipped", rel);
+        return false;
+    }
+    cr_assert_eq(dm_dataset_read(ds, path, DM_FORMAT_AUTO, 101), DM_STATUS_OK, "%s", dm_last_error());
+    return true;
+}

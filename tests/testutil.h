@@ -4,6 +4,7 @@
 #ifndef DM_TESTUTIL_H
 #define DM_TESTUTIL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 
@@ -19,6 +20,10 @@ const char *dm_test_data_file(const char *rel);
 
 /* Every DeepBind test (_B) file of the shared data directory (relative to deepbind/), NULL-ended. */
 extern const char *const dm_test_b_files[];
+
+/* Reads dm_test_b_files[f] (length 101) into *ds; false, with a logged warning, when the file is
+ * missing; a read error fails the test. */
+bool dm_test_load_b_file(int f, dm_dataset *ds);
 
 /* The test seed: env DM_TEST_SEED or 1234; printed once per process so a failure can be replayed. */
 uint64_t dm_test_seed(void);
