@@ -461,6 +461,29 @@ dm_status dm_model_forward_codes(dm_model *m, const uint8_t *codes, int32_t B, b
     return model_forward(m, B, train, seed, step);
 }
 
+float *dm_model_input(dm_model *m) { return m->x; }
+float *dm_model_input_grad(dm_model *m) { return m->g_x; }
+const float *dm_model_logprob_buf(const dm_model *m) { return m->logprob; }
+
+dm_status dm_model_forward_input(dm_model *m, int32_t B, bool train, uint64_t seed, uint64_t step) {
+    if (B < 1 || B > m->max_batch)
+        return dm_error(DM_STATUS_ARG, "model: batch %d outside 1..%d", B, m->max_batch);
+    return model_forward(m, B, train, seed, step);
+}
+
+dm_status dm_model_forward_data(dm_model *m, dm_devdata *d, int64_t i0, int32_t B, bool train,
+                                uint64_t seed, uint64_t step, bool n_quarter) {
+    if (B < 1 || B > m->max_batch || i0 < 0 || i0 + B > d->n)
+        return dm_error(DM_STATUS_ARG, "model: rows %lld..%lld outside the data or batch", (long long)i0,
+                        (long long)(i0 + B));
+    if (d->len != m->hp.len) return dm_error(DM_STATUS_ARG, "data length %d != model length %d", d->len, m->hp.len);
+    dm_backend *be = m->be;
+    be->i->gather(be, m->x, m->labels, d->packed, d->labels, d->order + i0, B, d->len, n_quarter);
+    DM_TRY(model_forward(m, B, train, seed, step));
+    be->i->copy(be, d->logprob + 2 * i0, m->logprob, sizeof(float) * 2 * (size_t)B);
+    return dm_backend_status(be);
+}
+
 dm_status dm_model_scores(const dm_model *m, float *p_pos) {
     int B = m->last_B;
     float lp[2 * 4096];
@@ -546,6 +569,21 @@ dm_status dm_model_backward(dm_model *m, const int8_t *labels, int32_t B, double
         *loss = s / denom;
     }
     return dm_backend_status(be);
+}
+
+dm_status dm_model_backward_data(dm_model *m, dm_devdata *d, int64_t i0, int32_t B, double denom) {
+    if (B != m->last_B) return dm_error(DM_STATUS_ARG, "model: backward batch %d != forward %d", B, m->last_B);
+    dm_backend *be = m->be;
+    be->i->nll(be, m->loss, m->g_logprob, m->logprob, m->labels, B, (float)(1.0 / denom));
+    DM_TRY(model_backward(m, false));
+    be->i->copy(be, d->loss + i0, m->loss, sizeof(float) * (size_t)B);
+    return dm_backend_status(be);
+}
+
+dm_status dm_model_backward_input(dm_model *m, const float *grad_logprob, int32_t B) {
+    if (B != m->last_B) return dm_error(DM_STATUS_ARG, "model: backward batch %d != forward %d", B, m->last_B);
+    m->be->i->copy(m->be, m->g_logprob, grad_logprob, sizeof(float) * 2 * (size_t)B);
+    return model_backward(m, true);
 }
 
 dm_status dm_model_backward_from(dm_model *m, const float *grad_logprob, int32_t B, float *grad_x) {

@@ -75,6 +75,55 @@ dm_status dm_model_backward_from(dm_model *m, const float *grad_logprob, int32_t
 
 void dm_model_zero_grad(dm_model *m);
 
+/* ---- device-resident loops (training, class optimisation) --------------------------------------
+ * The model's input x (max_batch, L, 4), its gradient and the log-softmax output (max_batch, 2) are
+ * backend memory; a loop that keeps its state there calls these instead of the host-copy versions.
+ * Nothing is copied between host and backend. */
+float *dm_model_input(dm_model *m);
+float *dm_model_input_grad(dm_model *m);
+const float *dm_model_logprob_buf(const dm_model *m);
+
+/* Forward on the B inputs already in dm_model_input(). */
+dm_status dm_model_forward_input(dm_model *m, int32_t B, bool train, uint64_t seed, uint64_t step);
+
+/* Backward of grad_logprob (B, 2), backend memory (e.g. a constant uploaded once), into the parameter
+ * gradients (+=) and dm_model_input_grad(). B must equal the last forward's. */
+dm_status dm_model_backward_input(dm_model *m, const float *grad_logprob, int32_t B);
+
+/* A labelled data set uploaded once in packed form (dm_pack.h), with a row order (a permutation drawn
+ * on the host per epoch, uploaded as N int32) and per-row results that stay in backend memory until
+ * the epoch ends: the log-softmax (N, 2) and NLL (N) of each row in visiting order. */
+typedef struct dm_devdata {
+    dm_backend *be;
+    int64_t n;
+    int len;
+    uint8_t *packed;      /* (n, dm_pack_row_bytes(len)) */
+    int8_t *labels;       /* (n) */
+    int32_t *order;       /* (n): row visited at position i */
+    float *logprob;       /* (n, 2) by visiting position */
+    float *loss;          /* (n) by visiting position */
+} dm_devdata;
+
+/* Uploads `ds` (labels −1 allowed: prediction only). Returns _OK, _ARG (n ≥ 2^31), _NOMEM. */
+dm_status dm_devdata_create(dm_devdata **out, dm_backend *be, const dm_dataset *ds);
+void dm_devdata_free(dm_devdata *d);
+
+/* Sets the visiting order: rows idx[0..n) (a permutation), or 0..n−1 when idx is NULL. */
+dm_status dm_devdata_set_order(dm_devdata *d, const int64_t *idx);
+
+/* Forward on visiting positions i0..i0+B−1 of d, gathered and one-hot encoded in backend memory; the
+ * log-softmax is kept in d->logprob. */
+dm_status dm_model_forward_data(dm_model *m, dm_devdata *d, int64_t i0, int32_t B, bool train,
+                                uint64_t seed, uint64_t step, bool n_quarter);
+
+/* Backward of Σ NLL / denom for the batch of the last dm_model_forward_data (same i0, B); the NLL of
+ * each row is kept in d->loss. */
+dm_status dm_model_backward_data(dm_model *m, dm_devdata *d, int64_t i0, int32_t B, double denom);
+
+/* Copies the epoch's results to the host: p_pos (n) = P(pos) by visiting position (NULL: skip) and
+ * *loss_sum = Σ NLL over the first n_loss positions (NULL: skip). */
+dm_status dm_devdata_results(dm_devdata *d, float *p_pos, int64_t n_loss, double *loss_sum);
+
 /* Temporal output scores (SPEC.md §6.2; RNN and CNN-RNN): fwd[b, i] = P(pos) of the whole model on
  * positions 0..i, bwd[b, i] = on positions i..L−1 (both LSTM directions from a zero state on the
  * truncated input, mean over the truncated length, fc, softmax; the CNN-RNN's convolution runs on

@@ -1,7 +1,8 @@
 /*
  * optimize.c: class optimisation (see optimize.h). Each step is one forward and one backward pass of
  * the whole batch of restarts: ∂f/∂X = ∂(−log P(pos))/∂X + 2λX, then RMSprop on X (or on Z through
- * the softmax Jacobian, ∂f/∂Z = X ⊙ (g − Σ_b g_b X_b) per position).
+ * the softmax Jacobian, ∂f/∂Z = X ⊙ (g − Σ_b g_b X_b) per position). X, Z, the RMSprop cache and the
+ * objective trajectory live in backend memory (the optin_* ops); only the results come back.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -15,80 +16,60 @@ void dm_optimize_options_default(dm_optimize_options *o) {
                                .alpha = 0.99f, .eps = 1e-8f, .softmax = false, .seed = 1};
 }
 
-/* X (n positions × 4) = softmax of Z per position */
-static void softmax_rows(float *x, const float *z, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        const float *zr = z + 4 * i;
-        float mx = fmaxf(fmaxf(zr[0], zr[1]), fmaxf(zr[2], zr[3])), s = 0;
-        for (int c = 0; c < 4; c++) s += x[4 * i + c] = expf(zr[c] - mx);
-        for (int c = 0; c < 4; c++) x[4 * i + c] /= s;
-    }
-}
-
-/* The objective of every restart and its gradient wrt X. */
-static dm_status objective_and_grad(dm_model *m, const float *x, int R, int L, float lambda,
-                                    float *g2, float *grad, float *f, float *p_pos) {
-    for (int r = 0; r < R; r++) {   /* ∂(−log P(pos))/∂logprob: −1 at the bound class */
-        g2[2 * r] = -1.0f;
-        g2[2 * r + 1] = 0.0f;
-    }
-    DM_TRY(dm_model_forward(m, x, R, false, 0, 0));
-    DM_TRY(dm_model_scores(m, p_pos));
-    DM_TRY(dm_model_backward_from(m, g2, R, grad));
-    size_t n = 4 * (size_t)L;
-    for (int r = 0; r < R; r++) {
-        double sq = 0;
-        for (size_t i = 0; i < n; i++) {
-            float xv = x[r * n + i];
-            sq += (double)xv * xv;
-            grad[r * n + i] += 2.0f * lambda * xv;
-        }
-        f[r] = (float)(-log(fmax(p_pos[r], 1e-30)) + lambda * sq);
-    }
-    return DM_STATUS_OK;
-}
-
 dm_status dm_optimize(dm_model *m, const dm_optimize_options *o, float *x, float *ppm, float *objective,
                       float *p_pos) {
     int R = o->restarts, L = dm_model_hparams(m)->len;
     if (R < 1 || R > dm_model_max_batch(m))
         return dm_error(DM_STATUS_ARG, "optimize: %d restarts for a batch of %d", R, dm_model_max_batch(m));
+    dm_backend *be = dm_model_backend(m);
+    const struct dm_backend_i *op = be->i;
     size_t n = 4 * (size_t)R * L;
-    float *v = calloc(n, sizeof(float)), *grad = malloc(sizeof(float) * n), *z = malloc(sizeof(float) * n);
-    float *g2 = malloc(sizeof(float) * 2 * (size_t)R);
-    if (!v || !grad || !z || !g2) {
-        free(v); free(grad); free(z); free(g2);
-        return dm_error(DM_STATUS_NOMEM, "optimize: out of memory");
+    /* backend state: Z, the RMSprop cache, ∂/∂logprob, the objective trajectory; X is the model's input */
+    float *z = op->alloc(be, sizeof(float) * n), *v = op->alloc(be, sizeof(float) * n);
+    float *g2 = op->alloc(be, sizeof(float) * 2 * (size_t)R);
+    float *obj = op->alloc(be, sizeof(float) * (size_t)(o->steps + 1) * R);
+    float *host = malloc(sizeof(float) * (n > 2 * (size_t)R ? n : 2 * (size_t)R));
+    dm_status st = DM_STATUS_OK;
+    if (!z || !v || !g2 || !obj || !host) {
+        st = dm_error(DM_STATUS_NOMEM, "optimize: out of memory");
+        goto done;
     }
     /* X ~ U[0, 1): one counter-based stream per restart (Z for the softmax variant) */
     for (int r = 0; r < R; r++) {
         dm_rng rng;
         dm_rng_init(&rng, o->seed, DM_STREAM_OPTIMIZE, (uint64_t)r);
-        for (size_t i = 0; i < 4 * (size_t)L; i++) z[r * 4 * (size_t)L + i] = (float)dm_rng_uniform(&rng);
+        for (size_t i = 0; i < 4 * (size_t)L; i++) host[r * 4 * (size_t)L + i] = (float)dm_rng_uniform(&rng);
     }
-    dm_status st = DM_STATUS_OK;
+    op->upload(be, z, host, sizeof(float) * n);
+    op->memset0(be, v, sizeof(float) * n);
+    for (int r = 0; r < R; r++) {   /* ∂(−log P(pos))/∂logprob: −1 at the bound class */
+        host[2 * r] = -1.0f;
+        host[2 * r + 1] = 0.0f;
+    }
+    op->upload(be, g2, host, sizeof(float) * 2 * (size_t)R);
+
+    /* the whole loop stays in backend memory: one forward and one backward of all restarts per step */
+    float *xd = dm_model_input(m), *grad = dm_model_input_grad(m);
     for (int step = 0; step <= o->steps && !st; step++) {
-        if (o->softmax) softmax_rows(x, z, (int64_t)R * L);
-        else memcpy(x, z, sizeof(float) * n);
-        st = objective_and_grad(m, x, R, L, o->lambda, g2, grad, objective + (size_t)step * R, p_pos);
-        if (st || step == o->steps) break;
-        if (o->softmax)   /* chain rule through the per-position softmax */
-            for (int64_t i = 0; i < (int64_t)R * L; i++) {
-                float *g = grad + 4 * i;
-                const float *xr = x + 4 * i;
-                float gx = g[0] * xr[0] + g[1] * xr[1] + g[2] * xr[2] + g[3] * xr[3];
-                for (int c = 0; c < 4; c++) g[c] = xr[c] * (g[c] - gx);
-            }
-        for (size_t i = 0; i < n; i++) {   /* Torch's optim.rmsprop without momentum */
-            v[i] = o->alpha * v[i] + (1.0f - o->alpha) * grad[i] * grad[i];
-            z[i] -= o->lr * grad[i] / (sqrtf(v[i]) + o->eps);
-        }
+        op->optin_project(be, xd, z, (int64_t)R * L, o->softmax);
+        if ((st = dm_model_forward_input(m, R, false, 0, 0)) || (st = dm_model_backward_input(m, g2, R))) break;
+        op->optin_objective(be, obj + (size_t)step * R, grad, xd, dm_model_logprob_buf(m), R, 4 * L, o->lambda);
+        if (step < o->steps) op->optin_rmsprop(be, z, v, grad, xd, (int64_t)R * L, o->lr, o->alpha, o->eps, o->softmax);
+        st = dm_backend_status(be);
+    }
+    if (!st) {
+        op->download(be, x, xd, sizeof(float) * n);
+        op->download(be, objective, obj, sizeof(float) * (size_t)(o->steps + 1) * R);
+        st = dm_model_scores(m, p_pos);
     }
     if (!st) {
         memcpy(ppm, x, sizeof(float) * n);
         for (int r = 0; r < R; r++) dm_optimize_postprocess(ppm + 4 * (size_t)r * L, L);
     }
-    free(v); free(grad); free(z); free(g2);
+done:
+    free(host);
+    float *bufs[] = {z, v, g2, obj};
+    for (int k = 0; k < 4; k++) if (bufs[k]) op->free(be, bufs[k]);
     return st;
 }
 

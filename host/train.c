@@ -28,30 +28,30 @@ void dm_train_options_default(dm_train_options *o, dm_protocol protocol) {
 
 const char *dm_protocol_name(dm_protocol p) { return p == DM_PROTOCOL_ORIGINAL ? "original" : "default"; }
 
-/* Gathers the codes and labels of rows idx[0..B) into contiguous batch buffers. */
-static void gather(const dm_dataset *ds, const int64_t *idx, int B, uint8_t *codes, int8_t *labels) {
-    for (int b = 0; b < B; b++) {
-        memcpy(codes + (size_t)b * ds->len, ds->seq + (size_t)idx[b] * ds->len, (size_t)ds->len);
-        if (labels) labels[b] = ds->label[idx[b]];
+/* P(pos) of every row of a resident data set, in file order. */
+static dm_status predict_resident(dm_model *m, dm_devdata *d, bool n_quarter, float *scores) {
+    int Bmax = dm_model_max_batch(m);
+    for (int64_t i = 0; i < d->n; i += Bmax) {
+        int B = (int)(d->n - i < Bmax ? d->n - i : Bmax);
+        DM_TRY(dm_model_forward_data(m, d, i, B, false, 0, 0, n_quarter));
     }
+    return dm_devdata_results(d, scores, 0, NULL);
 }
 
 dm_status dm_predict(dm_model *m, const dm_dataset *ds, bool n_quarter, float *scores) {
-    int Bmax = dm_model_max_batch(m);
     if (ds->len != dm_model_hparams(m)->len)
         return dm_error(DM_STATUS_ARG, "data length %d != model length %d", ds->len, dm_model_hparams(m)->len);
-    for (int64_t i = 0; i < ds->n; i += Bmax) {
-        int B = (int)(ds->n - i < Bmax ? ds->n - i : Bmax);
-        DM_TRY(dm_model_forward_codes(m, ds->seq + (size_t)i * ds->len, B, false, 0, 0, n_quarter));
-        DM_TRY(dm_model_scores(m, scores + i));
-    }
-    return DM_STATUS_OK;
+    dm_devdata *d;
+    DM_TRY(dm_devdata_create(&d, dm_model_backend(m), ds));
+    dm_status st = predict_resident(m, d, n_quarter, scores);
+    dm_devdata_free(d);
+    return st;
 }
 
 /* Validation AUROC and mean NLL of `ds` under the current weights. */
-static dm_status validate(dm_model *m, const dm_dataset *ds, bool n_quarter, float *scores,
-                          double *auroc, double *loss) {
-    DM_TRY(dm_predict(m, ds, n_quarter, scores));
+static dm_status validate(dm_model *m, const dm_dataset *ds, dm_devdata *d, bool n_quarter,
+                          float *scores, double *auroc, double *loss) {
+    DM_TRY(predict_resident(m, d, n_quarter, scores));
     double s = 0;
     for (int64_t i = 0; i < ds->n; i++) {
         double p = ds->label[i] == 1 ? scores[i] : 1.0 - scores[i];
@@ -96,10 +96,10 @@ dm_status dm_train(dm_model *m, const dm_dataset *train, const dm_dataset *valid
     if (use_valid && !has_both_classes(valid))
         return dm_error(DM_STATUS_ARG, "the validation split holds one class only: use a larger --valid-frac");
 
-    /* every buffer of the loop is allocated here, none inside it */
+    /* every buffer of the loop is allocated here, none inside it; both data sets go to the backend
+     * once, packed, and each batch is gathered there */
+    dm_devdata *dtrain = NULL, *dvalid = NULL;
     int64_t *idx = malloc(sizeof(int64_t) * (size_t)n);
-    uint8_t *codes = malloc((size_t)B * hp->len);
-    int8_t *labels = malloc((size_t)B);
     float *train_scores = malloc(sizeof(float) * (size_t)n);
     int8_t *train_labels = malloc((size_t)n);
     float *valid_scores = use_valid ? malloc(sizeof(float) * (size_t)valid->n) : NULL;
@@ -107,11 +107,14 @@ dm_status dm_train(dm_model *m, const dm_dataset *train, const dm_dataset *valid
     if (!state->adam_v) state->adam_v = calloc((size_t)np, sizeof(float));
     if (!state->best_params) state->best_params = calloc((size_t)np, sizeof(float));
     dm_status st = DM_STATUS_OK;
-    if (!idx || !codes || !labels || !train_scores || !train_labels || (use_valid && !valid_scores) ||
+    if (!idx || !train_scores || !train_labels || (use_valid && !valid_scores) ||
         !state->adam_m || !state->adam_v || !state->best_params) {
         st = dm_error(DM_STATUS_NOMEM, "training: out of memory");
         goto done;
     }
+
+    if ((st = dm_devdata_create(&dtrain, dm_model_backend(m), train))) goto done;
+    if (use_valid && (st = dm_devdata_create(&dvalid, dm_model_backend(m), valid))) goto done;
 
     /* fresh start or resume */
     dm_adam opt;
@@ -153,26 +156,19 @@ dm_status dm_train(dm_model *m, const dm_dataset *train, const dm_dataset *valid
                 int64_t t = idx[i]; idx[i] = idx[j]; idx[j] = t;
             }
         }
+        if ((st = dm_devdata_set_order(dtrain, idx))) goto done;
         for (int64_t k = 0; k < n_batches; k++) {
             int64_t i0 = k * B;
             int Bk = (int)(n - i0 < B ? n - i0 : B);
-            double loss;
-            gather(train, idx + i0, Bk, codes, labels);
             dm_model_zero_grad(m);
-            if ((st = dm_model_forward_codes(m, codes, Bk, true, o->seed, (uint64_t)opt.t, o->n_quarter)) ||
-                (st = dm_model_scores(m, train_scores + i0)) ||
-                (st = dm_model_backward(m, labels, Bk, (double)Bk, &loss, NULL)) ||
+            if ((st = dm_model_forward_data(m, dtrain, i0, Bk, true, o->seed, (uint64_t)opt.t, o->n_quarter)) ||
+                (st = dm_model_backward_data(m, dtrain, i0, Bk, (double)Bk)) ||
                 (st = dm_model_adam_step(m, &opt)))
                 goto done;
-            memcpy(train_labels + i0, labels, (size_t)Bk);
-            loss_sum += loss * Bk;
-            if (!isfinite(loss)) {
-                st = dm_error(DM_STATUS_ARG, "training diverged at epoch %d batch %lld (loss %g): lower --lr",
-                              epoch, (long long)k + 1, loss);
-                goto done;
-            }
             double now = dm_now();
             if (live && (now - t_last_print > 0.5 || k == n_batches - 1)) {
+                /* the running loss is a host copy: only worth it when someone watches */
+                if ((st = dm_devdata_results(dtrain, NULL, i0 + Bk, &loss_sum))) goto done;
                 double rate = (double)(i0 + Bk) / (now - t_epoch);
                 double left = ((double)(o->epochs - epoch) * n + (double)(n - i0 - Bk)) / rate;
                 char eta[32];
@@ -183,13 +179,20 @@ dm_status dm_train(dm_model *m, const dm_dataset *train, const dm_dataset *valid
                 t_last_print = now;
             }
         }
+        /* the epoch's scores and losses come back once */
+        if ((st = dm_devdata_results(dtrain, train_scores, n, &loss_sum))) goto done;
+        for (int64_t i = 0; i < n; i++) train_labels[i] = train->label[idx[i]];
+        if (!isfinite(loss_sum)) {
+            st = dm_error(DM_STATUS_ARG, "training diverged in epoch %d (loss %g): lower --lr", epoch, loss_sum / (double)n);
+            goto done;
+        }
 
         /* end of epoch: validation and selection */
         dm_epoch_log row = {.epoch = epoch, .lr = opt.lr, .train_loss = loss_sum / (double)n,
                             .valid_loss = NAN, .valid_auroc = NAN};
         double criterion;
         if (use_valid) {
-            if ((st = validate(m, valid, o->n_quarter, valid_scores, &row.valid_auroc, &row.valid_loss)))
+            if ((st = validate(m, valid, dvalid, o->n_quarter, valid_scores, &row.valid_auroc, &row.valid_loss)))
                 goto done;
             criterion = row.valid_auroc;
         } else if (original) {
@@ -234,9 +237,9 @@ dm_status dm_train(dm_model *m, const dm_dataset *train, const dm_dataset *valid
     prov->train_seconds += dm_now() - t_start;
 
 done:
+    dm_devdata_free(dtrain);
+    dm_devdata_free(dvalid);
     free(idx);
-    free(codes);
-    free(labels);
     free(train_scores);
     free(train_labels);
     free(valid_scores);

@@ -20,6 +20,10 @@
 
 #include "deepmotif.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct dm_backend dm_backend;
 
 struct dm_backend_i {
@@ -28,6 +32,7 @@ struct dm_backend_i {
     void (*free)(dm_backend *be, void *p);
     void (*upload)(dm_backend *be, void *dst, const void *host, size_t bytes);
     void (*download)(dm_backend *be, void *host, const void *src, size_t bytes);
+    void (*copy)(dm_backend *be, void *dst, const void *src, size_t bytes);      /* within the backend */
     void (*memset0)(dm_backend *be, void *dst, size_t bytes);
     void (*sync)(dm_backend *be);
     void (*destroy)(dm_backend *be);
@@ -44,6 +49,12 @@ struct dm_backend_i {
     void (*conv1d_bwd)(dm_backend *be, float *grad_in, float *grad_w, float *grad_b,
                        const float *grad_out, const float *in, const float *w,
                        int B, int Li, int Ci, int Co, int K, int pad);
+
+    /* A batch gathered from a data set resident in backend memory (host/devdata.c): for b < B,
+     * x[b] (L, 4) = one-hot of row perm[b] of `packed` (N, dm_pack_row_bytes(L)) (dm_pack.h; N rows as
+     * in onehot) and labels[b] = labels_all[perm[b]]. perm (B) is backend memory. */
+    void (*gather)(dm_backend *be, float *x, int8_t *labels, const uint8_t *packed,
+                   const int8_t *labels_all, const int32_t *perm, int B, int L, bool n_quarter);
 
     /* out = max(in, 0) (in place allowed); grad_in = grad_out where out > 0. */
     void (*relu_fwd)(dm_backend *be, float *out, const float *in, int64_t n);
@@ -109,6 +120,18 @@ struct dm_backend_i {
      * θ −= step · m / (√v + eps) with step = lr · √(1 − β2^t) / (1 − β1^t) computed by the caller. */
     void (*adam)(dm_backend *be, float *param, const float *grad, float *m, float *v, int64_t n,
                  float step, float beta1, float beta2, float eps, float clip);
+
+    /* Class optimisation of the input (host/optimize.c, SPEC.md §6.3), R restarts of n_pos = R·L
+     * positions with 4 channels each:
+     * project:   x = softmax of z per position (softmax) or x = z.
+     * objective: grad (R, n) += 2λ x; objective[r] = −max(logprob[r, 0], ln 1e−30) + λ Σ x[r]².
+     * rmsprop:   through the per-position softmax Jacobian when `softmax` (∂/∂z = x ⊙ (g − Σ g x)),
+     *            then v = α v + (1 − α) g², z −= lr · g / (√v + eps). */
+    void (*optin_project)(dm_backend *be, float *x, const float *z, int64_t n_pos, bool softmax);
+    void (*optin_objective)(dm_backend *be, float *objective, float *grad, const float *x,
+                            const float *logprob, int R, int n, float lambda);
+    void (*optin_rmsprop)(dm_backend *be, float *z, float *v, const float *grad, const float *x,
+                          int64_t n_pos, float lr, float alpha, float eps, bool softmax);
 };
 
 struct dm_backend {
@@ -138,5 +161,17 @@ void dm_backend_fail(dm_backend *be, dm_status s, const char *msg);
 
 /* Name and version of the BLAS library in use ("OpenBLAS 0.3.21 ... Cooperlake"). */
 const char *dm_blas_info(void);
+
+/* The CUDA backend on device `device` (kernels/cuda/backend_cuda.c; the CPU emulator in DM_CUDA_EMU
+ * builds). Returns _OK, _BACKEND (built without CUDA, or no usable device: the message says
+ * which, e.g. "CUDA driver version is insufficient"), _NOMEM. */
+dm_status dm_backend_cuda_create(dm_backend **out, int device);
+
+/* Whether this build has the CUDA backend (real or emulated) compiled in. */
+bool dm_backend_cuda_built(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* DM_BACKEND_H */

@@ -61,7 +61,7 @@ static void cpu_destroy(dm_backend *be) {
 #define DM_CPU_TABLE(sfx)                                                                          \
     {                                                                                              \
         .alloc = cpu_alloc, .free = cpu_free, .upload = cpu_copy, .download = cpu_copy,            \
-        .memset0 = cpu_memset0, .sync = cpu_sync, .destroy = cpu_destroy,                          \
+        .copy = cpu_copy, .memset0 = cpu_memset0, .sync = cpu_sync, .destroy = cpu_destroy,                          \
         .onehot = dm_cpu_onehot##sfx, .conv1d_fwd = dm_cpu_conv1d_fwd##sfx,                        \
         .conv1d_bwd = dm_cpu_conv1d_bwd##sfx, .relu_fwd = dm_cpu_relu_fwd##sfx,                    \
         .relu_bwd = dm_cpu_relu_bwd##sfx, .maxpool_fwd = dm_cpu_maxpool_fwd##sfx,                  \
@@ -72,7 +72,9 @@ static void cpu_destroy(dm_backend *be) {
         .mean_time_bwd = dm_cpu_mean_time_bwd##sfx, .dense_fwd = dm_cpu_dense_fwd##sfx,            \
         .dense_bwd = dm_cpu_dense_bwd##sfx, .logsoftmax_fwd = dm_cpu_logsoftmax_fwd##sfx,          \
         .logsoftmax_bwd = dm_cpu_logsoftmax_bwd##sfx, .nll = dm_cpu_nll##sfx,                      \
-        .adam = dm_cpu_adam##sfx,                                                                  \
+        .adam = dm_cpu_adam##sfx, .gather = dm_cpu_gather##sfx,                                    \
+        .optin_project = dm_cpu_optin_project##sfx, .optin_objective = dm_cpu_optin_objective##sfx, \
+        .optin_rmsprop = dm_cpu_optin_rmsprop##sfx,                                                \
     }
 
 static const struct dm_backend_i dm_cpu_table = DM_CPU_TABLE();

@@ -41,6 +41,8 @@ static inline void dm_cpu_add(float *restrict y, const float *restrict x, int64_
     void dm_cpu_##op##_ref(dm_backend *be, __VA_ARGS__);
 
 DM_CPU_OP_DECL(onehot, float *x, const uint8_t *codes, int B, int L, bool n_quarter)
+DM_CPU_OP_DECL(gather, float *x, int8_t *labels, const uint8_t *packed, const int8_t *labels_all,
+               const int32_t *perm, int B, int L, bool n_quarter)
 DM_CPU_OP_DECL(conv1d_fwd, float *out, const float *in, const float *w, const float *b, int B,
                int Li, int Ci, int Co, int K, int pad)
 DM_CPU_OP_DECL(conv1d_bwd, float *grad_in, float *grad_w, float *grad_b, const float *grad_out,
@@ -76,6 +78,11 @@ DM_CPU_OP_DECL(nll, float *loss, float *grad_logprob, const float *logprob, cons
                int B, float scale)
 DM_CPU_OP_DECL(adam, float *param, const float *grad, float *m, float *v, int64_t n, float step,
                float beta1, float beta2, float eps, float clip)
+DM_CPU_OP_DECL(optin_project, float *x, const float *z, int64_t n_pos, bool softmax)
+DM_CPU_OP_DECL(optin_objective, float *objective, float *grad, const float *x, const float *logprob,
+               int R, int n, float lambda)
+DM_CPU_OP_DECL(optin_rmsprop, float *z, float *v, const float *grad, const float *x, int64_t n_pos,
+               float lr, float alpha, float eps, bool softmax)
 
 /* Fast sigmoid and tanh through expf, written so gcc vectorises them (libmvec) in simd loops. */
 static inline float dm_sigmoidf(float x) { return 1.0f / (1.0f + __builtin_expf(-x)); }
