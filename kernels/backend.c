@@ -32,3 +32,13 @@ const char *dm_blas_info(void) {
     snprintf(buf, sizeof buf, "%s (core %s)", openblas_get_config(), openblas_get_corename());
     return buf;
 }
+
+#ifndef DM_USE_CUDA
+/* Registration without CUDA: the only #ifdef of the backend (STYLE.md rule 4). */
+bool dm_backend_cuda_built(void) { return false; }
+
+dm_status dm_backend_cuda_create(dm_backend **out, int device) {
+    *out = NULL;
+    return dm_error(DM_STATUS_BACKEND, "this deepmotif was built without CUDA (configure with -DDM_CUDA=ON)");
+}
+#endif

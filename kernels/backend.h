@@ -137,6 +137,7 @@ struct dm_backend_i {
 struct dm_backend {
     const struct dm_backend_i *i;
     const char *name;          /* "cpu", "cpu-ref", "cuda" */
+    char device[160];          /* CUDA: "cuda: <device name> (sm_XY)"; empty for the CPU backends */
     int n_threads;             /* CPU: worker threads */
     dm_status status;          /* sticky error of the first failing op */
     char error[256];           /* its message (ops may fail on worker threads) */

@@ -1,0 +1,168 @@
+/*
+ * backend_cuda.c: the CUDA backend's table, its memory and its context (one device, one stream, one
+ * cuBLAS handle bound to it). Plain C against the CUDA runtime API: with DM_CUDA_EMU the same file
+ * runs on the emulator's runtime and cuBLAS stand-ins (CUDA-EMULATION.md).
+ *
+ * Memory is device memory: the host layer moves data only through upload/download. alloc returns
+ * zeroed memory, like the CPU backend. Copies are ordered on the context's stream; download waits
+ * for them, so a host result is complete when it returns.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dm_cuda.h"
+#include "dm_internal.h"
+
+void dm_cuda_check(dm_backend *be, cudaError_t err, const char *what) {
+#ifdef DM_CUDA_SYNC_CHECK
+    if (err == cudaSuccess) err = cudaStreamSynchronize(dm_cuda_stream(be));
+#endif
+    if (err == cudaSuccess) return;
+    char msg[200];
+    snprintf(msg, sizeof msg, "%s: %s (%s)", what, cudaGetErrorString(err), cudaGetErrorName(err));
+    dm_backend_fail(be, DM_STATUS_BACKEND, msg);
+}
+
+float *dm_cuda_scratch(dm_backend *be, int slot, size_t n) {
+    dm_cuda_ctx *ctx = be->ctx;
+    if (n <= ctx->cap[slot]) return ctx->scratch[slot];
+    if (ctx->scratch[slot]) cudaFree(ctx->scratch[slot]);
+    ctx->scratch[slot] = NULL;
+    ctx->cap[slot] = 0;
+    ctx->n_grow++;
+    cudaError_t err = cudaMalloc((void **)&ctx->scratch[slot], n * sizeof(float));
+    if (err != cudaSuccess) {
+        dm_cuda_check(be, err, "scratch allocation");
+        return NULL;
+    }
+    ctx->cap[slot] = n;
+    return ctx->scratch[slot];
+}
+
+void dm_cuda_gemm_rowmajor(dm_backend *be, bool trans_a, bool trans_b, int M, int N, int K, float alpha,
+                           const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    dm_cuda_ctx *ctx = be->ctx;
+    /* row-major C (M × N) is column-major Cᵀ (N × M) = op(B)ᵀ (N × K) · op(A)ᵀ (K × M) */
+    cublasStatus_t s = cublasSgemm(ctx->blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                   trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &alpha, B, ldb, A, lda,
+                                   &beta, C, ldc);
+    if (s != CUBLAS_STATUS_SUCCESS) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "cublasSgemm %d×%d×%d (lda %d, ldb %d, ldc %d) failed: status %d", M, N,
+                 K, lda, ldb, ldc, (int)s);
+        dm_backend_fail(be, DM_STATUS_BACKEND, msg);
+    }
+}
+
+static void *cuda_alloc(dm_backend *be, size_t bytes) {
+    void *p = NULL;
+    if (cudaMalloc(&p, bytes ? bytes : 1) != cudaSuccess) {
+        cudaGetLastError();   /* an allocation failure is reported by the NULL, not as sticky */
+        return NULL;
+    }
+    if (cudaMemset(p, 0, bytes) != cudaSuccess) {
+        cudaFree(p);
+        return NULL;
+    }
+    return p;
+}
+
+static void cuda_free(dm_backend *be, void *p) {
+    cudaStreamSynchronize(dm_cuda_stream(be));   /* no kernel may still use it */
+    cudaFree(p);
+}
+
+static void cuda_upload(dm_backend *be, void *dst, const void *host, size_t bytes) {
+    if (bytes) dm_cuda_check(be, cudaMemcpyAsync(dst, host, bytes, cudaMemcpyHostToDevice, dm_cuda_stream(be)), "upload");
+}
+
+static void cuda_download(dm_backend *be, void *host, const void *src, size_t bytes) {
+    if (!bytes) return;
+    dm_cuda_check(be, cudaMemcpyAsync(host, src, bytes, cudaMemcpyDeviceToHost, dm_cuda_stream(be)), "download");
+    dm_cuda_check(be, cudaStreamSynchronize(dm_cuda_stream(be)), "download");
+}
+
+static void cuda_copy(dm_backend *be, void *dst, const void *src, size_t bytes) {
+    if (bytes) dm_cuda_check(be, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, dm_cuda_stream(be)), "copy");
+}
+
+static void cuda_memset0(dm_backend *be, void *dst, size_t bytes) {
+    if (bytes) dm_cuda_check(be, cudaMemsetAsync(dst, 0, bytes, dm_cuda_stream(be)), "memset");
+}
+
+static void cuda_sync(dm_backend *be) { dm_cuda_check(be, cudaStreamSynchronize(dm_cuda_stream(be)), "sync"); }
+
+static void cuda_destroy(dm_backend *be) {
+    dm_cuda_ctx *ctx = be->ctx;
+    if (!ctx) return;
+    if (ctx->stream) cudaStreamSynchronize(ctx->stream);
+    for (int s = 0; s < DM_CUDA_SCRATCH_N; s++)
+        if (ctx->scratch[s]) cudaFree(ctx->scratch[s]);
+    if (ctx->blas) cublasDestroy(ctx->blas);
+    if (ctx->stream) cudaStreamDestroy(ctx->stream);
+    free(ctx);
+}
+
+static const struct dm_backend_i dm_cuda_table = {
+    .alloc = cuda_alloc, .free = cuda_free, .upload = cuda_upload, .download = cuda_download,
+    .copy = cuda_copy, .memset0 = cuda_memset0, .sync = cuda_sync, .destroy = cuda_destroy,
+    .onehot = dm_cuda_onehot, .gather = dm_cuda_gather,
+    .conv1d_fwd = dm_cuda_conv1d_fwd, .conv1d_bwd = dm_cuda_conv1d_bwd,
+    .relu_fwd = dm_cuda_relu_fwd, .relu_bwd = dm_cuda_relu_bwd,
+    .maxpool_fwd = dm_cuda_maxpool_fwd, .maxpool_bwd = dm_cuda_maxpool_bwd,
+    .gmax_fwd = dm_cuda_gmax_fwd, .gmax_bwd = dm_cuda_gmax_bwd,
+    .dropout_fwd = dm_cuda_dropout_fwd, .dropout_bwd = dm_cuda_dropout_bwd,
+    .lstm_fwd = dm_cuda_lstm_fwd, .lstm_bwd = dm_cuda_lstm_bwd,
+    .mean_time_fwd = dm_cuda_mean_time_fwd, .mean_time_bwd = dm_cuda_mean_time_bwd,
+    .dense_fwd = dm_cuda_dense_fwd, .dense_bwd = dm_cuda_dense_bwd,
+    .logsoftmax_fwd = dm_cuda_logsoftmax_fwd, .logsoftmax_bwd = dm_cuda_logsoftmax_bwd,
+    .nll = dm_cuda_nll, .adam = dm_cuda_adam,
+    .optin_project = dm_cuda_optin_project, .optin_objective = dm_cuda_optin_objective,
+    .optin_rmsprop = dm_cuda_optin_rmsprop,
+};
+
+bool dm_backend_cuda_built(void) { return true; }
+
+dm_status dm_backend_cuda_create(dm_backend **out, int device) {
+    *out = NULL;
+    int count = 0;
+    cudaError_t err = cudaGetDeviceCount(&count);
+    if (err != cudaSuccess || count == 0) {
+        const char *why = err != cudaSuccess ? cudaGetErrorString(err) : "no device found";
+        cudaGetLastError();
+        return dm_error(DM_STATUS_BACKEND, "no usable CUDA device (%s)", why);
+    }
+    if (device < 0 || device >= count)
+        return dm_error(DM_STATUS_BACKEND, "CUDA device %d does not exist (%d found)", device, count);
+    dm_backend *be = calloc(1, sizeof *be);
+    dm_cuda_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!be || !ctx) {
+        free(be);
+        free(ctx);
+        return dm_error(DM_STATUS_NOMEM, "out of memory for the CUDA backend");
+    }
+    be->i = &dm_cuda_table;
+    be->name = "cuda";
+    be->n_threads = 1;
+    be->ctx = ctx;
+    ctx->device = device;
+    struct cudaDeviceProp prop;
+    const char *step = "cudaSetDevice";
+    if ((err = cudaSetDevice(device)) == cudaSuccess && (step = "cudaGetDeviceProperties") &&
+        (err = cudaGetDeviceProperties(&prop, device)) == cudaSuccess && (step = "cudaStreamCreate") &&
+        (err = cudaStreamCreateWithFlags(&ctx->stream, cudaStreamNonBlocking)) == cudaSuccess) {
+        snprintf(be->device, sizeof be->device, "cuda: %.120s (sm_%d%d)", prop.name, prop.major, prop.minor);
+        cublasStatus_t bs = cublasCreate(&ctx->blas);
+        if (bs == CUBLAS_STATUS_SUCCESS) bs = cublasSetStream(ctx->blas, ctx->stream);
+        if (bs == CUBLAS_STATUS_SUCCESS) {
+            *out = be;
+            return DM_STATUS_OK;
+        }
+        dm_backend_free(be);
+        return dm_error(DM_STATUS_BACKEND, "cuBLAS initialisation failed (status %d)", (int)bs);
+    }
+    dm_backend_free(be);
+    return dm_error(DM_STATUS_BACKEND, "CUDA device %d: %s: %s", device, step, cudaGetErrorString(err));
+}
