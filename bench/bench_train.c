@@ -21,68 +21,10 @@
 #include "backend.h"
 #include "dm_internal.h"
 #include "dm_rng.h"
+#include "bench.h"
 #include "model.h"
 
 #define PEAK_GFLOPS 228.0
-
-/* Training FLOP per sequence (SPEC.md §8): forward + weight gradients + input gradients of every
- * layer but the first; 2 FLOP per multiply-add; matrix products only. */
-static double train_flop(const dm_hparams *hp) {
-    double L = hp->len, mac = 0;
-    int C = hp->conv_channels, H = hp->hidden;
-    int n_conv = hp->arch == DM_ARCH_RNN ? 0 : (hp->arch == DM_ARCH_CNNRNN ? 1 : hp->n_conv);
-    int ci = 4;
-    for (int i = 0; i < n_conv; i++) {
-        int K = hp->conv_width[i];
-        double Lo = hp->arch == DM_ARCH_CNNRNN ? L : L - K + 1;
-        double fwd = Lo * C * K * ci;
-        mac += 2 * fwd + (i > 0 ? fwd : 0);          /* forward, dW, dX (not for the first layer) */
-        L = (hp->arch == DM_ARCH_CNN && i < n_conv - 1) ? floor(Lo / hp->pool) : Lo;
-        ci = C;
-    }
-    if (hp->arch != DM_ARCH_CNN) {
-        double D = ci, G = 4.0 * H;
-        double per_step = G * (D + H)                 /* forward: W_ih x + W_hh h */
-                          + G * D + G * H + G * H     /* dW_ih, dW_hh, dh */
-                          + (n_conv ? G * D : 0);     /* dx into the conv layer */
-        mac += 2 * hp->len * per_step + 3.0 * 2 * H * 2;
-    } else {
-        mac += 3.0 * C * 2;
-    }
-    return 2 * mac;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Max relative difference of fast vs reference gradients for one step on 8 sequences. */
-static double validate(const dm_hparams *hp, const uint8_t *codes, const int8_t *labels) {
-    dm_backend *ref = dm_backend_cpu_ref_create(), *fast = dm_backend_cpu_create(2);
-    dm_model *mr, *mf;
-    if (dm_model_create(&mr, hp, ref, 8) || dm_model_create(&mf, hp, fast, 8)) return INFINITY;
-    if (dm_model_init_params(mr, 1) || dm_model_init_params(mf, 1)) return INFINITY;
-    int64_t np = dm_model_n_params(mr);
-    float *gr = malloc(sizeof(float) * np), *gf = malloc(sizeof(float) * np);
-    double loss_r, loss_f, worst = 0, gmax = 0;
-    dm_model_forward_codes(mr, codes, 8, true, 1, 1, false);
-    dm_model_forward_codes(mf, codes, 8, true, 1, 1, false);
-    dm_model_backward(mr, labels, 8, 8, &loss_r, NULL);
-    dm_model_backward(mf, labels, 8, 8, &loss_f, NULL);
-    dm_model_get_grads(mr, gr);
-    dm_model_get_grads(mf, gf);
-    for (int64_t i = 0; i < np; i++) gmax = fmax(gmax, fabs(gr[i]));
-    for (int64_t i = 0; i < np; i++) worst = fmax(worst, fabs(gf[i] - gr[i]) / (gmax + 1e-30));
-    worst = fmax(worst, fabs(loss_f - loss_r) / fabs(loss_r));
-    free(gr);
-    free(gf);
-    dm_model_free(mr);
-    dm_model_free(mf);
-    dm_backend_free(ref);
-    dm_backend_free(fast);
-    return worst;
-}
 
 int main(int argc, char **argv) {
     int repeats = 10, B = 256;
@@ -114,7 +56,10 @@ int main(int argc, char **argv) {
     for (int a = 0; a < 3; a++) {
         dm_hparams hp;
         dm_hparams_default(&hp, (dm_arch)a);
-        double err = validate(&hp, codes, labels);
+        dm_backend *ref = dm_backend_cpu_ref_create(), *fast = dm_backend_cpu_create(2);
+        double err = dm_bench_validate(&hp, ref, fast, codes, labels);
+        dm_backend_free(ref);
+        dm_backend_free(fast);
         if (!(err < 1e-3)) {
             fprintf(stderr, "bench_train: %s: fast backend disagrees with the reference (%.3g)\n",
                     dm_arch_name(hp.arch), err);
@@ -151,10 +96,9 @@ int main(int argc, char **argv) {
             if (it >= 0) n = it + 1;
             if (n >= repeats && total[0] >= 1.0 && total[1] >= 1.0) break;
         }
-        double flop = train_flop(&hp);
+        double flop = dm_bench_train_flop(&hp);
         for (int k = 0; k < 2; k++) {
-            qsort(t[k], (size_t)n, sizeof(double), cmp_double);
-            double med = n % 2 ? t[k][n / 2] : 0.5 * (t[k][n / 2 - 1] + t[k][n / 2]);
+            double med = dm_bench_median(t[k], n);
             double gfl = B * flop / med / 1e9;
             printf("train_step,%s,%d,%d,%d,%.6f,%.6f,%.0f,%.1f,%.1f,%.0f,%s\n", dm_arch_name(hp.arch), B,
                    threads[k], n, med, t[k][0], B / med, gfl, 100 * gfl / PEAK_GFLOPS, flop, dm_git_commit());

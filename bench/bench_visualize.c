@@ -17,13 +17,13 @@
 #include "backend.h"
 #include "dm_internal.h"
 #include "dm_rng.h"
+#include "bench.h"
 #include "model.h"
 #include "optimize.h"
 #include "saliency.h"
 
 #define PEAK_GFLOPS 228.0
 
-static const double saliency_mflop[3] = {19.21, 3.72, 18.41};   /* SPEC.md §8: CNN, RNN, CNN-RNN */
 
 /* Median of n timings of fn over ≥ 3 repeats and ≥ 1 s. */
 typedef int (*bench_fn)(void *ctx);
@@ -90,7 +90,7 @@ int main(int argc, char **argv) {
 
         c.B = B;
         double t_grad = time_median(run_saliency, &c);
-        double gfl = B * saliency_mflop[a] * 1e6 / t_grad / 1e9;
+        double gfl = B * dm_bench_saliency_mflop[a] * 1e6 / t_grad / 1e9;
         printf("saliency_grad,%s,%d,%d,%.6f,%.0f,%.1f,%.1f,1,%s\n", dm_arch_name(hp.arch), B, threads, t_grad,
                B / t_grad, gfl, 100 * gfl / PEAK_GFLOPS, dm_git_commit());
         c.o.method = DM_SAL_IG;

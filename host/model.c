@@ -311,6 +311,7 @@ const dm_hparams *dm_model_hparams(const dm_model *m) { return &m->hp; }
 int64_t dm_model_n_params(const dm_model *m) { return m->n_params; }
 int64_t dm_model_n_trainable(const dm_model *m) { return m->n_params - m->frozen_n; }
 int32_t dm_model_max_batch(const dm_model *m) { return m->max_batch; }
+int64_t dm_model_n_act_floats(const dm_model *m) { return m->n_acts + m->n_gacts; }
 dm_backend *dm_model_backend(const dm_model *m) { return m->be; }
 
 const dm_tensor_info *dm_model_tensors(const dm_model *m, int32_t *n_tensors) {

@@ -35,6 +35,7 @@ int64_t dm_model_n_trainable(const dm_model *m);    /* what Adam updates (SPEC.m
 const dm_tensor_info *dm_model_tensors(const dm_model *m, int32_t *n_tensors);
 const dm_tensor_info *dm_model_tensor(const dm_model *m, const char *name);  /* NULL if unknown */
 int32_t dm_model_max_batch(const dm_model *m);
+int64_t dm_model_n_act_floats(const dm_model *m);  /* activation + activation-gradient arenas */
 dm_backend *dm_model_backend(const dm_model *m);
 
 /* SPEC.md §4 initialisation from the `init` stream of `seed`: conv/linear W, b ~ U(−s, s),

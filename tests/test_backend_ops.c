@@ -28,6 +28,10 @@ static const tol_t TOL_ELEM = {1e-6, 1e-5};     /* element-wise float math (expf
 static const tol_t TOL_SUM = {2e-5, 2e-4};      /* sums of up to ~10^4 terms in float */
 static const tol_t TOL_LSTM = {5e-5, 1e-3};     /* gradients through 101 recurrent steps */
 
+/* A float sum of `terms` products of O(1) values: the rounding error grows like √terms (for the
+ * weight gradients of the real shapes, 23,808 terms: atol 1.6e-4; an indexing bug is O(1)). */
+static tol_t tol_sum(double terms) { return (tol_t){1e-6 * sqrt(terms) + 1e-6, 2e-4}; }
+
 #define GUARD 64                                /* guard bytes each side of a backend buffer */
 #define GUARD_BYTE 0xA5
 
@@ -226,8 +230,8 @@ static void check_conv(int B, int Li, int Ci, int Co, int K, int pad, bool with_
     g_cuda->i->conv1d_bwd(g_cuda, d_gi, d_gw, d_gb, d_go, d_in, d_w, B, Li, Ci, Co, K, pad);
     g_ref->i->conv1d_bwd(g_ref, with_grad_in ? gi : NULL, gw, gb, go, in, w, B, Li, Ci, Co, K, pad);
     snprintf(what, sizeof what, "conv1d_bwd B%d Li%d Ci%d Co%d K%d pad%d", B, Li, Ci, Co, K, pad);
-    expect_f(d_gw, gw, nw, TOL_SUM, what);
-    expect_f(d_gb, gb, Co, TOL_SUM, what);
+    expect_f(d_gw, gw, nw, tol_sum((double)B * Lo), what);
+    expect_f(d_gb, gb, Co, tol_sum((double)B * Lo), what);
     if (d_gi) expect_f(d_gi, gi, nin, TOL_SUM, what);
     dev_take(d_in, NULL, 4 * nin, "in");
     dev_take(d_w, NULL, 4 * nw, "w");

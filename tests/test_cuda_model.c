@@ -1,0 +1,216 @@
+/*
+ * test_cuda_model.c: the three whole models on the CUDA backend against the CPU reference backend:
+ * one training step (forward with dropout, loss, every parameter gradient, the Adam update), a
+ * saliency batch (gradient and integrated gradients), 10 steps of class optimisation, and a short
+ * training run through the resident data path (dm_train: packed upload, on-device gathering).
+ *
+ * Both sides start from the same parameters (initialisation is host-side and seeded). Tolerances are
+ * relative to the largest reference magnitude of each tensor (REL_NORM), because float sums in a
+ * different order differ by a few ulps of the largest terms, not of each element. Without a CUDA
+ * device the tests skip; in emulator builds ctest runs them once per thread order.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "optimize.h"
+#include "saliency.h"
+#include "simulate.h"
+#include "testutil.h"
+#include "train.h"
+
+#define REL_NORM 2e-3       /* |cuda − ref| ≤ REL_NORM · max|ref| + 1e-3 · |ref| */
+
+static dm_backend *g_cuda, *g_ref;
+
+static void setup(void) {
+    if (dm_backend_cuda_create(&g_cuda, 0) != DM_STATUS_OK)
+        cr_skip_test("no CUDA backend to test: %s", dm_last_error());
+    g_ref = dm_backend_cpu_ref_create();
+    cr_assert_not_null(g_ref);
+}
+
+static void teardown(void) {
+    dm_backend_free(g_cuda);
+    dm_backend_free(g_ref);
+}
+
+static void expect_close(const float *got, const float *ref, size_t n, const char *what, const char *arch) {
+    double mx = 0;
+    for (size_t i = 0; i < n; i++) mx = fmax(mx, fabs(ref[i]));
+    size_t worst = 0;
+    double e = dm_test_max_err(got, ref, n, REL_NORM * (mx > 0 ? mx : 1), 1e-3, &worst);
+    cr_expect(e <= 1.0, "%s %s: element %zu of %zu: cuda %.9g, reference %.9g (max |ref| %.3g, error %.3g × tolerance)",
+              arch, what, worst, n, got[worst], ref[worst], mx, e);
+}
+
+/* Models of `arch` on both backends with identical parameters; small default-shaped batches. */
+static void make_pair(dm_arch arch, int B, dm_model **mc, dm_model **mr) {
+    dm_hparams hp;
+    dm_hparams_default(&hp, arch);
+    cr_assert_eq(dm_model_create(mc, &hp, g_cuda, B), DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert_eq(dm_model_create(mr, &hp, g_ref, B), DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert_eq(dm_model_init_params(*mr, dm_test_seed()), DM_STATUS_OK);
+    int64_t np = dm_model_n_params(*mr);
+    float *p = malloc(sizeof(float) * np);
+    cr_assert_eq(dm_model_get_params(*mr, p), DM_STATUS_OK);
+    cr_assert_eq(dm_model_set_params(*mc, p), DM_STATUS_OK);
+    free(p);
+}
+
+/* B random sequences (with an N here and there) as base codes and one-hot rows. */
+static void batch(int B, int L, uint8_t *codes, float *x, int8_t *labels, uint64_t tag) {
+    float *u = malloc(sizeof(float) * B * L);
+    dm_test_fill_uniform(u, (size_t)B * L, 0, 4.2f, tag);
+    for (int i = 0; i < B * L; i++) {
+        codes[i] = u[i] >= 4.0f ? DM_BASE_N : (uint8_t)u[i];
+        for (int c = 0; c < 4; c++) x[4 * i + c] = codes[i] == c ? 1.0f : 0.0f;
+    }
+    for (int b = 0; b < B; b++) labels[b] = (int8_t)(b % 2);
+    free(u);
+}
+
+static void one_step(dm_arch arch) {
+    const char *name = dm_arch_name(arch);
+    int B = 6, L = 101;
+    dm_model *mc, *mr;
+    make_pair(arch, B, &mc, &mr);
+    uint8_t codes[6 * 101];
+    float *x = malloc(sizeof(float) * B * L * 4);
+    int8_t labels[6];
+    batch(B, L, codes, x, labels, 7);
+    int64_t np = dm_model_n_params(mr);
+    float *gc = malloc(sizeof(float) * np), *gr = malloc(sizeof(float) * np), lc[12], lr[12];
+    double loss_c, loss_r;
+    dm_model *ms[2] = {mc, mr};
+    for (int k = 0; k < 2; k++) {
+        dm_model_zero_grad(ms[k]);
+        cr_assert_eq(dm_model_forward_codes(ms[k], codes, B, true, 42, 3, false), DM_STATUS_OK, "%s", dm_last_error());
+        cr_assert_eq(dm_model_logprob(ms[k], k ? lr : lc), DM_STATUS_OK);
+        cr_assert_eq(dm_model_backward(ms[k], labels, B, B, k ? &loss_r : &loss_c, NULL), DM_STATUS_OK, "%s",
+                     dm_last_error());
+        cr_assert_eq(dm_model_get_grads(ms[k], k ? gr : gc), DM_STATUS_OK);
+    }
+    expect_close(lc, lr, 2 * (size_t)B, "log-softmax (dropout on)", name);
+    cr_expect(fabs(loss_c - loss_r) <= 1e-4 * fmax(1.0, fabs(loss_r)), "%s loss: cuda %.9g, reference %.9g", name, loss_c, loss_r);
+    int32_t nt;
+    const dm_tensor_info *t = dm_model_tensors(mr, &nt);
+    for (int i = 0; i < nt; i++) {
+        char what[96];
+        snprintf(what, sizeof what, "gradient of %s", t[i].name);
+        expect_close(gc + t[i].offset, gr + t[i].offset, (size_t)t[i].numel, what, name);
+    }
+    /* the Adam step from the same gradients */
+    dm_adam oc, orf;
+    dm_adam_default(&oc);
+    dm_adam_default(&orf);
+    cr_assert_eq(dm_model_adam_step(mc, &oc), DM_STATUS_OK);
+    cr_assert_eq(dm_model_adam_step(mr, &orf), DM_STATUS_OK);
+    cr_assert_eq(dm_model_get_params(mc, gc), DM_STATUS_OK);
+    cr_assert_eq(dm_model_get_params(mr, gr), DM_STATUS_OK);
+    expect_close(gc, gr, (size_t)np, "parameters after one Adam step", name);
+    free(x); free(gc); free(gr);
+    dm_model_free(mc);
+    dm_model_free(mr);
+}
+
+Test(cuda_model, training_step_cnn, .init = setup, .fini = teardown) { one_step(DM_ARCH_CNN); }
+Test(cuda_model, training_step_rnn, .init = setup, .fini = teardown) { one_step(DM_ARCH_RNN); }
+Test(cuda_model, training_step_cnnrnn, .init = setup, .fini = teardown) { one_step(DM_ARCH_CNNRNN); }
+
+Test(cuda_model, saliency_batch, .init = setup, .fini = teardown) {
+    dm_arch archs[] = {DM_ARCH_CNN, DM_ARCH_RNN, DM_ARCH_CNNRNN};
+    for (int a = 0; a < 3; a++) {
+        int B = 4, L = 101;
+        dm_model *mc, *mr;
+        make_pair(archs[a], B, &mc, &mr);
+        uint8_t codes[4 * 101];
+        int8_t labels[4];
+        float *x = malloc(sizeof(float) * B * L * 4), *ac = malloc(sizeof(float) * B * L * 4);
+        float *ar = malloc(sizeof(float) * B * L * 4), pc[4], pr[4];
+        batch(B, L, codes, x, labels, 9);
+        dm_saliency_options o = {.method = DM_SAL_GRAD, .target = DM_TARGET_POS, .steps = 8, .seed = 1};
+        for (int method = 0; method < 2; method++) {
+            o.method = method ? DM_SAL_IG : DM_SAL_GRAD;
+            cr_assert_eq(dm_saliency_batch(mc, x, labels, B, 0, &o, ac, pc), DM_STATUS_OK, "%s", dm_last_error());
+            cr_assert_eq(dm_saliency_batch(mr, x, labels, B, 0, &o, ar, pr), DM_STATUS_OK, "%s", dm_last_error());
+            expect_close(ac, ar, (size_t)B * L * 4, method ? "integrated gradients (8 steps)" : "saliency gradient",
+                         dm_arch_name(archs[a]));
+            expect_close(pc, pr, B, "P(pos)", dm_arch_name(archs[a]));
+        }
+        free(x); free(ac); free(ar);
+        dm_model_free(mc);
+        dm_model_free(mr);
+    }
+}
+
+Test(cuda_model, class_optimisation_10_steps, .init = setup, .fini = teardown) {
+    dm_arch archs[] = {DM_ARCH_CNN, DM_ARCH_RNN, DM_ARCH_CNNRNN};
+    for (int a = 0; a < 3; a++)
+        for (int sm = 0; sm < 2; sm++) {
+            int R = 3, L = 101;
+            dm_model *mc, *mr;
+            make_pair(archs[a], R, &mc, &mr);
+            dm_optimize_options o;
+            dm_optimize_options_default(&o);
+            o.restarts = R;
+            o.steps = 10;
+            o.softmax = sm;
+            size_t n = (size_t)R * L * 4;
+            float *xc = malloc(4 * n), *xr = malloc(4 * n), *pc = malloc(4 * n), *pr = malloc(4 * n);
+            float oc[33], orf[33], ppc[3], ppr[3];
+            cr_assert_eq(dm_optimize(mc, &o, xc, pc, oc, ppc), DM_STATUS_OK, "%s", dm_last_error());
+            cr_assert_eq(dm_optimize(mr, &o, xr, pr, orf, ppr), DM_STATUS_OK, "%s", dm_last_error());
+            const char *name = dm_arch_name(archs[a]);
+            expect_close(oc, orf, 11 * (size_t)R, sm ? "objective trajectory (softmax)" : "objective trajectory", name);
+            expect_close(xc, xr, n, sm ? "optimised input (softmax)" : "optimised input", name);
+            expect_close(ppc, ppr, R, "final P(pos)", name);
+            free(xc); free(xr); free(pc); free(pr);
+            dm_model_free(mc);
+            dm_model_free(mr);
+        }
+}
+
+Test(cuda_model, resident_training_run, .init = setup, .fini = teardown) {
+    /* 2 epochs of the default protocol on 96 simulated pairs: same split, order, dropout and Adam */
+    dm_sim_options so;
+    dm_sim_options_default(&so);
+    so.n_pos = 96;
+    dm_dataset ds, tr, va;
+    cr_assert_eq(dm_simulate(&ds, &so), DM_STATUS_OK);
+    cr_assert_eq(dm_dataset_split(&ds, 0.25, 1, &tr, &va), DM_STATUS_OK);
+    dm_arch archs[] = {DM_ARCH_CNN, DM_ARCH_RNN, DM_ARCH_CNNRNN};
+    for (int a = 0; a < 3; a++) {
+        dm_model *mc, *mr;
+        make_pair(archs[a], 32, &mc, &mr);
+        dm_train_options o;
+        dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
+        o.epochs = 2;
+        o.batch = 32;
+        o.patience = 0;
+        dm_provenance pc = {0}, pr = {0};
+        dm_resume_state sc = {0}, sr = {0};
+        int64_t np = dm_model_n_params(mr);
+        float *lc = malloc(4 * np), *lr = malloc(4 * np);
+        cr_assert_eq(dm_train(mc, &tr, &va, &o, &pc, &sc, lc), DM_STATUS_OK, "%s", dm_last_error());
+        cr_assert_eq(dm_train(mr, &tr, &va, &o, &pr, &sr, lr), DM_STATUS_OK, "%s", dm_last_error());
+        const char *name = dm_arch_name(archs[a]);
+        expect_close(lc, lr, (size_t)np, "parameters after 2 epochs", name);
+        for (int e = 0; e < 2; e++) {
+            cr_expect(fabs(pc.log[e].train_loss - pr.log[e].train_loss) < 1e-3, "%s epoch %d train loss %.6f vs %.6f",
+                      name, e + 1, pc.log[e].train_loss, pr.log[e].train_loss);
+            cr_expect(fabs(pc.log[e].valid_auroc - pr.log[e].valid_auroc) < 1e-3, "%s epoch %d valid AUROC %.6f vs %.6f",
+                      name, e + 1, pc.log[e].valid_auroc, pr.log[e].valid_auroc);
+        }
+        free(lc); free(lr);
+        free(sc.adam_m); free(sc.adam_v); free(sc.best_params);
+        free(sr.adam_m); free(sr.adam_v); free(sr.best_params);
+        dm_model_free(mc);
+        dm_model_free(mr);
+    }
+    dm_dataset_free(&ds);
+    dm_dataset_free(&tr);
+    dm_dataset_free(&va);
+}
