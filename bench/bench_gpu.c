@@ -3,6 +3,8 @@
  *   train     one training step on a device-resident data set (gather, forward, backward, clip + Adam)
  *   saliency  one `grad` saliency batch, host input in and attributions out (dm_saliency_batch)
  *   optimize  class optimisation, 256 restarts in one batch: one RMSprop step of all of them
+ * each with deepmotif's kernels (variant `cuda`) and with cuDNN's convolution and LSTM (`cudnn`, when
+ * the build has cuDNN).
  *
  * Correct first: a training step on the GPU is checked against the CPU backend before timing. Every
  * timed iteration is bracketed by a cudaEvent pair on the backend's stream; warm-up, then median and
@@ -154,15 +156,27 @@ int main(int argc, char **argv) {
     for (int i = 0; i < B * 101; i++)
         for (int c = 0; c < 4; c++) x[4 * i + c] = ds.seq[i] == c;
 
+    /* the second variant: the same device with cuDNN's convolution and LSTM */
+    dm_backend *variants[2] = {gpu, NULL};
+    const char *variant_name[2] = {"cuda", "cudnn"};
+    if (dm_backend_cuda_create(&variants[1], 0) || dm_backend_cuda_cudnn(variants[1])) {
+        printf("# cudnn variant skipped: %s\n", dm_last_error());
+        dm_backend_free(variants[1]);
+        variants[1] = NULL;
+    }
     int status = 0;
-    for (int a = 0; a < 3; a++) {
+    for (int a = 0; a < 3; a++)
+    for (int v = 0; v < 2; v++) {
+        if (!variants[v]) continue;
+        gpu = variants[v];
         dm_hparams hp;
         dm_hparams_default(&hp, (dm_arch)a);
         dm_backend *cpu = dm_backend_cpu_create(0);
         double err = dm_bench_validate(&hp, cpu, gpu, ds.seq, ds.label);
         dm_backend_free(cpu);
         if (!(err < 1e-3)) {
-            fprintf(stderr, "bench_gpu: %s: the GPU disagrees with the CPU backend (%.3g)\n", dm_arch_name(hp.arch), err);
+            fprintf(stderr, "bench_gpu: %s, %s: the GPU disagrees with the CPU backend (%.3g)\n", dm_arch_name(hp.arch),
+                    variant_name[v], err);
             status = 1;
             continue;
         }
@@ -179,8 +193,8 @@ int main(int argc, char **argv) {
             double bytes = 4.0 * (2 * nact + 10 * np);
             if (w == W_SALIENCY) bytes += 2.0 * 4 * B * 101 * 4;   /* input in, attributions out */
             double gfl = B * flop / med / 1e9, gbps = bytes / med / 1e9;
-            printf("%s,%s,cuda,%d,%d,%.6f,%.6f,%.0f,%.1f,%.2f,%.1f,%.2f,%s\n", workload_name[w], dm_arch_name(hp.arch),
-                   B, repeats, med, tmin, B / med, gfl, 100 * gfl / pk.gflops, gbps, 100 * gbps / pk.gbps,
+            printf("%s,%s,%s,%d,%d,%.6f,%.6f,%.0f,%.1f,%.2f,%.1f,%.2f,%s\n", workload_name[w], dm_arch_name(hp.arch),
+                   variant_name[v], B, repeats, med, tmin, B / med, gfl, 100 * gfl / pk.gflops, gbps, 100 * gbps / pk.gbps,
                    dm_git_commit());
             fflush(stdout);
         }
@@ -188,6 +202,7 @@ int main(int argc, char **argv) {
         dm_model_free(m);
     }
     free(ds.seq); free(ds.label); free(x); free(attr); free(p_pos);
-    dm_backend_free(gpu);
+    dm_backend_free(variants[0]);
+    dm_backend_free(variants[1]);
     return status;
 }

@@ -41,4 +41,8 @@ dm_status dm_backend_cuda_create(dm_backend **out, int device) {
     *out = NULL;
     return dm_error(DM_STATUS_BACKEND, "this deepmotif was built without CUDA (configure with -DDM_CUDA=ON)");
 }
+
+dm_status dm_backend_cuda_cudnn(dm_backend *be) {
+    return dm_error(DM_STATUS_BACKEND, "--cudnn: this deepmotif was built without CUDA");
+}
 #endif

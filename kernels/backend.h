@@ -168,6 +168,10 @@ const char *dm_blas_info(void);
  * which, e.g. "CUDA driver version is insufficient"), _NOMEM. */
 dm_status dm_backend_cuda_create(dm_backend **out, int device);
 
+/* Switches a CUDA backend's convolution and LSTM to cuDNN (kernels/cuda/cudnn.c), for comparison.
+ * Returns _OK, _BACKEND (not a CUDA backend, no cuDNN in this build, or cuDNN failed to start). */
+dm_status dm_backend_cuda_cudnn(dm_backend *be);
+
 /* Whether this build has the CUDA backend (real or emulated) compiled in. */
 bool dm_backend_cuda_built(void);
 

@@ -98,6 +98,9 @@ static void cuda_destroy(dm_backend *be) {
     dm_cuda_ctx *ctx = be->ctx;
     if (!ctx) return;
     if (ctx->stream) cudaStreamSynchronize(ctx->stream);
+#ifdef DM_USE_CUDNN
+    dm_cudnn_free(be);
+#endif
     for (int s = 0; s < DM_CUDA_SCRATCH_N; s++)
         if (ctx->scratch[s]) cudaFree(ctx->scratch[s]);
     if (ctx->blas) cublasDestroy(ctx->blas);
@@ -125,6 +128,12 @@ static const struct dm_backend_i dm_cuda_table = {
 
 bool dm_backend_cuda_built(void) { return true; }
 
+#ifndef DM_USE_CUDNN
+dm_status dm_backend_cuda_cudnn(dm_backend *be) {
+    return dm_error(DM_STATUS_BACKEND, "--cudnn: this build has no cuDNN (the emulator builds never do)");
+}
+#endif
+
 dm_status dm_backend_cuda_create(dm_backend **out, int device) {
     *out = NULL;
     int count = 0;
@@ -143,7 +152,8 @@ dm_status dm_backend_cuda_create(dm_backend **out, int device) {
         free(ctx);
         return dm_error(DM_STATUS_NOMEM, "out of memory for the CUDA backend");
     }
-    be->i = &dm_cuda_table;
+    ctx->table = dm_cuda_table;
+    be->i = &ctx->table;
     be->name = "cuda";
     be->n_threads = 1;
     be->ctx = ctx;

@@ -29,12 +29,14 @@ extern "C" {
 enum { DM_CUDA_SCRATCH_A, DM_CUDA_SCRATCH_B, DM_CUDA_SCRATCH_C, DM_CUDA_SCRATCH_N };
 
 typedef struct dm_cuda_ctx {
+    struct dm_backend_i table;   /* this backend's entries (cudnn.c swaps four of them) */
     int device;
     cudaStream_t stream;      /* every launch and copy of the backend goes here */
     cublasHandle_t blas;      /* bound to `stream` */
     float *scratch[DM_CUDA_SCRATCH_N];
     size_t cap[DM_CUDA_SCRATCH_N];
     int64_t n_grow;           /* how often scratch was (re)allocated */
+    void *cudnn;              /* cudnn.c's state once attached, else NULL */
 } dm_cuda_ctx;
 
 static inline cudaStream_t dm_cuda_stream(dm_backend *be) { return ((dm_cuda_ctx *)be->ctx)->stream; }
@@ -52,6 +54,9 @@ void dm_cuda_check(dm_backend *be, cudaError_t err, const char *what);
  * swapped, Cᵀ = op(B)ᵀ · op(A)ᵀ (STYLE.md rule 7). */
 void dm_cuda_gemm_rowmajor(dm_backend *be, bool trans_a, bool trans_b, int M, int N, int K, float alpha,
                            const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
+
+/* Releases cudnn.c's state (builds with cuDNN). */
+void dm_cudnn_free(dm_backend *be);
 
 /* Reductions shared by several ops (reduce.cu). */
 cudaError_t dm_cuda_colsum_add_launch(float *dst1, float *dst2, const float *src, int rows, int cols,
