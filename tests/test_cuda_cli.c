@@ -18,6 +18,9 @@
 
 static char *g_dir;
 
+/* Sanitizer builds (DM_TEST_SMALL): fewer sequences, one epoch, fewer optimisation steps. */
+static bool small(void) { return getenv("DM_TEST_SMALL") != NULL; }
+
 static int cli(const char *fmt, const char *args) {
     char cmd[2048];
     snprintf(cmd, sizeof cmd, fmt, args);
@@ -68,9 +71,9 @@ static long compare_tsv(const char *a_path, const char *b_path) {
 static void setup(void) {
     g_dir = dm_test_tmpdir();
     char args[1024];
-    snprintf(args, sizeof args, "simulate --out %s/train.seq.gz --n 160 --seed 3", g_dir);
+    snprintf(args, sizeof args, "simulate --out %s/train.seq.gz --n %d --seed 3", g_dir, small() ? 40 : 160);
     cr_assert_eq(cli("%s", args), 0);
-    snprintf(args, sizeof args, "simulate --out %s/test.seq.gz --n 24 --seed 4", g_dir);
+    snprintf(args, sizeof args, "simulate --out %s/test.seq.gz --n %d --seed 4", g_dir, small() ? 6 : 24);
     cr_assert_eq(cli("%s", args), 0);
     snprintf(args, sizeof args, "train --arch cnn --train %s/train.seq.gz --epochs 1 --batch 32 --out %s/probe.dm "
              "--device cuda --quiet", g_dir, g_dir);
@@ -92,8 +95,9 @@ static void run_both(const char *arch) {
     const char *dev[2] = {"cuda", "cpu"};
     char args[1024], a[512], b[512];
     for (int k = 0; k < 2; k++) {
-        snprintf(args, sizeof args, "train --arch %s --train %s/train.seq.gz --test %s/test.seq.gz --epochs 2 "
-                 "--batch 32 --out %s/%s.%s.dm --device %s --threads 1 --quiet", arch, g_dir, g_dir, g_dir, arch, dev[k], dev[k]);
+        snprintf(args, sizeof args, "train --arch %s --train %s/train.seq.gz --test %s/test.seq.gz --epochs %d "
+                 "--batch 32 --out %s/%s.%s.dm --device %s --threads 1 --quiet", arch, g_dir, g_dir, small() ? 1 : 2, g_dir,
+                 arch, dev[k], dev[k]);
         cr_assert_eq(cli("%s", args), 0, "train --device %s", dev[k]);
     }
     /* every command on each device, from the CPU-trained model (so only the command differs) */
@@ -104,8 +108,8 @@ static void run_both(const char *arch) {
         snprintf(args, sizeof args, "saliency --model %s/%s.cpu.dm --data %s/test.seq.gz --out %s/sal.%s --device %s --threads 1 "
                  "--quiet", g_dir, arch, g_dir, g_dir, dev[k], dev[k]);
         cr_assert_eq(cli("%s", args), 0, "saliency --device %s", dev[k]);
-        snprintf(args, sizeof args, "optimize --model %s/%s.cpu.dm --out %s/opt.%s --restarts 4 --steps 20 --device %s --threads 1",
-                 g_dir, arch, g_dir, dev[k], dev[k]);
+        snprintf(args, sizeof args, "optimize --model %s/%s.cpu.dm --out %s/opt.%s --restarts %d --steps %d --device %s "
+                 "--threads 1", g_dir, arch, g_dir, dev[k], small() ? 2 : 4, small() ? 5 : 20, dev[k]);
         cr_assert_eq(cli("%s", args), 0, "optimize --device %s", dev[k]);
     }
     const char *outs[] = {"pred.%s.tsv", "sal.%s.tsv", "opt.%s.trajectory.tsv"};

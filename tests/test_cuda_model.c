@@ -46,10 +46,19 @@ static void expect_close(const float *got, const float *ref, size_t n, const cha
               arch, what, worst, n, got[worst], ref[worst], mx, e);
 }
 
-/* Models of `arch` on both backends with identical parameters; small default-shaped batches. */
+/* The models' length: the default 101, or 32 under DM_TEST_SMALL (sanitizer builds), where the
+ * models also shrink to 16 channels and 8 hidden units per direction. */
+static int test_len(void) { return getenv("DM_TEST_SMALL") ? 32 : 101; }
+
+/* Models of `arch` on both backends with identical parameters; small batches. */
 static void make_pair(dm_arch arch, int B, dm_model **mc, dm_model **mr) {
     dm_hparams hp;
     dm_hparams_default(&hp, arch);
+    if (getenv("DM_TEST_SMALL")) {
+        hp.len = test_len();
+        hp.conv_channels = 16;
+        hp.hidden = 8;
+    }
     cr_assert_eq(dm_model_create(mc, &hp, g_cuda, B), DM_STATUS_OK, "%s", dm_last_error());
     cr_assert_eq(dm_model_create(mr, &hp, g_ref, B), DM_STATUS_OK, "%s", dm_last_error());
     cr_assert_eq(dm_model_init_params(*mr, dm_test_seed()), DM_STATUS_OK);
@@ -74,7 +83,7 @@ static void batch(int B, int L, uint8_t *codes, float *x, int8_t *labels, uint64
 
 static void one_step(dm_arch arch) {
     const char *name = dm_arch_name(arch);
-    int B = 6, L = 101;
+    int B = 6, L = test_len();
     dm_model *mc, *mr;
     make_pair(arch, B, &mc, &mr);
     uint8_t codes[6 * 101];
@@ -123,7 +132,7 @@ Test(cuda_model, training_step_cnnrnn, .init = setup, .fini = teardown) { one_st
 Test(cuda_model, saliency_batch, .init = setup, .fini = teardown) {
     dm_arch archs[] = {DM_ARCH_CNN, DM_ARCH_RNN, DM_ARCH_CNNRNN};
     for (int a = 0; a < 3; a++) {
-        int B = 4, L = 101;
+        int B = 4, L = test_len();
         dm_model *mc, *mr;
         make_pair(archs[a], B, &mc, &mr);
         uint8_t codes[4 * 101];
@@ -150,7 +159,7 @@ Test(cuda_model, class_optimisation_10_steps, .init = setup, .fini = teardown) {
     dm_arch archs[] = {DM_ARCH_CNN, DM_ARCH_RNN, DM_ARCH_CNNRNN};
     for (int a = 0; a < 3; a++)
         for (int sm = 0; sm < 2; sm++) {
-            int R = 3, L = 101;
+            int R = 3, L = test_len();
             dm_model *mc, *mr;
             make_pair(archs[a], R, &mc, &mr);
             dm_optimize_options o;
@@ -178,6 +187,7 @@ Test(cuda_model, resident_training_run, .init = setup, .fini = teardown) {
     dm_sim_options so;
     dm_sim_options_default(&so);
     so.n_pos = 96;
+    so.len = test_len();
     dm_dataset ds, tr, va;
     cr_assert_eq(dm_simulate(&ds, &so), DM_STATUS_OK);
     cr_assert_eq(dm_dataset_split(&ds, 0.25, 1, &tr, &va), DM_STATUS_OK);

@@ -1,0 +1,514 @@
+/*
+ * test_emu.c: the CUDA emulator (kernels/cuda/emu, CUDA-EMULATION.md) runs CUDA-C kernels correctly on
+ * the CPU and reports what it is meant to catch.
+ *
+ * Correctness: a shared-memory + __shfl_down_sync reduction (n = 1,000,003 and 300) and a 16 x 16 tiled
+ * matmul (64^3 and a ragged 100 x 70 x 50) match double-precision references under the fwd, rev and two
+ * rand schedules (seeds derived from DM_TEST_SEED, printed); every shuffle mode and width, the votes,
+ * atomics and dynamic shared memory give CUDA's results; the runtime and cuBLAS stand-ins behave like
+ * the real ones. Diagnostics: a divergent barrier, a full-mask shuffle in a 48-thread block, a full-mask
+ * shuffle inside `if (lane < 16)`, a shuffle reading outside its mask, a warp/barrier deadlock,
+ * `dim3 g = {4}`, an oversized block and, with DM_EMU_STRICT, an early exit before a barrier each make
+ * cudaGetLastError() return cudaErrorLaunchFailure, and the next clean launch succeeds; never-written
+ * cudaMalloc memory reads as NaN. A reduction missing its barrier gives a wrong result under fwd; in a
+ * ThreadSanitizer build the same test must end in TSan's race report (exit code 66).
+ *
+ * The kernels are in emu_kernels.cu, compiled here as GNU C through kcompat.h. Without the emulator
+ * (DM_CUDA_EMU=OFF) the file builds to a single skipped test.
+ */
+#include <criterion/criterion.h>
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef DM_CUDA_EMU /* defined by the dm_cuda_emu target; without it there is nothing to test */
+#include <cublas_v2.h>
+
+#include "emu_kernels.cu"
+#include "kcompat.h"
+
+/* ---- inputs ------------------------------------------------------------------------------------------ */
+/* DM_TEST_SEED or 1234, printed once so a failure can be replayed. */
+static uint64_t test_seed(void) {
+    static uint64_t seed;
+    static int done;
+    if (!done) {
+        const char *s = getenv("DM_TEST_SEED");
+        seed = s && *s ? strtoull(s, NULL, 0) : 1234;
+        fprintf(stderr, "DM_TEST_SEED=%llu\n", (unsigned long long)seed);
+        done = 1;
+    }
+    return seed;
+}
+
+/* splitmix64 step. */
+static uint64_t test_next(uint64_t *state) {
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* x[0..n) uniform in [-1, 1) from (seed, tag). */
+static void test_fill(float *x, size_t n, uint64_t tag) {
+    uint64_t st = test_seed() * 0x100000001b3ull + tag;
+    for (size_t i = 0; i < n; i++) x[i] = (float)((double)(test_next(&st) >> 11) * 0x1p-53 * 2.0 - 1.0);
+}
+
+/* The device copy of host array h (n floats). */
+static float *test_to_device(const float *h, size_t n) {
+    float *d;
+    cr_assert_eq(cudaMalloc((void **)&d, n * sizeof *d), cudaSuccess);
+    cr_assert_eq(cudaMemcpy(d, h, n * sizeof *d, cudaMemcpyHostToDevice), cudaSuccess);
+    return d;
+}
+
+static float *test_to_host(const float *d, size_t n) {
+    float *h = malloc(n * sizeof *h);
+    cr_assert_not_null(h);
+    cr_assert_eq(cudaMemcpy(h, d, n * sizeof *h, cudaMemcpyDeviceToHost), cudaSuccess);
+    return h;
+}
+
+/* The schedules every correctness test runs under: fwd, rev and two seeded rand orders. */
+#define TEST_NSCHED 4
+static void test_set_sched(int i) {
+    char spec[48];
+    if (i == 0)
+        snprintf(spec, sizeof spec, "fwd");
+    else if (i == 1)
+        snprintf(spec, sizeof spec, "rev");
+    else
+        snprintf(spec, sizeof spec, "rand:%llu", (unsigned long long)(test_seed() + (uint64_t)i));
+    cr_assert_eq(dm_emu_set_sched(spec), 0);
+    cr_log_info("DM_EMU_SCHED=%s", dm_emu_sched());
+}
+
+/* ---- reduction --------------------------------------------------------------------------------------- */
+/* Runs the reduction of n inputs with the current schedule; returns the worst |partial - ref| relative
+ * to that block's sum of |x| (a float-rounding scale), +Inf for NaN. */
+static double test_reduce_err(int n, int skip_barrier) {
+    float *x = malloc((size_t)n * sizeof *x);
+    cr_assert_not_null(x);
+    test_fill(x, (size_t)n, 1);
+    unsigned nb = dm_test_reduce_blocks(n);
+    float *d_x = test_to_device(x, (size_t)n), *d_p;
+    cr_assert_eq(cudaMalloc((void **)&d_p, nb * sizeof *d_p), cudaSuccess);
+    cr_assert_eq(dm_test_reduce(d_x, d_p, n, skip_barrier, NULL), cudaSuccess);
+    cr_assert_eq(cudaDeviceSynchronize(), cudaSuccess);
+    float *p = test_to_host(d_p, nb);
+    double worst = 0;
+    size_t stride = (size_t)nb * DM_TEST_RED_BLOCK;
+    for (unsigned b = 0; b < nb; b++) {
+        double ref = 0, scale = 0;
+        for (size_t i = (size_t)b * DM_TEST_RED_BLOCK; i < (size_t)n; i += stride)
+            for (size_t t = i; t < i + DM_TEST_RED_BLOCK && t < (size_t)n; t++) {
+                ref += x[t];
+                scale += fabs(x[t]);
+            }
+        double err = isfinite(p[b]) ? fabs(p[b] - ref) / scale : INFINITY;
+        if (err > worst) worst = err;
+    }
+    free(p);
+    free(x);
+    cudaFree(d_p);
+    cudaFree(d_x);
+    return worst;
+}
+
+/* A float sum of a few thousand terms: within 64 ulp of the sum of their magnitudes. */
+#define TEST_REDUCE_TOL (64 * FLT_EPSILON)
+
+static void test_reduce_all_scheds(int n) {
+    for (int s = 0; s < TEST_NSCHED; s++) {
+        test_set_sched(s);
+        double err = test_reduce_err(n, 0);
+        cr_log_info("reduce n=%d %s: worst error %.2e of the block's sum of |x|", n, dm_emu_sched(), err);
+        cr_assert_leq(err, TEST_REDUCE_TOL, "reduce n=%d under %s: error %g", n, dm_emu_sched(), err);
+    }
+}
+
+Test(emu, reduce_1000003) {
+    test_reduce_all_scheds(1000003);
+}
+
+Test(emu, reduce_300) {
+    test_reduce_all_scheds(300);
+}
+
+/* Without the barrier after the shared store, fwd order lets thread 0 read s[128] before thread 128
+ * writes it (NaN from the 0xFF fill, or a stale value): the partial sum is wrong. In a TSan build the
+ * race is reported instead, and the process exits with 66. */
+#ifdef __SANITIZE_THREAD__
+Test(emu, reduce_missing_barrier, .exit_code = 66) {
+#else
+Test(emu, reduce_missing_barrier) {
+#endif
+    cr_assert_eq(dm_emu_set_sched("fwd"), 0);
+    double err = test_reduce_err(300, 1);
+    cr_log_info("missing barrier under fwd: error %g", err);
+    cr_assert_gt(err, TEST_REDUCE_TOL, "a missing barrier went unnoticed under fwd");
+}
+
+/* ---- matmul ------------------------------------------------------------------------------------------ */
+static void test_matmul(int M, int N, int K) {
+    size_t na = (size_t)M * K, nb = (size_t)K * N, nc = (size_t)M * N;
+    float *a = malloc(na * sizeof *a), *b = malloc(nb * sizeof *b);
+    cr_assert(a && b);
+    test_fill(a, na, 2);
+    test_fill(b, nb, 3);
+    float *d_a = test_to_device(a, na), *d_b = test_to_device(b, nb), *d_c;
+    cr_assert_eq(cudaMalloc((void **)&d_c, nc * sizeof *d_c), cudaSuccess);
+    for (int s = 0; s < TEST_NSCHED; s++) {
+        test_set_sched(s);
+        cr_assert_eq(cudaMemset(d_c, 0xFF, nc * sizeof *d_c), cudaSuccess);
+        cr_assert_eq(dm_test_matmul(d_a, d_b, d_c, M, N, K, NULL), cudaSuccess);
+        cr_assert_eq(cudaDeviceSynchronize(), cudaSuccess);
+        float *c = test_to_host(d_c, nc);
+        double worst = 0;
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) {
+                double ref = 0, scale = 0;
+                for (int k = 0; k < K; k++) {
+                    ref += (double)a[(size_t)i * K + k] * b[(size_t)k * N + j];
+                    scale += fabs((double)a[(size_t)i * K + k] * b[(size_t)k * N + j]);
+                }
+                float got = c[(size_t)i * N + j];
+                double err = isfinite(got) ? fabs(got - ref) / (scale + 1e-30) : INFINITY;
+                if (err > worst) worst = err;
+            }
+        cr_log_info("matmul %dx%dx%d %s: worst error %.2e of sum |a b|", M, N, K, dm_emu_sched(), worst);
+        cr_assert_leq(worst, 16 * FLT_EPSILON, "matmul %dx%dx%d under %s: error %g", M, N, K, dm_emu_sched(),
+                      worst);
+        free(c);
+    }
+    cudaFree(d_a);
+    cudaFree(d_b);
+    cudaFree(d_c);
+    free(a);
+    free(b);
+}
+
+Test(emu, matmul_64) {
+    test_matmul(64, 64, 64);
+}
+
+Test(emu, matmul_ragged) {
+    test_matmul(100, 70, 50);
+}
+
+/* ---- warp operations, atomics, dynamic shared memory ------------------------------------------------ */
+Test(emu, warp_ops) {
+    enum { blocks = 2, threads = 64, n = blocks * threads };
+    int *d_out;
+    cr_assert_eq(cudaMalloc((void **)&d_out, n * DM_TEST_WARP_OUTS * sizeof(int)), cudaSuccess);
+    for (int s = 0; s < TEST_NSCHED; s++) {
+        test_set_sched(s);
+        cr_assert_eq(dm_test_warp_ops(d_out, blocks, threads, NULL), cudaSuccess);
+        int out[n * DM_TEST_WARP_OUTS];
+        cr_assert_eq(cudaMemcpy(out, d_out, sizeof out, cudaMemcpyDeviceToHost), cudaSuccess);
+        for (int t = 0; t < n; t++) {
+            int l = t % 32, *o = out + t * DM_TEST_WARP_OUTS;
+            int expect[DM_TEST_WARP_OUTS] = {
+                (l & ~7) + 3,                     /* idx 3 in segments of 8 */
+                (l & 7) < 1 ? l : l - 1,          /* up 1, own value at a segment start */
+                (l & 15) + 2 > 15 ? l : l + 2,    /* down 2, own value past the segment end */
+                l ^ 4,                            /* xor 4 stays inside 16-lane segments */
+                (l ^ 20) > (l | 15) ? l : l ^ 20, /* xor 20: later segments give the own value */
+                (int)0xaaaaaaaau,                 /* ballot of the odd lanes */
+                1,
+                0};
+            for (int k = 0; k < DM_TEST_WARP_OUTS; k++)
+                cr_assert_eq(o[k], expect[k], "thread %d output %d: %d, expected %d (%s)", t, k, o[k],
+                             expect[k], dm_emu_sched());
+        }
+    }
+    cudaFree(d_out);
+}
+
+Test(emu, atomics) {
+    enum { n = 3000 };
+    float x[n];
+    test_fill(x, n, 4);
+    double ref = 0;
+    for (int i = 0; i < n; i++) ref += x[i];
+    float *d_x = test_to_device(x, n), *d_sum;
+    int *d_i;
+    cr_assert_eq(cudaMalloc((void **)&d_sum, sizeof *d_sum), cudaSuccess);
+    cr_assert_eq(cudaMalloc((void **)&d_i, 3 * sizeof *d_i), cudaSuccess);
+    cr_assert_eq(cudaMemset(d_sum, 0, sizeof *d_sum), cudaSuccess);
+    int init[3] = {0, -1, -1};
+    cr_assert_eq(cudaMemcpy(d_i, init, sizeof init, cudaMemcpyHostToDevice), cudaSuccess);
+    cr_assert_eq(dm_test_atomics(d_x, n, d_sum, d_i, d_i + 1, d_i + 2, NULL), cudaSuccess);
+    float sum;
+    int got[3];
+    cr_assert_eq(cudaMemcpy(&sum, d_sum, sizeof sum, cudaMemcpyDeviceToHost), cudaSuccess);
+    cr_assert_eq(cudaMemcpy(got, d_i, sizeof got, cudaMemcpyDeviceToHost), cudaSuccess);
+    cr_assert_leq(fabs(sum - ref), n * 4 * FLT_EPSILON, "atomicAdd sum %g, reference %g", sum, ref);
+    cr_assert_eq(got[0], n);
+    cr_assert_eq(got[1], n - 1);
+    cr_assert(got[2] >= 0 && got[2] < n, "atomicCAS left %d", got[2]);
+    cudaFree(d_x);
+    cudaFree(d_sum);
+    cudaFree(d_i);
+}
+
+Test(emu, dyn_shared) {
+    enum { blocks = 3, threads = 96, n = blocks * threads };
+    float x[n], y[n];
+    test_fill(x, n, 5);
+    float *d_x = test_to_device(x, n), *d_y;
+    cr_assert_eq(cudaMalloc((void **)&d_y, sizeof y), cudaSuccess);
+    cr_assert_eq(dm_test_reverse(d_x, d_y, blocks, threads, NULL), cudaSuccess);
+    cr_assert_eq(cudaMemcpy(y, d_y, sizeof y, cudaMemcpyDeviceToHost), cudaSuccess);
+    for (int b = 0; b < blocks; b++)
+        for (int t = 0; t < threads; t++) cr_assert_eq(y[b * threads + t], x[b * threads + threads - 1 - t]);
+    cudaFree(d_x);
+    cudaFree(d_y);
+}
+
+/* ---- diagnostics ------------------------------------------------------------------------------------- */
+/* A clean launch after a failed one succeeds (the emulator's failures are not sticky). */
+static void test_clean_launch(void) {
+    enum { n = 100 };
+    float x[n], y[n];
+    test_fill(x, n, 6);
+    float *d_x = test_to_device(x, n), *d_y;
+    cr_assert_eq(cudaMalloc((void **)&d_y, sizeof y), cudaSuccess);
+    dim3 grid = {2, 1, 1}, block = {64, 1, 1};
+    cr_assert_eq(dm_test_copy(d_x, d_y, n, grid, block, NULL), cudaSuccess);
+    cr_assert_eq(cudaDeviceSynchronize(), cudaSuccess);
+    cr_assert_eq(cudaMemcpy(y, d_y, sizeof y, cudaMemcpyDeviceToHost), cudaSuccess);
+    cr_assert_arr_eq(x, y, sizeof x);
+    cudaFree(d_x);
+    cudaFree(d_y);
+}
+
+/* Launches diagnostic kernel `which`; the launch must fail with a message containing `expect`. */
+static void test_bad(enum dm_test_bad which, unsigned threads, const char *expect) {
+    float *d_out;
+    cr_assert_eq(cudaMalloc((void **)&d_out, threads * sizeof *d_out), cudaSuccess);
+    cr_assert_eq(dm_test_bad(which, d_out, threads, NULL), cudaErrorLaunchFailure);
+    cr_assert(strstr(dm_emu_last_message(), expect), "message \"%s\" lacks \"%s\"", dm_emu_last_message(),
+              expect);
+    cr_assert_eq(cudaGetLastError(), cudaSuccess);
+    cudaFree(d_out);
+    test_clean_launch();
+}
+
+Test(emu, divergent_barrier) {
+    test_bad(DM_TEST_BARRIER_SITES, 64, "divergent barrier");
+}
+
+Test(emu, shfl_missing_lane) {
+    test_bad(DM_TEST_SHFL_FULL, 48, "names lane 16, which does not exist");
+}
+
+Test(emu, shfl_exited_lane) {
+    test_bad(DM_TEST_SHFL_HALF, 32, "lane 16 named in mask 0xffffffff has already exited");
+}
+
+Test(emu, shfl_source_outside_mask) {
+    test_bad(DM_TEST_SHFL_OUTSIDE, 32, "reads lane 20, which is not in mask 0x0000ffff");
+}
+
+Test(emu, warp_barrier_deadlock) {
+    test_bad(DM_TEST_DEADLOCK, 64, "deadlock");
+}
+
+/* Threads leaving before a barrier the others wait at: a warning by default, an error when strict. */
+Test(emu, early_exit) {
+    float *d_out;
+    cr_assert_eq(cudaMalloc((void **)&d_out, 64 * sizeof *d_out), cudaSuccess);
+    cr_assert_eq(dm_test_bad(DM_TEST_EARLY_EXIT, d_out, 64, NULL), cudaSuccess);
+    cr_assert(strstr(dm_emu_last_message(), "warning: "), "%s", dm_emu_last_message());
+    dm_emu_set_strict(1);
+    cr_assert_eq(dm_test_bad(DM_TEST_EARLY_EXIT, d_out, 64, NULL), cudaErrorLaunchFailure);
+    cr_assert(strstr(dm_emu_last_message(), "exited before the __syncthreads()"), "%s",
+              dm_emu_last_message());
+    cudaFree(d_out);
+    test_clean_launch();
+}
+
+/* In C, dim3 g = {4} is (4, 0, 0), not CUDA C++'s (4, 1, 1): the launch is refused. */
+Test(emu, dim3_zero_extent) {
+    float *d;
+    cr_assert_eq(cudaMalloc((void **)&d, 4 * 32 * sizeof *d), cudaSuccess);
+    dim3 grid = {.x = 4}, block = {32, 1, 1}; /* what `dim3 grid = {4}` gives */
+    cr_assert_eq(dm_test_copy(d, d, 4 * 32, grid, block, NULL), cudaErrorLaunchFailure);
+    cr_assert(strstr(dm_emu_last_message(), "invalid launch grid (4,0,0)"), "%s", dm_emu_last_message());
+    dim3 big = {64, 32, 1};
+    cr_assert_eq(dm_test_copy(d, d, 4 * 32, block, big, NULL), cudaErrorLaunchFailure);
+    cr_assert(strstr(dm_emu_last_message(), "2048 threads"), "%s", dm_emu_last_message());
+    cudaFree(d);
+    test_clean_launch();
+}
+
+/* cudaMalloc fills with 0xFF bytes: a kernel reading memory nobody wrote gets NaN. */
+Test(emu, poison_reads_nan) {
+    enum { n = 50 };
+    float *d_in, *d_out, out[n];
+    cr_assert_eq(cudaMalloc((void **)&d_in, n * sizeof *d_in), cudaSuccess);
+    cr_assert_eq(cudaMalloc((void **)&d_out, n * sizeof *d_out), cudaSuccess);
+    dim3 grid = {1, 1, 1}, block = {64, 1, 1};
+    cr_assert_eq(dm_test_copy(d_in, d_out, n, grid, block, NULL), cudaSuccess);
+    cr_assert_eq(cudaMemcpy(out, d_out, sizeof out, cudaMemcpyDeviceToHost), cudaSuccess);
+    for (int i = 0; i < n; i++) cr_assert(isnan(out[i]), "out[%d] = %g", i, out[i]);
+    cudaFree(d_in);
+    cudaFree(d_out);
+    test_clean_launch();
+}
+
+/* ---- schedule control and the runtime API ----------------------------------------------------------- */
+Test(emu, sched_spec) {
+    cr_assert_eq(dm_emu_set_sched("rand:42"), 0);
+    cr_assert_str_eq(dm_emu_sched(), "rand:42");
+    cr_assert_eq(dm_emu_set_sched("sideways"), -1);
+    cr_assert_str_eq(dm_emu_sched(), "rand:42");
+    cr_assert_eq(dm_emu_set_sched("rand"), 0); /* a clock seed, printed */
+    cr_assert(strncmp(dm_emu_sched(), "rand:", 5) == 0);
+    cr_log_info("clock-seeded schedule: %s", dm_emu_sched());
+    cr_assert_eq(dm_emu_set_sched("rev"), 0);
+    cr_assert_str_eq(dm_emu_sched(), "rev");
+}
+
+Test(emu, runtime_api) {
+    int count = 0, version = 0, value = 0;
+    cr_assert_eq(cudaGetDeviceCount(&count), cudaSuccess);
+    cr_assert_eq(count, 1);
+    cr_assert_eq(cudaSetDevice(1), cudaErrorInvalidDevice);
+    cr_assert_eq(cudaPeekAtLastError(), cudaErrorInvalidDevice);
+    cr_assert_eq(cudaGetLastError(), cudaErrorInvalidDevice);
+    cr_assert_eq(cudaGetLastError(), cudaSuccess);
+    cr_assert_str_eq(cudaGetErrorName(cudaErrorLaunchFailure), "cudaErrorLaunchFailure");
+    cr_assert_str_eq(cudaGetErrorString(cudaErrorLaunchFailure), "unspecified launch failure");
+    cr_assert_eq(cudaRuntimeGetVersion(&version), cudaSuccess);
+    cr_assert_eq(version, 13000);
+    struct cudaDeviceProp prop;
+    cr_assert_eq(cudaGetDeviceProperties(&prop, 0), cudaSuccess);
+    cr_assert_str_eq(prop.name, "deepmotif CUDA emulator");
+    cr_assert(prop.major == 9 && prop.warpSize == 32 && prop.maxThreadsPerBlock == 1024);
+    cr_assert_eq(prop.sharedMemPerBlock, 48 << 10);
+    cr_assert_eq(cudaDeviceGetAttribute(&value, cudaDevAttrMultiProcessorCount, 0), cudaSuccess);
+    cr_assert_eq(value, prop.multiProcessorCount);
+
+    unsigned char *d;
+    cr_assert_eq(cudaMalloc((void **)&d, 1000), cudaSuccess);
+    cr_assert_eq((uintptr_t)d % 256, 0);
+    cr_assert(d[0] == 0xFF && d[999] == 0xFF);
+    cr_assert_eq(cudaMemset(d, 7, 1000), cudaSuccess);
+    cr_assert(d[0] == 7 && d[999] == 7);
+    cr_assert_eq(cudaMemcpy(d, d, 10, (enum cudaMemcpyKind)9), cudaErrorInvalidValue);
+    cr_assert_eq(cudaGetLastError(), cudaErrorInvalidValue);
+    cr_assert_eq(cudaFree(d), cudaSuccess);
+
+    cudaStream_t stream;
+    cudaEvent_t start, stop;
+    float ms = -1;
+    cr_assert_eq(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
+    cr_assert_eq(cudaEventCreate(&start), cudaSuccess);
+    cr_assert_eq(cudaEventCreate(&stop), cudaSuccess);
+    cr_assert_eq(cudaEventElapsedTime(&ms, start, stop), cudaErrorInvalidValue);
+    cr_assert_eq(cudaEventRecord(start, stream), cudaSuccess);
+    cr_assert_eq(cudaEventRecord(stop, stream), cudaSuccess);
+    cr_assert_eq(cudaEventSynchronize(stop), cudaSuccess);
+    cr_assert_eq(cudaEventElapsedTime(&ms, start, stop), cudaSuccess);
+    cr_assert(ms >= 0 && ms < 1000, "%g ms", ms);
+    cr_assert_eq(cudaStreamSynchronize(stream), cudaSuccess);
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+    cudaStreamDestroy(stream);
+    cudaGetLastError();
+}
+
+/* ---- cuBLAS ------------------------------------------------------------------------------------------ */
+/* Column-major reference: C = alpha op(A) op(B) + beta C. */
+static void test_gemm_ref(int ta, int tb, int m, int n, int k, float alpha, const float *A, int lda,
+                          const float *B, int ldb, float beta, double *C, int ldc) {
+    for (int j = 0; j < n; j++)
+        for (int i = 0; i < m; i++) {
+            double s = 0;
+            for (int p = 0; p < k; p++)
+                s += (double)(ta ? A[p + (size_t)i * lda] : A[i + (size_t)p * lda]) *
+                     (tb ? B[j + (size_t)p * ldb] : B[p + (size_t)j * ldb]);
+            C[i + (size_t)j * ldc] = alpha * s + (beta != 0 ? beta * C[i + (size_t)j * ldc] : 0);
+        }
+}
+
+Test(emu, cublas_sgemm) {
+    enum { m = 7, n = 5, k = 9, ld = 11, batch = 3, size = ld * ld };
+    cublasHandle_t h;
+    cr_assert_eq(cublasCreate(&h), CUBLAS_STATUS_SUCCESS);
+    cr_assert_eq(cublasSetMathMode(h, CUBLAS_PEDANTIC_MATH), CUBLAS_STATUS_SUCCESS);
+    cudaStream_t s = NULL, got = NULL;
+    cr_assert_eq(cudaStreamCreate(&s), cudaSuccess);
+    cr_assert_eq(cublasSetStream(h, s), CUBLAS_STATUS_SUCCESS);
+    cr_assert_eq(cublasGetStream(h, &got), CUBLAS_STATUS_SUCCESS);
+    cr_assert_eq(got, s);
+    float A[batch * size], B[batch * size];
+    test_fill(A, batch * size, 7);
+    test_fill(B, batch * size, 8);
+    float *d_a = test_to_device(A, batch * size), *d_b = test_to_device(B, batch * size), *d_c;
+    /* C starts as the 0xFF fill (NaN): beta = 0 must not read it */
+    cr_assert_eq(cudaMalloc((void **)&d_c, batch * size * sizeof *d_c), cudaSuccess);
+    float alpha = 1.5f, beta = 0.0f;
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            cr_assert_eq(cublasSgemmStridedBatched(h, ta, tb, m, n, k, &alpha, d_a, ld, size, d_b, ld, size,
+                                                   &beta, d_c, ld, size, batch),
+                         CUBLAS_STATUS_SUCCESS);
+            float C[batch * size];
+            cr_assert_eq(cudaMemcpy(C, d_c, sizeof C, cudaMemcpyDeviceToHost), cudaSuccess);
+            for (int b = 0; b < batch; b++) {
+                double ref[size];
+                test_gemm_ref(ta, tb, m, n, k, alpha, A + b * size, ld, B + b * size, ld, 0.0f, ref, ld);
+                for (int j = 0; j < n; j++)
+                    for (int i = 0; i < m; i++)
+                        cr_assert_leq(fabs(C[b * size + i + j * ld] - ref[i + j * ld]), 1e-5,
+                                      "op %d%d batch %d (%d,%d)", ta, tb, b, i, j);
+            }
+        }
+    /* beta = 1 accumulates into C (one batch through cublasSgemm). */
+    float C0[size], C1[size];
+    cr_assert_eq(cudaMemcpy(C0, d_c, sizeof C0, cudaMemcpyDeviceToHost), cudaSuccess);
+    beta = 1.0f;
+    cr_assert_eq(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, &alpha, d_a, ld, d_b, ld, &beta, d_c, ld),
+                 CUBLAS_STATUS_SUCCESS);
+    cr_assert_eq(cudaMemcpy(C1, d_c, sizeof C1, cudaMemcpyDeviceToHost), cudaSuccess);
+    double ref[size];
+    for (int i = 0; i < size; i++) ref[i] = C0[i];
+    test_gemm_ref(0, 0, m, n, k, alpha, A, ld, B, ld, 1.0f, ref, ld);
+    for (int j = 0; j < n; j++)
+        for (int i = 0; i < m; i++) cr_assert_leq(fabs(C1[i + j * ld] - ref[i + j * ld]), 1e-5);
+    /* cuBLAS's argument checks. */
+    cr_assert_eq(
+        cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, &alpha, d_a, m - 1, d_b, ld, &beta, d_c, ld),
+        CUBLAS_STATUS_INVALID_VALUE);
+    cr_assert_eq(
+        cublasSgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &alpha, d_a, k - 1, d_b, ld, &beta, d_c, ld),
+        CUBLAS_STATUS_INVALID_VALUE);
+    cr_assert_eq(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, -1, n, k, &alpha, d_a, ld, d_b, ld, &beta, d_c, ld),
+                 CUBLAS_STATUS_INVALID_VALUE);
+    cr_assert_eq(
+        cublasSgemm(NULL, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, &alpha, d_a, ld, d_b, ld, &beta, d_c, ld),
+        CUBLAS_STATUS_NOT_INITIALIZED);
+    cr_assert_eq(cublasSgemmStridedBatched(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, &alpha, d_a, ld, size, d_b,
+                                           ld, size, &beta, d_c, ld, size, -1),
+                 CUBLAS_STATUS_INVALID_VALUE);
+    cr_assert_str_eq(cublasGetStatusString(CUBLAS_STATUS_INVALID_VALUE),
+                     "an invalid numeric value was used as an argument");
+    cudaFree(d_a);
+    cudaFree(d_b);
+    cudaFree(d_c);
+    cudaStreamDestroy(s);
+    cr_assert_eq(cublasDestroy(h), CUBLAS_STATUS_SUCCESS);
+}
+
+#else
+Test(emu, not_built) {
+    cr_skip_test("the CUDA emulator is not built (configure with DM_CUDA_EMU=ON)");
+}
+#endif /* DM_CUDA_EMU */
