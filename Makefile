@@ -5,8 +5,14 @@ JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 DEMO    ?= $(BUILD)/demo
 SEED    ?= 1
+# The CUDA emulator builds (CUDA-EMULATION.md): plain, ThreadSanitizer, AddressSanitizer + UBSan.
+EMU     ?= build-emu
+EMU_TSAN ?= build-emu-tsan
+EMU_ASAN ?= build-emu-asan
+EMU_TESTS = test_(emu|backend_ops|cuda_.*)
+EMU_FLAGS = -DCMAKE_BUILD_TYPE=Release -DDM_CUDA_EMU=ON -DDM_BUILD_BENCH=OFF
 
-.PHONY: all setup configure test demo bench clean
+.PHONY: all setup configure test demo bench clean emu emu-test sanitize-test
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -17,18 +23,63 @@ setup:
 configure:
 	@test -f $(BUILD)/CMakeCache.txt || cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
 
+# The CPU and CUDA builds' tests (the CUDA backend compiled by nvcc when it is installed; its GPU tests
+# skip without a device), then the CUDA backend's tests on the emulator in every thread order, under
+# ThreadSanitizer, and under AddressSanitizer + UBSan.
 test: setup all
 	cd $(BUILD) && OPENBLAS_NUM_THREADS=1 ctest --output-on-failure
+	$(MAKE) emu-test sanitize-test
 
-# The main job on the bundled default: a simulated data set with planted motifs (no real data ships
-# with the repository), a CNN trained on it with the default protocol, and its test AUROC.
+# build-emu/deepmotif: `--device cuda` runs the real CUDA host layer and kernels on the CPU emulator.
+emu: setup
+	@test -f $(EMU)/CMakeCache.txt || cmake -S . -B $(EMU) $(EMU_FLAGS) -DDM_TEST_FILTER='$(EMU_TESTS)'
+	cmake --build $(EMU) -j $(JOBS)
+
+emu-test: emu
+	cd $(EMU) && OPENBLAS_NUM_THREADS=1 ctest --output-on-failure
+
+sanitize-test: setup
+	@test -f $(EMU_TSAN)/CMakeCache.txt || cmake -S . -B $(EMU_TSAN) $(EMU_FLAGS) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	    -DDM_SANITIZE_THREAD=ON -DDM_TEST_FILTER='$(EMU_TESTS)'
+	cmake --build $(EMU_TSAN) -j $(JOBS)
+	cd $(EMU_TSAN) && OPENBLAS_NUM_THREADS=1 ctest --output-on-failure
+	@test -f $(EMU_ASAN)/CMakeCache.txt || cmake -S . -B $(EMU_ASAN) $(EMU_FLAGS) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	    -DDM_SANITIZE_ADDRESS=ON -DDM_SANITIZE_UNDEFINED=ON -DDM_TEST_FILTER='$(EMU_TESTS)'
+	cmake --build $(EMU_ASAN) -j $(JOBS)
+	cd $(EMU_ASAN) && OPENBLAS_NUM_THREADS=1 ctest --output-on-failure
+
+# The full story on the bundled default (no real data ships with the repository): a simulated data set
+# with a planted CTCF motif; the CNN, RNN and CNN-RNN trained on it (default protocol, 10 epochs; the
+# RNN 15 epochs at lr 0.001, which leaves its loss plateau in time on this small set); the dashboard of
+# the three on the test set (visualizations computed there), its path and the AUROCs printed last.
+# DATA=<dir>/<stem> runs on a real DeepBind pair instead: <stem>_AC.seq.gz plus one shuffled negative
+# per positive for training, <stem>_B.seq.gz for the test, at most 20 epochs each as in
+# bench/deepbind_accuracy.sh (a few minutes on two cores for REST), e.g.
+#   make demo DATA=../shared/data/deepbind/REST_GM12878_NRSF_HudsonAlpha
+# The JASPAR file of ../shared/data names the learned motifs when it is there.
+DATA    ?=
 demo: setup all
 	@mkdir -p $(DEMO)
-	$(BUILD)/deepmotif simulate --out $(DEMO)/train.seq.gz --n 5000 --seed $(SEED)
-	$(BUILD)/deepmotif simulate --out $(DEMO)/test.seq.gz --n 500 --seed 1$(SEED)
-	$(BUILD)/deepmotif train --arch cnn --train $(DEMO)/train.seq.gz --test $(DEMO)/test.seq.gz \
-	    --epochs 10 --seed $(SEED) --out $(DEMO)/cnn.dm
-	$(BUILD)/deepmotif eval --model $(DEMO)/cnn.dm --data $(DEMO)/test.seq.gz
+	@set -e; bin=$(BUILD)/deepmotif; out=$(DEMO); export OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-passive}; \
+	if [ -n "$(DATA)" ]; then \
+	    train="$(DATA)_AC.seq.gz"; test="$(DATA)_B.seq.gz"; neg="--negatives shuffle"; rnn_lr=0.01; \
+	    name=$$(basename "$(DATA)"); epochs0=20; rnn_epochs=20; \
+	else \
+	    $$bin simulate --out $$out/train.seq.gz --n 5000 --seed $(SEED); \
+	    $$bin simulate --out $$out/test.seq.gz --n 500 --seed 1$(SEED); \
+	    train=$$out/train.seq.gz; test=$$out/test.seq.gz; neg=""; rnn_lr=0.001; name=simulated-CTCF; \
+	    epochs0=10; rnn_epochs=15; \
+	fi; \
+	for arch in cnn rnn cnnrnn; do \
+	    lr=0.01; epochs=$$epochs0; if [ $$arch = rnn ]; then lr=$$rnn_lr; epochs=$$rnn_epochs; fi; \
+	    echo "demo: training the $$arch ($$epochs epochs, lr $$lr)"; \
+	    $$bin train --arch $$arch --train "$$train" $$neg --test "$$test" --epochs $$epochs --lr $$lr \
+	        --seed $(SEED) --out $$out/$$arch.dm --quiet; \
+	done; \
+	jaspar=../shared/data/jaspar/JASPAR2020_CORE_vertebrates_non-redundant_pfms_meme.txt; \
+	db=""; if [ -f $$jaspar ]; then db="--db $$jaspar"; fi; \
+	$$bin dashboard --model $$out/cnn.dm --model $$out/rnn.dm --model $$out/cnnrnn.dm --data "$$test" \
+	    --name "$$name" --out $$out/dashboard --figures $$db
 
 # Speed of a training step per architecture (bench/README.md); the accuracy benchmark on the shared
 # DeepBind data is bench/deepbind_accuracy.sh.
@@ -36,4 +87,4 @@ bench: all
 	OPENBLAS_NUM_THREADS=1 $(BUILD)/bench/bench_train
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(EMU) $(EMU_TSAN) $(EMU_ASAN)

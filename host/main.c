@@ -10,6 +10,7 @@
  *   deepmotif motifs    first-layer filters as PPMs
  *   deepmotif compare   motifs against a database (TOMTOM-like)
  *   deepmotif simulate  a labelled data set with planted motifs (the bundled default)
+ *   deepmotif dashboard an HTML report comparing models on a data set, or an index over many
  *
  * Exit status: 0 success, 1 bad input or a failure while running, 2 a usage error.
  */
@@ -25,6 +26,7 @@
 #include "deepmotif.h"
 #include "dm_internal.h"
 #include "compare.h"
+#include "dashboard.h"
 #include "meme.h"
 #include "model.h"
 #include "motifs.h"
@@ -148,18 +150,50 @@ static uint64_t seed_opt(const dm_opt *opts) {
 
 /* ---- shared steps ------------------------------------------------------------------------------ */
 
+/* The notice of --device auto falling back to the CPU. It waits until the inputs have been read
+ * (notice_flush), so a bad input still gets its one line and nothing else. */
+static char g_notice[320];
+
+static void notice_flush(void) {
+    if (g_notice[0]) fputs(g_notice, stderr);
+    g_notice[0] = 0;
+}
+
 static void load_data(dm_dataset *ds, const char *path, int32_t len) {
     CHECK(dm_dataset_read(ds, path, DM_FORMAT_AUTO, len));
+    notice_flush();
     if (ds->n_padded || ds->n_truncated)
         fprintf(stderr, "%s: warning: %s: %lld sequence(s) shorter than %d padded, %lld longer truncated\n",
                 prog_cmd, path, (long long)ds->n_padded, len, (long long)ds->n_truncated);
 }
 
+/* --device cpu|cuda|auto (default auto: CUDA when a device is usable, else one notice and the CPU). */
 static dm_backend *make_backend(const dm_opt *opts) {
+    const char *dev = opt(opts, "--device");
+    if (!dev) dev = "auto";
+    if (strcmp(dev, "cpu") && strcmp(dev, "cuda") && strcmp(dev, "auto"))
+        usage_error("--device: '%s' is not cpu, cuda or auto", dev);
+    if (strcmp(dev, "cpu")) {
+        dm_backend *be;
+        dm_status s = dm_backend_cuda_create(&be, 0);
+        if (s == DM_STATUS_OK && opt(opts, "--cudnn") && (s = dm_backend_cuda_cudnn(be)) != DM_STATUS_OK) fail(s);
+        if (s == DM_STATUS_OK) return be;
+        if (!strcmp(dev, "cuda")) fail(s);
+        if (dm_backend_cuda_built())   /* a CPU-only build has nothing to announce */
+            snprintf(g_notice, sizeof g_notice, "%s: notice: %s; running on the CPU (--device cpu silences this)\n",
+                     prog_cmd, dm_last_error());
+    }
+    if (opt(opts, "--cudnn")) fail(dm_error(DM_STATUS_BACKEND, "--cudnn needs the CUDA backend (--device %s runs on the CPU)", dev));
     int threads = (int)int_opt(opts, "--threads", 0, 0, 64);
     dm_backend *be = dm_backend_cpu_create(threads);
     if (!be) fail(dm_error(DM_STATUS_NOMEM, "cannot create the CPU backend"));
     return be;
+}
+
+/* The device a run used, for provenance and progress lines. */
+static void describe_backend(const dm_backend *be, char *buf, size_t n) {
+    if (be->device[0]) snprintf(buf, n, "%.120s", be->device);
+    else snprintf(buf, n, "cpu: %s, %d threads", dm_cpu_name(), be->n_threads);
 }
 
 static void record_input(dm_provenance *prov, const char *role, const char *path) {
@@ -206,6 +240,8 @@ static int cmd_train(int argc, char **argv) {
         {"--patience", "N", "early stopping patience in epochs (default 5)", NULL},
         {"--seed", "S", "64-bit seed for init, negatives, split, shuffle, dropout (default 1)", NULL},
         {"--threads", "N", "CPU threads (default: all cores)", NULL},
+        {"--device", "cpu|cuda|auto", "compute device (default auto: CUDA when a GPU is usable)", NULL},
+        {"--cudnn", NULL, "CUDA: cuDNN's convolution and LSTM instead of deepmotif's kernels", NULL},
         {"--protocol", "default|original", "default: shuffled batches, validation early stopping; "
                                           "original: DeMo's file-order loop", NULL},
         {"--len", "L", "sequence length (default 101)", NULL},
@@ -277,6 +313,7 @@ static int cmd_train(int argc, char **argv) {
     if (test_path) load_data(&te, test_path, hp.len);
 
     dm_backend *be = make_backend(opts);
+    notice_flush();
     dm_model *m;
     CHECK(dm_model_create(&m, &hp, be, o.batch));
     if (params) CHECK(dm_model_set_params(m, params));
@@ -288,11 +325,11 @@ static int cmd_train(int argc, char **argv) {
     prov.threads = be->n_threads;
     prov.valid_frac = (float)valid_frac;
     snprintf(prov.version, sizeof prov.version, "%s", dm_version());
-    snprintf(prov.device, sizeof prov.device, "cpu: %s, %d threads", dm_cpu_name(), be->n_threads);
+    describe_backend(be, prov.device, sizeof prov.device);
     if (o.progress)
         fprintf(stderr, "deepmotif train: %s, %lld trained parameters; %lld training, %lld validation sequences; "
-                "%s protocol, batch %d, %d thread(s)\n", dm_arch_name(hp.arch), (long long)dm_model_n_trainable(m),
-                (long long)tr.n, (long long)va.n, dm_protocol_name(protocol), o.batch, be->n_threads);
+                "%s protocol, batch %d, %s\n", dm_arch_name(hp.arch), (long long)dm_model_n_trainable(m),
+                (long long)tr.n, (long long)va.n, dm_protocol_name(protocol), o.batch, prov.device);
 
     int64_t np = dm_model_n_params(m);
     float *last = malloc(sizeof(float) * (size_t)np);
@@ -354,6 +391,8 @@ static int cmd_eval(int argc, char **argv) {
         {"--data", "FILE", "labelled data (required)", NULL},
         {"--json", NULL, "print one JSON object: n, auroc, auprc, accuracy", NULL},
         {"--threads", "N", "CPU threads (default: all cores)", NULL},
+        {"--device", "cpu|cuda|auto", "compute device (default auto: CUDA when a GPU is usable)", NULL},
+        {"--cudnn", NULL, "CUDA: cuDNN's convolution and LSTM instead of deepmotif's kernels", NULL},
         {"--n-policy", "zero|quarter", "encoding of N and IUPAC codes (default zero)", NULL},
         {0},
     };
@@ -389,6 +428,8 @@ static int cmd_predict(int argc, char **argv) {
         {"--data", "FILE", "sequences: any supported format, labelled or not (required)", NULL},
         {"--out", "FILE.tsv", "output: id, label (if known), score = P(bound) (required)", NULL},
         {"--threads", "N", "CPU threads (default: all cores)", NULL},
+        {"--device", "cpu|cuda|auto", "compute device (default auto: CUDA when a GPU is usable)", NULL},
+        {"--cudnn", NULL, "CUDA: cuDNN's convolution and LSTM instead of deepmotif's kernels", NULL},
         {"--n-policy", "zero|quarter", "encoding of N and IUPAC codes (default zero)", NULL},
         {0},
     };
@@ -438,6 +479,8 @@ static int cmd_saliency(int argc, char **argv) {
         {"--center", NULL, "mean-centre the gradient over the 4 bases (hypothetical contributions)", NULL},
         {"--batch", "N", "sequences per batch (default 256)", NULL},
         {"--threads", "N", "CPU threads (default: all cores)", NULL},
+        {"--device", "cpu|cuda|auto", "compute device (default auto: CUDA when a GPU is usable)", NULL},
+        {"--cudnn", NULL, "CUDA: cuDNN's convolution and LSTM instead of deepmotif's kernels", NULL},
         {"--n-policy", "zero|quarter", "encoding of N and IUPAC codes (default zero)", NULL},
         {"--quiet", NULL, "no progress line", NULL},
         {0},
@@ -552,6 +595,8 @@ static int cmd_motifs(int argc, char **argv) {
         {"--min-sites", "N", "filters with fewer sites are left out (default 10)", NULL},
         {"--db", "DB.meme", "name the filters against these motifs (e.g. JASPAR)", NULL},
         {"--threads", "N", "CPU threads (default: all cores)", NULL},
+        {"--device", "cpu|cuda|auto", "compute device (default auto: CUDA when a GPU is usable)", NULL},
+        {"--cudnn", NULL, "CUDA: cuDNN's convolution and LSTM instead of deepmotif's kernels", NULL},
         {0},
     };
     parse(argc, argv, opts, "deepmotif motifs --model MODEL --data FILE --out PREFIX [--db DB.meme]",
@@ -592,6 +637,8 @@ static int cmd_temporal(int argc, char **argv) {
         {"--out", "PREFIX", "writes PREFIX.npy (N, L, 2: forward, backward score) and PREFIX.tsv (required)", NULL},
         {"--batch", "N", "sequences per batch (default 64)", NULL},
         {"--threads", "N", "CPU threads (default: all cores)", NULL},
+        {"--device", "cpu|cuda|auto", "compute device (default auto: CUDA when a GPU is usable)", NULL},
+        {"--cudnn", NULL, "CUDA: cuDNN's convolution and LSTM instead of deepmotif's kernels", NULL},
         {"--n-policy", "zero|quarter", "encoding of N and IUPAC codes (default zero)", NULL},
         {0},
     };
@@ -671,6 +718,8 @@ static int cmd_optimize(int argc, char **argv) {
         {"--seed", "S", "seed of the U[0,1) starts (default 1)", NULL},
         {"--db", "DB.meme", "name the optimised PPMs against these motifs (e.g. JASPAR): PREFIX.hits.tsv", NULL},
         {"--threads", "N", "CPU threads (default: all cores)", NULL},
+        {"--device", "cpu|cuda|auto", "compute device (default auto: CUDA when a GPU is usable)", NULL},
+        {"--cudnn", NULL, "CUDA: cuDNN's convolution and LSTM instead of deepmotif's kernels", NULL},
         {0},
     };
     parse(argc, argv, opts, "deepmotif optimize --model MODEL --out PREFIX [options]",
@@ -690,6 +739,7 @@ static int cmd_optimize(int argc, char **argv) {
     dm_backend *be = make_backend(opts);
     static dm_provenance prov;
     dm_model *m = load_model(required(opts, "--model"), be, oo.restarts, &prov);
+    notice_flush();
     int L = dm_model_hparams(m)->len, R = oo.restarts;
     float *x = malloc(sizeof(float) * 4 * (size_t)R * L), *ppm = malloc(sizeof(float) * 4 * (size_t)R * L);
     float *obj = malloc(sizeof(float) * (size_t)(oo.steps + 1) * R), *p = malloc(sizeof(float) * (size_t)R);
@@ -718,6 +768,95 @@ static int cmd_optimize(int argc, char **argv) {
             prog_cmd, R, oo.steps, secs, oo.steps / (secs > 0 ? secs : 1), prefix, prefix, prefix);
     free(x); free(ppm); free(obj); free(p);
     dm_model_free(m);
+    dm_backend_free(be);
+    return 0;
+}
+
+/* ---- dashboard --------------------------------------------------------------------------------- */
+
+static void log_line(void *ctx, const char *line) {
+    (void)ctx;
+    notice_flush();   /* the dashboard logs only once its inputs have been read */
+    fprintf(stderr, "%s: %s\n", prog_cmd, line);
+}
+
+static int cmd_dashboard(int argc, char **argv) {
+    dm_opt opts[] = {
+        {"--model", "MODEL", "a checkpoint; repeat for each model, e.g. the cnn, rnn and cnnrnn (required)", NULL},
+        {"--data", "FILE", "test data, any supported format (required)", NULL},
+        {"--out", "DIR", "writes DIR/index.html and the raw outputs beside it (required)", NULL},
+        {"--index", "DIR...", "instead: OUT/index.html over the dashboards in these directories", NULL},
+        {"--top", "K", "test sequences shown, by mean P(bound) over the models (default 10)", NULL},
+        {"--db", "DB.meme", "name the optimised and filter motifs against these (e.g. JASPAR)", NULL},
+        {"--restarts", "N", "class-optimisation restarts per model (default 8)", NULL},
+        {"--steps", "N", "class-optimisation RMSprop steps (default 1000)", NULL},
+        {"--hits", "N", "database matches listed per motif (default 3)", NULL},
+        {"--filters", "N", "filter logos shown per model, most significant first (default 24; 0: all)", NULL},
+        {"--name", "NAME", "data set name (default: the data file name without _B and extensions)", NULL},
+        {"--figures", NULL, "also write every figure as a standalone SVG under DIR/figures/", NULL},
+        {"--seed", "S", "seed of the optimisation starts and the comparison's null (default 1)", NULL},
+        {"--threads", "N", "CPU threads (default: all cores)", NULL},
+        {"--device", "cpu|cuda|auto", "compute device (default auto: CUDA when a GPU is usable)", NULL},
+        {"--cudnn", NULL, "CUDA: cuDNN's convolution and LSTM instead of deepmotif's kernels", NULL},
+        {"--n-policy", "zero|quarter", "encoding of N and IUPAC codes (default zero)", NULL},
+        {0},
+    };
+    /* --model repeats and --index takes every following non-option: set them aside before parsing */
+    const char **models = malloc(sizeof(char *) * (size_t)(argc + 1)), **dirs = malloc(sizeof(char *) * (size_t)(argc + 1));
+    char **rest = malloc(sizeof(char *) * (size_t)(argc + 1));
+    if (!models || !dirs || !rest) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
+    int nm = 0, nd = 0, nr = 0;
+    bool index = false;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--model") && i + 1 < argc) models[nm++] = argv[++i];
+        else if (!strncmp(argv[i], "--model=", 8)) models[nm++] = argv[i] + 8;
+        else if (!strcmp(argv[i], "--index")) {
+            index = true;
+            while (i + 1 < argc && strncmp(argv[i + 1], "--", 2)) dirs[nd++] = argv[++i];
+        } else rest[nr++] = argv[i];
+    }
+    parse(nr, rest, opts, "deepmotif dashboard --model MODEL [--model MODEL ...] --data FILE --out DIR [options]\n"
+                          "       deepmotif dashboard --index DIR... --out DIR",
+          "Writes a self-contained HTML report (inline SVG, no network) comparing the models on the data: model\n"
+          "cards, training and ROC/PR curves, saliency logos, heatmaps and temporal scores of the top sequences,\n"
+          "class-optimised and filter motifs with their database matches; or an index page over many reports.");
+    const char *out = required(opts, "--out");
+    if (index) {
+        if (nm || opt(opts, "--data")) usage_error("--index takes report directories, not --model or --data");
+        if (!nd) usage_error("--index needs at least one report directory");
+        char path[4200];
+        CHECK(dm_dashboard_index(dirs, nd, out, cmdline_of(argc, argv), path));
+        printf("index      %s (%d data sets)\n", path, nd);
+        free(models); free(dirs); free(rest);
+        return 0;
+    }
+    if (!nm) usage_error("missing --model");
+    if (nm > DM_DASH_MAX_MODELS) usage_error("at most %d models", DM_DASH_MAX_MODELS);
+    dm_dashboard_options o;
+    dm_dashboard_options_default(&o);
+    o.top = (int)int_opt(opts, "--top", o.top, 1, 100000);
+    o.restarts = (int)int_opt(opts, "--restarts", o.restarts, 1, 4096);
+    o.steps = (int)int_opt(opts, "--steps", o.steps, 0, 10000000);
+    o.hits = (int)int_opt(opts, "--hits", o.hits, 1, 100);
+    o.max_filters = (int)int_opt(opts, "--filters", o.max_filters, 0, 1 << 20);
+    o.figures = opt(opts, "--figures") != NULL;
+    o.seed = seed_opt(opts);
+    o.db = opt(opts, "--db");
+    o.name = opt(opts, "--name");
+    const char *npol = opt(opts, "--n-policy") ? opt(opts, "--n-policy") : "zero";
+    if (strcmp(npol, "zero") && strcmp(npol, "quarter")) usage_error("--n-policy must be zero or quarter");
+    o.n_quarter = !strcmp(npol, "quarter");
+    o.cmdline = cmdline_of(argc, argv);
+    o.log = log_line;
+    const char *data = required(opts, "--data");
+    dm_backend *be = make_backend(opts);
+    dm_dashboard_result res;
+    double t0 = dm_now();
+    CHECK(dm_dashboard_write(models, nm, data, out, be, &o, &res));
+    for (int i = 0; i < res.n_models; i++)
+        printf("%-10s AUROC %.4f  AUPRC %.4f\n", res.tag[i], res.auroc[i], res.auprc[i]);
+    printf("dashboard  %s (%.1f s)\n", res.index, dm_now() - t0);
+    free(models); free(dirs); free(rest);
     dm_backend_free(be);
     return 0;
 }
@@ -764,7 +903,11 @@ static int cmd_simulate(int argc, char **argv) {
 
 static void print_version(void) {
     printf("deepmotif %s\n", dm_version());
-    printf("backends: cpu\n");
+#ifdef DM_CUDA_EMU
+    printf("backends: cpu, cuda (on the CPU emulator: a test build)\n");
+#else
+    printf("backends: cpu%s\n", dm_backend_cuda_built() ? ", cuda" : "");
+#endif
     printf("blas: %s\n", dm_blas_info());
     printf("cpu: %s, %d cores\n", dm_cpu_name(), omp_get_num_procs());
 }
@@ -782,7 +925,8 @@ static void print_usage(FILE *f) {
             "  optimize   class optimisation: the ideal bound input as a PPM (MEME)\n"
             "  motifs     first-layer filters as PPMs (MEME)\n"
             "  compare    TOMTOM-like comparison of motifs with a database (JASPAR)\n"
-            "  simulate   a labelled data set with planted motifs (the bundled default)\n\n"
+            "  simulate   a labelled data set with planted motifs (the bundled default)\n"
+            "  dashboard  an HTML report comparing models on a data set (or an index over many)\n\n"
             "  --version  version, backends and BLAS\n"
             "  --help     this help; 'deepmotif COMMAND --help' for a command's options\n");
 }
@@ -813,6 +957,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "motifs")) return cmd_motifs(argc - 2, argv + 2);
     if (!strcmp(cmd, "compare")) return cmd_compare(argc - 2, argv + 2);
     if (!strcmp(cmd, "simulate")) return cmd_simulate(argc - 2, argv + 2);
+    if (!strcmp(cmd, "dashboard")) return cmd_dashboard(argc - 2, argv + 2);
     prog_cmd = "deepmotif";
     usage_error("unknown command '%s'", cmd);
 }
