@@ -26,8 +26,7 @@
 static dm_backend *g_cuda, *g_ref;
 
 static void setup(void) {
-    if (dm_backend_cuda_create(&g_cuda, 0) != DM_STATUS_OK)
-        cr_skip_test("no CUDA backend to test: %s", dm_last_error());
+    g_cuda = dm_test_cuda_backend();
     g_ref = dm_backend_cpu_ref_create();
     cr_assert_not_null(g_ref);
 }

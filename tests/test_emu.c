@@ -29,21 +29,9 @@
 
 #include "emu_kernels.cu"
 #include "kcompat.h"
+#include "testutil.h"
 
 /* ---- inputs ------------------------------------------------------------------------------------------ */
-/* DM_TEST_SEED or 1234, printed once so a failure can be replayed. */
-static uint64_t test_seed(void) {
-    static uint64_t seed;
-    static int done;
-    if (!done) {
-        const char *s = getenv("DM_TEST_SEED");
-        seed = s && *s ? strtoull(s, NULL, 0) : 1234;
-        fprintf(stderr, "DM_TEST_SEED=%llu\n", (unsigned long long)seed);
-        done = 1;
-    }
-    return seed;
-}
-
 /* splitmix64 step. */
 static uint64_t test_next(uint64_t *state) {
     uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
@@ -54,7 +42,7 @@ static uint64_t test_next(uint64_t *state) {
 
 /* x[0..n) uniform in [-1, 1) from (seed, tag). */
 static void test_fill(float *x, size_t n, uint64_t tag) {
-    uint64_t st = test_seed() * 0x100000001b3ull + tag;
+    uint64_t st = dm_test_seed() * 0x100000001b3ull + tag;
     for (size_t i = 0; i < n; i++) x[i] = (float)((double)(test_next(&st) >> 11) * 0x1p-53 * 2.0 - 1.0);
 }
 
@@ -82,7 +70,7 @@ static void test_set_sched(int i) {
     else if (i == 1)
         snprintf(spec, sizeof spec, "rev");
     else
-        snprintf(spec, sizeof spec, "rand:%llu", (unsigned long long)(test_seed() + (uint64_t)i));
+        snprintf(spec, sizeof spec, "rand:%llu", (unsigned long long)(dm_test_seed() + (uint64_t)i));
     cr_assert_eq(dm_emu_set_sched(spec), 0);
     cr_log_info("DM_EMU_SCHED=%s", dm_emu_sched());
 }

@@ -63,6 +63,12 @@ double dm_test_max_err(const float *a, const float *b, size_t n, double atol, do
     return m;
 }
 
+dm_backend *dm_test_cuda_backend(void) {
+    dm_backend *be = NULL;
+    if (dm_backend_cuda_create(&be, 0) != DM_STATUS_OK) cr_skip_test("no CUDA backend to test: %s", dm_last_error());
+    return be;
+}
+
 char *dm_test_tmpdir(void) {
     char tmpl[] = "/tmp/dmtest.XXXXXX";
     char *d = mkdtemp(tmpl);

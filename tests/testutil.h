@@ -42,6 +42,10 @@ double dm_test_max_err(const float *a, const float *b, size_t n, double atol, do
  * test fails unless the validation AUROC exceeds 0.85. */
 dm_model *dm_test_trained_sim_cnn(dm_backend *be, dm_dataset *valid);
 
+/* The CUDA backend on device 0 (the emulator in DM_CUDA_EMU builds); skips the test, naming the
+ * reason, when there is none (a CPU-only build, or no usable GPU). */
+dm_backend *dm_test_cuda_backend(void);
+
 /* A fresh temporary directory (removed by the caller with dm_test_rmdir). */
 char *dm_test_tmpdir(void);
 void dm_test_rmdir(const char *dir);
