@@ -51,10 +51,12 @@ static dm_status input_gradient(dm_model *m, const float *x, const int *cls, int
 }
 
 /* Integrated gradients (Sundararajan et al. 2017), midpoint rule: attr = (x − x0) ⊙ mean_k ∇S(x0 +
- * (k − ½)/steps · (x − x0)). The interpolated batch reuses `work` (B, L, 4). */
+ * (k − ½)/steps · (x − x0)). The path loop stays in backend memory: x, x0 and the gradient sum are
+ * uploaded once, each step interpolates straight into the model's input (lerp) and adds the input
+ * gradient to the sum (axpy); only the sum comes back. */
 static dm_status integrated_gradients(dm_model *m, const float *x, const int *cls, int B,
                                       const dm_saliency_options *o, float *attr, float *p_pos,
-                                      float *work, float *grad, float *g2, uint64_t row0) {
+                                      float *g2, uint64_t row0) {
     int L = dm_model_hparams(m)->len, steps = o->steps > 0 ? o->steps : 64;
     size_t n = 4 * (size_t)B * L;
     float *x0 = malloc(sizeof(float) * n);
@@ -77,14 +79,35 @@ static dm_status integrated_gradients(dm_model *m, const float *x, const int *cl
         free(c);
         free(cs);
     }
-    memset(attr, 0, sizeof(float) * n);
+    dm_backend *be = dm_model_backend(m);
+    const struct dm_backend_i *op = be->i;
+    float *d_x = op->alloc(be, sizeof(float) * n), *d_x0 = op->alloc(be, sizeof(float) * n);
+    float *d_sum = op->alloc(be, sizeof(float) * n), *d_g2 = op->alloc(be, sizeof(float) * 2 * (size_t)B);
     dm_status st = DM_STATUS_OK;
+    if (!d_x || !d_x0 || !d_sum || !d_g2) st = dm_error(DM_STATUS_NOMEM, "saliency: out of backend memory");
+    if (!st) {
+        for (int b = 0; b < B; b++) {   /* ∂ log P(cls)/∂logprob */
+            g2[2 * b + cls[b]] = 1.0f;
+            g2[2 * b + 1 - cls[b]] = 0.0f;
+        }
+        op->upload(be, d_x, x, sizeof(float) * n);
+        op->upload(be, d_x0, x0, sizeof(float) * n);
+        op->upload(be, d_g2, g2, sizeof(float) * 2 * (size_t)B);
+        op->memset0(be, d_sum, sizeof(float) * n);
+    }
     for (int k = 0; k < steps && !st; k++) {
         float a = ((float)k + 0.5f) / (float)steps;
-        for (size_t i = 0; i < n; i++) work[i] = x0[i] + a * (x[i] - x0[i]);
-        st = input_gradient(m, work, cls, B, 1.0f, grad, NULL, g2);
-        for (size_t i = 0; !st && i < n; i++) attr[i] += grad[i];
+        op->lerp(be, dm_model_input(m), d_x0, d_x, a, (int64_t)n);
+        st = dm_model_forward_input(m, B, false, 0, 0);
+        if (!st) st = dm_model_backward_input(m, d_g2, B);
+        if (!st) op->axpy(be, d_sum, dm_model_input_grad(m), 1.0f, (int64_t)n);
     }
+    if (!st) {
+        op->download(be, attr, d_sum, sizeof(float) * n);
+        st = dm_backend_status(be);
+    }
+    float *bufs[] = {d_x, d_x0, d_sum, d_g2};
+    for (int k = 0; k < 4; k++) if (bufs[k]) op->free(be, bufs[k]);
     for (size_t i = 0; !st && i < n; i++) attr[i] = attr[i] / (float)steps * (x[i] - x0[i]);
     if (!st) {   /* the score of the input itself */
         st = dm_model_forward(m, x, B, false, 0, 0);
@@ -140,12 +163,11 @@ dm_status dm_saliency_batch(dm_model *m, const float *x, const int8_t *labels, i
     int *cls = malloc(sizeof(int) * (size_t)B);
     float *g2 = malloc(sizeof(float) * 2 * (size_t)B);
     float *work = malloc(sizeof(float) * 4 * (size_t)L * (size_t)(B > Bmax ? B : Bmax));
-    float *grad = malloc(sizeof(float) * 4 * (size_t)L * (size_t)B);
-    dm_status st = !cls || !g2 || !work || !grad ? dm_error(DM_STATUS_NOMEM, "saliency: out of memory")
+    dm_status st = !cls || !g2 || !work ? dm_error(DM_STATUS_NOMEM, "saliency: out of memory")
                                                  : target_classes(labels, B, by_label, cls);
     if (!st) {
         if (o->method == DM_SAL_IG)
-            st = integrated_gradients(m, x, cls, B, o, attr, p_pos, work, grad, g2, (uint64_t)row0);
+            st = integrated_gradients(m, x, cls, B, o, attr, p_pos, g2, (uint64_t)row0);
         else if (o->method == DM_SAL_ISM)
             st = mutagenesis(m, x, cls, B, attr, p_pos, work);
         else    /* DeMo's map is the gradient of the loss −log p_y */
@@ -154,7 +176,6 @@ dm_status dm_saliency_batch(dm_model *m, const float *x, const int8_t *labels, i
     free(cls);
     free(g2);
     free(work);
-    free(grad);
     DM_TRY(st);
     for (int64_t r = 0; r < (int64_t)B * L; r++) {
         float *a = attr + 4 * r;

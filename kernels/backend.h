@@ -121,6 +121,10 @@ struct dm_backend_i {
     void (*adam)(dm_backend *be, float *param, const float *grad, float *m, float *v, int64_t n,
                  float step, float beta1, float beta2, float eps, float clip);
 
+    /* Integrated gradients (host/saliency.c): out = a + t · (b − a); y += α · x. */
+    void (*lerp)(dm_backend *be, float *out, const float *a, const float *b, float t, int64_t n);
+    void (*axpy)(dm_backend *be, float *y, const float *x, float alpha, int64_t n);
+
     /* Class optimisation of the input (host/optimize.c, SPEC.md §6.3), R restarts of n_pos = R·L
      * positions with 4 channels each:
      * project:   x = softmax of z per position (softmax) or x = z.

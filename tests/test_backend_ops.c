@@ -445,6 +445,25 @@ Test(backend_ops, head, .init = setup, .fini = teardown) {
     }
 }
 
+Test(backend_ops, lerp_axpy, .init = setup, .fini = teardown) {
+    int64_t sizes[] = {1, 255, 257, 256LL * 101 * 4};
+    for (int si = 0; si < 4; si++) {
+        int64_t n = sizes[si];
+        float *a = rnd(n, -1, 1, 81), *b = rnd(n, -1, 1, 82), *y = rnd(n, -1, 1, 83), *ref = nan_host(n);
+        float *d_a = dev_new(a, 4 * n), *d_b = dev_new(b, 4 * n), *d_out = dev_new(NULL, 4 * n);
+        g_cuda->i->lerp(g_cuda, d_out, d_a, d_b, 0.3f, n);
+        g_ref->i->lerp(g_ref, ref, a, b, 0.3f, n);
+        expect_f(d_out, ref, n, TOL_ELEM, "lerp");
+        float *d_y = dev_new(y, 4 * n);
+        g_cuda->i->axpy(g_cuda, d_y, d_b, -1.5f, n);
+        g_ref->i->axpy(g_ref, y, b, -1.5f, n);
+        expect_f(d_y, y, n, TOL_ELEM, "axpy");
+        dev_take(d_a, NULL, 4 * n, "lerp a");
+        dev_take(d_b, NULL, 4 * n, "lerp b");
+        free(a); free(b); free(y); free(ref);
+    }
+}
+
 Test(backend_ops, adam_and_input_optimisation, .init = setup, .fini = teardown) {
     int64_t sizes[] = {1, 1000, 136322};
     for (int si = 0; si < 3; si++) {

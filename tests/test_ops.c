@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "dm_pack.h"
 #include "dm_rng.h"
 #include "testutil.h"
 
@@ -500,5 +501,100 @@ Test(adam, torch7_update_with_clipping) {
         /* the clipped components moved exactly like a gradient of ±5 would */
         cr_expect(fabs(m[1] - (-0.5 * 0.9 - 0.5)) < 1e-5 && fabs(m[2] - (0.5 * 0.9 + 0.5)) < 1e-5);
     }
+    dm_backend_free(ref); dm_backend_free(fast);
+}
+
+Test(gather, packed_rows_equal_onehot_of_the_codes) {
+    /* rows of a packed data set, in a scrambled order, against the one-hot op on the unpacked codes */
+    dm_backend *ref = dm_backend_cpu_ref_create(), *fast = dm_backend_cpu_create(2);
+    int N = 37, L = 101, B = 19, rb = dm_pack_row_bytes(L);
+    uint8_t *codes = malloc((size_t)N * L), *packed = malloc((size_t)N * rb), *batch = malloc((size_t)B * L);
+    int8_t labels[37], lr[19], lf[19];
+    int32_t perm[19];
+    for (int i = 0; i < N * L; i++) codes[i] = (uint8_t)((i * 7 + i / 13) % 6);   /* A..T, N, PAD */
+    for (int r = 0; r < N; r++) {
+        labels[r] = (int8_t)(r % 3 == 0 ? 1 : (r % 3 == 1 ? 0 : DM_LABEL_UNKNOWN));
+        dm_pack_row(packed + (size_t)r * rb, codes + (size_t)r * L, L);
+    }
+    for (int b = 0; b < B; b++) {
+        perm[b] = (b * 11 + 5) % N;
+        memcpy(batch + (size_t)b * L, codes + (size_t)perm[b] * L, (size_t)L);
+    }
+    for (int q = 0; q < 2; q++) {
+        float *xr = zeros((size_t)B * L * 4), *xf = zeros((size_t)B * L * 4), *xo = zeros((size_t)B * L * 4);
+        ref->i->gather(ref, xr, lr, packed, labels, perm, B, L, q);
+        fast->i->gather(fast, xf, lf, packed, labels, perm, B, L, q);
+        ref->i->onehot(ref, xo, batch, B, L, q);
+        cr_expect(memcmp(xr, xo, sizeof(float) * B * L * 4) == 0, "gather = one-hot of the row's codes (q %d)", q);
+        cr_expect(memcmp(xf, xr, sizeof(float) * B * L * 4) == 0, "fast gather = reference (q %d)", q);
+        for (int b = 0; b < B; b++) cr_expect(lr[b] == labels[perm[b]] && lf[b] == lr[b], "label of batch row %d", b);
+        free(xr); free(xf); free(xo);
+    }
+    free(codes); free(packed); free(batch);
+    dm_backend_free(ref); dm_backend_free(fast);
+}
+
+Test(elementwise, lerp_axpy_and_input_optimisation_steps) {
+    dm_backend *ref = dm_backend_cpu_ref_create(), *fast = dm_backend_cpu_create(2);
+    int R = 3, L = 7, n = 4 * L;
+    size_t N = (size_t)R * n;
+    float *a = vec(N, -1, 1, 91), *b = vec(N, -1, 1, 92), *o1 = zeros(N), *o2 = zeros(N);
+    /* lerp and axpy against their formulas */
+    ref->i->lerp(ref, o1, a, b, 0.3f, (int64_t)N);
+    fast->i->lerp(fast, o2, a, b, 0.3f, (int64_t)N);
+    for (size_t i = 0; i < N; i++) cr_expect(o1[i] == a[i] + 0.3f * (b[i] - a[i]) && o2[i] == o1[i], "lerp %zu", i);
+    ref->i->axpy(ref, o1, b, -2.0f, (int64_t)N);
+    fast->i->axpy(fast, o2, b, -2.0f, (int64_t)N);
+    for (size_t i = 0; i < N; i++)
+        cr_expect(fabsf(o1[i] - (a[i] + 0.3f * (b[i] - a[i]) - 2.0f * b[i])) < 1e-6f && o2[i] == o1[i], "axpy %zu", i);
+
+    for (int sm = 0; sm < 2; sm++) {
+        /* projection: rows of the softmax sum to 1; the identity copies */
+        float *z = vec(N, -3, 3, 93), *x = zeros(N), *xf = zeros(N);
+        ref->i->optin_project(ref, x, z, (int64_t)R * L, sm);
+        fast->i->optin_project(fast, xf, z, (int64_t)R * L, sm);
+        expect_close("optin_project", xf, x, N, 0, 0);
+        for (int p = 0; p < R * L; p++) {
+            double s = x[4 * p] + x[4 * p + 1] + x[4 * p + 2] + x[4 * p + 3];
+            if (sm) cr_expect(fabs(s - 1.0) < 1e-6, "softmax row %d sums to %g", p, s);
+            else cr_expect(memcmp(x + 4 * p, z + 4 * p, 16) == 0, "identity projection");
+        }
+        /* objective: −max(lp, ln 1e−30) + λ Σ x², and grad += 2λ x */
+        float lp[6] = {-0.5f, -0.9f, -100.0f, 0.0f, -2.0f, -0.2f}, obj[3], objf[3];
+        float *g = vec(N, -1, 1, 94), *g0 = malloc(sizeof(float) * N), *gf = malloc(sizeof(float) * N);
+        memcpy(g0, g, sizeof(float) * N);
+        memcpy(gf, g, sizeof(float) * N);
+        ref->i->optin_objective(ref, obj, g, x, lp, R, n, 0.009f);
+        fast->i->optin_objective(fast, objf, gf, x, lp, R, n, 0.009f);
+        for (int r = 0; r < R; r++) {
+            double sq = 0;
+            for (int i = 0; i < n; i++) sq += (double)x[r * n + i] * x[r * n + i];
+            double want = -fmax(lp[2 * r], log(1e-30)) + 0.009 * sq;
+            cr_expect(fabs(obj[r] - want) < 1e-5 * fmax(1, fabs(want)) && objf[r] == obj[r], "objective %d: %g vs %g", r,
+                      obj[r], want);
+        }
+        for (size_t i = 0; i < N; i++) cr_expect(fabsf(g[i] - (g0[i] + 2 * 0.009f * x[i])) < 1e-6f && gf[i] == g[i]);
+        /* RMSprop: through the softmax Jacobian, the step's gradient is x ⊙ (g − Σ g x) */
+        float *v = vec(N, 0, 0.01f, 95), *vf = malloc(sizeof(float) * N), *zf = malloc(sizeof(float) * N);
+        float *z0 = malloc(sizeof(float) * N), *v0 = malloc(sizeof(float) * N);
+        memcpy(vf, v, sizeof(float) * N); memcpy(v0, v, sizeof(float) * N);
+        memcpy(zf, z, sizeof(float) * N); memcpy(z0, z, sizeof(float) * N);
+        ref->i->optin_rmsprop(ref, z, v, g, x, (int64_t)R * L, 0.05f, 0.99f, 1e-8f, sm);
+        fast->i->optin_rmsprop(fast, zf, vf, g, x, (int64_t)R * L, 0.05f, 0.99f, 1e-8f, sm);
+        expect_close("optin_rmsprop z", zf, z, N, 0, 0);
+        expect_close("optin_rmsprop v", vf, v, N, 0, 0);
+        for (int p = 0; p < R * L; p++) {
+            const float *gp = g + 4 * p, *xp = x + 4 * p;
+            double gx = (double)gp[0] * xp[0] + (double)gp[1] * xp[1] + (double)gp[2] * xp[2] + (double)gp[3] * xp[3];
+            for (int c = 0; c < 4; c++) {
+                double gc = sm ? xp[c] * (gp[c] - gx) : gp[c];
+                double vc = 0.99 * v0[4 * p + c] + 0.01 * gc * gc;
+                double zc = z0[4 * p + c] - 0.05 * gc / (sqrt(vc) + 1e-8);
+                cr_expect(fabs(z[4 * p + c] - zc) < 1e-5, "rmsprop z[%d,%d]: %g vs %g", p, c, z[4 * p + c], zc);
+            }
+        }
+        free(z); free(x); free(xf); free(g); free(g0); free(gf); free(v); free(vf); free(zf); free(z0); free(v0);
+    }
+    free(a); free(b); free(o1); free(o2);
     dm_backend_free(ref); dm_backend_free(fast);
 }

@@ -74,7 +74,8 @@ static void cpu_destroy(dm_backend *be) {
         .logsoftmax_bwd = dm_cpu_logsoftmax_bwd##sfx, .nll = dm_cpu_nll##sfx,                      \
         .adam = dm_cpu_adam##sfx, .gather = dm_cpu_gather##sfx,                                    \
         .optin_project = dm_cpu_optin_project##sfx, .optin_objective = dm_cpu_optin_objective##sfx, \
-        .optin_rmsprop = dm_cpu_optin_rmsprop##sfx,                                                \
+        .optin_rmsprop = dm_cpu_optin_rmsprop##sfx, .lerp = dm_cpu_lerp##sfx,                      \
+        .axpy = dm_cpu_axpy##sfx,                                                                  \
     }
 
 static const struct dm_backend_i dm_cpu_table = DM_CPU_TABLE();

@@ -78,6 +78,8 @@ DM_CPU_OP_DECL(nll, float *loss, float *grad_logprob, const float *logprob, cons
                int B, float scale)
 DM_CPU_OP_DECL(adam, float *param, const float *grad, float *m, float *v, int64_t n, float step,
                float beta1, float beta2, float eps, float clip)
+DM_CPU_OP_DECL(lerp, float *out, const float *a, const float *b, float t, int64_t n)
+DM_CPU_OP_DECL(axpy, float *y, const float *x, float alpha, int64_t n)
 DM_CPU_OP_DECL(optin_project, float *x, const float *z, int64_t n_pos, bool softmax)
 DM_CPU_OP_DECL(optin_objective, float *objective, float *grad, const float *x, const float *logprob,
                int R, int n, float lambda)

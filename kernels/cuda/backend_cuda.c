@@ -123,7 +123,7 @@ static const struct dm_backend_i dm_cuda_table = {
     .logsoftmax_fwd = dm_cuda_logsoftmax_fwd, .logsoftmax_bwd = dm_cuda_logsoftmax_bwd,
     .nll = dm_cuda_nll, .adam = dm_cuda_adam,
     .optin_project = dm_cuda_optin_project, .optin_objective = dm_cuda_optin_objective,
-    .optin_rmsprop = dm_cuda_optin_rmsprop,
+    .optin_rmsprop = dm_cuda_optin_rmsprop, .lerp = dm_cuda_lerp, .axpy = dm_cuda_axpy,
 };
 
 bool dm_backend_cuda_built(void) { return true; }

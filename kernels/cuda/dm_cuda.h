@@ -104,6 +104,8 @@ void dm_cuda_nll(dm_backend *be, float *loss, float *grad_logprob, const float *
                  const int8_t *labels, int B, float scale);
 void dm_cuda_adam(dm_backend *be, float *param, const float *grad, float *m, float *v, int64_t n,
                   float step, float beta1, float beta2, float eps, float clip);
+void dm_cuda_lerp(dm_backend *be, float *out, const float *a, const float *b, float t, int64_t n);
+void dm_cuda_axpy(dm_backend *be, float *y, const float *x, float alpha, int64_t n);
 void dm_cuda_optin_project(dm_backend *be, float *x, const float *z, int64_t n_pos, bool softmax);
 void dm_cuda_optin_objective(dm_backend *be, float *objective, float *grad, const float *x,
                              const float *logprob, int R, int n, float lambda);
