@@ -62,7 +62,8 @@ static void *cuda_alloc(dm_backend *be, size_t bytes) {
         cudaGetLastError();   /* an allocation failure is reported by the NULL, not as sticky */
         return NULL;
     }
-    if (cudaMemset(p, 0, bytes) != cudaSuccess) {
+    /* on the backend's stream: it does not wait for the legacy default stream (non-blocking) */
+    if (cudaMemsetAsync(p, 0, bytes, dm_cuda_stream(be)) != cudaSuccess) {
         cudaFree(p);
         return NULL;
     }

@@ -198,7 +198,8 @@ static bool rnn_config(dm_backend *be, int B, int L, int D, int H, int n_dir) {
             }
             c->seq_cap = B;
         }
-        cudaMemcpy(c->seq_len, len, sizeof(int32_t) * (size_t)B, cudaMemcpyHostToDevice);
+        dm_cuda_check(be, cudaMemcpyAsync(c->seq_len, len, sizeof(int32_t) * (size_t)B, cudaMemcpyHostToDevice,
+                                          dm_cuda_stream(be)), "cuDNN sequence lengths");
         c->seq_val = L;
     }
     int dims[3] = {n_dir, B, H}, strides[3] = {B * H, H, 1};
