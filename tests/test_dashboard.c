@@ -546,21 +546,33 @@ static void fake_report(const char *dir, const char *name, double cnn, double rn
     write_file(path, text);
 }
 
-Test(dashboard, index_table_statistics_and_links) {
-    char *d = dm_test_tmpdir();
-    cr_assert(d);
-    char a[600], b[600], c[600], out[600], path[4200];
-    snprintf(a, sizeof a, "%s/r/REST_GM12878", d);
-    snprintf(b, sizeof b, "%s/r/FOXA1 (x)", d);
-    snprintf(c, sizeof c, "%s/r/USF1_HepG2", d);
-    fake_report(a, "REST_GM12878", 0.9, 0.8, 0.95);
-    fake_report(b, "FOXA1_HepG2", 0.7, NAN, 0.85);
-    fake_report(c, "USF1_HepG2", 0.8, 0.6, 0.9);
-    snprintf(out, sizeof out, "%s/idx", d);
-    const char *dirs[3] = {a, b, c};
+/* Three fake reports in dirs[i] = d/r/<sub[i]> (data-set names tf[i], AUROCs auc[i] of cnn, rnn,
+ * cnnrnn) and their index in out = d/idx; returns the index page's text (the caller frees it). */
+static char *index_of_three(const char *d, const char *const sub[3], const char *const tf[3],
+                            const double auc[3][3], char report[3][600], char *out, size_t n_out) {
+    char path[4200];
+    const char *dirs[3];
+    for (int i = 0; i < 3; i++) {
+        snprintf(report[i], 600, "%s/r/%s", d, sub[i]);
+        fake_report(report[i], tf[i], auc[i][0], auc[i][1], auc[i][2]);
+        dirs[i] = report[i];
+    }
+    snprintf(out, n_out, "%s/idx", d);
     cr_assert_eq(dm_dashboard_index(dirs, 3, out, NULL, path), DM_STATUS_OK, "%s", dm_last_error());
     char *html = slurp(out, "index.html");
     cr_assert(html);
+    return html;
+}
+
+Test(dashboard, index_table_statistics_and_links) {
+    char *d = dm_test_tmpdir();
+    cr_assert(d);
+    char out[600], report[3][600], path[4200];
+    const char *const sub[3] = {"REST_GM12878", "FOXA1 (x)", "USF1_HepG2"};
+    const char *const tf[3] = {"REST_GM12878", "FOXA1_HepG2", "USF1_HepG2"};
+    const double auc[3][3] = {{0.9, 0.8, 0.95}, {0.7, NAN, 0.85}, {0.8, 0.6, 0.9}};
+    char *html = index_of_three(d, sub, tf, auc, report, out, sizeof out);
+    const char *a = report[0], *b = report[1], *c = report[2], *dirs[3] = {a, b, c};
     /* relative, percent-encoded links to each report */
     cr_expect(strstr(html, "href=\"../r/REST_GM12878/index.html\"") != NULL);
     cr_expect(strstr(html, "href=\"../r/FOXA1%20(x)/index.html\"") != NULL, "%s", html);
@@ -861,19 +873,12 @@ Test(dashboard, chromium_index_table_sorts, .timeout = 120) {
     if (!chromium()) cr_skip_test("no usable chromium (scripts/setup.sh installs it when it can)");
     char *d = dm_test_tmpdir();
     cr_assert(d);
-    char a[600], b[600], c[600], out[600], path[4200];
-    snprintf(a, sizeof a, "%s/r/A", d);
-    snprintf(b, sizeof b, "%s/r/B", d);
-    snprintf(c, sizeof c, "%s/r/C", d);
-    fake_report(a, "GABPA_x", 0.97, 0.96, 0.98);
-    fake_report(b, "REST_x", 0.99, NAN, 0.999);
-    fake_report(c, "MYC_x", 0.92, 0.78, 0.93);
-    snprintf(out, sizeof out, "%s/idx", d);
-    const char *dirs[3] = {a, b, c};
-    cr_assert_eq(dm_dashboard_index(dirs, 3, out, NULL, path), DM_STATUS_OK, "%s", dm_last_error());
+    char out[600], report[3][600];
+    const char *const sub[3] = {"A", "B", "C"};
+    const char *const tf[3] = {"GABPA_x", "REST_x", "MYC_x"};
+    const double auc[3][3] = {{0.97, 0.96, 0.98}, {0.99, NAN, 0.999}, {0.92, 0.78, 0.93}};
     /* a copy of the page clicks the cnn header twice and records the TF order after each click */
-    char *html = slurp(out, "index.html");
-    cr_assert(html);
+    char *html = index_of_three(d, sub, tf, auc, report, out, sizeof out);
     *strstr(html, "</body>") = 0;
     char page[700];
     snprintf(page, sizeof page, "%s/sort.html", out);

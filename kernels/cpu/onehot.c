@@ -3,10 +3,11 @@
  * zero row (n_policy zero, as the original) or 0.25 each (quarter, DeepBind); padding → zero row.
  */
 #include "cpu.h"
+#include "dm_pack.h"
 
+/* the same value function as gather and the CUDA kernels (dm_pack.h) */
 static inline void onehot_row(float *restrict row, uint8_t code, bool n_quarter) {
-    float nval = n_quarter ? 0.25f : 0.0f;
-    for (int c = 0; c < 4; c++) row[c] = code < 4 ? (float)(code == c) : (code == DM_BASE_N ? nval : 0.0f);
+    for (int c = 0; c < 4; c++) row[c] = dm_onehot_value(code, c, n_quarter);
 }
 
 void dm_cpu_onehot_ref(dm_backend *be, float *x, const uint8_t *codes, int B, int L, bool n_quarter) {
