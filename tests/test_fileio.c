@@ -582,6 +582,20 @@ Test(fileio, cli_dash_and_dev_stdout_write_to_standard_output) {
     free(o);
     free(ref);
     cr_assert_eq(access(at("-"), F_OK), -1);
+
+    /* compare's TSV to standard output equals its TSV to a file (but for the command line) */
+    put_file(at("q.meme"), "MEME version 4\n\nALPHABET= ACGT\n\nstrands: + -\n\n"
+                           "MOTIF m1\nletter-probability matrix: alength= 4 w= 3 E= 0\n"
+                           " 0.9 0.05 0.03 0.02\n 0.1 0.8 0.05 0.05\n 0.05 0.05 0.85 0.05\n\n");
+    cr_assert_eq(cli("compare --query q.meme --db q.meme --out hits.tsv"), 0, "%s", err_text());
+    cr_assert_eq(cli("compare --query q.meme --db q.meme --out -"), 0, "%s", err_text());
+    char *a = slurp(at("hits.tsv"), NULL), *b = slurp(at("out"), NULL);
+    cr_assert(a && b && drop_line(a, "# command:") && drop_line(b, "# command:"));
+    cr_assert(!strncmp(b, "Query_ID\t", 9));
+    cr_assert_str_eq(a, b);
+    free(a);
+    free(b);
+    cr_assert_eq(access(at("-"), F_OK), -1);
 }
 
 Test(fileio, cli_read_only_folder) {
