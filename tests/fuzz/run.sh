@@ -21,7 +21,7 @@ if [ -n "$tsv" ] && [ ! -s "$tsv" ]; then
     mkdir -p "$(dirname "$tsv")"
     printf 'date_utc\tcommit\ttarget\tseconds\texecutions\texec_per_s\tcov\tft\tcorpus\tresult\tcpu\n' > "$tsv"
 fi
-commit=$(git -C "$here" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+commit=$(git -C "$here" describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -1)
 status=0
 for t in $targets; do
