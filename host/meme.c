@@ -9,9 +9,11 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdbool.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "dm_internal.h"
@@ -270,6 +272,8 @@ static dm_status meme_parse(dm_meme_reader *r, dm_motif_set *out) {
         }
         /* Any other line (strands, background, URL, other sections) is skipped. */
     }
+    if (!seen_version && r->line == 0)
+        return dm_error(DM_STATUS_FORMAT, "%s: the file is empty (not a MEME motif file)", r->path);
     if (!seen_version)
         return dm_error(DM_STATUS_FORMAT, "%s:%ld: not a MEME motif file: no 'MEME version' line", r->path,
                         r->line + 1);
@@ -283,11 +287,18 @@ dm_status dm_meme_read(const char *path, dm_motif_set *out) {
     out->n = 0;
     out->m = NULL;
     dm_meme_reader r = {.path = path};
-    errno = 0;
-    r.gz = gzopen(path, "rb");
-    if (!r.gz)
-        return dm_error(errno ? DM_STATUS_IO : DM_STATUS_NOMEM, "%s: cannot open: %s", path,
-                        errno ? strerror(errno) : "out of memory");
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return dm_error(DM_STATUS_IO, "%s: cannot open: %s", path, strerror(errno));
+    dm_status chk = dm_input_check(path, fd, NULL);   /* a directory opens, then fails to read */
+    if (chk != DM_STATUS_OK) {
+        close(fd);
+        return chk;
+    }
+    r.gz = gzdopen(fd, "rb");
+    if (!r.gz) {
+        close(fd);
+        return dm_error(DM_STATUS_NOMEM, "%s: cannot open: out of memory", path);
+    }
     dm_status st = meme_parse(&r, out);
     /* gzclose reports a gzip stream that ended early even when every read looked fine. */
     int zc = gzclose(r.gz);
