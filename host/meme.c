@@ -52,8 +52,13 @@ static dm_status meme_next_line(dm_meme_reader *r, bool *got) {
         if (!gzgets(r->gz, r->buf + len, (int)(r->cap - len))) {
             int err = Z_OK;
             const char *msg = gzerror(r->gz, &err);
-            if (err != Z_OK)
-                return dm_error(DM_STATUS_IO, "%s:%ld: read failed: %s", r->path, r->line + 1, msg);
+            if (err != Z_OK) {
+                /* zlib reports a cut-off stream as Z_BUF_ERROR; its messages start "<fd:N>: " */
+                if (err == Z_ERRNO) msg = strerror(errno);
+                else if (strncmp(msg, "<fd:", 4) == 0 && strstr(msg, ": ")) msg = strstr(msg, ": ") + 2;
+                return dm_error(DM_STATUS_IO, "%s:%ld: %s: %s", r->path, r->line + 1,
+                                err == Z_BUF_ERROR ? "gzip file is truncated" : "read failed", msg);
+            }
             break; /* end of file */
         }
         *got = true;
