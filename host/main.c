@@ -437,6 +437,9 @@ static int cmd_train(int argc, char **argv) {
     }
     if (protocol == DM_PROTOCOL_ORIGINAL) valid_frac = 0;
     CHECK(dm_dataset_split(&full, valid_frac, o.seed, &tr, &va));
+    if (tr.n == 0)
+        fail(dm_error(DM_STATUS_FORMAT, "%s: no training sequences are left after the validation split "
+                      "(--valid-frac %g of %lld sequences)", train_path, valid_frac, (long long)full.n));
     for (int k = 0; k < 2; k++) {   /* both parts of the split need both classes */
         const dm_dataset *part = k ? &va : &tr;
         int64_t n_pos = 0;

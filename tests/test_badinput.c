@@ -209,6 +209,8 @@ static char *make_fixture(char *why, size_t whyn) {
         }
         PUT("pos.tsv", pos);
         free(pos);
+        PUT("pair.tsv", t = first_lines(sim, 3));   /* the header and one positive with its shuffle */
+        free(t);
     }
 
     /* labelled FASTA and two-column TSV of the same rows, and unlabelled FASTA */
@@ -436,6 +438,8 @@ static const row rows[] = {
      "m.dm m.dm.last"},
     {"train --arch cnn --len 40 --train @F/d_badbase.tsv.gz --out @O/m.dm", 1, {"@F/d_badbase.tsv.gz:5: "},
      "m.dm"},
+    {"train --arch cnn --len 40 --train @F/pair.tsv --valid-frac 0.5 --out @O/m.dm", 1,
+     {"@F/pair.tsv: ", "no training sequences are left"}, "m.dm"},
     {"train --arch cnn --len 40 --train @F/sim.tsv --test @F/d_badlabel.tsv --out @O/m.dm --epochs 1", 1,
      {"@F/d_badlabel.tsv:3: "}, "m.dm m.dm.last"},
     {"train --arch cnn --len 40 --train @F/sim.tsv --test @F/plain.fa --out @O/m.dm --epochs 1", 1,
