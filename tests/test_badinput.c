@@ -388,7 +388,9 @@ static const char *snap_diff(const snap *a, const snap *b) {
 
 /* ---- the table ------------------------------------------------------------------------------------- */
 
-enum { ROW_READONLY = 1 };   /* @O/ro is made read-only for the run (skipped as root: root writes anyway) */
+/* Rows that need permissions to bite (skipped as root, who reads and writes anyway): @O/ro is made
+ * read-only for the run; the planted files @O/noread* unreadable. */
+enum { ROW_READONLY = 1, ROW_NOREAD = 2 };
 
 typedef struct row {
     const char *args;     /* after `deepmotif`; @F is the fixture folder, @O the row's output folder */
@@ -408,6 +410,7 @@ static const row rows[] = {
     {"eval --model @F/cnn.dm --data @F/d_empty.tsv", 1, {"@F/d_empty.tsv: ", "empty"}},
     {"eval --model @F/cnn.dm --data @F/d_empty.tsv.gz", 1, {"@F/d_empty.tsv.gz: ", "empty"}},
     {"eval --model @F/cnn.dm --data @F/d_blank.tsv", 1, {"@F/d_blank.tsv: ", "no sequences"}},
+    {"eval --model @F/cnn.dm --data @O/noread.tsv", 1, {"@O/noread.tsv: ", "Permission denied"}, "noread.tsv", ROW_NOREAD},
     {"predict --model @F/cnn.dm --data @F/d_badbase.tsv --out @O/p.tsv", 1,
      {"@F/d_badbase.tsv:5: ", "invalid base 'X'"}, "p.tsv"},
     {"predict --model @F/cnn.dm --data @F/d_badbase.tsv.gz --out @O/p.tsv", 1,
@@ -455,6 +458,7 @@ static const row rows[] = {
     {"optimize --model @F/m_text.dm --out @O/o", 1, {"@F/m_text.dm: ", "not a deepmotif model"}, "o.meme"},
     {"eval --model @F/m_newer.dm --data @F/sim.tsv", 1, {"@F/m_newer.dm: ", "newer"}},
     {"eval --model @F/missing.dm --data @F/sim.tsv", 1, {"@F/missing.dm: ", "No such file"}},
+    {"eval --model @O/noread.dm --data @F/sim.tsv", 1, {"@O/noread.dm: ", "Permission denied"}, "noread.dm", ROW_NOREAD},
     {"temporal --model @F/cnn.dm --data @F/sim.tsv --out @O/t", 1, {"@F/cnn.dm: ", "rnn or cnnrnn"}, "t.npy t.tsv"},
     {"motifs --model @F/rnn.dm --data @F/sim.tsv --out @O/m", 1, {"@F/rnn.dm: ", "no convolution filters"}, "m.meme"},
     {"train --arch cnn --resume @F/rnn.dm.last --train @F/sim.tsv --out @O/m.dm --epochs 2", 1,
@@ -485,6 +489,8 @@ static const row rows[] = {
      {"@F/db_nomotifs.meme: ", "no motifs"}},
     {"compare --query @F/good.meme --db @F/db_trunc.meme.gz --out @O/h.tsv", 1, {"@F/db_trunc.meme.gz:", "gzip file is truncated"}},
     {"compare --query @F/adir --db @F/good.meme --out @O/h.tsv", 1, {"@F/adir: is a directory"}},
+    {"compare --query @F/good.meme --db @O/noread.meme --out @O/h.tsv", 1, {"@O/noread.meme: ", "Permission denied"},
+     "noread.meme h.tsv", ROW_NOREAD},
     {"optimize --model @F/cnn.dm --db @F/db_alpha.meme --out @O/o --steps 2", 1, {"@F/db_alpha.meme:3: "},
      "o.meme o.trajectory.tsv o.fa o.hits.tsv"},
     {"optimize --model @F/cnn.dm --db @F/db_rowsum.meme --out @O/o --steps 2", 1, {"@F/db_rowsum.meme:13: "}},
@@ -569,8 +575,8 @@ static void plant(const char *O, const char *list) {
 /* Runs row i; true when everything held. Failures are reported with cr_expect (the table goes on). */
 static bool run_row(int i, const char *F, const char *R, int *skipped) {
     const row *rw = &rows[i];
-    if ((rw->flags & ROW_READONLY) && geteuid() == 0) {
-        cr_log_info("row %d skipped (root writes into read-only folders): %s", i + 1, rw->args);
+    if ((rw->flags & (ROW_READONLY | ROW_NOREAD)) && geteuid() == 0) {
+        cr_log_info("row %d skipped (root reads and writes past permissions): %s", i + 1, rw->args);
         ++*skipped;
         return true;
     }
@@ -579,11 +585,13 @@ static bool run_row(int i, const char *F, const char *R, int *skipped) {
     cr_assert_eq(dm_test_system("mkdir -p '%s'", O), 0);
     plant(O, rw->plant);
     if (rw->flags & ROW_READONLY) cr_assert_eq(dm_test_system("chmod 555 '%s/ro'", O), 0);
+    if (rw->flags & ROW_NOREAD) cr_assert_eq(dm_test_system("chmod 000 '%s'/noread*", O), 0);
     expand(args, sizeof args, rw->args, F, O);
     snap before = snap_take(O), fbefore = snap_take(F);
     int code = dm_test_system("cd '%s' && " CLI_ENV " %s %s > '%s/stdout' 2> '%s/stderr'", R, DM_TEST_CLI, args, R, R);
     snap after = snap_take(O), fafter = snap_take(F);
     if (rw->flags & ROW_READONLY) dm_test_system("chmod 755 '%s/ro'", O);
+    if (rw->flags & ROW_NOREAD) dm_test_system("chmod 644 '%s'/noread*", O);
 
     char path[4300];
     snprintf(path, sizeof path, "%s/stderr", R);
