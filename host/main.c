@@ -161,13 +161,21 @@ static void notice_flush(void) {
     g_notice[0] = 0;
 }
 
+/* Appends a line to the waiting notices (printf-style; cut short when the buffer is full). */
+static void notice_add(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void notice_add(const char *fmt, ...) {
+    size_t used = strlen(g_notice);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_notice + used, sizeof g_notice - used, fmt, ap);
+    va_end(ap);
+}
+
 static void load_data(dm_dataset *ds, const char *path, int32_t len) {
     CHECK(dm_dataset_read(ds, path, DM_FORMAT_AUTO, len));
-    size_t used = strlen(g_notice);
     if (ds->n_padded || ds->n_truncated)
-        snprintf(g_notice + used, sizeof g_notice - used,
-                 "%s: warning: %.1000s: %lld sequence(s) shorter than %d padded, %lld longer truncated\n",
-                 prog_cmd, path, (long long)ds->n_padded, len, (long long)ds->n_truncated);
+        notice_add("%s: warning: %.900s: %lld sequence(s) shorter than %d padded, %lld longer truncated\n",
+                   prog_cmd, path, (long long)ds->n_padded, len, (long long)ds->n_truncated);
 }
 
 /* --device cpu|cuda|auto (default auto: CUDA when a device is usable, else one notice and the CPU). */
@@ -183,8 +191,8 @@ static dm_backend *make_backend(const dm_opt *opts) {
         if (s == DM_STATUS_OK) return be;
         if (!strcmp(dev, "cuda")) fail(s);
         if (dm_backend_cuda_built())   /* a CPU-only build has nothing to announce */
-            snprintf(g_notice, 320, "%s: notice: %s; running on the CPU (--device cpu silences this)\n",
-                     prog_cmd, dm_last_error());
+            notice_add("%s: notice: %.300s; running on the CPU (--device cpu silences this)\n", prog_cmd,
+                       dm_last_error());
     }
     if (opt(opts, "--cudnn")) fail(dm_error(DM_STATUS_BACKEND, "--cudnn needs the CUDA backend (--device %s runs on the CPU)", dev));
     int threads = (int)int_opt(opts, "--threads", 0, 0, 64);
