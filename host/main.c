@@ -437,6 +437,11 @@ static int cmd_train(int argc, char **argv) {
     dm_dataset raw = {0}, full = {0}, tr = {0}, va = {0}, te = {0};
     load_data(&raw, train_path, hp.len);
     check_training_labels(&raw, train_path, !strcmp(neg, "shuffle"));
+    const char *test_path = opt(opts, "--test");   /* read before anything is computed */
+    if (test_path) {
+        load_data(&te, test_path, hp.len);
+        if (!has_labels(&te)) fail(dm_error(DM_STATUS_FORMAT, "%s: --test needs labelled data", test_path));
+    }
     if (!strcmp(neg, "shuffle")) {
         CHECK(dm_dataset_with_shuffled_negatives(&full, &raw, o.seed));
         dm_dataset_free(&raw);
@@ -456,11 +461,6 @@ static int cmd_train(int argc, char **argv) {
             fail(dm_error(DM_STATUS_FORMAT, "%s: the %s part of the split (--valid-frac %g: %lld sequences) holds "
                           "one class only: use %s --valid-frac or more data", train_path, k ? "validation" : "training",
                           valid_frac, (long long)part->n, k ? "a larger" : "a smaller"));
-    }
-    const char *test_path = opt(opts, "--test");
-    if (test_path) {
-        load_data(&te, test_path, hp.len);
-        if (!has_labels(&te)) fail(dm_error(DM_STATUS_FORMAT, "%s: --test needs labelled data", test_path));
     }
 
     dm_backend *be = make_backend(opts);
