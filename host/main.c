@@ -256,36 +256,19 @@ static void folder_of(const char *path, char *dir, size_t n) {
 }
 
 /* Fails (exit 1) unless `dir` is an existing folder this process may create files in; `path` is the
- * output the message names. */
+ * output the message names (as dm_outfile_check words it: "<path>: cannot write: <reason>"). */
 static void check_folder(const char *path, const char *dir) {
     struct stat st;
-    if (stat(dir, &st) != 0)
-        fail(dm_error(DM_STATUS_IO, "%s: cannot write: %s: %s", path, dir, strerror(errno)));
-    if (!S_ISDIR(st.st_mode)) fail(dm_error(DM_STATUS_IO, "%s: cannot write: %s is not a directory", path, dir));
-    if (access(dir, W_OK | X_OK) != 0)
-        fail(dm_error(DM_STATUS_IO, "%s: cannot write: folder %s: %s", path, dir, strerror(errno)));
+    if (stat(dir, &st) != 0) fail(dm_error(DM_STATUS_IO, "%s: cannot write: %s", path, strerror(errno)));
+    if (!S_ISDIR(st.st_mode)) fail(dm_error(DM_STATUS_IO, "%s: cannot write: %s", path, strerror(ENOTDIR)));
+    if (access(dir, W_OK | X_OK) != 0) fail(dm_error(DM_STATUS_IO, "%s: cannot write: %s", path, strerror(errno)));
 }
 
-/* Fails (exit 1) unless the output file `path` can be written: a new or regular file is written
- * under a temporary name in its folder and renamed into place, so the folder must take new files;
- * an existing file that is not a regular one (a device such as /dev/null, a FIFO) is written
- * directly, so it must be writable itself; a directory is refused. */
-static void check_out(const char *path) {
-    struct stat st;
-    if (!path[0]) fail(dm_error(DM_STATUS_ARG, "an output path is empty"));
-    if (stat(path, &st) == 0) {
-        if (S_ISDIR(st.st_mode)) fail(dm_error(DM_STATUS_IO, "%s: is a directory", path));
-        if (!S_ISREG(st.st_mode)) {
-            if (access(path, W_OK) != 0) fail(dm_error(DM_STATUS_IO, "%s: cannot write: %s", path, strerror(errno)));
-            return;
-        }
-    } else if (errno != ENOENT) {
-        fail(dm_error(DM_STATUS_IO, "%s: cannot write: %s", path, strerror(errno)));
-    }
-    char dir[4200];
-    folder_of(path, dir, sizeof dir);
-    check_folder(path, dir);
-}
+/* Fails (exit 1) unless the output file `path` can be written, by dm_outfile_check: a new or regular
+ * file needs a folder that takes a new (temporary) file, which it creates and removes; an existing
+ * file that is not a regular one (a device such as /dev/null, a FIFO, /dev/stdout) must be writable
+ * itself; "-" is standard output; a directory is refused. */
+static void check_out(const char *path) { CHECK(dm_outfile_check(path)); }
 
 /* check_out for PREFIX + each suffix (a NULL-ended list). */
 static void check_outs(const char *prefix, const char *const *suffix) {
