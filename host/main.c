@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "deepmotif.h"
@@ -165,6 +166,49 @@ static void load_data(dm_dataset *ds, const char *path, int32_t len) {
     if (ds->n_padded || ds->n_truncated)
         fprintf(stderr, "%s: warning: %s: %lld sequence(s) shorter than %d padded, %lld longer truncated\n",
                 prog_cmd, path, (long long)ds->n_padded, len, (long long)ds->n_truncated);
+}
+
+/* predict, saliency and temporal stream --data: a first pass parses and counts it (every line
+ * checked before anything is computed or written, and the row count for the .npy headers), then a
+ * second pass computes and writes it chunk by chunk. Chunks hold a multiple of the model's batch, so
+ * the batches, hence the outputs, are those of a whole-file run; memory stays at one chunk. */
+#define STREAM_CHUNK 8192
+
+static int64_t stream_chunk(int batch) { return (STREAM_CHUNK + batch - 1) / batch * (int64_t)batch; }
+
+/* First pass: labels all 0/1 (what has_labels says of a whole data set). */
+static dm_status chunk_labels(void *ctx, const dm_dataset *chunk, int64_t row0) {
+    (void)row0;
+    bool *labelled = ctx;
+    for (int64_t i = 0; i < chunk->n; i++) *labelled &= chunk->label[i] == 0 || chunk->label[i] == 1;
+    return DM_STATUS_OK;
+}
+
+/* The first pass over a streamed --data file; *tot gets its row count and format, *labelled whether
+ * every row has a 0/1 label. The file is read twice, so it must be a regular file. */
+static void scan_data(dm_dataset *tot, bool *labelled, const char *path, int32_t len, int64_t chunk) {
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+        fail(dm_error(DM_STATUS_IO, "%s: not a regular file: %s reads its input twice (a checking pass, then "
+                      "the computation); save it to a file first", path, prog_cmd));
+    bool lab = true;
+    CHECK(dm_dataset_scan(path, DM_FORMAT_AUTO, len, chunk, chunk_labels, &lab, tot));
+    *labelled = lab && tot->n > 0;
+    notice_flush();
+    if (tot->n_padded || tot->n_truncated)
+        fprintf(stderr, "%s: warning: %s: %lld sequence(s) shorter than %d padded, %lld longer truncated\n",
+                prog_cmd, path, (long long)tot->n_padded, len, (long long)tot->n_truncated);
+}
+
+/* The second pass must see the rows the first one counted. */
+static dm_status scan_again(const char *path, int32_t len, int64_t chunk, dm_chunk_fn fn, void *ctx,
+                            const dm_dataset *first) {
+    dm_dataset tot;
+    DM_TRY(dm_dataset_scan(path, DM_FORMAT_AUTO, len, chunk, fn, ctx, &tot));
+    if (tot.n != first->n)
+        return dm_error(DM_STATUS_IO, "%s: changed while being read (%lld sequences, then %lld)", path,
+                        (long long)first->n, (long long)tot.n);
+    return DM_STATUS_OK;
 }
 
 /* --device cpu|cuda|auto (default auto: CUDA when a device is usable, else one notice and the CPU). */
@@ -422,6 +466,24 @@ static int cmd_eval(int argc, char **argv) {
     return 0;
 }
 
+typedef struct predict_ctx {
+    dm_model *m;
+    bool quarter, labelled;
+    float *scores;   /* one chunk */
+    dm_outfile f;
+} predict_ctx;
+
+static dm_status predict_chunk(void *ctx, const dm_dataset *ds, int64_t row0) {
+    (void)row0;
+    predict_ctx *c = ctx;
+    DM_TRY(dm_predict(c->m, ds, c->quarter, c->scores));
+    for (int64_t i = 0; i < ds->n; i++) {
+        if (c->labelled) fprintf(c->f.f, "%s\t%d\t%.6g\n", ds->id[i], ds->label[i], c->scores[i]);
+        else fprintf(c->f.f, "%s\t%.6g\n", ds->id[i], c->scores[i]);
+    }
+    return DM_STATUS_OK;
+}
+
 static int cmd_predict(int argc, char **argv) {
     dm_opt opts[] = {
         {"--model", "MODEL", "checkpoint written by train (required)", NULL},
@@ -439,30 +501,36 @@ static int cmd_predict(int argc, char **argv) {
     dm_backend *be = make_backend(opts);
     static dm_provenance prov;
     dm_model *m = load_model(required(opts, "--model"), be, 256, &prov);
-    dm_dataset ds = {0};
-    load_data(&ds, required(opts, "--data"), dm_model_hparams(m)->len);
-    float *scores = malloc(sizeof(float) * (size_t)(ds.n ? ds.n : 1));
-    if (!scores) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
+    const char *data = required(opts, "--data");
+    int32_t len = dm_model_hparams(m)->len;
+    int64_t chunk = stream_chunk(256);
+    dm_dataset tot;
+    bool labelled;
+    scan_data(&tot, &labelled, data, len, chunk);
     const char *npol = opt(opts, "--n-policy");
-    CHECK(dm_predict(m, &ds, npol && !strcmp(npol, "quarter"), scores));
-    bool labelled = has_labels(&ds);
-    dm_outfile f;
-    CHECK(dm_outfile_open(&f, out));
-    fprintf(f.f, labelled ? "id\tlabel\tscore\n" : "id\tscore\n");
-    for (int64_t i = 0; i < ds.n; i++) {
-        if (labelled) fprintf(f.f, "%s\t%d\t%.6g\n", ds.id[i], ds.label[i], scores[i]);
-        else fprintf(f.f, "%s\t%.6g\n", ds.id[i], scores[i]);
+    predict_ctx c = {.m = m, .quarter = npol && !strcmp(npol, "quarter"), .labelled = labelled,
+                     .scores = malloc(sizeof(float) * (size_t)chunk)};
+    if (!c.scores) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
+    CHECK(dm_outfile_open(&c.f, out));
+    fprintf(c.f.f, labelled ? "id\tlabel\tscore\n" : "id\tscore\n");
+    dm_status st = scan_again(data, len, chunk, predict_chunk, &c, &tot);
+    if (st) {
+        dm_outfile_abort(&c.f);
+        fail(st);
     }
-    CHECK(dm_outfile_commit(&f));
-    fprintf(stderr, "%s: wrote %lld scores to %s\n", prog_cmd, (long long)ds.n, out);
-    free(scores);
-    dm_dataset_free(&ds);
+    CHECK(dm_outfile_commit(&c.f));
+    fprintf(stderr, "%s: wrote %lld scores to %s\n", prog_cmd, (long long)tot.n, out);
+    free(c.scores);
     dm_model_free(m);
     dm_backend_free(be);
     return 0;
 }
 
 /* ---- saliency ---------------------------------------------------------------------------------- */
+
+static dm_status saliency_chunk(void *ctx, const dm_dataset *ds, int64_t row0) {
+    return dm_saliency_rows(ctx, ds, row0);
+}
 
 static int cmd_saliency(int argc, char **argv) {
     dm_opt opts[] = {
@@ -507,13 +575,25 @@ static int cmd_saliency(int argc, char **argv) {
     dm_backend *be = make_backend(opts);
     static dm_provenance prov;
     dm_model *m = load_model(required(opts, "--model"), be, batch, &prov);
-    dm_dataset ds = {0};
-    load_data(&ds, required(opts, "--data"), dm_model_hparams(m)->len);
+    const char *data = required(opts, "--data");
+    int32_t len = dm_model_hparams(m)->len;
+    int64_t chunk = stream_chunk(batch);
+    dm_dataset tot;
+    bool labelled;
+    scan_data(&tot, &labelled, data, len, chunk);
+    if ((so.target == DM_TARGET_LABEL || so.method == DM_SAL_ORIGINAL) && !labelled)
+        fail(dm_error(DM_STATUS_FORMAT, "%s: saliency target 'label' and method 'original' need labelled data", data));
     double t0 = dm_now();
-    CHECK(dm_saliency_run(m, &ds, &so, prefix));
+    dm_saliency_out *so_out;
+    CHECK(dm_saliency_open(&so_out, m, tot.n, &so, prefix));
+    dm_status st = scan_again(data, len, chunk, saliency_chunk, so_out, &tot);
+    if (st) {
+        dm_saliency_abort(so_out);
+        fail(st);
+    }
+    CHECK(dm_saliency_commit(so_out));
     fprintf(stderr, "%s: %lld sequences in %.1f s; wrote %s.{npy,onehot.npy,npz,onehot.npz,tsv}\n", prog_cmd,
-            (long long)ds.n, dm_now() - t0, prefix);
-    dm_dataset_free(&ds);
+            (long long)tot.n, dm_now() - t0, prefix);
     dm_model_free(m);
     dm_backend_free(be);
     return 0;
@@ -630,6 +710,40 @@ static int cmd_motifs(int argc, char **argv) {
 
 /* ---- temporal ---------------------------------------------------------------------------------- */
 
+typedef struct temporal_ctx {
+    dm_model *m;
+    int batch;
+    bool quarter;
+    float *x, *f, *b, *fb;   /* one batch: inputs, forward and backward scores, both interleaved */
+    dm_npy_writer w;
+    dm_outfile tsv;
+} temporal_ctx;
+
+static dm_status temporal_chunk(void *ctx, const dm_dataset *ds, int64_t row0) {
+    (void)row0;
+    temporal_ctx *c = ctx;
+    int L = ds->len, batch = c->batch;
+    float *x = c->x, *f = c->f, *b = c->b, *fb = c->fb;
+    dm_status st = DM_STATUS_OK;
+    for (int64_t i = 0; i < ds->n && !st; i += batch) {
+        int B = (int)(ds->n - i < batch ? ds->n - i : batch);
+        for (int64_t r = 0; r < (int64_t)B * L; r++)
+            for (int ch = 0; ch < 4; ch++) {
+                uint8_t code = ds->seq[(size_t)i * L + r];
+                x[4 * r + ch] = code < 4 ? (float)(code == ch) : (code == DM_BASE_N && c->quarter ? 0.25f : 0.0f);
+            }
+        st = dm_model_temporal(c->m, x, B, f, b);
+        for (int64_t r = 0; r < (int64_t)B * L && !st; r++) fb[2 * r] = f[r], fb[2 * r + 1] = b[r];
+        if (!st) st = dm_npy_append(&c->w, fb, 2 * (int64_t)B * L);
+        for (int k = 0; k < B && !st; k++) {
+            fprintf(c->tsv.f, "%s\t", ds->id[i + k]);
+            for (int l = 0; l < L; l++) fprintf(c->tsv.f, "%.5g%c", f[(size_t)k * L + l], l + 1 < L ? ',' : '\t');
+            for (int l = 0; l < L; l++) fprintf(c->tsv.f, "%.5g%c", b[(size_t)k * L + l], l + 1 < L ? ',' : '\n');
+        }
+    }
+    return st;
+}
+
 static int cmd_temporal(int argc, char **argv) {
     dm_opt opts[] = {
         {"--model", "MODEL", "an rnn or cnnrnn checkpoint (required)", NULL},
@@ -652,53 +766,38 @@ static int cmd_temporal(int argc, char **argv) {
     dm_model *m = load_model(required(opts, "--model"), be, batch, &prov);
     if (dm_model_hparams(m)->arch == DM_ARCH_CNN)
         fail(dm_error(DM_STATUS_ARG, "temporal scores need an rnn or cnnrnn model, not a cnn"));
-    dm_dataset ds = {0};
-    load_data(&ds, required(opts, "--data"), dm_model_hparams(m)->len);
+    const char *data = required(opts, "--data");
+    int32_t L = dm_model_hparams(m)->len;
+    int64_t chunk = stream_chunk(batch);
+    dm_dataset tot;
+    bool labelled;
+    scan_data(&tot, &labelled, data, L, chunk);
     const char *npol = opt(opts, "--n-policy");
-    bool quarter = npol && !strcmp(npol, "quarter");
-    int L = ds.len;
-    float *x = malloc(sizeof(float) * 4 * (size_t)batch * L), *f = malloc(sizeof(float) * (size_t)batch * L);
-    float *b = malloc(sizeof(float) * (size_t)batch * L), *fb = malloc(sizeof(float) * 2 * (size_t)batch * L);
-    if (!x || !f || !b || !fb) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
+    temporal_ctx c = {.m = m, .batch = batch, .quarter = npol && !strcmp(npol, "quarter")};
+    c.x = malloc(sizeof(float) * 4 * (size_t)batch * L), c.f = malloc(sizeof(float) * (size_t)batch * L);
+    c.b = malloc(sizeof(float) * (size_t)batch * L), c.fb = malloc(sizeof(float) * 2 * (size_t)batch * L);
+    if (!c.x || !c.f || !c.b || !c.fb) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
     char npy[4200], tsvp[4200];
     snprintf(npy, sizeof npy, "%s.npy", prefix);
     snprintf(tsvp, sizeof tsvp, "%s.tsv", prefix);
-    int64_t shape[3] = {ds.n, L, 2};
-    dm_npy_writer w;
-    dm_outfile tsv;
-    CHECK(dm_npy_open(&w, npy, 3, shape));
-    dm_status st = dm_outfile_open(&tsv, tsvp);
-    if (st) { dm_npy_abort(&w); fail(st); }
-    fprintf(tsv.f, "id\tforward\tbackward\n");
+    int64_t shape[3] = {tot.n, L, 2};
+    CHECK(dm_npy_open(&c.w, npy, 3, shape));
+    dm_status st = dm_outfile_open(&c.tsv, tsvp);
+    if (st) { dm_npy_abort(&c.w); fail(st); }
+    fprintf(c.tsv.f, "id\tforward\tbackward\n");
     double t0 = dm_now();
-    for (int64_t i = 0; i < ds.n && !st; i += batch) {
-        int B = (int)(ds.n - i < batch ? ds.n - i : batch);
-        for (int64_t r = 0; r < (int64_t)B * L; r++)
-            for (int c = 0; c < 4; c++) {
-                uint8_t code = ds.seq[(size_t)i * L + r];
-                x[4 * r + c] = code < 4 ? (float)(code == c) : (code == DM_BASE_N && quarter ? 0.25f : 0.0f);
-            }
-        st = dm_model_temporal(m, x, B, f, b);
-        for (int64_t r = 0; r < (int64_t)B * L && !st; r++) fb[2 * r] = f[r], fb[2 * r + 1] = b[r];
-        if (!st) st = dm_npy_append(&w, fb, 2 * (int64_t)B * L);
-        for (int k = 0; k < B && !st; k++) {
-            fprintf(tsv.f, "%s\t", ds.id[i + k]);
-            for (int l = 0; l < L; l++) fprintf(tsv.f, "%.5g%c", f[(size_t)k * L + l], l + 1 < L ? ',' : '\t');
-            for (int l = 0; l < L; l++) fprintf(tsv.f, "%.5g%c", b[(size_t)k * L + l], l + 1 < L ? ',' : '\n');
-        }
-    }
-    if (!st) st = dm_npy_commit(&w);
-    if (!st) st = dm_outfile_commit(&tsv);
+    st = scan_again(data, L, chunk, temporal_chunk, &c, &tot);
+    if (!st) st = dm_npy_commit(&c.w);
+    if (!st) st = dm_outfile_commit(&c.tsv);
     if (st) {
-        dm_npy_abort(&w);
-        dm_outfile_abort(&tsv);
+        dm_npy_abort(&c.w);
+        dm_outfile_abort(&c.tsv);
         remove(npy);
         fail(st);
     }
-    fprintf(stderr, "%s: %lld sequences in %.1f s; wrote %s and %s\n", prog_cmd, (long long)ds.n,
+    fprintf(stderr, "%s: %lld sequences in %.1f s; wrote %s and %s\n", prog_cmd, (long long)tot.n,
             dm_now() - t0, npy, tsvp);
-    free(x); free(f); free(b); free(fb);
-    dm_dataset_free(&ds);
+    free(c.x); free(c.f); free(c.b); free(c.fb);
     dm_model_free(m);
     dm_backend_free(be);
     return 0;
