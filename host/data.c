@@ -244,12 +244,13 @@ static dm_status dm_builder_reserve(dm_builder *b, int64_t need) {
     if (need <= b->cap) return DM_STATUS_OK;
     dm_dataset *ds = b->ds;
     uint64_t rb = dm_row_bytes(ds->len);
-    if (b->max_bytes && (uint64_t)need * rb + b->id_bytes > b->max_bytes) return dm_builder_over(b);
     int64_t cap = b->cap ? b->cap : 1024;
     while (cap < need) cap *= 2;
     if (b->chunk_rows && cap > b->chunk_rows) cap = b->chunk_rows > need ? b->chunk_rows : need;
-    if (b->max_bytes && (uint64_t)cap * rb + b->id_bytes > b->max_bytes)
-        cap = (int64_t)((b->max_bytes - b->id_bytes) / rb);   /* ≥ need, checked above */
+    /* Rows are charged as they fill (spare capacity is never touched, so never resident), but the
+     * capacity does not grow past what the limit could ever fill. */
+    if (b->max_bytes && (uint64_t)cap > b->max_bytes / rb)
+        cap = (int64_t)(b->max_bytes / rb) > need ? (int64_t)(b->max_bytes / rb) : need;
     if ((uint64_t)cap > SIZE_MAX / (uint64_t)ds->len / 8)
         return dm_error(DM_STATUS_NOMEM, "%s: too many sequences", b->path);
     /* Each realloc result is stored at once, so a later failure leaves nothing to leak. */
@@ -298,7 +299,7 @@ static dm_status dm_builder_begin(dm_builder *b, char *id, int8_t label, int64_t
     if (b->chunk_rows && ds->n == b->chunk_rows) st = dm_builder_flush(b);
     if (st == DM_STATUS_OK && id) {
         b->id_bytes += dm_id_bytes(strlen(id));
-        if (b->max_bytes && (uint64_t)b->cap * dm_row_bytes(ds->len) + b->id_bytes > b->max_bytes)
+        if (b->max_bytes && (uint64_t)(ds->n + 1) * dm_row_bytes(ds->len) + b->id_bytes > b->max_bytes)
             st = dm_builder_over(b);
     }
     if (st == DM_STATUS_OK) st = dm_builder_reserve(b, ds->n + 1);

@@ -149,6 +149,25 @@ static uint64_t seed_opt(const dm_opt *opts) {
     return x;
 }
 
+/* A byte count: an integer with an optional K, M, G or T suffix (powers of 1024). */
+static uint64_t size_opt(const dm_opt *opts, const char *name, uint64_t def) {
+    const char *v = opt(opts, name);
+    if (!v) return def;
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    int shift = 0;
+    if (*end) {
+        const char *units = "KMGT", *u = strchr(units, *end >= 'a' ? *end - 32 : *end);
+        if (u && *u) shift = 10 * (int)(u - units + 1), end++;
+        if (*end == 'i' && end[1] == 'B') end += 2;
+        else if (*end == 'B') end++;
+    }
+    if (errno || *end || end == v || v[0] == '-' || x == 0 || (shift && x > (~0ULL >> shift)))
+        usage_error("%s: '%s' is not a size (bytes, or a number with K, M, G or T)", name, v);
+    return (uint64_t)x << shift;
+}
+
 /* ---- shared steps ------------------------------------------------------------------------------ */
 
 /* The notice of --device auto falling back to the CPU. It waits until the inputs have been read
@@ -291,6 +310,7 @@ static int cmd_train(int argc, char **argv) {
         {"--len", "L", "sequence length (default 101)", NULL},
         {"--n-policy", "zero|quarter", "encoding of N and IUPAC codes (default zero)", NULL},
         {"--resume", "MODEL.last", "continue a run from its last checkpoint", NULL},
+        {"--max-memory", "SIZE", "refuse data needing more host memory (K/M/G suffix; default half of RAM)", NULL},
         {"--quiet", NULL, "no progress lines", NULL},
         {0},
     };
@@ -343,8 +363,26 @@ static int cmd_train(int argc, char **argv) {
     dm_outfile_abort(&probe);
 
     /* data: training file (+ shuffled negatives), validation split, optional test file */
+    /* Memory: the rows as read (R bytes each: codes, length, label, group, id) are held twice while
+     * the validation split copies them, four times with --negatives shuffle (each positive gains a
+     * negative); the reader stops at --max-memory / that factor, before the rest of a file is read. */
+    uint64_t max_mem = size_opt(opts, "--max-memory", dm_memory_total() / 2);
+    int mem_factor = strcmp(neg, "shuffle") ? 2 : 4;
     dm_dataset raw = {0}, full = {0}, tr = {0}, va = {0}, te = {0};
-    load_data(&raw, train_path, hp.len);
+    dm_status rs = dm_dataset_read_max(&raw, train_path, DM_FORMAT_AUTO, hp.len, max_mem / (uint64_t)mem_factor);
+    if (rs == DM_STATUS_NOMEM) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", dm_last_error());
+        fail(dm_error(rs, "%s; train holds about %dx that while splitting, over --max-memory %.0f MiB "
+                      "(default: half of this machine's memory); raise --max-memory or use a smaller file",
+                      why, mem_factor, (double)max_mem / 1048576.0));
+    }
+    CHECK(rs);
+    notice_flush();
+    if (raw.n_padded || raw.n_truncated)
+        fprintf(stderr, "%s: warning: %s: %lld sequence(s) shorter than %d padded, %lld longer truncated\n",
+                prog_cmd, train_path, (long long)raw.n_padded, hp.len, (long long)raw.n_truncated);
+    double row_bytes = (double)dm_dataset_bytes(&raw) / (double)raw.n;
     if (!strcmp(neg, "shuffle")) {
         CHECK(dm_dataset_with_shuffled_negatives(&full, &raw, o.seed));
         dm_dataset_free(&raw);
@@ -353,8 +391,16 @@ static int cmd_train(int argc, char **argv) {
     }
     if (protocol == DM_PROTOCOL_ORIGINAL) valid_frac = 0;
     CHECK(dm_dataset_split(&full, valid_frac, o.seed, &tr, &va));
+    dm_dataset_free(&full);   /* tr and va hold copies */
     const char *test_path = opt(opts, "--test");
-    if (test_path) load_data(&te, test_path, hp.len);
+    if (test_path) {
+        /* the test rows and their packed copy sit beside the training data */
+        uint64_t used = (uint64_t)(row_bytes * (double)(tr.n + va.n)), left = max_mem > 2 * used ? max_mem - 2 * used : 1;
+        CHECK(dm_dataset_read_max(&te, test_path, DM_FORMAT_AUTO, hp.len, left / 2));
+        if (te.n_padded || te.n_truncated)
+            fprintf(stderr, "%s: warning: %s: %lld sequence(s) shorter than %d padded, %lld longer truncated\n",
+                    prog_cmd, test_path, (long long)te.n_padded, hp.len, (long long)te.n_truncated);
+    }
 
     dm_backend *be = make_backend(opts);
     notice_flush();
@@ -374,6 +420,13 @@ static int cmd_train(int argc, char **argv) {
         fprintf(stderr, "deepmotif train: %s, %lld trained parameters; %lld training, %lld validation sequences; "
                 "%s protocol, batch %d, %s\n", dm_arch_name(hp.arch), (long long)dm_model_n_trainable(m),
                 (long long)tr.n, (long long)va.n, dm_protocol_name(protocol), o.batch, prov.device);
+    if (o.progress) {
+        int packed = (hp.len + 3) / 4 + (hp.len + 7) / 8 + 17;   /* dm_pack row + label, order, log-probs, loss */
+        fprintf(stderr, "deepmotif train: memory: %.0f bytes per sequence as read, held twice at the split (peak %.1f MiB, "
+                "--max-memory %.0f MiB); while training %.0f bytes on the host + %d packed on the backend per sequence\n",
+                row_bytes, row_bytes * (double)(tr.n + va.n) * 2 / 1048576.0,
+                (double)max_mem / 1048576.0, row_bytes + 13, packed);
+    }
 
     int64_t np = dm_model_n_params(m);
     float *last = malloc(sizeof(float) * (size_t)np);
