@@ -840,12 +840,13 @@ static int cmd_temporal(int argc, char **argv) {
     fprintf(c.tsv.f, "id\tforward\tbackward\n");
     double t0 = dm_now();
     st = scan_again(data, L, chunk, temporal_chunk, &c, &tot);
-    if (!st) st = dm_npy_commit(&c.w);
+    bool npy_done = false;
+    if (!st) npy_done = (st = dm_npy_commit(&c.w)) == DM_STATUS_OK;
     if (!st) st = dm_outfile_commit(&c.tsv);
     if (st) {
         dm_npy_abort(&c.w);
         dm_outfile_abort(&c.tsv);
-        remove(npy);
+        if (npy_done && !c.w.out.direct) remove(npy);   /* the pair goes together; a device stays */
         fail(st);
     }
     fprintf(stderr, "%s: %lld sequences in %.1f s; wrote %s and %s\n", prog_cmd, (long long)tot.n,

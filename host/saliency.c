@@ -228,7 +228,9 @@ struct dm_saliency_out {
 void dm_saliency_abort(dm_saliency_out *s) {
     if (!s) return;
     for (int k = 0; k < 4; k++) {   /* nothing partial is left behind */
-        if (s->committed[k]) remove(s->path[k]);
+        if (s->committed[k]) {   /* a device or FIFO output was written in place: never removed */
+            if (!s->w[k].out.direct) remove(s->path[k]);
+        }
         else dm_npy_abort(&s->w[k]);
     }
     if (s->tsv_open) dm_outfile_abort(&s->tsv);
