@@ -1,25 +1,31 @@
 /*
- * bench_small_model OUT: writes a small CNN checkpoint (one conv layer of 4 filters of width 5,
- * L 101, seeded random weights) for bench/memory.sh, so that millions of sequences run in minutes on
+ * bench_small_model OUT [rnn]: writes a small CNN checkpoint (one conv layer of 4 filters of width
+ * 5, L 101, seeded random weights; with `rnn` a BiLSTM of hidden size 2) for bench/memory.sh, so that millions of sequences run in minutes on
  * two cores: a model's memory is fixed by its batch, so the streaming commands' peak RSS in N does
  * not depend on its size, while their time does (memory.sh also times the default CNN at 100k).
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "dm_internal.h"
 #include "model.h"
 
 int main(int argc, char **argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: bench_small_model OUT\n");
+    bool rnn = argc == 3 && !strcmp(argv[2], "rnn");
+    if (argc != 2 && !rnn) {
+        fprintf(stderr, "usage: bench_small_model OUT [rnn]\n");
         return 2;
     }
     dm_hparams hp;
-    dm_hparams_default(&hp, DM_ARCH_CNN);
-    hp.n_conv = 1;
-    hp.conv_width[0] = 5;
-    hp.conv_channels = 4;
+    dm_hparams_default(&hp, rnn ? DM_ARCH_RNN : DM_ARCH_CNN);
+    if (rnn) {
+        hp.hidden = 2;
+    } else {
+        hp.n_conv = 1;
+        hp.conv_width[0] = 5;
+        hp.conv_channels = 4;
+    }
     hp.dropout = 0;
     dm_backend *be = dm_backend_cpu_create(1);
     dm_model *m = NULL;
