@@ -320,3 +320,23 @@ Test(memory, decompression_bombs_are_refused_within_bounded_rss) {
               rss, base);
     cr_expect(!exists(out));
 }
+
+/* train states its memory per sequence: the rows as read are L + 21 bytes of arrays plus the id's
+ * heap block ("rows.tsv:N", 32 bytes with glibc's 16-byte granules and 8-byte header), so 101 + 21 +
+ * 32 = 154 at L 101; and it trains under a --max-memory that holds them. */
+Test(memory, train_states_bytes_per_sequence) {
+    char out[600];
+    snprintf(out, sizeof out, "%s/m.model", dir);
+    const char *data = write_tsv("rows.tsv", 600, 0);
+    const char *args[] = {"train", "--arch", "cnn", "--train", data, "--out", out, "--epochs", "1", "--device", "cpu",
+                          "--threads", "1", "--max-memory", "64M", NULL};
+    long rss;
+    int rc = run_cli(&rss, args);
+    cr_assert_eq(rc, 0, "train: exit %d: %s", rc, err_text());
+    const char *m = strstr(err_text(), "memory: ");
+    cr_assert(m, "no memory statement in '%s'", err_text());
+    double per_seq = atof(m + 8);
+    cr_expect_eq(per_seq, 154.0, "%s", m);
+    cr_expect(strstr(m, "packed on the backend"), "%s", m);
+    cr_expect(exists(out));
+}
