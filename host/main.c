@@ -441,6 +441,8 @@ static int cmd_train(int argc, char **argv) {
     prov.valid_frac = (float)valid_frac;
     snprintf(prov.version, sizeof prov.version, "%s", dm_version());
     describe_backend(be, prov.device, sizeof prov.device);
+    catch_stop_signals();   /* from here a signal is honoured after the next batch (before the header
+                             * line, so a caller that waits for it knows) */
     if (o.progress)
         fprintf(stderr, "deepmotif train: %s, %lld trained parameters; %lld training, %lld validation sequences; "
                 "%s protocol, batch %d, %s\n", dm_arch_name(hp.arch), (long long)dm_model_n_trainable(m),
@@ -465,7 +467,6 @@ static int cmd_train(int argc, char **argv) {
     o.stopped = &stopped;
     const char *nan_at = getenv("DM_TEST_NAN");   /* tests only: "EPOCH:BATCH" poisons a weight there */
     if (nan_at && sscanf(nan_at, "%d:%d", &o.nan_epoch, &o.nan_batch) != 2) o.nan_epoch = o.nan_batch = 0;
-    catch_stop_signals();
     dm_status trained = dm_train(m, &tr, &va, &o, &prov, &state, last);
     if (trained != DM_STATUS_OK && stopped.diverged_epoch > 0) {
         /* one line: where it diverged and what is left on disk (never weights of a bad batch) */
