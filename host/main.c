@@ -337,7 +337,7 @@ static int cmd_train(int argc, char **argv) {
         {"--arch", "cnn|rnn|cnnrnn", "architecture (required)", NULL},
         {"--train", "FILE", "training data: DeepBind .seq.gz, labelled FASTA or TSV (required)", NULL},
         {"--test", "FILE", "test data, scored once with the selected weights", NULL},
-        {"--out", "MODEL", "checkpoint to write (required); MODEL.last gets the final epoch", NULL},
+        {"--out", "MODEL", "checkpoint to write (required); MODEL.last gets every epoch end, for --resume", NULL},
         {"--negatives", "none|shuffle", "shuffle: add one dinucleotide shuffle per positive (for _AC files)", NULL},
         {"--valid-frac", "F", "validation fraction of the training pairs (default 0.1)", NULL},
         {"--epochs", "N", "maximum epochs (default 50)", NULL},
