@@ -608,3 +608,76 @@ Test(resume, mid_epoch_state_is_format_2_and_round_trips) {
     free(params);
     dm_resume_state_free(&rs);
 }
+
+/* The device path (--device cuda; the CUDA emulator in DM_CUDA_EMU builds; skipped without CUDA):
+ * the mid-epoch state goes to and comes back from device memory, and divergence is found by the
+ * once-per-epoch check on the per-sequence losses, which must still name the batch. */
+Test(resume, device_stop_resume_and_divergence) {
+    char x[600], err[600], a[2400];
+    snprintf(err, sizeof err, "%s/logs/dev.err", dir);
+    fresh_folder(x, sizeof x, "devref");
+    snprintf(a, sizeof a, "%s --device cuda", train_cmd(x, false));
+    char *ep = strstr(a, "--epochs 4");
+    ep[9] = '2';
+    double t0 = now_s();
+    int rc = run(a, NULL, err);
+    if (rc != 0 && (strstr(slurp(err), "CUDA") || strstr(slurp(err), "cuda")))
+        cr_skip_test("no CUDA backend: %s", slurp(err));
+    cr_assert_eq(rc, 0, "%s", slurp(err));
+    double seconds = now_s() - t0;
+    ckpt rm, rl;
+    load(&rm, x, "m.dm");
+    load(&rl, x, "m.dm.last");
+    ref_np = rm.np;
+
+    /* SIGINT inside the run, then the printed command to the end: the device reference, bit for bit */
+    rng_state = (dm_test_seed() + 5) * 0x9E3779B97F4A7C15ULL | 1;
+    int mid = 0, identical = 0;
+    for (int k = 0; k < 2; k++) {
+        char y[600], name[32];
+        snprintf(name, sizeof name, "dev%d", k);
+        fresh_folder(y, sizeof y, name);
+        snprintf(a, sizeof a, "%s --device cuda", train_cmd(y, false));
+        ep = strstr(a, "--epochs 4");
+        ep[9] = '2';
+        pid_t pid = start(a, NULL, err);
+        cr_assert(wait_text(pid, err, "deepmotif train: rnn", 60), "%s", slurp(err));
+        sleep_s((0.2 + 0.5 * uniform()) * seconds);
+        kill(pid, SIGINT);
+        int status = finish(pid, 300);
+        cr_assert(WIFEXITED(status), "%s", slurp(err));
+        if (WEXITSTATUS(status) == 0) continue;   /* finished first */
+        cr_assert_eq(WEXITSTATUS(status), 130, "%s", slurp(err));
+        ckpt l;
+        load(&l, y, "m.dm.last");
+        mid += l.present && l.rs.batch_done > 0;
+        unload(&l);
+        char *c = strstr(slurp(err), "resume with: deepmotif ");
+        cr_assert(c, "%s", slurp(err));
+        char cmd[4096];
+        snprintf(cmd, sizeof cmd, "%s", c + strlen("resume with: deepmotif "));
+        cmd[strcspn(cmd, "\n")] = 0;
+        cr_assert_eq(run(cmd, NULL, err), 0, "%s", slurp(err));
+        ckpt m2, l2;
+        load(&m2, y, "m.dm");
+        load(&l2, y, "m.dm.last");
+        bool ok = same(m2.params, rm.params) && same(l2.params, rl.params);
+        cr_expect(ok, "the device run resumed from a stop differs from the uninterrupted one");
+        identical += ok;
+        unload(&m2);
+        unload(&l2);
+    }
+    fprintf(stderr, "test_resume: device: %d mid-epoch stops, %d resumed bit-identically\n", mid, identical);
+
+    /* a NaN weight before batch 7 of epoch 2: named by the per-epoch check; the files stay epoch 1's */
+    fresh_folder(x, sizeof x, "devnan");
+    snprintf(a, sizeof a, "%s --device cuda", train_cmd(x, false));
+    cr_assert_eq(run(a, "DM_TEST_NAN=2:7", err), 1, "%s", slurp(err));
+    cr_expect(strstr(slurp(err), "training diverged in epoch 2, batch 7 of ") != NULL, "%s", slurp(err));
+    ckpt l;
+    load(&l, x, "m.dm.last");
+    cr_expect(l.present && l.rs.epoch_done == 1 && l.rs.batch_done == 0);
+    unload(&l);
+    unload(&rm);
+    unload(&rl);
+}
