@@ -409,9 +409,10 @@ static int cmd_train(int argc, char **argv) {
     }
 
     /* fail now, not after hours of training, when the outputs cannot be written */
-    dm_outfile probe;
-    CHECK(dm_outfile_open(&probe, out));
-    dm_outfile_abort(&probe);
+    char last_probe[4200];
+    snprintf(last_probe, sizeof last_probe, "%s.last", out);
+    CHECK(dm_outfile_check(out));
+    CHECK(dm_outfile_check(last_probe));
 
     /* data: training file (+ shuffled negatives), validation split, optional test file */
     dm_dataset raw = {0}, full = {0}, tr = {0}, va = {0}, te = {0};
