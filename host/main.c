@@ -459,6 +459,10 @@ static int cmd_train(int argc, char **argv) {
     train_files files = {.out = out, .hp = &hp, .tensors = tensors, .n_tensors = nt, .n_params = np,
                          .prov = &prov, .kept_epoch = -1};
     snprintf(files.last, sizeof files.last, "%s.last", out);
+    if (resume && !strcmp(resume, files.last)) {   /* resumed in place: the files on disk are this state */
+        files.kept_epoch = state.epoch_done;
+        files.kept_batch = state.batch_done;
+    }
     prov.test_auroc = prov.test_auprc = prov.test_accuracy = NAN;   /* until the test set is scored */
     prov.n_test = 0;
     dm_train_stop stopped;
@@ -473,6 +477,9 @@ static int cmd_train(int argc, char **argv) {
         /* one line: where it diverged and what is left on disk (never weights of a bad batch) */
         fprintf(stderr, "%s: %s; ", prog_cmd, dm_last_error());
         if (files.kept_epoch < 0) fprintf(stderr, "no checkpoint was written by this run\n");
+        else if (files.kept_batch > 0)
+            fprintf(stderr, "%s and %s hold the run as of batch %lld of epoch %d\n", out, files.last,
+                    (long long)files.kept_batch, files.kept_epoch + 1);
         else fprintf(stderr, "%s and %s hold the run as of epoch %d\n", out, files.last, files.kept_epoch);
         exit(1);
     }

@@ -73,12 +73,13 @@ const char *dm_protocol_name(dm_protocol p);
  * validation AUROC, or best training AUROC under the original protocol); `last_params` (n_params,
  * may be NULL) receives the final epoch's weights. The epoch log and counts go to `prov`.
  *
- * Divergence: a NaN or Inf in a batch's loss or gradients stops training before the weights are
- * updated and before any checkpoint of that epoch, with _ARG and a message naming the epoch and the
- * batch. On a backend whose memory is the host's (the CPU) every batch's loss and gradients are
- * checked; on a device (CUDA) the check runs once per epoch, on the per-row losses and the epoch's
- * final weights, so it costs no host synchronisation per batch (the batch named is then the first
- * whose loss is not finite; a NaN gradient that the element-wise clip absorbed goes unseen there).
+ * Divergence: a NaN or Inf in a batch's loss or gradients (or weights) stops training before any
+ * checkpoint of that epoch, with _ARG and a message naming the epoch and the batch. On a backend
+ * whose memory is the host's (the CPU) every batch's loss and gradients are checked before the
+ * update and its weights after it; on a device (CUDA) the check runs once per epoch, on the per-row
+ * losses and the epoch's final weights, so it costs no host synchronisation per batch (the batch
+ * named is then the first whose loss is not finite; a NaN gradient goes unseen there when the
+ * element-wise clip turns it into ±clip).
  *
  * A stop request (o->stop) ends with _OK, state describing where it stopped, and
  * o->stopped->signal set; `last_params` and the model's weights are then the current ones.
