@@ -272,6 +272,15 @@ static int check_pair(const char *x, int *batch_done) {
     return d;
 }
 
+/* The epochs recorded in folder x's MODEL.last (another architecture than the references). */
+static int last_epoch_of(const char *x) {
+    ckpt l;
+    load(&l, x, "m.dm.last");
+    int d = l.present ? l.rs.epoch_done : -1;
+    unload(&l);
+    return d;
+}
+
 /* Whether folder x holds exactly the uninterrupted run's MODEL and MODEL.last, and nothing else. */
 static bool is_final(const char *x) {
     ckpt m, l;
@@ -486,6 +495,16 @@ Test(resume, divergence_names_epoch_and_batch_and_keeps_the_last_good_files) {
     cr_expect(m.present && same(m.params, ref_best[2]), "MODEL is not epoch 2's selection");
     unload(&m);
     cr_expect(completes_identically(x));
+
+    /* in the CNN a NaN weight can hide behind a ReLU and never reach the loss: the weights are
+     * checked after every update too, and the batch is still named */
+    fresh_folder(x, sizeof x, "nancnn");
+    char a[2400];
+    snprintf(a, sizeof a, "%s", train_cmd(x, false));
+    memcpy(strstr(a, "--arch rnn") + 7, "cnn", 3);
+    cr_assert_eq(run(a, "DM_TEST_NAN=2:3", err), 1, "%s", slurp(err));
+    cr_expect(strstr(slurp(err), "training diverged in epoch 2, batch 3 of ") != NULL, "%s", slurp(err));
+    cr_expect(last_epoch_of(x) == 1);
 
     fresh_folder(x, sizeof x, "nan1");
     cr_assert_eq(run(train_cmd(x, false), "DM_TEST_NAN=1:1", err), 1, "%s", slurp(err));
