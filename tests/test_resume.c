@@ -329,7 +329,7 @@ static double uniform(void) {   /* xorshift64*, seeded from DM_TEST_SEED */
 
 /* ---- the tests ------------------------------------------------------------------------------- */
 
-/* SIGKILL at 20 random moments: 2 of every 3 after a random delay in [0, 1.2 × the run's duration)
+/* SIGKILL at 20 random moments: 2 of every 3 after a random delay in [0, 1.1 × what is left of the run)
  * (some land before the first checkpoint, some after the end: those are not counted and another
  * moment is drawn), 1 of 3 inside a checkpoint write (DM_FAULT=pause on MODEL's first commit or on
  * one of MODEL.last's). Runs form chains: each kill hits a run resumed from what the previous kill
@@ -356,7 +356,7 @@ Test(resume, sigkill_at_20_moments_then_resume_is_bit_identical) {
             cr_assert(wait_text(pid, err, "DM_FAULT paused", 120), "no pause (%s): %s", env, slurp(err));
         } else {
             pid = start(train_cmd(x, exists(last)), NULL, err);
-            sleep_s(uniform() * 1.2 * ref_seconds);
+            sleep_s(uniform() * (0.1 + 1.1 * (EPOCHS - d) / EPOCHS) * ref_seconds);   /* what is left of the run */
         }
         kill(pid, SIGKILL);
         int status = finish(pid, 120);
