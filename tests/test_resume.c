@@ -35,7 +35,7 @@
 #include "testutil.h"
 
 #define EPOCHS 4
-#define RUN "train --arch rnn --len 40 --epochs 4 --batch 16 --threads 1 --seed 7"
+#define RUN "train --arch rnn --len 40 --epochs 4 --batch 16 --threads 1 --seed 7 --device cpu"
 
 static char *dir;
 
@@ -628,7 +628,8 @@ Test(resume, mid_epoch_state_is_format_2_and_round_trips) {
     dm_resume_state_free(&rs);
 }
 
-/* The device path (--device cuda; the CUDA emulator in DM_CUDA_EMU builds; skipped without CUDA):
+/* The device path (--device cuda, which overrides RUN's --device cpu; the CUDA emulator in DM_CUDA_EMU
+ * builds; skipped without CUDA):
  * the mid-epoch state goes to and comes back from device memory, and divergence is found by the
  * once-per-epoch check on the per-sequence losses, which must still name the batch. */
 Test(resume, device_stop_resume_and_divergence) {
