@@ -47,11 +47,13 @@
  *
  * Loading checks, in order, each failure DM_STATUS_CORRUPT naming the file: size and magic ("not a
  * deepmotif model file"), version ("written by a newer deepmotif (format N)"), CRC ("checksum
- * mismatch"), the section walk, then the fields with a bounds check on every read, hyper-parameter
+ * mismatch", or "truncated or damaged" with the byte where the data run out when the section walk
+ * fails too), the section walk, then the fields with a bounds check on every read, hyper-parameter
  * ranges (so a damaged but CRC-valid file cannot ask for absurd allocations later), and finally the
  * tensor table against the one `make_table` gives for those hyper-parameters. The whole file is
  * read into memory first (a model is a few MB at most). A file that cannot be opened or read is
- * DM_STATUS_IO; an allocation failure DM_STATUS_NOMEM.
+ * DM_STATUS_IO, as is a directory ("is a directory") or another file that is not a regular one; an
+ * allocation failure DM_STATUS_NOMEM.
  *
  * Hyper-parameter ranges accepted on loading: arch 0..2; len 1..100000; n_conv 0..DM_MAX_CONV;
  * conv_width[i] 1..64 for i < n_conv (unused slots are free); conv_channels 1..4096 (0 allowed for
@@ -659,6 +661,15 @@ static dm_status dm_read_model_file(const char *path, uint8_t **buf, size_t *siz
     *size = 0;
     FILE *f = fopen(path, "rb");
     if (!f) return dm_error(DM_STATUS_IO, "%s: cannot open: %s", path, strerror(errno));
+    // a directory opens, and seeks to a huge "size"; a FIFO or device has no size to seek to
+    int64_t regular_size;
+    dm_status chk = dm_input_check(path, fileno(f), &regular_size);
+    if (chk == DM_STATUS_OK && regular_size < 0)
+        chk = dm_error(DM_STATUS_IO, "%s: not a regular file (a model file is read whole)", path);
+    if (chk != DM_STATUS_OK) {
+        fclose(f);
+        return chk;
+    }
     if (fseeko(f, 0, SEEK_END) != 0) {
         int err = errno;
         fclose(f);
@@ -754,9 +765,19 @@ static dm_status dm_parse_model(const char *path, const uint8_t *p, size_t n,
                                 int64_t *n_params_out, dm_provenance *prov_out,
                                 dm_resume_state *resume_out) {
     uint32_t stored = (uint32_t)dm_load_le(p + n - 4, 4);
-    if (dm_crc32(p, n - 4) != stored)
-        return dm_error(DM_STATUS_CORRUPT, "%s: checksum mismatch: file is corrupt", path);
     dm_sections s;
+    if (dm_crc32(p, n - 4) != stored) {
+        // a cut-off file also fails the CRC; the section walk (bounds-checked, allocation-free)
+        // tells it apart and says where the data run out
+        if (dm_find_sections(path, p, n, &s) != DM_STATUS_OK) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", dm_last_error() + strlen(path) + 2);   /* "<path>: why" */
+            return dm_error(DM_STATUS_CORRUPT, "%s: truncated or damaged (%zu bytes): %s", path, n, why);
+        }
+        return dm_error(DM_STATUS_CORRUPT, "%s: checksum mismatch: file is corrupt (CRC-32 at byte "
+                        "%zu is %08x, the content gives %08x)", path, n - 4, (unsigned)stored,
+                        (unsigned)dm_crc32(p, n - 4));
+    }
     DM_TRY(dm_find_sections(path, p, n, &s));
 
     // hyper-parameters, range-checked before they size anything

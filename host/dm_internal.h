@@ -94,6 +94,14 @@ dm_status dm_file_sha256(const char *path, uint64_t *bytes, char hex[65]);
 /* SHA-256 of a buffer (host/sha256.c). */
 void dm_sha256(const void *data, size_t n, uint8_t digest[32]);
 
+/* ---- input files (host/util.c) ---------------------------------------------------------------- */
+
+/* The check a reader makes on a file it has just opened as `fd`: a directory is DM_STATUS_IO
+ * "<path>: is a directory" (open(2) and fopen accept one for reading; the first read fails with a
+ * less helpful message, or, for fseek-based sizing, not at all). *size (when non-NULL) receives the
+ * size of a regular file, -1 for anything else (a FIFO, a device). */
+dm_status dm_input_check(const char *path, int fd, int64_t *size);
+
 /* ---- parameter tables ------------------------------------------------------------------------- */
 
 #define DM_MAX_TENSORS 64

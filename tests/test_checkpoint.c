@@ -441,9 +441,10 @@ Test(checkpoint, truncated_everywhere) {
     spill(cut, b, 5);
     try_load(cut, fake_table);
     cr_assert(strstr(dm_last_error(), "truncated") != NULL, "%s", dm_last_error());
-    spill(cut, b, n - 1);
+    spill(cut, b, n - 1);   /* the CRC fails, and the section walk says where the data run out */
     try_load(cut, fake_table);
-    cr_assert(strstr(dm_last_error(), "checksum mismatch") != NULL, "%s", dm_last_error());
+    cr_assert(strstr(dm_last_error(), "truncated or damaged") != NULL && strstr(dm_last_error(), "at byte"),
+              "%s", dm_last_error());
     free(b);
     fixture_free(&f);
 }
