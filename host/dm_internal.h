@@ -199,6 +199,15 @@ typedef struct dm_resume_state {
     float *adam_m;        /* (n_params) */
     float *adam_v;        /* (n_params) */
     float *best_params;   /* (n_params) weights of best_epoch */
+    /* Mid-epoch state (checkpoint format 2), for a run stopped inside epoch epoch_done + 1 by a
+     * signal: batch_done > 0 batches of that epoch (of size `batch`) have been run; the first
+     * rows_done visiting positions' log-softmax and NLL are kept so the epoch's training AUROC and
+     * loss come out as in an uninterrupted run. batch_done = 0 at an epoch boundary (format 1). */
+    int32_t batch_done;
+    int32_t batch;
+    int64_t rows_done;
+    float *part_logprob;  /* (rows_done, 2) */
+    float *part_loss;     /* (rows_done) */
 } dm_resume_state;
 
 /* Writes a checkpoint atomically: magic, format version, hyper-parameters, the tensor table with

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -409,12 +410,117 @@ static const char *metric_text(char buf[32], double v, const char *fmt, const ch
 
 /* ---- train ------------------------------------------------------------------------------------- */
 
+/* SIGINT/SIGTERM during training: the first sets a flag that dm_train reads after every batch (it
+ * finishes the batch, the checkpoint hook writes MODEL and MODEL.last, the CLI says what it kept and
+ * exits 128 + the signal); a second one of either ends the process at once, as the default
+ * disposition would. */
+static volatile sig_atomic_t g_stop_signal;
+
+static void on_stop_signal(int sig) {
+    if (g_stop_signal) {
+        signal(sig, SIG_DFL);   /* async-signal-safe; `sig` is blocked here and fires on return */
+        raise(sig);
+        return;
+    }
+    g_stop_signal = sig;
+}
+
+static void catch_stop_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* The checkpoint files of a training run, written by dm_train's hook.
+ *
+ * Commit order and invariant: at every epoch end MODEL is committed first (when the selected
+ * weights changed, and always at the first checkpoint of a process), then MODEL.last; a failed
+ * MODEL write stops before MODEL.last. So whatever a crash, kill or full disk interrupts, MODEL
+ * holds the selected weights of the epochs ≤ the epoch recorded in MODEL.last, or of the next
+ * epoch (killed between the two commits), which a resume from MODEL.last reproduces bit for bit.
+ * An old MODEL is never paired with a newer MODEL.last (tests/test_resume.c checks it). */
+typedef struct train_files {
+    const char *out;
+    char last[4200];
+    const dm_hparams *hp;
+    const dm_tensor_info *tensors;
+    int32_t n_tensors;
+    int64_t n_params;
+    dm_provenance *prov;
+    bool model_written;     /* MODEL committed by this process */
+    int32_t kept_epoch;     /* the last commit of MODEL.last: epochs done (−1: none yet) */
+    int64_t kept_batch;     /* and batches of the next epoch */
+} train_files;
+
+static dm_status save_model_pair(train_files *f, const float *best, const float *last, const dm_resume_state *st) {
+    dm_utc_now(f->prov->created_utc);
+    snprintf(f->prov->label, sizeof f->prov->label, "best");
+    DM_TRY(dm_checkpoint_save(f->out, f->hp, f->tensors, f->n_tensors, best, f->n_params, f->prov, NULL));
+    f->model_written = true;
+    if (!last) return DM_STATUS_OK;
+    snprintf(f->prov->label, sizeof f->prov->label, "last");
+    DM_TRY(dm_checkpoint_save(f->last, f->hp, f->tensors, f->n_tensors, last, f->n_params, f->prov, st));
+    f->kept_epoch = st->epoch_done;
+    f->kept_batch = st->batch_done;
+    return DM_STATUS_OK;
+}
+
+static dm_status train_checkpoint(void *ctx, const dm_train_checkpoint *c) {
+    train_files *f = ctx;
+    if (c->best_changed || !f->model_written)
+        return save_model_pair(f, c->state->best_params, c->params, c->state);
+    snprintf(f->prov->label, sizeof f->prov->label, "last");
+    dm_utc_now(f->prov->created_utc);
+    DM_TRY(dm_checkpoint_save(f->last, f->hp, f->tensors, f->n_tensors, c->params, f->n_params, f->prov, c->state));
+    f->kept_epoch = c->state->epoch_done;
+    f->kept_batch = c->state->batch_done;
+    return DM_STATUS_OK;
+}
+
+/* Appends `a` to buf, in single quotes when the shell would otherwise split or expand it. */
+static void shell_word(char *buf, size_t cap, const char *a) {
+    size_t k = strlen(buf);
+    bool plain = a[0] != 0;
+    for (const char *p = a; *p; p++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./:=,+-@%", *p)) plain = false;
+    if (plain) {
+        snprintf(buf + k, cap - k, " %s", a);
+        return;
+    }
+    k += (size_t)snprintf(buf + k, cap - k, " '");
+    for (const char *p = a; *p && k + 5 < cap; p++) {
+        if (*p == '\'') k += (size_t)snprintf(buf + k, cap - k, "'\\''");
+        else buf[k++] = *p, buf[k] = 0;
+    }
+    if (k < cap) snprintf(buf + k, cap - k, "'");
+}
+
+/* The command that continues this run: its own arguments with --resume MODEL.last. */
+static void resume_command(char *buf, size_t cap, int argc, char **argv, const char *last) {
+    snprintf(buf, cap, "deepmotif train");
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--resume")) {
+            i++;
+            continue;
+        }
+        if (!strncmp(argv[i], "--resume=", 9)) continue;
+        shell_word(buf, cap, argv[i]);
+    }
+    size_t k = strlen(buf);
+    snprintf(buf + k, cap - k, " --resume");
+    shell_word(buf, cap, last);
+}
+
 static int cmd_train(int argc, char **argv) {
     dm_opt opts[] = {
         {"--arch", "cnn|rnn|cnnrnn", "architecture (required)", NULL},
         {"--train", "FILE", "training data: DeepBind .seq.gz, labelled FASTA or TSV (required)", NULL},
         {"--test", "FILE", "test data, scored once with the selected weights", NULL},
-        {"--out", "MODEL", "checkpoint to write (required); MODEL.last gets the final epoch", NULL},
+        {"--out", "MODEL", "checkpoint to write (required); MODEL.last gets every epoch end, for --resume", NULL},
         {"--negatives", "none|shuffle", "shuffle: add one dinucleotide shuffle per positive (for _AC files)", NULL},
         {"--valid-frac", "F", "validation fraction of the training pairs (default 0.1)", NULL},
         {"--epochs", "N", "maximum epochs (default 50)", NULL},
@@ -436,7 +542,7 @@ static int cmd_train(int argc, char **argv) {
     };
     parse(argc, argv, opts, "deepmotif train --arch ARCH --train FILE --out MODEL [options]",
           "Trains one of the three Deep Motif Dashboard models and writes MODEL (the selected weights)\n"
-          "and MODEL.last (the final epoch with its optimiser state, for --resume).");
+          "and MODEL.last (the last epoch end with its optimiser state, for --resume), both at every epoch end.");
     const char *train_path = required(opts, "--train"), *out = required(opts, "--out");
     const char *resume = opt(opts, "--resume");
     dm_arch arch = DM_ARCH_CNN;
@@ -482,6 +588,15 @@ static int cmd_train(int argc, char **argv) {
             fprintf(stderr, "%s: warning: --seed %llu differs from the run's seed %llu; using the run's\n",
                     prog_cmd, (unsigned long long)o.seed, (unsigned long long)prov.seed);
         o.seed = prov.seed;
+        /* what was not given again is the run's own, so a bare resume continues it unchanged */
+        if (!opt(opts, "--protocol") && !strcmp(prov.protocol, "original")) {
+            protocol = o.protocol = DM_PROTOCOL_ORIGINAL;
+            valid_frac = 0;
+        }
+        if (!opt(opts, "--batch") && prov.batch >= 1) o.batch = prov.batch;
+        if (!opt(opts, "--lr") && prov.lr0 > 0) o.lr = prov.lr0;
+        if (!opt(opts, "--epochs") && prov.epochs_max >= 1 && prov.epochs_max <= DM_MAX_EPOCHS) o.epochs = prov.epochs_max;
+        if (!opt(opts, "--valid-frac") && protocol == DM_PROTOCOL_DEFAULT) valid_frac = prov.valid_frac;
     }
 
     /* fail now, not after hours of training, when the outputs cannot be written */
@@ -551,6 +666,8 @@ static int cmd_train(int argc, char **argv) {
     prov.valid_frac = (float)valid_frac;
     snprintf(prov.version, sizeof prov.version, "%s", dm_version());
     describe_backend(be, prov.device, sizeof prov.device);
+    catch_stop_signals();   /* from here a signal is honoured after the next batch (before the header
+                             * line, so a caller that waits for it knows) */
     if (o.progress)
         fprintf(stderr, "deepmotif train: %s, %lld trained parameters; %lld training, %lld validation sequences; "
                 "%s protocol, batch %d, %s\n", dm_arch_name(hp.arch), (long long)dm_model_n_trainable(m),
@@ -566,10 +683,59 @@ static int cmd_train(int argc, char **argv) {
     int64_t np = dm_model_n_params(m);
     float *last = malloc(sizeof(float) * (size_t)np);
     if (!last) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
-    CHECK(dm_train(m, &tr, &va, &o, &prov, &state, last));
+
+    /* MODEL and MODEL.last at every epoch end (train_files: the commit order), and at a signal */
+    int32_t nt;
+    const dm_tensor_info *tensors = dm_model_tensors(m, &nt);
+    train_files files = {.out = out, .hp = &hp, .tensors = tensors, .n_tensors = nt, .n_params = np,
+                         .prov = &prov, .kept_epoch = -1};
+    snprintf(files.last, sizeof files.last, "%s.last", out);
+    if (resume && !strcmp(resume, files.last)) {   /* resumed in place: the files on disk are this state */
+        files.kept_epoch = state.epoch_done;
+        files.kept_batch = state.batch_done;
+    }
+    prov.test_auroc = prov.test_auprc = prov.test_accuracy = NAN;   /* until the test set is scored */
+    prov.n_test = 0;
+    dm_train_stop stopped;
+    o.checkpoint = train_checkpoint;
+    o.checkpoint_ctx = &files;
+    o.stop = &g_stop_signal;
+    o.stopped = &stopped;
+    const char *nan_at = getenv("DM_TEST_NAN");   /* tests only: "EPOCH:BATCH" poisons a weight there */
+    if (nan_at && sscanf(nan_at, "%d:%d", &o.nan_epoch, &o.nan_batch) != 2) o.nan_epoch = o.nan_batch = 0;
+    dm_status trained = dm_train(m, &tr, &va, &o, &prov, &state, last);
+    if (trained != DM_STATUS_OK && stopped.diverged_epoch > 0) {
+        /* one line: where it diverged and what is left on disk (never weights of a bad batch) */
+        fprintf(stderr, "%s: %s; ", prog_cmd, dm_last_error());
+        if (files.kept_epoch < 0) fprintf(stderr, "no checkpoint was written by this run\n");
+        else if (files.kept_batch > 0)
+            fprintf(stderr, "%s and %s hold the run as of batch %lld of epoch %d\n", out, files.last,
+                    (long long)files.kept_batch, files.kept_epoch + 1);
+        else fprintf(stderr, "%s and %s hold the run as of epoch %d\n", out, files.last, files.kept_epoch);
+        exit(1);
+    }
+    CHECK(trained);
+    if (stopped.signal) {
+        int sig = stopped.signal;
+        char cmd[8192];
+        resume_command(cmd, sizeof cmd, argc, argv, files.last);
+        char where[96], sel[160];
+        if (state.batch_done > 0)
+            snprintf(where, sizeof where, "in epoch %d after batch %d of %lld", state.epoch_done + 1, state.batch_done,
+                     (long long)((tr.n + prov.batch - 1) / prov.batch));
+        else
+            snprintf(where, sizeof where, "after epoch %d", state.epoch_done);
+        if (state.best_epoch == 0) snprintf(sel, sizeof sel, "the initial weights");
+        else if (va.n) snprintf(sel, sizeof sel, "epoch %d, validation AUROC %.4f", state.best_epoch, state.best_valid);
+        else if (protocol == DM_PROTOCOL_ORIGINAL)
+            snprintf(sel, sizeof sel, "epoch %d, training AUROC %.4f", state.best_epoch, state.best_valid);
+        else snprintf(sel, sizeof sel, "epoch %d", state.best_epoch);
+        fprintf(stderr, "%s: interrupted by %s %s: kept %s (%s) and %s; resume with: %s\n", prog_cmd,
+                sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal", where, out, sel, files.last, cmd);
+        exit(128 + sig);
+    }
 
     /* the test set is scored once, with the selected weights */
-    prov.test_auroc = prov.test_auprc = prov.test_accuracy = NAN;
     prov.n_test = te.n;
     if (test_path) {
         float *scores = malloc(sizeof(float) * (size_t)te.n);
@@ -581,19 +747,12 @@ static int cmd_train(int argc, char **argv) {
         free(scores);
     }
 
-    /* MODEL: the selected weights; MODEL.last: the final epoch and its optimiser state */
-    int32_t nt;
-    const dm_tensor_info *tensors = dm_model_tensors(m, &nt);
+    /* MODEL: the selected weights; MODEL.last: the final epoch and its optimiser state; both again
+     * with the complete provenance (log, test metrics), in the same order */
     float *best = malloc(sizeof(float) * (size_t)np);
     if (!best) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
     CHECK(dm_model_get_params(m, best));
-    dm_utc_now(prov.created_utc);
-    snprintf(prov.label, sizeof prov.label, "last");
-    char last_path[4200];
-    snprintf(last_path, sizeof last_path, "%s.last", out);
-    CHECK(dm_checkpoint_save(last_path, &hp, tensors, nt, last, np, &prov, &state));
-    snprintf(prov.label, sizeof prov.label, "best");
-    CHECK(dm_checkpoint_save(out, &hp, tensors, nt, best, np, &prov, NULL));
+    CHECK(save_model_pair(&files, best, last, &state));
 
     printf("model      %s (%s, epoch %d of %d run)\n", out, dm_arch_name(hp.arch), prov.best_epoch, prov.epochs_run);
     if (va.n) printf("valid      AUROC %.4f\n", state.best_valid);
