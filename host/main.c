@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,6 +150,25 @@ static uint64_t seed_opt(const dm_opt *opts) {
     return x;
 }
 
+/* A byte count: an integer with an optional K, M, G or T suffix (powers of 1024). */
+static uint64_t size_opt(const dm_opt *opts, const char *name, uint64_t def) {
+    const char *v = opt(opts, name);
+    if (!v) return def;
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    int shift = 0;
+    if (*end) {
+        const char *units = "KMGT", *u = strchr(units, *end >= 'a' ? *end - 32 : *end);
+        if (u && *u) shift = 10 * (int)(u - units + 1), end++;
+        if (*end == 'i' && end[1] == 'B') end += 2;
+        else if (*end == 'B') end++;
+    }
+    if (errno || *end || end == v || v[0] == '-' || x == 0 || (shift && x > (~0ULL >> shift)))
+        usage_error("%s: '%s' is not a size (bytes, or a number with K, M, G or T)", name, v);
+    return (uint64_t)x << shift;
+}
+
 /* ---- shared steps ------------------------------------------------------------------------------ */
 
 /* The notice of --device auto falling back to the CPU, and the warnings about the inputs (padded
@@ -171,11 +191,62 @@ static void notice_add(const char *fmt, ...) {
     va_end(ap);
 }
 
+/* Reads a whole data set holding at most max_bytes (past it: an error naming the file and line). */
+static void load_data_max(dm_dataset *ds, const char *path, int32_t len, uint64_t max_bytes) {
+    CHECK(dm_dataset_read_max(ds, path, DM_FORMAT_AUTO, len, max_bytes));
+    if (ds->n_padded || ds->n_truncated)
+        notice_add("%s: warning: %.900s: %lld sequence(s) shorter than %d padded, %lld longer truncated\n",
+                   prog_cmd, path, (long long)ds->n_padded, len, (long long)ds->n_truncated);
+}
+
 static void load_data(dm_dataset *ds, const char *path, int32_t len) {
     CHECK(dm_dataset_read(ds, path, DM_FORMAT_AUTO, len));
     if (ds->n_padded || ds->n_truncated)
         notice_add("%s: warning: %.900s: %lld sequence(s) shorter than %d padded, %lld longer truncated\n",
                    prog_cmd, path, (long long)ds->n_padded, len, (long long)ds->n_truncated);
+}
+
+/* predict, saliency and temporal stream --data: a first pass parses and counts it (every line
+ * checked before anything is computed or written, and the row count for the .npy headers), then a
+ * second pass computes and writes it chunk by chunk. Chunks hold a multiple of the model's batch, so
+ * the batches, hence the outputs, are those of a whole-file run; memory stays at one chunk. */
+#define STREAM_CHUNK 8192
+
+static int64_t stream_chunk(int batch) { return (STREAM_CHUNK + batch - 1) / batch * (int64_t)batch; }
+
+/* First pass: labels all 0/1 (what has_labels says of a whole data set). */
+static dm_status chunk_labels(void *ctx, const dm_dataset *chunk, int64_t row0) {
+    (void)row0;
+    bool *labelled = ctx;
+    for (int64_t i = 0; i < chunk->n; i++) *labelled &= chunk->label[i] == 0 || chunk->label[i] == 1;
+    return DM_STATUS_OK;
+}
+
+/* The first pass over a streamed --data file; *tot gets its row count and format, *labelled whether
+ * every row has a 0/1 label. The file is read twice, so it must be a regular file. */
+static void scan_data(dm_dataset *tot, bool *labelled, const char *path, int32_t len, int64_t chunk) {
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+        fail(dm_error(DM_STATUS_IO, "%s: not a regular file: %s reads its input twice (a checking pass, then "
+                      "the computation); save it to a file first", path, prog_cmd));
+    bool lab = true;
+    CHECK(dm_dataset_scan(path, DM_FORMAT_AUTO, len, chunk, chunk_labels, &lab, tot));
+    *labelled = lab && tot->n > 0;
+    if (tot->n_padded || tot->n_truncated)
+        notice_add("%s: warning: %.900s: %lld sequence(s) shorter than %d padded, %lld longer truncated\n",
+                   prog_cmd, path, (long long)tot->n_padded, len, (long long)tot->n_truncated);
+    notice_flush();
+}
+
+/* The second pass must see the rows the first one counted. */
+static dm_status scan_again(const char *path, int32_t len, int64_t chunk, dm_chunk_fn fn, void *ctx,
+                            const dm_dataset *first) {
+    dm_dataset tot;
+    DM_TRY(dm_dataset_scan(path, DM_FORMAT_AUTO, len, chunk, fn, ctx, &tot));
+    if (tot.n != first->n)
+        return dm_error(DM_STATUS_IO, "%s: changed while being read (%lld sequences, then %lld)", path,
+                        (long long)first->n, (long long)tot.n);
+    return DM_STATUS_OK;
 }
 
 /* --device cpu|cuda|auto (default auto: CUDA when a device is usable, else one notice and the CPU). */
@@ -339,12 +410,117 @@ static const char *metric_text(char buf[32], double v, const char *fmt, const ch
 
 /* ---- train ------------------------------------------------------------------------------------- */
 
+/* SIGINT/SIGTERM during training: the first sets a flag that dm_train reads after every batch (it
+ * finishes the batch, the checkpoint hook writes MODEL and MODEL.last, the CLI says what it kept and
+ * exits 128 + the signal); a second one of either ends the process at once, as the default
+ * disposition would. */
+static volatile sig_atomic_t g_stop_signal;
+
+static void on_stop_signal(int sig) {
+    if (g_stop_signal) {
+        signal(sig, SIG_DFL);   /* async-signal-safe; `sig` is blocked here and fires on return */
+        raise(sig);
+        return;
+    }
+    g_stop_signal = sig;
+}
+
+static void catch_stop_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* The checkpoint files of a training run, written by dm_train's hook.
+ *
+ * Commit order and invariant: at every epoch end MODEL is committed first (when the selected
+ * weights changed, and always at the first checkpoint of a process), then MODEL.last; a failed
+ * MODEL write stops before MODEL.last. So whatever a crash, kill or full disk interrupts, MODEL
+ * holds the selected weights of the epochs ≤ the epoch recorded in MODEL.last, or of the next
+ * epoch (killed between the two commits), which a resume from MODEL.last reproduces bit for bit.
+ * An old MODEL is never paired with a newer MODEL.last (tests/test_resume.c checks it). */
+typedef struct train_files {
+    const char *out;
+    char last[4200];
+    const dm_hparams *hp;
+    const dm_tensor_info *tensors;
+    int32_t n_tensors;
+    int64_t n_params;
+    dm_provenance *prov;
+    bool model_written;     /* MODEL committed by this process */
+    int32_t kept_epoch;     /* the last commit of MODEL.last: epochs done (−1: none yet) */
+    int64_t kept_batch;     /* and batches of the next epoch */
+} train_files;
+
+static dm_status save_model_pair(train_files *f, const float *best, const float *last, const dm_resume_state *st) {
+    dm_utc_now(f->prov->created_utc);
+    snprintf(f->prov->label, sizeof f->prov->label, "best");
+    DM_TRY(dm_checkpoint_save(f->out, f->hp, f->tensors, f->n_tensors, best, f->n_params, f->prov, NULL));
+    f->model_written = true;
+    if (!last) return DM_STATUS_OK;
+    snprintf(f->prov->label, sizeof f->prov->label, "last");
+    DM_TRY(dm_checkpoint_save(f->last, f->hp, f->tensors, f->n_tensors, last, f->n_params, f->prov, st));
+    f->kept_epoch = st->epoch_done;
+    f->kept_batch = st->batch_done;
+    return DM_STATUS_OK;
+}
+
+static dm_status train_checkpoint(void *ctx, const dm_train_checkpoint *c) {
+    train_files *f = ctx;
+    if (c->best_changed || !f->model_written)
+        return save_model_pair(f, c->state->best_params, c->params, c->state);
+    snprintf(f->prov->label, sizeof f->prov->label, "last");
+    dm_utc_now(f->prov->created_utc);
+    DM_TRY(dm_checkpoint_save(f->last, f->hp, f->tensors, f->n_tensors, c->params, f->n_params, f->prov, c->state));
+    f->kept_epoch = c->state->epoch_done;
+    f->kept_batch = c->state->batch_done;
+    return DM_STATUS_OK;
+}
+
+/* Appends `a` to buf, in single quotes when the shell would otherwise split or expand it. */
+static void shell_word(char *buf, size_t cap, const char *a) {
+    size_t k = strlen(buf);
+    bool plain = a[0] != 0;
+    for (const char *p = a; *p; p++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./:=,+-@%", *p)) plain = false;
+    if (plain) {
+        snprintf(buf + k, cap - k, " %s", a);
+        return;
+    }
+    k += (size_t)snprintf(buf + k, cap - k, " '");
+    for (const char *p = a; *p && k + 5 < cap; p++) {
+        if (*p == '\'') k += (size_t)snprintf(buf + k, cap - k, "'\\''");
+        else buf[k++] = *p, buf[k] = 0;
+    }
+    if (k < cap) snprintf(buf + k, cap - k, "'");
+}
+
+/* The command that continues this run: its own arguments with --resume MODEL.last. */
+static void resume_command(char *buf, size_t cap, int argc, char **argv, const char *last) {
+    snprintf(buf, cap, "deepmotif train");
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--resume")) {
+            i++;
+            continue;
+        }
+        if (!strncmp(argv[i], "--resume=", 9)) continue;
+        shell_word(buf, cap, argv[i]);
+    }
+    size_t k = strlen(buf);
+    snprintf(buf + k, cap - k, " --resume");
+    shell_word(buf, cap, last);
+}
+
 static int cmd_train(int argc, char **argv) {
     dm_opt opts[] = {
         {"--arch", "cnn|rnn|cnnrnn", "architecture (required)", NULL},
         {"--train", "FILE", "training data: DeepBind .seq.gz, labelled FASTA or TSV (required)", NULL},
         {"--test", "FILE", "test data, scored once with the selected weights", NULL},
-        {"--out", "MODEL", "checkpoint to write (required); MODEL.last gets the final epoch", NULL},
+        {"--out", "MODEL", "checkpoint to write (required); MODEL.last gets every epoch end, for --resume", NULL},
         {"--negatives", "none|shuffle", "shuffle: add one dinucleotide shuffle per positive (for _AC files)", NULL},
         {"--valid-frac", "F", "validation fraction of the training pairs (default 0.1)", NULL},
         {"--epochs", "N", "maximum epochs (default 50)", NULL},
@@ -360,12 +536,13 @@ static int cmd_train(int argc, char **argv) {
         {"--len", "L", "sequence length (default 101)", NULL},
         {"--n-policy", "zero|quarter", "encoding of N and IUPAC codes (default zero)", NULL},
         {"--resume", "MODEL.last", "continue a run from its last checkpoint", NULL},
+        {"--max-memory", "SIZE", "refuse data needing more host memory (K/M/G suffix; default half of RAM)", NULL},
         {"--quiet", NULL, "no progress lines", NULL},
         {0},
     };
     parse(argc, argv, opts, "deepmotif train --arch ARCH --train FILE --out MODEL [options]",
           "Trains one of the three Deep Motif Dashboard models and writes MODEL (the selected weights)\n"
-          "and MODEL.last (the final epoch with its optimiser state, for --resume).");
+          "and MODEL.last (the last epoch end with its optimiser state, for --resume), both at every epoch end.");
     const char *train_path = required(opts, "--train"), *out = required(opts, "--out");
     const char *resume = opt(opts, "--resume");
     dm_arch arch = DM_ARCH_CNN;
@@ -411,18 +588,46 @@ static int cmd_train(int argc, char **argv) {
             fprintf(stderr, "%s: warning: --seed %llu differs from the run's seed %llu; using the run's\n",
                     prog_cmd, (unsigned long long)o.seed, (unsigned long long)prov.seed);
         o.seed = prov.seed;
+        /* what was not given again is the run's own, so a bare resume continues it unchanged */
+        if (!opt(opts, "--protocol") && !strcmp(prov.protocol, "original")) {
+            protocol = o.protocol = DM_PROTOCOL_ORIGINAL;
+            valid_frac = 0;
+        }
+        if (!opt(opts, "--batch") && prov.batch >= 1) o.batch = prov.batch;
+        if (!opt(opts, "--lr") && prov.lr0 > 0) o.lr = prov.lr0;
+        if (!opt(opts, "--epochs") && prov.epochs_max >= 1 && prov.epochs_max <= DM_MAX_EPOCHS) o.epochs = prov.epochs_max;
+        if (!opt(opts, "--valid-frac") && protocol == DM_PROTOCOL_DEFAULT) valid_frac = prov.valid_frac;
     }
 
     /* fail now, not after hours of training, when the outputs cannot be written */
     check_outs(out, (const char *const[]){"", ".last", NULL});
 
     /* data: training file (+ shuffled negatives), validation split, optional test file */
+    /* Memory: the rows as read (R bytes each: codes, length, label, group, id) are held twice while
+     * the validation split copies them, four times with --negatives shuffle (each positive gains a
+     * negative); the reader stops at --max-memory / that factor, before the rest of a file is read. */
+    uint64_t max_mem = size_opt(opts, "--max-memory", dm_memory_total() / 2);
+    int mem_factor = strcmp(neg, "shuffle") ? 2 : 4;
     dm_dataset raw = {0}, full = {0}, tr = {0}, va = {0}, te = {0};
-    load_data(&raw, train_path, hp.len);
+    dm_status rs = dm_dataset_read_max(&raw, train_path, DM_FORMAT_AUTO, hp.len, max_mem / (uint64_t)mem_factor);
+    if (rs == DM_STATUS_NOMEM) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", dm_last_error());
+        fail(dm_error(rs, "%s; train holds about %dx that while splitting, over --max-memory %.0f MiB "
+                      "(default: half of this machine's memory); raise --max-memory or use a smaller file",
+                      why, mem_factor, (double)max_mem / 1048576.0));
+    }
+    CHECK(rs);
+    if (raw.n_padded || raw.n_truncated)
+        notice_add("%s: warning: %.900s: %lld sequence(s) shorter than %d padded, %lld longer truncated\n",
+                   prog_cmd, train_path, (long long)raw.n_padded, hp.len, (long long)raw.n_truncated);
+    double row_bytes = (double)dm_dataset_bytes(&raw) / (double)raw.n;
     check_training_labels(&raw, train_path, !strcmp(neg, "shuffle"));
     const char *test_path = opt(opts, "--test");   /* read before anything is computed */
     if (test_path) {
-        load_data(&te, test_path, hp.len);
+        /* the test rows and their packed copy sit beside the training data at its peak */
+        uint64_t peak = (uint64_t)(row_bytes * (double)raw.n) * (uint64_t)mem_factor;
+        load_data_max(&te, test_path, hp.len, max_mem > peak ? (max_mem - peak) / 2 : 1);
         if (!has_labels(&te)) fail(dm_error(DM_STATUS_FORMAT, "%s: --test needs labelled data", test_path));
     }
     if (!strcmp(neg, "shuffle")) {
@@ -445,6 +650,7 @@ static int cmd_train(int argc, char **argv) {
                           "one class only: use %s --valid-frac or more data", train_path, k ? "validation" : "training",
                           valid_frac, (long long)part->n, k ? "a larger" : "a smaller"));
     }
+    dm_dataset_free(&full);   /* tr and va hold copies */
 
     dm_backend *be = make_backend(opts);
     notice_flush();
@@ -460,18 +666,76 @@ static int cmd_train(int argc, char **argv) {
     prov.valid_frac = (float)valid_frac;
     snprintf(prov.version, sizeof prov.version, "%s", dm_version());
     describe_backend(be, prov.device, sizeof prov.device);
+    catch_stop_signals();   /* from here a signal is honoured after the next batch (before the header
+                             * line, so a caller that waits for it knows) */
     if (o.progress)
         fprintf(stderr, "deepmotif train: %s, %lld trained parameters; %lld training, %lld validation sequences; "
                 "%s protocol, batch %d, %s\n", dm_arch_name(hp.arch), (long long)dm_model_n_trainable(m),
                 (long long)tr.n, (long long)va.n, dm_protocol_name(protocol), o.batch, prov.device);
+    if (o.progress) {
+        int packed = (hp.len + 3) / 4 + (hp.len + 7) / 8 + 17;   /* dm_pack row + label, order, log-probs, loss */
+        fprintf(stderr, "deepmotif train: memory: %.0f bytes per sequence as read, held twice at the split (peak %.1f MiB, "
+                "--max-memory %.0f MiB); while training %.0f bytes on the host + %d packed on the backend per sequence\n",
+                row_bytes, row_bytes * (double)(tr.n + va.n) * 2 / 1048576.0,
+                (double)max_mem / 1048576.0, row_bytes + 13, packed);
+    }
 
     int64_t np = dm_model_n_params(m);
     float *last = malloc(sizeof(float) * (size_t)np);
     if (!last) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
-    CHECK(dm_train(m, &tr, &va, &o, &prov, &state, last));
+
+    /* MODEL and MODEL.last at every epoch end (train_files: the commit order), and at a signal */
+    int32_t nt;
+    const dm_tensor_info *tensors = dm_model_tensors(m, &nt);
+    train_files files = {.out = out, .hp = &hp, .tensors = tensors, .n_tensors = nt, .n_params = np,
+                         .prov = &prov, .kept_epoch = -1};
+    snprintf(files.last, sizeof files.last, "%s.last", out);
+    if (resume && !strcmp(resume, files.last)) {   /* resumed in place: the files on disk are this state */
+        files.kept_epoch = state.epoch_done;
+        files.kept_batch = state.batch_done;
+    }
+    prov.test_auroc = prov.test_auprc = prov.test_accuracy = NAN;   /* until the test set is scored */
+    prov.n_test = 0;
+    dm_train_stop stopped;
+    o.checkpoint = train_checkpoint;
+    o.checkpoint_ctx = &files;
+    o.stop = &g_stop_signal;
+    o.stopped = &stopped;
+    const char *nan_at = getenv("DM_TEST_NAN");   /* tests only: "EPOCH:BATCH" poisons a weight there */
+    if (nan_at && sscanf(nan_at, "%d:%d", &o.nan_epoch, &o.nan_batch) != 2) o.nan_epoch = o.nan_batch = 0;
+    dm_status trained = dm_train(m, &tr, &va, &o, &prov, &state, last);
+    if (trained != DM_STATUS_OK && stopped.diverged_epoch > 0) {
+        /* one line: where it diverged and what is left on disk (never weights of a bad batch) */
+        fprintf(stderr, "%s: %s; ", prog_cmd, dm_last_error());
+        if (files.kept_epoch < 0) fprintf(stderr, "no checkpoint was written by this run\n");
+        else if (files.kept_batch > 0)
+            fprintf(stderr, "%s and %s hold the run as of batch %lld of epoch %d\n", out, files.last,
+                    (long long)files.kept_batch, files.kept_epoch + 1);
+        else fprintf(stderr, "%s and %s hold the run as of epoch %d\n", out, files.last, files.kept_epoch);
+        exit(1);
+    }
+    CHECK(trained);
+    if (stopped.signal) {
+        int sig = stopped.signal;
+        char cmd[8192];
+        resume_command(cmd, sizeof cmd, argc, argv, files.last);
+        char where[96], sel[160];
+        if (state.batch_done > 0)
+            snprintf(where, sizeof where, "in epoch %d after batch %d of %lld", state.epoch_done + 1, state.batch_done,
+                     (long long)((tr.n + prov.batch - 1) / prov.batch));
+        else
+            snprintf(where, sizeof where, "after epoch %d", state.epoch_done);
+        if (state.best_epoch == 0) snprintf(sel, sizeof sel, "the initial weights");
+        else if (va.n) snprintf(sel, sizeof sel, "epoch %d, validation AUROC %.4f", state.best_epoch, state.best_valid);
+        else if (protocol == DM_PROTOCOL_ORIGINAL)
+            snprintf(sel, sizeof sel, "epoch %d, training AUROC %.4f", state.best_epoch, state.best_valid);
+        else snprintf(sel, sizeof sel, "epoch %d", state.best_epoch);
+        fprintf(stderr, "%s: interrupted by %s %s: kept %s (%s) and %s; resume with: %s\n", prog_cmd,
+                sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal", where, out, sel, files.last, cmd);
+        exit(128 + sig);
+    }
 
     /* the test set is scored once, with the selected weights */
-    prov.test_auroc = prov.test_auprc = prov.test_accuracy = NAN;
     prov.n_test = te.n;
     if (test_path) {
         float *scores = malloc(sizeof(float) * (size_t)te.n);
@@ -483,19 +747,12 @@ static int cmd_train(int argc, char **argv) {
         free(scores);
     }
 
-    /* MODEL: the selected weights; MODEL.last: the final epoch and its optimiser state */
-    int32_t nt;
-    const dm_tensor_info *tensors = dm_model_tensors(m, &nt);
+    /* MODEL: the selected weights; MODEL.last: the final epoch and its optimiser state; both again
+     * with the complete provenance (log, test metrics), in the same order */
     float *best = malloc(sizeof(float) * (size_t)np);
     if (!best) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
     CHECK(dm_model_get_params(m, best));
-    dm_utc_now(prov.created_utc);
-    snprintf(prov.label, sizeof prov.label, "last");
-    char last_path[4200];
-    snprintf(last_path, sizeof last_path, "%s.last", out);
-    CHECK(dm_checkpoint_save(last_path, &hp, tensors, nt, last, np, &prov, &state));
-    snprintf(prov.label, sizeof prov.label, "best");
-    CHECK(dm_checkpoint_save(out, &hp, tensors, nt, best, np, &prov, NULL));
+    CHECK(save_model_pair(&files, best, last, &state));
 
     printf("model      %s (%s, epoch %d of %d run)\n", out, dm_arch_name(hp.arch), prov.best_epoch, prov.epochs_run);
     if (va.n) printf("valid      AUROC %.4f\n", state.best_valid);
@@ -569,6 +826,24 @@ static int cmd_eval(int argc, char **argv) {
     return 0;
 }
 
+typedef struct predict_ctx {
+    dm_model *m;
+    bool quarter, labelled;
+    float *scores;   /* one chunk */
+    dm_outfile f;
+} predict_ctx;
+
+static dm_status predict_chunk(void *ctx, const dm_dataset *ds, int64_t row0) {
+    (void)row0;
+    predict_ctx *c = ctx;
+    DM_TRY(dm_predict(c->m, ds, c->quarter, c->scores));
+    for (int64_t i = 0; i < ds->n; i++) {
+        if (c->labelled) fprintf(c->f.f, "%s\t%d\t%.6g\n", ds->id[i], ds->label[i], c->scores[i]);
+        else fprintf(c->f.f, "%s\t%.6g\n", ds->id[i], c->scores[i]);
+    }
+    return DM_STATUS_OK;
+}
+
 static int cmd_predict(int argc, char **argv) {
     dm_opt opts[] = {
         {"--model", "MODEL", "checkpoint written by train (required)", NULL},
@@ -588,30 +863,35 @@ static int cmd_predict(int argc, char **argv) {
     dm_backend *be = make_backend(opts);
     static dm_provenance prov;
     dm_model *m = load_model(required(opts, "--model"), be, 256, &prov);
-    dm_dataset ds = {0};
-    load_data(&ds, required(opts, "--data"), dm_model_hparams(m)->len);
-    notice_flush();
-    float *scores = malloc(sizeof(float) * (size_t)(ds.n ? ds.n : 1));
-    if (!scores) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
-    CHECK(dm_predict(m, &ds, quarter, scores));
-    bool labelled = has_labels(&ds);
-    dm_outfile f;
-    CHECK(dm_outfile_open(&f, out));
-    fprintf(f.f, labelled ? "id\tlabel\tscore\n" : "id\tscore\n");
-    for (int64_t i = 0; i < ds.n; i++) {
-        if (labelled) fprintf(f.f, "%s\t%d\t%.6g\n", ds.id[i], ds.label[i], scores[i]);
-        else fprintf(f.f, "%s\t%.6g\n", ds.id[i], scores[i]);
+    const char *data = required(opts, "--data");
+    int32_t len = dm_model_hparams(m)->len;
+    int64_t chunk = stream_chunk(256);
+    dm_dataset tot;
+    bool labelled;
+    scan_data(&tot, &labelled, data, len, chunk);
+    predict_ctx c = {.m = m, .quarter = quarter, .labelled = labelled,
+                     .scores = malloc(sizeof(float) * (size_t)chunk)};
+    if (!c.scores) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
+    CHECK(dm_outfile_open(&c.f, out));
+    fprintf(c.f.f, labelled ? "id\tlabel\tscore\n" : "id\tscore\n");
+    dm_status st = scan_again(data, len, chunk, predict_chunk, &c, &tot);
+    if (st) {
+        dm_outfile_abort(&c.f);
+        fail(st);
     }
-    CHECK(dm_outfile_commit(&f));
-    fprintf(stderr, "%s: wrote %lld scores to %s\n", prog_cmd, (long long)ds.n, out);
-    free(scores);
-    dm_dataset_free(&ds);
+    CHECK(dm_outfile_commit(&c.f));
+    fprintf(stderr, "%s: wrote %lld scores to %s\n", prog_cmd, (long long)tot.n, out);
+    free(c.scores);
     dm_model_free(m);
     dm_backend_free(be);
     return 0;
 }
 
 /* ---- saliency ---------------------------------------------------------------------------------- */
+
+static dm_status saliency_chunk(void *ctx, const dm_dataset *ds, int64_t row0) {
+    return dm_saliency_rows(ctx, ds, row0);
+}
 
 static int cmd_saliency(int argc, char **argv) {
     dm_opt opts[] = {
@@ -656,14 +936,25 @@ static int cmd_saliency(int argc, char **argv) {
     dm_backend *be = make_backend(opts);
     static dm_provenance prov;
     dm_model *m = load_model(required(opts, "--model"), be, batch, &prov);
-    dm_dataset ds = {0};
-    load_data(&ds, required(opts, "--data"), dm_model_hparams(m)->len);
-    notice_flush();
+    const char *data = required(opts, "--data");
+    int32_t len = dm_model_hparams(m)->len;
+    int64_t chunk = stream_chunk(batch);
+    dm_dataset tot;
+    bool labelled;
+    scan_data(&tot, &labelled, data, len, chunk);
+    if ((so.target == DM_TARGET_LABEL || so.method == DM_SAL_ORIGINAL) && !labelled)
+        fail(dm_error(DM_STATUS_FORMAT, "%s: saliency target 'label' and method 'original' need labelled data", data));
     double t0 = dm_now();
-    CHECK(dm_saliency_run(m, &ds, &so, prefix));
+    dm_saliency_out *so_out;
+    CHECK(dm_saliency_open(&so_out, m, tot.n, &so, prefix));
+    dm_status st = scan_again(data, len, chunk, saliency_chunk, so_out, &tot);
+    if (st) {
+        dm_saliency_abort(so_out);
+        fail(st);
+    }
+    CHECK(dm_saliency_commit(so_out));
     fprintf(stderr, "%s: %lld sequences in %.1f s; wrote %s.{npy,onehot.npy,npz,onehot.npz,tsv}\n", prog_cmd,
-            (long long)ds.n, dm_now() - t0, prefix);
-    dm_dataset_free(&ds);
+            (long long)tot.n, dm_now() - t0, prefix);
     dm_model_free(m);
     dm_backend_free(be);
     return 0;
@@ -813,6 +1104,40 @@ static int cmd_motifs(int argc, char **argv) {
 
 /* ---- temporal ---------------------------------------------------------------------------------- */
 
+typedef struct temporal_ctx {
+    dm_model *m;
+    int batch;
+    bool quarter;
+    float *x, *f, *b, *fb;   /* one batch: inputs, forward and backward scores, both interleaved */
+    dm_npy_writer w;
+    dm_outfile tsv;
+} temporal_ctx;
+
+static dm_status temporal_chunk(void *ctx, const dm_dataset *ds, int64_t row0) {
+    (void)row0;
+    temporal_ctx *c = ctx;
+    int L = ds->len, batch = c->batch;
+    float *x = c->x, *f = c->f, *b = c->b, *fb = c->fb;
+    dm_status st = DM_STATUS_OK;
+    for (int64_t i = 0; i < ds->n && !st; i += batch) {
+        int B = (int)(ds->n - i < batch ? ds->n - i : batch);
+        for (int64_t r = 0; r < (int64_t)B * L; r++)
+            for (int ch = 0; ch < 4; ch++) {
+                uint8_t code = ds->seq[(size_t)i * L + r];
+                x[4 * r + ch] = code < 4 ? (float)(code == ch) : (code == DM_BASE_N && c->quarter ? 0.25f : 0.0f);
+            }
+        st = dm_model_temporal(c->m, x, B, f, b);
+        for (int64_t r = 0; r < (int64_t)B * L && !st; r++) fb[2 * r] = f[r], fb[2 * r + 1] = b[r];
+        if (!st) st = dm_npy_append(&c->w, fb, 2 * (int64_t)B * L);
+        for (int k = 0; k < B && !st; k++) {
+            fprintf(c->tsv.f, "%s\t", ds->id[i + k]);
+            for (int l = 0; l < L; l++) fprintf(c->tsv.f, "%.5g%c", f[(size_t)k * L + l], l + 1 < L ? ',' : '\t');
+            for (int l = 0; l < L; l++) fprintf(c->tsv.f, "%.5g%c", b[(size_t)k * L + l], l + 1 < L ? ',' : '\n');
+        }
+    }
+    return st;
+}
+
 static int cmd_temporal(int argc, char **argv) {
     dm_opt opts[] = {
         {"--model", "MODEL", "an rnn or cnnrnn checkpoint (required)", NULL},
@@ -838,52 +1163,38 @@ static int cmd_temporal(int argc, char **argv) {
     dm_model *m = load_model(model_path, be, batch, &prov);
     if (dm_model_hparams(m)->arch == DM_ARCH_CNN)
         fail(dm_error(DM_STATUS_FORMAT, "%s: a cnn model; temporal scores need an rnn or cnnrnn model", model_path));
-    dm_dataset ds = {0};
-    load_data(&ds, required(opts, "--data"), dm_model_hparams(m)->len);
-    notice_flush();
-    int L = ds.len;
-    float *x = malloc(sizeof(float) * 4 * (size_t)batch * L), *f = malloc(sizeof(float) * (size_t)batch * L);
-    float *b = malloc(sizeof(float) * (size_t)batch * L), *fb = malloc(sizeof(float) * 2 * (size_t)batch * L);
-    if (!x || !f || !b || !fb) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
+    const char *data = required(opts, "--data");
+    int32_t L = dm_model_hparams(m)->len;
+    int64_t chunk = stream_chunk(batch);
+    dm_dataset tot;
+    bool labelled;
+    scan_data(&tot, &labelled, data, L, chunk);
+    temporal_ctx c = {.m = m, .batch = batch, .quarter = quarter};
+    c.x = malloc(sizeof(float) * 4 * (size_t)batch * L), c.f = malloc(sizeof(float) * (size_t)batch * L);
+    c.b = malloc(sizeof(float) * (size_t)batch * L), c.fb = malloc(sizeof(float) * 2 * (size_t)batch * L);
+    if (!c.x || !c.f || !c.b || !c.fb) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
     char npy[4200], tsvp[4200];
     snprintf(npy, sizeof npy, "%s.npy", prefix);
     snprintf(tsvp, sizeof tsvp, "%s.tsv", prefix);
-    int64_t shape[3] = {ds.n, L, 2};
-    dm_npy_writer w;
-    dm_outfile tsv;
-    CHECK(dm_npy_open(&w, npy, 3, shape));
-    dm_status st = dm_outfile_open(&tsv, tsvp);
-    if (st) { dm_npy_abort(&w); fail(st); }
-    fprintf(tsv.f, "id\tforward\tbackward\n");
+    int64_t shape[3] = {tot.n, L, 2};
+    CHECK(dm_npy_open(&c.w, npy, 3, shape));
+    dm_status st = dm_outfile_open(&c.tsv, tsvp);
+    if (st) { dm_npy_abort(&c.w); fail(st); }
+    fprintf(c.tsv.f, "id\tforward\tbackward\n");
     double t0 = dm_now();
-    for (int64_t i = 0; i < ds.n && !st; i += batch) {
-        int B = (int)(ds.n - i < batch ? ds.n - i : batch);
-        for (int64_t r = 0; r < (int64_t)B * L; r++)
-            for (int c = 0; c < 4; c++) {
-                uint8_t code = ds.seq[(size_t)i * L + r];
-                x[4 * r + c] = code < 4 ? (float)(code == c) : (code == DM_BASE_N && quarter ? 0.25f : 0.0f);
-            }
-        st = dm_model_temporal(m, x, B, f, b);
-        for (int64_t r = 0; r < (int64_t)B * L && !st; r++) fb[2 * r] = f[r], fb[2 * r + 1] = b[r];
-        if (!st) st = dm_npy_append(&w, fb, 2 * (int64_t)B * L);
-        for (int k = 0; k < B && !st; k++) {
-            fprintf(tsv.f, "%s\t", ds.id[i + k]);
-            for (int l = 0; l < L; l++) fprintf(tsv.f, "%.5g%c", f[(size_t)k * L + l], l + 1 < L ? ',' : '\t');
-            for (int l = 0; l < L; l++) fprintf(tsv.f, "%.5g%c", b[(size_t)k * L + l], l + 1 < L ? ',' : '\n');
-        }
-    }
-    if (!st) st = dm_npy_commit(&w);
-    if (!st) st = dm_outfile_commit(&tsv);
+    st = scan_again(data, L, chunk, temporal_chunk, &c, &tot);
+    bool npy_done = false;
+    if (!st) npy_done = (st = dm_npy_commit(&c.w)) == DM_STATUS_OK;
+    if (!st) st = dm_outfile_commit(&c.tsv);
     if (st) {
-        dm_npy_abort(&w);
-        dm_outfile_abort(&tsv);
-        remove(npy);
+        dm_npy_abort(&c.w);
+        dm_outfile_abort(&c.tsv);
+        if (npy_done && !c.w.out.direct) remove(npy);   /* the pair goes together; a device stays */
         fail(st);
     }
-    fprintf(stderr, "%s: %lld sequences in %.1f s; wrote %s and %s\n", prog_cmd, (long long)ds.n,
+    fprintf(stderr, "%s: %lld sequences in %.1f s; wrote %s and %s\n", prog_cmd, (long long)tot.n,
             dm_now() - t0, npy, tsvp);
-    free(x); free(f); free(b); free(fb);
-    dm_dataset_free(&ds);
+    free(c.x); free(c.f); free(c.b); free(c.fb);
     dm_model_free(m);
     dm_backend_free(be);
     return 0;
