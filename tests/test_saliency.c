@@ -68,6 +68,8 @@ static void grad_matches_differences(dm_arch arch, dm_sal_target target) {
             fd[k] = (sp[b] - sm[b]) / (2 * h);
         }
         n++;
+        /* the bounds of test_model.c's fd_check: float32 rounding of the score over 2h plus the
+         * truncation the h vs h/2 agreement admits */
         if (fabs(fd[0] - fd[1]) > 1e-3 + 0.02 * fabs(fd[1])) { kinks++; continue; }
         if (fabs(fd[1] - attr[i]) > 2e-3 + 2e-2 * fabs(fd[1])) bad++;
     }
@@ -105,6 +107,7 @@ Test(saliency, original_projected_and_centred_variants) {
     cr_assert(dm_saliency_batch(m, x, labels, B, 0, &o, g, p) == DM_STATUS_OK);
     o.method = DM_SAL_ORIGINAL;
     cr_assert(dm_saliency_batch(m, x, labels, B, 0, &o, a, p) == DM_STATUS_OK);
+    /* x is one-hot (0 or 1), so the products are exact: 1e-7 relative is slack, not rounding room */
     for (size_t i = 0; i < n; i++)   /* |∂(−log p_y)/∂X| ⊙ X = |∂ log p_y/∂X| ⊙ X */
         cr_assert(fabsf(a[i] - fabsf(g[i]) * x[i]) <= 1e-7f * (1 + fabsf(g[i])), "original at %zu", i);
     o.method = DM_SAL_GRAD_X_INPUT;
@@ -115,7 +118,7 @@ Test(saliency, original_projected_and_centred_variants) {
     cr_assert(dm_saliency_batch(m, x, labels, B, 0, &o, a, p) == DM_STATUS_OK);
     for (int i = 0; i < B * L; i++) {
         double s = a[4 * i] + a[4 * i + 1] + a[4 * i + 2] + a[4 * i + 3];
-        cr_assert(fabs(s) < 1e-6, "centred row %d sums to %g", i, s);
+        cr_assert(fabs(s) < 1e-6, "centred row %d sums to %g", i, s);   /* 4 float32 values: a few ulps */
         cr_assert(fabsf((g[4 * i] - a[4 * i]) - (g[4 * i + 1] - a[4 * i + 1])) < 1e-6f, "one shift per row");
     }
     /* label targets need labels */
@@ -201,6 +204,7 @@ Test(saliency, streamed_npy_files_in_both_layouts) {
         for (int l = 0; l < 101; l++)
             for (int c = 0; c < 4; c++) {
                 float va = a[(n * 4 + c) * 101 + l], vb = b[(n * 101 + l) * 4 + c];
+                /* batch 7 vs 30: only the GEMM blocking differs, a few float32 ulps */
                 cr_assert(fabsf(va - vb) <= 1e-6f * (1 + fabsf(vb)), "batch 7 vs 30 / NCL vs NLC at %d %d %d", n, l, c);
                 float xv = x[(n * 4 + c) * 101 + l];
                 cr_assert(xv == (ds.seq[n * 101 + l] == c), "one-hot array");
@@ -420,6 +424,7 @@ Test(saliency, ism_equals_direct_forward_differences) {
                     for (int k = 0; k < 4; k++) xm[4 * l + k] = (float)(k == c);
                     class_scores(m, xm, 1, s, cls);
                     double want = c == codes[b * L + l] ? 0.0 : s[0] - s_ref;
+                    /* two float32 log-probabilities (|S| ≲ 10, ulp ≤ 1e-6) from other batch shapes */
                     cr_expect(fabs(attr[(b * L + l) * 4 + c] - want) < 1e-5,
                               "%s ism row %d pos %d base %d: %g vs %g", dm_arch_name((dm_arch)a), b, l, c,
                               attr[(b * L + l) * 4 + c], want);
