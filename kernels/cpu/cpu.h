@@ -103,7 +103,7 @@ const char *dm_cpu_isa_name(int level);
 /* A loop body: always inlined, so that it is compiled (and vectorised) for each caller's ISA. */
 #define DM_CPU_BODY static inline __attribute__((always_inline))
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)   /* gcc; clang (the fuzzing builds) makes one copy */
 #define DM_CPU_TARGET_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")))
 #define DM_CPU_TARGET_AVX2 __attribute__((target("avx2,fma")))
 /* static void name params, dispatching to name##_body args compiled for each level */
@@ -133,7 +133,9 @@ static inline void dm_cpu_span(int64_t n, int nt, int t, int64_t *i0, int64_t *i
  * scalar expf, the same declaration glibc's math.h makes under -ffast-math), so the gate loops
  * vectorise at every dispatch level. */
 #include <math.h>
+#if defined(__GNUC__) && !defined(__clang__)   /* clang has no simd attribute: scalar expf there */
 extern float expf(float) __attribute__((simd("notinbranch")));
+#endif
 static inline float dm_sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 static inline float dm_tanhf(float x) { return 2.0f / (1.0f + expf(-2.0f * x)) - 1.0f; }
 
