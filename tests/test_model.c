@@ -349,9 +349,10 @@ Test(train, learns_the_planted_motif_and_keeps_the_best_weights) {
     cr_assert(dm_train(m, &tr, &va, &o, &prov, &st, NULL) == DM_STATUS_OK, "%s", dm_last_error());
     cr_expect(prov.n_epochs == 5 && prov.best_epoch >= 1);
     /* a property of any model that has learned the planted site, not one CPU's number: a model still
-     * on the ln 2 plateau scores ≈ 0.5, one that found the site scores ≥ 0.95 (0.96–0.98 under the four
-     * OpenBLAS kernels Haswell, SkylakeX, Zen and Cooperlake, whose rounding sends training along
-     * different paths); 0.85 separates the two with room on both sides */
+     * on the ln 2 plateau scores ≈ 0.5, one that found the site ≈ 0.93 or more after these 5 epochs
+     * (0.933–0.937 under OpenBLAS's Cooperlake, Haswell, SkylakeX and Zen kernels, whose rounding
+     * sends training along different paths; the best epoch is the last, so it is still rising);
+     * 0.85 separates the two with room on both sides */
     cr_expect(st.best_valid > 0.85, "validation AUROC %.3f after 5 epochs", st.best_valid);
     cr_log_info("validation AUROC %.4f after 5 epochs (best epoch %d)", st.best_valid, prov.best_epoch);
     /* the model holds the selected (best validation) weights, not the last epoch's: validation scored
