@@ -301,7 +301,7 @@ dm_status dm_checkpoint_save(const char *path, const dm_hparams *hp, const dm_te
     dm_status st = dm_outfile_open(&o, path);
     if (st == DM_STATUS_OK) {
         if (fwrite(w.p, 1, w.n, o.f) != w.n) {
-            int err = errno;
+            int err = dm_outfile_errno(&o);
             dm_outfile_abort(&o);
             st = dm_error(DM_STATUS_IO, "%s: write failed: %s", path, strerror(err));
         } else {

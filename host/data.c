@@ -800,9 +800,10 @@ dm_status dm_dataset_write_fasta(const dm_dataset *ds, const char *path) {
         line[m] = '\n';
         if (fputs(ds->label[i] ? ">1\n" : ">0\n", o.f) == EOF ||
             fwrite(line, 1, (size_t)m + 1, o.f) != (size_t)m + 1) {
+            int err = dm_outfile_errno(&o);
             free(line);
             dm_outfile_abort(&o);
-            return dm_error(DM_STATUS_IO, "%s: write failed: %s", path, strerror(errno));
+            return dm_error(DM_STATUS_IO, "%s: write failed: %s", path, strerror(err));
         }
     }
     free(line);

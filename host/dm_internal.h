@@ -6,6 +6,7 @@
 #define DM_INTERNAL_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -33,19 +34,58 @@ dm_status dm_error(dm_status status, const char *fmt, ...) __attribute__((format
         }                                                                                          \
     } while (0)
 
-/* ---- atomic output (host/fileio.c) ------------------------------------------------------------ */
+/* ---- output files (host/fileio.c) ------------------------------------------------------------- */
 
-/* An output file written under a temporary name beside `path` and renamed into place on commit, so
- * a reader never sees a partial file and a failure leaves nothing behind. */
+/* An output file. A path that does not exist or names a regular file (or a symbolic link to one, or
+ * a dangling link) is written atomically: a fresh temporary file is created in the destination folder
+ * with O_CREAT|O_EXCL|O_NOFOLLOW under a random hidden name ".<basename>.dmtmp.<pid>.<random6>", mode
+ * 0666 & ~umask; commit flushes it, fsyncs it, renames it over the path (a link at the path is
+ * replaced, never written through) and fsyncs the folder, so a reader never sees a partial file and a
+ * failure leaves nothing behind. The commit then removes stale temporaries of the same output in that
+ * folder left by processes that no longer exist (same user, pid gone, no lock held), and nothing else.
+ *
+ * An existing path that is not a regular file (a character or block device such as /dev/null or
+ * /dev/full, a FIFO, or a link to one) is written directly, without temporary or rename. "-" and
+ * /dev/stdout (/dev/stderr, /dev/fd/N, /proc/self/fd/N) write to that descriptor of this process.
+ * Write errors of every kind are reported with their reason ("PATH: write failed: No space left on
+ * device").
+ *
+ * For tests, the environment variable DM_FAULT injects faults into commits (fileio.c explains). */
 typedef struct dm_outfile {
-    FILE *f;
-    char path[4096];
-    char tmp[4096];
+    FILE *f;              /* write here; fseek works when the output is a regular file */
+    int fd;               /* f's descriptor, for writers that bypass stdio (gzip): dup() it */
+    char path[4096];      /* the output path as given */
+    char tmp[256];        /* the temporary file's name in the folder; "" when written directly */
+    int dirfd;            /* the destination folder (atomic outputs), else -1 */
+    int base;             /* offset of the basename in path */
+    int fault;            /* DM_FAULT action for this output: 0 none */
+    bool direct;          /* written in place: a device, FIFO or standard stream */
+    bool active;          /* opened, not yet committed or aborted */
+    bool dir_sync;        /* dirfd can be fsynced and read */
+    void *err;            /* the stream's record of its first write error */
 } dm_outfile;
 
-dm_status dm_outfile_open(dm_outfile *o, const char *path);  /* _IO on failure */
-dm_status dm_outfile_commit(dm_outfile *o);                  /* flush, fsync, close, rename */
-void dm_outfile_abort(dm_outfile *o);                        /* close and remove the temporary */
+/* Opens `path` for writing (above). _IO with the reason when the folder is not writable, the path is
+ * a directory, or the device cannot be opened; _ARG for an empty or too long path or a malformed
+ * DM_FAULT. On failure nothing is left to abort (dm_outfile_abort is harmless). */
+dm_status dm_outfile_open(dm_outfile *o, const char *path);
+
+/* Flush, fsync, rename into place, fsync the folder, remove stale temporaries. On failure (_IO,
+ * "PATH: write failed: REASON") the temporary file is removed. Either way the outfile is closed. */
+dm_status dm_outfile_commit(dm_outfile *o);
+
+/* Discards unwritten data, closes and removes the temporary file. A no-op on an outfile that was
+ * zero-initialised, failed to open, or was already committed or aborted. */
+void dm_outfile_abort(dm_outfile *o);
+
+/* The errno of the first failed write to the output (kept by its stream even when stdio reports only
+ * a sticky error later), else errno when non-zero, else EIO: the reason for "write failed: REASON". */
+int dm_outfile_errno(const dm_outfile *o);
+
+/* Whether `path` could be opened by dm_outfile_open, without writing to it or opening a device or
+ * FIFO (a FIFO would see an early end of file): the same _IO/_ARG messages. A temporary file is
+ * created and removed in the folder. Does not count as an opened output for DM_FAULT's #N. */
+dm_status dm_outfile_check(const char *path);
 
 /* Size and SHA-256 (lower-case hex, 64 chars + NUL) of a whole file (host/sha256.c). _IO or _NOMEM
  * on failure. */

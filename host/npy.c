@@ -3,6 +3,7 @@
  * an ASCII dict {'descr': '<f4', 'fortran_order': False, 'shape': (...), } space-padded and ended by
  * '\n' so that 10 + HL is a multiple of 64; then the float32 data in C order.
  */
+#include <errno.h>
 #include <string.h>
 #include <zlib.h>
 
@@ -43,8 +44,9 @@ dm_status dm_npy_open(dm_npy_writer *w, const char *path, int ndim, const int64_
     char hdr[256];
     size_t len = dm_npy_header(hdr, ndim, shape);
     if (fwrite(hdr, 1, len, w->out.f) != len) {
+        int err = dm_outfile_errno(&w->out);
         dm_outfile_abort(&w->out);
-        return dm_error(DM_STATUS_IO, "%s: write failed", path);
+        return dm_error(DM_STATUS_IO, "%s: write failed: %s", path, strerror(err));
     }
     return DM_STATUS_OK;
 }
@@ -86,8 +88,9 @@ dm_status dm_npz_open(dm_npy_writer *w, const char *path, const char *key, int n
     size_t lhl = zip_local_header(lh, w->key, w->member_size, 0);
     w->crc = (uint32_t)crc32(0L, (const Bytef *)hdr, (uInt)hlen);
     if (fwrite(lh, 1, lhl, w->out.f) != lhl || fwrite(hdr, 1, hlen, w->out.f) != hlen) {
+        int err = dm_outfile_errno(&w->out);
         dm_outfile_abort(&w->out);
-        return dm_error(DM_STATUS_IO, "%s: write failed", path);
+        return dm_error(DM_STATUS_IO, "%s: write failed: %s", path, strerror(err));
     }
     return DM_STATUS_OK;
 }
@@ -96,7 +99,7 @@ dm_status dm_npy_append(dm_npy_writer *w, const float *v, int64_t n) {
     if (w->n_written + n > w->n_total)
         return dm_error(DM_STATUS_ARG, "%s: more values than the declared shape holds", w->out.path);
     if (n > 0 && fwrite(v, sizeof(float), (size_t)n, w->out.f) != (size_t)n)
-        return dm_error(DM_STATUS_IO, "%s: write failed", w->out.path);
+        return dm_error(DM_STATUS_IO, "%s: write failed: %s", w->out.path, strerror(dm_outfile_errno(&w->out)));
     if (w->zip) w->crc = (uint32_t)crc32(w->crc, (const Bytef *)v, (uInt)(n * (int64_t)sizeof(float)));
     w->n_written += n;
     return DM_STATUS_OK;
@@ -127,7 +130,7 @@ static dm_status zip_finish(dm_npy_writer *w) {
     put32(crc, w->crc);
     if (fwrite(cd, 1, 46 + nl, w->out.f) != 46 + nl || fwrite(end, 1, sizeof end, w->out.f) != sizeof end ||
         fseek(w->out.f, 14, SEEK_SET) != 0 || fwrite(crc, 1, 4, w->out.f) != 4)
-        return dm_error(DM_STATUS_IO, "%s: write failed", w->out.path);
+        return dm_error(DM_STATUS_IO, "%s: write failed: %s", w->out.path, strerror(dm_outfile_errno(&w->out)));
     return DM_STATUS_OK;
 }
 

@@ -268,7 +268,7 @@ dm_status dm_dataset_write_deepbind(const dm_dataset *ds, const char *path) {
     dm_tsv_sink sink = {.f = o.f, .gz = NULL};
     bool ok = true;
     if (dm_ends_with(path, ".gz")) {
-        int fd = dup(fileno(o.f));
+        int fd = dup(o.fd);
         sink.gz = fd >= 0 ? gzdopen(fd, "wb") : NULL;
         if (!sink.gz) {
             if (fd >= 0) close(fd);
@@ -287,10 +287,14 @@ dm_status dm_dataset_write_deepbind(const dm_dataset *ds, const char *path) {
         ok = dm_sink_put(&sink, line, m);
     }
     /* Closing the gzip stream writes its trailer; it must succeed before the rename. */
-    if (sink.gz && gzclose(sink.gz) != Z_OK) ok = false;
+    int err = ok ? 0 : sink.gz ? errno : dm_outfile_errno(&o);
+    if (sink.gz && gzclose(sink.gz) != Z_OK && ok) {
+        ok = false;
+        err = errno ? errno : EIO;
+    }
     free(line);
     if (!ok) {
-        int err = errno;
+        if (!err) err = EIO;
         dm_outfile_abort(&o);
         return dm_error(DM_STATUS_IO, "%s: write failed: %s", path, strerror(err));
     }
