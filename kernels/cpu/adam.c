@@ -20,8 +20,8 @@ void dm_cpu_adam_ref(dm_backend *be, float *param, const float *grad, float *m, 
     }
 }
 
-DM_CPU_BODY void adam_span_body(float *restrict param, const float *restrict grad, float *restrict m,
-                                float *restrict v, int64_t n, float step, float beta1, float beta2,
+DM_CPU_BODY void adam_span_body(float *param, const float *grad, float *m,
+                                float *v, int64_t n, float step, float beta1, float beta2,
                                 float eps, float clip) {
 #pragma omp simd
     for (int64_t i = 0; i < n; i++) {
@@ -33,7 +33,7 @@ DM_CPU_BODY void adam_span_body(float *restrict param, const float *restrict gra
     }
 }
 DM_CPU_DISPATCH(adam_span,
-                (float *restrict param, const float *restrict grad, float *restrict m, float *restrict v,
+                (float *param, const float *grad, float *m, float *v,
                  int64_t n, float step, float beta1, float beta2, float eps, float clip),
                 (param, grad, m, v, n, step, beta1, beta2, eps, clip))
 

@@ -27,7 +27,7 @@ void dm_cpu_dropout_bwd_ref(dm_backend *be, float *grad_in, const float *grad_ou
 }
 
 /* blocks [blk0, blk1) of four elements: one Philox call gives four decisions */
-DM_CPU_BODY void dropout_fwd_span_body(float *restrict out, float *restrict mask, const float *restrict in,
+DM_CPU_BODY void dropout_fwd_span_body(float *out, float *mask, const float *in,
                                        int64_t n, int64_t blk0, int64_t blk1, float p, float scale,
                                        uint64_t key, uint64_t index) {
     for (int64_t blk = blk0; blk < blk1; blk++) {
@@ -41,7 +41,7 @@ DM_CPU_BODY void dropout_fwd_span_body(float *restrict out, float *restrict mask
     }
 }
 DM_CPU_DISPATCH(dropout_fwd_span,
-                (float *restrict out, float *restrict mask, const float *restrict in, int64_t n, int64_t blk0,
+                (float *out, float *mask, const float *in, int64_t n, int64_t blk0,
                  int64_t blk1, float p, float scale, uint64_t key, uint64_t index),
                 (out, mask, in, n, blk0, blk1, p, scale, key, index))
 

@@ -10,8 +10,8 @@
 #include "cpu.h"
 
 /* out (B, L/w, C), argmax (B, L/w, C) <- in (B, L, C) for batch rows [b0, b1) */
-DM_CPU_BODY void maxpool_fwd_rows_body(float *restrict out, int32_t *restrict argmax,
-                                       const float *restrict in, int b0, int b1, int L, int C, int w) {
+DM_CPU_BODY void maxpool_fwd_rows_body(float *out, int32_t *argmax,
+                                       const float *in, int b0, int b1, int L, int C, int w) {
     int Lo = L / w;
     for (int b = b0; b < b1; b++)
         for (int lo = 0; lo < Lo; lo++) {
@@ -25,7 +25,7 @@ DM_CPU_BODY void maxpool_fwd_rows_body(float *restrict out, int32_t *restrict ar
         }
 }
 DM_CPU_DISPATCH(maxpool_fwd_rows,
-                (float *restrict out, int32_t *restrict argmax, const float *restrict in, int b0, int b1,
+                (float *out, int32_t *argmax, const float *in, int b0, int b1,
                  int L, int C, int w),
                 (out, argmax, in, b0, b1, L, C, w))
 

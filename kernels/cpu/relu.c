@@ -15,19 +15,20 @@ void dm_cpu_relu_bwd_ref(dm_backend *be, float *grad_in, const float *grad_out, 
     for (int64_t i = 0; i < n; i++) grad_in[i] = out[i] > 0.0f ? grad_out[i] : 0.0f;
 }
 
-DM_CPU_BODY void relu_fwd_span_body(float *restrict out, const float *restrict in, int64_t n) {
+/* out may be in (the model applies ReLU in place): no restrict here */
+DM_CPU_BODY void relu_fwd_span_body(float *out, const float *in, int64_t n) {
 #pragma omp simd
     for (int64_t i = 0; i < n; i++) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
 }
-DM_CPU_DISPATCH(relu_fwd_span, (float *restrict out, const float *restrict in, int64_t n), (out, in, n))
+DM_CPU_DISPATCH(relu_fwd_span, (float *out, const float *in, int64_t n), (out, in, n))
 
-DM_CPU_BODY void relu_bwd_span_body(float *restrict grad_in, const float *restrict grad_out,
-                                    const float *restrict out, int64_t n) {
+DM_CPU_BODY void relu_bwd_span_body(float *grad_in, const float *grad_out,
+                                    const float *out, int64_t n) {
 #pragma omp simd
     for (int64_t i = 0; i < n; i++) grad_in[i] = out[i] > 0.0f ? grad_out[i] : 0.0f;
 }
 DM_CPU_DISPATCH(relu_bwd_span,
-                (float *restrict grad_in, const float *restrict grad_out, const float *restrict out, int64_t n),
+                (float *grad_in, const float *grad_out, const float *out, int64_t n),
                 (grad_in, grad_out, out, n))
 
 void dm_cpu_relu_fwd(dm_backend *be, float *out, const float *in, int64_t n) {
