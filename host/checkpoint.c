@@ -9,12 +9,16 @@
  * shape (the tensor table is compared with the one the hyper-parameters imply), and must let a
  * later deepmotif add sections that this one skips.
  *
- * Format version 1. Integers are little-endian; f32/f64 are IEEE-754 bit patterns (NaN kept as is);
- * a string is a u16 byte count and that many bytes, no terminator.
+ * Format versions 1 and 2. Integers are little-endian; f32/f64 are IEEE-754 bit patterns (NaN kept
+ * as is); a string is a u16 byte count and that many bytes, no terminator. Version 2 differs only
+ * in RESM, which then also carries the mid-epoch state of a run stopped inside an epoch; a file
+ * without that state is written as version 1, so models and epoch-boundary MODEL.last files stay
+ * readable by builds that know only version 1 (which refuse a version-2 file rather than resume
+ * it wrongly).
  *
  *   offset    size  field
  *   0         8     magic "DMMODEL\0"
- *   8         4     u32 format version (1)
+ *   8         4     u32 format version (1, or 2 for a mid-epoch resume state)
  *   12        4     u32 flags: bit 0 set iff a RESM section is present; other bits are written 0
  *                   and ignored on reading
  *   16        ...   sections, each: u32 tag (four ASCII bytes in file order, e.g. "HPAR"),
@@ -35,16 +39,21 @@
  *         u32 n_epochs, per log row: i32 epoch; f32 lr; f64 train_loss, valid_loss, valid_auroc,
  *         seconds
  *   RESM  (optional) i32 epoch_done; i64 adam_t; f32 lr; f64 best_valid; i32 best_epoch;
- *         i32 bad_epochs; u64 n (= n_params); f32 adam_m[n], adam_v[n], best_params[n]
+ *         i32 bad_epochs; u64 n (= n_params); f32 adam_m[n], adam_v[n], best_params[n];
+ *         version 2 only, then: i32 batch_done (≥ 1: batches of epoch epoch_done + 1 already run);
+ *         i32 batch (their size, ≥ 1); i64 rows_done (≥ 1); f32 part_logprob[2 · rows_done];
+ *         f32 part_loss[rows_done]
  * HPAR, TENS, PARM and PROV are required.
  *
  * Loading checks, in order, each failure DM_STATUS_CORRUPT naming the file: size and magic ("not a
  * deepmotif model file"), version ("written by a newer deepmotif (format N)"), CRC ("checksum
- * mismatch"), the section walk, then the fields with a bounds check on every read, hyper-parameter
+ * mismatch", or "truncated or damaged" with the byte where the data run out when the section walk
+ * fails too), the section walk, then the fields with a bounds check on every read, hyper-parameter
  * ranges (so a damaged but CRC-valid file cannot ask for absurd allocations later), and finally the
  * tensor table against the one `make_table` gives for those hyper-parameters. The whole file is
  * read into memory first (a model is a few MB at most). A file that cannot be opened or read is
- * DM_STATUS_IO; an allocation failure DM_STATUS_NOMEM.
+ * DM_STATUS_IO, as is a directory ("is a directory") or another file that is not a regular one; an
+ * allocation failure DM_STATUS_NOMEM.
  *
  * Hyper-parameter ranges accepted on loading: arch 0..2; len 1..100000; n_conv 0..DM_MAX_CONV;
  * conv_width[i] 1..64 for i < n_conv (unused slots are free); conv_channels 1..4096 (0 allowed for
@@ -59,7 +68,7 @@
 #include "dm_internal.h"
 
 #define DM_CKPT_MAGIC "DMMODEL"          /* 7 characters + the terminating NUL = 8 bytes */
-#define DM_CKPT_VERSION 1u
+#define DM_CKPT_VERSION 2u               /* the newest version read; written only when needed */
 #define DM_CKPT_FLAG_RESUME 1u
 #define DM_CKPT_HEADER 16                /* magic, version, flags */
 #define DM_CKPT_SECTION_HEADER 12        /* tag, length */
@@ -255,6 +264,9 @@ static void dm_w_provenance(dm_wbuf *w, const dm_provenance *p) {
     dm_w_end(w, s);
 }
 
+/* Whether a resume state needs format 2 (it was taken inside an epoch). */
+static int dm_resume_mid_epoch(const dm_resume_state *r) { return r && r->batch_done > 0; }
+
 static void dm_w_resume(dm_wbuf *w, const dm_resume_state *r, int64_t n_params) {
     DM_ASSERT(n_params == 0 || (r->adam_m && r->adam_v && r->best_params));
     size_t s = dm_w_begin(w, DM_SEC_RESM);
@@ -268,6 +280,14 @@ static void dm_w_resume(dm_wbuf *w, const dm_resume_state *r, int64_t n_params) 
     dm_w_floats(w, r->adam_m, n_params);
     dm_w_floats(w, r->adam_v, n_params);
     dm_w_floats(w, r->best_params, n_params);
+    if (dm_resume_mid_epoch(r)) {
+        DM_ASSERT(r->batch >= 1 && r->rows_done >= 1 && r->part_logprob && r->part_loss);
+        dm_w_i32(w, r->batch_done);
+        dm_w_i32(w, r->batch);
+        dm_w_i64(w, r->rows_done);
+        dm_w_floats(w, r->part_logprob, 2 * r->rows_done);
+        dm_w_floats(w, r->part_loss, r->rows_done);
+    }
     dm_w_end(w, s);
 }
 
@@ -280,7 +300,7 @@ dm_status dm_checkpoint_save(const char *path, const dm_hparams *hp, const dm_te
     dm_wbuf w = {0};
     uint8_t *magic = dm_w_room(&w, 8);
     if (magic) memcpy(magic, DM_CKPT_MAGIC, 8);
-    dm_w_u32(&w, DM_CKPT_VERSION);
+    dm_w_u32(&w, dm_resume_mid_epoch(resume) ? 2u : 1u);
     dm_w_u32(&w, resume ? DM_CKPT_FLAG_RESUME : 0);
     dm_w_hparams(&w, hp);
     dm_w_tensors(&w, tensors, n_tensors);
@@ -580,8 +600,10 @@ static void dm_r_provenance(dm_rbuf *r, dm_provenance *p) {
     }
 }
 
-/* RESM into *rs, its arrays allocated here (freed again on failure). */
-static dm_status dm_r_resume(const char *path, dm_rbuf *r, int64_t n_params, dm_resume_state *rs) {
+/* RESM into *rs, its arrays allocated here (freed again on failure); `version` 2 adds the
+ * mid-epoch state. */
+static dm_status dm_r_resume(const char *path, dm_rbuf *r, uint32_t version, int64_t n_params,
+                             dm_resume_state *rs) {
     memset(rs, 0, sizeof *rs);
     rs->epoch_done = dm_r_i32(r);
     rs->adam_t = dm_r_i64(r);
@@ -603,6 +625,25 @@ static dm_status dm_r_resume(const char *path, dm_rbuf *r, int64_t n_params, dm_
     dm_r_floats(r, rs->adam_m, n_params);
     dm_r_floats(r, rs->adam_v, n_params);
     dm_r_floats(r, rs->best_params, n_params);
+    if (version >= 2) {
+        rs->batch_done = dm_r_i32(r);
+        rs->batch = dm_r_i32(r);
+        rs->rows_done = dm_r_i64(r);
+        // the row count is checked against the bytes left (12 per row) before it sizes anything
+        if (r->bad || rs->batch_done < 1 || rs->batch < 1 || rs->rows_done < 1 ||
+            (uint64_t)rs->rows_done > (r->n - r->pos) / 12) {
+            dm_resume_state_free(rs);
+            return dm_bad_section(path, DM_SEC_RESM);
+        }
+        rs->part_logprob = malloc(sizeof(float) * 2 * (size_t)rs->rows_done);
+        rs->part_loss = malloc(sizeof(float) * (size_t)rs->rows_done);
+        if (!rs->part_logprob || !rs->part_loss) {
+            dm_resume_state_free(rs);
+            return dm_error(DM_STATUS_NOMEM, "%s: out of memory for the resume state", path);
+        }
+        dm_r_floats(r, rs->part_logprob, 2 * rs->rows_done);
+        dm_r_floats(r, rs->part_loss, rs->rows_done);
+    }
     if (!dm_r_ok(r)) {
         dm_resume_state_free(rs);
         return dm_bad_section(path, DM_SEC_RESM);
@@ -620,6 +661,15 @@ static dm_status dm_read_model_file(const char *path, uint8_t **buf, size_t *siz
     *size = 0;
     FILE *f = fopen(path, "rb");
     if (!f) return dm_error(DM_STATUS_IO, "%s: cannot open: %s", path, strerror(errno));
+    // a directory opens, and seeks to a huge "size"; a FIFO or device has no size to seek to
+    int64_t regular_size;
+    dm_status chk = dm_input_check(path, fileno(f), &regular_size);
+    if (chk == DM_STATUS_OK && regular_size < 0)
+        chk = dm_error(DM_STATUS_IO, "%s: not a regular file (a model file is read whole)", path);
+    if (chk != DM_STATUS_OK) {
+        fclose(f);
+        return chk;
+    }
     if (fseeko(f, 0, SEEK_END) != 0) {
         int err = errno;
         fclose(f);
@@ -715,9 +765,19 @@ static dm_status dm_parse_model(const char *path, const uint8_t *p, size_t n,
                                 int64_t *n_params_out, dm_provenance *prov_out,
                                 dm_resume_state *resume_out) {
     uint32_t stored = (uint32_t)dm_load_le(p + n - 4, 4);
-    if (dm_crc32(p, n - 4) != stored)
-        return dm_error(DM_STATUS_CORRUPT, "%s: checksum mismatch: file is corrupt", path);
     dm_sections s;
+    if (dm_crc32(p, n - 4) != stored) {
+        // a cut-off file also fails the CRC; the section walk (bounds-checked, allocation-free)
+        // tells it apart and says where the data run out
+        if (dm_find_sections(path, p, n, &s) != DM_STATUS_OK) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", dm_last_error() + strlen(path) + 2);   /* "<path>: why" */
+            return dm_error(DM_STATUS_CORRUPT, "%s: truncated or damaged (%zu bytes): %s", path, n, why);
+        }
+        return dm_error(DM_STATUS_CORRUPT, "%s: checksum mismatch: file is corrupt (CRC-32 at byte "
+                        "%zu is %08x, the content gives %08x)", path, n - 4, (unsigned)stored,
+                        (unsigned)dm_crc32(p, n - 4));
+    }
     DM_TRY(dm_find_sections(path, p, n, &s));
 
     // hyper-parameters, range-checked before they size anything
@@ -768,7 +828,8 @@ static dm_status dm_parse_model(const char *path, const uint8_t *p, size_t n,
     }
     // the resume state only when asked for; its arrays belong to the caller on success
     if (resume_out && s.present[DM_SEC_RESM]) {
-        st = dm_r_resume(path, &s.body[DM_SEC_RESM], n_want_params, &rs);
+        st = dm_r_resume(path, &s.body[DM_SEC_RESM], (uint32_t)dm_load_le(p + 8, 4), n_want_params,
+                         &rs);
         if (st != DM_STATUS_OK) goto fail;
     }
     *hp_out = hp;
@@ -805,5 +866,7 @@ void dm_resume_state_free(dm_resume_state *r) {
     free(r->adam_m);
     free(r->adam_v);
     free(r->best_params);
+    free(r->part_logprob);
+    free(r->part_loss);
     memset(r, 0, sizeof *r);
 }

@@ -292,8 +292,14 @@ static dm_status score_all(dm_dash *d) {
         dm->auroc = d->labelled ? dm_auroc(dm->score, d->ds.label, d->ds.n) : NAN;
         dm->auprc = d->labelled ? dm_auprc(dm->score, d->ds.label, d->ds.n) : NAN;
         dm->acc = d->labelled ? dm_accuracy(dm->score, d->ds.label, d->ds.n) : NAN;
-        dash_log(d, "%s: AUROC %.4f  AUPRC %.4f on %lld sequences", dm->tag, dm->auroc, dm->auprc,
-                 (long long)d->ds.n);
+        /* an undefined metric (unlabelled data, one class) is logged as NA with the reason, never nan */
+        char a[32] = "NA", p[32] = "NA";
+        if (isfinite(dm->auroc)) snprintf(a, sizeof a, "%.4f", dm->auroc);
+        if (isfinite(dm->auprc)) snprintf(p, sizeof p, "%.4f", dm->auprc);
+        const char *why = !d->labelled ? "the data are unlabelled"
+                        : dm_metric_undefined(dm->score, d->ds.label, d->ds.n, DM_METRIC_AUROC);
+        dash_log(d, "%s: AUROC %s  AUPRC %s on %lld sequences%s%s%s", dm->tag, a, p, (long long)d->ds.n,
+                 why ? " (AUROC undefined: " : "", why ? why : "", why ? ")" : "");
     }
     return DM_STATUS_OK;
 }
@@ -991,9 +997,13 @@ static void section_cards(dm_dash *d) {
         ESC(pv->created_utc);
         PUT("</dd>\n");
         /* the test metrics recorded at training, when a test file was given then */
-        if (isfinite(pv->test_auroc))
-            P("<dt>test at training</dt><dd>AUROC %.4f, AUPRC %.4f (n %s)</dd>\n", pv->test_auroc,
-              pv->test_auprc, commas(c, (long long)pv->n_test));
+        if (pv->n_test > 0) {   /* an undefined metric (a one-class test file) shows as NA */
+            char ta[32] = "NA", tp[32] = "NA";
+            if (isfinite(pv->test_auroc)) snprintf(ta, sizeof ta, "%.4f", pv->test_auroc);
+            if (isfinite(pv->test_auprc)) snprintf(tp, sizeof tp, "%.4f", pv->test_auprc);
+            P("<dt>test at training</dt><dd>AUROC %s, AUPRC %s (n %s)</dd>\n", ta, tp,
+              commas(c, (long long)pv->n_test));
+        }
         PUT("</dl></div>\n");
     }
     PUT("</div></section>\n");
@@ -1041,8 +1051,10 @@ static dm_status section_performance(dm_dash *d) {
         loss[2 * i + 1] = (dm_svg_series){lab[1][i], model_colour[i], e, vl, ne, true, best};
         vauc[i] = (dm_svg_series){dm->tag, model_colour[i], e, va, ne, false, best};
         if (d->labelled) st = curves(dm->score, d->ds.label, d->ds.n, &cv[i]);
-        snprintf(lab[2][i], 64, "%s AUROC %.4f", dm->tag, dm->auroc);
-        snprintf(lab[3][i], 64, "%s AUPRC %.4f", dm->tag, dm->auprc);
+        if (isfinite(dm->auroc)) snprintf(lab[2][i], 64, "%s AUROC %.4f", dm->tag, dm->auroc);
+        else snprintf(lab[2][i], 64, "%s AUROC NA", dm->tag);
+        if (isfinite(dm->auprc)) snprintf(lab[3][i], 64, "%s AUPRC %.4f", dm->tag, dm->auprc);
+        else snprintf(lab[3][i], 64, "%s AUPRC NA", dm->tag);
         roc[i] = (dm_svg_series){lab[2][i], model_colour[i], cv[i].fpr, cv[i].tpr, cv[i].n, false, -1};
         pr[i] = (dm_svg_series){lab[3][i], model_colour[i], cv[i].rec, cv[i].prec, cv[i].n, false, -1};
     }

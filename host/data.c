@@ -74,6 +74,11 @@ static dm_status dm_lines_open(dm_lines *r, const char *path) {
     r->path = path;
     int fd = open(path, O_RDONLY);
     if (fd < 0) return dm_error(DM_STATUS_IO, "%s: %s", path, strerror(errno));
+    dm_status chk = dm_input_check(path, fd, NULL);   /* a directory opens, then fails to read */
+    if (chk != DM_STATUS_OK) {
+        close(fd);
+        return chk;
+    }
     r->gz = gzdopen(fd, "rb");
     if (!r->gz) {
         close(fd);
@@ -456,8 +461,10 @@ static dm_status dm_read_tsv(dm_lines *r, dm_builder *b, char *line, size_t n) {
             if (k != 2)
                 return dm_error(DM_STATUS_FORMAT,
                                 "%s:%lld: expected 2 tab-separated columns (sequence, label), "
-                                "found %d",
-                                r->path, (long long)r->lineno, k);
+                                "found %d%s",
+                                r->path, (long long)r->lineno, k,
+                                first && k > 2 ? " (a DeepBind header must name the columns "
+                                                 "EventID, seq and Bound)" : "");
             if (label < 0)
                 return dm_error(DM_STATUS_FORMAT, "%s:%lld: label must be 0 or 1, found '%.*s'",
                                 r->path, (long long)r->lineno, DM_SHOW(f[1], fl[1]));
@@ -517,7 +524,9 @@ static dm_status dm_read_all(dm_dataset *ds, dm_lines *r, const char *path, dm_f
     /* The first non-empty line decides the format. */
     DM_TRY(dm_lines_next(r, &line, &n));
     while (line && n == 0) DM_TRY(dm_lines_next(r, &line, &n));
-    if (!line) return dm_error(DM_STATUS_FORMAT, "%s: no sequences", path);
+    if (!line)
+        return dm_error(DM_STATUS_FORMAT, r->lineno == 0 ? "%s: the file is empty (no sequences)"
+                                                         : "%s: no sequences (only blank lines)", path);
 
     int col[3];
     if (format == DM_FORMAT_AUTO) {

@@ -94,6 +94,14 @@ dm_status dm_file_sha256(const char *path, uint64_t *bytes, char hex[65]);
 /* SHA-256 of a buffer (host/sha256.c). */
 void dm_sha256(const void *data, size_t n, uint8_t digest[32]);
 
+/* ---- input files (host/util.c) ---------------------------------------------------------------- */
+
+/* The check a reader makes on a file it has just opened as `fd`: a directory is DM_STATUS_IO
+ * "<path>: is a directory" (open(2) and fopen accept one for reading; the first read fails with a
+ * less helpful message, or, for fseek-based sizing, not at all). *size (when non-NULL) receives the
+ * size of a regular file, -1 for anything else (a FIFO, a device). */
+dm_status dm_input_check(const char *path, int fd, int64_t *size);
+
 /* ---- parameter tables ------------------------------------------------------------------------- */
 
 #define DM_MAX_TENSORS 64
@@ -165,6 +173,15 @@ typedef struct dm_resume_state {
     float *adam_m;        /* (n_params) */
     float *adam_v;        /* (n_params) */
     float *best_params;   /* (n_params) weights of best_epoch */
+    /* Mid-epoch state (checkpoint format 2), for a run stopped inside epoch epoch_done + 1 by a
+     * signal: batch_done > 0 batches of that epoch (of size `batch`) have been run; the first
+     * rows_done visiting positions' log-softmax and NLL are kept so the epoch's training AUROC and
+     * loss come out as in an uninterrupted run. batch_done = 0 at an epoch boundary (format 1). */
+    int32_t batch_done;
+    int32_t batch;
+    int64_t rows_done;
+    float *part_logprob;  /* (rows_done, 2) */
+    float *part_loss;     /* (rows_done) */
 } dm_resume_state;
 
 /* Writes a checkpoint atomically: magic, format version, hyper-parameters, the tensor table with

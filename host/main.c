@@ -17,10 +17,12 @@
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "deepmotif.h"
@@ -150,21 +152,31 @@ static uint64_t seed_opt(const dm_opt *opts) {
 
 /* ---- shared steps ------------------------------------------------------------------------------ */
 
-/* The notice of --device auto falling back to the CPU. It waits until the inputs have been read
- * (notice_flush), so a bad input still gets its one line and nothing else. */
-static char g_notice[320];
+/* The notice of --device auto falling back to the CPU, and the warnings about the inputs (padded
+ * sequences). They wait until every input has been read and checked (notice_flush), so a bad input
+ * still gets its one line and nothing else. */
+static char g_notice[2048];
 
 static void notice_flush(void) {
     if (g_notice[0]) fputs(g_notice, stderr);
     g_notice[0] = 0;
 }
 
+/* Appends a line to the waiting notices (printf-style; cut short when the buffer is full). */
+static void notice_add(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void notice_add(const char *fmt, ...) {
+    size_t used = strlen(g_notice);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_notice + used, sizeof g_notice - used, fmt, ap);
+    va_end(ap);
+}
+
 static void load_data(dm_dataset *ds, const char *path, int32_t len) {
     CHECK(dm_dataset_read(ds, path, DM_FORMAT_AUTO, len));
-    notice_flush();
     if (ds->n_padded || ds->n_truncated)
-        fprintf(stderr, "%s: warning: %s: %lld sequence(s) shorter than %d padded, %lld longer truncated\n",
-                prog_cmd, path, (long long)ds->n_padded, len, (long long)ds->n_truncated);
+        notice_add("%s: warning: %.900s: %lld sequence(s) shorter than %d padded, %lld longer truncated\n",
+                   prog_cmd, path, (long long)ds->n_padded, len, (long long)ds->n_truncated);
 }
 
 /* --device cpu|cuda|auto (default auto: CUDA when a device is usable, else one notice and the CPU). */
@@ -180,8 +192,8 @@ static dm_backend *make_backend(const dm_opt *opts) {
         if (s == DM_STATUS_OK) return be;
         if (!strcmp(dev, "cuda")) fail(s);
         if (dm_backend_cuda_built())   /* a CPU-only build has nothing to announce */
-            snprintf(g_notice, sizeof g_notice, "%s: notice: %s; running on the CPU (--device cpu silences this)\n",
-                     prog_cmd, dm_last_error());
+            notice_add("%s: notice: %.300s; running on the CPU (--device cpu silences this)\n", prog_cmd,
+                       dm_last_error());
     }
     if (opt(opts, "--cudnn")) fail(dm_error(DM_STATUS_BACKEND, "--cudnn needs the CUDA backend (--device %s runs on the CPU)", dev));
     int threads = (int)int_opt(opts, "--threads", 0, 0, 64);
@@ -224,14 +236,221 @@ static bool has_labels(const dm_dataset *ds) {
     return ds->n > 0;
 }
 
+/* --n-policy zero|quarter (default zero): true for quarter. */
+static bool n_quarter_opt(const dm_opt *opts) {
+    const char *npol = opt(opts, "--n-policy") ? opt(opts, "--n-policy") : "zero";
+    if (strcmp(npol, "zero") && strcmp(npol, "quarter")) usage_error("--n-policy must be zero or quarter");
+    return !strcmp(npol, "quarter");
+}
+
+/* ---- validation before any output -------------------------------------------------------------- */
+
+/* Every command reads and checks all of its inputs and checks that each output can be written before
+ * it computes anything or writes a byte, so a bad file costs one line and leaves nothing behind. */
+
+/* The folder of `path` ("." when it names none). */
+static void folder_of(const char *path, char *dir, size_t n) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(dir, n, ".");
+    else if (slash == path) snprintf(dir, n, "/");
+    else snprintf(dir, n, "%.*s", (int)(slash - path), path);
+}
+
+/* Fails (exit 1) unless `dir` is an existing folder this process may create files in; `path` is the
+ * output the message names (as dm_outfile_check words it: "<path>: cannot write: <reason>"). */
+static void check_folder(const char *path, const char *dir) {
+    struct stat st;
+    if (stat(dir, &st) != 0) fail(dm_error(DM_STATUS_IO, "%s: cannot write: %s", path, strerror(errno)));
+    if (!S_ISDIR(st.st_mode)) fail(dm_error(DM_STATUS_IO, "%s: cannot write: %s", path, strerror(ENOTDIR)));
+    if (access(dir, W_OK | X_OK) != 0) fail(dm_error(DM_STATUS_IO, "%s: cannot write: %s", path, strerror(errno)));
+}
+
+/* Fails (exit 1) unless the output file `path` can be written, by dm_outfile_check: a new or regular
+ * file needs a folder that takes a new (temporary) file, which it creates and removes; an existing
+ * file that is not a regular one (a device such as /dev/null, a FIFO, /dev/stdout) must be writable
+ * itself; "-" is standard output; a directory is refused. */
+static void check_out(const char *path) { CHECK(dm_outfile_check(path)); }
+
+/* check_out for PREFIX + each suffix (a NULL-ended list). */
+static void check_outs(const char *prefix, const char *const *suffix) {
+    for (int k = 0; suffix[k]; k++) {
+        char path[4200];
+        if (snprintf(path, sizeof path, "%s%s", prefix, suffix[k]) >= (int)sizeof path)
+            fail(dm_error(DM_STATUS_ARG, "%s: path too long", prefix));
+        check_out(path);
+    }
+}
+
+/* An output folder (the dashboard's): an existing folder that takes new files, or a new one whose
+ * parent does. */
+static void check_out_dir(const char *dir) {
+    struct stat st;
+    if (stat(dir, &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) fail(dm_error(DM_STATUS_IO, "%s: exists and is not a directory", dir));
+        check_folder(dir, dir);
+        return;
+    }
+    if (errno != ENOENT) fail(dm_error(DM_STATUS_IO, "%s: cannot write: %s", dir, strerror(errno)));
+    char parent[4200];
+    folder_of(dir, parent, sizeof parent);
+    check_folder(dir, parent);
+}
+
+/* The training data must be labelled and hold both classes (positives only with --negatives
+ * shuffle, which adds the negatives). */
+static void check_training_labels(const dm_dataset *ds, const char *path, bool shuffle) {
+    int64_t n_pos = 0, n_neg = 0;
+    for (int64_t i = 0; i < ds->n; i++) {
+        if (ds->label[i] != 0 && ds->label[i] != 1)
+            fail(dm_error(DM_STATUS_FORMAT, "%s: sequence %lld ('%.60s') has no 0/1 label: training needs labelled "
+                          "data (DeepBind, labelled FASTA or TSV)", path, (long long)i + 1, ds->id[i] ? ds->id[i] : ""));
+        n_pos += ds->label[i] == 1;
+        n_neg += ds->label[i] == 0;
+    }
+    if (n_pos == 0)
+        fail(dm_error(DM_STATUS_FORMAT, "%s: the data hold no bound sequences: training needs bound ones%s", path,
+                      shuffle ? "" : " and unbound ones"));
+    if (n_neg == 0 && !shuffle)
+        fail(dm_error(DM_STATUS_FORMAT, "%s: the data hold only bound sequences: training needs unbound ones too "
+                      "(for positive-only files use --negatives shuffle)", path));
+}
+
+/* ---- metrics for the user ----------------------------------------------------------------------- */
+
+static const char *const metric_name[3] = {"AUROC", "AUPRC", "accuracy"};
+
+/* A metric of scored, labelled rows from `path`: NaN when undefined, with a warning on stderr that
+ * says why ("AUROC undefined: the data hold only bound sequences"). */
+static double metric(dm_metric which, const float *score, const int8_t *label, int64_t n, const char *path) {
+    double v = which == DM_METRIC_AUROC ? dm_auroc(score, label, n)
+             : which == DM_METRIC_AUPRC ? dm_auprc(score, label, n) : dm_accuracy(score, label, n);
+    if (isfinite(v)) return v;
+    const char *why = dm_metric_undefined(score, label, n, which);
+    fprintf(stderr, "%s: warning: %s: %s undefined: %s\n", prog_cmd, path, metric_name[which],
+            why ? why : dm_last_error());
+    return NAN;
+}
+
+/* A metric as text: printf's `fmt` of it, or `undef` ("NA" in text and TSV, "null" in JSON). */
+static const char *metric_text(char buf[32], double v, const char *fmt, const char *undef) {
+    if (isfinite(v)) snprintf(buf, 32, fmt, v);
+    else snprintf(buf, 32, "%s", undef);
+    return buf;
+}
+
 /* ---- train ------------------------------------------------------------------------------------- */
+
+/* SIGINT/SIGTERM during training: the first sets a flag that dm_train reads after every batch (it
+ * finishes the batch, the checkpoint hook writes MODEL and MODEL.last, the CLI says what it kept and
+ * exits 128 + the signal); a second one of either ends the process at once, as the default
+ * disposition would. */
+static volatile sig_atomic_t g_stop_signal;
+
+static void on_stop_signal(int sig) {
+    if (g_stop_signal) {
+        signal(sig, SIG_DFL);   /* async-signal-safe; `sig` is blocked here and fires on return */
+        raise(sig);
+        return;
+    }
+    g_stop_signal = sig;
+}
+
+static void catch_stop_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* The checkpoint files of a training run, written by dm_train's hook.
+ *
+ * Commit order and invariant: at every epoch end MODEL is committed first (when the selected
+ * weights changed, and always at the first checkpoint of a process), then MODEL.last; a failed
+ * MODEL write stops before MODEL.last. So whatever a crash, kill or full disk interrupts, MODEL
+ * holds the selected weights of the epochs ≤ the epoch recorded in MODEL.last, or of the next
+ * epoch (killed between the two commits), which a resume from MODEL.last reproduces bit for bit.
+ * An old MODEL is never paired with a newer MODEL.last (tests/test_resume.c checks it). */
+typedef struct train_files {
+    const char *out;
+    char last[4200];
+    const dm_hparams *hp;
+    const dm_tensor_info *tensors;
+    int32_t n_tensors;
+    int64_t n_params;
+    dm_provenance *prov;
+    bool model_written;     /* MODEL committed by this process */
+    int32_t kept_epoch;     /* the last commit of MODEL.last: epochs done (−1: none yet) */
+    int64_t kept_batch;     /* and batches of the next epoch */
+} train_files;
+
+static dm_status save_model_pair(train_files *f, const float *best, const float *last, const dm_resume_state *st) {
+    dm_utc_now(f->prov->created_utc);
+    snprintf(f->prov->label, sizeof f->prov->label, "best");
+    DM_TRY(dm_checkpoint_save(f->out, f->hp, f->tensors, f->n_tensors, best, f->n_params, f->prov, NULL));
+    f->model_written = true;
+    if (!last) return DM_STATUS_OK;
+    snprintf(f->prov->label, sizeof f->prov->label, "last");
+    DM_TRY(dm_checkpoint_save(f->last, f->hp, f->tensors, f->n_tensors, last, f->n_params, f->prov, st));
+    f->kept_epoch = st->epoch_done;
+    f->kept_batch = st->batch_done;
+    return DM_STATUS_OK;
+}
+
+static dm_status train_checkpoint(void *ctx, const dm_train_checkpoint *c) {
+    train_files *f = ctx;
+    if (c->best_changed || !f->model_written)
+        return save_model_pair(f, c->state->best_params, c->params, c->state);
+    snprintf(f->prov->label, sizeof f->prov->label, "last");
+    dm_utc_now(f->prov->created_utc);
+    DM_TRY(dm_checkpoint_save(f->last, f->hp, f->tensors, f->n_tensors, c->params, f->n_params, f->prov, c->state));
+    f->kept_epoch = c->state->epoch_done;
+    f->kept_batch = c->state->batch_done;
+    return DM_STATUS_OK;
+}
+
+/* Appends `a` to buf, in single quotes when the shell would otherwise split or expand it. */
+static void shell_word(char *buf, size_t cap, const char *a) {
+    size_t k = strlen(buf);
+    bool plain = a[0] != 0;
+    for (const char *p = a; *p; p++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./:=,+-@%", *p)) plain = false;
+    if (plain) {
+        snprintf(buf + k, cap - k, " %s", a);
+        return;
+    }
+    k += (size_t)snprintf(buf + k, cap - k, " '");
+    for (const char *p = a; *p && k + 5 < cap; p++) {
+        if (*p == '\'') k += (size_t)snprintf(buf + k, cap - k, "'\\''");
+        else buf[k++] = *p, buf[k] = 0;
+    }
+    if (k < cap) snprintf(buf + k, cap - k, "'");
+}
+
+/* The command that continues this run: its own arguments with --resume MODEL.last. */
+static void resume_command(char *buf, size_t cap, int argc, char **argv, const char *last) {
+    snprintf(buf, cap, "deepmotif train");
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--resume")) {
+            i++;
+            continue;
+        }
+        if (!strncmp(argv[i], "--resume=", 9)) continue;
+        shell_word(buf, cap, argv[i]);
+    }
+    size_t k = strlen(buf);
+    snprintf(buf + k, cap - k, " --resume");
+    shell_word(buf, cap, last);
+}
 
 static int cmd_train(int argc, char **argv) {
     dm_opt opts[] = {
         {"--arch", "cnn|rnn|cnnrnn", "architecture (required)", NULL},
         {"--train", "FILE", "training data: DeepBind .seq.gz, labelled FASTA or TSV (required)", NULL},
         {"--test", "FILE", "test data, scored once with the selected weights", NULL},
-        {"--out", "MODEL", "checkpoint to write (required); MODEL.last gets the final epoch", NULL},
+        {"--out", "MODEL", "checkpoint to write (required); MODEL.last gets every epoch end, for --resume", NULL},
         {"--negatives", "none|shuffle", "shuffle: add one dinucleotide shuffle per positive (for _AC files)", NULL},
         {"--valid-frac", "F", "validation fraction of the training pairs (default 0.1)", NULL},
         {"--epochs", "N", "maximum epochs (default 50)", NULL},
@@ -252,11 +471,11 @@ static int cmd_train(int argc, char **argv) {
     };
     parse(argc, argv, opts, "deepmotif train --arch ARCH --train FILE --out MODEL [options]",
           "Trains one of the three Deep Motif Dashboard models and writes MODEL (the selected weights)\n"
-          "and MODEL.last (the final epoch with its optimiser state, for --resume).");
+          "and MODEL.last (the last epoch end with its optimiser state, for --resume), both at every epoch end.");
     const char *train_path = required(opts, "--train"), *out = required(opts, "--out");
     const char *resume = opt(opts, "--resume");
     dm_arch arch = DM_ARCH_CNN;
-    if (!resume) CHECK(dm_arch_parse(required(opts, "--arch"), &arch));
+    if (!resume || opt(opts, "--arch")) CHECK(dm_arch_parse(required(opts, "--arch"), &arch));
     const char *proto = opt(opts, "--protocol") ? opt(opts, "--protocol") : "default";
     if (strcmp(proto, "default") && strcmp(proto, "original")) usage_error("--protocol must be default or original");
     dm_protocol protocol = strcmp(proto, "original") ? DM_PROTOCOL_DEFAULT : DM_PROTOCOL_ORIGINAL;
@@ -285,22 +504,42 @@ static int cmd_train(int argc, char **argv) {
     float *params = NULL;
     if (resume) {
         int64_t np;
+        int32_t len_asked = hp.len;
         CHECK(dm_checkpoint_load(resume, dm_model_table, &hp, &params, &np, &prov, &state));
-        if (!state.adam_m) fail(dm_error(DM_STATUS_ARG, "%s: no resume state (use the MODEL.last file)", resume));
+        if (!state.adam_m) fail(dm_error(DM_STATUS_FORMAT, "%s: no resume state (use the MODEL.last file)", resume));
+        if (opt(opts, "--arch") && hp.arch != arch)
+            fail(dm_error(DM_STATUS_FORMAT, "%s: the checkpoint's architecture is %s; it cannot resume as --arch %s",
+                          resume, dm_arch_name(hp.arch), dm_arch_name(arch)));
+        if (opt(opts, "--len") && hp.len != len_asked)
+            fail(dm_error(DM_STATUS_FORMAT, "%s: a model of sequence length %d cannot resume with --len %d", resume,
+                          (int)hp.len, (int)len_asked));
         if (o.seed != prov.seed && opt(opts, "--seed"))
             fprintf(stderr, "%s: warning: --seed %llu differs from the run's seed %llu; using the run's\n",
                     prog_cmd, (unsigned long long)o.seed, (unsigned long long)prov.seed);
         o.seed = prov.seed;
+        /* what was not given again is the run's own, so a bare resume continues it unchanged */
+        if (!opt(opts, "--protocol") && !strcmp(prov.protocol, "original")) {
+            protocol = o.protocol = DM_PROTOCOL_ORIGINAL;
+            valid_frac = 0;
+        }
+        if (!opt(opts, "--batch") && prov.batch >= 1) o.batch = prov.batch;
+        if (!opt(opts, "--lr") && prov.lr0 > 0) o.lr = prov.lr0;
+        if (!opt(opts, "--epochs") && prov.epochs_max >= 1 && prov.epochs_max <= DM_MAX_EPOCHS) o.epochs = prov.epochs_max;
+        if (!opt(opts, "--valid-frac") && protocol == DM_PROTOCOL_DEFAULT) valid_frac = prov.valid_frac;
     }
 
     /* fail now, not after hours of training, when the outputs cannot be written */
-    dm_outfile probe;
-    CHECK(dm_outfile_open(&probe, out));
-    dm_outfile_abort(&probe);
+    check_outs(out, (const char *const[]){"", ".last", NULL});
 
     /* data: training file (+ shuffled negatives), validation split, optional test file */
     dm_dataset raw = {0}, full = {0}, tr = {0}, va = {0}, te = {0};
     load_data(&raw, train_path, hp.len);
+    check_training_labels(&raw, train_path, !strcmp(neg, "shuffle"));
+    const char *test_path = opt(opts, "--test");   /* read before anything is computed */
+    if (test_path) {
+        load_data(&te, test_path, hp.len);
+        if (!has_labels(&te)) fail(dm_error(DM_STATUS_FORMAT, "%s: --test needs labelled data", test_path));
+    }
     if (!strcmp(neg, "shuffle")) {
         CHECK(dm_dataset_with_shuffled_negatives(&full, &raw, o.seed));
         dm_dataset_free(&raw);
@@ -309,8 +548,18 @@ static int cmd_train(int argc, char **argv) {
     }
     if (protocol == DM_PROTOCOL_ORIGINAL) valid_frac = 0;
     CHECK(dm_dataset_split(&full, valid_frac, o.seed, &tr, &va));
-    const char *test_path = opt(opts, "--test");
-    if (test_path) load_data(&te, test_path, hp.len);
+    if (tr.n == 0)
+        fail(dm_error(DM_STATUS_FORMAT, "%s: no training sequences are left after the validation split "
+                      "(--valid-frac %g of %lld sequences)", train_path, valid_frac, (long long)full.n));
+    for (int k = 0; k < 2; k++) {   /* both parts of the split need both classes */
+        const dm_dataset *part = k ? &va : &tr;
+        int64_t n_pos = 0;
+        for (int64_t i = 0; i < part->n; i++) n_pos += part->label[i] == 1;
+        if (part->n && (n_pos == 0 || n_pos == part->n))
+            fail(dm_error(DM_STATUS_FORMAT, "%s: the %s part of the split (--valid-frac %g: %lld sequences) holds "
+                          "one class only: use %s --valid-frac or more data", train_path, k ? "validation" : "training",
+                          valid_frac, (long long)part->n, k ? "a larger" : "a smaller"));
+    }
 
     dm_backend *be = make_backend(opts);
     notice_flush();
@@ -326,6 +575,8 @@ static int cmd_train(int argc, char **argv) {
     prov.valid_frac = (float)valid_frac;
     snprintf(prov.version, sizeof prov.version, "%s", dm_version());
     describe_backend(be, prov.device, sizeof prov.device);
+    catch_stop_signals();   /* from here a signal is honoured after the next batch (before the header
+                             * line, so a caller that waits for it knows) */
     if (o.progress)
         fprintf(stderr, "deepmotif train: %s, %lld trained parameters; %lld training, %lld validation sequences; "
                 "%s protocol, batch %d, %s\n", dm_arch_name(hp.arch), (long long)dm_model_n_trainable(m),
@@ -334,40 +585,85 @@ static int cmd_train(int argc, char **argv) {
     int64_t np = dm_model_n_params(m);
     float *last = malloc(sizeof(float) * (size_t)np);
     if (!last) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
-    CHECK(dm_train(m, &tr, &va, &o, &prov, &state, last));
+
+    /* MODEL and MODEL.last at every epoch end (train_files: the commit order), and at a signal */
+    int32_t nt;
+    const dm_tensor_info *tensors = dm_model_tensors(m, &nt);
+    train_files files = {.out = out, .hp = &hp, .tensors = tensors, .n_tensors = nt, .n_params = np,
+                         .prov = &prov, .kept_epoch = -1};
+    snprintf(files.last, sizeof files.last, "%s.last", out);
+    if (resume && !strcmp(resume, files.last)) {   /* resumed in place: the files on disk are this state */
+        files.kept_epoch = state.epoch_done;
+        files.kept_batch = state.batch_done;
+    }
+    prov.test_auroc = prov.test_auprc = prov.test_accuracy = NAN;   /* until the test set is scored */
+    prov.n_test = 0;
+    dm_train_stop stopped;
+    o.checkpoint = train_checkpoint;
+    o.checkpoint_ctx = &files;
+    o.stop = &g_stop_signal;
+    o.stopped = &stopped;
+    const char *nan_at = getenv("DM_TEST_NAN");   /* tests only: "EPOCH:BATCH" poisons a weight there */
+    if (nan_at && sscanf(nan_at, "%d:%d", &o.nan_epoch, &o.nan_batch) != 2) o.nan_epoch = o.nan_batch = 0;
+    dm_status trained = dm_train(m, &tr, &va, &o, &prov, &state, last);
+    if (trained != DM_STATUS_OK && stopped.diverged_epoch > 0) {
+        /* one line: where it diverged and what is left on disk (never weights of a bad batch) */
+        fprintf(stderr, "%s: %s; ", prog_cmd, dm_last_error());
+        if (files.kept_epoch < 0) fprintf(stderr, "no checkpoint was written by this run\n");
+        else if (files.kept_batch > 0)
+            fprintf(stderr, "%s and %s hold the run as of batch %lld of epoch %d\n", out, files.last,
+                    (long long)files.kept_batch, files.kept_epoch + 1);
+        else fprintf(stderr, "%s and %s hold the run as of epoch %d\n", out, files.last, files.kept_epoch);
+        exit(1);
+    }
+    CHECK(trained);
+    if (stopped.signal) {
+        int sig = stopped.signal;
+        char cmd[8192];
+        resume_command(cmd, sizeof cmd, argc, argv, files.last);
+        char where[96], sel[160];
+        if (state.batch_done > 0)
+            snprintf(where, sizeof where, "in epoch %d after batch %d of %lld", state.epoch_done + 1, state.batch_done,
+                     (long long)((tr.n + prov.batch - 1) / prov.batch));
+        else
+            snprintf(where, sizeof where, "after epoch %d", state.epoch_done);
+        if (state.best_epoch == 0) snprintf(sel, sizeof sel, "the initial weights");
+        else if (va.n) snprintf(sel, sizeof sel, "epoch %d, validation AUROC %.4f", state.best_epoch, state.best_valid);
+        else if (protocol == DM_PROTOCOL_ORIGINAL)
+            snprintf(sel, sizeof sel, "epoch %d, training AUROC %.4f", state.best_epoch, state.best_valid);
+        else snprintf(sel, sizeof sel, "epoch %d", state.best_epoch);
+        fprintf(stderr, "%s: interrupted by %s %s: kept %s (%s) and %s; resume with: %s\n", prog_cmd,
+                sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal", where, out, sel, files.last, cmd);
+        exit(128 + sig);
+    }
 
     /* the test set is scored once, with the selected weights */
-    prov.test_auroc = prov.test_auprc = prov.test_accuracy = NAN;
     prov.n_test = te.n;
     if (test_path) {
         float *scores = malloc(sizeof(float) * (size_t)te.n);
         if (!scores) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
         CHECK(dm_predict(m, &te, o.n_quarter, scores));
-        prov.test_auroc = dm_auroc(scores, te.label, te.n);
-        prov.test_auprc = dm_auprc(scores, te.label, te.n);
-        prov.test_accuracy = dm_accuracy(scores, te.label, te.n);
+        prov.test_auroc = metric(DM_METRIC_AUROC, scores, te.label, te.n, test_path);
+        prov.test_auprc = metric(DM_METRIC_AUPRC, scores, te.label, te.n, test_path);
+        prov.test_accuracy = metric(DM_METRIC_ACCURACY, scores, te.label, te.n, test_path);
         free(scores);
     }
 
-    /* MODEL: the selected weights; MODEL.last: the final epoch and its optimiser state */
-    int32_t nt;
-    const dm_tensor_info *tensors = dm_model_tensors(m, &nt);
+    /* MODEL: the selected weights; MODEL.last: the final epoch and its optimiser state; both again
+     * with the complete provenance (log, test metrics), in the same order */
     float *best = malloc(sizeof(float) * (size_t)np);
     if (!best) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
     CHECK(dm_model_get_params(m, best));
-    dm_utc_now(prov.created_utc);
-    snprintf(prov.label, sizeof prov.label, "last");
-    char last_path[4200];
-    snprintf(last_path, sizeof last_path, "%s.last", out);
-    CHECK(dm_checkpoint_save(last_path, &hp, tensors, nt, last, np, &prov, &state));
-    snprintf(prov.label, sizeof prov.label, "best");
-    CHECK(dm_checkpoint_save(out, &hp, tensors, nt, best, np, &prov, NULL));
+    CHECK(save_model_pair(&files, best, last, &state));
 
     printf("model      %s (%s, epoch %d of %d run)\n", out, dm_arch_name(hp.arch), prov.best_epoch, prov.epochs_run);
     if (va.n) printf("valid      AUROC %.4f\n", state.best_valid);
-    if (test_path)
-        printf("test       n %lld  AUROC %.4f  AUPRC %.4f  accuracy %.4f\n", (long long)te.n, prov.test_auroc,
-               prov.test_auprc, prov.test_accuracy);
+    if (test_path) {
+        char a[32], b[32], c[32];
+        printf("test       n %lld  AUROC %s  AUPRC %s  accuracy %s\n", (long long)te.n,
+               metric_text(a, prov.test_auroc, "%.4f", "NA"), metric_text(b, prov.test_auprc, "%.4f", "NA"),
+               metric_text(c, prov.test_accuracy, "%.4f", "NA"));
+    }
     printf("time       %.1f s, %.0f sequences/s\n", prov.train_seconds,
            (double)tr.n * prov.epochs_run / (prov.train_seconds > 0 ? prov.train_seconds : 1));
     free(best);
@@ -397,7 +693,9 @@ static int cmd_eval(int argc, char **argv) {
         {0},
     };
     parse(argc, argv, opts, "deepmotif eval --model MODEL --data FILE [--json]",
-          "Scores labelled data with a trained model: n, AUROC (ties count 1/2), AUPRC, accuracy.");
+          "Scores labelled data with a trained model: n, AUROC (ties count 1/2), AUPRC, accuracy.\n"
+          "An undefined metric (one class, one sequence) is NA (null in JSON), with a warning saying why.");
+    bool quarter = n_quarter_opt(opts);
     dm_backend *be = make_backend(opts);
     static dm_provenance prov;
     dm_model *m = load_model(required(opts, "--model"), be, 256, &prov);
@@ -405,16 +703,24 @@ static int cmd_eval(int argc, char **argv) {
     const char *path = required(opts, "--data");
     load_data(&ds, path, dm_model_hparams(m)->len);
     if (!has_labels(&ds)) fail(dm_error(DM_STATUS_FORMAT, "%s: eval needs labelled data (use predict)", path));
+    notice_flush();
     float *scores = malloc(sizeof(float) * (size_t)ds.n);
     if (!scores) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
-    const char *npol = opt(opts, "--n-policy");
-    CHECK(dm_predict(m, &ds, npol && !strcmp(npol, "quarter"), scores));
-    double auroc = dm_auroc(scores, ds.label, ds.n), auprc = dm_auprc(scores, ds.label, ds.n);
-    double acc = dm_accuracy(scores, ds.label, ds.n);
-    if (opt(opts, "--json"))
-        printf("{\"n\": %lld, \"auroc\": %.6f, \"auprc\": %.6f, \"accuracy\": %.6f}\n", (long long)ds.n, auroc, auprc, acc);
+    CHECK(dm_predict(m, &ds, quarter, scores));
+    /* an undefined metric (one class, one sequence) is null in JSON and NA in text, with a warning */
+    double auroc = metric(DM_METRIC_AUROC, scores, ds.label, ds.n, path);
+    double auprc = metric(DM_METRIC_AUPRC, scores, ds.label, ds.n, path);
+    double acc = metric(DM_METRIC_ACCURACY, scores, ds.label, ds.n, path);
+    char a[32], b[32], c[32];
+    bool json = opt(opts, "--json") != NULL;
+    const char *undef = json ? "null" : "NA";
+    metric_text(a, auroc, json ? "%.6f" : "%.4f", undef);
+    metric_text(b, auprc, json ? "%.6f" : "%.4f", undef);
+    metric_text(c, acc, json ? "%.6f" : "%.4f", undef);
+    if (json)
+        printf("{\"n\": %lld, \"auroc\": %s, \"auprc\": %s, \"accuracy\": %s}\n", (long long)ds.n, a, b, c);
     else
-        printf("n %lld\nAUROC %.4f\nAUPRC %.4f\naccuracy %.4f\n", (long long)ds.n, auroc, auprc, acc);
+        printf("n %lld\nAUROC %s\nAUPRC %s\naccuracy %s\n", (long long)ds.n, a, b, c);
     free(scores);
     dm_dataset_free(&ds);
     dm_model_free(m);
@@ -436,15 +742,17 @@ static int cmd_predict(int argc, char **argv) {
     parse(argc, argv, opts, "deepmotif predict --model MODEL --data FILE --out FILE.tsv",
           "Writes P(bound) for every sequence, in input order.");
     const char *out = required(opts, "--out");
+    bool quarter = n_quarter_opt(opts);
+    check_out(out);
     dm_backend *be = make_backend(opts);
     static dm_provenance prov;
     dm_model *m = load_model(required(opts, "--model"), be, 256, &prov);
     dm_dataset ds = {0};
     load_data(&ds, required(opts, "--data"), dm_model_hparams(m)->len);
+    notice_flush();
     float *scores = malloc(sizeof(float) * (size_t)(ds.n ? ds.n : 1));
     if (!scores) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
-    const char *npol = opt(opts, "--n-policy");
-    CHECK(dm_predict(m, &ds, npol && !strcmp(npol, "quarter"), scores));
+    CHECK(dm_predict(m, &ds, quarter, scores));
     bool labelled = has_labels(&ds);
     dm_outfile f;
     CHECK(dm_outfile_open(&f, out));
@@ -499,16 +807,17 @@ static int cmd_saliency(int argc, char **argv) {
     if (strcmp(base, "zero") && strcmp(base, "shuffle")) usage_error("--baseline must be zero or shuffle");
     so.shuffle_baseline = !strcmp(base, "shuffle");
     so.seed = seed_opt(opts);
-    const char *npol = opt(opts, "--n-policy");
-    so.n_quarter = npol && !strcmp(npol, "quarter");
+    so.n_quarter = n_quarter_opt(opts);
     so.progress = !opt(opts, "--quiet") && isatty(fileno(stderr));
     const char *prefix = required(opts, "--out");
     int batch = (int)int_opt(opts, "--batch", 256, 1, 1 << 16);
+    check_outs(prefix, (const char *const[]){".npy", ".onehot.npy", ".npz", ".onehot.npz", ".tsv", NULL});
     dm_backend *be = make_backend(opts);
     static dm_provenance prov;
     dm_model *m = load_model(required(opts, "--model"), be, batch, &prov);
     dm_dataset ds = {0};
     load_data(&ds, required(opts, "--data"), dm_model_hparams(m)->len);
+    notice_flush();
     double t0 = dm_now();
     CHECK(dm_saliency_run(m, &ds, &so, prefix));
     fprintf(stderr, "%s: %lld sequences in %.1f s; wrote %s.{npy,onehot.npy,npz,onehot.npz,tsv}\n", prog_cmd,
@@ -529,25 +838,41 @@ static const char *cmdline_of(int argc, char **argv) {
     return buf;
 }
 
-/* Compares `q` with the database at db_path, writes out_path (TOMTOM-like TSV) and prints each
- * query's best match. */
-static void annotate(const dm_motif_set *q, const char *db_path, const char *out_path, const char *cmdline) {
-    dm_motif_set db = {0};
-    CHECK(dm_meme_read(db_path, &db));
+/* Reads a motif database (MEME format) that must hold at least one motif. */
+static void read_db(const char *path, dm_motif_set *db) {
+    CHECK(dm_meme_read(path, db));
+    if (!db->n) fail(dm_error(DM_STATUS_FORMAT, "%s: no motifs", path));
+}
+
+/* The comparison of `q` with a database, computed before anything is written. */
+typedef struct dm_annotation {
     dm_compare_options co;
-    dm_compare_options_default(&co);
-    dm_hit *hits = NULL;
-    int nh = 0;
-    CHECK(dm_compare(q, &db, &co, &hits, &nh));
-    CHECK(dm_compare_write_tsv(out_path, q, &db, hits, nh, &co, cmdline));
-    for (int i = 0; i < nh; i++)
+    dm_hit *hits;
+    int nh;
+} dm_annotation;
+
+static void annotate_compute(const dm_motif_set *q, const dm_motif_set *db, dm_annotation *an) {
+    dm_compare_options_default(&an->co);
+    an->hits = NULL;
+    an->nh = 0;
+    CHECK(dm_compare(q, db, &an->co, &an->hits, &an->nh));
+}
+
+/* Writes out_path (TOMTOM-like TSV) and prints each query's best match; returns the status of the
+ * write (the caller removes its other outputs on failure). */
+static dm_status annotate_write(const dm_motif_set *q, const dm_motif_set *db, dm_annotation *an,
+                                const char *out_path, const char *cmdline) {
+    DM_TRY(dm_compare_write_tsv(out_path, q, db, an->hits, an->nh, &an->co, cmdline));
+    const dm_hit *hits = an->hits;
+    for (int i = 0; i < an->nh; i++)
         if (i == 0 || hits[i].query != hits[i - 1].query)
             printf("%-16s best match %s %s  p %.3g  q %.3g  (%c, offset %d)\n", q->m[hits[i].query].id,
-                   db.m[hits[i].target].id, db.m[hits[i].target].name, hits[i].pvalue, hits[i].qvalue,
+                   db->m[hits[i].target].id, db->m[hits[i].target].name, hits[i].pvalue, hits[i].qvalue,
                    hits[i].orient, hits[i].offset);
-    fprintf(stderr, "%s: %d matches (q <= %g) written to %s\n", prog_cmd, nh, co.thresh, out_path);
-    free(hits);
-    dm_motif_set_free(&db);
+    fprintf(stderr, "%s: %d matches (q <= %g) written to %s\n", prog_cmd, an->nh, an->co.thresh, out_path);
+    free(an->hits);
+    an->hits = NULL;
+    return DM_STATUS_OK;
 }
 
 static int cmd_compare(int argc, char **argv) {
@@ -572,13 +897,15 @@ static int cmd_compare(int argc, char **argv) {
     const char *dist = opt(opts, "--dist") ? opt(opts, "--dist") : "pearson";
     if (strcmp(dist, "pearson") && strcmp(dist, "euclid")) usage_error("--dist must be pearson or euclid");
     co.dist = !strcmp(dist, "euclid");
+    const char *out = required(opts, "--out"), *qpath = required(opts, "--query"), *dbpath = required(opts, "--db");
+    check_out(out);
     dm_motif_set q = {0}, db = {0};
-    CHECK(dm_meme_read(required(opts, "--query"), &q));
-    CHECK(dm_meme_read(required(opts, "--db"), &db));
+    CHECK(dm_meme_read(qpath, &q));
+    read_db(dbpath, &db);
     dm_hit *hits = NULL;
     int nh = 0;
     CHECK(dm_compare(&q, &db, &co, &hits, &nh));
-    CHECK(dm_compare_write_tsv(required(opts, "--out"), &q, &db, hits, nh, &co, cmdline_of(argc, argv)));
+    CHECK(dm_compare_write_tsv(out, &q, &db, hits, nh, &co, cmdline_of(argc, argv)));
     fprintf(stderr, "%s: %d queries x %d targets: %d matches (q <= %g)\n", prog_cmd, q.n, db.n, nh, co.thresh);
     free(hits);
     dm_motif_set_free(&q);
@@ -605,22 +932,37 @@ static int cmd_motifs(int argc, char **argv) {
     dm_motifs_options_default(&mo);
     mo.frac = (float)num_opt(opts, "--frac", mo.frac, 0, 1);
     mo.min_sites = (int)int_opt(opts, "--min-sites", mo.min_sites, 1, 1 << 30);
-    const char *prefix = required(opts, "--out");
+    const char *prefix = required(opts, "--out"), *db_path = opt(opts, "--db");
+    check_outs(prefix, (const char *const[]){".meme", db_path ? ".hits.tsv" : NULL, NULL});
     dm_backend *be = make_backend(opts);
     static dm_provenance prov;
-    dm_model *m = load_model(required(opts, "--model"), be, 256, &prov);
+    const char *model_path = required(opts, "--model");
+    dm_model *m = load_model(model_path, be, 256, &prov);
+    if (dm_model_hparams(m)->arch == DM_ARCH_RNN)
+        fail(dm_error(DM_STATUS_FORMAT, "%s: an rnn model has no convolution filters (motifs needs a cnn or cnnrnn)",
+                      model_path));
     dm_dataset ds = {0};
     load_data(&ds, required(opts, "--data"), dm_model_hparams(m)->len);
+    dm_motif_set db = {0};
+    if (db_path) read_db(db_path, &db);
+    notice_flush();
     dm_motif_set set = {0};
     CHECK(dm_motifs_extract(m, &ds, &mo, &set));
-    char path[4200];
+    dm_annotation an = {0};
+    if (db_path) annotate_compute(&set, &db, &an);
+    char path[4200], hits_path[4200];
     snprintf(path, sizeof path, "%s.meme", prefix);
+    snprintf(hits_path, sizeof hits_path, "%s.hits.tsv", prefix);
     CHECK(dm_meme_write(path, &set));
     fprintf(stderr, "%s: %d filters with >= %d sites written to %s\n", prog_cmd, set.n, mo.min_sites, path);
-    if (opt(opts, "--db")) {
-        snprintf(path, sizeof path, "%s.hits.tsv", prefix);
-        annotate(&set, opt(opts, "--db"), path, cmdline_of(argc, argv));
+    if (db_path) {
+        dm_status st = annotate_write(&set, &db, &an, hits_path, cmdline_of(argc, argv));
+        if (st) {
+            remove(path);
+            fail(st);
+        }
     }
+    dm_motif_set_free(&db);
     dm_motif_set_free(&set);
     dm_dataset_free(&ds);
     dm_model_free(m);
@@ -647,15 +989,17 @@ static int cmd_temporal(int argc, char **argv) {
           "on positions 1..i (forward) and i..L (backward).");
     const char *prefix = required(opts, "--out");
     int batch = (int)int_opt(opts, "--batch", 64, 1, 1 << 16);
+    bool quarter = n_quarter_opt(opts);
+    check_outs(prefix, (const char *const[]){".npy", ".tsv", NULL});
     dm_backend *be = make_backend(opts);
     static dm_provenance prov;
-    dm_model *m = load_model(required(opts, "--model"), be, batch, &prov);
+    const char *model_path = required(opts, "--model");
+    dm_model *m = load_model(model_path, be, batch, &prov);
     if (dm_model_hparams(m)->arch == DM_ARCH_CNN)
-        fail(dm_error(DM_STATUS_ARG, "temporal scores need an rnn or cnnrnn model, not a cnn"));
+        fail(dm_error(DM_STATUS_FORMAT, "%s: a cnn model; temporal scores need an rnn or cnnrnn model", model_path));
     dm_dataset ds = {0};
     load_data(&ds, required(opts, "--data"), dm_model_hparams(m)->len);
-    const char *npol = opt(opts, "--n-policy");
-    bool quarter = npol && !strcmp(npol, "quarter");
+    notice_flush();
     int L = ds.len;
     float *x = malloc(sizeof(float) * 4 * (size_t)batch * L), *f = malloc(sizeof(float) * (size_t)batch * L);
     float *b = malloc(sizeof(float) * (size_t)batch * L), *fb = malloc(sizeof(float) * 2 * (size_t)batch * L);
@@ -735,10 +1079,13 @@ static int cmd_optimize(int argc, char **argv) {
     const char *param = opt(opts, "--param") ? opt(opts, "--param") : "direct";
     if (strcmp(param, "direct") && strcmp(param, "softmax")) usage_error("--param must be direct or softmax");
     oo.softmax = !strcmp(param, "softmax");
-    const char *prefix = required(opts, "--out");
+    const char *prefix = required(opts, "--out"), *db_path = opt(opts, "--db");
+    check_outs(prefix, (const char *const[]){".meme", ".trajectory.tsv", ".fa", db_path ? ".hits.tsv" : NULL, NULL});
     dm_backend *be = make_backend(opts);
     static dm_provenance prov;
     dm_model *m = load_model(required(opts, "--model"), be, oo.restarts, &prov);
+    dm_motif_set db = {0};
+    if (db_path) read_db(db_path, &db);
     notice_flush();
     int L = dm_model_hparams(m)->len, R = oo.restarts;
     float *x = malloc(sizeof(float) * 4 * (size_t)R * L), *ppm = malloc(sizeof(float) * 4 * (size_t)R * L);
@@ -747,23 +1094,35 @@ static int cmd_optimize(int argc, char **argv) {
     double t0 = dm_now();
     CHECK(dm_optimize(m, &oo, x, ppm, obj, p));
     double secs = dm_now() - t0;
+    /* the PPMs as a motif set (views into ppm), compared with the database before anything is written */
+    dm_motif_set q = {.n = R, .m = calloc((size_t)R, sizeof(dm_motif))};
+    if (!q.m) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
+    for (int r = 0; r < R; r++) {
+        snprintf(q.m[r].id, sizeof q.m[r].id, "restart_%d", r + 1);
+        q.m[r].w = L;
+        q.m[r].p = ppm + 4 * (size_t)r * L;
+        q.m[r].nsites = 1;
+    }
+    dm_annotation an = {0};
+    if (db_path) annotate_compute(&q, &db, &an);
     CHECK(dm_optimize_write(prefix, &oo, L, ppm, obj, p));
     for (int r = 0; r < R; r++)
         printf("restart %d  objective %.4f -> %.4f  P(bound) %.4f\n", r + 1, obj[r], obj[(size_t)oo.steps * R + r], p[r]);
-    if (opt(opts, "--db")) {   /* the PPMs as a motif set (views into ppm), compared with the database */
-        dm_motif_set q = {.n = R, .m = calloc((size_t)R, sizeof(dm_motif))};
-        if (!q.m) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
-        for (int r = 0; r < R; r++) {
-            snprintf(q.m[r].id, sizeof q.m[r].id, "restart_%d", r + 1);
-            q.m[r].w = L;
-            q.m[r].p = ppm + 4 * (size_t)r * L;
-            q.m[r].nsites = 1;
-        }
+    if (db_path) {
         char path[4200];
         snprintf(path, sizeof path, "%s.hits.tsv", prefix);
-        annotate(&q, opt(opts, "--db"), path, cmdline_of(argc, argv));
-        free(q.m);
+        dm_status st = annotate_write(&q, &db, &an, path, cmdline_of(argc, argv));
+        if (st) {   /* no half-written set: the three files just written go too */
+            static const char *const sfx[3] = {".meme", ".trajectory.tsv", ".fa"};
+            for (int k = 0; k < 3; k++) {
+                snprintf(path, sizeof path, "%s%s", prefix, sfx[k]);
+                remove(path);
+            }
+            fail(st);
+        }
     }
+    free(q.m);
+    dm_motif_set_free(&db);
     fprintf(stderr, "%s: %d restarts x %d steps in %.1f s (%.0f steps/s); wrote %s.meme, %s.trajectory.tsv, %s.fa\n",
             prog_cmd, R, oo.steps, secs, oo.steps / (secs > 0 ? secs : 1), prefix, prefix, prefix);
     free(x); free(ppm); free(obj); free(p);
@@ -824,6 +1183,7 @@ static int cmd_dashboard(int argc, char **argv) {
     if (index) {
         if (nm || opt(opts, "--data")) usage_error("--index takes report directories, not --model or --data");
         if (!nd) usage_error("--index needs at least one report directory");
+        check_out_dir(out);
         char path[4200];
         CHECK(dm_dashboard_index(dirs, nd, out, cmdline_of(argc, argv), path));
         printf("index      %s (%d data sets)\n", path, nd);
@@ -849,12 +1209,22 @@ static int cmd_dashboard(int argc, char **argv) {
     o.cmdline = cmdline_of(argc, argv);
     o.log = log_line;
     const char *data = required(opts, "--data");
+    check_out_dir(out);
+    if (o.figures) {   /* DIR/figures, when it exists, must be a folder that takes files */
+        char fig[4200];
+        snprintf(fig, sizeof fig, "%s/figures", out);
+        struct stat st;
+        if (stat(fig, &st) == 0) check_out_dir(fig);
+    }
     dm_backend *be = make_backend(opts);
     dm_dashboard_result res;
     double t0 = dm_now();
     CHECK(dm_dashboard_write(models, nm, data, out, be, &o, &res));
-    for (int i = 0; i < res.n_models; i++)
-        printf("%-10s AUROC %.4f  AUPRC %.4f\n", res.tag[i], res.auroc[i], res.auprc[i]);
+    for (int i = 0; i < res.n_models; i++) {
+        char a[32], b[32];   /* undefined (one class in the data): NA, as the report's summary.tsv has it */
+        printf("%-10s AUROC %s  AUPRC %s\n", res.tag[i], metric_text(a, res.auroc[i], "%.4f", "NA"),
+               metric_text(b, res.auprc[i], "%.4f", "NA"));
+    }
     printf("dashboard  %s (%.1f s)\n", res.index, dm_now() - t0);
     free(models); free(dirs); free(rest);
     dm_backend_free(be);
@@ -890,6 +1260,7 @@ static int cmd_simulate(int argc, char **argv) {
     so.seed = seed_opt(opts);
     so.motifs = opt(opts, "--motifs");
     const char *out = required(opts, "--out");
+    check_out(out);
     dm_dataset ds = {0};
     CHECK(dm_simulate(&ds, &so));
     CHECK(dm_dataset_write_deepbind(&ds, out));

@@ -9,9 +9,11 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdbool.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "dm_internal.h"
@@ -50,8 +52,13 @@ static dm_status meme_next_line(dm_meme_reader *r, bool *got) {
         if (!gzgets(r->gz, r->buf + len, (int)(r->cap - len))) {
             int err = Z_OK;
             const char *msg = gzerror(r->gz, &err);
-            if (err != Z_OK)
-                return dm_error(DM_STATUS_IO, "%s:%ld: read failed: %s", r->path, r->line + 1, msg);
+            if (err != Z_OK) {
+                /* zlib reports a cut-off stream as Z_BUF_ERROR; its messages start "<fd:N>: " */
+                if (err == Z_ERRNO) msg = strerror(errno);
+                else if (strncmp(msg, "<fd:", 4) == 0 && strstr(msg, ": ")) msg = strstr(msg, ": ") + 2;
+                return dm_error(DM_STATUS_IO, "%s:%ld: %s: %s", r->path, r->line + 1,
+                                err == Z_BUF_ERROR ? "gzip file is truncated" : "read failed", msg);
+            }
             break; /* end of file */
         }
         *got = true;
@@ -270,6 +277,8 @@ static dm_status meme_parse(dm_meme_reader *r, dm_motif_set *out) {
         }
         /* Any other line (strands, background, URL, other sections) is skipped. */
     }
+    if (!seen_version && r->line == 0)
+        return dm_error(DM_STATUS_FORMAT, "%s: the file is empty (not a MEME motif file)", r->path);
     if (!seen_version)
         return dm_error(DM_STATUS_FORMAT, "%s:%ld: not a MEME motif file: no 'MEME version' line", r->path,
                         r->line + 1);
@@ -283,11 +292,18 @@ dm_status dm_meme_read(const char *path, dm_motif_set *out) {
     out->n = 0;
     out->m = NULL;
     dm_meme_reader r = {.path = path};
-    errno = 0;
-    r.gz = gzopen(path, "rb");
-    if (!r.gz)
-        return dm_error(errno ? DM_STATUS_IO : DM_STATUS_NOMEM, "%s: cannot open: %s", path,
-                        errno ? strerror(errno) : "out of memory");
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return dm_error(DM_STATUS_IO, "%s: cannot open: %s", path, strerror(errno));
+    dm_status chk = dm_input_check(path, fd, NULL);   /* a directory opens, then fails to read */
+    if (chk != DM_STATUS_OK) {
+        close(fd);
+        return chk;
+    }
+    r.gz = gzdopen(fd, "rb");
+    if (!r.gz) {
+        close(fd);
+        return dm_error(DM_STATUS_NOMEM, "%s: cannot open: out of memory", path);
+    }
     dm_status st = meme_parse(&r, out);
     /* gzclose reports a gzip stream that ended early even when every read looked fine. */
     int zc = gzclose(r.gz);

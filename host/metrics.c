@@ -21,8 +21,14 @@
  * dm_accuracy counts that row as wrong. All sums are accumulated in double (counts in int64).
  * The functions return a value, not a status: an allocation failure returns NaN and is recorded in
  * dm_last_error() as DM_STATUS_NOMEM.
+ *
+ * Undefined values: AUROC needs both classes (one sequence, or only bound, or only unbound
+ * sequences, leave it undefined), AUPRC needs a bound sequence (with bound sequences only it is 1,
+ * as scikit-learn has it), accuracy needs one labelled row; a NaN score leaves AUROC and AUPRC
+ * undefined. dm_metric_undefined says which of these holds, for the messages of the callers.
  */
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "dm_internal.h"
@@ -138,4 +144,24 @@ double dm_accuracy(const float *score, const int8_t *label, int64_t n) {
         correct += (score[i] >= 0.5f) == (label[i] == 1);
     }
     return counted > 0 ? (double)correct / (double)counted : NAN;
+}
+
+const char *dm_metric_undefined(const float *score, const int8_t *label, int64_t n, dm_metric metric) {
+    int64_t n_pos = 0, n_neg = 0;
+    bool nan_seen = false;
+    for (int64_t i = 0; i < n; i++) {
+        if (label[i] != 0 && label[i] != 1) continue;
+        n_pos += label[i] == 1;
+        n_neg += label[i] == 0;
+        nan_seen |= isnan(score[i]);
+    }
+    if (n_pos + n_neg == 0) return n > 0 ? "the data hold no labelled sequences" : "the data hold no sequences";
+    if (metric == DM_METRIC_ACCURACY) return NULL;
+    if (n_pos + n_neg == 1 && metric == DM_METRIC_AUROC)
+        return n_pos ? "the data hold one sequence (bound); AUROC needs bound and unbound ones"
+                     : "the data hold one sequence (unbound); AUROC needs bound and unbound ones";
+    if (n_pos == 0) return "the data hold only unbound sequences";
+    if (n_neg == 0 && metric == DM_METRIC_AUROC) return "the data hold only bound sequences";
+    if (nan_seen) return "a score is NaN (the model's output is not finite)";
+    return NULL;
 }

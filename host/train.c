@@ -77,14 +77,50 @@ static bool has_both_classes(const dm_dataset *ds) {
     return pos && neg;
 }
 
+/* Whether the backend computes in host memory (the CPU backends): then reading a batch's losses,
+ * gradients and weights is a plain copy (n_params floats, well under 1 % of a batch's time), and
+ * divergence is checked at every batch. */
+static bool host_memory(const dm_backend *be) { return be->device[0] == '\0'; }
+
+static bool all_finite(const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return false;
+    return true;
+}
+
+static dm_status diverged(dm_train_stop *why, int epoch, int64_t batch, int64_t n_batches, const char *what) {
+    why->diverged_epoch = epoch;
+    why->diverged_batch = batch;
+    return dm_error(DM_STATUS_ARG, "training diverged in epoch %d, batch %lld of %lld: %s (lower --lr)", epoch,
+                    (long long)batch, (long long)n_batches, what);
+}
+
+/* The mid-epoch part of the resume state: the first `rows` visiting positions' results. */
+static dm_status keep_partial(dm_resume_state *state, dm_devdata *d, int64_t batch_done, int B, int64_t rows) {
+    float *lp = realloc(state->part_logprob, sizeof(float) * 2 * (size_t)rows);
+    if (lp) state->part_logprob = lp;
+    float *ls = lp ? realloc(state->part_loss, sizeof(float) * (size_t)rows) : NULL;
+    if (ls) state->part_loss = ls;
+    if (!lp || !ls) return dm_error(DM_STATUS_NOMEM, "training: out of memory for the mid-epoch state");
+    d->be->i->download(d->be, state->part_logprob, d->logprob, sizeof(float) * 2 * (size_t)rows);
+    d->be->i->download(d->be, state->part_loss, d->loss, sizeof(float) * (size_t)rows);
+    state->batch_done = (int32_t)batch_done;
+    state->batch = B;
+    state->rows_done = rows;
+    return dm_backend_status(d->be);
+}
+
 dm_status dm_train(dm_model *m, const dm_dataset *train, const dm_dataset *valid,
                    const dm_train_options *o, dm_provenance *prov, dm_resume_state *state,
                    float *last_params) {
     const dm_hparams *hp = dm_model_hparams(m);
+    dm_backend *be = dm_model_backend(m);
     int64_t n = train->n, np = dm_model_n_params(m);
     int Bmax = dm_model_max_batch(m), B = o->batch < Bmax ? o->batch : Bmax;
     bool original = o->protocol == DM_PROTOCOL_ORIGINAL;
     bool use_valid = !original && valid && valid->n > 0;
+    dm_train_stop why_local, *why = o->stopped ? o->stopped : &why_local;
+    memset(why, 0, sizeof *why);
     if (n < 1) return dm_error(DM_STATUS_ARG, "no training sequences");
     if (train->len != hp->len) return dm_error(DM_STATUS_ARG, "data length %d != model length %d", train->len, hp->len);
     if (!has_both_classes(train))
@@ -95,32 +131,53 @@ dm_status dm_train(dm_model *m, const dm_dataset *train, const dm_dataset *valid
             return dm_error(DM_STATUS_ARG, "training sequence %s has no label", train->id[i]);
     if (use_valid && !has_both_classes(valid))
         return dm_error(DM_STATUS_ARG, "the validation split holds one class only: use a larger --valid-frac");
+    int64_t n_batches = (n + B - 1) / B;
+    /* a run stopped inside an epoch continues at its next batch, with the same batches */
+    int64_t k_start = 0;
+    bool fresh = state->epoch_done == 0 && state->batch_done <= 0;
+    if (state->batch_done > 0) {
+        if (state->batch != B)
+            return dm_error(DM_STATUS_ARG, "the run stopped inside epoch %d with batches of %d; resume it with "
+                            "--batch %d", state->epoch_done + 1, state->batch, state->batch);
+        int64_t rows = (int64_t)state->batch_done * B;
+        if (state->batch_done >= n_batches || state->rows_done != rows || !state->part_logprob || !state->part_loss)
+            return dm_error(DM_STATUS_ARG, "the resume state (%d batches of %d done in epoch %d) does not fit a "
+                            "training set of %lld sequences", state->batch_done, state->batch,
+                            state->epoch_done + 1, (long long)n);
+        k_start = state->batch_done;
+    } else {
+        state->batch_done = 0;
+        state->rows_done = 0;
+    }
 
     /* every buffer of the loop is allocated here, none inside it; both data sets go to the backend
      * once, packed, and each batch is gathered there */
+    bool check_batches = host_memory(be);
     dm_devdata *dtrain = NULL, *dvalid = NULL;
     int64_t *idx = malloc(sizeof(int64_t) * (size_t)n);
     float *train_scores = malloc(sizeof(float) * (size_t)n);
+    float *row_loss = malloc(sizeof(float) * (size_t)n);          /* per-row losses, divergence check */
+    float *cur = malloc(sizeof(float) * (size_t)(np > 0 ? np : 1));   /* weights or gradients */
     int8_t *train_labels = malloc((size_t)n);
     float *valid_scores = use_valid ? malloc(sizeof(float) * (size_t)valid->n) : NULL;
     if (!state->adam_m) state->adam_m = calloc((size_t)np, sizeof(float));
     if (!state->adam_v) state->adam_v = calloc((size_t)np, sizeof(float));
     if (!state->best_params) state->best_params = calloc((size_t)np, sizeof(float));
     dm_status st = DM_STATUS_OK;
-    if (!idx || !train_scores || !train_labels || (use_valid && !valid_scores) ||
+    if (!idx || !train_scores || !row_loss || !cur || !train_labels || (use_valid && !valid_scores) ||
         !state->adam_m || !state->adam_v || !state->best_params) {
         st = dm_error(DM_STATUS_NOMEM, "training: out of memory");
         goto done;
     }
 
-    if ((st = dm_devdata_create(&dtrain, dm_model_backend(m), train))) goto done;
-    if (use_valid && (st = dm_devdata_create(&dvalid, dm_model_backend(m), valid))) goto done;
+    if ((st = dm_devdata_create(&dtrain, be, train))) goto done;
+    if (use_valid && (st = dm_devdata_create(&dvalid, be, valid))) goto done;
 
     /* fresh start or resume */
     dm_adam opt;
     dm_adam_default(&opt);
     opt.clip = o->clip;
-    if (state->epoch_done == 0) {
+    if (fresh) {
         state->best_valid = -INFINITY;
         state->best_epoch = 0;
         state->bad_epochs = 0;
@@ -130,6 +187,7 @@ dm_status dm_train(dm_model *m, const dm_dataset *train, const dm_dataset *valid
         if ((st = dm_model_set_adam(m, state->adam_m, state->adam_v))) goto done;
     }
     opt.t = state->adam_t;
+    opt.lr = state->lr;
 
     prov->seed = o->seed;
     prov->batch = B;
@@ -138,12 +196,13 @@ dm_status dm_train(dm_model *m, const dm_dataset *train, const dm_dataset *valid
     prov->n_train = n;
     prov->n_valid = use_valid ? valid->n : 0;
     snprintf(prov->protocol, sizeof prov->protocol, "%s", dm_protocol_name(o->protocol));
-    int64_t n_batches = (n + B - 1) / B;
-    double t_start = dm_now();
+    double t_start = dm_now(), seconds0 = prov->train_seconds;
     /* the in-epoch progress line rewrites itself: only on a terminal; logs get one line per epoch */
     bool live = o->progress && isatty(fileno(stderr));
+    /* a run that stopped early stays stopped when resumed */
+    bool finished = use_valid && o->patience > 0 && state->bad_epochs >= o->patience;
 
-    for (int epoch = state->epoch_done + 1; epoch <= o->epochs; epoch++) {
+    for (int epoch = state->epoch_done + 1; epoch <= o->epochs && !finished; epoch++) {
         double t_epoch = dm_now(), t_last_print = 0, loss_sum = 0;
         opt.lr = (float)(o->lr * pow(0.5, (epoch - 1) / (o->lr_halve_every > 0 ? o->lr_halve_every : 1 << 30)));
         /* batch order: file order (original) or this epoch's seeded permutation */
@@ -157,19 +216,51 @@ dm_status dm_train(dm_model *m, const dm_dataset *train, const dm_dataset *valid
             }
         }
         if ((st = dm_devdata_set_order(dtrain, idx))) goto done;
-        for (int64_t k = 0; k < n_batches; k++) {
+        if (k_start > 0) {
+            /* the batches run before the stop: their results, as they were */
+            be->i->upload(be, dtrain->logprob, state->part_logprob, sizeof(float) * 2 * (size_t)state->rows_done);
+            be->i->upload(be, dtrain->loss, state->part_loss, sizeof(float) * (size_t)state->rows_done);
+            if ((st = dm_backend_status(be))) goto done;
+        }
+        for (int64_t k = k_start; k < n_batches; k++) {
             int64_t i0 = k * B;
             int Bk = (int)(n - i0 < B ? n - i0 : B);
+            if (o->nan_epoch == epoch && o->nan_batch == k + 1) {
+                /* test hook: a poisoned weight, so the check below meets a real NaN loss */
+                if ((st = dm_model_get_params(m, cur))) goto done;
+                cur[0] = NAN;
+                if ((st = dm_model_set_params(m, cur))) goto done;
+            }
             dm_model_zero_grad(m);
             if ((st = dm_model_forward_data(m, dtrain, i0, Bk, true, o->seed, (uint64_t)opt.t, o->n_quarter)) ||
-                (st = dm_model_backward_data(m, dtrain, i0, Bk, (double)Bk)) ||
-                (st = dm_model_adam_step(m, &opt)))
+                (st = dm_model_backward_data(m, dtrain, i0, Bk, (double)Bk)))
                 goto done;
+            if (check_batches) {
+                /* host memory: the batch's losses and gradients are read before they move a weight */
+                be->i->download(be, row_loss, dtrain->loss + i0, sizeof(float) * (size_t)Bk);
+                if ((st = dm_model_get_grads(m, cur))) goto done;
+                if (!all_finite(row_loss, Bk)) {
+                    st = diverged(why, epoch, k + 1, n_batches, "the loss is not finite");
+                    goto done;
+                }
+                if (!all_finite(cur, np)) {
+                    st = diverged(why, epoch, k + 1, n_batches, "a gradient is not finite");
+                    goto done;
+                }
+            }
+            if ((st = dm_model_adam_step(m, &opt))) goto done;
+            if (check_batches) {
+                if ((st = dm_model_get_params(m, cur))) goto done;
+                if (!all_finite(cur, np)) {
+                    st = diverged(why, epoch, k + 1, n_batches, "a weight is not finite after the update");
+                    goto done;
+                }
+            }
             double now = dm_now();
             if (live && (now - t_last_print > 0.5 || k == n_batches - 1)) {
                 /* the running loss is a host copy: only worth it when someone watches */
                 if ((st = dm_devdata_results(dtrain, NULL, i0 + Bk, &loss_sum))) goto done;
-                double rate = (double)(i0 + Bk) / (now - t_epoch);
+                double rate = (double)(i0 + Bk - k_start * B) / (now - t_epoch);
                 double left = ((double)(o->epochs - epoch) * n + (double)(n - i0 - Bk)) / rate;
                 char eta[32];
                 fmt_duration(eta, sizeof eta, left);
@@ -178,12 +269,46 @@ dm_status dm_train(dm_model *m, const dm_dataset *train, const dm_dataset *valid
                         rate, eta);
                 t_last_print = now;
             }
+            if (o->stop && *o->stop && k + 1 < n_batches) {
+                /* a stop request inside the epoch: keep everything needed to continue at batch k + 2 */
+                why->signal = *o->stop;
+                if ((st = keep_partial(state, dtrain, k + 1, B, i0 + Bk))) goto done;
+                state->adam_t = opt.t;
+                state->lr = opt.lr;
+                if ((st = dm_model_get_adam(m, state->adam_m, state->adam_v)) || (st = dm_model_get_params(m, cur)))
+                    goto done;
+                prov->epochs_run = state->epoch_done;
+                prov->best_epoch = state->best_epoch;
+                prov->train_seconds = seconds0 + (dm_now() - t_start);
+                if (o->checkpoint) {
+                    dm_train_checkpoint c = {.epoch = epoch, .batch_done = k + 1, .n_batches = n_batches,
+                                             .stopping = true, .params = cur, .state = state, .criterion = NAN};
+                    if ((st = o->checkpoint(o->checkpoint_ctx, &c))) goto done;
+                }
+                if (live) fputc('\n', stderr);
+                if (last_params) memcpy(last_params, cur, sizeof(float) * (size_t)np);
+                st = dm_model_set_params(m, state->best_params);
+                goto done;
+            }
         }
-        /* the epoch's scores and losses come back once */
+        k_start = 0;
+        state->batch_done = 0;
+        state->rows_done = 0;
+        /* the epoch's scores and losses come back once; on a device, the divergence check is here */
         if ((st = dm_devdata_results(dtrain, train_scores, n, &loss_sum))) goto done;
         for (int64_t i = 0; i < n; i++) train_labels[i] = train->label[idx[i]];
         if (!isfinite(loss_sum)) {
-            st = dm_error(DM_STATUS_ARG, "training diverged in epoch %d (loss %g): lower --lr", epoch, loss_sum / (double)n);
+            be->i->download(be, row_loss, dtrain->loss, sizeof(float) * (size_t)n);
+            if ((st = dm_backend_status(be))) goto done;
+            int64_t p = 0;
+            while (p < n - 1 && isfinite(row_loss[p])) p++;
+            st = diverged(why, epoch, p / B + 1, n_batches, "the loss is not finite");
+            goto done;
+        }
+        if ((st = dm_model_get_params(m, cur))) goto done;
+        if (!all_finite(cur, np)) {   /* on a device; the CPU checked every batch */
+            st = diverged(why, epoch, n_batches, n_batches, "a weight is not finite at the end of the epoch (the "
+                          "once-per-epoch check on the device cannot tell the batch)");
             goto done;
         }
 
@@ -207,23 +332,38 @@ dm_status dm_train(dm_model *m, const dm_dataset *train, const dm_dataset *valid
             state->best_valid = criterion;
             state->best_epoch = epoch;
             state->bad_epochs = 0;
-            if ((st = dm_model_get_params(m, state->best_params))) goto done;
+            memcpy(state->best_params, cur, sizeof(float) * (size_t)np);
         } else {
             state->bad_epochs++;
         }
         state->epoch_done = epoch;
+        state->adam_t = opt.t;
+        state->lr = opt.lr;
+        finished = use_valid && o->patience > 0 && state->bad_epochs >= o->patience;
+        bool stopping = o->stop && *o->stop;
         if (o->progress) {
             fprintf(stderr, "%sepoch %d/%d  loss %.4f", live ? "\r" : "", epoch, o->epochs, row.train_loss);
             if (use_valid) fprintf(stderr, "  valid loss %.4f  valid AUROC %.4f", row.valid_loss, row.valid_auroc);
             else if (original) fprintf(stderr, "  train AUROC %.4f", criterion);
             fprintf(stderr, "  %.0f seq/s  %.1fs%s\n", (double)n / row.seconds, row.seconds, better ? "  *" : "");
         }
-        if (use_valid && o->patience > 0 && state->bad_epochs >= o->patience) {
-            if (o->progress)
-                fprintf(stderr, "early stop: no better validation AUROC for %d epochs (best: epoch %d, %.4f)\n",
-                        o->patience, state->best_epoch, state->best_valid);
+        if (o->checkpoint) {
+            /* MODEL.last's state is complete at every epoch end: weights, Adam, the selection */
+            if ((st = dm_model_get_adam(m, state->adam_m, state->adam_v))) goto done;
+            prov->epochs_run = epoch;
+            prov->best_epoch = state->best_epoch;
+            prov->train_seconds = seconds0 + (dm_now() - t_start);
+            dm_train_checkpoint c = {.epoch = epoch, .n_batches = n_batches, .best_changed = better,
+                                     .stopping = stopping, .params = cur, .state = state, .criterion = criterion};
+            if ((st = o->checkpoint(o->checkpoint_ctx, &c))) goto done;
+        }
+        if (stopping) {
+            why->signal = *o->stop;
             break;
         }
+        if (finished && o->progress)
+            fprintf(stderr, "early stop: no better validation AUROC for %d epochs (best: epoch %d, %.4f)\n",
+                    o->patience, state->best_epoch, state->best_valid);
     }
 
     /* the final epoch's weights and optimiser state, then the selected weights back in the model */
@@ -234,13 +374,15 @@ dm_status dm_train(dm_model *m, const dm_dataset *train, const dm_dataset *valid
     if ((st = dm_model_set_params(m, state->best_params))) goto done;
     prov->epochs_run = state->epoch_done;
     prov->best_epoch = state->best_epoch;
-    prov->train_seconds += dm_now() - t_start;
+    prov->train_seconds = seconds0 + (dm_now() - t_start);
 
 done:
     dm_devdata_free(dtrain);
     dm_devdata_free(dvalid);
     free(idx);
     free(train_scores);
+    free(row_loss);
+    free(cur);
     free(train_labels);
     free(valid_scores);
     return st;

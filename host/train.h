@@ -4,12 +4,39 @@
 #ifndef DM_TRAIN_H
 #define DM_TRAIN_H
 
+#include <signal.h>
+
 #include "model.h"
 
 typedef enum dm_protocol {
     DM_PROTOCOL_DEFAULT = 0,   /* reshuffled batches, validation early stopping, best weights kept */
     DM_PROTOCOL_ORIGINAL = 1,  /* DeMo's loop: file order, 50 epochs, selection by training AUROC */
 } dm_protocol;
+
+/* What dm_train hands its checkpoint hook: the moment to store MODEL and MODEL.last. */
+typedef struct dm_train_checkpoint {
+    int32_t epoch;              /* the epoch that ended, or the one a stop request interrupted */
+    int64_t batch_done;         /* 0 at an epoch end; else batches of `epoch` run before the stop */
+    int64_t n_batches;          /* batches per epoch */
+    bool best_changed;          /* the selected weights changed at this epoch end */
+    bool stopping;              /* a stop request ends the run after this checkpoint */
+    const float *params;        /* the current weights (n_params): MODEL.last's */
+    const dm_resume_state *state;   /* the resume state; state->best_params are MODEL's weights */
+    double criterion;           /* this epoch's selection value (validation AUROC, training AUROC
+                                 * under the original protocol, the epoch number without validation);
+                                 * NaN at a mid-epoch stop */
+} dm_train_checkpoint;
+
+/* Returns _OK, or a failure that ends training with that status. `prov` (as passed to dm_train) is
+ * up to date when it is called: its log, epochs_run, best_epoch and train_seconds. */
+typedef dm_status (*dm_train_hook)(void *ctx, const dm_train_checkpoint *c);
+
+/* Why dm_train stopped early (filled when the options point to one; zeroed first). */
+typedef struct dm_train_stop {
+    int signal;                 /* the non-zero value *stop held: stopped on request (return _OK) */
+    int32_t diverged_epoch;     /* ≥ 1: stopped on a NaN or Inf (return _ARG, message names it) */
+    int64_t diverged_batch;     /* its batch (1-based) */
+} dm_train_stop;
 
 typedef struct dm_train_options {
     dm_protocol protocol;
@@ -22,6 +49,16 @@ typedef struct dm_train_options {
     uint64_t seed;             /* one seed, split into named streams */
     bool n_quarter;            /* N policy: 0.25 per channel instead of a zero row */
     bool progress;             /* a progress line on stderr */
+    /* crash safety (all optional, zero by default) */
+    dm_train_hook checkpoint;  /* called at every epoch end and at a stop request */
+    void *checkpoint_ctx;
+    const volatile sig_atomic_t *stop;   /* non-zero (e.g. set by a signal handler): finish the
+                                          * current batch, call `checkpoint` with the mid-epoch
+                                          * state (or the epoch end, if it was the last batch),
+                                          * return _OK */
+    dm_train_stop *stopped;    /* out: why training stopped early */
+    int32_t nan_epoch, nan_batch;   /* tests only: a NaN is written into the first weight before
+                                     * that batch (1-based), to exercise the divergence check */
 } dm_train_options;
 
 void dm_train_options_default(dm_train_options *o, dm_protocol protocol);
@@ -30,11 +67,24 @@ const char *dm_protocol_name(dm_protocol p);
 /* Trains `m` (parameters already initialised, or restored for a resume) on `train`, validating on
  * `valid` (may be NULL or empty: then the last epoch is selected under the default protocol).
  * `state`: in, the resume point (epoch_done = 0 for a fresh start; arrays allocated by the caller or
- * NULL); out, the state after the last epoch (arrays allocated here if they were NULL), ready to be
- * stored in the "last" checkpoint. On return the model holds the SELECTED weights (best validation
- * AUROC, or best training AUROC under the original protocol); `last_params` (n_params, may be NULL)
- * receives the final epoch's weights. The epoch log and counts go to `prov`.
- * Returns _OK, _ARG (no data, a class missing), or a backend failure. */
+ * NULL; batch_done > 0 continues inside epoch epoch_done + 1 and needs the same batch size and
+ * training set); out, the state after the last epoch (arrays allocated here if they were NULL),
+ * ready to be stored in the "last" checkpoint. On return the model holds the SELECTED weights (best
+ * validation AUROC, or best training AUROC under the original protocol); `last_params` (n_params,
+ * may be NULL) receives the final epoch's weights. The epoch log and counts go to `prov`.
+ *
+ * Divergence: a NaN or Inf in a batch's loss or gradients (or weights) stops training before any
+ * checkpoint of that epoch, with _ARG and a message naming the epoch and the batch. On a backend
+ * whose memory is the host's (the CPU) every batch's loss and gradients are checked before the
+ * update and its weights after it; on a device (CUDA) the check runs once per epoch, on the per-row
+ * losses and the epoch's final weights, so it costs no host synchronisation per batch (the batch
+ * named is then the first whose loss is not finite; a NaN gradient goes unseen there when the
+ * element-wise clip turns it into ±clip).
+ *
+ * A stop request (o->stop) ends with _OK, state describing where it stopped, and
+ * o->stopped->signal set; `last_params` and the model's weights are then the current ones.
+ * Returns _OK, _ARG (no data, a class missing, diverged, a resume state that does not fit), a
+ * backend failure, or the checkpoint hook's failure. */
 dm_status dm_train(dm_model *m, const dm_dataset *train, const dm_dataset *valid,
                    const dm_train_options *o, dm_provenance *prov, dm_resume_state *state,
                    float *last_params);

@@ -1,10 +1,22 @@
 /*
- * util.c: clocks and the machine description used in provenance and benchmark headers.
+ * util.c: clocks, the machine description used in provenance and benchmark headers, and the check
+ * every reader makes on a file it has just opened.
  */
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "dm_internal.h"
+
+dm_status dm_input_check(const char *path, int fd, int64_t *size) {
+    struct stat st;
+    if (size) *size = -1;
+    if (fstat(fd, &st) != 0) return dm_error(DM_STATUS_IO, "%s: cannot read: %s", path, strerror(errno));
+    if (S_ISDIR(st.st_mode)) return dm_error(DM_STATUS_IO, "%s: is a directory", path);
+    if (size && S_ISREG(st.st_mode)) *size = (int64_t)st.st_size;
+    return DM_STATUS_OK;
+}
 
 double dm_now(void) {
     struct timespec ts;

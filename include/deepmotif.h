@@ -164,8 +164,18 @@ DM_API double dm_auroc(const float *score, const int8_t *label, int64_t n);
  * without negatives. */
 DM_API double dm_auprc(const float *score, const int8_t *label, int64_t n);
 
-/* Fraction of rows whose score ≥ 0.5 agrees with label 1 (and < 0.5 with label 0). */
+/* Fraction of rows whose score ≥ 0.5 agrees with label 1 (and < 0.5 with label 0). NaN without
+ * labelled rows. */
 DM_API double dm_accuracy(const float *score, const int8_t *label, int64_t n);
+
+/* Which metric dm_metric_undefined explains. */
+typedef enum dm_metric { DM_METRIC_AUROC, DM_METRIC_AUPRC, DM_METRIC_ACCURACY } dm_metric;
+
+/* Why the metric of these rows is undefined (the NaN dm_auroc, dm_auprc or dm_accuracy return), as
+ * a phrase that completes "AUROC undefined: ", e.g. "the data hold only bound sequences"; NULL when
+ * the metric is defined. Callers report an undefined metric as such (null in JSON, NA in text and
+ * TSV) with this reason, never as nan. */
+DM_API const char *dm_metric_undefined(const float *score, const int8_t *label, int64_t n, dm_metric metric);
 
 #ifdef __cplusplus
 }

@@ -140,10 +140,11 @@ Test(cli, bad_input_names_file_and_line_and_leaves_nothing) {
     cr_expect(cli(a) == 1);
     cr_expect(strstr(slurp("err"), "not a deepmotif model") != NULL, "%s", slurp("err"));
 
-    /* positives only without --negatives: a clear error, no model written */
+    /* positives only without --negatives: a clear error naming the file (bad input: exit 1), no model */
     write_file("pos.tsv", "ACGTACGTAAACCCGGGTTT\t1\nTTTTACGTAAACCCGGGTTT\t1\n");
     snprintf(a, sizeof a, "train --arch cnn --len 40 --train %s/pos.tsv --out %s/p.dm --quiet", dir, dir);
-    cr_expect(cli(a) == 2);
+    cr_expect(cli(a) == 1);
+    cr_expect(strstr(slurp("err"), "pos.tsv: ") != NULL, "%s", slurp("err"));
     cr_expect(strstr(slurp("err"), "--negatives shuffle") != NULL, "%s", slurp("err"));
     cr_expect(!exists("p.dm") && !exists("p.dm.last"));
 }

@@ -339,7 +339,7 @@ Test(data, missing_empty_and_truncated_files) {
     snprintf(want, sizeof want, "%s: No such file or directory", path);
     cr_assert_str_eq(dm_last_error(), want);
 
-    expect_error("", DM_FORMAT_AUTO, DM_STATUS_FORMAT, "@: no sequences");
+    expect_error("", DM_FORMAT_AUTO, DM_STATUS_FORMAT, "@: the file is empty");
     expect_error("\n\r\n\n", DM_FORMAT_AUTO, DM_STATUS_FORMAT, "@: no sequences");
 
     /* An empty gzip file: no sequences either. */

@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "deepmotif.h"
 #include "dm_rng.h"
@@ -223,4 +224,32 @@ Test(metrics, large_all_tied) {
     cr_assert_float_eq(dm_auprc(s, y, N), (double)((N + 2) / 3) / N, EPS);
     free(s);
     free(y);
+}
+
+/* Why a metric is undefined: one class, one sequence, no labels, a NaN score; NULL when defined. */
+Test(metrics, undefined_reasons) {
+    float s[] = {0.9f, 0.2f, 0.7f};
+    int8_t both[] = {1, 0, 1}, pos[] = {1, 1, 1}, neg[] = {0, 0, 0}, none[] = {-1, -1, -1};
+    cr_assert_null(dm_metric_undefined(s, both, 3, DM_METRIC_AUROC));
+    cr_assert_null(dm_metric_undefined(s, both, 3, DM_METRIC_AUPRC));
+    cr_assert_str_eq(dm_metric_undefined(s, pos, 3, DM_METRIC_AUROC), "the data hold only bound sequences");
+    cr_assert_null(dm_metric_undefined(s, pos, 3, DM_METRIC_AUPRC));   /* AP is 1 without negatives */
+    cr_assert_eq(dm_auprc(s, pos, 3), 1.0);
+    cr_assert_str_eq(dm_metric_undefined(s, neg, 3, DM_METRIC_AUROC), "the data hold only unbound sequences");
+    cr_assert_str_eq(dm_metric_undefined(s, neg, 3, DM_METRIC_AUPRC), "the data hold only unbound sequences");
+    cr_assert(strstr(dm_metric_undefined(s, pos, 1, DM_METRIC_AUROC), "one sequence") != NULL);
+    cr_assert_str_eq(dm_metric_undefined(s, none, 3, DM_METRIC_ACCURACY), "the data hold no labelled sequences");
+    cr_assert_str_eq(dm_metric_undefined(s, both, 0, DM_METRIC_AUROC), "the data hold no sequences");
+    cr_assert_null(dm_metric_undefined(s, neg, 3, DM_METRIC_ACCURACY));
+    float bad[] = {0.9f, NAN, 0.1f};
+    cr_assert(strstr(dm_metric_undefined(bad, both, 3, DM_METRIC_AUROC), "NaN") != NULL);
+    /* every undefined value of the three functions has a reason, every defined one none */
+    const int8_t *labels[4] = {both, pos, neg, none};
+    for (int l = 0; l < 4; l++)
+        for (int64_t n = 0; n <= 3; n++) {
+            cr_assert_eq(isnan(dm_auroc(s, labels[l], n)), dm_metric_undefined(s, labels[l], n, DM_METRIC_AUROC) != NULL);
+            cr_assert_eq(isnan(dm_auprc(s, labels[l], n)), dm_metric_undefined(s, labels[l], n, DM_METRIC_AUPRC) != NULL);
+            cr_assert_eq(isnan(dm_accuracy(s, labels[l], n)),
+                         dm_metric_undefined(s, labels[l], n, DM_METRIC_ACCURACY) != NULL);
+        }
 }
