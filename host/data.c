@@ -32,6 +32,7 @@
 
 #define DM_READ_CHUNK (1u << 18)   /* decompressed bytes per gzread */
 #define DM_MAX_LEN (1 << 24)       /* longest supported row length L */
+#define DM_MAX_LINE (1u << 20)     /* line cap: 1 MiB, or 2 L + 4 KiB when that is longer */
 
 /* ---- base codes ------------------------------------------------------------------------------ */
 
@@ -65,13 +66,30 @@ typedef struct dm_lines {
     size_t chunk_len, chunk_pos;
     char *acc;                  /* a line that spans chunk boundaries */
     size_t acc_len, acc_cap;
+    size_t max_line;            /* longest line accepted, terminator excluded */
     int64_t lineno;             /* 1-based number of the line last returned */
     bool eof;
 } dm_lines;
 
-static dm_status dm_lines_open(dm_lines *r, const char *path) {
+/* The line cap for rows of length len: DM_MAX_LINE, or room for a row twice as long as the model's
+ * (kept in part, truncated) plus its id and label columns. */
+static size_t dm_line_cap(int32_t len) {
+    size_t c = 2 * (size_t)len + 4096;
+    return c > DM_MAX_LINE ? c : DM_MAX_LINE;
+}
+
+/* The error of a line over the cap (line lineno + 1, the one being read). */
+static dm_status dm_lines_too_long(const dm_lines *r) {
+    return dm_error(DM_STATUS_FORMAT,
+                    "%s:%lld: line longer than %zu bytes, the line cap (1 MiB, or twice the sequence "
+                    "length); a long FASTA sequence must be wrapped over several lines (e.g. fold -w 80)",
+                    r->path, (long long)r->lineno + 1, r->max_line);
+}
+
+static dm_status dm_lines_open(dm_lines *r, const char *path, size_t max_line) {
     memset(r, 0, sizeof *r);
     r->path = path;
+    r->max_line = max_line;
     int fd = open(path, O_RDONLY);
     if (fd < 0) return dm_error(DM_STATUS_IO, "%s: %s", path, strerror(errno));
     dm_status chk = dm_input_check(path, fd, NULL);   /* a directory opens, then fails to read */
@@ -103,6 +121,7 @@ static void dm_lines_close(dm_lines *r) {
 
 /* Appends bytes to the spanning-line buffer, keeping room for a NUL. */
 static dm_status dm_lines_append(dm_lines *r, const char *s, size_t m) {
+    if (m > r->max_line - r->acc_len) return dm_lines_too_long(r);
     if (r->acc_len + m + 1 > r->acc_cap) {
         size_t cap = r->acc_cap ? r->acc_cap : 256;
         while (cap < r->acc_len + m + 1) cap *= 2;
@@ -135,6 +154,7 @@ static dm_status dm_lines_next(dm_lines *r, char **line, size_t *n) {
                     *line = r->acc;
                     *n = r->acc_len;
                 } else {
+                    if (m > r->max_line) return dm_lines_too_long(r);
                     *nl = '\0';
                     *line = s;
                     *n = m;
@@ -178,21 +198,64 @@ static dm_status dm_lines_next(dm_lines *r, char **line, size_t *n) {
 
 /* ---- data set builder ------------------------------------------------------------------------ */
 
-/* A data set under construction: arrays with spare capacity, the open row's bookkeeping. */
+/* A data set under construction: arrays with spare capacity, the open row's bookkeeping. A scan
+ * (fn set) hands every chunk_rows complete rows to fn and reuses the arrays, so it holds at most one
+ * chunk; a whole read holds everything, up to max_bytes. */
 typedef struct dm_builder {
     dm_dataset *ds;
+    dm_lines *r;
     const char *path;
     int64_t cap;           /* rows allocated */
     int64_t row_bases;     /* bases seen in the open row, including those beyond len */
     bool row_ambiguous;    /* the open row's kept prefix holds an N/IUPAC code */
+    uint64_t max_bytes;    /* limit on bytes held (0: none) */
+    uint64_t id_bytes;     /* heap bytes of the ids held */
+    dm_chunk_fn fn;        /* scan: consumer of each chunk (NULL: a validating scan) */
+    void *ctx;
+    int64_t chunk_rows;    /* scan: rows per chunk (0: not a scan) */
+    int64_t row0;          /* scan: file rows handed over before ds's first */
+    dm_dataset *totals;    /* scan: counts over every chunk */
 } dm_builder;
 
-/* Grows every per-row array to hold at least `need` rows (doubling). */
+/* Bytes of the per-row arrays of one row of length len (codes, seq_len, label, group, id pointer). */
+static uint64_t dm_row_bytes(int32_t len) {
+    return (uint64_t)len + sizeof(int32_t) + sizeof(int8_t) + sizeof(int64_t) + sizeof(char *);
+}
+
+/* Heap bytes of a malloc'd id of m characters (glibc: 8 bytes of header, 16-byte granules). */
+static uint64_t dm_id_bytes(size_t m) { return ((uint64_t)m + 1 + 8 + 15) & ~(uint64_t)15; }
+
+uint64_t dm_dataset_bytes(const dm_dataset *ds) {
+    uint64_t b = (uint64_t)ds->n * dm_row_bytes(ds->len);
+    if (ds->id)
+        for (int64_t i = 0; i < ds->n; i++)
+            if (ds->id[i]) b += dm_id_bytes(strlen(ds->id[i]));
+    return b;
+}
+
+/* The refusal of a data set over the memory limit, at the line being read. */
+static dm_status dm_builder_over(const dm_builder *b) {
+    int64_t n = b->ds->n;
+    return dm_error(DM_STATUS_NOMEM,
+                    "%s:%lld: data set too large: %lld sequences of length %d already hold %.1f MiB, "
+                    "the memory limit is %.1f MiB",
+                    b->path, (long long)b->r->lineno, (long long)n, (int)b->ds->len,
+                    ((double)n * (double)dm_row_bytes(b->ds->len) + (double)b->id_bytes) / 1048576.0,
+                    (double)b->max_bytes / 1048576.0);
+}
+
+/* Grows every per-row array to hold at least `need` rows (doubling, but never past the limit). */
 static dm_status dm_builder_reserve(dm_builder *b, int64_t need) {
     if (need <= b->cap) return DM_STATUS_OK;
     dm_dataset *ds = b->ds;
+    uint64_t rb = dm_row_bytes(ds->len);
     int64_t cap = b->cap ? b->cap : 1024;
     while (cap < need) cap *= 2;
+    if (b->chunk_rows && cap > b->chunk_rows) cap = b->chunk_rows > need ? b->chunk_rows : need;
+    /* Rows are charged as they fill (spare capacity is never touched, so never resident), but the
+     * capacity does not grow past what the limit could ever fill. */
+    if (b->max_bytes && (uint64_t)cap > b->max_bytes / rb)
+        cap = (int64_t)(b->max_bytes / rb) > need ? (int64_t)(b->max_bytes / rb) : need;
     if ((uint64_t)cap > SIZE_MAX / (uint64_t)ds->len / 8)
         return dm_error(DM_STATUS_NOMEM, "%s: too many sequences", b->path);
     /* Each realloc result is stored at once, so a later failure leaves nothing to leak. */
@@ -214,10 +277,37 @@ nomem:
                     (long long)ds->n);
 }
 
+/* Scan: hands the complete rows held to the consumer, adds their counts to the totals and empties
+ * the chunk (ids freed, arrays kept). */
+static dm_status dm_builder_flush(dm_builder *b) {
+    dm_dataset *ds = b->ds;
+    if (ds->n == 0) return DM_STATUS_OK;
+    dm_status st = b->fn ? b->fn(b->ctx, ds, b->row0) : DM_STATUS_OK;
+    b->totals->n += ds->n;
+    b->totals->n_padded += ds->n_padded;
+    b->totals->n_truncated += ds->n_truncated;
+    b->totals->n_ambiguous += ds->n_ambiguous;
+    b->row0 += ds->n;
+    for (int64_t i = 0; i < ds->n; i++) {
+        free(ds->id[i]);
+        ds->id[i] = NULL;
+    }
+    ds->n = ds->n_padded = ds->n_truncated = ds->n_ambiguous = 0;
+    b->id_bytes = 0;
+    return st;
+}
+
 /* Opens row n with its id (taken over, freed by the data set), label and group. */
 static dm_status dm_builder_begin(dm_builder *b, char *id, int8_t label, int64_t group) {
     dm_dataset *ds = b->ds;
-    dm_status st = dm_builder_reserve(b, ds->n + 1);
+    dm_status st = DM_STATUS_OK;
+    if (b->chunk_rows && ds->n == b->chunk_rows) st = dm_builder_flush(b);
+    if (st == DM_STATUS_OK && id) {
+        b->id_bytes += dm_id_bytes(strlen(id));
+        if (b->max_bytes && (uint64_t)(ds->n + 1) * dm_row_bytes(ds->len) + b->id_bytes > b->max_bytes)
+            st = dm_builder_over(b);
+    }
+    if (st == DM_STATUS_OK) st = dm_builder_reserve(b, ds->n + 1);
     if (st != DM_STATUS_OK) {
         free(id);
         return st;
@@ -517,8 +607,10 @@ static void dm_dataset_shrink(dm_dataset *ds) {
     if ((p = realloc(ds->id, n * sizeof *ds->id))) ds->id = p;
 }
 
-static dm_status dm_read_all(dm_dataset *ds, dm_lines *r, const char *path, dm_format format) {
-    dm_builder b = {.ds = ds, .path = path};
+static dm_status dm_read_all(dm_builder *b, dm_format format) {
+    dm_dataset *ds = b->ds;
+    dm_lines *r = b->r;
+    const char *path = b->path;
     char *line;
     size_t n;
     /* The first non-empty line decides the format. */
@@ -536,29 +628,32 @@ static dm_status dm_read_all(dm_dataset *ds, dm_lines *r, const char *path, dm_f
         else format = DM_FORMAT_TSV;
     }
     ds->format = format;
+    if (b->totals) b->totals->format = format;
     switch (format) {
     case DM_FORMAT_DEEPBIND:
-        DM_TRY(dm_read_deepbind(r, &b, line, n));
+        DM_TRY(dm_read_deepbind(r, b, line, n));
         break;
     case DM_FORMAT_LABELLED_FASTA:
     case DM_FORMAT_FASTA:
         if (line[0] != '>')
             return dm_error(DM_STATUS_FORMAT, "%s:%lld: expected a FASTA header starting with '>'",
                             path, (long long)r->lineno);
-        DM_TRY(dm_read_fasta(r, &b, format == DM_FORMAT_LABELLED_FASTA, line, n));
+        DM_TRY(dm_read_fasta(r, b, format == DM_FORMAT_LABELLED_FASTA, line, n));
         break;
     default:
-        DM_TRY(dm_read_tsv(r, &b, line, n));
+        DM_TRY(dm_read_tsv(r, b, line, n));
         break;
     }
-    if (ds->n == 0) return dm_error(DM_STATUS_FORMAT, "%s: no sequences", path);
+    if (b->row0 + ds->n == 0) return dm_error(DM_STATUS_FORMAT, "%s: no sequences", path);
+    if (b->chunk_rows) return DM_STATUS_OK;   /* a scan: the caller hands over the last chunk */
     if (format == DM_FORMAT_LABELLED_FASTA || format == DM_FORMAT_TSV) dm_pair_shuffles(ds);
     dm_dataset_shrink(ds);
     return DM_STATUS_OK;
 }
 
-dm_status dm_dataset_read(dm_dataset *ds, const char *path, dm_format format, int32_t len) {
-    if (!ds || !path) return dm_error(DM_STATUS_ARG, "dm_dataset_read: NULL argument");
+/* Reads (or, with chunk_rows, scans) path into the builder's data set; closes the file. */
+static dm_status dm_read_file(dm_builder *b, const char *path, dm_format format, int32_t len) {
+    dm_dataset *ds = b->ds;
     memset(ds, 0, sizeof *ds);
     if (len <= 0 || len > DM_MAX_LEN)
         return dm_error(DM_STATUS_ARG, "%s: sequence length %d out of range 1..%d", path, (int)len,
@@ -568,19 +663,58 @@ dm_status dm_dataset_read(dm_dataset *ds, const char *path, dm_format format, in
     ds->len = len;
 
     dm_lines r;
-    dm_status st = dm_lines_open(&r, path);
-    if (st != DM_STATUS_OK) {
-        memset(ds, 0, sizeof *ds);
-        return st;
-    }
-    st = dm_read_all(ds, &r, path, format);
+    DM_TRY(dm_lines_open(&r, path, dm_line_cap(len)));
+    b->r = &r;
+    b->path = path;
+    dm_status st = dm_read_all(b, format);
     /* gzclose reports a stream that ended early even when every gzread looked fine. */
     int zc = gzclose(r.gz);
     r.gz = NULL;
     dm_lines_close(&r);
+    b->r = NULL;
     if (st == DM_STATUS_OK && zc != Z_OK)
         st = dm_error(DM_STATUS_IO, "%s: gzip stream is truncated or damaged", path);
+    return st;
+}
+
+uint64_t dm_memory_total(void) {
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    uint64_t total = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : (uint64_t)8 << 30;
+    /* A cgroup v2 limit (a batch job's allocation) lower than the machine's memory wins. */
+    FILE *f = fopen("/sys/fs/cgroup/memory.max", "r");
+    if (f) {
+        unsigned long long lim;
+        if (fscanf(f, "%llu", &lim) == 1 && lim > 0 && lim < total) total = lim;
+        fclose(f);
+    }
+    return total;
+}
+
+dm_status dm_dataset_read_max(dm_dataset *ds, const char *path, dm_format format, int32_t len,
+                              uint64_t max_bytes) {
+    if (!ds || !path) return dm_error(DM_STATUS_ARG, "dm_dataset_read: NULL argument");
+    dm_builder b = {.ds = ds, .max_bytes = max_bytes};
+    dm_status st = dm_read_file(&b, path, format, len);
     if (st != DM_STATUS_OK) dm_dataset_free(ds);
+    return st;
+}
+
+dm_status dm_dataset_read(dm_dataset *ds, const char *path, dm_format format, int32_t len) {
+    return dm_dataset_read_max(ds, path, format, len, dm_memory_total() / 2);
+}
+
+dm_status dm_dataset_scan(const char *path, dm_format format, int32_t len, int64_t chunk_rows,
+                          dm_chunk_fn fn, void *ctx, dm_dataset *totals) {
+    if (!path || !totals || chunk_rows < 1)
+        return dm_error(DM_STATUS_ARG, "dm_dataset_scan: bad argument");
+    memset(totals, 0, sizeof *totals);
+    totals->len = len;
+    dm_dataset chunk;
+    dm_builder b = {.ds = &chunk, .fn = fn, .ctx = ctx, .chunk_rows = chunk_rows,
+                    .totals = totals};
+    dm_status st = dm_read_file(&b, path, format, len);
+    if (st == DM_STATUS_OK) st = dm_builder_flush(&b);   /* the last, partial chunk */
+    dm_dataset_free(&chunk);
     return st;
 }
 

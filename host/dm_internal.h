@@ -34,6 +34,32 @@ dm_status dm_error(dm_status status, const char *fmt, ...) __attribute__((format
         }                                                                                          \
     } while (0)
 
+/* ---- bounded reading (host/data.c) ------------------------------------------------------------ */
+
+/* Memory of this machine, or of its cgroup v2 limit (memory.max) when that is lower: bytes. */
+uint64_t dm_memory_total(void);
+
+/* dm_dataset_read holding at most max_bytes (0: no limit) of rows and ids: past it, _NOMEM naming
+ * the file and line, before the rest is read. dm_dataset_read is this with half dm_memory_total(). */
+dm_status dm_dataset_read_max(dm_dataset *ds, const char *path, dm_format format, int32_t len,
+                              uint64_t max_bytes);
+
+/* Host bytes a data set's rows and ids hold (the per-row arrays and each id's heap block). */
+uint64_t dm_dataset_bytes(const dm_dataset *ds);
+
+/* The consumer of a scan's chunk: rows row0 .. row0 + chunk->n − 1 of the file. A status other than
+ * _OK stops the scan and is returned by it. */
+typedef dm_status (*dm_chunk_fn)(void *ctx, const dm_dataset *chunk, int64_t row0);
+
+/* Reads path in chunks of chunk_rows rows (the last one shorter), handing each to fn (NULL: parse and
+ * count only, i.e. validate), so memory stays at one chunk whatever the file's size. *totals gets n,
+ * the format and the padded/truncated/ambiguous counts (no arrays). Chunks carry chunk-local groups
+ * and no shuffle pairing (whole-file properties). Errors are dm_dataset_read's, naming the file and
+ * line; chunks before a bad line have been handed over, so consumers that must not act on a bad
+ * file scan it once with fn NULL first. */
+dm_status dm_dataset_scan(const char *path, dm_format format, int32_t len, int64_t chunk_rows,
+                          dm_chunk_fn fn, void *ctx, dm_dataset *totals);
+
 /* ---- output files (host/fileio.c) ------------------------------------------------------------- */
 
 /* An output file. A path that does not exist or names a regular file (or a symbolic link to one, or

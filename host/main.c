@@ -150,6 +150,25 @@ static uint64_t seed_opt(const dm_opt *opts) {
     return x;
 }
 
+/* A byte count: an integer with an optional K, M, G or T suffix (powers of 1024). */
+static uint64_t size_opt(const dm_opt *opts, const char *name, uint64_t def) {
+    const char *v = opt(opts, name);
+    if (!v) return def;
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    int shift = 0;
+    if (*end) {
+        const char *units = "KMGT", *u = strchr(units, *end >= 'a' ? *end - 32 : *end);
+        if (u && *u) shift = 10 * (int)(u - units + 1), end++;
+        if (*end == 'i' && end[1] == 'B') end += 2;
+        else if (*end == 'B') end++;
+    }
+    if (errno || *end || end == v || v[0] == '-' || x == 0 || (shift && x > (~0ULL >> shift)))
+        usage_error("%s: '%s' is not a size (bytes, or a number with K, M, G or T)", name, v);
+    return (uint64_t)x << shift;
+}
+
 /* ---- shared steps ------------------------------------------------------------------------------ */
 
 /* The notice of --device auto falling back to the CPU, and the warnings about the inputs (padded
@@ -172,11 +191,62 @@ static void notice_add(const char *fmt, ...) {
     va_end(ap);
 }
 
+/* Reads a whole data set holding at most max_bytes (past it: an error naming the file and line). */
+static void load_data_max(dm_dataset *ds, const char *path, int32_t len, uint64_t max_bytes) {
+    CHECK(dm_dataset_read_max(ds, path, DM_FORMAT_AUTO, len, max_bytes));
+    if (ds->n_padded || ds->n_truncated)
+        notice_add("%s: warning: %.900s: %lld sequence(s) shorter than %d padded, %lld longer truncated\n",
+                   prog_cmd, path, (long long)ds->n_padded, len, (long long)ds->n_truncated);
+}
+
 static void load_data(dm_dataset *ds, const char *path, int32_t len) {
     CHECK(dm_dataset_read(ds, path, DM_FORMAT_AUTO, len));
     if (ds->n_padded || ds->n_truncated)
         notice_add("%s: warning: %.900s: %lld sequence(s) shorter than %d padded, %lld longer truncated\n",
                    prog_cmd, path, (long long)ds->n_padded, len, (long long)ds->n_truncated);
+}
+
+/* predict, saliency and temporal stream --data: a first pass parses and counts it (every line
+ * checked before anything is computed or written, and the row count for the .npy headers), then a
+ * second pass computes and writes it chunk by chunk. Chunks hold a multiple of the model's batch, so
+ * the batches, hence the outputs, are those of a whole-file run; memory stays at one chunk. */
+#define STREAM_CHUNK 8192
+
+static int64_t stream_chunk(int batch) { return (STREAM_CHUNK + batch - 1) / batch * (int64_t)batch; }
+
+/* First pass: labels all 0/1 (what has_labels says of a whole data set). */
+static dm_status chunk_labels(void *ctx, const dm_dataset *chunk, int64_t row0) {
+    (void)row0;
+    bool *labelled = ctx;
+    for (int64_t i = 0; i < chunk->n; i++) *labelled &= chunk->label[i] == 0 || chunk->label[i] == 1;
+    return DM_STATUS_OK;
+}
+
+/* The first pass over a streamed --data file; *tot gets its row count and format, *labelled whether
+ * every row has a 0/1 label. The file is read twice, so it must be a regular file. */
+static void scan_data(dm_dataset *tot, bool *labelled, const char *path, int32_t len, int64_t chunk) {
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+        fail(dm_error(DM_STATUS_IO, "%s: not a regular file: %s reads its input twice (a checking pass, then "
+                      "the computation); save it to a file first", path, prog_cmd));
+    bool lab = true;
+    CHECK(dm_dataset_scan(path, DM_FORMAT_AUTO, len, chunk, chunk_labels, &lab, tot));
+    *labelled = lab && tot->n > 0;
+    if (tot->n_padded || tot->n_truncated)
+        notice_add("%s: warning: %.900s: %lld sequence(s) shorter than %d padded, %lld longer truncated\n",
+                   prog_cmd, path, (long long)tot->n_padded, len, (long long)tot->n_truncated);
+    notice_flush();
+}
+
+/* The second pass must see the rows the first one counted. */
+static dm_status scan_again(const char *path, int32_t len, int64_t chunk, dm_chunk_fn fn, void *ctx,
+                            const dm_dataset *first) {
+    dm_dataset tot;
+    DM_TRY(dm_dataset_scan(path, DM_FORMAT_AUTO, len, chunk, fn, ctx, &tot));
+    if (tot.n != first->n)
+        return dm_error(DM_STATUS_IO, "%s: changed while being read (%lld sequences, then %lld)", path,
+                        (long long)first->n, (long long)tot.n);
+    return DM_STATUS_OK;
 }
 
 /* --device cpu|cuda|auto (default auto: CUDA when a device is usable, else one notice and the CPU). */
@@ -466,6 +536,7 @@ static int cmd_train(int argc, char **argv) {
         {"--len", "L", "sequence length (default 101)", NULL},
         {"--n-policy", "zero|quarter", "encoding of N and IUPAC codes (default zero)", NULL},
         {"--resume", "MODEL.last", "continue a run from its last checkpoint", NULL},
+        {"--max-memory", "SIZE", "refuse data needing more host memory (K/M/G suffix; default half of RAM)", NULL},
         {"--quiet", NULL, "no progress lines", NULL},
         {0},
     };
@@ -532,12 +603,31 @@ static int cmd_train(int argc, char **argv) {
     check_outs(out, (const char *const[]){"", ".last", NULL});
 
     /* data: training file (+ shuffled negatives), validation split, optional test file */
+    /* Memory: the rows as read (R bytes each: codes, length, label, group, id) are held twice while
+     * the validation split copies them, four times with --negatives shuffle (each positive gains a
+     * negative); the reader stops at --max-memory / that factor, before the rest of a file is read. */
+    uint64_t max_mem = size_opt(opts, "--max-memory", dm_memory_total() / 2);
+    int mem_factor = strcmp(neg, "shuffle") ? 2 : 4;
     dm_dataset raw = {0}, full = {0}, tr = {0}, va = {0}, te = {0};
-    load_data(&raw, train_path, hp.len);
+    dm_status rs = dm_dataset_read_max(&raw, train_path, DM_FORMAT_AUTO, hp.len, max_mem / (uint64_t)mem_factor);
+    if (rs == DM_STATUS_NOMEM) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", dm_last_error());
+        fail(dm_error(rs, "%s; train holds about %dx that while splitting, over --max-memory %.0f MiB "
+                      "(default: half of this machine's memory); raise --max-memory or use a smaller file",
+                      why, mem_factor, (double)max_mem / 1048576.0));
+    }
+    CHECK(rs);
+    if (raw.n_padded || raw.n_truncated)
+        notice_add("%s: warning: %.900s: %lld sequence(s) shorter than %d padded, %lld longer truncated\n",
+                   prog_cmd, train_path, (long long)raw.n_padded, hp.len, (long long)raw.n_truncated);
+    double row_bytes = (double)dm_dataset_bytes(&raw) / (double)raw.n;
     check_training_labels(&raw, train_path, !strcmp(neg, "shuffle"));
     const char *test_path = opt(opts, "--test");   /* read before anything is computed */
     if (test_path) {
-        load_data(&te, test_path, hp.len);
+        /* the test rows and their packed copy sit beside the training data at its peak */
+        uint64_t peak = (uint64_t)(row_bytes * (double)raw.n) * (uint64_t)mem_factor;
+        load_data_max(&te, test_path, hp.len, max_mem > peak ? (max_mem - peak) / 2 : 1);
         if (!has_labels(&te)) fail(dm_error(DM_STATUS_FORMAT, "%s: --test needs labelled data", test_path));
     }
     if (!strcmp(neg, "shuffle")) {
@@ -560,6 +650,7 @@ static int cmd_train(int argc, char **argv) {
                           "one class only: use %s --valid-frac or more data", train_path, k ? "validation" : "training",
                           valid_frac, (long long)part->n, k ? "a larger" : "a smaller"));
     }
+    dm_dataset_free(&full);   /* tr and va hold copies */
 
     dm_backend *be = make_backend(opts);
     notice_flush();
@@ -581,6 +672,13 @@ static int cmd_train(int argc, char **argv) {
         fprintf(stderr, "deepmotif train: %s, %lld trained parameters; %lld training, %lld validation sequences; "
                 "%s protocol, batch %d, %s\n", dm_arch_name(hp.arch), (long long)dm_model_n_trainable(m),
                 (long long)tr.n, (long long)va.n, dm_protocol_name(protocol), o.batch, prov.device);
+    if (o.progress) {
+        int packed = (hp.len + 3) / 4 + (hp.len + 7) / 8 + 17;   /* dm_pack row + label, order, log-probs, loss */
+        fprintf(stderr, "deepmotif train: memory: %.0f bytes per sequence as read, held twice at the split (peak %.1f MiB, "
+                "--max-memory %.0f MiB); while training %.0f bytes on the host + %d packed on the backend per sequence\n",
+                row_bytes, row_bytes * (double)(tr.n + va.n) * 2 / 1048576.0,
+                (double)max_mem / 1048576.0, row_bytes + 13, packed);
+    }
 
     int64_t np = dm_model_n_params(m);
     float *last = malloc(sizeof(float) * (size_t)np);
@@ -728,6 +826,24 @@ static int cmd_eval(int argc, char **argv) {
     return 0;
 }
 
+typedef struct predict_ctx {
+    dm_model *m;
+    bool quarter, labelled;
+    float *scores;   /* one chunk */
+    dm_outfile f;
+} predict_ctx;
+
+static dm_status predict_chunk(void *ctx, const dm_dataset *ds, int64_t row0) {
+    (void)row0;
+    predict_ctx *c = ctx;
+    DM_TRY(dm_predict(c->m, ds, c->quarter, c->scores));
+    for (int64_t i = 0; i < ds->n; i++) {
+        if (c->labelled) fprintf(c->f.f, "%s\t%d\t%.6g\n", ds->id[i], ds->label[i], c->scores[i]);
+        else fprintf(c->f.f, "%s\t%.6g\n", ds->id[i], c->scores[i]);
+    }
+    return DM_STATUS_OK;
+}
+
 static int cmd_predict(int argc, char **argv) {
     dm_opt opts[] = {
         {"--model", "MODEL", "checkpoint written by train (required)", NULL},
@@ -747,30 +863,35 @@ static int cmd_predict(int argc, char **argv) {
     dm_backend *be = make_backend(opts);
     static dm_provenance prov;
     dm_model *m = load_model(required(opts, "--model"), be, 256, &prov);
-    dm_dataset ds = {0};
-    load_data(&ds, required(opts, "--data"), dm_model_hparams(m)->len);
-    notice_flush();
-    float *scores = malloc(sizeof(float) * (size_t)(ds.n ? ds.n : 1));
-    if (!scores) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
-    CHECK(dm_predict(m, &ds, quarter, scores));
-    bool labelled = has_labels(&ds);
-    dm_outfile f;
-    CHECK(dm_outfile_open(&f, out));
-    fprintf(f.f, labelled ? "id\tlabel\tscore\n" : "id\tscore\n");
-    for (int64_t i = 0; i < ds.n; i++) {
-        if (labelled) fprintf(f.f, "%s\t%d\t%.6g\n", ds.id[i], ds.label[i], scores[i]);
-        else fprintf(f.f, "%s\t%.6g\n", ds.id[i], scores[i]);
+    const char *data = required(opts, "--data");
+    int32_t len = dm_model_hparams(m)->len;
+    int64_t chunk = stream_chunk(256);
+    dm_dataset tot;
+    bool labelled;
+    scan_data(&tot, &labelled, data, len, chunk);
+    predict_ctx c = {.m = m, .quarter = quarter, .labelled = labelled,
+                     .scores = malloc(sizeof(float) * (size_t)chunk)};
+    if (!c.scores) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
+    CHECK(dm_outfile_open(&c.f, out));
+    fprintf(c.f.f, labelled ? "id\tlabel\tscore\n" : "id\tscore\n");
+    dm_status st = scan_again(data, len, chunk, predict_chunk, &c, &tot);
+    if (st) {
+        dm_outfile_abort(&c.f);
+        fail(st);
     }
-    CHECK(dm_outfile_commit(&f));
-    fprintf(stderr, "%s: wrote %lld scores to %s\n", prog_cmd, (long long)ds.n, out);
-    free(scores);
-    dm_dataset_free(&ds);
+    CHECK(dm_outfile_commit(&c.f));
+    fprintf(stderr, "%s: wrote %lld scores to %s\n", prog_cmd, (long long)tot.n, out);
+    free(c.scores);
     dm_model_free(m);
     dm_backend_free(be);
     return 0;
 }
 
 /* ---- saliency ---------------------------------------------------------------------------------- */
+
+static dm_status saliency_chunk(void *ctx, const dm_dataset *ds, int64_t row0) {
+    return dm_saliency_rows(ctx, ds, row0);
+}
 
 static int cmd_saliency(int argc, char **argv) {
     dm_opt opts[] = {
@@ -815,14 +936,25 @@ static int cmd_saliency(int argc, char **argv) {
     dm_backend *be = make_backend(opts);
     static dm_provenance prov;
     dm_model *m = load_model(required(opts, "--model"), be, batch, &prov);
-    dm_dataset ds = {0};
-    load_data(&ds, required(opts, "--data"), dm_model_hparams(m)->len);
-    notice_flush();
+    const char *data = required(opts, "--data");
+    int32_t len = dm_model_hparams(m)->len;
+    int64_t chunk = stream_chunk(batch);
+    dm_dataset tot;
+    bool labelled;
+    scan_data(&tot, &labelled, data, len, chunk);
+    if ((so.target == DM_TARGET_LABEL || so.method == DM_SAL_ORIGINAL) && !labelled)
+        fail(dm_error(DM_STATUS_FORMAT, "%s: saliency target 'label' and method 'original' need labelled data", data));
     double t0 = dm_now();
-    CHECK(dm_saliency_run(m, &ds, &so, prefix));
+    dm_saliency_out *so_out;
+    CHECK(dm_saliency_open(&so_out, m, tot.n, &so, prefix));
+    dm_status st = scan_again(data, len, chunk, saliency_chunk, so_out, &tot);
+    if (st) {
+        dm_saliency_abort(so_out);
+        fail(st);
+    }
+    CHECK(dm_saliency_commit(so_out));
     fprintf(stderr, "%s: %lld sequences in %.1f s; wrote %s.{npy,onehot.npy,npz,onehot.npz,tsv}\n", prog_cmd,
-            (long long)ds.n, dm_now() - t0, prefix);
-    dm_dataset_free(&ds);
+            (long long)tot.n, dm_now() - t0, prefix);
     dm_model_free(m);
     dm_backend_free(be);
     return 0;
@@ -972,6 +1104,40 @@ static int cmd_motifs(int argc, char **argv) {
 
 /* ---- temporal ---------------------------------------------------------------------------------- */
 
+typedef struct temporal_ctx {
+    dm_model *m;
+    int batch;
+    bool quarter;
+    float *x, *f, *b, *fb;   /* one batch: inputs, forward and backward scores, both interleaved */
+    dm_npy_writer w;
+    dm_outfile tsv;
+} temporal_ctx;
+
+static dm_status temporal_chunk(void *ctx, const dm_dataset *ds, int64_t row0) {
+    (void)row0;
+    temporal_ctx *c = ctx;
+    int L = ds->len, batch = c->batch;
+    float *x = c->x, *f = c->f, *b = c->b, *fb = c->fb;
+    dm_status st = DM_STATUS_OK;
+    for (int64_t i = 0; i < ds->n && !st; i += batch) {
+        int B = (int)(ds->n - i < batch ? ds->n - i : batch);
+        for (int64_t r = 0; r < (int64_t)B * L; r++)
+            for (int ch = 0; ch < 4; ch++) {
+                uint8_t code = ds->seq[(size_t)i * L + r];
+                x[4 * r + ch] = code < 4 ? (float)(code == ch) : (code == DM_BASE_N && c->quarter ? 0.25f : 0.0f);
+            }
+        st = dm_model_temporal(c->m, x, B, f, b);
+        for (int64_t r = 0; r < (int64_t)B * L && !st; r++) fb[2 * r] = f[r], fb[2 * r + 1] = b[r];
+        if (!st) st = dm_npy_append(&c->w, fb, 2 * (int64_t)B * L);
+        for (int k = 0; k < B && !st; k++) {
+            fprintf(c->tsv.f, "%s\t", ds->id[i + k]);
+            for (int l = 0; l < L; l++) fprintf(c->tsv.f, "%.5g%c", f[(size_t)k * L + l], l + 1 < L ? ',' : '\t');
+            for (int l = 0; l < L; l++) fprintf(c->tsv.f, "%.5g%c", b[(size_t)k * L + l], l + 1 < L ? ',' : '\n');
+        }
+    }
+    return st;
+}
+
 static int cmd_temporal(int argc, char **argv) {
     dm_opt opts[] = {
         {"--model", "MODEL", "an rnn or cnnrnn checkpoint (required)", NULL},
@@ -997,52 +1163,38 @@ static int cmd_temporal(int argc, char **argv) {
     dm_model *m = load_model(model_path, be, batch, &prov);
     if (dm_model_hparams(m)->arch == DM_ARCH_CNN)
         fail(dm_error(DM_STATUS_FORMAT, "%s: a cnn model; temporal scores need an rnn or cnnrnn model", model_path));
-    dm_dataset ds = {0};
-    load_data(&ds, required(opts, "--data"), dm_model_hparams(m)->len);
-    notice_flush();
-    int L = ds.len;
-    float *x = malloc(sizeof(float) * 4 * (size_t)batch * L), *f = malloc(sizeof(float) * (size_t)batch * L);
-    float *b = malloc(sizeof(float) * (size_t)batch * L), *fb = malloc(sizeof(float) * 2 * (size_t)batch * L);
-    if (!x || !f || !b || !fb) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
+    const char *data = required(opts, "--data");
+    int32_t L = dm_model_hparams(m)->len;
+    int64_t chunk = stream_chunk(batch);
+    dm_dataset tot;
+    bool labelled;
+    scan_data(&tot, &labelled, data, L, chunk);
+    temporal_ctx c = {.m = m, .batch = batch, .quarter = quarter};
+    c.x = malloc(sizeof(float) * 4 * (size_t)batch * L), c.f = malloc(sizeof(float) * (size_t)batch * L);
+    c.b = malloc(sizeof(float) * (size_t)batch * L), c.fb = malloc(sizeof(float) * 2 * (size_t)batch * L);
+    if (!c.x || !c.f || !c.b || !c.fb) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
     char npy[4200], tsvp[4200];
     snprintf(npy, sizeof npy, "%s.npy", prefix);
     snprintf(tsvp, sizeof tsvp, "%s.tsv", prefix);
-    int64_t shape[3] = {ds.n, L, 2};
-    dm_npy_writer w;
-    dm_outfile tsv;
-    CHECK(dm_npy_open(&w, npy, 3, shape));
-    dm_status st = dm_outfile_open(&tsv, tsvp);
-    if (st) { dm_npy_abort(&w); fail(st); }
-    fprintf(tsv.f, "id\tforward\tbackward\n");
+    int64_t shape[3] = {tot.n, L, 2};
+    CHECK(dm_npy_open(&c.w, npy, 3, shape));
+    dm_status st = dm_outfile_open(&c.tsv, tsvp);
+    if (st) { dm_npy_abort(&c.w); fail(st); }
+    fprintf(c.tsv.f, "id\tforward\tbackward\n");
     double t0 = dm_now();
-    for (int64_t i = 0; i < ds.n && !st; i += batch) {
-        int B = (int)(ds.n - i < batch ? ds.n - i : batch);
-        for (int64_t r = 0; r < (int64_t)B * L; r++)
-            for (int c = 0; c < 4; c++) {
-                uint8_t code = ds.seq[(size_t)i * L + r];
-                x[4 * r + c] = code < 4 ? (float)(code == c) : (code == DM_BASE_N && quarter ? 0.25f : 0.0f);
-            }
-        st = dm_model_temporal(m, x, B, f, b);
-        for (int64_t r = 0; r < (int64_t)B * L && !st; r++) fb[2 * r] = f[r], fb[2 * r + 1] = b[r];
-        if (!st) st = dm_npy_append(&w, fb, 2 * (int64_t)B * L);
-        for (int k = 0; k < B && !st; k++) {
-            fprintf(tsv.f, "%s\t", ds.id[i + k]);
-            for (int l = 0; l < L; l++) fprintf(tsv.f, "%.5g%c", f[(size_t)k * L + l], l + 1 < L ? ',' : '\t');
-            for (int l = 0; l < L; l++) fprintf(tsv.f, "%.5g%c", b[(size_t)k * L + l], l + 1 < L ? ',' : '\n');
-        }
-    }
-    if (!st) st = dm_npy_commit(&w);
-    if (!st) st = dm_outfile_commit(&tsv);
+    st = scan_again(data, L, chunk, temporal_chunk, &c, &tot);
+    bool npy_done = false;
+    if (!st) npy_done = (st = dm_npy_commit(&c.w)) == DM_STATUS_OK;
+    if (!st) st = dm_outfile_commit(&c.tsv);
     if (st) {
-        dm_npy_abort(&w);
-        dm_outfile_abort(&tsv);
-        remove(npy);
+        dm_npy_abort(&c.w);
+        dm_outfile_abort(&c.tsv);
+        if (npy_done && !c.w.out.direct) remove(npy);   /* the pair goes together; a device stays */
         fail(st);
     }
-    fprintf(stderr, "%s: %lld sequences in %.1f s; wrote %s and %s\n", prog_cmd, (long long)ds.n,
+    fprintf(stderr, "%s: %lld sequences in %.1f s; wrote %s and %s\n", prog_cmd, (long long)tot.n,
             dm_now() - t0, npy, tsvp);
-    free(x); free(f); free(b); free(fb);
-    dm_dataset_free(&ds);
+    free(c.x); free(c.f); free(c.b); free(c.fb);
     dm_model_free(m);
     dm_backend_free(be);
     return 0;

@@ -212,67 +212,144 @@ static void to_layout(float *dst, const float *src, int B, int L, bool nlc) {
                 dst[((size_t)b * 4 + c) * L + l] = src[((size_t)b * L + l) * 4 + c];
 }
 
-dm_status dm_saliency_run(dm_model *m, const dm_dataset *ds, const dm_saliency_options *o,
-                          const char *prefix) {
+struct dm_saliency_out {
+    dm_model *m;
+    dm_saliency_options o;
+    char path[5][4200];
+    dm_npy_writer w[4];
+    dm_outfile tsv;
+    bool tsv_open;
+    bool committed[4];           /* arrays renamed into place (removed again if a later one fails) */
+    float *x, *attr, *buf, *p;   /* one batch: inputs, attributions, layout buffer, P(pos) */
+    int64_t n_total, n_done;
+    double t0, t_print;
+};
+
+void dm_saliency_abort(dm_saliency_out *s) {
+    if (!s) return;
+    for (int k = 0; k < 4; k++) {   /* nothing partial is left behind */
+        if (s->committed[k]) {   /* a device or FIFO output was written in place: never removed */
+            if (!s->w[k].out.direct) remove(s->path[k]);
+        }
+        else dm_npy_abort(&s->w[k]);
+    }
+    if (s->tsv_open) dm_outfile_abort(&s->tsv);
+    free(s->x);
+    free(s->attr);
+    free(s->buf);
+    free(s->p);
+    free(s);
+}
+
+dm_status dm_saliency_open(dm_saliency_out **out, dm_model *m, int64_t n, const dm_saliency_options *o,
+                           const char *prefix) {
+    *out = NULL;
     int L = dm_model_hparams(m)->len, Bmax = dm_model_max_batch(m);
-    if (ds->len != L) return dm_error(DM_STATUS_ARG, "data length %d != model length %d", ds->len, L);
+    dm_saliency_out *s = calloc(1, sizeof *s);
+    if (!s) return dm_error(DM_STATUS_NOMEM, "saliency: out of memory");
+    s->m = m;
+    s->o = *o;
+    s->n_total = n;
     /* attributions and inputs, each as .npy and as an .npz with key arr_0 (TF-MoDISco) */
     static const char *const suffix[4] = {".npy", ".onehot.npy", ".npz", ".onehot.npz"};
-    char path[5][4200];
-    for (int k = 0; k < 4; k++) snprintf(path[k], sizeof path[k], "%s%s", prefix, suffix[k]);
-    snprintf(path[4], sizeof path[4], "%s.tsv", prefix);
-    int64_t shape[3] = {ds->n, o->nlc ? L : 4, o->nlc ? 4 : L};
+    for (int k = 0; k < 4; k++) snprintf(s->path[k], sizeof s->path[k], "%s%s", prefix, suffix[k]);
+    snprintf(s->path[4], sizeof s->path[4], "%s.tsv", prefix);
+    int64_t shape[3] = {n, o->nlc ? L : 4, o->nlc ? 4 : L};
     size_t nb = 4 * (size_t)Bmax * L;
-    float *x = malloc(sizeof(float) * nb), *attr = malloc(sizeof(float) * nb);
-    float *buf = malloc(sizeof(float) * nb), *p = malloc(sizeof(float) * (size_t)Bmax);
-    dm_npy_writer w[4];
-    memset(w, 0, sizeof w);
-    dm_outfile tsv = {0};
+    s->x = malloc(sizeof(float) * nb);
+    s->attr = malloc(sizeof(float) * nb);
+    s->buf = malloc(sizeof(float) * nb);
+    s->p = malloc(sizeof(float) * (size_t)Bmax);
     dm_status st = DM_STATUS_OK;
-    if (!x || !attr || !buf || !p) st = dm_error(DM_STATUS_NOMEM, "saliency: out of memory");
+    if (!s->x || !s->attr || !s->buf || !s->p) st = dm_error(DM_STATUS_NOMEM, "saliency: out of memory");
     for (int k = 0; k < 4 && !st; k++)
-        st = k < 2 ? dm_npy_open(&w[k], path[k], 3, shape) : dm_npz_open(&w[k], path[k], "arr_0", 3, shape);
-    if (!st) st = dm_outfile_open(&tsv, path[4]);
-    if (!st) fprintf(tsv.f, "id\tscore\tattribution\n");
-    double t0 = dm_now(), t_print = 0;
+        st = k < 2 ? dm_npy_open(&s->w[k], s->path[k], 3, shape)
+                   : dm_npz_open(&s->w[k], s->path[k], "arr_0", 3, shape);
+    if (!st) st = dm_outfile_open(&s->tsv, s->path[4]);
+    if (!st) {
+        s->tsv_open = true;
+        fprintf(s->tsv.f, "id\tscore\tattribution\n");
+    }
+    if (st) {
+        dm_saliency_abort(s);
+        return st;
+    }
+    s->t0 = dm_now();
+    *out = s;
+    return DM_STATUS_OK;
+}
+
+dm_status dm_saliency_rows(dm_saliency_out *s, const dm_dataset *ds, int64_t row0) {
+    dm_model *m = s->m;
+    const dm_saliency_options *o = &s->o;
+    int L = dm_model_hparams(m)->len, Bmax = dm_model_max_batch(m);
+    if (ds->len != L) return dm_error(DM_STATUS_ARG, "data length %d != model length %d", ds->len, L);
+    float *x = s->x, *attr = s->attr, *buf = s->buf, *p = s->p;
+    dm_status st = DM_STATUS_OK;
     for (int64_t i = 0; !st && i < ds->n; i += Bmax) {
         int B = (int)(ds->n - i < Bmax ? ds->n - i : Bmax);
         int64_t nv = 4 * (int64_t)B * L;
         onehot_host(x, ds->seq + (size_t)i * L, (int64_t)B * L, o->n_quarter);
-        st = dm_saliency_batch(m, x, ds->label + i, B, i, o, attr, p);
+        st = dm_saliency_batch(m, x, ds->label + i, B, row0 + i, o, attr, p);
         if (!st) to_layout(buf, attr, B, L, o->nlc);
-        for (int k = 0; !st && k < 4; k += 2) st = dm_npy_append(&w[k], buf, nv);
+        for (int k = 0; !st && k < 4; k += 2) st = dm_npy_append(&s->w[k], buf, nv);
         if (!st) to_layout(buf, x, B, L, o->nlc);
-        for (int k = 1; !st && k < 4; k += 2) st = dm_npy_append(&w[k], buf, nv);
+        for (int k = 1; !st && k < 4; k += 2) st = dm_npy_append(&s->w[k], buf, nv);
         for (int b = 0; !st && b < B; b++) {
             /* the attribution of the present base: Σ_c attr ⊙ x per position */
-            fprintf(tsv.f, "%s\t%.6g\t", ds->id[i + b], p[b]);
+            fprintf(s->tsv.f, "%s\t%.6g\t", ds->id[i + b], p[b]);
             for (int l = 0; l < L; l++) {
                 const float *a = attr + ((size_t)b * L + l) * 4, *xr = x + ((size_t)b * L + l) * 4;
-                fprintf(tsv.f, "%.6g%c", a[0] * xr[0] + a[1] * xr[1] + a[2] * xr[2] + a[3] * xr[3],
+                fprintf(s->tsv.f, "%.6g%c", a[0] * xr[0] + a[1] * xr[1] + a[2] * xr[2] + a[3] * xr[3],
                         l + 1 < L ? ',' : '\n');
             }
         }
+        if (!st) s->n_done += B;
         double now = dm_now();
-        if (o->progress && (now - t_print > 0.5 || i + B == ds->n)) {
-            fprintf(stderr, "\rsaliency: %lld/%lld sequences  %.0f seq/s   ", (long long)(i + B),
-                    (long long)ds->n, (double)(i + B) / (now - t0));
-            t_print = now;
+        if (o->progress && (now - s->t_print > 0.5 || s->n_done == s->n_total)) {
+            fprintf(stderr, "\rsaliency: %lld/%lld sequences  %.0f seq/s   ", (long long)s->n_done,
+                    (long long)s->n_total, (double)s->n_done / (now - s->t0));
+            s->t_print = now;
         }
     }
-    if (o->progress) fprintf(stderr, "\n");
-    for (int k = 0; k < 4 && !st; k++) st = dm_npy_commit(&w[k]);
-    if (!st) st = dm_outfile_commit(&tsv);
-    if (st) {     /* nothing partial is left behind */
-        for (int k = 0; k < 4; k++) {
-            dm_npy_abort(&w[k]);
-            remove(path[k]);
-        }
-        dm_outfile_abort(&tsv);
-    }
-    free(x);
-    free(attr);
-    free(buf);
-    free(p);
     return st;
+}
+
+dm_status dm_saliency_commit(dm_saliency_out *s) {
+    if (s->o.progress) fprintf(stderr, "\n");
+    dm_status st = DM_STATUS_OK;
+    for (int k = 0; k < 4 && !st; k++) {
+        st = dm_npy_commit(&s->w[k]);
+        s->committed[k] = st == DM_STATUS_OK;
+    }
+    if (!st) {
+        st = dm_outfile_commit(&s->tsv);
+        s->tsv_open = false;
+    }
+    if (st) {
+        dm_saliency_abort(s);
+        return st;
+    }
+    /* committed: only the buffers go */
+    free(s->x);
+    free(s->attr);
+    free(s->buf);
+    free(s->p);
+    free(s);
+    return DM_STATUS_OK;
+}
+
+dm_status dm_saliency_run(dm_model *m, const dm_dataset *ds, const dm_saliency_options *o,
+                          const char *prefix) {
+    if (ds->len != dm_model_hparams(m)->len)
+        return dm_error(DM_STATUS_ARG, "data length %d != model length %d", ds->len,
+                        dm_model_hparams(m)->len);
+    dm_saliency_out *s;
+    DM_TRY(dm_saliency_open(&s, m, ds->n, o, prefix));
+    dm_status st = dm_saliency_rows(s, ds, 0);
+    if (st) {
+        dm_saliency_abort(s);
+        return st;
+    }
+    return dm_saliency_commit(s);
 }

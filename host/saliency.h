@@ -50,4 +50,17 @@ dm_status dm_saliency_batch(dm_model *m, const float *x, const int8_t *labels, i
 dm_status dm_saliency_run(dm_model *m, const dm_dataset *ds, const dm_saliency_options *o,
                           const char *prefix);
 
+/* The same outputs written chunk by chunk, for a data set streamed from its file (dm_dataset_scan):
+ * open declares the total row count n (the arrays' shape), rows appends every row of a chunk whose
+ * first row is row row0 of the data set (chunks of a multiple of the model's batch give the batches,
+ * hence the bytes, of dm_saliency_run), commit checks the count and renames everything into place.
+ * On a failure of commit, or after abort, no output is left behind (arrays already renamed into place
+ * are removed again); commit and abort free the writer. */
+typedef struct dm_saliency_out dm_saliency_out;
+dm_status dm_saliency_open(dm_saliency_out **s, dm_model *m, int64_t n, const dm_saliency_options *o,
+                           const char *prefix);
+dm_status dm_saliency_rows(dm_saliency_out *s, const dm_dataset *chunk, int64_t row0);
+dm_status dm_saliency_commit(dm_saliency_out *s);
+void dm_saliency_abort(dm_saliency_out *s);
+
 #endif /* DM_SALIENCY_H */
