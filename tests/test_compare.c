@@ -207,11 +207,13 @@ Test(meme, tolerant_of_what_the_format_allows) {
     free(dir);
 }
 
-/* One malformed file: FORMAT, and the message names file:line. */
+/* One malformed file: FORMAT, and the message names file:line (line 0: a file without lines, named
+ * as "file:"). */
 static void expect_format_error(const char *dir, const char *text, int line, const char *what) {
     const char *path = write_text(dir, "bad.meme", text);
     char where[1100];
-    snprintf(where, sizeof where, "%s:%d:", path, line);
+    if (line > 0) snprintf(where, sizeof where, "%s:%d:", path, line);
+    else snprintf(where, sizeof where, "%s: ", path);
     dm_motif_set s = {7, NULL};
     cr_assert_eq(dm_meme_read(path, &s), DM_STATUS_FORMAT, "%s: accepted", what);
     cr_assert(strstr(dm_last_error(), where), "%s: '%s' does not name %s", what, dm_last_error(), where);
@@ -223,7 +225,7 @@ static void expect_format_error(const char *dir, const char *text, int line, con
 Test(meme, malformed_inputs_name_file_and_line) {
     char *dir = dm_test_tmpdir();
     expect_format_error(dir, "\nALPHABET= ACGT\nMOTIF a\n", 2, "missing MEME version line");
-    expect_format_error(dir, "", 1, "empty file");
+    expect_format_error(dir, "", 0, "empty file");
     expect_format_error(dir,
                         HDR "MOTIF a\nletter-probability matrix: alength= 4 w= 3\n"
                             "0.25 0.25 0.25 0.25\n0.25 0.25 0.25 0.25\nURL x\n",
