@@ -162,7 +162,11 @@ Test(cli, real_data_short_training, .timeout = 900) {
     double auroc = 0;
     char *o = strstr(slurp("out"), "AUROC");
     cr_assert(o && sscanf(o, "AUROC %lf", &auroc) == 1);
-    /* a short run, not a converged one: 3 epochs reached 0.87-0.94 here; chance is 0.5 (the full
-     * 20-epoch results are in bench/results/deepbind.md) */
-    cr_expect(auroc > 0.8, "REST test AUROC %.4f after 3 epochs", auroc);
+    /* a property of a CNN that has started to learn REST's motif, not one CPU's number: the full
+     * 20-epoch runs reach 0.997 (bench/results/deepbind.md); these 3 epochs leave the model part-way,
+     * where the rounding of OpenBLAS's kernels moves it a lot (0.8594 Cooperlake, 0.8711 Haswell and
+     * Zen, 0.8204 SkylakeX); a model that learned nothing scores 0.5 ± 0.018 (the standard error of
+     * the AUROC of 500 + 500 test sequences under chance), so 0.7 (11 standard errors) means it learned */
+    cr_expect(auroc > 0.7, "REST test AUROC %.4f after 3 epochs", auroc);
+    cr_log_info("REST test AUROC %.4f after 3 epochs", auroc);
 }

@@ -350,6 +350,7 @@ Test(dashboard, report_sections_outputs_and_counts, .timeout = 300) {
     for (int k = 0; k < 5; k++) {
         char id[128], label[8];
         cr_assert_eq(sscanf(p, "%d\t%d\t%127s\t%7s\t%lf", &rank, &row, id, label, &mean), 5);
+        /* sorted doubles printed with rounding, which is monotone: non-increasing as parsed (1e-12: strtod) */
         cr_expect(rank == k + 1 && mean <= prev + 1e-12, "rank %d mean %g after %g", rank, mean, prev);
         if (k == 0) label1 = atoi(label);
         prev = mean;
@@ -387,6 +388,9 @@ Test(dashboard, report_sections_outputs_and_counts, .timeout = 300) {
             worst = fmax(worst, fabs(mine - attr[4 * l + c]));
             scale = fmax(scale, fabs(attr[4 * l + c]));
         }
+    /* the same weights and input through the same float32 code, at batch 1 here and the dashboard's
+     * batch there: only the GEMM blocking of another batch size rounds differently (≲ 10² ulps of
+     * the largest value, 2⁻²⁴·10² ≈ 6e-6), on any OpenBLAS kernel */
     cr_expect(scale > 0 && worst <= 1e-5 * scale + 1e-12, "saliency differs from DeMo's map by %g (max %g)",
               worst, scale);
     free(params);

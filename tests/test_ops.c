@@ -629,3 +629,69 @@ Test(elementwise, lerp_axpy_and_input_optimisation_steps) {
     free(a); free(b); free(o1); free(o2);
     dm_backend_free(ref); dm_backend_free(fast);
 }
+
+/* ================================================================================================
+ * runtime ISA dispatch (kernels/cpu/cpu.h): the other tests run the level this CPU picks; here every
+ * level it supports (portable reference copy, AVX2, AVX-512) runs the dispatched ops against the naive
+ * references, and the levels are compared with each other directly
+ * ============================================================================================== */
+
+int dm_cpu_isa_force(int level);
+int dm_cpu_isa_supported(void);
+const char *dm_cpu_isa_name(int level);
+
+Test(dispatch, every_isa_level_matches_the_reference) {
+    int top = dm_cpu_isa_supported();
+    cr_log_info("ISA levels on this CPU: portable .. %s", dm_cpu_isa_name(top));
+    size_t n = 100003;
+    float *x = vec(n, -1, 1, 61), *g = vec(n, -1, 1, 62), *ref_y = zeros(n), *ref_m = zeros(n), *y = zeros(n);
+    float *m = zeros(n), *gi = zeros(n), *ref_gi = zeros(n);
+    dm_backend *ref = dm_backend_cpu_ref_create(), *fast = dm_backend_cpu_create(2);
+    uint64_t key = dm_stream_key(42, DM_STREAM_DROPOUT);
+    /* LSTM forward of the RNN's shape at each level, to compare the levels with each other */
+    int B = 3, L = 101, D = 4, H = 32, G = 4 * H;
+    float *lx = vec((size_t)B * L * D, -1, 1, 63), *wih = vec((size_t)2 * G * D, -0.3f, 0.3f, 64);
+    float *whh = vec((size_t)2 * G * H, -0.3f, 0.3f, 65), *bih = vec(2 * G, -0.1f, 0.1f, 66);
+    float *bhh = vec(2 * G, -0.1f, 0.1f, 67), *h0 = zeros((size_t)B * L * 2 * H);
+    float *lh = zeros((size_t)B * L * 2 * H), *lg = zeros((size_t)B * L * 2 * G), *lc = zeros((size_t)B * L * 2 * H);
+    for (int level = 0; level <= top; level++) {
+        cr_assert(dm_cpu_isa_force(level) == level);
+        cr_log_info("level %s", dm_cpu_isa_name(level));
+        /* the shapes of the per-op tests that exercise the dispatched loops */
+        conv_case(2, 13, 3, 7, 9, 4, false);      /* col2im at the padded edges */
+        conv_case(3, 46, 128, 128, 5, 0, false);
+        lstm_case(2, 5, 4, 3, 2, false);
+        lstm_case(3, 101, 4, 32, 2, false);
+        pool_case(3, 9, 5, 3, false);
+        /* ReLU and dropout are exact (no rounding): bit-identical to the reference */
+        ref->i->relu_fwd(ref, ref_y, x, (int64_t)n);
+        fast->i->relu_fwd(fast, y, x, (int64_t)n);
+        cr_expect(memcmp(y, ref_y, n * sizeof(float)) == 0, "%s relu fwd", dm_cpu_isa_name(level));
+        ref->i->relu_bwd(ref, ref_gi, g, ref_y, (int64_t)n);
+        fast->i->relu_bwd(fast, gi, g, y, (int64_t)n);
+        cr_expect(memcmp(gi, ref_gi, n * sizeof(float)) == 0, "%s relu bwd", dm_cpu_isa_name(level));
+        ref->i->dropout_fwd(ref, ref_y, ref_m, x, (int64_t)n, 0.3f, key, 5);
+        fast->i->dropout_fwd(fast, y, m, x, (int64_t)n, 0.3f, key, 5);
+        cr_expect(memcmp(m, ref_m, n * sizeof(float)) == 0 && memcmp(y, ref_y, n * sizeof(float)) == 0,
+                  "%s dropout masks", dm_cpu_isa_name(level));
+        /* Adam: the same float expression in another vector width; sqrtf and division are correctly
+         * rounded at every width, so only FMA contraction separates the levels (a few ulps) */
+        float p1[7] = {0.5f, -0.25f, 1, 0, 3, -3, 0.125f}, p2[7], m1[7] = {0}, m2[7] = {0}, v1[7] = {0}, v2[7] = {0};
+        float ga[7] = {0.1f, -7, 12, 1e-9f, -0.5f, 2, 4};
+        memcpy(p2, p1, sizeof p1);
+        for (int t = 0; t < 3; t++) {
+            ref->i->adam(ref, p1, ga, m1, v1, 7, 0.01f, 0.9f, 0.999f, 1e-8f, 5.0f);
+            fast->i->adam(fast, p2, ga, m2, v2, 7, 0.01f, 0.9f, 0.999f, 1e-8f, 5.0f);
+        }
+        expect_close("adam params", p2, p1, 7, 1e-7, 1e-6);
+        /* the LSTM at this level against the portable level's result: libmvec's expf variants and
+         * FMA contraction differ by a few ulps per step; 101 steps stay far inside FAST tolerances */
+        fast->i->lstm_fwd(fast, lh, lg, lc, lx, wih, whh, bih, bhh, B, L, D, H, 2);
+        if (level == 0) memcpy(h0, lh, sizeof(float) * (size_t)B * L * 2 * H);
+        else expect_close("lstm h against the portable level", lh, h0, (size_t)B * L * 2 * H, 1e-6, 1e-5);
+    }
+    dm_cpu_isa_force(-1);
+    free(x); free(g); free(ref_y); free(ref_m); free(y); free(m); free(gi); free(ref_gi);
+    free(lx); free(wih); free(whh); free(bih); free(bhh); free(h0); free(lh); free(lg); free(lc);
+    dm_backend_free(ref); dm_backend_free(fast);
+}

@@ -53,7 +53,7 @@ Test(optimize, objective_decreases_for_every_restart) {
                         cr_assert(v > 0 && v < 1);
                         s += v;
                     }
-                    cr_assert(fabs(s - 1) < 1e-5, "PPM row sums to 1");
+                    cr_assert(fabs(s - 1) < 1e-5, "PPM row sums to 1");   /* 4 float32 quotients: ~4 ulps */
                     if (sm) {   /* the softmax variant keeps X a distribution */
                         double sx = 0;
                         for (int c = 0; c < 4; c++) sx += x[(r * L + l) * 4 + c];
@@ -90,6 +90,8 @@ Test(optimize, first_step_follows_the_gradient_of_the_objective) {
         o.steps = 0;
         float x0[120], x1[120], ppm[120], obj[2], p;
         cr_assert(dm_optimize(m, &o, x0, ppm, obj, &p) == DM_STATUS_OK);
+        /* the same float32 forward on the reference backend; the objective (~1) differs only in the
+         * float vs double sum of λ‖X‖² over 120 entries: ≤ 120·2⁻²⁴ ≈ 7e-6 */
         cr_expect(fabs(obj[0] - objective(m, x0, L, o.lambda)) < 1e-5, "objective value");
         o.steps = 1;
         float obj2[2];
@@ -107,6 +109,8 @@ Test(optimize, first_step_follows_the_gradient_of_the_objective) {
             checked++;
             double move = x1[i] - x0[i];
             agree += (move < 0) == (g > 0);
+            /* |move| = lr·|g|/(√((1−α)g²) + ε) = lr/√(1−α) · (1 − O(ε/(√(1−α)|g|))); with |g| ≥ 1e-3 and
+             * ε = 1e-8 the relative deviation is ≤ 1e-4, i.e. ≤ 5e-5 of 0.5: 1e-3 also covers float32 */
             cr_expect(fabs(fabs(move) - 0.05 / sqrt(0.01)) < 1e-3, "first move of %g, not lr/sqrt(1-alpha)", move);
         }
         cr_expect(checked > 20 && agree == checked, "%s: %d of %d first moves against the gradient",
@@ -122,6 +126,7 @@ Test(optimize, postprocessing_of_the_original) {
     dm_optimize_postprocess(x, 3);
     /* row 0: (0.5, 0, 1, 0)/1 + 0.01 = (0.51, 0.01, 1.01, 0.01), sum 1.54 */
     float want0[4] = {0.51f / 1.54f, 0.01f / 1.54f, 1.01f / 1.54f, 0.01f / 1.54f};
+    /* 1e-6: values < 1 after three float32 operations, a few ulps of 6e-8; no BLAS involved */
     for (int c = 0; c < 4; c++) cr_expect(fabsf(x[c] - want0[c]) < 1e-6f, "row 0 col %d: %g", c, x[c]);
     for (int c = 0; c < 4; c++) cr_expect(fabsf(x[4 + c] - 0.25f) < 1e-6f, "a zero row becomes uniform");
     for (int c = 0; c < 4; c++) cr_expect(fabsf(x[8 + c] - 0.25f) < 1e-6f);
@@ -154,6 +159,7 @@ Test(optimize, meme_output_is_valid_for_tomtom) {
         double v[4];
         if (line[0] == ' ' && sscanf(line, "%lf %lf %lf %lf", &v[0], &v[1], &v[2], &v[3]) == 4) {
             rows++;
+            /* four values printed with %.6f: each rounded by ≤ 5e-7, the sum by ≤ 2e-6 */
             cr_assert(fabs(v[0] + v[1] + v[2] + v[3] - 1) <= 2e-6, "row sums to 1: %s", line);
         }
         if (line[0] == '\n' && motifs) cr_assert(rows == L, "w rows per motif");

@@ -8,6 +8,8 @@
  */
 #include <math.h>
 
+#include <omp.h>
+
 #include "cpu.h"
 
 void dm_cpu_adam_ref(dm_backend *be, float *param, const float *grad, float *m, float *v, int64_t n,
@@ -21,14 +23,30 @@ void dm_cpu_adam_ref(dm_backend *be, float *param, const float *grad, float *m, 
     }
 }
 
-void dm_cpu_adam(dm_backend *be, float *param, const float *grad, float *m, float *v, int64_t n,
-                 float step, float beta1, float beta2, float eps, float clip) {
-#pragma omp parallel for simd num_threads(be->n_threads) schedule(static)
+DM_CPU_BODY void adam_span_body(float *param, const float *grad, float *m,
+                                float *v, int64_t n, float step, float beta1, float beta2,
+                                float eps, float clip) {
+#pragma omp simd
     for (int64_t i = 0; i < n; i++) {
         float g = grad[i];
         if (clip > 0.0f) g = g > clip ? clip : (g < -clip ? -clip : g);    /* NaN stays NaN */
         m[i] = beta1 * m[i] + (1.0f - beta1) * g;
         v[i] = beta2 * v[i] + (1.0f - beta2) * g * g;
         param[i] -= step * m[i] / (sqrtf(v[i]) + eps);
+    }
+}
+DM_CPU_DISPATCH(adam_span,
+                (float *param, const float *grad, float *m, float *v,
+                 int64_t n, float step, float beta1, float beta2, float eps, float clip),
+                (param, grad, m, v, n, step, beta1, beta2, eps, clip))
+
+void dm_cpu_adam(dm_backend *be, float *param, const float *grad, float *m, float *v, int64_t n,
+                 float step, float beta1, float beta2, float eps, float clip) {
+    int nt = be->n_threads;
+#pragma omp parallel num_threads(nt)
+    {
+        int64_t i0, i1;
+        dm_cpu_span(n, nt, omp_get_thread_num(), &i0, &i1);
+        adam_span(param + i0, grad + i0, m + i0, v + i0, i1 - i0, step, beta1, beta2, eps, clip);
     }
 }

@@ -38,6 +38,44 @@ float *dm_cpu_scratch(dm_backend *be, int t, int slot, size_t n) {
 
 int64_t dm_cpu_scratch_grows(const dm_backend *be) { return ((const dm_cpu_ctx *)be->ctx)->n_grow; }
 
+/* ---- the ISA level of the dispatched loops (cpu.h) ---- */
+
+static int isa_forced = -1, isa_auto = -1;
+
+int dm_cpu_isa_supported(void) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();   /* libgcc checks the OS saves the AVX / AVX-512 state (XGETBV) too */
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
+        return DM_ISA_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return DM_ISA_AVX2;
+#endif
+    return DM_ISA_PORTABLE;
+}
+
+const char *dm_cpu_isa_name(int level) {
+    return level == DM_ISA_AVX512 ? "avx512" : level == DM_ISA_AVX2 ? "avx2" : "portable";
+}
+
+int dm_cpu_isa(void) {
+    if (isa_forced >= 0) return isa_forced;
+    int level = __atomic_load_n(&isa_auto, __ATOMIC_RELAXED);
+    if (level < 0) {   /* racing first calls compute the same value */
+        level = dm_cpu_isa_supported();
+        const char *env = getenv("DM_CPU_ISA");
+        for (int l = 0; env && l < level; l++)
+            if (strcmp(env, dm_cpu_isa_name(l)) == 0) level = l;
+        __atomic_store_n(&isa_auto, level, __ATOMIC_RELAXED);
+    }
+    return level;
+}
+
+int dm_cpu_isa_force(int level) {
+    int top = dm_cpu_isa_supported();
+    isa_forced = level < 0 ? -1 : (level > top ? top : level);
+    return dm_cpu_isa();
+}
+
 static void *cpu_alloc(dm_backend *be, size_t bytes) {
     void *p = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
     if (p) memset(p, 0, bytes);

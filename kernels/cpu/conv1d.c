@@ -34,8 +34,8 @@ static void im2col(float *restrict col, const float *restrict in, int Bc, int Li
 }
 
 /* grad_in (Bc, Li, Ci) = Σ of dcol (Bc·Lo, K·Ci) over the windows covering each position */
-static void col2im(float *restrict grad_in, const float *restrict dcol, int Bc, int Li, int Ci, int K,
-                   int pad, int Lo) {
+DM_CPU_BODY void col2im_body(float *restrict grad_in, const float *restrict dcol, int Bc, int Li, int Ci,
+                             int K, int pad, int Lo) {
     int64_t KC = (int64_t)K * Ci;
     memset(grad_in, 0, sizeof(float) * (size_t)Bc * Li * Ci);
     for (int b = 0; b < Bc; b++)
@@ -49,6 +49,10 @@ static void col2im(float *restrict grad_in, const float *restrict dcol, int Bc, 
             for (int64_t i = 0; i < (int64_t)(k1 - k0) * Ci; i++) dst[i] += src[i];
         }
 }
+DM_CPU_DISPATCH(col2im,
+                (float *restrict grad_in, const float *restrict dcol, int Bc, int Li, int Ci, int K, int pad,
+                 int Lo),
+                (grad_in, dcol, Bc, Li, Ci, K, pad, Lo))
 
 void dm_cpu_conv1d_fwd_ref(dm_backend *be, float *out, const float *in, const float *w,
                            const float *b, int B, int Li, int Ci, int Co, int K, int pad) {

@@ -86,8 +86,57 @@ DM_CPU_OP_DECL(optin_objective, float *objective, float *grad, const float *x, c
 DM_CPU_OP_DECL(optin_rmsprop, float *z, float *v, const float *grad, const float *x, int64_t n_pos,
                float lr, float alpha, float eps, bool softmax)
 
-/* Fast sigmoid and tanh through expf, written so gcc vectorises them (libmvec) in simd loops. */
-static inline float dm_sigmoidf(float x) { return 1.0f / (1.0f + __builtin_expf(-x)); }
-static inline float dm_tanhf(float x) { return 2.0f / (1.0f + __builtin_expf(-2.0f * x)) - 1.0f; }
+/* ---- runtime ISA dispatch --------------------------------------------------------------------
+ * The build is portable by default (no -march=native, CMakeLists.txt DM_NATIVE), so the hot loops of
+ * the CPU backend that are not BLAS (LSTM gate math, ReLU, dropout, max-pooling, col2im, Adam) are
+ * compiled three times from one body: for AVX-512 (F/VL/BW/DQ), for AVX2 + FMA, and for the build's
+ * baseline, the portable reference copy. dm_cpu_isa() picks the widest the CPU (and its OS) supports,
+ * once; the environment variable DM_CPU_ISA=portable|avx2|avx512 can only lower that choice, and
+ * dm_cpu_isa_force() is the tests' hook to run every level this CPU has. OpenBLAS dispatches its own
+ * kernels at run time (DYNAMIC_ARCH). */
+enum { DM_ISA_PORTABLE = 0, DM_ISA_AVX2 = 1, DM_ISA_AVX512 = 2 };
+int dm_cpu_isa(void);                  /* the level in use */
+int dm_cpu_isa_supported(void);        /* the widest level this CPU runs */
+int dm_cpu_isa_force(int level);       /* −1: automatic again; returns the level now in use */
+const char *dm_cpu_isa_name(int level);
+
+/* A loop body: always inlined, so that it is compiled (and vectorised) for each caller's ISA. */
+#define DM_CPU_BODY static inline __attribute__((always_inline))
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)   /* gcc; clang (the fuzzing builds) makes one copy */
+#define DM_CPU_TARGET_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")))
+#define DM_CPU_TARGET_AVX2 __attribute__((target("avx2,fma")))
+/* static void name params, dispatching to name##_body args compiled for each level */
+#define DM_CPU_DISPATCH(name, params, args)                                                        \
+    DM_CPU_TARGET_AVX512 static void name##_avx512 params { name##_body args; }                     \
+    DM_CPU_TARGET_AVX2 static void name##_avx2 params { name##_body args; }                         \
+    static void name##_portable params { name##_body args; }                                       \
+    static void name params {                                                                      \
+        switch (dm_cpu_isa()) {                                                                    \
+        case DM_ISA_AVX512: name##_avx512 args; break;                                             \
+        case DM_ISA_AVX2: name##_avx2 args; break;                                                 \
+        default: name##_portable args; break;                                                      \
+        }                                                                                          \
+    }
+#else
+#define DM_CPU_DISPATCH(name, params, args) static void name params { name##_body args; }
+#endif
+
+/* Split [0, n) into nt contiguous spans; span t is [*i0, *i1). */
+static inline void dm_cpu_span(int64_t n, int nt, int t, int64_t *i0, int64_t *i1) {
+    *i0 = n * t / nt;
+    *i1 = n * (t + 1) / nt;
+}
+
+/* Fast sigmoid and tanh through expf. expf is declared with glibc's vector variants (libmvec:
+ * _ZGVbN4v_expf for SSE2, _ZGVdN8v_expf for AVX2, _ZGVeN16v_expf for AVX-512, ≤ 1 ulp apart from the
+ * scalar expf, the same declaration glibc's math.h makes under -ffast-math), so the gate loops
+ * vectorise at every dispatch level. */
+#include <math.h>
+#if defined(__GNUC__) && !defined(__clang__)   /* clang has no simd attribute: scalar expf there */
+extern float expf(float) __attribute__((simd("notinbranch")));
+#endif
+static inline float dm_sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+static inline float dm_tanhf(float x) { return 2.0f / (1.0f + expf(-2.0f * x)) - 1.0f; }
 
 #endif /* DM_CPU_H */

@@ -3,6 +3,8 @@
  * The keep/drop decision of element i is the Philox number (key, index, i): independent of threads,
  * batch chunking and backend, so the CUDA kernel draws the same masks.
  */
+#include <omp.h>
+
 #include "cpu.h"
 #include "dm_rng.h"
 
@@ -24,12 +26,11 @@ void dm_cpu_dropout_bwd_ref(dm_backend *be, float *grad_in, const float *grad_ou
     for (int64_t i = 0; i < n; i++) grad_in[i] = grad_out[i] * mask[i];
 }
 
-void dm_cpu_dropout_fwd(dm_backend *be, float *out, float *mask, const float *in, int64_t n, float p,
-                        uint64_t key, uint64_t index) {
-    float scale = 1.0f / (1.0f - p);
-    int64_t nblk = (n + 3) / 4;     /* one Philox call gives four decisions */
-#pragma omp parallel for num_threads(be->n_threads) schedule(static)
-    for (int64_t blk = 0; blk < nblk; blk++) {
+/* blocks [blk0, blk1) of four elements: one Philox call gives four decisions */
+DM_CPU_BODY void dropout_fwd_span_body(float *out, float *mask, const float *in,
+                                       int64_t n, int64_t blk0, int64_t blk1, float p, float scale,
+                                       uint64_t key, uint64_t index) {
+    for (int64_t blk = blk0; blk < blk1; blk++) {
         uint32_t w[4];
         dm_philox(w, key, index, (uint64_t)blk);
         for (int j = 0; j < 4 && 4 * blk + j < n; j++) {
@@ -37,6 +38,23 @@ void dm_cpu_dropout_fwd(dm_backend *be, float *out, float *mask, const float *in
             mask[i] = dm_u32_to_unit(w[j]) < p ? 0.0f : scale;
             out[i] = in[i] * mask[i];
         }
+    }
+}
+DM_CPU_DISPATCH(dropout_fwd_span,
+                (float *out, float *mask, const float *in, int64_t n, int64_t blk0,
+                 int64_t blk1, float p, float scale, uint64_t key, uint64_t index),
+                (out, mask, in, n, blk0, blk1, p, scale, key, index))
+
+void dm_cpu_dropout_fwd(dm_backend *be, float *out, float *mask, const float *in, int64_t n, float p,
+                        uint64_t key, uint64_t index) {
+    float scale = 1.0f / (1.0f - p);
+    int64_t nblk = (n + 3) / 4;
+    int nt = be->n_threads;
+#pragma omp parallel num_threads(nt)
+    {
+        int64_t blk0, blk1;
+        dm_cpu_span(nblk, nt, omp_get_thread_num(), &blk0, &blk1);
+        dropout_fwd_span(out, mask, in, n, blk0, blk1, p, scale, key, index);
     }
 }
 

@@ -114,8 +114,9 @@ void dm_cpu_lstm_bwd_ref(dm_backend *be, float *grad_x, float *grad_w_ih, float 
 
 /* Gate math of one step for rows [0, Bc) of direction d at position t; `a` holds pre-activations
  * (row stride L·GD) and receives the activated gates. */
-static void lstm_step_fwd(float *restrict a, float *restrict hrow, float *restrict crow,
-                          const float *restrict cprev, int Bc, int64_t gstride, int64_t hstride, int H) {
+DM_CPU_BODY void lstm_step_fwd_body(float *restrict a, float *restrict hrow, float *restrict crow,
+                                    const float *restrict cprev, int Bc, int64_t gstride,
+                                    int64_t hstride, int H) {
     for (int b = 0; b < Bc; b++) {
         float *g = a + b * gstride;
         float *hh = hrow + b * hstride, *cc = crow + b * hstride;
@@ -134,6 +135,48 @@ static void lstm_step_fwd(float *restrict a, float *restrict hrow, float *restri
         }
     }
 }
+DM_CPU_DISPATCH(lstm_step_fwd,
+                (float *restrict a, float *restrict hrow, float *restrict crow, const float *restrict cprev,
+                 int Bc, int64_t gstride, int64_t hstride, int H),
+                (a, hrow, crow, cprev, Bc, gstride, hstride, H))
+
+/* Backward gate math of one step for rows [0, Bc) of direction d at position t (s > 0: first = 1,
+ * cp the previous cell; s = 0: first = 0 and cp = c, multiplied by 0): dA from the saved gates, the
+ * output gradient gh plus the recurrent dh_rec, and the carried dc_rec, which it updates. */
+DM_CPU_BODY void lstm_step_bwd_body(float *restrict dac, float *restrict dh_rec, float *restrict dc_rec,
+                                    const float *restrict gc, const float *restrict cc,
+                                    const float *restrict ghc, int Bc, int L, int t, int tp, int d,
+                                    int first_step, int H, int GD, int HD) {
+    int G = 4 * H;
+    for (int b = 0; b < Bc; b++) {
+        const float *g = gc + ((int64_t)b * L + t) * GD + d * G;
+        const float *c = cc + ((int64_t)b * L + t) * HD + d * H;
+        /* c_prev = 0 at the first step: read c itself and multiply by 0 */
+        const float *cp = first_step ? c : cc + ((int64_t)b * L + tp) * HD + d * H;
+        float first = first_step ? 0.0f : 1.0f;
+        const float *gh = ghc + ((int64_t)b * L + t) * HD + d * H;
+        float *da = dac + ((int64_t)b * L + t) * GD + d * G;
+        float *dh = dh_rec + (size_t)b * H, *dcr = dc_rec + (size_t)b * H;
+#pragma omp simd
+        for (int j = 0; j < H; j++) {
+            float i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j];
+            float tc = dm_tanhf(c[j]);
+            float dhj = gh[j] + dh[j];
+            float dc = dcr[j] + dhj * o * (1.0f - tc * tc);
+            float cprev = first * cp[j];
+            da[j] = dc * gg * i * (1.0f - i);
+            da[H + j] = dc * cprev * f * (1.0f - f);
+            da[2 * H + j] = dc * i * (1.0f - gg * gg);
+            da[3 * H + j] = dhj * tc * o * (1.0f - o);
+            dcr[j] = dc * f;
+        }
+    }
+}
+DM_CPU_DISPATCH(lstm_step_bwd,
+                (float *restrict dac, float *restrict dh_rec, float *restrict dc_rec, const float *restrict gc,
+                 const float *restrict cc, const float *restrict ghc, int Bc, int L, int t, int tp, int d,
+                 int first_step, int H, int GD, int HD),
+                (dac, dh_rec, dc_rec, gc, cc, ghc, Bc, L, t, tp, d, first_step, H, GD, HD))
 
 void dm_cpu_lstm_fwd(dm_backend *be, float *h, float *gates, float *cell, const float *x,
                      const float *w_ih, const float *w_hh, const float *b_ih, const float *b_hh,
@@ -202,29 +245,7 @@ void dm_cpu_lstm_bwd(dm_backend *be, float *grad_x, float *grad_w_ih, float *gra
             memset(rec, 0, sizeof(float) * (size_t)2 * Bc * H);
             for (int s = L - 1; s >= 0; s--) {
                 int t = lstm_pos(d, s, L), tp = lstm_pos(d, s - 1, L);
-                for (int b = 0; b < Bc; b++) {
-                    const float *g = gc + ((int64_t)b * L + t) * GD + d * G;
-                    const float *c = cc + ((int64_t)b * L + t) * HD + d * H;
-                    /* c_prev = 0 at the first step: read c itself and multiply by 0 */
-                    const float *cp = s > 0 ? cc + ((int64_t)b * L + tp) * HD + d * H : c;
-                    float first = s > 0 ? 1.0f : 0.0f;
-                    const float *gh = ghc + ((int64_t)b * L + t) * HD + d * H;
-                    float *da = dac + ((int64_t)b * L + t) * GD + d * G;
-                    float *dh = dh_rec + (size_t)b * H, *dcr = dc_rec + (size_t)b * H;
-#pragma omp simd
-                    for (int j = 0; j < H; j++) {
-                        float i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j];
-                        float tc = dm_tanhf(c[j]);
-                        float dhj = gh[j] + dh[j];
-                        float dc = dcr[j] + dhj * o * (1.0f - tc * tc);
-                        float cprev = first * cp[j];
-                        da[j] = dc * gg * i * (1.0f - i);
-                        da[H + j] = dc * cprev * f * (1.0f - f);
-                        da[2 * H + j] = dc * i * (1.0f - gg * gg);
-                        da[3 * H + j] = dhj * tc * o * (1.0f - o);
-                        dcr[j] = dc * f;
-                    }
-                }
+                lstm_step_bwd(dac, dh_rec, dc_rec, gc, cc, ghc, Bc, L, t, tp, d, s == 0, H, GD, HD);
                 const float *da_t = dac + (int64_t)t * GD + d * G;     /* (Bc, 4H), stride L·GD */
                 if (s > 0) {
                     /* dh_rec (Bc, H) = dA (Bc, 4H) · W_hh (4H, H) */

@@ -10,8 +10,8 @@
 #include "cpu.h"
 
 /* out (B, L/w, C), argmax (B, L/w, C) <- in (B, L, C) for batch rows [b0, b1) */
-static void maxpool_fwd_rows(float *out, int32_t *argmax, const float *in, int b0, int b1, int L,
-                             int C, int w) {
+DM_CPU_BODY void maxpool_fwd_rows_body(float *out, int32_t *argmax,
+                                       const float *in, int b0, int b1, int L, int C, int w) {
     int Lo = L / w;
     for (int b = b0; b < b1; b++)
         for (int lo = 0; lo < Lo; lo++) {
@@ -24,6 +24,10 @@ static void maxpool_fwd_rows(float *out, int32_t *argmax, const float *in, int b
                     if (x[k * C + c] > o[c]) { o[c] = x[k * C + c]; a[c] = lo * w + k; }
         }
 }
+DM_CPU_DISPATCH(maxpool_fwd_rows,
+                (float *out, int32_t *argmax, const float *in, int b0, int b1,
+                 int L, int C, int w),
+                (out, argmax, in, b0, b1, L, C, w))
 
 static void maxpool_bwd_rows(float *grad_in, const float *grad_out, const int32_t *argmax, int b0,
                              int b1, int L, int C, int w) {

@@ -2,6 +2,8 @@
  * relu.c: out = max(in, 0), in place allowed; backward passes grad_out where out > 0 (the derivative
  * at 0 is taken as 0, as PyTorch does).
  */
+#include <omp.h>
+
 #include "cpu.h"
 
 void dm_cpu_relu_fwd_ref(dm_backend *be, float *out, const float *in, int64_t n) {
@@ -13,13 +15,39 @@ void dm_cpu_relu_bwd_ref(dm_backend *be, float *grad_in, const float *grad_out, 
     for (int64_t i = 0; i < n; i++) grad_in[i] = out[i] > 0.0f ? grad_out[i] : 0.0f;
 }
 
-void dm_cpu_relu_fwd(dm_backend *be, float *out, const float *in, int64_t n) {
-#pragma omp parallel for simd num_threads(be->n_threads) schedule(static)
+/* out may be in (the model applies ReLU in place): no restrict here */
+DM_CPU_BODY void relu_fwd_span_body(float *out, const float *in, int64_t n) {
+#pragma omp simd
     for (int64_t i = 0; i < n; i++) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
+}
+DM_CPU_DISPATCH(relu_fwd_span, (float *out, const float *in, int64_t n), (out, in, n))
+
+DM_CPU_BODY void relu_bwd_span_body(float *grad_in, const float *grad_out,
+                                    const float *out, int64_t n) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) grad_in[i] = out[i] > 0.0f ? grad_out[i] : 0.0f;
+}
+DM_CPU_DISPATCH(relu_bwd_span,
+                (float *grad_in, const float *grad_out, const float *out, int64_t n),
+                (grad_in, grad_out, out, n))
+
+void dm_cpu_relu_fwd(dm_backend *be, float *out, const float *in, int64_t n) {
+    int nt = be->n_threads;
+#pragma omp parallel num_threads(nt)
+    {
+        int64_t i0, i1;
+        dm_cpu_span(n, nt, omp_get_thread_num(), &i0, &i1);
+        relu_fwd_span(out + i0, in + i0, i1 - i0);
+    }
 }
 
 void dm_cpu_relu_bwd(dm_backend *be, float *grad_in, const float *grad_out, const float *out,
                      int64_t n) {
-#pragma omp parallel for simd num_threads(be->n_threads) schedule(static)
-    for (int64_t i = 0; i < n; i++) grad_in[i] = out[i] > 0.0f ? grad_out[i] : 0.0f;
+    int nt = be->n_threads;
+#pragma omp parallel num_threads(nt)
+    {
+        int64_t i0, i1;
+        dm_cpu_span(n, nt, omp_get_thread_num(), &i0, &i1);
+        relu_bwd_span(grad_in + i0, grad_out + i0, out + i0, i1 - i0);
+    }
 }
