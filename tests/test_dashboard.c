@@ -11,8 +11,8 @@
  *  - Chromium (headless, Debian's `chromium`; skipped when it is not installed): the page loads with
  *    no console message and no network request, the DOM holds the expected figures, the page's load
  *    handler runs and records its render time (logged, not asserted), hovering a position reads out
- *    base, position and value, and a screenshot is not blank (base colours and heatmap red present); the index's table
- *    sorts on a header click. A deliberately bad page proves the harness catches console errors and
+ *    base, position and value, and a screenshot is not blank (base colours and heatmap red present);
+ *    the index's table sorts on a header click. A deliberately bad page proves the harness catches console errors and
  *    requests.
  *
  * How the browser checks work (no DevTools protocol needed):
