@@ -226,6 +226,7 @@ static dm_status chunk_labels(void *ctx, const dm_dataset *chunk, int64_t row0) 
  * every row has a 0/1 label. The file is read twice, so it must be a regular file. */
 static void scan_data(dm_dataset *tot, bool *labelled, const char *path, int32_t len, int64_t chunk) {
     struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) fail(dm_error(DM_STATUS_IO, "%s: is a directory", path));
     if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
         fail(dm_error(DM_STATUS_IO, "%s: not a regular file: %s reads its input twice (a checking pass, then "
                       "the computation); save it to a file first", path, prog_cmd));
@@ -779,6 +780,28 @@ static int cmd_train(int argc, char **argv) {
 
 /* ---- eval and predict -------------------------------------------------------------------------- */
 
+typedef struct eval_ctx {
+    dm_model *m;
+    bool quarter;
+    const char *path;
+    int64_t n;        /* rows of the checking pass */
+    float *scores;    /* all rows */
+    int8_t *labels;
+} eval_ctx;
+
+static dm_status eval_chunk(void *ctx, const dm_dataset *ds, int64_t row0) {
+    eval_ctx *c = ctx;
+    if (row0 + ds->n > c->n) return DM_STATUS_OK;    /* the file grew: scan_again reports it */
+    DM_TRY(dm_predict(c->m, ds, c->quarter, c->scores + row0));
+    for (int64_t i = 0; i < ds->n; i++) {
+        if (ds->label[i] != 0 && ds->label[i] != 1)
+            return dm_error(DM_STATUS_IO, "%s: changed while being read (row %lld lost its label)", c->path,
+                            (long long)(row0 + i + 1));
+        c->labels[row0 + i] = ds->label[i];
+    }
+    return DM_STATUS_OK;
+}
+
 static int cmd_eval(int argc, char **argv) {
     dm_opt opts[] = {
         {"--model", "MODEL", "checkpoint written by train (required)", NULL},
@@ -797,18 +820,26 @@ static int cmd_eval(int argc, char **argv) {
     dm_backend *be = make_backend(opts);
     static dm_provenance prov;
     dm_model *m = load_model(required(opts, "--model"), be, 256, &prov);
-    dm_dataset ds = {0};
+    /* streamed like predict: a checking pass (every line, the labels), then the scores chunk by chunk
+     * (a multiple of the batch, so the scores are a whole-file run's); only the scores and labels of
+     * all rows are kept, 5 bytes per sequence */
     const char *path = required(opts, "--data");
-    load_data(&ds, path, dm_model_hparams(m)->len);
-    if (!has_labels(&ds)) fail(dm_error(DM_STATUS_FORMAT, "%s: eval needs labelled data (use predict)", path));
-    notice_flush();
-    float *scores = malloc(sizeof(float) * (size_t)ds.n);
-    if (!scores) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
-    CHECK(dm_predict(m, &ds, quarter, scores));
+    int32_t len = dm_model_hparams(m)->len;
+    int64_t chunk = stream_chunk(256);
+    dm_dataset ds = {0};
+    bool labelled;
+    scan_data(&ds, &labelled, path, len, chunk);
+    if (!labelled) fail(dm_error(DM_STATUS_FORMAT, "%s: eval needs labelled data (use predict)", path));
+    eval_ctx ec = {.m = m, .quarter = quarter, .path = path, .n = ds.n,
+                  .scores = malloc(sizeof(float) * (size_t)ds.n), .labels = malloc((size_t)ds.n)};
+    if (!ec.scores || !ec.labels) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
+    CHECK(scan_again(path, len, chunk, eval_chunk, &ec, &ds));
+    float *scores = ec.scores;
+    const int8_t *labels = ec.labels;
     /* an undefined metric (one class, one sequence) is null in JSON and NA in text, with a warning */
-    double auroc = metric(DM_METRIC_AUROC, scores, ds.label, ds.n, path);
-    double auprc = metric(DM_METRIC_AUPRC, scores, ds.label, ds.n, path);
-    double acc = metric(DM_METRIC_ACCURACY, scores, ds.label, ds.n, path);
+    double auroc = metric(DM_METRIC_AUROC, scores, labels, ds.n, path);
+    double auprc = metric(DM_METRIC_AUPRC, scores, labels, ds.n, path);
+    double acc = metric(DM_METRIC_ACCURACY, scores, labels, ds.n, path);
     char a[32], b[32], c[32];
     bool json = opt(opts, "--json") != NULL;
     const char *undef = json ? "null" : "NA";
@@ -820,7 +851,7 @@ static int cmd_eval(int argc, char **argv) {
     else
         printf("n %lld\nAUROC %s\nAUPRC %s\naccuracy %s\n", (long long)ds.n, a, b, c);
     free(scores);
-    dm_dataset_free(&ds);
+    free(ec.labels);
     dm_model_free(m);
     dm_backend_free(be);
     return 0;

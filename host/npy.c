@@ -12,6 +12,15 @@
 /* ZIP record fields are little-endian */
 static void put16(unsigned char *p, uint32_t v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); }
 static void put32(unsigned char *p, uint32_t v) { put16(p, v & 0xffff); put16(p + 2, v >> 16); }
+static void put64(unsigned char *p, uint64_t v) { put32(p, (uint32_t)v); put32(p + 4, (uint32_t)(v >> 32)); }
+
+/* ZIP64 is written only when a 32-bit field would overflow: the member's size or the central
+ * directory's offset (local header + member) reaching 0xFFFFFFFF, the value that means "see the ZIP64
+ * extra field". Below that the archive is the classic one, byte for byte. Tests lower the threshold. */
+#define ZIP64_LIMIT 0xFFFFFFFFu
+static uint64_t zip64_threshold = ZIP64_LIMIT;
+
+void dm_npz_set_zip64_threshold(uint64_t bytes) { zip64_threshold = bytes ? bytes : ZIP64_LIMIT; }
 
 size_t dm_npy_header(char *buf, int ndim, const int64_t *shape) {
     char dict[192];
@@ -51,20 +60,28 @@ dm_status dm_npy_open(dm_npy_writer *w, const char *path, int ndim, const int64_
     return DM_STATUS_OK;
 }
 
-/* The ZIP local file header of member `name` (CRC patched at offset 14 on commit). */
-static size_t zip_local_header(unsigned char *h, const char *name, uint32_t size, uint32_t crc) {
+/* The ZIP local file header of member `name` (CRC patched at offset 14 on commit). With zip64, the
+ * sizes are 0xFFFFFFFF and a ZIP64 extra field (id 1) carries both as 64-bit values. */
+static size_t zip_local_header(unsigned char *h, const char *name, uint64_t size, bool zip64) {
     size_t nl = strlen(name);
     memset(h, 0, 30);
     put32(h, 0x04034b50);
-    put16(h + 4, 20);                 /* version needed: 2.0 */
+    put16(h + 4, zip64 ? 45 : 20);    /* version needed: 4.5 for ZIP64, else 2.0 */
     put16(h + 10, 0);                 /* time 00:00 */
     put16(h + 12, (1 << 5) | 1);      /* date 1980-01-01 */
-    put32(h + 14, crc);
-    put32(h + 18, size);              /* compressed = uncompressed: STORED */
-    put32(h + 22, size);
+    put32(h + 14, 0);                 /* CRC-32, patched on commit */
+    put32(h + 18, zip64 ? ZIP64_LIMIT : (uint32_t)size);   /* compressed = uncompressed: STORED */
+    put32(h + 22, zip64 ? ZIP64_LIMIT : (uint32_t)size);
     put16(h + 26, (uint32_t)nl);
+    put16(h + 28, zip64 ? 20 : 0);    /* extra field length */
     memcpy(h + 30, name, nl);
-    return 30 + nl;
+    if (!zip64) return 30 + nl;
+    unsigned char *x = h + 30 + nl;
+    put16(x, 1);                      /* ZIP64 extended information */
+    put16(x + 2, 16);
+    put64(x + 4, size);               /* original size */
+    put64(x + 12, size);              /* compressed size */
+    return 30 + nl + 20;
 }
 
 dm_status dm_npz_open(dm_npy_writer *w, const char *path, const char *key, int ndim, const int64_t *shape) {
@@ -74,18 +91,19 @@ dm_status dm_npz_open(dm_npy_writer *w, const char *path, const char *key, int n
     size_t hlen = dm_npy_header(hdr, ndim, shape);
     int64_t n = 1;
     for (int d = 0; d < ndim; d++) n *= shape[d];
-    if ((double)hlen + 4.0 * (double)n >= 4294967295.0)
-        return dm_error(DM_STATUS_ARG, "%s: %lld values exceed the 4 GiB .npz member this writer supports; "
-                        "use the .npy file", path, (long long)n);
+    if (n < 0 || n > (INT64_MAX - (int64_t)hlen) / 4)
+        return dm_error(DM_STATUS_ARG, "%s: %lld values do not fit in an .npz member", path, (long long)n);
     w->ndim = ndim;
     w->n_total = n;
     for (int d = 0; d < ndim; d++) w->shape[d] = shape[d];
     w->zip = true;
-    w->member_size = (uint32_t)(hlen + 4 * (size_t)n);
+    w->member_size = (uint64_t)hlen + 4 * (uint64_t)n;
     snprintf(w->key, sizeof w->key, "%s.npy", key);
+    /* the directory's offset, 30 + name + member without ZIP64, bounds every 32-bit field */
+    w->zip64 = 30 + strlen(w->key) + w->member_size >= zip64_threshold;
     DM_TRY(dm_outfile_open(&w->out, path));
     unsigned char lh[128];
-    size_t lhl = zip_local_header(lh, w->key, w->member_size, 0);
+    size_t lhl = zip_local_header(lh, w->key, w->member_size, w->zip64);
     w->crc = (uint32_t)crc32(0L, (const Bytef *)hdr, (uInt)hlen);
     if (fwrite(lh, 1, lhl, w->out.f) != lhl || fwrite(hdr, 1, hlen, w->out.f) != hlen) {
         int err = dm_outfile_errno(&w->out);
@@ -100,35 +118,62 @@ dm_status dm_npy_append(dm_npy_writer *w, const float *v, int64_t n) {
         return dm_error(DM_STATUS_ARG, "%s: more values than the declared shape holds", w->out.path);
     if (n > 0 && fwrite(v, sizeof(float), (size_t)n, w->out.f) != (size_t)n)
         return dm_error(DM_STATUS_IO, "%s: write failed: %s", w->out.path, strerror(dm_outfile_errno(&w->out)));
-    if (w->zip) w->crc = (uint32_t)crc32(w->crc, (const Bytef *)v, (uInt)(n * (int64_t)sizeof(float)));
+    if (w->zip) w->crc = (uint32_t)crc32_z(w->crc, (const Bytef *)v, (z_size_t)n * sizeof(float));
     w->n_written += n;
     return DM_STATUS_OK;
 }
 
-/* Central directory and end record after the member, then the CRC into the local header. */
+/* Central directory and end record after the member, then the CRC into the local header. With zip64,
+ * the directory entry's sizes go to its ZIP64 extra field, and a ZIP64 end of central directory record
+ * and its locator precede the classic end record, whose directory offset reads 0xFFFFFFFF. */
 static dm_status zip_finish(dm_npy_writer *w) {
-    unsigned char cd[128], end[22], crc[4];
-    size_t nl = strlen(w->key);
-    uint32_t lh_size = (uint32_t)(30 + nl), cd_off = lh_size + w->member_size;
-    memset(cd, 0, 46);
+    unsigned char cd[160], end[56 + 20 + 22], crc[4];
+    size_t nl = strlen(w->key), xl = w->zip64 ? 20 : 0, cdl = 46 + nl + xl, endl = 22;
+    uint64_t cd_off = 30 + nl + xl + w->member_size;
+    memset(cd, 0, sizeof cd);
     put32(cd, 0x02014b50);
-    put16(cd + 4, 20);                /* made by: 2.0 */
-    put16(cd + 6, 20);                /* needed: 2.0 */
+    put16(cd + 4, w->zip64 ? 45 : 20);    /* made by: 4.5 or 2.0 (MS-DOS attributes) */
+    put16(cd + 6, w->zip64 ? 45 : 20);    /* needed */
     put16(cd + 14, (1 << 5) | 1);
     put32(cd + 16, w->crc);
-    put32(cd + 20, w->member_size);
-    put32(cd + 24, w->member_size);
+    put32(cd + 20, w->zip64 ? ZIP64_LIMIT : (uint32_t)w->member_size);
+    put32(cd + 24, w->zip64 ? ZIP64_LIMIT : (uint32_t)w->member_size);
     put16(cd + 28, (uint32_t)nl);
+    put16(cd + 30, (uint32_t)xl);
     put32(cd + 42, 0);                /* the member's local header is at offset 0 */
     memcpy(cd + 46, w->key, nl);
+    if (w->zip64) {
+        unsigned char *x = cd + 46 + nl;
+        put16(x, 1);
+        put16(x + 2, 16);
+        put64(x + 4, w->member_size);
+        put64(x + 12, w->member_size);
+    }
     memset(end, 0, sizeof end);
-    put32(end, 0x06054b50);
-    put16(end + 8, 1);
-    put16(end + 10, 1);
-    put32(end + 12, (uint32_t)(46 + nl));
-    put32(end + 16, cd_off);
+    unsigned char *e = end;
+    if (w->zip64) {
+        put32(e, 0x06064b50);         /* ZIP64 end of central directory record */
+        put64(e + 4, 44);             /* its size after this field */
+        put16(e + 12, 45);
+        put16(e + 14, 45);
+        put64(e + 24, 1);             /* entries on this disk (disk numbers stay 0) */
+        put64(e + 32, 1);             /* entries */
+        put64(e + 40, cdl);
+        put64(e + 48, cd_off);
+        e += 56;
+        put32(e, 0x07064b50);         /* ZIP64 end of central directory locator */
+        put64(e + 8, cd_off + cdl);   /* where the record above starts */
+        put32(e + 16, 1);             /* disks */
+        e += 20;
+        endl += 76;
+    }
+    put32(e, 0x06054b50);
+    put16(e + 8, 1);
+    put16(e + 10, 1);
+    put32(e + 12, (uint32_t)cdl);
+    put32(e + 16, w->zip64 ? ZIP64_LIMIT : (uint32_t)cd_off);
     put32(crc, w->crc);
-    if (fwrite(cd, 1, 46 + nl, w->out.f) != 46 + nl || fwrite(end, 1, sizeof end, w->out.f) != sizeof end ||
+    if (fwrite(cd, 1, cdl, w->out.f) != cdl || fwrite(end, 1, endl, w->out.f) != endl ||
         fseek(w->out.f, 14, SEEK_SET) != 0 || fwrite(crc, 1, 4, w->out.f) != 4)
         return dm_error(DM_STATUS_IO, "%s: write failed: %s", w->out.path, strerror(dm_outfile_errno(&w->out)));
     return DM_STATUS_OK;

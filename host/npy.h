@@ -17,7 +17,8 @@ typedef struct dm_npy_writer {
     int64_t n_total;      /* floats the shape promises */
     bool zip;             /* an .npz: one STORED member <key>.npy */
     uint32_t crc;         /* zip: CRC-32 of the member so far */
-    uint32_t member_size; /* zip: bytes of the member (header + data) */
+    uint64_t member_size; /* zip: bytes of the member (header + data) */
+    bool zip64;           /* zip: ZIP64 sizes and end records (a member or offset past 32 bits) */
     char key[64];
 } dm_npy_writer;
 
@@ -25,9 +26,14 @@ typedef struct dm_npy_writer {
 dm_status dm_npy_open(dm_npy_writer *w, const char *path, int ndim, const int64_t *shape);
 
 /* The same array as the single member `<key>.npy` of an .npz (a ZIP archive, STORED, sizes in the
- * headers and a correct CRC-32, as np.savez writes; np.load(path)[key] reads it). Members of 4 GiB
- * or more (ZIP64) are not written: _ARG names the .npy alternative. */
+ * headers and a correct CRC-32, as np.savez writes; np.load(path)[key] reads it). An archive whose
+ * member or directory offset reaches 4 GiB gets the ZIP64 extra fields and end records (as Python's
+ * zipfile writes them); smaller ones are the classic format, without any ZIP64 structure. */
 dm_status dm_npz_open(dm_npy_writer *w, const char *path, const char *key, int ndim, const int64_t *shape);
+
+/* Test hook: ZIP64 from archives whose directory offset would reach `bytes` (0: the 0xFFFFFFFF of the
+ * format). Process-wide, not thread-safe; for tests only. */
+void dm_npz_set_zip64_threshold(uint64_t bytes);
 
 /* Appends n floats (little-endian on the little-endian hosts deepmotif supports). _IO, _ARG if more
  * than the shape holds. Works for .npy and .npz alike. */

@@ -478,6 +478,34 @@ Test(backend_ops, adam_and_input_optimisation, .init = setup, .fini = teardown) 
         dev_take(d_g, NULL, 4 * n, "adam grad");
         free(p); free(g); free(m); free(v);
     }
+    {   /* a NaN gradient stays NaN through the clip on both (fminf/fmaxf would make it ±clip and hide a
+         * divergence from the epoch-end weight check): param, m and v are NaN there; ±Inf is clipped
+         * to ±5 like any large gradient; every other element as above */
+        int64_t n = 1000, bad = 417;
+        float *p = rnd(n, -1, 1, 65), *g = rnd(n, -8, 8, 66), *m = rnd(n, -1, 1, 67), *v = rnd(n, 0, 1, 68);
+        g[bad] = NAN;
+        g[bad + 1] = INFINITY;
+        g[bad + 2] = -INFINITY;
+        float *d_p = dev_new(p, 4 * n), *d_g = dev_new(g, 4 * n), *d_m = dev_new(m, 4 * n), *d_v = dev_new(v, 4 * n);
+        g_cuda->i->adam(g_cuda, d_p, d_g, d_m, d_v, n, 0.003f, 0.9f, 0.999f, 1e-8f, 5.0f);
+        g_ref->i->adam(g_ref, p, g, m, v, n, 0.003f, 0.9f, 0.999f, 1e-8f, 5.0f);
+        float *refs[3] = {p, m, v}, *devs[3] = {d_p, d_m, d_v};
+        const char *what[3] = {"adam param", "adam m", "adam v"};
+        for (int k = 0; k < 3; k++) {
+            float *got = malloc(4 * (size_t)n);
+            dev_take(devs[k], got, 4 * (size_t)n, what[k]);
+            cr_expect(isnan(got[bad]) && isnan(refs[k][bad]), "%s at the NaN gradient: cuda %g, reference %g",
+                      what[k], got[bad], refs[k][bad]);
+            got[bad] = refs[k][bad] = 0.0f;
+            size_t worst = 0;
+            double e = dm_test_max_err(got, refs[k], (size_t)n, TOL_ELEM.atol, TOL_ELEM.rtol, &worst);
+            cr_expect(e <= 1.0, "%s beside a NaN gradient: element %zu is %.9g, reference %.9g", what[k], worst,
+                      got[worst], refs[k][worst]);
+            free(got);
+        }
+        dev_take(d_g, NULL, 4 * n, "adam grad");
+        free(p); free(g); free(m); free(v);
+    }
     int Rs[] = {1, 3, 16};
     for (int ri = 0; ri < 3; ri++)
         for (int sm = 0; sm < 2; sm++) {

@@ -504,6 +504,47 @@ Test(adam, torch7_update_with_clipping) {
     dm_backend_free(ref); dm_backend_free(fast);
 }
 
+int dm_cpu_isa_force(int level);
+int dm_cpu_isa_supported(void);
+const char *dm_cpu_isa_name(int level);
+
+Test(adam, the_clip_keeps_nan_and_clips_like_fminf_fmaxf) {
+    /* the clip passes a NaN gradient through (param, m and v NaN: the divergence check sees it), and on
+     * everything else, ±Inf, ±clip and −0 included, it is fminf(fmaxf(g, −clip), clip) bit for bit:
+     * the same backend with clip 5 on g, and with clip 0 (no clip) on g clipped that way, agree exactly;
+     * the reference, then the fast backend at every ISA level this CPU has */
+    dm_backend *ref = dm_backend_cpu_ref_create(), *fast = dm_backend_cpu_create(2);
+    dm_backend *bes[2] = {ref, fast};
+    enum { N = 1031 };   /* not a multiple of any vector width: the tail is covered */
+    static float g[N], gc[N], p0[N], p[2][N], m[2][N], v[2][N];
+    dm_test_fill_uniform(g, N, -8.0f, 8.0f, 91);
+    dm_test_fill_uniform(p0, N, -1.0f, 1.0f, 92);
+    g[3] = INFINITY, g[4] = -INFINITY, g[5] = 5.0f, g[6] = -5.0f, g[7] = -0.0f, g[8] = 0.0f;
+    for (int i = 0; i < N; i++) gc[i] = fminf(fmaxf(g[i], -5.0f), 5.0f);
+    g[600] = NAN;
+    gc[600] = NAN;
+    for (int level = -1, top = dm_cpu_isa_supported(); level <= top; level++) {   /* −1: the reference */
+        int k = level >= 0;
+        if (k) dm_cpu_isa_force(level);
+        for (int run = 0; run < 2; run++) {
+            memcpy(p[run], p0, sizeof p0);
+            memset(m[run], 0, sizeof m[run]);
+            memset(v[run], 0, sizeof v[run]);
+            for (int t = 0; t < 2; t++)
+                bes[k]->i->adam(bes[k], p[run], run ? gc : g, m[run], v[run], N, 0.003f, 0.9f, 0.999f, 1e-8f,
+                                run ? 0.0f : 5.0f);
+        }
+        const char *isa = k ? dm_cpu_isa_name(level) : "";
+        cr_expect(isnan(p[0][600]) && isnan(m[0][600]) && isnan(v[0][600]), "%s %s: a NaN gradient stays NaN",
+                  bes[k]->name, isa);
+        cr_expect(memcmp(p[0], p[1], sizeof p[0]) == 0 && memcmp(m[0], m[1], sizeof m[0]) == 0 &&
+                  memcmp(v[0], v[1], sizeof v[0]) == 0, "%s %s: the clip differs from fminf/fmaxf's",
+                  bes[k]->name, isa);
+    }
+    dm_cpu_isa_force(-1);
+    dm_backend_free(ref); dm_backend_free(fast);
+}
+
 Test(gather, packed_rows_equal_onehot_of_the_codes) {
     /* rows of a packed data set, in a scrambled order, against the one-hot op on the unpacked codes */
     dm_backend *ref = dm_backend_cpu_ref_create(), *fast = dm_backend_cpu_create(2);

@@ -2,6 +2,9 @@
  * adam.c: element-wise clipping to [−clip, clip], then Torch7's Adam (SPEC.md §4):
  *   m ← β1 m + (1 − β1) g;  v ← β2 v + (1 − β2) g²;  θ ← θ − step · m / (√v + ε),
  * step = lr · √(1 − β2^t) / (1 − β1^t) (the caller computes it): ε on the uncorrected √v.
+ * The clip keeps a NaN gradient NaN (fminf/fmaxf would turn it into ±clip and hide it from the
+ * divergence check, which looks at the weights): comparisons are false for NaN, so it passes through;
+ * for every other value, ±Inf included, it equals fminf(fmaxf(g, −clip), clip) bit for bit.
  */
 #include <math.h>
 
@@ -26,7 +29,7 @@ DM_CPU_BODY void adam_span_body(float *param, const float *grad, float *m,
 #pragma omp simd
     for (int64_t i = 0; i < n; i++) {
         float g = grad[i];
-        if (clip > 0.0f) g = fminf(fmaxf(g, -clip), clip);
+        if (clip > 0.0f) g = g > clip ? clip : (g < -clip ? -clip : g);    /* NaN stays NaN */
         m[i] = beta1 * m[i] + (1.0f - beta1) * g;
         v[i] = beta2 * v[i] + (1.0f - beta2) * g * g;
         param[i] -= step * m[i] / (sqrtf(v[i]) + eps);
