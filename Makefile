@@ -11,8 +11,22 @@ EMU_TSAN ?= build-emu-tsan
 EMU_ASAN ?= build-emu-asan
 EMU_TESTS = test_(emu|backend_ops|cuda_.*)
 EMU_FLAGS = -DCMAKE_BUILD_TYPE=Release -DDM_CUDA_EMU=ON -DDM_BUILD_BENCH=OFF
+# Every CPU and host test under AddressSanitizer + UBSan (CPU backend only, small shapes).
+ASAN    ?= build-asan
+ASAN_FLAGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDM_CUDA=OFF -DDM_BUILD_BENCH=OFF \
+             -DDM_SANITIZE_ADDRESS=ON -DDM_SANITIZE_UNDEFINED=ON
+# The libFuzzer targets of tests/fuzz: clang, AddressSanitizer + UBSan, coverage-instrumented library.
+FUZZ    ?= build-fuzz
+FUZZ_SECONDS ?= 300
+FUZZ_TEST_SECONDS ?= 30
+FUZZ_FLAGS = -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDM_CUDA=OFF -DDM_BUILD_BENCH=OFF \
+             -DDM_FUZZ=ON -DDM_SANITIZE_ADDRESS=ON -DDM_SANITIZE_UNDEFINED=ON
+# After a build's ctest: the test binaries where some tests skipped ("dm-skipped:" lines; a binary
+# whose tests all skipped is already listed by ctest as Skipped).
+show_skips = @s=$$(grep -h '^dm-skipped:' $(1)/Testing/Temporary/LastTest.log 2>/dev/null); \
+	if [ -n "$$s" ]; then echo "$(1): tests that skipped:"; echo "$$s" | sed 's/^dm-skipped: /  /'; fi
 
-.PHONY: all setup configure test demo bench clean emu emu-test sanitize-test
+.PHONY: all setup configure test demo bench clean emu emu-test sanitize-test fuzz fuzz-build fuzz-test
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -25,10 +39,12 @@ configure:
 
 # The CPU and CUDA builds' tests (the CUDA backend compiled by nvcc when it is installed; its GPU tests
 # skip without a device), then the CUDA backend's tests on the emulator in every thread order, under
-# ThreadSanitizer, and under AddressSanitizer + UBSan.
+# ThreadSanitizer, and under AddressSanitizer + UBSan; every CPU and host test under AddressSanitizer
+# + UBSan; and each fuzz target for FUZZ_TEST_SECONDS (any crash fails).
 test: setup all
 	cd $(BUILD) && OPENBLAS_NUM_THREADS=1 ctest --output-on-failure
-	$(MAKE) emu-test sanitize-test
+	$(call show_skips,$(BUILD))
+	$(MAKE) emu-test sanitize-test fuzz-test
 
 # build-emu/deepmotif: `--device cuda` runs the real CUDA host layer and kernels on the CPU emulator.
 emu: setup
@@ -37,6 +53,7 @@ emu: setup
 
 emu-test: emu
 	cd $(EMU) && OPENBLAS_NUM_THREADS=1 ctest --output-on-failure
+	$(call show_skips,$(EMU))
 
 sanitize-test: setup
 	@test -f $(EMU_TSAN)/CMakeCache.txt || cmake -S . -B $(EMU_TSAN) $(EMU_FLAGS) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -47,6 +64,22 @@ sanitize-test: setup
 	    -DDM_SANITIZE_ADDRESS=ON -DDM_SANITIZE_UNDEFINED=ON -DDM_TEST_FILTER='$(EMU_TESTS)'
 	cmake --build $(EMU_ASAN) -j $(JOBS)
 	cd $(EMU_ASAN) && OPENBLAS_NUM_THREADS=1 ctest --output-on-failure
+	@test -f $(ASAN)/CMakeCache.txt || cmake -S . -B $(ASAN) $(ASAN_FLAGS)
+	cmake --build $(ASAN) -j $(JOBS)
+	cd $(ASAN) && OPENBLAS_NUM_THREADS=1 ctest --output-on-failure
+	$(call show_skips,$(ASAN))
+
+# `make fuzz FUZZ_SECONDS=N`: each libFuzzer target for N seconds (default 300); prints executions,
+# rate and coverage per target and appends them to bench/results/fuzz.tsv (tests/fuzz/README.md).
+fuzz-build: setup
+	@test -f $(FUZZ)/CMakeCache.txt || cmake -S . -B $(FUZZ) $(FUZZ_FLAGS)
+	cmake --build $(FUZZ) -j $(JOBS)
+
+fuzz: fuzz-build
+	sh tests/fuzz/run.sh $(FUZZ) $(FUZZ_SECONDS) bench/results/fuzz.tsv
+
+fuzz-test: fuzz-build
+	sh tests/fuzz/run.sh $(FUZZ) $(FUZZ_TEST_SECONDS)
 
 # The full story on the bundled default (no real data ships with the repository): a simulated data set
 # with a planted CTCF motif; the CNN, RNN and CNN-RNN trained on it (default protocol; the CNN 10 epochs
@@ -93,4 +126,4 @@ bench: all
 	OPENBLAS_NUM_THREADS=1 $(BUILD)/bench/bench_train
 
 clean:
-	rm -rf $(BUILD) $(EMU) $(EMU_TSAN) $(EMU_ASAN)
+	rm -rf $(BUILD) $(EMU) $(EMU_TSAN) $(EMU_ASAN) $(ASAN) $(FUZZ)

@@ -50,6 +50,13 @@ dm_backend *dm_test_cuda_backend(void);
 char *dm_test_tmpdir(void);
 void dm_test_rmdir(const char *dir);
 
+/* The exit status of a test binary whose selected tests all skipped (ctest's SKIP_RETURN_CODE), and
+ * the tag of the line it prints to stderr when any skipped ("dm-skipped: test_x: 2 of 9 tests
+ * skipped (the first: <its reason>): suite::name, ..."), which `make test` gathers from ctest's log. testutil.c gives
+ * the Criterion binaries a main that follows this; tests/crshim does the same. */
+#define DM_TEST_SKIPPED 77
+#define DM_TEST_SKIP_TAG "dm-skipped:"
+
 /* Runs a shell command, returns its exit status (0..255), or -1. */
 int dm_test_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -2,7 +2,9 @@
  * crshim.c: the runner behind crshim/criterion/criterion.h (ThreadSanitizer builds only; see there).
  * Tests run in name order, each in a forked child: init, the test, fini; the parent maps the child's
  * exit status to PASS (the expected .exit_code, 0 by default), SKIP (77), FAIL or CRASH, and prints
- * Criterion's synthesis line. The process exits 1 when any test failed or crashed.
+ * Criterion's synthesis line. The process exits 1 when any test failed or crashed; otherwise, like
+ * the main testutil.c gives the Criterion binaries, it prints a "dm-skipped:" line naming the tests
+ * that skipped, if any, and exits 77 (ctest's SKIP_RETURN_CODE) when every selected test skipped.
  */
 #include <fnmatch.h>
 #include <stdarg.h>
@@ -14,7 +16,8 @@
 
 #include "criterion/criterion.h"
 
-#define DM_CRSHIM_SKIPPED 77
+#define DM_CRSHIM_SKIPPED 77            /* DM_TEST_SKIPPED and DM_TEST_SKIP_TAG of testutil.h */
+#define DM_CRSHIM_SKIP_TAG "dm-skipped:"
 
 static dm_crshim_test *g_tests;
 static bool g_failed;           /* in the child: a cr_expect failed */
@@ -78,7 +81,8 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    int tested = 0, passing = 0, failing = 0, crashing = 0;
+    int tested = 0, passing = 0, failing = 0, crashing = 0, skipped = 0;
+    char skip_names[4096] = "";
     for (dm_crshim_test *t = g_tests; t; t = t->next) {
         char full[256];
         snprintf(full, sizeof full, "%s/%s", t->suite, t->name);
@@ -100,7 +104,12 @@ int main(int argc, char **argv) {
         }
         int status;
         waitpid(pid, &status, 0);
-        if (WIFEXITED(status) && WEXITSTATUS(status) == DM_CRSHIM_SKIPPED) continue;
+        if (WIFEXITED(status) && WEXITSTATUS(status) == DM_CRSHIM_SKIPPED && t->exit_code != DM_CRSHIM_SKIPPED) {
+            size_t used = strlen(skip_names);
+            snprintf(skip_names + used, sizeof skip_names - used, "%s%s::%s", skipped ? ", " : "", t->suite, t->name);
+            skipped++;
+            continue;
+        }
         tested++;
         if (WIFSIGNALED(status) && WTERMSIG(status) != t->signal) {
             crashing++;
@@ -117,5 +126,12 @@ int main(int argc, char **argv) {
     }
     fprintf(stderr, "[====] Synthesis: Tested: %d | Passing: %d | Failing: %d | Crashing: %d \n", tested, passing,
             failing, crashing);
-    return failing || crashing ? 1 : 0;
+    if (failing || crashing) return 1;
+    if (skipped) {
+        const char *prog = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+        fprintf(stderr, "%s %s: %d of %d tests skipped: %s\n", DM_CRSHIM_SKIP_TAG, prog, skipped, tested + skipped,
+                skip_names);
+        if (tested == 0) return DM_CRSHIM_SKIPPED;
+    }
+    return 0;
 }
