@@ -5,7 +5,8 @@
 #
 # Required: the C toolchain, zlib, OpenBLAS, Criterion (tests), and clang with its sanitizer and
 # libFuzzer runtimes (libclang-rt-dev) and its OpenMP (libomp-dev), for the fuzz targets of
-# tests/fuzz. A failure to install these fails the set-up.
+# tests/fuzz; python3-numpy, with which tests/test_npy.c checks that numpy reads the .npz files
+# (ZIP64 included). A failure to install these fails the set-up.
 # Optional: Chromium, for the dashboard's browser tests (they skip without it). Its installation is
 # tried on every run until it succeeds; a failure prints one line and never fails the set-up.
 set -eu
@@ -23,7 +24,7 @@ apt_update() {
 
 need=""
 for pkg in cmake make gcc pkg-config zlib1g-dev libopenblas-dev libcriterion-dev \
-           clang libclang-rt-dev libomp-dev; do
+           clang libclang-rt-dev libomp-dev python3-numpy; do
     have "$pkg" || need="$need $pkg"
 done
 if [ -n "$need" ]; then
