@@ -223,7 +223,8 @@ static dm_status chunk_labels(void *ctx, const dm_dataset *chunk, int64_t row0) 
 }
 
 /* The first pass over a streamed --data file; *tot gets its row count and format, *labelled whether
- * every row has a 0/1 label. The file is read twice, so it must be a regular file. */
+ * every row has a 0/1 label. The file is read twice, so it must be a regular file. The caller flushes
+ * the waiting notices once its own checks of the input (labels) have passed. */
 static void scan_data(dm_dataset *tot, bool *labelled, const char *path, int32_t len, int64_t chunk) {
     struct stat sb;
     if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) fail(dm_error(DM_STATUS_IO, "%s: is a directory", path));
@@ -236,7 +237,6 @@ static void scan_data(dm_dataset *tot, bool *labelled, const char *path, int32_t
     if (tot->n_padded || tot->n_truncated)
         notice_add("%s: warning: %.900s: %lld sequence(s) shorter than %d padded, %lld longer truncated\n",
                    prog_cmd, path, (long long)tot->n_padded, len, (long long)tot->n_truncated);
-    notice_flush();
 }
 
 /* The second pass must see the rows the first one counted. */
@@ -830,6 +830,7 @@ static int cmd_eval(int argc, char **argv) {
     bool labelled;
     scan_data(&ds, &labelled, path, len, chunk);
     if (!labelled) fail(dm_error(DM_STATUS_FORMAT, "%s: eval needs labelled data (use predict)", path));
+    notice_flush();
     eval_ctx ec = {.m = m, .quarter = quarter, .path = path, .n = ds.n,
                   .scores = malloc(sizeof(float) * (size_t)ds.n), .labels = malloc((size_t)ds.n)};
     if (!ec.scores || !ec.labels) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
@@ -900,6 +901,7 @@ static int cmd_predict(int argc, char **argv) {
     dm_dataset tot;
     bool labelled;
     scan_data(&tot, &labelled, data, len, chunk);
+    notice_flush();
     predict_ctx c = {.m = m, .quarter = quarter, .labelled = labelled,
                      .scores = malloc(sizeof(float) * (size_t)chunk)};
     if (!c.scores) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
@@ -975,6 +977,7 @@ static int cmd_saliency(int argc, char **argv) {
     scan_data(&tot, &labelled, data, len, chunk);
     if ((so.target == DM_TARGET_LABEL || so.method == DM_SAL_ORIGINAL) && !labelled)
         fail(dm_error(DM_STATUS_FORMAT, "%s: saliency target 'label' and method 'original' need labelled data", data));
+    notice_flush();
     double t0 = dm_now();
     dm_saliency_out *so_out;
     CHECK(dm_saliency_open(&so_out, m, tot.n, &so, prefix));
@@ -1200,6 +1203,7 @@ static int cmd_temporal(int argc, char **argv) {
     dm_dataset tot;
     bool labelled;
     scan_data(&tot, &labelled, data, L, chunk);
+    notice_flush();
     temporal_ctx c = {.m = m, .batch = batch, .quarter = quarter};
     c.x = malloc(sizeof(float) * 4 * (size_t)batch * L), c.f = malloc(sizeof(float) * (size_t)batch * L);
     c.b = malloc(sizeof(float) * (size_t)batch * L), c.fb = malloc(sizeof(float) * 2 * (size_t)batch * L);
