@@ -45,6 +45,40 @@ static void expect_close(const float *got, const float *ref, size_t n, const cha
               arch, what, worst, n, got[worst], ref[worst], mx, e);
 }
 
+/* The optimised inputs of a model with ReLU (cnn, cnnrnn) after several steps. Rounding differences
+ * between the backends (within REL_NORM) can put a conv pre-activation on the other side of ReLU's
+ * kink at some step; the two sides differ by a whole gradient term, which changes the next update of
+ * that unit's receptive field (K positions × 4 channels of one restart) by more than any rounding
+ * bound, and then stays. How many units cross depends on the rounding path (observed: 64 elements,
+ * 16 positions of one cnnrnn restart, after the build dropped -march=native's FMA contraction), so per
+ * restart at most `fields` receptive fields (K positions of the deepest conv seen from the input) may
+ * differ beyond the tolerance; every other element must be within it. (The objective trajectory and the final P(pos),
+ * sums over all units, are held to the full tolerance.) */
+static void expect_close_but_kinks(const float *got, const float *ref, int R, size_t per, int K, int fields,
+                                   const char *what, const char *arch) {
+    double mx = 0;
+    for (size_t i = 0; i < (size_t)R * per; i++) mx = fmax(mx, fabs(ref[i]));
+    for (int r = 0; r < R; r++) {
+        size_t beyond = 0;
+        for (size_t i = r * per; i < (r + 1) * per; i++)
+            beyond += fabs((double)got[i] - ref[i]) > REL_NORM * (mx > 0 ? mx : 1) + 1e-3 * fabs(ref[i]);
+        cr_expect(beyond <= (size_t)fields * K * 4,
+                  "%s %s, restart %d: %zu of %zu elements beyond the tolerance (at most %d receptive fields "
+                  "of %d, %d elements, may cross a ReLU kink)", arch, what, r, beyond, per, fields, K * 4,
+                  fields * K * 4);
+        if (beyond) cr_log_info("%s %s, restart %d: %zu elements beyond the tolerance (a ReLU kink crossed)",
+                                arch, what, r, beyond);
+    }
+}
+
+/* Input positions one unit of the last conv layer sees: K of that layer, widened through each
+ * earlier layer's max-pooling (CNN: pool after every conv but the last) and its width. */
+static int receptive_field(const dm_hparams *hp) {
+    int n = hp->n_conv, rf = hp->conv_width[n - 1];
+    for (int i = n - 2; i >= 0; i--) rf = rf * (hp->arch == DM_ARCH_CNN ? hp->pool : 1) + hp->conv_width[i] - 1;
+    return rf;
+}
+
 /* The models' length: the default 101, or 32 under DM_TEST_SMALL (sanitizer builds), where the
  * models also shrink to 16 channels and 8 hidden units per direction. */
 static int test_len(void) { return getenv("DM_TEST_SMALL") ? 32 : 101; }
@@ -173,7 +207,11 @@ Test(cuda_model, class_optimisation_10_steps, .init = setup, .fini = teardown) {
             cr_assert_eq(dm_optimize(mr, &o, xr, pr, orf, ppr), DM_STATUS_OK, "%s", dm_last_error());
             const char *name = dm_arch_name(archs[a]);
             expect_close(oc, orf, 11 * (size_t)R, sm ? "objective trajectory (softmax)" : "objective trajectory", name);
-            expect_close(xc, xr, n, sm ? "optimised input (softmax)" : "optimised input", name);
+            if (archs[a] == DM_ARCH_RNN) /* no kink: tanh and sigmoid are smooth */
+                expect_close(xc, xr, n, sm ? "optimised input (softmax)" : "optimised input", name);
+            else
+                expect_close_but_kinks(xc, xr, R, (size_t)L * 4, receptive_field(dm_model_hparams(mr)), 4,
+                                       sm ? "optimised input (softmax)" : "optimised input", name);
             expect_close(ppc, ppr, R, "final P(pos)", name);
             free(xc); free(xr); free(pc); free(pr);
             dm_model_free(mc);
