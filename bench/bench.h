@@ -55,27 +55,27 @@ static inline double dm_bench_median(double *t, int n) {
  * reference gradient (INFINITY when a step fails). */
 static inline double dm_bench_validate(const dm_hparams *hp, dm_backend *ref, dm_backend *be,
                                        const uint8_t *codes, const int8_t *labels) {
-    dm_model *mr, *mb;
-    if (!ref || !be || dm_model_create(&mr, hp, ref, 8)) return INFINITY;
-    if (dm_model_create(&mb, hp, be, 8)) {
-        dm_model_free(mr);
+    dm_net *mr, *mb;
+    if (!ref || !be || dm_net_create(&mr, hp, ref, 8)) return INFINITY;
+    if (dm_net_create(&mb, hp, be, 8)) {
+        dm_net_free(mr);
         return INFINITY;
     }
-    int64_t np = dm_model_n_params(mr);
+    int64_t np = dm_net_n_params(mr);
     float *gr = malloc(sizeof(float) * np), *gb = malloc(sizeof(float) * np);
     double loss_r = 0, loss_b = 0, worst = INFINITY, gmax = 0;
-    if (gr && gb && !dm_model_init_params(mr, 1) && !dm_model_get_params(mr, gr) && !dm_model_set_params(mb, gr) &&
-        !dm_model_forward_codes(mr, codes, 8, true, 1, 1, false) && !dm_model_forward_codes(mb, codes, 8, true, 1, 1, false) &&
-        !dm_model_backward(mr, labels, 8, 8, &loss_r, NULL) && !dm_model_backward(mb, labels, 8, 8, &loss_b, NULL) &&
-        !dm_model_get_grads(mr, gr) && !dm_model_get_grads(mb, gb)) {
+    if (gr && gb && !dm_net_init_params(mr, 1) && !dm_net_get_params(mr, gr) && !dm_net_set_params(mb, gr) &&
+        !dm_net_forward_codes(mr, codes, 8, true, 1, 1, false) && !dm_net_forward_codes(mb, codes, 8, true, 1, 1, false) &&
+        !dm_net_backward(mr, labels, 8, 8, &loss_r, NULL) && !dm_net_backward(mb, labels, 8, 8, &loss_b, NULL) &&
+        !dm_net_get_grads(mr, gr) && !dm_net_get_grads(mb, gb)) {
         for (int64_t i = 0; i < np; i++) gmax = fmax(gmax, fabs(gr[i]));
         worst = fabs(loss_b - loss_r) / fabs(loss_r);
         for (int64_t i = 0; i < np; i++) worst = fmax(worst, fabs(gb[i] - gr[i]) / (gmax + 1e-30));
     }
     free(gr);
     free(gb);
-    dm_model_free(mr);
-    dm_model_free(mb);
+    dm_net_free(mr);
+    dm_net_free(mb);
     return worst;
 }
 

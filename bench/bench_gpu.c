@@ -58,9 +58,9 @@ typedef enum { W_TRAIN, W_SALIENCY, W_OPTIMIZE } workload;
 static const char *workload_name[] = {"train", "saliency", "optimize"};
 
 /* Times `repeats` (≥ 1 s) iterations of workload w on model m; returns the median, *min the minimum. */
-static double time_workload(workload w, dm_model *m, dm_devdata *d, const float *x, float *attr, float *p_pos,
+static double time_workload(workload w, dm_net *m, dm_devdata *d, const float *x, float *attr, float *p_pos,
                             int B, int repeats, double *tmin) {
-    dm_backend *be = dm_model_backend(m);
+    dm_backend *be = dm_net_backend(m);
     cudaStream_t s = dm_cuda_stream(be);
     cudaEvent_t e0, e1;
     cudaEventCreate(&e0);
@@ -82,13 +82,13 @@ static double time_workload(workload w, dm_model *m, dm_devdata *d, const float 
         int64_t i0 = ((int64_t)(it + 3) * B) % (d->n - B + 1);
         switch (w) {
         case W_TRAIN:
-            dm_model_zero_grad(m);
-            if (!(st = dm_model_forward_data(m, d, i0, B, true, 1, (uint64_t)it + 10, false)) &&
-                !(st = dm_model_backward_data(m, d, i0, B, B)))
-                st = dm_model_adam_step(m, &opt);
+            dm_net_zero_grad(m);
+            if (!(st = dm_net_forward_data(m, d, i0, B, true, 1, (uint64_t)it + 10, false)) &&
+                !(st = dm_net_backward_data(m, d, i0, B, B)))
+                st = dm_net_adam_step(m, &opt);
             break;
         case W_SALIENCY: st = dm_saliency_batch(m, x, NULL, B, 0, &so, attr, p_pos); break;
-        case W_OPTIMIZE: st = dm_optimize(m, &oo, ox, oppm, obj, p_pos); break;
+        case W_OPTIMIZE: st = dm_net_optimize(m, &oo, ox, oppm, obj, p_pos); break;
         }
         cudaEventRecord(e1, s);
         cudaEventSynchronize(e1);
@@ -180,13 +180,13 @@ int main(int argc, char **argv) {
             status = 1;
             continue;
         }
-        dm_model *m;
+        dm_net *m;
         dm_devdata *d;
-        if (dm_model_create(&m, &hp, gpu, B) || dm_model_init_params(m, 1) || dm_devdata_create(&d, gpu, &ds)) {
+        if (dm_net_create(&m, &hp, gpu, B) || dm_net_init_params(m, 1) || dm_devdata_create(&d, gpu, &ds)) {
             fprintf(stderr, "bench_gpu: %s\n", dm_last_error());
             return 1;
         }
-        double np = (double)dm_model_n_params(m), nact = (double)dm_model_n_act_floats(m);
+        double np = (double)dm_net_n_params(m), nact = (double)dm_net_n_act_floats(m);
         for (int w = 0; w < 3; w++) {
             double tmin, med = time_workload((workload)w, m, d, x, attr, p_pos, B, repeats, &tmin);
             double flop = w == W_TRAIN ? dm_bench_train_flop(&hp) : dm_bench_saliency_mflop[a] * 1e6;
@@ -199,7 +199,7 @@ int main(int argc, char **argv) {
             fflush(stdout);
         }
         dm_devdata_free(d);
-        dm_model_free(m);
+        dm_net_free(m);
     }
     free(ds.seq); free(ds.label); free(x); free(attr); free(p_pos);
     dm_backend_free(variants[0]);

@@ -28,22 +28,22 @@ int main(int argc, char **argv) {
     }
     hp.dropout = 0;
     dm_backend *be = dm_backend_cpu_create(1);
-    dm_model *m = NULL;
-    dm_status st = be ? dm_model_create(&m, &hp, be, 256) : DM_STATUS_NOMEM;
-    if (!st) st = dm_model_init_params(m, 7);
-    int64_t np = m ? dm_model_n_params(m) : 0;
+    dm_net *m = NULL;
+    dm_status st = be ? dm_net_create(&m, &hp, be, 256) : DM_STATUS_NOMEM;
+    if (!st) st = dm_net_init_params(m, 7);
+    int64_t np = m ? dm_net_n_params(m) : 0;
     float *params = malloc(sizeof(float) * (size_t)(np ? np : 1));
     if (!st && !params) st = DM_STATUS_NOMEM;
-    if (!st) st = dm_model_get_params(m, params);
+    if (!st) st = dm_net_get_params(m, params);
     static dm_provenance prov;
     snprintf(prov.version, sizeof prov.version, "%s", dm_version());
     snprintf(prov.label, sizeof prov.label, "best");
     int32_t nt = 0;
-    const dm_tensor_info *t = st ? NULL : dm_model_tensors(m, &nt);
+    const dm_tensor_info *t = st ? NULL : dm_net_tensors(m, &nt);
     if (!st) st = dm_checkpoint_save(argv[1], &hp, t, nt, params, np, &prov, NULL);
     if (st) fprintf(stderr, "bench_small_model: %s\n", dm_last_error());
     free(params);
-    if (m) dm_model_free(m);
+    if (m) dm_net_free(m);
     if (be) dm_backend_free(be);
     return st ? 1 : 0;
 }

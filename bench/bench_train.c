@@ -68,13 +68,13 @@ int main(int argc, char **argv) {
         }
         int threads[2] = {1, 2};
         dm_backend *be[2];
-        dm_model *m[2];
+        dm_net *m[2];
         dm_adam opt[2];
         double *t[2];
         for (int k = 0; k < 2; k++) {
             be[k] = dm_backend_cpu_create(threads[k]);
-            if (!be[k] || dm_model_create(&m[k], &hp, be[k], B)) return 1;
-            if (dm_model_init_params(m[k], 1)) return 1;
+            if (!be[k] || dm_net_create(&m[k], &hp, be[k], B)) return 1;
+            if (dm_net_init_params(m[k], 1)) return 1;
             dm_adam_default(&opt[k]);
             t[k] = malloc(sizeof(double) * 100000);
         }
@@ -84,9 +84,9 @@ int main(int argc, char **argv) {
         for (int it = -2; it < 100000; it++) {
             for (int k = 0; k < 2; k++) {
                 double loss, t0 = dm_now();
-                dm_model_zero_grad(m[k]);
-                if (dm_model_forward_codes(m[k], codes, B, true, 1, (uint64_t)it + 10, false) ||
-                    dm_model_backward(m[k], labels, B, B, &loss, NULL) || dm_model_adam_step(m[k], &opt[k])) {
+                dm_net_zero_grad(m[k]);
+                if (dm_net_forward_codes(m[k], codes, B, true, 1, (uint64_t)it + 10, false) ||
+                    dm_net_backward(m[k], labels, B, B, &loss, NULL) || dm_net_adam_step(m[k], &opt[k])) {
                     fprintf(stderr, "bench_train: %s\n", dm_last_error());
                     return 1;
                 }
@@ -103,7 +103,7 @@ int main(int argc, char **argv) {
             printf("train_step,%s,%d,%d,%d,%.6f,%.6f,%.0f,%.1f,%.1f,%.0f,%s\n", dm_arch_name(hp.arch), B,
                    threads[k], n, med, t[k][0], B / med, gfl, 100 * gfl / PEAK_GFLOPS, flop, dm_git_commit());
             free(t[k]);
-            dm_model_free(m[k]);
+            dm_net_free(m[k]);
             dm_backend_free(be[k]);
         }
         fflush(stdout);

@@ -44,7 +44,7 @@ static double time_median(bench_fn fn, void *ctx) {
 }
 
 typedef struct ctx {
-    dm_model *m;
+    dm_net *m;
     float *x, *attr, *p, *f, *b, *ppm, *obj;
     int B;
     dm_saliency_options o;
@@ -52,8 +52,8 @@ typedef struct ctx {
 } ctx;
 
 static int run_saliency(void *c_) { ctx *c = c_; return dm_saliency_batch(c->m, c->x, NULL, c->B, 0, &c->o, c->attr, c->p); }
-static int run_temporal(void *c_) { ctx *c = c_; return dm_model_temporal(c->m, c->x, c->B, c->f, c->b); }
-static int run_optimize(void *c_) { ctx *c = c_; return dm_optimize(c->m, &c->oo, c->attr, c->ppm, c->obj, c->p); }
+static int run_temporal(void *c_) { ctx *c = c_; return dm_net_temporal(c->m, c->x, c->B, c->f, c->b); }
+static int run_optimize(void *c_) { ctx *c = c_; return dm_net_optimize(c->m, &c->oo, c->attr, c->ppm, c->obj, c->p); }
 
 int main(int argc, char **argv) {
     int threads = argc > 2 && !strcmp(argv[1], "--threads") ? atoi(argv[2]) : 2;
@@ -75,9 +75,9 @@ int main(int argc, char **argv) {
         dm_hparams hp;
         dm_hparams_default(&hp, (dm_arch)a);
         dm_backend *be = dm_backend_cpu_create(threads), *rbe = dm_backend_cpu_ref_create();
-        dm_model *m, *mr;
-        if (dm_model_create(&m, &hp, be, B) || dm_model_create(&mr, &hp, rbe, 8) || dm_model_init_params(m, 1) ||
-            dm_model_init_params(mr, 1))
+        dm_net *m, *mr;
+        if (dm_net_create(&m, &hp, be, B) || dm_net_create(&mr, &hp, rbe, 8) || dm_net_init_params(m, 1) ||
+            dm_net_init_params(mr, 1))
             return 1;
         /* validate grad against the reference backend */
         ctx c = {.m = m, .x = x, .attr = attr, .p = p, .f = f, .b = b, .ppm = ppm, .obj = obj, .B = 8};
@@ -117,8 +117,8 @@ int main(int argc, char **argv) {
         printf("optimize_16_restarts,%s,16,%d,%.6f,%.0f steps/s,,,,%s\n", dm_arch_name(hp.arch), threads, t_opt,
                c.oo.steps / t_opt, dm_git_commit());
         fflush(stdout);
-        dm_model_free(m);
-        dm_model_free(mr);
+        dm_net_free(m);
+        dm_net_free(mr);
         dm_backend_free(be);
         dm_backend_free(rbe);
     }

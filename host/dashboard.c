@@ -119,7 +119,7 @@ typedef struct dm_dash_model {
     dm_hparams hp;
     int64_t n_trainable;
     dm_provenance *prov;
-    dm_model *m;
+    dm_net *m;
     float *score; /* (n) P(bound) of every sequence */
     double auroc, auprc, acc;
     float *grad;            /* (K, L, 4) |∂ log P(target)/∂X| of the top sequences */
@@ -193,16 +193,16 @@ static dm_status load_model(dm_dash_model *dm, dm_backend *be, int batch) {
     int64_t np;
     if (!(dm->prov = calloc(1, sizeof *dm->prov)))
         return dm_error(DM_STATUS_NOMEM, "dashboard: out of memory");
-    DM_TRY(dm_checkpoint_load(dm->path, dm_model_table, &dm->hp, &params, &np, dm->prov, NULL));
-    dm_status st = dm_model_create(&dm->m, &dm->hp, be, batch);
-    if (!st) st = dm_model_set_params(dm->m, params);
+    DM_TRY(dm_checkpoint_load(dm->path, dm_net_table, &dm->hp, &params, &np, dm->prov, NULL));
+    dm_status st = dm_net_create(&dm->m, &dm->hp, be, batch);
+    if (!st) st = dm_net_set_params(dm->m, params);
     free(params);
     if (st) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", dm_last_error());
         return dm_error(st, "%s: %s", dm->path, msg);
     }
-    dm->n_trainable = dm_model_n_trainable(dm->m);
+    dm->n_trainable = dm_net_n_trainable(dm->m);
     return dm_file_sha256(dm->path, &dm->bytes, dm->sha256);
 }
 
@@ -288,7 +288,7 @@ static dm_status score_all(dm_dash *d) {
         dm_dash_model *dm = &d->mod[i];
         if (!(dm->score = malloc(sizeof(float) * (size_t)d->ds.n)))
             return dm_error(DM_STATUS_NOMEM, "dashboard: out of memory");
-        DM_TRY(dm_predict(dm->m, &d->ds, d->o->n_quarter, dm->score));
+        DM_TRY(dm_net_predict(dm->m, &d->ds, d->o->n_quarter, dm->score));
         dm->auroc = d->labelled ? dm_auroc(dm->score, d->ds.label, d->ds.n) : NAN;
         dm->auprc = d->labelled ? dm_auprc(dm->score, d->ds.label, d->ds.n) : NAN;
         dm->acc = d->labelled ? dm_accuracy(dm->score, d->ds.label, d->ds.n) : NAN;
@@ -356,7 +356,7 @@ static dm_status pick_top(dm_dash *d) {
  * The direct form goes through 1 − p_y, which float32 rounds to a few levels (or 0) once p_y nears 1,
  * mixing in the common-mode gradient of z_pos + z_neg: noise exactly on the confident top sequences. */
 static dm_status top_maps(dm_dash *d, dm_dash_model *dm) {
-    int K = d->K, L = d->L, Bmax = dm_model_max_batch(dm->m);
+    int K = d->K, L = d->L, Bmax = dm_net_max_batch(dm->m);
     float *g2 = malloc(sizeof(float) * 2 * (size_t)Bmax), *lp = malloc(sizeof(float) * 2 * (size_t)Bmax);
     dm->grad = malloc(sizeof(float) * 4 * (size_t)K * L);
     dm_status st =
@@ -365,9 +365,9 @@ static dm_status top_maps(dm_dash *d, dm_dash_model *dm) {
     for (int k0 = 0; k0 < K && !st; k0 += Bmax) {
         int B = K - k0 < Bmax ? K - k0 : Bmax;
         float *g = dm->grad + (size_t)k0 * L * 4;
-        st = dm_model_forward(dm->m, d->x + (size_t)k0 * L * 4, B, false, 0, 0);
-        if (!st) st = dm_model_logprob(dm->m, lp);
-        if (!st) st = dm_model_backward_from(dm->m, g2, B, g);
+        st = dm_net_forward(dm->m, d->x + (size_t)k0 * L * 4, B, false, 0, 0);
+        if (!st) st = dm_net_logprob(dm->m, lp);
+        if (!st) st = dm_net_backward_from(dm->m, g2, B, g);
         /* scale row b by the probability of the other class: column 1 (unbound) for y = 1 */
         for (int b = 0; b < B && !st; b++) {
             float p_other = expf(lp[2 * b + (d->top_label[k0 + b] == 0 ? 0 : 1)]);
@@ -385,7 +385,7 @@ static dm_status top_maps(dm_dash *d, dm_dash_model *dm) {
     if (!dm->fwd || !dm->bwd) return dm_error(DM_STATUS_NOMEM, "dashboard: out of memory");
     for (int k0 = 0; k0 < K; k0 += Bmax) {
         int B = K - k0 < Bmax ? K - k0 : Bmax;
-        DM_TRY(dm_model_temporal(dm->m, d->x + (size_t)k0 * L * 4, B, dm->fwd + (size_t)k0 * L,
+        DM_TRY(dm_net_temporal(dm->m, d->x + (size_t)k0 * L * 4, B, dm->fwd + (size_t)k0 * L,
                                  dm->bwd + (size_t)k0 * L));
     }
     return DM_STATUS_OK;
@@ -408,7 +408,7 @@ static dm_status optimised_ppms(dm_dash *d, dm_dash_model *dm) {
     dm->opt.m = calloc((size_t)R, sizeof(dm_motif));
     dm_status st = !xo || !ppm || !obj || !pp || !order || !dm->opt_p || !dm->opt_obj || !dm->opt.m
                        ? dm_error(DM_STATUS_NOMEM, "dashboard: out of memory")
-                       : dm_optimize(dm->m, &oo, xo, ppm, obj, pp);
+                       : dm_net_optimize(dm->m, &oo, xo, ppm, obj, pp);
     /* rank by the objective after the last step (row `steps` of the trajectory) */
     const float *final = obj + (size_t)oo.steps * R;
     for (int r = 0; r < R && !st; r++) order[r] = (dm_ranked){.key = -final[r], .row = r};
@@ -1404,7 +1404,7 @@ static dm_status write_all(dm_dash *d, dm_dashboard_result *res) {
 static void dash_free(dm_dash *d) {
     for (int i = 0; i < d->nm; i++) {
         dm_dash_model *dm = &d->mod[i];
-        dm_model_free(dm->m);
+        dm_net_free(dm->m);
         free(dm->prov);
         free(dm->score);
         free(dm->grad);

@@ -288,14 +288,14 @@ static void record_input(dm_provenance *prov, const char *role, const char *path
 }
 
 /* Loads a checkpoint into a new model on `be` for batches of `batch`. */
-static dm_model *load_model(const char *path, dm_backend *be, int batch, dm_provenance *prov) {
+static dm_net *load_model(const char *path, dm_backend *be, int batch, dm_provenance *prov) {
     dm_hparams hp;
     float *params = NULL;
     int64_t np;
-    CHECK(dm_checkpoint_load(path, dm_model_table, &hp, &params, &np, prov, NULL));
-    dm_model *m;
-    dm_status s = dm_model_create(&m, &hp, be, batch);
-    if (s == DM_STATUS_OK) s = dm_model_set_params(m, params);
+    CHECK(dm_checkpoint_load(path, dm_net_table, &hp, &params, &np, prov, NULL));
+    dm_net *m;
+    dm_status s = dm_net_create(&m, &hp, be, batch);
+    if (s == DM_STATUS_OK) s = dm_net_set_params(m, params);
     free(params);
     CHECK(s);
     return m;
@@ -577,7 +577,7 @@ static int cmd_train(int argc, char **argv) {
     if (resume) {
         int64_t np;
         int32_t len_asked = hp.len;
-        CHECK(dm_checkpoint_load(resume, dm_model_table, &hp, &params, &np, &prov, &state));
+        CHECK(dm_checkpoint_load(resume, dm_net_table, &hp, &params, &np, &prov, &state));
         if (!state.adam_m) fail(dm_error(DM_STATUS_FORMAT, "%s: no resume state (use the MODEL.last file)", resume));
         if (opt(opts, "--arch") && hp.arch != arch)
             fail(dm_error(DM_STATUS_FORMAT, "%s: the checkpoint's architecture is %s; it cannot resume as --arch %s",
@@ -655,10 +655,10 @@ static int cmd_train(int argc, char **argv) {
 
     dm_backend *be = make_backend(opts);
     notice_flush();
-    dm_model *m;
-    CHECK(dm_model_create(&m, &hp, be, o.batch));
-    if (params) CHECK(dm_model_set_params(m, params));
-    else CHECK(dm_model_init_params(m, o.seed));
+    dm_net *m;
+    CHECK(dm_net_create(&m, &hp, be, o.batch));
+    if (params) CHECK(dm_net_set_params(m, params));
+    else CHECK(dm_net_init_params(m, o.seed));
     if (!resume) {
         record_input(&prov, "train", train_path);
         if (test_path) record_input(&prov, "test", test_path);
@@ -671,7 +671,7 @@ static int cmd_train(int argc, char **argv) {
                              * line, so a caller that waits for it knows) */
     if (o.progress)
         fprintf(stderr, "deepmotif train: %s, %lld trained parameters; %lld training, %lld validation sequences; "
-                "%s protocol, batch %d, %s\n", dm_arch_name(hp.arch), (long long)dm_model_n_trainable(m),
+                "%s protocol, batch %d, %s\n", dm_arch_name(hp.arch), (long long)dm_net_n_trainable(m),
                 (long long)tr.n, (long long)va.n, dm_protocol_name(protocol), o.batch, prov.device);
     if (o.progress) {
         int packed = (hp.len + 3) / 4 + (hp.len + 7) / 8 + 17;   /* dm_pack row + label, order, log-probs, loss */
@@ -681,13 +681,13 @@ static int cmd_train(int argc, char **argv) {
                 (double)max_mem / 1048576.0, row_bytes + 13, packed);
     }
 
-    int64_t np = dm_model_n_params(m);
+    int64_t np = dm_net_n_params(m);
     float *last = malloc(sizeof(float) * (size_t)np);
     if (!last) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
 
     /* MODEL and MODEL.last at every epoch end (train_files: the commit order), and at a signal */
     int32_t nt;
-    const dm_tensor_info *tensors = dm_model_tensors(m, &nt);
+    const dm_tensor_info *tensors = dm_net_tensors(m, &nt);
     train_files files = {.out = out, .hp = &hp, .tensors = tensors, .n_tensors = nt, .n_params = np,
                          .prov = &prov, .kept_epoch = -1};
     snprintf(files.last, sizeof files.last, "%s.last", out);
@@ -704,7 +704,7 @@ static int cmd_train(int argc, char **argv) {
     o.stopped = &stopped;
     const char *nan_at = getenv("DM_TEST_NAN");   /* tests only: "EPOCH:BATCH" poisons a weight there */
     if (nan_at && sscanf(nan_at, "%d:%d", &o.nan_epoch, &o.nan_batch) != 2) o.nan_epoch = o.nan_batch = 0;
-    dm_status trained = dm_train(m, &tr, &va, &o, &prov, &state, last);
+    dm_status trained = dm_net_train(m, &tr, &va, &o, &prov, &state, last);
     if (trained != DM_STATUS_OK && stopped.diverged_epoch > 0) {
         /* one line: where it diverged and what is left on disk (never weights of a bad batch) */
         fprintf(stderr, "%s: %s; ", prog_cmd, dm_last_error());
@@ -741,7 +741,7 @@ static int cmd_train(int argc, char **argv) {
     if (test_path) {
         float *scores = malloc(sizeof(float) * (size_t)te.n);
         if (!scores) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
-        CHECK(dm_predict(m, &te, o.n_quarter, scores));
+        CHECK(dm_net_predict(m, &te, o.n_quarter, scores));
         prov.test_auroc = metric(DM_METRIC_AUROC, scores, te.label, te.n, test_path);
         prov.test_auprc = metric(DM_METRIC_AUPRC, scores, te.label, te.n, test_path);
         prov.test_accuracy = metric(DM_METRIC_ACCURACY, scores, te.label, te.n, test_path);
@@ -752,7 +752,7 @@ static int cmd_train(int argc, char **argv) {
      * with the complete provenance (log, test metrics), in the same order */
     float *best = malloc(sizeof(float) * (size_t)np);
     if (!best) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
-    CHECK(dm_model_get_params(m, best));
+    CHECK(dm_net_get_params(m, best));
     CHECK(save_model_pair(&files, best, last, &state));
 
     printf("model      %s (%s, epoch %d of %d run)\n", out, dm_arch_name(hp.arch), prov.best_epoch, prov.epochs_run);
@@ -769,7 +769,7 @@ static int cmd_train(int argc, char **argv) {
     free(last);
     free(params);
     dm_resume_state_free(&state);
-    dm_model_free(m);
+    dm_net_free(m);
     dm_backend_free(be);
     dm_dataset_free(&full);
     dm_dataset_free(&tr);
@@ -781,7 +781,7 @@ static int cmd_train(int argc, char **argv) {
 /* ---- eval and predict -------------------------------------------------------------------------- */
 
 typedef struct eval_ctx {
-    dm_model *m;
+    dm_net *m;
     bool quarter;
     const char *path;
     int64_t n;        /* rows of the checking pass */
@@ -792,7 +792,7 @@ typedef struct eval_ctx {
 static dm_status eval_chunk(void *ctx, const dm_dataset *ds, int64_t row0) {
     eval_ctx *c = ctx;
     if (row0 + ds->n > c->n) return DM_STATUS_OK;    /* the file grew: scan_again reports it */
-    DM_TRY(dm_predict(c->m, ds, c->quarter, c->scores + row0));
+    DM_TRY(dm_net_predict(c->m, ds, c->quarter, c->scores + row0));
     for (int64_t i = 0; i < ds->n; i++) {
         if (ds->label[i] != 0 && ds->label[i] != 1)
             return dm_error(DM_STATUS_IO, "%s: changed while being read (row %lld lost its label)", c->path,
@@ -819,12 +819,12 @@ static int cmd_eval(int argc, char **argv) {
     bool quarter = n_quarter_opt(opts);
     dm_backend *be = make_backend(opts);
     static dm_provenance prov;
-    dm_model *m = load_model(required(opts, "--model"), be, 256, &prov);
+    dm_net *m = load_model(required(opts, "--model"), be, 256, &prov);
     /* streamed like predict: a checking pass (every line, the labels), then the scores chunk by chunk
      * (a multiple of the batch, so the scores are a whole-file run's); only the scores and labels of
      * all rows are kept, 5 bytes per sequence */
     const char *path = required(opts, "--data");
-    int32_t len = dm_model_hparams(m)->len;
+    int32_t len = dm_net_hparams(m)->len;
     int64_t chunk = stream_chunk(256);
     dm_dataset ds = {0};
     bool labelled;
@@ -853,13 +853,13 @@ static int cmd_eval(int argc, char **argv) {
         printf("n %lld\nAUROC %s\nAUPRC %s\naccuracy %s\n", (long long)ds.n, a, b, c);
     free(scores);
     free(ec.labels);
-    dm_model_free(m);
+    dm_net_free(m);
     dm_backend_free(be);
     return 0;
 }
 
 typedef struct predict_ctx {
-    dm_model *m;
+    dm_net *m;
     bool quarter, labelled;
     float *scores;   /* one chunk */
     dm_outfile f;
@@ -868,7 +868,7 @@ typedef struct predict_ctx {
 static dm_status predict_chunk(void *ctx, const dm_dataset *ds, int64_t row0) {
     (void)row0;
     predict_ctx *c = ctx;
-    DM_TRY(dm_predict(c->m, ds, c->quarter, c->scores));
+    DM_TRY(dm_net_predict(c->m, ds, c->quarter, c->scores));
     for (int64_t i = 0; i < ds->n; i++) {
         if (c->labelled) fprintf(c->f.f, "%s\t%d\t%.6g\n", ds->id[i], ds->label[i], c->scores[i]);
         else fprintf(c->f.f, "%s\t%.6g\n", ds->id[i], c->scores[i]);
@@ -894,9 +894,9 @@ static int cmd_predict(int argc, char **argv) {
     check_out(out);
     dm_backend *be = make_backend(opts);
     static dm_provenance prov;
-    dm_model *m = load_model(required(opts, "--model"), be, 256, &prov);
+    dm_net *m = load_model(required(opts, "--model"), be, 256, &prov);
     const char *data = required(opts, "--data");
-    int32_t len = dm_model_hparams(m)->len;
+    int32_t len = dm_net_hparams(m)->len;
     int64_t chunk = stream_chunk(256);
     dm_dataset tot;
     bool labelled;
@@ -915,7 +915,7 @@ static int cmd_predict(int argc, char **argv) {
     CHECK(dm_outfile_commit(&c.f));
     fprintf(stderr, "%s: wrote %lld scores to %s\n", prog_cmd, (long long)tot.n, out);
     free(c.scores);
-    dm_model_free(m);
+    dm_net_free(m);
     dm_backend_free(be);
     return 0;
 }
@@ -968,9 +968,9 @@ static int cmd_saliency(int argc, char **argv) {
     check_outs(prefix, (const char *const[]){".npy", ".onehot.npy", ".npz", ".onehot.npz", ".tsv", NULL});
     dm_backend *be = make_backend(opts);
     static dm_provenance prov;
-    dm_model *m = load_model(required(opts, "--model"), be, batch, &prov);
+    dm_net *m = load_model(required(opts, "--model"), be, batch, &prov);
     const char *data = required(opts, "--data");
-    int32_t len = dm_model_hparams(m)->len;
+    int32_t len = dm_net_hparams(m)->len;
     int64_t chunk = stream_chunk(batch);
     dm_dataset tot;
     bool labelled;
@@ -989,7 +989,7 @@ static int cmd_saliency(int argc, char **argv) {
     CHECK(dm_saliency_commit(so_out));
     fprintf(stderr, "%s: %lld sequences in %.1f s; wrote %s.{npy,onehot.npy,npz,onehot.npz,tsv}\n", prog_cmd,
             (long long)tot.n, dm_now() - t0, prefix);
-    dm_model_free(m);
+    dm_net_free(m);
     dm_backend_free(be);
     return 0;
 }
@@ -1103,12 +1103,12 @@ static int cmd_motifs(int argc, char **argv) {
     dm_backend *be = make_backend(opts);
     static dm_provenance prov;
     const char *model_path = required(opts, "--model");
-    dm_model *m = load_model(model_path, be, 256, &prov);
-    if (dm_model_hparams(m)->arch == DM_ARCH_RNN)
+    dm_net *m = load_model(model_path, be, 256, &prov);
+    if (dm_net_hparams(m)->arch == DM_ARCH_RNN)
         fail(dm_error(DM_STATUS_FORMAT, "%s: an rnn model has no convolution filters (motifs needs a cnn or cnnrnn)",
                       model_path));
     dm_dataset ds = {0};
-    load_data(&ds, required(opts, "--data"), dm_model_hparams(m)->len);
+    load_data(&ds, required(opts, "--data"), dm_net_hparams(m)->len);
     dm_motif_set db = {0};
     if (db_path) read_db(db_path, &db);
     notice_flush();
@@ -1131,7 +1131,7 @@ static int cmd_motifs(int argc, char **argv) {
     dm_motif_set_free(&db);
     dm_motif_set_free(&set);
     dm_dataset_free(&ds);
-    dm_model_free(m);
+    dm_net_free(m);
     dm_backend_free(be);
     return 0;
 }
@@ -1139,7 +1139,7 @@ static int cmd_motifs(int argc, char **argv) {
 /* ---- temporal ---------------------------------------------------------------------------------- */
 
 typedef struct temporal_ctx {
-    dm_model *m;
+    dm_net *m;
     int batch;
     bool quarter;
     float *x, *f, *b, *fb;   /* one batch: inputs, forward and backward scores, both interleaved */
@@ -1160,7 +1160,7 @@ static dm_status temporal_chunk(void *ctx, const dm_dataset *ds, int64_t row0) {
                 uint8_t code = ds->seq[(size_t)i * L + r];
                 x[4 * r + ch] = code < 4 ? (float)(code == ch) : (code == DM_BASE_N && c->quarter ? 0.25f : 0.0f);
             }
-        st = dm_model_temporal(c->m, x, B, f, b);
+        st = dm_net_temporal(c->m, x, B, f, b);
         for (int64_t r = 0; r < (int64_t)B * L && !st; r++) fb[2 * r] = f[r], fb[2 * r + 1] = b[r];
         if (!st) st = dm_npy_append(&c->w, fb, 2 * (int64_t)B * L);
         for (int k = 0; k < B && !st; k++) {
@@ -1194,11 +1194,11 @@ static int cmd_temporal(int argc, char **argv) {
     dm_backend *be = make_backend(opts);
     static dm_provenance prov;
     const char *model_path = required(opts, "--model");
-    dm_model *m = load_model(model_path, be, batch, &prov);
-    if (dm_model_hparams(m)->arch == DM_ARCH_CNN)
+    dm_net *m = load_model(model_path, be, batch, &prov);
+    if (dm_net_hparams(m)->arch == DM_ARCH_CNN)
         fail(dm_error(DM_STATUS_FORMAT, "%s: a cnn model; temporal scores need an rnn or cnnrnn model", model_path));
     const char *data = required(opts, "--data");
-    int32_t L = dm_model_hparams(m)->len;
+    int32_t L = dm_net_hparams(m)->len;
     int64_t chunk = stream_chunk(batch);
     dm_dataset tot;
     bool labelled;
@@ -1230,7 +1230,7 @@ static int cmd_temporal(int argc, char **argv) {
     fprintf(stderr, "%s: %lld sequences in %.1f s; wrote %s and %s\n", prog_cmd, (long long)tot.n,
             dm_now() - t0, npy, tsvp);
     free(c.x); free(c.f); free(c.b); free(c.fb);
-    dm_model_free(m);
+    dm_net_free(m);
     dm_backend_free(be);
     return 0;
 }
@@ -1270,16 +1270,16 @@ static int cmd_optimize(int argc, char **argv) {
     check_outs(prefix, (const char *const[]){".meme", ".trajectory.tsv", ".fa", db_path ? ".hits.tsv" : NULL, NULL});
     dm_backend *be = make_backend(opts);
     static dm_provenance prov;
-    dm_model *m = load_model(required(opts, "--model"), be, oo.restarts, &prov);
+    dm_net *m = load_model(required(opts, "--model"), be, oo.restarts, &prov);
     dm_motif_set db = {0};
     if (db_path) read_db(db_path, &db);
     notice_flush();
-    int L = dm_model_hparams(m)->len, R = oo.restarts;
+    int L = dm_net_hparams(m)->len, R = oo.restarts;
     float *x = malloc(sizeof(float) * 4 * (size_t)R * L), *ppm = malloc(sizeof(float) * 4 * (size_t)R * L);
     float *obj = malloc(sizeof(float) * (size_t)(oo.steps + 1) * R), *p = malloc(sizeof(float) * (size_t)R);
     if (!x || !ppm || !obj || !p) fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
     double t0 = dm_now();
-    CHECK(dm_optimize(m, &oo, x, ppm, obj, p));
+    CHECK(dm_net_optimize(m, &oo, x, ppm, obj, p));
     double secs = dm_now() - t0;
     /* the PPMs as a motif set (views into ppm), compared with the database before anything is written */
     dm_motif_set q = {.n = R, .m = calloc((size_t)R, sizeof(dm_motif))};
@@ -1313,7 +1313,7 @@ static int cmd_optimize(int argc, char **argv) {
     fprintf(stderr, "%s: %d restarts x %d steps in %.1f s (%.0f steps/s); wrote %s.meme, %s.trajectory.tsv, %s.fa\n",
             prog_cmd, R, oo.steps, secs, oo.steps / (secs > 0 ? secs : 1), prefix, prefix, prefix);
     free(x); free(ppm); free(obj); free(p);
-    dm_model_free(m);
+    dm_net_free(m);
     dm_backend_free(be);
     return 0;
 }

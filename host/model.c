@@ -31,7 +31,7 @@ typedef struct dm_conv_stage {
     float *g_drop;              /* (B, Lp, C) gradient of the stage output */
 } dm_conv_stage;
 
-struct dm_model {
+struct dm_net {
     dm_hparams hp;
     dm_backend *be;
     int32_t max_batch;
@@ -123,7 +123,7 @@ static int32_t table_add(dm_tensor_info *t, int32_t n, int64_t *off, const char 
     return n + 1;
 }
 
-int32_t dm_model_table(const dm_hparams *hp, dm_tensor_info *t, int64_t *n_params) {
+int32_t dm_net_table(const dm_hparams *hp, dm_tensor_info *t, int64_t *n_params) {
     int32_t n = 0;
     int64_t off = 0;
     int C = hp->conv_channels, H = hp->hidden;
@@ -171,7 +171,7 @@ static float *take(dm_plan *p, int64_t n) {
 }
 
 /* Places (or sizes) every activation and activation-gradient view for batches of max_batch. */
-static void model_layout(dm_model *m, dm_plan *a, dm_plan *g) {
+static void model_layout(dm_net *m, dm_plan *a, dm_plan *g) {
     const dm_hparams *hp = &m->hp;
     int64_t B = m->max_batch, L = hp->len, C = hp->conv_channels;
     m->x = take(a, B * L * 4);
@@ -214,7 +214,7 @@ static void model_layout(dm_model *m, dm_plan *a, dm_plan *g) {
 }
 
 /* Derives the stage shapes of `hp`; _ARG when the input is too short or a size is out of range. */
-static dm_status model_shapes(dm_model *m) {
+static dm_status model_shapes(dm_net *m) {
     const dm_hparams *hp = &m->hp;
     if (hp->len < 1 || hp->conv_channels < 1 || hp->hidden < 1 || hp->hidden > 4096 ||
         hp->conv_channels > 4096 || hp->pool < 1 || !(hp->dropout >= 0 && hp->dropout < 1))
@@ -254,18 +254,18 @@ static dm_status model_shapes(dm_model *m) {
 
 /* ---- lifetime --------------------------------------------------------------------------------- */
 
-dm_status dm_model_create(dm_model **out, const dm_hparams *hp, dm_backend *be, int32_t max_batch) {
+dm_status dm_net_create(dm_net **out, const dm_hparams *hp, dm_backend *be, int32_t max_batch) {
     *out = NULL;
     if (max_batch < 1) return dm_error(DM_STATUS_ARG, "model: batch size %d", max_batch);
-    dm_model *m = calloc(1, sizeof *m);
+    dm_net *m = calloc(1, sizeof *m);
     if (!m) return dm_error(DM_STATUS_NOMEM, "model: out of memory");
     m->hp = *hp;
     m->be = be;
     m->max_batch = max_batch;
     dm_status s = model_shapes(m);
     if (s != DM_STATUS_OK) { free(m); return s; }
-    m->n_tensors = dm_model_table(hp, m->tensors, &m->n_params);
-    const dm_tensor_info *bhh = dm_model_tensor(m, "lstm.fwd.bias_hh");
+    m->n_tensors = dm_net_table(hp, m->tensors, &m->n_params);
+    const dm_tensor_info *bhh = dm_net_tensor(m, "lstm.fwd.bias_hh");
     if (bhh) {
         m->frozen_off = bhh->offset;
         m->frozen_n = 2 * bhh->numel;     /* lstm.fwd.bias_hh, then lstm.bwd.bias_hh */
@@ -283,7 +283,7 @@ dm_status dm_model_create(dm_model **out, const dm_hparams *hp, dm_backend *be, 
     m->acts = be->i->alloc(be, sizeof(float) * (size_t)a.used);
     m->gacts = be->i->alloc(be, sizeof(float) * (size_t)g.used);
     if (!m->params || !m->grads || !m->adam_m || !m->adam_v || !m->acts || !m->gacts) {
-        dm_model_free(m);
+        dm_net_free(m);
         return dm_error(DM_STATUS_NOMEM, "model: cannot allocate %.1f MB for batch %d",
                         (4.0 * (double)pbytes + 4.0 * (double)(a.used + g.used)) / 1e6, max_batch);
     }
@@ -298,7 +298,7 @@ dm_status dm_model_create(dm_model **out, const dm_hparams *hp, dm_backend *be, 
     return DM_STATUS_OK;
 }
 
-void dm_model_free(dm_model *m) {
+void dm_net_free(dm_net *m) {
     if (!m) return;
     dm_backend *be = m->be;
     float *bufs[] = {m->params, m->grads, m->adam_m, m->adam_v, m->acts, m->gacts};
@@ -307,19 +307,19 @@ void dm_model_free(dm_model *m) {
     free(m);
 }
 
-const dm_hparams *dm_model_hparams(const dm_model *m) { return &m->hp; }
-int64_t dm_model_n_params(const dm_model *m) { return m->n_params; }
-int64_t dm_model_n_trainable(const dm_model *m) { return m->n_params - m->frozen_n; }
-int32_t dm_model_max_batch(const dm_model *m) { return m->max_batch; }
-int64_t dm_model_n_act_floats(const dm_model *m) { return m->n_acts + m->n_gacts; }
-dm_backend *dm_model_backend(const dm_model *m) { return m->be; }
+const dm_hparams *dm_net_hparams(const dm_net *m) { return &m->hp; }
+int64_t dm_net_n_params(const dm_net *m) { return m->n_params; }
+int64_t dm_net_n_trainable(const dm_net *m) { return m->n_params - m->frozen_n; }
+int32_t dm_net_max_batch(const dm_net *m) { return m->max_batch; }
+int64_t dm_net_n_act_floats(const dm_net *m) { return m->n_acts + m->n_gacts; }
+dm_backend *dm_net_backend(const dm_net *m) { return m->be; }
 
-const dm_tensor_info *dm_model_tensors(const dm_model *m, int32_t *n_tensors) {
+const dm_tensor_info *dm_net_tensors(const dm_net *m, int32_t *n_tensors) {
     *n_tensors = m->n_tensors;
     return m->tensors;
 }
 
-const dm_tensor_info *dm_model_tensor(const dm_model *m, const char *name) {
+const dm_tensor_info *dm_net_tensor(const dm_net *m, const char *name) {
     for (int32_t i = 0; i < m->n_tensors; i++)
         if (strcmp(m->tensors[i].name, name) == 0) return &m->tensors[i];
     return NULL;
@@ -327,7 +327,7 @@ const dm_tensor_info *dm_model_tensor(const dm_model *m, const char *name) {
 
 /* ---- parameters ------------------------------------------------------------------------------- */
 
-dm_status dm_model_init_params(dm_model *m, uint64_t seed) {
+dm_status dm_net_init_params(dm_net *m, uint64_t seed) {
     float *p = malloc(sizeof(float) * (size_t)m->n_params);
     if (!p) return dm_error(DM_STATUS_NOMEM, "model: out of memory");
     for (int32_t ti = 0; ti < m->n_tensors; ti++) {
@@ -356,27 +356,27 @@ dm_status dm_model_init_params(dm_model *m, uint64_t seed) {
             for (int64_t i = 0; i < t->numel; i++) v[i] = (float)(s * (2.0 * dm_rng_uniform(&r) - 1.0));
         }
     }
-    dm_status st = dm_model_set_params(m, p);
+    dm_status st = dm_net_set_params(m, p);
     free(p);
     return st;
 }
 
-dm_status dm_model_get_params(const dm_model *m, float *host) {
+dm_status dm_net_get_params(const dm_net *m, float *host) {
     m->be->i->download(m->be, host, m->params, sizeof(float) * (size_t)m->n_params);
     return dm_backend_status(m->be);
 }
 
-dm_status dm_model_set_params(dm_model *m, const float *host) {
+dm_status dm_net_set_params(dm_net *m, const float *host) {
     m->be->i->upload(m->be, m->params, host, sizeof(float) * (size_t)m->n_params);
     return dm_backend_status(m->be);
 }
 
-dm_status dm_model_get_grads(const dm_model *m, float *host) {
+dm_status dm_net_get_grads(const dm_net *m, float *host) {
     m->be->i->download(m->be, host, m->grads, sizeof(float) * (size_t)m->n_params);
     return dm_backend_status(m->be);
 }
 
-void dm_model_zero_grad(dm_model *m) {
+void dm_net_zero_grad(dm_net *m) {
     m->be->i->memset0(m->be, m->grads, sizeof(float) * (size_t)m->n_params);
 }
 
@@ -393,7 +393,7 @@ static const float *stage_out(const dm_conv_stage *s, bool dropped) {
 }
 
 /* The conv stages of the CNN / CNN-RNN on input `in`; returns the last stage's output. */
-static const float *conv_stages_fwd(dm_model *m, const float *in, int B, bool train, uint64_t key,
+static const float *conv_stages_fwd(dm_net *m, const float *in, int B, bool train, uint64_t key,
                                     uint64_t step) {
     const struct dm_backend_i *op = m->be->i;
     int C = m->hp.conv_channels;
@@ -417,7 +417,7 @@ static const float *conv_stages_fwd(dm_model *m, const float *in, int B, bool tr
 }
 
 /* Forward pass from m->x (B, L, 4). */
-static dm_status model_forward(dm_model *m, int B, bool train, uint64_t seed, uint64_t step) {
+static dm_status model_forward(dm_net *m, int B, bool train, uint64_t seed, uint64_t step) {
     const struct dm_backend_i *op = m->be->i;
     const dm_hparams *hp = &m->hp;
     uint64_t key = dm_stream_key(seed, DM_STREAM_DROPOUT);
@@ -445,7 +445,7 @@ static dm_status model_forward(dm_model *m, int B, bool train, uint64_t seed, ui
     return dm_backend_status(m->be);
 }
 
-dm_status dm_model_forward(dm_model *m, const float *x, int32_t B, bool train, uint64_t seed,
+dm_status dm_net_forward(dm_net *m, const float *x, int32_t B, bool train, uint64_t seed,
                            uint64_t step) {
     if (B < 1 || B > m->max_batch)
         return dm_error(DM_STATUS_ARG, "model: batch %d outside 1..%d", B, m->max_batch);
@@ -453,7 +453,7 @@ dm_status dm_model_forward(dm_model *m, const float *x, int32_t B, bool train, u
     return model_forward(m, B, train, seed, step);
 }
 
-dm_status dm_model_forward_codes(dm_model *m, const uint8_t *codes, int32_t B, bool train,
+dm_status dm_net_forward_codes(dm_net *m, const uint8_t *codes, int32_t B, bool train,
                                  uint64_t seed, uint64_t step, bool n_quarter) {
     if (B < 1 || B > m->max_batch)
         return dm_error(DM_STATUS_ARG, "model: batch %d outside 1..%d", B, m->max_batch);
@@ -462,17 +462,17 @@ dm_status dm_model_forward_codes(dm_model *m, const uint8_t *codes, int32_t B, b
     return model_forward(m, B, train, seed, step);
 }
 
-float *dm_model_input(dm_model *m) { return m->x; }
-float *dm_model_input_grad(dm_model *m) { return m->g_x; }
-const float *dm_model_logprob_buf(const dm_model *m) { return m->logprob; }
+float *dm_net_input(dm_net *m) { return m->x; }
+float *dm_net_input_grad(dm_net *m) { return m->g_x; }
+const float *dm_net_logprob_buf(const dm_net *m) { return m->logprob; }
 
-dm_status dm_model_forward_input(dm_model *m, int32_t B, bool train, uint64_t seed, uint64_t step) {
+dm_status dm_net_forward_input(dm_net *m, int32_t B, bool train, uint64_t seed, uint64_t step) {
     if (B < 1 || B > m->max_batch)
         return dm_error(DM_STATUS_ARG, "model: batch %d outside 1..%d", B, m->max_batch);
     return model_forward(m, B, train, seed, step);
 }
 
-dm_status dm_model_forward_data(dm_model *m, dm_devdata *d, int64_t i0, int32_t B, bool train,
+dm_status dm_net_forward_data(dm_net *m, dm_devdata *d, int64_t i0, int32_t B, bool train,
                                 uint64_t seed, uint64_t step, bool n_quarter) {
     if (B < 1 || B > m->max_batch || i0 < 0 || i0 + B > d->n)
         return dm_error(DM_STATUS_ARG, "model: rows %lld..%lld outside the data or batch", (long long)i0,
@@ -485,7 +485,7 @@ dm_status dm_model_forward_data(dm_model *m, dm_devdata *d, int64_t i0, int32_t 
     return dm_backend_status(be);
 }
 
-dm_status dm_model_scores(const dm_model *m, float *p_pos) {
+dm_status dm_net_scores(const dm_net *m, float *p_pos) {
     int B = m->last_B;
     float lp[2 * 4096];
     for (int b0 = 0; b0 < B; b0 += 4096) {
@@ -496,7 +496,7 @@ dm_status dm_model_scores(const dm_model *m, float *p_pos) {
     return dm_backend_status(m->be);
 }
 
-dm_status dm_model_logprob(const dm_model *m, float *logprob) {
+dm_status dm_net_logprob(const dm_net *m, float *logprob) {
     m->be->i->download(m->be, logprob, m->logprob, sizeof(float) * 2 * (size_t)m->last_B);
     return dm_backend_status(m->be);
 }
@@ -504,7 +504,7 @@ dm_status dm_model_logprob(const dm_model *m, float *logprob) {
 /* ---- backward --------------------------------------------------------------------------------- */
 
 /* Backward from m->g_logprob through the whole model; input gradient into m->g_x when want_dx. */
-static dm_status model_backward(dm_model *m, bool want_dx) {
+static dm_status model_backward(dm_net *m, bool want_dx) {
     const struct dm_backend_i *op = m->be->i;
     const dm_hparams *hp = &m->hp;
     int B = m->last_B, L = hp->len, F = m->feat_dim, C = hp->conv_channels, fw = m->n_tensors - 2;
@@ -551,7 +551,7 @@ static dm_status model_backward(dm_model *m, bool want_dx) {
     return dm_backend_status(m->be);
 }
 
-dm_status dm_model_backward(dm_model *m, const int8_t *labels, int32_t B, double denom, double *loss,
+dm_status dm_net_backward(dm_net *m, const int8_t *labels, int32_t B, double denom, double *loss,
                             float *grad_x) {
     if (B != m->last_B) return dm_error(DM_STATUS_ARG, "model: backward batch %d != forward %d", B, m->last_B);
     dm_backend *be = m->be;
@@ -572,7 +572,7 @@ dm_status dm_model_backward(dm_model *m, const int8_t *labels, int32_t B, double
     return dm_backend_status(be);
 }
 
-dm_status dm_model_backward_data(dm_model *m, dm_devdata *d, int64_t i0, int32_t B, double denom) {
+dm_status dm_net_backward_data(dm_net *m, dm_devdata *d, int64_t i0, int32_t B, double denom) {
     if (B != m->last_B) return dm_error(DM_STATUS_ARG, "model: backward batch %d != forward %d", B, m->last_B);
     dm_backend *be = m->be;
     be->i->nll(be, m->loss, m->g_logprob, m->logprob, m->labels, B, (float)(1.0 / denom));
@@ -581,13 +581,13 @@ dm_status dm_model_backward_data(dm_model *m, dm_devdata *d, int64_t i0, int32_t
     return dm_backend_status(be);
 }
 
-dm_status dm_model_backward_input(dm_model *m, const float *grad_logprob, int32_t B) {
+dm_status dm_net_backward_input(dm_net *m, const float *grad_logprob, int32_t B) {
     if (B != m->last_B) return dm_error(DM_STATUS_ARG, "model: backward batch %d != forward %d", B, m->last_B);
     m->be->i->copy(m->be, m->g_logprob, grad_logprob, sizeof(float) * 2 * (size_t)B);
     return model_backward(m, true);
 }
 
-dm_status dm_model_backward_from(dm_model *m, const float *grad_logprob, int32_t B, float *grad_x) {
+dm_status dm_net_backward_from(dm_net *m, const float *grad_logprob, int32_t B, float *grad_x) {
     if (B != m->last_B) return dm_error(DM_STATUS_ARG, "model: backward batch %d != forward %d", B, m->last_B);
     m->be->i->upload(m->be, m->g_logprob, grad_logprob, sizeof(float) * 2 * (size_t)B);
     DM_TRY(model_backward(m, grad_x != NULL));
@@ -607,7 +607,7 @@ static float head_score(const float *mf, const float *mb, const float *w, const 
     return (float)(1.0 / (1.0 + exp(z[1] - z[0])));
 }
 
-dm_status dm_model_temporal(dm_model *m, const float *x, int32_t B, float *fwd, float *bwd) {
+dm_status dm_net_temporal(dm_net *m, const float *x, int32_t B, float *fwd, float *bwd) {
     const struct dm_backend_i *op = m->be->i;
     dm_backend *be = m->be;
     if (m->hp.arch == DM_ARCH_CNN) return dm_error(DM_STATUS_ARG, "temporal scores need a recurrent model (rnn or cnnrnn)");
@@ -690,7 +690,7 @@ dm_status dm_model_temporal(dm_model *m, const float *x, int32_t B, float *fwd, 
 
 /* ---- first-layer activations ------------------------------------------------------------------ */
 
-dm_status dm_model_first_layer(dm_model *m, const float *x, int32_t B, float *act, int *Lo, int *K,
+dm_status dm_net_first_layer(dm_net *m, const float *x, int32_t B, float *act, int *Lo, int *K,
                                int *pad, int *C) {
     if (m->n_stages == 0) return dm_error(DM_STATUS_ARG, "the rnn has no convolution layer");
     if (B < 1 || B > m->max_batch) return dm_error(DM_STATUS_ARG, "model: batch %d outside 1..%d", B, m->max_batch);
@@ -717,7 +717,7 @@ void dm_adam_default(dm_adam *opt) {
 /* Updates every parameter but the frozen LSTM b_hh range. The original model (torch-rnn) has one
  * bias per gate; training both of PyTorch's vectors would move their sum by twice Adam's step, which
  * keeps the RNN on its initial loss plateau markedly longer. */
-dm_status dm_model_adam_step(dm_model *m, dm_adam *opt) {
+dm_status dm_net_adam_step(dm_net *m, dm_adam *opt) {
     opt->t++;
     double bc1 = 1.0 - pow(opt->beta1, (double)opt->t), bc2 = 1.0 - pow(opt->beta2, (double)opt->t);
     float step = (float)(opt->lr * sqrt(bc2) / bc1);
@@ -730,13 +730,13 @@ dm_status dm_model_adam_step(dm_model *m, dm_adam *opt) {
     return dm_backend_status(m->be);
 }
 
-dm_status dm_model_get_adam(const dm_model *m, float *m_host, float *v_host) {
+dm_status dm_net_get_adam(const dm_net *m, float *m_host, float *v_host) {
     m->be->i->download(m->be, m_host, m->adam_m, sizeof(float) * (size_t)m->n_params);
     m->be->i->download(m->be, v_host, m->adam_v, sizeof(float) * (size_t)m->n_params);
     return dm_backend_status(m->be);
 }
 
-dm_status dm_model_set_adam(dm_model *m, const float *m_host, const float *v_host) {
+dm_status dm_net_set_adam(dm_net *m, const float *m_host, const float *v_host) {
     m->be->i->upload(m->be, m->adam_m, m_host, sizeof(float) * (size_t)m->n_params);
     m->be->i->upload(m->be, m->adam_v, v_host, sizeof(float) * (size_t)m->n_params);
     return dm_backend_status(m->be);

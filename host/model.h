@@ -2,9 +2,9 @@
  * model.h: the three DeMo architectures on top of a backend (SPEC.md §2).
  *
  * A model owns one arena per role (parameters, gradients, Adam m and v, activations, activation
- * gradients), allocated once by dm_model_create() for a maximum batch; forward, backward and the
+ * gradients), allocated once by dm_net_create() for a maximum batch; forward, backward and the
  * optimiser step allocate nothing (STYLE.md rule 8). Parameters live in the backend's memory in the
- * canonical layout of SPEC.md §3; dm_model_get_params()/set_params() copy them to and from the host.
+ * canonical layout of SPEC.md §3; dm_net_get_params()/set_params() copy them to and from the host.
  *
  * Parameter tensors, by name (shapes for the defaults, D = 4 for the RNN and 128 for the CNN-RNN):
  *   CNN      conv{1..n}.weight (C_out, K, C_in), conv{i}.bias (C_out), fc.weight (2, C), fc.bias (2)
@@ -19,77 +19,81 @@
 #include "backend.h"
 #include "dm_internal.h"
 
+/* The engine's model: one architecture built on one backend for batches up to a maximum size, with
+ * its arenas. (The public dm_model handle of deepmotif.h is a different, backend-free object.) */
+typedef struct dm_net dm_net;
+
 /* Builds a model of `hp` on backend `be` for batches of at most `max_batch` sequences of length
- * hp->len. Parameters are zero until dm_model_init_params() or dm_model_set_params().
+ * hp->len. Parameters are zero until dm_net_init_params() or dm_net_set_params().
  * Returns _OK, _ARG (shapes that do not fit, e.g. L too short for the convolutions), _NOMEM. */
-dm_status dm_model_create(dm_model **out, const dm_hparams *hp, dm_backend *be, int32_t max_batch);
-void dm_model_free(dm_model *m);
+dm_status dm_net_create(dm_net **out, const dm_hparams *hp, dm_backend *be, int32_t max_batch);
+void dm_net_free(dm_net *m);
 
 /* The tensor table of an architecture without building the model (checkpoint loading uses it).
  * Returns the number of tensors; *n_params receives the arena size in floats. */
-int32_t dm_model_table(const dm_hparams *hp, dm_tensor_info *tensors, int64_t *n_params);
+int32_t dm_net_table(const dm_hparams *hp, dm_tensor_info *tensors, int64_t *n_params);
 
-const dm_hparams *dm_model_hparams(const dm_model *m);
-int64_t dm_model_n_params(const dm_model *m);       /* arena size, the fixed LSTM b_hh included */
-int64_t dm_model_n_trainable(const dm_model *m);    /* what Adam updates (SPEC.md §2's counts) */
-const dm_tensor_info *dm_model_tensors(const dm_model *m, int32_t *n_tensors);
-const dm_tensor_info *dm_model_tensor(const dm_model *m, const char *name);  /* NULL if unknown */
-int32_t dm_model_max_batch(const dm_model *m);
-int64_t dm_model_n_act_floats(const dm_model *m);  /* activation + activation-gradient arenas */
-dm_backend *dm_model_backend(const dm_model *m);
+const dm_hparams *dm_net_hparams(const dm_net *m);
+int64_t dm_net_n_params(const dm_net *m);       /* arena size, the fixed LSTM b_hh included */
+int64_t dm_net_n_trainable(const dm_net *m);    /* what Adam updates (SPEC.md §2's counts) */
+const dm_tensor_info *dm_net_tensors(const dm_net *m, int32_t *n_tensors);
+const dm_tensor_info *dm_net_tensor(const dm_net *m, const char *name);  /* NULL if unknown */
+int32_t dm_net_max_batch(const dm_net *m);
+int64_t dm_net_n_act_floats(const dm_net *m);  /* activation + activation-gradient arenas */
+dm_backend *dm_net_backend(const dm_net *m);
 
 /* SPEC.md §4 initialisation from the `init` stream of `seed`: conv/linear W, b ~ U(−s, s),
  * s = 1/√fan_in; LSTM W ~ N(0, 1/(D+H)), biases 0 but b_ih[forget] = 1. Returns _OK or _NOMEM. */
-dm_status dm_model_init_params(dm_model *m, uint64_t seed);
+dm_status dm_net_init_params(dm_net *m, uint64_t seed);
 
 /* Copies between the model's parameter / gradient arenas and host arrays of n_params floats. */
-dm_status dm_model_get_params(const dm_model *m, float *host);
-dm_status dm_model_set_params(dm_model *m, const float *host);
-dm_status dm_model_get_grads(const dm_model *m, float *host);
+dm_status dm_net_get_params(const dm_net *m, float *host);
+dm_status dm_net_set_params(dm_net *m, const float *host);
+dm_status dm_net_get_grads(const dm_net *m, float *host);
 
 /* Forward pass on a batch of B ≤ max_batch inputs x (B, L, 4) (host memory, one-hot or dense).
  * train: dropout on, masks from the `dropout` stream of `seed` at `step` (a counter the trainer
- * increments per batch); otherwise evaluation mode. Afterwards dm_model_scores() holds P(pos). */
-dm_status dm_model_forward(dm_model *m, const float *x, int32_t B, bool train, uint64_t seed,
+ * increments per batch); otherwise evaluation mode. Afterwards dm_net_scores() holds P(pos). */
+dm_status dm_net_forward(dm_net *m, const float *x, int32_t B, bool train, uint64_t seed,
                            uint64_t step);
 
-/* Like dm_model_forward for base codes (B, L) (DM_BASE_*), one-hot encoded on the backend:
+/* Like dm_net_forward for base codes (B, L) (DM_BASE_*), one-hot encoded on the backend:
  * DM_BASE_N is a zero row, or 0.25 per channel when `n_quarter`. */
-dm_status dm_model_forward_codes(dm_model *m, const uint8_t *codes, int32_t B, bool train,
+dm_status dm_net_forward_codes(dm_net *m, const uint8_t *codes, int32_t B, bool train,
                                  uint64_t seed, uint64_t step, bool n_quarter);
 
 /* Host copies of the last forward pass: P(pos) (B) and log-softmax (B, 2). */
-dm_status dm_model_scores(const dm_model *m, float *p_pos);
-dm_status dm_model_logprob(const dm_model *m, float *logprob);
+dm_status dm_net_scores(const dm_net *m, float *p_pos);
+dm_status dm_net_logprob(const dm_net *m, float *logprob);
 
 /* Backward pass of the mean NLL loss over the last forward's batch, with labels (B) in {0, 1}.
  * `denom`: the loss is Σ NLL / denom (the batch size, or the full batch when one batch is split).
  * Parameter gradients accumulate (+=) into the gradient arena; *loss receives the batch's loss.
  * grad_x (B, L, 4), host memory, receives ∂loss/∂x when non-NULL (saliency); otherwise the first
  * layer's input gradient is skipped. */
-dm_status dm_model_backward(dm_model *m, const int8_t *labels, int32_t B, double denom,
+dm_status dm_net_backward(dm_net *m, const int8_t *labels, int32_t B, double denom,
                             double *loss, float *grad_x);
 
 /* Backward pass of an arbitrary upstream gradient on the log-softmax output, grad_logprob (B, 2)
- * (host): for saliency targets other than the NLL. Same accumulation rules as dm_model_backward. */
-dm_status dm_model_backward_from(dm_model *m, const float *grad_logprob, int32_t B, float *grad_x);
+ * (host): for saliency targets other than the NLL. Same accumulation rules as dm_net_backward. */
+dm_status dm_net_backward_from(dm_net *m, const float *grad_logprob, int32_t B, float *grad_x);
 
-void dm_model_zero_grad(dm_model *m);
+void dm_net_zero_grad(dm_net *m);
 
 /* ---- device-resident loops (training, class optimisation) --------------------------------------
  * The model's input x (max_batch, L, 4), its gradient and the log-softmax output (max_batch, 2) are
  * backend memory; a loop that keeps its state there calls these instead of the host-copy versions.
  * Nothing is copied between host and backend. */
-float *dm_model_input(dm_model *m);
-float *dm_model_input_grad(dm_model *m);
-const float *dm_model_logprob_buf(const dm_model *m);
+float *dm_net_input(dm_net *m);
+float *dm_net_input_grad(dm_net *m);
+const float *dm_net_logprob_buf(const dm_net *m);
 
-/* Forward on the B inputs already in dm_model_input(). */
-dm_status dm_model_forward_input(dm_model *m, int32_t B, bool train, uint64_t seed, uint64_t step);
+/* Forward on the B inputs already in dm_net_input(). */
+dm_status dm_net_forward_input(dm_net *m, int32_t B, bool train, uint64_t seed, uint64_t step);
 
 /* Backward of grad_logprob (B, 2), backend memory (e.g. a constant uploaded once), into the parameter
- * gradients (+=) and dm_model_input_grad(). B must equal the last forward's. */
-dm_status dm_model_backward_input(dm_model *m, const float *grad_logprob, int32_t B);
+ * gradients (+=) and dm_net_input_grad(). B must equal the last forward's. */
+dm_status dm_net_backward_input(dm_net *m, const float *grad_logprob, int32_t B);
 
 /* A labelled data set uploaded once in packed form (dm_pack.h), with a row order (a permutation drawn
  * on the host per epoch, uploaded as N int32) and per-row results that stay in backend memory until
@@ -114,12 +118,12 @@ dm_status dm_devdata_set_order(dm_devdata *d, const int64_t *idx);
 
 /* Forward on visiting positions i0..i0+B−1 of d, gathered and one-hot encoded in backend memory; the
  * log-softmax is kept in d->logprob. */
-dm_status dm_model_forward_data(dm_model *m, dm_devdata *d, int64_t i0, int32_t B, bool train,
+dm_status dm_net_forward_data(dm_net *m, dm_devdata *d, int64_t i0, int32_t B, bool train,
                                 uint64_t seed, uint64_t step, bool n_quarter);
 
-/* Backward of Σ NLL / denom for the batch of the last dm_model_forward_data (same i0, B); the NLL of
+/* Backward of Σ NLL / denom for the batch of the last dm_net_forward_data (same i0, B); the NLL of
  * each row is kept in d->loss. */
-dm_status dm_model_backward_data(dm_model *m, dm_devdata *d, int64_t i0, int32_t B, double denom);
+dm_status dm_net_backward_data(dm_net *m, dm_devdata *d, int64_t i0, int32_t B, double denom);
 
 /* Copies the epoch's results to the host: p_pos (n) = P(pos) by visiting position (NULL: skip) and
  * *loss_sum = Σ NLL over the first n_loss positions (NULL: skip). */
@@ -131,11 +135,11 @@ dm_status dm_devdata_results(dm_devdata *d, float *p_pos, int64_t n_loss, double
  * the full sequence first). x (B, L, 4) host; fwd, bwd (B, L) host. Exact shortcut: the forward
  * direction's states over every prefix and the backward direction's over every suffix come from one
  * full pass; only the other direction is rerun per truncation. _ARG for the CNN. */
-dm_status dm_model_temporal(dm_model *m, const float *x, int32_t B, float *fwd, float *bwd);
+dm_status dm_net_temporal(dm_net *m, const float *x, int32_t B, float *fwd, float *bwd);
 
 /* First-layer convolution after ReLU for x (B, L, 4) (host): act (B, Lo, C) host. *Lo, *K, *pad and
  * *C describe the layer (input position of output l, tap k: l + k − pad). _ARG for the RNN. */
-dm_status dm_model_first_layer(dm_model *m, const float *x, int32_t B, float *act, int *Lo, int *K,
+dm_status dm_net_first_layer(dm_net *m, const float *x, int32_t B, float *act, int *Lo, int *K,
                                int *pad, int *C);
 
 /* Torch7 Adam (SPEC.md §4) with element-wise gradient clipping to [−clip, clip] first (clip ≤ 0:
@@ -148,8 +152,8 @@ typedef struct dm_adam {
 } dm_adam;
 
 void dm_adam_default(dm_adam *opt);                 /* lr 0.01, 0.9, 0.999, 1e-8, clip 5 */
-dm_status dm_model_adam_step(dm_model *m, dm_adam *opt);
-dm_status dm_model_get_adam(const dm_model *m, float *m_host, float *v_host);
-dm_status dm_model_set_adam(dm_model *m, const float *m_host, const float *v_host);
+dm_status dm_net_adam_step(dm_net *m, dm_adam *opt);
+dm_status dm_net_get_adam(const dm_net *m, float *m_host, float *v_host);
+dm_status dm_net_set_adam(dm_net *m, const float *m_host, const float *v_host);
 
 #endif /* DM_MODEL_H */

@@ -11,11 +11,11 @@ void dm_motifs_options_default(dm_motifs_options *o) {
     *o = (dm_motifs_options){.frac = 0.5f, .min_sites = 10, .n_quarter = false};
 }
 
-dm_status dm_motifs_extract(dm_model *m, const dm_dataset *ds, const dm_motifs_options *o, dm_motif_set *out) {
+dm_status dm_motifs_extract(dm_net *m, const dm_dataset *ds, const dm_motifs_options *o, dm_motif_set *out) {
     memset(out, 0, sizeof *out);
-    int L = dm_model_hparams(m)->len, Bmax = dm_model_max_batch(m);
-    int Lo = 0, K = 0, pad = 0, C = dm_model_hparams(m)->conv_channels;
-    if (dm_model_hparams(m)->arch == DM_ARCH_RNN) return dm_error(DM_STATUS_ARG, "motifs: the rnn has no convolution filters");
+    int L = dm_net_hparams(m)->len, Bmax = dm_net_max_batch(m);
+    int Lo = 0, K = 0, pad = 0, C = dm_net_hparams(m)->conv_channels;
+    if (dm_net_hparams(m)->arch == DM_ARCH_RNN) return dm_error(DM_STATUS_ARG, "motifs: the rnn has no convolution filters");
     if (ds->len != L) return dm_error(DM_STATUS_ARG, "data length %d != model length %d", ds->len, L);
     /* the first conv's output is at most L long: valid (L − K + 1) or same-padded (L) */
     float *x = malloc(sizeof(float) * 4 * (size_t)Bmax * L), *act = malloc(sizeof(float) * (size_t)Bmax * L * C);
@@ -30,7 +30,7 @@ dm_status dm_motifs_extract(dm_model *m, const dm_dataset *ds, const dm_motifs_o
             for (int64_t r = 0; r < (int64_t)B * L; r++)
                 for (int c = 0; c < 4; c++)
                     x[4 * r + c] = codes[r] < 4 ? (float)(codes[r] == c) : (codes[r] == DM_BASE_N && o->n_quarter ? 0.25f : 0.0f);
-            st = dm_model_first_layer(m, x, B, act, &Lo, &K, &pad, &C);
+            st = dm_net_first_layer(m, x, B, act, &Lo, &K, &pad, &C);
             if (st) break;
             if (pass == 1 && !counts) {
                 counts = calloc((size_t)C * K * 4, sizeof(double));

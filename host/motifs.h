@@ -23,6 +23,6 @@ void dm_motifs_options_default(dm_motifs_options *o);
  * padding or over N contribute only their ACGT positions. `out` receives one motif per filter with at
  * least min_sites sites, named filter_<k> (1-based), nsites = the number of sites, alt name with the
  * maximum activation. */
-dm_status dm_motifs_extract(dm_model *m, const dm_dataset *ds, const dm_motifs_options *o, dm_motif_set *out);
+dm_status dm_motifs_extract(dm_net *m, const dm_dataset *ds, const dm_motifs_options *o, dm_motif_set *out);
 
 #endif /* DM_MOTIFS_H */

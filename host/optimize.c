@@ -16,12 +16,12 @@ void dm_optimize_options_default(dm_optimize_options *o) {
                                .alpha = 0.99f, .eps = 1e-8f, .softmax = false, .seed = 1};
 }
 
-dm_status dm_optimize(dm_model *m, const dm_optimize_options *o, float *x, float *ppm, float *objective,
+dm_status dm_net_optimize(dm_net *m, const dm_optimize_options *o, float *x, float *ppm, float *objective,
                       float *p_pos) {
-    int R = o->restarts, L = dm_model_hparams(m)->len;
-    if (R < 1 || R > dm_model_max_batch(m))
-        return dm_error(DM_STATUS_ARG, "optimize: %d restarts for a batch of %d", R, dm_model_max_batch(m));
-    dm_backend *be = dm_model_backend(m);
+    int R = o->restarts, L = dm_net_hparams(m)->len;
+    if (R < 1 || R > dm_net_max_batch(m))
+        return dm_error(DM_STATUS_ARG, "optimize: %d restarts for a batch of %d", R, dm_net_max_batch(m));
+    dm_backend *be = dm_net_backend(m);
     const struct dm_backend_i *op = be->i;
     size_t n = 4 * (size_t)R * L;
     /* backend state: Z, the RMSprop cache, ∂/∂logprob, the objective trajectory; X is the model's input */
@@ -49,18 +49,18 @@ dm_status dm_optimize(dm_model *m, const dm_optimize_options *o, float *x, float
     op->upload(be, g2, host, sizeof(float) * 2 * (size_t)R);
 
     /* the whole loop stays in backend memory: one forward and one backward of all restarts per step */
-    float *xd = dm_model_input(m), *grad = dm_model_input_grad(m);
+    float *xd = dm_net_input(m), *grad = dm_net_input_grad(m);
     for (int step = 0; step <= o->steps && !st; step++) {
         op->optin_project(be, xd, z, (int64_t)R * L, o->softmax);
-        if ((st = dm_model_forward_input(m, R, false, 0, 0)) || (st = dm_model_backward_input(m, g2, R))) break;
-        op->optin_objective(be, obj + (size_t)step * R, grad, xd, dm_model_logprob_buf(m), R, 4 * L, o->lambda);
+        if ((st = dm_net_forward_input(m, R, false, 0, 0)) || (st = dm_net_backward_input(m, g2, R))) break;
+        op->optin_objective(be, obj + (size_t)step * R, grad, xd, dm_net_logprob_buf(m), R, 4 * L, o->lambda);
         if (step < o->steps) op->optin_rmsprop(be, z, v, grad, xd, (int64_t)R * L, o->lr, o->alpha, o->eps, o->softmax);
         st = dm_backend_status(be);
     }
     if (!st) {
         op->download(be, x, xd, sizeof(float) * n);
         op->download(be, objective, obj, sizeof(float) * (size_t)(o->steps + 1) * R);
-        st = dm_model_scores(m, p_pos);
+        st = dm_net_scores(m, p_pos);
     }
     if (!st) {
         memcpy(ppm, x, sizeof(float) * n);

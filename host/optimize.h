@@ -28,7 +28,7 @@ void dm_optimize_options_default(dm_optimize_options *o);
 /* Runs the optimisation. x (R, L, 4) receives the final inputs, ppm (R, L, 4) their post-processed
  * matrices, objective (steps + 1, R) the objective before every step and after the last, p_pos (R)
  * the final P(bound). The model's batch must hold R. */
-dm_status dm_optimize(dm_model *m, const dm_optimize_options *o, float *x, float *ppm, float *objective,
+dm_status dm_net_optimize(dm_net *m, const dm_optimize_options *o, float *x, float *ppm, float *objective,
                       float *p_pos);
 
 /* The original post-processing of one (L, 4) matrix into a PPM, in place. */

@@ -39,25 +39,25 @@ static dm_status target_classes(const int8_t *labels, int B, bool by_label, int 
 }
 
 /* ∂(sign · log P(cls))/∂x for input x (B, L, 4) into grad (B, L, 4); P(pos) into p_pos if non-NULL. */
-static dm_status input_gradient(dm_model *m, const float *x, const int *cls, int B, float sign,
+static dm_status input_gradient(dm_net *m, const float *x, const int *cls, int B, float sign,
                                 float *grad, float *p_pos, float *g2) {
     for (int b = 0; b < B; b++) {
         g2[2 * b + cls[b]] = sign;
         g2[2 * b + 1 - cls[b]] = 0.0f;
     }
-    DM_TRY(dm_model_forward(m, x, B, false, 0, 0));
-    if (p_pos) DM_TRY(dm_model_scores(m, p_pos));
-    return dm_model_backward_from(m, g2, B, grad);
+    DM_TRY(dm_net_forward(m, x, B, false, 0, 0));
+    if (p_pos) DM_TRY(dm_net_scores(m, p_pos));
+    return dm_net_backward_from(m, g2, B, grad);
 }
 
 /* Integrated gradients (Sundararajan et al. 2017), midpoint rule: attr = (x − x0) ⊙ mean_k ∇S(x0 +
  * (k − ½)/steps · (x − x0)). The path loop stays in backend memory: x, x0 and the gradient sum are
  * uploaded once, each step interpolates straight into the model's input (lerp) and adds the input
  * gradient to the sum (axpy); only the sum comes back. */
-static dm_status integrated_gradients(dm_model *m, const float *x, const int *cls, int B,
+static dm_status integrated_gradients(dm_net *m, const float *x, const int *cls, int B,
                                       const dm_saliency_options *o, float *attr, float *p_pos,
                                       float *g2, uint64_t row0) {
-    int L = dm_model_hparams(m)->len, steps = o->steps > 0 ? o->steps : 64;
+    int L = dm_net_hparams(m)->len, steps = o->steps > 0 ? o->steps : 64;
     size_t n = 4 * (size_t)B * L;
     float *x0 = malloc(sizeof(float) * n);
     if (!x0) return dm_error(DM_STATUS_NOMEM, "saliency: out of memory");
@@ -79,7 +79,7 @@ static dm_status integrated_gradients(dm_model *m, const float *x, const int *cl
         free(c);
         free(cs);
     }
-    dm_backend *be = dm_model_backend(m);
+    dm_backend *be = dm_net_backend(m);
     const struct dm_backend_i *op = be->i;
     float *d_x = op->alloc(be, sizeof(float) * n), *d_x0 = op->alloc(be, sizeof(float) * n);
     float *d_sum = op->alloc(be, sizeof(float) * n), *d_g2 = op->alloc(be, sizeof(float) * 2 * (size_t)B);
@@ -97,10 +97,10 @@ static dm_status integrated_gradients(dm_model *m, const float *x, const int *cl
     }
     for (int k = 0; k < steps && !st; k++) {
         float a = ((float)k + 0.5f) / (float)steps;
-        op->lerp(be, dm_model_input(m), d_x0, d_x, a, (int64_t)n);
-        st = dm_model_forward_input(m, B, false, 0, 0);
-        if (!st) st = dm_model_backward_input(m, d_g2, B);
-        if (!st) op->axpy(be, d_sum, dm_model_input_grad(m), 1.0f, (int64_t)n);
+        op->lerp(be, dm_net_input(m), d_x0, d_x, a, (int64_t)n);
+        st = dm_net_forward_input(m, B, false, 0, 0);
+        if (!st) st = dm_net_backward_input(m, d_g2, B);
+        if (!st) op->axpy(be, d_sum, dm_net_input_grad(m), 1.0f, (int64_t)n);
     }
     if (!st) {
         op->download(be, attr, d_sum, sizeof(float) * n);
@@ -110,8 +110,8 @@ static dm_status integrated_gradients(dm_model *m, const float *x, const int *cl
     for (int k = 0; k < 4; k++) if (bufs[k]) op->free(be, bufs[k]);
     for (size_t i = 0; !st && i < n; i++) attr[i] = attr[i] / (float)steps * (x[i] - x0[i]);
     if (!st) {   /* the score of the input itself */
-        st = dm_model_forward(m, x, B, false, 0, 0);
-        if (!st) st = dm_model_scores(m, p_pos);
+        st = dm_net_forward(m, x, B, false, 0, 0);
+        if (!st) st = dm_net_scores(m, p_pos);
     }
     free(x0);
     return st;
@@ -120,9 +120,9 @@ static dm_status integrated_gradients(dm_model *m, const float *x, const int *cl
 /* In-silico mutagenesis: for each row, the 4·L single-base variants (the unchanged base included, so
  * S(x) comes from the same passes) in forward batches of the model's size. attr[l, b] = S(x^{l→b})
  * − S(x). */
-static dm_status mutagenesis(dm_model *m, const float *x, const int *cls, int B, float *attr,
+static dm_status mutagenesis(dm_net *m, const float *x, const int *cls, int B, float *attr,
                              float *p_pos, float *work) {
-    int L = dm_model_hparams(m)->len, Bmax = dm_model_max_batch(m);
+    int L = dm_net_hparams(m)->len, Bmax = dm_net_max_batch(m);
     float lp[2 * 4096];
     for (int b = 0; b < B; b++) {
         const float *xb = x + (size_t)b * L * 4;
@@ -137,8 +137,8 @@ static dm_status mutagenesis(dm_model *m, const float *x, const int *cls, int B,
                 memcpy(w, xb, sizeof(float) * 4 * (size_t)L);
                 for (int c = 0; c < 4; c++) w[4 * l + c] = (float)(c == base);
             }
-            DM_TRY(dm_model_forward(m, work, nv, false, 0, 0));
-            DM_TRY(dm_model_logprob(m, lp));
+            DM_TRY(dm_net_forward(m, work, nv, false, 0, 0));
+            DM_TRY(dm_net_logprob(m, lp));
             for (int j = 0; j < nv; j++) ab[v0 + j] = lp[2 * j + cls[b]];
         }
         /* S(x): the variant that sets the present base at its own position (any one-hot position) */
@@ -146,8 +146,8 @@ static dm_status mutagenesis(dm_model *m, const float *x, const int *cls, int B,
             for (int c = 0; c < 4; c++)
                 if (xb[4 * l + c] == 1.0f) { s_ref = ab[4 * l + c]; break; }
         if (isnan(s_ref)) {      /* no one-hot position at all: score x itself */
-            DM_TRY(dm_model_forward(m, xb, 1, false, 0, 0));
-            DM_TRY(dm_model_logprob(m, lp));
+            DM_TRY(dm_net_forward(m, xb, 1, false, 0, 0));
+            DM_TRY(dm_net_logprob(m, lp));
             s_ref = lp[cls[b]];
         }
         for (int i = 0; i < 4 * L; i++) ab[i] = (float)(ab[i] - s_ref);
@@ -156,9 +156,9 @@ static dm_status mutagenesis(dm_model *m, const float *x, const int *cls, int B,
     return DM_STATUS_OK;
 }
 
-dm_status dm_saliency_batch(dm_model *m, const float *x, const int8_t *labels, int B, int64_t row0,
+dm_status dm_saliency_batch(dm_net *m, const float *x, const int8_t *labels, int B, int64_t row0,
                             const dm_saliency_options *o, float *attr, float *p_pos) {
-    int L = dm_model_hparams(m)->len, Bmax = dm_model_max_batch(m);
+    int L = dm_net_hparams(m)->len, Bmax = dm_net_max_batch(m);
     bool by_label = o->target == DM_TARGET_LABEL || o->method == DM_SAL_ORIGINAL;
     int *cls = malloc(sizeof(int) * (size_t)B);
     float *g2 = malloc(sizeof(float) * 2 * (size_t)B);
@@ -213,7 +213,7 @@ static void to_layout(float *dst, const float *src, int B, int L, bool nlc) {
 }
 
 struct dm_saliency_out {
-    dm_model *m;
+    dm_net *m;
     dm_saliency_options o;
     char path[5][4200];
     dm_npy_writer w[4];
@@ -241,10 +241,10 @@ void dm_saliency_abort(dm_saliency_out *s) {
     free(s);
 }
 
-dm_status dm_saliency_open(dm_saliency_out **out, dm_model *m, int64_t n, const dm_saliency_options *o,
+dm_status dm_saliency_open(dm_saliency_out **out, dm_net *m, int64_t n, const dm_saliency_options *o,
                            const char *prefix) {
     *out = NULL;
-    int L = dm_model_hparams(m)->len, Bmax = dm_model_max_batch(m);
+    int L = dm_net_hparams(m)->len, Bmax = dm_net_max_batch(m);
     dm_saliency_out *s = calloc(1, sizeof *s);
     if (!s) return dm_error(DM_STATUS_NOMEM, "saliency: out of memory");
     s->m = m;
@@ -280,9 +280,9 @@ dm_status dm_saliency_open(dm_saliency_out **out, dm_model *m, int64_t n, const 
 }
 
 dm_status dm_saliency_rows(dm_saliency_out *s, const dm_dataset *ds, int64_t row0) {
-    dm_model *m = s->m;
+    dm_net *m = s->m;
     const dm_saliency_options *o = &s->o;
-    int L = dm_model_hparams(m)->len, Bmax = dm_model_max_batch(m);
+    int L = dm_net_hparams(m)->len, Bmax = dm_net_max_batch(m);
     if (ds->len != L) return dm_error(DM_STATUS_ARG, "data length %d != model length %d", ds->len, L);
     float *x = s->x, *attr = s->attr, *buf = s->buf, *p = s->p;
     dm_status st = DM_STATUS_OK;
@@ -339,11 +339,11 @@ dm_status dm_saliency_commit(dm_saliency_out *s) {
     return DM_STATUS_OK;
 }
 
-dm_status dm_saliency_run(dm_model *m, const dm_dataset *ds, const dm_saliency_options *o,
+dm_status dm_saliency_run(dm_net *m, const dm_dataset *ds, const dm_saliency_options *o,
                           const char *prefix) {
-    if (ds->len != dm_model_hparams(m)->len)
+    if (ds->len != dm_net_hparams(m)->len)
         return dm_error(DM_STATUS_ARG, "data length %d != model length %d", ds->len,
-                        dm_model_hparams(m)->len);
+                        dm_net_hparams(m)->len);
     dm_saliency_out *s;
     DM_TRY(dm_saliency_open(&s, m, ds->n, o, prefix));
     dm_status st = dm_saliency_rows(s, ds, 0);

@@ -40,14 +40,14 @@ dm_status dm_sal_target_parse(const char *s, dm_sal_target *t);
 /* Attributions of one batch: x (B, L, 4) host input, labels (B) (needed for target `label` and method
  * `original`; may be NULL otherwise), attr (B, L, 4) output, p_pos (B) output. B ≤ the model's batch.
  * row0: the data-set row of x's first sequence (seeds the shuffled IG baselines per row). */
-dm_status dm_saliency_batch(dm_model *m, const float *x, const int8_t *labels, int B, int64_t row0,
+dm_status dm_saliency_batch(dm_net *m, const float *x, const int8_t *labels, int B, int64_t row0,
                             const dm_saliency_options *o, float *attr, float *p_pos);
 
 /* The whole data set in batches, streamed to PREFIX.npy (attributions), PREFIX.onehot.npy (inputs, same
  * layout), the same two arrays as PREFIX.npz and PREFIX.onehot.npz (key arr_0, what `modisco motifs -a
  * attr.npz -s ohe.npz` reads) and PREFIX.tsv (id, P(pos), the attribution of the present base at every
  * position). On failure none of them is left behind. */
-dm_status dm_saliency_run(dm_model *m, const dm_dataset *ds, const dm_saliency_options *o,
+dm_status dm_saliency_run(dm_net *m, const dm_dataset *ds, const dm_saliency_options *o,
                           const char *prefix);
 
 /* The same outputs written chunk by chunk, for a data set streamed from its file (dm_dataset_scan):
@@ -57,7 +57,7 @@ dm_status dm_saliency_run(dm_model *m, const dm_dataset *ds, const dm_saliency_o
  * On a failure of commit, or after abort, no output is left behind (arrays already renamed into place
  * are removed again); commit and abort free the writer. */
 typedef struct dm_saliency_out dm_saliency_out;
-dm_status dm_saliency_open(dm_saliency_out **s, dm_model *m, int64_t n, const dm_saliency_options *o,
+dm_status dm_saliency_open(dm_saliency_out **s, dm_net *m, int64_t n, const dm_saliency_options *o,
                            const char *prefix);
 dm_status dm_saliency_rows(dm_saliency_out *s, const dm_dataset *chunk, int64_t row0);
 dm_status dm_saliency_commit(dm_saliency_out *s);

@@ -29,27 +29,27 @@ void dm_train_options_default(dm_train_options *o, dm_protocol protocol) {
 const char *dm_protocol_name(dm_protocol p) { return p == DM_PROTOCOL_ORIGINAL ? "original" : "default"; }
 
 /* P(pos) of every row of a resident data set, in file order. */
-static dm_status predict_resident(dm_model *m, dm_devdata *d, bool n_quarter, float *scores) {
-    int Bmax = dm_model_max_batch(m);
+static dm_status predict_resident(dm_net *m, dm_devdata *d, bool n_quarter, float *scores) {
+    int Bmax = dm_net_max_batch(m);
     for (int64_t i = 0; i < d->n; i += Bmax) {
         int B = (int)(d->n - i < Bmax ? d->n - i : Bmax);
-        DM_TRY(dm_model_forward_data(m, d, i, B, false, 0, 0, n_quarter));
+        DM_TRY(dm_net_forward_data(m, d, i, B, false, 0, 0, n_quarter));
     }
     return dm_devdata_results(d, scores, 0, NULL);
 }
 
-dm_status dm_predict(dm_model *m, const dm_dataset *ds, bool n_quarter, float *scores) {
-    if (ds->len != dm_model_hparams(m)->len)
-        return dm_error(DM_STATUS_ARG, "data length %d != model length %d", ds->len, dm_model_hparams(m)->len);
+dm_status dm_net_predict(dm_net *m, const dm_dataset *ds, bool n_quarter, float *scores) {
+    if (ds->len != dm_net_hparams(m)->len)
+        return dm_error(DM_STATUS_ARG, "data length %d != model length %d", ds->len, dm_net_hparams(m)->len);
     dm_devdata *d;
-    DM_TRY(dm_devdata_create(&d, dm_model_backend(m), ds));
+    DM_TRY(dm_devdata_create(&d, dm_net_backend(m), ds));
     dm_status st = predict_resident(m, d, n_quarter, scores);
     dm_devdata_free(d);
     return st;
 }
 
 /* Validation AUROC and mean NLL of `ds` under the current weights. */
-static dm_status validate(dm_model *m, const dm_dataset *ds, dm_devdata *d, bool n_quarter,
+static dm_status validate(dm_net *m, const dm_dataset *ds, dm_devdata *d, bool n_quarter,
                           float *scores, double *auroc, double *loss) {
     DM_TRY(predict_resident(m, d, n_quarter, scores));
     double s = 0;
@@ -110,13 +110,13 @@ static dm_status keep_partial(dm_resume_state *state, dm_devdata *d, int64_t bat
     return dm_backend_status(d->be);
 }
 
-dm_status dm_train(dm_model *m, const dm_dataset *train, const dm_dataset *valid,
+dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *valid,
                    const dm_train_options *o, dm_provenance *prov, dm_resume_state *state,
                    float *last_params) {
-    const dm_hparams *hp = dm_model_hparams(m);
-    dm_backend *be = dm_model_backend(m);
-    int64_t n = train->n, np = dm_model_n_params(m);
-    int Bmax = dm_model_max_batch(m), B = o->batch < Bmax ? o->batch : Bmax;
+    const dm_hparams *hp = dm_net_hparams(m);
+    dm_backend *be = dm_net_backend(m);
+    int64_t n = train->n, np = dm_net_n_params(m);
+    int Bmax = dm_net_max_batch(m), B = o->batch < Bmax ? o->batch : Bmax;
     bool original = o->protocol == DM_PROTOCOL_ORIGINAL;
     bool use_valid = !original && valid && valid->n > 0;
     dm_train_stop why_local, *why = o->stopped ? o->stopped : &why_local;
@@ -182,9 +182,9 @@ dm_status dm_train(dm_model *m, const dm_dataset *train, const dm_dataset *valid
         state->best_epoch = 0;
         state->bad_epochs = 0;
         state->adam_t = 0;
-        if ((st = dm_model_get_params(m, state->best_params))) goto done;
+        if ((st = dm_net_get_params(m, state->best_params))) goto done;
     } else {
-        if ((st = dm_model_set_adam(m, state->adam_m, state->adam_v))) goto done;
+        if ((st = dm_net_set_adam(m, state->adam_m, state->adam_v))) goto done;
     }
     opt.t = state->adam_t;
     opt.lr = state->lr;
@@ -227,18 +227,18 @@ dm_status dm_train(dm_model *m, const dm_dataset *train, const dm_dataset *valid
             int Bk = (int)(n - i0 < B ? n - i0 : B);
             if (o->nan_epoch == epoch && o->nan_batch == k + 1) {
                 /* test hook: a poisoned weight, so the check below meets a real NaN loss */
-                if ((st = dm_model_get_params(m, cur))) goto done;
+                if ((st = dm_net_get_params(m, cur))) goto done;
                 cur[0] = NAN;
-                if ((st = dm_model_set_params(m, cur))) goto done;
+                if ((st = dm_net_set_params(m, cur))) goto done;
             }
-            dm_model_zero_grad(m);
-            if ((st = dm_model_forward_data(m, dtrain, i0, Bk, true, o->seed, (uint64_t)opt.t, o->n_quarter)) ||
-                (st = dm_model_backward_data(m, dtrain, i0, Bk, (double)Bk)))
+            dm_net_zero_grad(m);
+            if ((st = dm_net_forward_data(m, dtrain, i0, Bk, true, o->seed, (uint64_t)opt.t, o->n_quarter)) ||
+                (st = dm_net_backward_data(m, dtrain, i0, Bk, (double)Bk)))
                 goto done;
             if (check_batches) {
                 /* host memory: the batch's losses and gradients are read before they move a weight */
                 be->i->download(be, row_loss, dtrain->loss + i0, sizeof(float) * (size_t)Bk);
-                if ((st = dm_model_get_grads(m, cur))) goto done;
+                if ((st = dm_net_get_grads(m, cur))) goto done;
                 if (!all_finite(row_loss, Bk)) {
                     st = diverged(why, epoch, k + 1, n_batches, "the loss is not finite");
                     goto done;
@@ -248,9 +248,9 @@ dm_status dm_train(dm_model *m, const dm_dataset *train, const dm_dataset *valid
                     goto done;
                 }
             }
-            if ((st = dm_model_adam_step(m, &opt))) goto done;
+            if ((st = dm_net_adam_step(m, &opt))) goto done;
             if (check_batches) {
-                if ((st = dm_model_get_params(m, cur))) goto done;
+                if ((st = dm_net_get_params(m, cur))) goto done;
                 if (!all_finite(cur, np)) {
                     st = diverged(why, epoch, k + 1, n_batches, "a weight is not finite after the update");
                     goto done;
@@ -275,7 +275,7 @@ dm_status dm_train(dm_model *m, const dm_dataset *train, const dm_dataset *valid
                 if ((st = keep_partial(state, dtrain, k + 1, B, i0 + Bk))) goto done;
                 state->adam_t = opt.t;
                 state->lr = opt.lr;
-                if ((st = dm_model_get_adam(m, state->adam_m, state->adam_v)) || (st = dm_model_get_params(m, cur)))
+                if ((st = dm_net_get_adam(m, state->adam_m, state->adam_v)) || (st = dm_net_get_params(m, cur)))
                     goto done;
                 prov->epochs_run = state->epoch_done;
                 prov->best_epoch = state->best_epoch;
@@ -287,7 +287,7 @@ dm_status dm_train(dm_model *m, const dm_dataset *train, const dm_dataset *valid
                 }
                 if (live) fputc('\n', stderr);
                 if (last_params) memcpy(last_params, cur, sizeof(float) * (size_t)np);
-                st = dm_model_set_params(m, state->best_params);
+                st = dm_net_set_params(m, state->best_params);
                 goto done;
             }
         }
@@ -305,7 +305,7 @@ dm_status dm_train(dm_model *m, const dm_dataset *train, const dm_dataset *valid
             st = diverged(why, epoch, p / B + 1, n_batches, "the loss is not finite");
             goto done;
         }
-        if ((st = dm_model_get_params(m, cur))) goto done;
+        if ((st = dm_net_get_params(m, cur))) goto done;
         if (!all_finite(cur, np)) {   /* on a device; the CPU checked every batch */
             st = diverged(why, epoch, n_batches, n_batches, "a weight is not finite at the end of the epoch (the "
                           "once-per-epoch check on the device cannot tell the batch)");
@@ -349,7 +349,7 @@ dm_status dm_train(dm_model *m, const dm_dataset *train, const dm_dataset *valid
         }
         if (o->checkpoint) {
             /* MODEL.last's state is complete at every epoch end: weights, Adam, the selection */
-            if ((st = dm_model_get_adam(m, state->adam_m, state->adam_v))) goto done;
+            if ((st = dm_net_get_adam(m, state->adam_m, state->adam_v))) goto done;
             prov->epochs_run = epoch;
             prov->best_epoch = state->best_epoch;
             prov->train_seconds = seconds0 + (dm_now() - t_start);
@@ -369,9 +369,9 @@ dm_status dm_train(dm_model *m, const dm_dataset *train, const dm_dataset *valid
     /* the final epoch's weights and optimiser state, then the selected weights back in the model */
     state->adam_t = opt.t;
     state->lr = opt.lr;
-    if ((st = dm_model_get_adam(m, state->adam_m, state->adam_v))) goto done;
-    if (last_params && (st = dm_model_get_params(m, last_params))) goto done;
-    if ((st = dm_model_set_params(m, state->best_params))) goto done;
+    if ((st = dm_net_get_adam(m, state->adam_m, state->adam_v))) goto done;
+    if (last_params && (st = dm_net_get_params(m, last_params))) goto done;
+    if ((st = dm_net_set_params(m, state->best_params))) goto done;
     prov->epochs_run = state->epoch_done;
     prov->best_epoch = state->best_epoch;
     prov->train_seconds = seconds0 + (dm_now() - t_start);

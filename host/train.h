@@ -85,11 +85,11 @@ const char *dm_protocol_name(dm_protocol p);
  * o->stopped->signal set; `last_params` and the model's weights are then the current ones.
  * Returns _OK, _ARG (no data, a class missing, diverged, a resume state that does not fit), a
  * backend failure, or the checkpoint hook's failure. */
-dm_status dm_train(dm_model *m, const dm_dataset *train, const dm_dataset *valid,
+dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *valid,
                    const dm_train_options *o, dm_provenance *prov, dm_resume_state *state,
                    float *last_params);
 
 /* P(bound) of every sequence of `ds` in evaluation mode, in batches of the model's max batch. */
-dm_status dm_predict(dm_model *m, const dm_dataset *ds, bool n_quarter, float *scores);
+dm_status dm_net_predict(dm_net *m, const dm_dataset *ds, bool n_quarter, float *scores);
 
 #endif /* DM_TRAIN_H */

@@ -84,7 +84,7 @@ static int receptive_field(const dm_hparams *hp) {
 static int test_len(void) { return getenv("DM_TEST_SMALL") ? 32 : 101; }
 
 /* Models of `arch` on both backends with identical parameters; small batches. */
-static void make_pair(dm_arch arch, int B, dm_model **mc, dm_model **mr) {
+static void make_pair(dm_arch arch, int B, dm_net **mc, dm_net **mr) {
     dm_hparams hp;
     dm_hparams_default(&hp, arch);
     if (getenv("DM_TEST_SMALL")) {
@@ -92,13 +92,13 @@ static void make_pair(dm_arch arch, int B, dm_model **mc, dm_model **mr) {
         hp.conv_channels = 16;
         hp.hidden = 8;
     }
-    cr_assert_eq(dm_model_create(mc, &hp, g_cuda, B), DM_STATUS_OK, "%s", dm_last_error());
-    cr_assert_eq(dm_model_create(mr, &hp, g_ref, B), DM_STATUS_OK, "%s", dm_last_error());
-    cr_assert_eq(dm_model_init_params(*mr, dm_test_seed()), DM_STATUS_OK);
-    int64_t np = dm_model_n_params(*mr);
+    cr_assert_eq(dm_net_create(mc, &hp, g_cuda, B), DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert_eq(dm_net_create(mr, &hp, g_ref, B), DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert_eq(dm_net_init_params(*mr, dm_test_seed()), DM_STATUS_OK);
+    int64_t np = dm_net_n_params(*mr);
     float *p = malloc(sizeof(float) * np);
-    cr_assert_eq(dm_model_get_params(*mr, p), DM_STATUS_OK);
-    cr_assert_eq(dm_model_set_params(*mc, p), DM_STATUS_OK);
+    cr_assert_eq(dm_net_get_params(*mr, p), DM_STATUS_OK);
+    cr_assert_eq(dm_net_set_params(*mc, p), DM_STATUS_OK);
     free(p);
 }
 
@@ -117,28 +117,28 @@ static void batch(int B, int L, uint8_t *codes, float *x, int8_t *labels, uint64
 static void one_step(dm_arch arch) {
     const char *name = dm_arch_name(arch);
     int B = 6, L = test_len();
-    dm_model *mc, *mr;
+    dm_net *mc, *mr;
     make_pair(arch, B, &mc, &mr);
     uint8_t codes[6 * 101];
     float *x = malloc(sizeof(float) * B * L * 4);
     int8_t labels[6];
     batch(B, L, codes, x, labels, 7);
-    int64_t np = dm_model_n_params(mr);
+    int64_t np = dm_net_n_params(mr);
     float *gc = malloc(sizeof(float) * np), *gr = malloc(sizeof(float) * np), lc[12], lr[12];
     double loss_c, loss_r;
-    dm_model *ms[2] = {mc, mr};
+    dm_net *ms[2] = {mc, mr};
     for (int k = 0; k < 2; k++) {
-        dm_model_zero_grad(ms[k]);
-        cr_assert_eq(dm_model_forward_codes(ms[k], codes, B, true, 42, 3, false), DM_STATUS_OK, "%s", dm_last_error());
-        cr_assert_eq(dm_model_logprob(ms[k], k ? lr : lc), DM_STATUS_OK);
-        cr_assert_eq(dm_model_backward(ms[k], labels, B, B, k ? &loss_r : &loss_c, NULL), DM_STATUS_OK, "%s",
+        dm_net_zero_grad(ms[k]);
+        cr_assert_eq(dm_net_forward_codes(ms[k], codes, B, true, 42, 3, false), DM_STATUS_OK, "%s", dm_last_error());
+        cr_assert_eq(dm_net_logprob(ms[k], k ? lr : lc), DM_STATUS_OK);
+        cr_assert_eq(dm_net_backward(ms[k], labels, B, B, k ? &loss_r : &loss_c, NULL), DM_STATUS_OK, "%s",
                      dm_last_error());
-        cr_assert_eq(dm_model_get_grads(ms[k], k ? gr : gc), DM_STATUS_OK);
+        cr_assert_eq(dm_net_get_grads(ms[k], k ? gr : gc), DM_STATUS_OK);
     }
     expect_close(lc, lr, 2 * (size_t)B, "log-softmax (dropout on)", name);
     cr_expect(fabs(loss_c - loss_r) <= 1e-4 * fmax(1.0, fabs(loss_r)), "%s loss: cuda %.9g, reference %.9g", name, loss_c, loss_r);
     int32_t nt;
-    const dm_tensor_info *t = dm_model_tensors(mr, &nt);
+    const dm_tensor_info *t = dm_net_tensors(mr, &nt);
     for (int i = 0; i < nt; i++) {
         char what[96];
         snprintf(what, sizeof what, "gradient of %s", t[i].name);
@@ -148,14 +148,14 @@ static void one_step(dm_arch arch) {
     dm_adam oc, orf;
     dm_adam_default(&oc);
     dm_adam_default(&orf);
-    cr_assert_eq(dm_model_adam_step(mc, &oc), DM_STATUS_OK);
-    cr_assert_eq(dm_model_adam_step(mr, &orf), DM_STATUS_OK);
-    cr_assert_eq(dm_model_get_params(mc, gc), DM_STATUS_OK);
-    cr_assert_eq(dm_model_get_params(mr, gr), DM_STATUS_OK);
+    cr_assert_eq(dm_net_adam_step(mc, &oc), DM_STATUS_OK);
+    cr_assert_eq(dm_net_adam_step(mr, &orf), DM_STATUS_OK);
+    cr_assert_eq(dm_net_get_params(mc, gc), DM_STATUS_OK);
+    cr_assert_eq(dm_net_get_params(mr, gr), DM_STATUS_OK);
     expect_close(gc, gr, (size_t)np, "parameters after one Adam step", name);
     free(x); free(gc); free(gr);
-    dm_model_free(mc);
-    dm_model_free(mr);
+    dm_net_free(mc);
+    dm_net_free(mr);
 }
 
 Test(cuda_model, training_step_cnn, .init = setup, .fini = teardown) { one_step(DM_ARCH_CNN); }
@@ -166,7 +166,7 @@ Test(cuda_model, saliency_batch, .init = setup, .fini = teardown) {
     dm_arch archs[] = {DM_ARCH_CNN, DM_ARCH_RNN, DM_ARCH_CNNRNN};
     for (int a = 0; a < 3; a++) {
         int B = 4, L = test_len();
-        dm_model *mc, *mr;
+        dm_net *mc, *mr;
         make_pair(archs[a], B, &mc, &mr);
         uint8_t codes[4 * 101];
         int8_t labels[4];
@@ -183,8 +183,8 @@ Test(cuda_model, saliency_batch, .init = setup, .fini = teardown) {
             expect_close(pc, pr, B, "P(pos)", dm_arch_name(archs[a]));
         }
         free(x); free(ac); free(ar);
-        dm_model_free(mc);
-        dm_model_free(mr);
+        dm_net_free(mc);
+        dm_net_free(mr);
     }
 }
 
@@ -193,7 +193,7 @@ Test(cuda_model, class_optimisation_10_steps, .init = setup, .fini = teardown) {
     for (int a = 0; a < 3; a++)
         for (int sm = 0; sm < 2; sm++) {
             int R = 3, L = test_len();
-            dm_model *mc, *mr;
+            dm_net *mc, *mr;
             make_pair(archs[a], R, &mc, &mr);
             dm_optimize_options o;
             dm_optimize_options_default(&o);
@@ -203,19 +203,19 @@ Test(cuda_model, class_optimisation_10_steps, .init = setup, .fini = teardown) {
             size_t n = (size_t)R * L * 4;
             float *xc = malloc(4 * n), *xr = malloc(4 * n), *pc = malloc(4 * n), *pr = malloc(4 * n);
             float oc[33], orf[33], ppc[3], ppr[3];
-            cr_assert_eq(dm_optimize(mc, &o, xc, pc, oc, ppc), DM_STATUS_OK, "%s", dm_last_error());
-            cr_assert_eq(dm_optimize(mr, &o, xr, pr, orf, ppr), DM_STATUS_OK, "%s", dm_last_error());
+            cr_assert_eq(dm_net_optimize(mc, &o, xc, pc, oc, ppc), DM_STATUS_OK, "%s", dm_last_error());
+            cr_assert_eq(dm_net_optimize(mr, &o, xr, pr, orf, ppr), DM_STATUS_OK, "%s", dm_last_error());
             const char *name = dm_arch_name(archs[a]);
             expect_close(oc, orf, 11 * (size_t)R, sm ? "objective trajectory (softmax)" : "objective trajectory", name);
             if (archs[a] == DM_ARCH_RNN) /* no kink: tanh and sigmoid are smooth */
                 expect_close(xc, xr, n, sm ? "optimised input (softmax)" : "optimised input", name);
             else
-                expect_close_but_kinks(xc, xr, R, (size_t)L * 4, receptive_field(dm_model_hparams(mr)), 4,
+                expect_close_but_kinks(xc, xr, R, (size_t)L * 4, receptive_field(dm_net_hparams(mr)), 4,
                                        sm ? "optimised input (softmax)" : "optimised input", name);
             expect_close(ppc, ppr, R, "final P(pos)", name);
             free(xc); free(xr); free(pc); free(pr);
-            dm_model_free(mc);
-            dm_model_free(mr);
+            dm_net_free(mc);
+            dm_net_free(mr);
         }
 }
 
@@ -230,7 +230,7 @@ Test(cuda_model, resident_training_run, .init = setup, .fini = teardown) {
     cr_assert_eq(dm_dataset_split(&ds, 0.25, 1, &tr, &va), DM_STATUS_OK);
     dm_arch archs[] = {DM_ARCH_CNN, DM_ARCH_RNN, DM_ARCH_CNNRNN};
     for (int a = 0; a < 3; a++) {
-        dm_model *mc, *mr;
+        dm_net *mc, *mr;
         make_pair(archs[a], 32, &mc, &mr);
         dm_train_options o;
         dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
@@ -239,10 +239,10 @@ Test(cuda_model, resident_training_run, .init = setup, .fini = teardown) {
         o.patience = 0;
         dm_provenance pc = {0}, pr = {0};
         dm_resume_state sc = {0}, sr = {0};
-        int64_t np = dm_model_n_params(mr);
+        int64_t np = dm_net_n_params(mr);
         float *lc = malloc(4 * np), *lr = malloc(4 * np);
-        cr_assert_eq(dm_train(mc, &tr, &va, &o, &pc, &sc, lc), DM_STATUS_OK, "%s", dm_last_error());
-        cr_assert_eq(dm_train(mr, &tr, &va, &o, &pr, &sr, lr), DM_STATUS_OK, "%s", dm_last_error());
+        cr_assert_eq(dm_net_train(mc, &tr, &va, &o, &pc, &sc, lc), DM_STATUS_OK, "%s", dm_last_error());
+        cr_assert_eq(dm_net_train(mr, &tr, &va, &o, &pr, &sr, lr), DM_STATUS_OK, "%s", dm_last_error());
         const char *name = dm_arch_name(archs[a]);
         expect_close(lc, lr, (size_t)np, "parameters after 2 epochs", name);
         for (int e = 0; e < 2; e++) {
@@ -254,8 +254,8 @@ Test(cuda_model, resident_training_run, .init = setup, .fini = teardown) {
         free(lc); free(lr);
         free(sc.adam_m); free(sc.adam_v); free(sc.best_params);
         free(sr.adam_m); free(sr.adam_v); free(sr.best_params);
-        dm_model_free(mc);
-        dm_model_free(mr);
+        dm_net_free(mc);
+        dm_net_free(mr);
     }
     dm_dataset_free(&ds);
     dm_dataset_free(&tr);

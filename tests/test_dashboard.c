@@ -123,9 +123,9 @@ static void train_small(const fixture *fx, dm_arch arch, const dm_dataset *tr, c
     hp.conv_channels = 16;
     hp.hidden = 8;
     dm_backend *be = dm_backend_cpu_create(2);
-    dm_model *m;
-    cr_assert_eq(dm_model_create(&m, &hp, be, 64), DM_STATUS_OK, "%s", dm_last_error());
-    cr_assert_eq(dm_model_init_params(m, 5), DM_STATUS_OK);
+    dm_net *m;
+    cr_assert_eq(dm_net_create(&m, &hp, be, 64), DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert_eq(dm_net_init_params(m, 5), DM_STATUS_OK);
     dm_train_options o;
     dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
     o.epochs = 2;
@@ -143,16 +143,16 @@ static void train_small(const fixture *fx, dm_arch arch, const dm_dataset *tr, c
                  DM_STATUS_OK);
     prov.test_auroc = prov.test_auprc = prov.test_accuracy = NAN;
     dm_resume_state st = {0};
-    cr_assert_eq(dm_train(m, tr, va, &o, &prov, &st, NULL), DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert_eq(dm_net_train(m, tr, va, &o, &prov, &st, NULL), DM_STATUS_OK, "%s", dm_last_error());
     int32_t nt;
-    const dm_tensor_info *t = dm_model_tensors(m, &nt);
-    float *params = malloc(sizeof(float) * (size_t)dm_model_n_params(m));
-    cr_assert(params && dm_model_get_params(m, params) == DM_STATUS_OK);
-    cr_assert_eq(dm_checkpoint_save(path, &hp, t, nt, params, dm_model_n_params(m), &prov, NULL),
+    const dm_tensor_info *t = dm_net_tensors(m, &nt);
+    float *params = malloc(sizeof(float) * (size_t)dm_net_n_params(m));
+    cr_assert(params && dm_net_get_params(m, params) == DM_STATUS_OK);
+    cr_assert_eq(dm_checkpoint_save(path, &hp, t, nt, params, dm_net_n_params(m), &prov, NULL),
                  DM_STATUS_OK);
     free(params);
     dm_resume_state_free(&st);
-    dm_model_free(m);
+    dm_net_free(m);
     dm_backend_free(be);
 }
 
@@ -370,11 +370,11 @@ Test(dashboard, report_sections_outputs_and_counts, .timeout = 300) {
     float *params;
     int64_t np;
     static dm_provenance prov;
-    cr_assert_eq(dm_checkpoint_load(fx.model[0], dm_model_table, &hp, &params, &np, &prov, NULL),
+    cr_assert_eq(dm_checkpoint_load(fx.model[0], dm_net_table, &hp, &params, &np, &prov, NULL),
                  DM_STATUS_OK);
-    dm_model *m;
-    cr_assert_eq(dm_model_create(&m, &hp, be, 1), DM_STATUS_OK);
-    dm_model_set_params(m, params);
+    dm_net *m;
+    cr_assert_eq(dm_net_create(&m, &hp, be, 1), DM_STATUS_OK);
+    dm_net_set_params(m, params);
     float x[101 * 4], attr[101 * 4], pp;
     for (int l = 0; l < 101; l++)
         for (int c = 0; c < 4; c++) x[4 * l + c] = ohe[c * 101 + l]; /* sequence 1, (4, L) → (L, 4) */
@@ -394,7 +394,7 @@ Test(dashboard, report_sections_outputs_and_counts, .timeout = 300) {
     cr_expect(scale > 0 && worst <= 1e-5 * scale + 1e-12, "saliency differs from DeMo's map by %g (max %g)",
               worst, scale);
     free(params);
-    dm_model_free(m);
+    dm_net_free(m);
     dm_backend_free(be);
     free(sal);
     free(ohe);
@@ -450,18 +450,18 @@ static void save_untrained(const char *path) {
     dm_hparams_default(&hp, DM_ARCH_CNN);
     hp.conv_channels = 4;
     dm_backend *be = dm_backend_cpu_create(1);
-    dm_model *m;
-    cr_assert_eq(dm_model_create(&m, &hp, be, 8), DM_STATUS_OK);
-    dm_model_init_params(m, 3);
+    dm_net *m;
+    cr_assert_eq(dm_net_create(&m, &hp, be, 8), DM_STATUS_OK);
+    dm_net_init_params(m, 3);
     int32_t nt;
-    const dm_tensor_info *t = dm_model_tensors(m, &nt);
-    float *params = malloc(sizeof(float) * (size_t)dm_model_n_params(m));
-    dm_model_get_params(m, params);
+    const dm_tensor_info *t = dm_net_tensors(m, &nt);
+    float *params = malloc(sizeof(float) * (size_t)dm_net_n_params(m));
+    dm_net_get_params(m, params);
     static dm_provenance prov;
-    cr_assert_eq(dm_checkpoint_save(path, &hp, t, nt, params, dm_model_n_params(m), &prov, NULL),
+    cr_assert_eq(dm_checkpoint_save(path, &hp, t, nt, params, dm_net_n_params(m), &prov, NULL),
                  DM_STATUS_OK);
     free(params);
-    dm_model_free(m);
+    dm_net_free(m);
     dm_backend_free(be);
 }
 

@@ -50,10 +50,10 @@ static void make_batch(float *x, int8_t *labels, int B, int L, uint64_t tag) {
 }
 
 /* Mean NLL of the last forward, from the log-probabilities, in double. */
-static double model_loss(dm_model *m, const float *x, const int8_t *labels, int B) {
+static double model_loss(dm_net *m, const float *x, const int8_t *labels, int B) {
     float lp[2 * 16];
-    cr_assert(dm_model_forward(m, x, B, true, 99, 7) == DM_STATUS_OK);
-    cr_assert(dm_model_logprob(m, lp) == DM_STATUS_OK);
+    cr_assert(dm_net_forward(m, x, B, true, 99, 7) == DM_STATUS_OK);
+    cr_assert(dm_net_logprob(m, lp) == DM_STATUS_OK);
     double s = 0;
     for (int b = 0; b < B; b++) s -= lp[2 * b + (labels[b] == 1 ? 0 : 1)];
     return s / B;
@@ -62,7 +62,7 @@ static double model_loss(dm_model *m, const float *x, const int8_t *labels, int 
 /* Central differences (h and h/2 must agree, otherwise a ReLU or max kink was crossed and the
  * element is skipped; at most 10 % may be) against the analytic gradient g. A wrong gradient is
  * smooth, so both step sizes agree on it and it counts as bad, never as a kink. */
-static void fd_check(const char *what, dm_model *m, float *v, const float *g, int64_t n,
+static void fd_check(const char *what, dm_net *m, float *v, const float *g, int64_t n,
                      const float *x, const int8_t *labels, int B, bool is_param, float *params) {
     int64_t checked = 0, kinks = 0, bad = 0, worst = -1;
     double worst_e = 0, worst_fd = 0;
@@ -71,15 +71,15 @@ static void fd_check(const char *what, dm_model *m, float *v, const float *g, in
         for (int k = 0; k < 2; k++) {
             float h = k == 0 ? 1e-3f : 5e-4f, v0 = v[i];
             v[i] = v0 + h;
-            if (is_param) dm_model_set_params(m, params);
+            if (is_param) dm_net_set_params(m, params);
             double lp = model_loss(m, x, labels, B);
             v[i] = v0 - h;
-            if (is_param) dm_model_set_params(m, params);
+            if (is_param) dm_net_set_params(m, params);
             double lm = model_loss(m, x, labels, B);
             v[i] = v0;
             fd[k] = (lp - lm) / (2.0 * h);
         }
-        if (is_param) dm_model_set_params(m, params);
+        if (is_param) dm_net_set_params(m, params);
         /* bounds: the loss is a float32 value of size ~0.7, so each difference carries a rounding
          * error of about 2·2⁻²⁴·0.7/(2h) ≤ 1e-4 at h = 5e-4, and on a smooth stretch the truncation
          * error h²|f'''|/6 falls 4× from h to h/2; two steps that disagree by more than 1e-3 + 2 %
@@ -99,35 +99,35 @@ static void fd_check(const char *what, dm_model *m, float *v, const float *g, in
 static void gradcheck(dm_arch arch) {
     dm_hparams hp = tiny_hparams(arch);
     dm_backend *be = dm_backend_cpu_ref_create();
-    dm_model *m;
+    dm_net *m;
     int B = 3, L = hp.len;
-    cr_assert(dm_model_create(&m, &hp, be, B) == DM_STATUS_OK, "%s", dm_last_error());
-    cr_assert(dm_model_init_params(m, 5) == DM_STATUS_OK);
-    int64_t np = dm_model_n_params(m);
+    cr_assert(dm_net_create(&m, &hp, be, B) == DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert(dm_net_init_params(m, 5) == DM_STATUS_OK);
+    int64_t np = dm_net_n_params(m);
     float *params = malloc(sizeof(float) * np), *grads = malloc(sizeof(float) * np);
     float *x = malloc(sizeof(float) * B * L * 4), *gx = malloc(sizeof(float) * B * L * 4);
     int8_t labels[3];
     make_batch(x, labels, B, L, (uint64_t)arch);
-    dm_model_get_params(m, params);
+    dm_net_get_params(m, params);
     /* the LSTM biases start at 0 and 1: randomise every bias so each gradient is exercised */
     int32_t nt;
-    const dm_tensor_info *t = dm_model_tensors(m, &nt);
+    const dm_tensor_info *t = dm_net_tensors(m, &nt);
     for (int32_t i = 0; i < nt; i++)
         if (strstr(t[i].name, "bias")) dm_test_fill_uniform(params + t[i].offset, t[i].numel, -0.5f, 0.5f, 300 + i);
-    dm_model_set_params(m, params);
+    dm_net_set_params(m, params);
 
     model_loss(m, x, labels, B);
-    dm_model_zero_grad(m);
+    dm_net_zero_grad(m);
     double loss;
-    cr_assert(dm_model_backward(m, labels, B, B, &loss, gx) == DM_STATUS_OK);
-    dm_model_get_grads(m, grads);
+    cr_assert(dm_net_backward(m, labels, B, B, &loss, gx) == DM_STATUS_OK);
+    dm_net_get_grads(m, grads);
     /* the same double-accumulating reference forward on the same input, stored as float32: equal up
      * to the float rounding of a loss of ~0.7 (2⁻²⁴·0.7 ≈ 4e-8) */
     cr_expect(fabs(loss - model_loss(m, x, labels, B)) < 1e-6, "backward's loss");
     fd_check("parameters", m, params, grads, np, x, labels, B, true, params);
     fd_check("input", m, x, gx, (int64_t)B * L * 4, x, labels, B, false, params);
     free(params); free(grads); free(x); free(gx);
-    dm_model_free(m);
+    dm_net_free(m);
     dm_backend_free(be);
 }
 
@@ -141,35 +141,35 @@ static void fast_vs_ref(dm_arch arch) {
     dm_hparams_default(&hp, arch);
     int B = 5, L = hp.len;
     dm_backend *ref = dm_backend_cpu_ref_create(), *fast = dm_backend_cpu_create(2);
-    dm_model *mr, *mf;
-    cr_assert(dm_model_create(&mr, &hp, ref, B) == DM_STATUS_OK);
-    cr_assert(dm_model_create(&mf, &hp, fast, B) == DM_STATUS_OK);
-    cr_assert(dm_model_init_params(mr, 11) == DM_STATUS_OK);
-    cr_assert(dm_model_init_params(mf, 11) == DM_STATUS_OK);
+    dm_net *mr, *mf;
+    cr_assert(dm_net_create(&mr, &hp, ref, B) == DM_STATUS_OK);
+    cr_assert(dm_net_create(&mf, &hp, fast, B) == DM_STATUS_OK);
+    cr_assert(dm_net_init_params(mr, 11) == DM_STATUS_OK);
+    cr_assert(dm_net_init_params(mf, 11) == DM_STATUS_OK);
     float *x = malloc(sizeof(float) * B * L * 4), *gxr = malloc(sizeof(float) * B * L * 4);
     float *gxf = malloc(sizeof(float) * B * L * 4);
     int8_t labels[5];
     make_batch(x, labels, B, L, 50 + arch);
-    int64_t np = dm_model_n_params(mr);
+    int64_t np = dm_net_n_params(mr);
     float *gr = malloc(sizeof(float) * np), *gf = malloc(sizeof(float) * np);
     float lpr[10], lpf[10];
     double lr_, lf_;
-    cr_assert(dm_model_forward(mr, x, B, true, 3, 17) == DM_STATUS_OK);
-    cr_assert(dm_model_forward(mf, x, B, true, 3, 17) == DM_STATUS_OK);
-    dm_model_logprob(mr, lpr);
-    dm_model_logprob(mf, lpf);
+    cr_assert(dm_net_forward(mr, x, B, true, 3, 17) == DM_STATUS_OK);
+    cr_assert(dm_net_forward(mf, x, B, true, 3, 17) == DM_STATUS_OK);
+    dm_net_logprob(mr, lpr);
+    dm_net_logprob(mf, lpf);
     /* float32 GEMMs (inner dimension K ≤ 640: rounding ≤ K·2⁻²⁴ ≈ 4e-5 of the terms' magnitude, for
      * any summation order OpenBLAS picks on this CPU) against double loops, through at most four
      * layers: 1e-4 relative, 1e-5 absolute for log-probabilities near 0 */
     cr_expect(dm_test_max_err(lpf, lpr, 10, 1e-5, 1e-4, NULL) <= 1, "%s log-probabilities", dm_arch_name(arch));
-    dm_model_zero_grad(mr);
-    dm_model_zero_grad(mf);
-    cr_assert(dm_model_backward(mr, labels, B, B, &lr_, gxr) == DM_STATUS_OK);
-    cr_assert(dm_model_backward(mf, labels, B, B, &lf_, gxf) == DM_STATUS_OK);
-    dm_model_get_grads(mr, gr);
-    dm_model_get_grads(mf, gf);
+    dm_net_zero_grad(mr);
+    dm_net_zero_grad(mf);
+    cr_assert(dm_net_backward(mr, labels, B, B, &lr_, gxr) == DM_STATUS_OK);
+    cr_assert(dm_net_backward(mf, labels, B, B, &lf_, gxf) == DM_STATUS_OK);
+    dm_net_get_grads(mr, gr);
+    dm_net_get_grads(mf, gf);
     int32_t nt;
-    const dm_tensor_info *t = dm_model_tensors(mr, &nt);
+    const dm_tensor_info *t = dm_net_tensors(mr, &nt);
     for (int32_t i = 0; i < nt; i++) {
         size_t w;
         /* gradients add the forward's rounding to sums over B·L ≤ 505 positions and, for the LSTM,
@@ -180,7 +180,7 @@ static void fast_vs_ref(dm_arch arch) {
     }
     cr_expect(dm_test_max_err(gxf, gxr, B * L * 4, 1e-6, 1e-3, NULL) <= 1, "input gradient");  /* as above */
     free(x); free(gxr); free(gxf); free(gr); free(gf);
-    dm_model_free(mr); dm_model_free(mf);
+    dm_net_free(mr); dm_net_free(mf);
     dm_backend_free(ref); dm_backend_free(fast);
 }
 
@@ -193,26 +193,26 @@ Test(model, rejects_bad_shapes) {
     dm_hparams hp;
     dm_hparams_default(&hp, DM_ARCH_CNN);
     hp.len = 20;     /* 9-5-3 with two pools needs L ≥ 28 (SPEC.md §2) */
-    dm_model *m;
-    cr_expect(dm_model_create(&m, &hp, be, 4) == DM_STATUS_ARG);
+    dm_net *m;
+    cr_expect(dm_net_create(&m, &hp, be, 4) == DM_STATUS_ARG);
     cr_expect(strstr(dm_last_error(), "too short") != NULL, "%s", dm_last_error());
     hp.len = 28;
-    cr_expect(dm_model_create(&m, &hp, be, 4) == DM_STATUS_OK);
-    dm_model_free(m);
+    cr_expect(dm_net_create(&m, &hp, be, 4) == DM_STATUS_OK);
+    dm_net_free(m);
     dm_hparams_default(&hp, DM_ARCH_CNN);
-    cr_assert(dm_model_create(&m, &hp, be, 4) == DM_STATUS_OK);
-    cr_expect(dm_model_n_params(m) == 136322 && dm_model_n_trainable(m) == 136322, "CNN parameters (SPEC.md §2)");
-    dm_model_free(m);
+    cr_assert(dm_net_create(&m, &hp, be, 4) == DM_STATUS_OK);
+    cr_expect(dm_net_n_params(m) == 136322 && dm_net_n_trainable(m) == 136322, "CNN parameters (SPEC.md §2)");
+    dm_net_free(m);
     dm_hparams_default(&hp, DM_ARCH_RNN);
-    cr_assert(dm_model_create(&m, &hp, be, 4) == DM_STATUS_OK);
-    cr_expect(dm_model_n_params(m) == 9858, "RNN parameters with two bias vectors (SPEC.md §2)");
-    cr_expect(dm_model_n_trainable(m) == 9602, "RNN trained parameters (SPEC.md §2)");
-    dm_model_free(m);
+    cr_assert(dm_net_create(&m, &hp, be, 4) == DM_STATUS_OK);
+    cr_expect(dm_net_n_params(m) == 9858, "RNN parameters with two bias vectors (SPEC.md §2)");
+    cr_expect(dm_net_n_trainable(m) == 9602, "RNN trained parameters (SPEC.md §2)");
+    dm_net_free(m);
     dm_hparams_default(&hp, DM_ARCH_CNNRNN);
-    cr_assert(dm_model_create(&m, &hp, be, 4) == DM_STATUS_OK);
-    cr_expect(dm_model_n_params(m) == 46082 + 2 * 128, "CNN-RNN parameters with two bias vectors");
-    cr_expect(dm_model_n_trainable(m) == 46082, "CNN-RNN trained parameters (SPEC.md §2)");
-    dm_model_free(m);
+    cr_assert(dm_net_create(&m, &hp, be, 4) == DM_STATUS_OK);
+    cr_expect(dm_net_n_params(m) == 46082 + 2 * 128, "CNN-RNN parameters with two bias vectors");
+    cr_expect(dm_net_n_trainable(m) == 46082, "CNN-RNN trained parameters (SPEC.md §2)");
+    dm_net_free(m);
     dm_backend_free(be);
 }
 
@@ -234,10 +234,10 @@ static float *run_training(dm_arch arch, const dm_dataset *tr, const dm_dataset 
     dm_hparams hp;
     dm_hparams_default(&hp, arch);
     dm_backend *be = dm_backend_cpu_create(2);
-    dm_model *m;
-    cr_assert(dm_model_create(&m, &hp, be, 64) == DM_STATUS_OK);
-    if (start_params) dm_model_set_params(m, start_params);
-    else cr_assert(dm_model_init_params(m, 21) == DM_STATUS_OK);
+    dm_net *m;
+    cr_assert(dm_net_create(&m, &hp, be, 64) == DM_STATUS_OK);
+    if (start_params) dm_net_set_params(m, start_params);
+    else cr_assert(dm_net_init_params(m, 21) == DM_STATUS_OK);
     dm_train_options o;
     dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
     o.epochs = epochs;
@@ -245,14 +245,14 @@ static float *run_training(dm_arch arch, const dm_dataset *tr, const dm_dataset 
     o.seed = 21;
     static dm_provenance prov;
     memset(&prov, 0, sizeof prov);
-    int64_t np = dm_model_n_params(m);
+    int64_t np = dm_net_n_params(m);
     float *last = malloc(sizeof(float) * np);
-    cr_assert(dm_train(m, tr, va, &o, &prov, state, last) == DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert(dm_net_train(m, tr, va, &o, &prov, state, last) == DM_STATUS_OK, "%s", dm_last_error());
     if (best_out) {
         *best_out = malloc(sizeof(float) * np);
-        dm_model_get_params(m, *best_out);
+        dm_net_get_params(m, *best_out);
     }
-    dm_model_free(m);
+    dm_net_free(m);
     dm_backend_free(be);
     return last;
 }
@@ -264,7 +264,7 @@ Test(train, bit_identical_runs_and_resume) {
     dm_hparams_default(&hp, DM_ARCH_CNNRNN);
     dm_tensor_info t[DM_MAX_TENSORS];
     int64_t np;
-    int32_t nt = dm_model_table(&hp, t, &np);
+    int32_t nt = dm_net_table(&hp, t, &np);
 
     /* two uninterrupted 4-epoch runs */
     dm_resume_state s1 = {0}, s2 = {0};
@@ -285,7 +285,7 @@ Test(train, bit_identical_runs_and_resume) {
     float *params = NULL;
     int64_t np2;
     dm_resume_state s4 = {0};
-    cr_assert(dm_checkpoint_load(path, dm_model_table, &hp2, &params, &np2, &prov2, &s4) == DM_STATUS_OK,
+    cr_assert(dm_checkpoint_load(path, dm_net_table, &hp2, &params, &np2, &prov2, &s4) == DM_STATUS_OK,
               "%s", dm_last_error());
     cr_assert(s4.epoch_done == 2 && s4.adam_m && s4.best_params);
     float *best4;
@@ -306,23 +306,23 @@ Test(train, allocates_nothing_after_the_first_step) {
     dm_hparams hp;
     dm_hparams_default(&hp, DM_ARCH_CNNRNN);
     dm_backend *be = dm_backend_cpu_create(2);
-    dm_model *m;
-    cr_assert(dm_model_create(&m, &hp, be, 128) == DM_STATUS_OK);
-    cr_assert(dm_model_init_params(m, 3) == DM_STATUS_OK);
+    dm_net *m;
+    cr_assert(dm_net_create(&m, &hp, be, 128) == DM_STATUS_OK);
+    cr_assert(dm_net_init_params(m, 3) == DM_STATUS_OK);
     dm_adam opt;
     dm_adam_default(&opt);
     int64_t grows_after_first = 0;
     for (int step = 0; step < 4; step++) {
         double loss;
-        dm_model_zero_grad(m);
-        cr_assert(dm_model_forward_codes(m, tr.seq, 128, true, 3, (uint64_t)step, false) == DM_STATUS_OK);
-        cr_assert(dm_model_backward(m, tr.label, 128, 128, &loss, NULL) == DM_STATUS_OK);
-        cr_assert(dm_model_adam_step(m, &opt) == DM_STATUS_OK);
+        dm_net_zero_grad(m);
+        cr_assert(dm_net_forward_codes(m, tr.seq, 128, true, 3, (uint64_t)step, false) == DM_STATUS_OK);
+        cr_assert(dm_net_backward(m, tr.label, 128, 128, &loss, NULL) == DM_STATUS_OK);
+        cr_assert(dm_net_adam_step(m, &opt) == DM_STATUS_OK);
         if (step == 0) grows_after_first = dm_cpu_scratch_grows(be);
         else cr_expect(dm_cpu_scratch_grows(be) == grows_after_first, "step %d allocated scratch", step);
     }
     cr_expect(grows_after_first > 0);
-    dm_model_free(m);
+    dm_net_free(m);
     dm_backend_free(be);
     dm_dataset_free(&tr);
 }
@@ -334,9 +334,9 @@ Test(train, learns_the_planted_motif_and_keeps_the_best_weights) {
     dm_hparams hp;
     dm_hparams_default(&hp, DM_ARCH_CNN);
     dm_backend *be = dm_backend_cpu_create(2);
-    dm_model *m;
-    cr_assert(dm_model_create(&m, &hp, be, 128) == DM_STATUS_OK);
-    cr_assert(dm_model_init_params(m, 3) == DM_STATUS_OK);
+    dm_net *m;
+    cr_assert(dm_net_create(&m, &hp, be, 128) == DM_STATUS_OK);
+    cr_assert(dm_net_init_params(m, 3) == DM_STATUS_OK);
     dm_train_options o;
     dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
     o.epochs = 5;
@@ -346,7 +346,7 @@ Test(train, learns_the_planted_motif_and_keeps_the_best_weights) {
     o.lr = 0.002f;
     static dm_provenance prov;
     dm_resume_state st = {0};
-    cr_assert(dm_train(m, &tr, &va, &o, &prov, &st, NULL) == DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert(dm_net_train(m, &tr, &va, &o, &prov, &st, NULL) == DM_STATUS_OK, "%s", dm_last_error());
     cr_expect(prov.n_epochs == 5 && prov.best_epoch >= 1);
     /* a property of any model that has learned the planted site, not one CPU's number: a model still
      * on the ln 2 plateau scores ≈ 0.5, one that found the site ≈ 0.93 or more after these 5 epochs
@@ -359,12 +359,12 @@ Test(train, learns_the_planted_motif_and_keeps_the_best_weights) {
      * these same weights in batches of the same size on the same backend, so the scores agree bit for
      * bit on any CPU and the AUROCs up to the double rounding of their sums */
     float *scores = malloc(sizeof(float) * va.n);
-    cr_assert(dm_predict(m, &va, false, scores) == DM_STATUS_OK);
+    cr_assert(dm_net_predict(m, &va, false, scores) == DM_STATUS_OK);
     cr_expect(fabs(dm_auroc(scores, va.label, va.n) - st.best_valid) < 1e-9, "model does not hold the best weights");
     cr_expect(fabs(prov.log[prov.best_epoch - 1].valid_auroc - st.best_valid) < 1e-12);   /* a copy */
     free(scores);
     dm_resume_state_free(&st);
-    dm_model_free(m);
+    dm_net_free(m);
     dm_backend_free(be);
     dm_dataset_free(&all); dm_dataset_free(&tr); dm_dataset_free(&va);
 }
@@ -374,27 +374,27 @@ Test(train, lstm_bias_hh_is_kept_but_not_trained) {
     dm_hparams hp;
     dm_hparams_default(&hp, DM_ARCH_RNN);
     dm_backend *be = dm_backend_cpu_create(1);
-    dm_model *m;
-    cr_assert(dm_model_create(&m, &hp, be, 8) == DM_STATUS_OK);
-    cr_assert(dm_model_init_params(m, 4) == DM_STATUS_OK);
-    int64_t np = dm_model_n_params(m);
+    dm_net *m;
+    cr_assert(dm_net_create(&m, &hp, be, 8) == DM_STATUS_OK);
+    cr_assert(dm_net_init_params(m, 4) == DM_STATUS_OK);
+    int64_t np = dm_net_n_params(m);
     float *before = malloc(sizeof(float) * np), *after = malloc(sizeof(float) * np), *g = malloc(sizeof(float) * np);
-    dm_model_get_params(m, before);
+    dm_net_get_params(m, before);
     float x[8 * 101 * 4];
     int8_t labels[8];
     make_batch(x, labels, 8, 101, 77);
     double loss;
     dm_adam opt;
     dm_adam_default(&opt);
-    dm_model_zero_grad(m);
-    cr_assert(dm_model_forward(m, x, 8, true, 1, 0) == DM_STATUS_OK);
-    cr_assert(dm_model_backward(m, labels, 8, 8, &loss, NULL) == DM_STATUS_OK);
-    dm_model_get_grads(m, g);
-    cr_assert(dm_model_adam_step(m, &opt) == DM_STATUS_OK);
-    dm_model_get_params(m, after);
+    dm_net_zero_grad(m);
+    cr_assert(dm_net_forward(m, x, 8, true, 1, 0) == DM_STATUS_OK);
+    cr_assert(dm_net_backward(m, labels, 8, 8, &loss, NULL) == DM_STATUS_OK);
+    dm_net_get_grads(m, g);
+    cr_assert(dm_net_adam_step(m, &opt) == DM_STATUS_OK);
+    dm_net_get_params(m, after);
     const char *names[2][2] = {{"lstm.fwd.bias_hh", "lstm.bwd.bias_hh"}, {"lstm.fwd.bias_ih", "lstm.bwd.bias_ih"}};
     for (int d = 0; d < 2; d++) {
-        const dm_tensor_info *hh = dm_model_tensor(m, names[0][d]), *ih = dm_model_tensor(m, names[1][d]);
+        const dm_tensor_info *hh = dm_net_tensor(m, names[0][d]), *ih = dm_net_tensor(m, names[1][d]);
         cr_assert(hh && ih);
         cr_expect(memcmp(before + hh->offset, after + hh->offset, sizeof(float) * hh->numel) == 0,
                   "%s was updated", hh->name);
@@ -403,9 +403,9 @@ Test(train, lstm_bias_hh_is_kept_but_not_trained) {
         /* its gradient is still computed (saliency and imports need the full model) */
         cr_expect(memcmp(g + hh->offset, g + ih->offset, sizeof(float) * hh->numel) == 0);
     }
-    const dm_tensor_info *fc = dm_model_tensor(m, "fc.bias");
+    const dm_tensor_info *fc = dm_net_tensor(m, "fc.bias");
     cr_expect(memcmp(before + fc->offset, after + fc->offset, sizeof(float) * 2) != 0, "fc after the frozen range");
     free(before); free(after); free(g);
-    dm_model_free(m);
+    dm_net_free(m);
     dm_backend_free(be);
 }

@@ -42,7 +42,7 @@ Test(motifs, filters_and_optimised_ppm_name_the_planted_motif, .timeout = 600) {
     cr_assert(strcmp(dm_sim_motif_name(0), "CTCF") == 0, "the default planted motif");
     dm_backend *be = dm_backend_cpu_create(2);
     dm_dataset va = {0};
-    dm_model *m = dm_test_trained_sim_cnn(be, &va);
+    dm_net *m = dm_test_trained_sim_cnn(be, &va);
 
     dm_motif_set db = builtin_db(), filters = {0};
     dm_compare_options co;
@@ -62,19 +62,19 @@ Test(motifs, filters_and_optimised_ppm_name_the_planted_motif, .timeout = 600) {
     free(hits);
 
     /* (2) class optimisation: the best restart's PPM (8 restarts, the original recipe otherwise) */
-    dm_model *mo8;
-    float *params = malloc(sizeof(float) * dm_model_n_params(m));
-    cr_assert(params && dm_model_get_params(m, params) == DM_STATUS_OK);
-    cr_assert(dm_model_create(&mo8, dm_model_hparams(m), be, 8) == DM_STATUS_OK);
-    cr_assert(dm_model_set_params(mo8, params) == DM_STATUS_OK);
+    dm_net *mo8;
+    float *params = malloc(sizeof(float) * dm_net_n_params(m));
+    cr_assert(params && dm_net_get_params(m, params) == DM_STATUS_OK);
+    cr_assert(dm_net_create(&mo8, dm_net_hparams(m), be, 8) == DM_STATUS_OK);
+    cr_assert(dm_net_set_params(mo8, params) == DM_STATUS_OK);
     free(params);
-    dm_model_free(m);
+    dm_net_free(m);
     dm_optimize_options oo;
     dm_optimize_options_default(&oo);
     oo.restarts = 8;
     float *x = malloc(sizeof(float) * 8 * 101 * 4), *ppm = malloc(sizeof(float) * 8 * 101 * 4);
     float *obj = malloc(sizeof(float) * 1001 * 8), p[8];
-    cr_assert(dm_optimize(mo8, &oo, x, ppm, obj, p) == DM_STATUS_OK);
+    cr_assert(dm_net_optimize(mo8, &oo, x, ppm, obj, p) == DM_STATUS_OK);
     int best = 0;
     for (int r = 1; r < 8; r++) if (obj[1000 * 8 + r] < obj[1000 * 8 + best]) best = r;
     dm_motif q = {.w = 101, .p = ppm + (size_t)best * 101 * 4, .nsites = 1};
@@ -88,7 +88,7 @@ Test(motifs, filters_and_optimised_ppm_name_the_planted_motif, .timeout = 600) {
     free(x); free(ppm); free(obj);
     dm_motif_set_free(&filters);
     dm_motif_set_free(&db);
-    dm_model_free(mo8);
+    dm_net_free(mo8);
     dm_backend_free(be);
     dm_dataset_free(&va);
 }

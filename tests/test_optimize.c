@@ -15,7 +15,7 @@
 #include "optimize.h"
 #include "testutil.h"
 
-static dm_model *small_model(dm_backend *be, dm_arch arch, int B) {
+static dm_net *small_model(dm_backend *be, dm_arch arch, int B) {
     dm_hparams hp;
     dm_hparams_default(&hp, arch);
     hp.len = 30;
@@ -24,9 +24,9 @@ static dm_model *small_model(dm_backend *be, dm_arch arch, int B) {
     hp.conv_width[0] = 5;
     hp.conv_width[1] = 3;
     hp.conv_width[2] = 3;
-    dm_model *m;
-    cr_assert(dm_model_create(&m, &hp, be, B) == DM_STATUS_OK);
-    cr_assert(dm_model_init_params(m, 6) == DM_STATUS_OK);
+    dm_net *m;
+    cr_assert(dm_net_create(&m, &hp, be, B) == DM_STATUS_OK);
+    cr_assert(dm_net_init_params(m, 6) == DM_STATUS_OK);
     return m;
 }
 
@@ -35,14 +35,14 @@ Test(optimize, objective_decreases_for_every_restart) {
     for (int a = 0; a < 3; a++)
         for (int sm = 0; sm < 2; sm++) {
             int R = 5, L = 30;
-            dm_model *m = small_model(be, (dm_arch)a, R);
+            dm_net *m = small_model(be, (dm_arch)a, R);
             dm_optimize_options o;
             dm_optimize_options_default(&o);
             o.restarts = R;
             o.steps = 60;
             o.softmax = sm;
             float x[5 * 30 * 4], ppm[5 * 30 * 4], obj[61 * 5], p[5];
-            cr_assert(dm_optimize(m, &o, x, ppm, obj, p) == DM_STATUS_OK, "%s", dm_last_error());
+            cr_assert(dm_net_optimize(m, &o, x, ppm, obj, p) == DM_STATUS_OK, "%s", dm_last_error());
             for (int r = 0; r < R; r++) {
                 cr_expect(obj[60 * R + r] < obj[r], "%s%s restart %d: %g -> %g", dm_arch_name((dm_arch)a),
                           sm ? " softmax" : "", r, obj[r], obj[60 * R + r]);
@@ -63,16 +63,16 @@ Test(optimize, objective_decreases_for_every_restart) {
             }
             /* restarts are distinct seeded starts */
             cr_expect(obj[0] != obj[1]);
-            dm_model_free(m);
+            dm_net_free(m);
         }
     dm_backend_free(be);
 }
 
 /* f(X) = −log P(pos|X) + λ‖X‖² evaluated directly */
-static double objective(dm_model *m, const float *x, int L, float lambda) {
+static double objective(dm_net *m, const float *x, int L, float lambda) {
     float p;
-    cr_assert(dm_model_forward(m, x, 1, false, 0, 0) == DM_STATUS_OK);
-    cr_assert(dm_model_scores(m, &p) == DM_STATUS_OK);
+    cr_assert(dm_net_forward(m, x, 1, false, 0, 0) == DM_STATUS_OK);
+    cr_assert(dm_net_scores(m, &p) == DM_STATUS_OK);
     double sq = 0;
     for (int i = 0; i < 4 * L; i++) sq += (double)x[i] * x[i];
     return -log(p) + lambda * sq;
@@ -84,18 +84,18 @@ Test(optimize, first_step_follows_the_gradient_of_the_objective) {
     dm_backend *be = dm_backend_cpu_ref_create();
     for (int a = 0; a < 3; a++) {
         int L = 30;
-        dm_model *m = small_model(be, (dm_arch)a, 1);
+        dm_net *m = small_model(be, (dm_arch)a, 1);
         dm_optimize_options o;
         dm_optimize_options_default(&o);
         o.steps = 0;
         float x0[120], x1[120], ppm[120], obj[2], p;
-        cr_assert(dm_optimize(m, &o, x0, ppm, obj, &p) == DM_STATUS_OK);
+        cr_assert(dm_net_optimize(m, &o, x0, ppm, obj, &p) == DM_STATUS_OK);
         /* the same float32 forward on the reference backend; the objective (~1) differs only in the
          * float vs double sum of λ‖X‖² over 120 entries: ≤ 120·2⁻²⁴ ≈ 7e-6 */
         cr_expect(fabs(obj[0] - objective(m, x0, L, o.lambda)) < 1e-5, "objective value");
         o.steps = 1;
         float obj2[2];
-        cr_assert(dm_optimize(m, &o, x1, ppm, obj2, &p) == DM_STATUS_OK);
+        cr_assert(dm_net_optimize(m, &o, x1, ppm, obj2, &p) == DM_STATUS_OK);
         int agree = 0, checked = 0;
         for (int i = 0; i < 4 * L; i++) {
             float h = 1e-3f, v = x0[i];
@@ -115,7 +115,7 @@ Test(optimize, first_step_follows_the_gradient_of_the_objective) {
         }
         cr_expect(checked > 20 && agree == checked, "%s: %d of %d first moves against the gradient",
                   dm_arch_name((dm_arch)a), agree, checked);
-        dm_model_free(m);
+        dm_net_free(m);
     }
     dm_backend_free(be);
 }
@@ -135,13 +135,13 @@ Test(optimize, postprocessing_of_the_original) {
 Test(optimize, meme_output_is_valid_for_tomtom) {
     dm_backend *be = dm_backend_cpu_create(1);
     int R = 3, L = 30;
-    dm_model *m = small_model(be, DM_ARCH_CNN, R);
+    dm_net *m = small_model(be, DM_ARCH_CNN, R);
     dm_optimize_options o;
     dm_optimize_options_default(&o);
     o.restarts = R;
     o.steps = 20;
     float x[3 * 30 * 4], ppm[3 * 30 * 4], obj[21 * 3], p[3];
-    cr_assert(dm_optimize(m, &o, x, ppm, obj, p) == DM_STATUS_OK);
+    cr_assert(dm_net_optimize(m, &o, x, ppm, obj, p) == DM_STATUS_OK);
     char *dir = dm_test_tmpdir(), prefix[512], path[600], line[512];
     snprintf(prefix, sizeof prefix, "%s/opt", dir);
     cr_assert(dm_optimize_write(prefix, &o, L, ppm, obj, p) == DM_STATUS_OK, "%s", dm_last_error());
@@ -179,6 +179,6 @@ Test(optimize, meme_output_is_valid_for_tomtom) {
     fclose(f);
     dm_test_rmdir(dir);
     free(dir);
-    dm_model_free(m);
+    dm_net_free(m);
     dm_backend_free(be);
 }

@@ -296,15 +296,15 @@ static void run_parity(const char *stem, dm_arch arch) {
 
     dm_backend *be = dm_backend_cpu_create(1);
     cr_assert_not_null(be, "dm_backend_cpu_create failed");
-    dm_model *m = NULL;
-    dm_status st = dm_model_create(&m, &hp, be, B);
-    cr_assert_eq(st, DM_STATUS_OK, "dm_model_create(%s): %s: %s", stem, dm_status_str(st),
+    dm_net *m = NULL;
+    dm_status st = dm_net_create(&m, &hp, be, B);
+    cr_assert_eq(st, DM_STATUS_OK, "dm_net_create(%s): %s: %s", stem, dm_status_str(st),
                  dm_last_error());
 
     /* The model's tensor table must be exactly the fixture's parameters. */
-    int64_t n_params = dm_model_n_params(m), fx_params = 0;
+    int64_t n_params = dm_net_n_params(m), fx_params = 0;
     int32_t n_tensors = 0, fx_tensors = 0;
-    const dm_tensor_info *tensors = dm_model_tensors(m, &n_tensors);
+    const dm_tensor_info *tensors = dm_net_tensors(m, &n_tensors);
     for (int i = 0; i < fx.n_rec; i++)
         if (fx_is_param(&fx.rec[i])) {
             fx_params += fx.rec[i].numel;
@@ -322,7 +322,7 @@ static void run_parity(const char *stem, dm_arch arch) {
     for (int i = 0; i < fx.n_rec; i++) {
         const fx_rec *r = &fx.rec[i];
         if (!fx_is_param(r)) continue;
-        const dm_tensor_info *t = dm_model_tensor(m, r->name);
+        const dm_tensor_info *t = dm_net_tensor(m, r->name);
         cr_assert_not_null(t, "%s: the C model has no tensor '%s'", stem, r->name);
         cr_assert_eq(t->ndim, r->ndim, "%s: %s: C ndim %d, fixture %d", stem, r->name, t->ndim,
                      r->ndim);
@@ -339,8 +339,8 @@ static void run_parity(const char *stem, dm_arch arch) {
         }
         memcpy(params0 + t->offset, r->data, sizeof(float) * (size_t)t->numel);
     }
-    st = dm_model_set_params(m, params0);
-    cr_assert_eq(st, DM_STATUS_OK, "dm_model_set_params: %s", dm_last_error());
+    st = dm_net_set_params(m, params0);
+    cr_assert_eq(st, DM_STATUS_OK, "dm_net_set_params: %s", dm_last_error());
 
     /* Inputs. */
     const fx_rec *rx = fx_get(&fx, "", "x", (int64_t)B * L * 4);
@@ -356,10 +356,10 @@ static void run_parity(const char *stem, dm_arch arch) {
     /* Forward (evaluation mode; dropout is 0 anyway): log-softmax (B, 2), bound class first. */
     float logprob[2 * 64];
     cr_assert(B <= 64);
-    st = dm_model_forward(m, rx->data, B, false, 0, 0);
-    cr_assert_eq(st, DM_STATUS_OK, "dm_model_forward: %s", dm_last_error());
-    st = dm_model_logprob(m, logprob);
-    cr_assert_eq(st, DM_STATUS_OK, "dm_model_logprob: %s", dm_last_error());
+    st = dm_net_forward(m, rx->data, B, false, 0, 0);
+    cr_assert_eq(st, DM_STATUS_OK, "dm_net_forward: %s", dm_last_error());
+    st = dm_net_logprob(m, logprob);
+    cr_assert_eq(st, DM_STATUS_OK, "dm_net_logprob: %s", dm_last_error());
     const fx_rec *rlp = fx_get(&fx, "", "logprob", (int64_t)B * 2);
     check_close(&log, "logprob", logprob, rlp->data, (size_t)B * 2, rlp->shape, rlp->ndim,
                 TOL_LOGPROB_ATOL, TOL_LOGPROB_RTOL);
@@ -369,12 +369,12 @@ static void run_parity(const char *stem, dm_arch arch) {
     float *grad_x = calloc((size_t)B * L * 4, sizeof(float));
     float *grads = calloc((size_t)n_params, sizeof(float));
     cr_assert(grad_x && grads);
-    dm_model_zero_grad(m);
-    st = dm_model_backward(m, labels, B, (double)B, &loss, grad_x);
-    cr_assert_eq(st, DM_STATUS_OK, "dm_model_backward: %s", dm_last_error());
+    dm_net_zero_grad(m);
+    st = dm_net_backward(m, labels, B, (double)B, &loss, grad_x);
+    cr_assert_eq(st, DM_STATUS_OK, "dm_net_backward: %s", dm_last_error());
     check_scalar(&log, "loss", loss, (double)fx_get(&fx, "", "loss", 1)->data[0], TOL_LOSS_RTOL);
-    st = dm_model_get_grads(m, grads);
-    cr_assert_eq(st, DM_STATUS_OK, "dm_model_get_grads: %s", dm_last_error());
+    st = dm_net_get_grads(m, grads);
+    cr_assert_eq(st, DM_STATUS_OK, "dm_net_get_grads: %s", dm_last_error());
     for (int i = 0; i < n_tensors; i++) {
         const dm_tensor_info *t = &tensors[i];
         const fx_rec *rg = fx_get(&fx, "grad.", t->name, t->numel);
@@ -386,9 +386,9 @@ static void run_parity(const char *stem, dm_arch arch) {
                 TOL_GRAD_ATOL, TOL_GRAD_RTOL);
 
     /* Three Torch7-Adam steps from the same start (fresh Adam state), then the final loss. */
-    dm_model_zero_grad(m);
-    st = dm_model_set_params(m, params0);
-    cr_assert_eq(st, DM_STATUS_OK, "dm_model_set_params: %s", dm_last_error());
+    dm_net_zero_grad(m);
+    st = dm_net_set_params(m, params0);
+    cr_assert_eq(st, DM_STATUS_OK, "dm_net_set_params: %s", dm_last_error());
     dm_adam opt;
     dm_adam_default(&opt);
     cr_assert(opt.lr == 0.01f && opt.beta1 == 0.9f && opt.beta2 == 0.999f && opt.eps == 1e-8f &&
@@ -398,14 +398,14 @@ static void run_parity(const char *stem, dm_arch arch) {
               (double)opt.beta2, (double)opt.eps, (double)opt.clip, (long long)opt.t);
     double losses[4];
     for (int s = 0; s < 4; s++) {
-        dm_model_zero_grad(m);
-        st = dm_model_forward(m, rx->data, B, false, 0, 0);
-        cr_assert_eq(st, DM_STATUS_OK, "dm_model_forward: %s", dm_last_error());
-        st = dm_model_backward(m, labels, B, (double)B, &losses[s], NULL);
-        cr_assert_eq(st, DM_STATUS_OK, "dm_model_backward: %s", dm_last_error());
+        dm_net_zero_grad(m);
+        st = dm_net_forward(m, rx->data, B, false, 0, 0);
+        cr_assert_eq(st, DM_STATUS_OK, "dm_net_forward: %s", dm_last_error());
+        st = dm_net_backward(m, labels, B, (double)B, &losses[s], NULL);
+        cr_assert_eq(st, DM_STATUS_OK, "dm_net_backward: %s", dm_last_error());
         if (s == 3) break;                          /* after update 3: the loss only */
-        st = dm_model_adam_step(m, &opt);
-        cr_assert_eq(st, DM_STATUS_OK, "dm_model_adam_step: %s", dm_last_error());
+        st = dm_net_adam_step(m, &opt);
+        cr_assert_eq(st, DM_STATUS_OK, "dm_net_adam_step: %s", dm_last_error());
     }
     cr_assert_eq(opt.t, 3, "the Adam step counter is %lld after 3 steps", (long long)opt.t);
     const fx_rec *ral = fx_get(&fx, "", "adam.losses", 4);
@@ -419,8 +419,8 @@ static void run_parity(const char *stem, dm_arch arch) {
     float *params3 = calloc((size_t)n_params, sizeof(float));
     float *moved = calloc((size_t)n_params, sizeof(float)), *moved_ref = NULL;
     cr_assert(params3 && moved);
-    st = dm_model_get_params(m, params3);
-    cr_assert_eq(st, DM_STATUS_OK, "dm_model_get_params: %s", dm_last_error());
+    st = dm_net_get_params(m, params3);
+    cr_assert_eq(st, DM_STATUS_OK, "dm_net_get_params: %s", dm_last_error());
     for (int i = 0; i < n_tensors; i++) {
         const dm_tensor_info *t = &tensors[i];
         const fx_rec *ra = fx_get(&fx, "adam3.", t->name, t->numel);
@@ -450,7 +450,7 @@ static void run_parity(const char *stem, dm_arch arch) {
     free(covered);
     free(params0);
     for (int i = 0; i < fx.n_rec; i++) free(fx.rec[i].data);
-    dm_model_free(m);
+    dm_net_free(m);
     dm_backend_free(be);
 }
 

@@ -183,7 +183,7 @@ static void load(ckpt *c, const char *x, const char *name) {
     c->prov = calloc(1, sizeof *c->prov);
     if (!exists(path)) return;
     dm_hparams hp;
-    cr_assert(dm_checkpoint_load(path, dm_model_table, &hp, &c->params, &c->np, c->prov, &c->rs) == DM_STATUS_OK,
+    cr_assert(dm_checkpoint_load(path, dm_net_table, &hp, &c->params, &c->np, c->prov, &c->rs) == DM_STATUS_OK,
               "%s does not load: %s", path, dm_last_error());
     c->present = true;
 }
@@ -555,7 +555,7 @@ Test(resume, mid_epoch_state_is_format_2_and_round_trips) {
     hp.len = 40;
     dm_tensor_info t[DM_MAX_TENSORS];
     int64_t np;
-    int32_t nt = dm_model_table(&hp, t, &np);
+    int32_t nt = dm_net_table(&hp, t, &np);
     float *params = calloc((size_t)np, sizeof(float));
     dm_resume_state rs = {.epoch_done = 2, .adam_t = 69, .lr = 0.01f, .best_valid = 0.75, .best_epoch = 1,
                           .bad_epochs = 1, .batch_done = 3, .batch = 16, .rows_done = 48};
@@ -580,7 +580,7 @@ Test(resume, mid_epoch_state_is_format_2_and_round_trips) {
     float *p2;
     int64_t np2;
     dm_resume_state r2;
-    cr_assert(dm_checkpoint_load(path, dm_model_table, &hp2, &p2, &np2, &prov2, &r2) == DM_STATUS_OK, "%s",
+    cr_assert(dm_checkpoint_load(path, dm_net_table, &hp2, &p2, &np2, &prov2, &r2) == DM_STATUS_OK, "%s",
               dm_last_error());
     cr_expect(r2.epoch_done == 2 && r2.batch_done == 3 && r2.batch == 16 && r2.rows_done == 48 && r2.adam_t == 69);
     cr_expect(memcmp(r2.part_logprob, rs.part_logprob, sizeof(float) * 96) == 0);
@@ -595,7 +595,7 @@ Test(resume, mid_epoch_state_is_format_2_and_round_trips) {
     cr_assert(f && fread(head, 1, 16, f) == 16);
     fclose(f);
     cr_expect(head[8] == 1, "an epoch-boundary state stays format 1");
-    cr_assert(dm_checkpoint_load(path, dm_model_table, &hp2, &p2, &np2, &prov2, &r2) == DM_STATUS_OK);
+    cr_assert(dm_checkpoint_load(path, dm_net_table, &hp2, &p2, &np2, &prov2, &r2) == DM_STATUS_OK);
     cr_expect(r2.batch_done == 0 && !r2.part_logprob && !r2.part_loss);
     free(p2);
     dm_resume_state_free(&r2);
@@ -621,7 +621,7 @@ Test(resume, mid_epoch_state_is_format_2_and_round_trips) {
     fwrite(b, 1, (size_t)n, f);
     fclose(f);
     free(b);
-    cr_expect(dm_checkpoint_load(path, dm_model_table, &hp2, &p2, &np2, &prov2, &r2) == DM_STATUS_CORRUPT);
+    cr_expect(dm_checkpoint_load(path, dm_net_table, &hp2, &p2, &np2, &prov2, &r2) == DM_STATUS_CORRUPT);
     cr_expect(strstr(dm_last_error(), "RESM") != NULL, "%s", dm_last_error());
 
     free(params);

@@ -33,10 +33,10 @@ static dm_hparams small_hparams(dm_arch arch) {
 }
 
 /* log P(class) of each sequence for input x, in double */
-static void class_scores(dm_model *m, const float *x, int B, double *out, int cls) {
+static void class_scores(dm_net *m, const float *x, int B, double *out, int cls) {
     float lp[2 * 8];
-    cr_assert(dm_model_forward(m, x, B, false, 0, 0) == DM_STATUS_OK);
-    cr_assert(dm_model_logprob(m, lp) == DM_STATUS_OK);
+    cr_assert(dm_net_forward(m, x, B, false, 0, 0) == DM_STATUS_OK);
+    cr_assert(dm_net_logprob(m, lp) == DM_STATUS_OK);
     for (int b = 0; b < B; b++) out[b] = lp[2 * b + cls];
 }
 
@@ -44,9 +44,9 @@ static void grad_matches_differences(dm_arch arch, dm_sal_target target) {
     dm_hparams hp = small_hparams(arch);
     int B = 4, L = hp.len;
     dm_backend *be = dm_backend_cpu_ref_create();
-    dm_model *m;
-    cr_assert(dm_model_create(&m, &hp, be, B) == DM_STATUS_OK);
-    cr_assert(dm_model_init_params(m, 9) == DM_STATUS_OK);
+    dm_net *m;
+    cr_assert(dm_net_create(&m, &hp, be, B) == DM_STATUS_OK);
+    cr_assert(dm_net_init_params(m, 9) == DM_STATUS_OK);
     /* dense random input (as class optimisation sees it) keeps ReLU and max kinks rare */
     float *x = malloc(sizeof(float) * B * L * 4), *attr = malloc(sizeof(float) * B * L * 4);
     dm_test_fill_uniform(x, (size_t)B * L * 4, 0, 1, 40 + arch);
@@ -78,7 +78,7 @@ static void grad_matches_differences(dm_arch arch, dm_sal_target target) {
               dm_arch_name(arch), target, bad, n);
     free(x);
     free(attr);
-    dm_model_free(m);
+    dm_net_free(m);
     dm_backend_free(be);
 }
 
@@ -93,9 +93,9 @@ Test(saliency, original_projected_and_centred_variants) {
     dm_hparams hp = small_hparams(DM_ARCH_CNNRNN);
     int B = 3, L = hp.len;
     dm_backend *be = dm_backend_cpu_create(2);
-    dm_model *m;
-    cr_assert(dm_model_create(&m, &hp, be, B) == DM_STATUS_OK);
-    cr_assert(dm_model_init_params(m, 2) == DM_STATUS_OK);
+    dm_net *m;
+    cr_assert(dm_net_create(&m, &hp, be, B) == DM_STATUS_OK);
+    cr_assert(dm_net_init_params(m, 2) == DM_STATUS_OK);
     size_t n = (size_t)B * L * 4;
     float *x = calloc(n, sizeof(float)), *g = malloc(sizeof(float) * n), *a = malloc(sizeof(float) * n);
     dm_rng r;
@@ -125,7 +125,7 @@ Test(saliency, original_projected_and_centred_variants) {
     o.target = DM_TARGET_LABEL;
     cr_expect(dm_saliency_batch(m, x, NULL, B, 0, &o, a, p) == DM_STATUS_ARG);
     free(x); free(g); free(a);
-    dm_model_free(m);
+    dm_net_free(m);
     dm_backend_free(be);
 }
 
@@ -163,11 +163,11 @@ Test(saliency, streamed_npy_files_in_both_layouts) {
     dm_hparams hp;
     dm_hparams_default(&hp, DM_ARCH_CNN);
     dm_backend *be = dm_backend_cpu_create(2);
-    dm_model *small, *big;
-    cr_assert(dm_model_create(&small, &hp, be, 7) == DM_STATUS_OK);    /* 7 does not divide 30 */
-    cr_assert(dm_model_create(&big, &hp, be, 30) == DM_STATUS_OK);
-    cr_assert(dm_model_init_params(small, 4) == DM_STATUS_OK);
-    cr_assert(dm_model_init_params(big, 4) == DM_STATUS_OK);
+    dm_net *small, *big;
+    cr_assert(dm_net_create(&small, &hp, be, 7) == DM_STATUS_OK);    /* 7 does not divide 30 */
+    cr_assert(dm_net_create(&big, &hp, be, 30) == DM_STATUS_OK);
+    cr_assert(dm_net_init_params(small, 4) == DM_STATUS_OK);
+    cr_assert(dm_net_init_params(big, 4) == DM_STATUS_OK);
     dm_dataset ds = {0};
     ds.n = 30;
     ds.len = 101;
@@ -229,8 +229,8 @@ Test(saliency, streamed_npy_files_in_both_layouts) {
     dm_test_rmdir(dir);
     free(dir);
     dm_dataset_free(&ds);
-    dm_model_free(small);
-    dm_model_free(big);
+    dm_net_free(small);
+    dm_net_free(big);
     dm_backend_free(be);
 }
 
@@ -263,21 +263,21 @@ Test(npy, header_alignment_and_short_arrays) {
  * Completeness is a property of the exact path integral: 64 midpoints approximate it within 1 % only
  * for a path along which the score is smooth enough, so the zero-baseline path (which starts where
  * every unit is near its kink or saturation) uses the unscaled initialisation. */
-static dm_model *scaled_model_by(dm_backend *be, dm_arch arch, int B, float scale) {
+static dm_net *scaled_model_by(dm_backend *be, dm_arch arch, int B, float scale) {
     dm_hparams hp = small_hparams(arch);
-    dm_model *m;
-    cr_assert(dm_model_create(&m, &hp, be, B) == DM_STATUS_OK);
-    cr_assert(dm_model_init_params(m, 12) == DM_STATUS_OK);
-    int64_t np = dm_model_n_params(m);
+    dm_net *m;
+    cr_assert(dm_net_create(&m, &hp, be, B) == DM_STATUS_OK);
+    cr_assert(dm_net_init_params(m, 12) == DM_STATUS_OK);
+    int64_t np = dm_net_n_params(m);
     float *p = malloc(sizeof(float) * np);
-    dm_model_get_params(m, p);
+    dm_net_get_params(m, p);
     for (int64_t i = 0; i < np; i++) p[i] *= scale;
-    dm_model_set_params(m, p);
+    dm_net_set_params(m, p);
     free(p);
     return m;
 }
 
-static dm_model *scaled_model(dm_backend *be, dm_arch arch, int B) { return scaled_model_by(be, arch, B, 3.0f); }
+static dm_net *scaled_model(dm_backend *be, dm_arch arch, int B) { return scaled_model_by(be, arch, B, 3.0f); }
 
 static void random_onehot(float *x, uint8_t *codes, int n, uint64_t tag) {
     dm_rng r;
@@ -312,9 +312,9 @@ static void random_onehot(float *x, uint8_t *codes, int n, uint64_t tag) {
  * outputs (|S| ≲ 20): 1e-4 absolute covers their rounding.
  * Returns the largest |Σ attr − (f(x) − f(x0))| / bound of (3) over the rows (for the log).
  */
-static double check_ig_completeness(dm_model *m, const float *x, const float *x0, int B, int N,
+static double check_ig_completeness(dm_net *m, const float *x, const float *x0, int B, int N,
                                     const float *attr, const char *what) {
-    int L = dm_model_hparams(m)->len, mb = dm_model_max_batch(m), n = 256;
+    int L = dm_net_hparams(m)->len, mb = dm_net_max_batch(m), n = 256;
     cr_assert(n % (2 * N) == 0, "grid of %d cells for %d steps", n, N);
     size_t row = (size_t)L * 4;
     float *xs = malloc(sizeof(float) * row * mb), *gs = malloc(sizeof(float) * row * mb), *p = malloc(sizeof(float) * mb);
@@ -377,7 +377,7 @@ Test(saliency, integrated_gradients_are_complete) {
         for (int shuffled = 0; shuffled < 2; shuffled++) {
             int B = 3, L = 30;
             /* batch 128: the path profile of check_ig_completeness runs 128 points at a time */
-            dm_model *m = scaled_model_by(be, (dm_arch)a, 128, shuffled ? 3.0f : 1.0f);
+            dm_net *m = scaled_model_by(be, (dm_arch)a, 128, shuffled ? 3.0f : 1.0f);
             float x[3 * 30 * 4], x0[3 * 30 * 4] = {0}, attr[3 * 30 * 4], p[3];
             uint8_t codes[3 * 30], sh[30];
             random_onehot(x, codes, B * L, 10 + a);
@@ -397,7 +397,7 @@ Test(saliency, integrated_gradients_are_complete) {
             class_scores(m, x, B, s1, 0);
             /* P(pos) is exp of the same float32 log-probability: a few ulps */
             for (int b = 0; b < B; b++) cr_expect(fabsf(p[b] - expf((float)s1[b])) < 1e-5f, "P(pos) of the input itself");
-            dm_model_free(m);
+            dm_net_free(m);
         }
     dm_backend_free(be);
 }
@@ -406,7 +406,7 @@ Test(saliency, ism_equals_direct_forward_differences) {
     dm_backend *be = dm_backend_cpu_create(2);
     for (int a = 0; a < 3; a++) {
         int B = 2, L = 30;
-        dm_model *m = scaled_model(be, (dm_arch)a, 16);    /* 16 < 4·L variants: several chunks */
+        dm_net *m = scaled_model(be, (dm_arch)a, 16);    /* 16 < 4·L variants: several chunks */
         float x[2 * 30 * 4], attr[2 * 30 * 4], p[2], xm[30 * 4];
         uint8_t codes[2 * 30];
         random_onehot(x, codes, B * L, 20 + a);
@@ -430,7 +430,7 @@ Test(saliency, ism_equals_direct_forward_differences) {
                               attr[(b * L + l) * 4 + c], want);
                 }
         }
-        dm_model_free(m);
+        dm_net_free(m);
     }
     dm_backend_free(be);
 }
@@ -490,7 +490,7 @@ Test(saliency, attribution_concentrates_in_the_planted_sites, .timeout = 600) {
      * 19 of the 101 positions */
     dm_backend *be = dm_backend_cpu_create(2);
     dm_dataset va = {0};
-    dm_model *m = dm_test_trained_sim_cnn(be, &va);
+    dm_net *m = dm_test_trained_sim_cnn(be, &va);
 
     int L = 101, width = dm_sim_motif_width(0), B = 0;
     float *x = calloc(128 * 101 * 4, sizeof(float)), *attr = malloc(sizeof(float) * 128 * 101 * 4), p[128];
@@ -524,7 +524,7 @@ Test(saliency, attribution_concentrates_in_the_planted_sites, .timeout = 600) {
     fprintf(stderr, "attribution inside planted sites: %.1f %% (chance %.1f %%)\n", 100 * frac, 100 * chance);
     free(x);
     free(attr);
-    dm_model_free(m);
+    dm_net_free(m);
     dm_backend_free(be);
     dm_dataset_free(&va);
 }
@@ -535,7 +535,7 @@ Test(saliency, integrated_gradients_complete_at_64_steps_on_a_trained_cnn, .time
      * weights, and so the curvature of the paths, differ between CPUs */
     dm_backend *be = dm_backend_cpu_create(2);
     dm_dataset va = {0};
-    dm_model *m = dm_test_trained_sim_cnn(be, &va);
+    dm_net *m = dm_test_trained_sim_cnn(be, &va);
     int B = 8, L = 101;
     float *x = calloc((size_t)B * L * 4, sizeof(float)), *x0 = calloc((size_t)B * L * 4, sizeof(float));
     float *attr = malloc(sizeof(float) * B * L * 4), p[8];
@@ -547,7 +547,7 @@ Test(saliency, integrated_gradients_complete_at_64_steps_on_a_trained_cnn, .time
     double w = check_ig_completeness(m, x, x0, B, 64, attr, "trained cnn");
     fprintf(stderr, "trained CNN, IG 64 steps: worst error / midpoint bound %.3f\n", w);
     free(x); free(x0); free(attr);
-    dm_model_free(m);
+    dm_net_free(m);
     dm_backend_free(be);
     dm_dataset_free(&va);
 }

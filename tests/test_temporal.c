@@ -36,19 +36,19 @@ Test(temporal, rnn_shortcut_equals_truncated_models) {
     int B = 3, L = 25;
     dm_hparams hp = hparams(DM_ARCH_RNN, L);
     dm_backend *be = dm_backend_cpu_create(2);
-    dm_model *m;
-    cr_assert(dm_model_create(&m, &hp, be, B) == DM_STATUS_OK);
-    cr_assert(dm_model_init_params(m, 3) == DM_STATUS_OK);
-    int64_t np = dm_model_n_params(m);
+    dm_net *m;
+    cr_assert(dm_net_create(&m, &hp, be, B) == DM_STATUS_OK);
+    cr_assert(dm_net_init_params(m, 3) == DM_STATUS_OK);
+    int64_t np = dm_net_n_params(m);
     float *params = malloc(sizeof(float) * np);
-    dm_model_get_params(m, params);
+    dm_net_get_params(m, params);
     for (int64_t i = 0; i < np; i++) params[i] *= 2.5f;   /* scores that move along the sequence */
-    dm_model_set_params(m, params);
+    dm_net_set_params(m, params);
     float x[3 * 25 * 4], fwd[3 * 25], bwd[3 * 25], full[3];
     onehot(x, B * L, 1);
-    cr_assert(dm_model_temporal(m, x, B, fwd, bwd) == DM_STATUS_OK, "%s", dm_last_error());
-    cr_assert(dm_model_forward(m, x, B, false, 0, 0) == DM_STATUS_OK);
-    cr_assert(dm_model_scores(m, full) == DM_STATUS_OK);
+    cr_assert(dm_net_temporal(m, x, B, fwd, bwd) == DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert(dm_net_forward(m, x, B, false, 0, 0) == DM_STATUS_OK);
+    cr_assert(dm_net_scores(m, full) == DM_STATUS_OK);
     /* Tolerance 2e-6 on probabilities in (0, 1): the shortcut and the truncated model compute the same
      * float32 recurrence; they differ only in how the mean over positions and the GEMM blocking round
      * (a handful of float32 ulps, 2⁻²⁴ ≈ 6e-8 each, on values ≤ 1), on any OpenBLAS kernel. */
@@ -56,25 +56,25 @@ Test(temporal, rnn_shortcut_equals_truncated_models) {
     for (int n = 1; n <= L; n++) {
         /* the naive definition: the whole model on the truncated input */
         dm_hparams hn = hparams(DM_ARCH_RNN, n);
-        dm_model *mn;
-        cr_assert(dm_model_create(&mn, &hn, be, B) == DM_STATUS_OK);
-        cr_assert(dm_model_n_params(mn) == np);
-        dm_model_set_params(mn, params);
+        dm_net *mn;
+        cr_assert(dm_net_create(&mn, &hn, be, B) == DM_STATUS_OK);
+        cr_assert(dm_net_n_params(mn) == np);
+        dm_net_set_params(mn, params);
         float xp[3 * 25 * 4], xs[3 * 25 * 4], pp[3], ps[3];
         for (int b = 0; b < B; b++) {
             memcpy(xp + (size_t)b * n * 4, x + (size_t)b * L * 4, sizeof(float) * 4 * n);
             memcpy(xs + (size_t)b * n * 4, x + ((size_t)b * L + L - n) * 4, sizeof(float) * 4 * n);
         }
-        cr_assert(dm_model_forward(mn, xp, B, false, 0, 0) == DM_STATUS_OK);
-        dm_model_scores(mn, pp);
-        cr_assert(dm_model_forward(mn, xs, B, false, 0, 0) == DM_STATUS_OK);
-        dm_model_scores(mn, ps);
+        cr_assert(dm_net_forward(mn, xp, B, false, 0, 0) == DM_STATUS_OK);
+        dm_net_scores(mn, pp);
+        cr_assert(dm_net_forward(mn, xs, B, false, 0, 0) == DM_STATUS_OK);
+        dm_net_scores(mn, ps);
         for (int b = 0; b < B; b++) {
             cr_expect(fabsf(fwd[b * L + n - 1] - pp[b]) < 2e-6f, "fwd b%d i%d: %.7f vs %.7f", b, n, fwd[b * L + n - 1], pp[b]);
             cr_expect(fabsf(bwd[b * L + L - n] - ps[b]) < 2e-6f, "bwd b%d i%d: %.7f vs %.7f", b, L - n + 1, bwd[b * L + L - n], ps[b]);
             spread = fmax(spread, fabs(fwd[b * L + n - 1] - full[b]));
         }
-        dm_model_free(mn);
+        dm_net_free(mn);
     }
     for (int b = 0; b < B; b++) {
         cr_expect(fabsf(fwd[b * L + L - 1] - full[b]) < 2e-6f, "fwd at i = L is the prediction");
@@ -82,7 +82,7 @@ Test(temporal, rnn_shortcut_equals_truncated_models) {
     }
     cr_expect(spread > 1e-3, "scores must vary along the sequence for the test to mean something");
     free(params);
-    dm_model_free(m);
+    dm_net_free(m);
     dm_backend_free(be);
 }
 
@@ -90,25 +90,25 @@ Test(temporal, cnnrnn_ends_equal_the_prediction_and_cnn_is_refused) {
     int B = 2, L = 20;
     dm_hparams hp = hparams(DM_ARCH_CNNRNN, L);
     dm_backend *be = dm_backend_cpu_create(2);
-    dm_model *m;
-    cr_assert(dm_model_create(&m, &hp, be, B) == DM_STATUS_OK);
-    cr_assert(dm_model_init_params(m, 4) == DM_STATUS_OK);
+    dm_net *m;
+    cr_assert(dm_net_create(&m, &hp, be, B) == DM_STATUS_OK);
+    cr_assert(dm_net_init_params(m, 4) == DM_STATUS_OK);
     float x[2 * 20 * 4], fwd[40], bwd[40], full[2];
     onehot(x, B * L, 2);
-    cr_assert(dm_model_temporal(m, x, B, fwd, bwd) == DM_STATUS_OK, "%s", dm_last_error());
-    cr_assert(dm_model_forward(m, x, B, false, 0, 0) == DM_STATUS_OK);
-    dm_model_scores(m, full);
+    cr_assert(dm_net_temporal(m, x, B, fwd, bwd) == DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert(dm_net_forward(m, x, B, false, 0, 0) == DM_STATUS_OK);
+    dm_net_scores(m, full);
     for (int b = 0; b < B; b++) {   /* 2e-6: a few float32 ulps, as in the test above */
         cr_expect(fabsf(fwd[b * L + L - 1] - full[b]) < 2e-6f);
         cr_expect(fabsf(bwd[b * L] - full[b]) < 2e-6f);
         for (int i = 0; i < L; i++) cr_expect(fwd[b * L + i] > 0 && fwd[b * L + i] < 1 && bwd[b * L + i] > 0);
     }
-    dm_model_free(m);
+    dm_net_free(m);
     dm_hparams hc = hparams(DM_ARCH_CNN, 40);
-    cr_assert(dm_model_create(&m, &hc, be, B) == DM_STATUS_OK);
+    cr_assert(dm_net_create(&m, &hc, be, B) == DM_STATUS_OK);
     float xc[2 * 40 * 4], f2[80], b2[80];
     onehot(xc, 80, 3);
-    cr_expect(dm_model_temporal(m, xc, B, f2, b2) == DM_STATUS_ARG);
-    dm_model_free(m);
+    cr_expect(dm_net_temporal(m, xc, B, f2, b2) == DM_STATUS_ARG);
+    dm_net_free(m);
     dm_backend_free(be);
 }

@@ -116,7 +116,7 @@ const char *const dm_test_b_files[] = {
     NULL,
 };
 
-dm_model *dm_test_trained_sim_cnn(dm_backend *be, dm_dataset *valid) {
+dm_net *dm_test_trained_sim_cnn(dm_backend *be, dm_dataset *valid) {
     dm_sim_options so;
     dm_sim_options_default(&so);
     so.n_pos = 2000;
@@ -126,9 +126,9 @@ dm_model *dm_test_trained_sim_cnn(dm_backend *be, dm_dataset *valid) {
     cr_assert(dm_dataset_split(&all, 0.1, 31, &tr, valid) == DM_STATUS_OK);
     dm_hparams hp;
     dm_hparams_default(&hp, DM_ARCH_CNN);
-    dm_model *m;
-    cr_assert(dm_model_create(&m, &hp, be, 128) == DM_STATUS_OK);
-    cr_assert(dm_model_init_params(m, 31) == DM_STATUS_OK);
+    dm_net *m;
+    cr_assert(dm_net_create(&m, &hp, be, 128) == DM_STATUS_OK);
+    cr_assert(dm_net_init_params(m, 31) == DM_STATUS_OK);
     dm_train_options o;
     dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
     o.epochs = 5;
@@ -136,7 +136,7 @@ dm_model *dm_test_trained_sim_cnn(dm_backend *be, dm_dataset *valid) {
     o.lr = 0.002f;
     static dm_provenance prov;
     dm_resume_state st = {0};
-    cr_assert(dm_train(m, &tr, valid, &o, &prov, &st, NULL) == DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert(dm_net_train(m, &tr, valid, &o, &prov, &st, NULL) == DM_STATUS_OK, "%s", dm_last_error());
     /* a property of any CNN that found the planted site, whatever path OpenBLAS's kernels sent training
      * along: one still on the ln 2 plateau scores ≈ 0.5, a trained one well above 0.9 (see test_model.c) */
     cr_assert(st.best_valid > 0.85, "the simulated-data CNN must have learned (valid AUROC %.3f)", st.best_valid);

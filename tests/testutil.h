@@ -40,7 +40,7 @@ double dm_test_max_err(const float *a, const float *b, size_t n, double atol, do
  * planted CTCF site per positive (seed 31, which leaves the loss plateau in time); the model holds
  * the best-validation weights; the 10 % validation split goes to *valid (the caller frees it). The
  * test fails unless the validation AUROC exceeds 0.85. */
-dm_model *dm_test_trained_sim_cnn(dm_backend *be, dm_dataset *valid);
+dm_net *dm_test_trained_sim_cnn(dm_backend *be, dm_dataset *valid);
 
 /* The CUDA backend on device 0 (the emulator in DM_CUDA_EMU builds); skips the test, naming the
  * reason, when there is none (a CPU-only build, or no usable GPU). */

@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     dm_provenance *prov = calloc(1, sizeof *prov);
     dm_resume_state rs;
     if (!prov) abort();
-    dm_status st = dm_checkpoint_load(path, dm_model_table, &hp, &params, &n_params, prov, &rs);
+    dm_status st = dm_checkpoint_load(path, dm_net_table, &hp, &params, &n_params, prov, &rs);
     if (st != DM_STATUS_OK) {
         /* outputs stay empty on failure */
         DM_FUZZ_CHECK(params == NULL && n_params == 0);
@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     } else {
         dm_tensor_info t[DM_MAX_TENSORS];
         int64_t want = -1;
-        DM_FUZZ_CHECK(dm_model_table(&hp, t, &want) >= 0 && want == n_params);
+        DM_FUZZ_CHECK(dm_net_table(&hp, t, &want) >= 0 && want == n_params);
         DM_FUZZ_CHECK(params != NULL && n_params > 0);
         /* provenance strings are terminated, counts within their arrays */
 #define DM_FUZZ_STR_OK(s) DM_FUZZ_CHECK(strnlen((s), sizeof(s)) < sizeof(s))

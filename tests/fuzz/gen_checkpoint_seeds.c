@@ -26,7 +26,7 @@ static int write_seed(const char *dir, dm_arch arch, int with_resume) {
     if (arch != DM_ARCH_CNN) hp.hidden = 2;
     dm_tensor_info t[DM_MAX_TENSORS];
     int64_t np = 0;
-    int32_t nt = dm_model_table(&hp, t, &np);
+    int32_t nt = dm_net_table(&hp, t, &np);
     if (nt <= 0 || np <= 0) {
         fprintf(stderr, "no table for %s\n", dm_arch_name(arch));
         return 1;
