@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "arch.h"
 #include "compare.h"
 #include "dashboard.h"
 #include "dm_internal.h"
@@ -378,8 +379,8 @@ static dm_status top_maps(dm_dash *d, dm_dash_model *dm) {
     free(g2);
     free(lp);
     DM_TRY(st);
-    /* temporal output scores (SPEC.md §6.2): the cnn has none */
-    if (dm->hp.arch == DM_ARCH_CNN) return DM_STATUS_OK;
+    /* temporal output scores (SPEC.md §6.2): none without a recurrent layer (the cnn) */
+    if (!dm_net_temporal_stride(dm->m)) return DM_STATUS_OK;
     dm->fwd = malloc(sizeof(float) * (size_t)K * L);
     dm->bwd = malloc(sizeof(float) * (size_t)K * L);
     if (!dm->fwd || !dm->bwd) return dm_error(DM_STATUS_NOMEM, "dashboard: out of memory");
@@ -442,7 +443,7 @@ static dm_status optimised_ppms(dm_dash *d, dm_dash_model *dm) {
 static dm_status visualise(dm_dash *d, dm_dash_model *dm) {
     DM_TRY(top_maps(d, dm));
     DM_TRY(optimised_ppms(d, dm));
-    if (dm->hp.arch != DM_ARCH_RNN) {
+    if (dm_arch_has(&dm->hp, DM_LAYER_CONV)) {
         dm_motifs_options mo;
         dm_motifs_options_default(&mo);
         mo.n_quarter = d->o->n_quarter;
@@ -941,16 +942,9 @@ static void section_summary(dm_dash *d) {
 
 /* One line describing an architecture's layers. */
 static void arch_text(dm_dash *d, const dm_hparams *hp) {
-    if (hp->arch == DM_ARCH_CNN) {
-        P("CNN: %d convolutions (widths", hp->n_conv);
-        for (int i = 0; i < hp->n_conv; i++) P("%s%d", i ? "-" : " ", hp->conv_width[i]);
-        P("), %d maps, max-pool %d, global max, linear", hp->conv_channels, hp->pool);
-    } else if (hp->arch == DM_ARCH_RNN) {
-        P("RNN: bidirectional LSTM (H %d), mean over time, linear", hp->hidden);
-    } else {
-        P("CNN-RNN: convolution (width %d, %d maps), bidirectional LSTM (H %d), linear", hp->conv_width[0],
-          hp->conv_channels, hp->hidden);
-    }
+    char text[512];
+    dm_arch_describe(hp, text, sizeof text);
+    P("%s", text);
     P("; dropout %.2g; input length %d", hp->dropout, hp->len);
 }
 
@@ -1289,7 +1283,7 @@ static dm_status section_motifs(dm_dash *d) {
         "match first.</p>\n");
     for (int i = 0; i < d->nm && !st; i++) {
         const dm_dash_model *dm = &d->mod[i];
-        if (dm->hp.arch == DM_ARCH_RNN) continue;
+        if (!dm_arch_has(&dm->hp, DM_LAYER_CONV)) continue;
         P("<h3 style=\"color:%s\">%s</h3>\n", model_colour[i], dm->tag);
         if (!dm->filt.n) {
             PUT("<p class=\"dm-note\">No filter has 10 sites.</p>\n");
@@ -1656,15 +1650,17 @@ static void stats(const double *v, int m, int *n, double *mean, double *median, 
     free(x);
 }
 
-/* Canonical tag order: the three architectures first, then others as met. */
+/* Canonical tag order: the registered architectures first (table order), then others as met. */
 static void order_tags(char tags[][24], int n, int *order) {
-    static const char *const first[3] = {"cnn", "rnn", "cnnrnn"};
     int k = 0;
-    for (int f = 0; f < 3; f++)
+    for (int f = 0; f < dm_arch_count(); f++)
         for (int i = 0; i < n; i++)
-            if (!strcmp(tags[i], first[f])) order[k++] = i;
-    for (int i = 0; i < n; i++)
-        if (strcmp(tags[i], "cnn") && strcmp(tags[i], "rnn") && strcmp(tags[i], "cnnrnn")) order[k++] = i;
+            if (!strcmp(tags[i], dm_arch_name((dm_arch)f))) order[k++] = i;
+    for (int i = 0; i < n; i++) {
+        bool named = false;
+        for (int f = 0; f < dm_arch_count(); f++) named = named || !strcmp(tags[i], dm_arch_name((dm_arch)f));
+        if (!named) order[k++] = i;
+    }
 }
 
 /* The index page into b and its table as TSV into t: data set × model tag AUROC (tags in `order`),

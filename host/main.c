@@ -27,6 +27,7 @@
 
 #include "deepmotif.h"
 #include "dm_internal.h"
+#include "arch.h"
 #include "compare.h"
 #include "dashboard.h"
 #include "meme.h"
@@ -518,7 +519,7 @@ static void resume_command(char *buf, size_t cap, int argc, char **argv, const c
 
 static int cmd_train(int argc, char **argv) {
     dm_opt opts[] = {
-        {"--arch", "cnn|rnn|cnnrnn", "architecture (required)", NULL},
+        {"--arch", dm_arch_choices(), "architecture (required)", NULL},
         {"--train", "FILE", "training data: DeepBind .seq.gz, labelled FASTA or TSV (required)", NULL},
         {"--test", "FILE", "test data, scored once with the selected weights", NULL},
         {"--out", "MODEL", "checkpoint to write (required); MODEL.last gets every epoch end, for --resume", NULL},
@@ -542,7 +543,7 @@ static int cmd_train(int argc, char **argv) {
         {0},
     };
     parse(argc, argv, opts, "deepmotif train --arch ARCH --train FILE --out MODEL [options]",
-          "Trains one of the three Deep Motif Dashboard models and writes MODEL (the selected weights)\n"
+          "Trains a model of one of the architectures and writes MODEL (the selected weights)\n"
           "and MODEL.last (the last epoch end with its optimiser state, for --resume), both at every epoch end.");
     const char *train_path = required(opts, "--train"), *out = required(opts, "--out");
     const char *resume = opt(opts, "--resume");
@@ -1081,7 +1082,7 @@ static int cmd_compare(int argc, char **argv) {
 
 static int cmd_motifs(int argc, char **argv) {
     dm_opt opts[] = {
-        {"--model", "MODEL", "a cnn or cnnrnn checkpoint (required)", NULL},
+        {"--model", "MODEL", "a checkpoint whose first layer is a convolution (required)", NULL},
         {"--data", "FILE", "sequences whose windows align the filters, e.g. the positives (required)", NULL},
         {"--out", "PREFIX", "writes PREFIX.meme (and PREFIX.hits.tsv with --db) (required)", NULL},
         {"--frac", "F", "site threshold: activation > F x the filter's maximum (default 0.5)", NULL},
@@ -1104,9 +1105,13 @@ static int cmd_motifs(int argc, char **argv) {
     static dm_provenance prov;
     const char *model_path = required(opts, "--model");
     dm_net *m = load_model(model_path, be, 256, &prov);
-    if (dm_net_hparams(m)->arch == DM_ARCH_RNN)
-        fail(dm_error(DM_STATUS_FORMAT, "%s: an rnn model has no convolution filters (motifs needs a cnn or cnnrnn)",
-                      model_path));
+    int n_layers;
+    if (dm_net_layers(m, &n_layers)->op != DM_LAYER_CONV) {
+        char with[256];
+        dm_arch_list_having(DM_LAYER_CONV, with, sizeof with);
+        fail(dm_error(DM_STATUS_FORMAT, "%s: a %s model has no convolution filters (motifs needs a %s)", model_path,
+                      dm_arch_name(dm_net_hparams(m)->arch), with));
+    }
     dm_dataset ds = {0};
     load_data(&ds, required(opts, "--data"), dm_net_hparams(m)->len);
     dm_motif_set db = {0};
@@ -1174,7 +1179,7 @@ static dm_status temporal_chunk(void *ctx, const dm_dataset *ds, int64_t row0) {
 
 static int cmd_temporal(int argc, char **argv) {
     dm_opt opts[] = {
-        {"--model", "MODEL", "an rnn or cnnrnn checkpoint (required)", NULL},
+        {"--model", "MODEL", "a checkpoint with a recurrent layer (required)", NULL},
         {"--data", "FILE", "sequences, any supported format (required)", NULL},
         {"--out", "PREFIX", "writes PREFIX.npy (N, L, 2: forward, backward score) and PREFIX.tsv (required)", NULL},
         {"--batch", "N", "sequences per batch (default 64)", NULL},
@@ -1195,8 +1200,12 @@ static int cmd_temporal(int argc, char **argv) {
     static dm_provenance prov;
     const char *model_path = required(opts, "--model");
     dm_net *m = load_model(model_path, be, batch, &prov);
-    if (dm_net_hparams(m)->arch == DM_ARCH_CNN)
-        fail(dm_error(DM_STATUS_FORMAT, "%s: a cnn model; temporal scores need an rnn or cnnrnn model", model_path));
+    if (!dm_net_temporal_stride(m)) {
+        char with[256];
+        dm_arch_list_having(DM_LAYER_BILSTM, with, sizeof with);
+        fail(dm_error(DM_STATUS_FORMAT, "%s: a %s model; temporal scores need a recurrent one (%s)", model_path,
+                      dm_arch_name(dm_net_hparams(m)->arch), with));
+    }
     const char *data = required(opts, "--data");
     int32_t L = dm_net_hparams(m)->len;
     int64_t chunk = stream_chunk(batch);
