@@ -167,10 +167,11 @@ static void resume_command(char *buf, size_t cap, int argc, char **argv, const c
 }
 
 int cli_train(cli_args *a) {
-    const char *train_path = cli_required(a, "--train"), *out = cli_required(a, "--out");
     const char *resume = cli_opt_str(a, "--resume");
     dm_arch arch = DM_ARCH_CNN;
-    if (!resume || cli_opt_str(a, "--arch")) arch = arch_opt(cli_required(a, "--arch"));
+    if (cli_opt_str(a, "--arch")) arch = arch_opt(cli_opt_str(a, "--arch"));
+    const char *train_path = cli_required(a, "--train"), *out = cli_required(a, "--out");
+    if (!resume) cli_required(a, "--arch");
     const char *proto = cli_opt_or(a, "--protocol", "default");
     dm_protocol protocol = strcmp(proto, "original") ? DM_PROTOCOL_DEFAULT : DM_PROTOCOL_ORIGINAL;
     dm_train_options o;
