@@ -130,7 +130,7 @@ void cli_describe_backend(const dm_backend *be, char *buf, size_t n);
 void cli_record_input(dm_provenance *prov, const char *role, const char *path);
 
 /* dm_net_load of `path` for batches of `batch`, or exit. */
-dm_net *cli_load_model(const char *path, dm_backend *be, int batch, dm_provenance *prov);
+dm_net *cli_load_model(const char *path, dm_backend *be, int batch);
 
 /* eval, predict, saliency and temporal stream --data: a first pass (cli_stream_scan) parses and
  * counts it, every line checked before anything is computed or written; a second pass
@@ -150,6 +150,10 @@ dm_status cli_stream_run(const cli_stream *s, dm_chunk_fn fn, void *ctx);
 /* Outputs are checked before anything is computed: exit 1 unless each can be written. */
 void cli_check_out(const char *path);
 void cli_check_outs(const char *prefix, const char *const *suffix);   /* NULL-ended suffixes */
+
+/* PREFIX + suffix in buf (CLI_PATH_MAX bytes); a path too long is an error (exit 2). */
+#define CLI_PATH_MAX 4200
+const char *cli_path(char *buf, const char *prefix, const char *suffix);
 void cli_check_out_dir(const char *dir);
 
 /* A metric of scored, labelled rows from `path`: NaN when undefined, with a warning saying why. */
@@ -176,9 +180,10 @@ typedef struct cli_annotation {
 } cli_annotation;
 
 void cli_annotate_compute(const dm_motif_set *q, const dm_motif_set *db, cli_annotation *an);
-/* Writes out_path (TOMTOM-like TSV) and prints each query's best match. */
-dm_status cli_annotate_write(const dm_motif_set *q, const dm_motif_set *db, cli_annotation *an,
-                             const char *out_path, const char *cmdline);
+/* Writes PREFIX.hits.tsv (TOMTOM-like TSV) and prints each query's best match; on failure removes
+ * PREFIX + each of `written` (the outputs already written: no half-written set is left) and exits. */
+void cli_annotate_finish(const dm_motif_set *q, const dm_motif_set *db, cli_annotation *an, const char *prefix,
+                         const char *const *written, const cli_args *a);
 
 /* ---- the commands: each one's own option rows and its handler ------------------------------------ */
 

@@ -138,9 +138,9 @@ void cli_record_input(dm_provenance *prov, const char *role, const char *path) {
     CLI_CHECK(dm_file_sha256(path, &f->bytes, f->sha256));
 }
 
-dm_net *cli_load_model(const char *path, dm_backend *be, int batch, dm_provenance *prov) {
+dm_net *cli_load_model(const char *path, dm_backend *be, int batch) {
     dm_net *m;
-    CLI_CHECK(dm_net_load(path, be, batch, &m, prov));
+    CLI_CHECK(dm_net_load(path, be, batch, &m, NULL));
     return m;
 }
 
@@ -168,13 +168,15 @@ static void check_folder(const char *path, const char *dir) {
  * itself; "-" is standard output; a directory is refused. */
 void cli_check_out(const char *path) { CLI_CHECK(dm_outfile_check(path)); }
 
+const char *cli_path(char *buf, const char *prefix, const char *suffix) {
+    if (snprintf(buf, CLI_PATH_MAX, "%s%s", prefix, suffix) >= CLI_PATH_MAX)
+        cli_fail(dm_error(DM_STATUS_ARG, "%s: path too long", prefix));
+    return buf;
+}
+
 void cli_check_outs(const char *prefix, const char *const *suffix) {
-    for (int k = 0; suffix[k]; k++) {
-        char path[4200];
-        if (snprintf(path, sizeof path, "%s%s", prefix, suffix[k]) >= (int)sizeof path)
-            cli_fail(dm_error(DM_STATUS_ARG, "%s: path too long", prefix));
-        cli_check_out(path);
-    }
+    char path[CLI_PATH_MAX];
+    for (int k = 0; suffix[k]; k++) cli_check_out(cli_path(path, prefix, suffix[k]));
 }
 
 /* An output folder: an existing folder that takes new files, or a new one whose parent does. */

@@ -46,8 +46,7 @@ static dm_status eval_chunk(void *ctx, const dm_dataset *ds, int64_t row0) {
 int cli_eval(cli_args *a) {
     bool quarter = cli_n_quarter(a);
     dm_backend *be = cli_backend(a);
-    static dm_provenance prov;
-    dm_net *m = cli_load_model(cli_required(a, "--model"), be, 256, &prov);
+    dm_net *m = cli_load_model(cli_required(a, "--model"), be, 256);
     /* streamed like predict: a checking pass (every line, the labels), then the scores chunk by chunk
      * (a multiple of the batch, so the scores are a whole-file run's); only the scores and labels of
      * all rows are kept, 5 bytes per sequence */
@@ -106,8 +105,7 @@ int cli_predict(cli_args *a) {
     bool quarter = cli_n_quarter(a);
     cli_check_out(out);
     dm_backend *be = cli_backend(a);
-    static dm_provenance prov;
-    dm_net *m = cli_load_model(cli_required(a, "--model"), be, 256, &prov);
+    dm_net *m = cli_load_model(cli_required(a, "--model"), be, 256);
     cli_stream s;
     cli_stream_scan(&s, cli_required(a, "--data"), dm_net_hparams(m)->len, 256);
     cli_notice_flush();

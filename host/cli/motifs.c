@@ -42,11 +42,15 @@ void cli_annotate_compute(const dm_motif_set *q, const dm_motif_set *db, cli_ann
     CLI_CHECK(dm_compare(q, db, &an->co, &an->hits, &an->nh));
 }
 
-/* Writes out_path (TOMTOM-like TSV) and prints each query's best match; returns the status of the
- * write (the caller removes its other outputs on failure). */
-dm_status cli_annotate_write(const dm_motif_set *q, const dm_motif_set *db, cli_annotation *an,
-                             const char *out_path, const char *cmdline) {
-    DM_TRY(dm_compare_write_tsv(out_path, q, db, an->hits, an->nh, &an->co, cmdline));
+void cli_annotate_finish(const dm_motif_set *q, const dm_motif_set *db, cli_annotation *an, const char *prefix,
+                         const char *const *written, const cli_args *a) {
+    char out_path[CLI_PATH_MAX], path[CLI_PATH_MAX];
+    cli_path(out_path, prefix, ".hits.tsv");
+    dm_status st = dm_compare_write_tsv(out_path, q, db, an->hits, an->nh, &an->co, cli_cmdline(a));
+    if (st) {
+        for (int k = 0; written[k]; k++) remove(cli_path(path, prefix, written[k]));
+        cli_fail(st);
+    }
     const dm_hit *hits = an->hits;
     for (int i = 0; i < an->nh; i++)
         if (i == 0 || hits[i].query != hits[i - 1].query)
@@ -56,7 +60,6 @@ dm_status cli_annotate_write(const dm_motif_set *q, const dm_motif_set *db, cli_
     fprintf(stderr, "%s: %d matches (q <= %g) written to %s\n", cli_prog, an->nh, an->co.thresh, out_path);
     free(an->hits);
     an->hits = NULL;
-    return DM_STATUS_OK;
 }
 
 int cli_compare(cli_args *a) {
@@ -90,9 +93,8 @@ int cli_motifs(cli_args *a) {
     const char *prefix = cli_required(a, "--out"), *db_path = cli_opt_str(a, "--db");
     cli_check_outs(prefix, (const char *const[]){".meme", db_path ? ".hits.tsv" : NULL, NULL});
     dm_backend *be = cli_backend(a);
-    static dm_provenance prov;
     const char *model_path = cli_required(a, "--model");
-    dm_net *m = cli_load_model(model_path, be, 256, &prov);
+    dm_net *m = cli_load_model(model_path, be, 256);
     if (dm_net_hparams(m)->arch == DM_ARCH_RNN)
         cli_fail(dm_error(DM_STATUS_FORMAT, "%s: an rnn model has no convolution filters (motifs needs a cnn or cnnrnn)",
                           model_path));
@@ -105,18 +107,10 @@ int cli_motifs(cli_args *a) {
     CLI_CHECK(dm_motifs_extract(m, &ds, &mo, &set));
     cli_annotation an = {0};
     if (db_path) cli_annotate_compute(&set, &db, &an);
-    char path[4200], hits_path[4200];
-    snprintf(path, sizeof path, "%s.meme", prefix);
-    snprintf(hits_path, sizeof hits_path, "%s.hits.tsv", prefix);
-    CLI_CHECK(dm_meme_write(path, &set));
+    char path[CLI_PATH_MAX];
+    CLI_CHECK(dm_meme_write(cli_path(path, prefix, ".meme"), &set));
     fprintf(stderr, "%s: %d filters with >= %d sites written to %s\n", cli_prog, set.n, mo.min_sites, path);
-    if (db_path) {
-        dm_status st = cli_annotate_write(&set, &db, &an, hits_path, cli_cmdline(a));
-        if (st) {
-            remove(path);
-            cli_fail(st);
-        }
-    }
+    if (db_path) cli_annotate_finish(&set, &db, &an, prefix, (const char *const[]){".meme", NULL}, a);
     dm_motif_set_free(&db);
     dm_motif_set_free(&set);
     dm_dataset_free(&ds);

@@ -69,12 +69,11 @@ typedef struct vis_run {
 /* The outputs PREFIX + each suffix are checked, then the device and --model; the caller may check
  * the model before vis_scan reads --data. */
 static void vis_open(vis_run *r, const cli_args *a, int batch, const char *const *suffix) {
-    static dm_provenance prov;
     cli_check_outs(cli_required(a, "--out"), suffix);
     r->batch = batch;
     r->be = cli_backend(a);
     r->model_path = cli_required(a, "--model");
-    r->m = cli_load_model(r->model_path, r->be, batch, &prov);
+    r->m = cli_load_model(r->model_path, r->be, batch);
 }
 
 static void vis_scan(vis_run *r, const cli_args *a) {
@@ -174,9 +173,9 @@ int cli_temporal(cli_args *a) {
     temporal_ctx c = {.m = r.m, .batch = batch, .quarter = quarter};
     c.x = cli_alloc(sizeof(float) * 4 * (size_t)batch * L), c.f = cli_alloc(sizeof(float) * (size_t)batch * L);
     c.b = cli_alloc(sizeof(float) * (size_t)batch * L), c.fb = cli_alloc(sizeof(float) * 2 * (size_t)batch * L);
-    char npy[4200], tsvp[4200];
-    snprintf(npy, sizeof npy, "%s.npy", prefix);
-    snprintf(tsvp, sizeof tsvp, "%s.tsv", prefix);
+    char npy[CLI_PATH_MAX], tsvp[CLI_PATH_MAX];
+    cli_path(npy, prefix, ".npy");
+    cli_path(tsvp, prefix, ".tsv");
     int64_t shape[3] = {r.s.tot.n, L, 2};
     CLI_CHECK(dm_npy_open(&c.w, npy, 3, shape));
     dm_status st = dm_outfile_open(&c.tsv, tsvp);
@@ -214,8 +213,7 @@ int cli_optimize(cli_args *a) {
     const char *prefix = cli_required(a, "--out"), *db_path = cli_opt_str(a, "--db");
     cli_check_outs(prefix, (const char *const[]){".meme", ".trajectory.tsv", ".fa", db_path ? ".hits.tsv" : NULL, NULL});
     dm_backend *be = cli_backend(a);
-    static dm_provenance prov;
-    dm_net *m = cli_load_model(cli_required(a, "--model"), be, oo.restarts, &prov);
+    dm_net *m = cli_load_model(cli_required(a, "--model"), be, oo.restarts);
     dm_motif_set db = {0};
     if (db_path) cli_read_db(db_path, &db);
     cli_notice_flush();
@@ -239,19 +237,8 @@ int cli_optimize(cli_args *a) {
     CLI_CHECK(dm_optimize_write(prefix, &oo, L, ppm, obj, p));
     for (int r = 0; r < R; r++)
         printf("restart %d  objective %.4f -> %.4f  P(bound) %.4f\n", r + 1, obj[r], obj[(size_t)oo.steps * R + r], p[r]);
-    if (db_path) {
-        char path[4200];
-        snprintf(path, sizeof path, "%s.hits.tsv", prefix);
-        dm_status st = cli_annotate_write(&q, &db, &an, path, cli_cmdline(a));
-        if (st) {   /* no half-written set: the three files just written go too */
-            static const char *const sfx[3] = {".meme", ".trajectory.tsv", ".fa"};
-            for (int k = 0; k < 3; k++) {
-                snprintf(path, sizeof path, "%s%s", prefix, sfx[k]);
-                remove(path);
-            }
-            cli_fail(st);
-        }
-    }
+    if (db_path)   /* no half-written set: on failure the three files just written go too */
+        cli_annotate_finish(&q, &db, &an, prefix, (const char *const[]){".meme", ".trajectory.tsv", ".fa", NULL}, a);
     free(q.m);
     dm_motif_set_free(&db);
     fprintf(stderr, "%s: %d restarts x %d steps in %.1f s (%.0f steps/s); wrote %s.meme, %s.trajectory.tsv, %s.fa\n",
