@@ -1,5 +1,5 @@
 /*
- * test_dashboard.c: the HTML dashboard (host/dashboard.c) and its index, on small models trained here
+ * test_dashboard.c: the HTML dashboard (host/dashboard/) and its index, on small models trained here
  * on simulated data (a few seconds), and in a real browser.
  *  - the report: every section, the expected number of logos, heatmaps, strips and curves, the raw
  *    outputs beside it (every relative link resolves), standalone figures, the saliency array equal
