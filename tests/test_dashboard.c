@@ -622,6 +622,77 @@ Test(dashboard, index_table_statistics_and_links) {
     free(d);
 }
 
+/* ---- the embedded style sheet and script; an unlabelled report in the index --------------------- */
+
+/* The style sheet and script of both pages are host/dashboard/dashboard.css and dashboard.js,
+ * embedded at build time: each page holds each file whole, once, between its tags, so an edit to a
+ * file that the build did not pick up (or a page that stopped using it) fails here. The report is of
+ * unlabelled data, whose undefined metrics summary.tsv writes as NA in their own columns, so the
+ * index reads it and shows a dash. */
+Test(dashboard, embedded_style_and_script_are_the_files_and_unlabelled_reports_index, .timeout = 120) {
+    char *d = dm_test_tmpdir();
+    cr_assert(d);
+    char model[600], fa[600], out[600], idx[600], path[4200];
+    snprintf(model, sizeof model, "%s/cnn.dm", d);
+    save_untrained(model);
+    snprintf(fa, sizeof fa, "%s/peaks.fa", d);
+    write_file(fa, ">p1\nACGTACGTTGCCGCGAGGGCAGTACGATCGATCGA\n>p2\nTTGCCGCGCGGGCAGGGACGTACGATTTAC\n");
+    snprintf(out, sizeof out, "%s/rep", d);
+    dm_dashboard_options o;
+    dm_dashboard_options_default(&o);
+    o.restarts = 1;
+    o.steps = 2;
+    dm_backend *be = dm_backend_cpu_create(1);
+    dm_dashboard_result res;
+    const char *models[1] = {model};
+    cr_assert_eq(dm_dashboard_write(models, 1, fa, out, be, &o, &res), DM_STATUS_OK, "%s", dm_last_error());
+    dm_backend_free(be);
+    snprintf(idx, sizeof idx, "%s/idx", d);
+    const char *dirs[1] = {out};
+    cr_assert_eq(dm_dashboard_index(dirs, 1, idx, NULL, path), DM_STATUS_OK, "%s", dm_last_error());
+
+    char *css = slurp_path(DM_TEST_SOURCE_DIR "/host/dashboard/dashboard.css", NULL);
+    char *js = slurp_path(DM_TEST_SOURCE_DIR "/host/dashboard/dashboard.js", NULL);
+    cr_assert(css && js && strlen(css) > 100 && strlen(js) > 100, "host/dashboard/dashboard.{css,js}");
+    size_t ns = strlen(css) + 32, nj = strlen(js) + 32;
+    char *style = malloc(ns), *script = malloc(nj);
+    cr_assert(style && script);
+    snprintf(style, ns, "<style>\n%s</style>\n", css);
+    snprintf(script, nj, "<script>\n%s</script>\n", js);
+    const char *page_dir[2] = {out, idx};
+    for (int i = 0; i < 2; i++) {
+        char *html = slurp(page_dir[i], "index.html");
+        cr_assert(html);
+        cr_expect_eq(count(html, style), 1, "%s/index.html: dashboard.css whole, once", page_dir[i]);
+        cr_expect_eq(count(html, script), 1, "%s/index.html: dashboard.js whole, once", page_dir[i]);
+        cr_expect_eq(count(html, "<style>"), 1);
+        cr_expect_eq(count(html, "<script>"), 1);
+        free(html);
+    }
+
+    /* summary.tsv: as many fields in the row as in the header, the metrics NA */
+    char *sum = slurp(out, "summary.tsv");
+    cr_assert(sum);
+    char *row = strchr(sum, '\n');
+    cr_assert(row);
+    *row++ = 0;
+    cr_expect_eq(count(sum, "\t"), count(row, "\t"), "header %s\nrow %s", sum, row);
+    cr_expect(strstr(row, "\tcnn\tcnn\tNA\tNA\tNA\t2\t") != NULL, "%s", row);
+    free(sum);
+    char *tsv = slurp(idx, "index.tsv"), *html = slurp(idx, "index.html");
+    cr_assert(tsv && html);
+    cr_expect(strstr(tsv, "\tcnn\n") && strstr(tsv, "peaks\tpeaks\t../rep/index.html\tNA\n"), "%s", tsv);
+    cr_expect(strstr(html, "<td class=\"num\" data-sort=\"\">&ndash;</td>") != NULL);
+    free(tsv);
+    free(html);
+    free(style);
+    free(script);
+    free(css);
+    free(js);
+    dm_test_rmdir(d);
+    free(d);
+}
+
 /* ---- in a real browser -------------------------------------------------------------------------- */
 
 /* The Chromium binary, or NULL when it is not installed or cannot start headless here (the browser

@@ -97,12 +97,13 @@ static float *to_ncl(const float *src, int K, int L) {
     return dst;
 }
 
-/* A number of a TSV row, or NA when undefined (the metrics of unlabelled data). */
-static void tsv_num(dm_buf *b, double v, const char *fmt) {
+/* A number of a TSV row and its tab, or NA and the tab when undefined (the metrics of unlabelled or
+ * one-class data). */
+static void tsv_num(dm_buf *b, double v) {
     if (isfinite(v))
-        dm_buf_printf(b, fmt, v);
+        dm_buf_printf(b, "%.6f\t", v);
     else
-        dm_buf_put(b, "NA");
+        dm_buf_put(b, "NA\t");
 }
 
 /* summary.tsv (one row per model, read by the index) and top.tsv (the top sequences). */
@@ -117,9 +118,9 @@ static dm_status write_tables(dm_dash *d) {
     for (int i = 0; i < d->nm; i++) {
         const dm_dash_model *dm = &d->mod[i];
         dm_buf_printf(&b, "%s\t%s\t%s\t%s\t", d->name, tf, dm->tag, dm_arch_name(dm->hp.arch));
-        tsv_num(&b, dm->auroc, "%.6f\t");
-        tsv_num(&b, dm->auprc, "%.6f\t");
-        tsv_num(&b, dm->acc, "%.6f\t");
+        tsv_num(&b, dm->auroc);
+        tsv_num(&b, dm->auprc);
+        tsv_num(&b, dm->acc);
         dm_buf_printf(&b, "%lld\t%s\t%s\t%lld\t%d\t%d\t%.1f\t%llu\t%s\t%s\t", (long long)d->ds.n, dm->path,
                       dm->sha256, (long long)dm->n_trainable, dm->prov->epochs_run, dm->prov->best_epoch,
                       dm->prov->train_seconds, (unsigned long long)dm->prov->seed, dm->prov->protocol,
