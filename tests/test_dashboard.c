@@ -8,6 +8,9 @@
  *  - the CLI: usage errors, bad checkpoint / data / database named in one line with nothing written,
  *    a failure while writing rolls back what was written;
  *  - the index: AUROC table, mean / median / population std per model, relative links, errors;
+ *  - the style sheet and script: both pages hold host/dashboard/dashboard.css and dashboard.js whole
+ *    (what the build embeds is what the files say); the CSS's braces balance, the script parses
+ *    (`node --check`, skipped without Debian's nodejs); an unlabelled report's summary reads in the index;
  *  - Chromium (headless, Debian's `chromium`; skipped when it is not installed): the page loads with
  *    no console message and no network request, the DOM holds the expected figures, the page's load
  *    handler runs and records its render time (logged, not asserted), hovering a position reads out
@@ -689,6 +692,42 @@ Test(dashboard, embedded_style_and_script_are_the_files_and_unlabelled_reports_i
     free(script);
     free(css);
     free(js);
+    dm_test_rmdir(d);
+    free(d);
+}
+
+/* Lint of the files themselves: the script parses (`node --check`, Debian's nodejs; skipped without
+ * it), and a deliberately broken copy does not, so the check can fail; the style sheet's braces
+ * balance and it has no unterminated comment. */
+Test(dashboard, style_and_script_files_parse, .timeout = 60) {
+    char *css = slurp_path(DM_TEST_SOURCE_DIR "/host/dashboard/dashboard.css", NULL);
+    cr_assert(css);
+    int depth = 0, rules = 0;
+    for (const char *p = css; *p; p++) {
+        if (p[0] == '/' && p[1] == '*') {
+            const char *e = strstr(p + 2, "*/");
+            cr_assert(e, "dashboard.css: unterminated comment");
+            p = e + 1;
+        } else if (*p == '{') {
+            depth++;
+            rules++;
+        } else if (*p == '}') {
+            cr_assert(--depth >= 0, "dashboard.css: '}' without '{' at byte %td", p - css);
+        }
+    }
+    cr_expect_eq(depth, 0, "dashboard.css: %d unclosed '{'", depth);
+    cr_expect_gt(rules, 10);
+    free(css);
+    if (dm_test_system("node --version > /dev/null 2>&1") != 0)
+        cr_skip_test("no node (Debian's nodejs) to check dashboard.js");
+    cr_expect_eq(dm_test_system("node --check '%s/host/dashboard/dashboard.js'", DM_TEST_SOURCE_DIR), 0,
+                 "dashboard.js does not parse");
+    char *d = dm_test_tmpdir();
+    cr_assert(d);
+    char bad[600];
+    snprintf(bad, sizeof bad, "%s/bad.js", d);
+    write_file(bad, "(function () {\n  var x = ;\n})();\n");
+    cr_expect_neq(dm_test_system("node --check '%s' 2> /dev/null", bad), 0, "node --check let a syntax error pass");
     dm_test_rmdir(d);
     free(d);
 }
