@@ -1484,10 +1484,13 @@ static void print_usage(FILE *f) {
             "  motifs     first-layer filters as PPMs (MEME)\n"
             "  compare    TOMTOM-like comparison of motifs with a database (JASPAR)\n"
             "  simulate   a labelled data set with planted motifs (the bundled default)\n"
-            "  dashboard  an HTML report comparing models on a data set (or an index over many)\n\n"
+            "  dashboard  an HTML report comparing models on a data set (or an index over many)\n"
+            "  export     the weights as safetensors, or the model as ONNX\n\n"
             "  --version  version, backends and BLAS\n"
             "  --help     this help; 'deepmotif COMMAND --help' for a command's options\n");
 }
+
+int dm_cli_export(int argc, char **argv);   /* host/cli_export.c */
 
 int main(int argc, char **argv) {
     if (argc < 2) {
@@ -1516,6 +1519,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "compare")) return cmd_compare(argc - 2, argv + 2);
     if (!strcmp(cmd, "simulate")) return cmd_simulate(argc - 2, argv + 2);
     if (!strcmp(cmd, "dashboard")) return cmd_dashboard(argc - 2, argv + 2);
+    if (!strcmp(cmd, "export")) return dm_cli_export(argc - 2, argv + 2);   /* TEMP until host/cli/ */
     prog_cmd = "deepmotif";
     usage_error("unknown command '%s'", cmd);
 }
