@@ -83,6 +83,65 @@ static dm_status buf_write(dm_buf *b, const char *path, const char *what) {
     return st;
 }
 
+/* ---- the model as a list of layers ------------------------------------------------------------ */
+
+/* The layer vocabulary of the engine's architectures (the ops of kernels/backend.h in model order).
+ * export_layers() below is the one place that knows the architectures: it lists, per architecture,
+ * what host/model.c computes. When the layer tables of host/arch.h land, it is replaced by
+ * dm_arch_layers() (same ops and fields) and the writers need no other change. */
+typedef enum ex_op { EX_CONV, EX_RELU, EX_MAXPOOL, EX_DROPOUT, EX_GMAX, EX_BILSTM, EX_MEAN, EX_DENSE,
+                     EX_LOGSOFTMAX } ex_op;
+
+typedef struct ex_layer {
+    ex_op op;
+    int n;              /* CONV: output channels; BILSTM: H; DENSE: outputs */
+    int k;              /* CONV: width; MAXPOOL: width = stride */
+    int pad;            /* CONV: zero padding each side */
+    char name[16];      /* tensor name prefix (CONV, BILSTM, DENSE) */
+} ex_layer;
+
+#define EX_MAX_LAYERS 48
+
+static int add(ex_layer *l, int n, ex_op op, int ch, int k, int pad, const char *name) {
+    l[n] = (ex_layer){.op = op, .n = ch, .k = k, .pad = pad};
+    snprintf(l[n].name, sizeof l[n].name, "%s", name ? name : "");
+    return n + 1;
+}
+
+/* host/model.c's architectures (its header comment) as layer lists; −1 for an unknown one. */
+static int export_layers(const dm_hparams *hp, ex_layer *l) {
+    int n = 0, C = hp->conv_channels;
+    char name[16];
+    switch (hp->arch) {
+    case DM_ARCH_CNN:
+        if (hp->n_conv < 1 || hp->n_conv > DM_MAX_CONV) return -1;
+        for (int i = 0; i < hp->n_conv; i++) {
+            snprintf(name, sizeof name, "conv%d", i + 1);
+            n = add(l, n, EX_CONV, C, hp->conv_width[i], 0, name);
+            n = add(l, n, EX_RELU, 0, 0, 0, NULL);
+            if (i < hp->n_conv - 1 && hp->pool > 1) n = add(l, n, EX_MAXPOOL, 0, hp->pool, 0, NULL);
+            n = add(l, n, EX_DROPOUT, 0, 0, 0, NULL);
+        }
+        n = add(l, n, EX_GMAX, 0, 0, 0, NULL);
+        break;
+    case DM_ARCH_RNN:
+    case DM_ARCH_CNNRNN:
+        if (hp->arch == DM_ARCH_CNNRNN) {
+            if (hp->conv_width[0] % 2 == 0) return -1;   /* the padding keeps the length: odd widths */
+            n = add(l, n, EX_CONV, C, hp->conv_width[0], (hp->conv_width[0] - 1) / 2, "conv1");
+            n = add(l, n, EX_RELU, 0, 0, 0, NULL);
+        }
+        n = add(l, n, EX_BILSTM, hp->hidden, 0, 0, "lstm");
+        n = add(l, n, EX_DROPOUT, 0, 0, 0, NULL);
+        n = add(l, n, EX_MEAN, 0, 0, 0, NULL);
+        break;
+    default:
+        return -1;
+    }
+    n = add(l, n, EX_DENSE, 2, 0, 0, "fc");
+    return add(l, n, EX_LOGSOFTMAX, 0, 0, 0, NULL);
+}
+
 /* ---- the model's tensors, found by name and checked against the hyper-parameters ---------------- */
 
 typedef struct dm_export_model {
@@ -90,29 +149,30 @@ typedef struct dm_export_model {
     const dm_tensor_info *t;
     int32_t n;
     const float *params;
+    ex_layer layers[EX_MAX_LAYERS];
+    int n_layers;
 } dm_export_model;
 
-/* Checks `hp` and that the table holds exactly the tensors dm_net_table() gives for it, with the same
- * shapes (by name; order and offsets are the caller's). Also that the conv stack fits the length. */
-static dm_status check_model(const char *path, const dm_hparams *hp, const dm_tensor_info *t,
-                             int32_t n) {
-    if ((int)hp->arch < 0 || hp->arch > DM_ARCH_CNNRNN)
-        return dm_error(DM_STATUS_ARG, "%s: unknown architecture %d", path, (int)hp->arch);
-    int n_conv = hp->arch == DM_ARCH_CNN ? hp->n_conv : (hp->arch == DM_ARCH_CNNRNN ? 1 : 0);
-    if (hp->len < 1 || hp->conv_channels < 1 || hp->hidden < 1 || hp->pool < 1 || n_conv < 0 ||
-        n_conv > DM_MAX_CONV || (hp->arch == DM_ARCH_CNN && n_conv < 1))
+/* Fills m: the layer list of hp, checked to fit the input length, and the tensor table checked to
+ * hold exactly the tensors dm_net_table() gives for hp, with the same shapes (by name; order and
+ * offsets are the caller's). */
+static dm_status export_model(dm_export_model *m, const char *path, const dm_hparams *hp,
+                              const dm_tensor_info *t, int32_t n, const float *params) {
+    *m = (dm_export_model){.hp = hp, .t = t, .n = n, .params = params};
+    if (hp->len < 1 || hp->conv_channels < 1 || hp->hidden < 1 || hp->pool < 1)
         return dm_error(DM_STATUS_ARG, "%s: hyper-parameter out of range", path);
+    m->n_layers = export_layers(hp, m->layers);
+    if (m->n_layers < 0)
+        return dm_error(DM_STATUS_ARG, "%s: no export for these hyper-parameters of architecture %d",
+                        path, (int)hp->arch);
     int L = hp->len;
-    for (int i = 0; i < n_conv; i++) {
-        int K = hp->conv_width[i];
-        int pad = hp->arch == DM_ARCH_CNNRNN ? (K - 1) / 2 : 0;
-        if (K < 1) return dm_error(DM_STATUS_ARG, "%s: conv%d width %d", path, i + 1, K);
-        L = L + 2 * pad - K + 1;
-        if (hp->arch == DM_ARCH_CNN && i < n_conv - 1 && hp->pool > 1) L /= hp->pool;
+    for (int i = 0; i < m->n_layers; i++) {
+        const ex_layer *y = &m->layers[i];
+        if (y->op == EX_CONV && y->k < 1) return dm_error(DM_STATUS_ARG, "%s: %s width %d", path, y->name, y->k);
+        if (y->op == EX_CONV) L = L + 2 * y->pad - y->k + 1;
+        if (y->op == EX_MAXPOOL) L /= y->k;
         if (L < 1) return dm_error(DM_STATUS_ARG, "%s: input length %d too short for the convolutions", path, hp->len);
     }
-    if (hp->arch == DM_ARCH_CNNRNN && L != hp->len)
-        return dm_error(DM_STATUS_ARG, "%s: the CNN-RNN needs an odd conv width", path);
 
     dm_tensor_info want[DM_MAX_TENSORS];
     int64_t np;
@@ -133,7 +193,13 @@ static dm_status check_model(const char *path, const dm_hparams *hp, const dm_te
 static const dm_tensor_info *find(const dm_export_model *m, const char *name) {
     for (int32_t i = 0; i < m->n; i++)
         if (strcmp(m->t[i].name, name) == 0) return &m->t[i];
-    return NULL;   /* never after check_model for a name of dm_net_table */
+    return NULL;   /* never after export_model for the names its layers use */
+}
+
+static const dm_tensor_info *find2(const dm_export_model *m, const char *prefix, const char *suffix) {
+    char name[64];
+    snprintf(name, sizeof name, "%s.%s", prefix, suffix);
+    return find(m, name);
 }
 
 /* Element i of tensor t in PyTorch's layout: a 3-D tensor is a conv weight, canonical (C_out, K, C_in),
@@ -146,38 +212,86 @@ static float torch_elem(const dm_export_model *m, const dm_tensor_info *t, int64
     return v[(co * K + k) * Ci + ci];
 }
 
-/* The hyper-parameters as (key, value) strings, for safetensors' __metadata__ and ONNX's
- * metadata_props. Returns the count. */
-#define N_META 12
-static int meta_entries(const dm_hparams *hp, char key[N_META][32], char val[N_META][320]) {
+/* The torch module's state_dict names: conv layers in order become convs.<i> (an nn.ModuleList of
+ * Conv1d), the BiLSTM one bidirectional nn.LSTM `lstm` (batch_first), dense layers keep their name. */
+typedef struct torch_name {
+    char key[64];
+    const dm_tensor_info *t;
+} torch_name;
+
+static int torch_names(const dm_export_model *m, torch_name *out) {
+    int k = 0, conv = 0;
+    static const char *const kinds[4][2] = {{"weight_ih", "weight_ih_l0"}, {"weight_hh", "weight_hh_l0"},
+                                            {"bias_ih", "bias_ih_l0"}, {"bias_hh", "bias_hh_l0"}};
+    for (int i = 0; i < m->n_layers; i++) {
+        const ex_layer *y = &m->layers[i];
+        if (y->op == EX_CONV) {
+            snprintf(out[k].key, 64, "convs.%d.weight", conv);
+            out[k++].t = find2(m, y->name, "weight");
+            snprintf(out[k].key, 64, "convs.%d.bias", conv++);
+            out[k++].t = find2(m, y->name, "bias");
+        } else if (y->op == EX_BILSTM) {
+            for (int d = 0; d < 2; d++)
+                for (int q = 0; q < 4; q++) {
+                    char s[32];
+                    snprintf(s, sizeof s, "%s.%s", d ? "bwd" : "fwd", kinds[q][0]);
+                    snprintf(out[k].key, 64, "%s.%s%s", y->name, kinds[q][1], d ? "_reverse" : "");
+                    out[k++].t = find2(m, y->name, s);
+                }
+        } else if (y->op == EX_DENSE) {
+            snprintf(out[k].key, 64, "%s.weight", y->name);
+            out[k++].t = find2(m, y->name, "weight");
+            snprintf(out[k].key, 64, "%s.bias", y->name);
+            out[k++].t = find2(m, y->name, "bias");
+        }
+    }
+    return k;
+}
+
+/* The metadata (safetensors' __metadata__, ONNX's metadata_props): the hyper-parameters as JSON with
+ * the Python package's keys, the layer list, the module the names belong to. Returns the count. */
+#define N_META 6
+static int meta_entries(const dm_export_model *m, char key[N_META][32], char val[N_META][640]) {
+    const dm_hparams *hp = m->hp;
     int k = 0;
-#define META(K, ...) (snprintf(key[k], 32, "%s", K), snprintf(val[k], 320, __VA_ARGS__), k++)
-    META("deepmotif.arch", "%s", dm_arch_name(hp->arch));
-    META("deepmotif.len", "%d", hp->len);
-    int n_conv = hp->arch == DM_ARCH_CNN ? hp->n_conv : (hp->arch == DM_ARCH_CNNRNN ? 1 : 0);
-    META("deepmotif.n_conv", "%d", n_conv);
     char w[128] = "";
-    for (int i = 0; i < n_conv; i++)
+    int nw = hp->n_conv > 0 ? hp->n_conv : (hp->arch == DM_ARCH_RNN ? 0 : 1);
+    for (int i = 0; i < nw && i < DM_MAX_CONV; i++)
         snprintf(w + strlen(w), sizeof w - strlen(w), "%s%d", i ? "," : "", hp->conv_width[i]);
-    META("deepmotif.conv_width", "%s", w);
-    META("deepmotif.conv_channels", "%d", hp->conv_channels);
-    META("deepmotif.pool", "%d", hp->pool);
-    META("deepmotif.hidden", "%d", hp->hidden);
-    META("deepmotif.dropout", "%.9g", (double)hp->dropout);
-    META("deepmotif.version", "%s", DM_VERSION_STRING);
-    META("deepmotif.input", "x (N, L, 4) float32 one-hot A,C,G,T, channels-last; torch Conv1d wants x.transpose(1, 2)");
-    META("deepmotif.output", "log-softmax (N, 2) over (bound, unbound)");
-    static const char *const fwd[] = {
-        [DM_ARCH_CNN] = "[Conv1d(valid) -> ReLU -> MaxPool1d(pool, pool, floor) -> Dropout] x (n_conv-1) -> "
-                        "Conv1d -> ReLU -> Dropout -> max over positions -> fc (Linear) -> log_softmax",
-        [DM_ARCH_RNN] = "lstm.fwd: nn.LSTM(4, hidden) over positions 0..L-1; lstm.bwd: nn.LSTM(4, hidden) on "
-                        "the reversed sequence, its outputs reversed back; [fwd, bwd] -> Dropout -> mean "
-                        "over positions -> fc (Linear) -> log_softmax",
-        [DM_ARCH_CNNRNN] = "conv1: Conv1d(4, C, K, padding=(K-1)/2) -> ReLU -> the RNN's block with "
-                           "nn.LSTM(C, hidden) -> Dropout -> mean over positions -> fc -> log_softmax",
-    };
-    META("deepmotif.forward", "%s", fwd[hp->arch]);
-#undef META
+    snprintf(key[k], 32, "deepmotif.hparams");
+    snprintf(val[k++], 640,
+             "{\"arch\":\"%s\",\"length\":%d,\"n_conv\":%d,\"conv_width\":[%s],\"conv_channels\":%d,"
+             "\"pool\":%d,\"hidden\":%d,\"dropout\":%.9g}",
+             dm_arch_name(hp->arch), hp->len, hp->n_conv, w, hp->conv_channels, hp->pool, hp->hidden,
+             (double)hp->dropout);
+    static const char *const op_name[] = {"conv", "relu", "maxpool", "dropout", "gmax", "bilstm", "mean",
+                                          "dense", "logsoftmax"};
+    char *f = val[k];
+    f[0] = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        const ex_layer *y = &m->layers[i];
+        size_t u = strlen(f);
+        if (y->op == EX_CONV)
+            snprintf(f + u, 640 - u, "%s%s(%s: %d, k %d, pad %d)", i ? " > " : "", op_name[y->op], y->name, y->n, y->k, y->pad);
+        else if (y->op == EX_MAXPOOL)
+            snprintf(f + u, 640 - u, " > maxpool(%d, floor)", y->k);
+        else if (y->op == EX_BILSTM || y->op == EX_DENSE)
+            snprintf(f + u, 640 - u, "%s%s(%s: %d)", i ? " > " : "", op_name[y->op], y->name, y->n);
+        else
+            snprintf(f + u, 640 - u, "%s%s", i ? " > " : "", op_name[y->op]);
+    }
+    snprintf(key[k++], 32, "deepmotif.layers");
+    snprintf(key[k], 32, "deepmotif.module");
+    snprintf(val[k++], 640, "convs: nn.ModuleList of nn.Conv1d(C_in, C_out, K, padding=pad); lstm: "
+                            "nn.LSTM(D, H, batch_first=True, bidirectional=True); fc: nn.Linear(F, 2); "
+                            "dropout is the identity in eval mode (the Python package's "
+                            "deepmotif.torch.DeepMotifNet)");
+    snprintf(key[k], 32, "deepmotif.input");
+    snprintf(val[k++], 640, "(N, L, 4) float32 one-hot A,C,G,T channels-last (Conv1d takes x.transpose(1, 2))");
+    snprintf(key[k], 32, "deepmotif.output");
+    snprintf(val[k++], 640, "(N, 2) log-softmax over (bound, unbound)");
+    snprintf(key[k], 32, "deepmotif.version");
+    snprintf(val[k++], 640, "%s", DM_VERSION_STRING);
     return k;
 }
 
@@ -195,21 +309,21 @@ static void json_str(dm_buf *b, const char *s) {
 
 dm_status dm_export_safetensors(const char *path, const dm_hparams *hp, const dm_tensor_info *tensors,
                                 int32_t n, const float *params) {
-    DM_TRY(check_model(path, hp, tensors, n));
-    dm_export_model m = {hp, tensors, n, params};
-    /* tensors in name order, their data contiguous in the same order (the format forbids holes) */
-    int32_t order[DM_MAX_TENSORS];
-    for (int32_t i = 0; i < n; i++) order[i] = i;
-    for (int32_t i = 1; i < n; i++)   /* insertion sort: a few dozen names, no global comparator */
-        for (int32_t j = i; j > 0 && strcmp(tensors[order[j - 1]].name, tensors[order[j]].name) > 0; j--) {
-            int32_t x = order[j];
-            order[j] = order[j - 1];
-            order[j - 1] = x;
+    dm_export_model m;
+    DM_TRY(export_model(&m, path, hp, tensors, n, params));
+    torch_name names[DM_MAX_TENSORS];
+    int nn = torch_names(&m, names);
+    /* keys in name order, their data contiguous in the same order (the format forbids holes) */
+    for (int i = 1; i < nn; i++)   /* insertion sort: a few dozen names */
+        for (int j = i; j > 0 && strcmp(names[j - 1].key, names[j].key) > 0; j--) {
+            torch_name x = names[j];
+            names[j] = names[j - 1];
+            names[j - 1] = x;
         }
 
     dm_buf h = {0};
-    char key[N_META][32], val[N_META][320];
-    int nm = meta_entries(hp, key, val);
+    char key[N_META][32], val[N_META][640];
+    int nm = meta_entries(&m, key, val);
     buf_cstr(&h, "{\"__metadata__\":{\"format\":\"pt\"");
     for (int i = 0; i < nm; i++) {
         buf_put(&h, ",", 1);
@@ -219,10 +333,10 @@ dm_status dm_export_safetensors(const char *path, const dm_hparams *hp, const dm
     }
     buf_put(&h, "}", 1);
     int64_t off = 0;
-    for (int32_t r = 0; r < n; r++) {
-        const dm_tensor_info *t = &tensors[order[r]];
+    for (int r = 0; r < nn; r++) {
+        const dm_tensor_info *t = names[r].t;
         buf_put(&h, ",", 1);
-        json_str(&h, t->name);
+        json_str(&h, names[r].key);
         buf_cstr(&h, ":{\"dtype\":\"F32\",\"shape\":[");
         int64_t s[4] = {t->shape[0], t->shape[1], t->shape[2], t->shape[3]};
         if (t->ndim == 3) { s[1] = t->shape[2]; s[2] = t->shape[1]; }   /* (C_out, C_in, K) */
@@ -243,8 +357,8 @@ dm_status dm_export_safetensors(const char *path, const dm_hparams *hp, const dm
     if (!h.nomem) buf_put(&b, h.p, h.n);
     b.nomem |= h.nomem;
     buf_free(&h);
-    for (int32_t r = 0; r < n; r++) {
-        const dm_tensor_info *t = &tensors[order[r]];
+    for (int r = 0; r < nn; r++) {
+        const dm_tensor_info *t = names[r].t;
         for (int64_t i = 0; i < t->numel; i++) buf_f32le(&b, torch_elem(&m, t, i));
     }
     return buf_write(&b, path, "safetensors");
@@ -299,7 +413,7 @@ enum {
     ATTR_NAME = 1, ATTR_I = 3, ATTR_S = 4, ATTR_INTS = 8, ATTR_TYPE = 20,
     ATTR_TYPE_INT = 2, ATTR_TYPE_STRING = 3, ATTR_TYPE_INTS = 7,
     TENSOR_DIMS = 1, TENSOR_DATA_TYPE = 2, TENSOR_NAME = 8, TENSOR_RAW_DATA = 9,
-    DTYPE_FLOAT = 1,
+    DTYPE_FLOAT = 1, DTYPE_INT64 = 7,
     VALUE_NAME = 1, VALUE_TYPE = 2,
     TYPE_TENSOR = 1, TYPE_TENSOR_ELEM = 1, TYPE_TENSOR_SHAPE = 2,
     SHAPE_DIM = 1, DIM_VALUE = 1, DIM_PARAM = 2,
@@ -310,17 +424,16 @@ enum {
 
 /* ---- ONNX graph building ---------------------------------------------------------------------- */
 
-/* One node under construction: its attributes accumulate in `attrs`. */
+/* One node under construction; its attributes are appended before node_end(). */
 typedef struct onnx_node {
     dm_buf b;
 } onnx_node;
 
-static void node_begin(onnx_node *nd, const char *op, const char *name, const char *const *in, int nin,
-                       const char *out) {
+static void node_begin(onnx_node *nd, const char *op, const char *const *in, int nin, const char *out) {
     nd->b = (dm_buf){0};
     for (int i = 0; i < nin; i++) pb_str(&nd->b, NODE_INPUT, in[i]);
     pb_str(&nd->b, NODE_OUTPUT, out);
-    pb_str(&nd->b, NODE_NAME, name);
+    pb_str(&nd->b, NODE_NAME, out);     /* one output per node: its name names the node */
     pb_str(&nd->b, NODE_OP_TYPE, op);
 }
 
@@ -350,39 +463,35 @@ static void attr_str(onnx_node *nd, const char *name, const char *s) {
 
 static void node_end(dm_buf *graph, onnx_node *nd) { pb_msg(graph, GRAPH_NODE, &nd->b); }
 
-/* A node with one input, one output and no attributes. */
-static void node1(dm_buf *g, const char *op, const char *in, const char *out) {
-    onnx_node nd;
-    node_begin(&nd, op, out, &in, 1, out);
-    node_end(g, &nd);
-}
-
-static void transpose(dm_buf *g, const char *in, const char *out, int64_t p0, int64_t p1, int64_t p2) {
-    onnx_node nd;
-    node_begin(&nd, "Transpose", out, &in, 1, out);
-    attr_ints(&nd, "perm", (int64_t[]){p0, p1, p2}, 3);
-    node_end(g, &nd);
-}
-
-/* An initializer of `nd` dims whose element i is get(ctx, i). */
+/* An initializer of nd dims: float element i is get(ctx, i), or int64 values i64 when get is NULL. */
 typedef float (*elem_fn)(const void *ctx, int64_t i);
 static void initializer(dm_buf *g, const char *name, const int64_t *dims, int nd, elem_fn get,
-                        const void *ctx) {
+                        const void *ctx, const int64_t *i64) {
     dm_buf t = {0};
     int64_t numel = 1;
     for (int d = 0; d < nd; d++) {
         pb_int(&t, TENSOR_DIMS, dims[d]);
         numel *= dims[d];
     }
-    pb_int(&t, TENSOR_DATA_TYPE, DTYPE_FLOAT);
+    pb_int(&t, TENSOR_DATA_TYPE, get ? DTYPE_FLOAT : DTYPE_INT64);
     pb_str(&t, TENSOR_NAME, name);
-    dm_buf raw = {0};
-    for (int64_t i = 0; i < numel; i++) buf_f32le(&raw, get(ctx, i));   /* raw_data: little-endian */
+    dm_buf raw = {0};   /* raw_data: little-endian */
+    for (int64_t i = 0; i < numel; i++) {
+        if (get) {
+            buf_f32le(&raw, get(ctx, i));
+        } else {
+            uint64_t u = (uint64_t)i64[i];
+            for (int k = 0; k < 8; k++) {
+                uint8_t c = (uint8_t)(u >> (8 * k));
+                buf_put(&raw, &c, 1);
+            }
+        }
+    }
     pb_msg(&t, TENSOR_RAW_DATA, &raw);
     pb_msg(g, GRAPH_INITIALIZER, &t);
 }
 
-/* A tensor of the model in torch's layout (conv weights (C_out, C_in, K)). */
+/* A model tensor in torch's layout (conv weights (C_out, C_in, K)) under its torch name. */
 typedef struct torch_src {
     const dm_export_model *m;
     const dm_tensor_info *t;
@@ -393,12 +502,11 @@ static float torch_get(const void *ctx, int64_t i) {
     return torch_elem(s->m, s->t, i);
 }
 
-static void torch_initializer(dm_buf *g, const dm_export_model *m, const char *name) {
-    const dm_tensor_info *t = find(m, name);
+static void torch_initializer(dm_buf *g, const dm_export_model *m, const char *key, const dm_tensor_info *t) {
     int64_t dims[4] = {t->shape[0], t->shape[1], t->shape[2], 0};
     if (t->ndim == 3) { dims[1] = t->shape[2]; dims[2] = t->shape[1]; }
     torch_src s = {m, t};
-    initializer(g, name, dims, t->ndim, torch_get, &s);
+    initializer(g, key, dims, t->ndim, torch_get, &s, NULL);
 }
 
 /* The BiLSTM's W (2, 4H, D), R (2, 4H, H) and B (2, 8H) in ONNX's gate order i, o, f, c, from the
@@ -422,70 +530,157 @@ static float lstm_get(const void *ctx, int64_t i) {
     return s->v[d][which][(from[gate] * s->H + j) * s->cols + col];
 }
 
-static void lstm_initializers(dm_buf *g, const dm_export_model *m) {
-    int64_t H = m->hp->hidden;
-    const dm_tensor_info *wih[2] = {find(m, "lstm.fwd.weight_ih"), find(m, "lstm.bwd.weight_ih")};
-    const dm_tensor_info *whh[2] = {find(m, "lstm.fwd.weight_hh"), find(m, "lstm.bwd.weight_hh")};
-    const dm_tensor_info *bih[2] = {find(m, "lstm.fwd.bias_ih"), find(m, "lstm.bwd.bias_ih")};
-    const dm_tensor_info *bhh[2] = {find(m, "lstm.fwd.bias_hh"), find(m, "lstm.bwd.bias_hh")};
-    int64_t D = wih[0]->shape[1];
-    const float *p = m->params;
-    lstm_src w = {{{p + wih[0]->offset}, {p + wih[1]->offset}}, H, D, false};
-    initializer(g, "lstm.W", (int64_t[]){2, 4 * H, D}, 3, lstm_get, &w);
-    lstm_src r = {{{p + whh[0]->offset}, {p + whh[1]->offset}}, H, H, false};
-    initializer(g, "lstm.R", (int64_t[]){2, 4 * H, H}, 3, lstm_get, &r);
-    lstm_src b = {{{p + bih[0]->offset, p + bhh[0]->offset}, {p + bih[1]->offset, p + bhh[1]->offset}},
-                  H, 1, true};
-    initializer(g, "lstm.B", (int64_t[]){2, 8 * H}, 2, lstm_get, &b);
+/* The graph's running value: its name and layout. */
+typedef enum { LAY_NLC, LAY_NCL, LAY_LNC, LAY_NF } onnx_layout;
+
+typedef struct onnx_graph {
+    dm_buf g;
+    const dm_export_model *m;
+    char cur[48];
+    onnx_layout lay;
+    int seq;           /* counter for value names */
+} onnx_graph;
+
+/* A fresh value name "<base><seq>". */
+static void fresh(onnx_graph *G, const char *base, char out[48]) { snprintf(out, 48, "%s%d", base, ++G->seq); }
+
+static void emit1(onnx_graph *G, onnx_node *nd, const char *op, const char *const *in, int nin,
+                  const char *base) {
+    char out[48];
+    fresh(G, base, out);
+    node_begin(nd, op, in, nin, out);
+    snprintf(G->cur, sizeof G->cur, "%s", out);
 }
 
-/* Conv (+ ReLU, + MaxPool when `pool` > 1) on `in` (N, C, L); returns the output's name in out. */
-static void conv_stage(dm_buf *g, const dm_export_model *m, int i, int pad, int pool, const char *in,
-                       char out[32]) {
-    char w[32], b[32], conv[32], relu[32];
-    snprintf(w, sizeof w, "conv%d.weight", i + 1);
-    snprintf(b, sizeof b, "conv%d.bias", i + 1);
-    snprintf(conv, sizeof conv, "conv%d", i + 1);
-    snprintf(relu, sizeof relu, "relu%d", i + 1);
-    torch_initializer(g, m, w);
-    torch_initializer(g, m, b);
+static void transpose(onnx_graph *G, const int64_t *perm, int n) {
     onnx_node nd;
-    node_begin(&nd, "Conv", conv, (const char *const[]){in, w, b}, 3, conv);
-    attr_ints(&nd, "kernel_shape", (int64_t[]){m->hp->conv_width[i]}, 1);
-    attr_ints(&nd, "pads", (int64_t[]){pad, pad}, 2);
-    attr_ints(&nd, "strides", (int64_t[]){1}, 1);
-    attr_ints(&nd, "dilations", (int64_t[]){1}, 1);
-    node_end(g, &nd);
-    node1(g, "Relu", conv, relu);
-    snprintf(out, 32, "%s", relu);
-    if (pool > 1) {
-        snprintf(out, 32, "pool%d", i + 1);
-        node_begin(&nd, "MaxPool", out, (const char *const[]){relu}, 1, out);
-        attr_ints(&nd, "kernel_shape", (int64_t[]){pool}, 1);
-        attr_ints(&nd, "strides", (int64_t[]){pool}, 1);   /* ceil_mode 0: floor, as the engine */
+    const char *in = G->cur;
+    char src[48];
+    snprintf(src, sizeof src, "%s", in);
+    emit1(G, &nd, "Transpose", (const char *const[]){src}, 1, "transpose");
+    attr_ints(&nd, "perm", perm, n);
+    node_end(&G->g, &nd);
+}
+
+/* Brings the running value to layout `to` (NCL for Conv and MaxPool, LNC for the LSTM). */
+static void relayout(onnx_graph *G, onnx_layout to) {
+    if (G->lay == to) return;
+    static const int64_t perm[3][3][3] = {
+        /* from NLC */ {{0, 1, 2}, {0, 2, 1}, {1, 0, 2}},
+        /* from NCL */ {{0, 2, 1}, {0, 1, 2}, {2, 0, 1}},
+        /* from LNC */ {{1, 0, 2}, {1, 2, 0}, {0, 1, 2}},
+    };
+    transpose(G, perm[G->lay][to], 3);
+    G->lay = to;
+}
+
+/* Axis of the positions in the running value's layout. */
+static int64_t time_axis(onnx_layout lay) { return lay == LAY_NLC ? 1 : (lay == LAY_NCL ? 2 : 0); }
+
+static void emit_layer(onnx_graph *G, const ex_layer *y, int *conv_i) {
+    const dm_export_model *m = G->m;
+    dm_buf *g = &G->g;
+    onnx_node nd;
+    char in[48];
+    switch (y->op) {
+    case EX_CONV: {
+        relayout(G, LAY_NCL);
+        char w[64], b[64];
+        snprintf(w, sizeof w, "convs.%d.weight", *conv_i);
+        snprintf(b, sizeof b, "convs.%d.bias", (*conv_i)++);
+        torch_initializer(g, m, w, find2(m, y->name, "weight"));
+        torch_initializer(g, m, b, find2(m, y->name, "bias"));
+        snprintf(in, sizeof in, "%s", G->cur);
+        emit1(G, &nd, "Conv", (const char *const[]){in, w, b}, 3, "conv");
+        attr_ints(&nd, "kernel_shape", (int64_t[]){y->k}, 1);
+        attr_ints(&nd, "pads", (int64_t[]){y->pad, y->pad}, 2);
+        attr_ints(&nd, "strides", (int64_t[]){1}, 1);
+        attr_ints(&nd, "dilations", (int64_t[]){1}, 1);
         node_end(g, &nd);
+        break;
+    }
+    case EX_RELU:
+        snprintf(in, sizeof in, "%s", G->cur);
+        emit1(G, &nd, "Relu", (const char *const[]){in}, 1, "relu");
+        node_end(g, &nd);
+        break;
+    case EX_MAXPOOL:
+        relayout(G, LAY_NCL);
+        snprintf(in, sizeof in, "%s", G->cur);
+        emit1(G, &nd, "MaxPool", (const char *const[]){in}, 1, "maxpool");
+        attr_ints(&nd, "kernel_shape", (int64_t[]){y->k}, 1);
+        attr_ints(&nd, "strides", (int64_t[]){y->k}, 1);   /* ceil_mode 0: floor, as the engine */
+        node_end(g, &nd);
+        break;
+    case EX_DROPOUT:
+        break;                                       /* eval mode: the identity */
+    case EX_GMAX:
+    case EX_MEAN: {
+        snprintf(in, sizeof in, "%s", G->cur);
+        bool mx = y->op == EX_GMAX;
+        emit1(G, &nd, mx ? "ReduceMax" : "ReduceMean", (const char *const[]){in}, 1, mx ? "max" : "mean");
+        attr_ints(&nd, "axes", (int64_t[]){time_axis(G->lay)}, 1);
+        attr_int(&nd, "keepdims", 0);
+        node_end(g, &nd);
+        G->lay = LAY_NF;
+        break;
+    }
+    case EX_BILSTM: {
+        relayout(G, LAY_LNC);                        /* the LSTM's layout 0: (L, N, D) */
+        const dm_tensor_info *wih[2] = {find2(m, y->name, "fwd.weight_ih"), find2(m, y->name, "bwd.weight_ih")};
+        const dm_tensor_info *whh[2] = {find2(m, y->name, "fwd.weight_hh"), find2(m, y->name, "bwd.weight_hh")};
+        const dm_tensor_info *bih[2] = {find2(m, y->name, "fwd.bias_ih"), find2(m, y->name, "bwd.bias_ih")};
+        const dm_tensor_info *bhh[2] = {find2(m, y->name, "fwd.bias_hh"), find2(m, y->name, "bwd.bias_hh")};
+        int64_t H = y->n, D = wih[0]->shape[1];
+        const float *p = m->params;
+        char W[64], R[64], B[64], S[64];
+        snprintf(W, sizeof W, "%s.W", y->name);
+        snprintf(R, sizeof R, "%s.R", y->name);
+        snprintf(B, sizeof B, "%s.B", y->name);
+        snprintf(S, sizeof S, "%s.shape", y->name);
+        lstm_src w = {{{p + wih[0]->offset}, {p + wih[1]->offset}}, H, D, false};
+        initializer(g, W, (int64_t[]){2, 4 * H, D}, 3, lstm_get, &w, NULL);
+        lstm_src r = {{{p + whh[0]->offset}, {p + whh[1]->offset}}, H, H, false};
+        initializer(g, R, (int64_t[]){2, 4 * H, H}, 3, lstm_get, &r, NULL);
+        lstm_src b = {{{p + bih[0]->offset, p + bhh[0]->offset}, {p + bih[1]->offset, p + bhh[1]->offset}},
+                      H, 1, true};
+        initializer(g, B, (int64_t[]){2, 8 * H}, 2, lstm_get, &b, NULL);
+        initializer(g, S, (int64_t[]){3}, 1, NULL, NULL, (int64_t[]){0, 0, -1});
+        snprintf(in, sizeof in, "%s", G->cur);
+        emit1(G, &nd, "LSTM", (const char *const[]){in, W, R, B}, 4, "lstm");
+        attr_int(&nd, "hidden_size", H);
+        attr_str(&nd, "direction", "bidirectional");
+        node_end(g, &nd);                                          /* Y (L, 2, N, H) */
+        transpose(G, (int64_t[]){0, 2, 1, 3}, 4);                  /* (L, N, 2, H) */
+        snprintf(in, sizeof in, "%s", G->cur);
+        emit1(G, &nd, "Reshape", (const char *const[]){in, S}, 2, "reshape");
+        node_end(g, &nd);                                          /* (L, N, 2H) = [fwd, bwd] */
+        G->lay = LAY_LNC;
+        break;
+    }
+    case EX_DENSE: {
+        char w[64], b[64];
+        snprintf(w, sizeof w, "%s.weight", y->name);
+        snprintf(b, sizeof b, "%s.bias", y->name);
+        torch_initializer(g, m, w, find(m, w));
+        torch_initializer(g, m, b, find(m, b));
+        snprintf(in, sizeof in, "%s", G->cur);
+        emit1(G, &nd, "Gemm", (const char *const[]){in, w, b}, 3, "dense");
+        attr_int(&nd, "transB", 1);
+        node_end(g, &nd);
+        break;
+    }
+    case EX_LOGSOFTMAX:
+        snprintf(in, sizeof in, "%s", G->cur);
+        node_begin(&nd, "LogSoftmax", (const char *const[]){in}, 1, "logprob");
+        snprintf(G->cur, sizeof G->cur, "logprob");
+        attr_int(&nd, "axis", 1);
+        node_end(g, &nd);
+        break;
     }
 }
 
-/* BiLSTM over `in` (L, N, D), mean over positions, [fwd, bwd] → "feat" (N, 2H). */
-static void bilstm_mean(dm_buf *g, const dm_export_model *m, const char *in) {
-    lstm_initializers(g, m);
-    onnx_node nd;
-    node_begin(&nd, "LSTM", "lstm", (const char *const[]){in, "lstm.W", "lstm.R", "lstm.B"}, 4, "lstm_y");
-    attr_int(&nd, "hidden_size", m->hp->hidden);
-    attr_str(&nd, "direction", "bidirectional");
-    node_end(g, &nd);                                  /* Y (L, 2, N, H) */
-    node_begin(&nd, "ReduceMean", "lstm_mean", (const char *const[]){"lstm_y"}, 1, "lstm_mean");
-    attr_ints(&nd, "axes", (int64_t[]){0}, 1);
-    attr_int(&nd, "keepdims", 0);
-    node_end(g, &nd);                                  /* (2, N, H) */
-    transpose(g, "lstm_mean", "lstm_mean_t", 1, 0, 2); /* (N, 2, H) */
-    node_begin(&nd, "Flatten", "feat", (const char *const[]){"lstm_mean_t"}, 1, "feat");
-    attr_int(&nd, "axis", 1);
-    node_end(g, &nd);                                  /* (N, 2H) = [fwd, bwd] */
-}
-
-/* ValueInfoProto of a float tensor (N, d1) or (N, d1, d2), N symbolic. */
+/* ValueInfoProto of a float tensor (N, d1[, d2]), N symbolic. */
 static void value_info(dm_buf *g, int field, const char *name, const int64_t *dims, int nd) {
     dm_buf shape = {0};
     for (int d = 0; d < nd; d++) {
@@ -507,53 +702,18 @@ static void value_info(dm_buf *g, int field, const char *name, const int64_t *di
 
 dm_status dm_export_onnx(const char *path, const dm_hparams *hp, const dm_tensor_info *tensors,
                          int32_t n, const float *params) {
-    DM_TRY(check_model(path, hp, tensors, n));
-    dm_export_model m = {hp, tensors, n, params};
-    dm_buf g = {0};
+    dm_export_model m;
+    DM_TRY(export_model(&m, path, hp, tensors, n, params));
+    if (m.layers[m.n_layers - 1].op != EX_LOGSOFTMAX)
+        return dm_error(DM_STATUS_ARG, "%s: the model does not end in log-softmax", path);
+    onnx_graph G = {.m = &m, .cur = "x", .lay = LAY_NLC};
     char name[64];
     snprintf(name, sizeof name, "deepmotif_%s", dm_arch_name(hp->arch));
-    pb_str(&g, GRAPH_NAME, name);
-    value_info(&g, GRAPH_INPUT, "x", (int64_t[]){0, hp->len, 4}, 3);
-    value_info(&g, GRAPH_OUTPUT, "logprob", (int64_t[]){0, 2}, 2);
-
-    char y[32];
-    switch (hp->arch) {
-    case DM_ARCH_CNN:
-        transpose(&g, "x", "x_ncl", 0, 2, 1);          /* (N, 4, L) */
-        snprintf(y, sizeof y, "x_ncl");
-        for (int i = 0; i < hp->n_conv; i++) {
-            char in[32];
-            snprintf(in, sizeof in, "%s", y);
-            conv_stage(&g, &m, i, 0, i < hp->n_conv - 1 ? hp->pool : 1, in, y);
-        }
-        {
-            onnx_node nd;
-            node_begin(&nd, "ReduceMax", "feat", (const char *const[]){y}, 1, "feat");
-            attr_ints(&nd, "axes", (int64_t[]){2}, 1);
-            attr_int(&nd, "keepdims", 0);
-            node_end(&g, &nd);                         /* (N, C) */
-        }
-        break;
-    case DM_ARCH_RNN:
-        transpose(&g, "x", "x_lnd", 1, 0, 2);          /* (L, N, 4): the LSTM's layout 0 */
-        bilstm_mean(&g, &m, "x_lnd");
-        break;
-    case DM_ARCH_CNNRNN:
-        transpose(&g, "x", "x_ncl", 0, 2, 1);
-        conv_stage(&g, &m, 0, (hp->conv_width[0] - 1) / 2, 1, "x_ncl", y);   /* (N, C, L) */
-        transpose(&g, y, "lstm_in", 2, 0, 1);          /* (L, N, C) */
-        bilstm_mean(&g, &m, "lstm_in");
-        break;
-    }
-    torch_initializer(&g, &m, "fc.weight");
-    torch_initializer(&g, &m, "fc.bias");
-    onnx_node nd;
-    node_begin(&nd, "Gemm", "fc", (const char *const[]){"feat", "fc.weight", "fc.bias"}, 3, "logits");
-    attr_int(&nd, "transB", 1);
-    node_end(&g, &nd);
-    node_begin(&nd, "LogSoftmax", "logprob", (const char *const[]){"logits"}, 1, "logprob");
-    attr_int(&nd, "axis", 1);
-    node_end(&g, &nd);
+    pb_str(&G.g, GRAPH_NAME, name);
+    value_info(&G.g, GRAPH_INPUT, "x", (int64_t[]){0, hp->len, 4}, 3);
+    value_info(&G.g, GRAPH_OUTPUT, "logprob", (int64_t[]){0, 2}, 2);
+    int conv_i = 0;
+    for (int i = 0; i < m.n_layers; i++) emit_layer(&G, &m.layers[i], &conv_i);
 
     dm_buf b = {0};
     pb_int(&b, MODEL_IR_VERSION, ONNX_IR_VERSION);
@@ -561,13 +721,13 @@ dm_status dm_export_onnx(const char *path, const dm_hparams *hp, const dm_tensor
     pb_str(&b, MODEL_PRODUCER_VERSION, DM_VERSION_STRING);
     pb_str(&b, MODEL_DOC, "deepmotif model, eval mode: x (N, L, 4) one-hot ACGT -> logprob (N, 2) "
                           "= log-softmax over (bound, unbound)");
-    pb_msg(&b, MODEL_GRAPH, &g);
+    pb_msg(&b, MODEL_GRAPH, &G.g);
     dm_buf op = {0};
     pb_str(&op, OPSET_DOMAIN, "");
     pb_int(&op, OPSET_VERSION, DM_EXPORT_ONNX_OPSET);
     pb_msg(&b, MODEL_OPSET_IMPORT, &op);
-    char key[N_META][32], val[N_META][320];
-    int nm = meta_entries(hp, key, val);
+    char key[N_META][32], val[N_META][640];
+    int nm = meta_entries(&m, key, val);
     for (int i = 0; i < nm; i++) {
         dm_buf e = {0};
         pb_str(&e, ENTRY_KEY, key[i]);

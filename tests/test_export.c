@@ -80,6 +80,27 @@ static const dm_tensor_info *tensor(const test_model *m, const char *name) {
     return NULL;
 }
 
+/* The torch module's state_dict key of an engine tensor (export.h): conv<i> → convs.<i−1>, the two
+ * LSTM directions → one bidirectional nn.LSTM (weight_ih_l0, ..._reverse), fc unchanged. */
+static void torch_key(const char *name, char *key, size_t cap) {
+    int i;
+    char kind[32];
+    if (sscanf(name, "conv%d.%31s", &i, kind) == 2) snprintf(key, cap, "convs.%d.%s", i - 1, kind);
+    else if (sscanf(name, "lstm.fwd.%31s", kind) == 1) snprintf(key, cap, "lstm.%s_l0", kind);
+    else if (sscanf(name, "lstm.bwd.%31s", kind) == 1) snprintf(key, cap, "lstm.%s_l0_reverse", kind);
+    else snprintf(key, cap, "%s", name);
+}
+
+/* The engine tensor behind a torch key (the inverse of torch_key), or NULL. */
+static const dm_tensor_info *tensor_of_key(const test_model *m, const char *key) {
+    char k[64];
+    for (int32_t i = 0; i < m->n; i++) {
+        torch_key(m->t[i].name, k, sizeof k);
+        if (!strcmp(k, key)) return &m->t[i];
+    }
+    return NULL;
+}
+
 static uint8_t *slurp(const char *path, size_t *n) {
     FILE *f = fopen(path, "rb");
     cr_assert(f, "cannot open %s", path);
@@ -109,7 +130,8 @@ typedef struct jnode {
     jtype type;
     char *key;              /* member name inside an object */
     char *str;              /* J_STR */
-    long long num;          /* J_NUM */
+    long long num;          /* J_NUM, truncated */
+    double dnum;            /* J_NUM */
     struct jnode *kids;     /* J_OBJ, J_ARR */
     int n_kids;
 } jnode;
@@ -163,7 +185,8 @@ static void jvalue(const char **p, jnode *out) {
     } else {
         char *end;
         out->type = J_NUM;
-        out->num = strtoll(*p, &end, 10);
+        out->dnum = strtod(*p, &end);
+        out->num = (long long)out->dnum;
         cr_assert(end != *p, "JSON: value expected at '%.20s'", *p);
         *p = end;
     }
@@ -208,23 +231,31 @@ static void check_safetensors(const char *path, const test_model *m) {
     const jnode *meta = jget(&root, "__metadata__");
     cr_assert(meta && meta->type == J_OBJ);
     for (int i = 0; i < meta->n_kids; i++) cr_assert_eq(meta->kids[i].type, J_STR, "metadata values are strings");
-    cr_assert_str_eq(jget(meta, "deepmotif.arch")->str, dm_arch_name(m->hp.arch));
-    char want[64];
-    snprintf(want, sizeof want, "%d", m->hp.len);
-    cr_assert_str_eq(jget(meta, "deepmotif.len")->str, want);
-    snprintf(want, sizeof want, "%d", m->hp.hidden);
-    cr_assert_str_eq(jget(meta, "deepmotif.hidden")->str, want);
-    snprintf(want, sizeof want, "%d", m->hp.pool);
-    cr_assert_str_eq(jget(meta, "deepmotif.pool")->str, want);
-    cr_assert_eq(strtod(jget(meta, "deepmotif.dropout")->str, NULL), (double)m->hp.dropout);
+    /* the hyper-parameters as JSON with the Python package's keys */
+    const char *hj = jget(meta, "deepmotif.hparams")->str;
+    jnode hpj;
+    jvalue(&hj, &hpj);
+    cr_assert_str_eq(jget(&hpj, "arch")->str, dm_arch_name(m->hp.arch));
+    cr_assert_eq(jget(&hpj, "length")->num, m->hp.len);
+    cr_assert_eq(jget(&hpj, "hidden")->num, m->hp.hidden);
+    cr_assert_eq(jget(&hpj, "pool")->num, m->hp.pool);
+    cr_assert_eq(jget(&hpj, "conv_channels")->num, m->hp.conv_channels);
+    const jnode *cw = jget(&hpj, "conv_width");
+    cr_assert_eq(cw->n_kids, m->hp.arch == DM_ARCH_RNN ? 0 : (m->hp.arch == DM_ARCH_CNN ? m->hp.n_conv : 1));
+    for (int i = 0; i < cw->n_kids; i++) cr_assert_eq(cw->kids[i].num, m->hp.conv_width[i]);
+    cr_assert_eq((float)jget(&hpj, "dropout")->dnum, m->hp.dropout, "dropout written with 9 digits");
+    jfree(&hpj);
+    cr_assert(jget(meta, "deepmotif.layers") && jget(meta, "deepmotif.module"));
 
     /* offsets: every tensor's [begin, end) of 4·numel bytes; sorted, they tile the data exactly */
     int64_t data_len = (int64_t)(len - 8 - hn);
     int64_t covered = 0, *begin = calloc((size_t)m->n, sizeof *begin);
     for (int32_t i = 0; i < m->n; i++) {
         const dm_tensor_info *t = &m->t[i];
-        const jnode *e = jget(&root, t->name);
-        cr_assert(e && e->type == J_OBJ, "no entry for %s", t->name);
+        char key[64];
+        torch_key(t->name, key, sizeof key);
+        const jnode *e = jget(&root, key);
+        cr_assert(e && e->type == J_OBJ, "no entry %s for %s", key, t->name);
         cr_assert_str_eq(jget(e, "dtype")->str, "F32");
         const jnode *shape = jget(e, "shape"), *off = jget(e, "data_offsets");
         cr_assert_eq(shape->n_kids, t->ndim, "%s: rank", t->name);
@@ -356,6 +387,7 @@ typedef struct onnx_tensor {
     char name[64];
     int64_t dims[4];
     int nd;
+    int type;               /* 1 FLOAT, 7 INT64 */
     const uint8_t *raw;
     size_t raw_n;
 } onnx_tensor;
@@ -366,13 +398,15 @@ static void read_initializer(const pbf *f, onnx_tensor *t) {
     pbf x;
     while (pb_next(&c, end, &x)) {
         if (x.field == T_DIMS) { cr_assert_lt(t->nd, 4); t->dims[t->nd++] = (int64_t)x.v; }
-        if (x.field == T_TYPE) cr_assert_eq(x.v, 1, "initializer not FLOAT");
+        if (x.field == T_TYPE) t->type = (int)x.v;
         if (x.field == T_NAME) pb_string(&x, t->name, sizeof t->name);
         if (x.field == T_RAW) { t->raw = x.p; t->raw_n = x.n; }
     }
     int64_t numel = 1;
     for (int d = 0; d < t->nd; d++) numel *= t->dims[d];
-    cr_assert_eq((int64_t)t->raw_n, 4 * numel, "%s: raw_data %zu bytes for %lld floats", t->name, t->raw_n,
+    cr_assert(t->type == 1 || t->type == 7, "%s: type %d", t->name, t->type);
+    int64_t size = t->type == 1 ? 4 : 8;
+    cr_assert_eq((int64_t)t->raw_n, size * numel, "%s: raw_data %zu bytes for %lld values", t->name, t->raw_n,
                  (long long)numel);
 }
 
@@ -412,11 +446,11 @@ static void expected_ops(const dm_hparams *hp, const char **ops, int *n) {
     if (hp->arch == DM_ARCH_CNN) {
         ops[k++] = "ReduceMax";
     } else {
-        ops[k++] = "Transpose";
+        ops[k++] = "Transpose";   /* to (L, N, D) */
         ops[k++] = "LSTM";
+        ops[k++] = "Transpose";   /* (L, 2, N, H) to (L, N, 2, H) */
+        ops[k++] = "Reshape";     /* (L, N, 2H) */
         ops[k++] = "ReduceMean";
-        ops[k++] = "Transpose";
-        ops[k++] = "Flatten";
     }
     ops[k++] = "Gemm";
     ops[k++] = "LogSoftmax";
@@ -509,6 +543,7 @@ static void check_onnx(const char *path, const test_model *m) {
         }
         if (!strcmp(op, "ReduceMax") || !strcmp(op, "ReduceMean")) {
             cr_assert_eq(node_attr(&node, "axes", v, s), 1);
+            /* positions: axis 2 of (N, C, L) after the convolutions, axis 0 of the LSTM's (L, N, 2H) */
             cr_assert_eq(v[0], !strcmp(op, "ReduceMax") ? 2 : 0, "%s over the positions' axis", op);
             cr_assert_eq(node_attr(&node, "keepdims", v, s), 1);
             cr_assert_eq(v[0], 0);
@@ -519,8 +554,18 @@ static void check_onnx(const char *path, const test_model *m) {
     int H = m->hp.hidden;
     for (int i = 0; i < n_init; i++) {
         const onnx_tensor *t = &init[i];
-        if (!strncmp(t->name, "lstm.", 5)) {
+        if (!strcmp(t->name, "lstm.shape")) {   /* Reshape's target (0, 0, −1): keep L and N */
+            cr_assert(t->type == 7 && t->nd == 1 && t->dims[0] == 3);
+            int64_t want[3] = {0, 0, -1};
+            for (int k = 0; k < 3; k++) {
+                int64_t got = 0;
+                for (int b = 0; b < 8; b++) got |= (int64_t)((uint64_t)t->raw[8 * k + b] << (8 * b));
+                cr_assert_eq(got, want[k]);
+            }
+        } else if (!strncmp(t->name, "lstm.", 5)) {
+            cr_assert_eq(t->type, 1);
             bool bias = !strcmp(t->name, "lstm.B");
+            cr_assert(bias || !strcmp(t->name, "lstm.W") || !strcmp(t->name, "lstm.R"), "%s", t->name);
             const char *w = !strcmp(t->name, "lstm.W") ? "weight_ih" : "weight_hh";
             const dm_tensor_info *src[2][2];
             for (int d = 0; d < 2; d++)
@@ -549,7 +594,9 @@ static void check_onnx(const char *path, const test_model *m) {
                             }
                     }
         } else {
-            const dm_tensor_info *src = tensor(m, t->name);
+            cr_assert_eq(t->type, 1);
+            const dm_tensor_info *src = tensor_of_key(m, t->name);
+            cr_assert(src, "initializer %s is no model tensor", t->name);
             cr_assert_eq(t->nd, src->ndim, "%s rank", t->name);
             for (int64_t e = 0; e < src->numel; e++) {
                 int64_t want = e;
@@ -563,7 +610,7 @@ static void check_onnx(const char *path, const test_model *m) {
             }
         }
     }
-    int want_init = m->hp.arch == DM_ARCH_CNN ? 2 * m->hp.n_conv + 2 : (m->hp.arch == DM_ARCH_RNN ? 5 : 7);
+    int want_init = m->hp.arch == DM_ARCH_CNN ? 2 * m->hp.n_conv + 2 : (m->hp.arch == DM_ARCH_RNN ? 6 : 8);
     cr_assert_eq(n_init, want_init, "%d initializers", n_init);
     free(avail);
     free(init);
