@@ -1,5 +1,6 @@
 """`deepmotif export` checked by other tools: the ONNX graph run by onnxruntime, and the safetensors
-weights loaded into a PyTorch module, must give `deepmotif predict`'s P(bound) on the same sequences,
+weights loaded into a PyTorch module (a plain one built here from the metadata, and the Python
+package's DeepMotifNet when importable), must give `deepmotif predict`'s P(bound) on the same sequences,
 for every architecture.
 
 Self-contained: needs numpy, the CLI binary (env DEEPMOTIF_CLI), and onnxruntime (ONNX test) or
@@ -210,3 +211,21 @@ def test_safetensors_in_torch_equals_predict(models, arch):
     for what, e in controls.items():
         print("torch %s control, %s: max relative difference %.3g" % (arch, what, e))
         assert e > 10 * RTOL, "%s: %s changes P by only %.3g: the comparison is too weak" % (arch, what, e)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_safetensors_load_into_package_module(models, arch):
+    """The file's keys are those of the Python package's torch module (Model.to_torch())."""
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    try:
+        from deepmotif.torch import DeepMotifNet
+    except Exception as e:   # not installed, or its library not built: nothing to compare with
+        pytest.skip("the deepmotif Python package's torch module is not importable (%s)" % e)
+    x, out = models
+    tensors, meta = read_safetensors(out[arch]["st"])
+    net = DeepMotifNet(json.loads(meta["deepmotif.hparams"]))
+    net.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items()}, strict=True)
+    net.eval()
+    with torch.no_grad():
+        logprob = net(torch.from_numpy(x)).numpy()
+    _compare(arch, logprob, out[arch]["score"], "deepmotif.torch")
