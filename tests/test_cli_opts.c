@@ -63,6 +63,7 @@ static const struct {
     {"compare", "--dist", "pearson, euclid"},
     {"dashboard", "--n-policy", "zero, quarter"},
     {"dashboard", "--device", "cpu, cuda, auto"},
+    {"export", "--format", "safetensors, onnx"},
 };
 
 /* `cmd opt bogus` (and opt=bogus) is exit 2 with exactly one line before the hint; every value of
@@ -138,7 +139,7 @@ Test(cli_opts, help_lists_commands_and_choice_options) {
         }
         p = strchr(p, '\n') + 1;
     }
-    cr_expect_eq(n_cmds, 10, "the top-level help lists %d commands:\n%s", n_cmds, top);
+    cr_expect_eq(n_cmds, 11, "the top-level help lists %d commands:\n%s", n_cmds, top);
     for (size_t i = 0; i < sizeof expected / sizeof *expected; i++)
         if (strcmp(expected[i].opt, "--method"))   /* shown as --method M */
             cr_expect(seen[i], "%s --help does not show %s as a choice", expected[i].cmd, expected[i].opt);

@@ -189,7 +189,7 @@ void cli_annotate_finish(const dm_motif_set *q, const dm_motif_set *db, cli_anno
 
 extern const cli_opt cli_train_opts[], cli_eval_opts[], cli_predict_opts[], cli_saliency_opts[],
     cli_temporal_opts[], cli_optimize_opts[], cli_motifs_opts[], cli_compare_opts[], cli_dashboard_opts[],
-    cli_simulate_opts[];
+    cli_simulate_opts[], cli_export_opts[];
 
 int cli_train(cli_args *a);
 int cli_eval(cli_args *a);
@@ -201,5 +201,6 @@ int cli_motifs(cli_args *a);
 int cli_compare(cli_args *a);
 int cli_dashboard(cli_args *a);
 int cli_simulate(cli_args *a);
+int cli_export(cli_args *a);
 
 #endif /* DM_CLI_H */

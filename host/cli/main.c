@@ -60,6 +60,14 @@ const cli_cmd cli_commands[] = {
      "cards, training and ROC/PR curves, saliency logos, heatmaps and temporal scores of the top sequences,\n"
      "class-optimised and filter motifs with their database matches; or an index page over many reports.",
      BLOCKS(cli_dashboard_opts, CLI_OPTS_NPOLICY, CLI_OPTS_DEVICE), cli_dashboard},
+    {"export", "a trained model as safetensors (weights) or ONNX (the eval-mode model)",
+     "deepmotif export --model MODEL --format safetensors|onnx --out FILE",
+     "Writes a trained model for tools without deepmotif: safetensors holds the weights under the\n"
+     "state_dict keys of the equivalent PyTorch module (Conv1d weights (C_out, C_in, K)) and the\n"
+     "hyper-parameters in its __metadata__; onnx holds the whole eval-mode model (input x (N, L, 4)\n"
+     "one-hot ACGT, output logprob (N, 2) over (bound, unbound)). PyTorch's .pt, a pickle of torch\n"
+     "objects, is not written: load the safetensors file into the module, or use the Python package.",
+     BLOCKS(cli_export_opts), cli_export},
     {0},
 };
 
