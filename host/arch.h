@@ -83,6 +83,11 @@ const dm_arch_def *dm_arch_at(int i);                 /* NULL outside 0..countâˆ
 const dm_arch_def *dm_arch_get(const dm_hparams *hp); /* NULL for an unregistered hp->arch */
 /* "cnn|rnn|cnnrnn|..." (static storage), for help texts and usage errors. */
 const char *dm_arch_choices(void);
+/* The same as data filled before main, for constant option tables: the text, and the names as a
+ * NULL-ended list. */
+#define DM_MAX_ARCHS 32
+extern char dm_arch_choices_text[256];
+extern const char *dm_arch_names[DM_MAX_ARCHS + 1];
 
 /* The layers of hp with their shapes (*n of them, at most DM_MAX_LAYERS). Returns _ARG (message
  * recorded) for an unknown architecture, a build failure or shapes that do not fit (input too

@@ -25,17 +25,24 @@ const char *dm_arch_name(dm_arch arch) {
     return a ? a->name : "unknown";
 }
 
-const char *dm_arch_choices(void) {
-    /* built once from the constant table; every caller would build the same text */
-    static char text[256];
-    if (!text[0]) {
-        char t[sizeof text] = "";
-        size_t k = 0;
-        for (int i = 0; i < dm_arch_table_n && k < sizeof t; i++)
-            k += (size_t)snprintf(t + k, sizeof t - k, "%s%s", i ? "|" : "", dm_arch_table[i].name);
-        memcpy(text, t, sizeof text);
+char dm_arch_choices_text[256];
+const char *dm_arch_names[DM_MAX_ARCHS + 1];
+
+/* Fills the two lists above from the constant table, before main (they are addresses that constant
+ * option tables can hold); called again by dm_arch_choices() in case constructors did not run. */
+__attribute__((constructor)) static void arch_lists_fill(void) {
+    char t[sizeof dm_arch_choices_text] = "";
+    size_t k = 0;
+    for (int i = 0; i < dm_arch_table_n && i < DM_MAX_ARCHS; i++) {
+        dm_arch_names[i] = dm_arch_table[i].name;
+        if (k < sizeof t) k += (size_t)snprintf(t + k, sizeof t - k, "%s%s", i ? "|" : "", dm_arch_table[i].name);
     }
-    return text;
+    memcpy(dm_arch_choices_text, t, sizeof t);
+}
+
+const char *dm_arch_choices(void) {
+    if (!dm_arch_choices_text[0]) arch_lists_fill();
+    return dm_arch_choices_text;
 }
 
 dm_status dm_arch_parse(const char *s, dm_arch *arch) {

@@ -2,9 +2,9 @@
  * test_archs.c: every registered architecture (host/arch.c) through every command of the CLI, so a
  * new table entry is trained, evaluated, predicted, explained (saliency, temporal scores where it
  * has a recurrent layer, class optimisation, first-layer motifs where its first layer is a
- * convolution) and shown on a dashboard without a new test. The data are small simulated sets;
- * what is checked is that each command runs to its outputs, or refuses with one line naming the
- * model file when the architecture lacks the layer the command needs.
+ * convolution), exported (ONNX, safetensors) and shown on a dashboard without a new test. The data
+ * are small simulated sets; what is checked is that each command runs to its outputs, or refuses
+ * with one line naming the model file when the architecture lacks the layer the command needs.
  */
 #include <criterion/criterion.h>
 #include <stdarg.h>
@@ -111,6 +111,11 @@ Test(archs, every_architecture_through_every_command) {
         cr_expect(cli("optimize --model %s/%s.dm --out %s/%s.opt --steps 5 --restarts 2 --threads 1", dir, name, dir,
                       name) == 0, "%s optimize: %s", name, slurp("err"));
         cr_expect(exists("%s.opt.meme", name), "%s optimize output", name);
+
+        cr_expect(cli("export --model %s/%s.dm --format onnx --out %s/%s.onnx", dir, name, dir, name) == 0 &&
+                  exists("%s.onnx", name), "%s export onnx: %s", name, slurp("err"));
+        cr_expect(cli("export --model %s/%s.dm --format safetensors --out %s/%s.safetensors", dir, name, dir, name) == 0 &&
+                  exists("%s.safetensors", name), "%s export safetensors: %s", name, slurp("err"));
 
         rc = cli("motifs --model %s/%s.dm --data %s/tr.seq.gz --out %s/%s.mot --threads 1", dir, name, dir, dir, name);
         if (first_conv) {
