@@ -146,16 +146,21 @@ def _name_map(net):
 
 def to_torch(model, channels_first=False):
     """A DeepMotifNet in eval mode holding a copy of model's parameters (float32, CPU)."""
-    net = DeepMotifNet(model.hparams, channels_first=channels_first)
-    params = model.params
+    return net_from_params(model.hparams, model.params, channels_first)
+
+
+def net_from_params(hparams, params, channels_first=False):
+    """A DeepMotifNet in eval mode from hyper-parameters (Model.hparams' dict) and parameters in
+    deepmotif's names and layout (Model.params' dict)."""
+    net = DeepMotifNet(hparams, channels_first=channels_first)
     names = _name_map(net)
     if set(names) != set(params):
         raise ValueError("deepmotif.torch: the %s model's tensors %s do not match the PyTorch layout's %s"
-                         % (model.arch, sorted(params), sorted(names)))
+                         % (hparams["arch"], sorted(params), sorted(names)))
     sd = {}
     for dn, (tn, tr) in names.items():
-        a = params[dn]
-        sd[tn] = torch.from_numpy(np.ascontiguousarray(a.transpose(0, 2, 1) if tr else a))
+        a = np.asarray(params[dn], dtype=np.float32)
+        sd[tn] = torch.from_numpy(np.array(a.transpose(0, 2, 1) if tr else a, copy=True))
     net.load_state_dict(sd, strict=True)
     return net.eval()
 

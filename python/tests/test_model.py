@@ -1,0 +1,211 @@
+"""deepmotif.Model over the public C API, checked against the `deepmotif` program on the same
+checkpoint: predict, saliency, temporal; save/load; parameters; errors; progress and cancellation."""
+
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import deepmotif
+
+from conftest import run_cli, random_onehot
+
+SMALL = {"cnn": dict(conv_width=[9, 5], conv_channels=16),
+         "rnn": dict(hidden=8),
+         "cnnrnn": dict(conv_channels=12, hidden=8)}
+
+
+def small(arch, seed=3, **kw):
+    return deepmotif.Model(arch, seed=seed, device="cpu", threads=1, **dict(SMALL[arch], **kw))
+
+
+def load_npy_nlc(prefix):
+    return np.load(str(prefix) + ".npy")
+
+
+def test_create_and_params(api):
+    m = deepmotif.Model("cnnrnn", device="cpu")
+    hp = m.hparams
+    assert hp["arch"] == "cnnrnn" and hp["length"] == 101 and hp["conv_channels"] == 128
+    p = m.params
+    assert p["conv1.weight"].shape == (128, 9, 4)                 # (C_out, K, C_in)
+    assert p["lstm.fwd.weight_ih"].shape == (4 * 32, 128)
+    assert p["fc.weight"].shape == (2, 64)
+    # SPEC.md §4: b_ih[forget] = 1, everything else of the biases 0
+    b = p["lstm.bwd.bias_ih"]
+    np.testing.assert_array_equal(b[32:64], 1)
+    assert m.filters().shape == (128, 9, 4)
+    with pytest.raises(ValueError, match="no convolution"):
+        deepmotif.Model("rnn").filters()
+    with pytest.raises(TypeError, match="unknown hyper-parameter"):
+        deepmotif.Model("cnn", widths=[3])
+    with pytest.raises(deepmotif.Error) as e:
+        deepmotif.Model("transformer")
+    assert e.value.status == "arg" and "transformer" in str(e.value)
+
+
+def test_set_params_and_save_load(api, tmp_path, rng):
+    m = small("cnn")
+    p = m.params
+    p["fc.bias"] = np.array([0.25, -0.5], np.float32)
+    m.params = p
+    np.testing.assert_array_equal(m.params["fc.bias"], [0.25, -0.5])
+    with pytest.raises(ValueError, match="shape"):
+        m.set_params({"fc.bias": np.zeros(3)}, strict=False)
+    with pytest.raises(KeyError, match="no tensor"):
+        m.set_params({"conv9.weight": np.zeros(3)}, strict=False)
+    path = tmp_path / "m.dmm"
+    m.save(path)
+    m2 = deepmotif.Model.load(path, device="cpu")
+    assert m2.hparams == m.hparams
+    for k, v in m.params.items():
+        np.testing.assert_array_equal(m2.params[k], v)
+    x = random_onehot(rng, 10, 101)
+    np.testing.assert_array_equal(m2.predict(x), m.predict(x))
+    with pytest.raises(deepmotif.Error) as e:
+        deepmotif.Model.load(tmp_path / "missing.dmm")
+    assert "missing.dmm" in str(e.value)
+    bad = tmp_path / "bad.dmm"
+    bad.write_bytes(b"not a checkpoint at all" * 10)
+    with pytest.raises(deepmotif.Error) as e:
+        deepmotif.Model.load(bad)
+    assert "bad.dmm" in str(e.value)
+
+
+@pytest.mark.parametrize("arch", ["cnn", "rnn", "cnnrnn"])
+def test_predict_and_saliency_equal_cli(api, cli, simdata, tmp_path, arch):
+    """The same checkpoint scored by Model and by `deepmotif predict` / `saliency`: the same engine
+    on the same inputs, so the numbers agree to the precision the CLI prints (%.6g-ish TSV) and
+    exactly for the .npy."""
+    m = small(arch)
+    ckpt = tmp_path / "m.dmm"
+    m.save(ckpt)
+    ds = deepmotif.read(simdata)
+    p = m.predict(ds.x)
+    assert p.shape == (len(ds),) and p.dtype == np.float32
+    np.testing.assert_array_equal(m.predict(simdata), p)              # a path: read by the engine
+    np.testing.assert_array_equal(m.predict(deepmotif.codes(deepmotif.decode(ds.x), 101)), p)
+    out = tmp_path / "pred.tsv"
+    run_cli(cli, "predict", "--model", ckpt, "--data", simdata, "--out", out, "--threads", 1, "--device", "cpu")
+    rows = [line.split("\t") for line in out.read_text().splitlines() if line and not line.startswith("#")]
+    if rows and not _isfloat(rows[0][-1]):
+        rows = rows[1:]                                               # header line
+    cli_p = np.array([float(r[-1]) for r in rows], np.float32)
+    # the TSV prints 6 significant digits: half a unit of the 6th digit, relative
+    np.testing.assert_allclose(p, cli_p, rtol=5e-6, atol=1e-7)
+    for method, target in (("grad", "pos"), ("ism", "pos"), ("grad-x-input", "label")):
+        pre = tmp_path / ("sal_" + method)
+        run_cli(cli, "saliency", "--model", ckpt, "--data", simdata, "--out", pre, "--method", method,
+                "--target", target, "--layout", "nlc", "--threads", 1, "--device", "cpu", "--quiet")
+        want = np.load(str(pre) + ".npy")
+        got = m.saliency(ds.x, method=method, target=target, labels=ds.labels)
+        assert got.shape == (len(ds), 101, 4)
+        # same engine, same batches (256), one thread: bit for bit
+        np.testing.assert_array_equal(got, want)
+
+
+def _isfloat(s):
+    try:
+        float(s)
+        return True
+    except ValueError:
+        return False
+
+
+def test_saliency_options(api, rng):
+    m = small("cnn")
+    x = random_onehot(rng, 8, 101)
+    g = m.saliency(x)
+    gc = m.saliency(x, center=True)
+    # centring subtracts the mean over the four bases: float32 rounding of a 4-term mean
+    np.testing.assert_allclose(gc, g - g.mean(axis=2, keepdims=True), atol=1e-6 * np.abs(g).max())
+    a, p = m.saliency(x, method="grad-x-input", return_p=True)
+    np.testing.assert_array_equal(p, m.predict(x))
+    # grad × input: the gradient of the present base, zero elsewhere (one-hot input)
+    np.testing.assert_array_equal(a, g * x)
+    with pytest.raises(ValueError, match="labels"):
+        m.saliency(x, method="original")
+    with pytest.raises(ValueError, match="method"):
+        m.saliency(x, method="deeplift")
+
+
+def test_temporal_and_optimize(api, rng):
+    m = small("rnn")
+    x = random_onehot(rng, 4, 101)
+    fwd, bwd = m.temporal(x)
+    assert fwd.shape == (4, 101) and bwd.shape == (4, 101)
+    p = m.predict(x)
+    # the whole sequence: fwd at the last position and bwd at the first are the model's P(bound);
+    # a different but equivalent evaluation order, float32 rounding of a few hundred ops
+    np.testing.assert_allclose(fwd[:, -1], p, atol=1e-5)
+    np.testing.assert_allclose(bwd[:, 0], p, atol=1e-5)
+    with pytest.raises(deepmotif.Error):
+        small("cnn").temporal(x)
+    r = m.optimize(restarts=3, steps=20, seed=2)
+    assert r.ppm.shape == (3, 101, 4) and r.objective.shape == (21, 3) and r.p.shape == (3,)
+    np.testing.assert_allclose(r.ppm.sum(axis=2), 1, atol=1e-5)   # softmax rows: rounding of 4 terms
+    assert np.all(r.objective[-1] >= r.objective[0])             # 20 ascent steps improve each start
+
+
+def test_train_arrays_and_file(api, simdata):
+    ds = deepmotif.read(simdata)
+    m = small("cnn", seed=1)
+    before = deepmotif.auroc(m.predict(ds.x), ds.labels)
+    seen = []
+    m.train(ds.x, ds.labels, epochs=3, batch=64, progress=lambda info: seen.append(info) and None)
+    after = deepmotif.auroc(m.predict(ds.x), ds.labels)
+    assert [s.epoch for s in seen] == [1, 2, 3] and all(s.what == "train" for s in seen)
+    assert not np.isnan(seen[-1].valid_auroc)                    # valid_frac 0.1 held out
+    # a planted motif in 400 sequences: 3 epochs lift AUROC well above chance
+    assert after > max(before, 0.7), (before, after)
+    assert len(m.history) == 3
+    m2 = small("cnn", seed=1)
+    m2.train(simdata, epochs=2, batch=64)                       # the CLI's data path: split by pair
+    assert m2.provenance.get("epochs_run") == 2
+
+
+def test_progress_and_cancel(api, rng, capsys):
+    m = small("cnn")
+    x = random_onehot(rng, 600, 101)
+    calls = []
+    m.predict(x, progress=lambda p: calls.append((p.what, p.done, p.total)))
+    assert calls and calls[-1] == ("predict", 600, 600)
+    assert all(a[1] <= b[1] for a, b in zip(calls, calls[1:]))
+    with pytest.raises(deepmotif.Cancelled):
+        m.saliency(x, progress=lambda p: True)
+    class Boom(Exception):
+        pass
+    def boom(p):
+        raise Boom()
+    with pytest.raises(Boom):                                    # the callback's own exception
+        m.predict(x, progress=boom)
+    m.predict(x, progress=True)
+    assert "predict: 600/600" in capsys.readouterr().err
+
+
+def test_zero_copy_and_gil(api, rng):
+    from deepmotif._model import _In
+    m = small("cnnrnn")
+    x = random_onehot(rng, 2000, 101)
+    assert _In(x, 101).x is x                                    # float32 C-contiguous: passed as is
+    assert _In(x.astype(np.float64), 101).x is not x            # anything else: one conversion
+    with pytest.raises(ValueError, match="length"):
+        m.predict(x[:, :50])
+    # another Python thread runs while the engine computes (ctypes releases the GIL)
+    ticks = []
+    stop = threading.Event()
+    def spin():
+        while not stop.is_set():
+            ticks.append(1)
+            time.sleep(0.001)
+    t = threading.Thread(target=spin)
+    t.start()
+    t0 = time.perf_counter()
+    m.predict(x)
+    dt = time.perf_counter() - t0
+    stop.set()
+    t.join()
+    # the spinner wakes about every ms; were the GIL held through the call it could not tick at all
+    assert dt < 0.05 or len(ticks) > 5, (dt, len(ticks))
