@@ -45,6 +45,12 @@ def _candidates():
         out.append((env, "DEEPMOTIF_LIB"))
         return out                     # an explicit choice is never second-guessed
     out.append((os.path.join(here, LIBNAME), "next to the package"))
+    try:                               # where `pip install` found the source tree's build
+        from ._build_info import LIBRARY
+        if LIBRARY:
+            out.append((LIBRARY, "recorded by pip install"))
+    except ImportError:
+        pass
     # A source checkout: python/deepmotif/ -> the repository's build folder(s).
     repo = os.path.dirname(os.path.dirname(here))
     for b in ("build", "build-release"):
