@@ -202,8 +202,8 @@ DM_API const char *dm_metric_undefined(const float *score, const int8_t *label, 
 /* What a long call reports to its progress callback. */
 typedef struct dm_progress {
     const char *what;      /* "train", "predict", "saliency", "temporal", "motifs" */
-    int64_t done;          /* units done: epochs for train, sequences otherwise (motifs: sequences
-                              of both passes, total = 2 N) */
+    int64_t done;          /* units done: epochs for train, sequences otherwise (motifs: both
+                              passes over the sequences, total = 2 N, reported once at the end) */
     int64_t total;         /* units in all (train: the maximum number of epochs) */
     int32_t epoch;         /* train: the epoch that just ended (1-based); 0 otherwise */
     double train_loss;     /* train: that epoch's mean training loss; NaN otherwise */
@@ -334,7 +334,8 @@ typedef struct dm_train_opts {
 DM_API void dm_train_opts_default(dm_train_opts *o);
 
 /* Trains m from its current parameters on `train` (labels required, both classes, one-hot rows or
- * codes: a dense non-one-hot row is _ARG), validating on `valid` (NULL: none; the last epoch is
+ * codes: a dense non-one-hot row is _ARG; one-hot rows of 0.25 are N under the quarter policy, which
+ * codes inputs choose with n_quarter), validating on `valid` (NULL: none; the last epoch is
  * then kept under the default protocol). On success m holds the selected weights and its
  * provenance the run (epoch log, counts, device). `progress` (may be NULL) is called at every epoch
  * end. Returns _OK, _ARG (no data, one class, shapes, diverged: the message names epoch and batch),
@@ -438,7 +439,8 @@ DM_API void dm_motifs_opts_default(dm_motifs_opts *o);
 
 /* First-layer filters as motifs (`deepmotif motifs`; _ARG for the RNN): *out (overwritten) gets
  * one motif per filter with at least min_sites sites, "filter_<k>". One-hot input rows must be
- * one-hot, all zero (N) or 0.25 each (N); other values are _ARG. */
+ * one-hot, all zero (padding) or 0.25 each (N); other values are _ARG. progress is called once,
+ * at the end (the engine makes both passes in one call). */
 DM_API dm_status dm_motifs(const dm_model *m, dm_backend *be, const dm_input *in,
                            const dm_motifs_opts *o, dm_motif_set *out, dm_progress_fn progress,
                            void *ctx);
