@@ -234,8 +234,8 @@ class Model:
                 hp.len = int(v)
             elif k == "conv_width":
                 v = list(v)
-                if not 1 <= len(v) <= _lib.MAX_CONV:
-                    raise ValueError("conv_width: 1 to %d widths" % _lib.MAX_CONV)
+                if len(v) > _lib.MAX_CONV:
+                    raise ValueError("conv_width: at most %d widths" % _lib.MAX_CONV)
                 for i in range(_lib.MAX_CONV):
                     hp.conv_width[i] = int(v[i]) if i < len(v) else 0
                 if "n_conv" not in hparams:

@@ -80,3 +80,12 @@ def random_onehot(rng, n, L, n_frac=0.0):
     if n_frac:
         c[rng.random((n, L)) < n_frac] = deepmotif.data.BASE_N
     return deepmotif.onehot(c)
+
+
+@pytest.fixture(scope="session")
+def simsmall(simdata, tmp_path_factory):
+    """The header and first 64 rows of simdata (for the slow methods: ISM, the CLI runs)."""
+    path = tmp_path_factory.mktemp("simsmall") / "small.tsv"
+    with open(simdata) as f, open(path, "w") as g:
+        g.writelines(f.readlines()[:65])
+    return str(path)

@@ -58,7 +58,7 @@ def test_set_params_and_save_load(api, tmp_path, rng):
         m.set_params({"conv9.weight": np.zeros(3)}, strict=False)
     path = tmp_path / "m.dmm"
     m.save(path)
-    m2 = deepmotif.Model.load(path, device="cpu")
+    m2 = deepmotif.Model.load(path, device="cpu", threads=1)   # same threads: same sums
     assert m2.hparams == m.hparams
     for k, v in m.params.items():
         np.testing.assert_array_equal(m2.params[k], v)
@@ -75,7 +75,7 @@ def test_set_params_and_save_load(api, tmp_path, rng):
 
 
 @pytest.mark.parametrize("arch", ["cnn", "rnn", "cnnrnn"])
-def test_predict_and_saliency_equal_cli(api, cli, simdata, tmp_path, arch):
+def test_predict_and_saliency_equal_cli(api, cli, simdata, simsmall, tmp_path, arch):
     """The same checkpoint scored by Model and by `deepmotif predict` / `saliency`: the same engine
     on the same inputs, so the numbers agree to the precision the CLI prints (%.6g-ish TSV) and
     exactly for the .npy."""
@@ -97,13 +97,21 @@ def test_predict_and_saliency_equal_cli(api, cli, simdata, tmp_path, arch):
     np.testing.assert_allclose(p, cli_p, rtol=5e-6, atol=1e-7)
     for method, target in (("grad", "pos"), ("ism", "pos"), ("grad-x-input", "label")):
         pre = tmp_path / ("sal_" + method)
-        run_cli(cli, "saliency", "--model", ckpt, "--data", simdata, "--out", pre, "--method", method,
+        data = simsmall if method == "ism" else simdata            # ISM: 303 forwards a sequence
+        run_cli(cli, "saliency", "--model", ckpt, "--data", data, "--out", pre, "--method", method,
                 "--target", target, "--layout", "nlc", "--threads", 1, "--device", "cpu", "--quiet")
         want = np.load(str(pre) + ".npy")
-        got = m.saliency(ds.x, method=method, target=target, labels=ds.labels)
-        assert got.shape == (len(ds), 101, 4)
-        # same engine, same batches (256), one thread: bit for bit
-        np.testing.assert_array_equal(got, want)
+        n = 64 if method == "ism" else len(ds)
+        got = m.saliency(ds.x[:n], method=method, target=target, labels=ds.labels[:n])
+        assert got.shape == (n, 101, 4)
+        if method == "ism":
+            # differences of two log-probabilities near log 0.5 (float32 ulp 6e-8): the library and
+            # the CLI forward the mutants in differently sized batches, whose LSTM GEMMs sum in
+            # another order; a few ulps of each term
+            np.testing.assert_allclose(got, want, atol=5e-7, rtol=0)
+        else:
+            # same engine, same batches (256), one thread: bit for bit
+            np.testing.assert_array_equal(got, want)
 
 
 def _isfloat(s):
@@ -146,7 +154,8 @@ def test_temporal_and_optimize(api, rng):
     r = m.optimize(restarts=3, steps=20, seed=2)
     assert r.ppm.shape == (3, 101, 4) and r.objective.shape == (21, 3) and r.p.shape == (3,)
     np.testing.assert_allclose(r.ppm.sum(axis=2), 1, atol=1e-5)   # softmax rows: rounding of 4 terms
-    assert np.all(r.objective[-1] >= r.objective[0])             # 20 ascent steps improve each start
+    # f = −log P(bound) + λ‖X‖² is minimised: 20 RMSprop steps lower it for every start
+    assert np.all(r.objective[-1] < r.objective[0])
 
 
 def test_train_arrays_and_file(api, simdata):
@@ -154,13 +163,15 @@ def test_train_arrays_and_file(api, simdata):
     m = small("cnn", seed=1)
     before = deepmotif.auroc(m.predict(ds.x), ds.labels)
     seen = []
-    m.train(ds.x, ds.labels, epochs=3, batch=64, progress=lambda info: seen.append(info) and None)
+    m.train(ds.x, ds.labels, epochs=15, patience=100, batch=64,
+            progress=lambda info: seen.append(info) and None)
     after = deepmotif.auroc(m.predict(ds.x), ds.labels)
-    assert [s.epoch for s in seen] == [1, 2, 3] and all(s.what == "train" for s in seen)
+    assert [s.epoch for s in seen] == list(range(1, 16)) and all(s.what == "train" for s in seen)
     assert not np.isnan(seen[-1].valid_auroc)                    # valid_frac 0.1 held out
-    # a planted motif in 400 sequences: 3 epochs lift AUROC well above chance
-    assert after > max(before, 0.7), (before, after)
-    assert len(m.history) == 3
+    # a planted motif in 400 sequences: 15 epochs lift the training AUROC well above chance (0.88
+    # after 10 epochs on this seed; 0.75 leaves room for another CPU's rounding)
+    assert after > max(before, 0.75), (before, after)
+    assert len(m.history) == 15
     m2 = small("cnn", seed=1)
     m2.train(simdata, epochs=2, batch=64)                       # the CLI's data path: split by pair
     assert m2.provenance.get("epochs_run") == 2
