@@ -14,12 +14,12 @@ through DEEPMOTIF_LIB, next to the package, the source tree's build/ folder, or 
 
 from ._lib import Error, Cancelled
 from ._lib import path as library_path
-from .data import onehot, codes, decode, read, dinucleotide_shuffle, Dataset
+from .data import onehot, codes, decode, read, dinucleotide_shuffle, Dataset, read_meme, write_meme
 from ._model import Model, Backend, backend, ProgressInfo, OptimizeResult, ARCHS, METHODS, TARGETS
 
 __all__ = ["Error", "Cancelled", "onehot", "codes", "decode", "read", "dinucleotide_shuffle",
            "Dataset", "Model", "Backend", "backend", "ProgressInfo", "OptimizeResult", "version",
-           "library_path", "auroc", "auprc"]
+           "library_path", "auroc", "auprc", "read_meme", "write_meme"]
 
 __version__ = "0.1.0"
 

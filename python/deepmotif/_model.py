@@ -534,7 +534,8 @@ class Model:
 
     def motifs(self, x, frac=0.5, min_sites=10, batch=256, device=None, progress=False):
         """First-layer filters as motifs from their activations over x (`deepmotif motifs`): a list of
-        dicts {id, ppm (w, 4), nsites}, one per filter with at least min_sites sites."""
+        dicts {id, name, ppm (w, 4), nsites}, one per filter with at least min_sites sites
+        (deepmotif.write_meme writes them for Tomtom)."""
         lib = _lib.lib()
         inp = _In(x, self.length)
         o = _lib.MotifsOpts()
@@ -547,12 +548,7 @@ class Model:
             status = lib.dm_motifs(self._h, be._h, inp.ref(), ctypes.byref(o), ctypes.byref(s), cb.fn, None)
         try:
             cb.finish(status)
-            out = []
-            for i in range(s.n):
-                m = s.m[i]
-                ppm = np.ctypeslib.as_array(m.p, shape=(m.w, 4)).copy()
-                out.append({"id": m.id.decode(), "ppm": ppm, "nsites": m.nsites})
-            return out
+            return _data.motifs_from_c(s)
         finally:
             lib.dm_motif_set_free(ctypes.byref(s))
 

@@ -167,3 +167,45 @@ def onehot_to_codes(x):
     c = x.argmax(axis=2).astype(np.uint8)
     c[(x.max(axis=2) - x.min(axis=2)) <= 0] = BASE_N
     return c
+
+
+def read_meme(path):
+    """Every motif of a MEME file (gzip or plain), through the engine's reader: a list of dicts
+    {id, name, ppm (w, 4) float32 rows A C G T, nsites}."""
+    lib = _lib.lib()
+    s = _lib.MotifSet()
+    _lib.check(lib.dm_meme_read(os.fsencode(path), ctypes.byref(s)))
+    try:
+        return motifs_from_c(s)
+    finally:
+        lib.dm_motif_set_free(ctypes.byref(s))
+
+
+def motifs_from_c(s):
+    out = []
+    for i in range(s.n):
+        m = s.m[i]
+        ppm = np.ctypeslib.as_array(m.p, shape=(m.w, 4)).copy() if m.w else np.zeros((0, 4), np.float32)
+        out.append({"id": m.id.decode(), "name": m.name.decode(), "ppm": ppm, "nsites": m.nsites})
+    return out
+
+
+def write_meme(path, motifs):
+    """Writes motifs (dicts with id, ppm (w, 4), optional name and nsites, e.g. Model.motifs' list)
+    as a MEME version 4 file, atomically, with the engine's writer (what Tomtom or `deepmotif compare`
+    read)."""
+    n = len(motifs)
+    arr = (_lib.Motif * max(n, 1))()
+    keep = []
+    for i, mo in enumerate(motifs):
+        ppm = np.ascontiguousarray(mo["ppm"], dtype=np.float32)
+        if ppm.ndim != 2 or ppm.shape[1] != 4 or ppm.shape[0] < 1:
+            raise ValueError("motif %d: ppm must be (w, 4) with w >= 1, got %s" % (i, ppm.shape))
+        keep.append(ppm)
+        arr[i].id = str(mo["id"]).encode()[:127]
+        arr[i].name = str(mo.get("name", "")).encode()[:127]
+        arr[i].w = ppm.shape[0]
+        arr[i].p = ppm.ctypes.data_as(_lib.c_float_p)
+        arr[i].nsites = int(mo.get("nsites", 0))
+    s = _lib.MotifSet(n, arr)
+    _lib.check(_lib.lib().dm_meme_write(os.fsencode(path), ctypes.byref(s)))

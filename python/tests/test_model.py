@@ -220,3 +220,27 @@ def test_zero_copy_and_gil(api, rng):
     t.join()
     # the spinner wakes about every ms; were the GIL held through the call it could not tick at all
     assert dt < 0.05 or len(ticks) > 5, (dt, len(ticks))
+
+
+def test_motifs_equal_cli(api, cli, simdata, tmp_path):
+    m = small("cnn")
+    ckpt = tmp_path / "m.dmm"
+    m.save(ckpt)
+    got = m.motifs(simdata, min_sites=5)
+    assert got, "a random CNN's 16 filters find sites in 400 sequences"
+    run_cli(cli, "motifs", "--model", ckpt, "--data", simdata, "--out", tmp_path / "f", "--min-sites", 5,
+            "--threads", 1, "--device", "cpu")
+    want = deepmotif.read_meme(tmp_path / "f.meme")
+    assert [g["id"] for g in got] == [w["id"] for w in want]
+    for g, w in zip(got, want):
+        assert g["ppm"].shape == (9, 4) and g["nsites"] == w["nsites"]
+        # the MEME file prints 6 decimals (half a unit of the last, 5e-7, per entry) and the reader
+        # renormalises each row to sum 1 (four such roundings: up to 2e-6 more)
+        np.testing.assert_allclose(g["ppm"], w["ppm"], atol=2.5e-6)
+    # write_meme -> read_meme keeps them (within the same print precision)
+    deepmotif.write_meme(tmp_path / "again.meme", got)
+    back = deepmotif.read_meme(tmp_path / "again.meme")
+    for g, b in zip(got, back):
+        np.testing.assert_allclose(b["ppm"], g["ppm"], atol=2.5e-6)     # as above
+    with pytest.raises(ValueError, match="no convolution"):
+        small("rnn").filters()
