@@ -199,8 +199,16 @@ class _In:
         return ctypes.byref(self.c)
 
 
-def _out(*shape):
-    a = np.empty(shape, dtype=np.float32)
+def _out(*shape, out=None):
+    """A float32 result array of `shape`: `out` itself when given (it must be C-contiguous float32
+    of that shape: the library writes into it), else a new one."""
+    if out is None:
+        a = np.empty(shape, dtype=np.float32)
+    else:
+        a = out
+        if not (isinstance(a, np.ndarray) and a.dtype == np.float32 and a.shape == tuple(shape)
+                and a.flags.c_contiguous and a.flags.writeable):
+            raise ValueError("out must be a writeable C-contiguous float32 array of shape %s" % (shape,))
     return a, a.ctypes.data_as(_lib.c_float_p)
 
 
@@ -449,11 +457,11 @@ class Model:
 
     # ---- analyses ----
 
-    def predict(self, x, device=None, progress=False, n_quarter=False):
+    def predict(self, x, device=None, progress=False, n_quarter=False, out=None):
         """P(bound) (N,) float32 of one-hot (N, L, 4), codes (N, L), sequences or a file; evaluation
-        mode. The numbers of `deepmotif predict`."""
+        mode. The numbers of `deepmotif predict`. out: an (N,) float32 array to write into."""
         inp = _In(x, self.length, n_quarter=n_quarter)
-        scores, sp = _out(inp.n)
+        scores, sp = _out(inp.n, out=out)
         be = self._backend(device)
         cb = _Callback(progress)
         with be.lock:
@@ -463,14 +471,15 @@ class Model:
 
     def saliency(self, x, method="grad", target="pos", labels=None, center=False, steps=64,
                  shuffle_baseline=False, batch=256, seed=1, return_p=False, device=None,
-                 progress=False, n_quarter=False):
+                 progress=False, n_quarter=False, out=None):
         """Attribution maps (N, L, 4) float32: the numbers of `deepmotif saliency --layout nlc`.
 
         method: "grad" (∂S/∂X, signed), "grad-x-input", "original" (DeMo's |∂NLL/∂X| ⊙ X, needs
         labels), "ig" (integrated gradients, `steps`, zero or shuffled baselines), "ism" (in-silico
         mutagenesis: S(mutant) − S(X)). target: "pos" (S = log P(bound)) or "label" (log P(true
         label), needs labels). center: mean-centre over the four bases (TF-MoDISco's hypothetical
-        contributions). return_p: also return P(bound) (N,)."""
+        contributions). return_p: also return P(bound) (N,). out: an (N, L, 4) float32 array to
+        write into (reused across calls, it saves allocating and first touching the result)."""
         if method not in METHODS:
             raise ValueError("method must be one of %s" % ", ".join(METHODS))
         if target not in TARGETS:
@@ -482,8 +491,8 @@ class Model:
         lib.dm_saliency_opts_default(ctypes.byref(o))
         o.method, o.target, o.center, o.steps = METHODS[method], TARGETS[target], int(bool(center)), steps
         o.shuffle_baseline, o.batch, o.seed = int(bool(shuffle_baseline)), batch, int(seed)
-        attr, ap = _out(inp.n, self.length, 4)
-        p, pp = _out(inp.n)
+        attr, ap = _out(inp.n, self.length, 4, out=out)
+        p, pp = _out(inp.n) if return_p else (None, None)
         be = self._backend(device)
         cb = _Callback(progress)
         with be.lock:

@@ -133,6 +133,11 @@ def test_saliency_options(api, rng):
     np.testing.assert_array_equal(p, m.predict(x))
     # grad × input: the gradient of the present base, zero elsewhere (one-hot input)
     np.testing.assert_array_equal(a, g * x)
+    buf = np.full((8, 101, 4), np.nan, np.float32)
+    assert m.saliency(x, out=buf) is buf                        # written in place
+    np.testing.assert_array_equal(buf, g)
+    with pytest.raises(ValueError, match="out must be"):
+        m.saliency(x, out=np.zeros((8, 101, 4)))                # float64: refused, not converted
     with pytest.raises(ValueError, match="labels"):
         m.saliency(x, method="original")
     with pytest.raises(ValueError, match="method"):
