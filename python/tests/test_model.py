@@ -249,3 +249,41 @@ def test_motifs_equal_cli(api, cli, simdata, tmp_path):
         np.testing.assert_allclose(b["ppm"], g["ppm"], atol=2.5e-6)     # as above
     with pytest.raises(ValueError, match="no convolution"):
         small("rnn").filters()
+
+
+def test_train_cancel_leaves_model_unchanged(api, simdata):
+    ds = deepmotif.read(simdata)
+    m = small("cnn", seed=4)
+    before = m.params
+    with pytest.raises(deepmotif.Cancelled):
+        m.train(ds.x, ds.labels, epochs=5, batch=64, progress=lambda p: p.epoch >= 2)
+    for k, v in before.items():                                   # dm_train: _CANCELLED, m unchanged
+        np.testing.assert_array_equal(m.params[k], v)
+    with pytest.raises(ValueError, match="labels"):
+        m.train(ds.x)
+
+
+def test_codes_and_n_policy(api, rng):
+    """Codes are one-hot encoded by the engine as numpy's onehot() does, N included, for both
+    policies."""
+    m = small("cnnrnn")
+    c = rng.integers(0, 4, size=(20, 101)).astype(np.uint8)
+    c[rng.random(c.shape) < 0.05] = deepmotif.data.BASE_N
+    for q in (False, True):
+        # the same inputs through two encoders, one engine: identical
+        np.testing.assert_array_equal(m.predict(c, n_quarter=q), m.predict(deepmotif.onehot(c, n_quarter=q)))
+    assert not np.array_equal(m.predict(c, n_quarter=True), m.predict(c))
+
+
+def test_integrated_gradients_equal_cli(api, cli, simsmall, tmp_path):
+    m = small("cnn")
+    ckpt = tmp_path / "m.dmm"
+    m.save(ckpt)
+    ds = deepmotif.read(simsmall)
+    for baseline in ("zero", "shuffle"):
+        pre = tmp_path / ("ig_" + baseline)
+        run_cli(cli, "saliency", "--model", ckpt, "--data", simsmall, "--out", pre, "--method", "ig",
+                "--steps", 16, "--baseline", baseline, "--seed", 9, "--layout", "nlc", "--threads", 1,
+                "--device", "cpu", "--quiet")
+        got = m.saliency(ds.x, method="ig", steps=16, shuffle_baseline=(baseline == "shuffle"), seed=9)
+        np.testing.assert_array_equal(got, np.load(str(pre) + ".npy"))   # same engine, same batches
