@@ -14,6 +14,7 @@
 
 #include "dashboard_internal.h"
 #include "meme.h"
+#include "netio.h"
 #include "optimize.h"
 #include "train.h"
 
@@ -56,22 +57,13 @@ void dash_tf_of(const char *name, char *out, size_t n) {
     snprintf(out, n, "%.*s", (int)strcspn(name, "_"), name);
 }
 
-/* Loads one checkpoint into a model on `be` for batches of `batch`; errors name the file. The
- * dashboard's own loader: the one place to swap for the library's shared one. */
+/* Loads one checkpoint into a model on `be` for batches of `batch` (dm_net_load: errors name the
+ * file), with its trainable-parameter count and the file's SHA-256. */
 static dm_status load_model(dm_dash_model *dm, dm_backend *be, int batch) {
-    float *params = NULL;
-    int64_t np;
     if (!(dm->prov = calloc(1, sizeof *dm->prov)))
         return dm_error(DM_STATUS_NOMEM, "dashboard: out of memory");
-    DM_TRY(dm_checkpoint_load(dm->path, dm_net_table, &dm->hp, &params, &np, dm->prov, NULL));
-    dm_status st = dm_net_create(&dm->m, &dm->hp, be, batch);
-    if (!st) st = dm_net_set_params(dm->m, params);
-    free(params);
-    if (st) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", dm_last_error());
-        return dm_error(st, "%s: %s", dm->path, msg);
-    }
+    DM_TRY(dm_net_load(dm->path, be, batch, &dm->m, dm->prov));
+    dm->hp = *dm_net_hparams(dm->m);
     dm->n_trainable = dm_net_n_trainable(dm->m);
     return dm_file_sha256(dm->path, &dm->bytes, dm->sha256);
 }
@@ -168,20 +160,6 @@ static dm_status score_all(dm_dash *d) {
     return DM_STATUS_OK;
 }
 
-/* One sequence's base codes (L) as the models' input x (L, 4): one-hot, N a zero row (or 0.25 each
- * with n_quarter), padding zero. The dashboard's own host encoder: the one place to swap for the
- * library's shared one. */
-static void onehot_codes(const uint8_t *codes, int L, bool n_quarter, float *x) {
-    for (int l = 0; l < L; l++) {
-        float *xr = x + (size_t)l * 4;
-        xr[0] = xr[1] = xr[2] = xr[3] = 0.0f;
-        if (codes[l] < 4)
-            xr[codes[l]] = 1.0f;
-        else if (codes[l] == DM_BASE_N && n_quarter)
-            xr[0] = xr[1] = xr[2] = xr[3] = 0.25f;
-    }
-}
-
 /* The top-K rows by mean P(bound) over the models, their one-hot inputs, labels and bases. */
 static dm_status pick_top(dm_dash *d) {
     int64_t n = d->ds.n;
@@ -205,11 +183,11 @@ static dm_status pick_top(dm_dash *d) {
         r[i].row = i;
     }
     qsort(r, (size_t)n, sizeof *r, ranked_desc);
-    /* inputs as the models see them (onehot_codes), and the bases as text */
+    /* inputs as the models see them (dm_onehot_host), and the bases as text */
     for (int k = 0; k < d->K; k++) {
         int64_t row = d->top[k] = r[k].row;
         const uint8_t *codes = d->ds.seq + (size_t)row * L;
-        onehot_codes(codes, L, d->o->n_quarter, d->x + (size_t)k * L * 4);
+        dm_onehot_host(d->x + (size_t)k * L * 4, codes, L, d->o->n_quarter);
         for (int l = 0; l < L; l++)
             d->top_seq[(size_t)k * (L + 1) + l] = "ACGTN-"[codes[l] <= DM_BASE_PAD ? codes[l] : DM_BASE_N];
         d->top_seq[(size_t)k * (L + 1) + L] = 0;
