@@ -20,7 +20,8 @@ libdir=$(PKG_CONFIG_PATH=$pcdir pkg-config --variable=libdir deepmotif)
 test -f "$libdir/libdeepmotif.so" || { echo "check_install: pkg-config's libdir $libdir holds no libdeepmotif.so"; exit 1; }
 test -f "$libdir/libdeepmotif.a" || { echo "check_install: no libdeepmotif.a in $libdir"; exit 1; }
 # the example, as its comment says to build it (plus a run path, the prefix being private)
-${CC:-cc} -std=c11 -Wall -Werror "$src/examples/score_fasta.c" \
+# (DM_EXAMPLE_CFLAGS: the sanitizer flags of a sanitizer build, set by tests/CMakeLists.txt)
+${CC:-cc} -std=c11 -Wall -Werror ${DM_EXAMPLE_CFLAGS:-} "$src/examples/score_fasta.c" \
     $(PKG_CONFIG_PATH=$pcdir pkg-config --cflags --libs deepmotif) -Wl,-rpath,"$libdir" -o "$tmp/score_fasta"
 # a small model and FASTA from the installed program
 dm=$prefix/bin/deepmotif
