@@ -40,5 +40,19 @@ if [ -f "$build/libdeepmotif_cuda.so" ]; then
         status=1
     fi
     echo "check_symbols: CUDA build: libdeepmotif.so and deepmotif need no CUDA library"
+    # without the plugin: --device cuda is one clear error, --device auto runs on the CPU
+    dm=$build/deepmotif
+    "$dm" simulate --out "$tmp/sim.tsv" --n 20 --len 30 > /dev/null 2>&1
+    "$dm" train --arch cnn --len 30 --train "$tmp/sim.tsv" --out "$tmp/m.dm" --epochs 1 --device cpu --quiet > /dev/null 2>&1
+    if DM_CUDA_LIBRARY=$tmp/none/libdeepmotif_cuda.so "$dm" predict --model "$tmp/m.dm" --data "$tmp/sim.tsv" \
+            --out "$tmp/p.tsv" --device cuda 2> "$tmp/err"; then
+        echo "check_symbols: --device cuda ran without libdeepmotif_cuda.so"; status=1
+    elif ! grep -q "cuda:0: libdeepmotif_cuda.so: .*none/libdeepmotif_cuda.so" "$tmp/err"; then
+        echo "check_symbols: unexpected message for a missing plugin:"; cat "$tmp/err"; status=1
+    fi
+    if ! DM_CUDA_LIBRARY=$tmp/none/libdeepmotif_cuda.so "$dm" predict --model "$tmp/m.dm" --data "$tmp/sim.tsv" \
+            --out "$tmp/p.tsv" --device auto 2> "$tmp/err"; then
+        echo "check_symbols: --device auto failed without libdeepmotif_cuda.so:"; cat "$tmp/err"; status=1
+    fi
 fi
 exit $status
