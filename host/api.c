@@ -412,10 +412,3 @@ dm_status dm_api_net(const dm_model *m, dm_backend *be, int32_t batch, dm_net **
     *out = net;
     return DM_STATUS_OK;
 }
-
-void dm_api_onehot(float *x, const uint8_t *codes, int64_t n, bool n_quarter) {
-    for (int64_t i = 0; i < n; i++)
-        for (int c = 0; c < 4; c++)
-            x[4 * i + c] = codes[i] < 4 ? (float)(codes[i] == c)
-                                        : (codes[i] == DM_BASE_N && n_quarter ? 0.25f : 0.0f);
-}

@@ -26,7 +26,4 @@ dm_status dm_api_check_input(const dm_model *m, const dm_input *in, const char *
 /* An engine model of m on be for batches of up to `batch`, holding m's parameters. */
 dm_status dm_api_net(const dm_model *m, dm_backend *be, int32_t batch, dm_net **out);
 
-/* x (n, 4) from n base codes, as the backend's one-hot op encodes them. */
-void dm_api_onehot(float *x, const uint8_t *codes, int64_t n, bool n_quarter);
-
 #endif /* DM_API_H */

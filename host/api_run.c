@@ -12,6 +12,7 @@
 
 #include "api.h"
 #include "motifs.h"
+#include "netio.h"
 #include "optimize.h"
 #include "saliency.h"
 #include "train.h"
@@ -295,7 +296,7 @@ dm_status dm_saliency(const dm_model *m, dm_backend *be, const dm_input *in, con
     for (int64_t i = 0; !s && i < in->n; i += B0) {
         int32_t B = (int32_t)(in->n - i < B0 ? in->n - i : B0);
         const float *xb = in->onehot ? in->onehot + (size_t)i * L * 4 : x;
-        if (in->codes) dm_api_onehot(x, in->codes + (size_t)i * L, (int64_t)B * L, in->n_quarter != 0);
+        if (in->codes) dm_onehot_host(x, in->codes + (size_t)i * L, (int64_t)B * L, in->n_quarter != 0);
         s = dm_saliency_batch(net, xb, in->labels ? in->labels + i : NULL, B, i, &so, attr + (size_t)i * L * 4,
                               p_pos ? p_pos + i : p);
         if (!s && ((i + B) % step == 0 || i + B == in->n)) s = report(progress, ctx, "saliency", i + B, in->n, t0);
@@ -326,7 +327,7 @@ dm_status dm_temporal(const dm_model *m, dm_backend *be, const dm_input *in, flo
     for (int64_t i = 0; !s && i < in->n; i += B0) {
         int32_t B = (int32_t)(in->n - i < B0 ? in->n - i : B0);
         const float *xb = in->onehot ? in->onehot + (size_t)i * L * 4 : x;
-        if (in->codes) dm_api_onehot(x, in->codes + (size_t)i * L, (int64_t)B * L, in->n_quarter != 0);
+        if (in->codes) dm_onehot_host(x, in->codes + (size_t)i * L, (int64_t)B * L, in->n_quarter != 0);
         s = dm_net_temporal(net, xb, B, fwd + (size_t)i * L, bwd + (size_t)i * L);
         if (!s && ((i + B) % step == 0 || i + B == in->n)) s = report(progress, ctx, "temporal", i + B, in->n, t0);
     }

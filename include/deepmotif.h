@@ -224,11 +224,12 @@ typedef struct dm_backend dm_backend;   /* opaque: where the computation runs */
 /* Opens a backend. spec: "cpu"; "cuda" or "cuda:N" (device N, default 0); "auto" (NULL too):
  * CUDA device 0 when this build has the CUDA backend and a device is usable, else the CPU.
  * threads: CPU worker threads, <= 0 for all cores (ignored by CUDA).
- * The CUDA backend is the shared object libdeepmotif_cuda.so, loaded on first use from the folder
- * of libdeepmotif.so (or of the program, for a program linked statically), then the folder
- * ../lib beside it, then the dynamic loader's search path; the environment variable
- * DM_CUDA_LIBRARY names the file instead. When it cannot be loaded, "cuda:N" fails with
- * DM_STATUS_BACKEND ("cuda:0: libdeepmotif_cuda.so: <reason>") and "auto" takes the CPU.
+ * In libdeepmotif.so (and the deepmotif program) of a CUDA build, the CUDA backend is the shared
+ * object libdeepmotif_cuda.so, loaded on first use from the folder of libdeepmotif.so, then ../lib
+ * beside it, then the running program's folder (and its ../lib), then the dynamic loader's search
+ * path; the environment variable DM_CUDA_LIBRARY names the file instead. When it cannot be loaded,
+ * "cuda:N" fails with DM_STATUS_BACKEND ("cuda:0: libdeepmotif_cuda.so: <reason>") and "auto" takes
+ * the CPU. (libdeepmotif.a links the CUDA backend in; builds without CUDA have none.)
  * Returns _OK, _ARG (an unknown spec), _BACKEND, _NOMEM. Thread-safe. */
 DM_API dm_status dm_backend_open(const char *spec, int threads, dm_backend **out);
 
