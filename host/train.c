@@ -197,8 +197,9 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
     prov->n_valid = use_valid ? valid->n : 0;
     snprintf(prov->protocol, sizeof prov->protocol, "%s", dm_protocol_name(o->protocol));
     double t_start = dm_now(), seconds0 = prov->train_seconds;
-    /* the in-epoch progress line rewrites itself: only on a terminal; logs get one line per epoch */
-    bool live = o->progress && isatty(fileno(stderr));
+    /* the in-epoch status goes to the progress callback (the CLI sets one on a terminal only); the
+     * log callback gets one line per epoch */
+    bool live = o->progress && dm_progress_enabled();
     /* a run that stopped early stays stopped when resumed */
     bool finished = use_valid && o->patience > 0 && state->bad_epochs >= o->patience;
 
@@ -264,9 +265,9 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
                 double left = ((double)(o->epochs - epoch) * n + (double)(n - i0 - Bk)) / rate;
                 char eta[32];
                 fmt_duration(eta, sizeof eta, left);
-                fprintf(stderr, "\repoch %d/%d  batch %lld/%lld  loss %.4f  %.0f seq/s  ETA %s (max)   ",
-                        epoch, o->epochs, (long long)k + 1, (long long)n_batches, loss_sum / (double)(i0 + Bk),
-                        rate, eta);
+                dm_progress("train", (int64_t)(epoch - 1) * n + i0 + Bk, (int64_t)o->epochs * n,
+                            "epoch %d/%d  batch %lld/%lld  loss %.4f  %.0f seq/s  ETA %s (max)", epoch, o->epochs,
+                            (long long)k + 1, (long long)n_batches, loss_sum / (double)(i0 + Bk), rate, eta);
                 t_last_print = now;
             }
             if (o->stop && *o->stop && k + 1 < n_batches) {
@@ -285,7 +286,7 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
                                              .stopping = true, .params = cur, .state = state, .criterion = NAN};
                     if ((st = o->checkpoint(o->checkpoint_ctx, &c))) goto done;
                 }
-                if (live) fputc('\n', stderr);
+                if (live) dm_progress_end("train");
                 if (last_params) memcpy(last_params, cur, sizeof(float) * (size_t)np);
                 st = dm_net_set_params(m, state->best_params);
                 goto done;
@@ -342,10 +343,13 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
         finished = use_valid && o->patience > 0 && state->bad_epochs >= o->patience;
         bool stopping = o->stop && *o->stop;
         if (o->progress) {
-            fprintf(stderr, "%sepoch %d/%d  loss %.4f", live ? "\r" : "", epoch, o->epochs, row.train_loss);
-            if (use_valid) fprintf(stderr, "  valid loss %.4f  valid AUROC %.4f", row.valid_loss, row.valid_auroc);
-            else if (original) fprintf(stderr, "  train AUROC %.4f", criterion);
-            fprintf(stderr, "  %.0f seq/s  %.1fs%s\n", (double)n / row.seconds, row.seconds, better ? "  *" : "");
+            char vals[96] = "";
+            if (use_valid)
+                snprintf(vals, sizeof vals, "  valid loss %.4f  valid AUROC %.4f", row.valid_loss, row.valid_auroc);
+            else if (original)
+                snprintf(vals, sizeof vals, "  train AUROC %.4f", criterion);
+            dm_log(DM_LOG_INFO, "epoch %d/%d  loss %.4f%s  %.0f seq/s  %.1fs%s", epoch, o->epochs, row.train_loss,
+                   vals, (double)n / row.seconds, row.seconds, better ? "  *" : "");
         }
         if (o->checkpoint) {
             /* MODEL.last's state is complete at every epoch end: weights, Adam, the selection */
@@ -362,8 +366,8 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
             break;
         }
         if (finished && o->progress)
-            fprintf(stderr, "early stop: no better validation AUROC for %d epochs (best: epoch %d, %.4f)\n",
-                    o->patience, state->best_epoch, state->best_valid);
+            dm_log(DM_LOG_INFO, "early stop: no better validation AUROC for %d epochs (best: epoch %d, %.4f)",
+                   o->patience, state->best_epoch, state->best_valid);
     }
 
     /* the final epoch's weights and optimiser state, then the selected weights back in the model */

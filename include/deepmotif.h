@@ -53,6 +53,43 @@ DM_API const char *dm_last_error(void);
 DM_API const char *dm_version(void);
 
 /* ---------------------------------------------------------------------------------------------
+ * Logging and progress (base/log.c)
+ *
+ * The library never writes to stdout or stderr and never exits: what it has to say (training's
+ * epoch lines, progress of long calls) goes to the callbacks the caller sets with dm_set_log. By
+ * default none is set and nothing is said. The command-line program sets callbacks that print to
+ * stderr; the Python package shows a progress bar.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef enum dm_log_level {
+    DM_LOG_INFO = 0,     /* a result line: "epoch 3/50  loss 0.4213  valid loss ...", early stop */
+    DM_LOG_WARN = 1,     /* something the caller should know that did not stop the call */
+    DM_LOG_ERROR = 2,    /* an internal error just before the process aborts (a library bug) */
+} dm_log_level;
+
+/* One finished line, without its newline. A log line also ends any progress status line shown
+ * before it (a terminal front end overwrites the status line with it). */
+typedef void (*dm_log_fn)(void *ctx, dm_log_level level, const char *msg);
+
+/* Progress of a long call. `what` names the task ("train", "saliency"); `done` of `total` units
+ * (training: sequences over the whole run, total = epochs x sequences, a maximum since early
+ * stopping may end sooner; saliency: sequences; total 0 when unknown). `msg` is a one-line status
+ * that replaces the task's previous one ("epoch 2/10  batch 12/40  loss 0.4213  9000 seq/s  ETA
+ * 1m 5s (max)"), or NULL when the task's progress ends without a log line after it (a stop request,
+ * the end of a saliency run). Sent at most about twice a second per task, plus at each epoch's
+ * last batch. */
+typedef void (*dm_progress_fn)(void *ctx, const char *what, int64_t done, int64_t total, const char *msg);
+
+/* Sets the process's callbacks (either may be NULL: that kind is dropped; both NULL: silence, the
+ * default); `ctx` is passed to both. Process-wide, not per thread. dm_set_log itself is
+ * thread-safe, but set it before starting calls on other threads: a call running while it changes
+ * may report to either. The callbacks run on the thread that called the library function that
+ * reports (never on the library's worker threads); when several threads call the library at once
+ * they may run concurrently and must then be thread-safe themselves. A callback must not call
+ * dm_set_log. Training and saliency report only when their options ask for progress. */
+DM_API void dm_set_log(dm_log_fn log, dm_progress_fn progress, void *ctx);
+
+/* ---------------------------------------------------------------------------------------------
  * Sequences and data sets (host/data.c)
  * ------------------------------------------------------------------------------------------- */
 
