@@ -208,7 +208,6 @@ static void dm_w_tensors(dm_wbuf *w, const dm_tensor_info *t, int32_t n) {
     size_t s = dm_w_begin(w, DM_SEC_TENS);
     dm_w_u32(w, (uint32_t)n);
     for (int32_t i = 0; i < n; i++) {
-        DM_ASSERT(t[i].ndim >= 0 && t[i].ndim <= 4);
         dm_w_str(w, t[i].name, sizeof t[i].name);
         dm_w_u32(w, (uint32_t)t[i].ndim);
         for (int d = 0; d < t[i].ndim; d++) dm_w_i64(w, t[i].shape[d]);
@@ -219,8 +218,6 @@ static void dm_w_tensors(dm_wbuf *w, const dm_tensor_info *t, int32_t n) {
 }
 
 static void dm_w_provenance(dm_wbuf *w, const dm_provenance *p) {
-    DM_ASSERT(p->n_inputs >= 0 && p->n_inputs <= DM_MAX_INPUTS);
-    DM_ASSERT(p->n_epochs >= 0 && p->n_epochs <= DM_MAX_EPOCHS);
     size_t s = dm_w_begin(w, DM_SEC_PROV);
     dm_w_str(w, p->version, sizeof p->version);
     dm_w_str(w, p->protocol, sizeof p->protocol);
@@ -268,7 +265,6 @@ static void dm_w_provenance(dm_wbuf *w, const dm_provenance *p) {
 static int dm_resume_mid_epoch(const dm_resume_state *r) { return r && r->batch_done > 0; }
 
 static void dm_w_resume(dm_wbuf *w, const dm_resume_state *r, int64_t n_params) {
-    DM_ASSERT(n_params == 0 || (r->adam_m && r->adam_v && r->best_params));
     size_t s = dm_w_begin(w, DM_SEC_RESM);
     dm_w_i32(w, r->epoch_done);
     dm_w_i64(w, r->adam_t);
@@ -281,7 +277,6 @@ static void dm_w_resume(dm_wbuf *w, const dm_resume_state *r, int64_t n_params) 
     dm_w_floats(w, r->adam_v, n_params);
     dm_w_floats(w, r->best_params, n_params);
     if (dm_resume_mid_epoch(r)) {
-        DM_ASSERT(r->batch >= 1 && r->rows_done >= 1 && r->part_logprob && r->part_loss);
         dm_w_i32(w, r->batch_done);
         dm_w_i32(w, r->batch);
         dm_w_i64(w, r->rows_done);
@@ -291,11 +286,38 @@ static void dm_w_resume(dm_wbuf *w, const dm_resume_state *r, int64_t n_params) 
     dm_w_end(w, s);
 }
 
+/* The caller's arguments, checked before anything is assembled: every count within its array. */
+static dm_status dm_checkpoint_save_args(const char *path, const dm_hparams *hp, const dm_tensor_info *tensors,
+                                         int32_t n_tensors, const float *params, int64_t n_params,
+                                         const dm_provenance *prov, const dm_resume_state *resume) {
+    const char *f = "dm_checkpoint_save";
+    DM_CHECK_ARG(path && hp && prov, "%s: path, hyper-parameters and provenance must not be NULL", f);
+    DM_CHECK_ARG(n_params >= 0 && (params || n_params == 0), "%s: %s: %lld parameters%s", f, path,
+                 (long long)n_params, params ? "" : " and no parameter array");
+    DM_CHECK_ARG(n_tensors >= 0 && n_tensors <= DM_MAX_TENSORS && (tensors || n_tensors == 0),
+                 "%s: %s: %d tensors (0 to %d, with a table)", f, path, (int)n_tensors, DM_MAX_TENSORS);
+    for (int32_t i = 0; i < n_tensors; i++)
+        DM_CHECK_ARG(tensors[i].ndim >= 0 && tensors[i].ndim <= 4, "%s: %s: tensor %d has %d dimensions (0 to 4)",
+                     f, path, (int)i, (int)tensors[i].ndim);
+    DM_CHECK_ARG(prov->n_inputs >= 0 && prov->n_inputs <= DM_MAX_INPUTS, "%s: %s: %d input files (0 to %d)", f,
+                 path, (int)prov->n_inputs, DM_MAX_INPUTS);
+    DM_CHECK_ARG(prov->n_epochs >= 0 && prov->n_epochs <= DM_MAX_EPOCHS, "%s: %s: %d log rows (0 to %d)", f, path,
+                 (int)prov->n_epochs, DM_MAX_EPOCHS);
+    if (resume) {
+        DM_CHECK_ARG(n_params == 0 || (resume->adam_m && resume->adam_v && resume->best_params),
+                     "%s: %s: the resume state lacks its Adam moments or best weights", f, path);
+        if (dm_resume_mid_epoch(resume))
+            DM_CHECK_ARG(resume->batch >= 1 && resume->rows_done >= 1 && resume->part_logprob && resume->part_loss,
+                         "%s: %s: the mid-epoch resume state (batch %d, %lld rows done) lacks its partial results",
+                         f, path, (int)resume->batch, (long long)resume->rows_done);
+    }
+    return DM_STATUS_OK;
+}
+
 dm_status dm_checkpoint_save(const char *path, const dm_hparams *hp, const dm_tensor_info *tensors,
                              int32_t n_tensors, const float *params, int64_t n_params,
                              const dm_provenance *prov, const dm_resume_state *resume) {
-    DM_ASSERT(path && hp && prov && n_params >= 0 && (params || n_params == 0));
-    DM_ASSERT(n_tensors >= 0 && n_tensors <= DM_MAX_TENSORS && (tensors || n_tensors == 0));
+    DM_TRY(dm_checkpoint_save_args(path, hp, tensors, n_tensors, params, n_params, prov, resume));
     // the whole file is assembled in memory, then written in one go
     dm_wbuf w = {0};
     uint8_t *magic = dm_w_room(&w, 8);
@@ -525,7 +547,9 @@ static dm_status dm_check_table(const char *path, const dm_tensor_info *got, int
             return dm_error(DM_STATUS_CORRUPT, "%s: tensor table mismatch: the file has tensor "
                             "'%s' the model lacks", path, got[i].name);
         const dm_tensor_info *g = &got[i], *w = &want[i];
-        DM_ASSERT(w->ndim >= 0 && w->ndim <= 4);   /* make_table's own table */
+        if (w->ndim < 0 || w->ndim > 4)   /* make_table is the caller's */
+            return dm_error(DM_STATUS_ARG, "%s: the expected tensor table has %d dimensions for tensor '%s' (0 to 4)",
+                            path, (int)w->ndim, w->name);
         if (strncmp(g->name, w->name, sizeof g->name) != 0)
             return dm_error(DM_STATUS_CORRUPT, "%s: tensor table mismatch: tensor %d is '%s' in "
                             "the file, the model expects '%s'", path, (int)i, g->name, w->name);
@@ -848,7 +872,8 @@ fail:
 dm_status dm_checkpoint_load(const char *path, dm_table_fn make_table, dm_hparams *hp,
                              float **params, int64_t *n_params, dm_provenance *prov,
                              dm_resume_state *resume) {
-    DM_ASSERT(path && make_table && hp && params && n_params && prov);
+    DM_CHECK_ARG(path && make_table && hp && params && n_params && prov,
+                 "dm_checkpoint_load: path, make_table, hp, params, n_params and prov must not be NULL");
     // outputs are empty until everything has been checked
     *params = NULL;
     *n_params = 0;

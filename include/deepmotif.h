@@ -11,6 +11,9 @@
  *    ("file:line: what"), naming the input file and line where the failure is the input's fault.
  *  - Tensors are float32, row-major, (B, L, C) channels-last. Base codes: 0..3 = A, C, G, T.
  *  - Objects come in _create/_free pairs; _free(NULL) is a no-op.
+ *  - Arguments are checked: a NULL pointer, a count out of range or an inconsistent data set is
+ *    DM_STATUS_ARG with a message, never a crash or an abort (functions without a status: NaN for
+ *    the metrics, nothing written for dm_dinuc_shuffle). The library never prints (dm_set_log).
  */
 #ifndef DEEPMOTIF_H
 #define DEEPMOTIF_H
@@ -154,7 +157,7 @@ DM_API dm_status dm_dataset_split(const dm_dataset *ds, double frac, uint64_t se
  * is drawn by Wilson's loop-erased random walk, which gives the same distribution as redrawing).
  * Any byte is a letter. Deterministic in (seed, row). `out` and `in` must not overlap. Cannot fail:
  * when a rare allocation (> 16 distinct letters) fails, the input is copied unchanged (still a
- * member of its shuffle class). */
+ * member of its shuffle class). NULL arrays: nothing is written. */
 DM_API void dm_dinuc_shuffle(uint8_t *out, const uint8_t *in, size_t n, uint64_t seed, uint64_t row);
 
 /* Writes a labelled FASTA (`>1`/`>0`, one upper-case line) of `ds`; atomic (temp file + rename). */
@@ -191,7 +194,8 @@ typedef struct dm_model dm_model;      /* opaque */
  * ------------------------------------------------------------------------------------------- */
 
 /* Metrics ignore rows whose label is not 0 or 1. A NaN score on a labelled row makes AUROC and
- * AUPRC NaN (and counts as wrong for accuracy). */
+ * AUPRC NaN (and counts as wrong for accuracy). A NULL score or label array with n > 0 gives NaN
+ * (dm_last_error() says why, as DM_STATUS_ARG). */
 
 /* AUROC with tied scores counting 1/2 (the Mann–Whitney statistic). NaN if a class is absent. */
 DM_API double dm_auroc(const float *score, const int8_t *label, int64_t n);
