@@ -39,6 +39,8 @@ static dm_status predict_resident(dm_net *m, dm_devdata *d, bool n_quarter, floa
 }
 
 dm_status dm_net_predict(dm_net *m, const dm_dataset *ds, bool n_quarter, float *scores) {
+    DM_CHECK_ARG(m && scores, "prediction: NULL model or scores");
+    DM_TRY(dm_dataset_check(ds, "prediction data"));
     if (ds->len != dm_net_hparams(m)->len)
         return dm_error(DM_STATUS_ARG, "data length %d != model length %d", ds->len, dm_net_hparams(m)->len);
     dm_devdata *d;
@@ -113,6 +115,12 @@ static dm_status keep_partial(dm_resume_state *state, dm_devdata *d, int64_t bat
 dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *valid,
                    const dm_train_options *o, dm_provenance *prov, dm_resume_state *state,
                    float *last_params) {
+    DM_CHECK_ARG(m && o && prov && state, "training: NULL model, options, provenance or state");
+    DM_TRY(dm_dataset_check(train, "training data"));
+    if (valid) DM_TRY(dm_dataset_check(valid, "validation data"));
+    DM_CHECK_ARG(o->batch >= 1, "training: batch size %d (at least 1)", (int)o->batch);
+    DM_CHECK_ARG(o->epochs >= 0, "training: %d epochs", (int)o->epochs);
+    DM_CHECK_ARG(isfinite(o->lr) && o->lr > 0, "training: learning rate %g (positive)", (double)o->lr);
     const dm_hparams *hp = dm_net_hparams(m);
     dm_backend *be = dm_net_backend(m);
     int64_t n = train->n, np = dm_net_n_params(m);

@@ -353,6 +353,41 @@ Test(base, small_functions_take_null) {
     cr_expect_str_eq(dm_status_str((dm_status)123), "unknown status");
 }
 
+Test(base, training_checks_its_arguments) {
+    dm_dataset tr = sim_data(), broken = {.n = 10, .len = 101};
+    dm_hparams hp;
+    dm_hparams_default(&hp, DM_ARCH_CNN);
+    hp.conv_channels = 8;
+    dm_backend *be = dm_backend_cpu_create(1);
+    dm_net *m;
+    cr_assert(dm_net_create(&m, &hp, be, 32) == DM_STATUS_OK, "%s", dm_last_error());
+    dm_train_options o;
+    dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
+    o.epochs = 1;
+    static dm_provenance prov;
+    dm_resume_state st = {0};
+    expect_arg(dm_net_train(m, NULL, NULL, &o, &prov, &st, NULL), "NULL training data");
+    expect_arg(dm_net_train(m, &broken, NULL, &o, &prov, &st, NULL), "training rows without arrays");
+    expect_arg(dm_net_train(m, &tr, &broken, &o, &prov, &st, NULL), "validation rows without arrays");
+    expect_arg(dm_net_train(m, &tr, NULL, NULL, &prov, &st, NULL), "NULL options");
+    expect_arg(dm_net_train(NULL, &tr, NULL, &o, &prov, &st, NULL), "NULL model");
+    o.batch = 0;
+    expect_arg(dm_net_train(m, &tr, NULL, &o, &prov, &st, NULL), "batch 0");
+    o.batch = 32;
+    o.lr = NAN;
+    expect_arg(dm_net_train(m, &tr, NULL, &o, &prov, &st, NULL), "learning rate NaN");
+    o.lr = 0.01f;
+    float *scores = malloc(sizeof(float) * (size_t)tr.n);
+    expect_arg(dm_net_predict(m, &broken, false, scores), "predict: rows without arrays");
+    expect_arg(dm_net_predict(m, &tr, false, NULL), "predict: NULL scores");
+    cr_expect_eq(dm_net_predict(m, &tr, false, scores), DM_STATUS_OK, "%s", dm_last_error());
+    free(scores);
+    dm_resume_state_free(&st);
+    dm_net_free(m);
+    dm_backend_free(be);
+    dm_dataset_free(&tr);
+}
+
 /* ---- allocation helpers ----------------------------------------------------------------------- */
 
 Test(base, allocation_helpers) {
