@@ -78,8 +78,8 @@ typedef void (*dm_log_fn)(void *ctx, dm_log_level level, const char *msg);
  * (training: sequences over the whole run, total = epochs x sequences, a maximum since early
  * stopping may end sooner; saliency: sequences; total 0 when unknown). `msg` is a one-line status
  * that replaces the task's previous one ("epoch 2/10  batch 12/40  loss 0.4213  9000 seq/s  ETA
- * 1m 5s (max)"), or NULL when the task's progress ends without a log line after it (a stop request,
- * the end of a saliency run). Sent at most about twice a second per task, plus at each epoch's
+ * 1m 5s (max)"), or NULL (done and total 0) when the task's progress ends without a log line after
+ * it (a stop request, the end of a saliency run). Sent at most about twice a second per task, plus at each epoch's
  * last batch. */
 typedef void (*dm_progress_fn)(void *ctx, const char *what, int64_t done, int64_t total, const char *msg);
 
