@@ -4,7 +4,9 @@
  * over many reports.
  *
  * The report (DIR/index.html) holds inline SVG drawn by svg.c, some seventy lines of vanilla JavaScript
- * (hover read-out, sortable tables, a render-time note), no external reference of any kind. It shows
+ * (hover read-out, sortable tables, a render-time note), no external reference of any kind; the style
+ * sheet and script are host/dashboard/dashboard.css and dashboard.js, embedded at build time, and the
+ * code is in host/dashboard/ (dashboard_internal.h says which file does what). It shows
  *   - a summary table: metrics per model and, with a database, the motif each model names (the target
  *     that is the top match, q ≤ 0.05, of most of its optimised and filter PPMs);
  *   - a model card per model: architecture, trained parameters, data files with SHA-256, seed,

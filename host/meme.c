@@ -351,12 +351,10 @@ static dm_status meme_check(const char *path, const dm_motif_set *s) {
     return DM_STATUS_OK;
 }
 
-dm_status dm_meme_write(const char *path, const dm_motif_set *s) {
+dm_status dm_meme_fprint(FILE *f, const char *path, const dm_motif_set *s) {
     DM_TRY(meme_check(path, s));
-    dm_outfile o;
-    DM_TRY(dm_outfile_open(&o, path));
-    fprintf(o.f, "MEME version 4\n\nALPHABET= ACGT\n\nstrands: + -\n\n"
-                 "Background letter frequencies\nA 0.25 C 0.25 G 0.25 T 0.25\n\n");
+    fprintf(f, "MEME version 4\n\nALPHABET= ACGT\n\nstrands: + -\n\n"
+               "Background letter frequencies\nA 0.25 C 0.25 G 0.25 T 0.25\n\n");
     for (int i = 0; i < s->n; i++) {
         const dm_motif *m = &s->m[i];
         /* The alternative name is one token: whitespace becomes '_'. */
@@ -364,18 +362,30 @@ dm_status dm_meme_write(const char *path, const dm_motif_set *s) {
         snprintf(name, sizeof name, "%s", m->name);
         for (char *c = name; *c; c++)
             if (isspace((unsigned char)*c)) *c = '_';
-        fprintf(o.f, "MOTIF %s%s%s\n", m->id, name[0] ? " " : "", name);
-        fprintf(o.f, "letter-probability matrix: alength= 4 w= %d", m->w);
-        if (m->nsites > 0) fprintf(o.f, " nsites= %d", m->nsites);
-        fprintf(o.f, " E= 0\n");
+        fprintf(f, "MOTIF %s%s%s\n", m->id, name[0] ? " " : "", name);
+        fprintf(f, "letter-probability matrix: alength= 4 w= %d", m->w);
+        if (m->nsites > 0) fprintf(f, " nsites= %d", m->nsites);
+        fprintf(f, " E= 0\n");
         /* Rows renormalised in double, so each printed row sums to 1 within the 6-decimal rounding. */
         for (int j = 0; j < m->w; j++) {
             const float *row = m->p + 4 * (size_t)j;
             double sum = (double)row[0] + row[1] + row[2] + row[3];
-            for (int b = 0; b < 4; b++) fprintf(o.f, " %.6f", row[b] / sum);
-            fputc('\n', o.f);
+            for (int b = 0; b < 4; b++) fprintf(f, " %.6f", row[b] / sum);
+            fputc('\n', f);
         }
-        fputc('\n', o.f);
+        fputc('\n', f);
+    }
+    return DM_STATUS_OK;
+}
+
+dm_status dm_meme_write(const char *path, const dm_motif_set *s) {
+    DM_TRY(meme_check(path, s));
+    dm_outfile o;
+    DM_TRY(dm_outfile_open(&o, path));
+    dm_status st = dm_meme_fprint(o.f, path, s);
+    if (st) {
+        dm_outfile_abort(&o);
+        return st;
     }
     return dm_outfile_commit(&o);
 }

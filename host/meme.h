@@ -15,6 +15,8 @@
 #ifndef DM_MEME_H
 #define DM_MEME_H
 
+#include <stdio.h>
+
 #include "deepmotif.h"
 
 /* One motif: a (w, 4) probability matrix, rows A C G T each summing to 1. */
@@ -50,5 +52,10 @@ void dm_motif_set_free(dm_motif_set *s);
  * (the alt name is one token). Returns _OK, _IO, _ARG (an empty id or one holding whitespace, w < 1,
  * a NULL matrix, a negative or non-finite entry, a row summing to 0). */
 dm_status dm_meme_write(const char *path, const dm_motif_set *s);
+
+/* dm_meme_write's checks and text, to an open stream (a writer that commits several files together
+ * opens and commits its own); `path` names the file in the messages. Nothing is written unless the
+ * checks pass. Returns _OK or _ARG (as dm_meme_write). */
+dm_status dm_meme_fprint(FILE *f, const char *path, const dm_motif_set *s);
 
 #endif /* DM_MEME_H */

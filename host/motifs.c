@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "motifs.h"
+#include "netio.h"
 
 void dm_motifs_options_default(dm_motifs_options *o) {
     *o = (dm_motifs_options){.frac = 0.5f, .min_sites = 10, .n_quarter = false};
@@ -27,9 +28,7 @@ dm_status dm_motifs_extract(dm_net *m, const dm_dataset *ds, const dm_motifs_opt
         for (int64_t i = 0; i < ds->n && !st; i += Bmax) {
             int B = (int)(ds->n - i < Bmax ? ds->n - i : Bmax);
             const uint8_t *codes = ds->seq + (size_t)i * L;
-            for (int64_t r = 0; r < (int64_t)B * L; r++)
-                for (int c = 0; c < 4; c++)
-                    x[4 * r + c] = codes[r] < 4 ? (float)(codes[r] == c) : (codes[r] == DM_BASE_N && o->n_quarter ? 0.25f : 0.0f);
+            dm_onehot_host(x, codes, (int64_t)B * L, o->n_quarter);
             st = dm_net_first_layer(m, x, B, act, &Lo, &K, &pad, &C);
             if (st) break;
             if (pass == 1 && !counts) {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "dm_rng.h"
+#include "meme.h"
 #include "optimize.h"
 
 void dm_optimize_options_default(dm_optimize_options *o) {
@@ -91,18 +92,6 @@ void dm_optimize_postprocess(float *x, int L) {
     }
 }
 
-/* One MEME motif block; rows renormalised so the printed 6 decimals sum to 1 within 1e-6. */
-static void meme_motif(FILE *f, const char *name, const char *alt, const float *ppm, int L, int nsites) {
-    fprintf(f, "MOTIF %s %s\nletter-probability matrix: alength= 4 w= %d nsites= %d E= 0\n", name, alt, L, nsites);
-    for (int l = 0; l < L; l++) {
-        double s = 0;
-        for (int c = 0; c < 4; c++) s += ppm[4 * l + c];
-        for (int c = 0; c < 4; c++) fprintf(f, " %.6f", ppm[4 * l + c] / s);
-        fputc('\n', f);
-    }
-    fputc('\n', f);
-}
-
 dm_status dm_optimize_write(const char *prefix, const dm_optimize_options *o, int L, const float *ppm,
                             const float *objective, const float *p_pos) {
     int R = o->restarts;
@@ -118,21 +107,32 @@ dm_status dm_optimize_write(const char *prefix, const dm_optimize_options *o, in
     for (int r = 0; r < R; r++)
         for (int i = 0; i < 4 * L; i++) mean[i] += ppm[4 * (size_t)r * L + i] / (float)R;
 
+    /* the MEME file: every restart's PPM (views into ppm), then their mean as the consensus */
+    dm_motif_set set = {.n = R + 1, .m = calloc((size_t)R + 1, sizeof(dm_motif))};
+    if (!set.m) {
+        free(mean);
+        return dm_error(DM_STATUS_NOMEM, "optimize: out of memory");
+    }
+    for (int r = 0; r <= R; r++) {
+        dm_motif *mo = &set.m[r];
+        mo->w = L;
+        mo->p = r < R ? (float *)ppm + 4 * (size_t)r * L : mean;
+        mo->nsites = r < R ? 1 : R;
+        if (r < R) {
+            snprintf(mo->id, sizeof mo->id, "restart_%d", r + 1);
+            snprintf(mo->name, sizeof mo->name, "P(bound)=%.4f", p_pos[r]);
+        } else {
+            snprintf(mo->id, sizeof mo->id, "consensus");
+            snprintf(mo->name, sizeof mo->name, "mean_of_%d_restarts", R);
+        }
+    }
+
     dm_outfile f[3];
     memset(f, 0, sizeof f);
     dm_status st = DM_STATUS_OK;
     for (int k = 0; k < 3 && !st; k++) st = dm_outfile_open(&f[k], path[k]);
+    if (!st) st = dm_meme_fprint(f[0].f, path[0], &set);
     if (!st) {
-        fprintf(f[0].f, "MEME version 4\n\nALPHABET= ACGT\n\nstrands: + -\n\n"
-                        "Background letter frequencies\nA 0.25 C 0.25 G 0.25 T 0.25\n\n");
-        char name[32], alt[96];
-        for (int r = 0; r < R; r++) {
-            snprintf(name, sizeof name, "restart_%d", r + 1);
-            snprintf(alt, sizeof alt, "P(bound)=%.4f", p_pos[r]);
-            meme_motif(f[0].f, name, alt, ppm + 4 * (size_t)r * L, L, 1);
-        }
-        snprintf(alt, sizeof alt, "mean_of_%d_restarts", R);
-        meme_motif(f[0].f, "consensus", alt, mean, L, R);
 
         fprintf(f[1].f, "step");
         for (int r = 0; r < R; r++) fprintf(f[1].f, "\trestart_%d", r + 1);
@@ -160,6 +160,7 @@ dm_status dm_optimize_write(const char *prefix, const dm_optimize_options *o, in
             remove(path[k]);
         }
     }
+    free(set.m);
     free(mean);
     return st;
 }

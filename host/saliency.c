@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "netio.h"
 #include "npy.h"
 #include "saliency.h"
 
@@ -192,14 +193,6 @@ dm_status dm_saliency_batch(dm_net *m, const float *x, const int8_t *labels, int
     return DM_STATUS_OK;
 }
 
-/* x (B, L, 4) from base codes, as the backend's one-hot op does. */
-static void onehot_host(float *x, const uint8_t *codes, int64_t n, bool n_quarter) {
-    for (int64_t i = 0; i < n; i++)
-        for (int c = 0; c < 4; c++)
-            x[4 * i + c] = codes[i] < 4 ? (float)(codes[i] == c)
-                                        : (codes[i] == DM_BASE_N && n_quarter ? 0.25f : 0.0f);
-}
-
 /* (B, L, 4) → the output layout: itself (NLC) or (B, 4, L) (NCL). */
 static void to_layout(float *dst, const float *src, int B, int L, bool nlc) {
     if (nlc) {
@@ -289,7 +282,7 @@ dm_status dm_saliency_rows(dm_saliency_out *s, const dm_dataset *ds, int64_t row
     for (int64_t i = 0; !st && i < ds->n; i += Bmax) {
         int B = (int)(ds->n - i < Bmax ? ds->n - i : Bmax);
         int64_t nv = 4 * (int64_t)B * L;
-        onehot_host(x, ds->seq + (size_t)i * L, (int64_t)B * L, o->n_quarter);
+        dm_onehot_host(x, ds->seq + (size_t)i * L, (int64_t)B * L, o->n_quarter);
         st = dm_saliency_batch(m, x, ds->label + i, B, row0 + i, o, attr, p);
         if (!st) to_layout(buf, attr, B, L, o->nlc);
         for (int k = 0; !st && k < 4; k += 2) st = dm_npy_append(&s->w[k], buf, nv);

@@ -1,5 +1,5 @@
 /*
- * test_dashboard.c: the HTML dashboard (host/dashboard.c) and its index, on small models trained here
+ * test_dashboard.c: the HTML dashboard (host/dashboard/) and its index, on small models trained here
  * on simulated data (a few seconds), and in a real browser.
  *  - the report: every section, the expected number of logos, heatmaps, strips and curves, the raw
  *    outputs beside it (every relative link resolves), standalone figures, the saliency array equal
@@ -8,6 +8,9 @@
  *  - the CLI: usage errors, bad checkpoint / data / database named in one line with nothing written,
  *    a failure while writing rolls back what was written;
  *  - the index: AUROC table, mean / median / population std per model, relative links, errors;
+ *  - the style sheet and script: both pages hold host/dashboard/dashboard.css and dashboard.js whole
+ *    (what the build embeds is what the files say); the CSS's braces balance, the script parses
+ *    (`node --check`, skipped without Debian's nodejs); an unlabelled report's summary reads in the index;
  *  - Chromium (headless, Debian's `chromium`; skipped when it is not installed): the page loads with
  *    no console message and no network request, the DOM holds the expected figures, the page's load
  *    handler runs and records its render time (logged, not asserted), hovering a position reads out
@@ -618,6 +621,113 @@ Test(dashboard, index_table_statistics_and_links) {
     snprintf(args, sizeof args, "--index '%s' '%s' '%s' --out '%s/idx3'", a, b, c, d);
     cr_expect_eq(cli(d, args), 0, "%s", text(d, "stderr"));
     cr_expect(strstr(text(d, "stdout"), "idx3/index.html (3 data sets)") != NULL);
+    dm_test_rmdir(d);
+    free(d);
+}
+
+/* ---- the embedded style sheet and script; an unlabelled report in the index --------------------- */
+
+/* The style sheet and script of both pages are host/dashboard/dashboard.css and dashboard.js,
+ * embedded at build time: each page holds each file whole, once, between its tags, so an edit to a
+ * file that the build did not pick up (or a page that stopped using it) fails here. The report is of
+ * unlabelled data, whose undefined metrics summary.tsv writes as NA in their own columns, so the
+ * index reads it and shows a dash. */
+Test(dashboard, embedded_style_and_script_are_the_files_and_unlabelled_reports_index, .timeout = 120) {
+    char *d = dm_test_tmpdir();
+    cr_assert(d);
+    char model[600], fa[600], out[600], idx[600], path[4200];
+    snprintf(model, sizeof model, "%s/cnn.dm", d);
+    save_untrained(model);
+    snprintf(fa, sizeof fa, "%s/peaks.fa", d);
+    write_file(fa, ">p1\nACGTACGTTGCCGCGAGGGCAGTACGATCGATCGA\n>p2\nTTGCCGCGCGGGCAGGGACGTACGATTTAC\n");
+    snprintf(out, sizeof out, "%s/rep", d);
+    dm_dashboard_options o;
+    dm_dashboard_options_default(&o);
+    o.restarts = 1;
+    o.steps = 2;
+    dm_backend *be = dm_backend_cpu_create(1);
+    dm_dashboard_result res;
+    const char *models[1] = {model};
+    cr_assert_eq(dm_dashboard_write(models, 1, fa, out, be, &o, &res), DM_STATUS_OK, "%s", dm_last_error());
+    dm_backend_free(be);
+    snprintf(idx, sizeof idx, "%s/idx", d);
+    const char *dirs[1] = {out};
+    cr_assert_eq(dm_dashboard_index(dirs, 1, idx, NULL, path), DM_STATUS_OK, "%s", dm_last_error());
+
+    char *css = slurp_path(DM_TEST_SOURCE_DIR "/host/dashboard/dashboard.css", NULL);
+    char *js = slurp_path(DM_TEST_SOURCE_DIR "/host/dashboard/dashboard.js", NULL);
+    cr_assert(css && js && strlen(css) > 100 && strlen(js) > 100, "host/dashboard/dashboard.{css,js}");
+    size_t ns = strlen(css) + 32, nj = strlen(js) + 32;
+    char *style = malloc(ns), *script = malloc(nj);
+    cr_assert(style && script);
+    snprintf(style, ns, "<style>\n%s</style>\n", css);
+    snprintf(script, nj, "<script>\n%s</script>\n", js);
+    const char *page_dir[2] = {out, idx};
+    for (int i = 0; i < 2; i++) {
+        char *html = slurp(page_dir[i], "index.html");
+        cr_assert(html);
+        cr_expect_eq(count(html, style), 1, "%s/index.html: dashboard.css whole, once", page_dir[i]);
+        cr_expect_eq(count(html, script), 1, "%s/index.html: dashboard.js whole, once", page_dir[i]);
+        cr_expect_eq(count(html, "<style>"), 1);
+        cr_expect_eq(count(html, "<script>"), 1);
+        free(html);
+    }
+
+    /* summary.tsv: as many fields in the row as in the header, the metrics NA */
+    char *sum = slurp(out, "summary.tsv");
+    cr_assert(sum);
+    char *row = strchr(sum, '\n');
+    cr_assert(row);
+    *row++ = 0;
+    cr_expect_eq(count(sum, "\t"), count(row, "\t"), "header %s\nrow %s", sum, row);
+    cr_expect(strstr(row, "\tcnn\tcnn\tNA\tNA\tNA\t2\t") != NULL, "%s", row);
+    free(sum);
+    char *tsv = slurp(idx, "index.tsv"), *html = slurp(idx, "index.html");
+    cr_assert(tsv && html);
+    cr_expect(strstr(tsv, "\tcnn\n") && strstr(tsv, "peaks\tpeaks\t../rep/index.html\tNA\n"), "%s", tsv);
+    cr_expect(strstr(html, "<td class=\"num\" data-sort=\"\">&ndash;</td>") != NULL);
+    free(tsv);
+    free(html);
+    free(style);
+    free(script);
+    free(css);
+    free(js);
+    dm_test_rmdir(d);
+    free(d);
+}
+
+/* Lint of the files themselves: the script parses (`node --check`, Debian's nodejs; skipped without
+ * it), and a deliberately broken copy does not, so the check can fail; the style sheet's braces
+ * balance and it has no unterminated comment. */
+Test(dashboard, style_and_script_files_parse, .timeout = 60) {
+    char *css = slurp_path(DM_TEST_SOURCE_DIR "/host/dashboard/dashboard.css", NULL);
+    cr_assert(css);
+    int depth = 0, rules = 0;
+    for (const char *p = css; *p; p++) {
+        if (p[0] == '/' && p[1] == '*') {
+            const char *e = strstr(p + 2, "*/");
+            cr_assert(e, "dashboard.css: unterminated comment");
+            p = e + 1;
+        } else if (*p == '{') {
+            depth++;
+            rules++;
+        } else if (*p == '}') {
+            cr_assert(--depth >= 0, "dashboard.css: '}' without '{' at byte %td", p - css);
+        }
+    }
+    cr_expect_eq(depth, 0, "dashboard.css: %d unclosed '{'", depth);
+    cr_expect_gt(rules, 10);
+    free(css);
+    if (dm_test_system("node --version > /dev/null 2>&1") != 0)
+        cr_skip_test("no node (Debian's nodejs) to check dashboard.js");
+    cr_expect_eq(dm_test_system("node --check '%s/host/dashboard/dashboard.js'", DM_TEST_SOURCE_DIR), 0,
+                 "dashboard.js does not parse");
+    char *d = dm_test_tmpdir();
+    cr_assert(d);
+    char bad[600];
+    snprintf(bad, sizeof bad, "%s/bad.js", d);
+    write_file(bad, "(function () {\n  var x = ;\n})();\n");
+    cr_expect_neq(dm_test_system("node --check '%s' 2> /dev/null", bad), 0, "node --check let a syntax error pass");
     dm_test_rmdir(d);
     free(d);
 }

@@ -2,7 +2,7 @@
  * test_resume.c: crash-safe training through the CLI (issue 9). A small RNN run (400 simulated
  * sequences of 40, batches of 16, 4 epochs, one thread) is interrupted in every way a cluster job can
  * be, and each time:
- *   - the files on disk load and satisfy the invariant of cmd_train's commit order (host/main.c,
+ *   - the files on disk load and satisfy the invariant of cli_train's commit order (host/cli/train.c,
  *     train_files): MODEL holds the selected weights of the epochs ≤ the one recorded in MODEL.last,
  *     or of the next epoch (killed between the two commits);
  *   - `--resume MODEL.last` completes to MODEL and MODEL.last bit-identical to an uninterrupted run

@@ -1,0 +1,206 @@
+/*
+ * cli.h: the `deepmotif` command-line program, the only part of deepmotif that prints for the user
+ * and exits (0 success, 1 bad input or a failure while running, 2 a usage error).
+ *
+ *   main.c       the command table: dispatch, the top-level --help, --version
+ *   opts.c       option rows, parsing, each command's --help, the shared option blocks
+ *   common.c     steps every command shares: notices, the device, loading a model, streaming --data,
+ *                checking the outputs before anything is computed, metrics as text
+ *   train.c      train
+ *   eval.c       eval, predict
+ *   visualize.c  saliency, temporal, optimize
+ *   motifs.c     motifs, compare (and naming motifs against a database)
+ *   dashboard.c  dashboard
+ *   data.c       simulate
+ *
+ * A command is a row of the table in main.c: its name, a one-line summary, its usage and about text,
+ * its option blocks (rows of its own followed by shared blocks such as CLI_OPTS_DEVICE) and its
+ * handler, which gets the parsed options. A choice option lists its values; any other value is a
+ * usage error naming the option and the choices, before the command runs.
+ */
+#ifndef DM_CLI_H
+#define DM_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "deepmotif.h"
+#include "compare.h"
+#include "dm_internal.h"
+#include "meme.h"
+#include "model.h"
+
+/* ---- options and commands (opts.c, main.c) ---------------------------------------------------- */
+
+/* One option row; a block is an array of rows ended by a row with name NULL. */
+typedef struct cli_opt {
+    const char *name;             /* "--epochs" */
+    const char *arg;              /* metavariable ("N"), NULL for a flag; NULL with choices: "a|b|c" */
+    const char *help;
+    const char *const *choices;   /* the accepted values (NULL-ended), or NULL for any value */
+    unsigned flags;               /* CLI_REPEAT, CLI_LIST */
+} cli_opt;
+
+#define CLI_REPEAT 1u   /* may be given again: every value is kept (cli_list) */
+#define CLI_LIST 2u     /* takes every following argument up to the next "--" option (cli_list) */
+
+#define CLI_CHOICES(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+/* Shared blocks (opts.c), included by the commands that take them. */
+extern const cli_opt CLI_OPTS_DEVICE[];    /* --threads, --device, --cudnn */
+extern const cli_opt CLI_OPTS_NPOLICY[];   /* --n-policy zero|quarter */
+
+#define CLI_MAX_OPTS 48
+
+typedef struct cli_args cli_args;
+
+typedef struct cli_cmd {
+    const char *name;             /* "train" */
+    const char *summary;          /* one line of the top-level help */
+    const char *synopsis;         /* after "usage: " (may hold a second line) */
+    const char *about;
+    const cli_opt *const *blocks; /* NULL-ended list of option blocks */
+    int (*run)(cli_args *a);
+} cli_cmd;
+
+/* The parsed command line of one command. */
+struct cli_args {
+    const cli_cmd *cmd;
+    int argc;                          /* the command's own arguments (after the command name) */
+    char **argv;
+    int n;                             /* option rows of the command */
+    const cli_opt *row[CLI_MAX_OPTS];
+    const char *value[CLI_MAX_OPTS];   /* the argument, "1" for a given flag, NULL if absent */
+    const char **list[CLI_MAX_OPTS];   /* CLI_REPEAT and CLI_LIST rows: every value (malloc'd) */
+    int n_list[CLI_MAX_OPTS];
+};
+
+extern const cli_cmd cli_commands[];   /* main.c; ended by a row with name NULL */
+extern const char *cli_prog;           /* "deepmotif train": the start of every message */
+
+/* Fills a from argv (argc arguments after the command name): --help prints the command's help and
+ * exits 0; an unknown option, a missing value or a value outside an option's choices is a usage
+ * error. */
+void cli_parse(cli_args *a, const cli_cmd *cmd, int argc, char **argv);
+void cli_print_help(const cli_cmd *cmd);
+
+const char *cli_opt_str(const cli_args *a, const char *name);              /* NULL when absent */
+const char *cli_opt_or(const cli_args *a, const char *name, const char *def);
+bool cli_flag(const cli_args *a, const char *name);
+/* The values of a CLI_REPEAT or CLI_LIST row (*n of them; NULL and 0 when absent). */
+const char **cli_list(const cli_args *a, const char *name, int *n);
+void cli_args_free(cli_args *a);
+const char *cli_required(const cli_args *a, const char *name);
+long long cli_int(const cli_args *a, const char *name, long long def, long long lo, long long hi);
+double cli_num(const cli_args *a, const char *name, double def, double lo, double hi);
+uint64_t cli_seed(const cli_args *a);                                      /* --seed, default 1 */
+uint64_t cli_size(const cli_args *a, const char *name, uint64_t def);      /* bytes, K/M/G/T */
+bool cli_n_quarter(const cli_args *a);                                     /* --n-policy quarter */
+
+void cli_usage_error(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+/* A usage error for a value outside `choices`: "--opt: unknown value 'v' (choices: a, b)". */
+void cli_bad_choice(const char *name, const char *value, const char *const *choices) __attribute__((noreturn));
+/* The failure of a library call: its message (dm_last_error) on one line; exit 2 for _ARG, else 1. */
+void cli_fail(dm_status s) __attribute__((noreturn));
+
+#define CLI_CHECK(expr)                                                                            \
+    do {                                                                                           \
+        dm_status check_s_ = (expr);                                                               \
+        if (check_s_ != DM_STATUS_OK) cli_fail(check_s_);                                          \
+    } while (0)
+
+/* ---- shared steps (common.c) ------------------------------------------------------------------- */
+
+/* Notices (the device fallback, padded inputs) wait until every input has been read and checked, so
+ * a bad input still gets its one line and nothing else. */
+void cli_notice_add(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_notice_flush(void);
+
+/* The warning about padded or truncated rows of `path`, when there are any. */
+void cli_note_padding(const dm_dataset *ds, const char *path, int32_t len);
+
+void cli_load_data(dm_dataset *ds, const char *path, int32_t len);
+void cli_load_data_max(dm_dataset *ds, const char *path, int32_t len, uint64_t max_bytes);
+bool cli_has_labels(const dm_dataset *ds);
+
+/* --device, --threads, --cudnn (CLI_OPTS_DEVICE): the backend, or a notice and the CPU under auto. */
+dm_backend *cli_backend(const cli_args *a);
+void cli_describe_backend(const dm_backend *be, char *buf, size_t n);
+void cli_record_input(dm_provenance *prov, const char *role, const char *path);
+
+/* dm_net_load of `path` for batches of `batch`, or exit. */
+dm_net *cli_load_model(const char *path, dm_backend *be, int batch);
+
+/* eval, predict, saliency and temporal stream --data: a first pass (cli_stream_scan) parses and
+ * counts it, every line checked before anything is computed or written; a second pass
+ * (cli_stream_run) computes and writes it chunk by chunk. Chunks hold a multiple of the model's
+ * batch, so the batches, hence the outputs, are those of a whole-file run. */
+typedef struct cli_stream {
+    const char *path;
+    int32_t len;
+    int64_t chunk;
+    dm_dataset tot;    /* the first pass's totals: rows, format, padding */
+    bool labelled;     /* every row has a 0/1 label */
+} cli_stream;
+
+void cli_stream_scan(cli_stream *s, const char *path, int32_t len, int batch);
+dm_status cli_stream_run(const cli_stream *s, dm_chunk_fn fn, void *ctx);
+
+/* Outputs are checked before anything is computed: exit 1 unless each can be written. */
+void cli_check_out(const char *path);
+void cli_check_outs(const char *prefix, const char *const *suffix);   /* NULL-ended suffixes */
+
+/* PREFIX + suffix in buf (CLI_PATH_MAX bytes); a path too long is an error (exit 2). */
+#define CLI_PATH_MAX 4200
+const char *cli_path(char *buf, const char *prefix, const char *suffix);
+void cli_check_out_dir(const char *dir);
+
+/* A metric of scored, labelled rows from `path`: NaN when undefined, with a warning saying why. */
+double cli_metric(dm_metric which, const float *score, const int8_t *label, int64_t n, const char *path);
+/* printf's `fmt` of v, or `undef` when it is not finite. */
+const char *cli_metric_text(char buf[32], double v, const char *fmt, const char *undef);
+
+/* The command line as one string ("deepmotif motifs --model ..."), for the '#' lines of outputs. */
+const char *cli_cmdline(const cli_args *a);
+
+/* A malloc that exits with "out of memory". */
+void *cli_alloc(size_t bytes);
+
+/* ---- motif databases (motifs.c) ---------------------------------------------------------------- */
+
+/* Reads a MEME database that must hold at least one motif. */
+void cli_read_db(const char *path, dm_motif_set *db);
+
+/* The comparison of motifs with a database, computed before anything is written. */
+typedef struct cli_annotation {
+    dm_compare_options co;
+    dm_hit *hits;
+    int nh;
+} cli_annotation;
+
+void cli_annotate_compute(const dm_motif_set *q, const dm_motif_set *db, cli_annotation *an);
+/* Writes PREFIX.hits.tsv (TOMTOM-like TSV) and prints each query's best match; on failure removes
+ * PREFIX + each of `written` (the outputs already written: no half-written set is left) and exits. */
+void cli_annotate_finish(const dm_motif_set *q, const dm_motif_set *db, cli_annotation *an, const char *prefix,
+                         const char *const *written, const cli_args *a);
+
+/* ---- the commands: each one's own option rows and its handler ------------------------------------ */
+
+extern const cli_opt cli_train_opts[], cli_eval_opts[], cli_predict_opts[], cli_saliency_opts[],
+    cli_temporal_opts[], cli_optimize_opts[], cli_motifs_opts[], cli_compare_opts[], cli_dashboard_opts[],
+    cli_simulate_opts[], cli_export_opts[];
+
+int cli_train(cli_args *a);
+int cli_eval(cli_args *a);
+int cli_predict(cli_args *a);
+int cli_saliency(cli_args *a);
+int cli_temporal(cli_args *a);
+int cli_optimize(cli_args *a);
+int cli_motifs(cli_args *a);
+int cli_compare(cli_args *a);
+int cli_dashboard(cli_args *a);
+int cli_simulate(cli_args *a);
+int cli_export(cli_args *a);
+
+#endif /* DM_CLI_H */

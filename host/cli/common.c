@@ -1,0 +1,221 @@
+/*
+ * common.c: the steps the commands share (see cli.h): notices, data, the device, models, streaming,
+ * output checks, metrics.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "netio.h"
+
+/* ---- notices ----------------------------------------------------------------------------------- */
+
+static char g_notice[2048];
+
+void cli_notice_flush(void) {
+    if (g_notice[0]) fputs(g_notice, stderr);
+    g_notice[0] = 0;
+}
+
+/* Appends a line to the waiting notices (printf-style; cut short when the buffer is full). */
+void cli_notice_add(const char *fmt, ...) {
+    size_t used = strlen(g_notice);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_notice + used, sizeof g_notice - used, fmt, ap);
+    va_end(ap);
+}
+
+void cli_note_padding(const dm_dataset *ds, const char *path, int32_t len) {
+    if (ds->n_padded || ds->n_truncated)
+        cli_notice_add("%s: warning: %.900s: %lld sequence(s) shorter than %d padded, %lld longer truncated\n",
+                       cli_prog, path, (long long)ds->n_padded, len, (long long)ds->n_truncated);
+}
+
+void *cli_alloc(size_t bytes) {
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p) cli_fail(dm_error(DM_STATUS_NOMEM, "out of memory"));
+    return p;
+}
+
+/* ---- data -------------------------------------------------------------------------------------- */
+
+/* Reads a whole data set holding at most max_bytes (past it: an error naming the file and line). */
+void cli_load_data_max(dm_dataset *ds, const char *path, int32_t len, uint64_t max_bytes) {
+    CLI_CHECK(dm_dataset_read_max(ds, path, DM_FORMAT_AUTO, len, max_bytes));
+    cli_note_padding(ds, path, len);
+}
+
+void cli_load_data(dm_dataset *ds, const char *path, int32_t len) {
+    CLI_CHECK(dm_dataset_read(ds, path, DM_FORMAT_AUTO, len));
+    cli_note_padding(ds, path, len);
+}
+
+bool cli_has_labels(const dm_dataset *ds) {
+    for (int64_t i = 0; i < ds->n; i++)
+        if (ds->label[i] != 0 && ds->label[i] != 1) return false;
+    return ds->n > 0;
+}
+
+/* ---- streaming --data -------------------------------------------------------------------------- */
+
+#define STREAM_CHUNK 8192
+
+/* First pass: labels all 0/1. */
+static dm_status chunk_labels(void *ctx, const dm_dataset *chunk, int64_t row0) {
+    (void)row0;
+    bool *labelled = ctx;
+    for (int64_t i = 0; i < chunk->n; i++) *labelled &= chunk->label[i] == 0 || chunk->label[i] == 1;
+    return DM_STATUS_OK;
+}
+
+/* The file is read twice, so it must be a regular file. The caller flushes the waiting notices once
+ * its own checks of the input (labels) have passed. */
+void cli_stream_scan(cli_stream *s, const char *path, int32_t len, int batch) {
+    s->path = path;
+    s->len = len;
+    s->chunk = (STREAM_CHUNK + batch - 1) / batch * (int64_t)batch;
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) cli_fail(dm_error(DM_STATUS_IO, "%s: is a directory", path));
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+        cli_fail(dm_error(DM_STATUS_IO, "%s: not a regular file: %s reads its input twice (a checking pass, then "
+                          "the computation); save it to a file first", path, cli_prog));
+    bool lab = true;
+    CLI_CHECK(dm_dataset_scan(path, DM_FORMAT_AUTO, len, s->chunk, chunk_labels, &lab, &s->tot));
+    s->labelled = lab && s->tot.n > 0;
+    cli_note_padding(&s->tot, path, len);
+}
+
+/* The second pass must see the rows the first one counted. */
+dm_status cli_stream_run(const cli_stream *s, dm_chunk_fn fn, void *ctx) {
+    dm_dataset tot;
+    DM_TRY(dm_dataset_scan(s->path, DM_FORMAT_AUTO, s->len, s->chunk, fn, ctx, &tot));
+    if (tot.n != s->tot.n)
+        return dm_error(DM_STATUS_IO, "%s: changed while being read (%lld sequences, then %lld)", s->path,
+                        (long long)s->tot.n, (long long)tot.n);
+    return DM_STATUS_OK;
+}
+
+/* ---- the device and the model ------------------------------------------------------------------ */
+
+/* --device cpu|cuda|auto (default auto: CUDA when a device is usable, else one notice and the CPU). */
+dm_backend *cli_backend(const cli_args *a) {
+    const char *dev = cli_opt_or(a, "--device", "auto");
+    bool cudnn = cli_flag(a, "--cudnn");
+    if (strcmp(dev, "cpu")) {
+        dm_backend *be;
+        dm_status s = dm_backend_cuda_create(&be, 0);
+        if (s == DM_STATUS_OK && cudnn && (s = dm_backend_cuda_cudnn(be)) != DM_STATUS_OK) cli_fail(s);
+        if (s == DM_STATUS_OK) return be;
+        if (!strcmp(dev, "cuda")) cli_fail(s);
+        if (dm_backend_cuda_built())   /* a CPU-only build has nothing to announce */
+            cli_notice_add("%s: notice: %.300s; running on the CPU (--device cpu silences this)\n", cli_prog,
+                           dm_last_error());
+    }
+    if (cudnn) cli_fail(dm_error(DM_STATUS_BACKEND, "--cudnn needs the CUDA backend (--device %s runs on the CPU)", dev));
+    int threads = (int)cli_int(a, "--threads", 0, 0, 64);
+    dm_backend *be = dm_backend_cpu_create(threads);
+    if (!be) cli_fail(dm_error(DM_STATUS_NOMEM, "cannot create the CPU backend"));
+    return be;
+}
+
+/* The device a run used, for provenance and progress lines. */
+void cli_describe_backend(const dm_backend *be, char *buf, size_t n) {
+    if (be->device[0]) snprintf(buf, n, "%.120s", be->device);
+    else snprintf(buf, n, "cpu: %s, %d threads", dm_cpu_name(), be->n_threads);
+}
+
+void cli_record_input(dm_provenance *prov, const char *role, const char *path) {
+    if (prov->n_inputs >= DM_MAX_INPUTS) return;
+    dm_input_file *f = &prov->inputs[prov->n_inputs++];
+    snprintf(f->role, sizeof f->role, "%s", role);
+    snprintf(f->path, sizeof f->path, "%s", path);
+    CLI_CHECK(dm_file_sha256(path, &f->bytes, f->sha256));
+}
+
+dm_net *cli_load_model(const char *path, dm_backend *be, int batch) {
+    dm_net *m;
+    CLI_CHECK(dm_net_load(path, be, batch, &m, NULL));
+    return m;
+}
+
+/* ---- outputs, checked before any is written ---------------------------------------------------- */
+
+/* The folder of `path` ("." when it names none). */
+static void folder_of(const char *path, char *dir, size_t n) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(dir, n, ".");
+    else if (slash == path) snprintf(dir, n, "/");
+    else snprintf(dir, n, "%.*s", (int)(slash - path), path);
+}
+
+/* Fails (exit 1) unless `dir` is an existing folder this process may create files in; `path` is the
+ * output the message names (as dm_outfile_check words it: "<path>: cannot write: <reason>"). */
+static void check_folder(const char *path, const char *dir) {
+    struct stat st;
+    if (stat(dir, &st) != 0) cli_fail(dm_error(DM_STATUS_IO, "%s: cannot write: %s", path, strerror(errno)));
+    if (!S_ISDIR(st.st_mode)) cli_fail(dm_error(DM_STATUS_IO, "%s: cannot write: %s", path, strerror(ENOTDIR)));
+    if (access(dir, W_OK | X_OK) != 0) cli_fail(dm_error(DM_STATUS_IO, "%s: cannot write: %s", path, strerror(errno)));
+}
+
+/* dm_outfile_check: a new or regular file needs a folder that takes a new (temporary) file; an
+ * existing file that is not a regular one (a device such as /dev/null, a FIFO) must be writable
+ * itself; "-" is standard output; a directory is refused. */
+void cli_check_out(const char *path) { CLI_CHECK(dm_outfile_check(path)); }
+
+const char *cli_path(char *buf, const char *prefix, const char *suffix) {
+    if (snprintf(buf, CLI_PATH_MAX, "%s%s", prefix, suffix) >= CLI_PATH_MAX)
+        cli_fail(dm_error(DM_STATUS_ARG, "%s: path too long", prefix));
+    return buf;
+}
+
+void cli_check_outs(const char *prefix, const char *const *suffix) {
+    char path[CLI_PATH_MAX];
+    for (int k = 0; suffix[k]; k++) cli_check_out(cli_path(path, prefix, suffix[k]));
+}
+
+/* An output folder: an existing folder that takes new files, or a new one whose parent does. */
+void cli_check_out_dir(const char *dir) {
+    struct stat st;
+    if (stat(dir, &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) cli_fail(dm_error(DM_STATUS_IO, "%s: exists and is not a directory", dir));
+        check_folder(dir, dir);
+        return;
+    }
+    if (errno != ENOENT) cli_fail(dm_error(DM_STATUS_IO, "%s: cannot write: %s", dir, strerror(errno)));
+    char parent[4200];
+    folder_of(dir, parent, sizeof parent);
+    check_folder(dir, parent);
+}
+
+/* ---- metrics and the command line -------------------------------------------------------------- */
+
+static const char *const metric_name[3] = {"AUROC", "AUPRC", "accuracy"};
+
+double cli_metric(dm_metric which, const float *score, const int8_t *label, int64_t n, const char *path) {
+    double v = which == DM_METRIC_AUROC ? dm_auroc(score, label, n)
+             : which == DM_METRIC_AUPRC ? dm_auprc(score, label, n) : dm_accuracy(score, label, n);
+    if (isfinite(v)) return v;
+    const char *why = dm_metric_undefined(score, label, n, which);
+    fprintf(stderr, "%s: warning: %s: %s undefined: %s\n", cli_prog, path, metric_name[which],
+            why ? why : dm_last_error());
+    return NAN;
+}
+
+const char *cli_metric_text(char buf[32], double v, const char *fmt, const char *undef) {
+    if (isfinite(v)) snprintf(buf, 32, fmt, v);
+    else snprintf(buf, 32, "%s", undef);
+    return buf;
+}
+
+const char *cli_cmdline(const cli_args *a) {
+    static char buf[4096];
+    size_t n = (size_t)snprintf(buf, sizeof buf, "%s", cli_prog);
+    for (int i = 0; i < a->argc && n < sizeof buf; i++) n += (size_t)snprintf(buf + n, sizeof buf - n, " %s", a->argv[i]);
+    return buf;
+}

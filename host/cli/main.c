@@ -1,0 +1,120 @@
+/*
+ * main.c: the `deepmotif` command-line program: the command table, which dispatches and produces the
+ * top-level help and each command's --help (see cli.h).
+ */
+#include <omp.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define BLOCKS(...) ((const cli_opt *const[]){__VA_ARGS__, NULL})
+
+const cli_cmd cli_commands[] = {
+    {"train", "train a CNN, RNN (bidirectional LSTM) or CNN-RNN; write a checkpoint",
+     "deepmotif train --arch ARCH --train FILE --out MODEL [options]",
+     "Trains one of the three Deep Motif Dashboard models and writes MODEL (the selected weights)\n"
+     "and MODEL.last (the last epoch end with its optimiser state, for --resume), both at every epoch end.",
+     BLOCKS(cli_train_opts, CLI_OPTS_NPOLICY, CLI_OPTS_DEVICE), cli_train},
+    {"eval", "AUROC, AUPRC and accuracy on labelled data",
+     "deepmotif eval --model MODEL --data FILE [--json]",
+     "Scores labelled data with a trained model: n, AUROC (ties count 1/2), AUPRC, accuracy.\n"
+     "An undefined metric (one class, one sequence) is NA (null in JSON), with a warning saying why.",
+     BLOCKS(cli_eval_opts, CLI_OPTS_NPOLICY, CLI_OPTS_DEVICE), cli_eval},
+    {"predict", "P(bound) for every sequence, as TSV",
+     "deepmotif predict --model MODEL --data FILE --out FILE.tsv",
+     "Writes P(bound) for every sequence, in input order.",
+     BLOCKS(cli_predict_opts, CLI_OPTS_NPOLICY, CLI_OPTS_DEVICE), cli_predict},
+    {"saliency", "attribution maps: gradients, integrated gradients, mutagenesis (.npy, .npz, TSV)",
+     "deepmotif saliency --model MODEL --data FILE --out PREFIX [options]",
+     "Input-gradient saliency maps of a trained model, streamed in fixed-memory batches.",
+     BLOCKS(cli_saliency_opts, CLI_OPTS_NPOLICY, CLI_OPTS_DEVICE), cli_saliency},
+    {"temporal", "temporal output scores of a recurrent model (.npy, TSV)",
+     "deepmotif temporal --model MODEL --data FILE --out PREFIX",
+     "Temporal output scores of a recurrent model: at every position i, P(bound) of the whole model\n"
+     "on positions 1..i (forward) and i..L (backward).",
+     BLOCKS(cli_temporal_opts, CLI_OPTS_NPOLICY, CLI_OPTS_DEVICE), cli_temporal},
+    {"optimize", "class optimisation: the ideal bound input as a PPM (MEME)",
+     "deepmotif optimize --model MODEL --out PREFIX [options]",
+     "Class optimisation: the input that maximises log P(bound) - lambda |X|^2, by RMSprop on the\n"
+     "input, post-processed to a position probability matrix as in the Deep Motif Dashboard.",
+     BLOCKS(cli_optimize_opts, CLI_OPTS_DEVICE), cli_optimize},
+    {"motifs", "first-layer filters as PPMs (MEME)",
+     "deepmotif motifs --model MODEL --data FILE --out PREFIX [--db DB.meme]",
+     "First-layer convolution filters as position probability matrices (activation alignment).",
+     BLOCKS(cli_motifs_opts, CLI_OPTS_DEVICE), cli_motifs},
+    {"compare", "TOMTOM-like comparison of motifs with a database (JASPAR)",
+     "deepmotif compare --query Q.meme --db DB.meme --out HITS.tsv",
+     "TOMTOM-like comparison: every offset and both strands, column-wise similarity, p-values from a\n"
+     "column-shuffled null, E = p x targets, Benjamini-Hochberg q-values.",
+     BLOCKS(cli_compare_opts), cli_compare},
+    {"simulate", "a labelled data set with planted motifs (the bundled default)",
+     "deepmotif simulate --out FILE [options]",
+     "Writes a labelled data set: random background with one planted motif instance per positive\n"
+     "(name:start:strand in the EventID) and a dinucleotide shuffle of each positive as its negative.",
+     BLOCKS(cli_simulate_opts), cli_simulate},
+    {"dashboard", "an HTML report comparing models on a data set (or an index over many)",
+     "deepmotif dashboard --model MODEL [--model MODEL ...] --data FILE --out DIR [options]\n"
+     "       deepmotif dashboard --index DIR... --out DIR",
+     "Writes a self-contained HTML report (inline SVG, no network) comparing the models on the data: model\n"
+     "cards, training and ROC/PR curves, saliency logos, heatmaps and temporal scores of the top sequences,\n"
+     "class-optimised and filter motifs with their database matches; or an index page over many reports.",
+     BLOCKS(cli_dashboard_opts, CLI_OPTS_NPOLICY, CLI_OPTS_DEVICE), cli_dashboard},
+    {"export", "a trained model as safetensors (weights) or ONNX (the eval-mode model)",
+     "deepmotif export --model MODEL --format safetensors|onnx --out FILE",
+     "Writes a trained model for tools without deepmotif: safetensors holds the weights under the\n"
+     "state_dict keys of the equivalent PyTorch module (Conv1d weights (C_out, C_in, K)) and the\n"
+     "hyper-parameters in its __metadata__; onnx holds the whole eval-mode model (input x (N, L, 4)\n"
+     "one-hot ACGT, output logprob (N, 2) over (bound, unbound)). PyTorch's .pt, a pickle of torch\n"
+     "objects, is not written: load the safetensors file into the module, or use the Python package.",
+     BLOCKS(cli_export_opts), cli_export},
+    {0},
+};
+
+static void print_version(void) {
+    printf("deepmotif %s\n", dm_version());
+#ifdef DM_CUDA_EMU
+    printf("backends: cpu, cuda (on the CPU emulator: a test build)\n");
+#else
+    printf("backends: cpu%s\n", dm_backend_cuda_built() ? ", cuda" : "");
+#endif
+    printf("blas: %s\n", dm_blas_info());
+    printf("cpu: %s, %d cores\n", dm_cpu_name(), omp_get_num_procs());
+}
+
+static void print_usage(FILE *f) {
+    fprintf(f, "usage: deepmotif COMMAND [options]\n\n"
+               "Trains and evaluates the Deep Motif Dashboard models of transcription-factor binding.\n\n"
+               "commands:\n");
+    for (const cli_cmd *c = cli_commands; c->name; c++) fprintf(f, "  %-10s %s\n", c->name, c->summary);
+    fprintf(f, "\n  --version  version, backends and BLAS\n"
+               "  --help     this help; 'deepmotif COMMAND --help' for a command's options\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        print_usage(stderr);
+        return 2;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+        print_usage(stdout);
+        return 0;
+    }
+    if (!strcmp(name, "--version") || !strcmp(name, "version")) {
+        print_version();
+        return 0;
+    }
+    for (const cli_cmd *c = cli_commands; c->name; c++) {
+        if (strcmp(c->name, name)) continue;
+        static char prog[64];
+        snprintf(prog, sizeof prog, "deepmotif %s", c->name);
+        cli_prog = prog;
+        cli_args a;
+        cli_parse(&a, c, argc - 2, argv + 2);
+        int rc = c->run(&a);
+        cli_args_free(&a);
+        return rc;
+    }
+    cli_usage_error("unknown command '%s'", name);
+}

@@ -1,0 +1,394 @@
+/*
+ * train.c: `deepmotif train`: reads and checks the data, trains, and writes MODEL and MODEL.last at
+ * every epoch end (and at SIGINT/SIGTERM, for --resume).
+ */
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "train.h"
+
+const cli_opt cli_train_opts[] = {
+    {"--arch", "cnn|rnn|cnnrnn", "architecture (required)", NULL, 0},
+    {"--train", "FILE", "training data: DeepBind .seq.gz, labelled FASTA or TSV (required)", NULL, 0},
+    {"--test", "FILE", "test data, scored once with the selected weights", NULL, 0},
+    {"--out", "MODEL", "checkpoint to write (required); MODEL.last gets every epoch end, for --resume", NULL, 0},
+    {"--negatives", "none|shuffle", "shuffle: add one dinucleotide shuffle per positive (for _AC files)",
+     CLI_CHOICES("none", "shuffle"), 0},
+    {"--valid-frac", "F", "validation fraction of the training pairs (default 0.1)", NULL, 0},
+    {"--epochs", "N", "maximum epochs (default 50)", NULL, 0},
+    {"--batch", "N", "batch size (default 256)", NULL, 0},
+    {"--lr", "X", "initial learning rate, halved every 10 epochs (default 0.01)", NULL, 0},
+    {"--patience", "N", "early stopping patience in epochs (default 5)", NULL, 0},
+    {"--seed", "S", "64-bit seed for init, negatives, split, shuffle, dropout (default 1)", NULL, 0},
+    {"--protocol", "default|original", "default: shuffled batches, validation early stopping; "
+                                      "original: DeMo's file-order loop", CLI_CHOICES("default", "original"), 0},
+    {"--len", "L", "sequence length (default 101)", NULL, 0},
+    {"--resume", "MODEL.last", "continue a run from its last checkpoint", NULL, 0},
+    {"--max-memory", "SIZE", "refuse data needing more host memory (K/M/G suffix; default half of RAM)", NULL, 0},
+    {"--quiet", NULL, "no progress lines", NULL, 0},
+    {0},
+};
+
+/* The training data must be labelled and hold both classes (positives only with --negatives
+ * shuffle, which adds the negatives). */
+static void check_training_labels(const dm_dataset *ds, const char *path, bool shuffle) {
+    int64_t n_pos = 0, n_neg = 0;
+    for (int64_t i = 0; i < ds->n; i++) {
+        if (ds->label[i] != 0 && ds->label[i] != 1)
+            cli_fail(dm_error(DM_STATUS_FORMAT, "%s: sequence %lld ('%.60s') has no 0/1 label: training needs labelled "
+                              "data (DeepBind, labelled FASTA or TSV)", path, (long long)i + 1, ds->id[i] ? ds->id[i] : ""));
+        n_pos += ds->label[i] == 1;
+        n_neg += ds->label[i] == 0;
+    }
+    if (n_pos == 0)
+        cli_fail(dm_error(DM_STATUS_FORMAT, "%s: the data hold no bound sequences: training needs bound ones%s", path,
+                          shuffle ? "" : " and unbound ones"));
+    if (n_neg == 0 && !shuffle)
+        cli_fail(dm_error(DM_STATUS_FORMAT, "%s: the data hold only bound sequences: training needs unbound ones too "
+                          "(for positive-only files use --negatives shuffle)", path));
+}
+
+/* --arch: an architecture the library knows (dm_arch_parse, which also takes "cnn-rnn"). */
+static dm_arch arch_opt(const char *v) {
+    dm_arch arch;
+    if (dm_arch_parse(v, &arch) == DM_STATUS_OK) return arch;
+    const char *names[DM_ARCH_CNNRNN + 2];
+    for (int k = 0; k <= DM_ARCH_CNNRNN; k++) names[k] = dm_arch_name((dm_arch)k);
+    names[DM_ARCH_CNNRNN + 1] = NULL;
+    cli_bad_choice("--arch", v, names);
+}
+
+/* SIGINT/SIGTERM during training: the first sets a flag that dm_train reads after every batch (it
+ * finishes the batch, the checkpoint hook writes MODEL and MODEL.last, the CLI says what it kept and
+ * exits 128 + the signal); a second one of either ends the process at once, as the default
+ * disposition would. */
+static volatile sig_atomic_t g_stop_signal;
+
+static void on_stop_signal(int sig) {
+    if (g_stop_signal) {
+        signal(sig, SIG_DFL);   /* async-signal-safe; `sig` is blocked here and fires on return */
+        raise(sig);
+        return;
+    }
+    g_stop_signal = sig;
+}
+
+static void catch_stop_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* The checkpoint files of a training run, written by dm_train's hook.
+ *
+ * Commit order and invariant: at every epoch end MODEL is committed first (when the selected
+ * weights changed, and always at the first checkpoint of a process), then MODEL.last; a failed
+ * MODEL write stops before MODEL.last. So whatever a crash, kill or full disk interrupts, MODEL
+ * holds the selected weights of the epochs ≤ the epoch recorded in MODEL.last, or of the next
+ * epoch (killed between the two commits), which a resume from MODEL.last reproduces bit for bit.
+ * An old MODEL is never paired with a newer MODEL.last (tests/test_resume.c checks it). */
+typedef struct train_files {
+    const char *out;
+    char last[4200];
+    const dm_hparams *hp;
+    const dm_tensor_info *tensors;
+    int32_t n_tensors;
+    int64_t n_params;
+    dm_provenance *prov;
+    bool model_written;     /* MODEL committed by this process */
+    int32_t kept_epoch;     /* the last commit of MODEL.last: epochs done (−1: none yet) */
+    int64_t kept_batch;     /* and batches of the next epoch */
+} train_files;
+
+static dm_status save_model_pair(train_files *f, const float *best, const float *last, const dm_resume_state *st) {
+    dm_utc_now(f->prov->created_utc);
+    snprintf(f->prov->label, sizeof f->prov->label, "best");
+    DM_TRY(dm_checkpoint_save(f->out, f->hp, f->tensors, f->n_tensors, best, f->n_params, f->prov, NULL));
+    f->model_written = true;
+    if (!last) return DM_STATUS_OK;
+    snprintf(f->prov->label, sizeof f->prov->label, "last");
+    DM_TRY(dm_checkpoint_save(f->last, f->hp, f->tensors, f->n_tensors, last, f->n_params, f->prov, st));
+    f->kept_epoch = st->epoch_done;
+    f->kept_batch = st->batch_done;
+    return DM_STATUS_OK;
+}
+
+static dm_status train_checkpoint(void *ctx, const dm_train_checkpoint *c) {
+    train_files *f = ctx;
+    if (c->best_changed || !f->model_written)
+        return save_model_pair(f, c->state->best_params, c->params, c->state);
+    snprintf(f->prov->label, sizeof f->prov->label, "last");
+    dm_utc_now(f->prov->created_utc);
+    DM_TRY(dm_checkpoint_save(f->last, f->hp, f->tensors, f->n_tensors, c->params, f->n_params, f->prov, c->state));
+    f->kept_epoch = c->state->epoch_done;
+    f->kept_batch = c->state->batch_done;
+    return DM_STATUS_OK;
+}
+
+/* Appends `a` to buf, in single quotes when the shell would otherwise split or expand it. */
+static void shell_word(char *buf, size_t cap, const char *a) {
+    size_t k = strlen(buf);
+    bool plain = a[0] != 0;
+    for (const char *p = a; *p; p++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./:=,+-@%", *p)) plain = false;
+    if (plain) {
+        snprintf(buf + k, cap - k, " %s", a);
+        return;
+    }
+    k += (size_t)snprintf(buf + k, cap - k, " '");
+    for (const char *p = a; *p && k + 5 < cap; p++) {
+        if (*p == '\'') k += (size_t)snprintf(buf + k, cap - k, "'\\''");
+        else buf[k++] = *p, buf[k] = 0;
+    }
+    if (k < cap) snprintf(buf + k, cap - k, "'");
+}
+
+/* The command that continues this run: its own arguments with --resume MODEL.last. */
+static void resume_command(char *buf, size_t cap, int argc, char **argv, const char *last) {
+    snprintf(buf, cap, "deepmotif train");
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--resume")) {
+            i++;
+            continue;
+        }
+        if (!strncmp(argv[i], "--resume=", 9)) continue;
+        shell_word(buf, cap, argv[i]);
+    }
+    size_t k = strlen(buf);
+    snprintf(buf + k, cap - k, " --resume");
+    shell_word(buf, cap, last);
+}
+
+int cli_train(cli_args *a) {
+    const char *resume = cli_opt_str(a, "--resume");
+    dm_arch arch = DM_ARCH_CNN;
+    if (cli_opt_str(a, "--arch")) arch = arch_opt(cli_opt_str(a, "--arch"));
+    const char *train_path = cli_required(a, "--train"), *out = cli_required(a, "--out");
+    if (!resume) cli_required(a, "--arch");
+    const char *proto = cli_opt_or(a, "--protocol", "default");
+    dm_protocol protocol = strcmp(proto, "original") ? DM_PROTOCOL_DEFAULT : DM_PROTOCOL_ORIGINAL;
+    dm_train_options o;
+    dm_train_options_default(&o, protocol);
+    o.epochs = (int32_t)cli_int(a, "--epochs", o.epochs, 1, DM_MAX_EPOCHS);
+    o.batch = (int32_t)cli_int(a, "--batch", o.batch, 1, 1 << 16);
+    o.lr = (float)cli_num(a, "--lr", o.lr, 1e-8, 10);
+    o.patience = (int32_t)cli_int(a, "--patience", o.patience, 0, 1000);
+    o.seed = cli_seed(a);
+    o.progress = !cli_opt_str(a, "--quiet");
+    o.n_quarter = cli_n_quarter(a);
+    double valid_frac = cli_num(a, "--valid-frac", protocol == DM_PROTOCOL_ORIGINAL ? 0.0 : 0.1, 0, 0.9);
+    const char *neg = cli_opt_or(a, "--negatives", "none");
+
+    dm_hparams hp;
+    dm_hparams_default(&hp, arch);
+    hp.len = (int32_t)cli_int(a, "--len", hp.len, 1, 100000);
+
+    /* resume: hyper-parameters, weights and optimiser state come from MODEL.last */
+    static dm_provenance prov;
+    dm_resume_state state = {0};
+    float *params = NULL;
+    if (resume) {
+        int64_t np;
+        int32_t len_asked = hp.len;
+        CLI_CHECK(dm_checkpoint_load(resume, dm_net_table, &hp, &params, &np, &prov, &state));
+        if (!state.adam_m) cli_fail(dm_error(DM_STATUS_FORMAT, "%s: no resume state (use the MODEL.last file)", resume));
+        if (cli_opt_str(a, "--arch") && hp.arch != arch)
+            cli_fail(dm_error(DM_STATUS_FORMAT, "%s: the checkpoint's architecture is %s; it cannot resume as --arch %s",
+                          resume, dm_arch_name(hp.arch), dm_arch_name(arch)));
+        if (cli_opt_str(a, "--len") && hp.len != len_asked)
+            cli_fail(dm_error(DM_STATUS_FORMAT, "%s: a model of sequence length %d cannot resume with --len %d", resume,
+                          (int)hp.len, (int)len_asked));
+        if (o.seed != prov.seed && cli_opt_str(a, "--seed"))
+            fprintf(stderr, "%s: warning: --seed %llu differs from the run's seed %llu; using the run's\n",
+                    cli_prog, (unsigned long long)o.seed, (unsigned long long)prov.seed);
+        o.seed = prov.seed;
+        /* what was not given again is the run's own, so a bare resume continues it unchanged */
+        if (!cli_opt_str(a, "--protocol") && !strcmp(prov.protocol, "original")) {
+            protocol = o.protocol = DM_PROTOCOL_ORIGINAL;
+            valid_frac = 0;
+        }
+        if (!cli_opt_str(a, "--batch") && prov.batch >= 1) o.batch = prov.batch;
+        if (!cli_opt_str(a, "--lr") && prov.lr0 > 0) o.lr = prov.lr0;
+        if (!cli_opt_str(a, "--epochs") && prov.epochs_max >= 1 && prov.epochs_max <= DM_MAX_EPOCHS) o.epochs = prov.epochs_max;
+        if (!cli_opt_str(a, "--valid-frac") && protocol == DM_PROTOCOL_DEFAULT) valid_frac = prov.valid_frac;
+    }
+
+    /* fail now, not after hours of training, when the outputs cannot be written */
+    cli_check_outs(out, (const char *const[]){"", ".last", NULL});
+
+    /* data: training file (+ shuffled negatives), validation split, optional test file */
+    /* Memory: the rows as read (R bytes each: codes, length, label, group, id) are held twice while
+     * the validation split copies them, four times with --negatives shuffle (each positive gains a
+     * negative); the reader stops at --max-memory / that factor, before the rest of a file is read. */
+    uint64_t max_mem = cli_size(a, "--max-memory", dm_memory_total() / 2);
+    int mem_factor = strcmp(neg, "shuffle") ? 2 : 4;
+    dm_dataset raw = {0}, full = {0}, tr = {0}, va = {0}, te = {0};
+    dm_status rs = dm_dataset_read_max(&raw, train_path, DM_FORMAT_AUTO, hp.len, max_mem / (uint64_t)mem_factor);
+    if (rs == DM_STATUS_NOMEM) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", dm_last_error());
+        cli_fail(dm_error(rs, "%s; train holds about %dx that while splitting, over --max-memory %.0f MiB "
+                      "(default: half of this machine's memory); raise --max-memory or use a smaller file",
+                      why, mem_factor, (double)max_mem / 1048576.0));
+    }
+    CLI_CHECK(rs);
+    cli_note_padding(&raw, train_path, hp.len);
+    double row_bytes = (double)dm_dataset_bytes(&raw) / (double)raw.n;
+    check_training_labels(&raw, train_path, !strcmp(neg, "shuffle"));
+    const char *test_path = cli_opt_str(a, "--test");   /* read before anything is computed */
+    if (test_path) {
+        /* the test rows and their packed copy sit beside the training data at its peak */
+        uint64_t peak = (uint64_t)(row_bytes * (double)raw.n) * (uint64_t)mem_factor;
+        cli_load_data_max(&te, test_path, hp.len, max_mem > peak ? (max_mem - peak) / 2 : 1);
+        if (!cli_has_labels(&te)) cli_fail(dm_error(DM_STATUS_FORMAT, "%s: --test needs labelled data", test_path));
+    }
+    if (!strcmp(neg, "shuffle")) {
+        CLI_CHECK(dm_dataset_with_shuffled_negatives(&full, &raw, o.seed));
+        dm_dataset_free(&raw);
+    } else {
+        full = raw;
+    }
+    if (protocol == DM_PROTOCOL_ORIGINAL) valid_frac = 0;
+    CLI_CHECK(dm_dataset_split(&full, valid_frac, o.seed, &tr, &va));
+    if (tr.n == 0)
+        cli_fail(dm_error(DM_STATUS_FORMAT, "%s: no training sequences are left after the validation split "
+                      "(--valid-frac %g of %lld sequences)", train_path, valid_frac, (long long)full.n));
+    for (int k = 0; k < 2; k++) {   /* both parts of the split need both classes */
+        const dm_dataset *part = k ? &va : &tr;
+        int64_t n_pos = 0;
+        for (int64_t i = 0; i < part->n; i++) n_pos += part->label[i] == 1;
+        if (part->n && (n_pos == 0 || n_pos == part->n))
+            cli_fail(dm_error(DM_STATUS_FORMAT, "%s: the %s part of the split (--valid-frac %g: %lld sequences) holds "
+                          "one class only: use %s --valid-frac or more data", train_path, k ? "validation" : "training",
+                          valid_frac, (long long)part->n, k ? "a larger" : "a smaller"));
+    }
+    dm_dataset_free(&full);   /* tr and va hold copies */
+
+    dm_backend *be = cli_backend(a);
+    cli_notice_flush();
+    dm_net *m;
+    CLI_CHECK(dm_net_create(&m, &hp, be, o.batch));
+    if (params) CLI_CHECK(dm_net_set_params(m, params));
+    else CLI_CHECK(dm_net_init_params(m, o.seed));
+    if (!resume) {
+        cli_record_input(&prov, "train", train_path);
+        if (test_path) cli_record_input(&prov, "test", test_path);
+    }
+    prov.threads = be->n_threads;
+    prov.valid_frac = (float)valid_frac;
+    snprintf(prov.version, sizeof prov.version, "%s", dm_version());
+    cli_describe_backend(be, prov.device, sizeof prov.device);
+    catch_stop_signals();   /* from here a signal is honoured after the next batch (before the header
+                             * line, so a caller that waits for it knows) */
+    if (o.progress)
+        fprintf(stderr, "deepmotif train: %s, %lld trained parameters; %lld training, %lld validation sequences; "
+                "%s protocol, batch %d, %s\n", dm_arch_name(hp.arch), (long long)dm_net_n_trainable(m),
+                (long long)tr.n, (long long)va.n, dm_protocol_name(protocol), o.batch, prov.device);
+    if (o.progress) {
+        int packed = (hp.len + 3) / 4 + (hp.len + 7) / 8 + 17;   /* dm_pack row + label, order, log-probs, loss */
+        fprintf(stderr, "deepmotif train: memory: %.0f bytes per sequence as read, held twice at the split (peak %.1f MiB, "
+                "--max-memory %.0f MiB); while training %.0f bytes on the host + %d packed on the backend per sequence\n",
+                row_bytes, row_bytes * (double)(tr.n + va.n) * 2 / 1048576.0,
+                (double)max_mem / 1048576.0, row_bytes + 13, packed);
+    }
+
+    int64_t np = dm_net_n_params(m);
+    float *last = cli_alloc(sizeof(float) * (size_t)np);
+
+    /* MODEL and MODEL.last at every epoch end (train_files: the commit order), and at a signal */
+    int32_t nt;
+    const dm_tensor_info *tensors = dm_net_tensors(m, &nt);
+    train_files files = {.out = out, .hp = &hp, .tensors = tensors, .n_tensors = nt, .n_params = np,
+                         .prov = &prov, .kept_epoch = -1};
+    snprintf(files.last, sizeof files.last, "%s.last", out);
+    if (resume && !strcmp(resume, files.last)) {   /* resumed in place: the files on disk are this state */
+        files.kept_epoch = state.epoch_done;
+        files.kept_batch = state.batch_done;
+    }
+    prov.test_auroc = prov.test_auprc = prov.test_accuracy = NAN;   /* until the test set is scored */
+    prov.n_test = 0;
+    dm_train_stop stopped;
+    o.checkpoint = train_checkpoint;
+    o.checkpoint_ctx = &files;
+    o.stop = &g_stop_signal;
+    o.stopped = &stopped;
+    const char *nan_at = getenv("DM_TEST_NAN");   /* tests only: "EPOCH:BATCH" poisons a weight there */
+    if (nan_at && sscanf(nan_at, "%d:%d", &o.nan_epoch, &o.nan_batch) != 2) o.nan_epoch = o.nan_batch = 0;
+    dm_status trained = dm_net_train(m, &tr, &va, &o, &prov, &state, last);
+    if (trained != DM_STATUS_OK && stopped.diverged_epoch > 0) {
+        /* one line: where it diverged and what is left on disk (never weights of a bad batch) */
+        fprintf(stderr, "%s: %s; ", cli_prog, dm_last_error());
+        if (files.kept_epoch < 0) fprintf(stderr, "no checkpoint was written by this run\n");
+        else if (files.kept_batch > 0)
+            fprintf(stderr, "%s and %s hold the run as of batch %lld of epoch %d\n", out, files.last,
+                    (long long)files.kept_batch, files.kept_epoch + 1);
+        else fprintf(stderr, "%s and %s hold the run as of epoch %d\n", out, files.last, files.kept_epoch);
+        exit(1);
+    }
+    CLI_CHECK(trained);
+    if (stopped.signal) {
+        int sig = stopped.signal;
+        char cmd[8192];
+        resume_command(cmd, sizeof cmd, a->argc, a->argv, files.last);
+        char where[96], sel[160];
+        if (state.batch_done > 0)
+            snprintf(where, sizeof where, "in epoch %d after batch %d of %lld", state.epoch_done + 1, state.batch_done,
+                     (long long)((tr.n + prov.batch - 1) / prov.batch));
+        else
+            snprintf(where, sizeof where, "after epoch %d", state.epoch_done);
+        if (state.best_epoch == 0) snprintf(sel, sizeof sel, "the initial weights");
+        else if (va.n) snprintf(sel, sizeof sel, "epoch %d, validation AUROC %.4f", state.best_epoch, state.best_valid);
+        else if (protocol == DM_PROTOCOL_ORIGINAL)
+            snprintf(sel, sizeof sel, "epoch %d, training AUROC %.4f", state.best_epoch, state.best_valid);
+        else snprintf(sel, sizeof sel, "epoch %d", state.best_epoch);
+        fprintf(stderr, "%s: interrupted by %s %s: kept %s (%s) and %s; resume with: %s\n", cli_prog,
+                sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal", where, out, sel, files.last, cmd);
+        exit(128 + sig);
+    }
+
+    /* the test set is scored once, with the selected weights */
+    prov.n_test = te.n;
+    if (test_path) {
+        float *scores = cli_alloc(sizeof(float) * (size_t)te.n);
+        CLI_CHECK(dm_net_predict(m, &te, o.n_quarter, scores));
+        prov.test_auroc = cli_metric(DM_METRIC_AUROC, scores, te.label, te.n, test_path);
+        prov.test_auprc = cli_metric(DM_METRIC_AUPRC, scores, te.label, te.n, test_path);
+        prov.test_accuracy = cli_metric(DM_METRIC_ACCURACY, scores, te.label, te.n, test_path);
+        free(scores);
+    }
+
+    /* MODEL: the selected weights; MODEL.last: the final epoch and its optimiser state; both again
+     * with the complete provenance (log, test metrics), in the same order */
+    float *best = cli_alloc(sizeof(float) * (size_t)np);
+    CLI_CHECK(dm_net_get_params(m, best));
+    CLI_CHECK(save_model_pair(&files, best, last, &state));
+
+    printf("model      %s (%s, epoch %d of %d run)\n", out, dm_arch_name(hp.arch), prov.best_epoch, prov.epochs_run);
+    if (va.n) printf("valid      AUROC %.4f\n", state.best_valid);
+    if (test_path) {
+        char ta[32], tb[32], tc[32];
+        printf("test       n %lld  AUROC %s  AUPRC %s  accuracy %s\n", (long long)te.n,
+               cli_metric_text(ta, prov.test_auroc, "%.4f", "NA"), cli_metric_text(tb, prov.test_auprc, "%.4f", "NA"),
+               cli_metric_text(tc, prov.test_accuracy, "%.4f", "NA"));
+    }
+    printf("time       %.1f s, %.0f sequences/s\n", prov.train_seconds,
+           (double)tr.n * prov.epochs_run / (prov.train_seconds > 0 ? prov.train_seconds : 1));
+    free(best);
+    free(last);
+    free(params);
+    dm_resume_state_free(&state);
+    dm_net_free(m);
+    dm_backend_free(be);
+    dm_dataset_free(&full);
+    dm_dataset_free(&tr);
+    dm_dataset_free(&va);
+    dm_dataset_free(&te);
+    return 0;
+}

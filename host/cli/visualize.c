@@ -1,0 +1,250 @@
+/*
+ * visualize.c: what a trained model sees: `deepmotif saliency` (attribution maps), `deepmotif
+ * temporal` (temporal output scores of a recurrent model), both streaming --data in two passes
+ * (vis_open), and `deepmotif optimize` (class optimisation).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "netio.h"
+#include "npy.h"
+#include "optimize.h"
+#include "saliency.h"
+
+const cli_opt cli_saliency_opts[] = {
+    {"--model", "MODEL", "checkpoint written by train (required)", NULL, 0},
+    {"--data", "FILE", "sequences, any supported format (required)", NULL, 0},
+    {"--out", "PREFIX", "writes PREFIX.npy, .onehot.npy, .npz, .onehot.npz (key arr_0), .tsv (required)", NULL, 0},
+    {"--method", "M", "grad (default), grad-x-input, original (DeMo: |d(-log p_y)/dX| * X), "
+                      "ig (integrated gradients), ism (in-silico mutagenesis)",
+     CLI_CHOICES("grad", "grad-x-input", "original", "ig", "ism"), 0},
+    {"--steps", "N", "ig: path steps (default 64)", NULL, 0},
+    {"--baseline", "zero|shuffle", "ig: all-zero input (default) or a dinucleotide shuffle of each sequence",
+     CLI_CHOICES("zero", "shuffle"), 0},
+    {"--seed", "S", "ig: seed of the shuffled baselines (default 1)", NULL, 0},
+    {"--target", "pos|label", "class score: log P(bound) (default) or log P(true label)", CLI_CHOICES("pos", "label"), 0},
+    {"--layout", "ncl|nlc", "array layout: (N, 4, L) (default, PyTorch/TF-MoDISco) or (N, L, 4)",
+     CLI_CHOICES("ncl", "nlc"), 0},
+    {"--center", NULL, "mean-centre the gradient over the 4 bases (hypothetical contributions)", NULL, 0},
+    {"--batch", "N", "sequences per batch (default 256)", NULL, 0},
+    {"--quiet", NULL, "no progress line", NULL, 0},
+    {0},
+};
+
+const cli_opt cli_temporal_opts[] = {
+    {"--model", "MODEL", "an rnn or cnnrnn checkpoint (required)", NULL, 0},
+    {"--data", "FILE", "sequences, any supported format (required)", NULL, 0},
+    {"--out", "PREFIX", "writes PREFIX.npy (N, L, 2: forward, backward score) and PREFIX.tsv (required)", NULL, 0},
+    {"--batch", "N", "sequences per batch (default 64)", NULL, 0},
+    {0},
+};
+
+const cli_opt cli_optimize_opts[] = {
+    {"--model", "MODEL", "checkpoint written by train (required)", NULL, 0},
+    {"--out", "PREFIX", "writes PREFIX.meme, PREFIX.trajectory.tsv, PREFIX.fa (required)", NULL, 0},
+    {"--restarts", "N", "seeded restarts, optimised together in one batch (default 1, as the original)", NULL, 0},
+    {"--steps", "N", "RMSprop steps (default 1000)", NULL, 0},
+    {"--lr", "X", "RMSprop learning rate (default 0.05)", NULL, 0},
+    {"--lambda", "X", "L2 penalty on the input (default 0.009)", NULL, 0},
+    {"--param", "direct|softmax", "optimise X itself (default, the original) or X = softmax(Z) per position",
+     CLI_CHOICES("direct", "softmax"), 0},
+    {"--seed", "S", "seed of the U[0,1) starts (default 1)", NULL, 0},
+    {"--db", "DB.meme", "name the optimised PPMs against these motifs (e.g. JASPAR): PREFIX.hits.tsv", NULL, 0},
+    {0},
+};
+
+/* ---- saliency and temporal: the model, then --data streamed ------------------------------------- */
+
+/* What saliency and temporal share: the device, --model for batches of `batch`, --data's first pass. */
+typedef struct vis_run {
+    dm_backend *be;
+    dm_net *m;
+    const char *model_path;
+    int batch;
+    cli_stream s;
+} vis_run;
+
+/* The outputs PREFIX + each suffix are checked, then the device and --model; the caller may check
+ * the model before vis_scan reads --data. */
+static void vis_open(vis_run *r, const cli_args *a, int batch, const char *const *suffix) {
+    cli_check_outs(cli_required(a, "--out"), suffix);
+    r->batch = batch;
+    r->be = cli_backend(a);
+    r->model_path = cli_required(a, "--model");
+    r->m = cli_load_model(r->model_path, r->be, batch);
+}
+
+static void vis_scan(vis_run *r, const cli_args *a) {
+    cli_stream_scan(&r->s, cli_required(a, "--data"), dm_net_hparams(r->m)->len, r->batch);
+}
+
+static void vis_close(vis_run *r) {
+    dm_net_free(r->m);
+    dm_backend_free(r->be);
+}
+
+/* ---- saliency ---------------------------------------------------------------------------------- */
+
+static dm_status saliency_chunk(void *ctx, const dm_dataset *ds, int64_t row0) {
+    return dm_saliency_rows(ctx, ds, row0);
+}
+
+int cli_saliency(cli_args *a) {
+    dm_saliency_options so = {0};
+    if (cli_flag(a, "--method")) CLI_CHECK(dm_sal_method_parse(cli_opt_str(a, "--method"), &so.method));
+    if (cli_flag(a, "--target")) CLI_CHECK(dm_sal_target_parse(cli_opt_str(a, "--target"), &so.target));
+    so.nlc = !strcmp(cli_opt_or(a, "--layout", "ncl"), "nlc");
+    so.center = cli_flag(a, "--center");
+    so.steps = (int)cli_int(a, "--steps", 64, 1, 100000);
+    so.shuffle_baseline = !strcmp(cli_opt_or(a, "--baseline", "zero"), "shuffle");
+    so.seed = cli_seed(a);
+    so.n_quarter = cli_n_quarter(a);
+    so.progress = !cli_flag(a, "--quiet") && isatty(fileno(stderr));
+    const char *prefix = cli_required(a, "--out");
+    int batch = (int)cli_int(a, "--batch", 256, 1, 1 << 16);
+    vis_run r;
+    vis_open(&r, a, batch, (const char *const[]){".npy", ".onehot.npy", ".npz", ".onehot.npz", ".tsv", NULL});
+    vis_scan(&r, a);
+    if ((so.target == DM_TARGET_LABEL || so.method == DM_SAL_ORIGINAL) && !r.s.labelled)
+        cli_fail(dm_error(DM_STATUS_FORMAT, "%s: saliency target 'label' and method 'original' need labelled data",
+                          r.s.path));
+    cli_notice_flush();
+    double t0 = dm_now();
+    dm_saliency_out *out;
+    CLI_CHECK(dm_saliency_open(&out, r.m, r.s.tot.n, &so, prefix));
+    dm_status st = cli_stream_run(&r.s, saliency_chunk, out);
+    if (st) {
+        dm_saliency_abort(out);
+        cli_fail(st);
+    }
+    CLI_CHECK(dm_saliency_commit(out));
+    fprintf(stderr, "%s: %lld sequences in %.1f s; wrote %s.{npy,onehot.npy,npz,onehot.npz,tsv}\n", cli_prog,
+            (long long)r.s.tot.n, dm_now() - t0, prefix);
+    vis_close(&r);
+    return 0;
+}
+
+/* ---- temporal ---------------------------------------------------------------------------------- */
+
+typedef struct temporal_ctx {
+    dm_net *m;
+    int batch;
+    bool quarter;
+    float *x, *f, *b, *fb;   /* one batch: inputs, forward and backward scores, both interleaved */
+    dm_npy_writer w;
+    dm_outfile tsv;
+} temporal_ctx;
+
+static dm_status temporal_chunk(void *ctx, const dm_dataset *ds, int64_t row0) {
+    (void)row0;
+    temporal_ctx *c = ctx;
+    int L = ds->len, batch = c->batch;
+    float *f = c->f, *b = c->b, *fb = c->fb;
+    dm_status st = DM_STATUS_OK;
+    for (int64_t i = 0; i < ds->n && !st; i += batch) {
+        int B = (int)(ds->n - i < batch ? ds->n - i : batch);
+        dm_onehot_host(c->x, ds->seq + (size_t)i * L, (int64_t)B * L, c->quarter);
+        st = dm_net_temporal(c->m, c->x, B, f, b);
+        for (int64_t r = 0; r < (int64_t)B * L && !st; r++) fb[2 * r] = f[r], fb[2 * r + 1] = b[r];
+        if (!st) st = dm_npy_append(&c->w, fb, 2 * (int64_t)B * L);
+        for (int k = 0; k < B && !st; k++) {
+            fprintf(c->tsv.f, "%s\t", ds->id[i + k]);
+            for (int l = 0; l < L; l++) fprintf(c->tsv.f, "%.5g%c", f[(size_t)k * L + l], l + 1 < L ? ',' : '\t');
+            for (int l = 0; l < L; l++) fprintf(c->tsv.f, "%.5g%c", b[(size_t)k * L + l], l + 1 < L ? ',' : '\n');
+        }
+    }
+    return st;
+}
+
+int cli_temporal(cli_args *a) {
+    const char *prefix = cli_required(a, "--out");
+    int batch = (int)cli_int(a, "--batch", 64, 1, 1 << 16);
+    bool quarter = cli_n_quarter(a);
+    vis_run r;
+    vis_open(&r, a, batch, (const char *const[]){".npy", ".tsv", NULL});
+    if (dm_net_hparams(r.m)->arch == DM_ARCH_CNN)
+        cli_fail(dm_error(DM_STATUS_FORMAT, "%s: a cnn model; temporal scores need an rnn or cnnrnn model",
+                          r.model_path));
+    vis_scan(&r, a);
+    cli_notice_flush();
+    int32_t L = r.s.len;
+    temporal_ctx c = {.m = r.m, .batch = batch, .quarter = quarter};
+    c.x = cli_alloc(sizeof(float) * 4 * (size_t)batch * L), c.f = cli_alloc(sizeof(float) * (size_t)batch * L);
+    c.b = cli_alloc(sizeof(float) * (size_t)batch * L), c.fb = cli_alloc(sizeof(float) * 2 * (size_t)batch * L);
+    char npy[CLI_PATH_MAX], tsvp[CLI_PATH_MAX];
+    cli_path(npy, prefix, ".npy");
+    cli_path(tsvp, prefix, ".tsv");
+    int64_t shape[3] = {r.s.tot.n, L, 2};
+    CLI_CHECK(dm_npy_open(&c.w, npy, 3, shape));
+    dm_status st = dm_outfile_open(&c.tsv, tsvp);
+    if (st) { dm_npy_abort(&c.w); cli_fail(st); }
+    fprintf(c.tsv.f, "id\tforward\tbackward\n");
+    double t0 = dm_now();
+    st = cli_stream_run(&r.s, temporal_chunk, &c);
+    bool npy_done = false;
+    if (!st) npy_done = (st = dm_npy_commit(&c.w)) == DM_STATUS_OK;
+    if (!st) st = dm_outfile_commit(&c.tsv);
+    if (st) {
+        dm_npy_abort(&c.w);
+        dm_outfile_abort(&c.tsv);
+        if (npy_done && !c.w.out.direct) remove(npy);   /* the pair goes together; a device stays */
+        cli_fail(st);
+    }
+    fprintf(stderr, "%s: %lld sequences in %.1f s; wrote %s and %s\n", cli_prog, (long long)r.s.tot.n,
+            dm_now() - t0, npy, tsvp);
+    free(c.x); free(c.f); free(c.b); free(c.fb);
+    vis_close(&r);
+    return 0;
+}
+
+/* ---- optimize ---------------------------------------------------------------------------------- */
+
+int cli_optimize(cli_args *a) {
+    dm_optimize_options oo;
+    dm_optimize_options_default(&oo);
+    oo.restarts = (int32_t)cli_int(a, "--restarts", oo.restarts, 1, 4096);
+    oo.steps = (int32_t)cli_int(a, "--steps", oo.steps, 0, 10000000);
+    oo.lr = (float)cli_num(a, "--lr", oo.lr, 1e-9, 100);
+    oo.lambda = (float)cli_num(a, "--lambda", oo.lambda, 0, 100);
+    oo.seed = cli_seed(a);
+    oo.softmax = !strcmp(cli_opt_or(a, "--param", "direct"), "softmax");
+    const char *prefix = cli_required(a, "--out"), *db_path = cli_opt_str(a, "--db");
+    cli_check_outs(prefix, (const char *const[]){".meme", ".trajectory.tsv", ".fa", db_path ? ".hits.tsv" : NULL, NULL});
+    dm_backend *be = cli_backend(a);
+    dm_net *m = cli_load_model(cli_required(a, "--model"), be, oo.restarts);
+    dm_motif_set db = {0};
+    if (db_path) cli_read_db(db_path, &db);
+    cli_notice_flush();
+    int L = dm_net_hparams(m)->len, R = oo.restarts;
+    float *x = cli_alloc(sizeof(float) * 4 * (size_t)R * L), *ppm = cli_alloc(sizeof(float) * 4 * (size_t)R * L);
+    float *obj = cli_alloc(sizeof(float) * (size_t)(oo.steps + 1) * R), *p = cli_alloc(sizeof(float) * (size_t)R);
+    double t0 = dm_now();
+    CLI_CHECK(dm_net_optimize(m, &oo, x, ppm, obj, p));
+    double secs = dm_now() - t0;
+    /* the PPMs as a motif set (views into ppm), compared with the database before anything is written */
+    dm_motif_set q = {.n = R, .m = cli_alloc(sizeof(dm_motif) * (size_t)R)};
+    memset(q.m, 0, sizeof(dm_motif) * (size_t)R);
+    for (int r = 0; r < R; r++) {
+        snprintf(q.m[r].id, sizeof q.m[r].id, "restart_%d", r + 1);
+        q.m[r].w = L;
+        q.m[r].p = ppm + 4 * (size_t)r * L;
+        q.m[r].nsites = 1;
+    }
+    cli_annotation an = {0};
+    if (db_path) cli_annotate_compute(&q, &db, &an);
+    CLI_CHECK(dm_optimize_write(prefix, &oo, L, ppm, obj, p));
+    for (int r = 0; r < R; r++)
+        printf("restart %d  objective %.4f -> %.4f  P(bound) %.4f\n", r + 1, obj[r], obj[(size_t)oo.steps * R + r], p[r]);
+    if (db_path)   /* no half-written set: on failure the three files just written go too */
+        cli_annotate_finish(&q, &db, &an, prefix, (const char *const[]){".meme", ".trajectory.tsv", ".fa", NULL}, a);
+    free(q.m);
+    dm_motif_set_free(&db);
+    fprintf(stderr, "%s: %d restarts x %d steps in %.1f s (%.0f steps/s); wrote %s.meme, %s.trajectory.tsv, %s.fa\n",
+            cli_prog, R, oo.steps, secs, oo.steps / (secs > 0 ? secs : 1), prefix, prefix, prefix);
+    free(x); free(ppm); free(obj); free(p);
+    dm_net_free(m);
+    dm_backend_free(be);
+    return 0;
+}

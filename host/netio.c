@@ -1,0 +1,40 @@
+/*
+ * netio.c: dm_net_load and dm_onehot_host (see netio.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "dm_internal.h"
+#include "netio.h"
+
+dm_status dm_net_load(const char *path, dm_backend *be, int max_batch, dm_net **out, dm_provenance *prov) {
+    *out = NULL;
+    dm_provenance *own = NULL;
+    if (!prov && !(prov = own = calloc(1, sizeof *prov)))
+        return dm_error(DM_STATUS_NOMEM, "%s: out of memory", path);
+    dm_hparams hp;
+    float *params = NULL;
+    int64_t np;
+    dm_status st = dm_checkpoint_load(path, dm_net_table, &hp, &params, &np, prov, NULL);
+    free(own);
+    if (st) return st;
+    dm_net *m = NULL;
+    st = dm_net_create(&m, &hp, be, max_batch);
+    if (!st) st = dm_net_set_params(m, params);
+    free(params);
+    if (st) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", dm_last_error());
+        dm_net_free(m);
+        return dm_error(st, "%s: %s", path, msg);
+    }
+    *out = m;
+    return DM_STATUS_OK;
+}
+
+void dm_onehot_host(float *x, const uint8_t *codes, int64_t n, bool n_quarter) {
+    float other_n = n_quarter ? 0.25f : 0.0f;
+    for (int64_t i = 0; i < n; i++)
+        for (int c = 0; c < 4; c++)
+            x[4 * i + c] = codes[i] < 4 ? (float)(codes[i] == c) : (codes[i] == DM_BASE_N ? other_n : 0.0f);
+}
