@@ -62,19 +62,19 @@ void *dm_aligned_alloc(size_t align, size_t bytes);
  * is set (dm_set_log). */
 void dm_log(dm_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* A progress update of task `what` (dm_progress_fn in deepmotif.h), printf-style status line;
+/* A progress update of task `what` (dm_log_progress_fn in deepmotif.h), printf-style status line;
  * dropped when no progress callback is set. */
-void dm_progress(const char *what, int64_t done, int64_t total, const char *fmt, ...)
+void dm_log_progress(const char *what, int64_t done, int64_t total, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 /* The end of task `what`'s progress when no log line follows it (msg NULL to the callback). */
-void dm_progress_end(const char *what);
+void dm_log_progress_end(const char *what);
 
 /* A finished line to the log callback: false when none is set (dm_assert_fail's fallback). */
 bool dm_log_deliver(dm_log_level level, const char *msg);
 
 /* Whether a progress callback is set: work done only to report progress (a device-to-host copy of
  * a running loss) is skipped without one. */
-bool dm_progress_enabled(void);
+bool dm_log_progress_enabled(void);
 
 #endif /* DM_BASE_H */

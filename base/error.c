@@ -27,6 +27,7 @@ const char *dm_status_str(dm_status s) {
     case DM_STATUS_NOMEM: return "out of memory";
     case DM_STATUS_CORRUPT: return "corrupt checkpoint";
     case DM_STATUS_BACKEND: return "backend error";
+    case DM_STATUS_CANCELLED: return "cancelled";
     }
     return "unknown status";
 }

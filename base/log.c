@@ -10,10 +10,10 @@
 
 static pthread_mutex_t dm_log_lock = PTHREAD_MUTEX_INITIALIZER;
 static dm_log_fn dm_log_cb;
-static dm_progress_fn dm_progress_cb;
+static dm_log_progress_fn dm_progress_cb;
 static void *dm_log_ctx;
 
-void dm_set_log(dm_log_fn log, dm_progress_fn progress, void *ctx) {
+void dm_set_log(dm_log_fn log, dm_log_progress_fn progress, void *ctx) {
     pthread_mutex_lock(&dm_log_lock);
     dm_log_cb = log;
     dm_progress_cb = progress;
@@ -22,7 +22,7 @@ void dm_set_log(dm_log_fn log, dm_progress_fn progress, void *ctx) {
 }
 
 /* The callbacks as they are now; called outside the lock, so a callback may take its time. */
-static void dm_log_get(dm_log_fn *log, dm_progress_fn *progress, void **ctx) {
+static void dm_log_get(dm_log_fn *log, dm_log_progress_fn *progress, void **ctx) {
     pthread_mutex_lock(&dm_log_lock);
     *log = dm_log_cb;
     *progress = dm_progress_cb;
@@ -32,7 +32,7 @@ static void dm_log_get(dm_log_fn *log, dm_progress_fn *progress, void **ctx) {
 
 bool dm_log_deliver(dm_log_level level, const char *msg) {
     dm_log_fn log;
-    dm_progress_fn progress;
+    dm_log_progress_fn progress;
     void *ctx;
     dm_log_get(&log, &progress, &ctx);
     if (!log) return false;
@@ -42,7 +42,7 @@ bool dm_log_deliver(dm_log_level level, const char *msg) {
 
 void dm_log(dm_log_level level, const char *fmt, ...) {
     dm_log_fn log;
-    dm_progress_fn progress;
+    dm_log_progress_fn progress;
     void *ctx;
     dm_log_get(&log, &progress, &ctx);
     if (!log) return;
@@ -54,9 +54,9 @@ void dm_log(dm_log_level level, const char *fmt, ...) {
     log(ctx, level, msg);
 }
 
-void dm_progress(const char *what, int64_t done, int64_t total, const char *fmt, ...) {
+void dm_log_progress(const char *what, int64_t done, int64_t total, const char *fmt, ...) {
     dm_log_fn log;
-    dm_progress_fn progress;
+    dm_log_progress_fn progress;
     void *ctx;
     dm_log_get(&log, &progress, &ctx);
     if (!progress) return;
@@ -68,17 +68,17 @@ void dm_progress(const char *what, int64_t done, int64_t total, const char *fmt,
     progress(ctx, what, done, total, msg);
 }
 
-void dm_progress_end(const char *what) {
+void dm_log_progress_end(const char *what) {
     dm_log_fn log;
-    dm_progress_fn progress;
+    dm_log_progress_fn progress;
     void *ctx;
     dm_log_get(&log, &progress, &ctx);
     if (progress) progress(ctx, what, 0, 0, NULL);
 }
 
-bool dm_progress_enabled(void) {
+bool dm_log_progress_enabled(void) {
     dm_log_fn log;
-    dm_progress_fn progress;
+    dm_log_progress_fn progress;
     void *ctx;
     dm_log_get(&log, &progress, &ctx);
     return progress != NULL;

@@ -46,31 +46,8 @@
 
 #include "meme.h"
 
-enum { DM_DIST_PEARSON = 0, DM_DIST_EUCLID = 1 };
-
-typedef struct dm_compare_options {
-    int dist;        /* DM_DIST_PEARSON (0) or DM_DIST_EUCLID (1) */
-    int min_overlap; /* fewest aligned columns (capped by both widths); default 5 */
-    int n_null;      /* random targets per (query, target width); default 10000 */
-    uint64_t seed;   /* seed of the null targets; default 1 */
-    double thresh;   /* report hits with q ≤ thresh; default 0.5 */
-    int top;         /* at most this many hits per query; default 10 */
-} dm_compare_options;
-
-/* pearson, min_overlap 5, n_null 10000, seed 1, thresh 0.5, top 10. */
+/* dm_compare_options, dm_hit and DM_DIST_* are public (deepmotif.h). */
 void dm_compare_options_default(dm_compare_options *o);
-
-/* One reported (query, target) pair. */
-typedef struct dm_hit {
-    int query, target; /* indices into the query set and the database */
-    int offset;        /* position of the query's first column in the oriented target (may be < 0) */
-    int overlap;       /* aligned columns */
-    char orient;       /* '+', or '-' when the target is reverse-complemented */
-    double score;      /* the best alignment score */
-    double pvalue;     /* in (0, 1] */
-    double evalue;     /* p × db->n */
-    double qvalue;     /* Benjamini–Hochberg over the db->n targets of the query; ≥ pvalue */
-} dm_hit;
 
 /* Compares every query with every database motif. *hits (malloc'd for the caller, NULL when
  * *n_hits = 0) receives per query its `top` best targets with q ≤ thresh, sorted by query, then

@@ -5,8 +5,8 @@
  *
  * Derived sets own copies of their rows and ids; they recount n_padded and n_ambiguous from their
  * rows; n_truncated cannot be recovered per row and is 0 there. Data sets handed in by a caller are
- * checked first (dm_dataset_check, also used by training): a NULL or inconsistent one is
- * DM_STATUS_ARG, never a crash.
+ * checked first (dm_dataset_check_all here; training and prediction use dm_dataset_check): a NULL
+ * or inconsistent one is DM_STATUS_ARG, never a crash.
  */
 #include <math.h>
 #include <stdbool.h>
@@ -20,9 +20,16 @@ dm_status dm_dataset_check(const dm_dataset *ds, const char *fn) {
     DM_CHECK_ARG(ds->n >= 0, "%s: data set with %lld sequences", fn, (long long)ds->n);
     if (ds->n == 0) return DM_STATUS_OK;
     DM_CHECK_ARG(ds->len >= 1, "%s: data set of %lld sequences of length %d", fn, (long long)ds->n, (int)ds->len);
-    DM_CHECK_ARG(ds->seq && ds->seq_len && ds->label && ds->group,
-                 "%s: data set of %lld sequences without its arrays (seq, seq_len, label, group)", fn,
-                 (long long)ds->n);
+    DM_CHECK_ARG(ds->seq, "%s: data set of %lld sequences without its sequences (seq)", fn, (long long)ds->n);
+    return DM_STATUS_OK;
+}
+
+/* A whole data set, as the derivations here read it: dm_dataset_check and, with rows, the per-row
+ * lengths, labels and groups present. */
+static dm_status dm_dataset_check_all(const dm_dataset *ds, const char *fn) {
+    DM_TRY(dm_dataset_check(ds, fn));
+    DM_CHECK_ARG(ds->n == 0 || (ds->seq_len && ds->label && ds->group),
+                 "%s: data set of %lld sequences without its arrays (seq_len, label, group)", fn, (long long)ds->n);
     return DM_STATUS_OK;
 }
 
@@ -76,7 +83,7 @@ dm_status dm_dataset_with_shuffled_negatives(dm_dataset *out, const dm_dataset *
                                              uint64_t seed) {
     DM_CHECK_ARG(out && out != pos, "dm_dataset_with_shuffled_negatives: NULL output, or the input itself");
     memset(out, 0, sizeof *out);
-    DM_TRY(dm_dataset_check(pos, "dm_dataset_with_shuffled_negatives"));
+    DM_TRY(dm_dataset_check_all(pos, "dm_dataset_with_shuffled_negatives"));
     int64_t n_pos = 0;
     for (int64_t i = 0; i < pos->n; i++) n_pos += pos->label[i] == 1;
     if (n_pos == 0) return dm_error(DM_STATUS_ARG, "no positive sequences to shuffle");
@@ -167,7 +174,7 @@ dm_status dm_dataset_split(const dm_dataset *ds, double frac, uint64_t seed, dm_
                  "dm_dataset_split: NULL outputs, the same output twice, or the input as an output");
     memset(train, 0, sizeof *train);
     memset(valid, 0, sizeof *valid);
-    DM_TRY(dm_dataset_check(ds, "dm_dataset_split"));
+    DM_TRY(dm_dataset_check_all(ds, "dm_dataset_split"));
     if (!(frac >= 0.0 && frac <= 1.0))
         return dm_error(DM_STATUS_ARG, "validation fraction %g is not in [0, 1]", frac);
     if (ds->len <= 0) return dm_error(DM_STATUS_ARG, "dm_dataset_split: data set has no length");
@@ -222,7 +229,7 @@ done:
 
 dm_status dm_dataset_write_fasta(const dm_dataset *ds, const char *path) {
     DM_CHECK_ARG(path, "dm_dataset_write_fasta: NULL path");
-    DM_TRY(dm_dataset_check(ds, "dm_dataset_write_fasta"));
+    DM_TRY(dm_dataset_check_all(ds, "dm_dataset_write_fasta"));
     for (int64_t i = 0; i < ds->n; i++)
         if (ds->label[i] != 0 && ds->label[i] != 1)
             return dm_error(DM_STATUS_ARG, "%s: sequence %lld has no 0/1 label for labelled FASTA",

@@ -24,8 +24,9 @@ uint64_t dm_memory_total(void);
 dm_status dm_dataset_read_max(dm_dataset *ds, const char *path, dm_format format, int32_t len,
                               uint64_t max_bytes);
 
-/* A data set handed in by a caller is usable: not NULL, n ≥ 0 and, with rows, len ≥ 1 and its seq,
- * seq_len, label and group arrays present. DM_STATUS_ARG naming `fn` otherwise (host/dataset.c). */
+/* A data set handed in by a caller is usable by the engine's loops: not NULL, n ≥ 0 and, with
+ * rows, len ≥ 1 and its seq array present (the loops that need labels check them themselves).
+ * DM_STATUS_ARG naming `fn` otherwise (host/dataset.c). */
 dm_status dm_dataset_check(const dm_dataset *ds, const char *fn);
 
 /* Host bytes a data set's rows and ids hold (the per-row arrays and each id's heap block). */

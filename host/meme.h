@@ -19,20 +19,7 @@
 
 #include "deepmotif.h"
 
-/* One motif: a (w, 4) probability matrix, rows A C G T each summing to 1. */
-typedef struct dm_motif {
-    char id[128];   /* MOTIF identifier, e.g. "MA0139.1"; no whitespace */
-    char name[128]; /* alternative name, e.g. "CTCF"; "" when absent */
-    int w;          /* width (columns), ≥ 1 */
-    float *p;       /* (w, 4) row-major: p[4 * j + b], b = A, C, G, T */
-    int nsites;     /* sites behind the matrix; 0 when unknown */
-} dm_motif;
-
-/* A list of motifs; owns every m[i].p and m itself (dm_motif_set_free). */
-typedef struct dm_motif_set {
-    int n;
-    dm_motif *m; /* (n) */
-} dm_motif_set;
+/* dm_motif and dm_motif_set are public (deepmotif.h). */
 
 /* Reads every motif of a MEME file (gzip or plain) into *out (overwritten, not freed first).
  * Rows whose sum is within 1e-3 of 1 are renormalised; a negative, non-numeric or non-finite

@@ -117,7 +117,12 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
                    float *last_params) {
     DM_CHECK_ARG(m && o && prov && state, "training: NULL model, options, provenance or state");
     DM_TRY(dm_dataset_check(train, "training data"));
-    if (valid) DM_TRY(dm_dataset_check(valid, "validation data"));
+    DM_CHECK_ARG(train->n == 0 || train->label, "training data: %lld sequences without labels", (long long)train->n);
+    if (valid) {
+        DM_TRY(dm_dataset_check(valid, "validation data"));
+        DM_CHECK_ARG(valid->n == 0 || valid->label, "validation data: %lld sequences without labels",
+                     (long long)valid->n);
+    }
     DM_CHECK_ARG(o->batch >= 1, "training: batch size %d (at least 1)", (int)o->batch);
     DM_CHECK_ARG(o->epochs >= 0, "training: %d epochs", (int)o->epochs);
     DM_CHECK_ARG(isfinite(o->lr) && o->lr > 0, "training: learning rate %g (positive)", (double)o->lr);
@@ -136,7 +141,9 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
                                        "(for positive-only files use --negatives shuffle)");
     for (int64_t i = 0; i < n; i++)
         if (train->label[i] != 0 && train->label[i] != 1)
-            return dm_error(DM_STATUS_ARG, "training sequence %s has no label", train->id[i]);
+            return train->id && train->id[i]
+                       ? dm_error(DM_STATUS_ARG, "training sequence %s has no label", train->id[i])
+                       : dm_error(DM_STATUS_ARG, "training sequence %lld has no label", (long long)i + 1);
     if (use_valid && !has_both_classes(valid))
         return dm_error(DM_STATUS_ARG, "the validation split holds one class only: use a larger --valid-frac");
     int64_t n_batches = (n + B - 1) / B;
@@ -207,7 +214,7 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
     double t_start = dm_now(), seconds0 = prov->train_seconds;
     /* the in-epoch status goes to the progress callback (the CLI sets one on a terminal only); the
      * log callback gets one line per epoch */
-    bool live = o->progress && dm_progress_enabled();
+    bool live = o->progress && dm_log_progress_enabled();
     /* a run that stopped early stays stopped when resumed */
     bool finished = use_valid && o->patience > 0 && state->bad_epochs >= o->patience;
 
@@ -273,7 +280,7 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
                 double left = ((double)(o->epochs - epoch) * n + (double)(n - i0 - Bk)) / rate;
                 char eta[32];
                 fmt_duration(eta, sizeof eta, left);
-                dm_progress("train", (int64_t)(epoch - 1) * n + i0 + Bk, (int64_t)o->epochs * n,
+                dm_log_progress("train", (int64_t)(epoch - 1) * n + i0 + Bk, (int64_t)o->epochs * n,
                             "epoch %d/%d  batch %lld/%lld  loss %.4f  %.0f seq/s  ETA %s (max)", epoch, o->epochs,
                             (long long)k + 1, (long long)n_batches, loss_sum / (double)(i0 + Bk), rate, eta);
                 t_last_print = now;
@@ -294,7 +301,7 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
                                              .stopping = true, .params = cur, .state = state, .criterion = NAN};
                     if ((st = o->checkpoint(o->checkpoint_ctx, &c))) goto done;
                 }
-                if (live) dm_progress_end("train");
+                if (live) dm_log_progress_end("train");
                 if (last_params) memcpy(last_params, cur, sizeof(float) * (size_t)np);
                 st = dm_net_set_params(m, state->best_params);
                 goto done;

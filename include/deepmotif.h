@@ -26,6 +26,8 @@
 extern "C" {
 #endif
 
+/* The library is compiled with -fvisibility=hidden: exactly the functions marked DM_API are exported
+ * from libdeepmotif.so (tests/api_symbols.sh checks the list against this header). */
 #if defined(_WIN32)
 #define DM_API __declspec(dllexport)
 #else
@@ -44,6 +46,7 @@ typedef enum dm_status {
     DM_STATUS_NOMEM,     /* an allocation failed */
     DM_STATUS_CORRUPT,   /* a checkpoint failed its checks (magic, version, size, CRC) */
     DM_STATUS_BACKEND,   /* the compute backend failed or is unavailable */
+    DM_STATUS_CANCELLED, /* a progress callback asked to stop (dm_progress_fn returned non-zero) */
 } dm_status;
 
 /* Human-readable name of a status ("format error", ...). Never NULL. */
@@ -56,12 +59,13 @@ DM_API const char *dm_last_error(void);
 DM_API const char *dm_version(void);
 
 /* ---------------------------------------------------------------------------------------------
- * Logging and progress (base/log.c)
+ * Logging and progress lines (base/log.c)
  *
- * The library never writes to stdout or stderr and never exits: what it has to say (training's
- * epoch lines, progress of long calls) goes to the callbacks the caller sets with dm_set_log. By
- * default none is set and nothing is said. The command-line program sets callbacks that print to
- * stderr; the Python package shows a progress bar.
+ * The library never writes to stdout or stderr and never exits: what it has to say as text (the
+ * command-line loops' epoch lines and status lines) goes to the callbacks the caller sets with
+ * dm_set_log. By default none is set and nothing is said. The command-line program sets callbacks
+ * that print to stderr. (The API calls below, dm_train, dm_predict, ..., report instead to the
+ * dm_progress_fn each call takes, with numbers and cancellation; they send nothing here.)
  * ------------------------------------------------------------------------------------------- */
 
 typedef enum dm_log_level {
@@ -74,14 +78,14 @@ typedef enum dm_log_level {
  * before it (a terminal front end overwrites the status line with it). */
 typedef void (*dm_log_fn)(void *ctx, dm_log_level level, const char *msg);
 
-/* Progress of a long call. `what` names the task ("train", "saliency"); `done` of `total` units
+/* The status of a long loop. `what` names the task ("train", "saliency"); `done` of `total` units
  * (training: sequences over the whole run, total = epochs x sequences, a maximum since early
  * stopping may end sooner; saliency: sequences; total 0 when unknown). `msg` is a one-line status
  * that replaces the task's previous one ("epoch 2/10  batch 12/40  loss 0.4213  9000 seq/s  ETA
- * 1m 5s (max)"), or NULL (done and total 0) when the task's progress ends without a log line after
- * it (a stop request, the end of a saliency run). Sent at most about twice a second per task, plus at each epoch's
- * last batch. */
-typedef void (*dm_progress_fn)(void *ctx, const char *what, int64_t done, int64_t total, const char *msg);
+ * 1m 5s (max)"), or NULL (done and total 0) when the task's status ends without a log line after
+ * it (a stop request, the end of a saliency run). Sent at most about twice a second per task, plus
+ * at each epoch's last batch. */
+typedef void (*dm_log_progress_fn)(void *ctx, const char *what, int64_t done, int64_t total, const char *msg);
 
 /* Sets the process's callbacks (either may be NULL: that kind is dropped; both NULL: silence, the
  * default); `ctx` is passed to both. Process-wide, not per thread. dm_set_log itself is
@@ -89,8 +93,9 @@ typedef void (*dm_progress_fn)(void *ctx, const char *what, int64_t done, int64_
  * may report to either. The callbacks run on the thread that called the library function that
  * reports (never on the library's worker threads); when several threads call the library at once
  * they may run concurrently and must then be thread-safe themselves. A callback must not call
- * dm_set_log. Training and saliency report only when their options ask for progress. */
-DM_API void dm_set_log(dm_log_fn log, dm_progress_fn progress, void *ctx);
+ * dm_set_log. The engine's loops report only when their options ask for progress (the CLI's
+ * train and saliency commands; --quiet turns it off). */
+DM_API void dm_set_log(dm_log_fn log, dm_log_progress_fn progress, void *ctx);
 
 /* ---------------------------------------------------------------------------------------------
  * Sequences and data sets (host/data.c)
@@ -217,6 +222,306 @@ typedef enum dm_metric { DM_METRIC_AUROC, DM_METRIC_AUPRC, DM_METRIC_ACCURACY } 
  * the metric is defined. Callers report an undefined metric as such (null in JSON, NA in text and
  * TSV) with this reason, never as nan. */
 DM_API const char *dm_metric_undefined(const float *score, const int8_t *label, int64_t n, dm_metric metric);
+
+
+/* =============================================================================================
+ * The engine API (host/api*.c): backends, models, training and every analysis over in-memory
+ * arrays or data sets.
+ *
+ * Thread safety, in general (each function says where it differs):
+ *  - dm_last_error() is per thread: read it on the thread whose call failed.
+ *  - A dm_backend is used by one thread at a time (it holds scratch memory and a sticky error);
+ *    different backends may be used from different threads at the same time.
+ *  - A dm_model is only read by dm_predict, dm_saliency, dm_temporal, dm_optimize, dm_motifs, the
+ *    getters and dm_model_save, so any number of those may run on one model at once, each with its
+ *    own backend. dm_train, dm_model_set_tensor, dm_model_set_params and dm_model_free change it:
+ *    no other call may use that model meanwhile.
+ *  - Callbacks run on the calling thread, inside the call.
+ * Shapes: N sequences of length L; arrays are C-contiguous float32 unless said otherwise.
+ * ============================================================================================= */
+
+/* ---- progress and cancellation ------------------------------------------------------------ */
+
+/* What a long call reports to its progress callback. */
+typedef struct dm_progress {
+    const char *what;      /* "train", "predict", "saliency", "temporal", "motifs" */
+    int64_t done;          /* units done: epochs for train, sequences otherwise (motifs: both
+                              passes over the sequences, total = 2 N, reported once at the end) */
+    int64_t total;         /* units in all (train: the maximum number of epochs) */
+    int32_t epoch;         /* train: the epoch that just ended (1-based); 0 otherwise */
+    double train_loss;     /* train: that epoch's mean training loss; NaN otherwise */
+    double valid_loss;     /* train: its validation loss; NaN without validation data */
+    double valid_auroc;    /* train: its validation AUROC; NaN without validation data */
+    double seconds;        /* wall time since the call started */
+} dm_progress;
+
+/* Called by long calls between batches (train: at every epoch end). Return 0 to go on, non-zero to
+ * stop: the call then returns DM_STATUS_CANCELLED as soon as the current batch is done, and its
+ * outputs are undefined (dm_train leaves the model as it was before the call). */
+typedef int (*dm_progress_fn)(void *ctx, const dm_progress *p);
+
+/* ---- backends ----------------------------------------------------------------------------- */
+
+typedef struct dm_backend dm_backend;   /* opaque: where the computation runs */
+
+/* Opens a backend. spec: "cpu"; "cuda" or "cuda:N" (device N, default 0); "auto" (NULL too):
+ * CUDA device 0 when this build has the CUDA backend and a device is usable, else the CPU.
+ * threads: CPU worker threads, <= 0 for all cores (ignored by CUDA).
+ * In libdeepmotif.so (and the deepmotif program) of a CUDA build, the CUDA backend is the shared
+ * object libdeepmotif_cuda.so, loaded on first use from the folder of libdeepmotif.so, then ../lib
+ * beside it, then the running program's folder (and its ../lib), then the dynamic loader's search
+ * path; the environment variable DM_CUDA_LIBRARY names the file instead. When it cannot be loaded,
+ * "cuda:N" fails with DM_STATUS_BACKEND ("cuda:0: libdeepmotif_cuda.so: <reason>") and "auto" takes
+ * the CPU. (libdeepmotif.a links the CUDA backend in; builds without CUDA have none.)
+ * Returns _OK, _ARG (an unknown spec), _BACKEND, _NOMEM. Thread-safe. */
+DM_API dm_status dm_backend_open(const char *spec, int threads, dm_backend **out);
+
+/* Frees a backend; NULL is a no-op. No call may be using it. */
+DM_API void dm_backend_free(dm_backend *be);
+
+/* What the backend runs on, e.g. "cpu: AMD EPYC 7B13, 8 threads" or "cuda: NVIDIA H100 (sm_90)";
+ * the text before the first ':' is the kind ("cpu" or "cuda"). Owned by the backend. */
+DM_API const char *dm_backend_name(const dm_backend *be);
+
+/* ---- inputs ------------------------------------------------------------------------------- */
+
+/* N sequences of length L, given either as one-hot (or any dense (N, L, 4) input: saliency,
+ * prediction and temporal scores accept any values) or as base codes DM_BASE_* (encoded on the
+ * backend). Exactly one of onehot and codes is non-NULL. The arrays are only read, and only
+ * during the call. */
+typedef struct dm_input {
+    int64_t n;               /* N */
+    int32_t len;             /* L: must equal the model's length */
+    int32_t n_quarter;       /* codes only: DM_BASE_N as 0.25 per base (1) or a zero row (0) */
+    const float *onehot;     /* (N, L, 4) float32, or NULL */
+    const uint8_t *codes;    /* (N, L) DM_BASE_*, or NULL */
+    const int8_t *labels;    /* (N) 1 bound, 0 unbound, DM_LABEL_UNKNOWN; NULL when unknown
+                                (dm_train and label targets need them) */
+} dm_input;
+
+/* A view of a data set as an input (codes and labels point into ds; n_quarter 0). Cannot fail
+ * unless an argument is NULL (_ARG). */
+DM_API dm_status dm_input_from_dataset(const dm_dataset *ds, dm_input *in);
+
+/* ---- models ------------------------------------------------------------------------------- */
+
+/* A model independent of any backend: hyper-parameters, parameters on the host (the canonical
+ * layout, SPEC.md §3) and provenance. Every computation takes the backend to run on. */
+
+/* A new model of `hp` with parameters initialised from `seed` (SPEC.md §4). Returns _OK, _ARG
+ * (hyper-parameters that do not fit, e.g. L too short for the convolutions), _NOMEM. */
+DM_API dm_status dm_model_create(dm_model **out, const dm_hparams *hp, uint64_t seed);
+
+/* Loads a checkpoint written by dm_model_save or `deepmotif train`. Returns _OK, _IO, _CORRUPT
+ * (damaged, foreign or newer file: the message names it), _NOMEM. */
+DM_API dm_status dm_model_load(const char *path, dm_model **out);
+
+/* Writes the model (hyper-parameters, parameters, provenance) atomically; `deepmotif` reads it.
+ * Returns _OK, _IO, _ARG, _NOMEM. */
+DM_API dm_status dm_model_save(const dm_model *m, const char *path);
+
+/* Frees a model; NULL is a no-op. */
+DM_API void dm_model_free(dm_model *m);
+
+/* Copies the hyper-parameters (the architecture is hp->arch). */
+DM_API dm_status dm_model_hparams(const dm_model *m, dm_hparams *hp);
+
+/* Parameter tensors. Names are PyTorch's (model.h): "conv1.weight" (C_out, K, C_in), "fc.bias",
+ * "lstm.fwd.weight_ih", ... */
+typedef struct dm_tensor_desc {
+    char name[40];
+    int32_t ndim;            /* 1..4 */
+    int64_t shape[4];        /* unused dimensions 0 */
+    int64_t numel;
+    int64_t offset;          /* in floats, into the flat parameter array of dm_model_params */
+} dm_tensor_desc;
+
+/* Number of parameter tensors; *n_params (may be NULL) receives the number of floats of all. */
+DM_API dm_status dm_model_n_tensors(const dm_model *m, int32_t *n_tensors, int64_t *n_params);
+
+/* The description of tensor `index` (0 .. n_tensors − 1), or of tensor `name` (_ARG when no tensor
+ * has that name: the message lists them). */
+DM_API dm_status dm_model_tensor_at(const dm_model *m, int32_t index, dm_tensor_desc *desc);
+DM_API dm_status dm_model_tensor_find(const dm_model *m, const char *name, dm_tensor_desc *desc);
+
+/* Copies tensor `name` out to data (n floats, n = its numel: else _ARG), or in from data. */
+DM_API dm_status dm_model_tensor(const dm_model *m, const char *name, float *data, int64_t n);
+DM_API dm_status dm_model_set_tensor(dm_model *m, const char *name, const float *data, int64_t n);
+
+/* All parameters as one array (n_params floats, tensors at their offsets): *data points into the
+ * model (read-only; valid until the model is changed or freed). set_params copies n_params in. */
+DM_API dm_status dm_model_params(const dm_model *m, const float **data, int64_t *n_params);
+DM_API dm_status dm_model_set_params(dm_model *m, const float *data, int64_t n_params);
+
+/* Provenance as one JSON object (version, protocol, device, created_utc, label, seed, threads, batch,
+ * lr0, valid_frac, epochs_max, epochs_run, best_epoch, n_train, n_valid, n_test, train_seconds,
+ * test metrics (null when absent), inputs [{role, path, bytes, sha256}], log [{epoch, lr, train_loss,
+ * valid_loss, valid_auroc, seconds}]). *json is owned by the model, valid until it is changed. */
+DM_API dm_status dm_model_provenance(const dm_model *m, const char **json);
+
+/* ---- training ----------------------------------------------------------------------------- */
+
+typedef struct dm_train_opts {
+    int32_t protocol;        /* 0 default (reshuffled batches, early stopping on validation AUROC,
+                                best weights kept), 1 original (DeMo's loop: file order, selection
+                                by training AUROC) */
+    int32_t epochs;          /* maximum epochs (50) */
+    int32_t batch;           /* 256 */
+    float lr;                /* initial learning rate (0.01) */
+    int32_t lr_halve_every;  /* halve the learning rate after every N epochs (10) */
+    float clip;              /* element-wise gradient clip (5) */
+    int32_t patience;        /* default protocol: epochs without a better validation AUROC (5) */
+    int32_t reserved;        /* 0 */
+    uint64_t seed;           /* batch order and dropout (1); initialisation is dm_model_create's */
+} dm_train_opts;
+
+DM_API void dm_train_opts_default(dm_train_opts *o);
+
+/* Trains m from its current parameters on `train` (labels required, both classes, one-hot rows or
+ * codes: a dense non-one-hot row is _ARG; one-hot rows of 0.25 are N under the quarter policy, which
+ * codes inputs choose with n_quarter), validating on `valid` (NULL: none; the last epoch is
+ * then kept under the default protocol). On success m holds the selected weights and its
+ * provenance the run (epoch log, counts, device). `progress` (may be NULL) is called at every epoch
+ * end. Returns _OK, _ARG (no data, one class, shapes, diverged: the message names epoch and batch),
+ * _BACKEND, _NOMEM, _CANCELLED (m unchanged). */
+DM_API dm_status dm_train(dm_model *m, dm_backend *be, const dm_input *train, const dm_input *valid,
+                          const dm_train_opts *o, dm_progress_fn progress, void *ctx);
+
+/* ---- prediction and attribution ------------------------------------------------------------ */
+
+/* P(bound) of every sequence, evaluation mode: scores (N). Same numbers as `deepmotif predict`.
+ * progress (may be NULL) is called after every batch. */
+DM_API dm_status dm_predict(const dm_model *m, dm_backend *be, const dm_input *in, float *scores,
+                            dm_progress_fn progress, void *ctx);
+
+enum { DM_SALIENCY_GRAD = 0, DM_SALIENCY_GRAD_X_INPUT = 1, DM_SALIENCY_ORIGINAL = 2,
+       DM_SALIENCY_IG = 3, DM_SALIENCY_ISM = 4 };
+enum { DM_TARGET_POSITIVE = 0, DM_TARGET_TRUE_LABEL = 1 };
+
+typedef struct dm_saliency_opts {
+    int32_t method;          /* DM_SALIENCY_* (grad): as `deepmotif saliency --method` */
+    int32_t target;          /* DM_TARGET_POSITIVE: log P(bound); _TRUE_LABEL: log P(label) */
+    int32_t center;          /* 1: mean-centre the gradient over the four bases */
+    int32_t steps;           /* integrated gradients: path steps (64) */
+    int32_t shuffle_baseline;/* integrated gradients: dinucleotide-shuffled baselines (0: zeros) */
+    int32_t batch;           /* sequences per batch (256) */
+    uint64_t seed;           /* shuffled baselines (1) */
+} dm_saliency_opts;
+
+DM_API void dm_saliency_opts_default(dm_saliency_opts *o);
+
+/* Attribution maps attr (N, L, 4) and P(bound) p_pos (N; may be NULL): the numbers of
+ * `deepmotif saliency --layout nlc`. Labels are needed by the original method and the label
+ * target. Returns _OK, _ARG, _BACKEND, _NOMEM, _CANCELLED. */
+DM_API dm_status dm_saliency(const dm_model *m, dm_backend *be, const dm_input *in,
+                             const dm_saliency_opts *o, float *attr, float *p_pos,
+                             dm_progress_fn progress, void *ctx);
+
+/* Temporal output scores (RNN and CNN-RNN; _ARG for the CNN): fwd (N, L) = P(bound) on positions
+ * 0..i, bwd (N, L) = on positions i..L−1. */
+DM_API dm_status dm_temporal(const dm_model *m, dm_backend *be, const dm_input *in, float *fwd,
+                             float *bwd, dm_progress_fn progress, void *ctx);
+
+/* ---- class optimisation -------------------------------------------------------------------- */
+
+typedef struct dm_optimize_opts {
+    int32_t restarts;        /* independent seeded starts, optimised together (1) */
+    int32_t steps;           /* 1000 */
+    float lr;                /* 0.05 */
+    float lambda;            /* L2 weight (0.009) */
+    float alpha;             /* RMSprop decay (0.99) */
+    float eps;               /* 1e-8 */
+    int32_t softmax;         /* 1: optimise Z with X = softmax(Z) per position */
+    int32_t reserved;        /* 0 */
+    uint64_t seed;           /* 1 */
+} dm_optimize_opts;
+
+DM_API void dm_optimize_opts_default(dm_optimize_opts *o);
+
+/* The input the model finds most "bound" (SPEC.md §6.3), R = restarts: ppm (R, L, 4) the position
+ * probability matrices; x (R, L, 4) the raw optimised inputs, objective (steps + 1, R) the
+ * objective before every step and after the last, p_pos (R) the final P(bound): each may be NULL.
+ * All restarts run as one batch on the backend; there is no progress callback. */
+DM_API dm_status dm_optimize(const dm_model *m, dm_backend *be, const dm_optimize_opts *o, float *ppm,
+                             float *x, float *objective, float *p_pos);
+
+/* ---- motifs ------------------------------------------------------------------------------- */
+
+/* One motif: a (w, 4) probability matrix, rows A C G T each summing to 1. */
+typedef struct dm_motif {
+    char id[128];            /* identifier, e.g. "MA0139.1" or "filter_12"; no whitespace */
+    char name[128];          /* alternative name, e.g. "CTCF"; "" when absent */
+    int w;                   /* width (columns), >= 1 */
+    float *p;                /* (w, 4) row-major: p[4 * j + b], b = A, C, G, T */
+    int nsites;              /* sites behind the matrix; 0 when unknown */
+} dm_motif;
+
+/* A list of motifs; owns every m[i].p and m itself (dm_motif_set_free). */
+typedef struct dm_motif_set {
+    int n;
+    dm_motif *m;             /* (n) */
+} dm_motif_set;
+
+/* Reads every motif of a MEME file (gzip or plain) into *out (overwritten, not freed first).
+ * Returns _OK, _IO, _FORMAT ("file:line: what"), _NOMEM. */
+DM_API dm_status dm_meme_read(const char *path, dm_motif_set *out);
+
+/* Writes a MEME (version 4) file atomically. Returns _OK, _IO, _ARG. */
+DM_API dm_status dm_meme_write(const char *path, const dm_motif_set *s);
+
+/* Frees every matrix and the list; leaves {0, NULL}. NULL is a no-op. */
+DM_API void dm_motif_set_free(dm_motif_set *s);
+
+typedef struct dm_motifs_opts {
+    float frac;              /* activation threshold relative to the filter's maximum (0.5) */
+    int32_t min_sites;       /* filters with fewer sites are left out (10) */
+    int32_t batch;           /* sequences per batch (256) */
+    int32_t reserved;        /* 0 */
+} dm_motifs_opts;
+
+DM_API void dm_motifs_opts_default(dm_motifs_opts *o);
+
+/* First-layer filters as motifs (`deepmotif motifs`; _ARG for the RNN): *out (overwritten) gets
+ * one motif per filter with at least min_sites sites, "filter_<k>". One-hot input rows must be
+ * one-hot, all zero (padding) or 0.25 each (N); other values are _ARG. progress is called once,
+ * at the end (the engine makes both passes in one call). */
+DM_API dm_status dm_motifs(const dm_model *m, dm_backend *be, const dm_input *in,
+                           const dm_motifs_opts *o, dm_motif_set *out, dm_progress_fn progress,
+                           void *ctx);
+
+/* ---- motif comparison (host/compare.h explains the scores and p-values) ----------------------- */
+
+enum { DM_DIST_PEARSON = 0, DM_DIST_EUCLID = 1 };
+
+typedef struct dm_compare_options {
+    int dist;                /* DM_DIST_PEARSON (0) or DM_DIST_EUCLID (1) */
+    int min_overlap;         /* fewest aligned columns (capped by both widths); 5 */
+    int n_null;              /* random targets per (query, target width); 10000 */
+    uint64_t seed;           /* seed of the null targets; 1 */
+    double thresh;           /* report hits with q <= thresh; 0.5 */
+    int top;                 /* at most this many hits per query; 10 */
+} dm_compare_options;
+
+DM_API void dm_compare_options_default(dm_compare_options *o);
+
+/* One reported (query, target) pair. */
+typedef struct dm_hit {
+    int query, target;       /* indices into the query set and the database */
+    int offset;              /* position of the query's first column in the oriented target */
+    int overlap;             /* aligned columns */
+    char orient;             /* '+', or '-' when the target is reverse-complemented */
+    double score;            /* the best alignment score */
+    double pvalue, evalue, qvalue;
+} dm_hit;
+
+/* Compares every query with every database motif (`deepmotif compare`). *hits (free with dm_free;
+ * NULL when *n_hits = 0) gets per query its `top` best targets with q <= thresh, sorted by query,
+ * then p-value. Thread-safe (runs OpenMP threads inside). Returns _OK, _ARG, _NOMEM. */
+DM_API dm_status dm_compare(const dm_motif_set *queries, const dm_motif_set *db,
+                            const dm_compare_options *o, dm_hit **hits, int *n_hits);
+
+/* Frees memory the library allocated for the caller (dm_compare's hits). NULL is a no-op. */
+DM_API void dm_free(void *p);
 
 #ifdef __cplusplus
 }

@@ -146,6 +146,7 @@ struct dm_backend {
     dm_status status;          /* sticky error of the first failing op */
     char error[256];           /* its message (ops may fail on worker threads) */
     void *ctx;                 /* backend-private state */
+    char label[192];           /* dm_backend_name(): filled by dm_backend_open (host/api.c) */
 };
 
 /* The CPU backend with `n_threads` workers (≤ 0: all cores). OpenBLAS is set to one thread: the

@@ -369,6 +369,9 @@ Test(base, training_checks_its_arguments) {
     expect_arg(dm_net_train(m, NULL, NULL, &o, &prov, &st, NULL), "NULL training data");
     expect_arg(dm_net_train(m, &broken, NULL, &o, &prov, &st, NULL), "training rows without arrays");
     expect_arg(dm_net_train(m, &tr, &broken, &o, &prov, &st, NULL), "validation rows without arrays");
+    dm_dataset unlabelled = tr;
+    unlabelled.label = NULL;
+    expect_arg(dm_net_train(m, &unlabelled, NULL, &o, &prov, &st, NULL), "training data without labels");
     expect_arg(dm_net_train(m, &tr, NULL, NULL, &prov, &st, NULL), "NULL options");
     expect_arg(dm_net_train(NULL, &tr, NULL, &o, &prov, &st, NULL), "NULL model");
     o.batch = 0;
