@@ -78,6 +78,7 @@ struct dm_net {
 /* ---- hyper-parameters ------------------------------------------------------------------------- */
 
 void dm_hparams_default(dm_hparams *hp, dm_arch arch) {
+    if (!hp) return;
     memset(hp, 0, sizeof *hp);
     hp->arch = arch;
     hp->len = 101;
@@ -101,6 +102,7 @@ const char *dm_arch_name(dm_arch arch) {
 }
 
 dm_status dm_arch_parse(const char *s, dm_arch *arch) {
+    DM_CHECK_ARG(s && arch, "dm_arch_parse: NULL %s", s ? "output" : "name");
     for (int a = 0; a <= DM_ARCH_CNNRNN; a++)
         if (strcmp(s, dm_arch_name((dm_arch)a)) == 0) { *arch = (dm_arch)a; return DM_STATUS_OK; }
     if (strcmp(s, "cnn-rnn") == 0) { *arch = DM_ARCH_CNNRNN; return DM_STATUS_OK; }
