@@ -9,6 +9,9 @@
  * shape (the tensor table is compared with the one the hyper-parameters imply), and must let a
  * later deepmotif add sections that this one skips.
  *
+ * The byte mechanics (buffers, little-endian fields, CRC) are host/bytebuf.c; this file is the
+ * format: sections, their fields, and the checks on loading.
+ *
  * Format versions 1 and 2. Integers are little-endian; f32/f64 are IEEE-754 bit patterns (NaN kept
  * as is); a string is a u16 byte count and that many bytes, no terminator. Version 2 differs only
  * in RESM, which then also carries the mid-epoch state of a run stopped inside an epoch; a file
@@ -67,6 +70,7 @@
 #include <zlib.h>
 
 #include "arch.h"
+#include "bytebuf.h"
 #include "dm_internal.h"
 
 #define DM_CKPT_MAGIC "DMMODEL"          /* 7 characters + the terminating NUL = 8 bytes */
@@ -85,97 +89,6 @@ static const uint32_t dm_sec_tag[DM_SEC_COUNT] = {
     DM_TAG('H', 'P', 'A', 'R'), DM_TAG('T', 'E', 'N', 'S'), DM_TAG('P', 'A', 'R', 'M'),
     DM_TAG('P', 'R', 'O', 'V'), DM_TAG('R', 'E', 'S', 'M'),
 };
-
-/* zlib's crc32 takes 32-bit lengths: feed large buffers in 1 GiB pieces. */
-static uint32_t dm_crc32(const uint8_t *p, size_t n) {
-    uLong crc = crc32(0L, Z_NULL, 0);
-    while (n > 0) {
-        size_t k = n < ((size_t)1 << 30) ? n : ((size_t)1 << 30);
-        crc = crc32(crc, p, (uInt)k);
-        p += k;
-        n -= k;
-    }
-    return (uint32_t)crc;
-}
-
-/* ---- writing: a growable little-endian byte buffer ------------------------------------------ */
-
-typedef struct dm_wbuf {
-    uint8_t *p;
-    size_t n, cap;
-    int nomem;          /* set once an allocation failed; later writes are dropped */
-} dm_wbuf;
-
-/* Room for k more bytes at the end (doubling growth); NULL after an allocation failure. */
-static uint8_t *dm_w_room(dm_wbuf *w, size_t k) {
-    if (w->nomem) return NULL;
-    if (k > w->cap - w->n) {
-        size_t cap = w->cap ? w->cap : 4096;
-        while (k > cap - w->n) {
-            if (cap > SIZE_MAX / 2) {
-                w->nomem = 1;
-                return NULL;
-            }
-            cap *= 2;
-        }
-        uint8_t *q = realloc(w->p, cap);
-        if (!q) {
-            w->nomem = 1;
-            return NULL;
-        }
-        w->p = q;
-        w->cap = cap;
-    }
-    uint8_t *q = w->p + w->n;
-    w->n += k;
-    return q;
-}
-
-/* Stores the k low bytes of v, least significant first. */
-static void dm_store_le(uint8_t *q, uint64_t v, int k) {
-    for (int i = 0; i < k; i++) q[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void dm_w_le(dm_wbuf *w, uint64_t v, int k) {
-    uint8_t *q = dm_w_room(w, (size_t)k);
-    if (q) dm_store_le(q, v, k);
-}
-
-static void dm_w_u16(dm_wbuf *w, uint32_t v) { dm_w_le(w, v, 2); }
-static void dm_w_u32(dm_wbuf *w, uint32_t v) { dm_w_le(w, v, 4); }
-static void dm_w_u64(dm_wbuf *w, uint64_t v) { dm_w_le(w, v, 8); }
-static void dm_w_i32(dm_wbuf *w, int32_t v) { dm_w_le(w, (uint32_t)v, 4); }
-static void dm_w_i64(dm_wbuf *w, int64_t v) { dm_w_le(w, (uint64_t)v, 8); }
-
-static void dm_w_f32(dm_wbuf *w, float v) {
-    uint32_t u;
-    memcpy(&u, &v, 4);
-    dm_w_le(w, u, 4);
-}
-
-static void dm_w_f64(dm_wbuf *w, double v) {
-    uint64_t u;
-    memcpy(&u, &v, 8);
-    dm_w_le(w, u, 8);
-}
-
-/* A fixed-size char field as a string: its bytes up to the NUL (at most cap − 1). */
-static void dm_w_str(dm_wbuf *w, const char *s, size_t cap) {
-    size_t len = strnlen(s, cap - 1);
-    dm_w_u16(w, (uint32_t)len);
-    uint8_t *q = dm_w_room(w, len);
-    if (q) memcpy(q, s, len);
-}
-
-static void dm_w_floats(dm_wbuf *w, const float *x, int64_t n) {
-    uint8_t *q = dm_w_room(w, (size_t)n * 4);
-    if (!q) return;
-    for (int64_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, &x[i], 4);
-        dm_store_le(q + 4 * i, u, 4);
-    }
-}
 
 /* Opens a section: tag, a length placeholder; returns where the payload starts. */
 static size_t dm_w_begin(dm_wbuf *w, int sec) {
@@ -210,7 +123,6 @@ static void dm_w_tensors(dm_wbuf *w, const dm_tensor_info *t, int32_t n) {
     size_t s = dm_w_begin(w, DM_SEC_TENS);
     dm_w_u32(w, (uint32_t)n);
     for (int32_t i = 0; i < n; i++) {
-        DM_ASSERT(t[i].ndim >= 0 && t[i].ndim <= 4);
         dm_w_str(w, t[i].name, sizeof t[i].name);
         dm_w_u32(w, (uint32_t)t[i].ndim);
         for (int d = 0; d < t[i].ndim; d++) dm_w_i64(w, t[i].shape[d]);
@@ -221,8 +133,6 @@ static void dm_w_tensors(dm_wbuf *w, const dm_tensor_info *t, int32_t n) {
 }
 
 static void dm_w_provenance(dm_wbuf *w, const dm_provenance *p) {
-    DM_ASSERT(p->n_inputs >= 0 && p->n_inputs <= DM_MAX_INPUTS);
-    DM_ASSERT(p->n_epochs >= 0 && p->n_epochs <= DM_MAX_EPOCHS);
     size_t s = dm_w_begin(w, DM_SEC_PROV);
     dm_w_str(w, p->version, sizeof p->version);
     dm_w_str(w, p->protocol, sizeof p->protocol);
@@ -270,7 +180,6 @@ static void dm_w_provenance(dm_wbuf *w, const dm_provenance *p) {
 static int dm_resume_mid_epoch(const dm_resume_state *r) { return r && r->batch_done > 0; }
 
 static void dm_w_resume(dm_wbuf *w, const dm_resume_state *r, int64_t n_params) {
-    DM_ASSERT(n_params == 0 || (r->adam_m && r->adam_v && r->best_params));
     size_t s = dm_w_begin(w, DM_SEC_RESM);
     dm_w_i32(w, r->epoch_done);
     dm_w_i64(w, r->adam_t);
@@ -283,7 +192,6 @@ static void dm_w_resume(dm_wbuf *w, const dm_resume_state *r, int64_t n_params) 
     dm_w_floats(w, r->adam_v, n_params);
     dm_w_floats(w, r->best_params, n_params);
     if (dm_resume_mid_epoch(r)) {
-        DM_ASSERT(r->batch >= 1 && r->rows_done >= 1 && r->part_logprob && r->part_loss);
         dm_w_i32(w, r->batch_done);
         dm_w_i32(w, r->batch);
         dm_w_i64(w, r->rows_done);
@@ -293,11 +201,38 @@ static void dm_w_resume(dm_wbuf *w, const dm_resume_state *r, int64_t n_params) 
     dm_w_end(w, s);
 }
 
+/* The caller's arguments, checked before anything is assembled: every count within its array. */
+static dm_status dm_checkpoint_save_args(const char *path, const dm_hparams *hp, const dm_tensor_info *tensors,
+                                         int32_t n_tensors, const float *params, int64_t n_params,
+                                         const dm_provenance *prov, const dm_resume_state *resume) {
+    const char *f = "dm_checkpoint_save";
+    DM_CHECK_ARG(path && hp && prov, "%s: path, hyper-parameters and provenance must not be NULL", f);
+    DM_CHECK_ARG(n_params >= 0 && (params || n_params == 0), "%s: %s: %lld parameters%s", f, path,
+                 (long long)n_params, params ? "" : " and no parameter array");
+    DM_CHECK_ARG(n_tensors >= 0 && n_tensors <= DM_MAX_TENSORS && (tensors || n_tensors == 0),
+                 "%s: %s: %d tensors (0 to %d, with a table)", f, path, (int)n_tensors, DM_MAX_TENSORS);
+    for (int32_t i = 0; i < n_tensors; i++)
+        DM_CHECK_ARG(tensors[i].ndim >= 0 && tensors[i].ndim <= 4, "%s: %s: tensor %d has %d dimensions (0 to 4)",
+                     f, path, (int)i, (int)tensors[i].ndim);
+    DM_CHECK_ARG(prov->n_inputs >= 0 && prov->n_inputs <= DM_MAX_INPUTS, "%s: %s: %d input files (0 to %d)", f,
+                 path, (int)prov->n_inputs, DM_MAX_INPUTS);
+    DM_CHECK_ARG(prov->n_epochs >= 0 && prov->n_epochs <= DM_MAX_EPOCHS, "%s: %s: %d log rows (0 to %d)", f, path,
+                 (int)prov->n_epochs, DM_MAX_EPOCHS);
+    if (resume) {
+        DM_CHECK_ARG(n_params == 0 || (resume->adam_m && resume->adam_v && resume->best_params),
+                     "%s: %s: the resume state lacks its Adam moments or best weights", f, path);
+        if (dm_resume_mid_epoch(resume))
+            DM_CHECK_ARG(resume->batch >= 1 && resume->rows_done >= 1 && resume->part_logprob && resume->part_loss,
+                         "%s: %s: the mid-epoch resume state (batch %d, %lld rows done) lacks its partial results",
+                         f, path, (int)resume->batch, (long long)resume->rows_done);
+    }
+    return DM_STATUS_OK;
+}
+
 dm_status dm_checkpoint_save(const char *path, const dm_hparams *hp, const dm_tensor_info *tensors,
                              int32_t n_tensors, const float *params, int64_t n_params,
                              const dm_provenance *prov, const dm_resume_state *resume) {
-    DM_ASSERT(path && hp && prov && n_params >= 0 && (params || n_params == 0));
-    DM_ASSERT(n_tensors >= 0 && n_tensors <= DM_MAX_TENSORS && (tensors || n_tensors == 0));
+    DM_TRY(dm_checkpoint_save_args(path, hp, tensors, n_tensors, params, n_params, prov, resume));
     // the whole file is assembled in memory, then written in one go
     dm_wbuf w = {0};
     uint8_t *magic = dm_w_room(&w, 8);
@@ -333,99 +268,6 @@ dm_status dm_checkpoint_save(const char *path, const dm_hparams *hp, const dm_te
     free(w.p);
     return st;
 }
-
-/* ---- reading: a bounds-checked cursor over one section ------------------------------------- */
-
-typedef struct dm_rbuf {
-    const uint8_t *p;
-    size_t n, pos;
-    int bad;            /* set by the first read past the end; later reads yield zeros */
-} dm_rbuf;
-
-/* The next k bytes, or NULL (and bad set) if fewer remain. */
-static const uint8_t *dm_r_take(dm_rbuf *r, size_t k) {
-    if (r->bad || k > r->n - r->pos) {
-        r->bad = 1;
-        return NULL;
-    }
-    const uint8_t *q = r->p + r->pos;
-    r->pos += k;
-    return q;
-}
-
-static uint64_t dm_load_le(const uint8_t *q, int k) {
-    uint64_t v = 0;
-    for (int i = k - 1; i >= 0; i--) v = v << 8 | q[i];
-    return v;
-}
-
-static uint64_t dm_r_le(dm_rbuf *r, int k) {
-    const uint8_t *q = dm_r_take(r, (size_t)k);
-    return q ? dm_load_le(q, k) : 0;
-}
-
-static uint32_t dm_r_u16(dm_rbuf *r) { return (uint32_t)dm_r_le(r, 2); }
-static uint32_t dm_r_u32(dm_rbuf *r) { return (uint32_t)dm_r_le(r, 4); }
-static uint64_t dm_r_u64(dm_rbuf *r) { return dm_r_le(r, 8); }
-
-/* Signed and floating values through memcpy: two's complement and IEEE bits, no implementation-
- * defined conversions. */
-static int32_t dm_r_i32(dm_rbuf *r) {
-    uint32_t u = dm_r_u32(r);
-    int32_t v;
-    memcpy(&v, &u, 4);
-    return v;
-}
-
-static int64_t dm_r_i64(dm_rbuf *r) {
-    uint64_t u = dm_r_u64(r);
-    int64_t v;
-    memcpy(&v, &u, 8);
-    return v;
-}
-
-static float dm_r_f32(dm_rbuf *r) {
-    uint32_t u = dm_r_u32(r);
-    float v;
-    memcpy(&v, &u, 4);
-    return v;
-}
-
-static double dm_r_f64(dm_rbuf *r) {
-    uint64_t u = dm_r_u64(r);
-    double v;
-    memcpy(&v, &u, 8);
-    return v;
-}
-
-/* A string into a char[cap]; one that would not fit with its NUL marks the section bad. */
-static void dm_r_str(dm_rbuf *r, char *dst, size_t cap) {
-    size_t len = dm_r_u16(r);
-    if (len >= cap) r->bad = 1;
-    const uint8_t *q = dm_r_take(r, len);
-    if (!q) {
-        dst[0] = '\0';
-        return;
-    }
-    memcpy(dst, q, len);
-    dst[len] = '\0';
-}
-
-/* n floats into dst (which holds n); the byte count is checked before it is multiplied. */
-static void dm_r_floats(dm_rbuf *r, float *dst, int64_t n) {
-    if (r->bad || (uint64_t)n > (r->n - r->pos) / 4) {
-        r->bad = 1;
-        return;
-    }
-    const uint8_t *q = dm_r_take(r, (size_t)n * 4);
-    for (int64_t i = 0; i < n; i++) {
-        uint32_t u = (uint32_t)dm_load_le(q + 4 * i, 4);
-        memcpy(&dst[i], &u, 4);
-    }
-}
-
-/* A section fully and exactly consumed, with nothing read past its end. */
-static int dm_r_ok(const dm_rbuf *r) { return !r->bad && r->pos == r->n; }
 
 /* ---- the sections, read --------------------------------------------------------------------- */
 
@@ -527,7 +369,9 @@ static dm_status dm_check_table(const char *path, const dm_tensor_info *got, int
             return dm_error(DM_STATUS_CORRUPT, "%s: tensor table mismatch: the file has tensor "
                             "'%s' the model lacks", path, got[i].name);
         const dm_tensor_info *g = &got[i], *w = &want[i];
-        DM_ASSERT(w->ndim >= 0 && w->ndim <= 4);   /* make_table's own table */
+        if (w->ndim < 0 || w->ndim > 4)   /* make_table is the caller's */
+            return dm_error(DM_STATUS_ARG, "%s: the expected tensor table has %d dimensions for tensor '%s' (0 to 4)",
+                            path, (int)w->ndim, w->name);
         if (strncmp(g->name, w->name, sizeof g->name) != 0)
             return dm_error(DM_STATUS_CORRUPT, "%s: tensor table mismatch: tensor %d is '%s' in "
                             "the file, the model expects '%s'", path, (int)i, g->name, w->name);
@@ -850,7 +694,8 @@ fail:
 dm_status dm_checkpoint_load(const char *path, dm_table_fn make_table, dm_hparams *hp,
                              float **params, int64_t *n_params, dm_provenance *prov,
                              dm_resume_state *resume) {
-    DM_ASSERT(path && make_table && hp && params && n_params && prov);
+    DM_CHECK_ARG(path && make_table && hp && params && n_params && prov,
+                 "dm_checkpoint_load: path, make_table, hp, params, n_params and prov must not be NULL");
     // outputs are empty until everything has been checked
     *params = NULL;
     *n_params = 0;

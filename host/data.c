@@ -1,5 +1,6 @@
 /*
- * data.c: reading, deriving and writing sequence data sets (FORMATS.md §1–3, SPEC.md §1 and §5).
+ * data.c: reading sequence data sets (FORMATS.md §1–3, SPEC.md §1), whole or in chunks (scan).
+ * Deriving (shuffled negatives, the validation split) and writing them: host/dataset.c.
  *
  * Readers stream the file through zlib (gzip and plain text alike) one line at a time, so a file of
  * any size costs one chunk buffer plus the growing (n, len) code array. The format is detected from
@@ -15,9 +16,8 @@
  *    counts): the pair layout of train.fa (FORMATS.md §2). Every other row is its own group.
  *
  * Data sets own everything: seq, seq_len, label, group and id are malloc'd arrays and every id[i]
- * is its own malloc'd string; dm_dataset_free() releases them. Derived sets (negatives, split)
- * recount n_padded and n_ambiguous from their rows; n_truncated cannot be recovered per row and is
- * 0 there. n_ambiguous counts N/IUPAC codes in the kept prefix (what the model sees).
+ * is its own malloc'd string; dm_dataset_free() releases them. n_ambiguous counts N/IUPAC codes in
+ * the kept prefix (what the model sees).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,7 +47,6 @@ static const uint8_t dm_base_code1[256] = {
     ['w'] = DM_AMBIG, ['k'] = DM_AMBIG, ['m'] = DM_AMBIG, ['b'] = DM_AMBIG, ['d'] = DM_AMBIG,
     ['h'] = DM_AMBIG, ['v'] = DM_AMBIG,
 };
-static const char dm_code_char[6] = {'A', 'C', 'G', 'T', 'N', 'N'};
 
 /* Formats a byte for an error message: the character itself, or \xNN when not printable. */
 static const char *dm_byte_repr(uint8_t c, char buf[8]) {
@@ -728,227 +727,4 @@ void dm_dataset_free(dm_dataset *ds) {
     free(ds->label);
     free(ds->group);
     memset(ds, 0, sizeof *ds);
-}
-
-/* ---- derived data sets ----------------------------------------------------------------------- */
-
-/* Allocates the arrays of an empty data set of n rows of length len (ids NULL, n set). */
-static dm_status dm_dataset_alloc(dm_dataset *ds, int64_t n, int32_t len, dm_format format) {
-    memset(ds, 0, sizeof *ds);
-    ds->len = len;
-    ds->format = format;
-    if (n == 0) return DM_STATUS_OK;
-    if ((uint64_t)n > SIZE_MAX / (uint64_t)len / 8)
-        return dm_error(DM_STATUS_NOMEM, "data set of %lld sequences is too large", (long long)n);
-    ds->seq = malloc((size_t)n * (size_t)len);
-    ds->seq_len = malloc((size_t)n * sizeof *ds->seq_len);
-    ds->label = malloc((size_t)n * sizeof *ds->label);
-    ds->group = malloc((size_t)n * sizeof *ds->group);
-    ds->id = calloc((size_t)n, sizeof *ds->id);
-    if (!ds->seq || !ds->seq_len || !ds->label || !ds->group || !ds->id) {
-        dm_dataset_free(ds);
-        return dm_error(DM_STATUS_NOMEM, "out of memory for %lld sequences", (long long)n);
-    }
-    ds->n = n;
-    return DM_STATUS_OK;
-}
-
-/* Copies row i of src into row j of dst (id duplicated). */
-static dm_status dm_copy_row(dm_dataset *dst, int64_t j, const dm_dataset *src, int64_t i) {
-    memcpy(dst->seq + j * dst->len, src->seq + i * src->len, (size_t)src->len);
-    dst->seq_len[j] = src->seq_len[i];
-    dst->label[j] = src->label[i];
-    dst->group[j] = src->group[i];
-    if (src->id && src->id[i]) {
-        dst->id[j] = dm_strndup(src->id[i], strlen(src->id[i]));
-        if (!dst->id[j]) return dm_error(DM_STATUS_NOMEM, "out of memory copying ids");
-    }
-    return DM_STATUS_OK;
-}
-
-/* n_padded and n_ambiguous recounted from the rows (n_truncated is not recoverable: 0). */
-static void dm_recount(dm_dataset *ds) {
-    ds->n_padded = ds->n_truncated = ds->n_ambiguous = 0;
-    for (int64_t i = 0; i < ds->n; i++) {
-        const uint8_t *row = ds->seq + i * ds->len;
-        ds->n_padded += ds->seq_len[i] < ds->len;
-        ds->n_ambiguous += memchr(row, DM_BASE_N, (size_t)ds->seq_len[i]) != NULL;
-    }
-}
-
-dm_status dm_dataset_with_shuffled_negatives(dm_dataset *out, const dm_dataset *pos,
-                                             uint64_t seed) {
-    if (!out || !pos)
-        return dm_error(DM_STATUS_ARG, "dm_dataset_with_shuffled_negatives: NULL argument");
-    memset(out, 0, sizeof *out);
-    int64_t n_pos = 0;
-    for (int64_t i = 0; i < pos->n; i++) n_pos += pos->label[i] == 1;
-    if (n_pos == 0) return dm_error(DM_STATUS_ARG, "no positive sequences to shuffle");
-    DM_TRY(dm_dataset_alloc(out, 2 * n_pos, pos->len, pos->format));
-
-    dm_status st = DM_STATUS_OK;
-    int64_t j = 0;
-    for (int64_t i = 0; i < pos->n && st == DM_STATUS_OK; i++) {
-        if (pos->label[i] != 1) continue;
-        /* Row j: the positive, in group i. */
-        st = dm_copy_row(out, j, pos, i);
-        out->group[j] = i;
-        if (st != DM_STATUS_OK) break;
-        /* Row j + 1: its shuffle over the real bases; the padding stays where it is. */
-        uint8_t *neg = out->seq + (j + 1) * out->len;
-        const uint8_t *src = pos->seq + i * pos->len;
-        memcpy(neg, src, (size_t)pos->len);
-        dm_dinuc_shuffle(neg, src, (size_t)pos->seq_len[i], seed, (uint64_t)i);
-        out->seq_len[j + 1] = pos->seq_len[i];
-        out->label[j + 1] = 0;
-        out->group[j + 1] = i;
-        const char *pid = pos->id && pos->id[i] ? pos->id[i] : "";
-        size_t m = strlen(pid) + 6;
-        out->id[j + 1] = malloc(m);
-        if (!out->id[j + 1]) st = dm_error(DM_STATUS_NOMEM, "out of memory for ids");
-        else snprintf(out->id[j + 1], m, "%s_shuf", pid);
-        j += 2;
-    }
-    if (st != DM_STATUS_OK) {
-        dm_dataset_free(out);
-        return st;
-    }
-    dm_recount(out);
-    return DM_STATUS_OK;
-}
-
-/* ---- validation split ------------------------------------------------------------------------ */
-
-/* Distinct groups in order of first appearance: gidx[i] = ordinal of row i's group. Open
- * addressing over a power-of-two table of (group, ordinal) pairs. */
-static dm_status dm_group_ordinals(const dm_dataset *ds, int64_t *gidx, int64_t *n_groups) {
-    size_t cap = 16;
-    while (cap < (size_t)ds->n * 2) cap *= 2;
-    int64_t *key = malloc(cap * sizeof *key), *val = malloc(cap * sizeof *val);
-    if (!key || !val) {
-        free(key);
-        free(val);
-        return dm_error(DM_STATUS_NOMEM, "out of memory for %lld groups", (long long)ds->n);
-    }
-    for (size_t s = 0; s < cap; s++) val[s] = -1;
-    int64_t g = 0;
-    for (int64_t i = 0; i < ds->n; i++) {
-        size_t s = (size_t)dm_mix64((uint64_t)ds->group[i]) & (cap - 1);
-        while (val[s] >= 0 && key[s] != ds->group[i]) s = (s + 1) & (cap - 1);
-        if (val[s] < 0) {
-            key[s] = ds->group[i];
-            val[s] = g++;
-        }
-        gidx[i] = val[s];
-    }
-    free(key);
-    free(val);
-    *n_groups = g;
-    return DM_STATUS_OK;
-}
-
-/* Copies the rows with sel[i] == want into out, in input order. */
-static dm_status dm_select_rows(dm_dataset *out, const dm_dataset *ds, const bool *sel, bool want) {
-    int64_t m = 0;
-    for (int64_t i = 0; i < ds->n; i++) m += sel[i] == want;
-    DM_TRY(dm_dataset_alloc(out, m, ds->len, ds->format));
-    int64_t j = 0;
-    for (int64_t i = 0; i < ds->n; i++) {
-        if (sel[i] != want) continue;
-        dm_status st = dm_copy_row(out, j++, ds, i);
-        if (st != DM_STATUS_OK) {
-            dm_dataset_free(out);
-            return st;
-        }
-    }
-    dm_recount(out);
-    return DM_STATUS_OK;
-}
-
-dm_status dm_dataset_split(const dm_dataset *ds, double frac, uint64_t seed, dm_dataset *train,
-                           dm_dataset *valid) {
-    if (!ds || !train || !valid) return dm_error(DM_STATUS_ARG, "dm_dataset_split: NULL argument");
-    memset(train, 0, sizeof *train);
-    memset(valid, 0, sizeof *valid);
-    if (!(frac >= 0.0 && frac <= 1.0))
-        return dm_error(DM_STATUS_ARG, "validation fraction %g is not in [0, 1]", frac);
-    if (ds->len <= 0) return dm_error(DM_STATUS_ARG, "dm_dataset_split: data set has no length");
-
-    size_t rows = ds->n > 0 ? (size_t)ds->n : 1;
-    int64_t *gidx = malloc(rows * sizeof *gidx);   /* row → group ordinal */
-    int64_t *perm = malloc(rows * sizeof *perm);   /* permuted group ordinals */
-    bool *group_valid = malloc(rows * sizeof *group_valid);
-    bool *in_valid = malloc(rows * sizeof *in_valid);
-    dm_status st = DM_STATUS_OK;
-    if (!gidx || !perm || !group_valid || !in_valid) {
-        st = dm_error(DM_STATUS_NOMEM, "out of memory splitting %lld sequences", (long long)ds->n);
-        goto done;
-    }
-    int64_t n_groups = 0;
-    if ((st = dm_group_ordinals(ds, gidx, &n_groups)) != DM_STATUS_OK) goto done;
-    if (n_groups > (int64_t)UINT32_MAX) {
-        st = dm_error(DM_STATUS_ARG, "too many groups to split (%lld)", (long long)n_groups);
-        goto done;
-    }
-
-    /* Seeded Fisher–Yates over the group ordinals; the first n_valid permuted groups validate. */
-    for (int64_t g = 0; g < n_groups; g++) perm[g] = g;
-    dm_rng r;
-    dm_rng_init(&r, seed, DM_STREAM_SPLIT, 0);
-    for (int64_t g = n_groups - 1; g > 0; g--) {
-        int64_t h = dm_rng_below(&r, (uint32_t)(g + 1));
-        int64_t t = perm[g];
-        perm[g] = perm[h];
-        perm[h] = t;
-    }
-    int64_t n_valid = llround(frac * (double)n_groups);
-    if (frac > 0 && n_groups >= 2 && n_valid == 0) n_valid = 1;
-    if (frac < 1 && n_groups >= 2 && n_valid == n_groups) n_valid = n_groups - 1;
-
-    /* Groups, then rows, marked for validation. */
-    for (int64_t g = 0; g < n_groups; g++) group_valid[g] = false;
-    for (int64_t g = 0; g < n_valid; g++) group_valid[perm[g]] = true;
-    for (int64_t i = 0; i < ds->n; i++) in_valid[i] = group_valid[gidx[i]];
-
-    if ((st = dm_select_rows(train, ds, in_valid, false)) != DM_STATUS_OK) goto done;
-    if ((st = dm_select_rows(valid, ds, in_valid, true)) != DM_STATUS_OK) dm_dataset_free(train);
-done:
-    free(gidx);
-    free(perm);
-    free(group_valid);
-    free(in_valid);
-    return st;
-}
-
-/* ---- labelled FASTA output ------------------------------------------------------------------- */
-
-dm_status dm_dataset_write_fasta(const dm_dataset *ds, const char *path) {
-    if (!ds || !path) return dm_error(DM_STATUS_ARG, "dm_dataset_write_fasta: NULL argument");
-    for (int64_t i = 0; i < ds->n; i++)
-        if (ds->label[i] != 0 && ds->label[i] != 1)
-            return dm_error(DM_STATUS_ARG, "%s: sequence %lld has no 0/1 label for labelled FASTA",
-                            path, (long long)i + 1);
-    dm_outfile o;
-    DM_TRY(dm_outfile_open(&o, path));
-    /* One record per row: ">1" or ">0", then the real bases on one line (padding dropped). */
-    char *line = malloc((size_t)ds->len + 2);
-    if (!line) {
-        dm_outfile_abort(&o);
-        return dm_error(DM_STATUS_NOMEM, "%s: out of memory", path);
-    }
-    for (int64_t i = 0; i < ds->n; i++) {
-        const uint8_t *row = ds->seq + i * ds->len;
-        int32_t m = ds->seq_len[i];
-        for (int32_t p = 0; p < m; p++) line[p] = dm_code_char[row[p] < 6 ? row[p] : DM_BASE_N];
-        line[m] = '\n';
-        if (fputs(ds->label[i] ? ">1\n" : ">0\n", o.f) == EOF ||
-            fwrite(line, 1, (size_t)m + 1, o.f) != (size_t)m + 1) {
-            int err = dm_outfile_errno(&o);
-            free(line);
-            dm_outfile_abort(&o);
-            return dm_error(DM_STATUS_IO, "%s: write failed: %s", path, strerror(err));
-        }
-    }
-    free(line);
-    return dm_outfile_commit(&o);
 }

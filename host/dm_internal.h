@@ -1,6 +1,7 @@
 /*
- * dm_internal.h: what the host modules share and the public header does not promise: error
- * recording, atomic file output, checksums, parameter tables, provenance and checkpoints.
+ * dm_internal.h: what the host modules share and the public header does not promise: atomic file
+ * output, checksums, parameter tables, provenance and checkpoints. Errors, argument checks,
+ * allocation helpers and logging come from the base layer (base/dm_base.h), shared with kernels/.
  */
 #ifndef DM_INTERNAL_H
 #define DM_INTERNAL_H
@@ -11,28 +12,7 @@
 #include <stdlib.h>
 
 #include "deepmotif.h"
-
-/* ---- errors (host/error.c) -------------------------------------------------------------------- */
-
-/* Records a one-line message for dm_last_error() and returns `status`. printf-style. */
-dm_status dm_error(dm_status status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Propagates a failing status: `DM_TRY(dm_thing(...));` */
-#define DM_TRY(expr)                                                                               \
-    do {                                                                                           \
-        dm_status dm_try_s_ = (expr);                                                              \
-        if (dm_try_s_ != DM_STATUS_OK) return dm_try_s_;                                           \
-    } while (0)
-
-/* Programmer errors (never input errors): on in release builds too. */
-#define DM_ASSERT(cond)                                                                            \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: internal error: assertion '%s' failed\n", __FILE__, __LINE__,  \
-                    #cond);                                                                        \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "dm_base.h"   /* errors, argument checks, allocation, logging (base/) */
 
 /* ---- bounded reading (host/data.c) ------------------------------------------------------------ */
 
@@ -43,6 +23,11 @@ uint64_t dm_memory_total(void);
  * the file and line, before the rest is read. dm_dataset_read is this with half dm_memory_total(). */
 dm_status dm_dataset_read_max(dm_dataset *ds, const char *path, dm_format format, int32_t len,
                               uint64_t max_bytes);
+
+/* A data set handed in by a caller is usable by the engine's loops: not NULL, n ≥ 0 and, with
+ * rows, len ≥ 1 and its seq array present (the loops that need labels check them themselves).
+ * DM_STATUS_ARG naming `fn` otherwise (host/dataset.c). */
+dm_status dm_dataset_check(const dm_dataset *ds, const char *fn);
 
 /* Host bytes a data set's rows and ids hold (the per-row arrays and each id's heap block). */
 uint64_t dm_dataset_bytes(const dm_dataset *ds);

@@ -14,6 +14,7 @@ const dm_arch_def *dm_arch_at(int i) { return i >= 0 && i < dm_arch_table_n ? &d
 const dm_arch_def *dm_arch_get(const dm_hparams *hp) { return dm_arch_at((int)hp->arch); }
 
 void dm_hparams_default(dm_hparams *hp, dm_arch arch) {
+    if (!hp) return;
     const dm_arch_def *a = dm_arch_at((int)arch);
     if (a) *hp = a->defaults;
     else memset(hp, 0, sizeof *hp);
@@ -46,6 +47,7 @@ const char *dm_arch_choices(void) {
 }
 
 dm_status dm_arch_parse(const char *s, dm_arch *arch) {
+    DM_CHECK_ARG(s && arch, "dm_arch_parse: NULL %s", s ? "output" : "name");
     for (int i = 0; i < dm_arch_table_n; i++) {
         const dm_arch_def *a = &dm_arch_table[i];
         if (strcmp(s, a->name) == 0 || (a->alias && strcmp(s, a->alias) == 0)) {

@@ -20,7 +20,8 @@
  * as is. A NaN score makes the ranking undefined: dm_auroc and dm_auprc then return NaN, and
  * dm_accuracy counts that row as wrong. All sums are accumulated in double (counts in int64).
  * The functions return a value, not a status: an allocation failure returns NaN and is recorded in
- * dm_last_error() as DM_STATUS_NOMEM.
+ * dm_last_error() as DM_STATUS_NOMEM; a NULL score or label array with n > 0 returns NaN and is
+ * recorded as DM_STATUS_ARG (dm_metric_undefined then says so).
  *
  * Undefined values: AUROC needs both classes (one sequence, or only bound, or only unbound
  * sequences, leave it undefined), AUPRC needs a bound sequence (with bound sequences only it is 1,
@@ -53,7 +54,10 @@ static dm_scored *dm_sorted_rows(const float *score, const int8_t *label, int64_
     *m = *n_pos = *n_neg = 0;
     *nan_seen = 0;
     if (n <= 0) return NULL;
-    DM_ASSERT(score != NULL && label != NULL);
+    if (!score || !label) {
+        dm_error(DM_STATUS_ARG, "metrics: %lld rows but no %s array (NULL)", (long long)n, score ? "label" : "score");
+        return NULL;
+    }
     dm_scored *rows = malloc((size_t)n * sizeof *rows);
     if (!rows) {
         dm_error(DM_STATUS_NOMEM, "metrics: out of memory for %lld rows", (long long)n);
@@ -134,7 +138,10 @@ double dm_auprc(const float *score, const int8_t *label, int64_t n) {
 }
 
 double dm_accuracy(const float *score, const int8_t *label, int64_t n) {
-    if (n > 0) DM_ASSERT(score != NULL && label != NULL);
+    if (n > 0 && (!score || !label)) {
+        dm_error(DM_STATUS_ARG, "metrics: %lld rows but no %s array (NULL)", (long long)n, score ? "label" : "score");
+        return NAN;
+    }
     // predicted class 1 iff score ≥ 0.5; a NaN score predicts neither class
     int64_t counted = 0, correct = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -149,6 +156,7 @@ double dm_accuracy(const float *score, const int8_t *label, int64_t n) {
 const char *dm_metric_undefined(const float *score, const int8_t *label, int64_t n, dm_metric metric) {
     int64_t n_pos = 0, n_neg = 0;
     bool nan_seen = false;
+    if (n > 0 && (!score || !label)) return "no scores or labels were given (a NULL array)";
     for (int64_t i = 0; i < n; i++) {
         if (label[i] != 0 && label[i] != 1) continue;
         n_pos += label[i] == 1;

@@ -300,8 +300,8 @@ dm_status dm_saliency_rows(dm_saliency_out *s, const dm_dataset *ds, int64_t row
         if (!st) s->n_done += B;
         double now = dm_now();
         if (o->progress && (now - s->t_print > 0.5 || s->n_done == s->n_total)) {
-            fprintf(stderr, "\rsaliency: %lld/%lld sequences  %.0f seq/s   ", (long long)s->n_done,
-                    (long long)s->n_total, (double)s->n_done / (now - s->t0));
+            dm_log_progress("saliency", s->n_done, s->n_total, "saliency: %lld/%lld sequences  %.0f seq/s",
+                        (long long)s->n_done, (long long)s->n_total, (double)s->n_done / (now - s->t0));
             s->t_print = now;
         }
     }
@@ -309,7 +309,7 @@ dm_status dm_saliency_rows(dm_saliency_out *s, const dm_dataset *ds, int64_t row
 }
 
 dm_status dm_saliency_commit(dm_saliency_out *s) {
-    if (s->o.progress) fprintf(stderr, "\n");
+    if (s->o.progress) dm_log_progress_end("saliency");
     dm_status st = DM_STATUS_OK;
     for (int k = 0; k < 4 && !st; k++) {
         st = dm_npy_commit(&s->w[k]);

@@ -28,7 +28,7 @@ typedef struct dm_saliency_options {
     bool center;          /* mean-centre the gradient over the 4 bases */
     bool nlc;             /* write (N, L, 4) instead of (N, 4, L) */
     bool n_quarter;       /* N encoded as 0.25 per base */
-    bool progress;        /* a progress line on stderr */
+    bool progress;        /* report progress through the progress callback (dm_set_log) */
     int steps;            /* ig: path steps (default 64) */
     bool shuffle_baseline;/* ig: a dinucleotide shuffle of each input instead of all-zero */
     uint64_t seed;        /* ig: seed of the shuffled baselines */

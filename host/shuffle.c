@@ -41,6 +41,7 @@ static uint32_t dm_shuf_draw(dm_rng *r, const uint32_t *row, uint32_t total) {
 }
 
 void dm_dinuc_shuffle(uint8_t *out, const uint8_t *in, size_t n, uint64_t seed, uint64_t row) {
+    if (!out || !in || n == 0) return;   /* nothing to shuffle (NULL arrays: nothing written) */
     /* Too short to change, or too long for 32-bit edge counts: returned unchanged (a valid member
      * of the shuffle class). */
     if (n <= 2 || n > UINT32_MAX) {

@@ -39,6 +39,8 @@ static dm_status predict_resident(dm_net *m, dm_devdata *d, bool n_quarter, floa
 }
 
 dm_status dm_net_predict(dm_net *m, const dm_dataset *ds, bool n_quarter, float *scores) {
+    DM_CHECK_ARG(m && scores, "prediction: NULL model or scores");
+    DM_TRY(dm_dataset_check(ds, "prediction data"));
     if (ds->len != dm_net_hparams(m)->len)
         return dm_error(DM_STATUS_ARG, "data length %d != model length %d", ds->len, dm_net_hparams(m)->len);
     dm_devdata *d;
@@ -113,6 +115,17 @@ static dm_status keep_partial(dm_resume_state *state, dm_devdata *d, int64_t bat
 dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *valid,
                    const dm_train_options *o, dm_provenance *prov, dm_resume_state *state,
                    float *last_params) {
+    DM_CHECK_ARG(m && o && prov && state, "training: NULL model, options, provenance or state");
+    DM_TRY(dm_dataset_check(train, "training data"));
+    DM_CHECK_ARG(train->n == 0 || train->label, "training data: %lld sequences without labels", (long long)train->n);
+    if (valid) {
+        DM_TRY(dm_dataset_check(valid, "validation data"));
+        DM_CHECK_ARG(valid->n == 0 || valid->label, "validation data: %lld sequences without labels",
+                     (long long)valid->n);
+    }
+    DM_CHECK_ARG(o->batch >= 1, "training: batch size %d (at least 1)", (int)o->batch);
+    DM_CHECK_ARG(o->epochs >= 0, "training: %d epochs", (int)o->epochs);
+    DM_CHECK_ARG(isfinite(o->lr) && o->lr > 0, "training: learning rate %g (positive)", (double)o->lr);
     const dm_hparams *hp = dm_net_hparams(m);
     dm_backend *be = dm_net_backend(m);
     int64_t n = train->n, np = dm_net_n_params(m);
@@ -128,7 +141,9 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
                                        "(for positive-only files use --negatives shuffle)");
     for (int64_t i = 0; i < n; i++)
         if (train->label[i] != 0 && train->label[i] != 1)
-            return dm_error(DM_STATUS_ARG, "training sequence %s has no label", train->id[i]);
+            return train->id && train->id[i]
+                       ? dm_error(DM_STATUS_ARG, "training sequence %s has no label", train->id[i])
+                       : dm_error(DM_STATUS_ARG, "training sequence %lld has no label", (long long)i + 1);
     if (use_valid && !has_both_classes(valid))
         return dm_error(DM_STATUS_ARG, "the validation split holds one class only: use a larger --valid-frac");
     int64_t n_batches = (n + B - 1) / B;
@@ -197,8 +212,9 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
     prov->n_valid = use_valid ? valid->n : 0;
     snprintf(prov->protocol, sizeof prov->protocol, "%s", dm_protocol_name(o->protocol));
     double t_start = dm_now(), seconds0 = prov->train_seconds;
-    /* the in-epoch progress line rewrites itself: only on a terminal; logs get one line per epoch */
-    bool live = o->progress && isatty(fileno(stderr));
+    /* the in-epoch status goes to the progress callback (the CLI sets one on a terminal only); the
+     * log callback gets one line per epoch */
+    bool live = o->progress && dm_log_progress_enabled();
     /* a run that stopped early stays stopped when resumed */
     bool finished = use_valid && o->patience > 0 && state->bad_epochs >= o->patience;
 
@@ -264,9 +280,9 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
                 double left = ((double)(o->epochs - epoch) * n + (double)(n - i0 - Bk)) / rate;
                 char eta[32];
                 fmt_duration(eta, sizeof eta, left);
-                fprintf(stderr, "\repoch %d/%d  batch %lld/%lld  loss %.4f  %.0f seq/s  ETA %s (max)   ",
-                        epoch, o->epochs, (long long)k + 1, (long long)n_batches, loss_sum / (double)(i0 + Bk),
-                        rate, eta);
+                dm_log_progress("train", (int64_t)(epoch - 1) * n + i0 + Bk, (int64_t)o->epochs * n,
+                            "epoch %d/%d  batch %lld/%lld  loss %.4f  %.0f seq/s  ETA %s (max)", epoch, o->epochs,
+                            (long long)k + 1, (long long)n_batches, loss_sum / (double)(i0 + Bk), rate, eta);
                 t_last_print = now;
             }
             if (o->stop && *o->stop && k + 1 < n_batches) {
@@ -285,7 +301,7 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
                                              .stopping = true, .params = cur, .state = state, .criterion = NAN};
                     if ((st = o->checkpoint(o->checkpoint_ctx, &c))) goto done;
                 }
-                if (live) fputc('\n', stderr);
+                if (live) dm_log_progress_end("train");
                 if (last_params) memcpy(last_params, cur, sizeof(float) * (size_t)np);
                 st = dm_net_set_params(m, state->best_params);
                 goto done;
@@ -342,10 +358,13 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
         finished = use_valid && o->patience > 0 && state->bad_epochs >= o->patience;
         bool stopping = o->stop && *o->stop;
         if (o->progress) {
-            fprintf(stderr, "%sepoch %d/%d  loss %.4f", live ? "\r" : "", epoch, o->epochs, row.train_loss);
-            if (use_valid) fprintf(stderr, "  valid loss %.4f  valid AUROC %.4f", row.valid_loss, row.valid_auroc);
-            else if (original) fprintf(stderr, "  train AUROC %.4f", criterion);
-            fprintf(stderr, "  %.0f seq/s  %.1fs%s\n", (double)n / row.seconds, row.seconds, better ? "  *" : "");
+            char vals[96] = "";
+            if (use_valid)
+                snprintf(vals, sizeof vals, "  valid loss %.4f  valid AUROC %.4f", row.valid_loss, row.valid_auroc);
+            else if (original)
+                snprintf(vals, sizeof vals, "  train AUROC %.4f", criterion);
+            dm_log(DM_LOG_INFO, "epoch %d/%d  loss %.4f%s  %.0f seq/s  %.1fs%s", epoch, o->epochs, row.train_loss,
+                   vals, (double)n / row.seconds, row.seconds, better ? "  *" : "");
         }
         if (o->checkpoint) {
             /* MODEL.last's state is complete at every epoch end: weights, Adam, the selection */
@@ -362,8 +381,8 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
             break;
         }
         if (finished && o->progress)
-            fprintf(stderr, "early stop: no better validation AUROC for %d epochs (best: epoch %d, %.4f)\n",
-                    o->patience, state->best_epoch, state->best_valid);
+            dm_log(DM_LOG_INFO, "early stop: no better validation AUROC for %d epochs (best: epoch %d, %.4f)",
+                   o->patience, state->best_epoch, state->best_valid);
     }
 
     /* the final epoch's weights and optimiser state, then the selected weights back in the model */

@@ -48,7 +48,8 @@ typedef struct dm_train_options {
     int32_t patience;          /* default protocol: epochs without a better validation AUROC (5) */
     uint64_t seed;             /* one seed, split into named streams */
     bool n_quarter;            /* N policy: 0.25 per channel instead of a zero row */
-    bool progress;             /* a progress line on stderr */
+    bool progress;             /* epoch lines to the log callback, the in-epoch status to the
+                                * progress callback (dm_set_log); nothing is printed */
     /* crash safety (all optional, zero by default) */
     dm_train_hook checkpoint;  /* called at every epoch end and at a stop request */
     void *checkpoint_ctx;

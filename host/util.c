@@ -1,5 +1,5 @@
 /*
- * util.c: clocks, the machine description used in provenance and benchmark headers, and the check
+ * util.c: the version, clocks, the machine description used in provenance and benchmark headers, and the check
  * every reader makes on a file it has just opened.
  */
 #include <errno.h>
@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "dm_internal.h"
+#include "dm_version.h"   /* DM_GIT_COMMIT, generated at build time */
 
 dm_status dm_input_check(const char *path, int fd, int64_t *size) {
     struct stat st;
@@ -53,3 +54,6 @@ const char *dm_cpu_name(void) {
     fclose(f);
     return name;
 }
+
+const char *dm_version(void) { return DM_VERSION_STRING " (" DM_GIT_COMMIT ")"; }
+const char *dm_git_commit(void) { return DM_GIT_COMMIT; }

@@ -11,6 +11,9 @@
  *    ("file:line: what"), naming the input file and line where the failure is the input's fault.
  *  - Tensors are float32, row-major, (B, L, C) channels-last. Base codes: 0..3 = A, C, G, T.
  *  - Objects come in _create/_free pairs; _free(NULL) is a no-op.
+ *  - Arguments are checked: a NULL pointer, a count out of range or an inconsistent data set is
+ *    DM_STATUS_ARG with a message, never a crash or an abort (functions without a status: NaN for
+ *    the metrics, nothing written for dm_dinuc_shuffle). The library never prints (dm_set_log).
  */
 #ifndef DEEPMOTIF_H
 #define DEEPMOTIF_H
@@ -54,6 +57,45 @@ DM_API const char *dm_last_error(void);
 
 /* Version string "0.1.0 (commit)". */
 DM_API const char *dm_version(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Logging and progress lines (base/log.c)
+ *
+ * The library never writes to stdout or stderr and never exits: what it has to say as text (the
+ * command-line loops' epoch lines and status lines) goes to the callbacks the caller sets with
+ * dm_set_log. By default none is set and nothing is said. The command-line program sets callbacks
+ * that print to stderr. (The API calls below, dm_train, dm_predict, ..., report instead to the
+ * dm_progress_fn each call takes, with numbers and cancellation; they send nothing here.)
+ * ------------------------------------------------------------------------------------------- */
+
+typedef enum dm_log_level {
+    DM_LOG_INFO = 0,     /* a result line: "epoch 3/50  loss 0.4213  valid loss ...", early stop */
+    DM_LOG_WARN = 1,     /* something the caller should know that did not stop the call */
+    DM_LOG_ERROR = 2,    /* an internal error just before the process aborts (a library bug) */
+} dm_log_level;
+
+/* One finished line, without its newline. A log line also ends any progress status line shown
+ * before it (a terminal front end overwrites the status line with it). */
+typedef void (*dm_log_fn)(void *ctx, dm_log_level level, const char *msg);
+
+/* The status of a long loop. `what` names the task ("train", "saliency"); `done` of `total` units
+ * (training: sequences over the whole run, total = epochs x sequences, a maximum since early
+ * stopping may end sooner; saliency: sequences; total 0 when unknown). `msg` is a one-line status
+ * that replaces the task's previous one ("epoch 2/10  batch 12/40  loss 0.4213  9000 seq/s  ETA
+ * 1m 5s (max)"), or NULL (done and total 0) when the task's status ends without a log line after
+ * it (a stop request, the end of a saliency run). Sent at most about twice a second per task, plus
+ * at each epoch's last batch. */
+typedef void (*dm_log_progress_fn)(void *ctx, const char *what, int64_t done, int64_t total, const char *msg);
+
+/* Sets the process's callbacks (either may be NULL: that kind is dropped; both NULL: silence, the
+ * default); `ctx` is passed to both. Process-wide, not per thread. dm_set_log itself is
+ * thread-safe, but set it before starting calls on other threads: a call running while it changes
+ * may report to either. The callbacks run on the thread that called the library function that
+ * reports (never on the library's worker threads); when several threads call the library at once
+ * they may run concurrently and must then be thread-safe themselves. A callback must not call
+ * dm_set_log. The engine's loops report only when their options ask for progress (the CLI's
+ * train and saliency commands; --quiet turns it off). */
+DM_API void dm_set_log(dm_log_fn log, dm_log_progress_fn progress, void *ctx);
 
 /* ---------------------------------------------------------------------------------------------
  * Sequences and data sets (host/data.c)
@@ -120,7 +162,7 @@ DM_API dm_status dm_dataset_split(const dm_dataset *ds, double frac, uint64_t se
  * is drawn by Wilson's loop-erased random walk, which gives the same distribution as redrawing).
  * Any byte is a letter. Deterministic in (seed, row). `out` and `in` must not overlap. Cannot fail:
  * when a rare allocation (> 16 distinct letters) fails, the input is copied unchanged (still a
- * member of its shuffle class). */
+ * member of its shuffle class). NULL arrays: nothing is written. */
 DM_API void dm_dinuc_shuffle(uint8_t *out, const uint8_t *in, size_t n, uint64_t seed, uint64_t row);
 
 /* Writes a labelled FASTA (`>1`/`>0`, one upper-case line) of `ds`; atomic (temp file + rename). */
@@ -157,7 +199,8 @@ typedef struct dm_model dm_model;      /* opaque */
  * ------------------------------------------------------------------------------------------- */
 
 /* Metrics ignore rows whose label is not 0 or 1. A NaN score on a labelled row makes AUROC and
- * AUPRC NaN (and counts as wrong for accuracy). */
+ * AUPRC NaN (and counts as wrong for accuracy). A NULL score or label array with n > 0 gives NaN
+ * (dm_last_error() says why, as DM_STATUS_ARG). */
 
 /* AUROC with tied scores counting 1/2 (the Mann–Whitney statistic). NaN if a class is absent. */
 DM_API double dm_auroc(const float *score, const int8_t *label, int64_t n);

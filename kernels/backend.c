@@ -6,7 +6,7 @@
 #include <stdlib.h>
 
 #include "backend.h"
-#include "dm_internal.h"
+#include "dm_base.h"
 
 void dm_backend_free(dm_backend *be) {
     if (!be) return;

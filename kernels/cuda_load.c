@@ -26,7 +26,7 @@
 
 #include "backend.h"
 #include "cuda/plugin.h"
-#include "dm_internal.h"
+#include "dm_base.h"
 
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static const dm_cuda_plugin *g_plugin;

@@ -5,6 +5,7 @@
 #include <omp.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -91,7 +92,28 @@ static void print_usage(FILE *f) {
                "  --help     this help; 'deepmotif COMMAND --help' for a command's options\n");
 }
 
+/* The library prints nothing; the CLI prints what it reports (dm_set_log) on stderr: log lines
+ * whole, the progress status rewriting itself in place (set on a terminal only), overwritten by the
+ * next log line or ended by a newline. */
+static bool cli_status_open;   /* a status line is on the terminal, not yet ended */
+
+static void cli_log(void *ctx, dm_log_level level, const char *msg) {
+    fprintf(stderr, "%s%s\n", cli_status_open ? "\r" : "", msg);
+    cli_status_open = false;
+}
+
+static void cli_progress(void *ctx, const char *what, int64_t done, int64_t total, const char *msg) {
+    if (msg) {
+        fprintf(stderr, "\r%s   ", msg);
+        cli_status_open = true;
+    } else if (cli_status_open) {
+        fputc('\n', stderr);
+        cli_status_open = false;
+    }
+}
+
 int main(int argc, char **argv) {
+    dm_set_log(cli_log, isatty(fileno(stderr)) ? cli_progress : NULL, NULL);
     if (argc < 2) {
         print_usage(stderr);
         return 2;

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "cpu.h"
-#include "dm_internal.h"
+#include "dm_base.h"
 
 #define DM_CPU_MAX_THREADS 64
 #define DM_CPU_SLOTS 4
@@ -24,8 +24,7 @@ float *dm_cpu_scratch(dm_backend *be, int t, int slot, size_t n) {
     dm_cpu_ctx *ctx = be->ctx;
     if (n <= ctx->cap[t][slot]) return ctx->buf[t][slot];
     free(ctx->buf[t][slot]);
-    size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
-    ctx->buf[t][slot] = aligned_alloc(64, bytes);
+    ctx->buf[t][slot] = n > SIZE_MAX / sizeof(float) ? NULL : dm_aligned_alloc(64, n * sizeof(float));
     ctx->cap[t][slot] = ctx->buf[t][slot] ? n : 0;
 #pragma omp atomic
     ctx->n_grow++;
@@ -77,7 +76,7 @@ int dm_cpu_isa_force(int level) {
 }
 
 static void *cpu_alloc(dm_backend *be, size_t bytes) {
-    void *p = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    void *p = dm_aligned_alloc(64, bytes);
     if (p) memset(p, 0, bytes);
     return p;
 }

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "dm_cuda.h"
-#include "dm_internal.h"
+#include "dm_base.h"
 
 void dm_cuda_check(dm_backend *be, cudaError_t err, const char *what) {
 #ifdef DM_CUDA_SYNC_CHECK

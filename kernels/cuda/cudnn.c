@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "dm_cuda.h"
-#include "dm_internal.h"
+#include "dm_base.h"
 
 typedef struct dm_cudnn {
     cudnnHandle_t h;

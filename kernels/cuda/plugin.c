@@ -7,7 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "dm_internal.h"
+#include "dm_base.h"
 #include "plugin.h"
 
 static const dm_cuda_host *g_host;

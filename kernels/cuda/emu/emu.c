@@ -2,6 +2,11 @@
  * emu.c: the CPU runtime of the CUDA emulator (CUDA-EMULATION.md §2): fibers, the block scheduler,
  * warp operations, barriers, and the CUDA runtime API of include/cuda_runtime.h.
  *
+ * Longer than 800 lines because: the fiber switch, the round scheduler, the warp-operation resolver
+ * and the barrier rules share one block state and one set of invariants (below); split across files
+ * they would have to expose that state, which is what keeps the emulator's checks exact. It is test
+ * infrastructure, not part of the library.
+ *
  * Fibers. Every CUDA thread of a block is a fiber with a 64 KiB mmap'd stack below a guard page.
  * Fibers are created once, on demand up to the largest block seen (at most 1024), and reused by every
  * block and launch: a fiber loops "run the kernel for the current block, mark itself exited, yield".

@@ -4,8 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "dm_internal.h"
-#include "dm_version.h"   /* DM_GIT_COMMIT, generated at build time */
+#include "dm_base.h"
 
 static _Thread_local char dm_error_buf[1024];
 
@@ -33,5 +32,11 @@ const char *dm_status_str(dm_status s) {
     return "unknown status";
 }
 
-const char *dm_version(void) { return DM_VERSION_STRING " (" DM_GIT_COMMIT ")"; }
-const char *dm_git_commit(void) { return DM_GIT_COMMIT; }
+/* A broken internal invariant: a bug of the library, not of its input. The one place the library
+ * may write to stderr (when no log callback is set), just before the crash it explains. */
+void dm_assert_fail(const char *file, int line, const char *cond) {
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s:%d: internal error: assertion '%s' failed", file, line, cond);
+    if (!dm_log_deliver(DM_LOG_ERROR, msg)) fprintf(stderr, "%s\n", msg);   /* check_layers: allowed */
+    abort();
+}
