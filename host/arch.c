@@ -85,6 +85,30 @@ static void cnnrnn_describe(const dm_hparams *hp, char *buf, size_t cap) {
              hp->conv_width[0], hp->conv_channels, hp->hidden);
 }
 
+/* ---- DanQ (Quang & Xie 2016) at DeMo's sizes: conv (valid) → ReLU → max-pool → dropout → BiLSTM
+ * over the pooled sequence → mean over time → fc. DanQ's own layout is conv 4→320 K26 (valid), pool
+ * 13, dropout 0.2, BiLSTM 320, dropout 0.5, flatten → dense 925 → 919 sigmoids; here the conv is
+ * 4→128 K9 as DeMo's, the pool width is hp->pool (default 4: 101 − 8 = 93 conv outputs → 23 LSTM
+ * steps, a 4× shorter sequence that still leaves the BiLSTM and the temporal scores 23 steps, where
+ * DanQ's 13 would leave 7), one dropout (hp->dropout, default DanQ's 0.2) after the pool, and the
+ * mean over time → dense 2, the closest existing op to DanQ's flatten → dense (no flatten op). --- */
+
+static int danq_build(const dm_hparams *hp, dm_layer *l) {
+    int n = conv(l, 0, hp->conv_channels, hp->conv_width[0], 0, 1);
+    n = op(l, n, DM_LAYER_RELU);
+    if (hp->pool > 1) n = pool(l, n, hp->pool);
+    n = dropout(l, n, hp->dropout, 0);
+    n = bilstm(l, n, hp->hidden);
+    n = op(l, n, DM_LAYER_MEAN);
+    return head(l, n);
+}
+
+static void danq_describe(const dm_hparams *hp, char *buf, size_t cap) {
+    snprintf(buf, cap, "DanQ: convolution (width %d, %d maps, no padding), max-pool %d, bidirectional LSTM (H %d) "
+             "over the pooled sequence, mean over time, linear", hp->conv_width[0], hp->conv_channels, hp->pool,
+             hp->hidden);
+}
+
 /* ---- the registry -------------------------------------------------------------------------------- */
 
 /* SPEC.md §2's "medium" models: L 101, widths 9-5-3, 128 maps, pool 2, H 32, dropout 0.5 */
@@ -99,5 +123,9 @@ const dm_arch_def dm_arch_table[] = {
      .describe = rnn_describe},
     {.name = "cnnrnn", .alias = "cnn-rnn", .uses = DM_USES_CONV | DM_USES_LSTM,
      .defaults = DM_DEFAULTS(1), .build = cnnrnn_build, .describe = cnnrnn_describe},
+    {.name = "danq", .uses = DM_USES_CONV | DM_USES_LSTM | DM_USES_POOL,
+     .defaults = {.len = 101, .n_conv = 1, .conv_width = {9}, .conv_channels = 128, .pool = 4, .hidden = 32,
+                  .dropout = 0.2f},
+     .build = danq_build, .describe = danq_describe},
 };
 const int dm_arch_table_n = (int)(sizeof dm_arch_table / sizeof dm_arch_table[0]);
