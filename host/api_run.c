@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "arch.h"
 #include "motifs.h"
 #include "netio.h"
 #include "optimize.h"
@@ -312,9 +313,12 @@ dm_status dm_saliency(const dm_model *m, dm_backend *be, const dm_input *in, con
 dm_status dm_temporal(const dm_model *m, dm_backend *be, const dm_input *in, float *fwd, float *bwd,
                       dm_progress_fn progress, void *ctx) {
     DM_TRY(dm_api_check_input(m, in, "dm_temporal", false));
-    if (m->hp.arch == DM_ARCH_CNN)
-        return dm_error(DM_STATUS_ARG, "dm_temporal: a cnn model has no recurrent layer (temporal scores need rnn "
-                        "or cnnrnn)");
+    if (!dm_arch_has(&m->hp, DM_LAYER_BILSTM)) {
+        char with[256];
+        dm_arch_list_having(DM_LAYER_BILSTM, with, sizeof with);
+        return dm_error(DM_STATUS_ARG, "dm_temporal: a %s model has no recurrent layer (temporal scores need %s)",
+                        dm_arch_name(m->hp.arch), with);
+    }
     if ((!fwd || !bwd) && in->n) return dm_error(DM_STATUS_ARG, "dm_temporal: fwd or bwd is NULL");
     const int32_t batch = 64, L = in->len;   /* `deepmotif temporal`'s batch */
     int32_t B0 = in->n < batch ? (int32_t)(in->n > 0 ? in->n : 1) : batch;
@@ -383,8 +387,12 @@ dm_status dm_motifs(const dm_model *m, dm_backend *be, const dm_input *in, const
     if (!o || !out) return dm_error(DM_STATUS_ARG, "dm_motifs: NULL options or output");
     *out = (dm_motif_set){0};
     DM_TRY(dm_api_check_input(m, in, "dm_motifs", false));
-    if (m->hp.arch == DM_ARCH_RNN)
-        return dm_error(DM_STATUS_ARG, "dm_motifs: an rnn model has no convolution filters (motifs need cnn or cnnrnn)");
+    if (!dm_arch_has(&m->hp, DM_LAYER_CONV)) {
+        char with[256];
+        dm_arch_list_having(DM_LAYER_CONV, with, sizeof with);
+        return dm_error(DM_STATUS_ARG, "dm_motifs: a %s model has no convolution filters (motifs need %s)",
+                        dm_arch_name(m->hp.arch), with);
+    }
     if (!(o->frac >= 0 && o->frac <= 1)) return dm_error(DM_STATUS_ARG, "dm_motifs: frac %g (0..1)", o->frac);
     if (o->min_sites < 1) return dm_error(DM_STATUS_ARG, "dm_motifs: min_sites %d (>= 1)", o->min_sites);
     if (o->batch < 1 || o->batch > (1 << 16)) return dm_error(DM_STATUS_ARG, "dm_motifs: batch %d (1..65536)", o->batch);

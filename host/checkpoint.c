@@ -30,7 +30,7 @@
  *
  * Sections (written in this order; read in any order, each at most once; tags this reader does not
  * know are skipped; a known section must be consumed exactly by its fields):
- *   HPAR  u32 arch (0 cnn, 1 rnn, 2 cnnrnn); i32 len; i32 n_conv; u32 n_width (DM_MAX_CONV when
+ *   HPAR  u32 arch (the architecture's position in host/arch.c's table: 0 cnn, 1 rnn, 2 cnnrnn, ...); i32 len; i32 n_conv; u32 n_width (DM_MAX_CONV when
  *         written); i32 conv_width[n_width]; i32 conv_channels; i32 pool; i32 hidden; f32 dropout
  *   TENS  u32 n_tensors; per tensor: str name; u32 ndim (≤ 4); i64 shape[ndim]; i64 offset;
  *         i64 numel (offset and numel in floats into the parameter array)
@@ -58,9 +58,10 @@
  * DM_STATUS_IO, as is a directory ("is a directory") or another file that is not a regular one; an
  * allocation failure DM_STATUS_NOMEM.
  *
- * Hyper-parameter ranges accepted on loading: arch 0..2; len 1..100000; n_conv 0..DM_MAX_CONV;
- * conv_width[i] 1..64 for i < n_conv (unused slots are free); conv_channels 1..4096 (0 allowed for
- * the RNN); hidden 1..4096 (0 allowed for the CNN); pool 1..100000 (0 allowed except for the CNN);
+ * Hyper-parameter ranges accepted on loading: arch 0..dm_arch_count()−1; len 1..100000; n_conv
+ * 0..DM_MAX_CONV; conv_width[i] 1..64 for i < n_conv (unused slots are free); conv_channels 1..4096,
+ * hidden 1..4096 and pool 1..100000, each 0 allowed where the architecture's table entry does not
+ * use it (DM_USES_*: conv_channels 0 for the RNN, hidden 0 for the CNN, pool 0 except for the CNN);
  * 0 ≤ dropout < 1.
  */
 #include <errno.h>
@@ -68,6 +69,7 @@
 #include <sys/types.h>
 #include <zlib.h>
 
+#include "arch.h"
 #include "bytebuf.h"
 #include "dm_internal.h"
 
@@ -296,7 +298,7 @@ static dm_status dm_bad_section(const char *path, int sec) {
 static void dm_r_hparams(dm_rbuf *r, dm_hparams *hp, uint32_t *arch) {
     memset(hp, 0, sizeof *hp);
     *arch = dm_r_u32(r);
-    hp->arch = *arch <= DM_ARCH_CNNRNN ? (dm_arch)*arch : DM_ARCH_CNN;
+    hp->arch = *arch < (uint32_t)dm_arch_count() ? (dm_arch)*arch : (dm_arch)0;
     hp->len = dm_r_i32(r);
     hp->n_conv = dm_r_i32(r);
     // widths beyond this build's DM_MAX_CONV are read and dropped (n_conv ≤ DM_MAX_CONV is checked
@@ -316,9 +318,9 @@ static void dm_r_hparams(dm_rbuf *r, dm_hparams *hp, uint32_t *arch) {
  * the architecture uses must be ≥ 1; one it does not use may be 0. Returns NULL or the field
  * name. */
 static const char *dm_hparams_insane(const dm_hparams *hp, uint32_t arch) {
-    if (arch > DM_ARCH_CNNRNN) return "arch";
-    int conv = hp->arch != DM_ARCH_RNN, lstm = hp->arch != DM_ARCH_CNN;
-    int pool = hp->arch == DM_ARCH_CNN;
+    const dm_arch_def *a = dm_arch_at((int)arch);
+    if (arch >= (uint32_t)dm_arch_count() || !a) return "arch";
+    int conv = !!(a->uses & DM_USES_CONV), lstm = !!(a->uses & DM_USES_LSTM), pool = !!(a->uses & DM_USES_POOL);
     if (hp->len < 1 || hp->len > 100000) return "len";
     if (hp->n_conv < 0 || hp->n_conv > DM_MAX_CONV) return "n_conv";
     for (int i = 0; i < hp->n_conv; i++)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch.h"
 #include "export.h"
 #include "model.h"
 
@@ -85,61 +86,25 @@ static dm_status buf_write(dm_buf *b, const char *path, const char *what) {
 
 /* ---- the model as a list of layers ------------------------------------------------------------ */
 
-/* The layer vocabulary of the engine's architectures (the ops of kernels/backend.h in model order).
- * export_layers() below is the one place that knows the architectures: it lists, per architecture,
- * what host/model.c computes. When the layer tables of host/arch.h land, it is replaced by
- * dm_arch_layers() (same ops and fields) and the writers need no other change. */
-typedef enum ex_op { EX_CONV, EX_RELU, EX_MAXPOOL, EX_DROPOUT, EX_GMAX, EX_BILSTM, EX_MEAN, EX_DENSE,
-                     EX_LOGSOFTMAX } ex_op;
+/* The layer list of host/arch.h (dm_arch_layers(): the architecture table), under the writers'
+ * names. */
+typedef dm_layer ex_layer;
+#define EX_MAX_LAYERS DM_MAX_LAYERS
+#define EX_CONV DM_LAYER_CONV
+#define EX_RELU DM_LAYER_RELU
+#define EX_MAXPOOL DM_LAYER_MAXPOOL
+#define EX_DROPOUT DM_LAYER_DROPOUT
+#define EX_GMAX DM_LAYER_GMAX
+#define EX_BILSTM DM_LAYER_BILSTM
+#define EX_MEAN DM_LAYER_MEAN
+#define EX_DENSE DM_LAYER_DENSE
+#define EX_LOGSOFTMAX DM_LAYER_LOGSOFTMAX
 
-typedef struct ex_layer {
-    ex_op op;
-    int n;              /* CONV: output channels; BILSTM: H; DENSE: outputs */
-    int k;              /* CONV: width; MAXPOOL: width = stride */
-    int pad;            /* CONV: zero padding each side */
-    char name[16];      /* tensor name prefix (CONV, BILSTM, DENSE) */
-} ex_layer;
-
-#define EX_MAX_LAYERS 48
-
-static int add(ex_layer *l, int n, ex_op op, int ch, int k, int pad, const char *name) {
-    l[n] = (ex_layer){.op = op, .n = ch, .k = k, .pad = pad};
-    snprintf(l[n].name, sizeof l[n].name, "%s", name ? name : "");
-    return n + 1;
-}
-
-/* host/model.c's architectures (its header comment) as layer lists; −1 for an unknown one. */
+/* hp's layers; −1 when the architecture's builder refuses hp (lengths are checked by the caller). */
 static int export_layers(const dm_hparams *hp, ex_layer *l) {
-    int n = 0, C = hp->conv_channels;
-    char name[16];
-    switch (hp->arch) {
-    case DM_ARCH_CNN:
-        if (hp->n_conv < 1 || hp->n_conv > DM_MAX_CONV) return -1;
-        for (int i = 0; i < hp->n_conv; i++) {
-            snprintf(name, sizeof name, "conv%d", i + 1);
-            n = add(l, n, EX_CONV, C, hp->conv_width[i], 0, name);
-            n = add(l, n, EX_RELU, 0, 0, 0, NULL);
-            if (i < hp->n_conv - 1 && hp->pool > 1) n = add(l, n, EX_MAXPOOL, 0, hp->pool, 0, NULL);
-            n = add(l, n, EX_DROPOUT, 0, 0, 0, NULL);
-        }
-        n = add(l, n, EX_GMAX, 0, 0, 0, NULL);
-        break;
-    case DM_ARCH_RNN:
-    case DM_ARCH_CNNRNN:
-        if (hp->arch == DM_ARCH_CNNRNN) {
-            if (hp->conv_width[0] % 2 == 0) return -1;   /* the padding keeps the length: odd widths */
-            n = add(l, n, EX_CONV, C, hp->conv_width[0], (hp->conv_width[0] - 1) / 2, "conv1");
-            n = add(l, n, EX_RELU, 0, 0, 0, NULL);
-        }
-        n = add(l, n, EX_BILSTM, hp->hidden, 0, 0, "lstm");
-        n = add(l, n, EX_DROPOUT, 0, 0, 0, NULL);
-        n = add(l, n, EX_MEAN, 0, 0, 0, NULL);
-        break;
-    default:
-        return -1;
-    }
-    n = add(l, n, EX_DENSE, 2, 0, 0, "fc");
-    return add(l, n, EX_LOGSOFTMAX, 0, 0, 0, NULL);
+    int n;
+    (void)dm_arch_layers(hp, l, &n);     /* n counts the built layers even when only lengths fail */
+    return n > 0 ? n : -1;
 }
 
 /* ---- the model's tensors, found by name and checked against the hyper-parameters ---------------- */
@@ -255,7 +220,8 @@ static int meta_entries(const dm_export_model *m, char key[N_META][32], char val
     const dm_hparams *hp = m->hp;
     int k = 0;
     char w[128] = "";
-    int nw = hp->n_conv > 0 ? hp->n_conv : (hp->arch == DM_ARCH_RNN ? 0 : 1);
+    int nw = 0;     /* the widths the layer list uses: one per convolution */
+    for (int i = 0; i < m->n_layers; i++) nw += m->layers[i].op == EX_CONV;
     for (int i = 0; i < nw && i < DM_MAX_CONV; i++)
         snprintf(w + strlen(w), sizeof w - strlen(w), "%s%d", i ? "," : "", hp->conv_width[i]);
     snprintf(key[k], 32, "deepmotif.hparams");

@@ -1,35 +1,35 @@
 /*
- * model.c: the three Deep Motif Dashboard architectures (SPEC.md §2), forward and backward, written
- * against the backend table only.
+ * model.c: a model is the layer list of its architecture (host/arch.h, the table in host/arch.c);
+ * forward and backward walk that list calling the backend table, so nothing here knows an
+ * architecture by name. The three DeMo models (SPEC.md §2) as lists:
  *
- *   CNN      [conv → ReLU → maxpool → dropout] × (n−1) → conv → ReLU → dropout → global max → fc
- *   RNN      BiLSTM → dropout → mean over time → fc
- *   CNN-RNN  zero-pad (K−1)/2 → conv → ReLU → BiLSTM → dropout → mean over time → fc
+ *   cnn      [conv → ReLU → maxpool → dropout] × (n−1) → conv → ReLU → dropout → global max → fc
+ *   rnn      BiLSTM → dropout → mean over time → fc
+ *   cnnrnn   conv (zero-pad (K−1)/2) → ReLU → BiLSTM → dropout → mean over time → fc
  * every model ending in log-softmax over (pos, neg) and the mean NLL.
  *
  * Memory (STYLE.md rule 8): parameters, gradients, Adam m and v, activations and activation
- * gradients are one backend allocation each, carved into named views by model_layout(), which runs
- * once to size the arenas and once to place the views.
+ * gradients are one backend allocation each, carved into per-layer views by model_layout(), which
+ * runs once to size the arenas and once to place the views. ReLU works in place; ReLU and dropout
+ * share their output gradient with their input's (their backward runs in place).
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch.h"
 #include "dm_rng.h"
 #include "model.h"
 
-/* One conv stage of the CNN (or the single conv of the CNN-RNN). */
-typedef struct dm_conv_stage {
-    int Li, Ci, K, pad, Lo;     /* input length and channels, width, padding, output length */
-    int Lp;                     /* length after pooling (= Lo without pooling) */
-    bool pool, drop;            /* followed by max-pool / dropout */
-    int tw, tb;                 /* tensor indices of weight and bias */
-    float *conv, *g_conv;       /* (B, Lo, C) after ReLU, and its gradient */
-    float *pool_out, *g_pool;   /* (B, Lp, C) */
-    int32_t *pool_idx;          /* (B, Lp, C) */
-    float *mask, *drop_out;     /* (B, Lp, C) dropout mask and output */
-    float *g_drop;              /* (B, Lp, C) gradient of the stage output */
-} dm_conv_stage;
+/* A layer's views in the arenas. */
+typedef struct dm_lbuf {
+    float *out;                 /* (B, len_out, ch_out); NULL for ReLU in place */
+    float *g;                   /* gradient of the output (ReLU, dropout: the input's) */
+    int32_t *idx;               /* maxpool / global max: argmax */
+    float *mask;                /* dropout */
+    float *gates, *cell, *g_gates;   /* BiLSTM: (B, L, 8H), (B, L, 2H), (B, L, 8H) */
+    const float *y;             /* what the last forward handed to the next layer */
+} dm_lbuf;
 
 struct dm_net {
     dm_hparams hp;
@@ -44,30 +44,16 @@ struct dm_net {
     float *acts, *gacts;
     int64_t n_acts, n_gacts;
 
-    /* input */
-    float *x, *g_x;             /* (B, L, 4) */
+    float *x, *g_x;             /* input (B, L, 4) and its gradient */
     uint8_t *codes;             /* (B, L) */
     int8_t *labels;             /* (B) */
-
-    /* CNN / CNN-RNN conv stages */
-    int n_stages;
-    dm_conv_stage st[DM_MAX_CONV];
-
-    /* recurrent block: D inputs, H per direction */
-    int D, H;
-    float *lstm_h, *g_lstm_h;   /* (B, L, 2H) */
-    float *lstm_gates, *lstm_cell, *g_gates;   /* (B, L, 8H), (B, L, 2H), (B, L, 8H) */
-    float *rnn_mask, *rnn_drop, *g_rnn_drop;   /* (B, L, 2H) */
-
-    /* head */
-    int feat_dim;
-    float *feat, *g_feat;       /* (B, F) */
-    int32_t *gmax_idx;          /* (B, F) (CNN) */
-    float *logits, *g_logits;   /* (B, 2) */
-    float *logprob, *g_logprob; /* (B, 2) */
     float *loss;                /* (B) */
 
-    /* LSTM b_hh (both directions, contiguous): kept for one-to-one PyTorch imports, never trained */
+    int n_layers;
+    dm_layer layer[DM_MAX_LAYERS];
+    dm_lbuf buf[DM_MAX_LAYERS];     /* the last one's out / g: log-softmax (B, 2) and its gradient */
+
+    /* the BiLSTM's b_hh pair (contiguous): kept for one-to-one PyTorch imports, never trained */
     int64_t frozen_off, frozen_n;
 
     /* state of the last forward pass */
@@ -75,47 +61,17 @@ struct dm_net {
     bool last_train;
 };
 
-/* ---- hyper-parameters ------------------------------------------------------------------------- */
-
-void dm_hparams_default(dm_hparams *hp, dm_arch arch) {
-    if (!hp) return;
-    memset(hp, 0, sizeof *hp);
-    hp->arch = arch;
-    hp->len = 101;
-    hp->n_conv = arch == DM_ARCH_CNN ? 3 : (arch == DM_ARCH_CNNRNN ? 1 : 0);
-    hp->conv_width[0] = 9;
-    hp->conv_width[1] = 5;
-    hp->conv_width[2] = 3;
-    hp->conv_channels = 128;
-    hp->pool = 2;
-    hp->hidden = 32;
-    hp->dropout = 0.5f;
-}
-
-const char *dm_arch_name(dm_arch arch) {
-    switch (arch) {
-    case DM_ARCH_CNN: return "cnn";
-    case DM_ARCH_RNN: return "rnn";
-    case DM_ARCH_CNNRNN: return "cnnrnn";
-    }
-    return "unknown";
-}
-
-dm_status dm_arch_parse(const char *s, dm_arch *arch) {
-    DM_CHECK_ARG(s && arch, "dm_arch_parse: NULL %s", s ? "output" : "name");
-    for (int a = 0; a <= DM_ARCH_CNNRNN; a++)
-        if (strcmp(s, dm_arch_name((dm_arch)a)) == 0) { *arch = (dm_arch)a; return DM_STATUS_OK; }
-    if (strcmp(s, "cnn-rnn") == 0) { *arch = DM_ARCH_CNNRNN; return DM_STATUS_OK; }
-    return dm_error(DM_STATUS_ARG, "unknown architecture '%s' (expected cnn, rnn or cnnrnn)", s);
-}
+#define LOGPROB(m) ((m)->buf[(m)->n_layers - 1].out)
+#define G_LOGPROB(m) ((m)->buf[(m)->n_layers - 1].g)
 
 /* ---- tensor table ----------------------------------------------------------------------------- */
 
-static int32_t table_add(dm_tensor_info *t, int32_t n, int64_t *off, const char *name, int ndim,
-                         int64_t s0, int64_t s1, int64_t s2) {
+static int32_t table_add(dm_tensor_info *t, int32_t n, int64_t *off, const char *prefix, const char *name,
+                         int ndim, int64_t s0, int64_t s1, int64_t s2) {
+    if (n >= DM_MAX_TENSORS) return n + 1;      /* counted; the caller refuses the table */
     dm_tensor_info *ti = &t[n];
     memset(ti, 0, sizeof *ti);
-    snprintf(ti->name, sizeof ti->name, "%s", name);
+    snprintf(ti->name, sizeof ti->name, "%s.%s", prefix, name);
     ti->ndim = ndim;
     int64_t s[3] = {s0, s1, s2};
     ti->numel = 1;
@@ -125,35 +81,42 @@ static int32_t table_add(dm_tensor_info *t, int32_t n, int64_t *off, const char 
     return n + 1;
 }
 
+/* Appends layer l's tensors (conv, dense: weight, bias; BiLSTM: stacked by direction so one GEMM
+ * projects both, W_ih (2·4H, D), W_hh (2, 4H, H), then b_ih, b_hh). */
+static int32_t layer_tensors(const dm_layer *l, dm_tensor_info *t, int32_t n, int64_t *off) {
+    const char *p = l->name;
+    int64_t H4 = 4 * (int64_t)l->n, D = l->ch_in;
+    switch (l->op) {
+    case DM_LAYER_CONV:
+        n = table_add(t, n, off, p, "weight", 3, l->n, l->k, l->ch_in);
+        return table_add(t, n, off, p, "bias", 1, l->n, 0, 0);
+    case DM_LAYER_DENSE:
+        n = table_add(t, n, off, p, "weight", 2, l->n, l->ch_in, 0);
+        return table_add(t, n, off, p, "bias", 1, l->n, 0, 0);
+    case DM_LAYER_BILSTM:
+        n = table_add(t, n, off, p, "fwd.weight_ih", 2, H4, D, 0);
+        n = table_add(t, n, off, p, "bwd.weight_ih", 2, H4, D, 0);
+        n = table_add(t, n, off, p, "fwd.weight_hh", 2, H4, l->n, 0);
+        n = table_add(t, n, off, p, "bwd.weight_hh", 2, H4, l->n, 0);
+        n = table_add(t, n, off, p, "fwd.bias_ih", 1, H4, 0, 0);
+        n = table_add(t, n, off, p, "bwd.bias_ih", 1, H4, 0, 0);
+        n = table_add(t, n, off, p, "fwd.bias_hh", 1, H4, 0, 0);
+        return table_add(t, n, off, p, "bwd.bias_hh", 1, H4, 0, 0);
+    default:
+        return n;
+    }
+}
+
 int32_t dm_net_table(const dm_hparams *hp, dm_tensor_info *t, int64_t *n_params) {
+    dm_layer l[DM_MAX_LAYERS];
+    int nl;
+    *n_params = 0;
+    /* lengths may fail (the table does not depend on them); a list that does not build may not */
+    if (dm_arch_layers(hp, l, &nl) != DM_STATUS_OK && nl == 0) return -1;
     int32_t n = 0;
     int64_t off = 0;
-    int C = hp->conv_channels, H = hp->hidden;
-    char name[40];
-    int n_conv = hp->arch == DM_ARCH_RNN ? 0 : (hp->arch == DM_ARCH_CNNRNN ? 1 : hp->n_conv);
-    int ci = 4;
-    for (int i = 0; i < n_conv; i++) {
-        snprintf(name, sizeof name, "conv%d.weight", i + 1);
-        n = table_add(t, n, &off, name, 3, C, hp->conv_width[i], ci);
-        snprintf(name, sizeof name, "conv%d.bias", i + 1);
-        n = table_add(t, n, &off, name, 1, C, 0, 0);
-        ci = C;
-    }
-    if (hp->arch != DM_ARCH_CNN) {
-        /* stacked by direction so one GEMM projects both: W_ih (2·4H, D), W_hh (2, 4H, H) */
-        int D = ci;
-        n = table_add(t, n, &off, "lstm.fwd.weight_ih", 2, 4 * H, D, 0);
-        n = table_add(t, n, &off, "lstm.bwd.weight_ih", 2, 4 * H, D, 0);
-        n = table_add(t, n, &off, "lstm.fwd.weight_hh", 2, 4 * H, H, 0);
-        n = table_add(t, n, &off, "lstm.bwd.weight_hh", 2, 4 * H, H, 0);
-        n = table_add(t, n, &off, "lstm.fwd.bias_ih", 1, 4 * H, 0, 0);
-        n = table_add(t, n, &off, "lstm.bwd.bias_ih", 1, 4 * H, 0, 0);
-        n = table_add(t, n, &off, "lstm.fwd.bias_hh", 1, 4 * H, 0, 0);
-        n = table_add(t, n, &off, "lstm.bwd.bias_hh", 1, 4 * H, 0, 0);
-    }
-    int F = hp->arch == DM_ARCH_CNN ? C : 2 * H;
-    n = table_add(t, n, &off, "fc.weight", 2, 2, F, 0);
-    n = table_add(t, n, &off, "fc.bias", 1, 2, 0, 0);
+    for (int i = 0; i < nl; i++) n = layer_tensors(&l[i], t, n, &off);
+    if (n > DM_MAX_TENSORS) return -1;
     *n_params = off;
     return n;
 }
@@ -174,83 +137,40 @@ static float *take(dm_plan *p, int64_t n) {
 
 /* Places (or sizes) every activation and activation-gradient view for batches of max_batch. */
 static void model_layout(dm_net *m, dm_plan *a, dm_plan *g) {
-    const dm_hparams *hp = &m->hp;
-    int64_t B = m->max_batch, L = hp->len, C = hp->conv_channels;
+    int64_t B = m->max_batch, L = m->hp.len;
     m->x = take(a, B * L * 4);
     m->codes = (uint8_t *)take(a, (B * L + 3) / 4);
     m->labels = (int8_t *)take(a, (B + 3) / 4);
     m->g_x = take(g, B * L * 4);
-    for (int i = 0; i < m->n_stages; i++) {
-        dm_conv_stage *s = &m->st[i];
-        s->conv = take(a, B * s->Lo * C);
-        s->g_conv = take(g, B * s->Lo * C);
-        if (s->pool) {
-            s->pool_out = take(a, B * s->Lp * C);
-            s->pool_idx = (int32_t *)take(a, B * s->Lp * C);
-        }
-        if (s->drop) {
-            s->mask = take(a, B * s->Lp * C);
-            s->drop_out = take(a, B * s->Lp * C);
-            s->g_drop = take(g, B * s->Lp * C);
+    for (int i = 0; i < m->n_layers; i++) {
+        const dm_layer *l = &m->layer[i];
+        dm_lbuf *b = &m->buf[i];
+        int64_t no = B * l->len_out * l->ch_out;
+        bool alias = i > 0 && (l->op == DM_LAYER_RELU || l->op == DM_LAYER_DROPOUT);
+        if (!(alias && l->op == DM_LAYER_RELU)) b->out = take(a, no);
+        b->g = alias ? m->buf[i - 1].g : take(g, no);
+        if (l->op == DM_LAYER_MAXPOOL || l->op == DM_LAYER_GMAX) b->idx = (int32_t *)take(a, no);
+        if (l->op == DM_LAYER_DROPOUT) b->mask = take(a, no);
+        if (l->op == DM_LAYER_BILSTM) {
+            int64_t H = l->n;
+            b->gates = take(a, B * l->len_in * 8 * H);
+            b->cell = take(a, B * l->len_in * 2 * H);
+            b->g_gates = take(g, B * l->len_in * 8 * H);
         }
     }
-    if (hp->arch != DM_ARCH_CNN) {
-        int64_t H = m->H;
-        m->lstm_h = take(a, B * L * 2 * H);
-        m->lstm_gates = take(a, B * L * 8 * H);
-        m->lstm_cell = take(a, B * L * 2 * H);
-        m->rnn_mask = take(a, B * L * 2 * H);
-        m->rnn_drop = take(a, B * L * 2 * H);
-        m->g_lstm_h = take(g, B * L * 2 * H);
-        m->g_gates = take(g, B * L * 8 * H);
-    } else {
-        m->gmax_idx = (int32_t *)take(a, B * m->feat_dim);
-    }
-    m->feat = take(a, B * m->feat_dim);
-    m->g_feat = take(g, B * m->feat_dim);
-    m->logits = take(a, B * 2);
-    m->logprob = take(a, B * 2);
     m->loss = take(a, B);
-    m->g_logits = take(g, B * 2);
-    m->g_logprob = take(g, B * 2);
 }
 
-/* Derives the stage shapes of `hp`; _ARG when the input is too short or a size is out of range. */
+/* Derives the layer list of `hp`; _ARG when the input is too short or a size is out of range. */
 static dm_status model_shapes(dm_net *m) {
     const dm_hparams *hp = &m->hp;
     if (hp->len < 1 || hp->conv_channels < 1 || hp->hidden < 1 || hp->hidden > 4096 ||
         hp->conv_channels > 4096 || hp->pool < 1 || !(hp->dropout >= 0 && hp->dropout < 1))
         return dm_error(DM_STATUS_ARG, "model: hyper-parameter out of range");
-    int n = hp->arch == DM_ARCH_CNN ? hp->n_conv : (hp->arch == DM_ARCH_CNNRNN ? 1 : 0);
-    if (hp->arch == DM_ARCH_CNN && (n < 1 || n > DM_MAX_CONV))
-        return dm_error(DM_STATUS_ARG, "model: the CNN needs 1 to %d conv layers", DM_MAX_CONV);
-    m->n_stages = n;
-    int L = hp->len, Ci = 4;
-    for (int i = 0; i < n; i++) {
-        dm_conv_stage *s = &m->st[i];
-        s->K = hp->conv_width[i];
-        if (s->K < 1) return dm_error(DM_STATUS_ARG, "model: conv width %d", s->K);
-        s->Li = L;
-        s->Ci = Ci;
-        /* the CNN-RNN pads (K−1)/2 each side so the conv keeps the length (4 for K = 9) */
-        s->pad = hp->arch == DM_ARCH_CNNRNN ? (s->K - 1) / 2 : 0;
-        s->Lo = L + 2 * s->pad - s->K + 1;
-        s->pool = hp->arch == DM_ARCH_CNN && i < n - 1 && hp->pool > 1;
-        s->drop = hp->arch == DM_ARCH_CNN;
-        s->Lp = s->pool ? s->Lo / hp->pool : s->Lo;
-        if (s->Lo < 1 || s->Lp < 1)
-            return dm_error(DM_STATUS_ARG, "model: input length %d is too short for the %d conv layers",
-                            hp->len, n);
-        s->tw = 2 * i;
-        s->tb = 2 * i + 1;
-        L = s->Lp;
-        Ci = hp->conv_channels;
-    }
-    if (hp->arch == DM_ARCH_CNNRNN && m->st[0].Lo != hp->len)
-        return dm_error(DM_STATUS_ARG, "model: the CNN-RNN needs an odd conv width");
-    m->D = hp->arch == DM_ARCH_RNN ? 4 : hp->conv_channels;
-    m->H = hp->hidden;
-    m->feat_dim = hp->arch == DM_ARCH_CNN ? hp->conv_channels : 2 * hp->hidden;
+    DM_TRY(dm_arch_layers(hp, m->layer, &m->n_layers));
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layer[i].op == DM_LAYER_DROPOUT && (m->layer[i].slot < 0 || m->layer[i].slot > 63))
+            return dm_error(DM_STATUS_ARG, "model: dropout slot %d outside 0..63", m->layer[i].slot);
     return DM_STATUS_OK;
 }
 
@@ -267,11 +187,14 @@ dm_status dm_net_create(dm_net **out, const dm_hparams *hp, dm_backend *be, int3
     dm_status s = model_shapes(m);
     if (s != DM_STATUS_OK) { free(m); return s; }
     m->n_tensors = dm_net_table(hp, m->tensors, &m->n_params);
-    const dm_tensor_info *bhh = dm_net_tensor(m, "lstm.fwd.bias_hh");
-    if (bhh) {
-        m->frozen_off = bhh->offset;
-        m->frozen_n = 2 * bhh->numel;     /* lstm.fwd.bias_hh, then lstm.bwd.bias_hh */
-    }
+    if (m->n_tensors < 0) { free(m); return dm_error(DM_STATUS_ARG, "model: more than %d tensors", DM_MAX_TENSORS); }
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layer[i].op == DM_LAYER_BILSTM) {     /* <name>.fwd.bias_hh, then .bwd.bias_hh */
+            const dm_tensor_info *bhh = &m->tensors[m->layer[i].tensor + 6];
+            m->frozen_off = bhh->offset;
+            m->frozen_n = 2 * bhh->numel;
+            break;
+        }
 
     dm_plan a = {0}, g = {0};
     model_layout(m, &a, &g);
@@ -310,6 +233,7 @@ void dm_net_free(dm_net *m) {
 }
 
 const dm_hparams *dm_net_hparams(const dm_net *m) { return &m->hp; }
+const dm_layer *dm_net_layers(const dm_net *m, int *n) { *n = m->n_layers; return m->layer; }
 int64_t dm_net_n_params(const dm_net *m) { return m->n_params; }
 int64_t dm_net_n_trainable(const dm_net *m) { return m->n_params - m->frozen_n; }
 int32_t dm_net_max_batch(const dm_net *m) { return m->max_batch; }
@@ -332,30 +256,34 @@ const dm_tensor_info *dm_net_tensor(const dm_net *m, const char *name) {
 dm_status dm_net_init_params(dm_net *m, uint64_t seed) {
     float *p = malloc(sizeof(float) * (size_t)m->n_params);
     if (!p) return dm_error(DM_STATUS_NOMEM, "model: out of memory");
-    for (int32_t ti = 0; ti < m->n_tensors; ti++) {
-        const dm_tensor_info *t = &m->tensors[ti];
-        dm_rng r;
-        dm_rng_init(&r, seed, DM_STREAM_INIT, (uint64_t)ti);
-        float *v = p + t->offset;
-        if (strncmp(t->name, "lstm.", 5) == 0) {
-            /* W ~ N(0, 1/(D+H)) (Box–Muller); biases 0 except b_ih[forget] = 1 */
-            bool bias = strstr(t->name, ".bias_") != NULL;
-            double sd = 1.0 / sqrt((double)(m->D + m->H));
-            for (int64_t i = 0; i < t->numel; i++) {
-                if (bias) {
-                    int gate = (int)(i / m->H);
-                    v[i] = (strstr(t->name, "bias_ih") && gate == 1) ? 1.0f : 0.0f;
-                } else {
-                    double u1 = 1.0 - dm_rng_uniform(&r), u2 = dm_rng_uniform(&r);
-                    v[i] = (float)(sd * sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
+    for (int li = 0; li < m->n_layers; li++) {
+        const dm_layer *l = &m->layer[li];
+        int nt = l->op == DM_LAYER_BILSTM ? 8 : 2;
+        for (int32_t ti = l->tensor; l->tensor >= 0 && ti < l->tensor + nt; ti++) {
+            const dm_tensor_info *t = &m->tensors[ti];
+            dm_rng r;
+            dm_rng_init(&r, seed, DM_STREAM_INIT, (uint64_t)ti);
+            float *v = p + t->offset;
+            if (l->op == DM_LAYER_BILSTM) {
+                /* W ~ N(0, 1/(D+H)) (Box–Muller); biases 0 except b_ih[forget] = 1 */
+                bool bias = strstr(t->name, ".bias_") != NULL;
+                double sd = 1.0 / sqrt((double)(l->ch_in + l->n));
+                for (int64_t i = 0; i < t->numel; i++) {
+                    if (bias) {
+                        int gate = (int)(i / l->n);
+                        v[i] = (strstr(t->name, "bias_ih") && gate == 1) ? 1.0f : 0.0f;
+                    } else {
+                        double u1 = 1.0 - dm_rng_uniform(&r), u2 = dm_rng_uniform(&r);
+                        v[i] = (float)(sd * sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
+                    }
                 }
+            } else {
+                /* Torch default for conv and linear: W, b ~ U(−s, s), s = 1/√fan_in */
+                const dm_tensor_info *w = &m->tensors[l->tensor];
+                int64_t fan_in = w->numel / w->shape[0];
+                double s = 1.0 / sqrt((double)fan_in);
+                for (int64_t i = 0; i < t->numel; i++) v[i] = (float)(s * (2.0 * dm_rng_uniform(&r) - 1.0));
             }
-        } else {
-            /* Torch default for conv and linear: W, b ~ U(−s, s), s = 1/√fan_in */
-            const dm_tensor_info *w = strstr(t->name, ".bias") ? t - 1 : t;
-            int64_t fan_in = w->numel / w->shape[0];
-            double s = 1.0 / sqrt((double)fan_in);
-            for (int64_t i = 0; i < t->numel; i++) v[i] = (float)(s * (2.0 * dm_rng_uniform(&r) - 1.0));
         }
     }
     dm_status st = dm_net_set_params(m, p);
@@ -388,31 +316,45 @@ void dm_net_zero_grad(dm_net *m) {
 
 /* ---- forward ---------------------------------------------------------------------------------- */
 
-/* What a conv stage handed to the next layer in a forward pass with or without dropout. */
-static const float *stage_out(const dm_conv_stage *s, bool dropped) {
-    if (s->drop && dropped) return s->drop_out;
-    return s->pool ? s->pool_out : s->conv;
-}
-
-/* The conv stages of the CNN / CNN-RNN on input `in`; returns the last stage's output. */
-static const float *conv_stages_fwd(dm_net *m, const float *in, int B, bool train, uint64_t key,
-                                    uint64_t step) {
+/* Layers [from, to) on input `in` (the output of layer from−1, or x); returns what the last one
+ * handed on. Dropout masks use counter step·64 + the layer's slot of the `dropout` stream. */
+static const float *layers_fwd(dm_net *m, int from, int to, const float *in, int B, bool train,
+                               uint64_t key, uint64_t step) {
     const struct dm_backend_i *op = m->be->i;
-    int C = m->hp.conv_channels;
-    for (int i = 0; i < m->n_stages; i++) {
-        dm_conv_stage *s = &m->st[i];
-        op->conv1d_fwd(m->be, s->conv, in, P(s->tw), P(s->tb), B, s->Li, s->Ci, C, s->K, s->pad);
-        op->relu_fwd(m->be, s->conv, s->conv, (int64_t)B * s->Lo * C);
-        const float *y = s->conv;
-        if (s->pool) {
-            op->maxpool_fwd(m->be, s->pool_out, s->pool_idx, s->conv, B, s->Lo, C, m->hp.pool);
-            y = s->pool_out;
+    dm_backend *be = m->be;
+    for (int i = from; i < to; i++) {
+        const dm_layer *l = &m->layer[i];
+        dm_lbuf *b = &m->buf[i];
+        int64_t nin = (int64_t)B * l->len_in * l->ch_in;
+        int t = l->tensor;
+        const float *y = b->out;
+        switch (l->op) {
+        case DM_LAYER_CONV:
+            op->conv1d_fwd(be, b->out, in, P(t), P(t + 1), B, l->len_in, l->ch_in, l->n, l->k, l->pad);
+            break;
+        case DM_LAYER_RELU: {
+            float *o = b->out ? b->out : (float *)in;     /* in place on the previous layer's buffer */
+            op->relu_fwd(be, o, in, nin);
+            y = o;
+            break;
         }
-        if (s->drop && train && m->hp.dropout > 0) {
-            op->dropout_fwd(m->be, s->drop_out, s->mask, y, (int64_t)B * s->Lp * C, m->hp.dropout,
-                            key, step * 64 + (uint64_t)i);
-            y = s->drop_out;
+        case DM_LAYER_MAXPOOL:
+            op->maxpool_fwd(be, b->out, b->idx, in, B, l->len_in, l->ch_in, l->k);
+            break;
+        case DM_LAYER_DROPOUT:
+            if (train && l->p > 0) op->dropout_fwd(be, b->out, b->mask, in, nin, l->p, key, step * 64 + (uint64_t)l->slot);
+            else y = in;
+            break;
+        case DM_LAYER_GMAX: op->gmax_fwd(be, b->out, b->idx, in, B, l->len_in, l->ch_in); break;
+        case DM_LAYER_BILSTM:
+            op->lstm_fwd(be, b->out, b->gates, b->cell, in, P(t), P(t + 2), P(t + 4), P(t + 6), B, l->len_in,
+                         l->ch_in, l->n, 2);
+            break;
+        case DM_LAYER_MEAN: op->mean_time_fwd(be, b->out, in, B, l->len_in, l->ch_in); break;
+        case DM_LAYER_DENSE: op->dense_fwd(be, b->out, in, P(t), P(t + 1), B, l->ch_in, l->n); break;
+        case DM_LAYER_LOGSOFTMAX: op->logsoftmax_fwd(be, b->out, in, B, l->ch_in); break;
         }
+        b->y = y;
         in = y;
     }
     return in;
@@ -420,28 +362,7 @@ static const float *conv_stages_fwd(dm_net *m, const float *in, int B, bool trai
 
 /* Forward pass from m->x (B, L, 4). */
 static dm_status model_forward(dm_net *m, int B, bool train, uint64_t seed, uint64_t step) {
-    const struct dm_backend_i *op = m->be->i;
-    const dm_hparams *hp = &m->hp;
-    uint64_t key = dm_stream_key(seed, DM_STREAM_DROPOUT);
-    int L = hp->len, F = m->feat_dim, fw = m->n_tensors - 2;
-    const float *y = conv_stages_fwd(m, m->x, B, train, key, step);
-    if (hp->arch == DM_ARCH_CNN) {
-        const dm_conv_stage *s = &m->st[m->n_stages - 1];
-        op->gmax_fwd(m->be, m->feat, m->gmax_idx, y, B, s->Lp, F);
-    } else {
-        int t0 = 2 * m->n_stages;     /* lstm tensors follow the conv tensors */
-        op->lstm_fwd(m->be, m->lstm_h, m->lstm_gates, m->lstm_cell, y, P(t0), P(t0 + 2), P(t0 + 4),
-                     P(t0 + 6), B, L, m->D, m->H, 2);
-        const float *h = m->lstm_h;
-        if (train && hp->dropout > 0) {
-            op->dropout_fwd(m->be, m->rnn_drop, m->rnn_mask, h, (int64_t)B * L * F, hp->dropout, key,
-                            step * 64 + 63);
-            h = m->rnn_drop;
-        }
-        op->mean_time_fwd(m->be, m->feat, h, B, L, F);
-    }
-    op->dense_fwd(m->be, m->logits, m->feat, P(fw), P(fw + 1), B, F, 2);
-    op->logsoftmax_fwd(m->be, m->logprob, m->logits, B, 2);
+    layers_fwd(m, 0, m->n_layers, m->x, B, train, dm_stream_key(seed, DM_STREAM_DROPOUT), step);
     m->last_B = B;
     m->last_train = train;
     return dm_backend_status(m->be);
@@ -466,7 +387,7 @@ dm_status dm_net_forward_codes(dm_net *m, const uint8_t *codes, int32_t B, bool 
 
 float *dm_net_input(dm_net *m) { return m->x; }
 float *dm_net_input_grad(dm_net *m) { return m->g_x; }
-const float *dm_net_logprob_buf(const dm_net *m) { return m->logprob; }
+const float *dm_net_logprob_buf(const dm_net *m) { return LOGPROB(m); }
 
 dm_status dm_net_forward_input(dm_net *m, int32_t B, bool train, uint64_t seed, uint64_t step) {
     if (B < 1 || B > m->max_batch)
@@ -483,7 +404,7 @@ dm_status dm_net_forward_data(dm_net *m, dm_devdata *d, int64_t i0, int32_t B, b
     dm_backend *be = m->be;
     be->i->gather(be, m->x, m->labels, d->packed, d->labels, d->order + i0, B, d->len, n_quarter);
     DM_TRY(model_forward(m, B, train, seed, step));
-    be->i->copy(be, d->logprob + 2 * i0, m->logprob, sizeof(float) * 2 * (size_t)B);
+    be->i->copy(be, d->logprob + 2 * i0, LOGPROB(m), sizeof(float) * 2 * (size_t)B);
     return dm_backend_status(be);
 }
 
@@ -492,65 +413,65 @@ dm_status dm_net_scores(const dm_net *m, float *p_pos) {
     float lp[2 * 4096];
     for (int b0 = 0; b0 < B; b0 += 4096) {
         int nb = B - b0 < 4096 ? B - b0 : 4096;
-        m->be->i->download(m->be, lp, m->logprob + 2 * b0, sizeof(float) * 2 * (size_t)nb);
+        m->be->i->download(m->be, lp, LOGPROB(m) + 2 * b0, sizeof(float) * 2 * (size_t)nb);
         for (int b = 0; b < nb; b++) p_pos[b0 + b] = expf(lp[2 * b]);
     }
     return dm_backend_status(m->be);
 }
 
 dm_status dm_net_logprob(const dm_net *m, float *logprob) {
-    m->be->i->download(m->be, logprob, m->logprob, sizeof(float) * 2 * (size_t)m->last_B);
+    m->be->i->download(m->be, logprob, LOGPROB(m), sizeof(float) * 2 * (size_t)m->last_B);
     return dm_backend_status(m->be);
 }
 
 /* ---- backward --------------------------------------------------------------------------------- */
 
-/* Backward from m->g_logprob through the whole model; input gradient into m->g_x when want_dx. */
+/* Backward from the log-softmax gradient through every layer; input gradient into m->g_x when
+ * want_dx (otherwise the first layer's input gradient is skipped). */
 static dm_status model_backward(dm_net *m, bool want_dx) {
     const struct dm_backend_i *op = m->be->i;
-    const dm_hparams *hp = &m->hp;
-    int B = m->last_B, L = hp->len, F = m->feat_dim, C = hp->conv_channels, fw = m->n_tensors - 2;
-    bool dropped = m->last_train && hp->dropout > 0;
-
-    op->logsoftmax_bwd(m->be, m->g_logits, m->g_logprob, m->logprob, B, 2);
-    op->dense_bwd(m->be, m->g_feat, G(fw), G(fw + 1), m->g_logits, m->feat, P(fw), B, F, 2);
-
-    /* gradient of the last conv stage's output (CNN) or of the conv output (CNN-RNN) */
-    float *g_y = NULL;
-    if (hp->arch == DM_ARCH_CNN) {
-        dm_conv_stage *s = &m->st[m->n_stages - 1];
-        g_y = s->g_drop;
-        op->gmax_bwd(m->be, g_y, m->g_feat, m->gmax_idx, B, s->Lp, F);
-    } else {
-        int t0 = 2 * m->n_stages;
-        op->mean_time_bwd(m->be, m->g_lstm_h, m->g_feat, B, L, F);
-        if (dropped) op->dropout_bwd(m->be, m->g_lstm_h, m->g_lstm_h, m->rnn_mask, (int64_t)B * L * F);
-        const float *lstm_in = m->n_stages ? m->st[0].conv : m->x;
-        float *g_in = m->n_stages ? m->st[0].g_conv : (want_dx ? m->g_x : NULL);
-        op->lstm_bwd(m->be, g_in, G(t0), G(t0 + 2), G(t0 + 4), G(t0 + 6), m->g_gates, m->g_lstm_h,
-                     lstm_in, m->lstm_h, m->lstm_gates, m->lstm_cell, P(t0), P(t0 + 2), B, L, m->D,
-                     m->H, 2);
-    }
-
-    for (int i = m->n_stages - 1; i >= 0; i--) {
-        dm_conv_stage *s = &m->st[i];
-        /* g_y: gradient of the stage output; route it back to the ReLU output, then through it */
-        const float *g_relu = s->g_conv;     /* the CNN-RNN's LSTM wrote its input gradient here */
-        if (s->drop) {
-            if (dropped) op->dropout_bwd(m->be, g_y, g_y, s->mask, (int64_t)B * s->Lp * C);
-            if (s->pool)
-                op->maxpool_bwd(m->be, s->g_conv, g_y, s->pool_idx, B, s->Lo, C, hp->pool);
-            else
-                g_relu = g_y;
+    dm_backend *be = m->be;
+    int B = m->last_B;
+    for (int i = m->n_layers - 1; i >= 0; i--) {
+        const dm_layer *l = &m->layer[i];
+        const dm_lbuf *b = &m->buf[i];
+        const float *in = i > 0 ? m->buf[i - 1].y : m->x;
+        float *g_in = i > 0 ? m->buf[i - 1].g : (want_dx ? m->g_x : NULL);
+        int64_t nin = (int64_t)B * l->len_in * l->ch_in;
+        int t = l->tensor;
+        switch (l->op) {
+        case DM_LAYER_CONV:
+            op->conv1d_bwd(be, g_in, G(t), G(t + 1), b->g, in, P(t), B, l->len_in, l->ch_in, l->n, l->k, l->pad);
+            break;
+        case DM_LAYER_RELU:
+            if (g_in) op->relu_bwd(be, g_in, b->g, b->y, nin);
+            break;
+        case DM_LAYER_MAXPOOL:
+            if (g_in) op->maxpool_bwd(be, g_in, b->g, b->idx, B, l->len_in, l->ch_in, l->k);
+            break;
+        case DM_LAYER_DROPOUT:
+            if (g_in && m->last_train && l->p > 0) op->dropout_bwd(be, g_in, b->g, b->mask, nin);
+            else if (g_in && g_in != b->g) op->copy(be, g_in, b->g, sizeof(float) * (size_t)nin);
+            break;
+        case DM_LAYER_GMAX:
+            if (g_in) op->gmax_bwd(be, g_in, b->g, b->idx, B, l->len_in, l->ch_in);
+            break;
+        case DM_LAYER_BILSTM:
+            op->lstm_bwd(be, g_in, G(t), G(t + 2), G(t + 4), G(t + 6), b->g_gates, b->g, in, b->out, b->gates,
+                         b->cell, P(t), P(t + 2), B, l->len_in, l->ch_in, l->n, 2);
+            break;
+        case DM_LAYER_MEAN:
+            if (g_in) op->mean_time_bwd(be, g_in, b->g, B, l->len_in, l->ch_in);
+            break;
+        case DM_LAYER_DENSE:
+            op->dense_bwd(be, g_in, G(t), G(t + 1), b->g, in, P(t), B, l->ch_in, l->n);
+            break;
+        case DM_LAYER_LOGSOFTMAX:
+            if (g_in) op->logsoftmax_bwd(be, g_in, b->g, b->out, B, l->ch_in);
+            break;
         }
-        op->relu_bwd(m->be, s->g_conv, g_relu, s->conv, (int64_t)B * s->Lo * C);
-        const float *in = i > 0 ? stage_out(&m->st[i - 1], dropped) : m->x;
-        float *g_in = i > 0 ? m->st[i - 1].g_drop : (want_dx ? m->g_x : NULL);
-        op->conv1d_bwd(m->be, g_in, G(s->tw), G(s->tb), s->g_conv, in, P(s->tw), B, s->Li, s->Ci, C,
-                       s->K, s->pad);
-        g_y = g_in;
     }
-    return dm_backend_status(m->be);
+    return dm_backend_status(be);
 }
 
 dm_status dm_net_backward(dm_net *m, const int8_t *labels, int32_t B, double denom, double *loss,
@@ -558,7 +479,7 @@ dm_status dm_net_backward(dm_net *m, const int8_t *labels, int32_t B, double den
     if (B != m->last_B) return dm_error(DM_STATUS_ARG, "model: backward batch %d != forward %d", B, m->last_B);
     dm_backend *be = m->be;
     be->i->upload(be, m->labels, labels, (size_t)B);
-    be->i->nll(be, m->loss, m->g_logprob, m->logprob, m->labels, B, (float)(1.0 / denom));
+    be->i->nll(be, m->loss, G_LOGPROB(m), LOGPROB(m), m->labels, B, (float)(1.0 / denom));
     DM_TRY(model_backward(m, grad_x != NULL));
     if (grad_x) be->i->download(be, grad_x, m->g_x, sizeof(float) * (size_t)B * m->hp.len * 4);
     if (loss) {
@@ -577,7 +498,7 @@ dm_status dm_net_backward(dm_net *m, const int8_t *labels, int32_t B, double den
 dm_status dm_net_backward_data(dm_net *m, dm_devdata *d, int64_t i0, int32_t B, double denom) {
     if (B != m->last_B) return dm_error(DM_STATUS_ARG, "model: backward batch %d != forward %d", B, m->last_B);
     dm_backend *be = m->be;
-    be->i->nll(be, m->loss, m->g_logprob, m->logprob, m->labels, B, (float)(1.0 / denom));
+    be->i->nll(be, m->loss, G_LOGPROB(m), LOGPROB(m), m->labels, B, (float)(1.0 / denom));
     DM_TRY(model_backward(m, false));
     be->i->copy(be, d->loss + i0, m->loss, sizeof(float) * (size_t)B);
     return dm_backend_status(be);
@@ -585,19 +506,23 @@ dm_status dm_net_backward_data(dm_net *m, dm_devdata *d, int64_t i0, int32_t B, 
 
 dm_status dm_net_backward_input(dm_net *m, const float *grad_logprob, int32_t B) {
     if (B != m->last_B) return dm_error(DM_STATUS_ARG, "model: backward batch %d != forward %d", B, m->last_B);
-    m->be->i->copy(m->be, m->g_logprob, grad_logprob, sizeof(float) * 2 * (size_t)B);
+    m->be->i->copy(m->be, G_LOGPROB(m), grad_logprob, sizeof(float) * 2 * (size_t)B);
     return model_backward(m, true);
 }
 
 dm_status dm_net_backward_from(dm_net *m, const float *grad_logprob, int32_t B, float *grad_x) {
     if (B != m->last_B) return dm_error(DM_STATUS_ARG, "model: backward batch %d != forward %d", B, m->last_B);
-    m->be->i->upload(m->be, m->g_logprob, grad_logprob, sizeof(float) * 2 * (size_t)B);
+    m->be->i->upload(m->be, G_LOGPROB(m), grad_logprob, sizeof(float) * 2 * (size_t)B);
     DM_TRY(model_backward(m, grad_x != NULL));
     if (grad_x) m->be->i->download(m->be, grad_x, m->g_x, sizeof(float) * (size_t)B * m->hp.len * 4);
     return dm_backend_status(m->be);
 }
 
 /* ---- temporal output scores ------------------------------------------------------------------ */
+
+/* Temporal scores run on the recurrent layer's steps (SPEC.md §6.2's truncations are of its input
+ * sequence); with max-pools before it (stride s), step t stands for input positions t·s..t·s+s−1,
+ * and positions past the last whole window carry the last step. */
 
 /* P(pos) of the head for the concatenated time-means [mf, mb] (2H), with fc W (2, 2H), b (2). */
 static float head_score(const float *mf, const float *mb, const float *w, const float *b, int H) {
@@ -609,19 +534,50 @@ static float head_score(const float *mf, const float *mb, const float *w, const 
     return (float)(1.0 / (1.0 + exp(z[1] - z[0])));
 }
 
-dm_status dm_net_temporal(dm_net *m, const float *x, int32_t B, float *fwd, float *bwd) {
+/* The recurrent layer temporal scores run on: the first BiLSTM, followed only by (dropout,) a mean
+ * over time and the dense(2) → log-softmax head; −1 if the model has none. *fc: the dense layer. */
+static int temporal_layer(const dm_net *m, int *fc) {
+    for (int r = 0; r < m->n_layers; r++) {
+        if (m->layer[r].op != DM_LAYER_BILSTM) continue;
+        int i = r + 1;
+        while (i < m->n_layers && m->layer[i].op == DM_LAYER_DROPOUT) i++;
+        if (i + 2 < m->n_layers && m->layer[i].op == DM_LAYER_MEAN && m->layer[i + 1].op == DM_LAYER_DENSE) {
+            *fc = i + 1;
+            return r;
+        }
+        return -1;
+    }
+    return -1;
+}
+
+int32_t dm_net_temporal_stride(const dm_net *m) {
+    int fc, r = temporal_layer(m, &fc), s = 1;
+    for (int i = 0; i < r; i++)
+        if (m->layer[i].op == DM_LAYER_MAXPOOL) s *= m->layer[i].k;
+    return r < 0 ? 0 : s;
+}
+
+dm_status dm_net_temporal(dm_net *m, const float *x, int32_t B, float *fwd_in, float *bwd_in) {
     const struct dm_backend_i *op = m->be->i;
     dm_backend *be = m->be;
-    if (m->hp.arch == DM_ARCH_CNN) return dm_error(DM_STATUS_ARG, "temporal scores need a recurrent model (rnn or cnnrnn)");
+    int fc, r = temporal_layer(m, &fc);
+    if (r < 0)
+        return dm_error(DM_STATUS_ARG, "temporal scores need a recurrent model (a BiLSTM before the mean over "
+                        "time); the %s has none", dm_arch_name(m->hp.arch));
     if (B < 1 || B > m->max_batch) return dm_error(DM_STATUS_ARG, "model: batch %d outside 1..%d", B, m->max_batch);
-    int L = m->hp.len, D = m->D, H = m->H, G = 4 * H, t0 = 2 * m->n_stages, fw = m->n_tensors - 2;
+    const dm_layer *rl = &m->layer[r];
+    dm_lbuf *rb = &m->buf[r];
+    int L = rl->len_in, D = rl->ch_in, H = rl->n, G = 4 * H, t0 = rl->tensor, fw = m->layer[fc].tensor;
+    int L0 = m->hp.len, stride = dm_net_temporal_stride(m);
+    /* scores per recurrent step; input position i carries those of step min(⌊i / stride⌋, L − 1) */
+    float *fwd = malloc(sizeof(float) * (size_t)B * L), *bwd = malloc(sizeof(float) * (size_t)B * L);
+    if (!fwd || !bwd) { free(fwd); free(bwd); return dm_error(DM_STATUS_NOMEM, "temporal: out of memory"); }
 
     /* the full pass: conv features (on the whole sequence) and both LSTM directions */
-    op->upload(be, m->x, x, sizeof(float) * (size_t)B * L * 4);
-    const float *xin = conv_stages_fwd(m, m->x, B, false, 0, 0);
-    op->lstm_fwd(be, m->lstm_h, m->lstm_gates, m->lstm_cell, xin, P(t0), P(t0 + 2), P(t0 + 4), P(t0 + 6),
-                 B, L, D, H, 2);
-    DM_TRY(dm_backend_status(be));
+    op->upload(be, m->x, x, sizeof(float) * (size_t)B * L0 * 4);
+    layers_fwd(m, 0, r + 1, m->x, B, false, 0, 0);
+    const float *xin = r > 0 ? m->buf[r - 1].y : m->x;
+    if (dm_backend_status(be)) { free(fwd); free(bwd); return dm_backend_status(be); }
 
     size_t nx = (size_t)B * L * D, nh = (size_t)B * L * 2 * H;
     float *hx = malloc(sizeof(float) * nx), *hh = malloc(sizeof(float) * nh), *sub = malloc(sizeof(float) * nx);
@@ -634,7 +590,7 @@ dm_status dm_net_temporal(dm_net *m, const float *x, int32_t B, float *fwd, floa
     if (!hx || !hh || !sub || !sh || !cum || !dx || !dh || !dg || !dc) st = dm_error(DM_STATUS_NOMEM, "temporal: out of memory");
     if (!st) {
         op->download(be, hx, xin, sizeof(float) * nx);
-        op->download(be, hh, m->lstm_h, sizeof(float) * nh);
+        op->download(be, hh, rb->out, sizeof(float) * nh);
         op->download(be, w, P(fw), sizeof(float) * (2 * 2 * (size_t)H + 2));
         /* cum[b, i] = Σ_{t<i} h_fwd[b, t] (first H) and Σ_{t≥i} h_bwd[b, t] (last H) */
         for (int b = 0; b < B; b++) {
@@ -684,6 +640,13 @@ dm_status dm_net_temporal(dm_net *m, const float *x, int32_t B, float *fwd, floa
         }
         st = dm_backend_status(be);
     }
+    for (int b = 0; b < B && !st; b++)
+        for (int i = 0; i < L0; i++) {
+            int s = i / stride < L ? i / stride : L - 1;
+            fwd_in[(size_t)b * L0 + i] = fwd[(size_t)b * L + s];
+            bwd_in[(size_t)b * L0 + i] = bwd[(size_t)b * L + s];
+        }
+    free(fwd); free(bwd);
     free(hx); free(hh); free(sub); free(sh); free(cum);
     float *bufs[] = {dx, dh, dg, dc};
     for (int k = 0; k < 4; k++) if (bufs[k]) op->free(be, bufs[k]);
@@ -694,19 +657,18 @@ dm_status dm_net_temporal(dm_net *m, const float *x, int32_t B, float *fwd, floa
 
 dm_status dm_net_first_layer(dm_net *m, const float *x, int32_t B, float *act, int *Lo, int *K,
                                int *pad, int *C) {
-    if (m->n_stages == 0) return dm_error(DM_STATUS_ARG, "the rnn has no convolution layer");
+    if (m->n_layers < 1 || m->layer[0].op != DM_LAYER_CONV)
+        return dm_error(DM_STATUS_ARG, "the %s has no convolution layer", dm_arch_name(m->hp.arch));
     if (B < 1 || B > m->max_batch) return dm_error(DM_STATUS_ARG, "model: batch %d outside 1..%d", B, m->max_batch);
-    const struct dm_backend_i *op = m->be->i;
-    dm_conv_stage *s = &m->st[0];
-    int Co = m->hp.conv_channels;
-    op->upload(m->be, m->x, x, sizeof(float) * (size_t)B * m->hp.len * 4);
-    op->conv1d_fwd(m->be, s->conv, m->x, P(s->tw), P(s->tb), B, s->Li, s->Ci, Co, s->K, s->pad);
-    op->relu_fwd(m->be, s->conv, s->conv, (int64_t)B * s->Lo * Co);
-    op->download(m->be, act, s->conv, sizeof(float) * (size_t)B * s->Lo * Co);
-    *Lo = s->Lo;
-    *K = s->K;
-    *pad = s->pad;
-    *C = Co;
+    const dm_layer *l = &m->layer[0];
+    int n = m->n_layers > 1 && m->layer[1].op == DM_LAYER_RELU ? 2 : 1;   /* the conv, then its ReLU */
+    m->be->i->upload(m->be, m->x, x, sizeof(float) * (size_t)B * m->hp.len * 4);
+    const float *y = layers_fwd(m, 0, n, m->x, B, false, 0, 0);
+    m->be->i->download(m->be, act, y, sizeof(float) * (size_t)B * l->len_out * l->n);
+    *Lo = l->len_out;
+    *K = l->k;
+    *pad = l->pad;
+    *C = l->n;
     return dm_backend_status(m->be);
 }
 

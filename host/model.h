@@ -1,12 +1,13 @@
 /*
- * model.h: the three DeMo architectures on top of a backend (SPEC.md §2).
+ * model.h: a model, the layer list of its architecture (host/arch.h) on top of a backend (SPEC.md §2).
  *
  * A model owns one arena per role (parameters, gradients, Adam m and v, activations, activation
  * gradients), allocated once by dm_net_create() for a maximum batch; forward, backward and the
  * optimiser step allocate nothing (STYLE.md rule 8). Parameters live in the backend's memory in the
  * canonical layout of SPEC.md §3; dm_net_get_params()/set_params() copy them to and from the host.
  *
- * Parameter tensors, by name (shapes for the defaults, D = 4 for the RNN and 128 for the CNN-RNN):
+ * Parameter tensors, by name, in layer order (arch.h), e.g. for the DeMo models (D = 4 for the RNN
+ * and 128 for the CNN-RNN):
  *   CNN      conv{1..n}.weight (C_out, K, C_in), conv{i}.bias (C_out), fc.weight (2, C), fc.bias (2)
  *   RNN      lstm.{fwd,bwd}.weight_ih (4H, D), .weight_hh (4H, H), .bias_ih (4H), .bias_hh (4H),
  *            fc.weight (2, 2H), fc.bias (2)
@@ -34,6 +35,8 @@ void dm_net_free(dm_net *m);
 int32_t dm_net_table(const dm_hparams *hp, dm_tensor_info *tensors, int64_t *n_params);
 
 const dm_hparams *dm_net_hparams(const dm_net *m);
+/* The model's layers with their shapes (struct dm_layer of arch.h), *n of them, in forward order. */
+const struct dm_layer *dm_net_layers(const dm_net *m, int *n);
 int64_t dm_net_n_params(const dm_net *m);       /* arena size, the fixed LSTM b_hh included */
 int64_t dm_net_n_trainable(const dm_net *m);    /* what Adam updates (SPEC.md §2's counts) */
 const dm_tensor_info *dm_net_tensors(const dm_net *m, int32_t *n_tensors);
@@ -129,16 +132,23 @@ dm_status dm_net_backward_data(dm_net *m, dm_devdata *d, int64_t i0, int32_t B, 
  * *loss_sum = Σ NLL over the first n_loss positions (NULL: skip). */
 dm_status dm_devdata_results(dm_devdata *d, float *p_pos, int64_t n_loss, double *loss_sum);
 
-/* Temporal output scores (SPEC.md §6.2; RNN and CNN-RNN): fwd[b, i] = P(pos) of the whole model on
- * positions 0..i, bwd[b, i] = on positions i..L−1 (both LSTM directions from a zero state on the
- * truncated input, mean over the truncated length, fc, softmax; the CNN-RNN's convolution runs on
- * the full sequence first). x (B, L, 4) host; fwd, bwd (B, L) host. Exact shortcut: the forward
- * direction's states over every prefix and the backward direction's over every suffix come from one
- * full pass; only the other direction is rerun per truncation. _ARG for the CNN. */
+/* Temporal output scores (SPEC.md §6.2; models with a BiLSTM followed by the mean over time and the
+ * head): fwd[b, i] = P(pos) of the whole model on the recurrent layer's steps 0..t, bwd[b, i] = on
+ * steps t..T−1 (both LSTM directions from a zero state on the truncated steps, mean over the
+ * truncated length, fc, softmax; the layers before the LSTM run on the full sequence first), where
+ * t = min(⌊i / s⌋, T − 1) for the stride s of dm_net_temporal_stride (1 without pooling: t = i).
+ * x (B, L, 4) host; fwd, bwd (B, L) host. Exact shortcut: the forward direction's states over every
+ * prefix and the backward direction's over every suffix come from one full pass; only the other
+ * direction is rerun per truncation. _ARG for a model without such a layer (the CNN). */
 dm_status dm_net_temporal(dm_net *m, const float *x, int32_t B, float *fwd, float *bwd);
 
+/* Input positions per recurrent step for dm_net_temporal (the product of the max-pool widths before
+ * the BiLSTM), 0 when the model has no temporal scores. */
+int32_t dm_net_temporal_stride(const dm_net *m);
+
 /* First-layer convolution after ReLU for x (B, L, 4) (host): act (B, Lo, C) host. *Lo, *K, *pad and
- * *C describe the layer (input position of output l, tap k: l + k − pad). _ARG for the RNN. */
+ * *C describe the layer (input position of output l, tap k: l + k − pad). _ARG when the first layer
+ * is not a convolution (the RNN). */
 dm_status dm_net_first_layer(dm_net *m, const float *x, int32_t B, float *act, int *Lo, int *K,
                                int *pad, int *C);
 

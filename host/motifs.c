@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch.h"
 #include "motifs.h"
 #include "netio.h"
 
@@ -15,8 +16,11 @@ void dm_motifs_options_default(dm_motifs_options *o) {
 dm_status dm_motifs_extract(dm_net *m, const dm_dataset *ds, const dm_motifs_options *o, dm_motif_set *out) {
     memset(out, 0, sizeof *out);
     int L = dm_net_hparams(m)->len, Bmax = dm_net_max_batch(m);
-    int Lo = 0, K = 0, pad = 0, C = dm_net_hparams(m)->conv_channels;
-    if (dm_net_hparams(m)->arch == DM_ARCH_RNN) return dm_error(DM_STATUS_ARG, "motifs: the rnn has no convolution filters");
+    int n_layers;
+    const dm_layer *first = dm_net_layers(m, &n_layers);
+    if (first->op != DM_LAYER_CONV)
+        return dm_error(DM_STATUS_ARG, "motifs: the %s has no convolution filters", dm_arch_name(dm_net_hparams(m)->arch));
+    int Lo = 0, K = 0, pad = 0, C = first->n;
     if (ds->len != L) return dm_error(DM_STATUS_ARG, "data length %d != model length %d", ds->len, L);
     /* the first conv's output is at most L long: valid (L − K + 1) or same-padded (L) */
     float *x = malloc(sizeof(float) * 4 * (size_t)Bmax * L), *act = malloc(sizeof(float) * (size_t)Bmax * L * C);

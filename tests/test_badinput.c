@@ -460,7 +460,7 @@ static const row rows[] = {
     {"eval --model @F/m_newer.dm --data @F/sim.tsv", 1, {"@F/m_newer.dm: ", "newer"}},
     {"eval --model @F/missing.dm --data @F/sim.tsv", 1, {"@F/missing.dm: ", "No such file"}},
     {"eval --model @O/noread.dm --data @F/sim.tsv", 1, {"@O/noread.dm: ", "Permission denied"}, "noread.dm", ROW_NOREAD},
-    {"temporal --model @F/cnn.dm --data @F/sim.tsv --out @O/t", 1, {"@F/cnn.dm: ", "rnn or cnnrnn"}, "t.npy t.tsv"},
+    {"temporal --model @F/cnn.dm --data @F/sim.tsv --out @O/t", 1, {"@F/cnn.dm: ", "temporal scores need a recurrent one (rnn"}, "t.npy t.tsv"},
     {"motifs --model @F/rnn.dm --data @F/sim.tsv --out @O/m", 1, {"@F/rnn.dm: ", "no convolution filters"}, "m.meme"},
     {"train --arch cnn --resume @F/rnn.dm.last --train @F/sim.tsv --out @O/m.dm --epochs 2", 1,
      {"@F/rnn.dm.last: ", "architecture is rnn", "--arch cnn"}, "m.dm m.dm.last"},

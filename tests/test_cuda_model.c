@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch.h"
 #include "backend.h"
 #include "optimize.h"
 #include "saliency.h"
@@ -71,11 +72,20 @@ static void expect_close_but_kinks(const float *got, const float *ref, int R, si
     }
 }
 
-/* Input positions one unit of the last conv layer sees: K of that layer, widened through each
- * earlier layer's max-pooling (CNN: pool after every conv but the last) and its width. */
+/* Input positions one unit sees at the output of the last position-wise layer (before the first
+ * global max, BiLSTM or mean): each convolution widens the field by K − 1, each max-pool multiplies
+ * it by its width (e.g. the CNN: K of the last conv, widened through the earlier pools and widths). */
 static int receptive_field(const dm_hparams *hp) {
-    int n = hp->n_conv, rf = hp->conv_width[n - 1];
-    for (int i = n - 2; i >= 0; i--) rf = rf * (hp->arch == DM_ARCH_CNN ? hp->pool : 1) + hp->conv_width[i] - 1;
+    dm_layer l[DM_MAX_LAYERS];
+    int n, last = -1, rf = 1;
+    cr_assert_eq(dm_arch_layers(hp, l, &n), DM_STATUS_OK, "%s", dm_last_error());
+    while (last + 1 < n && l[last + 1].op != DM_LAYER_GMAX && l[last + 1].op != DM_LAYER_BILSTM &&
+           l[last + 1].op != DM_LAYER_MEAN)
+        last++;
+    for (int i = last; i >= 0; i--) {
+        if (l[i].op == DM_LAYER_CONV) rf += l[i].k - 1;
+        if (l[i].op == DM_LAYER_MAXPOOL) rf *= l[i].k;
+    }
     return rf;
 }
 
@@ -158,16 +168,16 @@ static void one_step(dm_arch arch) {
     dm_net_free(mr);
 }
 
-Test(cuda_model, training_step_cnn, .init = setup, .fini = teardown) { one_step(DM_ARCH_CNN); }
-Test(cuda_model, training_step_rnn, .init = setup, .fini = teardown) { one_step(DM_ARCH_RNN); }
-Test(cuda_model, training_step_cnnrnn, .init = setup, .fini = teardown) { one_step(DM_ARCH_CNNRNN); }
+/* every registered architecture (host/arch.c) */
+Test(cuda_model, training_step_every_architecture, .init = setup, .fini = teardown) {
+    for (int a = 0; a < dm_arch_count(); a++) one_step((dm_arch)a);
+}
 
 Test(cuda_model, saliency_batch, .init = setup, .fini = teardown) {
-    dm_arch archs[] = {DM_ARCH_CNN, DM_ARCH_RNN, DM_ARCH_CNNRNN};
-    for (int a = 0; a < 3; a++) {
+    for (int a = 0; a < dm_arch_count(); a++) {
         int B = 4, L = test_len();
         dm_net *mc, *mr;
-        make_pair(archs[a], B, &mc, &mr);
+        make_pair((dm_arch)a, B, &mc, &mr);
         uint8_t codes[4 * 101];
         int8_t labels[4];
         float *x = malloc(sizeof(float) * B * L * 4), *ac = malloc(sizeof(float) * B * L * 4);
@@ -179,8 +189,8 @@ Test(cuda_model, saliency_batch, .init = setup, .fini = teardown) {
             cr_assert_eq(dm_saliency_batch(mc, x, labels, B, 0, &o, ac, pc), DM_STATUS_OK, "%s", dm_last_error());
             cr_assert_eq(dm_saliency_batch(mr, x, labels, B, 0, &o, ar, pr), DM_STATUS_OK, "%s", dm_last_error());
             expect_close(ac, ar, (size_t)B * L * 4, method ? "integrated gradients (8 steps)" : "saliency gradient",
-                         dm_arch_name(archs[a]));
-            expect_close(pc, pr, B, "P(pos)", dm_arch_name(archs[a]));
+                         dm_arch_name((dm_arch)a));
+            expect_close(pc, pr, B, "P(pos)", dm_arch_name((dm_arch)a));
         }
         free(x); free(ac); free(ar);
         dm_net_free(mc);
@@ -189,12 +199,11 @@ Test(cuda_model, saliency_batch, .init = setup, .fini = teardown) {
 }
 
 Test(cuda_model, class_optimisation_10_steps, .init = setup, .fini = teardown) {
-    dm_arch archs[] = {DM_ARCH_CNN, DM_ARCH_RNN, DM_ARCH_CNNRNN};
-    for (int a = 0; a < 3; a++)
+    for (int a = 0; a < dm_arch_count(); a++)
         for (int sm = 0; sm < 2; sm++) {
             int R = 3, L = test_len();
             dm_net *mc, *mr;
-            make_pair(archs[a], R, &mc, &mr);
+            make_pair((dm_arch)a, R, &mc, &mr);
             dm_optimize_options o;
             dm_optimize_options_default(&o);
             o.restarts = R;
@@ -205,9 +214,11 @@ Test(cuda_model, class_optimisation_10_steps, .init = setup, .fini = teardown) {
             float oc[33], orf[33], ppc[3], ppr[3];
             cr_assert_eq(dm_net_optimize(mc, &o, xc, pc, oc, ppc), DM_STATUS_OK, "%s", dm_last_error());
             cr_assert_eq(dm_net_optimize(mr, &o, xr, pr, orf, ppr), DM_STATUS_OK, "%s", dm_last_error());
-            const char *name = dm_arch_name(archs[a]);
+            const char *name = dm_arch_name((dm_arch)a);
             expect_close(oc, orf, 11 * (size_t)R, sm ? "objective trajectory (softmax)" : "objective trajectory", name);
-            if (archs[a] == DM_ARCH_RNN) /* no kink: tanh and sigmoid are smooth */
+            const dm_hparams *hp = dm_net_hparams(mr);
+            if (!dm_arch_has(hp, DM_LAYER_RELU) && !dm_arch_has(hp, DM_LAYER_MAXPOOL) &&
+                !dm_arch_has(hp, DM_LAYER_GMAX)) /* no kink: tanh and sigmoid are smooth (the RNN) */
                 expect_close(xc, xr, n, sm ? "optimised input (softmax)" : "optimised input", name);
             else
                 expect_close_but_kinks(xc, xr, R, (size_t)L * 4, receptive_field(dm_net_hparams(mr)), 4,
@@ -228,10 +239,9 @@ Test(cuda_model, resident_training_run, .init = setup, .fini = teardown) {
     dm_dataset ds, tr, va;
     cr_assert_eq(dm_simulate(&ds, &so), DM_STATUS_OK);
     cr_assert_eq(dm_dataset_split(&ds, 0.25, 1, &tr, &va), DM_STATUS_OK);
-    dm_arch archs[] = {DM_ARCH_CNN, DM_ARCH_RNN, DM_ARCH_CNNRNN};
-    for (int a = 0; a < 3; a++) {
+    for (int a = 0; a < dm_arch_count(); a++) {
         dm_net *mc, *mr;
-        make_pair(archs[a], 32, &mc, &mr);
+        make_pair((dm_arch)a, 32, &mc, &mr);
         dm_train_options o;
         dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
         o.epochs = 2;
@@ -243,7 +253,7 @@ Test(cuda_model, resident_training_run, .init = setup, .fini = teardown) {
         float *lc = malloc(4 * np), *lr = malloc(4 * np);
         cr_assert_eq(dm_net_train(mc, &tr, &va, &o, &pc, &sc, lc), DM_STATUS_OK, "%s", dm_last_error());
         cr_assert_eq(dm_net_train(mr, &tr, &va, &o, &pr, &sr, lr), DM_STATUS_OK, "%s", dm_last_error());
-        const char *name = dm_arch_name(archs[a]);
+        const char *name = dm_arch_name((dm_arch)a);
         expect_close(lc, lr, (size_t)np, "parameters after 2 epochs", name);
         for (int e = 0; e < 2; e++) {
             cr_expect(fabs(pc.log[e].train_loss - pr.log[e].train_loss) < 1e-3, "%s epoch %d train loss %.6f vs %.6f",

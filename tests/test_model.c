@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch.h"
 #include "cpu/cpu.h"
 #include "dm_rng.h"
 #include "model.h"
@@ -34,6 +35,19 @@ static dm_hparams tiny_hparams(dm_arch arch) {
         break;
     case DM_ARCH_CNNRNN:
         hp.len = 11; hp.conv_width[0] = 5; hp.conv_channels = 6; hp.hidden = 4;
+        break;
+    default:
+        /* any other registered architecture: its defaults at small widths, on an input long enough
+         * that every layer before the reduction keeps at least 3 positions */
+        hp.conv_width[0] = 5; hp.conv_width[1] = 3; hp.conv_width[2] = 3;
+        hp.conv_channels = 6; hp.hidden = 4;
+        for (hp.len = 8; hp.len < 400; hp.len++) {
+            dm_layer l[DM_MAX_LAYERS];
+            int n, ok = dm_arch_layers(&hp, l, &n) == DM_STATUS_OK;
+            for (int i = 0; i < n && ok; i++)
+                if (l[i].op != DM_LAYER_GMAX && l[i].op != DM_LAYER_MEAN && l[i].len_in > 1) ok = l[i].len_out >= 3;
+            if (ok) break;
+        }
         break;
     }
     return hp;
@@ -124,16 +138,20 @@ static void gradcheck(dm_arch arch) {
     /* the same double-accumulating reference forward on the same input, stored as float32: equal up
      * to the float rounding of a loss of ~0.7 (2⁻²⁴·0.7 ≈ 4e-8) */
     cr_expect(fabs(loss - model_loss(m, x, labels, B)) < 1e-6, "backward's loss");
-    fd_check("parameters", m, params, grads, np, x, labels, B, true, params);
-    fd_check("input", m, x, gx, (int64_t)B * L * 4, x, labels, B, false, params);
+    char what[64];
+    snprintf(what, sizeof what, "%s parameters", dm_arch_name(arch));
+    fd_check(what, m, params, grads, np, x, labels, B, true, params);
+    snprintf(what, sizeof what, "%s input", dm_arch_name(arch));
+    fd_check(what, m, x, gx, (int64_t)B * L * 4, x, labels, B, false, params);
     free(params); free(grads); free(x); free(gx);
     dm_net_free(m);
     dm_backend_free(be);
 }
 
-Test(model, gradcheck_cnn) { gradcheck(DM_ARCH_CNN); }
-Test(model, gradcheck_rnn) { gradcheck(DM_ARCH_RNN); }
-Test(model, gradcheck_cnnrnn) { gradcheck(DM_ARCH_CNNRNN); }
+/* every registered architecture (host/arch.c), so a new table entry is checked without a new test */
+Test(model, gradcheck_every_architecture, .timeout = 300) {
+    for (int a = 0; a < dm_arch_count(); a++) gradcheck((dm_arch)a);
+}
 
 /* The fast backend equals the reference backend on the real model shapes (dropout on). */
 static void fast_vs_ref(dm_arch arch) {
@@ -178,15 +196,55 @@ static void fast_vs_ref(dm_arch arch) {
         cr_expect(e <= 1, "%s %s[%zu]: fast %.8g, reference %.8g", dm_arch_name(arch), t[i].name, w,
                   gf[t[i].offset + w], gr[t[i].offset + w]);
     }
-    cr_expect(dm_test_max_err(gxf, gxr, B * L * 4, 1e-6, 1e-3, NULL) <= 1, "input gradient");  /* as above */
+    cr_expect(dm_test_max_err(gxf, gxr, B * L * 4, 1e-6, 1e-3, NULL) <= 1, "%s input gradient",  /* as above */
+              dm_arch_name(arch));
     free(x); free(gxr); free(gxf); free(gr); free(gf);
     dm_net_free(mr); dm_net_free(mf);
     dm_backend_free(ref); dm_backend_free(fast);
 }
 
-Test(model, fast_equals_reference_cnn) { fast_vs_ref(DM_ARCH_CNN); }
-Test(model, fast_equals_reference_rnn) { fast_vs_ref(DM_ARCH_RNN); }
-Test(model, fast_equals_reference_cnnrnn) { fast_vs_ref(DM_ARCH_CNNRNN); }
+Test(model, fast_equals_reference_every_architecture, .timeout = 300) {
+    for (int a = 0; a < dm_arch_count(); a++) fast_vs_ref((dm_arch)a);
+}
+
+/* The registry: names parse back to their ids, the choices list them, every default model builds
+ * with a table whose names are unique and found by name, and describes itself. */
+Test(model, every_registered_architecture_builds_from_its_table) {
+    cr_assert(dm_arch_count() >= 3);
+    cr_expect(dm_arch_at(-1) == NULL && dm_arch_at(dm_arch_count()) == NULL);
+    dm_backend *be = dm_backend_cpu_create(1);
+    for (int a = 0; a < dm_arch_count(); a++) {
+        const char *name = dm_arch_name((dm_arch)a);
+        dm_arch back = (dm_arch)-1;
+        cr_expect(dm_arch_parse(name, &back) == DM_STATUS_OK && back == (dm_arch)a, "%s", name);
+        cr_expect(strstr(dm_arch_choices(), name) != NULL, "%s not in %s", name, dm_arch_choices());
+        dm_hparams hp;
+        dm_hparams_default(&hp, (dm_arch)a);
+        cr_expect(hp.arch == (dm_arch)a);
+        dm_net *m;
+        cr_assert(dm_net_create(&m, &hp, be, 2) == DM_STATUS_OK, "%s: %s", name, dm_last_error());
+        int32_t nt;
+        const dm_tensor_info *t = dm_net_tensors(m, &nt);
+        dm_tensor_info table[DM_MAX_TENSORS];
+        int64_t np;
+        cr_expect(dm_net_table(&hp, table, &np) == nt && np == dm_net_n_params(m), "%s table", name);
+        for (int32_t i = 0; i < nt; i++) {
+            cr_expect(dm_net_tensor(m, t[i].name) == &t[i], "%s: %s not unique", name, t[i].name);
+            cr_expect(strcmp(table[i].name, t[i].name) == 0 && table[i].offset == t[i].offset);
+        }
+        int nl;
+        const dm_layer *l = dm_net_layers(m, &nl);
+        cr_expect(nl >= 2 && l[nl - 1].op == DM_LAYER_LOGSOFTMAX && l[nl - 2].op == DM_LAYER_DENSE, "%s", name);
+        char text[512];
+        dm_arch_describe(&hp, text, sizeof text);
+        cr_expect(strlen(text) > 10 && strchr(text, '<') == NULL, "%s: '%s'", name, text);
+        dm_net_free(m);
+    }
+    dm_arch bad;
+    cr_expect(dm_arch_parse("lstm", &bad) == DM_STATUS_ARG);
+    cr_expect(strstr(dm_last_error(), dm_arch_choices()) != NULL, "%s", dm_last_error());
+    dm_backend_free(be);
+}
 
 Test(model, rejects_bad_shapes) {
     dm_backend *be = dm_backend_cpu_create(1);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch.h"
 #include "optimize.h"
 #include "testutil.h"
 
@@ -32,7 +33,7 @@ static dm_net *small_model(dm_backend *be, dm_arch arch, int B) {
 
 Test(optimize, objective_decreases_for_every_restart) {
     dm_backend *be = dm_backend_cpu_create(2);
-    for (int a = 0; a < 3; a++)
+    for (int a = 0; a < dm_arch_count(); a++)
         for (int sm = 0; sm < 2; sm++) {
             int R = 5, L = 30;
             dm_net *m = small_model(be, (dm_arch)a, R);
@@ -82,7 +83,7 @@ Test(optimize, first_step_follows_the_gradient_of_the_objective) {
     /* RMSprop's first step moves every entry by −lr·g/(√((1−α) g²) + ε) = −lr/√(1−α)·sign(g) (for
      * |g| ≫ ε): the signs of the first move must be the signs of the true gradient of f */
     dm_backend *be = dm_backend_cpu_ref_create();
-    for (int a = 0; a < 3; a++) {
+    for (int a = 0; a < dm_arch_count(); a++) {
         int L = 30;
         dm_net *m = small_model(be, (dm_arch)a, 1);
         dm_optimize_options o;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "arch.h"
 #include "dm_rng.h"
 #include "npy.h"
 #include "saliency.h"
@@ -83,7 +84,7 @@ static void grad_matches_differences(dm_arch arch, dm_sal_target target) {
 }
 
 Test(saliency, grad_is_the_input_gradient_of_the_class_score) {
-    for (int a = 0; a < 3; a++) {
+    for (int a = 0; a < dm_arch_count(); a++) {
         grad_matches_differences((dm_arch)a, DM_TARGET_POS);
         grad_matches_differences((dm_arch)a, DM_TARGET_LABEL);
     }
@@ -373,7 +374,7 @@ static double check_ig_completeness(dm_net *m, const float *x, const float *x0, 
 
 Test(saliency, integrated_gradients_are_complete) {
     dm_backend *be = dm_backend_cpu_create(2);
-    for (int a = 0; a < 3; a++)
+    for (int a = 0; a < dm_arch_count(); a++)
         for (int shuffled = 0; shuffled < 2; shuffled++) {
             int B = 3, L = 30;
             /* batch 128: the path profile of check_ig_completeness runs 128 points at a time */
@@ -404,7 +405,7 @@ Test(saliency, integrated_gradients_are_complete) {
 
 Test(saliency, ism_equals_direct_forward_differences) {
     dm_backend *be = dm_backend_cpu_create(2);
-    for (int a = 0; a < 3; a++) {
+    for (int a = 0; a < dm_arch_count(); a++) {
         int B = 2, L = 30;
         dm_net *m = scaled_model(be, (dm_arch)a, 16);    /* 16 < 4·L variants: several chunks */
         float x[2 * 30 * 4], attr[2 * 30 * 4], p[2], xm[30 * 4];

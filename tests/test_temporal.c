@@ -4,13 +4,16 @@
  *    built for length n with the same weights, run on the truncated input (prefix and suffix);
  *  - RNN and CNN-RNN: the forward score at i = L and the backward score at i = 1 equal the full
  *    prediction;
- *  - the CNN has no temporal scores.
+ *  - the CNN has no temporal scores;
+ *  - every registered architecture: the ends equal the prediction, pooled steps map to blocks of
+ *    input positions, or temporal scores are refused when the model has no recurrent layer.
  */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch.h"
 #include "dm_rng.h"
 #include "model.h"
 #include "testutil.h"
@@ -110,5 +113,51 @@ Test(temporal, cnnrnn_ends_equal_the_prediction_and_cnn_is_refused) {
     onehot(xc, 80, 3);
     cr_expect(dm_net_temporal(m, xc, B, f2, b2) == DM_STATUS_ARG);
     dm_net_free(m);
+    dm_backend_free(be);
+}
+
+/* Every registered architecture (host/arch.c): with a recurrent layer, the scores at the ends equal
+ * the prediction and, with max-pools before the LSTM (stride s), input position i carries the
+ * score of step min(⌊i / s⌋, T − 1), so the scores are constant on each block of s positions and
+ * on the tail past the last whole window; without one, temporal scores are refused. */
+Test(temporal, every_architecture_ends_equal_the_prediction_or_is_refused) {
+    int B = 2, L = 48;
+    dm_backend *be = dm_backend_cpu_create(2);
+    for (int a = 0; a < dm_arch_count(); a++) {
+        const char *name = dm_arch_name((dm_arch)a);
+        dm_hparams hp = hparams((dm_arch)a, L);
+        dm_net *m;
+        cr_assert(dm_net_create(&m, &hp, be, B) == DM_STATUS_OK, "%s: %s", name, dm_last_error());
+        cr_assert(dm_net_init_params(m, 4) == DM_STATUS_OK);
+        float x[2 * 48 * 4], fwd[96], bwd[96], full[2];
+        onehot(x, B * L, 5);
+        int s = dm_net_temporal_stride(m);
+        if (s == 0) {
+            cr_expect(dm_net_temporal(m, x, B, fwd, bwd) == DM_STATUS_ARG, "%s", name);
+            dm_net_free(m);
+            continue;
+        }
+        cr_assert(dm_net_temporal(m, x, B, fwd, bwd) == DM_STATUS_OK, "%s: %s", name, dm_last_error());
+        cr_assert(dm_net_forward(m, x, B, false, 0, 0) == DM_STATUS_OK);
+        dm_net_scores(m, full);
+        /* the recurrent layer's steps T: the input length of the BiLSTM */
+        int nl, T = 0;
+        const struct dm_layer *l = dm_net_layers(m, &nl);
+        for (int i = 0; i < nl && !T; i++)
+            if (l[i].op == DM_LAYER_BILSTM) T = l[i].len_in;
+        cr_assert(T >= 2 && T <= L, "%s: %d steps", name, T);
+        for (int b = 0; b < B; b++) {   /* 2e-6: a few float32 ulps, as in the tests above */
+            cr_expect(fabsf(fwd[b * L + L - 1] - full[b]) < 2e-6f, "%s fwd end %g vs %g", name, fwd[b * L + L - 1], full[b]);
+            cr_expect(fabsf(bwd[b * L] - full[b]) < 2e-6f, "%s bwd start %g vs %g", name, bwd[b * L], full[b]);
+            for (int i = 0; i < L; i++) {
+                int t = i / s < T ? i / s : T - 1, i0 = t * s;     /* the first position of step t */
+                cr_expect(fwd[b * L + i] == fwd[b * L + i0] && bwd[b * L + i] == bwd[b * L + i0], "%s step %d", name, t);
+                cr_expect(fwd[b * L + i] > 0 && fwd[b * L + i] < 1 && bwd[b * L + i] > 0 && bwd[b * L + i] < 1);
+            }
+            /* distinct steps give distinct prefixes: the scores move along the sequence */
+            cr_expect(fwd[b * L] != fwd[b * L + L - 1], "%s: constant forward scores", name);
+        }
+        dm_net_free(m);
+    }
     dm_backend_free(be);
 }

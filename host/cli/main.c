@@ -12,9 +12,9 @@
 #define BLOCKS(...) ((const cli_opt *const[]){__VA_ARGS__, NULL})
 
 const cli_cmd cli_commands[] = {
-    {"train", "train a CNN, RNN (bidirectional LSTM) or CNN-RNN; write a checkpoint",
+    {"train", "train a model of one of the architectures (--arch); write a checkpoint",
      "deepmotif train --arch ARCH --train FILE --out MODEL [options]",
-     "Trains one of the three Deep Motif Dashboard models and writes MODEL (the selected weights)\n"
+     "Trains a model of one of the architectures and writes MODEL (the selected weights)\n"
      "and MODEL.last (the last epoch end with its optimiser state, for --resume), both at every epoch end.",
      BLOCKS(cli_train_opts, CLI_OPTS_NPOLICY, CLI_OPTS_DEVICE), cli_train},
     {"eval", "AUROC, AUPRC and accuracy on labelled data",

@@ -5,11 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch.h"
 #include "cli.h"
 #include "motifs.h"
 
 const cli_opt cli_motifs_opts[] = {
-    {"--model", "MODEL", "a cnn or cnnrnn checkpoint (required)", NULL, 0},
+    {"--model", "MODEL", "a checkpoint whose first layer is a convolution (required)", NULL, 0},
     {"--data", "FILE", "sequences whose windows align the filters, e.g. the positives (required)", NULL, 0},
     {"--out", "PREFIX", "writes PREFIX.meme (and PREFIX.hits.tsv with --db) (required)", NULL, 0},
     {"--frac", "F", "site threshold: activation > F x the filter's maximum (default 0.5)", NULL, 0},
@@ -95,9 +96,13 @@ int cli_motifs(cli_args *a) {
     dm_backend *be = cli_backend(a);
     const char *model_path = cli_required(a, "--model");
     dm_net *m = cli_load_model(model_path, be, 256);
-    if (dm_net_hparams(m)->arch == DM_ARCH_RNN)
-        cli_fail(dm_error(DM_STATUS_FORMAT, "%s: an rnn model has no convolution filters (motifs needs a cnn or cnnrnn)",
-                          model_path));
+    int n_layers;
+    if (dm_net_layers(m, &n_layers)->op != DM_LAYER_CONV) {
+        char with[256];
+        dm_arch_list_having(DM_LAYER_CONV, with, sizeof with);
+        cli_fail(dm_error(DM_STATUS_FORMAT, "%s: a %s model has no convolution filters (motifs needs a %s)", model_path,
+                          dm_arch_name(dm_net_hparams(m)->arch), with));
+    }
     dm_dataset ds = {0};
     cli_load_data(&ds, cli_required(a, "--data"), dm_net_hparams(m)->len);
     dm_motif_set db = {0};

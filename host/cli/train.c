@@ -7,11 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch.h"
 #include "cli.h"
 #include "train.h"
 
 const cli_opt cli_train_opts[] = {
-    {"--arch", "cnn|rnn|cnnrnn", "architecture (required)", NULL, 0},
+    {"--arch", dm_arch_choices_text, "architecture (required)", NULL, 0},
     {"--train", "FILE", "training data: DeepBind .seq.gz, labelled FASTA or TSV (required)", NULL, 0},
     {"--test", "FILE", "test data, scored once with the selected weights", NULL, 0},
     {"--out", "MODEL", "checkpoint to write (required); MODEL.last gets every epoch end, for --resume", NULL, 0},
@@ -55,10 +56,7 @@ static void check_training_labels(const dm_dataset *ds, const char *path, bool s
 static dm_arch arch_opt(const char *v) {
     dm_arch arch;
     if (dm_arch_parse(v, &arch) == DM_STATUS_OK) return arch;
-    const char *names[DM_ARCH_CNNRNN + 2];
-    for (int k = 0; k <= DM_ARCH_CNNRNN; k++) names[k] = dm_arch_name((dm_arch)k);
-    names[DM_ARCH_CNNRNN + 1] = NULL;
-    cli_bad_choice("--arch", v, names);
+    cli_bad_choice("--arch", v, dm_arch_names);
 }
 
 /* SIGINT/SIGTERM during training: the first sets a flag that dm_train reads after every batch (it

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arch.h"
 #include "cli.h"
 #include "netio.h"
 #include "npy.h"
@@ -34,7 +35,7 @@ const cli_opt cli_saliency_opts[] = {
 };
 
 const cli_opt cli_temporal_opts[] = {
-    {"--model", "MODEL", "an rnn or cnnrnn checkpoint (required)", NULL, 0},
+    {"--model", "MODEL", "a checkpoint with a recurrent layer (required)", NULL, 0},
     {"--data", "FILE", "sequences, any supported format (required)", NULL, 0},
     {"--out", "PREFIX", "writes PREFIX.npy (N, L, 2: forward, backward score) and PREFIX.tsv (required)", NULL, 0},
     {"--batch", "N", "sequences per batch (default 64)", NULL, 0},
@@ -164,9 +165,12 @@ int cli_temporal(cli_args *a) {
     bool quarter = cli_n_quarter(a);
     vis_run r;
     vis_open(&r, a, batch, (const char *const[]){".npy", ".tsv", NULL});
-    if (dm_net_hparams(r.m)->arch == DM_ARCH_CNN)
-        cli_fail(dm_error(DM_STATUS_FORMAT, "%s: a cnn model; temporal scores need an rnn or cnnrnn model",
-                          r.model_path));
+    if (!dm_net_temporal_stride(r.m)) {
+        char with[256];
+        dm_arch_list_having(DM_LAYER_BILSTM, with, sizeof with);
+        cli_fail(dm_error(DM_STATUS_FORMAT, "%s: a %s model; temporal scores need a recurrent one (%s)", r.model_path,
+                          dm_arch_name(dm_net_hparams(r.m)->arch), with));
+    }
     vis_scan(&r, a);
     cli_notice_flush();
     int32_t L = r.s.len;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch.h"
 #include "dashboard_internal.h"
 #include "meme.h"
 #include "netio.h"
@@ -229,8 +230,8 @@ static dm_status top_maps(dm_dash *d, dm_dash_model *dm) {
     free(g2);
     free(lp);
     DM_TRY(st);
-    /* temporal output scores (SPEC.md §6.2): the cnn has none */
-    if (dm->hp.arch == DM_ARCH_CNN) return DM_STATUS_OK;
+    /* temporal output scores (SPEC.md §6.2): none without a recurrent layer (the cnn) */
+    if (!dm_net_temporal_stride(dm->m)) return DM_STATUS_OK;
     dm->fwd = malloc(sizeof(float) * (size_t)K * L);
     dm->bwd = malloc(sizeof(float) * (size_t)K * L);
     if (!dm->fwd || !dm->bwd) return dm_error(DM_STATUS_NOMEM, "dashboard: out of memory");
@@ -293,7 +294,7 @@ static dm_status optimised_ppms(dm_dash *d, dm_dash_model *dm) {
 static dm_status visualise(dm_dash *d, dm_dash_model *dm) {
     DM_TRY(top_maps(d, dm));
     DM_TRY(optimised_ppms(d, dm));
-    if (dm->hp.arch != DM_ARCH_RNN) {
+    if (dm_arch_has(&dm->hp, DM_LAYER_CONV)) {
         dm_motifs_options mo;
         dm_motifs_options_default(&mo);
         mo.n_quarter = d->o->n_quarter;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <limits.h>
 
+#include "arch.h"
 #include "dashboard_internal.h"
 
 /* ---- the index over many reports ---------------------------------------------------------------- */
@@ -160,15 +161,17 @@ static void stats(const double *v, int m, int *n, double *mean, double *median, 
     free(x);
 }
 
-/* Canonical tag order: the three architectures first, then others as met. */
+/* Canonical tag order: the registered architectures first (table order), then others as met. */
 static void order_tags(char tags[][24], int n, int *order) {
-    static const char *const first[3] = {"cnn", "rnn", "cnnrnn"};
     int k = 0;
-    for (int f = 0; f < 3; f++)
+    for (int f = 0; f < dm_arch_count(); f++)
         for (int i = 0; i < n; i++)
-            if (!strcmp(tags[i], first[f])) order[k++] = i;
-    for (int i = 0; i < n; i++)
-        if (strcmp(tags[i], "cnn") && strcmp(tags[i], "rnn") && strcmp(tags[i], "cnnrnn")) order[k++] = i;
+            if (!strcmp(tags[i], dm_arch_name((dm_arch)f))) order[k++] = i;
+    for (int i = 0; i < n; i++) {
+        bool named = false;
+        for (int f = 0; f < dm_arch_count(); f++) named = named || !strcmp(tags[i], dm_arch_name((dm_arch)f));
+        if (!named) order[k++] = i;
+    }
 }
 
 /* The index page into b and its table as TSV into t: data set × model tag AUROC (tags in `order`),

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch.h"
 #include "dashboard_internal.h"
 
 /* Line colours of the models in the shared charts, by model index. */
@@ -177,16 +178,9 @@ static void section_summary(dm_dash *d) {
 
 /* One line describing an architecture's layers. */
 static void arch_text(dm_dash *d, const dm_hparams *hp) {
-    if (hp->arch == DM_ARCH_CNN) {
-        P("CNN: %d convolutions (widths", hp->n_conv);
-        for (int i = 0; i < hp->n_conv; i++) P("%s%d", i ? "-" : " ", hp->conv_width[i]);
-        P("), %d maps, max-pool %d, global max, linear", hp->conv_channels, hp->pool);
-    } else if (hp->arch == DM_ARCH_RNN) {
-        P("RNN: bidirectional LSTM (H %d), mean over time, linear", hp->hidden);
-    } else {
-        P("CNN-RNN: convolution (width %d, %d maps), bidirectional LSTM (H %d), linear", hp->conv_width[0],
-          hp->conv_channels, hp->hidden);
-    }
+    char text[512];
+    dm_arch_describe(hp, text, sizeof text);
+    P("%s", text);
     P("; dropout %.2g; input length %d", hp->dropout, hp->len);
 }
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "arch.h"
 #include "dashboard_internal.h"
 
 /* The top sequences: per model a saliency logo, the gradient heatmap and (recurrent) temporal strips. */
@@ -178,7 +179,7 @@ dm_status dash_section_motifs(dm_dash *d) {
         "match first.</p>\n");
     for (int i = 0; i < d->nm && !st; i++) {
         const dm_dash_model *dm = &d->mod[i];
-        if (dm->hp.arch == DM_ARCH_RNN) continue;
+        if (!dm_arch_has(&dm->hp, DM_LAYER_CONV)) continue;
         P("<h3 style=\"color:%s\">%s</h3>\n", dash_model_colour[i], dm->tag);
         if (!dm->filt.n) {
             PUT("<p class=\"dm-note\">No filter has 10 sites.</p>\n");
