@@ -32,7 +32,9 @@ Test(cuda_api, matches_cpu) {
     dm_backend *gpu = NULL, *cpu = NULL;
     if (dm_backend_open("cuda:0", 0, &gpu) != DM_STATUS_OK) cr_skip_test("no CUDA backend to test: %s", dm_last_error());
     cr_expect(!strncmp(dm_backend_name(gpu), "cuda", 4), "name '%s'", dm_backend_name(gpu));
-    cr_assert_eq(dm_backend_open("cpu", 2, &cpu), DM_STATUS_OK);
+    /* the CPU reference on one thread: libgomp is not instrumented for ThreadSanitizer, so its
+     * worker threads' hand-offs read as races in the emulator's TSan build */
+    cr_assert_eq(dm_backend_open("cpu", 1, &cpu), DM_STATUS_OK);
     dm_sim_options so;
     dm_sim_options_default(&so);
     so.n_pos = 20;
