@@ -172,6 +172,9 @@ DM_API dm_status dm_dataset_write_fasta(const dm_dataset *ds, const char *path);
  * Models (host/model.c)
  * ------------------------------------------------------------------------------------------- */
 
+/* An architecture id: the position of its entry in the library's table (host/arch.c), the number
+ * checkpoints store. The enum names the first three; every registered id is 0 .. dm_arch_count() − 1
+ * (3 is "danq"), named by dm_arch_name and found by name with dm_arch_parse. */
 typedef enum dm_arch { DM_ARCH_CNN = 0, DM_ARCH_RNN = 1, DM_ARCH_CNNRNN = 2 } dm_arch;
 
 #define DM_MAX_CONV 8
@@ -188,9 +191,60 @@ typedef struct dm_hparams {
     float dropout;                /* dropout probability (0.5) */
 } dm_hparams;
 
+/* The defaults of architecture `arch` (all zero but arch for an unregistered id). */
 DM_API void dm_hparams_default(dm_hparams *hp, dm_arch arch);
-DM_API const char *dm_arch_name(dm_arch arch);                 /* "cnn", "rnn", "cnnrnn" */
-DM_API dm_status dm_arch_parse(const char *s, dm_arch *arch);  /* _ARG if unknown */
+/* The number of registered architectures; their ids are 0 .. dm_arch_count() − 1. Thread-safe. */
+DM_API int dm_arch_count(void);
+DM_API const char *dm_arch_name(dm_arch arch);  /* "cnn", "rnn", "cnnrnn", "danq"; "unknown" outside */
+DM_API dm_status dm_arch_parse(const char *s, dm_arch *arch);  /* _ARG if unknown (the message lists them) */
+
+/* A model is a list of layers, built by its architecture's table entry from the hyper-parameters.
+ * The ops (values are stable: new ones are appended); shapes are per sequence, (length, channels):
+ *   CONV        conv1d + bias, n output channels, width k, zero padding pad each side:
+ *               (L, C) → (L + 2·pad − k + 1, n); tensors <name>.weight (n, k, C), <name>.bias (n)
+ *   RELU        element-wise
+ *   MAXPOOL     width = stride k: (L, C) → (⌊L / k⌋, C)
+ *   DROPOUT     probability p while training (identity in evaluation)
+ *   GMAX        global max over time: (L, C) → (1, C)
+ *   BILSTM      bidirectional LSTM, n = H per direction: (L, D) → (L, 2H), [forward, backward];
+ *               tensors <name>.{fwd,bwd}.{weight_ih (4H, D), weight_hh (4H, H), bias_ih, bias_hh (4H)},
+ *               gates i, f, g, o
+ *   MEAN        mean over time: (L, C) → (1, C)
+ *   DENSE       n outputs: (1, F) → (1, n); tensors <name>.weight (n, F), <name>.bias (n)
+ *   LOGSOFTMAX  over the 2 classes (bound, unbound); every model ends DENSE(2) → LOGSOFTMAX
+ * The parameter tensors (dm_model_tensor_at) follow the layer order. */
+typedef enum dm_layer_op {
+    DM_LAYER_CONV = 0,
+    DM_LAYER_RELU = 1,
+    DM_LAYER_MAXPOOL = 2,
+    DM_LAYER_DROPOUT = 3,
+    DM_LAYER_GMAX = 4,
+    DM_LAYER_BILSTM = 5,
+    DM_LAYER_MEAN = 6,
+    DM_LAYER_DENSE = 7,
+    DM_LAYER_LOGSOFTMAX = 8,
+} dm_layer_op;
+
+#define DM_MAX_LAYERS 48   /* the most layers a model has */
+
+/* One layer of a model, with its shapes. */
+typedef struct dm_layer_info {
+    int32_t op;              /* dm_layer_op */
+    int32_t n;               /* CONV: output channels; BILSTM: H; DENSE: outputs; 0 otherwise */
+    int32_t k;               /* CONV: width; MAXPOOL: width = stride; 0 otherwise */
+    int32_t pad;             /* CONV: zero padding each side */
+    float p;                 /* DROPOUT: probability */
+    char name[16];           /* tensor name prefix ("conv1", "lstm", "fc"); "" for layers without */
+    int32_t len_in, ch_in;   /* input shape (length, channels) per sequence */
+    int32_t len_out, ch_out; /* output shape */
+} dm_layer_info;
+
+/* The layers of a model of `hp` (what dm_model_create(hp) would build), in order: *n receives their
+ * number and out[0 .. min(*n, cap)) the layers (out may be NULL when cap is 0). Returns _OK, or _ARG
+ * for NULL hp or n, an unregistered architecture, hyper-parameters that do not fit (the message
+ * says why, as dm_model_create's) or cap < *n (*n then holds the number needed: DM_MAX_LAYERS is
+ * always enough). Thread-safe. */
+DM_API dm_status dm_arch_layers_of(const dm_hparams *hp, dm_layer_info *out, int cap, int *n);
 
 typedef struct dm_model dm_model;      /* opaque */
 

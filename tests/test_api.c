@@ -581,6 +581,99 @@ Test(api, train_matches_cli) {
     dm_dataset_free(&ds);
 }
 
+/* ---- the layer table ---------------------------------------------------------------------------- */
+
+/* Every registered architecture: its name round-trips, its layer list chains its shapes, ends in
+ * dense(2) → log-softmax, and names exactly the model's parameter tensors with their shapes. */
+Test(api, arch_layers_of) {
+    int na = dm_arch_count();
+    cr_assert_geq(na, 4, "cnn, rnn, cnnrnn, danq at least");
+    for (int a = 0; a < na; a++) {
+        const char *name = dm_arch_name((dm_arch)a);
+        dm_arch back;
+        cr_assert_eq(dm_arch_parse(name, &back), DM_STATUS_OK, "%s", dm_last_error());
+        cr_expect_eq((int)back, a, "%s", name);
+        dm_hparams hp;
+        dm_hparams_default(&hp, (dm_arch)a);
+        hp.len = L_TEST;
+        hp.conv_channels = 16;
+        hp.hidden = 8;
+        dm_layer_info l[DM_MAX_LAYERS];
+        int n = -1;
+        cr_assert_eq(dm_arch_layers_of(&hp, l, DM_MAX_LAYERS, &n), DM_STATUS_OK, "%s: %s", name, dm_last_error());
+        cr_assert_geq(n, 2, "%s", name);
+        cr_expect_eq(l[0].len_in, L_TEST, "%s", name);
+        cr_expect_eq(l[0].ch_in, 4, "%s", name);
+        for (int i = 1; i < n; i++) {
+            cr_expect_eq(l[i].len_in, l[i - 1].len_out, "%s layer %d", name, i);
+            cr_expect_eq(l[i].ch_in, l[i - 1].ch_out, "%s layer %d", name, i);
+        }
+        cr_expect_eq(l[n - 1].op, DM_LAYER_LOGSOFTMAX, "%s", name);
+        cr_expect_eq(l[n - 2].op, DM_LAYER_DENSE, "%s", name);
+        cr_expect_eq(l[n - 2].n, 2, "%s", name);
+        cr_expect_eq(l[n - 1].len_out * l[n - 1].ch_out, 2, "%s", name);
+
+        /* the tensors the list names are the model's, in order, with the shapes the list implies */
+        dm_model *m = NULL;
+        cr_assert_eq(dm_model_create(&m, &hp, 1), DM_STATUS_OK, "%s: %s", name, dm_last_error());
+        int32_t nt;
+        cr_assert_eq(dm_model_n_tensors(m, &nt, NULL), DM_STATUS_OK);
+        int t = 0;
+        for (int i = 0; i < n; i++) {
+            char want[8][40];
+            int64_t shape0[8], shape1[8];
+            int k = 0;
+            const dm_layer_info *y = &l[i];
+            if (y->op == DM_LAYER_CONV || y->op == DM_LAYER_DENSE) {
+                snprintf(want[k], 40, "%s.weight", y->name), shape0[k] = y->n, shape1[k++] = y->op == DM_LAYER_CONV ? y->k : y->ch_in;
+                snprintf(want[k], 40, "%s.bias", y->name), shape0[k] = y->n, shape1[k++] = 0;
+                if (y->op == DM_LAYER_CONV) cr_expect_eq(y->ch_out, y->n, "%s %s", name, y->name);
+            } else if (y->op == DM_LAYER_BILSTM) {
+                static const char *const kinds[] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"};
+                for (int q = 0; q < 4; q++)
+                    for (int d = 0; d < 2; d++) {
+                        snprintf(want[k], 40, "%s.%s.%s", y->name, d ? "bwd" : "fwd", kinds[q]);
+                        shape0[k] = 4 * y->n;
+                        shape1[k++] = q == 0 ? y->ch_in : q == 1 ? y->n : 0;
+                    }
+                cr_expect_eq(y->ch_out, 2 * y->n, "%s", name);
+            } else {
+                cr_expect_str_empty(y->name, "%s layer %d (op %d) names no tensors", name, i, y->op);
+            }
+            for (int j = 0; j < k; j++, t++) {
+                dm_tensor_desc d;
+                cr_assert_lt(t, nt, "%s: the list names more tensors than the model has", name);
+                cr_assert_eq(dm_model_tensor_at(m, t, &d), DM_STATUS_OK);
+                cr_expect_str_eq(d.name, want[j], "%s tensor %d", name, t);
+                cr_expect_eq(d.shape[0], shape0[j], "%s", d.name);
+                if (shape1[j]) cr_expect_eq(d.shape[1], shape1[j], "%s", d.name);
+                else cr_expect_eq(d.ndim, 1, "%s", d.name);
+            }
+        }
+        cr_expect_eq(t, nt, "%s: the list names %d tensors, the model has %d", name, t, nt);
+        dm_model_free(m);
+
+        /* a short output: _ARG and the count needed; a count query with no output likewise */
+        int n2 = -1;
+        expect_error(dm_arch_layers_of(&hp, l, n - 1, &n2), DM_STATUS_ARG, name);
+        cr_expect_eq(n2, n);
+        expect_error(dm_arch_layers_of(&hp, NULL, 0, &n2), DM_STATUS_ARG, "layers");
+        cr_expect_eq(n2, n);
+    }
+    dm_layer_info l[DM_MAX_LAYERS];
+    int n;
+    dm_hparams hp;
+    dm_hparams_default(&hp, DM_ARCH_CNN);
+    expect_error(dm_arch_layers_of(NULL, l, DM_MAX_LAYERS, &n), DM_STATUS_ARG, "NULL");
+    expect_error(dm_arch_layers_of(&hp, l, DM_MAX_LAYERS, NULL), DM_STATUS_ARG, "NULL");
+    expect_error(dm_arch_layers_of(&hp, NULL, 4, &n), DM_STATUS_ARG, "capacity");
+    hp.len = 5;                                   /* shorter than the three convolutions */
+    expect_error(dm_arch_layers_of(&hp, l, DM_MAX_LAYERS, &n), DM_STATUS_ARG, "too short");
+    hp.arch = (dm_arch)dm_arch_count();
+    expect_error(dm_arch_layers_of(&hp, l, DM_MAX_LAYERS, &n), DM_STATUS_ARG, "unknown architecture");
+    cr_expect_str_eq(dm_arch_name((dm_arch)dm_arch_count()), "unknown");
+}
+
 /* ---- thread safety: one model, a backend per thread ---------------------------------------------- */
 
 typedef struct predict_job {
