@@ -191,8 +191,19 @@ class MotifsOpts(ctypes.Structure):
                 ("reserved", ctypes.c_int32)]
 
 
+class LayerInfo(ctypes.Structure):
+    _fields_ = [("op", ctypes.c_int32), ("n", ctypes.c_int32), ("k", ctypes.c_int32),
+                ("pad", ctypes.c_int32), ("p", ctypes.c_float), ("name", ctypes.c_char * 16),
+                ("len_in", ctypes.c_int32), ("ch_in", ctypes.c_int32), ("len_out", ctypes.c_int32),
+                ("ch_out", ctypes.c_int32)]
+
+
+MAX_LAYERS = 48
+# enum dm_layer_op by value (DM_LAYER_<NAME upper-cased>); tests/test_abi.py checks it against the header
+LAYER_OPS = ("conv", "relu", "maxpool", "dropout", "gmax", "bilstm", "mean", "dense", "logsoftmax")
+
 # The C name of each structure, for tests/test_abi.py.
-STRUCTS = {"dm_dataset": Dataset, "dm_hparams": Hparams, "dm_progress": Progress, "dm_input": Input,
+STRUCTS = {"dm_layer_info": LayerInfo, "dm_dataset": Dataset, "dm_hparams": Hparams, "dm_progress": Progress, "dm_input": Input,
            "dm_tensor_desc": TensorDesc, "dm_train_opts": TrainOpts, "dm_saliency_opts": SaliencyOpts,
            "dm_optimize_opts": OptimizeOpts, "dm_motif": Motif, "dm_motif_set": MotifSet,
            "dm_motifs_opts": MotifsOpts}
@@ -218,6 +229,8 @@ SIGNATURES = {
     "dm_hparams_default": (None, [P(Hparams), ctypes.c_int]),
     "dm_arch_name": (ctypes.c_char_p, [ctypes.c_int]),
     "dm_arch_parse": (st, [ctypes.c_char_p, P(ctypes.c_int)]),
+    "dm_arch_count": (ctypes.c_int, []),
+    "dm_arch_layers_of": (st, [P(Hparams), P(LayerInfo), ctypes.c_int, P(ctypes.c_int)]),
     "dm_auroc": (ctypes.c_double, [c_float_p, c_int8_p, i64]),
     "dm_auprc": (ctypes.c_double, [c_float_p, c_int8_p, i64]),
     "dm_accuracy": (ctypes.c_double, [c_float_p, c_int8_p, i64]),

@@ -22,11 +22,73 @@ import numpy as np
 from . import _lib
 from . import data as _data
 
-ARCHS = ("cnn", "rnn", "cnnrnn", "danq")
 METHODS = {"grad": 0, "grad-x-input": 1, "original": 2, "ig": 3, "ism": 4}
 TARGETS = {"pos": 0, "label": 1}
 PROTOCOLS = {"default": 0, "original": 1}
 HPARAM_KEYS = ("length", "n_conv", "conv_width", "conv_channels", "pool", "hidden", "dropout")
+
+
+# ---- architectures ----------------------------------------------------------------------------------
+
+def architectures():
+    """The names of the library's registered architectures, in id order ("cnn", "rnn", "cnnrnn",
+    "danq", ...): every one is a valid Model(arch)."""
+    lib = _lib.lib()
+    return tuple(lib.dm_arch_name(i).decode() for i in range(lib.dm_arch_count()))
+
+
+def hparams_struct(arch, **hparams):
+    """The C dm_hparams of architecture `arch` (a registered name) with its defaults, overridden by
+    hparams (keys HPARAM_KEYS: length, n_conv, conv_width (a list), conv_channels, pool, hidden,
+    dropout)."""
+    unknown = set(hparams) - set(HPARAM_KEYS)
+    if unknown:
+        raise TypeError("unknown hyper-parameter(s) %s; known: %s"
+                        % (", ".join(sorted(unknown)), ", ".join(HPARAM_KEYS)))
+    lib = _lib.lib()
+    a = ctypes.c_int()
+    _lib.check(lib.dm_arch_parse(str(arch).encode(), ctypes.byref(a)))
+    hp = _lib.Hparams()
+    lib.dm_hparams_default(ctypes.byref(hp), a.value)
+    for k, v in hparams.items():
+        if k == "length":
+            hp.len = int(v)
+        elif k == "conv_width":
+            v = list(v)
+            if len(v) > _lib.MAX_CONV:
+                raise ValueError("conv_width: at most %d widths" % _lib.MAX_CONV)
+            for i in range(_lib.MAX_CONV):
+                hp.conv_width[i] = int(v[i]) if i < len(v) else 0
+            if "n_conv" not in hparams:
+                hp.n_conv = len(v)
+        elif k == "dropout":
+            hp.dropout = float(v)
+        else:
+            setattr(hp, k, int(v))
+    return hp
+
+
+def _layers_of_struct(hp):
+    lib = _lib.lib()
+    buf = (_lib.LayerInfo * _lib.MAX_LAYERS)()
+    n = ctypes.c_int()
+    _lib.check(lib.dm_arch_layers_of(ctypes.byref(hp), buf, _lib.MAX_LAYERS, ctypes.byref(n)))
+    out = []
+    for y in buf[:n.value]:
+        op = _lib.LAYER_OPS[y.op] if 0 <= y.op < len(_lib.LAYER_OPS) else y.op
+        out.append({"op": op, "n": y.n, "k": y.k, "pad": y.pad, "p": float(y.p), "name": y.name.decode(),
+                    "len_in": y.len_in, "ch_in": y.ch_in, "len_out": y.len_out, "ch_out": y.ch_out})
+    return out
+
+
+def layers(hparams):
+    """The layer list the library builds for `hparams` (a dict as Model.hparams: "arch" and any of
+    HPARAM_KEYS), from the architecture table (include/deepmotif.h, dm_arch_layers_of): a list of
+    dicts {op ("conv", "relu", "maxpool", "dropout", "gmax", "bilstm", "mean", "dense",
+    "logsoftmax"; an int for an op newer than this package), n, k, pad, p, name, len_in, ch_in,
+    len_out, ch_out}, shapes per sequence (length, channels)."""
+    hp = dict(hparams)
+    return _layers_of_struct(hparams_struct(hp.pop("arch"), **hp))
 
 
 # ---- backends ---------------------------------------------------------------------------------------
@@ -218,8 +280,8 @@ OptimizeResult = collections.namedtuple("OptimizeResult", "ppm x objective p")
 # ---- the model --------------------------------------------------------------------------------------
 
 class Model:
-    """A deepmotif classifier: Model("cnn" | "rnn" | "cnnrnn" | "danq", length=101, **hparams, seed=1)
-    builds a new one (SPEC.md §2 defaults, parameters initialised from seed); Model.load(path) reads a
+    """A deepmotif classifier: Model(arch, length=101, **hparams, seed=1), arch any of
+    deepmotif.architectures() ("cnn", "rnn", "cnnrnn", "danq", ...), builds a new one (SPEC.md §2 defaults, parameters initialised from seed); Model.load(path) reads a
     checkpoint written by `deepmotif train` or Model.save. Hyper-parameters: length, n_conv,
     conv_width (a list), conv_channels, pool, hidden, dropout.
 
@@ -228,30 +290,8 @@ class Model:
     """
 
     def __init__(self, arch="cnn", seed=1, device=None, threads=0, **hparams):
-        unknown = set(hparams) - set(HPARAM_KEYS)
-        if unknown:
-            raise TypeError("unknown hyper-parameter(s) %s; known: %s"
-                            % (", ".join(sorted(unknown)), ", ".join(HPARAM_KEYS)))
+        hp = hparams_struct(arch, **hparams)
         lib = _lib.lib()
-        a = ctypes.c_int()
-        _lib.check(lib.dm_arch_parse(str(arch).encode(), ctypes.byref(a)))
-        hp = _lib.Hparams()
-        lib.dm_hparams_default(ctypes.byref(hp), a.value)
-        for k, v in hparams.items():
-            if k == "length":
-                hp.len = int(v)
-            elif k == "conv_width":
-                v = list(v)
-                if len(v) > _lib.MAX_CONV:
-                    raise ValueError("conv_width: at most %d widths" % _lib.MAX_CONV)
-                for i in range(_lib.MAX_CONV):
-                    hp.conv_width[i] = int(v[i]) if i < len(v) else 0
-                if "n_conv" not in hparams:
-                    hp.n_conv = len(v)
-            elif k == "dropout":
-                hp.dropout = float(v)
-            else:
-                setattr(hp, k, int(v))
         h = ctypes.c_void_p()
         _lib.check(lib.dm_model_create(ctypes.byref(h), ctypes.byref(hp), int(seed)))
         self._init(h, device, threads)
@@ -292,7 +332,7 @@ class Model:
 
     @property
     def arch(self):
-        """"cnn", "rnn", "cnnrnn" or "danq"."""
+        """The architecture's name, one of deepmotif.architectures()."""
         return _lib.lib().dm_arch_name(self._hp().arch).decode()
 
     @property
@@ -308,6 +348,11 @@ class Model:
                 "conv_width": [hp.conv_width[i] for i in range(hp.n_conv)],
                 "conv_channels": hp.conv_channels, "pool": hp.pool, "hidden": hp.hidden,
                 "dropout": float(hp.dropout)}
+
+    @property
+    def layers(self):
+        """The model's layer list, from the library's architecture table (deepmotif.layers)."""
+        return _layers_of_struct(self._hp())
 
     def _descs(self):
         lib = _lib.lib()

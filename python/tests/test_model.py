@@ -46,6 +46,37 @@ def test_create_and_params(api):
     assert e.value.status == "arg" and "transformer" in str(e.value)
 
 
+def test_architectures_and_layers(api):
+    """deepmotif.architectures() is the library's table; every name builds a model whose layer list
+    (from the library) names exactly its parameter tensors."""
+    archs = deepmotif.architectures()
+    lib = api
+    assert archs == tuple(lib.dm_arch_name(i).decode() for i in range(lib.dm_arch_count()))
+    assert archs[:4] == ("cnn", "rnn", "cnnrnn", "danq")
+    assert deepmotif.ARCHS == archs
+    for a in archs:
+        m = deepmotif.Model(a, length=60, conv_channels=16, hidden=8, device="cpu")
+        assert m.arch == a
+        layers = m.layers
+        assert layers == deepmotif.layers(m.hparams)
+        assert layers[0]["len_in"] == 60 and layers[0]["ch_in"] == 4
+        for prev, y in zip(layers, layers[1:]):
+            assert (y["len_in"], y["ch_in"]) == (prev["len_out"], prev["ch_out"]), (a, y)
+        assert [y["op"] for y in layers[-2:]] == ["dense", "logsoftmax"] and layers[-2]["n"] == 2
+        names = []
+        for y in layers:
+            if y["op"] in ("conv", "dense"):
+                names += [y["name"] + ".weight", y["name"] + ".bias"]
+            elif y["op"] == "bilstm":
+                names += ["%s.%s.%s" % (y["name"], d, k) for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+                          for d in ("fwd", "bwd")]
+        assert names == [n for n, _ in m._descs()], a
+    with pytest.raises(deepmotif.Error, match="too short"):
+        deepmotif.layers({"arch": "cnn", "length": 5})
+    with pytest.raises(deepmotif.Error, match="unknown architecture"):
+        deepmotif.layers({"arch": "transformer"})
+
+
 def test_set_params_and_save_load(api, tmp_path, rng):
     m = small("cnn")
     p = m.params
