@@ -370,6 +370,20 @@ Test(api, predict_and_saliency_match_cli) {
     free(dir);
 }
 
+typedef struct steps_seen {
+    int n, cancel_at;
+    int64_t done[16];
+} steps_seen;
+
+static int on_step(void *ctx, const dm_progress *p) {
+    steps_seen *s = ctx;
+    cr_expect(!strcmp(p->what, "optimize"));
+    cr_expect_eq(p->total, 20);
+    if (s->n < 16) s->done[s->n] = p->done;
+    s->n++;
+    return s->cancel_at && s->n >= s->cancel_at;
+}
+
 Test(api, temporal_optimize_motifs_compare) {
     dm_backend *be = cpu();
     dm_dataset ds = {0};
@@ -413,7 +427,7 @@ Test(api, temporal_optimize_motifs_compare) {
     oo.restarts = 3;
     oo.steps = 20;
     float *ppm = malloc(sizeof(float) * 3 * L_TEST * 4), *obj = malloc(sizeof(float) * 21 * 3), pp[3];
-    cr_assert_eq(dm_optimize(cnn, be, &oo, ppm, NULL, obj, pp), DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert_eq(dm_optimize(cnn, be, &oo, ppm, NULL, obj, pp, NULL, NULL), DM_STATUS_OK, "%s", dm_last_error());
     dm_optimize_options eo;
     dm_optimize_options_default(&eo);
     eo.restarts = 3;
@@ -434,7 +448,28 @@ Test(api, temporal_optimize_motifs_compare) {
         }
     dm_optimize_opts bad = oo;
     bad.restarts = 0;
-    expect_error(dm_optimize(cnn, be, &bad, ppm, NULL, NULL, NULL), DM_STATUS_ARG, "restarts 0");
+    expect_error(dm_optimize(cnn, be, &bad, ppm, NULL, NULL, NULL, NULL, NULL), DM_STATUS_ARG, "restarts 0");
+
+    /* progress: every report_every steps and after the last, the same numbers as without; a
+     * non-zero answer cancels */
+    for (int every = 5; every <= 7; every += 2) {
+        steps_seen ss = {0};
+        oo.report_every = every;
+        float *ppm2 = malloc(sizeof(float) * 3 * L_TEST * 4), *obj2 = malloc(sizeof(float) * 21 * 3), pp2[3];
+        cr_assert_eq(dm_optimize(cnn, be, &oo, ppm2, NULL, obj2, pp2, on_step, &ss), DM_STATUS_OK, "%s", dm_last_error());
+        int want[8], nw = 0;
+        for (int d = every; d < 20; d += every) want[nw++] = d;
+        want[nw++] = 20;
+        cr_expect_eq(ss.n, nw, "report_every %d: %d reports, expected %d", every, ss.n, nw);
+        for (int i = 0; i < nw && i < ss.n; i++) cr_expect_eq(ss.done[i], want[i], "report %d", i);
+        cr_expect(!memcmp(ppm, ppm2, sizeof(float) * 3 * L_TEST * 4) && !memcmp(obj, obj2, sizeof(float) * 63) &&
+                  !memcmp(pp, pp2, sizeof pp), "a progress callback changed the optimisation");
+        ss = (steps_seen){.cancel_at = 2};
+        expect_error(dm_optimize(cnn, be, &oo, ppm2, NULL, obj2, pp2, on_step, &ss), DM_STATUS_CANCELLED, "optimize");
+        cr_expect_eq(ss.n, 2, "no report after the cancelling one");
+        free(ppm2);
+        free(obj2);
+    }
     dm_net_free(net);
 
     /* motifs: against the engine; one-hot = codes */
@@ -493,15 +528,30 @@ Test(api, temporal_optimize_motifs_compare) {
 /* ---- training ------------------------------------------------------------------------------ */
 
 typedef struct epochs_seen {
-    int n;
-    int cancel_at;
+    int n;                 /* epoch-end reports */
+    int batches;           /* batch reports */
+    int cancel_at;         /* answer "stop" at this epoch-end report */
+    int cancel_at_batch;   /* ... or at this batch report (counted over the run) */
+    int n_batches;         /* the batches per epoch the reports state */
 } epochs_seen;
 
 static int on_epoch(void *ctx, const dm_progress *p) {
     epochs_seen *e = ctx;
-    e->n++;
     cr_expect(!strcmp(p->what, "train"));
+    if (p->batch > 0) {    /* after a batch: the batches of each epoch in order, then its end */
+        e->batches++;
+        cr_expect_eq(p->epoch, e->n + 1);
+        cr_expect_eq(p->done, e->n);
+        cr_expect_eq(p->batch, e->batches - e->n * p->n_batches, "batch %d of epoch %d", p->batch, p->epoch);
+        cr_expect(isfinite(p->batch_loss) && p->batch_loss > 0, "batch loss %g", p->batch_loss);
+        cr_expect(isnan(p->train_loss));
+        e->n_batches = p->n_batches;
+        return e->cancel_at_batch && e->batches >= e->cancel_at_batch;
+    }
+    e->n++;
     cr_expect_eq(p->epoch, e->n);
+    cr_expect_eq(e->batches, e->n * p->n_batches, "every batch reported before the epoch's end");
+    cr_expect(isnan(p->batch_loss));
     cr_expect(isfinite(p->train_loss) && p->train_loss > 0, "train loss %g", p->train_loss);
     return e->cancel_at && e->n >= e->cancel_at;
 }
@@ -535,9 +585,32 @@ Test(api, train_matches_cli) {
     dm_model_params(m, &now, &np);
     cr_assert(!memcmp(now, init, sizeof(float) * (size_t)np), "a cancelled run left the model changed");
 
+    /* cancelled after a batch: inside epoch 1 (batch 3), at its last batch (7 of 7), inside epoch 2
+     * (its batch 2): _CANCELLED, no report after the cancelling one, the model unchanged */
+    static const int cancel_batch[] = {3, 7, 7 + 2};
+    for (int c = 0; c < 3; c++) {
+        seen = (epochs_seen){.cancel_at_batch = cancel_batch[c]};
+        expect_error(dm_train(m, be, &in, NULL, &o, on_epoch, &seen), DM_STATUS_CANCELLED, "cancelled");
+        cr_expect_eq(seen.batches, cancel_batch[c]);
+        cr_expect_eq(seen.n, cancel_batch[c] / 8, "epoch-end reports before batch %d", cancel_batch[c]);
+        dm_model_params(m, &now, &np);
+        cr_assert(!memcmp(now, init, sizeof(float) * (size_t)np), "a run cancelled after batch %d left the model changed",
+                  cancel_batch[c]);
+    }
+
     seen = (epochs_seen){0};
     cr_assert_eq(dm_train(m, be, &in, NULL, &o, on_epoch, &seen), DM_STATUS_OK, "%s", dm_last_error());
     cr_expect_eq(seen.n, 3);
+    cr_expect_eq(seen.n_batches, 7, "400 sequences in batches of 64");
+    cr_expect_eq(seen.batches, 3 * 7);
+    /* reports change nothing: the same run without a callback gives the same weights, bit for bit */
+    dm_model *quiet = small_model(DM_ARCH_CNN, 9);
+    cr_assert_eq(dm_train(quiet, be, &in, NULL, &o, NULL, NULL), DM_STATUS_OK, "%s", dm_last_error());
+    const float *pq;
+    dm_model_params(m, &now, &np);
+    dm_model_params(quiet, &pq, &np);
+    cr_expect(!memcmp(now, pq, sizeof(float) * (size_t)np), "a progress callback changed the training");
+    dm_model_free(quiet);
     const char *json;
     cr_assert_eq(dm_model_provenance(m, &json), DM_STATUS_OK);
     cr_expect(strstr(json, "\"epochs_run\": 3") && strstr(json, "\"n_train\": 400") && strstr(json, "{\"epoch\": 3, "),

@@ -143,7 +143,8 @@ class Progress(ctypes.Structure):
     _fields_ = [("what", ctypes.c_char_p), ("done", ctypes.c_int64), ("total", ctypes.c_int64),
                 ("epoch", ctypes.c_int32), ("train_loss", ctypes.c_double),
                 ("valid_loss", ctypes.c_double), ("valid_auroc", ctypes.c_double),
-                ("seconds", ctypes.c_double)]
+                ("seconds", ctypes.c_double), ("batch", ctypes.c_int32), ("n_batches", ctypes.c_int32),
+                ("batch_loss", ctypes.c_double)]
 
 
 PROGRESS_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(Progress))
@@ -174,7 +175,7 @@ class SaliencyOpts(ctypes.Structure):
 class OptimizeOpts(ctypes.Structure):
     _fields_ = [("restarts", ctypes.c_int32), ("steps", ctypes.c_int32), ("lr", ctypes.c_float),
                 ("lambda_", ctypes.c_float), ("alpha", ctypes.c_float), ("eps", ctypes.c_float),
-                ("softmax", ctypes.c_int32), ("reserved", ctypes.c_int32), ("seed", ctypes.c_uint64)]
+                ("softmax", ctypes.c_int32), ("report_every", ctypes.c_int32), ("seed", ctypes.c_uint64)]
 
 
 class Motif(ctypes.Structure):
@@ -258,7 +259,7 @@ SIGNATURES = {
     "dm_saliency": (st, [vp, vp, P(Input), P(SaliencyOpts), c_float_p, c_float_p, PROGRESS_FN, vp]),
     "dm_temporal": (st, [vp, vp, P(Input), c_float_p, c_float_p, PROGRESS_FN, vp]),
     "dm_optimize_opts_default": (None, [P(OptimizeOpts)]),
-    "dm_optimize": (st, [vp, vp, P(OptimizeOpts), c_float_p, c_float_p, c_float_p, c_float_p]),
+    "dm_optimize": (st, [vp, vp, P(OptimizeOpts), c_float_p, c_float_p, c_float_p, c_float_p, PROGRESS_FN, vp]),
     "dm_motifs_opts_default": (None, [P(MotifsOpts)]),
     "dm_motifs": (st, [vp, vp, P(Input), P(MotifsOpts), P(MotifSet), PROGRESS_FN, vp]),
     "dm_meme_read": (st, [ctypes.c_char_p, P(MotifSet)]),

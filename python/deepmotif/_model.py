@@ -141,7 +141,12 @@ def backend(device=None, threads=0):
 # ---- progress ---------------------------------------------------------------------------------------
 
 ProgressInfo = collections.namedtuple(
-    "ProgressInfo", "what done total epoch train_loss valid_loss valid_auroc seconds")
+    "ProgressInfo", "what done total epoch train_loss valid_loss valid_auroc seconds batch n_batches batch_loss")
+ProgressInfo.__doc__ = """One progress report of a long call (include/deepmotif.h's dm_progress). what: "train",
+"predict", "saliency", "temporal", "optimize", "motifs"; done of total units (train: epochs finished
+of the maximum; optimize: steps; otherwise sequences); seconds since the call started. Training
+reports after every batch (batch 1..n_batches of the running `epoch`, its batch_loss) and at every
+epoch end (batch 0: the finished `epoch`, train_loss, valid_loss, valid_auroc)."""
 
 
 class _TextProgress:
@@ -155,7 +160,20 @@ class _TextProgress:
         self.open = False
 
     def __call__(self, p):
+        if p.what == "train" and p.batch > 0:
+            # inside an epoch: a status line on a terminal (at most twice a second), nothing otherwise
+            now = time.monotonic()
+            if self.tty and (now - self.last >= 0.5 or p.batch == p.n_batches):
+                self.last = now
+                self.stream.write("\repoch %d/%d  batch %d/%d  loss %.4f  (%.1f s)" % (
+                    p.epoch, p.total, p.batch, p.n_batches, p.batch_loss, p.seconds))
+                self.stream.flush()
+                self.open = True
+            return
         if p.what == "train":
+            if self.open:
+                self.stream.write("\r\x1b[K")
+                self.open = False
             line = "epoch %d/%d  train loss %.4f" % (p.epoch, p.total, p.train_loss)
             if not math.isnan(p.valid_loss):
                 line += "  valid loss %.4f  AUROC %.4f" % (p.valid_loss, p.valid_auroc)
@@ -199,7 +217,8 @@ class _Callback:
         try:
             q = p.contents
             info = ProgressInfo(q.what.decode() if q.what else "", q.done, q.total, q.epoch,
-                                q.train_loss, q.valid_loss, q.valid_auroc, q.seconds)
+                                q.train_loss, q.valid_loss, q.valid_auroc, q.seconds, q.batch,
+                                q.n_batches, q.batch_loss)
             return 1 if self.user(info) else 0
         except BaseException as e:          # noqa: B902 -- re-raised after the C call returns
             self.exc = e
@@ -429,7 +448,9 @@ class Model:
         hold out valid_frac: of a file, by pair (a positive and its shuffle stay together, as the CLI
         does); of arrays, rows drawn with `seed`. protocol "default" (early stopping on validation
         AUROC with patience, best weights kept) or "original" (DeMo's loop). progress: True for a line
-        per epoch on stderr, or a callable(ProgressInfo) -> cancel?"""
+        per epoch on stderr (and a status line per batch on a terminal), or a callable(ProgressInfo)
+        -> cancel?, called after every batch (info.batch >= 1) and at every epoch end (info.batch
+        0); a cancel, even inside an epoch, leaves the model as it was."""
         if protocol not in PROTOCOLS:
             raise ValueError("protocol must be one of %s" % ", ".join(PROTOCOLS))
         lib = _lib.lib()
@@ -559,23 +580,26 @@ class Model:
         return fwd, bwd
 
     def optimize(self, restarts=1, steps=1000, lr=0.05, lambda_=0.009, softmax=True, seed=1,
-                 device=None):
+                 device=None, progress=False, report_every=10):
         """Class optimisation (SPEC.md §6.3): the input the model finds most "bound". Returns
-        OptimizeResult(ppm (R, L, 4), x (R, L, 4) raw inputs, objective (steps + 1, R), p (R))."""
+        OptimizeResult(ppm (R, L, 4), x (R, L, 4) raw inputs, objective (steps + 1, R), p (R)).
+        progress: True for a status line on stderr, or a callable(ProgressInfo) -> cancel?, called
+        every report_every steps and after the last (done = steps made)."""
         lib = _lib.lib()
         o = _lib.OptimizeOpts()
         lib.dm_optimize_opts_default(ctypes.byref(o))
         o.restarts, o.steps, o.lr, o.lambda_ = restarts, steps, lr, lambda_
-        o.softmax, o.seed = int(bool(softmax)), int(seed)
+        o.softmax, o.seed, o.report_every = int(bool(softmax)), int(seed), int(report_every)
         L = self.length
         ppm, a = _out(restarts, L, 4)
         xr, b = _out(restarts, L, 4)
         obj, c = _out(steps + 1, restarts)
         p, d = _out(restarts)
         be = self._backend(device)
+        cb = _Callback(progress)
         with be.lock:
-            status = lib.dm_optimize(self._h, be._h, ctypes.byref(o), a, b, c, d)
-        _lib.check(status)
+            status = lib.dm_optimize(self._h, be._h, ctypes.byref(o), a, b, c, d, cb.fn, None)
+        cb.finish(status)
         return OptimizeResult(ppm, xr, obj, p)
 
     def filters(self):
