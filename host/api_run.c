@@ -25,7 +25,7 @@ static int64_t report_rows(int32_t batch) { return (int64_t)batch * 16; }
 static dm_status report(dm_progress_fn fn, void *ctx, const char *what, int64_t done, int64_t total, double t0) {
     if (!fn) return DM_STATUS_OK;
     dm_progress p = {.what = what, .done = done, .total = total, .train_loss = NAN, .valid_loss = NAN,
-                     .valid_auroc = NAN, .seconds = dm_now() - t0};
+                     .valid_auroc = NAN, .seconds = dm_now() - t0, .batch_loss = NAN};
     if (fn(ctx, &p) != 0) return dm_error(DM_STATUS_CANCELLED, "%s: cancelled by the progress callback", what);
     return DM_STATUS_OK;
 }
@@ -49,7 +49,8 @@ void dm_optimize_opts_default(dm_optimize_opts *o) {
     dm_optimize_options e;
     dm_optimize_options_default(&e);
     *o = (dm_optimize_opts){.restarts = e.restarts, .steps = e.steps, .lr = e.lr, .lambda = e.lambda,
-                            .alpha = e.alpha, .eps = e.eps, .softmax = e.softmax, .seed = e.seed};
+                            .alpha = e.alpha, .eps = e.eps, .softmax = e.softmax, .seed = e.seed,
+                            .report_every = 10};
 }
 
 void dm_motifs_opts_default(dm_motifs_opts *o) {
@@ -119,7 +120,20 @@ static dm_status train_hook(void *vctx, const dm_train_checkpoint *c) {
     const dm_epoch_log *row = p->n_epochs > 0 ? &p->log[p->n_epochs - 1] : NULL;
     dm_progress pr = {.what = "train", .done = c->epoch, .total = t->epochs, .epoch = c->epoch,
                       .train_loss = row ? row->train_loss : NAN, .valid_loss = row ? row->valid_loss : NAN,
-                      .valid_auroc = row ? row->valid_auroc : NAN, .seconds = dm_now() - t->t0};
+                      .valid_auroc = row ? row->valid_auroc : NAN, .seconds = dm_now() - t->t0,
+                      .batch = 0, .n_batches = (int32_t)c->n_batches, .batch_loss = NAN};
+    if (t->fn(t->ctx, &pr) != 0) t->stop = 1;
+    return DM_STATUS_OK;
+}
+
+/* After every batch: a report; a non-zero answer sets the engine's stop flag, which it honours
+ * before the next batch (dm_train then returns _CANCELLED without touching the model). */
+static dm_status train_batch_hook(void *vctx, const dm_train_batch *b) {
+    train_ctx *t = vctx;
+    if (t->stop) return DM_STATUS_OK;
+    dm_progress pr = {.what = "train", .done = b->epoch - 1, .total = t->epochs, .epoch = b->epoch,
+                      .train_loss = NAN, .valid_loss = NAN, .valid_auroc = NAN, .seconds = dm_now() - t->t0,
+                      .batch = (int32_t)b->batch, .n_batches = (int32_t)b->n_batches, .batch_loss = b->loss};
     if (t->fn(t->ctx, &pr) != 0) t->stop = 1;
     return DM_STATUS_OK;
 }
@@ -202,6 +216,10 @@ dm_status dm_train(dm_model *m, dm_backend *be, const dm_input *train, const dm_
         e.checkpoint_ctx = &t;
         e.stop = &t.stop;
         e.stopped = &stopped;
+        if (progress) {
+            e.on_batch = train_batch_hook;
+            e.on_batch_ctx = &t;
+        }
         s = dm_net_train(net, &tr, valid ? &va : NULL, &e, prov, &state, NULL);
     }
     if (!s && (t.stop || stopped.signal)) s = dm_error(DM_STATUS_CANCELLED, "dm_train: cancelled by the progress callback");
@@ -342,8 +360,19 @@ dm_status dm_temporal(const dm_model *m, dm_backend *be, const dm_input *in, flo
 
 /* ---- class optimisation ---------------------------------------------------------------------- */
 
+typedef struct optimize_ctx {
+    dm_progress_fn fn;
+    void *ctx;
+    double t0;
+} optimize_ctx;
+
+static dm_status optimize_step(void *vctx, int32_t done, int32_t steps) {
+    optimize_ctx *c = vctx;
+    return report(c->fn, c->ctx, "optimize", done, steps, c->t0);
+}
+
 dm_status dm_optimize(const dm_model *m, dm_backend *be, const dm_optimize_opts *o, float *ppm, float *x,
-                      float *objective, float *p_pos) {
+                      float *objective, float *p_pos, dm_progress_fn progress, void *ctx) {
     if (!m || !o) return dm_error(DM_STATUS_ARG, "dm_optimize: NULL model or options");
     if (o->restarts < 1 || o->restarts > 4096)
         return dm_error(DM_STATUS_ARG, "dm_optimize: restarts %d (1..4096)", o->restarts);
@@ -360,6 +389,12 @@ dm_status dm_optimize(const dm_model *m, dm_backend *be, const dm_optimize_opts 
     e.eps = o->eps;
     e.softmax = o->softmax != 0;
     e.seed = o->seed;
+    optimize_ctx oc = {.fn = progress, .ctx = ctx, .t0 = dm_now()};
+    if (progress) {
+        e.on_step = optimize_step;
+        e.on_step_ctx = &oc;
+        e.report_every = o->report_every;
+    }
     size_t R = (size_t)o->restarts, L = (size_t)m->hp.len;
     /* the engine fills every array: scratch for the ones the caller does not want */
     float *own_ppm = ppm ? NULL : malloc(sizeof(float) * R * L * 4);

@@ -32,19 +32,7 @@
 
 #include "dm_internal.h"
 
-#define DM_MAX_LAYERS 48
-
-typedef enum dm_layer_op {
-    DM_LAYER_CONV,
-    DM_LAYER_RELU,
-    DM_LAYER_MAXPOOL,
-    DM_LAYER_DROPOUT,
-    DM_LAYER_GMAX,
-    DM_LAYER_BILSTM,
-    DM_LAYER_MEAN,
-    DM_LAYER_DENSE,
-    DM_LAYER_LOGSOFTMAX,
-} dm_layer_op;
+/* DM_MAX_LAYERS and the layer ops (enum dm_layer_op, DM_LAYER_*) are public: include/deepmotif.h. */
 
 typedef struct dm_layer {
     dm_layer_op op;
@@ -78,7 +66,7 @@ typedef struct dm_arch_def {
 extern const dm_arch_def dm_arch_table[];
 extern const int dm_arch_table_n;
 
-int dm_arch_count(void);
+/* dm_arch_count() is public (deepmotif.h). */
 const dm_arch_def *dm_arch_at(int i);                 /* NULL outside 0..count−1 */
 const dm_arch_def *dm_arch_get(const dm_hparams *hp); /* NULL for an unregistered hp->arch */
 /* "cnn|rnn|cnnrnn|..." (static storage), for help texts and usage errors. */

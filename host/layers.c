@@ -145,3 +145,38 @@ void dm_arch_describe(const dm_hparams *hp, char *buf, size_t cap) {
     if (a) a->describe(hp, buf, cap);
     else snprintf(buf, cap, "unknown architecture %d", (int)hp->arch);
 }
+
+/* ---- the public view (deepmotif.h) -------------------------------------------------------------- */
+
+_Static_assert(sizeof(((dm_layer *)0)->name) == sizeof(((dm_layer_info *)0)->name), "layer name sizes differ");
+
+dm_status dm_arch_layers_of(const dm_hparams *hp, dm_layer_info *out, int cap, int *n) {
+    DM_CHECK_ARG(hp && n, "dm_arch_layers_of: NULL %s", hp ? "count" : "hyper-parameters");
+    *n = 0;
+    DM_CHECK_ARG(cap >= 0 && (out || cap == 0), "dm_arch_layers_of: capacity %d with %s output", cap,
+                 out ? "an" : "no");
+    dm_layer l[DM_MAX_LAYERS];
+    int k;
+    dm_status st = dm_arch_layers(hp, l, &k);
+    if (st) return st;
+    *n = k;
+    if (cap < k)
+        return dm_error(DM_STATUS_ARG, "dm_arch_layers_of: the %s has %d layers, the output holds %d",
+                        dm_arch_name(hp->arch), k, cap);
+    for (int i = 0; i < k; i++) {
+        dm_layer_info *o = &out[i];
+        memset(o, 0, sizeof *o);
+        o->op = (int32_t)l[i].op;
+        o->n = l[i].n;
+        o->k = l[i].k;
+        o->pad = l[i].pad;
+        o->p = l[i].p;
+        memcpy(o->name, l[i].name, sizeof o->name);
+        o->name[sizeof o->name - 1] = 0;
+        o->len_in = l[i].len_in;
+        o->ch_in = l[i].ch_in;
+        o->len_out = l[i].len_out;
+        o->ch_out = l[i].ch_out;
+    }
+    return DM_STATUS_OK;
+}

@@ -57,6 +57,11 @@ dm_status dm_net_optimize(dm_net *m, const dm_optimize_options *o, float *x, flo
         op->optin_objective(be, obj + (size_t)step * R, grad, xd, dm_net_logprob_buf(m), R, 4 * L, o->lambda);
         if (step < o->steps) op->optin_rmsprop(be, z, v, grad, xd, (int64_t)R * L, o->lr, o->alpha, o->eps, o->softmax);
         st = dm_backend_status(be);
+        if (!st && o->on_step) {
+            int every = o->report_every > 0 ? o->report_every : 10;
+            if (step == o->steps || (step + 1 < o->steps && (step + 1) % every == 0))
+                st = o->on_step(o->on_step_ctx, step < o->steps ? step + 1 : o->steps, o->steps);
+        }
     }
     if (!st) {
         op->download(be, x, xd, sizeof(float) * n);

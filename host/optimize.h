@@ -21,6 +21,12 @@ typedef struct dm_optimize_options {
     float eps;            /* 1e-8 */
     bool softmax;         /* optimise Z with X = softmax(Z) per position (X stays a distribution) */
     uint64_t seed;
+    /* optional (NULL: nothing is done for it): called with the number of steps made, every
+     * report_every steps (≤ 0: 10) and once after the final objective; a failure it returns (e.g.
+     * _CANCELLED) ends the run with that status, the outputs then unwritten */
+    dm_status (*on_step)(void *ctx, int32_t done, int32_t steps);
+    void *on_step_ctx;
+    int32_t report_every;
 } dm_optimize_options;
 
 void dm_optimize_options_default(dm_optimize_options *o);

@@ -272,6 +272,18 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
                     goto done;
                 }
             }
+            if (o->on_batch) {
+                /* the batch's own losses (already on the host when every batch is checked) */
+                if (!check_batches) {
+                    be->i->download(be, row_loss, dtrain->loss + i0, sizeof(float) * (size_t)Bk);
+                    if ((st = dm_backend_status(be))) goto done;
+                }
+                double bl = 0;
+                for (int j = 0; j < Bk; j++) bl += row_loss[j];
+                dm_train_batch b = {.epoch = epoch, .batch = k + 1, .n_batches = n_batches, .rows = Bk,
+                                    .loss = bl / Bk, .lr = opt.lr};
+                if ((st = o->on_batch(o->on_batch_ctx, &b))) goto done;
+            }
             double now = dm_now();
             if (live && (now - t_last_print > 0.5 || k == n_batches - 1)) {
                 /* the running loss is a host copy: only worth it when someone watches */

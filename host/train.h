@@ -31,6 +31,20 @@ typedef struct dm_train_checkpoint {
  * up to date when it is called: its log, epochs_run, best_epoch and train_seconds. */
 typedef dm_status (*dm_train_hook)(void *ctx, const dm_train_checkpoint *c);
 
+/* What dm_train hands its batch hook after every batch's update. */
+typedef struct dm_train_batch {
+    int32_t epoch;              /* the running epoch (1-based) */
+    int64_t batch;              /* the batch just run (1-based) */
+    int64_t n_batches;          /* batches per epoch */
+    int64_t rows;               /* sequences in that batch */
+    double loss;                /* their mean training loss (dropout on, before the update) */
+    float lr;                   /* the learning rate of the update */
+} dm_train_batch;
+
+/* Returns _OK, or a failure that ends training with that status. To stop at this batch instead,
+ * the hook sets the flag o->stop points to: the stop is honoured before the next batch. */
+typedef dm_status (*dm_train_batch_hook)(void *ctx, const dm_train_batch *b);
+
 /* Why dm_train stopped early (filled when the options point to one; zeroed first). */
 typedef struct dm_train_stop {
     int signal;                 /* the non-zero value *stop held: stopped on request (return _OK) */
@@ -58,6 +72,9 @@ typedef struct dm_train_options {
                                           * state (or the epoch end, if it was the last batch),
                                           * return _OK */
     dm_train_stop *stopped;    /* out: why training stopped early */
+    dm_train_batch_hook on_batch;   /* optional: called after every batch (NULL: nothing is done or
+                                     * copied for it); before `stop` is looked at */
+    void *on_batch_ctx;
     int32_t nan_epoch, nan_batch;   /* tests only: a NaN is written into the first weight before
                                      * that batch (1-based), to exercise the divergence check */
 } dm_train_options;

@@ -172,6 +172,9 @@ DM_API dm_status dm_dataset_write_fasta(const dm_dataset *ds, const char *path);
  * Models (host/model.c)
  * ------------------------------------------------------------------------------------------- */
 
+/* An architecture id: the position of its entry in the library's table (host/arch.c), the number
+ * checkpoints store. The enum names the first three; every registered id is 0 .. dm_arch_count() − 1
+ * (3 is "danq"), named by dm_arch_name and found by name with dm_arch_parse. */
 typedef enum dm_arch { DM_ARCH_CNN = 0, DM_ARCH_RNN = 1, DM_ARCH_CNNRNN = 2 } dm_arch;
 
 #define DM_MAX_CONV 8
@@ -188,9 +191,60 @@ typedef struct dm_hparams {
     float dropout;                /* dropout probability (0.5) */
 } dm_hparams;
 
+/* The defaults of architecture `arch` (all zero but arch for an unregistered id). */
 DM_API void dm_hparams_default(dm_hparams *hp, dm_arch arch);
-DM_API const char *dm_arch_name(dm_arch arch);                 /* "cnn", "rnn", "cnnrnn" */
-DM_API dm_status dm_arch_parse(const char *s, dm_arch *arch);  /* _ARG if unknown */
+/* The number of registered architectures; their ids are 0 .. dm_arch_count() − 1. Thread-safe. */
+DM_API int dm_arch_count(void);
+DM_API const char *dm_arch_name(dm_arch arch);  /* "cnn", "rnn", "cnnrnn", "danq"; "unknown" outside */
+DM_API dm_status dm_arch_parse(const char *s, dm_arch *arch);  /* _ARG if unknown (the message lists them) */
+
+/* A model is a list of layers, built by its architecture's table entry from the hyper-parameters.
+ * The ops (values are stable: new ones are appended); shapes are per sequence, (length, channels):
+ *   CONV        conv1d + bias, n output channels, width k, zero padding pad each side:
+ *               (L, C) → (L + 2·pad − k + 1, n); tensors <name>.weight (n, k, C), <name>.bias (n)
+ *   RELU        element-wise
+ *   MAXPOOL     width = stride k: (L, C) → (⌊L / k⌋, C)
+ *   DROPOUT     probability p while training (identity in evaluation)
+ *   GMAX        global max over time: (L, C) → (1, C)
+ *   BILSTM      bidirectional LSTM, n = H per direction: (L, D) → (L, 2H), [forward, backward];
+ *               tensors <name>.{fwd,bwd}.{weight_ih (4H, D), weight_hh (4H, H), bias_ih, bias_hh (4H)},
+ *               gates i, f, g, o
+ *   MEAN        mean over time: (L, C) → (1, C)
+ *   DENSE       n outputs: (1, F) → (1, n); tensors <name>.weight (n, F), <name>.bias (n)
+ *   LOGSOFTMAX  over the 2 classes (bound, unbound); every model ends DENSE(2) → LOGSOFTMAX
+ * The parameter tensors (dm_model_tensor_at) follow the layer order. */
+typedef enum dm_layer_op {
+    DM_LAYER_CONV = 0,
+    DM_LAYER_RELU = 1,
+    DM_LAYER_MAXPOOL = 2,
+    DM_LAYER_DROPOUT = 3,
+    DM_LAYER_GMAX = 4,
+    DM_LAYER_BILSTM = 5,
+    DM_LAYER_MEAN = 6,
+    DM_LAYER_DENSE = 7,
+    DM_LAYER_LOGSOFTMAX = 8,
+} dm_layer_op;
+
+#define DM_MAX_LAYERS 48   /* the most layers a model has */
+
+/* One layer of a model, with its shapes. */
+typedef struct dm_layer_info {
+    int32_t op;              /* dm_layer_op */
+    int32_t n;               /* CONV: output channels; BILSTM: H; DENSE: outputs; 0 otherwise */
+    int32_t k;               /* CONV: width; MAXPOOL: width = stride; 0 otherwise */
+    int32_t pad;             /* CONV: zero padding each side */
+    float p;                 /* DROPOUT: probability */
+    char name[16];           /* tensor name prefix ("conv1", "lstm", "fc"); "" for layers without */
+    int32_t len_in, ch_in;   /* input shape (length, channels) per sequence */
+    int32_t len_out, ch_out; /* output shape */
+} dm_layer_info;
+
+/* The layers of a model of `hp` (what dm_model_create(hp) would build), in order: *n receives their
+ * number and out[0 .. min(*n, cap)) the layers (out may be NULL when cap is 0). Returns _OK, or _ARG
+ * for NULL hp or n, an unregistered architecture, hyper-parameters that do not fit (the message
+ * says why, as dm_model_create's) or cap < *n (*n then holds the number needed: DM_MAX_LAYERS is
+ * always enough). Thread-safe. */
+DM_API dm_status dm_arch_layers_of(const dm_hparams *hp, dm_layer_info *out, int cap, int *n);
 
 typedef struct dm_model dm_model;      /* opaque */
 
@@ -244,20 +298,29 @@ DM_API const char *dm_metric_undefined(const float *score, const int8_t *label, 
 
 /* What a long call reports to its progress callback. */
 typedef struct dm_progress {
-    const char *what;      /* "train", "predict", "saliency", "temporal", "motifs" */
-    int64_t done;          /* units done: epochs for train, sequences otherwise (motifs: both
-                              passes over the sequences, total = 2 N, reported once at the end) */
-    int64_t total;         /* units in all (train: the maximum number of epochs) */
-    int32_t epoch;         /* train: the epoch that just ended (1-based); 0 otherwise */
-    double train_loss;     /* train: that epoch's mean training loss; NaN otherwise */
-    double valid_loss;     /* train: its validation loss; NaN without validation data */
-    double valid_auroc;    /* train: its validation AUROC; NaN without validation data */
+    const char *what;      /* "train", "predict", "saliency", "temporal", "optimize", "motifs" */
+    int64_t done;          /* units done: epochs finished for train, steps made for optimize,
+                              sequences otherwise (motifs: both passes over the sequences,
+                              total = 2 N, reported once at the end) */
+    int64_t total;         /* units in all (train: the maximum number of epochs; optimize: steps) */
+    int32_t epoch;         /* train: the epoch that just ended (batch 0), or the running one (batch
+                              >= 1), 1-based; 0 otherwise */
+    double train_loss;     /* train, at an epoch end: that epoch's mean training loss; NaN otherwise */
+    double valid_loss;     /* train, at an epoch end: its validation loss; NaN without validation data */
+    double valid_auroc;    /* train, at an epoch end: its validation AUROC; NaN without validation data */
     double seconds;        /* wall time since the call started */
+    int32_t batch;         /* train: 0 in the report at an epoch's end; 1 .. n_batches in the report
+                              after that batch of epoch `epoch`; 0 otherwise */
+    int32_t n_batches;     /* train: batches per epoch; 0 otherwise */
+    double batch_loss;     /* train, after a batch: that batch's mean training loss (dropout on,
+                              before its update); NaN otherwise */
 } dm_progress;
 
-/* Called by long calls between batches (train: at every epoch end). Return 0 to go on, non-zero to
- * stop: the call then returns DM_STATUS_CANCELLED as soon as the current batch is done, and its
- * outputs are undefined (dm_train leaves the model as it was before the call). */
+/* Called by long calls between batches (train: after every batch and at every epoch end; optimize:
+ * every report_every steps and at the end). Return 0 to go on, non-zero to stop: the call then
+ * returns DM_STATUS_CANCELLED as soon as the current batch (or step) is done, and its outputs are
+ * undefined (dm_train leaves the model as it was before the call, also when stopped inside an
+ * epoch). A NULL callback costs nothing. */
 typedef int (*dm_progress_fn)(void *ctx, const dm_progress *p);
 
 /* ---- backends ----------------------------------------------------------------------------- */
@@ -381,8 +444,9 @@ DM_API void dm_train_opts_default(dm_train_opts *o);
  * codes: a dense non-one-hot row is _ARG; one-hot rows of 0.25 are N under the quarter policy, which
  * codes inputs choose with n_quarter), validating on `valid` (NULL: none; the last epoch is
  * then kept under the default protocol). On success m holds the selected weights and its
- * provenance the run (epoch log, counts, device). `progress` (may be NULL) is called at every epoch
- * end. Returns _OK, _ARG (no data, one class, shapes, diverged: the message names epoch and batch),
+ * provenance the run (epoch log, counts, device). `progress` (may be NULL) is called after every
+ * batch (batch >= 1, its loss) and at every epoch end (batch 0, the epoch's losses and AUROC); a
+ * non-zero answer stops before the next batch. Returns _OK, _ARG (no data, one class, shapes, diverged: the message names epoch and batch),
  * _BACKEND, _NOMEM, _CANCELLED (m unchanged). */
 DM_API dm_status dm_train(dm_model *m, dm_backend *be, const dm_input *train, const dm_input *valid,
                           const dm_train_opts *o, dm_progress_fn progress, void *ctx);
@@ -432,7 +496,7 @@ typedef struct dm_optimize_opts {
     float alpha;             /* RMSprop decay (0.99) */
     float eps;               /* 1e-8 */
     int32_t softmax;         /* 1: optimise Z with X = softmax(Z) per position */
-    int32_t reserved;        /* 0 */
+    int32_t report_every;    /* steps between progress reports (10; <= 0: 10) */
     uint64_t seed;           /* 1 */
 } dm_optimize_opts;
 
@@ -441,9 +505,12 @@ DM_API void dm_optimize_opts_default(dm_optimize_opts *o);
 /* The input the model finds most "bound" (SPEC.md §6.3), R = restarts: ppm (R, L, 4) the position
  * probability matrices; x (R, L, 4) the raw optimised inputs, objective (steps + 1, R) the
  * objective before every step and after the last, p_pos (R) the final P(bound): each may be NULL.
- * All restarts run as one batch on the backend; there is no progress callback. */
+ * All restarts run as one batch on the backend. `progress` (may be NULL) is called every
+ * report_every steps and after the last (done = steps made, total = steps); a non-zero answer
+ * stops after the current step (_CANCELLED, outputs undefined). Returns _OK, _ARG, _BACKEND,
+ * _NOMEM, _CANCELLED. */
 DM_API dm_status dm_optimize(const dm_model *m, dm_backend *be, const dm_optimize_opts *o, float *ppm,
-                             float *x, float *objective, float *p_pos);
+                             float *x, float *objective, float *p_pos, dm_progress_fn progress, void *ctx);
 
 /* ---- motifs ------------------------------------------------------------------------------- */
 

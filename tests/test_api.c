@@ -370,6 +370,20 @@ Test(api, predict_and_saliency_match_cli) {
     free(dir);
 }
 
+typedef struct steps_seen {
+    int n, cancel_at;
+    int64_t done[16];
+} steps_seen;
+
+static int on_step(void *ctx, const dm_progress *p) {
+    steps_seen *s = ctx;
+    cr_expect(!strcmp(p->what, "optimize"));
+    cr_expect_eq(p->total, 20);
+    if (s->n < 16) s->done[s->n] = p->done;
+    s->n++;
+    return s->cancel_at && s->n >= s->cancel_at;
+}
+
 Test(api, temporal_optimize_motifs_compare) {
     dm_backend *be = cpu();
     dm_dataset ds = {0};
@@ -413,7 +427,7 @@ Test(api, temporal_optimize_motifs_compare) {
     oo.restarts = 3;
     oo.steps = 20;
     float *ppm = malloc(sizeof(float) * 3 * L_TEST * 4), *obj = malloc(sizeof(float) * 21 * 3), pp[3];
-    cr_assert_eq(dm_optimize(cnn, be, &oo, ppm, NULL, obj, pp), DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert_eq(dm_optimize(cnn, be, &oo, ppm, NULL, obj, pp, NULL, NULL), DM_STATUS_OK, "%s", dm_last_error());
     dm_optimize_options eo;
     dm_optimize_options_default(&eo);
     eo.restarts = 3;
@@ -434,7 +448,28 @@ Test(api, temporal_optimize_motifs_compare) {
         }
     dm_optimize_opts bad = oo;
     bad.restarts = 0;
-    expect_error(dm_optimize(cnn, be, &bad, ppm, NULL, NULL, NULL), DM_STATUS_ARG, "restarts 0");
+    expect_error(dm_optimize(cnn, be, &bad, ppm, NULL, NULL, NULL, NULL, NULL), DM_STATUS_ARG, "restarts 0");
+
+    /* progress: every report_every steps and after the last, the same numbers as without; a
+     * non-zero answer cancels */
+    for (int every = 5; every <= 7; every += 2) {
+        steps_seen ss = {0};
+        oo.report_every = every;
+        float *ppm2 = malloc(sizeof(float) * 3 * L_TEST * 4), *obj2 = malloc(sizeof(float) * 21 * 3), pp2[3];
+        cr_assert_eq(dm_optimize(cnn, be, &oo, ppm2, NULL, obj2, pp2, on_step, &ss), DM_STATUS_OK, "%s", dm_last_error());
+        int want[8], nw = 0;
+        for (int d = every; d < 20; d += every) want[nw++] = d;
+        want[nw++] = 20;
+        cr_expect_eq(ss.n, nw, "report_every %d: %d reports, expected %d", every, ss.n, nw);
+        for (int i = 0; i < nw && i < ss.n; i++) cr_expect_eq(ss.done[i], want[i], "report %d", i);
+        cr_expect(!memcmp(ppm, ppm2, sizeof(float) * 3 * L_TEST * 4) && !memcmp(obj, obj2, sizeof(float) * 63) &&
+                  !memcmp(pp, pp2, sizeof pp), "a progress callback changed the optimisation");
+        ss = (steps_seen){.cancel_at = 2};
+        expect_error(dm_optimize(cnn, be, &oo, ppm2, NULL, obj2, pp2, on_step, &ss), DM_STATUS_CANCELLED, "optimize");
+        cr_expect_eq(ss.n, 2, "no report after the cancelling one");
+        free(ppm2);
+        free(obj2);
+    }
     dm_net_free(net);
 
     /* motifs: against the engine; one-hot = codes */
@@ -493,15 +528,30 @@ Test(api, temporal_optimize_motifs_compare) {
 /* ---- training ------------------------------------------------------------------------------ */
 
 typedef struct epochs_seen {
-    int n;
-    int cancel_at;
+    int n;                 /* epoch-end reports */
+    int batches;           /* batch reports */
+    int cancel_at;         /* answer "stop" at this epoch-end report */
+    int cancel_at_batch;   /* ... or at this batch report (counted over the run) */
+    int n_batches;         /* the batches per epoch the reports state */
 } epochs_seen;
 
 static int on_epoch(void *ctx, const dm_progress *p) {
     epochs_seen *e = ctx;
-    e->n++;
     cr_expect(!strcmp(p->what, "train"));
+    if (p->batch > 0) {    /* after a batch: the batches of each epoch in order, then its end */
+        e->batches++;
+        cr_expect_eq(p->epoch, e->n + 1);
+        cr_expect_eq(p->done, e->n);
+        cr_expect_eq(p->batch, e->batches - e->n * p->n_batches, "batch %d of epoch %d", p->batch, p->epoch);
+        cr_expect(isfinite(p->batch_loss) && p->batch_loss > 0, "batch loss %g", p->batch_loss);
+        cr_expect(isnan(p->train_loss));
+        e->n_batches = p->n_batches;
+        return e->cancel_at_batch && e->batches >= e->cancel_at_batch;
+    }
+    e->n++;
     cr_expect_eq(p->epoch, e->n);
+    cr_expect_eq(e->batches, e->n * p->n_batches, "every batch reported before the epoch's end");
+    cr_expect(isnan(p->batch_loss));
     cr_expect(isfinite(p->train_loss) && p->train_loss > 0, "train loss %g", p->train_loss);
     return e->cancel_at && e->n >= e->cancel_at;
 }
@@ -535,9 +585,32 @@ Test(api, train_matches_cli) {
     dm_model_params(m, &now, &np);
     cr_assert(!memcmp(now, init, sizeof(float) * (size_t)np), "a cancelled run left the model changed");
 
+    /* cancelled after a batch: inside epoch 1 (batch 3), at its last batch (7 of 7), inside epoch 2
+     * (its batch 2): _CANCELLED, no report after the cancelling one, the model unchanged */
+    static const int cancel_batch[] = {3, 7, 7 + 2};
+    for (int c = 0; c < 3; c++) {
+        seen = (epochs_seen){.cancel_at_batch = cancel_batch[c]};
+        expect_error(dm_train(m, be, &in, NULL, &o, on_epoch, &seen), DM_STATUS_CANCELLED, "cancelled");
+        cr_expect_eq(seen.batches, cancel_batch[c]);
+        cr_expect_eq(seen.n, cancel_batch[c] / 8, "epoch-end reports before batch %d", cancel_batch[c]);
+        dm_model_params(m, &now, &np);
+        cr_assert(!memcmp(now, init, sizeof(float) * (size_t)np), "a run cancelled after batch %d left the model changed",
+                  cancel_batch[c]);
+    }
+
     seen = (epochs_seen){0};
     cr_assert_eq(dm_train(m, be, &in, NULL, &o, on_epoch, &seen), DM_STATUS_OK, "%s", dm_last_error());
     cr_expect_eq(seen.n, 3);
+    cr_expect_eq(seen.n_batches, 7, "400 sequences in batches of 64");
+    cr_expect_eq(seen.batches, 3 * 7);
+    /* reports change nothing: the same run without a callback gives the same weights, bit for bit */
+    dm_model *quiet = small_model(DM_ARCH_CNN, 9);
+    cr_assert_eq(dm_train(quiet, be, &in, NULL, &o, NULL, NULL), DM_STATUS_OK, "%s", dm_last_error());
+    const float *pq;
+    dm_model_params(m, &now, &np);
+    dm_model_params(quiet, &pq, &np);
+    cr_expect(!memcmp(now, pq, sizeof(float) * (size_t)np), "a progress callback changed the training");
+    dm_model_free(quiet);
     const char *json;
     cr_assert_eq(dm_model_provenance(m, &json), DM_STATUS_OK);
     cr_expect(strstr(json, "\"epochs_run\": 3") && strstr(json, "\"n_train\": 400") && strstr(json, "{\"epoch\": 3, "),
@@ -579,6 +652,99 @@ Test(api, train_matches_cli) {
     dm_model_free(m);
     dm_backend_free(be);
     dm_dataset_free(&ds);
+}
+
+/* ---- the layer table ---------------------------------------------------------------------------- */
+
+/* Every registered architecture: its name round-trips, its layer list chains its shapes, ends in
+ * dense(2) → log-softmax, and names exactly the model's parameter tensors with their shapes. */
+Test(api, arch_layers_of) {
+    int na = dm_arch_count();
+    cr_assert_geq(na, 4, "cnn, rnn, cnnrnn, danq at least");
+    for (int a = 0; a < na; a++) {
+        const char *name = dm_arch_name((dm_arch)a);
+        dm_arch back;
+        cr_assert_eq(dm_arch_parse(name, &back), DM_STATUS_OK, "%s", dm_last_error());
+        cr_expect_eq((int)back, a, "%s", name);
+        dm_hparams hp;
+        dm_hparams_default(&hp, (dm_arch)a);
+        hp.len = L_TEST;
+        hp.conv_channels = 16;
+        hp.hidden = 8;
+        dm_layer_info l[DM_MAX_LAYERS];
+        int n = -1;
+        cr_assert_eq(dm_arch_layers_of(&hp, l, DM_MAX_LAYERS, &n), DM_STATUS_OK, "%s: %s", name, dm_last_error());
+        cr_assert_geq(n, 2, "%s", name);
+        cr_expect_eq(l[0].len_in, L_TEST, "%s", name);
+        cr_expect_eq(l[0].ch_in, 4, "%s", name);
+        for (int i = 1; i < n; i++) {
+            cr_expect_eq(l[i].len_in, l[i - 1].len_out, "%s layer %d", name, i);
+            cr_expect_eq(l[i].ch_in, l[i - 1].ch_out, "%s layer %d", name, i);
+        }
+        cr_expect_eq(l[n - 1].op, DM_LAYER_LOGSOFTMAX, "%s", name);
+        cr_expect_eq(l[n - 2].op, DM_LAYER_DENSE, "%s", name);
+        cr_expect_eq(l[n - 2].n, 2, "%s", name);
+        cr_expect_eq(l[n - 1].len_out * l[n - 1].ch_out, 2, "%s", name);
+
+        /* the tensors the list names are the model's, in order, with the shapes the list implies */
+        dm_model *m = NULL;
+        cr_assert_eq(dm_model_create(&m, &hp, 1), DM_STATUS_OK, "%s: %s", name, dm_last_error());
+        int32_t nt;
+        cr_assert_eq(dm_model_n_tensors(m, &nt, NULL), DM_STATUS_OK);
+        int t = 0;
+        for (int i = 0; i < n; i++) {
+            char want[8][40];
+            int64_t shape0[8], shape1[8];
+            int k = 0;
+            const dm_layer_info *y = &l[i];
+            if (y->op == DM_LAYER_CONV || y->op == DM_LAYER_DENSE) {
+                snprintf(want[k], 40, "%s.weight", y->name), shape0[k] = y->n, shape1[k++] = y->op == DM_LAYER_CONV ? y->k : y->ch_in;
+                snprintf(want[k], 40, "%s.bias", y->name), shape0[k] = y->n, shape1[k++] = 0;
+                if (y->op == DM_LAYER_CONV) cr_expect_eq(y->ch_out, y->n, "%s %s", name, y->name);
+            } else if (y->op == DM_LAYER_BILSTM) {
+                static const char *const kinds[] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"};
+                for (int q = 0; q < 4; q++)
+                    for (int d = 0; d < 2; d++) {
+                        snprintf(want[k], 40, "%s.%s.%s", y->name, d ? "bwd" : "fwd", kinds[q]);
+                        shape0[k] = 4 * y->n;
+                        shape1[k++] = q == 0 ? y->ch_in : q == 1 ? y->n : 0;
+                    }
+                cr_expect_eq(y->ch_out, 2 * y->n, "%s", name);
+            } else {
+                cr_expect_str_empty(y->name, "%s layer %d (op %d) names no tensors", name, i, y->op);
+            }
+            for (int j = 0; j < k; j++, t++) {
+                dm_tensor_desc d;
+                cr_assert_lt(t, nt, "%s: the list names more tensors than the model has", name);
+                cr_assert_eq(dm_model_tensor_at(m, t, &d), DM_STATUS_OK);
+                cr_expect_str_eq(d.name, want[j], "%s tensor %d", name, t);
+                cr_expect_eq(d.shape[0], shape0[j], "%s", d.name);
+                if (shape1[j]) cr_expect_eq(d.shape[1], shape1[j], "%s", d.name);
+                else cr_expect_eq(d.ndim, 1, "%s", d.name);
+            }
+        }
+        cr_expect_eq(t, nt, "%s: the list names %d tensors, the model has %d", name, t, nt);
+        dm_model_free(m);
+
+        /* a short output: _ARG and the count needed; a count query with no output likewise */
+        int n2 = -1;
+        expect_error(dm_arch_layers_of(&hp, l, n - 1, &n2), DM_STATUS_ARG, name);
+        cr_expect_eq(n2, n);
+        expect_error(dm_arch_layers_of(&hp, NULL, 0, &n2), DM_STATUS_ARG, "layers");
+        cr_expect_eq(n2, n);
+    }
+    dm_layer_info l[DM_MAX_LAYERS];
+    int n;
+    dm_hparams hp;
+    dm_hparams_default(&hp, DM_ARCH_CNN);
+    expect_error(dm_arch_layers_of(NULL, l, DM_MAX_LAYERS, &n), DM_STATUS_ARG, "NULL");
+    expect_error(dm_arch_layers_of(&hp, l, DM_MAX_LAYERS, NULL), DM_STATUS_ARG, "NULL");
+    expect_error(dm_arch_layers_of(&hp, NULL, 4, &n), DM_STATUS_ARG, "capacity");
+    hp.len = 5;                                   /* shorter than the three convolutions */
+    expect_error(dm_arch_layers_of(&hp, l, DM_MAX_LAYERS, &n), DM_STATUS_ARG, "too short");
+    hp.arch = (dm_arch)dm_arch_count();
+    expect_error(dm_arch_layers_of(&hp, l, DM_MAX_LAYERS, &n), DM_STATUS_ARG, "unknown architecture");
+    cr_expect_str_eq(dm_arch_name((dm_arch)dm_arch_count()), "unknown");
 }
 
 /* ---- thread safety: one model, a backend per thread ---------------------------------------------- */

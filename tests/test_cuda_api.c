@@ -86,3 +86,74 @@ Test(cuda_api, matches_cpu) {
     dm_backend_free(cpu);
     dm_backend_free(gpu);
 }
+
+/* Per-batch progress on the device: the batch losses come from device memory (the CPU backend
+ * checks every batch on the host, the device does not), so they are compared with the CPU's; a
+ * cancel after a batch leaves the model unchanged. */
+typedef struct batch_seen {
+    int batches, epochs, cancel_at;
+    float loss[8];
+} batch_seen;
+
+static int on_report(void *ctx, const dm_progress *p) {
+    batch_seen *b = ctx;
+    if (p->batch == 0) {
+        b->epochs++;
+        return 0;
+    }
+    if (b->batches < 8) b->loss[b->batches] = (float)p->batch_loss;
+    b->batches++;
+    return b->cancel_at && b->batches >= b->cancel_at;
+}
+
+Test(cuda_api, train_progress_per_batch) {
+    dm_backend *gpu = NULL, *cpu = NULL;
+    if (dm_backend_open("cuda:0", 0, &gpu) != DM_STATUS_OK) cr_skip_test("no CUDA backend to test: %s", dm_last_error());
+    cr_assert_eq(dm_backend_open("cpu", 2, &cpu), DM_STATUS_OK);
+    dm_sim_options so;
+    dm_sim_options_default(&so);
+    so.n_pos = 20;
+    so.len = L_TEST;
+    so.seed = 23;
+    dm_dataset ds = {0};
+    cr_assert_eq(dm_simulate(&ds, &so), DM_STATUS_OK);
+    dm_input in;
+    dm_input_from_dataset(&ds, &in);
+    dm_hparams hp;
+    dm_hparams_default(&hp, DM_ARCH_CNN);
+    hp.len = L_TEST;
+    hp.conv_channels = 16;
+    dm_model *mg = NULL, *mc = NULL, *mx = NULL;
+    cr_assert_eq(dm_model_create(&mg, &hp, 24), DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert_eq(dm_model_create(&mc, &hp, 24), DM_STATUS_OK);
+    cr_assert_eq(dm_model_create(&mx, &hp, 24), DM_STATUS_OK);
+    dm_train_opts to;
+    dm_train_opts_default(&to);
+    to.epochs = 2;
+    to.batch = 16;            /* 40 sequences: batches of 16, 16, 8 */
+    batch_seen g = {0}, c = {0};
+    cr_assert_eq(dm_train(mg, gpu, &in, NULL, &to, on_report, &g), DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert_eq(dm_train(mc, cpu, &in, NULL, &to, on_report, &c), DM_STATUS_OK, "%s", dm_last_error());
+    cr_expect_eq(g.batches, 6);
+    cr_expect_eq(g.epochs, 2);
+    cr_expect_eq(c.batches, 6);
+    close_to(g.loss, c.loss, 6, "batch losses");
+
+    const float *before, *after;
+    int64_t np;
+    dm_model_params(mx, &before, &np);
+    float *init = malloc(sizeof(float) * (size_t)np);
+    memcpy(init, before, sizeof(float) * (size_t)np);
+    batch_seen x = {.cancel_at = 4};      /* after the first batch of epoch 2 */
+    cr_expect_eq(dm_train(mx, gpu, &in, NULL, &to, on_report, &x), DM_STATUS_CANCELLED);
+    cr_expect_eq(x.batches, 4);
+    dm_model_params(mx, &after, &np);
+    cr_expect(!memcmp(after, init, sizeof(float) * (size_t)np), "a cancelled run changed the model");
+    free(init);
+    dm_model_free(mg);
+    dm_model_free(mc);
+    dm_model_free(mx);
+    dm_dataset_free(&ds);
+    dm_backend_free(cpu);
+    dm_backend_free(gpu);
+}

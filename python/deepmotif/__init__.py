@@ -15,13 +15,20 @@ through DEEPMOTIF_LIB, next to the package, the source tree's build/ folder, or 
 from ._lib import Error, Cancelled
 from ._lib import path as library_path
 from .data import onehot, codes, decode, read, dinucleotide_shuffle, Dataset, read_meme, write_meme
-from ._model import Model, Backend, backend, ProgressInfo, OptimizeResult, ARCHS, METHODS, TARGETS
+from ._model import Model, Backend, backend, ProgressInfo, OptimizeResult, METHODS, TARGETS
+from ._model import architectures, layers
 
 __all__ = ["Error", "Cancelled", "onehot", "codes", "decode", "read", "dinucleotide_shuffle",
-           "Dataset", "Model", "Backend", "backend", "ProgressInfo", "OptimizeResult", "version",
+           "Dataset", "Model", "Backend", "architectures", "layers", "backend", "ProgressInfo", "OptimizeResult", "version",
            "library_path", "auroc", "auprc", "read_meme", "write_meme"]
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    if name == "ARCHS":          # deepmotif.architectures() as a tuple, asked of the library when read
+        return architectures()
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
 
 
 def version():

@@ -143,7 +143,8 @@ class Progress(ctypes.Structure):
     _fields_ = [("what", ctypes.c_char_p), ("done", ctypes.c_int64), ("total", ctypes.c_int64),
                 ("epoch", ctypes.c_int32), ("train_loss", ctypes.c_double),
                 ("valid_loss", ctypes.c_double), ("valid_auroc", ctypes.c_double),
-                ("seconds", ctypes.c_double)]
+                ("seconds", ctypes.c_double), ("batch", ctypes.c_int32), ("n_batches", ctypes.c_int32),
+                ("batch_loss", ctypes.c_double)]
 
 
 PROGRESS_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(Progress))
@@ -174,7 +175,7 @@ class SaliencyOpts(ctypes.Structure):
 class OptimizeOpts(ctypes.Structure):
     _fields_ = [("restarts", ctypes.c_int32), ("steps", ctypes.c_int32), ("lr", ctypes.c_float),
                 ("lambda_", ctypes.c_float), ("alpha", ctypes.c_float), ("eps", ctypes.c_float),
-                ("softmax", ctypes.c_int32), ("reserved", ctypes.c_int32), ("seed", ctypes.c_uint64)]
+                ("softmax", ctypes.c_int32), ("report_every", ctypes.c_int32), ("seed", ctypes.c_uint64)]
 
 
 class Motif(ctypes.Structure):
@@ -191,8 +192,19 @@ class MotifsOpts(ctypes.Structure):
                 ("reserved", ctypes.c_int32)]
 
 
+class LayerInfo(ctypes.Structure):
+    _fields_ = [("op", ctypes.c_int32), ("n", ctypes.c_int32), ("k", ctypes.c_int32),
+                ("pad", ctypes.c_int32), ("p", ctypes.c_float), ("name", ctypes.c_char * 16),
+                ("len_in", ctypes.c_int32), ("ch_in", ctypes.c_int32), ("len_out", ctypes.c_int32),
+                ("ch_out", ctypes.c_int32)]
+
+
+MAX_LAYERS = 48
+# enum dm_layer_op by value (DM_LAYER_<NAME upper-cased>); tests/test_abi.py checks it against the header
+LAYER_OPS = ("conv", "relu", "maxpool", "dropout", "gmax", "bilstm", "mean", "dense", "logsoftmax")
+
 # The C name of each structure, for tests/test_abi.py.
-STRUCTS = {"dm_dataset": Dataset, "dm_hparams": Hparams, "dm_progress": Progress, "dm_input": Input,
+STRUCTS = {"dm_layer_info": LayerInfo, "dm_dataset": Dataset, "dm_hparams": Hparams, "dm_progress": Progress, "dm_input": Input,
            "dm_tensor_desc": TensorDesc, "dm_train_opts": TrainOpts, "dm_saliency_opts": SaliencyOpts,
            "dm_optimize_opts": OptimizeOpts, "dm_motif": Motif, "dm_motif_set": MotifSet,
            "dm_motifs_opts": MotifsOpts}
@@ -218,6 +230,8 @@ SIGNATURES = {
     "dm_hparams_default": (None, [P(Hparams), ctypes.c_int]),
     "dm_arch_name": (ctypes.c_char_p, [ctypes.c_int]),
     "dm_arch_parse": (st, [ctypes.c_char_p, P(ctypes.c_int)]),
+    "dm_arch_count": (ctypes.c_int, []),
+    "dm_arch_layers_of": (st, [P(Hparams), P(LayerInfo), ctypes.c_int, P(ctypes.c_int)]),
     "dm_auroc": (ctypes.c_double, [c_float_p, c_int8_p, i64]),
     "dm_auprc": (ctypes.c_double, [c_float_p, c_int8_p, i64]),
     "dm_accuracy": (ctypes.c_double, [c_float_p, c_int8_p, i64]),
@@ -245,7 +259,7 @@ SIGNATURES = {
     "dm_saliency": (st, [vp, vp, P(Input), P(SaliencyOpts), c_float_p, c_float_p, PROGRESS_FN, vp]),
     "dm_temporal": (st, [vp, vp, P(Input), c_float_p, c_float_p, PROGRESS_FN, vp]),
     "dm_optimize_opts_default": (None, [P(OptimizeOpts)]),
-    "dm_optimize": (st, [vp, vp, P(OptimizeOpts), c_float_p, c_float_p, c_float_p, c_float_p]),
+    "dm_optimize": (st, [vp, vp, P(OptimizeOpts), c_float_p, c_float_p, c_float_p, c_float_p, PROGRESS_FN, vp]),
     "dm_motifs_opts_default": (None, [P(MotifsOpts)]),
     "dm_motifs": (st, [vp, vp, P(Input), P(MotifsOpts), P(MotifSet), PROGRESS_FN, vp]),
     "dm_meme_read": (st, [ctypes.c_char_p, P(MotifSet)]),

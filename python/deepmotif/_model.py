@@ -22,11 +22,73 @@ import numpy as np
 from . import _lib
 from . import data as _data
 
-ARCHS = ("cnn", "rnn", "cnnrnn", "danq")
 METHODS = {"grad": 0, "grad-x-input": 1, "original": 2, "ig": 3, "ism": 4}
 TARGETS = {"pos": 0, "label": 1}
 PROTOCOLS = {"default": 0, "original": 1}
 HPARAM_KEYS = ("length", "n_conv", "conv_width", "conv_channels", "pool", "hidden", "dropout")
+
+
+# ---- architectures ----------------------------------------------------------------------------------
+
+def architectures():
+    """The names of the library's registered architectures, in id order ("cnn", "rnn", "cnnrnn",
+    "danq", ...): every one is a valid Model(arch)."""
+    lib = _lib.lib()
+    return tuple(lib.dm_arch_name(i).decode() for i in range(lib.dm_arch_count()))
+
+
+def hparams_struct(arch, **hparams):
+    """The C dm_hparams of architecture `arch` (a registered name) with its defaults, overridden by
+    hparams (keys HPARAM_KEYS: length, n_conv, conv_width (a list), conv_channels, pool, hidden,
+    dropout)."""
+    unknown = set(hparams) - set(HPARAM_KEYS)
+    if unknown:
+        raise TypeError("unknown hyper-parameter(s) %s; known: %s"
+                        % (", ".join(sorted(unknown)), ", ".join(HPARAM_KEYS)))
+    lib = _lib.lib()
+    a = ctypes.c_int()
+    _lib.check(lib.dm_arch_parse(str(arch).encode(), ctypes.byref(a)))
+    hp = _lib.Hparams()
+    lib.dm_hparams_default(ctypes.byref(hp), a.value)
+    for k, v in hparams.items():
+        if k == "length":
+            hp.len = int(v)
+        elif k == "conv_width":
+            v = list(v)
+            if len(v) > _lib.MAX_CONV:
+                raise ValueError("conv_width: at most %d widths" % _lib.MAX_CONV)
+            for i in range(_lib.MAX_CONV):
+                hp.conv_width[i] = int(v[i]) if i < len(v) else 0
+            if "n_conv" not in hparams:
+                hp.n_conv = len(v)
+        elif k == "dropout":
+            hp.dropout = float(v)
+        else:
+            setattr(hp, k, int(v))
+    return hp
+
+
+def _layers_of_struct(hp):
+    lib = _lib.lib()
+    buf = (_lib.LayerInfo * _lib.MAX_LAYERS)()
+    n = ctypes.c_int()
+    _lib.check(lib.dm_arch_layers_of(ctypes.byref(hp), buf, _lib.MAX_LAYERS, ctypes.byref(n)))
+    out = []
+    for y in buf[:n.value]:
+        op = _lib.LAYER_OPS[y.op] if 0 <= y.op < len(_lib.LAYER_OPS) else y.op
+        out.append({"op": op, "n": y.n, "k": y.k, "pad": y.pad, "p": float(y.p), "name": y.name.decode(),
+                    "len_in": y.len_in, "ch_in": y.ch_in, "len_out": y.len_out, "ch_out": y.ch_out})
+    return out
+
+
+def layers(hparams):
+    """The layer list the library builds for `hparams` (a dict as Model.hparams: "arch" and any of
+    HPARAM_KEYS), from the architecture table (include/deepmotif.h, dm_arch_layers_of): a list of
+    dicts {op ("conv", "relu", "maxpool", "dropout", "gmax", "bilstm", "mean", "dense",
+    "logsoftmax"; an int for an op newer than this package), n, k, pad, p, name, len_in, ch_in,
+    len_out, ch_out}, shapes per sequence (length, channels)."""
+    hp = dict(hparams)
+    return _layers_of_struct(hparams_struct(hp.pop("arch"), **hp))
 
 
 # ---- backends ---------------------------------------------------------------------------------------
@@ -79,7 +141,12 @@ def backend(device=None, threads=0):
 # ---- progress ---------------------------------------------------------------------------------------
 
 ProgressInfo = collections.namedtuple(
-    "ProgressInfo", "what done total epoch train_loss valid_loss valid_auroc seconds")
+    "ProgressInfo", "what done total epoch train_loss valid_loss valid_auroc seconds batch n_batches batch_loss")
+ProgressInfo.__doc__ = """One progress report of a long call (include/deepmotif.h's dm_progress). what: "train",
+"predict", "saliency", "temporal", "optimize", "motifs"; done of total units (train: epochs finished
+of the maximum; optimize: steps; otherwise sequences); seconds since the call started. Training
+reports after every batch (batch 1..n_batches of the running `epoch`, its batch_loss) and at every
+epoch end (batch 0: the finished `epoch`, train_loss, valid_loss, valid_auroc)."""
 
 
 class _TextProgress:
@@ -93,7 +160,20 @@ class _TextProgress:
         self.open = False
 
     def __call__(self, p):
+        if p.what == "train" and p.batch > 0:
+            # inside an epoch: a status line on a terminal (at most twice a second), nothing otherwise
+            now = time.monotonic()
+            if self.tty and (now - self.last >= 0.5 or p.batch == p.n_batches):
+                self.last = now
+                self.stream.write("\repoch %d/%d  batch %d/%d  loss %.4f  (%.1f s)" % (
+                    p.epoch, p.total, p.batch, p.n_batches, p.batch_loss, p.seconds))
+                self.stream.flush()
+                self.open = True
+            return
         if p.what == "train":
+            if self.open:
+                self.stream.write("\r\x1b[K")
+                self.open = False
             line = "epoch %d/%d  train loss %.4f" % (p.epoch, p.total, p.train_loss)
             if not math.isnan(p.valid_loss):
                 line += "  valid loss %.4f  AUROC %.4f" % (p.valid_loss, p.valid_auroc)
@@ -137,7 +217,8 @@ class _Callback:
         try:
             q = p.contents
             info = ProgressInfo(q.what.decode() if q.what else "", q.done, q.total, q.epoch,
-                                q.train_loss, q.valid_loss, q.valid_auroc, q.seconds)
+                                q.train_loss, q.valid_loss, q.valid_auroc, q.seconds, q.batch,
+                                q.n_batches, q.batch_loss)
             return 1 if self.user(info) else 0
         except BaseException as e:          # noqa: B902 -- re-raised after the C call returns
             self.exc = e
@@ -218,8 +299,8 @@ OptimizeResult = collections.namedtuple("OptimizeResult", "ppm x objective p")
 # ---- the model --------------------------------------------------------------------------------------
 
 class Model:
-    """A deepmotif classifier: Model("cnn" | "rnn" | "cnnrnn" | "danq", length=101, **hparams, seed=1)
-    builds a new one (SPEC.md §2 defaults, parameters initialised from seed); Model.load(path) reads a
+    """A deepmotif classifier: Model(arch, length=101, **hparams, seed=1), arch any of
+    deepmotif.architectures() ("cnn", "rnn", "cnnrnn", "danq", ...), builds a new one (SPEC.md §2 defaults, parameters initialised from seed); Model.load(path) reads a
     checkpoint written by `deepmotif train` or Model.save. Hyper-parameters: length, n_conv,
     conv_width (a list), conv_channels, pool, hidden, dropout.
 
@@ -228,30 +309,8 @@ class Model:
     """
 
     def __init__(self, arch="cnn", seed=1, device=None, threads=0, **hparams):
-        unknown = set(hparams) - set(HPARAM_KEYS)
-        if unknown:
-            raise TypeError("unknown hyper-parameter(s) %s; known: %s"
-                            % (", ".join(sorted(unknown)), ", ".join(HPARAM_KEYS)))
+        hp = hparams_struct(arch, **hparams)
         lib = _lib.lib()
-        a = ctypes.c_int()
-        _lib.check(lib.dm_arch_parse(str(arch).encode(), ctypes.byref(a)))
-        hp = _lib.Hparams()
-        lib.dm_hparams_default(ctypes.byref(hp), a.value)
-        for k, v in hparams.items():
-            if k == "length":
-                hp.len = int(v)
-            elif k == "conv_width":
-                v = list(v)
-                if len(v) > _lib.MAX_CONV:
-                    raise ValueError("conv_width: at most %d widths" % _lib.MAX_CONV)
-                for i in range(_lib.MAX_CONV):
-                    hp.conv_width[i] = int(v[i]) if i < len(v) else 0
-                if "n_conv" not in hparams:
-                    hp.n_conv = len(v)
-            elif k == "dropout":
-                hp.dropout = float(v)
-            else:
-                setattr(hp, k, int(v))
         h = ctypes.c_void_p()
         _lib.check(lib.dm_model_create(ctypes.byref(h), ctypes.byref(hp), int(seed)))
         self._init(h, device, threads)
@@ -292,7 +351,7 @@ class Model:
 
     @property
     def arch(self):
-        """"cnn", "rnn", "cnnrnn" or "danq"."""
+        """The architecture's name, one of deepmotif.architectures()."""
         return _lib.lib().dm_arch_name(self._hp().arch).decode()
 
     @property
@@ -308,6 +367,11 @@ class Model:
                 "conv_width": [hp.conv_width[i] for i in range(hp.n_conv)],
                 "conv_channels": hp.conv_channels, "pool": hp.pool, "hidden": hp.hidden,
                 "dropout": float(hp.dropout)}
+
+    @property
+    def layers(self):
+        """The model's layer list, from the library's architecture table (deepmotif.layers)."""
+        return _layers_of_struct(self._hp())
 
     def _descs(self):
         lib = _lib.lib()
@@ -384,7 +448,9 @@ class Model:
         hold out valid_frac: of a file, by pair (a positive and its shuffle stay together, as the CLI
         does); of arrays, rows drawn with `seed`. protocol "default" (early stopping on validation
         AUROC with patience, best weights kept) or "original" (DeMo's loop). progress: True for a line
-        per epoch on stderr, or a callable(ProgressInfo) -> cancel?"""
+        per epoch on stderr (and a status line per batch on a terminal), or a callable(ProgressInfo)
+        -> cancel?, called after every batch (info.batch >= 1) and at every epoch end (info.batch
+        0); a cancel, even inside an epoch, leaves the model as it was."""
         if protocol not in PROTOCOLS:
             raise ValueError("protocol must be one of %s" % ", ".join(PROTOCOLS))
         lib = _lib.lib()
@@ -514,23 +580,26 @@ class Model:
         return fwd, bwd
 
     def optimize(self, restarts=1, steps=1000, lr=0.05, lambda_=0.009, softmax=True, seed=1,
-                 device=None):
+                 device=None, progress=False, report_every=10):
         """Class optimisation (SPEC.md §6.3): the input the model finds most "bound". Returns
-        OptimizeResult(ppm (R, L, 4), x (R, L, 4) raw inputs, objective (steps + 1, R), p (R))."""
+        OptimizeResult(ppm (R, L, 4), x (R, L, 4) raw inputs, objective (steps + 1, R), p (R)).
+        progress: True for a status line on stderr, or a callable(ProgressInfo) -> cancel?, called
+        every report_every steps and after the last (done = steps made)."""
         lib = _lib.lib()
         o = _lib.OptimizeOpts()
         lib.dm_optimize_opts_default(ctypes.byref(o))
         o.restarts, o.steps, o.lr, o.lambda_ = restarts, steps, lr, lambda_
-        o.softmax, o.seed = int(bool(softmax)), int(seed)
+        o.softmax, o.seed, o.report_every = int(bool(softmax)), int(seed), int(report_every)
         L = self.length
         ppm, a = _out(restarts, L, 4)
         xr, b = _out(restarts, L, 4)
         obj, c = _out(steps + 1, restarts)
         p, d = _out(restarts)
         be = self._backend(device)
+        cb = _Callback(progress)
         with be.lock:
-            status = lib.dm_optimize(self._h, be._h, ctypes.byref(o), a, b, c, d)
-        _lib.check(status)
+            status = lib.dm_optimize(self._h, be._h, ctypes.byref(o), a, b, c, d, cb.fn, None)
+        cb.finish(status)
         return OptimizeResult(ppm, xr, obj, p)
 
     def filters(self):

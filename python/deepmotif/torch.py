@@ -4,13 +4,10 @@
     model = deepmotif.torch.from_torch(net)     # or deepmotif.Model.from_torch(net)
 
 The module computes what the engine computes (eval mode: dropout off), from the engine's own layer
-lists (host/arch.c), written out here per architecture:
-
-  cnn     [conv → ReLU → maxpool(pool) → dropout] × (n−1) → conv → ReLU → dropout → global max → fc
-  rnn     BiLSTM → dropout → mean over time → fc
-  cnnrnn  zero-pad (K−1)/2 → conv → ReLU → BiLSTM → dropout → mean over time → fc
-  danq    conv → ReLU → maxpool(pool) → dropout → BiLSTM → mean over time → fc
-  every one ends with log-softmax over 2 classes in the order (bound, unbound).
+list: deepmotif.layers(hparams) asks the library's architecture table (dm_arch_layers_of), and the
+module has one case per layer op (conv, relu, maxpool, dropout, gmax, bilstm, mean, dense,
+logsoftmax), none per architecture, so every registered architecture, a new one included, has its
+PyTorch twin without a change here.
 
 Input (B, L, 4) channels-last, A C G T (channels_first=True: (B, 4, L), the layout of tangermeme,
 Captum examples and bpnet-lite). Output (B, 2) log-probabilities: column 0 is log P(bound).
@@ -30,46 +27,17 @@ from . import _model
 
 
 def layers_of(hp):
-    """The layer list of hyper-parameters `hp` (Model.hparams): (op, dict) pairs."""
-    arch, C, H, p = hp["arch"], hp["conv_channels"], hp["hidden"], hp["dropout"]
-    widths = hp["conv_width"][:hp["n_conv"]]
-    out = []
-    if arch == "cnn":
-        cin = 4
-        for i, k in enumerate(widths):
-            out.append(("conv", dict(name="conv%d" % (i + 1), cin=cin, cout=C, k=k, pad=0)))
-            out.append(("relu", {}))
-            if i < len(widths) - 1:
-                out.append(("maxpool", dict(k=hp["pool"])))
-            out.append(("dropout", dict(p=p)))
-            cin = C
-        out.append(("gmax", {}))
-        out.append(("dense", dict(name="fc", fin=C)))
-    elif arch in ("rnn", "cnnrnn", "danq"):
-        D = 4
-        if arch != "rnn":
-            k = widths[0]
-            out.append(("conv", dict(name="conv1", cin=4, cout=C, k=k,
-                                     pad=(k - 1) // 2 if arch == "cnnrnn" else 0)))
-            out.append(("relu", {}))
-            if arch == "danq":
-                out.append(("maxpool", dict(k=hp["pool"])))
-                out.append(("dropout", dict(p=p)))
-            D = C
-        out.append(("bilstm", dict(name="lstm", D=D, H=H)))
-        if arch != "danq":
-            out.append(("dropout", dict(p=p)))
-        out.append(("mean", {}))
-        out.append(("dense", dict(name="fc", fin=2 * H)))
-    else:
-        raise ValueError("deepmotif.torch: no PyTorch layout for architecture %r" % arch)
-    return out
+    """The layer list of hyper-parameters `hp` (Model.hparams' dict), from the library
+    (deepmotif.layers): dicts {op, n, k, pad, p, name, len_in, ch_in, len_out, ch_out}."""
+    return _model.layers(hp)
 
 
 class DeepMotifNet(nn.Module):
     """A deepmotif model as a torch module. `hparams` (Model.hparams) is kept, so from_torch can
-    rebuild the deepmotif model. Submodules: convs (ModuleList of Conv1d), lstm (bidirectional
-    LSTM, batch_first) or None, fc (Linear(F, 2))."""
+    rebuild the deepmotif model. Submodules: convs (ModuleList of Conv1d, one per CONV layer, in
+    order), drop (ModuleList of Dropout), and one module per BILSTM and DENSE layer under the layer's
+    tensor name: lstm (bidirectional LSTM, batch_first; None when the model has no BiLSTM) and
+    fc (Linear(F, 2))."""
 
     def __init__(self, hparams, channels_first=False):
         super().__init__()
@@ -77,22 +45,35 @@ class DeepMotifNet(nn.Module):
         self.channels_first = channels_first
         self.layers = layers_of(self.hparams)
         self.convs = nn.ModuleList()
-        self.lstm = None
         self.drop = nn.ModuleList()
-        for op, a in self.layers:
+        self.lstm = None
+        for a in self.layers:
+            op = a["op"]
             if op == "conv":
-                self.convs.append(nn.Conv1d(a["cin"], a["cout"], a["k"], padding=a["pad"]))
+                self.convs.append(nn.Conv1d(a["ch_in"], a["n"], a["k"], padding=a["pad"]))
             elif op == "bilstm":
-                self.lstm = nn.LSTM(a["D"], a["H"], batch_first=True, bidirectional=True)
+                self._named(a, nn.LSTM(a["ch_in"], a["n"], batch_first=True, bidirectional=True))
             elif op == "dropout":
                 self.drop.append(nn.Dropout(a["p"]))
             elif op == "dense":
-                self.fc = nn.Linear(a["fin"], 2)
+                if a["len_in"] != 1:
+                    raise ValueError("deepmotif.torch: a dense layer over %d steps (no flatten op)" % a["len_in"])
+                self._named(a, nn.Linear(a["ch_in"], a["n"]))
+            elif op not in ("relu", "maxpool", "gmax", "mean", "logsoftmax"):
+                raise ValueError("deepmotif.torch: no PyTorch case for layer op %r of the %s architecture "
+                                 "(a newer library than this package)" % (op, self.hparams["arch"]))
+
+    def _named(self, a, module):
+        name = a["name"]
+        if not name.isidentifier() or getattr(self, name, None) is not None:   # a clash: "convs", "forward"
+            raise ValueError("deepmotif.torch: layer name %r cannot be a submodule name" % name)
+        setattr(self, name, module)
 
     def forward(self, x):
-        h = x if self.channels_first else x.transpose(1, 2)     # (B, C, L) while convolving
+        h = x if self.channels_first else x.transpose(1, 2)     # (B, C, L) while over time
         ci = di = 0
-        for op, a in self.layers:
+        for a in self.layers:
+            op = a["op"]
             if op == "conv":
                 h = self.convs[ci](h)
                 ci += 1
@@ -106,13 +87,15 @@ class DeepMotifNet(nn.Module):
             elif op == "gmax":
                 h = h.max(dim=2).values                          # (B, C)
             elif op == "bilstm":
-                h, _ = self.lstm(h.transpose(1, 2))               # (B, L, 2H), [fwd, bwd]
+                h, _ = getattr(self, a["name"])(h.transpose(1, 2))  # (B, L, 2H), [fwd, bwd]
                 h = h.transpose(1, 2)                             # back to (B, 2H, L)
             elif op == "mean":
-                h = h.mean(dim=2)                                 # (B, 2H)
+                h = h.mean(dim=2)                                 # (B, C)
             elif op == "dense":
-                h = self.fc(h)
-        return F.log_softmax(h, dim=1)
+                h = getattr(self, a["name"])(h)                   # (B, F) → (B, n)
+            elif op == "logsoftmax":
+                h = F.log_softmax(h, dim=1)
+        return h
 
     def extra_repr(self):
         return "arch=%s, length=%d, input=%s" % (self.hparams["arch"], self.hparams["length"],
@@ -129,18 +112,19 @@ def _name_map(net):
     """deepmotif tensor name -> (torch state_dict key, transpose?)."""
     out = {}
     ci = 0
-    for op, a in net.layers:
-        if op == "conv":
-            out[a["name"] + ".weight"] = ("convs.%d.weight" % ci, True)
-            out[a["name"] + ".bias"] = ("convs.%d.bias" % ci, False)
+    for a in net.layers:
+        name = a["name"]
+        if a["op"] == "conv":
+            out[name + ".weight"] = ("convs.%d.weight" % ci, True)
+            out[name + ".bias"] = ("convs.%d.bias" % ci, False)
             ci += 1
-        elif op == "bilstm":
+        elif a["op"] == "bilstm":
             for d, suf in _LSTM:
                 for dk, tk in _LSTM_KINDS:
-                    out["%s.%s.%s" % (a["name"], d, dk)] = ("lstm.%s%s" % (tk, suf), False)
-        elif op == "dense":
-            out["fc.weight"] = ("fc.weight", False)
-            out["fc.bias"] = ("fc.bias", False)
+                    out["%s.%s.%s" % (name, d, dk)] = ("%s.%s%s" % (name, tk, suf), False)
+        elif a["op"] == "dense":
+            out[name + ".weight"] = (name + ".weight", False)
+            out[name + ".bias"] = (name + ".bias", False)
     return out
 
 

@@ -46,6 +46,37 @@ def test_create_and_params(api):
     assert e.value.status == "arg" and "transformer" in str(e.value)
 
 
+def test_architectures_and_layers(api):
+    """deepmotif.architectures() is the library's table; every name builds a model whose layer list
+    (from the library) names exactly its parameter tensors."""
+    archs = deepmotif.architectures()
+    lib = api
+    assert archs == tuple(lib.dm_arch_name(i).decode() for i in range(lib.dm_arch_count()))
+    assert archs[:4] == ("cnn", "rnn", "cnnrnn", "danq")
+    assert deepmotif.ARCHS == archs
+    for a in archs:
+        m = deepmotif.Model(a, length=60, conv_channels=16, hidden=8, device="cpu")
+        assert m.arch == a
+        layers = m.layers
+        assert layers == deepmotif.layers(m.hparams)
+        assert layers[0]["len_in"] == 60 and layers[0]["ch_in"] == 4
+        for prev, y in zip(layers, layers[1:]):
+            assert (y["len_in"], y["ch_in"]) == (prev["len_out"], prev["ch_out"]), (a, y)
+        assert [y["op"] for y in layers[-2:]] == ["dense", "logsoftmax"] and layers[-2]["n"] == 2
+        names = []
+        for y in layers:
+            if y["op"] in ("conv", "dense"):
+                names += [y["name"] + ".weight", y["name"] + ".bias"]
+            elif y["op"] == "bilstm":
+                names += ["%s.%s.%s" % (y["name"], d, k) for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+                          for d in ("fwd", "bwd")]
+        assert names == [n for n, _ in m._descs()], a
+    with pytest.raises(deepmotif.Error, match="too short"):
+        deepmotif.layers({"arch": "cnn", "length": 5})
+    with pytest.raises(deepmotif.Error, match="unknown architecture"):
+        deepmotif.layers({"arch": "transformer"})
+
+
 def test_set_params_and_save_load(api, tmp_path, rng):
     m = small("cnn")
     p = m.params
@@ -161,6 +192,14 @@ def test_temporal_and_optimize(api, rng):
     np.testing.assert_allclose(r.ppm.sum(axis=2), 1, atol=1e-5)   # softmax rows: rounding of 4 terms
     # f = −log P(bound) + λ‖X‖² is minimised: 20 RMSprop steps lower it for every start
     assert np.all(r.objective[-1] < r.objective[0])
+    # progress every report_every steps and after the last; the same numbers; a cancel stops it
+    seen = []
+    r2 = m.optimize(restarts=3, steps=20, seed=2, report_every=6,
+                    progress=lambda p: seen.append((p.what, p.done, p.total)) and None)
+    assert seen == [("optimize", d, 20) for d in (6, 12, 18, 20)]
+    np.testing.assert_array_equal(r2.objective, r.objective)
+    with pytest.raises(deepmotif.Cancelled):
+        m.optimize(restarts=3, steps=20, report_every=5, progress=lambda p: p.done >= 10)
 
 
 def test_train_arrays_and_file(api, simdata):
@@ -171,8 +210,17 @@ def test_train_arrays_and_file(api, simdata):
     m.train(ds.x, ds.labels, epochs=15, patience=100, batch=64,
             progress=lambda info: seen.append(info) and None)
     after = deepmotif.auroc(m.predict(ds.x), ds.labels)
-    assert [s.epoch for s in seen] == list(range(1, 16)) and all(s.what == "train" for s in seen)
+    assert all(s.what == "train" for s in seen)
+    ends = [s for s in seen if s.batch == 0]
+    assert [s.epoch for s in ends] == list(range(1, 16))
     assert not np.isnan(seen[-1].valid_auroc)                    # valid_frac 0.1 held out
+    # a report after every batch: 400 sequences less the 10 % held out (by the seeded draw), in
+    # batches of 64, each epoch's batches in order before its end
+    nb = ends[0].n_batches
+    assert nb == -(-(400 - round(0.1 * 400)) // 64)
+    batches = [(s.epoch, s.batch) for s in seen if s.batch > 0]
+    assert batches == [(e, b) for e in range(1, 16) for b in range(1, nb + 1)]
+    assert all(s.batch_loss > 0 and np.isnan(s.train_loss) for s in seen if s.batch > 0)
     # a planted motif in 400 sequences: 15 epochs lift the training AUROC well above chance (0.88
     # after 10 epochs on this seed; 0.75 leaves room for another CPU's rounding)
     assert after > max(before, 0.75), (before, after)
@@ -255,10 +303,14 @@ def test_train_cancel_leaves_model_unchanged(api, simdata):
     ds = deepmotif.read(simdata)
     m = small("cnn", seed=4)
     before = m.params
-    with pytest.raises(deepmotif.Cancelled):
-        m.train(ds.x, ds.labels, epochs=5, batch=64, progress=lambda p: p.epoch >= 2)
-    for k, v in before.items():                                   # dm_train: _CANCELLED, m unchanged
-        np.testing.assert_array_equal(m.params[k], v)
+    for stop in (lambda p: p.batch == 0 and p.epoch >= 2,      # at the end of epoch 2
+                 lambda p: p.epoch == 2 and p.batch == 3):        # inside epoch 2, after its 3rd batch
+        seen = []
+        with pytest.raises(deepmotif.Cancelled):
+            m.train(ds.x, ds.labels, epochs=5, batch=64, progress=lambda p: seen.append(p) or stop(p))
+        assert stop(seen[-1]) and not any(stop(p) for p in seen[:-1])   # no report after the cancel
+        for k, v in before.items():                               # dm_train: _CANCELLED, m unchanged
+            np.testing.assert_array_equal(m.params[k], v)
     with pytest.raises(ValueError, match="labels"):
         m.train(ds.x)
 

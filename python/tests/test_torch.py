@@ -50,10 +50,11 @@ def read_fixture(path):
 
 
 @pytest.mark.parametrize("arch", ["cnn", "rnn", "cnnrnn"])
-def test_forward_equals_pytorch_fixture(arch):
+def test_forward_equals_pytorch_fixture(api, arch):
     """DeepMotifNet, loaded with the fixture's parameters in deepmotif's layout, reproduces the
     log-softmax that torch's own Conv1d/LSTM modules computed when the fixture was made. This checks
-    the layout conversion (conv transpose, LSTM directions and gate order) without the engine."""
+    the layout conversion (conv transpose, LSTM directions and gate order) without the engine's
+    forward (the layer list comes from the library's table)."""
     hp, recs = read_fixture(os.path.join(REPO, "tests", "reference", arch + ".fix"))
     params = {k: v for k, v in recs.items() if "." in k and not k.startswith(("grad.", "adam"))}
     net = dmt.net_from_params(hp, params)
@@ -112,6 +113,32 @@ def test_to_torch_forward_equals_predict(api, rng, arch):
     assert back.hparams == m.hparams
     for k, v in m.params.items():
         np.testing.assert_array_equal(back.params[k], v)                 # copies, bit for bit
+
+
+def test_every_registered_architecture(api, rng):
+    """Every architecture of the library's table (deepmotif.architectures(), a new one included) has
+    its PyTorch twin, built from the library's layer list: same forward, parameter names convs.<i>.*,
+    <bilstm name>.*_l0[_reverse], fc.* (what test_export_onnx.py and the safetensors export use)."""
+    for arch in deepmotif.architectures():
+        m = sharpen(deepmotif.Model(arch, seed=3, device="cpu", threads=1, conv_channels=16, hidden=8))
+        x = random_onehot(rng, 32, 101, n_frac=0.02)
+        net = m.to_torch()
+        ops = [y["op"] for y in m.layers]
+        keys = set(net.state_dict())
+        want = {"fc.weight", "fc.bias"}
+        want |= {"convs.%d.%s" % (i, k) for i in range(ops.count("conv")) for k in ("weight", "bias")}
+        if "bilstm" in ops:
+            want |= {"lstm.%s_l0%s" % (k, r) for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+                     for r in ("", "_reverse")}
+        assert keys == want, arch
+        with torch.no_grad():
+            lp = net(torch.from_numpy(x)).numpy()
+        # the bound of test_to_torch_forward_equals_predict (float32, different summation orders)
+        np.testing.assert_allclose(np.exp(lp[:, 0]), m.predict(x), atol=1e-5, rtol=1e-4, err_msg=arch)
+        back = deepmotif.Model.from_torch(net)
+        assert back.hparams == m.hparams
+        for k, v in m.params.items():
+            np.testing.assert_array_equal(back.params[k], v)
 
 
 def test_from_torch_after_finetuning(api, rng):
