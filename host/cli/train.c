@@ -328,6 +328,7 @@ int cli_train(cli_args *a) {
             fprintf(stderr, "%s and %s hold the run as of batch %lld of epoch %d\n", out, files.last,
                     (long long)files.kept_batch, files.kept_epoch + 1);
         else fprintf(stderr, "%s and %s hold the run as of epoch %d\n", out, files.last, files.kept_epoch);
+        free(last);   /* the buffers of a run that ends here (LeakSanitizer checks the exit) */
         exit(1);
     }
     CLI_CHECK(trained);
@@ -348,6 +349,7 @@ int cli_train(cli_args *a) {
         else snprintf(sel, sizeof sel, "epoch %d", state.best_epoch);
         fprintf(stderr, "%s: interrupted by %s %s: kept %s (%s) and %s; resume with: %s\n", cli_prog,
                 sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal", where, out, sel, files.last, cmd);
+        free(last);
         exit(128 + sig);
     }
 
