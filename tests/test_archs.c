@@ -36,17 +36,7 @@ static int cli(const char *fmt, ...) {
     return dm_test_system("OPENBLAS_NUM_THREADS=1 %s %s > %s/out 2> %s/err", DM_TEST_CLI, args, dir, dir);
 }
 
-static char *slurp(const char *name) {
-    static char buf[1 << 23];
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "r");
-    if (!f) return strcpy(buf, "");
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = 0;
-    fclose(f);
-    return buf;
-}
+static char *slurp(const char *name) { return dm_test_slurp_in(dir, name); }
 
 static bool exists(const char *fmt, const char *name) {
     char rel[256], path[512];

@@ -24,17 +24,7 @@ static int cli(const char *args) {
     return dm_test_system("cd %s && %s %s > out 2> err", dir, DM_TEST_CLI, args);
 }
 
-static char *slurp(const char *name) {
-    static char buf[1 << 16];
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "r");
-    if (!f) return strcpy(buf, "");
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = 0;
-    fclose(f);
-    return buf;
-}
+static char *slurp(const char *name) { return dm_test_slurp_in(dir, name); }
 
 /* The choice options the commands must have (the help shows some of them by a metavariable that is
  * not the list, e.g. --method M). */

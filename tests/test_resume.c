@@ -119,15 +119,7 @@ static int finish(pid_t pid, double timeout) {
     }
 }
 
-static char *slurp(const char *path) {
-    static char buf[1 << 16];
-    FILE *f = fopen(path, "r");
-    if (!f) return strcpy(buf, "");
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = 0;
-    fclose(f);
-    return buf;
-}
+static char *slurp(const char *path) { return dm_test_slurp_in(NULL, path); }
 
 /* Waits until `err` contains `needle` (true) or the process has ended (false; not reaped). */
 static bool wait_text(pid_t pid, const char *err, const char *needle, double timeout) {

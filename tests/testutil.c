@@ -82,6 +82,19 @@ void dm_test_rmdir(const char *dir) {
     if (dir && strncmp(dir, "/tmp/dmtest.", 12) == 0) dm_test_system("rm -rf '%s'", dir);
 }
 
+char *dm_test_slurp_in(const char *dir, const char *name) {
+    static char buf[1 << 23];
+    char path[4096];
+    if (dir) snprintf(path, sizeof path, "%s/%s", dir, name);
+    else snprintf(path, sizeof path, "%s", name);
+    FILE *f = fopen(path, "r");
+    if (!f) return strcpy(buf, "");
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return buf;
+}
+
 int dm_test_system(const char *fmt, ...) {
     char cmd[8192];
     va_list ap;

@@ -57,6 +57,10 @@ void dm_test_rmdir(const char *dir);
 #define DM_TEST_SKIPPED 77
 #define DM_TEST_SKIP_TAG "dm-skipped:"
 
+/* The text of the file dir/name (name alone when dir is NULL), at most 8 MiB of it; "" when it
+ * cannot be opened. A static buffer, overwritten by the next call (the CLI tests' out and err). */
+char *dm_test_slurp_in(const char *dir, const char *name);
+
 /* Runs a shell command, returns its exit status (0..255), or -1. */
 int dm_test_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
