@@ -414,7 +414,7 @@ static void report(const dm_compare_options *o, int n_db, dm_cmp_work *w, dm_hit
         dm_hit *h = &w->all[k];
         double qk = h->pvalue * n_db / (k + 1);
         run = qk < run ? qk : run;
-        h->qvalue = run;
+        h->qvalue = run > h->pvalue ? run : h->pvalue; /* p · m / m can round 1 ulp below p */
     }
     /* The `top` best with q ≤ thresh. */
     int n = 0;
