@@ -22,7 +22,9 @@
  * least min(min_overlap, w_q, w_t) columns on both strands; taking these alignments as independent
  * (TOMTOM's model), the best complete score M over them has
  *     P(M ≥ S) = 1 − Π_a P(S_a < S)²        (a over the offsets of one strand, squared for two),
- * the distribution of the maximum that tomtom builds for each target width. It is the p-value of
+ * the distribution of the maximum that tomtom builds for each target width. (tomtom's null takes
+ * every offset whatever its -min-overlap; here the null takes the offsets the search takes, the
+ * same at min_overlap 1, TOMTOM's default and compare's.) It is the p-value of
  * a target whose best alignment scores S: one table per (query, target width), so targets of the
  * same width and score share a p-value. The product is accumulated as a sum of logarithms and p is
  * −expm1 of it, so p-values far below 1e-16 keep their digits.

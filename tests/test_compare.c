@@ -3,10 +3,11 @@
  * comparison (host/compare.c, FORMATS.md §8).
  *
  * MEME: JASPAR 2020 loads whole, a written set reads back (plain and gzip), malformed files fail
- * with FORMAT naming file:line. Compare: JASPAR motifs find themselves ('+', offset 0) and their
+ * with FORMAT naming file:line. Compare under the column-shuffled null (--null shuffle; TOMTOM's
+ * null, the default, has tests/test_tomtom.c): JASPAR motifs find themselves ('+', offset 0) and their
  * reverse complements ('-'); noisy, trimmed copies of REST, CTCF and USF1 find their originals with
  * q < 0.05 under both similarity measures; uninformative queries find nothing; p, E and q obey their
- * definitions; p-values are calibrated on a synthetic database; results do not depend on the thread
+ * definitions; p-values are calibrated on a synthetic database (both nulls); results do not depend on the thread
  * count; the TSV has its header, rows and '#' lines.
  */
 #include <criterion/criterion.h>
