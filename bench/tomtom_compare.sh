@@ -50,8 +50,11 @@ for tf in $tfs; do
     m="$models/$tf.cnn.dm"
     if [ ! -s "$m" ]; then
         echo "tomtom_compare: training $tf (at most $epochs epochs)" >&2
+        # train writes its checkpoint at every epoch end: a finished run only is renamed to $m.
         "$bin" train --arch cnn --train "$ac" --negatives shuffle --epochs "$epochs" --seed 1 \
-            --threads "$threads" --out "$m" --quiet > "$models/$tf.train.log" 2>&1
+            --threads "$threads" --out "$models/$tf.partial.dm" --quiet > "$models/$tf.train.log" 2>&1
+        mv "$models/$tf.partial.dm" "$m"
+        rm -f "$models/$tf.partial.dm.last"
     fi
     [ -s "$models/$tf.filters.meme" ] ||
         "$bin" motifs --model "$m" --data "$ac" --out "$models/$tf.filters" --threads "$threads" 2> /dev/null
