@@ -182,6 +182,8 @@ Test(tomtom, convolution_and_pvalues_match_brute_force) {
              * ≥ 1e-6 here, and the head sums carry ~1e-15 relative error each). */
             cr_assert(fabs(h[i].pvalue - p) <= 1e-9 * p, "dist %d target %d: p %.17g, formula %.17g", dist, t,
                       h[i].pvalue, p);
+            /* The same integers through the same division: 1e-12 only absorbs printing-free
+             * double rounding (the value is exact up to one ulp). */
             cr_assert_float_eq(h[i].score, (double)(best - wq * w.zero) / w.scale, 1e-12);
         }
         free(h);
