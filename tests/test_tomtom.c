@@ -108,23 +108,37 @@ static void enumerate_span(const int16_t *g, int wq, int n_cols, int s, int e, d
 Test(tomtom, convolution_and_pvalues_match_brute_force) {
     dm_rng r;
     dm_rng_init(&r, dm_test_seed(), 140, 0);
-    /* Four targets of widths 1-3 (8 columns, 16 background columns); a 3-column query. */
-    int widths[4] = {1, 2, 3, 2};
-    dm_motif tm[4], qm = random_motif(&r, 3, 99);
-    for (int t = 0; t < 4; t++) tm[t] = random_motif(&r, widths[t], t);
-    dm_motif_set db = {4, tm}, q = {1, &qm};
+    /* Five targets of widths 1-5 (13 columns, 26 background columns); a 3-column query: internal,
+     * overhanging and (width 5) repeated whole-query alignments all occur. */
+    enum { NTB = 5 };
+    int widths[NTB] = {1, 2, 3, 2, 5};
+    dm_motif tm[NTB], qm = random_motif(&r, 3, 99);
+    for (int t = 0; t < NTB; t++) tm[t] = random_motif(&r, widths[t], t);
+    dm_motif_set db = {NTB, tm}, q = {1, &qm};
     for (int dist = 0; dist < 3; dist++) {
-        int n_cols, col0[4];
+        int n_cols, col0[NTB];
         float *pool = pool_of(&db, &n_cols, col0);
         int wq = qm.w;
         float *sim = malloc(sizeof(float) * 2 * (size_t)wq * (size_t)n_cols);
         cr_assert(sim);
         dm_compare_sim(pool, n_cols, &qm, dist, sim);
-        dm_tomtom_db tdb = {.n = 4, .w = widths, .col0 = col0, .n_cols = n_cols, .wt_max = 3};
+        dm_tomtom_db tdb = {.n = NTB, .w = widths, .col0 = col0, .n_cols = n_cols, .wt_max = 5};
         dm_tomtom_work w;
         cr_assert_eq(dm_tomtom_work_init(&w, &tdb, wq), DM_STATUS_OK);
         dm_tomtom_discretise(&w, sim, wq, n_cols);
         cr_assert(w.scale >= 1 && w.zero >= 0 && w.zero <= DM_TOMTOM_BINS, "scale %d zero %d", w.scale, w.zero);
+        /* The median shift: the lower median of each column's 2 n_cols scores lands on `zero`, so
+         * fewer than half of them bin below it and at least half at or below it. */
+        for (int i = 0; i < wq; i++) {
+            int below = 0, at_or_below = 0;
+            for (int k = 0; k < 2 * n_cols; k++) {
+                int g = w.g[(size_t)(k / 2) * 2 * wq + (size_t)(k % 2) * wq + (wq - 1 - i)];
+                below += g < w.zero;
+                at_or_below += g <= w.zero;
+            }
+            cr_assert(below <= n_cols - 1 && at_or_below >= n_cols, "column %d: %d below, %d at or below of %d", i,
+                      below, at_or_below, 2 * n_cols);
+        }
         /* Every span: the convolution of the per-column histograms against the enumeration. */
         double conv[3 * DM_TOMTOM_BINS + 2], tmp[3 * DM_TOMTOM_BINS + 2], brute[3 * DM_TOMTOM_BINS + 1];
         double span_cdf[3][3][3 * DM_TOMTOM_BINS + 2]; /* P(sum < k) per span, from the enumeration */
@@ -136,7 +150,7 @@ Test(tomtom, convolution_and_pvalues_match_brute_force) {
                 n += DM_TOMTOM_BINS;
                 memcpy(conv, tmp, sizeof(double) * (size_t)n);
                 enumerate_span(w.g, wq, n_cols, s, e, brute);
-                /* Both are sums of at most 16³ products of multiples of 1/16: equal to rounding
+                /* Both are sums of at most 26³ products of multiples of 1/26: equal to rounding
                  * (relative 1e-12 is ~10⁴ ulps, far above the error of a few thousand additions). */
                 for (int k = 0; k < n; k++)
                     cr_assert(fabs(conv[k] - brute[k]) <= 1e-12 * fmax(brute[k], 1e-300) + 1e-300,
@@ -191,7 +205,7 @@ Test(tomtom, convolution_and_pvalues_match_brute_force) {
         free(sim);
         free(pool);
     }
-    free_motifs(tm, 4);
+    free_motifs(tm, NTB);
     free(qm.p);
 }
 
