@@ -106,6 +106,18 @@ commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
     echo "Spearman: rank correlation of log10 p over every query × target pair, and over the pairs in either"
     echo "tool's top 10 for their query. Median |log10 ratio|: typical distance of the two p-values in decades."
     echo
+    echo "Models (validation: 10% of the training pairs, shuffled negatives; logs in $models):"
+    echo
+    echo "| TF | selected epoch | validation AUROC | train s | filter motifs | optimised motifs |"
+    echo "|---|---|---|---|---|---|"
+    for tf in $tfs; do
+        log="$models/$tf.train.log"
+        printf '| %s | %s | %s | %s | %s | %s |\n' "$tf" \
+            "$(sed -n 's/.*epoch \([0-9]*\) of \([0-9]*\) run.*/\1 of \2/p' "$log" 2>/dev/null)" \
+            "$(awk '$1 == "valid" {print $3}' "$log" 2>/dev/null)" "$(awk '$1 == "time" {print $2}' "$log" 2>/dev/null)" \
+            "$(grep -c '^MOTIF' "$models/$tf.filters.meme")" "$(grep -c '^MOTIF' "$models/$tf.optimized.meme")"
+    done
+    echo
     cat "$prefix.table.md"
     echo
     echo "Wall time of deepmotif compare per query file and method (one thread; memelite's time per set is in"
