@@ -40,9 +40,11 @@ dm_status dm_genome_fetch(dm_genome *g, int chrom, int64_t start, int64_t end, c
 
 typedef struct dm_region {
     char chrom[128];
-    int64_t start, end;   /* [start, end), 0-based */
+    int64_t start, end;   /* [start, end), 0-based: the window read (after dm_regions_resize) */
+    int64_t bed_start, bed_end;   /* the region as the BED file gave it (messages, default names) */
     char strand;          /* '+', '-' or '.' (BED6's '.', or fewer than 6 columns: read as '+') */
-    char name[128];       /* BED4's name, or "chrom:start-end(strand)" when absent */
+    char name[128];       /* BED4's name, or "chrom:start-end(strand)" when absent or "." (the BED's
+                             coordinates; "(strand)" only for '+' or '-') */
     int8_t label;         /* from the label column (1, 0), else DM_LABEL_UNKNOWN */
     int64_t line;         /* the line of the BED file it came from (1-based) */
 } dm_region;
