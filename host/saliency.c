@@ -109,6 +109,11 @@ static dm_status integrated_gradients(dm_net *m, const float *x, const int *cls,
     }
     float *bufs[] = {d_x, d_x0, d_sum, d_g2};
     for (int k = 0; k < 4; k++) if (bufs[k]) op->free(be, bufs[k]);
+    if (!st && o->center)   /* the path-averaged gradient, corrected before it meets (x − x0) */
+        for (size_t r = 0; r < n; r += 4) {
+            float mean = 0.25f * (attr[r] + attr[r + 1] + attr[r + 2] + attr[r + 3]);
+            for (int c = 0; c < 4; c++) attr[r + c] -= mean;
+        }
     for (size_t i = 0; !st && i < n; i++) attr[i] = attr[i] / (float)steps * (x[i] - x0[i]);
     if (!st) {   /* the score of the input itself */
         st = dm_net_forward(m, x, B, false, 0, 0);
@@ -181,7 +186,7 @@ dm_status dm_saliency_batch(dm_net *m, const float *x, const int8_t *labels, int
     for (int64_t r = 0; r < (int64_t)B * L; r++) {
         float *a = attr + 4 * r;
         const float *xr = x + 4 * r;
-        if (o->center) {
+        if (o->center && o->method != DM_SAL_IG) {   /* IG centres its averaged gradient itself */
             float mean = 0.25f * (a[0] + a[1] + a[2] + a[3]);
             for (int c = 0; c < 4; c++) a[c] -= mean;
         }

@@ -10,7 +10,11 @@
  *   ism           in-silico mutagenesis: S(X with base b at position l) − S(X) for every l and b
  *                 (0 for the present base), by batched forward passes
  * S is the class score log P(pos) (`pos`) or log P(y) of the true label (`label`). With `center`
- * the gradient is mean-centred over the four bases first (TF-MoDISco's hypothetical contributions).
+ * every method is mean-centred over the four bases at each position (TF-MoDISco's hypothetical
+ * contributions, tangermeme's defaults): the gradient before it is multiplied by X (grad, grad-x-input,
+ * original: Majdandzic et al. 2023's correction), the path-averaged gradient before it is multiplied
+ * by X − X0 (ig), the four substitution effects (ism). Off by default: the outputs stay those of
+ * earlier versions (and DeMo's for `original`).
  */
 #ifndef DM_SALIENCY_H
 #define DM_SALIENCY_H
@@ -25,7 +29,7 @@ typedef enum dm_sal_target { DM_TARGET_POS = 0, DM_TARGET_LABEL } dm_sal_target;
 typedef struct dm_saliency_options {
     dm_sal_method method;
     dm_sal_target target;
-    bool center;          /* mean-centre the gradient over the 4 bases */
+    bool center;          /* mean-centre over the 4 bases (above) */
     bool nlc;             /* write (N, L, 4) instead of (N, 4, L) */
     bool n_quarter;       /* N encoded as 0.25 per base */
     bool progress;        /* report progress through the progress callback (dm_set_log) */

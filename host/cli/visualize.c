@@ -28,7 +28,9 @@ const cli_opt cli_saliency_opts[] = {
     {"--target", "pos|label", "class score: log P(bound) (default) or log P(true label)", CLI_CHOICES("pos", "label"), 0},
     {"--layout", "ncl|nlc", "array layout: (N, 4, L) (default, PyTorch/TF-MoDISco) or (N, L, 4)",
      CLI_CHOICES("ncl", "nlc"), 0},
-    {"--center", NULL, "mean-centre the gradient over the 4 bases (hypothetical contributions)", NULL, 0},
+    {"--center", NULL, "mean-centre over the 4 bases at each position, every method (TF-MoDISco's hypothetical "
+                       "contributions): the gradient before x X, IG's averaged gradient before x (X - X0), ISM's "
+                       "4 effects; off by default (outputs as before)", NULL, 0},
     {"--batch", "N", "sequences per batch (default 256)", NULL, 0},
     {"--quiet", NULL, "no progress line", NULL, 0},
     {0},

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Acceptance demo of `deepmotif scan` (issue 14): a CNN trained on REST GM12878 (_AC positives + one
+# dinucleotide shuffle each) scans a synthetic genome in which REST positives of the held-out _B file
+# are planted as 101-bp blocks at known coordinates (background: a second-order Markov chain fitted to
+# the _B sequences; bench/scan_rest.py). Reports the fraction of planted sites covered by a peak and
+# the fraction of peaks on a planted site, for the whole genome at stride 10; then the "BED in, bigWig
+# out" example (regions around some sites and away from all, stride 1), read back with pyBigWig when
+# /work/venv-torch (or $PYBIGWIG_PYTHON) has it.
+#
+#   bench/scan_rest.sh [DATA_DIR] [OUT_MD]
+#     DATA_DIR  default ../shared/data/deepbind
+#     OUT_MD    default bench/results/scan_rest.md
+# Environment: DM_BIN (build/deepmotif), MODEL (reuse this checkpoint instead of training), WORK (a
+#              folder kept for inspection; default a temporary one), EPOCHS (20), SEED (1),
+#              STRIDE (10), DEVICE (auto).
+set -euo pipefail
+data=${1:-../shared/data/deepbind}
+md=${2:-bench/results/scan_rest.md}
+bin=${DM_BIN:-build/deepmotif}
+epochs=${EPOCHS:-20}
+seed=${SEED:-1}
+stride=${STRIDE:-10}
+device=${DEVICE:-auto}
+here=$(cd "$(dirname "$0")" && pwd)
+py=/usr/bin/python3
+pybw=${PYBIGWIG_PYTHON:-/work/venv-torch/bin/python}
+ac="$data/REST_GM12878_NRSF_HudsonAlpha_AC.seq.gz"
+b="$data/REST_GM12878_NRSF_HudsonAlpha_B.seq.gz"
+[ -x "$bin" ] || { echo "scan_rest: $bin not built (run make)" >&2; exit 1; }
+[ -f "$ac" ] && [ -f "$b" ] || { echo "scan_rest: no REST GM12878 files in $data" >&2; exit 1; }
+if [ -n "${WORK:-}" ]; then w=$WORK; mkdir -p "$w"; else w=$(mktemp -d); trap 'rm -rf "$w"' EXIT; fi
+commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+
+model=${MODEL:-$w/rest.cnn.dm}
+if [ -z "${MODEL:-}" ]; then
+    t0=$(date +%s.%N)
+    "$bin" train --arch cnn --train "$ac" --negatives shuffle --epochs "$epochs" --seed "$seed" \
+        --device "$device" --out "$model" > "$w/train.log" 2>&1
+    train_s=$(echo "$(date +%s.%N) - $t0" | bc)
+fi
+auroc=$("$bin" eval --model "$model" --data "$b" --device "$device" | awk '$1 == "AUROC" {print $2}')
+
+"$py" "$here/scan_rest.py" genome "$b" "$w" --seed "$seed"
+bases=$(grep -v '^>' "$w/genome.fa" | tr -d '\n' | wc -c)
+
+# the whole genome at stride S, both strands (max)
+t0=$(date +%s.%N)
+"$bin" scan --model "$model" --genome "$w/genome.fa" --stride "$stride" --device "$device" --quiet \
+    --out "$w/whole" 2> "$w/scan.log"
+scan_s=$(echo "$(date +%s.%N) - $t0" | bc)
+# the peaks at a stricter threshold, from the same bigWig's windows: a second scan with --threshold
+"$bin" scan --model "$model" --genome "$w/genome.fa" --stride "$stride" --device "$device" --quiet \
+    --threshold 0.9 --format bedgraph --out "$w/whole90" 2>> "$w/scan.log"
+ev50=$("$py" "$here/scan_rest.py" evaluate "$w/sites.bed" "$w/whole.peaks.bed")
+ev90=$("$py" "$here/scan_rest.py" evaluate "$w/sites.bed" "$w/whole90.peaks.bed")
+get() { echo "$1" | awk -v k="$2" '$1 == k {print $2}'; }
+
+# BED in, bigWig out
+"$bin" scan --model "$model" --genome "$w/genome.fa" --bed "$w/regions.bed" --stride 1 --device "$device" \
+    --quiet --out "$w/regions" 2>> "$w/scan.log"
+"$bin" scan --model "$model" --genome "$w/genome.fa" --bed "$w/regions.bed" --stride 1 --device "$device" \
+    --quiet --format bedgraph --out "$w/regions" 2>> "$w/scan.log"
+evr=$("$py" "$here/scan_rest.py" evaluate <(awk '$4 ~ /^site_/' "$w/regions.bed" | cut -f1-3) "$w/regions.peaks.bed")
+
+# the bigWig as a genome browser's library reads it
+if "$pybw" -c 'import pyBigWig' 2> /dev/null; then
+    pycheck=$("$pybw" - "$w/regions.bw" "$w/regions.bedGraph" <<'EOF'
+import math, sys
+import pyBigWig
+bw = pyBigWig.open(sys.argv[1])
+assert bw.isBigWig(), "not a bigWig"
+n = worst = 0
+for line in open(sys.argv[2]):
+    c, s, e, v = line.split()
+    got = bw.values(c, int(s), int(e))
+    for g in got:
+        worst = max(worst, abs(g - float(v)) / max(abs(float(v)), 1e-30))
+        n += 1
+print(f"pyBigWig {pyBigWig.__version__}: {len(bw.chroms())} chromosomes, {n} bases compared with the bedGraph, "
+      f"largest relative difference {worst:.2e} (the bedGraph prints 6 significant digits)")
+EOF
+)
+else
+    pycheck="pyBigWig not installed in $pybw: check skipped"
+fi
+
+mkdir -p "$(dirname "$md")"
+cat > "$md" <<EOF
+# \`deepmotif scan\` on a synthetic genome with planted REST sites
+
+Written by \`bench/scan_rest.sh\` (commit $commit, $(date -u +%Y-%m-%dT%H:%MZ), $("$bin" --version | sed -n 's/^cpu: //p')).
+
+- Model: CNN (default shapes) trained on REST GM12878 \`_AC\` with \`--negatives shuffle\`,
+  ${epochs} epochs max, seed $seed${train_s:+, ${train_s%.*} s}; AUROC on the held-out \`_B\` file: $auroc.
+- Genome: $(grep -c '^>' "$w/genome.fa") chromosomes, $bases bases from a second-order Markov chain fitted
+  to the \`_B\` sequences; $(wc -l < "$w/sites.bed") REST positives of \`_B\` planted as 101-bp blocks at
+  random positions at least 2 kb apart (\`sites.bed\`).
+- Scan: every chromosome, stride $stride, both strands (max), in ${scan_s%.*} s.
+
+| threshold | peaks | planted sites covered by a peak (recall) | peaks on a planted site (precision) |
+|---|---|---|---|
+| 0.5 | $(get "$ev50" peaks) | $(get "$ev50" sites_covered) / $(get "$ev50" sites) = $(get "$ev50" recall) | $(get "$ev50" peaks_on_sites) / $(get "$ev50" peaks) = $(get "$ev50" precision) |
+| 0.9 | $(get "$ev90" peaks) | $(get "$ev90" sites_covered) / $(get "$ev90" sites) = $(get "$ev90" recall) | $(get "$ev90" peaks_on_sites) / $(get "$ev90" peaks) = $(get "$ev90" precision) |
+
+BED in, bigWig out: $(wc -l < "$w/regions.bed") regions of 2 kb (half around planted sites, half away
+from every site), stride 1: $(get "$evr" peaks) peaks; $(get "$evr" sites_covered) of the
+$(get "$evr" sites) site regions hold a peak, $(get "$evr" peaks_on_sites) peaks lie in a site region.
+$pycheck.
+EOF
+cat "$md"
