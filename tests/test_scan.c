@@ -20,6 +20,8 @@
 #include "deepmotif.h"
 #include "dm_internal.h"
 #include "model.h"
+#include "netio.h"
+#include "saliency.h"
 #include "testutil.h"
 #include "track.h"
 
@@ -68,13 +70,12 @@ static void make_genome(void) {
 
 /* One conv filter (width W) of +1 on the motif's bases, bias −(W − 1): ReLU gives 1 for an exact match,
  * 0 otherwise; global max; fc logits (8a − 4, 0) for (bound, unbound). */
-static void make_model(void) {
+static dm_net *build_net(dm_backend *be, int batch, float **params) {
     dm_hparams hp;
     dm_hparams_default(&hp, 0);
     hp.len = L, hp.n_conv = 1, hp.conv_width[0] = W, hp.conv_channels = 1, hp.dropout = 0;
-    dm_backend *be = dm_backend_cpu_create(1);
     dm_net *m;
-    cr_assert_eq(dm_net_create(&m, &hp, be, 1), DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert_eq(dm_net_create(&m, &hp, be, batch), DM_STATUS_OK, "%s", dm_last_error());
     int64_t np = dm_net_n_params(m);
     float *w = calloc((size_t)np, sizeof(float));
     const dm_tensor_info *cw = dm_net_tensor(m, "conv1.weight"), *cb = dm_net_tensor(m, "conv1.bias");
@@ -84,6 +85,18 @@ static void make_model(void) {
     w[cb->offset] = -(W - 1);
     w[fw->offset] = 8.0f;    /* row 0: bound */
     w[fb->offset] = -4.0f;
+    cr_assert_eq(dm_net_set_params(m, w), DM_STATUS_OK);
+    if (params) *params = w;
+    else free(w);
+    return m;
+}
+
+static void make_model(void) {
+    dm_backend *be = dm_backend_cpu_create(1);
+    float *w;
+    dm_net *m = build_net(be, 1, &w);
+    const dm_hparams hp = *dm_net_hparams(m);
+    int64_t np = dm_net_n_params(m);
     dm_provenance prov = {0};
     int32_t nt;
     const dm_tensor_info *t = dm_net_tensors(m, &nt);
@@ -377,4 +390,79 @@ Test(scan, track_average_of_overlapping_windows) {
     cr_assert_eq(dm_track_commit(t), DM_STATUS_OK);
     cr_assert_str_eq(dm_test_slurp_in(dir, "avg.bedGraph"),
                      "c1\t10\t12\t1\nc1\t12\t14\t2\nc1\t14\t16\t3\nc1\t30\t31\t5\nc1\t31\t32\t6\nc2\t0\t4\t1\n");
+}
+
+/* ---- saliency with coordinates: regions.bed and the per-base track ------------------------------------ */
+
+Test(scan, saliency_regions_bed_and_track) {
+    write_file("sal.bed", "chr1\t985\t1026\tfirst\t0\t+\n"     /* the + site */
+                          "chr1\t1000\t1041\tsecond\t0\t+\n"    /* overlaps the first: averaged */
+                          "chr1\t2185\t2226\tminus\t0\t-\n"     /* the − site, read on its strand */
+                          "chr2\t0\t41\tedge\n");
+    char bed[4200], fa[4200], prefix[4200];
+    snprintf(bed, sizeof bed, "%s/sal.bed", dir);
+    snprintf(fa, sizeof fa, "%s/genome.fa", dir);
+    snprintf(prefix, sizeof prefix, "%s/sal", dir);
+    dm_regions rs;
+    dm_genome *g;
+    cr_assert_eq(dm_bed_read(bed, 0, &rs), DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert_eq(dm_genome_open(&g, fa), DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert_eq(dm_regions_check(&rs, g), DM_STATUS_OK, "%s", dm_last_error());
+    dm_dataset ds;
+    cr_assert_eq(dm_regions_dataset(&rs, g, L, &ds), DM_STATUS_OK, "%s", dm_last_error());
+    dm_backend *be = dm_backend_cpu_create(1);
+    dm_net *m = build_net(be, 4, NULL);
+    dm_saliency_options o = {.method = DM_SAL_GRAD_X_INPUT};
+    dm_saliency_out *out;
+    cr_assert_eq(dm_saliency_open(&out, m, ds.n, &o, prefix), DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert_eq(dm_saliency_coords(out, &rs, g, true), DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert_eq(dm_saliency_rows(out, &ds, 0), DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert_eq(dm_saliency_commit(out), DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert_str_eq(dm_test_slurp_in(dir, "sal.regions.bed"),
+                     "chr1\t985\t1026\tfirst\t0\t+\nchr1\t1000\t1041\tsecond\t0\t+\n"
+                     "chr1\t2185\t2226\tminus\t0\t-\nchr2\t0\t41\tedge\t0\t+\n");
+    /* the expectation: each row's present-base attribution (one batch of its own), placed on the genome
+     * (minus rows reversed) and averaged in double */
+    double sum[2][3000] = {{0}};
+    int cnt[2][3000] = {{0}};
+    float x[L * 4], a[L * 4], p;
+    for (int64_t i = 0; i < ds.n; i++) {
+        dm_onehot_host(x, ds.seq + i * L, L, false);
+        cr_assert_eq(dm_saliency_batch(m, x, NULL, 1, i, &o, a, &p), DM_STATUS_OK);
+        int c = rs.r[i].chrom[3] - '1';
+        for (int l = 0; l < L; l++) {
+            double v = a[4 * l] * x[4 * l] + a[4 * l + 1] * x[4 * l + 1] + a[4 * l + 2] * x[4 * l + 2] + a[4 * l + 3] * x[4 * l + 3];
+            int64_t pos = rs.r[i].strand == '-' ? rs.r[i].end - 1 - l : rs.r[i].start + l;
+            sum[c][pos] += v, cnt[c][pos]++;
+        }
+    }
+    char path[4300];
+    snprintf(path, sizeof path, "%s.track.bw", prefix);
+    cr_assert_eq(bwInit(1 << 17), 0);
+    bigWigFile_t *bw = bwOpen(path, NULL, "r");
+    cr_assert(bw, "libBigWig cannot open %s", path);
+    int nonzero = 0;
+    for (int c = 0; c < 2; c++) {
+        bwOverlappingIntervals_t *v = bwGetValues(bw, chr_name[c], 0, (uint32_t)chr_len[c], 1);
+        cr_assert(v && v->l == (uint32_t)chr_len[c]);
+        for (int64_t q = 0; q < chr_len[c]; q++) {
+            if (!cnt[c][q]) {
+                cr_assert(isnan(v->value[q]), "%s:%lld: a value where no region is", chr_name[c], (long long)q);
+                continue;
+            }
+            double want = sum[c][q] / cnt[c][q];
+            nonzero += want != 0;
+            /* float32 storage of a mean of at most 2 float32 values: 2 ulps relative, 1e-12 floor */
+            cr_assert(fabs(v->value[q] - want) <= 1e-12 + 2.5e-7 * fabs(want), "%s:%lld: %g vs %g", chr_name[c],
+                      (long long)q, (double)v->value[q], want);
+        }
+        bwDestroyOverlappingIntervals(v);
+    }
+    cr_assert_gt(nonzero, 20, "the sites' attributions are not all zero");
+    bwClose(bw);
+    dm_dataset_free(&ds);
+    dm_regions_free(&rs);
+    dm_genome_close(g);
+    dm_net_free(m);
+    dm_backend_free(be);
 }
