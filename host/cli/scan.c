@@ -22,7 +22,7 @@ const cli_opt cli_scan_opts[] = {
     {"--combine", "max|mean", "how the two strands' P combine (default max)", CLI_CHOICES("max", "mean"), 0},
     {"--threshold", "T", "peaks: windows with P >= T, merged when they overlap or touch (default 0.5)", NULL, 0},
     {"--format", "bigwig|bedgraph", "the track's format (default bigwig)", CLI_CHOICES("bigwig", "bedgraph"), 0},
-    {"--batch", "N", "windows per batch on the device (default 1024)", NULL, 0},
+    {"--batch", "N", "windows per batch on the device (default 128; each with its reverse complement)", NULL, 0},
     {"--quiet", NULL, "no progress line", NULL, 0},
     {0},
 };
@@ -37,7 +37,7 @@ int cli_scan(cli_args *a) {
     CLI_CHECK(dm_track_format_parse(cli_opt_or(a, "--format", "bigwig"), &o.format));
     o.n_quarter = cli_n_quarter(a);
     o.progress = !cli_flag(a, "--quiet") && isatty(fileno(stderr));
-    int batch = (int)cli_int(a, "--batch", 1024, 1, 1 << 16);
+    int batch = (int)cli_int(a, "--batch", 128, 1, 1 << 15);
     const char *prefix = cli_required(a, "--out"), *model = cli_required(a, "--model");
     const char *genome = cli_opt_str(a, "--genome"), *bed = cli_opt_str(a, "--bed"), *data = cli_opt_str(a, "--data");
     if (!genome == !data) cli_usage_error("give --genome (with or without --bed) or --data, not both");
