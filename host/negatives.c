@@ -10,6 +10,7 @@
  * [0, 1]) and draw, in each bin, as many as the peaks in that bin by reservoir sampling from the
  * `negatives` stream of the seed (deterministic: the same inputs and seed give the same windows).
  */
+#define _GNU_SOURCE   /* qsort_r */
 #include <stdbool.h>
 #include <string.h>
 
@@ -107,11 +108,10 @@ static dm_status dm_reglist_push(dm_reglist *l, const dm_region *r, int64_t peak
 
 /* Drops every region equal (chrom, start, end, strand) to an earlier one, with its pair entry: the
  * right flank of one peak may be the left flank of another. */
-static const dm_region *g_dup_r;   /* qsort's context */
-
-static int dm_dup_cmp(const void *a, const void *b) {
+static int dm_dup_cmp(const void *a, const void *b, void *ctx) {
+    const dm_region *r = ctx;
     int64_t i = *(const int64_t *)a, j = *(const int64_t *)b;
-    const dm_region *x = &g_dup_r[i], *y = &g_dup_r[j];
+    const dm_region *x = &r[i], *y = &r[j];
     int c = strcmp(x->chrom, y->chrom);
     if (c) return c;
     if (x->start != y->start) return x->start < y->start ? -1 : 1;
@@ -130,9 +130,7 @@ static dm_status dm_drop_duplicates(dm_regions *rs, int64_t *pair) {
         return dm_error(DM_STATUS_NOMEM, "%s: out of memory", rs->path);
     }
     for (int64_t i = 0; i < n; i++) ord[i] = i;
-    g_dup_r = rs->r;
-    qsort(ord, (size_t)n, sizeof *ord, dm_dup_cmp);
-    g_dup_r = NULL;
+    qsort_r(ord, (size_t)n, sizeof *ord, dm_dup_cmp, rs->r);
     for (int64_t k = 1; k < n; k++) {
         const dm_region *x = &rs->r[ord[k - 1]], *y = &rs->r[ord[k]];
         drop[ord[k]] = x->start == y->start && x->end == y->end && x->strand == y->strand && !strcmp(x->chrom, y->chrom);

@@ -191,9 +191,8 @@ int cli_train(cli_args *a) {
     const char *resume = cli_opt_str(a, "--resume");
     dm_arch arch = DM_ARCH_CNN;
     if (cli_opt_str(a, "--arch")) arch = arch_opt(cli_opt_str(a, "--arch"));
-    const char *out = cli_required(a, "--out");
     bool bed = cli_bed_input(a, "--train", "--test-bed");   /* --train, or --bed with --genome */
-    const char *train_path = cli_opt_str(a, bed ? "--bed" : "--train");
+    const char *train_path = cli_opt_str(a, bed ? "--bed" : "--train"), *out = cli_required(a, "--out");
     if (cli_flag(a, "--test") && cli_flag(a, "--test-bed")) cli_usage_error("--test-bed replaces --test: give one of them");
     if (!resume) cli_required(a, "--arch");
     const char *proto = cli_opt_or(a, "--protocol", "default");
