@@ -9,6 +9,9 @@
       blocks, name = the EventID) and DIR/regions.bed (the "BED in" example: 2 kb around every
       fifth site and as many 2 kb regions away from any site).
 
+  scan_rest.py peaks SCAN.bedGraph STRIDE L THRESHOLD
+      The peaks `deepmotif scan --threshold THRESHOLD` would write, from a scan's bedGraph.
+
   scan_rest.py evaluate sites.bed peaks.bed
       Prints the fraction of planted sites overlapped by a peak (recall) and the fraction of peaks
       overlapping a planted site (precision), as key value lines.
@@ -126,6 +129,32 @@ def evaluate(a):
     print(f"precision {true / len(peaks) if peaks else float('nan'):.4f}")
 
 
+def peaks(a):
+    """The windows of a scan's bedGraph with P >= threshold, merged as `deepmotif scan` merges them:
+    the interval [s, s + S) belongs to the window starting at s - floor((L - S) / 2) (S <= L: no
+    interval is clipped)."""
+    off = (a.L - a.stride) // 2
+    cur, n = None, 0
+    def close():
+        nonlocal n
+        if cur:
+            n += 1
+            print(f"{cur[0]}\t{cur[1]}\t{cur[2]}\tpeak_{n}\t{cur[3]:.4f}")
+    with open(a.bedgraph) as f:
+        for line in f:
+            c, s, e, v = line.split()
+            s, e, v = int(s), int(e), float(v)
+            if v < a.threshold:
+                continue
+            p = s - off
+            if cur and cur[0] == c and p <= cur[2]:
+                cur = (c, cur[1], max(cur[2], p + a.L), max(cur[3], v))
+            else:
+                close()
+                cur = (c, p, p + a.L, v)
+    close()
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -139,8 +168,13 @@ def main():
     e = sub.add_parser("evaluate")
     e.add_argument("sites")
     e.add_argument("peaks")
+    k = sub.add_parser("peaks")
+    k.add_argument("bedgraph")
+    k.add_argument("stride", type=int)
+    k.add_argument("L", type=int)
+    k.add_argument("threshold", type=float)
     a = p.parse_args()
-    genome(a) if a.cmd == "genome" else evaluate(a)
+    {"genome": genome, "evaluate": evaluate, "peaks": peaks}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -43,14 +43,17 @@ auroc=$("$bin" eval --model "$model" --data "$b" --device "$device" | awk '$1 ==
 "$py" "$here/scan_rest.py" genome "$b" "$w" --seed "$seed"
 bases=$(grep -v '^>' "$w/genome.fa" | tr -d '\n' | wc -c)
 
-# the whole genome at stride S, both strands (max)
+# the whole genome at stride S, both strands (max): the bedGraph, and the peaks at 0.5 as scan writes
+# them; the peaks at 0.9 are the same merge of the windows (recovered from the bedGraph's intervals)
 t0=$(date +%s.%N)
 "$bin" scan --model "$model" --genome "$w/genome.fa" --stride "$stride" --device "$device" --quiet \
-    --out "$w/whole" 2> "$w/scan.log"
+    --format bedgraph --out "$w/whole" 2> "$w/scan.log"
 scan_s=$(echo "$(date +%s.%N) - $t0" | bc)
-# the peaks at a stricter threshold, from the same bigWig's windows: a second scan with --threshold
-"$bin" scan --model "$model" --genome "$w/genome.fa" --stride "$stride" --device "$device" --quiet \
-    --threshold 0.9 --format bedgraph --out "$w/whole90" 2>> "$w/scan.log"
+"$py" "$here/scan_rest.py" peaks "$w/whole.bedGraph" "$stride" 101 0.9 > "$w/whole90.peaks.bed"
+# the helper reproduces scan's own peaks at 0.5 (coordinates), or its 0.9 peaks are not to be trusted
+"$py" "$here/scan_rest.py" peaks "$w/whole.bedGraph" "$stride" 101 0.5 | cut -f1-4 > "$w/whole50.check"
+cmp -s <(cut -f1-4 "$w/whole.peaks.bed") "$w/whole50.check" ||
+    { echo "scan_rest: scan_rest.py peaks disagrees with scan's peaks at 0.5" >&2; exit 1; }
 ev50=$("$py" "$here/scan_rest.py" evaluate "$w/sites.bed" "$w/whole.peaks.bed")
 ev90=$("$py" "$here/scan_rest.py" evaluate "$w/sites.bed" "$w/whole90.peaks.bed")
 get() { echo "$1" | awk -v k="$2" '$1 == k {print $2}'; }

@@ -9,6 +9,7 @@
  *
  * An index older than its FASTA is rebuilt (a stale .fai would read the wrong bases silently).
  */
+#define _GNU_SOURCE   /* qsort_r */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -179,10 +180,9 @@ static dm_status dm_index_error(const char *path, const char *fai_path, bool bui
 
 /* ---- open, close, the chromosome table -------------------------------------------------------- */
 
-static const dm_genome *g_sort_genome;   /* qsort's context (dm_genome_open is not re-entrant here) */
-
-static int dm_cmp_name(const void *a, const void *b) {
-    return strcmp(g_sort_genome->name[*(const int *)a], g_sort_genome->name[*(const int *)b]);
+static int dm_cmp_name(const void *a, const void *b, void *ctx) {
+    const dm_genome *g = ctx;
+    return strcmp(g->name[*(const int *)a], g->name[*(const int *)b]);
 }
 
 void dm_genome_close(dm_genome *g) {
@@ -258,9 +258,7 @@ dm_status dm_genome_open(dm_genome **out, const char *path) {
             return st;
         }
     }
-    g_sort_genome = g;
-    qsort(g->by_name, (size_t)g->n, sizeof *g->by_name, dm_cmp_name);
-    g_sort_genome = NULL;
+    qsort_r(g->by_name, (size_t)g->n, sizeof *g->by_name, dm_cmp_name, g);
     *out = g;
     return DM_STATUS_OK;
 }

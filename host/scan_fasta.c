@@ -3,6 +3,7 @@
  * twice through zlib (gzip or plain): a checking pass (names, lengths, every base), then the scan,
  * which reads each record sequentially, so memory stays at one read buffer whatever the lengths.
  */
+#define _GNU_SOURCE   /* qsort_r */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -159,9 +160,9 @@ static void table_free(fa_table *t) {
     free(t->line);
 }
 
-static const fa_table *cmp_table;
-static int by_name(const void *x, const void *y) {
-    return strcmp(cmp_table->name[*(const int64_t *)x], cmp_table->name[*(const int64_t *)y]);
+static int by_name(const void *x, const void *y, void *ctx) {
+    const fa_table *t = ctx;
+    return strcmp(t->name[*(const int64_t *)x], t->name[*(const int64_t *)y]);
 }
 
 static dm_status fa_check(const char *path, fa_table *t) {
@@ -203,10 +204,7 @@ static dm_status fa_check(const char *path, fa_table *t) {
         int64_t *ix = malloc(sizeof(int64_t) * (size_t)t->n);
         if (!ix) st = dm_error(DM_STATUS_NOMEM, "%s: out of memory", path);
         for (int64_t i = 0; !st && i < t->n; i++) ix[i] = i;
-        if (!st) {
-            cmp_table = t;   /* qsort has no context argument; the library is not reentrant here */
-            qsort(ix, (size_t)t->n, sizeof *ix, by_name);
-        }
+        if (!st) qsort_r(ix, (size_t)t->n, sizeof *ix, by_name, t);
         for (int64_t i = 1; !st && i < t->n; i++)
             if (!strcmp(t->name[ix[i - 1]], t->name[ix[i]])) {
                 int64_t a = ix[i - 1] < ix[i] ? ix[i - 1] : ix[i], b = ix[i - 1] < ix[i] ? ix[i] : ix[i - 1];

@@ -524,8 +524,8 @@ Test(bed, check_errors) {
     check_fails("chr1\t0\t10\nchr9\t0\t10\n", 0, 2, "chromosome 'chr9' is not in the genome");
     check_fails("1\t0\t10\n", 0, 1, "it has 'chr1'");
     check_fails("chr1\t0\t10\nchr2\t500\t538\n", 0, 2, "outside chr2 (length 537)");
-    check_fails("chr1\t0\t10\n", 50, 1, "the BED's 0-10 resized to 50 bp");   /* centred: -20..30 */
-    check_fails("chr1\t100\t110\nchrM\t50\t60\n", 30, 2, "the BED's 50-60 resized to 30 bp");
+    check_fails("chr1\t0\t10\n", 50, 1, "chr1:0-10, resized to 50 bp (-20..30), lies outside chr1");   /* centred: -20..30 */
+    check_fails("chr1\t100\t110\nchrM\t50\t60\n", 30, 2, "chrM:50-60, resized to 30 bp (40..70), lies outside");
 }
 
 Test(bed, dataset_matches_the_genome) {
