@@ -62,7 +62,8 @@ typedef struct scan_state {
     dm_track *track;
     peaks pk;
     dm_scan_stats *stats;
-    int64_t done, total;       /* bases, for progress */
+    int64_t done, total;       /* bases of the finished intervals and of all, for progress */
+    int64_t at;                /* bases of the current interval up to the last scored window */
     double t0, t_print;
 } scan_state;
 
@@ -73,6 +74,8 @@ static int64_t centre_start(int64_t p, int L, int S) {
     int64_t d = (int64_t)L - S;
     return p + (d >= 0 ? d / 2 : -((-d + 1) / 2));
 }
+
+static void report(scan_state *s, bool last);
 
 /* Scores the batch's windows and writes them in order. */
 static dm_status flush_batch(scan_state *s) {
@@ -94,7 +97,9 @@ static dm_status flush_batch(scan_state *s) {
         if (v >= s->o->threshold) peak_add(&s->pk, s->chrom, p, p + L, v);
     }
     s->stats->windows += s->nw;
+    s->at = s->pos[s->nw - 1] + S - s->a;
     s->nw = 0;
+    report(s, false);
     return DM_STATUS_OK;
 }
 
@@ -126,8 +131,10 @@ static void report(scan_state *s, bool last) {
     double now = dm_now();
     if (!s->o->progress || (!last && now - s->t_print < 0.5)) return;
     s->t_print = now;
-    dm_log_progress("scan", s->done, s->total, "scan: %lld / %lld bases (%.1f%%)  %.0f windows/s",
-                    (long long)s->done, (long long)s->total, s->total ? 100.0 * (double)s->done / (double)s->total : 100.0,
+    int64_t done = s->done + (last ? 0 : s->at);
+    if (done > s->total) done = s->total;
+    dm_log_progress("scan", done, s->total, "scan: %lld / %lld bases (%.1f%%)  %.0f windows/s",
+                    (long long)done, (long long)s->total, s->total ? 100.0 * (double)done / (double)s->total : 100.0,
                     (double)s->stats->windows / (now - s->t0 > 1e-9 ? now - s->t0 : 1e-9));
 }
 
@@ -147,13 +154,12 @@ static dm_status scan_interval(scan_state *s, uint8_t *buf, size_t cap, dm_scan_
             if (n > s->b - (bstart + blen)) n = s->b - (bstart + blen);
             DM_TRY(read(ctx, s->chrom, bstart + blen, n, buf + blen));
             blen += n;
-            s->done += n;
-            report(s, false);
         }
         DM_TRY(add_window(s, buf + (p - bstart), p));
     }
     DM_TRY(finish_batch(s));
-    s->done += s->b - (bstart + blen);   /* the tail no window reached */
+    s->done += s->b - s->a;
+    s->at = 0;
     return DM_STATUS_OK;
 }
 
