@@ -324,7 +324,21 @@ Test(genome, errors_name_the_file) {
         char *fa = put_text(ro, "g.fa", text);
         cr_assert_eq(chmod(ro, 0555), 0);
         open_fails(fa, DM_STATUS_IO, PARTS(fa, "cannot build", ".fai"));
+        /* with an index, older than the FASTA: used as it is in a folder that takes no files */
         cr_assert_eq(chmod(ro, 0755), 0);
+        char *src = path_in(dir, "src.fa");
+        free(put_text(dir, "src.fa", text));
+        dm_genome *g;
+        cr_assert_eq(dm_genome_open(&g, src), DM_STATUS_OK, "%s", dm_last_error());
+        dm_genome_close(g);
+        char *fai = path_in(ro, "g.fa.fai");
+        cr_assert_eq(dm_test_system("cp '%s.fai' '%s' && touch -d '1 hour ago' '%s'", src, fai, fai), 0);
+        cr_assert_eq(chmod(ro, 0555), 0);
+        cr_assert_eq(dm_genome_open(&g, fa), DM_STATUS_OK, "%s", dm_last_error());
+        check_against_text(g, text);
+        dm_genome_close(g);
+        cr_assert_eq(chmod(ro, 0755), 0);
+        free(src), free(fai);
         free(fa), free(ro);
     }
     free(missing), free(empty), free(text), free(gz), free(ragged), free(ragged2), free(notfa);
