@@ -308,7 +308,9 @@ Test(genome, errors_name_the_file) {
     char *text = genome_text(6);
     char *gz = put_gzip(dir, "g.fa.gz", text);
     open_fails(gz, DM_STATUS_FORMAT, PARTS(gz, "gzip, not bgzip"));
-    cr_assert(!file_exists(path_in(dir, "g.fa.gz.fai")));
+    char *gz_fai = path_in(dir, "g.fa.gz.fai");
+    cr_assert(!file_exists(gz_fai), "no index is left of a file that cannot be indexed");
+    free(gz_fai);
     /* Line 4 longer than the first line of its sequence (line 2). */
     char *ragged = put_text(dir, "ragged.fa", ">a\nACGT\nACGT\nACGTA\nAC\n>b\nAAA\n");
     open_fails(ragged, DM_STATUS_FORMAT, PARTS(ragged, ":4:", "cannot build"));
