@@ -20,7 +20,8 @@
 
 typedef struct dm_genome dm_genome;   /* opaque: an open faidx index and its chromosome table */
 
-/* Opens path (FASTA, plain or bgzip), building path.fai (and path.gzi) when missing. _IO (cannot
+/* Opens path (FASTA, plain or bgzip), building path.fai (and path.gzi) when missing, or older than the
+ * FASTA in a folder that takes files. _IO (cannot
  * open, cannot index: "GENOME: no index and cannot build one: reason"), _FORMAT, _NOMEM. */
 dm_status dm_genome_open(dm_genome **g, const char *path);
 void dm_genome_close(dm_genome *g);   /* NULL is a no-op */

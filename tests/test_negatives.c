@@ -161,7 +161,11 @@ Test(negatives, flank_windows) {
     }
     static const int want[8] = {2, 2, 1, 2, 1, 1, 1, 1};
     for (int i = 0; i < 8; i++) cr_assert_eq(per_peak[i], want[i], "peak %d: %d flanks", i + 1, per_peak[i]);
-    cr_assert_eq(dm_negatives_flank(&peaks, g, 0, &neg, &pair), DM_STATUS_ARG);
+    dm_regions_free(&neg);
+    free(pair);
+    dm_regions tmp;
+    int64_t *tmp_pair;
+    cr_assert_eq(dm_negatives_flank(&peaks, g, 0, &tmp, &tmp_pair), DM_STATUS_ARG);
 
     /* the data set: every peak (1) followed by its negatives (0), one group each */
     dm_dataset ds;
