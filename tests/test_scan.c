@@ -305,6 +305,10 @@ Test(scan, genome_equals_fasta_and_bed_regions) {
     cr_assert_eq(run("--genome genome.fa --out g --format bedgraph --stride 5"), 0, "%s", dm_test_slurp_in(dir, "err"));
     char *fa = strdup(dm_test_slurp_in(dir, "fa.bedGraph"));
     cr_assert_str_eq(dm_test_slurp_in(dir, "g.bedGraph"), fa);
+    /* the same FASTA gzip-compressed (zlib's gzip, not bgzip: --data reads it sequentially) */
+    cr_assert_eq(dm_test_system("gzip -c %s/genome.fa > %s/genome.fa.gz", dir, dir), 0);
+    cr_assert_eq(run("--data genome.fa.gz --out gz --format bedgraph --stride 5"), 0, "%s", dm_test_slurp_in(dir, "err"));
+    cr_assert_str_eq(dm_test_slurp_in(dir, "gz.bedGraph"), fa);
     free(fa);
     /* regions: unsorted, two overlapping (merged), one on the minus strand (scanned on the genome's
      * strand), one shorter than the window */
@@ -367,6 +371,21 @@ Test(scan, bad_inputs) {
     expect_failure(1, "--data short.fa", "no window");
     expect_failure(2, "--data genome.fa --genome genome.fa", "not both");
     expect_failure(1, "--data missing.fa", "missing.fa");
+}
+
+/* A failing commit of either output leaves neither (DM_FAULT: the commit fails as ENOSPC would), and
+ * no temporary file is left in the folder. */
+Test(scan, failed_outputs_leave_nothing) {
+    const char *faults[3] = {"fail@f.bw", "fail@f.peaks.bed", "fail@f.bedGraph"};
+    for (int k = 0; k < 3; k++) {
+        int rc = dm_test_system("cd %s && DM_FAULT=%s %s scan --model model.dm --device cpu --quiet --data genome.fa "
+                                "--stride 20 --out f %s > out 2> err", dir, faults[k], DM_TEST_CLI,
+                                k == 2 ? "--format bedgraph" : "");
+        cr_assert_eq(rc, 1, "%s: rc %d: %s", faults[k], rc, dm_test_slurp_in(dir, "err"));
+        cr_assert(strstr(dm_test_slurp_in(dir, "err"), "write failed"), "%s", dm_test_slurp_in(dir, "err"));
+        cr_assert(!exists("f.bw") && !exists("f.peaks.bed") && !exists("f.bedGraph"), "%s: output left", faults[k]);
+        cr_assert_eq(dm_test_system("ls -a %s | grep -q dmtmp", dir), 1, "%s: a temporary file left", faults[k]);
+    }
 }
 
 /* ---- the per-base averaging writer (saliency's --track) ---------------------------------------------- */
