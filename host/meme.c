@@ -204,7 +204,7 @@ static dm_status parse_rows(dm_meme_reader *r, dm_motif *m) {
             return dm_error(DM_STATUS_FORMAT, "%s:%ld: motif %s: row %d of w= %d has more than 4 numbers",
                             r->path, r->line, m->id, j + 1, m->w);
         if (r->type != DM_MOTIF_PPM) {
-            /* Signed values are kept as written; AUTO decides at the end of the file (meme_classify). */
+            /* Signed values are kept as written; AUTO decides after the whole file (dm_meme_read_as). */
             if (neg && !r->neg_line) r->neg_line = r->line;
             if (!neg && !(fabs(sum - 1.0) <= DM_MEME_ROW_TOL) && !r->sum_line) {
                 r->sum_line = r->line;
@@ -306,34 +306,11 @@ static dm_status meme_parse(dm_meme_reader *r, dm_motif_set *out) {
     return DM_STATUS_OK;
 }
 
-/* AUTO: a negative entry anywhere makes the file's matrices signed (CWM); otherwise every row must
- * sum to 1 and the matrices are probabilities, renormalised as the strict reader does. */
-static dm_status meme_classify(const dm_meme_reader *r, dm_motif_set *out, int *got) {
-    if (r->type == DM_MOTIF_CWM || (r->type == DM_MOTIF_AUTO && r->neg_line)) {
-        *got = DM_MOTIF_CWM;
-        return DM_STATUS_OK;
-    }
-    *got = DM_MOTIF_PPM;
-    if (r->type == DM_MOTIF_PPM) return DM_STATUS_OK;
-    if (r->sum_line)
-        return dm_error(DM_STATUS_FORMAT,
-                        "%s:%ld: %s; if these are contribution weights (a CWM with no negative entry), "
-                        "say so with --query-type cwm",
-                        r->path, r->sum_line, r->sum_msg);
-    for (int i = 0; i < out->n; i++)
-        for (int j = 0; j < out->m[i].w; j++) {
-            float *row = out->m[i].p + 4 * (size_t)j;
-            double sum = (double)row[0] + row[1] + row[2] + row[3];
-            for (int b = 0; b < 4; b++) row[b] = (float)(row[b] / sum);
-        }
-    return DM_STATUS_OK;
-}
-
-dm_status dm_meme_read_as(const char *path, int type, dm_motif_set *out, int *got) {
+/* One pass over the file with the reader's rules for `type` (r->type); r keeps what AUTO needs. */
+static dm_status meme_read_pass(dm_meme_reader *r, dm_motif_set *out) {
+    const char *path = r->path;
     out->n = 0;
     out->m = NULL;
-    int got_type = DM_MOTIF_PPM;
-    dm_meme_reader r = {.path = path, .type = type};
     int fd = open(path, O_RDONLY);
     if (fd < 0) return dm_error(DM_STATUS_IO, "%s: cannot open: %s", path, strerror(errno));
     dm_status chk = dm_input_check(path, fd, NULL);   /* a directory opens, then fails to read */
@@ -341,21 +318,43 @@ dm_status dm_meme_read_as(const char *path, int type, dm_motif_set *out, int *go
         close(fd);
         return chk;
     }
-    r.gz = gzdopen(fd, "rb");
-    if (!r.gz) {
+    r->gz = gzdopen(fd, "rb");
+    if (!r->gz) {
         close(fd);
         return dm_error(DM_STATUS_NOMEM, "%s: cannot open: out of memory", path);
     }
-    dm_status st = meme_parse(&r, out);
+    dm_status st = meme_parse(r, out);
     /* gzclose reports a gzip stream that ended early even when every read looked fine. */
-    int zc = gzclose(r.gz);
+    int zc = gzclose(r->gz);
     if (st == DM_STATUS_OK && zc != Z_OK)
         st = dm_error(DM_STATUS_IO, "%s: gzip stream is truncated or damaged", path);
-    if (st == DM_STATUS_OK) st = meme_classify(&r, out, &got_type);
-    free(r.buf);
+    free(r->buf);
+    r->buf = NULL;
+    r->cap = 0;
     if (st != DM_STATUS_OK) dm_motif_set_free(out);
-    if (got) *got = got_type;
     return st;
+}
+
+/* AUTO reads the signed values first: a negative entry anywhere makes the file's matrices CWMs;
+ * otherwise a row off 1 is the PPM error (with a hint), and a file of probability rows is read again
+ * by the strict reader, so that its PPMs are exactly dm_meme_read's. */
+dm_status dm_meme_read_as(const char *path, int type, dm_motif_set *out, int *got) {
+    dm_meme_reader r = {.path = path, .type = type};
+    if (got) *got = type == DM_MOTIF_CWM ? DM_MOTIF_CWM : DM_MOTIF_PPM;
+    DM_TRY(meme_read_pass(&r, out));
+    if (type != DM_MOTIF_AUTO) return DM_STATUS_OK;
+    if (r.neg_line) {
+        if (got) *got = DM_MOTIF_CWM;
+        return DM_STATUS_OK;
+    }
+    dm_motif_set_free(out);
+    if (r.sum_line)
+        return dm_error(DM_STATUS_FORMAT,
+                        "%s:%ld: %s; if these are contribution weights (a CWM with no negative entry), "
+                        "say so with --query-type cwm",
+                        path, r.sum_line, r.sum_msg);
+    dm_meme_reader strict = {.path = path, .type = DM_MOTIF_PPM};
+    return meme_read_pass(&strict, out);
 }
 
 dm_status dm_meme_read(const char *path, dm_motif_set *out) {
