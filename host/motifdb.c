@@ -88,7 +88,7 @@ static dm_status text_read(const char *path, mdb_text *t) {
             break;
         }
     }
-    if (gzclose(gz) != Z_OK && !st) st = dm_error(DM_STATUS_IO, "%s: gzip stream is truncated or damaged", path);
+    if (gzclose(gz) != Z_OK && !st) st = dm_error(DM_STATUS_IO, "%s: gzip file is truncated or damaged", path);
     if (st) return st;
     t->buf[n] = '\0';
     long lines = 1;
