@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <math.h>
 #include <stdbool.h>
 #include <string.h>
@@ -190,7 +191,8 @@ static dm_status parse_rows(dm_meme_reader *r, dm_motif *m) {
         for (int b = 0; b < 4; b++) {
             char *end;
             v[b] = strtod(t, &end);
-            bool bad = end == t || (*end && !isspace((unsigned char)*end)) || !isfinite(v[b]);
+            /* signed values are stored as float: beyond its range they would become infinite */
+            bool bad = end == t || (*end && !isspace((unsigned char)*end)) || !(fabs(v[b]) <= FLT_MAX);
             if (bad || (v[b] < 0 && r->type == DM_MOTIF_PPM))
                 return dm_error(DM_STATUS_FORMAT,
                                 "%s:%ld: motif %s: row %d of w= %d: expected 4 %s (A C G T), got '%.60s'",

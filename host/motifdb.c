@@ -24,6 +24,7 @@
 #define MDB_MAX_W       100000       /* widths above this are refused as implausible */
 #define MDB_SUM_TOL     1e-3         /* a position of probabilities sums to 1 within this */
 #define MDB_LOGODDS_TOL 0.02         /* 0.25 b^s of a position sums to 1 within this (2 decimals) */
+#define MDB_MAX_VALUE   1e30         /* larger magnitudes are refused: sums of 4 stay finite in float */
 
 void dm_motifs_read_options_default(dm_motifs_read_options *o) {
     *o = (dm_motifs_read_options){.type = DM_MOTIF_AUTO, .pseudocount = DM_MOTIFDB_PSEUDOCOUNT};
@@ -190,7 +191,8 @@ static bool starts_number(const char *s) {
     return isdigit((unsigned char)*s) != 0;
 }
 
-/* Numbers separated by whitespace up to the end (or a ']' when `bracket`); *k counts them (≤ cap).
+/* Numbers (|x| ≤ MDB_MAX_VALUE) separated by whitespace up to the end (or a ']' when `bracket`); *k
+ * counts them (≤ cap).
  * Returns the position of the first thing that is not a number, or NULL on success. */
 static const char *parse_numbers(const char *s, double *x, int cap, int *k, bool bracket) {
     *k = 0;
@@ -200,7 +202,7 @@ static const char *parse_numbers(const char *s, double *x, int cap, int *k, bool
         char *end;
         errno = 0;
         double v = strtod(s, &end);
-        if (end == s || !starts_number(s) || !isfinite(v) ||
+        if (end == s || !starts_number(s) || !(fabs(v) <= MDB_MAX_VALUE) ||
             (*end && !isspace((unsigned char)*end) && !(bracket && *end == ']')))
             return s;
         if (*k == cap) return s;

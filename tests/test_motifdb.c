@@ -388,6 +388,7 @@ Test(motifdb, malformed_inputs_name_file_and_line) {
     expect_bad(dir, "h.jaspar", ">a\nA [1 2]\nC [1 2]\nG [1 2]\nT [1 2]\n5 6\n", 6, A, "labelled then unlabelled");
     expect_bad(dir, "h.jaspar", ">a\nA [1 2] x\nC [1 2]\nG [1 2]\nT [1 2]\n", 2, A, "text after ]");
     expect_bad(dir, "h.jaspar", ">a\nA [1 inf]\nC [1 2]\nG [1 2]\nT [1 2]\n", 2, A, "infinite");
+    expect_bad(dir, "h.jaspar", ">a\nA [1 2]\nC [1 2]\nG [1 1e31]\nT [1 2]\n", 4, A, "beyond 1e30");
     expect_bad(dir, "h.pcm", ">a\n1 2 3 4\n1 2 3\n", 3, A, "ragged rows");
     expect_bad(dir, "h.pcm", ">a\n1 2 3\n1 2 3\n1 2 3\n", 1, A, "3 x 3");
     expect_bad(dir, "h.pcm", ">a\n1 2 3 4 5\n1 2 3 4 5\n1 2 3 4 5\n1 2 3 4 5\n>b\n1 2 3 4\n1 2 3 4\n1 2 3 4\n"
@@ -419,6 +420,8 @@ Test(motifdb, malformed_inputs_name_file_and_line) {
                DM_MOTIF_PPM, "meme negative (ppm)");
     expect_bad(dir, "m.meme", "MEME version 4\nMOTIF a\nletter-probability matrix: alength= 4 w= 1\n-0.5 0.5 nan 0.5\n", 4,
                DM_MOTIF_CWM, "meme nan (cwm)");
+    expect_bad(dir, "m.meme", "MEME version 4\nMOTIF a\nletter-probability matrix: alength= 4 w= 1\n-0.5 0.5 1e39 0.5\n", 4,
+               A, "meme beyond float (auto)");
     /* a gzip file cut short is an I/O error naming the file */
     dm_motif_set s;
     char path[600];
