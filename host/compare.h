@@ -53,7 +53,10 @@ void dm_compare_options_default(dm_compare_options *o);
  * *n_hits = 0) receives per query its `top` best targets with q ≤ thresh, sorted by query, then
  * p-value, then score (higher first), then target index. The motif sets are not modified.
  * Returns _OK, _ARG (an empty database, a motif with w < 1, no matrix or a negative or non-finite
- * entry, dist not 0 or 1, min_overlap < 1, n_null < 1, top < 1, thresh negative or NaN), _NOMEM. */
+ * entry, dist not 0 or 1, min_overlap < 1, n_null < 1, top < 1, thresh negative or NaN), _NOMEM.
+ * With query_type DM_MOTIF_CWM the queries' entries may be negative (signed contributions, compared
+ * by the Pearson correlation of each column as they are; euclid is then _ARG); the database is
+ * always probabilities. */
 dm_status dm_compare(const dm_motif_set *queries, const dm_motif_set *db, const dm_compare_options *o,
                      dm_hit **hits, int *n_hits);
 

@@ -16,7 +16,8 @@ const cli_opt cli_dashboard_opts[] = {
     {"--out", "DIR", "writes DIR/index.html and the raw outputs beside it (required)", NULL, 0},
     {"--index", "DIR...", "instead: OUT/index.html over the dashboards in these directories", NULL, CLI_LIST},
     {"--top", "K", "test sequences shown, by mean P(bound) over the models (default 10)", NULL, 0},
-    {"--db", "DB.meme", "name the optimised and filter motifs against these (e.g. JASPAR)", NULL, 0},
+    {"--db", "DB", "name the optimised and filter motifs against these (e.g. JASPAR; MEME, JASPAR, HOCOMOCO or "
+                  "TRANSFAC)", NULL, 0},
     {"--restarts", "N", "class-optimisation restarts per model (default 8)", NULL, 0},
     {"--steps", "N", "class-optimisation RMSprop steps (default 1000)", NULL, 0},
     {"--hits", "N", "database matches listed per motif (default 3)", NULL, 0},

@@ -49,7 +49,8 @@ const cli_opt cli_temporal_opts[] = {
 
 const cli_opt cli_optimize_opts[] = {
     {"--model", "MODEL", "checkpoint written by train (required)", NULL, 0},
-    {"--out", "PREFIX", "writes PREFIX.meme, PREFIX.trajectory.tsv, PREFIX.fa (required)", NULL, 0},
+    {"--out", "PREFIX", "writes PREFIX.meme (every restart, then the aligned consensus of those with "
+                        "P(bound) >= 0.5), PREFIX.trajectory.tsv, PREFIX.fa (required)", NULL, 0},
     {"--restarts", "N", "seeded restarts, optimised together in one batch (default 1, as the original)", NULL, 0},
     {"--steps", "N", "RMSprop steps (default 1000)", NULL, 0},
     {"--lr", "X", "RMSprop learning rate (default 0.05)", NULL, 0},
@@ -57,7 +58,8 @@ const cli_opt cli_optimize_opts[] = {
     {"--param", "direct|softmax", "optimise X itself (default, the original) or X = softmax(Z) per position",
      CLI_CHOICES("direct", "softmax"), 0},
     {"--seed", "S", "seed of the U[0,1) starts (default 1)", NULL, 0},
-    {"--db", "DB.meme", "name the optimised PPMs against these motifs (e.g. JASPAR): PREFIX.hits.tsv", NULL, 0},
+    {"--db", "DB", "name the optimised PPMs against these motifs (e.g. JASPAR; MEME, JASPAR, HOCOMOCO or "
+                  "TRANSFAC): PREFIX.hits.tsv", NULL, 0},
     {0},
 };
 
@@ -242,26 +244,38 @@ int cli_optimize(cli_args *a) {
     double t0 = dm_now();
     CLI_CHECK(dm_net_optimize(m, &oo, x, ppm, obj, p));
     double secs = dm_now() - t0;
-    /* the PPMs as a motif set (views into ppm), compared with the database before anything is written */
-    dm_motif_set q = {.n = R, .m = cli_alloc(sizeof(dm_motif) * (size_t)R)};
-    memset(q.m, 0, sizeof(dm_motif) * (size_t)R);
-    for (int r = 0; r < R; r++) {
-        snprintf(q.m[r].id, sizeof q.m[r].id, "restart_%d", r + 1);
+    /* the PPMs and their aligned consensus (as PREFIX.meme has them) as a motif set (views), compared
+     * with the database before anything is written */
+    float *cons = cli_alloc(sizeof(float) * 4 * (size_t)L);
+    int *place = cli_alloc(sizeof(int) * 3 * (size_t)R), ref;
+    int K = dm_optimize_consensus(ppm, p, R, L, cons, place, place + R, place + 2 * R, &ref);
+    dm_motif_set q = {.n = R + (K > 0), .m = cli_alloc(sizeof(dm_motif) * (size_t)(R + 1))};
+    memset(q.m, 0, sizeof(dm_motif) * (size_t)(R + 1));
+    for (int r = 0; r < q.n; r++) {
+        snprintf(q.m[r].id, sizeof q.m[r].id, r < R ? "restart_%d" : "consensus", r + 1);
         q.m[r].w = L;
-        q.m[r].p = ppm + 4 * (size_t)r * L;
-        q.m[r].nsites = 1;
+        q.m[r].p = r < R ? ppm + 4 * (size_t)r * L : cons;
+        q.m[r].nsites = r < R ? 1 : K;
     }
     cli_annotation an = {0};
     if (db_path) cli_annotate_compute(&q, &db, &an);
-    CLI_CHECK(dm_optimize_write(prefix, &oo, L, ppm, obj, p));
+    CLI_CHECK(dm_optimize_write(prefix, &oo, L, ppm, obj, p, NULL));
     for (int r = 0; r < R; r++)
         printf("restart %d  objective %.4f -> %.4f  P(bound) %.4f\n", r + 1, obj[r], obj[(size_t)oo.steps * R + r], p[r]);
     if (db_path)   /* no half-written set: on failure the three files just written go too */
         cli_annotate_finish(&q, &db, &an, prefix, (const char *const[]){".meme", ".trajectory.tsv", ".fa", NULL}, a);
     free(q.m);
+    free(cons);
+    free(place);
     dm_motif_set_free(&db);
     fprintf(stderr, "%s: %d restarts x %d steps in %.1f s (%.0f steps/s); wrote %s.meme, %s.trajectory.tsv, %s.fa\n",
             cli_prog, R, oo.steps, secs, oo.steps / (secs > 0 ? secs : 1), prefix, prefix, prefix);
+    if (K > 0)
+        fprintf(stderr, "%s: consensus of %d of %d restarts (aligned to the best; %d left out with P(bound) < %.1f)\n",
+                cli_prog, K, R, R - K, DM_CONSENSUS_MIN_P);
+    else
+        fprintf(stderr, "%s: no restart reached P(bound) >= %.1f: no consensus written\n", cli_prog,
+                DM_CONSENSUS_MIN_P);
     free(x); free(ppm); free(obj); free(p);
     dm_net_free(m);
     dm_backend_free(be);

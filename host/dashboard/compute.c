@@ -15,7 +15,7 @@
 #include "arch.h"
 #include "dashboard_internal.h"
 #include "genome.h"
-#include "meme.h"
+#include "motifdb.h"
 #include "netio.h"
 #include "optimize.h"
 #include "train.h"
@@ -389,7 +389,10 @@ static void dash_free(dm_dash *d) {
 /* Every input read and every number computed, nothing written yet. */
 static dm_status compute(dm_dash *d, const char *const *models, dm_backend *be) {
     const dm_dashboard_options *o = d->o;
-    if (o->db) DM_TRY(dm_meme_read(o->db, &d->db));
+    dm_motifs_read_options ro;   /* any motif format (motifdb.h), as probabilities */
+    dm_motifs_read_options_default(&ro);
+    ro.type = DM_MOTIF_PPM;
+    if (o->db) DM_TRY(dm_motifs_read(o->db, &ro, &d->db, NULL));
     if (o->db && !d->db.n) return dm_error(DM_STATUS_FORMAT, "%s: no motifs", o->db);
     /* checkpoints: a batch that holds the restarts; tags by architecture, numbered on repeats */
     int batch = o->restarts > 256 ? o->restarts : 256;
