@@ -30,6 +30,16 @@ const cli_cmd cli_commands[] = {
      "deepmotif saliency --model MODEL (--data FILE | --bed REGIONS.bed --genome GENOME.fa) --out PREFIX [options]",
      "Input-gradient saliency maps of a trained model, streamed in fixed-memory batches.",
      BLOCKS(cli_saliency_opts, CLI_OPTS_BED, CLI_OPTS_NPOLICY, CLI_OPTS_DEVICE), cli_saliency},
+    {"scan", "P(bound) along genomes or long sequences: a bigWig/bedGraph track and a BED of peaks",
+     "deepmotif scan --model MODEL (--genome GENOME.fa [--bed REGIONS.bed] | --data FILE.fa) --out PREFIX [options]",
+     "Scores every window of the model's length at stride S (--stride) along a genome's regions (--bed),\n"
+     "its whole chromosomes, or every record of a FASTA file of any length, on both strands by default\n"
+     "(max or mean of a window and its reverse complement), streamed in fixed memory, batched on the device.\n"
+     "No window leaves its region or chromosome. What a base gets: each window's P(bound) is written for the\n"
+     "S bases centred on the window's centre, so the track (PREFIX.bw, or PREFIX.bedGraph) has one value per\n"
+     "stride step. PREFIX.peaks.bed: windows with P >= --threshold merged where they overlap or touch\n"
+     "(BED5: chrom, start, end, peak_N, the highest P).",
+     BLOCKS(cli_scan_opts, CLI_OPTS_NPOLICY, CLI_OPTS_DEVICE), cli_scan},
     {"temporal", "temporal output scores of a recurrent model (.npy, TSV)",
      "deepmotif temporal --model MODEL (--data FILE | --bed REGIONS.bed --genome GENOME.fa) --out PREFIX",
      "Temporal output scores of a recurrent model: at every position i, P(bound) of the whole model\n"

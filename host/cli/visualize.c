@@ -28,8 +28,12 @@ const cli_opt cli_saliency_opts[] = {
     {"--target", "pos|label", "class score: log P(bound) (default) or log P(true label)", CLI_CHOICES("pos", "label"), 0},
     {"--layout", "ncl|nlc", "array layout: (N, 4, L) (default, PyTorch/TF-MoDISco) or (N, L, 4)",
      CLI_CHOICES("ncl", "nlc"), 0},
-    {"--center", NULL, "mean-centre the gradient over the 4 bases (hypothetical contributions)", NULL, 0},
+    {"--center", NULL, "mean-centre over the 4 bases at each position, every method (TF-MoDISco's hypothetical "
+                       "contributions): the gradient before x X, IG's averaged gradient before x (X - X0), ISM's "
+                       "4 effects; off by default (outputs as before)", NULL, 0},
     {"--batch", "N", "sequences per batch (default 256)", NULL, 0},
+    {"--track", NULL, "with --bed: also PREFIX.track.bw, per base the attribution of the present base "
+                      "(overlapping regions averaged); --bed always writes PREFIX.regions.bed (line i = row i)", NULL, 0},
     {"--quiet", NULL, "no progress line", NULL, 0},
     {0},
 };
@@ -110,8 +114,11 @@ int cli_saliency(cli_args *a) {
     so.progress = !cli_flag(a, "--quiet") && isatty(fileno(stderr));
     const char *prefix = cli_required(a, "--out");
     int batch = (int)cli_int(a, "--batch", 256, 1, 1 << 16);
+    bool bed = cli_flag(a, "--bed"), track = cli_flag(a, "--track");
+    if (track && !bed) cli_usage_error("--track needs --bed REGIONS.bed (the coordinates of the rows)");
     vis_run r;
-    vis_open(&r, a, batch, (const char *const[]){".npy", ".onehot.npy", ".npz", ".onehot.npz", ".tsv", NULL});
+    vis_open(&r, a, batch, (const char *const[]){".npy", ".onehot.npy", ".npz", ".onehot.npz", ".tsv",
+                                                 bed ? ".regions.bed" : NULL, track ? ".track.bw" : NULL, NULL});
     vis_scan(&r, a);
     if ((so.target == DM_TARGET_LABEL || so.method == DM_SAL_ORIGINAL) && !r.s.labelled)
         cli_fail(dm_error(DM_STATUS_FORMAT, "%s: saliency target 'label' and method 'original' need labelled data",
@@ -120,14 +127,15 @@ int cli_saliency(cli_args *a) {
     double t0 = dm_now();
     dm_saliency_out *out;
     CLI_CHECK(dm_saliency_open(&out, r.m, r.s.tot.n, &so, prefix));
-    dm_status st = cli_stream_run(&r.s, saliency_chunk, out);
+    dm_status st = r.s.regions ? dm_saliency_coords(out, r.s.regions, r.s.genome, track) : DM_STATUS_OK;
+    if (!st) st = cli_stream_run(&r.s, saliency_chunk, out);
     if (st) {
         dm_saliency_abort(out);
         cli_fail(st);
     }
     CLI_CHECK(dm_saliency_commit(out));
-    fprintf(stderr, "%s: %lld sequences in %.1f s; wrote %s.{npy,onehot.npy,npz,onehot.npz,tsv}\n", cli_prog,
-            (long long)r.s.tot.n, dm_now() - t0, prefix);
+    fprintf(stderr, "%s: %lld sequences in %.1f s; wrote %s.{npy,onehot.npy,npz,onehot.npz,tsv%s}\n", cli_prog,
+            (long long)r.s.tot.n, dm_now() - t0, prefix, track ? ",regions.bed,track.bw" : bed ? ",regions.bed" : "");
     vis_close(&r);
     return 0;
 }
