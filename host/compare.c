@@ -425,15 +425,15 @@ static void report(const dm_compare_options *o, int n_db, dm_cmp_work *w, dm_hit
 
 /* ---- driver ----------------------------------------------------------------------------------- */
 
-/* Every motif needs a matrix of finite, non-negative entries. */
-static dm_status check_set(const dm_motif_set *s, const char *what) {
+/* Every motif needs a matrix of finite entries, non-negative unless `signed_ok` (CWM queries). */
+static dm_status check_set(const dm_motif_set *s, const char *what, bool signed_ok) {
     for (int i = 0; i < s->n; i++) {
         const dm_motif *m = &s->m[i];
         if (m->w < 1 || !m->p)
             return dm_error(DM_STATUS_ARG, "compare: %s motif %d (%s) has no matrix (w = %d)", what, i + 1,
                             m->id, m->w);
         for (int k = 0; k < 4 * m->w; k++)
-            if (!isfinite(m->p[k]) || m->p[k] < 0)
+            if (!isfinite(m->p[k]) || (m->p[k] < 0 && !signed_ok))
                 return dm_error(DM_STATUS_ARG, "compare: %s motif %s: entry %g in column %d", what, m->id,
                                 (double)m->p[k], k / 4 + 1);
     }
@@ -497,8 +497,14 @@ dm_status dm_compare(const dm_motif_set *queries, const dm_motif_set *db, const 
         return dm_error(DM_STATUS_ARG,
                         "compare: bad options (dist %d, min_overlap %d, n_null %d, top %d, thresh %g, null %d)",
                         o->dist, o->min_overlap, o->n_null, o->top, o->thresh, o->null);
-    DM_TRY(check_set(queries, "query"));
-    DM_TRY(check_set(db, "database"));
+    /* CWM queries: Pearson correlation reads signed columns as they are (it centres each column);
+     * a Euclidean distance between contributions and probabilities would mean nothing. */
+    if (o->query_type != DM_MOTIF_PPM && o->query_type != DM_MOTIF_CWM)
+        return dm_error(DM_STATUS_ARG, "compare: bad query type %d", o->query_type);
+    if (o->query_type == DM_MOTIF_CWM && o->dist != DM_DIST_PEARSON)
+        return dm_error(DM_STATUS_ARG, "compare: CWM queries (signed contributions) need the pearson distance");
+    DM_TRY(check_set(queries, "query", o->query_type == DM_MOTIF_CWM));
+    DM_TRY(check_set(db, "database", false));
     if (queries->n == 0) return DM_STATUS_OK;
 
     dm_cmp_db d = {0};

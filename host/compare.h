@@ -66,7 +66,9 @@ void dm_compare_sim(const float *pool, int n_cols, const dm_motif *q, int dist, 
  * p-value, then score (higher first), then target index. The motif sets are not modified.
  * Returns _OK, _ARG (an empty database, a motif with w < 1, no matrix or a negative or non-finite
  * entry, dist not 0-2, null not 0-1, min_overlap < 1, n_null < 1, top < 1, thresh negative or NaN),
- * _NOMEM. */
+ * _NOMEM. With query_type DM_MOTIF_CWM the queries' entries may be negative (signed contributions,
+ * compared by the Pearson correlation of each column as they are; euclid and sandelin are then
+ * _ARG); the database is always probabilities. */
 dm_status dm_compare(const dm_motif_set *queries, const dm_motif_set *db, const dm_compare_options *o,
                      dm_hit **hits, int *n_hits);
 

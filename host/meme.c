@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <math.h>
 #include <stdbool.h>
 #include <string.h>
@@ -31,6 +32,10 @@ typedef struct dm_meme_reader {
     char *buf;  /* the current line, NUL-terminated, without its terminator */
     size_t cap; /* bytes allocated for buf */
     long line;  /* 1-based number of the current line */
+    int type;   /* DM_MOTIF_PPM (strict), DM_MOTIF_CWM (signed, as written) or DM_MOTIF_AUTO */
+    long neg_line;     /* AUTO: the first line with a negative entry (0: none) */
+    long sum_line;     /* AUTO: the first row of non-negative entries whose sum is not 1 (0: none) */
+    char sum_msg[200]; /* ... and the error it would be as a probability matrix */
 } dm_meme_reader;
 
 /* Reads the next line into r->buf; *got = false at end of file. Returns _OK, _IO, _FORMAT, _NOMEM. */
@@ -181,21 +186,36 @@ static dm_status parse_rows(dm_meme_reader *r, dm_motif *m) {
             if (*s) break;
         }
         double v[4], sum = 0;
+        bool neg = false;
         const char *t = s;
         for (int b = 0; b < 4; b++) {
             char *end;
             v[b] = strtod(t, &end);
-            if (end == t || (*end && !isspace((unsigned char)*end)) || !isfinite(v[b]) || v[b] < 0)
+            /* signed values are stored as float: beyond its range they would become infinite */
+            bool bad = end == t || (*end && !isspace((unsigned char)*end)) || !(fabs(v[b]) <= FLT_MAX);
+            if (bad || (v[b] < 0 && r->type == DM_MOTIF_PPM))
                 return dm_error(DM_STATUS_FORMAT,
-                                "%s:%ld: motif %s: row %d of w= %d: expected 4 "
-                                "non-negative probabilities (A C G T), got '%.60s'",
-                                r->path, r->line, m->id, j + 1, m->w, s);
+                                "%s:%ld: motif %s: row %d of w= %d: expected 4 %s (A C G T), got '%.60s'",
+                                r->path, r->line, m->id, j + 1, m->w,
+                                r->type == DM_MOTIF_PPM ? "non-negative probabilities" : "numbers", s);
+            neg |= v[b] < 0;
             sum += v[b];
             t = end;
         }
         if (*skip_ws(t))
             return dm_error(DM_STATUS_FORMAT, "%s:%ld: motif %s: row %d of w= %d has more than 4 numbers",
                             r->path, r->line, m->id, j + 1, m->w);
+        if (r->type != DM_MOTIF_PPM) {
+            /* Signed values are kept as written; AUTO decides after the whole file (dm_meme_read_as). */
+            if (neg && !r->neg_line) r->neg_line = r->line;
+            if (!neg && !(fabs(sum - 1.0) <= DM_MEME_ROW_TOL) && !r->sum_line) {
+                r->sum_line = r->line;
+                snprintf(r->sum_msg, sizeof r->sum_msg, "motif %s: row %d sums to %.6g (must be 1 +- %g)",
+                         m->id, j + 1, sum, DM_MEME_ROW_TOL);
+            }
+            for (int b = 0; b < 4; b++) m->p[4 * j + b] = (float)v[b];
+            continue;
+        }
         if (!(fabs(sum - 1.0) <= DM_MEME_ROW_TOL))
             return dm_error(DM_STATUS_FORMAT, "%s:%ld: motif %s: row %d sums to %.6g (must be 1 +- %g)",
                             r->path, r->line, m->id, j + 1, sum, DM_MEME_ROW_TOL);
@@ -288,10 +308,11 @@ static dm_status meme_parse(dm_meme_reader *r, dm_motif_set *out) {
     return DM_STATUS_OK;
 }
 
-dm_status dm_meme_read(const char *path, dm_motif_set *out) {
+/* One pass over the file with the reader's rules for `type` (r->type); r keeps what AUTO needs. */
+static dm_status meme_read_pass(dm_meme_reader *r, dm_motif_set *out) {
+    const char *path = r->path;
     out->n = 0;
     out->m = NULL;
-    dm_meme_reader r = {.path = path};
     int fd = open(path, O_RDONLY);
     if (fd < 0) return dm_error(DM_STATUS_IO, "%s: cannot open: %s", path, strerror(errno));
     dm_status chk = dm_input_check(path, fd, NULL);   /* a directory opens, then fails to read */
@@ -299,19 +320,47 @@ dm_status dm_meme_read(const char *path, dm_motif_set *out) {
         close(fd);
         return chk;
     }
-    r.gz = gzdopen(fd, "rb");
-    if (!r.gz) {
+    r->gz = gzdopen(fd, "rb");
+    if (!r->gz) {
         close(fd);
         return dm_error(DM_STATUS_NOMEM, "%s: cannot open: out of memory", path);
     }
-    dm_status st = meme_parse(&r, out);
+    dm_status st = meme_parse(r, out);
     /* gzclose reports a gzip stream that ended early even when every read looked fine. */
-    int zc = gzclose(r.gz);
+    int zc = gzclose(r->gz);
     if (st == DM_STATUS_OK && zc != Z_OK)
         st = dm_error(DM_STATUS_IO, "%s: gzip stream is truncated or damaged", path);
-    free(r.buf);
+    free(r->buf);
+    r->buf = NULL;
+    r->cap = 0;
     if (st != DM_STATUS_OK) dm_motif_set_free(out);
     return st;
+}
+
+/* AUTO reads the signed values first: a negative entry anywhere makes the file's matrices CWMs;
+ * otherwise a row off 1 is the PPM error (with a hint), and a file of probability rows is read again
+ * by the strict reader, so that its PPMs are exactly dm_meme_read's. */
+dm_status dm_meme_read_as(const char *path, int type, dm_motif_set *out, int *got) {
+    dm_meme_reader r = {.path = path, .type = type};
+    if (got) *got = type == DM_MOTIF_CWM ? DM_MOTIF_CWM : DM_MOTIF_PPM;
+    DM_TRY(meme_read_pass(&r, out));
+    if (type != DM_MOTIF_AUTO) return DM_STATUS_OK;
+    if (r.neg_line) {
+        if (got) *got = DM_MOTIF_CWM;
+        return DM_STATUS_OK;
+    }
+    dm_motif_set_free(out);
+    if (r.sum_line)
+        return dm_error(DM_STATUS_FORMAT,
+                        "%s:%ld: %s; if these are contribution weights (a CWM with no negative entry), "
+                        "say so with --query-type cwm",
+                        path, r.sum_line, r.sum_msg);
+    dm_meme_reader strict = {.path = path, .type = DM_MOTIF_PPM};
+    return meme_read_pass(&strict, out);
+}
+
+dm_status dm_meme_read(const char *path, dm_motif_set *out) {
+    return dm_meme_read_as(path, DM_MOTIF_PPM, out, NULL);
 }
 
 void dm_motif_set_free(dm_motif_set *s) {

@@ -19,6 +19,8 @@
 
 #include "deepmotif.h"
 
+#define DM_MOTIF_AUTO (-1) /* dm_meme_read_as, dm_motifs_read: decide from the file */
+
 /* dm_motif and dm_motif_set are public (deepmotif.h). */
 
 /* Reads every motif of a MEME file (gzip or plain) into *out (overwritten, not freed first).
@@ -29,6 +31,14 @@
  * A file with no MOTIF gives n = 0. On failure *out is {0, NULL}.
  * Returns _OK, _IO (cannot open or read, damaged gzip), _FORMAT, _NOMEM. */
 dm_status dm_meme_read(const char *path, dm_motif_set *out);
+
+/* dm_meme_read with a choice of what the matrices are (host/motifdb.h's DM_MOTIF_AUTO, DM_MOTIF_PPM,
+ * DM_MOTIF_CWM): PPM is dm_meme_read; CWM keeps every row's finite numbers as written (signed, any
+ * sum); AUTO is CWM when any entry of the file is negative (TF-MoDISco writes its CWMs as
+ * letter-probability matrices with signed rows), PPM otherwise, when a row that does not sum to 1 is
+ * the PPM reader's error at its line, with a hint to say --query-type cwm. *got (may be NULL)
+ * receives DM_MOTIF_PPM or DM_MOTIF_CWM. */
+dm_status dm_meme_read_as(const char *path, int type, dm_motif_set *out, int *got);
 
 /* Frees every matrix and the list; leaves {0, NULL}. NULL and empty sets are no-ops. */
 void dm_motif_set_free(dm_motif_set *s);

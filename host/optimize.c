@@ -97,38 +97,102 @@ void dm_optimize_postprocess(float *x, int L) {
     }
 }
 
+/* The centred dot product of column a with column b, complemented when `comp` (A<->T, C<->G). */
+static double col_dot(const float *a, const float *b, int comp) {
+    double d = 0;
+    for (int k = 0; k < 4; k++) d += ((double)a[k] - 0.25) * ((double)b[comp ? 3 - k : k] - 0.25);
+    return d;
+}
+
+int dm_optimize_consensus(const float *ppm, const float *p_pos, int R, int L, float *cons, int *shift, int *minus,
+                          int *used, int *ref) {
+    int best = -1, n = 0;
+    for (int r = 0; r < R; r++) {
+        used[r] = p_pos[r] >= DM_CONSENSUS_MIN_P;
+        shift[r] = minus[r] = 0;
+        if (used[r] && (best < 0 || p_pos[r] > p_pos[best])) best = r;
+        n += used[r];
+    }
+    *ref = best;
+    if (!n) return 0;
+    int ov = L < DM_CONSENSUS_MIN_OVERLAP ? L : DM_CONSENSUS_MIN_OVERLAP;
+    const float *q = ppm + 4 * (size_t)best * L;
+    for (int r = 0; r < R; r++) {
+        if (!used[r] || r == best) continue;
+        const float *t = ppm + 4 * (size_t)r * L;
+        double top = -INFINITY;
+        for (int m = 0; m < 2; m++)
+            for (int a = 0; a <= L - ov; a++)
+                for (int sg = -1; sg <= 1; sg += 2) {
+                    int s = sg * a;
+                    if (a == 0 && sg > 0) continue;
+                    /* ref column i faces oriented column j = i + s; oriented j is t's column j (+) or the
+                     * complement of column L − 1 − j (−) */
+                    double d = 0;
+                    for (int i = s < 0 ? -s : 0; i < L && i + s < L; i++) {
+                        int j = i + s;
+                        d += col_dot(q + 4 * i, t + 4 * (m ? L - 1 - j : j), m);
+                    }
+                    if (d > top + 1e-9) {
+                        top = d;
+                        shift[r] = s;
+                        minus[r] = m;
+                    }
+                }
+    }
+    /* the mean of the aligned columns covering each reference column */
+    for (int i = 0; i < L; i++) {
+        double acc[4] = {0, 0, 0, 0};
+        for (int r = 0; r < R; r++) {
+            int j = i + shift[r];
+            if (!used[r] || j < 0 || j >= L) continue;
+            const float *col = ppm + 4 * ((size_t)r * L + (minus[r] ? L - 1 - j : j));
+            for (int k = 0; k < 4; k++) acc[k] += col[minus[r] ? 3 - k : k];
+        }
+        double sum = acc[0] + acc[1] + acc[2] + acc[3];
+        for (int k = 0; k < 4; k++) cons[4 * i + k] = (float)(acc[k] / sum);
+    }
+    return n;
+}
+
 dm_status dm_optimize_write(const char *prefix, const dm_optimize_options *o, int L, const float *ppm,
-                            const float *objective, const float *p_pos) {
+                            const float *objective, const float *p_pos, int *n_consensus) {
     int R = o->restarts;
     char path[3][4200];
     snprintf(path[0], sizeof path[0], "%s.meme", prefix);
     snprintf(path[1], sizeof path[1], "%s.trajectory.tsv", prefix);
     snprintf(path[2], sizeof path[2], "%s.fa", prefix);
-    float *mean = calloc(4 * (size_t)L, sizeof(float));
-    if (!mean) return dm_error(DM_STATUS_NOMEM, "optimize: out of memory");
-    int best = 0;
-    for (int r = 1; r < R; r++)
-        if (objective[(size_t)o->steps * R + r] < objective[(size_t)o->steps * R + best]) best = r;
-    for (int r = 0; r < R; r++)
-        for (int i = 0; i < 4 * L; i++) mean[i] += ppm[4 * (size_t)r * L + i] / (float)R;
-
-    /* the MEME file: every restart's PPM (views into ppm), then their mean as the consensus */
-    dm_motif_set set = {.n = R + 1, .m = calloc((size_t)R + 1, sizeof(dm_motif))};
-    if (!set.m) {
-        free(mean);
+    float *cons = malloc(sizeof(float) * 4 * (size_t)L);
+    int *place = malloc(sizeof(int) * 3 * (size_t)R);
+    if (!cons || !place) {
+        free(cons);
+        free(place);
         return dm_error(DM_STATUS_NOMEM, "optimize: out of memory");
     }
-    for (int r = 0; r <= R; r++) {
+    int best = 0, ref;
+    for (int r = 1; r < R; r++)
+        if (objective[(size_t)o->steps * R + r] < objective[(size_t)o->steps * R + best]) best = r;
+    int K = dm_optimize_consensus(ppm, p_pos, R, L, cons, place, place + R, place + 2 * R, &ref);
+    free(place);
+    if (n_consensus) *n_consensus = K;
+
+    /* the MEME file: every restart's PPM (views into ppm), then their aligned consensus when K > 0 */
+    dm_motif_set set = {.n = R + (K > 0), .m = calloc((size_t)R + 1, sizeof(dm_motif))};
+    if (!set.m) {
+        free(cons);
+        return dm_error(DM_STATUS_NOMEM, "optimize: out of memory");
+    }
+    for (int r = 0; r < set.n; r++) {
         dm_motif *mo = &set.m[r];
         mo->w = L;
-        mo->p = r < R ? (float *)ppm + 4 * (size_t)r * L : mean;
-        mo->nsites = r < R ? 1 : R;
+        mo->p = r < R ? (float *)ppm + 4 * (size_t)r * L : cons;
+        mo->nsites = r < R ? 1 : K;
         if (r < R) {
             snprintf(mo->id, sizeof mo->id, "restart_%d", r + 1);
             snprintf(mo->name, sizeof mo->name, "P(bound)=%.4f", p_pos[r]);
         } else {
             snprintf(mo->id, sizeof mo->id, "consensus");
-            snprintf(mo->name, sizeof mo->name, "mean_of_%d_restarts", R);
+            snprintf(mo->name, sizeof mo->name, "consensus_of_%d_of_%d_restarts", K, R);
         }
     }
 
@@ -166,6 +230,6 @@ dm_status dm_optimize_write(const char *prefix, const dm_optimize_options *o, in
         }
     }
     free(set.m);
-    free(mean);
+    free(cons);
     return st;
 }

@@ -40,10 +40,33 @@ dm_status dm_net_optimize(dm_net *m, const dm_optimize_options *o, float *x, flo
 /* The original post-processing of one (L, 4) matrix into a PPM, in place. */
 void dm_optimize_postprocess(float *x, int L);
 
-/* Writes PREFIX.meme (the PPM of every restart and their mean as "consensus"), PREFIX.trajectory.tsv
- * (step, then the objective of every restart) and PREFIX.fa (the most probable sequence of the best
- * restart). */
+/* The consensus of the restarts, built after aligning them (never the mean of unaligned PPMs, whose
+ * motifs sit at different places and on either strand):
+ *   - only restarts with P(bound) >= DM_CONSENSUS_MIN_P (0.5) take part; the others are left out;
+ *   - the reference is the one with the highest P(bound) (the lowest index on ties);
+ *   - every other one is placed at the shift and strand (itself, or reverse-complemented: columns
+ *     reversed, A<->T, C<->G) that maximise the summed dot product of centred columns,
+ *     sum_i sum_b (ref_ib - 1/4)(r_{i+shift,b} - 1/4), over overlaps of at least
+ *     min(DM_CONSENSUS_MIN_OVERLAP, L) columns. The centred dot product rather than the Pearson
+ *     correlation: the optimised PPMs are near-uniform outside their motifs, where a correlation
+ *     is noise of magnitude 1 per column, while the dot product weighs each column by how informative
+ *     both are. Ties keep '+', then the smaller |shift|;
+ *   - consensus column i (the reference's frame, L columns) is the mean of the aligned columns of
+ *     every taking-part restart that covers it (the reference covers them all).
+ * shift (R), minus (R) and used (R) receive each restart's placement (ref column i faces the oriented
+ * restart's column i + shift) and whether it took part; cons (L, 4) the consensus. Returns the number
+ * of restarts that took part (0: none reached the threshold, cons untouched); *ref the reference
+ * (-1 when none). */
+#define DM_CONSENSUS_MIN_P       0.5f
+#define DM_CONSENSUS_MIN_OVERLAP 8
+int dm_optimize_consensus(const float *ppm, const float *p_pos, int R, int L, float *cons, int *shift, int *minus,
+                          int *used, int *ref);
+
+/* Writes PREFIX.meme (the PPM of every restart, then their aligned consensus as "consensus" named
+ * "consensus_of_K_of_R_restarts", K the restarts with P(bound) >= 0.5; no consensus motif when K is
+ * 0), PREFIX.trajectory.tsv (step, then the objective of every restart) and PREFIX.fa (the most
+ * probable sequence of the best restart). *n_consensus (may be NULL) receives K. */
 dm_status dm_optimize_write(const char *prefix, const dm_optimize_options *o, int L, const float *ppm,
-                            const float *objective, const float *p_pos);
+                            const float *objective, const float *p_pos, int *n_consensus);
 
 #endif /* DM_OPTIMIZE_H */

@@ -109,6 +109,11 @@ static dm_status integrated_gradients(dm_net *m, const float *x, const int *cls,
     }
     float *bufs[] = {d_x, d_x0, d_sum, d_g2};
     for (int k = 0; k < 4; k++) if (bufs[k]) op->free(be, bufs[k]);
+    if (!st && o->center)   /* the path-averaged gradient, corrected before it meets (x − x0) */
+        for (size_t r = 0; r < n; r += 4) {
+            float mean = 0.25f * (attr[r] + attr[r + 1] + attr[r + 2] + attr[r + 3]);
+            for (int c = 0; c < 4; c++) attr[r + c] -= mean;
+        }
     for (size_t i = 0; !st && i < n; i++) attr[i] = attr[i] / (float)steps * (x[i] - x0[i]);
     if (!st) {   /* the score of the input itself */
         st = dm_net_forward(m, x, B, false, 0, 0);
@@ -181,7 +186,7 @@ dm_status dm_saliency_batch(dm_net *m, const float *x, const int8_t *labels, int
     for (int64_t r = 0; r < (int64_t)B * L; r++) {
         float *a = attr + 4 * r;
         const float *xr = x + 4 * r;
-        if (o->center) {
+        if (o->center && o->method != DM_SAL_IG) {   /* IG centres its averaged gradient itself */
             float mean = 0.25f * (a[0] + a[1] + a[2] + a[3]);
             for (int c = 0; c < 4; c++) a[c] -= mean;
         }
@@ -216,6 +221,9 @@ struct dm_saliency_out {
     float *x, *attr, *buf, *p;   /* one batch: inputs, attributions, layout buffer, P(pos) */
     int64_t n_total, n_done;
     double t0, t_print;
+    dm_sal_coords *coords;       /* --bed: regions.bed and the track, or NULL */
+    bool track;
+    char prefix[4096];
 };
 
 void dm_saliency_abort(dm_saliency_out *s) {
@@ -227,6 +235,7 @@ void dm_saliency_abort(dm_saliency_out *s) {
         else dm_npy_abort(&s->w[k]);
     }
     if (s->tsv_open) dm_outfile_abort(&s->tsv);
+    dm_sal_coords_abort(s->coords);
     free(s->x);
     free(s->attr);
     free(s->buf);
@@ -243,6 +252,7 @@ dm_status dm_saliency_open(dm_saliency_out **out, dm_net *m, int64_t n, const dm
     s->m = m;
     s->o = *o;
     s->n_total = n;
+    snprintf(s->prefix, sizeof s->prefix, "%s", prefix);
     /* attributions and inputs, each as .npy and as an .npz with key arr_0 (TF-MoDISco) */
     static const char *const suffix[4] = {".npy", ".onehot.npy", ".npz", ".onehot.npz"};
     for (int k = 0; k < 4; k++) snprintf(s->path[k], sizeof s->path[k], "%s%s", prefix, suffix[k]);
@@ -284,6 +294,7 @@ dm_status dm_saliency_rows(dm_saliency_out *s, const dm_dataset *ds, int64_t row
         int64_t nv = 4 * (int64_t)B * L;
         dm_onehot_host(x, ds->seq + (size_t)i * L, (int64_t)B * L, o->n_quarter);
         st = dm_saliency_batch(m, x, ds->label + i, B, row0 + i, o, attr, p);
+        if (!st && s->coords) dm_sal_coords_rows(s->coords, row0 + i, B, attr, x);
         if (!st) to_layout(buf, attr, B, L, o->nlc);
         for (int k = 0; !st && k < 4; k += 2) st = dm_npy_append(&s->w[k], buf, nv);
         if (!st) to_layout(buf, x, B, L, o->nlc);
@@ -308,9 +319,26 @@ dm_status dm_saliency_rows(dm_saliency_out *s, const dm_dataset *ds, int64_t row
     return st;
 }
 
+dm_status dm_saliency_coords(dm_saliency_out *s, const dm_regions *rs, dm_genome *g, bool track) {
+    DM_CHECK_ARG(rs && g && !s->coords && s->n_done == 0, "saliency: coordinates set twice or after rows");
+    if (rs->n != s->n_total)
+        return dm_error(DM_STATUS_ARG, "saliency: %lld regions for %lld rows", (long long)rs->n, (long long)s->n_total);
+    s->track = track;
+    return dm_sal_coords_open(&s->coords, rs, g, dm_net_hparams(s->m)->len, track, s->prefix);
+}
+
 dm_status dm_saliency_commit(dm_saliency_out *s) {
     if (s->o.progress) dm_log_progress_end("saliency");
     dm_status st = DM_STATUS_OK;
+    bool coords = s->coords != NULL;
+    if (coords) {   /* the coordinates first: the arrays' failure removes them again below */
+        st = dm_sal_coords_commit(s->coords);
+        s->coords = NULL;
+        if (st) {
+            dm_saliency_abort(s);
+            return st;
+        }
+    }
     for (int k = 0; k < 4 && !st; k++) {
         st = dm_npy_commit(&s->w[k]);
         s->committed[k] = st == DM_STATUS_OK;
@@ -320,6 +348,7 @@ dm_status dm_saliency_commit(dm_saliency_out *s) {
         s->tsv_open = false;
     }
     if (st) {
+        if (coords) dm_sal_coords_remove(s->prefix, s->track);
         dm_saliency_abort(s);
         return st;
     }

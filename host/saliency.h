@@ -10,11 +10,16 @@
  *   ism           in-silico mutagenesis: S(X with base b at position l) − S(X) for every l and b
  *                 (0 for the present base), by batched forward passes
  * S is the class score log P(pos) (`pos`) or log P(y) of the true label (`label`). With `center`
- * the gradient is mean-centred over the four bases first (TF-MoDISco's hypothetical contributions).
+ * every method is mean-centred over the four bases at each position (TF-MoDISco's hypothetical
+ * contributions, tangermeme's defaults): the gradient before it is multiplied by X (grad, grad-x-input,
+ * original: Majdandzic et al. 2023's correction), the path-averaged gradient before it is multiplied
+ * by X − X0 (ig), the four substitution effects (ism). Off by default: the outputs stay those of
+ * earlier versions (and DeMo's for `original`).
  */
 #ifndef DM_SALIENCY_H
 #define DM_SALIENCY_H
 
+#include "genome.h"
 #include "model.h"
 
 typedef enum dm_sal_method {
@@ -25,7 +30,7 @@ typedef enum dm_sal_target { DM_TARGET_POS = 0, DM_TARGET_LABEL } dm_sal_target;
 typedef struct dm_saliency_options {
     dm_sal_method method;
     dm_sal_target target;
-    bool center;          /* mean-centre the gradient over the 4 bases */
+    bool center;          /* mean-centre over the 4 bases (above) */
     bool nlc;             /* write (N, L, 4) instead of (N, 4, L) */
     bool n_quarter;       /* N encoded as 0.25 per base */
     bool progress;        /* report progress through the progress callback (dm_set_log) */
@@ -62,5 +67,25 @@ dm_status dm_saliency_open(dm_saliency_out **s, dm_net *m, int64_t n, const dm_s
 dm_status dm_saliency_rows(dm_saliency_out *s, const dm_dataset *chunk, int64_t row0);
 dm_status dm_saliency_commit(dm_saliency_out *s);
 void dm_saliency_abort(dm_saliency_out *s);
+
+/* Genomic coordinates of the rows (input from --bed; row i = region rs->r[i], the regions as read,
+ * resized and checked against g): after open, before the rows. The commit then also writes
+ * PREFIX.regions.bed (BED6, line i = row i of the arrays: chrom, start, end, name, 0, strand) and,
+ * with `track`, PREFIX.track.bw: a per-base bigWig of the attribution of the present base (the sum
+ * over the four bases of attribution × input), minus-strand rows mapped back to the + strand,
+ * overlapping windows averaged. The track holds n × L floats until the commit. rs and g must outlive
+ * the writer. */
+dm_status dm_saliency_coords(dm_saliency_out *s, const dm_regions *rs, dm_genome *g, bool track);
+
+/* The coordinate outputs themselves (host/saliency_coords.c), for dm_saliency_out. */
+typedef struct dm_sal_coords dm_sal_coords;
+dm_status dm_sal_coords_open(dm_sal_coords **c, const dm_regions *rs, dm_genome *g, int L, bool track,
+                             const char *prefix);
+/* Rows row0 .. row0 + B − 1: attributions and inputs (B, L, 4). */
+void dm_sal_coords_rows(dm_sal_coords *c, int64_t row0, int B, const float *attr, const float *x);
+dm_status dm_sal_coords_commit(dm_sal_coords *c);   /* frees c; on failure nothing of it is left */
+void dm_sal_coords_abort(dm_sal_coords *c);         /* frees c; NULL is a no-op */
+/* Removes committed coordinate outputs again (a later output of the set failed). */
+void dm_sal_coords_remove(const char *prefix, bool track);
 
 #endif /* DM_SALIENCY_H */

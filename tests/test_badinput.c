@@ -475,7 +475,7 @@ static const row rows[] = {
 
     /* ---- MEME databases ---- */
     {"compare --query @F/db_noheader.meme --db @F/good.meme --out @O/h.tsv", 1,
-     {"@F/db_noheader.meme:", "not a MEME motif file"}, "h.tsv"},
+     {"@F/db_noheader.meme:", "not a motif file"}, "h.tsv"},
     {"compare --query @F/good.meme --db @F/db_alpha.meme --out @O/h.tsv", 1, {"@F/db_alpha.meme:3: ", "alphabet"},
      "h.tsv"},
     {"compare --query @F/good.meme --db @F/db_rowsum.meme --out @O/h.tsv", 1, {"@F/db_rowsum.meme:13: ", "sums to"},

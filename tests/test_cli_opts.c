@@ -32,7 +32,6 @@ static const struct {
     const char *cmd, *opt, *choices;
 } expected[] = {
     {"train", "--arch", NULL},     /* the architecture table's names (choices_of) */
-    {"train", "--negatives", "none, shuffle"},
     {"train", "--protocol", "default, original"},
     {"train", "--n-policy", "zero, quarter"},
     {"train", "--device", "cpu, cuda, auto"},
@@ -55,6 +54,11 @@ static const struct {
     {"dashboard", "--n-policy", "zero, quarter"},
     {"dashboard", "--device", "cpu, cuda, auto"},
     {"export", "--format", "safetensors, onnx"},
+    {"scan", "--strands", "both, plus"},
+    {"scan", "--combine", "max, mean"},
+    {"scan", "--format", "bigwig, bedgraph"},
+    {"scan", "--n-policy", "zero, quarter"},
+    {"scan", "--device", "cpu, cuda, auto"},
 };
 
 /* expected[i]'s choices; NULL there: the registered architectures (host/arch.c), in table order */
@@ -140,7 +144,7 @@ Test(cli_opts, help_lists_commands_and_choice_options) {
         }
         p = strchr(p, '\n') + 1;
     }
-    cr_expect_eq(n_cmds, 11, "the top-level help lists %d commands:\n%s", n_cmds, top);
+    cr_expect_eq(n_cmds, 12, "the top-level help lists %d commands:\n%s", n_cmds, top);
     for (size_t i = 0; i < sizeof expected / sizeof *expected; i++)
         if (strcmp(expected[i].opt, "--method"))   /* shown as --method M */
             cr_expect(seen[i], "%s --help does not show %s as a choice", expected[i].cmd, expected[i].opt);

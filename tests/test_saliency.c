@@ -2,7 +2,8 @@
  * test_saliency.c: gradient saliency and the .npy writer.
  *  - `grad` equals central differences of the class score (log P(pos), or log P(y)) wrt the input,
  *    for every architecture, on the reference backend;
- *  - `original` is |∂(−log p_y)/∂X| ⊙ X, `grad-x-input` is grad ⊙ X, `--center` rows sum to zero;
+ *  - `original` is |∂(−log p_y)/∂X| ⊙ X, `grad-x-input` is grad ⊙ X, `--center` rows sum to zero,
+ *    and --center centres every method (grad, grad-x-input, IG's averaged gradient, ISM);
  *  - .npy files have a valid v1.0 header (64-byte aligned, shape, size) and both layouts agree;
  *  - the whole run streams in batches smaller than the data and matches one big batch.
  */
@@ -433,6 +434,49 @@ Test(saliency, ism_equals_direct_forward_differences) {
         }
         dm_net_free(m);
     }
+    dm_backend_free(be);
+}
+
+/* --center mean-centres every method over the four bases: grad and grad-x-input centre the gradient
+ * before X multiplies it, IG its path-averaged gradient before X − X0 does (checked with one step,
+ * whose averaged gradient is the gradient at X / 2), ISM its four effects; centred rows of grad and
+ * ISM sum to zero. */
+Test(saliency, center_applies_to_every_method) {
+    dm_backend *be = dm_backend_cpu_create(2);
+    int B = 2, L = 30;
+    dm_net *m = scaled_model(be, DM_ARCH_CNN, 128);
+    float x[2 * 30 * 4], xh[2 * 30 * 4], g[2 * 30 * 4], gh[2 * 30 * 4], raw[2 * 30 * 4], cen[2 * 30 * 4], p[2];
+    uint8_t codes[2 * 30];
+    random_onehot(x, codes, B * L, 40);
+    for (int i = 0; i < B * L * 4; i++) xh[i] = 0.5f * x[i];
+    dm_saliency_options o = {.method = DM_SAL_GRAD};
+    cr_assert(dm_saliency_batch(m, x, NULL, B, 0, &o, g, p) == DM_STATUS_OK);
+    cr_assert(dm_saliency_batch(m, xh, NULL, B, 0, &o, gh, p) == DM_STATUS_OK);
+    const dm_sal_method methods[4] = {DM_SAL_GRAD, DM_SAL_GRAD_X_INPUT, DM_SAL_IG, DM_SAL_ISM};
+    for (int k = 0; k < 4; k++) {
+        o = (dm_saliency_options){.method = methods[k], .steps = 1};
+        cr_assert(dm_saliency_batch(m, x, NULL, B, 0, &o, raw, p) == DM_STATUS_OK, "%s", dm_last_error());
+        o.center = true;
+        cr_assert(dm_saliency_batch(m, x, NULL, B, 0, &o, cen, p) == DM_STATUS_OK, "%s", dm_last_error());
+        for (int r = 0; r < B * L; r++) {
+            const float *base = methods[k] == DM_SAL_IG ? gh + 4 * r : methods[k] == DM_SAL_ISM ? raw + 4 * r : g + 4 * r;
+            float mean = 0.25f * (base[0] + base[1] + base[2] + base[3]);
+            for (int c = 0; c < 4; c++) {
+                float want = base[c] - mean;
+                if (methods[k] != DM_SAL_GRAD && methods[k] != DM_SAL_ISM) want *= x[4 * r + c];
+                /* the same float32 gradients, one subtraction of a 4-term mean: a few ulps of the
+                 * largest term; the IG path's forward pass on X / 2 runs on backend memory (other
+                 * batch shape), hence the 1e-5 floor */
+                cr_expect(fabsf(cen[4 * r + c] - want) <= 1e-5f + 1e-4f * fabsf(want), "method %d row %d base %d: %g vs %g",
+                          methods[k], r, c, (double)cen[4 * r + c], (double)want);
+            }
+            if (methods[k] == DM_SAL_GRAD || methods[k] == DM_SAL_ISM) {
+                double s = (double)cen[4 * r] + cen[4 * r + 1] + cen[4 * r + 2] + cen[4 * r + 3];
+                cr_expect(fabs(s) < 1e-5, "method %d row %d sums to %g", methods[k], r, s);   /* 4 float32 terms */
+            }
+        }
+    }
+    dm_net_free(m);
     dm_backend_free(be);
 }
 

@@ -7,21 +7,28 @@
 
 #include "arch.h"
 #include "cli.h"
+#include "motifdb.h"
 #include "motifs.h"
 
 const cli_opt cli_motifs_opts[] = {
     {"--model", "MODEL", "a checkpoint whose first layer is a convolution (required)", NULL, 0},
-    {"--data", "FILE", "sequences whose windows align the filters, e.g. the positives (required)", NULL, 0},
+    {"--data", "FILE", "sequences whose windows align the filters, e.g. the positives (required, or --bed)", NULL, 0},
     {"--out", "PREFIX", "writes PREFIX.meme (and PREFIX.hits.tsv with --db) (required)", NULL, 0},
     {"--frac", "F", "site threshold: activation > F x the filter's maximum (default 0.5)", NULL, 0},
     {"--min-sites", "N", "filters with fewer sites are left out (default 10)", NULL, 0},
-    {"--db", "DB.meme", "name the filters against these motifs (e.g. JASPAR)", NULL, 0},
+    {"--db", "DB", "name the filters against these motifs (e.g. JASPAR; MEME, JASPAR, HOCOMOCO or TRANSFAC)", NULL, 0},
     {0},
 };
 
 const cli_opt cli_compare_opts[] = {
-    {"--query", "Q.meme", "query motifs, MEME format (required)", NULL, 0},
-    {"--db", "DB.meme", "target motifs, e.g. JASPAR in MEME format (required)", NULL, 0},
+    {"--query", "Q", "query motifs: MEME, JASPAR, HOCOMOCO or TRANSFAC, detected by content (required)", NULL, 0},
+    {"--db", "DB", "target motifs, e.g. JASPAR; any format --query takes (required)", NULL, 0},
+    {"--query-type", "auto|ppm|cwm",
+     "queries are probabilities (ppm) or signed contribution weights (cwm, e.g. TF-MoDISco's CWM export; "
+     "pearson only); auto (default): cwm when a MEME query file has a negative entry",
+     CLI_CHOICES("auto", "ppm", "cwm"), 0},
+    {"--pseudocount", "X", "total pseudocount per position for count matrices, spread evenly over the bases "
+                           "(default 0.8)", NULL, 0},
     {"--out", "HITS.tsv", "TOMTOM-like TSV (required)", NULL, 0},
     {"--top", "N", "matches reported per query (default 10)", NULL, 0},
     {"--thresh", "Q", "q-value threshold (default 0.5)", NULL, 0},
@@ -34,9 +41,12 @@ const cli_opt cli_compare_opts[] = {
     {0},
 };
 
-/* Reads a motif database (MEME format) that must hold at least one motif. */
+/* Reads a motif database (any format motifdb.h reads, as probabilities) that must hold a motif. */
 void cli_read_db(const char *path, dm_motif_set *db) {
-    CLI_CHECK(dm_meme_read(path, db));
+    dm_motifs_read_options ro;
+    dm_motifs_read_options_default(&ro);
+    ro.type = DM_MOTIF_PPM;
+    CLI_CHECK(dm_motifs_read(path, &ro, db, NULL));
     if (!db->n) cli_fail(dm_error(DM_STATUS_FORMAT, "%s: no motifs", path));
 }
 
@@ -77,16 +87,32 @@ int cli_compare(cli_args *a) {
     co.dist = !strcmp(dist, "euclid") ? DM_DIST_EUCLID : !strcmp(dist, "sandelin") ? DM_DIST_SANDELIN : DM_DIST_PEARSON;
     co.null = !strcmp(cli_opt_or(a, "--null", "tomtom"), "shuffle") ? DM_NULL_SHUFFLE : DM_NULL_TOMTOM;
     co.min_overlap = (int)cli_int(a, "--min-overlap", co.null == DM_NULL_SHUFFLE ? 5 : 1, 1, 1000);
+    dm_motifs_read_options ro;
+    dm_motifs_read_options_default(&ro);
+    const char *qt = cli_opt_or(a, "--query-type", "auto");
+    ro.type = !strcmp(qt, "cwm") ? DM_MOTIF_CWM : !strcmp(qt, "ppm") ? DM_MOTIF_PPM : DM_MOTIF_AUTO;
+    ro.pseudocount = cli_num(a, "--pseudocount", ro.pseudocount, 0, 1e6);
+    if (ro.type == DM_MOTIF_CWM && co.dist != DM_DIST_PEARSON)
+        cli_usage_error("--query-type cwm needs --dist pearson (signed contributions have no Euclidean distance "
+                        "to probabilities)");
     const char *out = cli_required(a, "--out"), *qpath = cli_required(a, "--query"), *dbpath = cli_required(a, "--db");
     cli_check_out(out);
     dm_motif_set q = {0}, db = {0};
-    CLI_CHECK(dm_meme_read(qpath, &q));
-    cli_read_db(dbpath, &db);
+    dm_motifs_info qi;
+    CLI_CHECK(dm_motifs_read(qpath, &ro, &q, &qi));
+    co.query_type = qi.type;
+    if (co.query_type == DM_MOTIF_CWM && co.dist != DM_DIST_PEARSON)
+        cli_fail(dm_error(DM_STATUS_FORMAT, "%s: the queries are CWMs (negative entries); they need --dist pearson",
+                          qpath));
+    ro.type = DM_MOTIF_PPM;
+    CLI_CHECK(dm_motifs_read(dbpath, &ro, &db, NULL));
+    if (!db.n) cli_fail(dm_error(DM_STATUS_FORMAT, "%s: no motifs", dbpath));
     dm_hit *hits = NULL;
     int nh = 0;
     CLI_CHECK(dm_compare(&q, &db, &co, &hits, &nh));
     CLI_CHECK(dm_compare_write_tsv(out, &q, &db, hits, nh, &co, cli_cmdline(a)));
-    fprintf(stderr, "%s: %d queries x %d targets: %d matches (q <= %g)\n", cli_prog, q.n, db.n, nh, co.thresh);
+    fprintf(stderr, "%s: %d %s queries (%s) x %d targets: %d matches (q <= %g)\n", cli_prog, q.n,
+            co.query_type == DM_MOTIF_CWM ? "CWM" : "PPM", dm_motif_format_name(qi.format), db.n, nh, co.thresh);
     free(hits);
     dm_motif_set_free(&q);
     dm_motif_set_free(&db);
@@ -111,7 +137,7 @@ int cli_motifs(cli_args *a) {
                           dm_arch_name(dm_net_hparams(m)->arch), with));
     }
     dm_dataset ds = {0};
-    cli_load_data(&ds, cli_required(a, "--data"), dm_net_hparams(m)->len);
+    cli_load_input(&ds, a, "--data", dm_net_hparams(m)->len, NULL);   /* --data or --bed */
     dm_motif_set db = {0};
     if (db_path) cli_read_db(db_path, &db);
     cli_notice_flush();

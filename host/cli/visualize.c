@@ -16,7 +16,7 @@
 
 const cli_opt cli_saliency_opts[] = {
     {"--model", "MODEL", "checkpoint written by train (required)", NULL, 0},
-    {"--data", "FILE", "sequences, any supported format (required)", NULL, 0},
+    {"--data", "FILE", "sequences, any supported format (required, or --bed)", NULL, 0},
     {"--out", "PREFIX", "writes PREFIX.npy, .onehot.npy, .npz, .onehot.npz (key arr_0), .tsv (required)", NULL, 0},
     {"--method", "M", "grad (default), grad-x-input, original (DeMo: |d(-log p_y)/dX| * X), "
                       "ig (integrated gradients), ism (in-silico mutagenesis)",
@@ -28,23 +28,29 @@ const cli_opt cli_saliency_opts[] = {
     {"--target", "pos|label", "class score: log P(bound) (default) or log P(true label)", CLI_CHOICES("pos", "label"), 0},
     {"--layout", "ncl|nlc", "array layout: (N, 4, L) (default, PyTorch/TF-MoDISco) or (N, L, 4)",
      CLI_CHOICES("ncl", "nlc"), 0},
-    {"--center", NULL, "mean-centre the gradient over the 4 bases (hypothetical contributions)", NULL, 0},
+    {"--center", NULL, "mean-centre over the 4 bases at each position, every method (TF-MoDISco's hypothetical "
+                       "contributions): the gradient before x X, IG's averaged gradient before x (X - X0), ISM's "
+                       "4 effects; off by default (outputs as before)", NULL, 0},
     {"--batch", "N", "sequences per batch (default 256)", NULL, 0},
+    {"--track", NULL, "with --bed: also PREFIX.track.bw, per base the attribution of the present base "
+                      "(overlapping regions averaged); --bed always writes PREFIX.regions.bed (line i = row i)", NULL, 0},
     {"--quiet", NULL, "no progress line", NULL, 0},
     {0},
 };
 
 const cli_opt cli_temporal_opts[] = {
     {"--model", "MODEL", "a checkpoint with a recurrent layer (required)", NULL, 0},
-    {"--data", "FILE", "sequences, any supported format (required)", NULL, 0},
-    {"--out", "PREFIX", "writes PREFIX.npy (N, L, 2: forward, backward score) and PREFIX.tsv (required)", NULL, 0},
+    {"--data", "FILE", "sequences, any supported format (required, or --bed)", NULL, 0},
+    {"--out", "PREFIX", "writes PREFIX.npy (N, L, 2: forward, backward score) and PREFIX.tsv (id, or with --bed "
+                        "chrom, start, end, strand, name; required)", NULL, 0},
     {"--batch", "N", "sequences per batch (default 64)", NULL, 0},
     {0},
 };
 
 const cli_opt cli_optimize_opts[] = {
     {"--model", "MODEL", "checkpoint written by train (required)", NULL, 0},
-    {"--out", "PREFIX", "writes PREFIX.meme, PREFIX.trajectory.tsv, PREFIX.fa (required)", NULL, 0},
+    {"--out", "PREFIX", "writes PREFIX.meme (every restart, then the aligned consensus of those with "
+                        "P(bound) >= 0.5), PREFIX.trajectory.tsv, PREFIX.fa (required)", NULL, 0},
     {"--restarts", "N", "seeded restarts, optimised together in one batch (default 1, as the original)", NULL, 0},
     {"--steps", "N", "RMSprop steps (default 1000)", NULL, 0},
     {"--lr", "X", "RMSprop learning rate (default 0.05)", NULL, 0},
@@ -52,7 +58,8 @@ const cli_opt cli_optimize_opts[] = {
     {"--param", "direct|softmax", "optimise X itself (default, the original) or X = softmax(Z) per position",
      CLI_CHOICES("direct", "softmax"), 0},
     {"--seed", "S", "seed of the U[0,1) starts (default 1)", NULL, 0},
-    {"--db", "DB.meme", "name the optimised PPMs against these motifs (e.g. JASPAR): PREFIX.hits.tsv", NULL, 0},
+    {"--db", "DB", "name the optimised PPMs against these motifs (e.g. JASPAR; MEME, JASPAR, HOCOMOCO or "
+                  "TRANSFAC): PREFIX.hits.tsv", NULL, 0},
     {0},
 };
 
@@ -77,11 +84,13 @@ static void vis_open(vis_run *r, const cli_args *a, int batch, const char *const
     r->m = cli_load_model(r->model_path, r->be, batch);
 }
 
+/* --data or --bed: with --bed, r->s.regions holds the coordinates of every row (row i = region i). */
 static void vis_scan(vis_run *r, const cli_args *a) {
-    cli_stream_scan(&r->s, cli_required(a, "--data"), dm_net_hparams(r->m)->len, r->batch);
+    cli_stream_open(&r->s, a, dm_net_hparams(r->m)->len, r->batch);
 }
 
 static void vis_close(vis_run *r) {
+    cli_stream_close(&r->s);
     dm_net_free(r->m);
     dm_backend_free(r->be);
 }
@@ -105,8 +114,11 @@ int cli_saliency(cli_args *a) {
     so.progress = !cli_flag(a, "--quiet") && isatty(fileno(stderr));
     const char *prefix = cli_required(a, "--out");
     int batch = (int)cli_int(a, "--batch", 256, 1, 1 << 16);
+    bool bed = cli_flag(a, "--bed"), track = cli_flag(a, "--track");
+    if (track && !bed) cli_usage_error("--track needs --bed REGIONS.bed (the coordinates of the rows)");
     vis_run r;
-    vis_open(&r, a, batch, (const char *const[]){".npy", ".onehot.npy", ".npz", ".onehot.npz", ".tsv", NULL});
+    vis_open(&r, a, batch, (const char *const[]){".npy", ".onehot.npy", ".npz", ".onehot.npz", ".tsv",
+                                                 bed ? ".regions.bed" : NULL, track ? ".track.bw" : NULL, NULL});
     vis_scan(&r, a);
     if ((so.target == DM_TARGET_LABEL || so.method == DM_SAL_ORIGINAL) && !r.s.labelled)
         cli_fail(dm_error(DM_STATUS_FORMAT, "%s: saliency target 'label' and method 'original' need labelled data",
@@ -115,14 +127,15 @@ int cli_saliency(cli_args *a) {
     double t0 = dm_now();
     dm_saliency_out *out;
     CLI_CHECK(dm_saliency_open(&out, r.m, r.s.tot.n, &so, prefix));
-    dm_status st = cli_stream_run(&r.s, saliency_chunk, out);
+    dm_status st = r.s.regions ? dm_saliency_coords(out, r.s.regions, r.s.genome, track) : DM_STATUS_OK;
+    if (!st) st = cli_stream_run(&r.s, saliency_chunk, out);
     if (st) {
         dm_saliency_abort(out);
         cli_fail(st);
     }
     CLI_CHECK(dm_saliency_commit(out));
-    fprintf(stderr, "%s: %lld sequences in %.1f s; wrote %s.{npy,onehot.npy,npz,onehot.npz,tsv}\n", cli_prog,
-            (long long)r.s.tot.n, dm_now() - t0, prefix);
+    fprintf(stderr, "%s: %lld sequences in %.1f s; wrote %s.{npy,onehot.npy,npz,onehot.npz,tsv%s}\n", cli_prog,
+            (long long)r.s.tot.n, dm_now() - t0, prefix, track ? ",regions.bed,track.bw" : bed ? ",regions.bed" : "");
     vis_close(&r);
     return 0;
 }
@@ -134,12 +147,12 @@ typedef struct temporal_ctx {
     int batch;
     bool quarter;
     float *x, *f, *b, *fb;   /* one batch: inputs, forward and backward scores, both interleaved */
+    const dm_regions *regions;   /* --bed: the coordinates of every row */
     dm_npy_writer w;
     dm_outfile tsv;
 } temporal_ctx;
 
 static dm_status temporal_chunk(void *ctx, const dm_dataset *ds, int64_t row0) {
-    (void)row0;
     temporal_ctx *c = ctx;
     int L = ds->len, batch = c->batch;
     float *f = c->f, *b = c->b, *fb = c->fb;
@@ -151,6 +164,10 @@ static dm_status temporal_chunk(void *ctx, const dm_dataset *ds, int64_t row0) {
         for (int64_t r = 0; r < (int64_t)B * L && !st; r++) fb[2 * r] = f[r], fb[2 * r + 1] = b[r];
         if (!st) st = dm_npy_append(&c->w, fb, 2 * (int64_t)B * L);
         for (int k = 0; k < B && !st; k++) {
+            if (c->regions) {
+                const dm_region *g = &c->regions->r[row0 + i + k];
+                fprintf(c->tsv.f, "%s\t%lld\t%lld\t%c\t", g->chrom, (long long)g->start, (long long)g->end, g->strand);
+            }
             fprintf(c->tsv.f, "%s\t", ds->id[i + k]);
             for (int l = 0; l < L; l++) fprintf(c->tsv.f, "%.5g%c", f[(size_t)k * L + l], l + 1 < L ? ',' : '\t');
             for (int l = 0; l < L; l++) fprintf(c->tsv.f, "%.5g%c", b[(size_t)k * L + l], l + 1 < L ? ',' : '\n');
@@ -174,7 +191,7 @@ int cli_temporal(cli_args *a) {
     vis_scan(&r, a);
     cli_notice_flush();
     int32_t L = r.s.len;
-    temporal_ctx c = {.m = r.m, .batch = batch, .quarter = quarter};
+    temporal_ctx c = {.m = r.m, .batch = batch, .quarter = quarter, .regions = r.s.regions};
     c.x = cli_alloc(sizeof(float) * 4 * (size_t)batch * L), c.f = cli_alloc(sizeof(float) * (size_t)batch * L);
     c.b = cli_alloc(sizeof(float) * (size_t)batch * L), c.fb = cli_alloc(sizeof(float) * 2 * (size_t)batch * L);
     char npy[CLI_PATH_MAX], tsvp[CLI_PATH_MAX];
@@ -184,7 +201,7 @@ int cli_temporal(cli_args *a) {
     CLI_CHECK(dm_npy_open(&c.w, npy, 3, shape));
     dm_status st = dm_outfile_open(&c.tsv, tsvp);
     if (st) { dm_npy_abort(&c.w); cli_fail(st); }
-    fprintf(c.tsv.f, "id\tforward\tbackward\n");
+    fprintf(c.tsv.f, "%s\tforward\tbackward\n", r.s.regions ? "chrom\tstart\tend\tstrand\tname" : "id");
     double t0 = dm_now();
     st = cli_stream_run(&r.s, temporal_chunk, &c);
     bool npy_done = false;
@@ -227,26 +244,38 @@ int cli_optimize(cli_args *a) {
     double t0 = dm_now();
     CLI_CHECK(dm_net_optimize(m, &oo, x, ppm, obj, p));
     double secs = dm_now() - t0;
-    /* the PPMs as a motif set (views into ppm), compared with the database before anything is written */
-    dm_motif_set q = {.n = R, .m = cli_alloc(sizeof(dm_motif) * (size_t)R)};
-    memset(q.m, 0, sizeof(dm_motif) * (size_t)R);
-    for (int r = 0; r < R; r++) {
-        snprintf(q.m[r].id, sizeof q.m[r].id, "restart_%d", r + 1);
+    /* the PPMs and their aligned consensus (as PREFIX.meme has them) as a motif set (views), compared
+     * with the database before anything is written */
+    float *cons = cli_alloc(sizeof(float) * 4 * (size_t)L);
+    int *place = cli_alloc(sizeof(int) * 3 * (size_t)R), ref;
+    int K = dm_optimize_consensus(ppm, p, R, L, cons, place, place + R, place + 2 * R, &ref);
+    dm_motif_set q = {.n = R + (K > 0), .m = cli_alloc(sizeof(dm_motif) * (size_t)(R + 1))};
+    memset(q.m, 0, sizeof(dm_motif) * (size_t)(R + 1));
+    for (int r = 0; r < q.n; r++) {
+        snprintf(q.m[r].id, sizeof q.m[r].id, r < R ? "restart_%d" : "consensus", r + 1);
         q.m[r].w = L;
-        q.m[r].p = ppm + 4 * (size_t)r * L;
-        q.m[r].nsites = 1;
+        q.m[r].p = r < R ? ppm + 4 * (size_t)r * L : cons;
+        q.m[r].nsites = r < R ? 1 : K;
     }
     cli_annotation an = {0};
     if (db_path) cli_annotate_compute(&q, &db, &an);
-    CLI_CHECK(dm_optimize_write(prefix, &oo, L, ppm, obj, p));
+    CLI_CHECK(dm_optimize_write(prefix, &oo, L, ppm, obj, p, NULL));
     for (int r = 0; r < R; r++)
         printf("restart %d  objective %.4f -> %.4f  P(bound) %.4f\n", r + 1, obj[r], obj[(size_t)oo.steps * R + r], p[r]);
     if (db_path)   /* no half-written set: on failure the three files just written go too */
         cli_annotate_finish(&q, &db, &an, prefix, (const char *const[]){".meme", ".trajectory.tsv", ".fa", NULL}, a);
     free(q.m);
+    free(cons);
+    free(place);
     dm_motif_set_free(&db);
     fprintf(stderr, "%s: %d restarts x %d steps in %.1f s (%.0f steps/s); wrote %s.meme, %s.trajectory.tsv, %s.fa\n",
             cli_prog, R, oo.steps, secs, oo.steps / (secs > 0 ? secs : 1), prefix, prefix, prefix);
+    if (K > 0)
+        fprintf(stderr, "%s: consensus of %d of %d restarts (aligned to the best; %d left out with P(bound) < %.1f)\n",
+                cli_prog, K, R, R - K, DM_CONSENSUS_MIN_P);
+    else
+        fprintf(stderr, "%s: no restart reached P(bound) >= %.1f: no consensus written\n", cli_prog,
+                DM_CONSENSUS_MIN_P);
     free(x); free(ppm); free(obj); free(p);
     dm_net_free(m);
     dm_backend_free(be);

@@ -14,7 +14,7 @@ c="$here/corpus"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 rm -rf "$c"
-mkdir -p "$c/data" "$c/meme" "$c/checkpoint"
+mkdir -p "$c/data" "$c/meme" "$c/checkpoint" "$c/motifdb"
 
 # seed FILE CTL: the control byte (octal escape for printf) followed by the file
 seed() { printf "\\$2" > "$3"; cat "$1" >> "$3"; }
@@ -75,4 +75,22 @@ seed "$tmp/opt.meme"    0 "$c/meme/optimize"
 seed "$tmp/opt.meme"    1 "$c/meme/optimize-gz"
 seed "$tmp/jaspar.meme" 0 "$c/meme/jaspar"
 seed "$tmp/jaspar.meme" 1 "$c/meme/jaspar-gz"
+
+# ---- motif databases (fuzz_motifdb: ctl bit 0 gzip, bits 1-2 type, bit 3 pseudocount 0) --------------
+printf '>MA0004.1\tArnt\nA  [ 4 19  0  0  0  0 ]\nC  [16  0 20  0  0  0 ]\nG  [ 0  1  0 20  0 20 ]\nT  [ 0  0  0  0 20  0 ]\n>MA0006.1 Ahr::Arnt\nA [3 0 0 0 0 0]\nC [8 0 23 0 0 0]\nG [2 23 0 23 0 24]\nT [11 1 1 1 24 0]\n' > "$tmp/a.jaspar"
+printf '>MA0004.1 Arnt\r\n4 19 0 0 0 0\r\n16 0 20 0 0 0\r\n0 1 0 20 0 20\r\n0 0 0 0 20 0\r\n' > "$tmp/a.pfm"
+printf '>AHR_HUMAN.H11MO.0.B\n40.5\t18.2\t56.4\t38.7\n10.8\t11.8\t34.6\t96.5\n0.0\t150.3\t1.4\t2.1\n0.0\t0.0\t153.9\t0.0\n' > "$tmp/h.pcm"
+printf '>X_HUMAN.H11MO.0.A\n-0.191\t1.069\t-2.038\t-2.038\n1.234\t-2.038\t-1.190\t-2.038\n-2.038\t1.283\t-2.038\t-2.038\n-2.038\t-2.038\t1.283\t-2.038\n-2.038\t-2.038\t-2.038\t1.283\n' > "$tmp/h.pwm"
+printf 'VV  header\nXX\n//\nAC  MA0004.1\nXX\nID  Arnt\nXX\nDE  MA0004.1 Arnt ; From JASPAR\nP0      A      C      G      T\n01      4     16      0      0      C\n02     19      0      1      0      A\n03      0     20      0      0      C\nXX\nCC  note\n//\nAC  M2\nP0 T G C A\n01 1 2 3 4\n02 0.1 0.2 0.3 0.4\n//\n' > "$tmp/t.transfac"
+printf '1 2 3 4 5\n5 4 3 2 1\n0 1 0 1 0\n4 4 4 4 4\n' > "$tmp/bare.pfm"
+printf 'MEME version 5\n\nALPHABET= ACGT\n\nMOTIF pattern_0\nletter-probability matrix: alength= 4 w= 3 nsites= 1 E= 0\n 0.01 -0.02 0.30 0.00\n -0.1 0.0 0.0 0.2\n 0 0 0 0\n' > "$tmp/cwm.meme"
+seed "$tmp/a.jaspar"   0  "$c/motifdb/jaspar"
+seed "$tmp/a.jaspar"   1  "$c/motifdb/jaspar-gz"
+seed "$tmp/a.pfm"      10 "$c/motifdb/pfm-crlf-pc0"
+seed "$tmp/h.pcm"      0  "$c/motifdb/hocomoco-pcm"
+seed "$tmp/h.pwm"      1  "$c/motifdb/hocomoco-pwm-gz"
+seed "$tmp/t.transfac" 0  "$c/motifdb/transfac"
+seed "$tmp/bare.pfm"   2  "$c/motifdb/bare-ppm"
+seed "$tmp/cwm.meme"   0  "$c/motifdb/cwm-meme"
+seed "$tmp/cwm.meme"   4  "$c/motifdb/cwm-meme-forced"
 ls -l "$c"/*

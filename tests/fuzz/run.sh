@@ -14,7 +14,7 @@ build="$1"
 seconds="$2"
 tsv="${3:-}"
 here=$(cd "$(dirname "$0")" && pwd)
-targets="${FUZZ_TARGETS:-data checkpoint meme}"
+targets="${FUZZ_TARGETS:-data checkpoint meme motifdb}"
 
 mkdir -p "$build/fuzz/logs" "$build/fuzz/crashes"
 if [ -n "$tsv" ] && [ ! -s "$tsv" ]; then
