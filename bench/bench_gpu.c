@@ -19,7 +19,8 @@
  * In the emulator build (DM_CUDA_EMU, `make emu`), `bench_gpu --emulate [--batch B]` counts instead of
  * timing: per architecture and workload it reads the emulator's counters (launches, cuBLAS calls,
  * host<->device bytes, synchronisations, allocations) over one steady-state step and prints them as
- * CSV with a modelled device time (bench/README.md, "Counts on the emulator").
+ * CSV with a modelled device time (bench/README.md, "Counts on the emulator"); --kernels adds the
+ * per-kernel table of each step as a comment line.
  */
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -173,14 +174,30 @@ static flops layer_flops(const dm_hparams *hp) {
 typedef enum { E_TRAIN, E_SALIENCY, E_OPTIMIZE, E_TEMPORAL } emu_workload;
 static const char *emu_workload_name[] = {"train", "saliency", "optimize", "temporal"};
 
-/* on_step of class optimisation: counters reset after step 1, read after step 2. */
-typedef struct step_probe { dm_emu_counters c; } step_probe;
+/* on_step of class optimisation: counters reset after step 1, read (with the per-kernel table) after
+ * step 2. */
+#define PROBE_KERNELS 256
+typedef struct step_probe {
+    dm_emu_counters c;
+    int n;
+    const char *name[PROBE_KERNELS];
+    unsigned long long count[PROBE_KERNELS];
+    int cublas[PROBE_KERNELS];
+} step_probe;
 static dm_status probe_step(void *ctx, int32_t done, int32_t steps) {
+    step_probe *p = ctx;
     (void)steps;
     if (done == 1) dm_emu_counters_reset();
-    if (done == 2) dm_emu_counters_get(&((step_probe *)ctx)->c);
+    if (done == 2) {
+        dm_emu_counters_get(&p->c);
+        for (p->n = 0; p->n < PROBE_KERNELS && dm_emu_kernel_entry(p->n, &p->name[p->n], &p->count[p->n],
+                                                                   &p->cublas[p->n]);
+             p->n++) {
+        }
+    }
     return DM_STATUS_OK;
 }
+static step_probe g_probe;
 
 static void emu_die(const char *what) {
     fprintf(stderr, "bench_gpu: %s: %s\n", what, dm_last_error());
@@ -195,8 +212,8 @@ static dm_emu_counters emu_count(emu_workload w, dm_net *m, dm_devdata *d, const
     dm_saliency_options so = {.method = DM_SAL_GRAD, .target = DM_TARGET_POS, .seed = 1};
     size_t nx = (size_t)B * 101 * 4;
     float *a = malloc(4 * nx), *b = malloc(4 * nx), *p = malloc(4 * (size_t)B), obj[3 * 4096];
-    step_probe probe;
-    memset(&probe, 0, sizeof probe);
+    step_probe *probe = &g_probe;
+    memset(probe, 0, sizeof *probe);
     dm_emu_counters c;
     for (int it = 0; it < 2; it++) {
         dm_emu_counters_reset();
@@ -216,7 +233,7 @@ static dm_emu_counters emu_count(emu_workload w, dm_net *m, dm_devdata *d, const
             oo.steps = 3;
             oo.report_every = 1;
             oo.on_step = probe_step;
-            oo.on_step_ctx = &probe;
+            oo.on_step_ctx = probe;
             st = dm_net_optimize(m, &oo, a, b, obj, p);
             break;
         }
@@ -226,10 +243,28 @@ static dm_emu_counters emu_count(emu_workload w, dm_net *m, dm_devdata *d, const
         dm_emu_counters_get(&c);
     }
     free(a); free(b); free(p);
-    return w == E_OPTIMIZE ? probe.c : c;
+    return w == E_OPTIMIZE ? probe->c : c;
 }
 
-static int emulate_main(int B, int B_temporal) {
+/* One comment line with the per-kernel table of the last counted step ("name x count", cuBLAS marked;
+ * optimize: the probe's copy). */
+static void print_kernels(const char *arch, emu_workload w) {
+    const char *name;
+    unsigned long long k;
+    int cublas;
+    printf("# kernels %s %s:", arch, emu_workload_name[w]);
+    for (int i = 0; w == E_OPTIMIZE ? i < g_probe.n : dm_emu_kernel_entry(i, &name, &k, &cublas); i++) {
+        if (w == E_OPTIMIZE) {
+            name = g_probe.name[i];
+            k = g_probe.count[i];
+            cublas = g_probe.cublas[i];
+        }
+        printf(" %s%s x %llu", name, cublas ? " (cuBLAS)" : "", k);
+    }
+    printf("\n");
+}
+
+static int emulate_main(int B, int B_temporal, int kernels) {
     dm_backend *gpu;
     if (dm_backend_cuda_create(&gpu, 0) != DM_STATUS_OK) emu_die("the emulator's CUDA backend");
     char date[32];
@@ -300,6 +335,7 @@ static int emulate_main(int B, int B_temporal) {
                    dm_arch_name((dm_arch)a), emu_workload_name[w], Bw, c.launches, c.kernels, c.cublas_calls,
                    c.h2d_bytes, c.d2h_bytes, c.d2d_bytes, c.syncs, c.mallocs + c.host_allocs, c.frees, flop / 1e9,
                    bytes / 1e6, h100, a100, h100g, bound);
+            if (kernels) print_kernels(dm_arch_name((dm_arch)a), (emu_workload)w);
             fflush(stdout);
         }
         dm_devdata_free(d);
@@ -312,9 +348,10 @@ static int emulate_main(int B, int B_temporal) {
 #endif
 
 int main(int argc, char **argv) {
-    int repeats = 10, B = 256, emulate = 0, B_temporal = 64;
+    int repeats = 10, B = 256, emulate = 0, B_temporal = 64, kernels = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--emulate")) emulate = 1;
+        else if (!strcmp(argv[i], "--kernels")) kernels = 1;
         else if (i + 1 < argc && !strcmp(argv[i], "--repeats")) repeats = atoi(argv[++i]);
         else if (i + 1 < argc && !strcmp(argv[i], "--batch")) B = atoi(argv[++i]);
         else if (i + 1 < argc && !strcmp(argv[i], "--temporal-batch")) B_temporal = atoi(argv[++i]);
@@ -322,7 +359,7 @@ int main(int argc, char **argv) {
     }
     if (repeats < 3 || B < 8 || B > 4096 || B_temporal < 1 || B_temporal > B) {
         fprintf(stderr, "usage: bench_gpu [--repeats N ≥ 3] [--batch 8..4096] | bench_gpu --emulate [--batch B] "
-                        "[--temporal-batch 1..B]\n");
+                        "[--temporal-batch 1..B] [--kernels]\n");
         return 2;
     }
 #ifdef DM_CUDA_EMU
@@ -331,7 +368,7 @@ int main(int argc, char **argv) {
                         "for counts\n");
         return 2;
     }
-    return emulate_main(B, B_temporal);
+    return emulate_main(B, B_temporal, kernels);
 #else
     if (emulate) {
         fprintf(stderr, "bench_gpu: --emulate needs the emulator build (make emu: build-emu/bench/bench_gpu)\n");
