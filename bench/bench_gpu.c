@@ -370,6 +370,7 @@ int main(int argc, char **argv) {
     }
     return emulate_main(B, B_temporal, kernels);
 #else
+    (void)kernels;
     if (emulate) {
         fprintf(stderr, "bench_gpu: --emulate needs the emulator build (make emu: build-emu/bench/bench_gpu)\n");
         return 2;
