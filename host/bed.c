@@ -314,10 +314,10 @@ static dm_status dm_region_check(const dm_regions *rs, const dm_region *r, dm_ge
         bool resized = r->start != r->bed_start || r->end != r->bed_end;
         char how[160] = "";
         if (resized)
-            snprintf(how, sizeof how, " (the BED's %lld-%lld resized to %lld bp)", (long long)r->bed_start,
-                     (long long)r->bed_end, (long long)(r->end - r->start));
+            snprintf(how, sizeof how, ", resized to %lld bp (%lld..%lld),", (long long)(r->end - r->start),
+                     (long long)r->start, (long long)r->end);
         return dm_error(DM_STATUS_FORMAT, "%s:%lld: region %s:%lld-%lld%s lies outside %s (length %lld)", rs->path,
-                        ln, r->chrom, (long long)r->start, (long long)r->end, how, r->chrom, (long long)clen);
+                        ln, r->chrom, (long long)r->bed_start, (long long)r->bed_end, how, r->chrom, (long long)clen);
     }
     return DM_STATUS_OK;
 }
@@ -384,5 +384,25 @@ dm_status dm_regions_dataset(const dm_regions *rs, dm_genome *g, int32_t len, dm
         if (!out->id[i]) st = dm_error(DM_STATUS_NOMEM, "%s: out of memory", rs->path);
     }
     if (st != DM_STATUS_OK) dm_dataset_free(out);
+    return st;
+}
+
+dm_status dm_bed_load(const char *bed, int label_col, const char *genome_path, int32_t len, dm_resize how,
+                      dm_dataset *out, dm_regions *regions) {
+    DM_CHECK_ARG(bed && genome_path && out, "dm_bed_load: NULL argument");
+    memset(out, 0, sizeof *out);
+    if (regions) memset(regions, 0, sizeof *regions);
+    DM_CHECK_ARG(len >= 1, "dm_bed_load: length %d", (int)len);
+    dm_regions rs;
+    DM_TRY(dm_bed_read(bed, label_col, &rs));
+    dm_regions_resize(&rs, len, how);
+    dm_genome *g;
+    dm_status st = dm_genome_open(&g, genome_path);
+    if (st == DM_STATUS_OK) {
+        st = dm_regions_dataset(&rs, g, len, out);
+        dm_genome_close(g);
+    }
+    if (st == DM_STATUS_OK && regions) *regions = rs;
+    else dm_regions_free(&rs);
     return st;
 }

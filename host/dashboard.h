@@ -59,6 +59,9 @@ typedef struct dm_dashboard_options {
     const char *db;      /* motif database (MEME, e.g. JASPAR) naming the PPMs, or NULL */
     const char *name;    /* data set name; NULL: the data file name without directory, extensions
                             and a trailing _B / _AC */
+    const char *genome;  /* non-NULL: `data` is a BED file of regions of this indexed FASTA (genome.h) */
+    int resize;          /* with genome: dm_resize of the regions to the models' length (center) */
+    int label_col;       /* with genome: the BED column of the 0/1 labels, 0 none */
     const char *cmdline; /* shown in the report; may be NULL */
     void (*log)(void *ctx, const char *line); /* progress lines; may be NULL */
     void *log_ctx;

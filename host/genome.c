@@ -7,8 +7,10 @@
  * file that cannot be opened, a gzip (not bgzip) file, an index that cannot be written, or the first
  * FASTA line that breaks faidx's rule (every line of a sequence as long as the first, but the last).
  *
- * An index older than its FASTA is rebuilt (a stale .fai would read the wrong bases silently).
+ * An index older than its FASTA is rebuilt (a stale .fai would read the wrong bases silently) when
+ * its folder takes files; in a read-only folder (a shared genome) it is used as it is, as samtools does.
  */
+#define _GNU_SOURCE   /* qsort_r */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -134,6 +136,15 @@ done:
     return st;
 }
 
+/* Whether the folder of `file` takes new files (errno says why not). */
+static bool dm_folder_writable(const char *file) {
+    char dir[4096];
+    const char *slash = strrchr(file, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - file > 0 ? slash - file : 1), file);
+    return access(dir, W_OK | X_OK) == 0;
+}
+
 /* The error of a FASTA htslib could not index (fai_path: the index it would read or write). */
 static dm_status dm_index_error(const char *path, const char *fai_path, bool building) {
     int fd = open(path, O_RDONLY);
@@ -153,15 +164,9 @@ static dm_status dm_index_error(const char *path, const char *fai_path, bool bui
                             "genome must be plain or bgzip-compressed: zcat %s | bgzip > GENOME.fa.gz)",
                             path, path);
     }
-    if (building) {
-        char dir[4096];
-        const char *slash = strrchr(fai_path, '/');
-        if (!slash) snprintf(dir, sizeof dir, ".");
-        else snprintf(dir, sizeof dir, "%.*s", (int)(slash - fai_path > 0 ? slash - fai_path : 1), fai_path);
-        if (access(dir, W_OK | X_OK) != 0)
-            return dm_error(DM_STATUS_IO, "%s: no index and cannot build one: cannot write %s: %s", path,
-                            fai_path, strerror(errno));
-    }
+    if (building && !dm_folder_writable(fai_path))
+        return dm_error(DM_STATUS_IO, "%s: no index and cannot build one: cannot write %s: %s", path, fai_path,
+                        strerror(errno));
     st = dm_fasta_diagnose(path);
     if (st != DM_STATUS_OK) {
         if (building) {
@@ -179,10 +184,9 @@ static dm_status dm_index_error(const char *path, const char *fai_path, bool bui
 
 /* ---- open, close, the chromosome table -------------------------------------------------------- */
 
-static const dm_genome *g_sort_genome;   /* qsort's context (dm_genome_open is not re-entrant here) */
-
-static int dm_cmp_name(const void *a, const void *b) {
-    return strcmp(g_sort_genome->name[*(const int *)a], g_sort_genome->name[*(const int *)b]);
+static int dm_cmp_name(const void *a, const void *b, void *ctx) {
+    const dm_genome *g = ctx;
+    return strcmp(g->name[*(const int *)a], g->name[*(const int *)b]);
 }
 
 void dm_genome_close(dm_genome *g) {
@@ -211,7 +215,11 @@ dm_status dm_genome_open(dm_genome **out, const char *path) {
     char fai_path[4200];
     snprintf(fai_path, sizeof fai_path, "%s.fai", path);
 
-    bool building = access(fai_path, F_OK) != 0 || dm_file_newer(path, fai_path);
+    bool have = access(fai_path, F_OK) == 0;
+    bool stale = have && dm_file_newer(path, fai_path);
+    /* A stale index in a folder that takes no files (a shared, read-only genome folder) is used as it
+     * is, as samtools would. */
+    bool building = !have || (stale && dm_folder_writable(fai_path));
     enum htsLogLevel old = dm_hts_quiet();
     if (building) {
         /* fai_build3 also writes the .gzi of a bgzip file. */
@@ -258,9 +266,7 @@ dm_status dm_genome_open(dm_genome **out, const char *path) {
             return st;
         }
     }
-    g_sort_genome = g;
-    qsort(g->by_name, (size_t)g->n, sizeof *g->by_name, dm_cmp_name);
-    g_sort_genome = NULL;
+    qsort_r(g->by_name, (size_t)g->n, sizeof *g->by_name, dm_cmp_name, g);
     *out = g;
     return DM_STATUS_OK;
 }

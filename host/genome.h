@@ -20,7 +20,8 @@
 
 typedef struct dm_genome dm_genome;   /* opaque: an open faidx index and its chromosome table */
 
-/* Opens path (FASTA, plain or bgzip), building path.fai (and path.gzi) when missing. _IO (cannot
+/* Opens path (FASTA, plain or bgzip), building path.fai (and path.gzi) when missing, or older than the
+ * FASTA in a folder that takes files. _IO (cannot
  * open, cannot index: "GENOME: no index and cannot build one: reason"), _FORMAT, _NOMEM. */
 dm_status dm_genome_open(dm_genome **g, const char *path);
 void dm_genome_close(dm_genome *g);   /* NULL is a no-op */
@@ -73,5 +74,50 @@ dm_status dm_regions_check(const dm_regions *rs, dm_genome *g);
 /* A data set of the regions' sequences (each region's bases, strand honoured, padded or truncated to
  * len as dm_dataset_read does), labels from the regions, ids their names. */
 dm_status dm_regions_dataset(const dm_regions *rs, dm_genome *g, int32_t len, dm_dataset *out);
+
+/* The whole path from a BED file to a data set: reads `bed` (label column label_col, 0 none), resizes
+ * every region to len bp (how), opens the genome at genome_path, checks the regions against it and
+ * reads their sequences into *out (row i = region i). `regions` (may be NULL) receives the resized
+ * regions (the caller frees them). Errors are those of the steps, naming the file and line. */
+dm_status dm_bed_load(const char *bed, int label_col, const char *genome_path, int32_t len, dm_resize how,
+                      dm_dataset *out, dm_regions *regions);
+
+/* ---- negatives for a BED of peaks (host/negatives.c) ------------------------------------------- */
+
+/* A peak's span is the union of its BED interval and its window (bed_start/bed_end and start/end);
+ * a negative overlaps no peak's span. `pair` (malloc'd, the caller frees it) gets, for every
+ * negative, the index of the peak it was made for. */
+
+/* flank:D — each peak's window shifted d bp left and right (same length and strand, label 0), kept
+ * when inside its chromosome and overlapping no peak; a window made twice is kept once. Names
+ * "<peak>|flank-D" / "|flank+D". */
+dm_status dm_negatives_flank(const dm_regions *peaks, dm_genome *g, int64_t d, dm_regions *out, int64_t **pair);
+
+#define DM_GC_BINS 20   /* GC fraction in 20 equal bins of [0, 1] */
+
+typedef struct dm_gc_report {
+    int64_t pos_hist[DM_GC_BINS];   /* peaks per GC bin (a window of only N in none) */
+    int64_t neg_hist[DM_GC_BINS];   /* negatives drawn per bin: pos_hist, or every candidate when fewer */
+    int64_t wanted, found;          /* sums of the two */
+    int64_t cand_hist[DM_GC_BINS];  /* background windows per bin */
+    int64_t candidates;             /* background windows considered (their sum) */
+} dm_gc_report;
+
+/* GC-matched: the background regions tiled with len-bp windows (from each region's start, stride len)
+ * inside their chromosome, free of N/IUPAC codes and of peaks, binned by GC fraction; in each bin as
+ * many drawn, uniformly without replacement (reservoir sampling, the `negatives` stream of seed), as
+ * there are peaks in it, each paired with one of them. Strand '+', label 0, names
+ * "chrom:start-end|gc". A bin with too few candidates gives all it has (rep->found < rep->wanted). */
+dm_status dm_negatives_gc(const dm_regions *peaks, const dm_regions *background, dm_genome *g, int32_t len,
+                          uint64_t seed, dm_regions *out, int64_t **pair, dm_gc_report *rep);
+
+/* The GC bin of codes[0, n) (GC over the A/C/G/T codes), −1 when there are none. */
+int dm_gc_bin_of(const uint8_t *codes, int64_t n);
+
+/* Every peak (label 1) followed by its negatives (label 0; pair[k]: the peak of negative k) as one data
+ * set; a peak and its negatives share a group (the validation split keeps them together). `rows`
+ * (may be NULL) gets the regions in row order. */
+dm_status dm_peaks_dataset(const dm_regions *peaks, const dm_regions *neg, const int64_t *pair, dm_genome *g,
+                           int32_t len, dm_dataset *out, dm_regions *rows);
 
 #endif /* DM_GENOME_H */

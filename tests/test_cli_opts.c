@@ -32,7 +32,6 @@ static const struct {
     const char *cmd, *opt, *choices;
 } expected[] = {
     {"train", "--arch", NULL},     /* the architecture table's names (choices_of) */
-    {"train", "--negatives", "none, shuffle"},
     {"train", "--protocol", "default, original"},
     {"train", "--n-policy", "zero, quarter"},
     {"train", "--device", "cpu, cuda, auto"},

@@ -308,7 +308,9 @@ Test(genome, errors_name_the_file) {
     char *text = genome_text(6);
     char *gz = put_gzip(dir, "g.fa.gz", text);
     open_fails(gz, DM_STATUS_FORMAT, PARTS(gz, "gzip, not bgzip"));
-    cr_assert(!file_exists(path_in(dir, "g.fa.gz.fai")));
+    char *gz_fai = path_in(dir, "g.fa.gz.fai");
+    cr_assert(!file_exists(gz_fai), "no index is left of a file that cannot be indexed");
+    free(gz_fai);
     /* Line 4 longer than the first line of its sequence (line 2). */
     char *ragged = put_text(dir, "ragged.fa", ">a\nACGT\nACGT\nACGTA\nAC\n>b\nAAA\n");
     open_fails(ragged, DM_STATUS_FORMAT, PARTS(ragged, ":4:", "cannot build"));
@@ -324,7 +326,21 @@ Test(genome, errors_name_the_file) {
         char *fa = put_text(ro, "g.fa", text);
         cr_assert_eq(chmod(ro, 0555), 0);
         open_fails(fa, DM_STATUS_IO, PARTS(fa, "cannot build", ".fai"));
+        /* with an index, older than the FASTA: used as it is in a folder that takes no files */
         cr_assert_eq(chmod(ro, 0755), 0);
+        char *src = path_in(dir, "src.fa");
+        free(put_text(dir, "src.fa", text));
+        dm_genome *g;
+        cr_assert_eq(dm_genome_open(&g, src), DM_STATUS_OK, "%s", dm_last_error());
+        dm_genome_close(g);
+        char *fai = path_in(ro, "g.fa.fai");
+        cr_assert_eq(dm_test_system("cp '%s.fai' '%s' && touch -d '1 hour ago' '%s'", src, fai, fai), 0);
+        cr_assert_eq(chmod(ro, 0555), 0);
+        cr_assert_eq(dm_genome_open(&g, fa), DM_STATUS_OK, "%s", dm_last_error());
+        check_against_text(g, text);
+        dm_genome_close(g);
+        cr_assert_eq(chmod(ro, 0755), 0);
+        free(src), free(fai);
         free(fa), free(ro);
     }
     free(missing), free(empty), free(text), free(gz), free(ragged), free(ragged2), free(notfa);
@@ -524,8 +540,8 @@ Test(bed, check_errors) {
     check_fails("chr1\t0\t10\nchr9\t0\t10\n", 0, 2, "chromosome 'chr9' is not in the genome");
     check_fails("1\t0\t10\n", 0, 1, "it has 'chr1'");
     check_fails("chr1\t0\t10\nchr2\t500\t538\n", 0, 2, "outside chr2 (length 537)");
-    check_fails("chr1\t0\t10\n", 50, 1, "the BED's 0-10 resized to 50 bp");   /* centred: -20..30 */
-    check_fails("chr1\t100\t110\nchrM\t50\t60\n", 30, 2, "the BED's 50-60 resized to 30 bp");
+    check_fails("chr1\t0\t10\n", 50, 1, "chr1:0-10, resized to 50 bp (-20..30), lies outside chr1");   /* centred: -20..30 */
+    check_fails("chr1\t100\t110\nchrM\t50\t60\n", 30, 2, "chrM:50-60, resized to 30 bp (40..70), lies outside");
 }
 
 Test(bed, dataset_matches_the_genome) {

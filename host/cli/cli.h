@@ -28,6 +28,7 @@
 #include "deepmotif.h"
 #include "compare.h"
 #include "dm_internal.h"
+#include "genome.h"
 #include "meme.h"
 #include "model.h"
 
@@ -50,6 +51,7 @@ typedef struct cli_opt {
 /* Shared blocks (opts.c), included by the commands that take them. */
 extern const cli_opt CLI_OPTS_DEVICE[];    /* --threads, --device, --cudnn */
 extern const cli_opt CLI_OPTS_NPOLICY[];   /* --n-policy zero|quarter */
+extern const cli_opt CLI_OPTS_BED[];       /* --bed, --genome, --resize, --label-col */
 
 #define CLI_MAX_OPTS 48
 
@@ -132,20 +134,55 @@ void cli_record_input(dm_provenance *prov, const char *role, const char *path);
 /* dm_net_load of `path` for batches of `batch`, or exit. */
 dm_net *cli_load_model(const char *path, dm_backend *be, int batch);
 
+/* Genomic coordinates (CLI_OPTS_BED): `--bed REGIONS.bed --genome GENOME.fa` instead of the command's
+ * data option (data_opt: "--data", train's "--train"). cli_bed_input says which one was given and
+ * makes every misuse a usage error: both, neither, --bed without --genome, --genome, --resize or
+ * --label-col without --bed. `other_bed` names a further BED option of the command (train's
+ * --test-bed) that also counts as a BED input, or NULL. */
+bool cli_bed_input(const cli_args *a, const char *data_opt, const char *other_bed);
+dm_resize cli_resize(const cli_args *a);   /* --resize, default center */
+int cli_label_col(const cli_args *a);      /* --label-col, 0 when absent */
+
+/* The sequences of the BED file `bed` read from --genome, every region resized to len (--resize):
+ * labels from --label-col, ids the regions' names; at most max_bytes of rows (0: half the memory).
+ * `regions` (may be NULL) keeps the resized regions, row i = region i. Exits on any error. */
+void cli_load_bed(dm_dataset *ds, const cli_args *a, const char *bed, int32_t len, uint64_t max_bytes,
+                  dm_regions *regions);
+
+/* train's data from a BED of peaks (no label column): every region bound (label 1); with neg
+ * "flank:D" or "gc-matched" (from --background, seeded) each peak is followed by its negatives
+ * (host/negatives.c), with a notice of how many. Any other neg adds nothing (the caller adds
+ * shuffles). Returns the number of negatives added. */
+int64_t cli_load_peaks(dm_dataset *ds, const cli_args *a, const char *bed, int32_t len, const char *neg,
+                       uint64_t seed, uint64_t max_bytes);
+
+/* The whole data set of --data (data_opt) or of --bed (cli_bed_input): returns the path read, for
+ * messages. regions (may be NULL) is filled from a BED input and emptied otherwise. */
+const char *cli_load_input(dm_dataset *ds, const cli_args *a, const char *data_opt, int32_t len,
+                           dm_regions *regions);
+
 /* eval, predict, saliency and temporal stream --data: a first pass (cli_stream_scan) parses and
  * counts it, every line checked before anything is computed or written; a second pass
  * (cli_stream_run) computes and writes it chunk by chunk. Chunks hold a multiple of the model's
  * batch, so the batches, hence the outputs, are those of a whole-file run. */
 typedef struct cli_stream {
-    const char *path;
+    const char *path;     /* --data, or the --bed file */
     int32_t len;
     int64_t chunk;
-    dm_dataset tot;    /* the first pass's totals: rows, format, padding */
-    bool labelled;     /* every row has a 0/1 label */
+    dm_dataset tot;       /* the first pass's totals: rows, format, padding */
+    bool labelled;        /* every row has a 0/1 label */
+    dm_regions *regions;  /* --bed: the regions, resized to len and checked; row i of the stream is
+                             regions->r[i] (its chrom, start, end, strand, name). NULL for --data */
+    dm_genome *genome;    /* --bed: the open genome the chunks are read from */
 } cli_stream;
 
-void cli_stream_scan(cli_stream *s, const char *path, int32_t len, int batch);
+/* --data or --bed (cli_bed_input with "--data"): the first pass of either. A BED input is read,
+ * resized and checked against the genome here (every line before anything is computed); its rows
+ * are read from the genome chunk by chunk in cli_stream_run. */
+void cli_stream_open(cli_stream *s, const cli_args *a, int32_t len, int batch);
+void cli_stream_scan(cli_stream *s, const char *path, int32_t len, int batch);   /* --data only */
 dm_status cli_stream_run(const cli_stream *s, dm_chunk_fn fn, void *ctx);
+void cli_stream_close(cli_stream *s);   /* frees the regions and closes the genome */
 
 /* Outputs are checked before anything is computed: exit 1 unless each can be written. */
 void cli_check_out(const char *path);

@@ -56,6 +56,106 @@ void cli_load_data(dm_dataset *ds, const char *path, int32_t len) {
     cli_note_padding(ds, path, len);
 }
 
+/* ---- genomic coordinates: --bed, --genome ------------------------------------------------------ */
+
+bool cli_bed_input(const cli_args *a, const char *data_opt, const char *other_bed) {
+    bool bed = cli_flag(a, "--bed"), data = cli_flag(a, data_opt);
+    bool other = other_bed && cli_flag(a, other_bed);
+    if (bed && data) cli_usage_error("--bed replaces %s: give one of them", data_opt);
+    if (!bed && !data) cli_usage_error("missing %s (or --bed REGIONS.bed with --genome GENOME.fa)", data_opt);
+    if ((bed || other) && !cli_flag(a, "--genome"))
+        cli_usage_error("%s needs --genome GENOME.fa (the sequences of its regions)", bed ? "--bed" : other_bed);
+    if (!bed && !other) {
+        static const char *const only_bed[] = {"--genome", "--resize", "--label-col", NULL};
+        for (int k = 0; only_bed[k]; k++)
+            if (cli_flag(a, only_bed[k])) cli_usage_error("%s goes with --bed REGIONS.bed", only_bed[k]);
+    }
+    return bed;
+}
+
+dm_resize cli_resize(const cli_args *a) {
+    const char *v = cli_opt_or(a, "--resize", "center");
+    return !strcmp(v, "start") ? DM_RESIZE_START : !strcmp(v, "end") ? DM_RESIZE_END : DM_RESIZE_CENTER;
+}
+
+int cli_label_col(const cli_args *a) { return (int)cli_int(a, "--label-col", 0, 4, 64); }
+
+/* Reads, resizes and checks a BED file against --genome; *g gets the open genome. */
+static void read_regions(dm_regions *rs, dm_genome **g, const cli_args *a, const char *bed, int32_t len) {
+    CLI_CHECK(dm_bed_read(bed, cli_label_col(a), rs));
+    dm_regions_resize(rs, len, cli_resize(a));
+    CLI_CHECK(dm_genome_open(g, cli_required(a, "--genome")));
+    CLI_CHECK(dm_regions_check(rs, *g));
+}
+
+void cli_load_bed(dm_dataset *ds, const cli_args *a, const char *bed, int32_t len, uint64_t max_bytes,
+                  dm_regions *regions) {
+    dm_regions rs;
+    dm_genome *g;
+    read_regions(&rs, &g, a, bed, len);
+    if (!max_bytes) max_bytes = dm_memory_total() / 2;
+    /* the rows as dm_dataset_read counts them: codes, length, label, group, id pointer and id */
+    double bytes = (double)rs.n * ((double)len + 21 + 8 + 48);
+    if (bytes > (double)max_bytes)
+        cli_fail(dm_error(DM_STATUS_NOMEM, "%s: %lld regions of %d bp need about %.1f MiB, over the memory limit %.1f MiB",
+                          bed, (long long)rs.n, (int)len, bytes / 1048576.0, (double)max_bytes / 1048576.0));
+    CLI_CHECK(dm_regions_dataset(&rs, g, len, ds));
+    dm_genome_close(g);
+    if (regions) *regions = rs;
+    else dm_regions_free(&rs);
+}
+
+int64_t cli_load_peaks(dm_dataset *ds, const cli_args *a, const char *bed, int32_t len, const char *neg,
+                       uint64_t seed, uint64_t max_bytes) {
+    dm_regions rs, nr = {0};
+    dm_genome *g;
+    read_regions(&rs, &g, a, bed, len);
+    int64_t *pair = NULL;
+    if (!strncmp(neg, "flank:", 6)) {
+        long long d = atoll(neg + 6);   /* checked by the caller (cli_negatives) */
+        CLI_CHECK(dm_negatives_flank(&rs, g, d, &nr, &pair));
+        cli_notice_add("%s: %lld peaks, %lld flanking negatives %lld bp away (%lld of %lld dropped: overlapping a peak, "
+                       "past a chromosome end or made twice)\n", cli_prog, (long long)rs.n, (long long)nr.n, d,
+                       (long long)(2 * rs.n - nr.n), (long long)(2 * rs.n));
+    } else if (!strcmp(neg, "gc-matched")) {
+        const char *bg_path = cli_required(a, "--background");
+        dm_regions bg;
+        CLI_CHECK(dm_bed_read(bg_path, 0, &bg));
+        dm_gc_report rep;
+        CLI_CHECK(dm_negatives_gc(&rs, &bg, g, len, seed, &nr, &pair, &rep));
+        dm_regions_free(&bg);
+        if (rep.found < rep.wanted)
+            cli_notice_add("%s: warning: %s: %lld GC-matched negatives for %lld peaks: some GC bins of the peaks have "
+                           "too few background windows (%lld windows in all); use a larger --background\n", cli_prog,
+                           bg_path, (long long)rep.found, (long long)rep.wanted, (long long)rep.candidates);
+    }
+    double bytes = (double)(rs.n + nr.n) * ((double)len + 21 + 8 + 48);
+    if (bytes > (double)max_bytes)
+        cli_fail(dm_error(DM_STATUS_NOMEM, "%s: %lld peaks and negatives of %d bp need about %.1f MiB, over the memory "
+                          "limit %.1f MiB", bed, (long long)(rs.n + nr.n), (int)len, bytes / 1048576.0,
+                          (double)max_bytes / 1048576.0));
+    CLI_CHECK(dm_peaks_dataset(&rs, &nr, pair, g, len, ds, NULL));
+    int64_t n_neg = nr.n;
+    free(pair);
+    dm_regions_free(&nr);
+    dm_regions_free(&rs);
+    dm_genome_close(g);
+    return n_neg;
+}
+
+const char *cli_load_input(dm_dataset *ds, const cli_args *a, const char *data_opt, int32_t len,
+                           dm_regions *regions) {
+    if (regions) memset(regions, 0, sizeof *regions);
+    if (cli_bed_input(a, data_opt, NULL)) {
+        const char *bed = cli_opt_str(a, "--bed");
+        cli_load_bed(ds, a, bed, len, 0, regions);
+        return bed;
+    }
+    const char *path = cli_opt_str(a, data_opt);
+    cli_load_data(ds, path, len);
+    return path;
+}
+
 bool cli_has_labels(const dm_dataset *ds) {
     for (int64_t i = 0; i < ds->n; i++)
         if (ds->label[i] != 0 && ds->label[i] != 1) return false;
@@ -77,6 +177,7 @@ static dm_status chunk_labels(void *ctx, const dm_dataset *chunk, int64_t row0) 
 /* The file is read twice, so it must be a regular file. The caller flushes the waiting notices once
  * its own checks of the input (labels) have passed. */
 void cli_stream_scan(cli_stream *s, const char *path, int32_t len, int batch) {
+    memset(s, 0, sizeof *s);
     s->path = path;
     s->len = len;
     s->chunk = (STREAM_CHUNK + batch - 1) / batch * (int64_t)batch;
@@ -91,8 +192,54 @@ void cli_stream_scan(cli_stream *s, const char *path, int32_t len, int batch) {
     cli_note_padding(&s->tot, path, len);
 }
 
+void cli_stream_open(cli_stream *s, const cli_args *a, int32_t len, int batch) {
+    if (!cli_bed_input(a, "--data", NULL)) {
+        cli_stream_scan(s, cli_opt_str(a, "--data"), len, batch);
+        return;
+    }
+    memset(s, 0, sizeof *s);
+    s->path = cli_opt_str(a, "--bed");
+    s->len = len;
+    s->chunk = (STREAM_CHUNK + batch - 1) / batch * (int64_t)batch;
+    s->regions = cli_alloc(sizeof *s->regions);
+    read_regions(s->regions, &s->genome, a, s->path, len);
+    bool lab = s->regions->n > 0;
+    for (int64_t i = 0; i < s->regions->n; i++) lab &= s->regions->r[i].label == 0 || s->regions->r[i].label == 1;
+    s->labelled = lab;
+    s->tot.n = s->regions->n;
+    s->tot.len = len;
+    s->tot.format = lab ? DM_FORMAT_LABELLED_FASTA : DM_FORMAT_FASTA;
+}
+
+void cli_stream_close(cli_stream *s) {
+    if (s->regions) dm_regions_free(s->regions);
+    free(s->regions);
+    dm_genome_close(s->genome);
+    s->regions = NULL;
+    s->genome = NULL;
+}
+
+/* --bed: the regions' sequences read from the genome a chunk at a time (fixed memory). */
+static dm_status stream_regions(const cli_stream *s, dm_chunk_fn fn, void *ctx) {
+    dm_regions *view = malloc(sizeof *view);
+    if (!view) return dm_error(DM_STATUS_NOMEM, "out of memory");
+    *view = *s->regions;
+    dm_status st = DM_STATUS_OK;
+    for (int64_t row0 = 0; row0 < s->regions->n && !st; row0 += s->chunk) {
+        view->r = s->regions->r + row0;
+        view->n = s->regions->n - row0 < s->chunk ? s->regions->n - row0 : s->chunk;
+        dm_dataset ds;
+        st = dm_regions_dataset(view, s->genome, s->len, &ds);
+        if (!st) st = fn(ctx, &ds, row0);
+        dm_dataset_free(&ds);
+    }
+    free(view);
+    return st;
+}
+
 /* The second pass must see the rows the first one counted. */
 dm_status cli_stream_run(const cli_stream *s, dm_chunk_fn fn, void *ctx) {
+    if (s->regions) return stream_regions(s, fn, ctx);
     dm_dataset tot;
     DM_TRY(dm_dataset_scan(s->path, DM_FORMAT_AUTO, s->len, s->chunk, fn, ctx, &tot));
     if (tot.n != s->tot.n)

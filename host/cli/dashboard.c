@@ -12,7 +12,7 @@
 const cli_opt cli_dashboard_opts[] = {
     {"--model", "MODEL", "a checkpoint; repeat for each model, e.g. the cnn, rnn and cnnrnn (required)", NULL,
      CLI_REPEAT},
-    {"--data", "FILE", "test data, any supported format (required)", NULL, 0},
+    {"--data", "FILE", "test data, any supported format (required, or --bed)", NULL, 0},
     {"--out", "DIR", "writes DIR/index.html and the raw outputs beside it (required)", NULL, 0},
     {"--index", "DIR...", "instead: OUT/index.html over the dashboards in these directories", NULL, CLI_LIST},
     {"--top", "K", "test sequences shown, by mean P(bound) over the models (default 10)", NULL, 0},
@@ -38,7 +38,8 @@ int cli_dashboard(cli_args *a) {
     const char **models = cli_list(a, "--model", &nm), **dirs = cli_list(a, "--index", &nd);
     const char *out = cli_required(a, "--out");
     if (cli_flag(a, "--index")) {
-        if (nm || cli_flag(a, "--data")) cli_usage_error("--index takes report directories, not --model or --data");
+        if (nm || cli_flag(a, "--data") || cli_flag(a, "--bed"))
+            cli_usage_error("--index takes report directories, not --model or --data (or --bed)");
         if (!nd) cli_usage_error("--index needs at least one report directory");
         cli_check_out_dir(out);
         char path[4200];
@@ -62,7 +63,9 @@ int cli_dashboard(cli_args *a) {
     o.n_quarter = cli_n_quarter(a);
     o.cmdline = cli_cmdline(a);
     o.log = log_line;
-    const char *data = cli_required(a, "--data");
+    bool bed = cli_bed_input(a, "--data", NULL);   /* --data, or --bed with --genome */
+    const char *data = cli_opt_str(a, bed ? "--bed" : "--data");
+    if (bed) o.genome = cli_opt_str(a, "--genome"), o.resize = (int)cli_resize(a), o.label_col = cli_label_col(a);
     cli_check_out_dir(out);
     if (o.figures) {   /* DIR/figures, when it exists, must be a folder that takes files */
         char fig[4200];

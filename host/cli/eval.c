@@ -9,15 +9,16 @@
 
 const cli_opt cli_eval_opts[] = {
     {"--model", "MODEL", "checkpoint written by train (required)", NULL, 0},
-    {"--data", "FILE", "labelled data (required)", NULL, 0},
+    {"--data", "FILE", "labelled data (required, or --bed with --label-col)", NULL, 0},
     {"--json", NULL, "print one JSON object: n, auroc, auprc, accuracy", NULL, 0},
     {0},
 };
 
 const cli_opt cli_predict_opts[] = {
     {"--model", "MODEL", "checkpoint written by train (required)", NULL, 0},
-    {"--data", "FILE", "sequences: any supported format, labelled or not (required)", NULL, 0},
-    {"--out", "FILE.tsv", "output: id, label (if known), score = P(bound) (required)", NULL, 0},
+    {"--data", "FILE", "sequences: any supported format, labelled or not (required, or --bed)", NULL, 0},
+    {"--out", "FILE.tsv", "output: id (--bed: chrom, start, end, strand, name), label (if known), score = "
+                          "P(bound) (required)", NULL, 0},
     {0},
 };
 
@@ -50,9 +51,9 @@ int cli_eval(cli_args *a) {
     /* streamed like predict: a checking pass (every line, the labels), then the scores chunk by chunk
      * (a multiple of the batch, so the scores are a whole-file run's); only the scores and labels of
      * all rows are kept, 5 bytes per sequence */
-    const char *path = cli_required(a, "--data");
     cli_stream s;
-    cli_stream_scan(&s, path, dm_net_hparams(m)->len, 256);
+    cli_stream_open(&s, a, dm_net_hparams(m)->len, 256);
+    const char *path = s.path;
     int64_t n = s.tot.n;
     if (!s.labelled) cli_fail(dm_error(DM_STATUS_FORMAT, "%s: eval needs labelled data (use predict)", path));
     cli_notice_flush();
@@ -77,6 +78,7 @@ int cli_eval(cli_args *a) {
         printf("n %lld\nAUROC %s\nAUPRC %s\naccuracy %s\n", (long long)n, ta, tb, tc);
     free(scores);
     free(ec.labels);
+    cli_stream_close(&s);
     dm_net_free(m);
     dm_backend_free(be);
     return 0;
@@ -86,14 +88,18 @@ typedef struct predict_ctx {
     dm_net *m;
     bool quarter, labelled;
     float *scores;   /* one chunk */
+    const dm_regions *regions;   /* --bed: the coordinates of every row */
     dm_outfile f;
 } predict_ctx;
 
 static dm_status predict_chunk(void *ctx, const dm_dataset *ds, int64_t row0) {
-    (void)row0;
     predict_ctx *c = ctx;
     DM_TRY(dm_net_predict(c->m, ds, c->quarter, c->scores));
     for (int64_t i = 0; i < ds->n; i++) {
+        if (c->regions) {
+            const dm_region *r = &c->regions->r[row0 + i];
+            fprintf(c->f.f, "%s\t%lld\t%lld\t%c\t", r->chrom, (long long)r->start, (long long)r->end, r->strand);
+        }
         if (c->labelled) fprintf(c->f.f, "%s\t%d\t%.6g\n", ds->id[i], ds->label[i], c->scores[i]);
         else fprintf(c->f.f, "%s\t%.6g\n", ds->id[i], c->scores[i]);
     }
@@ -107,12 +113,14 @@ int cli_predict(cli_args *a) {
     dm_backend *be = cli_backend(a);
     dm_net *m = cli_load_model(cli_required(a, "--model"), be, 256);
     cli_stream s;
-    cli_stream_scan(&s, cli_required(a, "--data"), dm_net_hparams(m)->len, 256);
+    cli_stream_open(&s, a, dm_net_hparams(m)->len, 256);
     cli_notice_flush();
-    predict_ctx c = {.m = m, .quarter = quarter, .labelled = s.labelled,
+    predict_ctx c = {.m = m, .quarter = quarter, .labelled = s.labelled, .regions = s.regions,
                      .scores = cli_alloc(sizeof(float) * (size_t)s.chunk)};
     CLI_CHECK(dm_outfile_open(&c.f, out));
-    fprintf(c.f.f, s.labelled ? "id\tlabel\tscore\n" : "id\tscore\n");
+    /* --bed: the coordinates of the window scored (the region resized to the model's length) */
+    fprintf(c.f.f, "%s%s\n", s.regions ? "chrom\tstart\tend\tstrand\tname" : "id",
+            s.labelled ? "\tlabel\tscore" : "\tscore");
     dm_status st = cli_stream_run(&s, predict_chunk, &c);
     if (st) {
         dm_outfile_abort(&c.f);
@@ -121,6 +129,7 @@ int cli_predict(cli_args *a) {
     CLI_CHECK(dm_outfile_commit(&c.f));
     fprintf(stderr, "%s: wrote %lld scores to %s\n", cli_prog, (long long)s.tot.n, out);
     free(c.scores);
+    cli_stream_close(&s);
     dm_net_free(m);
     dm_backend_free(be);
     return 0;

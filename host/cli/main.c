@@ -13,37 +13,37 @@
 
 const cli_cmd cli_commands[] = {
     {"train", "train a model of one of the architectures (--arch); write a checkpoint",
-     "deepmotif train --arch ARCH --train FILE --out MODEL [options]",
+     "deepmotif train --arch ARCH (--train FILE | --bed REGIONS.bed --genome GENOME.fa) --out MODEL [options]",
      "Trains a model of one of the architectures and writes MODEL (the selected weights)\n"
      "and MODEL.last (the last epoch end with its optimiser state, for --resume), both at every epoch end.",
-     BLOCKS(cli_train_opts, CLI_OPTS_NPOLICY, CLI_OPTS_DEVICE), cli_train},
+     BLOCKS(cli_train_opts, CLI_OPTS_BED, CLI_OPTS_NPOLICY, CLI_OPTS_DEVICE), cli_train},
     {"eval", "AUROC, AUPRC and accuracy on labelled data",
-     "deepmotif eval --model MODEL --data FILE [--json]",
+     "deepmotif eval --model MODEL (--data FILE | --bed REGIONS.bed --genome GENOME.fa --label-col N) [--json]",
      "Scores labelled data with a trained model: n, AUROC (ties count 1/2), AUPRC, accuracy.\n"
      "An undefined metric (one class, one sequence) is NA (null in JSON), with a warning saying why.",
-     BLOCKS(cli_eval_opts, CLI_OPTS_NPOLICY, CLI_OPTS_DEVICE), cli_eval},
+     BLOCKS(cli_eval_opts, CLI_OPTS_BED, CLI_OPTS_NPOLICY, CLI_OPTS_DEVICE), cli_eval},
     {"predict", "P(bound) for every sequence, as TSV",
-     "deepmotif predict --model MODEL --data FILE --out FILE.tsv",
+     "deepmotif predict --model MODEL (--data FILE | --bed REGIONS.bed --genome GENOME.fa) --out FILE.tsv",
      "Writes P(bound) for every sequence, in input order.",
-     BLOCKS(cli_predict_opts, CLI_OPTS_NPOLICY, CLI_OPTS_DEVICE), cli_predict},
+     BLOCKS(cli_predict_opts, CLI_OPTS_BED, CLI_OPTS_NPOLICY, CLI_OPTS_DEVICE), cli_predict},
     {"saliency", "attribution maps: gradients, integrated gradients, mutagenesis (.npy, .npz, TSV)",
-     "deepmotif saliency --model MODEL --data FILE --out PREFIX [options]",
+     "deepmotif saliency --model MODEL (--data FILE | --bed REGIONS.bed --genome GENOME.fa) --out PREFIX [options]",
      "Input-gradient saliency maps of a trained model, streamed in fixed-memory batches.",
-     BLOCKS(cli_saliency_opts, CLI_OPTS_NPOLICY, CLI_OPTS_DEVICE), cli_saliency},
+     BLOCKS(cli_saliency_opts, CLI_OPTS_BED, CLI_OPTS_NPOLICY, CLI_OPTS_DEVICE), cli_saliency},
     {"temporal", "temporal output scores of a recurrent model (.npy, TSV)",
-     "deepmotif temporal --model MODEL --data FILE --out PREFIX",
+     "deepmotif temporal --model MODEL (--data FILE | --bed REGIONS.bed --genome GENOME.fa) --out PREFIX",
      "Temporal output scores of a recurrent model: at every position i, P(bound) of the whole model\n"
      "on positions 1..i (forward) and i..L (backward).",
-     BLOCKS(cli_temporal_opts, CLI_OPTS_NPOLICY, CLI_OPTS_DEVICE), cli_temporal},
+     BLOCKS(cli_temporal_opts, CLI_OPTS_BED, CLI_OPTS_NPOLICY, CLI_OPTS_DEVICE), cli_temporal},
     {"optimize", "class optimisation: the ideal bound input as a PPM (MEME)",
      "deepmotif optimize --model MODEL --out PREFIX [options]",
      "Class optimisation: the input that maximises log P(bound) - lambda |X|^2, by RMSprop on the\n"
      "input, post-processed to a position probability matrix as in the Deep Motif Dashboard.",
      BLOCKS(cli_optimize_opts, CLI_OPTS_DEVICE), cli_optimize},
     {"motifs", "first-layer filters as PPMs (MEME)",
-     "deepmotif motifs --model MODEL --data FILE --out PREFIX [--db DB.meme]",
+     "deepmotif motifs --model MODEL (--data FILE | --bed REGIONS.bed --genome GENOME.fa) --out PREFIX [--db DB.meme]",
      "First-layer convolution filters as position probability matrices (activation alignment).",
-     BLOCKS(cli_motifs_opts, CLI_OPTS_DEVICE), cli_motifs},
+     BLOCKS(cli_motifs_opts, CLI_OPTS_BED, CLI_OPTS_DEVICE), cli_motifs},
     {"compare", "TOMTOM-like comparison of motifs with a database (JASPAR)",
      "deepmotif compare --query Q.meme --db DB.meme --out HITS.tsv",
      "TOMTOM-like comparison: every offset and both strands, column-wise similarity, p-values from a\n"
@@ -55,12 +55,13 @@ const cli_cmd cli_commands[] = {
      "(name:start:strand in the EventID) and a dinucleotide shuffle of each positive as its negative.",
      BLOCKS(cli_simulate_opts), cli_simulate},
     {"dashboard", "an HTML report comparing models on a data set (or an index over many)",
-     "deepmotif dashboard --model MODEL [--model MODEL ...] --data FILE --out DIR [options]\n"
+     "deepmotif dashboard --model MODEL [--model MODEL ...] (--data FILE | --bed REGIONS.bed --genome GENOME.fa)\n"
+     "                 --out DIR [options]\n"
      "       deepmotif dashboard --index DIR... --out DIR",
      "Writes a self-contained HTML report (inline SVG, no network) comparing the models on the data: model\n"
      "cards, training and ROC/PR curves, saliency logos, heatmaps and temporal scores of the top sequences,\n"
      "class-optimised and filter motifs with their database matches; or an index page over many reports.",
-     BLOCKS(cli_dashboard_opts, CLI_OPTS_NPOLICY, CLI_OPTS_DEVICE), cli_dashboard},
+     BLOCKS(cli_dashboard_opts, CLI_OPTS_BED, CLI_OPTS_NPOLICY, CLI_OPTS_DEVICE), cli_dashboard},
     {"export", "a trained model as safetensors (weights) or ONNX (the eval-mode model)",
      "deepmotif export --model MODEL --format safetensors|onnx --out FILE",
      "Writes a trained model for tools without deepmotif: safetensors holds the weights under the\n"

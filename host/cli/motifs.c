@@ -11,7 +11,7 @@
 
 const cli_opt cli_motifs_opts[] = {
     {"--model", "MODEL", "a checkpoint whose first layer is a convolution (required)", NULL, 0},
-    {"--data", "FILE", "sequences whose windows align the filters, e.g. the positives (required)", NULL, 0},
+    {"--data", "FILE", "sequences whose windows align the filters, e.g. the positives (required, or --bed)", NULL, 0},
     {"--out", "PREFIX", "writes PREFIX.meme (and PREFIX.hits.tsv with --db) (required)", NULL, 0},
     {"--frac", "F", "site threshold: activation > F x the filter's maximum (default 0.5)", NULL, 0},
     {"--min-sites", "N", "filters with fewer sites are left out (default 10)", NULL, 0},
@@ -104,7 +104,7 @@ int cli_motifs(cli_args *a) {
                           dm_arch_name(dm_net_hparams(m)->arch), with));
     }
     dm_dataset ds = {0};
-    cli_load_data(&ds, cli_required(a, "--data"), dm_net_hparams(m)->len);
+    cli_load_input(&ds, a, "--data", dm_net_hparams(m)->len, NULL);   /* --data or --bed */
     dm_motif_set db = {0};
     if (db_path) cli_read_db(db_path, &db);
     cli_notice_flush();

@@ -26,6 +26,15 @@ const cli_opt CLI_OPTS_NPOLICY[] = {
     {0},
 };
 
+const cli_opt CLI_OPTS_BED[] = {
+    {"--bed", "REGIONS.bed", "regions (BED3..BED6, gzip or plain) read from --genome, instead of --data", NULL, 0},
+    {"--genome", "GENOME.fa", "indexed FASTA, plain or bgzip (.fai/.gzi built when missing)", NULL, 0},
+    {"--resize", NULL, "--bed: regions resized to the model's length around their centre (default), start or "
+                       "end, strand-aware", CLI_CHOICES("center", "start", "end"), 0},
+    {"--label-col", "N", "--bed: the 1-based column holding a 0/1 label (default: none)", NULL, 0},
+    {0},
+};
+
 /* ---- errors ------------------------------------------------------------------------------------- */
 
 void cli_usage_error(const char *fmt, ...) {

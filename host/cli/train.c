@@ -13,11 +13,14 @@
 
 const cli_opt cli_train_opts[] = {
     {"--arch", dm_arch_choices_text, "architecture (required)", NULL, 0},
-    {"--train", "FILE", "training data: DeepBind .seq.gz, labelled FASTA or TSV (required)", NULL, 0},
+    {"--train", "FILE", "training data: DeepBind .seq.gz, labelled FASTA or TSV (required, or --bed)", NULL, 0},
     {"--test", "FILE", "test data, scored once with the selected weights", NULL, 0},
+    {"--test-bed", "BED", "test regions of --genome instead of --test (labels: --label-col)", NULL, 0},
     {"--out", "MODEL", "checkpoint to write (required); MODEL.last gets every epoch end, for --resume", NULL, 0},
-    {"--negatives", "none|shuffle", "shuffle: add one dinucleotide shuffle per positive (for _AC files)",
-     CLI_CHOICES("none", "shuffle"), 0},
+    {"--negatives", "KIND", "none (default); shuffle: one dinucleotide shuffle per positive (for _AC files); "
+                            "--bed of peaks: flank:D (each peak's window D bp left and right) or gc-matched "
+                            "(windows of --background in the peaks' GC bins)", NULL, 0},
+    {"--background", "BED", "gc-matched: the regions the negatives are drawn from", NULL, 0},
     {"--valid-frac", "F", "validation fraction of the training pairs (default 0.1)", NULL, 0},
     {"--epochs", "N", "maximum epochs (default 50)", NULL, 0},
     {"--batch", "N", "batch size (default 256)", NULL, 0},
@@ -50,6 +53,26 @@ static void check_training_labels(const dm_dataset *ds, const char *path, bool s
     if (n_neg == 0 && !shuffle)
         cli_fail(dm_error(DM_STATUS_FORMAT, "%s: the data hold only bound sequences: training needs unbound ones too "
                           "(for positive-only files use --negatives shuffle)", path));
+}
+
+/* --negatives: none, shuffle, flank:D (D ≥ 1) or gc-matched; the last two for a --bed of peaks (no
+ * --label-col), gc-matched with --background. Misuse is a usage error. */
+static const char *negatives_opt(const cli_args *a, bool bed) {
+    const char *neg = cli_opt_or(a, "--negatives", "none");
+    bool flank = !strncmp(neg, "flank:", 6), gc = !strcmp(neg, "gc-matched");
+    if (flank) {
+        char *end;
+        long long d = strtoll(neg + 6, &end, 10);
+        if (end == neg + 6 || *end || d < 1 || d > 1000000000)
+            cli_usage_error("--negatives flank:D: '%s' is not a distance D in 1..1000000000 bp", neg + 6);
+    } else if (!gc && strcmp(neg, "none") && strcmp(neg, "shuffle")) {
+        cli_usage_error("--negatives: unknown value '%s' (choices: none, shuffle, flank:D, gc-matched)", neg);
+    }
+    if ((flank || gc) && (!bed || cli_flag(a, "--label-col")))
+        cli_usage_error("--negatives %s needs a BED of peaks: --bed without --label-col", neg);
+    if (gc && !cli_flag(a, "--background")) cli_usage_error("--negatives gc-matched needs --background BED");
+    if (!gc && cli_flag(a, "--background")) cli_usage_error("--background goes with --negatives gc-matched");
+    return neg;
 }
 
 /* --arch: an architecture the library knows (dm_arch_parse, which also takes "cnn-rnn"). */
@@ -168,7 +191,9 @@ int cli_train(cli_args *a) {
     const char *resume = cli_opt_str(a, "--resume");
     dm_arch arch = DM_ARCH_CNN;
     if (cli_opt_str(a, "--arch")) arch = arch_opt(cli_opt_str(a, "--arch"));
-    const char *train_path = cli_required(a, "--train"), *out = cli_required(a, "--out");
+    bool bed = cli_bed_input(a, "--train", "--test-bed");   /* --train, or --bed with --genome */
+    const char *train_path = cli_opt_str(a, bed ? "--bed" : "--train"), *out = cli_required(a, "--out");
+    if (cli_flag(a, "--test") && cli_flag(a, "--test-bed")) cli_usage_error("--test-bed replaces --test: give one of them");
     if (!resume) cli_required(a, "--arch");
     const char *proto = cli_opt_or(a, "--protocol", "default");
     dm_protocol protocol = strcmp(proto, "original") ? DM_PROTOCOL_DEFAULT : DM_PROTOCOL_ORIGINAL;
@@ -182,7 +207,8 @@ int cli_train(cli_args *a) {
     o.progress = !cli_opt_str(a, "--quiet");
     o.n_quarter = cli_n_quarter(a);
     double valid_frac = cli_num(a, "--valid-frac", protocol == DM_PROTOCOL_ORIGINAL ? 0.0 : 0.1, 0, 0.9);
-    const char *neg = cli_opt_or(a, "--negatives", "none");
+    const char *neg = negatives_opt(a, bed);
+    bool peaks = bed && !cli_flag(a, "--label-col");   /* a BED of peaks: every region bound */
 
     dm_hparams hp;
     dm_hparams_default(&hp, arch);
@@ -228,7 +254,10 @@ int cli_train(cli_args *a) {
     uint64_t max_mem = cli_size(a, "--max-memory", dm_memory_total() / 2);
     int mem_factor = strcmp(neg, "shuffle") ? 2 : 4;
     dm_dataset raw = {0}, full = {0}, tr = {0}, va = {0}, te = {0};
-    dm_status rs = dm_dataset_read_max(&raw, train_path, DM_FORMAT_AUTO, hp.len, max_mem / (uint64_t)mem_factor);
+    dm_status rs = DM_STATUS_OK;
+    if (peaks) cli_load_peaks(&raw, a, train_path, hp.len, neg, o.seed, max_mem / (uint64_t)mem_factor);
+    else if (bed) cli_load_bed(&raw, a, train_path, hp.len, max_mem / (uint64_t)mem_factor, NULL);
+    else rs = dm_dataset_read_max(&raw, train_path, DM_FORMAT_AUTO, hp.len, max_mem / (uint64_t)mem_factor);
     if (rs == DM_STATUS_NOMEM) {
         char why[512];
         snprintf(why, sizeof why, "%s", dm_last_error());
@@ -241,10 +270,14 @@ int cli_train(cli_args *a) {
     double row_bytes = (double)dm_dataset_bytes(&raw) / (double)raw.n;
     check_training_labels(&raw, train_path, !strcmp(neg, "shuffle"));
     const char *test_path = cli_opt_str(a, "--test");   /* read before anything is computed */
+    const char *test_bed = cli_opt_str(a, "--test-bed");
+    if (test_bed) test_path = test_bed;
     if (test_path) {
         /* the test rows and their packed copy sit beside the training data at its peak */
         uint64_t peak = (uint64_t)(row_bytes * (double)raw.n) * (uint64_t)mem_factor;
-        cli_load_data_max(&te, test_path, hp.len, max_mem > peak ? (max_mem - peak) / 2 : 1);
+        uint64_t te_max = max_mem > peak ? (max_mem - peak) / 2 : 1;
+        if (test_bed) cli_load_bed(&te, a, test_bed, hp.len, te_max, NULL);
+        else cli_load_data_max(&te, test_path, hp.len, te_max);
         if (!cli_has_labels(&te)) cli_fail(dm_error(DM_STATUS_FORMAT, "%s: --test needs labelled data", test_path));
     }
     if (!strcmp(neg, "shuffle")) {

@@ -16,7 +16,7 @@
 
 const cli_opt cli_saliency_opts[] = {
     {"--model", "MODEL", "checkpoint written by train (required)", NULL, 0},
-    {"--data", "FILE", "sequences, any supported format (required)", NULL, 0},
+    {"--data", "FILE", "sequences, any supported format (required, or --bed)", NULL, 0},
     {"--out", "PREFIX", "writes PREFIX.npy, .onehot.npy, .npz, .onehot.npz (key arr_0), .tsv (required)", NULL, 0},
     {"--method", "M", "grad (default), grad-x-input, original (DeMo: |d(-log p_y)/dX| * X), "
                       "ig (integrated gradients), ism (in-silico mutagenesis)",
@@ -36,8 +36,9 @@ const cli_opt cli_saliency_opts[] = {
 
 const cli_opt cli_temporal_opts[] = {
     {"--model", "MODEL", "a checkpoint with a recurrent layer (required)", NULL, 0},
-    {"--data", "FILE", "sequences, any supported format (required)", NULL, 0},
-    {"--out", "PREFIX", "writes PREFIX.npy (N, L, 2: forward, backward score) and PREFIX.tsv (required)", NULL, 0},
+    {"--data", "FILE", "sequences, any supported format (required, or --bed)", NULL, 0},
+    {"--out", "PREFIX", "writes PREFIX.npy (N, L, 2: forward, backward score) and PREFIX.tsv (id, or with --bed "
+                        "chrom, start, end, strand, name; required)", NULL, 0},
     {"--batch", "N", "sequences per batch (default 64)", NULL, 0},
     {0},
 };
@@ -77,11 +78,13 @@ static void vis_open(vis_run *r, const cli_args *a, int batch, const char *const
     r->m = cli_load_model(r->model_path, r->be, batch);
 }
 
+/* --data or --bed: with --bed, r->s.regions holds the coordinates of every row (row i = region i). */
 static void vis_scan(vis_run *r, const cli_args *a) {
-    cli_stream_scan(&r->s, cli_required(a, "--data"), dm_net_hparams(r->m)->len, r->batch);
+    cli_stream_open(&r->s, a, dm_net_hparams(r->m)->len, r->batch);
 }
 
 static void vis_close(vis_run *r) {
+    cli_stream_close(&r->s);
     dm_net_free(r->m);
     dm_backend_free(r->be);
 }
@@ -134,12 +137,12 @@ typedef struct temporal_ctx {
     int batch;
     bool quarter;
     float *x, *f, *b, *fb;   /* one batch: inputs, forward and backward scores, both interleaved */
+    const dm_regions *regions;   /* --bed: the coordinates of every row */
     dm_npy_writer w;
     dm_outfile tsv;
 } temporal_ctx;
 
 static dm_status temporal_chunk(void *ctx, const dm_dataset *ds, int64_t row0) {
-    (void)row0;
     temporal_ctx *c = ctx;
     int L = ds->len, batch = c->batch;
     float *f = c->f, *b = c->b, *fb = c->fb;
@@ -151,6 +154,10 @@ static dm_status temporal_chunk(void *ctx, const dm_dataset *ds, int64_t row0) {
         for (int64_t r = 0; r < (int64_t)B * L && !st; r++) fb[2 * r] = f[r], fb[2 * r + 1] = b[r];
         if (!st) st = dm_npy_append(&c->w, fb, 2 * (int64_t)B * L);
         for (int k = 0; k < B && !st; k++) {
+            if (c->regions) {
+                const dm_region *g = &c->regions->r[row0 + i + k];
+                fprintf(c->tsv.f, "%s\t%lld\t%lld\t%c\t", g->chrom, (long long)g->start, (long long)g->end, g->strand);
+            }
             fprintf(c->tsv.f, "%s\t", ds->id[i + k]);
             for (int l = 0; l < L; l++) fprintf(c->tsv.f, "%.5g%c", f[(size_t)k * L + l], l + 1 < L ? ',' : '\t');
             for (int l = 0; l < L; l++) fprintf(c->tsv.f, "%.5g%c", b[(size_t)k * L + l], l + 1 < L ? ',' : '\n');
@@ -174,7 +181,7 @@ int cli_temporal(cli_args *a) {
     vis_scan(&r, a);
     cli_notice_flush();
     int32_t L = r.s.len;
-    temporal_ctx c = {.m = r.m, .batch = batch, .quarter = quarter};
+    temporal_ctx c = {.m = r.m, .batch = batch, .quarter = quarter, .regions = r.s.regions};
     c.x = cli_alloc(sizeof(float) * 4 * (size_t)batch * L), c.f = cli_alloc(sizeof(float) * (size_t)batch * L);
     c.b = cli_alloc(sizeof(float) * (size_t)batch * L), c.fb = cli_alloc(sizeof(float) * 2 * (size_t)batch * L);
     char npy[CLI_PATH_MAX], tsvp[CLI_PATH_MAX];
@@ -184,7 +191,7 @@ int cli_temporal(cli_args *a) {
     CLI_CHECK(dm_npy_open(&c.w, npy, 3, shape));
     dm_status st = dm_outfile_open(&c.tsv, tsvp);
     if (st) { dm_npy_abort(&c.w); cli_fail(st); }
-    fprintf(c.tsv.f, "id\tforward\tbackward\n");
+    fprintf(c.tsv.f, "%s\tforward\tbackward\n", r.s.regions ? "chrom\tstart\tend\tstrand\tname" : "id");
     double t0 = dm_now();
     st = cli_stream_run(&r.s, temporal_chunk, &c);
     bool npy_done = false;

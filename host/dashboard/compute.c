@@ -14,6 +14,7 @@
 
 #include "arch.h"
 #include "dashboard_internal.h"
+#include "genome.h"
 #include "meme.h"
 #include "netio.h"
 #include "optimize.h"
@@ -42,8 +43,8 @@ static void dataset_name(const char *path, char *out, size_t n) {
     snprintf(out, n, "%s", s ? s + 1 : path);
     size_t k = strlen(out);
     if (k > 3 && !strcmp(out + k - 3, ".gz")) out[k -= 3] = 0;
-    static const char *const ext[] = {".seq", ".fa", ".fasta", ".tsv", ".txt"};
-    for (int i = 0; i < 5; i++) {
+    static const char *const ext[] = {".seq", ".fa", ".fasta", ".tsv", ".txt", ".bed"};
+    for (int i = 0; i < 6; i++) {
         size_t e = strlen(ext[i]);
         if (k > e && !strcmp(out + k - e, ext[i])) out[k -= e] = 0;
     }
@@ -408,7 +409,10 @@ static dm_status compute(dm_dash *d, const char *const *models, dm_backend *be) 
     }
     /* the data, at the models' length */
     d->L = d->mod[0].hp.len;
-    DM_TRY(dm_dataset_read(&d->ds, d->data_path, DM_FORMAT_AUTO, d->L));
+    if (d->o->genome)   /* the data path is a BED file of regions of this genome */
+        DM_TRY(dm_bed_load(d->data_path, d->o->label_col, d->o->genome, d->L, (dm_resize)d->o->resize, &d->ds, NULL));
+    else
+        DM_TRY(dm_dataset_read(&d->ds, d->data_path, DM_FORMAT_AUTO, d->L));
     if (d->ds.n == 0) return dm_error(DM_STATUS_FORMAT, "%s: no sequences", d->data_path);
     DM_TRY(dm_file_sha256(d->data_path, &d->data_bytes, d->data_sha));
     d->labelled = true;
