@@ -13,6 +13,14 @@
  * cudaMalloc memory reads as NaN. A reduction missing its barrier gives a wrong result under fwd; in a
  * ThreadSanitizer build the same test must end in TSan's race report (exit code 66).
  *
+ * Counters and stand-in checks: the counters (dm_emu_counters_get) count kernel launches per stream and
+ * kernel name, cuBLAS calls, copies by direction, synchronisations and allocations exactly, and reset;
+ * planted misuses (a cuBLAS operand one float short, in host memory, freed, or with a batch stride past
+ * its allocation; cudaMemcpy with a kind contradicting its pointers or running past an allocation;
+ * cudaFree of host memory or twice; cudaMemset of host memory) each abort with a report naming the
+ * call and the pointer, run in a forked child whose stderr the test reads; the CUDA backend's alloc
+ * returns NaN-poisoned memory (no zero fill).
+ *
  * The kernels are in emu_kernels.cu, compiled here as GNU C through kcompat.h. Without the emulator
  * (DM_CUDA_EMU=OFF) the file builds to a single skipped test.
  */
@@ -26,6 +34,11 @@
 
 #ifdef DM_CUDA_EMU /* defined by the dm_cuda_emu target; without it there is nothing to test */
 #include <cublas_v2.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backend.h"
 
 #include "emu_kernels.cu"
 #include "kcompat.h"
@@ -493,6 +506,241 @@ Test(emu, cublas_sgemm) {
     cudaFree(d_c);
     cudaStreamDestroy(s);
     cr_assert_eq(cublasDestroy(h), CUBLAS_STATUS_SUCCESS);
+}
+
+/* ---- counters ------------------------------------------------------------------------------------------ */
+/* The sum of the per-kernel table's launches; *n_cublas the cuBLAS entries' share. */
+static unsigned long long test_table_sum(unsigned long long *n_cublas) {
+    unsigned long long sum = 0, blas = 0, k;
+    const char *name;
+    int cublas;
+    for (int i = 0; dm_emu_kernel_entry(i, &name, &k, &cublas); i++) {
+        sum += k;
+        if (cublas) blas += k;
+        for (int j = 0; j < i; j++) { /* names are unique */
+            const char *other;
+            dm_emu_kernel_entry(j, &other, NULL, NULL);
+            cr_assert(strcmp(name, other) != 0, "%s twice in the table", name);
+        }
+    }
+    if (n_cublas) *n_cublas = blas;
+    return sum;
+}
+
+Test(emu, counters) {
+    enum { n = 100 };
+    float h[n], *d_a, *d_b, *pinned;
+    test_fill(h, n, 11);
+    cudaStream_t s;
+    cublasHandle_t blas;
+    cr_assert_eq(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), cudaSuccess);
+    cr_assert_eq(cublasCreate(&blas), CUBLAS_STATUS_SUCCESS);
+    cr_assert_eq(cublasSetStream(blas, s), CUBLAS_STATUS_SUCCESS);
+    dm_emu_counters_reset();
+    dm_emu_counters c;
+    dm_emu_counters_get(&c);
+    cr_assert_eq(c.launches + c.syncs + c.mallocs + c.h2d_bytes, 0);
+    cr_assert_eq(dm_emu_kernel_entry(0, NULL, NULL, NULL), 0, "the table is empty after a reset");
+
+    cr_assert_eq(cudaMalloc((void **)&d_a, sizeof h), cudaSuccess);
+    cr_assert_eq(cudaMalloc((void **)&d_b, sizeof h), cudaSuccess);
+    cr_assert_eq(cudaMallocHost((void **)&pinned, sizeof h), cudaSuccess);
+    cr_assert_eq(cudaMemcpy(d_a, h, sizeof h, cudaMemcpyHostToDevice), cudaSuccess); /* sync 1 */
+    dim3 grid = {1, 1, 1}, block = {128, 1, 1};
+    for (int i = 0; i < 3; i++) cr_assert_eq(dm_test_copy(d_a, d_b, n, grid, block, s), cudaSuccess);
+    cr_assert_eq(dm_test_copy(d_b, d_a, n, grid, block, NULL), cudaSuccess);
+    float one = 1, zero = 0;
+    cr_assert_eq(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, 10, 10, 10, &one, d_a, 10, d_b, 10, &zero, d_b, 10),
+                 CUBLAS_STATUS_SUCCESS);
+    cr_assert_eq(cudaMemcpyAsync(d_b, d_a, 40, cudaMemcpyDeviceToDevice, s), cudaSuccess);
+    cr_assert_eq(cudaMemcpyAsync(pinned, d_b, sizeof h, cudaMemcpyDefault, s), cudaSuccess); /* D2H */
+    cr_assert_eq(cudaMemsetAsync(d_b, 0, 8, s), cudaSuccess);
+    cr_assert_eq(cudaStreamSynchronize(s), cudaSuccess);                                      /* sync 2 */
+    cr_assert_eq(cudaDeviceSynchronize(), cudaSuccess);                                       /* sync 3 */
+    cr_assert_eq(cudaFree(d_a), cudaSuccess);                                                 /* sync 4 */
+
+    dm_emu_counters_get(&c);
+    cr_assert_eq(c.launches, 5);
+    cr_assert_eq(c.kernels, 4);
+    cr_assert_eq(c.cublas_calls, 1);
+    cr_assert_eq(c.h2d_bytes, sizeof h);
+    cr_assert_eq(c.h2d_copies, 1);
+    cr_assert_eq(c.d2h_bytes, sizeof h);
+    cr_assert_eq(c.d2d_bytes, 40);
+    cr_assert_eq(c.memsets, 1);
+    cr_assert_eq(c.memset_bytes, 8);
+    cr_assert_eq(c.syncs, 4);
+    cr_assert_eq(c.mallocs, 2);
+    cr_assert_eq(c.host_allocs, 1);
+    cr_assert_eq(c.frees, 1);
+    dm_emu_counters cs, c0;
+    dm_emu_counters_stream(s, &cs);
+    dm_emu_counters_stream(NULL, &c0);
+    cr_assert_eq(cs.launches, 4, "3 kernels and the cuBLAS call on s");
+    cr_assert_eq(cs.cublas_calls, 1);
+    cr_assert_eq(cs.d2d_bytes + cs.d2h_bytes, 40 + sizeof h);
+    cr_assert_eq(c0.launches, 1, "one kernel on the default stream");
+    cr_assert_eq(c0.h2d_bytes, sizeof h, "the synchronous cudaMemcpy is on the default stream");
+    cr_assert_eq(cs.launches + c0.launches, c.launches);
+    unsigned long long blas_calls;
+    cr_assert_eq(test_table_sum(&blas_calls), c.launches, "the per-kernel table adds up to the launches");
+    cr_assert_eq(blas_calls, 1);
+    cr_assert_eq(dm_emu_kernel_launches("copy_kernel"), 4);
+    cr_assert_eq(dm_emu_kernel_launches("cublasSgemm"), 1);
+    cr_assert_eq(dm_emu_kernel_launches("no_such_kernel"), 0);
+
+    /* a failed launch still counts (the GPU was asked), an invalid cuBLAS call does not (cuBLAS returns
+     * before launching) */
+    dim3 bad = {.x = 1};
+    cr_assert_eq(dm_test_copy(d_b, d_b, n, bad, block, NULL), cudaErrorLaunchFailure);
+    cr_assert_eq(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, -1, 1, 1, &one, d_b, 1, d_b, 1, &zero, d_b, 1),
+                 CUBLAS_STATUS_INVALID_VALUE);
+    dm_emu_counters_get(&c);
+    cr_assert_eq(c.launches, 6);
+    cr_assert_eq(test_table_sum(NULL), 6);
+    cudaGetLastError();
+
+    dm_emu_counters_reset();
+    dm_emu_counters_get(&c);
+    dm_emu_counters_stream(s, &cs);
+    cr_assert_eq(c.launches + c.h2d_bytes + c.d2h_bytes + c.syncs + c.mallocs + c.frees, 0);
+    cr_assert_eq(cs.launches + cs.d2d_bytes, 0);
+    cr_assert_eq(dm_emu_kernel_entry(0, NULL, NULL, NULL), 0);
+    cudaFree(d_b);
+    cudaFreeHost(pinned);
+    cublasDestroy(blas);
+    cudaStreamDestroy(s);
+}
+
+/* ---- stand-in checks: each planted misuse aborts with a report ----------------------------------------- */
+/* Runs fn(arg) in a child process and checks that it aborts with `expect` in its stderr. */
+static void test_expect_abort(void (*fn)(void *), void *arg, const char *what, const char *expect) {
+    int fd[2];
+    cr_assert_eq(pipe(fd), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        dup2(fd[1], 2);
+        close(fd[0]);
+        fn(arg);
+        _exit(0); /* the misuse went unnoticed */
+    }
+    close(fd[1]);
+    char text[4096];
+    size_t got = 0;
+    ssize_t r;
+    while (got + 1 < sizeof text && (r = read(fd[0], text + got, sizeof text - 1 - got)) > 0) got += (size_t)r;
+    text[got] = 0;
+    close(fd[0]);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "%s: not aborted (status %#x); stderr: %s",
+              what, status, text);
+    cr_assert(strstr(text, expect), "%s: stderr \"%s\" lacks \"%s\"", what, text, expect);
+    cr_log_info("%s: %s", what, text);
+}
+
+/* Device buffers for the misuses: a (100 floats), c (99 floats, one short of 10 x 10), a host array. */
+static struct {
+    float *a, *c, host[100];
+    cublasHandle_t blas;
+} T;
+
+static void test_misuse_setup(void) {
+    cr_assert_eq(cudaMalloc((void **)&T.a, 100 * sizeof(float)), cudaSuccess);
+    cr_assert_eq(cudaMalloc((void **)&T.c, 99 * sizeof(float)), cudaSuccess);
+    cr_assert_eq(cudaMemset(T.a, 0, 100 * sizeof(float)), cudaSuccess);
+    memset(T.host, 0, sizeof T.host);
+    cr_assert_eq(cublasCreate(&T.blas), CUBLAS_STATUS_SUCCESS);
+}
+
+static void test_gemm10(const float *A, const float *B, float *C, int ldc) {
+    float one = 1, zero = 0;
+    cublasSgemm(T.blas, CUBLAS_OP_N, CUBLAS_OP_N, 10, 10, 10, &one, A, 10, B, 10, &zero, C, ldc);
+}
+static void misuse_gemm_short_c(void *u) { (void)u; test_gemm10(T.a, T.a, T.c, 10); }
+static void misuse_gemm_ldc(void *u) { (void)u; test_gemm10(T.a, T.a, T.a, 11); }
+static void misuse_gemm_host(void *u) { (void)u; test_gemm10(T.host, T.a, T.a, 10); }
+static void misuse_gemm_freed(void *u) {
+    (void)u;
+    cudaFree(T.c);
+    test_gemm10(T.a, T.c, T.a, 10);
+}
+static void misuse_gemm_batch(void *u) {
+    (void)u;
+    float one = 1, zero = 0; /* two 5 x 10 batches 50 floats apart fit in 100; 3 do not */
+    cublasSgemmStridedBatched(T.blas, CUBLAS_OP_T, CUBLAS_OP_N, 5, 5, 10, &one, T.a, 10, 50, T.a, 10, 50, &zero,
+                              T.a, 5, 50, 3);
+}
+static void misuse_h2d_to_host(void *u) { (void)u; cudaMemcpy(T.host, T.a, 40, cudaMemcpyHostToDevice); }
+static void misuse_d2h_from_host(void *u) {
+    (void)u;
+    float h2[10];
+    cudaMemcpy(h2, T.host, 40, cudaMemcpyDeviceToHost);
+}
+static void misuse_h2d_from_device(void *u) { (void)u; cudaMemcpyAsync(T.c, T.a, 40, cudaMemcpyHostToDevice, NULL); }
+static void misuse_copy_past_end(void *u) { (void)u; cudaMemcpy(T.c, T.host, 100 * sizeof(float), cudaMemcpyHostToDevice); }
+static void misuse_free_host(void *u) { (void)u; cudaFree(T.host); }
+static void misuse_free_twice(void *u) {
+    (void)u;
+    cudaFree(T.c);
+    cudaFree(T.c);
+}
+static void misuse_memset_host(void *u) { (void)u; cudaMemset(T.host, 0, 8); }
+
+Test(emu, stand_in_checks) {
+    test_misuse_setup();
+    test_expect_abort(misuse_gemm_short_c, NULL, "C one float short",
+                      "cublasSgemm: C = ");
+    test_expect_abort(misuse_gemm_short_c, NULL, "C one float short", "needs 400 bytes");
+    test_expect_abort(misuse_gemm_ldc, NULL, "C at ldc 11 past its 100 floats", "holds 400 from there");
+    test_expect_abort(misuse_gemm_host, NULL, "A in host memory", "A = ");
+    test_expect_abort(misuse_gemm_host, NULL, "A in host memory", "is not in a live device allocation");
+    test_expect_abort(misuse_gemm_freed, NULL, "B freed", "cublasSgemm: B = ");
+    test_expect_abort(misuse_gemm_batch, NULL, "third batch past the end", "cublasSgemmStridedBatched: A = ");
+    test_expect_abort(misuse_h2d_to_host, NULL, "HostToDevice into host memory",
+                      "cudaMemcpy(cudaMemcpyHostToDevice, 40 bytes): the destination ");
+    test_expect_abort(misuse_h2d_to_host, NULL, "HostToDevice into host memory", "is host memory, not device memory");
+    test_expect_abort(misuse_d2h_from_host, NULL, "DeviceToHost from host memory", "the source ");
+    test_expect_abort(misuse_h2d_from_device, NULL, "HostToDevice from device memory",
+                      "cudaMemcpyAsync(cudaMemcpyHostToDevice, 40 bytes): the source ");
+    test_expect_abort(misuse_h2d_from_device, NULL, "HostToDevice from device memory",
+                      "is device memory, not host memory");
+    test_expect_abort(misuse_copy_past_end, NULL, "a copy past the allocation", "runs past the end");
+    test_expect_abort(misuse_free_host, NULL, "cudaFree of host memory", "not the start of a live device memory");
+    test_expect_abort(misuse_free_twice, NULL, "cudaFree twice", "unknown or already freed");
+    test_expect_abort(misuse_memset_host, NULL, "cudaMemset of host memory", "cudaMemset(");
+    /* the same calls within bounds and in the right directions pass: C of exactly ldc (n - 1) + m floats,
+     * two batches that fit, cudaMemcpyDefault between any two kinds */
+    float one = 1, zero = 0;
+    cr_assert_eq(cublasSgemm(T.blas, CUBLAS_OP_N, CUBLAS_OP_N, 9, 10, 10, &one, T.a, 10, T.a, 10, &zero, T.c, 10),
+                 CUBLAS_STATUS_SUCCESS);
+    cr_assert_eq(cublasSgemmStridedBatched(T.blas, CUBLAS_OP_T, CUBLAS_OP_N, 5, 5, 10, &one, T.a, 10, 50, T.a, 10,
+                                           50, &zero, T.c, 5, 50, 2),
+                 CUBLAS_STATUS_SUCCESS);
+    cr_assert_eq(cudaMemcpy(T.c, T.host, 99 * sizeof(float), cudaMemcpyDefault), cudaSuccess);
+    cr_assert_eq(cudaMemcpy(T.host, T.c, 99 * sizeof(float), cudaMemcpyDefault), cudaSuccess);
+    cr_assert_eq(cudaMemcpy(T.a + 50, T.c + 49, 50 * sizeof(float), cudaMemcpyDeviceToDevice), cudaSuccess);
+    cudaFree(T.a);
+    cudaFree(T.c);
+    cublasDestroy(T.blas);
+}
+
+/* The backend's alloc no longer zero-fills: memory nobody wrote reads as NaN (the emulator's poison),
+ * as it reads as garbage on a GPU. */
+Test(emu, backend_alloc_poisoned) {
+    dm_backend *be = dm_test_cuda_backend();
+    enum { n = 64 };
+    float *d = be->i->alloc(be, n * sizeof(float)), h[n];
+    cr_assert_not_null(d);
+    be->i->download(be, h, d, sizeof h);
+    for (int i = 0; i < n; i++) cr_assert(isnan(h[i]), "h[%d] = %g: the backend's alloc wrote it", i, h[i]);
+    be->i->memset0(be, d, sizeof h);
+    be->i->download(be, h, d, sizeof h);
+    for (int i = 0; i < n; i++) cr_assert_eq(h[i], 0.0f);
+    be->i->free(be, d);
+    dm_backend_free(be);
 }
 
 #else

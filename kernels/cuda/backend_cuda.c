@@ -4,7 +4,8 @@
  * runs on the emulator's runtime and cuBLAS stand-ins (CUDA-EMULATION.md).
  *
  * Memory is device memory: the host layer moves data only through upload/download. alloc returns
- * zeroed memory, like the CPU backend. Copies are ordered on the context's stream; download waits
+ * uninitialised memory (NaN-filled on the emulator, so a read before a write shows); the host layer
+ * zeroes what it accumulates into with memset0. Copies are ordered on the context's stream; download waits
  * for them, so a host result is complete when it returns.
  */
 #include <stdio.h>
@@ -57,14 +58,10 @@ void dm_cuda_gemm_rowmajor(dm_backend *be, bool trans_a, bool trans_b, int M, in
 }
 
 static void *cuda_alloc(dm_backend *be, size_t bytes) {
+    (void)be;
     void *p = NULL;
     if (cudaMalloc(&p, bytes ? bytes : 1) != cudaSuccess) {
         cudaGetLastError();   /* an allocation failure is reported by the NULL, not as sticky */
-        return NULL;
-    }
-    /* on the backend's stream: it does not wait for the legacy default stream (non-blocking) */
-    if (cudaMemsetAsync(p, 0, bytes, dm_cuda_stream(be)) != cudaSuccess) {
-        cudaFree(p);
         return NULL;
     }
     return p;

@@ -2,12 +2,19 @@
  * cublas.c: the emulator's cuBLAS (include/cublas_v2.h) on OpenBLAS.
  *
  * Device memory is host memory, so a cuBLAS call is the same column-major cblas call after cuBLAS's
- * argument checks. A handle only records its stream and math mode.
+ * argument checks, and after one check a real GPU would not make until it faulted (or, worse, read a
+ * neighbour's memory): every matrix the call reads or writes lies inside one live device allocation
+ * (track.c), for all of its rows, columns at the leading dimension, and batches at the stride. A
+ * violation prints the call, the operand and the allocation and aborts (a test failure). Each call that
+ * does work counts as one launch on the handle's stream (dm_emu_counters). A handle only records its
+ * stream and math mode.
  */
 #include <cblas.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "cublas_v2.h"
+#include "track.h"
 
 struct cublasContext {
     cudaStream_t stream;
@@ -87,15 +94,61 @@ static cublasStatus_t emu_gemm_check(cublasHandle_t handle, cublasOperation_t tr
     return CUBLAS_STATUS_SUCCESS;
 }
 
+/* Operand `what` of `call`: `rows` x `cols` column-major at leading dimension ld, `batch` matrices
+ * `stride` floats apart, must lie inside one live device allocation. Nothing is read when it is empty. */
+static void emu_operand_check(const char *call, const char *what, const float *p, int rows, int cols, int ld,
+                              long long stride, int batch) {
+    if (rows == 0 || cols == 0 || batch == 0) return;
+    long long span = (long long)ld * (cols - 1) + rows, last = stride * (long long)(batch - 1);
+    const float *lo = p + (last < 0 ? last : 0);
+    long long n = span + (last < 0 ? -last : last); /* floats from lo */
+    const void *base;
+    size_t size;
+    enum dm_emu_mem kind = dm_emu_track_find(lo, &base, &size);
+    if (kind != DM_EMU_MEM_DEVICE)
+        dm_emu_die("%s: %s = %p (%d x %d, ld %d, %d batch(es) %lld apart) is not in a live device allocation%s",
+                   call, what, (const void *)p, rows, cols, ld, batch, stride,
+                   kind == DM_EMU_MEM_PINNED ? " (it is pinned host memory)" : "");
+    size_t avail = size - (size_t)((const char *)lo - (const char *)base);
+    if ((unsigned long long)n * sizeof(float) > avail)
+        dm_emu_die("%s: %s = %p (%d x %d, ld %d, %d batch(es) %lld apart) needs %lld bytes from %p, but its "
+                   "device allocation (%p, %zu bytes) holds %zu from there",
+                   call, what, (const void *)p, rows, cols, ld, batch, stride, n * (long long)sizeof(float),
+                   (const void *)lo, base, size, avail);
+}
+
 static CBLAS_TRANSPOSE emu_op(cublasOperation_t op) {
     return op == CUBLAS_OP_N ? CblasNoTrans : CblasTrans;
+}
+
+static cublasStatus_t emu_gemm(const char *call, cublasHandle_t handle, cublasOperation_t transa,
+                               cublasOperation_t transb, int m, int n, int k, const float *alpha,
+                               const float *A, int lda, long long strideA, const float *B, int ldb,
+                               long long strideB, const float *beta, float *C, int ldc, long long strideC,
+                               int batchCount) {
+    cublasStatus_t st = emu_gemm_check(handle, transa, transb, m, n, k, alpha, lda, ldb, beta, ldc);
+    if (st != CUBLAS_STATUS_SUCCESS) return st;
+    if (batchCount < 0) return CUBLAS_STATUS_INVALID_VALUE;
+    if (m == 0 || n == 0 || batchCount == 0) return CUBLAS_STATUS_SUCCESS; /* nothing to write */
+    if (k > 0) { /* op(A) is m x k, op(B) k x n, as stored */
+        int na = transa == CUBLAS_OP_N;
+        int nb = transb == CUBLAS_OP_N;
+        emu_operand_check(call, "A", A, na ? m : k, na ? k : m, lda, strideA, batchCount);
+        emu_operand_check(call, "B", B, nb ? k : n, nb ? n : k, ldb, strideB, batchCount);
+    }
+    emu_operand_check(call, "C", C, m, n, ldc, strideC, batchCount);
+    dm_emu_track_launch(call, handle->stream, 1);
+    for (int i = 0; i < batchCount; i++)
+        cblas_sgemm(CblasColMajor, emu_op(transa), emu_op(transb), m, n, k, *alpha, A + i * strideA, lda,
+                    B + i * strideB, ldb, *beta, C + i * strideC, ldc);
+    return CUBLAS_STATUS_SUCCESS;
 }
 
 cublasStatus_t cublasSgemm(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m,
                            int n, int k, const float *alpha, const float *A, int lda, const float *B, int ldb,
                            const float *beta, float *C, int ldc) {
-    return cublasSgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, 0, B, ldb, 0, beta, C,
-                                     ldc, 0, 1);
+    return emu_gemm("cublasSgemm", handle, transa, transb, m, n, k, alpha, A, lda, 0, B, ldb, 0, beta, C, ldc,
+                    0, 1);
 }
 
 cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa,
@@ -103,12 +156,6 @@ cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t handle, cublasOperation_
                                          const float *A, int lda, long long strideA, const float *B, int ldb,
                                          long long strideB, const float *beta, float *C, int ldc,
                                          long long strideC, int batchCount) {
-    cublasStatus_t st = emu_gemm_check(handle, transa, transb, m, n, k, alpha, lda, ldb, beta, ldc);
-    if (st != CUBLAS_STATUS_SUCCESS) return st;
-    if (batchCount < 0) return CUBLAS_STATUS_INVALID_VALUE;
-    if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS; /* nothing to write */
-    for (int i = 0; i < batchCount; i++)
-        cblas_sgemm(CblasColMajor, emu_op(transa), emu_op(transb), m, n, k, *alpha, A + i * strideA, lda,
-                    B + i * strideB, ldb, *beta, C + i * strideC, ldc);
-    return CUBLAS_STATUS_SUCCESS;
+    return emu_gemm("cublasSgemmStridedBatched", handle, transa, transb, m, n, k, alpha, A, lda, strideA, B,
+                    ldb, strideB, beta, C, ldc, strideC, batchCount);
 }

@@ -62,6 +62,7 @@
 #include <unistd.h>
 
 #include "emu.h"
+#include "track.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || defined(DM_EMU_FORCE_SWAPCONTEXT)
 #define DM_EMU_SWAPCONTEXT 1
@@ -788,12 +789,12 @@ static int emu_check_extent(const char *what, struct dm_emu_extent e, long long 
 
 void dm_emu_launch(const char *kernel, void (*run)(void *), void *args, struct dm_emu_extent grid,
                    struct dm_emu_extent block, size_t shmem, cudaStream_t stream) {
-    (void)stream; /* everything runs synchronously, in call order */
-    emu_init();
+    emu_init(); /* everything runs synchronously, in call order; the stream is only counted */
     if (g_cur) {
         fprintf(stderr, "emu: error: kernel %s launched from inside a kernel (not supported)\n", kernel);
         abort();
     }
+    dm_emu_track_launch(kernel, stream, 0);
 #ifdef __SANITIZE_THREAD__
     __tsan_ignore_thread_begin(); /* the scheduler's bookkeeping is not the kernel's */
     g_sched_tsan = __tsan_get_current_fiber();
@@ -954,6 +955,7 @@ cudaError_t cudaDeviceReset(void) {
 }
 
 cudaError_t cudaDeviceSynchronize(void) {
+    dm_emu_track_sync();
     return emu_sync();
 }
 
@@ -1030,8 +1032,8 @@ cudaError_t cudaDriverGetVersion(int *version) {
 }
 
 /* Host memory standing in for device or pinned memory: 256-byte aligned, exactly `size` bytes (so
- * ASan catches overruns), 0xFF-filled when poisoning. */
-static cudaError_t emu_alloc(void **ptr, size_t size) {
+ * ASan catches overruns), 0xFF-filled when poisoning, recorded in the allocation table (track.c). */
+static cudaError_t emu_alloc(void **ptr, size_t size, enum dm_emu_mem kind) {
     emu_init();
     if (!ptr) return emu_ret(cudaErrorInvalidValue);
     *ptr = NULL;
@@ -1040,47 +1042,110 @@ static cudaError_t emu_alloc(void **ptr, size_t size) {
         *ptr = NULL;
         return emu_ret(cudaErrorMemoryAllocation);
     }
+    if (dm_emu_track_alloc(*ptr, size, kind) != 0) {
+        free(*ptr);
+        *ptr = NULL;
+        return emu_ret(cudaErrorMemoryAllocation);
+    }
     if (g_poison) memset(*ptr, DM_EMU_POISON_BYTE, size);
     return cudaSuccess;
 }
 
-cudaError_t cudaMalloc(void **ptr, size_t size) {
-    return emu_alloc(ptr, size);
-}
+static const char *const k_mem_name[] = {"host memory", "device memory", "pinned host memory"};
 
-cudaError_t cudaFree(void *ptr) {
+/* Frees an allocation of `kind`; anything else is a fatal misuse (a real runtime returns an error and
+ * leaves the memory, which a caller ignoring the status would leak or reuse). */
+static cudaError_t emu_free(const char *call, void *ptr, enum dm_emu_mem kind) {
+    if (!ptr) return cudaSuccess;
+    dm_emu_track_sync(); /* the host waits for the device before memory is released */
+    enum dm_emu_mem got = dm_emu_track_free(ptr, kind);
+    if (got != kind)
+        dm_emu_die("%s(%p): not the start of a live %s allocation (%s)", call, ptr, k_mem_name[kind],
+                   got != DM_EMU_MEM_NONE ? k_mem_name[got] : "unknown or already freed");
     free(ptr);
     return cudaSuccess;
 }
 
+cudaError_t cudaMalloc(void **ptr, size_t size) {
+    return emu_alloc(ptr, size, DM_EMU_MEM_DEVICE);
+}
+
+cudaError_t cudaFree(void *ptr) {
+    return emu_free("cudaFree", ptr, DM_EMU_MEM_DEVICE);
+}
+
 cudaError_t cudaMallocHost(void **ptr, size_t size) {
-    return emu_alloc(ptr, size);
+    return emu_alloc(ptr, size, DM_EMU_MEM_PINNED);
 }
 
 cudaError_t cudaFreeHost(void *ptr) {
-    free(ptr);
+    return emu_free("cudaFreeHost", ptr, DM_EMU_MEM_PINNED);
+}
+
+static const char *const k_kind_name[] = {"cudaMemcpyHostToHost", "cudaMemcpyHostToDevice",
+                                          "cudaMemcpyDeviceToHost", "cudaMemcpyDeviceToDevice",
+                                          "cudaMemcpyDefault"};
+
+/* Whether [p, p + count) is device memory (1) or host memory (0); a range that starts in a device
+ * allocation and runs past its end is fatal. */
+static int emu_is_device(const char *call, const char *what, const void *p, size_t count) {
+    const void *base;
+    size_t size;
+    if (dm_emu_track_find(p, &base, &size) != DM_EMU_MEM_DEVICE) return 0;
+    size_t off = (size_t)((const char *)p - (const char *)base);
+    if (count > size - off)
+        dm_emu_die("%s: %s %p + %zu bytes runs past the end of its device allocation (%p, %zu bytes)", call,
+                   what, p, count, base, size);
+    return 1;
+}
+
+/* Checks the pointers against the kind (cudaMemcpyDefault: takes theirs) and returns the direction. */
+static enum cudaMemcpyKind emu_copy_kind(const char *call, void *dst, const void *src, size_t count,
+                                         enum cudaMemcpyKind kind) {
+    int dd = emu_is_device(call, "destination", dst, count), sd = emu_is_device(call, "source", src, count);
+    enum cudaMemcpyKind actual = dd ? (sd ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
+                                    : (sd ? cudaMemcpyDeviceToHost : cudaMemcpyHostToHost);
+    if (kind != cudaMemcpyDefault && kind != actual) {
+        /* the first pointer on the wrong side */
+        int want_dd = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice;
+        const char *what = dd != want_dd ? "destination" : "source";
+        const void *p = dd != want_dd ? (const void *)dst : src;
+        int is_dev = dd != want_dd ? dd : sd;
+        dm_emu_die("%s(%s, %zu bytes): the %s %p is %s, not %s", call, k_kind_name[kind], count, what, p,
+                   is_dev ? "device memory" : "host memory", is_dev ? "host memory" : "device memory");
+    }
+    return actual;
+}
+
+static cudaError_t emu_memcpy(const char *call, void *dst, const void *src, size_t count,
+                              enum cudaMemcpyKind kind, cudaStream_t stream) {
+    if ((unsigned)kind > cudaMemcpyDefault || (count > 0 && (!dst || !src)))
+        return emu_ret(cudaErrorInvalidValue);
+    if (count == 0) return cudaSuccess;
+    dm_emu_track_copy(emu_copy_kind(call, dst, src, count, kind), count, stream);
+    memcpy(dst, src, count);
     return cudaSuccess;
 }
 
 cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t count, enum cudaMemcpyKind kind,
                             cudaStream_t stream) {
-    (void)stream;
-    if ((unsigned)kind > cudaMemcpyDefault || (count > 0 && (!dst || !src)))
-        return emu_ret(cudaErrorInvalidValue);
-    if (count > 0) memcpy(dst, src, count);
-    return cudaSuccess;
+    return emu_memcpy("cudaMemcpyAsync", dst, src, count, kind, stream);
 }
 
 cudaError_t cudaMemcpy(void *dst, const void *src, size_t count, enum cudaMemcpyKind kind) {
+    dm_emu_track_sync();        /* the host waits for the copy */
     cudaError_t e = emu_sync(); /* like the real one, it reports an earlier kernel's failure */
     if (e != cudaSuccess) return e;
-    return cudaMemcpyAsync(dst, src, count, kind, NULL);
+    return emu_memcpy("cudaMemcpy", dst, src, count, kind, NULL);
 }
 
 cudaError_t cudaMemsetAsync(void *ptr, int value, size_t count, cudaStream_t stream) {
-    (void)stream;
     if (count > 0 && !ptr) return emu_ret(cudaErrorInvalidValue);
-    if (count > 0) memset(ptr, value, count);
+    if (count == 0) return cudaSuccess;
+    if (!emu_is_device("cudaMemset", "destination", ptr, count))
+        dm_emu_die("cudaMemset(%p, %zu bytes): not device memory", ptr, count);
+    dm_emu_track_memset(count, stream);
+    memset(ptr, value, count);
     return cudaSuccess;
 }
 
@@ -1111,12 +1176,14 @@ cudaError_t cudaStreamCreate(cudaStream_t *stream) {
 
 cudaError_t cudaStreamDestroy(cudaStream_t stream) {
     if (!stream) return emu_ret(cudaErrorInvalidValue);
+    dm_emu_track_stream_destroy(stream);
     free(stream);
     return cudaSuccess;
 }
 
 cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
     (void)stream;
+    dm_emu_track_sync();
     return emu_sync();
 }
 
@@ -1136,6 +1203,7 @@ cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
 
 cudaError_t cudaEventSynchronize(cudaEvent_t event) {
     if (!event) return emu_ret(cudaErrorInvalidValue);
+    dm_emu_track_sync();
     return emu_sync();
 }
 

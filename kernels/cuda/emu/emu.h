@@ -382,4 +382,34 @@ const char *dm_emu_last_message(void);
 /* Fiber resumes since the process started (a kernel's cost is about 50 ns per resume). */
 unsigned long long dm_emu_resume_count(void);
 
+/* ---- counters: what a GPU would be asked to do (track.c) -------------------------------------------- */
+/* Counts since the start or the last dm_emu_counters_reset(). A cuBLAS call counts as one launch (and
+ * in cublas_calls); copies by direction (cudaMemcpyDefault by where the pointers are); syncs are the
+ * calls that make the host wait: cudaDeviceSynchronize, cudaStreamSynchronize, cudaEventSynchronize,
+ * cudaMemcpy (the synchronous one), cudaFree and cudaFreeHost. */
+typedef struct dm_emu_counters {
+    unsigned long long launches;        /* kernel launches + cuBLAS calls */
+    unsigned long long kernels;         /* kernel launches only */
+    unsigned long long cublas_calls;
+    unsigned long long h2d_bytes, d2h_bytes, d2d_bytes;
+    unsigned long long h2d_copies, d2h_copies, d2d_copies;
+    unsigned long long memsets, memset_bytes;
+    unsigned long long syncs;           /* device-wide: 0 in a stream's counters */
+    unsigned long long mallocs, frees;  /* cudaMalloc / cudaFree (device-wide) */
+    unsigned long long host_allocs;     /* cudaMallocHost (device-wide) */
+} dm_emu_counters;
+
+/* The totals over every stream. */
+void dm_emu_counters_get(dm_emu_counters *c);
+/* One stream's launches and copies (NULL: the legacy default stream); 0 if it has none. */
+void dm_emu_counters_stream(cudaStream_t stream, dm_emu_counters *c);
+/* Zeroes every counter and empties the per-kernel table. */
+void dm_emu_counters_reset(void);
+/* Entry i (0, 1, ...) of the per-kernel table: the kernel's name (as written at the launch, or the
+ * cuBLAS function), its launches, whether it is a cuBLAS call. Returns 0 past the last entry. Entries
+ * appear in order of first launch since the reset; names are unique. */
+int dm_emu_kernel_entry(int i, const char **name, unsigned long long *launches, int *cublas);
+/* Launches of the kernel named `name` since the reset (0 if none). */
+unsigned long long dm_emu_kernel_launches(const char *name);
+
 #endif /* DM_EMU_H */

@@ -6,7 +6,10 @@
  * column-major as in cuBLAS; alpha and beta are read through their pointers (host or device memory
  * are the same here). Calls run synchronously on the calling thread; the handle's stream and math
  * mode are recorded and returned, nothing more. As in cuBLAS, beta = 0 overwrites C without reading
- * it (C may hold NaN from the emulator's cudaMalloc).
+ * it (C may hold NaN from the emulator's cudaMalloc). Unlike cuBLAS, every matrix a call reads or
+ * writes must lie inside one live device allocation (all rows, columns at the leading dimension,
+ * batches at the stride), or the call prints the operand and aborts; each call that does work counts as
+ * one launch on the handle's stream (emu.h, dm_emu_counters_get).
  */
 #ifndef DM_EMU_CUBLAS_V2_H
 #define DM_EMU_CUBLAS_V2_H

@@ -14,6 +14,12 @@
  * cudaGetLastError() and the next synchronising call (cudaDeviceSynchronize, cudaStreamSynchronize,
  * cudaEventSynchronize, cudaMemcpy) return cudaErrorLaunchFailure; unlike a real device the failure
  * is not sticky, so the next clean launch succeeds.
+ *
+ * Checks a real device would only fault on (a report on stderr, then abort: a test failure): a copy's
+ * kind must match where its pointers are (device memory is what cudaMalloc returned and has not been
+ * freed; pinned cudaMallocHost memory is host memory), and a copy or memset must stay inside its device
+ * allocation; cudaFree and cudaFreeHost take only the start of a live allocation of their kind. Every
+ * launch, copy, wait and allocation is counted (emu.h, dm_emu_counters_get).
  */
 #ifndef DM_EMU_CUDA_RUNTIME_H
 #define DM_EMU_CUDA_RUNTIME_H
