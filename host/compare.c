@@ -32,6 +32,7 @@
 #include "compare.h"
 #include "dm_internal.h"
 #include "dm_rng.h"
+#include "tomtom.h"
 
 #define DM_COMPARE_TIE_EPS 1e-5f  /* a later alignment must beat the best by this to replace it */
 #define DM_TAIL_COUNT      10     /* fewer null scores ≥ s than this: consult the analytic tail */
@@ -44,7 +45,8 @@
 
 void dm_compare_options_default(dm_compare_options *o) {
     *o = (dm_compare_options){
-        .dist = DM_DIST_PEARSON, .min_overlap = 5, .n_null = 10000, .seed = 1, .thresh = 0.5, .top = 10};
+        .dist = DM_DIST_PEARSON, .min_overlap = 1, .n_null = 10000, .seed = 1, .thresh = 0.5, .top = 10,
+        .null = DM_NULL_TOMTOM};
 }
 
 /* ---- column similarities ---------------------------------------------------------------------- */
@@ -73,6 +75,17 @@ static double col_euclid(const float *q, const float *t) {
     return sqrt(du) - sqrt(dt);
 }
 
+/* 2 − Σ (q − t)²: TOMTOM's SANDELIN similarity. */
+static double col_sandelin(const float *q, const float *t) {
+    double d = 0;
+    for (int k = 0; k < 4; k++) d += ((double)q[k] - t[k]) * ((double)q[k] - t[k]);
+    return 2 - d;
+}
+
+static double col_sim(int dist, const float *q, const float *t) {
+    return dist == DM_DIST_EUCLID ? col_euclid(q, t) : dist == DM_DIST_SANDELIN ? col_sandelin(q, t) : col_pearson(q, t);
+}
+
 /* ---- shared, read-only state ------------------------------------------------------------------ */
 
 typedef struct dm_cmp_db {
@@ -80,6 +93,7 @@ typedef struct dm_cmp_db {
     float *pool;   /* (n_cols, 4) every target column, targets in order */
     int *col0;     /* (n_db) first pool row of each target */
     int *by_width; /* (n_db) target indices sorted by width, then index */
+    int *width;    /* (n_db) target widths */
     int wt_max;
 } dm_cmp_db;
 
@@ -90,6 +104,7 @@ typedef struct dm_cmp_work {
     float *null; /* (n_null) null scores of one target width, sorted descending */
     int *idx;    /* (wt_max) pool indices of one random target */
     dm_hit *all; /* (n_db) every target's result for the current query */
+    dm_tomtom_work tt; /* TOMTOM's null (--null tomtom) */
     /* Analytic tail of the current query (tail_build), built on first use. */
     bool tail_ready;
     int *tn;              /* (2, wq) atoms per (strand, query column) */
@@ -303,17 +318,16 @@ static double tail_union(const dm_cmp_work *w, int wq, int wt, int ov, double s)
 
 /* ---- one query -------------------------------------------------------------------------------- */
 
-/* Fills the similarity table of query q (columns reversed, see the file comment). */
-static void fill_sim(const dm_cmp_db *d, const dm_motif *q, int dist, float *sim) {
+void dm_compare_sim(const float *pool, int n_cols, const dm_motif *q, int dist, float *sim) {
     int wq = q->w;
-    for (int c = 0; c < d->n_cols; c++) {
-        const float *t = d->pool + 4 * (size_t)c;
+    for (int c = 0; c < n_cols; c++) {
+        const float *t = pool + 4 * (size_t)c;
         float comp[4] = {t[3], t[2], t[1], t[0]}; /* A<->T, C<->G */
         float *row = sim + (size_t)c * 2 * wq;
         for (int r = 0; r < wq; r++) {
             const float *qc = q->p + 4 * (size_t)(wq - 1 - r);
-            row[r] = (float)(dist == DM_DIST_EUCLID ? col_euclid(qc, t) : col_pearson(qc, t));
-            row[wq + r] = (float)(dist == DM_DIST_EUCLID ? col_euclid(qc, comp) : col_pearson(qc, comp));
+            row[r] = (float)col_sim(dist, qc, t);
+            row[wq + r] = (float)col_sim(dist, qc, comp);
         }
     }
 }
@@ -326,12 +340,36 @@ static int cmp_hit(const void *pa, const void *pb) {
     return (a->target > b->target) - (a->target < b->target);
 }
 
+static void shuffle_pvalues(const dm_motif_set *qs, int qi, const dm_motif_set *db, const dm_cmp_db *d,
+                            const dm_compare_options *o, dm_cmp_work *w);
+static void report(const dm_compare_options *o, int n_db, dm_cmp_work *w, dm_hit *out, int *n_out);
+
 /* Compares query qi with every target; writes its reported hits to out (≤ top) and their count. */
 static void compare_one(const dm_motif_set *qs, int qi, const dm_motif_set *db, const dm_cmp_db *d,
                         const dm_compare_options *o, dm_cmp_work *w, dm_hit *out, int *n_out) {
     const dm_motif *q = &qs->m[qi];
     int wq = q->w, n_db = db->n;
-    fill_sim(d, q, o->dist, w->sim);
+    dm_compare_sim(d->pool, d->n_cols, q, o->dist, w->sim);
+    if (o->null == DM_NULL_TOMTOM) {
+        for (int t = 0; t < n_db; t++) w->all[t] = (dm_hit){.query = qi, .target = t};
+        dm_tomtom_discretise(&w->tt, w->sim, wq, d->n_cols);
+        dm_tomtom_db tdb = {.n = n_db, .w = d->width, .col0 = d->col0, .n_cols = d->n_cols, .wt_max = d->wt_max};
+        dm_tomtom_query(&w->tt, &tdb, wq, o->min_overlap, w->all);
+        for (int t = 0; t < n_db; t++) {
+            dm_hit *h = &w->all[t];
+            h->pvalue = h->pvalue > DM_P_MIN ? h->pvalue : DM_P_MIN;
+            h->evalue = h->pvalue * n_db;
+        }
+    } else
+        shuffle_pvalues(qs, qi, db, d, o, w);
+    report(o, n_db, w, out, n_out);
+}
+
+/* The column-shuffled null (--null shuffle): best alignments and their p-values into w->all. */
+static void shuffle_pvalues(const dm_motif_set *qs, int qi, const dm_motif_set *db, const dm_cmp_db *d,
+                            const dm_compare_options *o, dm_cmp_work *w) {
+    const dm_motif *q = &qs->m[qi];
+    int wq = q->w, n_db = db->n;
     w->tail_ready = false;
     /* Observed best alignments: a real target is its own run of pool indices. */
     for (int t = 0; t < n_db; t++) {
@@ -365,6 +403,10 @@ static void compare_one(const dm_motif_set *qs, int qi, const dm_motif_set *db, 
             h->evalue = h->pvalue * n_db;
         }
     }
+}
+
+/* q-values of w->all and the query's reported hits (≤ top, q ≤ thresh) into out. */
+static void report(const dm_compare_options *o, int n_db, dm_cmp_work *w, dm_hit *out, int *n_out) {
     /* Benjamini–Hochberg: q_(k) = min over j ≥ k of p_(j) · m / j, walking from the largest p. */
     qsort(w->all, (size_t)n_db, sizeof(dm_hit), cmp_hit);
     double run = 1.0;
@@ -372,7 +414,7 @@ static void compare_one(const dm_motif_set *qs, int qi, const dm_motif_set *db, 
         dm_hit *h = &w->all[k];
         double qk = h->pvalue * n_db / (k + 1);
         run = qk < run ? qk : run;
-        h->qvalue = run;
+        h->qvalue = run > h->pvalue ? run : h->pvalue; /* p · m / m can round 1 ulp below p */
     }
     /* The `top` best with q ≤ thresh. */
     int n = 0;
@@ -409,6 +451,7 @@ static void work_free(dm_cmp_work *w) {
     free(w->tprob);
     free(w->tmean);
     free(w->acc);
+    dm_tomtom_work_free(&w->tt);
 }
 
 /* The pooled database columns and the by-width order (a stable counting sort on the width). */
@@ -424,14 +467,16 @@ static dm_status db_prepare(const dm_motif_set *db, dm_cmp_db *d) {
     d->pool = malloc(sizeof(float) * 4 * (size_t)n_cols);
     d->col0 = malloc(sizeof(int) * (size_t)db->n);
     d->by_width = malloc(sizeof(int) * (size_t)db->n);
+    d->width = malloc(sizeof(int) * (size_t)db->n);
     int *start = calloc((size_t)d->wt_max + 2, sizeof(int)); /* first by_width slot of each width */
-    if (!d->pool || !d->col0 || !d->by_width || !start) {
+    if (!d->pool || !d->col0 || !d->by_width || !d->width || !start) {
         free(start);
         return dm_error(DM_STATUS_NOMEM, "compare: out of memory");
     }
     int c = 0;
     for (int t = 0; t < db->n; t++) {
         d->col0[t] = c;
+        d->width[t] = db->m[t].w;
         memcpy(d->pool + 4 * (size_t)c, db->m[t].p, sizeof(float) * 4 * (size_t)db->m[t].w);
         c += db->m[t].w;
         start[db->m[t].w + 1]++;
@@ -447,11 +492,11 @@ dm_status dm_compare(const dm_motif_set *queries, const dm_motif_set *db, const 
     *hits = NULL;
     *n_hits = 0;
     if (db->n < 1) return dm_error(DM_STATUS_ARG, "compare: the motif database is empty");
-    if ((o->dist != DM_DIST_PEARSON && o->dist != DM_DIST_EUCLID) || o->min_overlap < 1 || o->n_null < 1 ||
-        o->top < 1 || !(o->thresh >= 0))
+    if (o->dist < DM_DIST_PEARSON || o->dist > DM_DIST_SANDELIN || o->min_overlap < 1 || o->n_null < 1 ||
+        o->top < 1 || !(o->thresh >= 0) || (o->null != DM_NULL_TOMTOM && o->null != DM_NULL_SHUFFLE))
         return dm_error(DM_STATUS_ARG,
-                        "compare: bad options (dist %d, min_overlap %d, n_null %d, top %d, thresh %g)",
-                        o->dist, o->min_overlap, o->n_null, o->top, o->thresh);
+                        "compare: bad options (dist %d, min_overlap %d, n_null %d, top %d, thresh %g, null %d)",
+                        o->dist, o->min_overlap, o->n_null, o->top, o->thresh, o->null);
     /* CWM queries: Pearson correlation reads signed columns as they are (it centres each column);
      * a Euclidean distance between contributions and probabilities would mean nothing. */
     if (o->query_type != DM_MOTIF_PPM && o->query_type != DM_MOTIF_CWM)
@@ -477,7 +522,8 @@ dm_status dm_compare(const dm_motif_set *queries, const dm_motif_set *db, const 
         dm_cmp_work *w = &work[t];
         w->sim = malloc(sizeof(float) * 2 * (size_t)wq_max * (size_t)d.n_cols);
         w->diag = malloc(sizeof(float) * (size_t)(wq_max + d.wt_max));
-        w->null = malloc(sizeof(float) * (size_t)o->n_null);
+        bool shuffle = o->null == DM_NULL_SHUFFLE;
+        w->null = malloc(sizeof(float) * (size_t)(shuffle ? o->n_null : 1));
         w->idx = malloc(sizeof(int) * (size_t)d.wt_max);
         w->all = malloc(sizeof(dm_hit) * (size_t)db->n);
         w->tn = malloc(sizeof(int) * 2 * (size_t)wq_max);
@@ -485,8 +531,12 @@ dm_status dm_compare(const dm_motif_set *queries, const dm_motif_set *db, const 
         w->tprob = malloc(sizeof(double) * 2 * (size_t)wq_max * (DM_TAIL_BINS + 1));
         w->tmean = malloc(sizeof(double) * 2 * (size_t)wq_max);
         w->acc = malloc(sizeof(double) * 2 * DM_TAIL_BINS);
-        if (!w->sim || !w->diag || !w->null || !w->idx || !w->all || !w->tn || !w->tval || !w->tprob ||
-            !w->tmean || !w->acc)
+        if (!shuffle) {
+            dm_tomtom_db tdb = {.n = db->n, .w = d.width, .col0 = d.col0, .n_cols = d.n_cols, .wt_max = d.wt_max};
+            st = dm_tomtom_work_init(&w->tt, &tdb, wq_max);
+        }
+        if (st == DM_STATUS_OK && (!w->sim || !w->diag || !w->null || !w->idx || !w->all || !w->tn ||
+                                   !w->tval || !w->tprob || !w->tmean || !w->acc))
             st = dm_error(DM_STATUS_NOMEM, "compare: out of memory for %d threads' workspaces", nt);
     }
     if (st == DM_STATUS_OK) {
@@ -514,6 +564,7 @@ dm_status dm_compare(const dm_motif_set *queries, const dm_motif_set *db, const 
     free(d.pool);
     free(d.col0);
     free(d.by_width);
+    free(d.width);
     return st;
 }
 
@@ -561,11 +612,13 @@ dm_status dm_compare_write_tsv(const char *path, const dm_motif_set *q, const dm
     /* Provenance, TOMTOM-style: trailing comment lines. */
     fprintf(f, "# deepmotif %s\n", dm_version());
     fprintf(f, "# command: %s\n", cmdline ? cmdline : "(not given)");
-    fprintf(
-        f,
-        "# similarity: %s; min_overlap %d; null: %d column-shuffled targets per (query, width), seed %llu\n",
-        o->dist == DM_DIST_EUCLID ? "euclid" : "pearson", o->min_overlap, o->n_null,
-        (unsigned long long)o->seed);
+    const char *dist = o->dist == DM_DIST_EUCLID ? "euclid" : o->dist == DM_DIST_SANDELIN ? "sandelin" : "pearson";
+    if (o->null == DM_NULL_TOMTOM)
+        fprintf(f, "# similarity: %s; min_overlap %d; null: tomtom (complete scores, %d bins per column)\n", dist,
+                o->min_overlap, DM_TOMTOM_BINS);
+    else
+        fprintf(f, "# similarity: %s; min_overlap %d; null: %d column-shuffled targets per (query, width), seed %llu\n",
+                dist, o->min_overlap, o->n_null, (unsigned long long)o->seed);
     fprintf(f, "# threshold: q-value <= %g; at most %d hits per query\n", o->thresh, o->top);
     return dm_outfile_commit(&out);
 }

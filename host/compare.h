@@ -1,13 +1,17 @@
 /*
- * compare.h: TOMTOM-like motif comparison (Gupta et al., Genome Biology 2007, in spirit; the
- * p-values are deepmotif's own, FORMATS.md §8).
+ * compare.h: TOMTOM motif comparison (Gupta et al., Genome Biology 2007). Two null models:
+ * --null tomtom (DM_NULL_TOMTOM, the default): TOMTOM's own p-values from complete scores and the
+ * convolution of per-column score distributions (host/tomtom.h has the method; the alignments,
+ * tie-breaking and score there); --null shuffle (DM_NULL_SHUFFLE): the column-shuffled Monte
+ * Carlo null with an analytic tail, described below. Both share the similarities, the E- and
+ * q-values and the TSV.
  *
  * Alignments. A query Q (w_q columns) is aligned with a target T (w_t columns) and with T's reverse
  * complement (columns in reverse order, A<->T and C<->G swapped) at every offset o where at least
  * min(min_overlap, w_q, w_t) columns overlap; query column i faces target column i + o, so o is the
  * position of the query's first column in the (oriented) target and may be negative.
  *
- * Scores. The alignment score is the sum over the overlapping columns of a column similarity:
+ * Scores (shuffle null). The alignment score is the sum over the overlapping columns of a column similarity:
  *   pearson: the Pearson correlation of the two 4-vectors (0 when either column is uniform);
  *   euclid:  d(q, u) − d(q, t), with d the Euclidean distance and u the uniform column: −d(q, t) up
  *            to a per-query-column constant, shifted so that, as with pearson, an uninformative
@@ -15,10 +19,13 @@
  *            manner of TOMTOM's complete scores, where unaligned query columns face the background).
  *            A flat query is close to flat stretches of targets under euclid and can match them
  *            significantly; under pearson it scores 0 everywhere (p = 1).
+ *   sandelin: 2 − Σ (q − t)² (TOMTOM's SANDELIN).
+ * Under the tomtom null every similarity is shifted by its median over the database columns, so
+ * euclid there is exactly TOMTOM's ED (−d(q, t)) and the per-query-column constant d(q, u) cancels.
  * The best alignment maximises the score; near-ties (within 1e-5) keep the '+' strand, then the
  * smaller |offset|.
  *
- * Null model and p-values. For each query and each target width w in the database, n_null random
+ * Null model and p-values (shuffle). For each query and each target width w in the database, n_null random
  * targets of width w are drawn, each column an independent uniform pick among all columns of the
  * database (a column-shuffled database), and scored exactly as real targets (best over both strands
  * and all offsets). With c of those scores ≥ the observed score s, p = (1 + c) / (1 + n_null): exact
@@ -46,17 +53,22 @@
 
 #include "meme.h"
 
-/* dm_compare_options, dm_hit and DM_DIST_* are public (deepmotif.h). */
+/* dm_compare_options, dm_hit, DM_DIST_* and DM_NULL_* are public (deepmotif.h). */
 void dm_compare_options_default(dm_compare_options *o);
+
+/* The similarity table of query q against pool (n_cols, 4) columns: sim (n_cols, 2 q->w), row c
+ * holding at position q->w − 1 − i the similarity of query column i with pool column c, and after
+ * it, at q->w + q->w − 1 − i, with c's complement (A<->T, C<->G). */
+void dm_compare_sim(const float *pool, int n_cols, const dm_motif *q, int dist, float *sim);
 
 /* Compares every query with every database motif. *hits (malloc'd for the caller, NULL when
  * *n_hits = 0) receives per query its `top` best targets with q ≤ thresh, sorted by query, then
  * p-value, then score (higher first), then target index. The motif sets are not modified.
  * Returns _OK, _ARG (an empty database, a motif with w < 1, no matrix or a negative or non-finite
- * entry, dist not 0 or 1, min_overlap < 1, n_null < 1, top < 1, thresh negative or NaN), _NOMEM.
- * With query_type DM_MOTIF_CWM the queries' entries may be negative (signed contributions, compared
- * by the Pearson correlation of each column as they are; euclid is then _ARG); the database is
- * always probabilities. */
+ * entry, dist not 0-2, null not 0-1, min_overlap < 1, n_null < 1, top < 1, thresh negative or NaN),
+ * _NOMEM. With query_type DM_MOTIF_CWM the queries' entries may be negative (signed contributions,
+ * compared by the Pearson correlation of each column as they are; euclid and sandelin are then
+ * _ARG); the database is always probabilities. */
 dm_status dm_compare(const dm_motif_set *queries, const dm_motif_set *db, const dm_compare_options *o,
                      dm_hit **hits, int *n_hits);
 

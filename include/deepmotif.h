@@ -559,21 +559,25 @@ DM_API dm_status dm_motifs(const dm_model *m, dm_backend *be, const dm_input *in
 
 /* ---- motif comparison (host/compare.h explains the scores and p-values) ----------------------- */
 
-enum { DM_DIST_PEARSON = 0, DM_DIST_EUCLID = 1 };
+enum { DM_DIST_PEARSON = 0, DM_DIST_EUCLID = 1, DM_DIST_SANDELIN = 2 };
+/* Null models of compare: TOMTOM's (complete scores, convolution of per-column score distributions,
+ * host/tomtom.h) or the column-shuffled Monte Carlo null (host/compare.h). */
+enum { DM_NULL_TOMTOM = 0, DM_NULL_SHUFFLE = 1 };
 
 /* What a query matrix holds: probabilities (rows sum to 1), or a contribution weight matrix (CWM,
  * e.g. TF-MoDISco's export: signed per-base contributions, compared as they are). */
 enum { DM_MOTIF_PPM = 0, DM_MOTIF_CWM = 1 };
 
 typedef struct dm_compare_options {
-    int dist;                /* DM_DIST_PEARSON (0) or DM_DIST_EUCLID (1) */
-    int min_overlap;         /* fewest aligned columns (capped by both widths); 5 */
-    int n_null;              /* random targets per (query, target width); 10000 */
-    uint64_t seed;           /* seed of the null targets; 1 */
+    int dist;                /* DM_DIST_PEARSON (0), DM_DIST_EUCLID (1) or DM_DIST_SANDELIN (2) */
+    int min_overlap;         /* fewest aligned columns (capped by both widths); 1, TOMTOM's default */
+    int n_null;              /* shuffle null: random targets per (query, target width); 10000 */
+    uint64_t seed;           /* shuffle null: seed of the null targets; 1 */
     double thresh;           /* report hits with q <= thresh; 0.5 */
     int top;                 /* at most this many hits per query; 10 */
     int query_type;          /* DM_MOTIF_PPM (0) or DM_MOTIF_CWM (1: signed query entries allowed,
                                 pearson only; the database stays probabilities); DM_MOTIF_PPM */
+    int null;                /* DM_NULL_TOMTOM (default) or DM_NULL_SHUFFLE */
 } dm_compare_options;
 
 DM_API void dm_compare_options_default(dm_compare_options *o);
@@ -584,7 +588,9 @@ typedef struct dm_hit {
     int offset;              /* position of the query's first column in the oriented target */
     int overlap;             /* aligned columns */
     char orient;             /* '+', or '-' when the target is reverse-complemented */
-    double score;            /* the best alignment score */
+    double score;            /* the best alignment score: the sum of the aligned column similarities
+                                (shuffle null), or TOMTOM's complete score, the sum of the aligned
+                                columns' similarities less their medians over the database (tomtom) */
     double pvalue, evalue, qvalue;
 } dm_hit;
 

@@ -3,10 +3,11 @@
  * comparison (host/compare.c, FORMATS.md §8).
  *
  * MEME: JASPAR 2020 loads whole, a written set reads back (plain and gzip), malformed files fail
- * with FORMAT naming file:line. Compare: JASPAR motifs find themselves ('+', offset 0) and their
+ * with FORMAT naming file:line. Compare under the column-shuffled null (--null shuffle; TOMTOM's
+ * null, the default, has tests/test_tomtom.c): JASPAR motifs find themselves ('+', offset 0) and their
  * reverse complements ('-'); noisy, trimmed copies of REST, CTCF and USF1 find their originals with
  * q < 0.05 under both similarity measures; uninformative queries find nothing; p, E and q obey their
- * definitions; p-values are calibrated on a synthetic database; results do not depend on the thread
+ * definitions; p-values are calibrated on a synthetic database (both nulls); results do not depend on the thread
  * count; the TSV has its header, rows and '#' lines.
  */
 #include <criterion/criterion.h>
@@ -266,10 +267,19 @@ Test(meme, malformed_inputs_name_file_and_line) {
 
 /* ---- comparison -------------------------------------------------------------------------------- */
 
-/* Options for the JASPAR tests: defaults, a smaller null to keep them quick. */
-static dm_compare_options quick_options(void) {
+/* The column-shuffled null (--null shuffle) as the CLI runs it: min_overlap 5. These tests check
+ * that null; TOMTOM's (the default) has tests/test_tomtom.c. */
+static dm_compare_options shuffle_options(void) {
     dm_compare_options o;
     dm_compare_options_default(&o);
+    o.null = DM_NULL_SHUFFLE;
+    o.min_overlap = 5;
+    return o;
+}
+
+/* Options for the JASPAR tests: the shuffle null, smaller to keep them quick. */
+static dm_compare_options quick_options(void) {
+    dm_compare_options o = shuffle_options();
     o.n_null = 2000;
     return o;
 }
@@ -450,7 +460,8 @@ Test(compare, pvalues_evalues_qvalues_obey_definitions) {
 
 Test(compare, pvalues_are_calibrated_on_a_synthetic_database) {
     /* 300 targets and 12 queries of independent random columns: under the null by construction, the
-     * fraction of pairs with p ≤ α must be near α (the tail bound may only make it smaller). */
+     * fraction of pairs with p ≤ α must be near α (the tail bound may only make it smaller; TOMTOM's
+     * null treats overlapping alignments as independent, which the same bounds allow here). */
     enum { NT = 300, NQ = 12 };
     dm_motif *all = calloc(NT + NQ, sizeof *all);
     cr_assert(all);
@@ -474,9 +485,14 @@ Test(compare, pvalues_are_calibrated_on_a_synthetic_database) {
         }
     }
     dm_motif_set db = {NT, all}, q = {NQ, all + NT};
-    for (int dist = 0; dist < 2; dist++) {
+    /* Both nulls (TOMTOM's default, then the shuffle null), both similarities. */
+    for (int run = 0; run < 4; run++) {
+        int dist = run % 2;
         dm_compare_options o;
-        dm_compare_options_default(&o);
+        if (run < 2)
+            dm_compare_options_default(&o);
+        else
+            o = shuffle_options();
         o.dist = dist;
         o.n_null = 1000;
         o.thresh = 1;
@@ -493,9 +509,9 @@ Test(compare, pvalues_are_calibrated_on_a_synthetic_database) {
             below20 += h[i].pvalue <= 0.2;
         }
         double f01 = (double)below01 / n, f05 = (double)below05 / n, f20 = (double)below20 / n;
-        cr_assert(f01 > 0.004 && f01 < 0.018, "dist %d: fraction with p <= 0.01: %g", dist, f01);
-        cr_assert(f05 > 0.03 && f05 < 0.07, "dist %d: fraction with p <= 0.05: %g", dist, f05);
-        cr_assert(f20 > 0.16 && f20 < 0.24, "dist %d: fraction with p <= 0.2: %g", dist, f20);
+        cr_assert(f01 > 0.004 && f01 < 0.018, "null %d dist %d: fraction with p <= 0.01: %g", o.null, dist, f01);
+        cr_assert(f05 > 0.03 && f05 < 0.07, "null %d dist %d: fraction with p <= 0.05: %g", o.null, dist, f05);
+        cr_assert(f20 > 0.16 && f20 < 0.24, "null %d dist %d: fraction with p <= 0.2: %g", o.null, dist, f20);
         free(h);
     }
     for (int i = 0; i < NT + NQ; i++) free(all[i].p);
@@ -515,8 +531,7 @@ Test(compare, null_draws_from_the_whole_database) {
     dm_motif tm[2] = {{.id = "C6", .w = 6, .p = c}, {.id = "A6", .w = 6, .p = a}},
              qm = {.id = "q", .w = 6, .p = a};
     dm_motif_set db = {2, tm}, q = {1, &qm};
-    dm_compare_options o;
-    dm_compare_options_default(&o);
+    dm_compare_options o = shuffle_options();
     o.n_null = 20000;
     dm_hit *h;
     int n;
@@ -622,7 +637,10 @@ Test(compare, bad_arguments) {
     cr_assert_eq(dm_compare(&one, &one, &o, &h, &n), DM_STATUS_ARG);
     p[2] = 0.25f;
     dm_compare_options_default(&o);
-    o.dist = 2;
+    o.dist = 3;
+    cr_assert_eq(dm_compare(&one, &one, &o, &h, &n), DM_STATUS_ARG);
+    dm_compare_options_default(&o);
+    o.null = 2;
     cr_assert_eq(dm_compare(&one, &one, &o, &h, &n), DM_STATUS_ARG);
     /* No queries: no hits, no error. */
     dm_compare_options_default(&o);

@@ -32,8 +32,12 @@ const cli_opt cli_compare_opts[] = {
     {"--out", "HITS.tsv", "TOMTOM-like TSV (required)", NULL, 0},
     {"--top", "N", "matches reported per query (default 10)", NULL, 0},
     {"--thresh", "Q", "q-value threshold (default 0.5)", NULL, 0},
-    {"--dist", "pearson|euclid", "column similarity (default pearson)", CLI_CHOICES("pearson", "euclid"), 0},
-    {"--seed", "S", "seed of the null distribution (default 1)", NULL, 0},
+    {"--dist", "pearson|euclid|sandelin", "column similarity (default pearson; euclid is TOMTOM's ed)",
+     CLI_CHOICES("pearson", "euclid", "sandelin"), 0},
+    {"--null", "tomtom|shuffle", "p-values: TOMTOM's (default) or a column-shuffled Monte Carlo null",
+     CLI_CHOICES("tomtom", "shuffle"), 0},
+    {"--min-overlap", "N", "fewest aligned columns (default 1 with --null tomtom, as TOMTOM; 5 with shuffle)", NULL, 0},
+    {"--seed", "S", "seed of the shuffle null (default 1)", NULL, 0},
     {0},
 };
 
@@ -79,7 +83,10 @@ int cli_compare(cli_args *a) {
     co.top = (int)cli_int(a, "--top", co.top, 1, 100000);
     co.thresh = cli_num(a, "--thresh", co.thresh, 0, 1);
     co.seed = cli_seed(a);
-    co.dist = !strcmp(cli_opt_or(a, "--dist", "pearson"), "euclid");
+    const char *dist = cli_opt_or(a, "--dist", "pearson");
+    co.dist = !strcmp(dist, "euclid") ? DM_DIST_EUCLID : !strcmp(dist, "sandelin") ? DM_DIST_SANDELIN : DM_DIST_PEARSON;
+    co.null = !strcmp(cli_opt_or(a, "--null", "tomtom"), "shuffle") ? DM_NULL_SHUFFLE : DM_NULL_TOMTOM;
+    co.min_overlap = (int)cli_int(a, "--min-overlap", co.null == DM_NULL_SHUFFLE ? 5 : 1, 1, 1000);
     dm_motifs_read_options ro;
     dm_motifs_read_options_default(&ro);
     const char *qt = cli_opt_or(a, "--query-type", "auto");
