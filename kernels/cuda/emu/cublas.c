@@ -4,7 +4,7 @@
  * Device memory is host memory, so a cuBLAS call is the same column-major cblas call after cuBLAS's
  * argument checks, and after one check a real GPU would not make until it faulted (or, worse, read a
  * neighbour's memory): every matrix the call reads or writes lies inside one live device allocation
- * (track.c), for all of its rows, columns at the leading dimension, and batches at the stride. A
+ * (emu_track.c), for all of its rows, columns at the leading dimension, and batches at the stride. A
  * violation prints the call, the operand and the allocation and aborts (a test failure). Each call that
  * does work counts as one launch on the handle's stream (dm_emu_counters). A handle only records its
  * stream and math mode.
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 
 #include "cublas_v2.h"
-#include "track.h"
+#include "emu_track.h"
 
 struct cublasContext {
     cudaStream_t stream;

@@ -62,7 +62,7 @@
 #include <unistd.h>
 
 #include "emu.h"
-#include "track.h"
+#include "emu_track.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || defined(DM_EMU_FORCE_SWAPCONTEXT)
 #define DM_EMU_SWAPCONTEXT 1
@@ -1032,7 +1032,7 @@ cudaError_t cudaDriverGetVersion(int *version) {
 }
 
 /* Host memory standing in for device or pinned memory: 256-byte aligned, exactly `size` bytes (so
- * ASan catches overruns), 0xFF-filled when poisoning, recorded in the allocation table (track.c). */
+ * ASan catches overruns), 0xFF-filled when poisoning, recorded in the allocation table (emu_track.c). */
 static cudaError_t emu_alloc(void **ptr, size_t size, enum dm_emu_mem kind) {
     emu_init();
     if (!ptr) return emu_ret(cudaErrorInvalidValue);

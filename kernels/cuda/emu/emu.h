@@ -382,7 +382,7 @@ const char *dm_emu_last_message(void);
 /* Fiber resumes since the process started (a kernel's cost is about 50 ns per resume). */
 unsigned long long dm_emu_resume_count(void);
 
-/* ---- counters: what a GPU would be asked to do (track.c) -------------------------------------------- */
+/* ---- counters: what a GPU would be asked to do (emu_track.c) -------------------------------------------- */
 /* Counts since the start or the last dm_emu_counters_reset(). A cuBLAS call counts as one launch (and
  * in cublas_calls); copies by direction (cudaMemcpyDefault by where the pointers are); syncs are the
  * calls that make the host wait: cudaDeviceSynchronize, cudaStreamSynchronize, cudaEventSynchronize,

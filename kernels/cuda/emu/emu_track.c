@@ -1,6 +1,6 @@
 /*
- * track.c: the emulator's counters (emu.h: dm_emu_counters_get and the per-kernel table) and its table
- * of live allocations (track.h), which the cuBLAS stand-in and cudaMemcpy check pointers against.
+ * emu_track.c: the emulator's counters (emu.h: dm_emu_counters_get and the per-kernel table) and its table
+ * of live allocations (emu_track.h), which the cuBLAS stand-in and cudaMemcpy check pointers against.
  *
  * Cost: a launch adds a pointer-hash lookup of its name (the name is a literal, so after the first
  * launch of a kernel the lookup is one or two probes) and a few increments; a copy or allocation a
@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "emu.h"
-#include "track.h"
+#include "emu_track.h"
 
 /* ---- counters --------------------------------------------------------------------------------------- */
 #define DM_EMU_MAX_STREAMS 64

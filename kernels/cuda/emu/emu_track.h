@@ -1,5 +1,5 @@
 /*
- * track.h: what the emulator's runtime (emu.c) and cuBLAS stand-in (cublas.c) tell track.c: every
+ * emu_track.h: what the emulator's runtime (emu.c) and cuBLAS stand-in (cublas.c) tell emu_track.c: every
  * launch, copy, synchronisation and allocation, counted for dm_emu_counters_get (emu.h), and the table
  * of live allocations the pointer checks read. Internal to kernels/cuda/emu.
  */
