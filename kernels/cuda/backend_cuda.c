@@ -156,6 +156,13 @@ dm_status dm_backend_cuda_create(dm_backend **out, int device) {
     be->n_threads = 1;
     be->ctx = ctx;
     ctx->device = device;
+    /* DM_CUDA_LSTM: "step" keeps lstm.cu's per-step reference path; "persist" (or unset) the default */
+    const char *lstm = getenv("DM_CUDA_LSTM");
+    if (lstm && *lstm && strcmp(lstm, "step") != 0 && strcmp(lstm, "persist") != 0) {
+        dm_backend_free(be);
+        return dm_error(DM_STATUS_ARG, "DM_CUDA_LSTM=%s: expected step or persist", lstm);
+    }
+    ctx->lstm_step = lstm && strcmp(lstm, "step") == 0;
     struct cudaDeviceProp prop;
     const char *step = "cudaSetDevice";
     if ((err = cudaSetDevice(device)) == cudaSuccess && (step = "cudaGetDeviceProperties") &&
