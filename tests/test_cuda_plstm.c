@@ -33,6 +33,7 @@
 
 #include "backend.h"
 #include "dm_cuda.h"
+#include "model.h"
 #include "testutil.h"
 
 #ifdef DM_CUDA_EMU
@@ -45,6 +46,9 @@
 typedef struct { double atol, rtol; } tol_t;
 static const tol_t TOL_SUM = {2e-5, 2e-4};      /* forward: float sums of up to ~10^4 terms per step */
 static const tol_t TOL_LSTM = {5e-5, 1e-3};     /* gradients through 101 recurrent steps */
+/* P(pos) from truncated reruns: float features and recurrences on both sides (1e-6 relative each),
+ * through ≤ 40 steps and a mean; 1e-5 is ten times what we see, an indexing slip moves a score by far more */
+static const tol_t TOL_TEMPORAL = {1e-5, 1e-4};
 
 static dm_backend *g_pers, *g_step, *g_ref;
 
@@ -242,6 +246,99 @@ Test(cuda_plstm, bad_env, .init = setup, .fini = teardown) {
     cr_expect_eq(s, DM_STATUS_ARG, "DM_CUDA_LSTM=fast accepted");
     cr_expect(strstr(dm_last_error(), "DM_CUDA_LSTM") != NULL, "message: %s", dm_last_error());
     cr_expect(be == NULL, "a backend was returned");
+}
+
+/* ---- temporal scores: the truncated reruns as one batched call (backend.h lstm_trunc) ---- */
+
+static void check_trunc(int B, int L, int D, int H) {
+    char shape[80];
+    snprintf(shape, sizeof shape, "(B %d L %d D %d H %d)", B, L, D, H);
+    int G = 4 * H;
+    size_t nx = (size_t)B * L * D, no = (size_t)B * L * 2 * H, nwi = (size_t)2 * G * D, nwh = (size_t)2 * G * H;
+    float s = 1.0f / sqrtf((float)(D + H));
+    float *x = rnd(nx, -1, 1, 81), *wi = rnd(nwi, -s, s, 82), *wh = rnd(nwh, -s, s, 83);
+    float *bi = rnd(2 * G, -0.5f, 0.5f, 84), *bh = rnd(2 * G, -0.5f, 0.5f, 85), *ref = malloc(sizeof(float) * no);
+    cr_assert(g_ref->i->lstm_trunc(g_ref, ref, x, wi, wh, bi, bh, B, L, D, H));
+    dm_backend *bes[] = {g_pers, g_step};
+    for (int k = 0; k < 2; k++) {
+        dm_backend *be = bes[k];
+        float *dx = dup_to(be, x, nx), *dwi = dup_to(be, wi, nwi), *dwh = dup_to(be, wh, nwh);
+        float *dbi = dup_to(be, bi, 2 * G), *dbh = dup_to(be, bh, 2 * G), *dout = dup_to(be, NULL, no);
+        counters_reset();
+        bool done = be->i->lstm_trunc(be, dout, dx, dwi, dwh, dbi, dbh, B, L, D, H);
+        be->i->sync(be);
+        unsigned long long n_launch = launches();
+        float *got = take(be, dout, no);
+        cr_assert_eq(dm_backend_status(be), DM_STATUS_OK, "%s", dm_last_error());
+        bool expect = be == g_pers && dm_cuda_plstm_fits(H);
+        cr_expect_eq(done, expect, "%s %s: lstm_trunc %s", shape, k ? "per-step" : "persistent",
+                     done ? "ran where it should decline" : "declined");
+        if (done) cmp(got, ref, no, TOL_SUM, "lstm_trunc sums", "persistent vs CPU reference", shape);
+#ifdef DM_CUDA_EMU
+        if (done) cr_expect_eq(n_launch, 2, "%s: lstm_trunc made %llu launches (the GEMM and one kernel)", shape, n_launch);
+#else
+        (void)n_launch;
+#endif
+        free(got);
+        float *rest[] = {dx, dwi, dwh, dbi, dbh};
+        for (int j = 0; j < 5; j++) be->i->free(be, rest[j]);
+    }
+    free(x), free(wi), free(wh), free(bi), free(bh), free(ref);
+}
+
+Test(cuda_plstm, trunc_op, .init = setup, .fini = teardown) {
+    check_trunc(1, 1, 1, 1);
+    check_trunc(2, 5, 3, 4);
+    check_trunc(3, 7, 5, 33);   /* one row per block */
+    check_trunc(4, 9, 2, 8);    /* 8 rows per block: blocks span two sequences and idle rows */
+    check_trunc(2, 4, 3, 55);   /* past the limit: declined, the host reruns per truncation */
+}
+
+/* Temporal scores of the whole model: the CUDA backend (one lstm_trunc call) against the fast CPU
+ * backend (which reruns lstm_fwd per truncation), same parameters, every architecture that has them. */
+Test(cuda_plstm, temporal_model, .init = setup, .fini = teardown) {
+    dm_backend *cpu = dm_backend_cpu_create(1);
+    cr_assert_not_null(cpu);
+    int B = 3;
+    for (int a = 0; a < dm_arch_count(); a++) {
+        dm_hparams hp;
+        dm_hparams_default(&hp, (dm_arch)a);
+        hp.len = 40;
+        hp.conv_channels = 16;
+        hp.hidden = 8;
+        dm_net *mc, *mr;
+        cr_assert_eq(dm_net_create(&mr, &hp, cpu, B), DM_STATUS_OK, "%s", dm_last_error());
+        if (dm_net_temporal_stride(mr) == 0) {
+            dm_net_free(mr);
+            continue;
+        }
+        cr_assert_eq(dm_net_create(&mc, &hp, g_pers, B), DM_STATUS_OK, "%s", dm_last_error());
+        cr_assert_eq(dm_net_init_params(mr, dm_test_seed()), DM_STATUS_OK);
+        int64_t np = dm_net_n_params(mr);
+        float *p = malloc(sizeof(float) * np);
+        cr_assert_eq(dm_net_get_params(mr, p), DM_STATUS_OK);
+        cr_assert_eq(dm_net_set_params(mc, p), DM_STATUS_OK);
+        size_t nx = (size_t)B * hp.len * 4, n = (size_t)B * hp.len;
+        float *u = rnd(nx / 4, 0, 4, 91), *x = calloc(nx, sizeof(float));
+        for (size_t i = 0; i < nx / 4; i++) x[4 * i + (int)u[i]] = 1.0f;
+        float *f1 = malloc(sizeof(float) * n), *b1 = malloc(sizeof(float) * n);
+        float *f2 = malloc(sizeof(float) * n), *b2 = malloc(sizeof(float) * n);
+        cr_assert_eq(dm_net_temporal(mr, x, B, f1, b1), DM_STATUS_OK, "%s", dm_last_error());
+        counters_reset();
+        cr_assert_eq(dm_net_temporal(mc, x, B, f2, b2), DM_STATUS_OK, "%s", dm_last_error());
+        unsigned long long n_launch = launches();
+        const char *name = dm_arch_name((dm_arch)a);
+        float lo = 1, hi = 0;
+        for (size_t i = 0; i < n; i++) lo = fminf(lo, fminf(f1[i], b1[i])), hi = fmaxf(hi, fmaxf(f1[i], b1[i]));
+        cr_log_info("%s: temporal scores of %d sequences in %llu launches; CPU scores span %.4g..%.4g", name, B,
+                    n_launch, lo, hi);
+        cmp(f2, f1, n, TOL_TEMPORAL, "temporal forward scores", "CUDA vs CPU", name);
+        cmp(b2, b1, n, TOL_TEMPORAL, "temporal backward scores", "CUDA vs CPU", name);
+        free(p), free(u), free(x), free(f1), free(b1), free(f2), free(b2);
+        dm_net_free(mc);
+        dm_net_free(mr);
+    }
+    dm_backend_free(cpu);
 }
 
 #ifdef DM_CUDA_EMU

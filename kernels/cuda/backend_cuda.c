@@ -115,7 +115,7 @@ static const struct dm_backend_i dm_cuda_table = {
     .maxpool_fwd = dm_cuda_maxpool_fwd, .maxpool_bwd = dm_cuda_maxpool_bwd,
     .gmax_fwd = dm_cuda_gmax_fwd, .gmax_bwd = dm_cuda_gmax_bwd,
     .dropout_fwd = dm_cuda_dropout_fwd, .dropout_bwd = dm_cuda_dropout_bwd,
-    .lstm_fwd = dm_cuda_lstm_fwd, .lstm_bwd = dm_cuda_lstm_bwd,
+    .lstm_fwd = dm_cuda_lstm_fwd, .lstm_bwd = dm_cuda_lstm_bwd, .lstm_trunc = dm_cuda_lstm_trunc,
     .mean_time_fwd = dm_cuda_mean_time_fwd, .mean_time_bwd = dm_cuda_mean_time_bwd,
     .dense_fwd = dm_cuda_dense_fwd, .dense_bwd = dm_cuda_dense_bwd,
     .logsoftmax_fwd = dm_cuda_logsoftmax_fwd, .logsoftmax_bwd = dm_cuda_logsoftmax_bwd,

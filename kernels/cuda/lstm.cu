@@ -168,3 +168,17 @@ DM_KAPI void dm_cuda_lstm_bwd(dm_backend *be, float *grad_x, float *grad_w_ih, f
     dm_cuda_check(be, dm_cuda_colsum_add_launch(grad_b_ih, grad_b_hh, grad_gates, (int)rows, GD, st), "lstm_bwd bias");
     if (grad_x) dm_cuda_gemm_rowmajor(be, false, false, (int)rows, D, GD, 1.0f, grad_gates, GD, w_ih, D, 0.0f, grad_x, D);
 }
+
+DM_KAPI bool dm_cuda_lstm_trunc(dm_backend *be, float *out, const float *x, const float *w_ih, const float *w_hh,
+                                const float *b_ih, const float *b_hh, int B, int L, int D, int H) {
+    if (((dm_cuda_ctx *)be->ctx)->lstm_step || !dm_cuda_plstm_fits(H)) return false;
+    if (B <= 0 || L <= 0) return true;
+    int64_t rows = (int64_t)B * L;
+    float *proj = dm_cuda_scratch(be, DM_CUDA_SCRATCH_A, (size_t)rows * 8 * H);
+    if (!proj) return true;   /* the failure is recorded */
+    /* proj (B·L, 2·4H) = x (B·L, D) · W_ihᵀ (D, 2·4H), both directions */
+    dm_cuda_gemm_rowmajor(be, false, true, (int)rows, 8 * H, D, 1.0f, x, D, w_ih, D, 0.0f, proj, 8 * H);
+    dm_cuda_check(be, dm_cuda_plstm_trunc_launch(out, proj, w_hh, b_ih, b_hh, B, L, H, dm_cuda_stream(be)),
+                  "lstm_trunc persistent");
+    return true;
+}

@@ -202,8 +202,11 @@ static __global__ void plstm_wreduce_kernel(float *grad_w_hh, float *grad_b_ih, 
     }
 }
 
-/* Whether the persistent kernels take hidden size H (their shared memory fits; see the top). */
-DM_KAPI bool DM_PLSTM(dm_cuda_plstm_fits)(int H) { return H > 0 && plstm_shmem(1, H) <= PLSTM_SHMEM_MAX; }
+/* Whether the persistent kernels take hidden size H (their shared memory fits; see the top; the
+ * truncated-rerun kernel needs H more floats per sequence: the same limit). */
+DM_KAPI bool DM_PLSTM(dm_cuda_plstm_fits)(int H) {
+    return H > 0 && plstm_shmem(1, H) + sizeof(float) * (size_t)H <= PLSTM_SHMEM_MAX;
+}
 
 /* `gates` holds x · W_ihᵀ (B, L, n_dir·4H); writes h, gates (activated) and cell as lstm_fwd does. */
 DM_KAPI cudaError_t DM_PLSTM(dm_cuda_plstm_fwd_launch)(float *h, float *gates, float *cell, const float *w_hh,
@@ -256,5 +259,73 @@ DM_KAPI cudaError_t DM_PLSTM(dm_cuda_plstm_wgrad_launch)(float *grad_w_hh, float
     int64_t n = (int64_t)n_dir * (4 * H * H + 4 * H);
     DM_LAUNCH(plstm_wreduce_kernel, dm_cuda_grid(n), DM_CUDA_BLOCK, 0, stream, grad_w_hh, grad_b_ih, grad_b_hh, part,
               n_chunk, H, n_dir);
+    return cudaGetLastError();
+}
+
+/* Temporal scores' truncated reruns (backend.h lstm_trunc): grid (ceil(B·L / S), 2), blockIdx.y the pass
+ * p (0: direction 1's weights over the prefix n−1 down to 0; 1: direction 0's over the suffix L−n up to
+ * L−1); row r = b·L + n − 1 of a block runs n steps, rows shorter than the block's longest idle (they
+ * still meet every barrier). proj (B, L, 2·4H) = x · W_ihᵀ of both directions, from one GEMM. The step
+ * is plstm_fwd_kernel's, keeping Σ h in shared memory instead of writing h, gates and cell. */
+static __global__ void plstm_trunc_kernel(float *out, const float *proj, const float *w_hh, const float *b_ih,
+                                          const float *b_hh, int B, int L, int H, int S) {
+    DM_DYN_SHARED(float, sh);
+    int G = 4 * H, p = (int)blockIdx.y, d = p == 0 ? 1 : 0;
+    int64_t R = (int64_t)B * L, r0 = (int64_t)blockIdx.x * S;
+    float *wT = sh, *act = wT + G * H, *hs = act + S * G, *cs = hs + S * H, *hsum = cs + S * H;
+    const float *w = w_hh + (int64_t)d * G * H;
+    for (int i = threadIdx.x; i < G * H; i += blockDim.x) wT[(i % H) * G + i / H] = w[i];
+    for (int i = threadIdx.x; i < S * H; i += blockDim.x) hsum[i] = 0.0f;
+    int n_max = 0;
+    for (int q = 0; q < S && r0 + q < R; q++) {
+        int n = (int)((r0 + q) % L) + 1;
+        n_max = n > n_max ? n : n_max;
+    }
+    __syncthreads();
+    for (int s = 0; s < n_max; s++) {
+        for (int i = threadIdx.x; i < S * G; i += blockDim.x) {
+            int q = i / G, g = i % G;
+            int64_t r = r0 + q;
+            int n = (int)(r % L) + 1;
+            if (r >= R || s >= n) continue;
+            int t = p == 0 ? n - 1 - s : L - n + s;
+            float v = proj[((r - (n - 1)) + t) * 2 * G + d * G + g] + (b_ih[d * G + g] + b_hh[d * G + g]);
+            if (s > 0) {
+                const float *hq = hs + q * H;
+                float acc = 0.0f;
+                for (int k = 0; k < H; k++) acc += wT[k * G + g] * hq[k];
+                v += acc;
+            }
+            act[i] = g / H == 2 ? tanhf(v) : dm_sigmoid(v);
+        }
+        __syncthreads();
+        for (int i = threadIdx.x; i < S * H; i += blockDim.x) {
+            int q = i / H, j = i % H;
+            int64_t r = r0 + q;
+            if (r >= R || s >= (int)(r % L) + 1) continue;
+            const float *aq = act + q * G;
+            float cprev = s > 0 ? cs[i] : 0.0f;
+            float c = aq[H + j] * cprev + aq[j] * aq[2 * H + j], hv = aq[3 * H + j] * tanhf(c);
+            cs[i] = c;
+            hs[i] = hv;
+            hsum[i] += hv;
+        }
+        __syncthreads();
+    }
+    for (int i = threadIdx.x; i < S * H; i += blockDim.x) {
+        int64_t r = r0 + i / H;
+        if (r < R) out[(r * 2 + p) * H + i % H] = hsum[i];
+    }
+}
+
+/* out (B, L, 2, H) from proj (B, L, 2·4H) (backend.h lstm_trunc; the biases are added here). */
+DM_KAPI cudaError_t DM_PLSTM(dm_cuda_plstm_trunc_launch)(float *out, const float *proj, const float *w_hh,
+                                                         const float *b_ih, const float *b_hh, int B, int L, int H,
+                                                         cudaStream_t stream) {
+    int64_t R = (int64_t)B * L;
+    int S = plstm_seqs(R > 1 << 30 ? 1 << 30 : (int)R, H);
+    dim3 grid = {(unsigned)((R + S - 1) / S), 2, 1};
+    DM_LAUNCH(plstm_trunc_kernel, grid, PLSTM_THREADS, plstm_shmem(S, H) + sizeof(float) * (size_t)S * H, stream, out,
+              proj, w_hh, b_ih, b_hh, B, L, H, S);
     return cudaGetLastError();
 }
