@@ -586,10 +586,12 @@ dm_status dm_net_temporal(dm_net *m, const float *x, int32_t B, float *fwd_in, f
     if (!hh || !cum) st = dm_error(DM_STATUS_NOMEM, "temporal: out of memory");
     /* the backend's one-call pass over every truncation (backend.h lstm_trunc), when it has one */
     float *dsum = NULL, *hsum = NULL;
-    bool one_call = false;
+    bool one_call = false, own_sum = false;
     if (!st && op->lstm_trunc) {
+        /* the sums (B, L, 2H) go to the BiLSTM's output-gradient view (same shape, free in inference) */
         size_t ns = (size_t)B * L * 2 * H;
-        dsum = op->alloc(be, sizeof(float) * ns);
+        dsum = rb->g;
+        if (!dsum) dsum = op->alloc(be, sizeof(float) * ns), own_sum = true;
         hsum = malloc(sizeof(float) * ns);
         if (!dsum || !hsum) st = dm_error(DM_STATUS_NOMEM, "temporal: out of memory");
         else if ((one_call = op->lstm_trunc(be, dsum, xin, P(t0), P(t0 + 2), P(t0 + 4), P(t0 + 6), B, L, D, H)))
@@ -683,7 +685,7 @@ dm_status dm_net_temporal(dm_net *m, const float *x, int32_t B, float *fwd_in, f
         }
     free(fwd); free(bwd);
     free(hx); free(hh); free(sub); free(sh); free(cum); free(hsum);
-    if (dsum) op->free(be, dsum);
+    if (own_sum && dsum) op->free(be, dsum);
     float *bufs[] = {dx, dh, dg, dc};
     for (int k = 0; k < 4; k++) if (bufs[k]) op->free(be, bufs[k]);
     return st;

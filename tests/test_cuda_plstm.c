@@ -328,6 +328,15 @@ Test(cuda_plstm, temporal_model, .init = setup, .fini = teardown) {
         cr_assert_eq(dm_net_temporal(mc, x, B, f2, b2), DM_STATUS_OK, "%s", dm_last_error());
         unsigned long long n_launch = launches();
         const char *name = dm_arch_name((dm_arch)a);
+#ifdef DM_CUDA_EMU
+        /* a second batch allocates and frees nothing (the scratch has grown, the sums use the net's views) */
+        dm_emu_counters_reset();
+        cr_assert_eq(dm_net_temporal(mc, x, B, f2, b2), DM_STATUS_OK, "%s", dm_last_error());
+        dm_emu_counters cc;
+        dm_emu_counters_get(&cc);
+        cr_expect_eq(cc.mallocs + cc.frees + cc.host_allocs, 0, "%s: a second temporal batch allocated %llu, freed %llu",
+                     name, cc.mallocs + cc.host_allocs, cc.frees);
+#endif
         float lo = 1, hi = 0;
         for (size_t i = 0; i < n; i++) lo = fminf(lo, fminf(f1[i], b1[i])), hi = fmaxf(hi, fmaxf(f1[i], b1[i]));
         cr_log_info("%s: temporal scores of %d sequences in %llu launches; CPU scores span %.4g..%.4g", name, B,
