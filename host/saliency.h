@@ -59,7 +59,8 @@ typedef struct dm_sal_dev dm_sal_dev;
 dm_status dm_sal_dev_create(dm_sal_dev **out, dm_net *m, const dm_saliency_options *o);
 void dm_sal_dev_free(dm_sal_dev *d);
 /* n rows of base codes (n, L) and their labels (may be NULL unless the target needs them), the first
- * being data-set row row0. The codes and labels must stay valid until the next load. */
+ * being data-set row row0 (it seeds IG's shuffled baselines). _ARG, with dm_saliency_batch's message,
+ * when the target needs a label a row lacks. Both are copied: the caller may reuse them. */
 dm_status dm_sal_dev_load(dm_sal_dev *d, const uint8_t *codes, const int8_t *labels, int64_t n, int64_t row0);
 /* Rows i..i+B−1 of the loaded rows (B ≤ the model's batch): attr (B, L, 4) and p_pos (B) as
  * dm_saliency_batch gives them; x (B, L, 4) is their host one-hot (dm_onehot_host, the options'
