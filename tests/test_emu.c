@@ -288,13 +288,16 @@ static void test_clean_launch(void) {
     cudaFree(d_y);
 }
 
-/* Launches diagnostic kernel `which`; the launch must fail with a message containing `expect`. */
+/* Launches diagnostic kernel `which`; the launch is queued (cudaSuccess) and the next synchronising
+ * call must fail, with a message containing `expect`. */
 static void test_bad(enum dm_test_bad which, unsigned threads, const char *expect) {
     float *d_out;
     cr_assert_eq(cudaMalloc((void **)&d_out, threads * sizeof *d_out), cudaSuccess);
-    cr_assert_eq(dm_test_bad(which, d_out, threads, NULL), cudaErrorLaunchFailure);
+    cr_assert_eq(dm_test_bad(which, d_out, threads, NULL), cudaSuccess);
+    cr_assert_eq(cudaDeviceSynchronize(), cudaErrorLaunchFailure);
     cr_assert(strstr(dm_emu_last_message(), expect), "message \"%s\" lacks \"%s\"", dm_emu_last_message(),
               expect);
+    cr_assert_eq(cudaGetLastError(), cudaErrorLaunchFailure); /* the sync's error, once */
     cr_assert_eq(cudaGetLastError(), cudaSuccess);
     cudaFree(d_out);
     test_clean_launch();
@@ -325,11 +328,14 @@ Test(emu, early_exit) {
     float *d_out;
     cr_assert_eq(cudaMalloc((void **)&d_out, 64 * sizeof *d_out), cudaSuccess);
     cr_assert_eq(dm_test_bad(DM_TEST_EARLY_EXIT, d_out, 64, NULL), cudaSuccess);
+    cr_assert_eq(cudaDeviceSynchronize(), cudaSuccess);
     cr_assert(strstr(dm_emu_last_message(), "warning: "), "%s", dm_emu_last_message());
     dm_emu_set_strict(1);
-    cr_assert_eq(dm_test_bad(DM_TEST_EARLY_EXIT, d_out, 64, NULL), cudaErrorLaunchFailure);
+    cr_assert_eq(dm_test_bad(DM_TEST_EARLY_EXIT, d_out, 64, NULL), cudaSuccess);
+    cr_assert_eq(cudaDeviceSynchronize(), cudaErrorLaunchFailure);
     cr_assert(strstr(dm_emu_last_message(), "exited before the __syncthreads()"), "%s",
               dm_emu_last_message());
+    cr_assert_eq(cudaGetLastError(), cudaErrorLaunchFailure);
     cudaFree(d_out);
     test_clean_launch();
 }
@@ -401,6 +407,8 @@ Test(emu, runtime_api) {
     cr_assert_eq((uintptr_t)d % 256, 0);
     cr_assert(d[0] == 0xFF && d[999] == 0xFF);
     cr_assert_eq(cudaMemset(d, 7, 1000), cudaSuccess);
+    cr_assert(d[0] == 0xFF, "cudaMemset is queued on the default stream"); /* the emulator peeks */
+    cr_assert_eq(cudaDeviceSynchronize(), cudaSuccess);
     cr_assert(d[0] == 7 && d[999] == 7);
     cr_assert_eq(cudaMemcpy(d, d, 10, (enum cudaMemcpyKind)9), cudaErrorInvalidValue);
     cr_assert_eq(cudaGetLastError(), cudaErrorInvalidValue);

@@ -62,6 +62,7 @@
 #include <unistd.h>
 
 #include "emu.h"
+#include "emu_queue.h"
 #include "emu_track.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || defined(DM_EMU_FORCE_SWAPCONTEXT)
@@ -787,34 +788,67 @@ static int emu_check_extent(const char *what, struct dm_emu_extent e, long long 
     return 0;
 }
 
-void dm_emu_launch(const char *kernel, void (*run)(void *), void *args, struct dm_emu_extent grid,
-                   struct dm_emu_extent block, size_t shmem, cudaStream_t stream) {
-    emu_init(); /* everything runs synchronously, in call order; the stream is only counted */
+/* A queued launch: its configuration (checked) and a copy of its arguments. */
+struct emu_launch_item {
+    const char *kernel;
+    void (*run)(void *);
+    struct dm_emu_extent grid, block;
+    size_t shmem;
+    unsigned nthreads;
+    _Alignas(max_align_t) unsigned char args[];
+};
+
+static void emu_exec_launch(void *payload);
+
+void dm_emu_launch(const char *kernel, void (*run)(void *), const void *args, size_t args_size,
+                   struct dm_emu_extent grid, struct dm_emu_extent block, size_t shmem, cudaStream_t stream) {
+    emu_init();
     if (g_cur) {
         fprintf(stderr, "emu: error: kernel %s launched from inside a kernel (not supported)\n", kernel);
         abort();
     }
     dm_emu_track_launch(kernel, stream, 0);
+    memset(&L, 0, sizeof L); /* no launch runs while the host enqueues */
+    L.kernel = kernel;
+    unsigned nthreads = 0;
+    if (emu_check_extent("grid", grid, INT32_MAX, 65535, 65535) &&
+        emu_check_extent("block", block, 1024, 1024, 64)) {
+        long long n = block.x * block.y * block.z;
+        if (n > DM_EMU_MAX_THREADS)
+            emu_report("error", 1, "invalid launch block (%lld,%lld,%lld): %lld threads, more than %u",
+                       block.x, block.y, block.z, n, DM_EMU_MAX_THREADS);
+        else if (shmem > DM_EMU_MAX_DYN_SHARED)
+            emu_report("error", 1, "%zu bytes of dynamic shared memory, more than %u", shmem,
+                       DM_EMU_MAX_DYN_SHARED);
+        else
+            nthreads = (unsigned)n;
+    }
+    if (L.failed) {
+        g_last_error = cudaErrorLaunchFailure; /* a configuration error is returned by the launch */
+        return;
+    }
+    struct emu_launch_item *it = malloc(sizeof *it + args_size);
+    if (!it) dm_emu_die("out of memory queueing kernel %s", kernel);
+    *it = (struct emu_launch_item){kernel, run, grid, block, shmem, nthreads};
+    memcpy(it->args, args, args_size);
+    dm_emu_enqueue(stream, emu_exec_launch, it);
+}
+
+/* Runs a queued launch to completion (from a synchronising call). */
+static void emu_exec_launch(void *payload) {
+    struct emu_launch_item *it = payload;
+    const char *kernel = it->kernel;
+    struct dm_emu_extent grid = it->grid, block = it->block;
+    size_t shmem = it->shmem;
 #ifdef __SANITIZE_THREAD__
     __tsan_ignore_thread_begin(); /* the scheduler's bookkeeping is not the kernel's */
     g_sched_tsan = __tsan_get_current_fiber();
 #endif
     memset(&L, 0, sizeof L);
     L.kernel = kernel;
-    L.run = run;
-    L.args = args;
-    if (emu_check_extent("grid", grid, INT32_MAX, 65535, 65535) &&
-        emu_check_extent("block", block, 1024, 1024, 64)) {
-        long long nthreads = block.x * block.y * block.z;
-        if (nthreads > DM_EMU_MAX_THREADS)
-            emu_report("error", 1, "invalid launch block (%lld,%lld,%lld): %lld threads, more than %u",
-                       block.x, block.y, block.z, nthreads, DM_EMU_MAX_THREADS);
-        else if (shmem > DM_EMU_MAX_DYN_SHARED)
-            emu_report("error", 1, "%zu bytes of dynamic shared memory, more than %u", shmem,
-                       DM_EMU_MAX_DYN_SHARED);
-        else
-            L.nthreads = (unsigned)nthreads;
-    }
+    L.run = it->run;
+    L.args = it->args;
+    L.nthreads = it->nthreads;
     while (!L.fatal && g_nfibers < L.nthreads) {
         struct dm_emu_fiber *f = emu_fiber_create(g_nfibers);
         if (!f) {
@@ -874,11 +908,26 @@ static cudaError_t emu_ret(cudaError_t e) {
     return e;
 }
 
+cudaError_t dm_emu_ret(cudaError_t e) {
+    return emu_ret(e);
+}
+
 /* A synchronising call: returns (and clears) a kernel failure not yet returned. */
 static cudaError_t emu_sync(void) {
     cudaError_t e = g_pending;
     g_pending = cudaSuccess;
     return emu_ret(e);
+}
+
+cudaError_t dm_emu_sync_status(void) {
+    return emu_sync();
+}
+
+unsigned dm_emu_sched_pick(unsigned n) {
+    emu_init();
+    if (n <= 1 || g_sched == DM_EMU_FWD) return 0;
+    if (g_sched == DM_EMU_REV) return n - 1;
+    return (unsigned)(emu_rand() % n);
 }
 
 cudaError_t cudaGetLastError(void) {
@@ -904,6 +953,8 @@ const char *cudaGetErrorName(cudaError_t error) {
         return "cudaErrorInsufficientDriver";
     case cudaErrorNoDevice:
         return "cudaErrorNoDevice";
+    case cudaErrorNotReady:
+        return "cudaErrorNotReady";
     case cudaErrorInvalidDevice:
         return "cudaErrorInvalidDevice";
     case cudaErrorLaunchFailure:
@@ -924,6 +975,8 @@ const char *cudaGetErrorString(cudaError_t error) {
         return "CUDA driver version is insufficient for CUDA runtime version";
     case cudaErrorNoDevice:
         return "no CUDA-capable device is detected";
+    case cudaErrorNotReady:
+        return "device not ready";
     case cudaErrorInvalidDevice:
         return "invalid device ordinal";
     case cudaErrorLaunchFailure:
@@ -949,14 +1002,10 @@ cudaError_t cudaGetDevice(int *device) {
 }
 
 cudaError_t cudaDeviceReset(void) {
+    dm_emu_drain_all(); /* queued work runs first (its memory is still allocated) */
     emu_fibers_release();
     g_last_error = g_pending = cudaSuccess;
     return cudaSuccess;
-}
-
-cudaError_t cudaDeviceSynchronize(void) {
-    dm_emu_track_sync();
-    return emu_sync();
 }
 
 /* The emulator's fixed figures; the memory size is the host's. */
@@ -1058,6 +1107,7 @@ static const char *const k_mem_name[] = {"host memory", "device memory", "pinned
 static cudaError_t emu_free(const char *call, void *ptr, enum dm_emu_mem kind) {
     if (!ptr) return cudaSuccess;
     dm_emu_track_sync(); /* the host waits for the device before memory is released */
+    dm_emu_drain_all();
     enum dm_emu_mem got = dm_emu_track_free(ptr, kind);
     if (got != kind)
         dm_emu_die("%s(%p): not the start of a live %s allocation (%s)", call, ptr, k_mem_name[kind],
@@ -1117,13 +1167,46 @@ static enum cudaMemcpyKind emu_copy_kind(const char *call, void *dst, const void
     return actual;
 }
 
+/* A queued copy or memset; `staged` holds a pageable source's bytes, copied when it was enqueued. */
+struct emu_copy_item {
+    void *dst;
+    const void *src; /* NULL: memset to `value` */
+    size_t count;
+    int value;
+    _Alignas(max_align_t) unsigned char staged[];
+};
+
+static void emu_exec_copy(void *payload) {
+    struct emu_copy_item *it = payload;
+    if (it->src)
+        memcpy(it->dst, it->src, it->count);
+    else
+        memset(it->dst, it->value, it->count);
+}
+
+/* Enqueues a copy as CUDA orders it: a pageable host source is staged when the call is made (the
+ * caller may reuse it at once); a copy into pageable host memory returns only once it has run; copies
+ * from or to pinned memory and between device buffers run when the stream reaches them. */
 static cudaError_t emu_memcpy(const char *call, void *dst, const void *src, size_t count,
                               enum cudaMemcpyKind kind, cudaStream_t stream) {
     if ((unsigned)kind > cudaMemcpyDefault || (count > 0 && (!dst || !src)))
         return emu_ret(cudaErrorInvalidValue);
     if (count == 0) return cudaSuccess;
-    dm_emu_track_copy(emu_copy_kind(call, dst, src, count, kind), count, stream);
-    memcpy(dst, src, count);
+    enum cudaMemcpyKind actual = emu_copy_kind(call, dst, src, count, kind);
+    dm_emu_track_copy(actual, count, stream);
+    int src_pageable = (actual == cudaMemcpyHostToDevice || actual == cudaMemcpyHostToHost) &&
+                       dm_emu_track_find(src, NULL, NULL) != DM_EMU_MEM_PINNED;
+    int dst_pageable = (actual == cudaMemcpyDeviceToHost || actual == cudaMemcpyHostToHost) &&
+                       dm_emu_track_find(dst, NULL, NULL) != DM_EMU_MEM_PINNED;
+    struct emu_copy_item *it = malloc(sizeof *it + (src_pageable ? count : 0));
+    if (!it) dm_emu_die("%s: out of memory queueing %zu bytes", call, count);
+    *it = (struct emu_copy_item){dst, src, count, 0};
+    if (src_pageable) {
+        memcpy(it->staged, src, count);
+        it->src = it->staged;
+    }
+    unsigned long long seq = dm_emu_enqueue(stream, emu_exec_copy, it);
+    if (dst_pageable) dm_emu_drain_item(stream, seq);
     return cudaSuccess;
 }
 
@@ -1132,11 +1215,13 @@ cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t count, enum cudaM
     return emu_memcpy("cudaMemcpyAsync", dst, src, count, kind, stream);
 }
 
+/* On the legacy default stream; the host waits until it has run. */
 cudaError_t cudaMemcpy(void *dst, const void *src, size_t count, enum cudaMemcpyKind kind) {
-    dm_emu_track_sync();        /* the host waits for the copy */
-    cudaError_t e = emu_sync(); /* like the real one, it reports an earlier kernel's failure */
+    dm_emu_track_sync(); /* the host waits for the copy */
+    cudaError_t e = emu_memcpy("cudaMemcpy", dst, src, count, kind, NULL);
     if (e != cudaSuccess) return e;
-    return emu_memcpy("cudaMemcpy", dst, src, count, kind, NULL);
+    dm_emu_drain_stream(NULL);
+    return emu_sync(); /* like the real one, it reports an earlier kernel's failure */
 }
 
 cudaError_t cudaMemsetAsync(void *ptr, int value, size_t count, cudaStream_t stream) {
@@ -1145,77 +1230,14 @@ cudaError_t cudaMemsetAsync(void *ptr, int value, size_t count, cudaStream_t str
     if (!emu_is_device("cudaMemset", "destination", ptr, count))
         dm_emu_die("cudaMemset(%p, %zu bytes): not device memory", ptr, count);
     dm_emu_track_memset(count, stream);
-    memset(ptr, value, count);
+    struct emu_copy_item *it = malloc(sizeof *it);
+    if (!it) dm_emu_die("cudaMemset: out of memory");
+    *it = (struct emu_copy_item){ptr, NULL, count, value};
+    dm_emu_enqueue(stream, emu_exec_copy, it);
     return cudaSuccess;
 }
 
+/* On the legacy default stream, asynchronous with respect to the host (as CUDA's for device memory). */
 cudaError_t cudaMemset(void *ptr, int value, size_t count) {
     return cudaMemsetAsync(ptr, value, count, NULL);
-}
-
-struct CUstream_st {
-    unsigned flags;
-};
-
-struct CUevent_st {
-    struct timespec when;
-    int recorded;
-};
-
-cudaError_t cudaStreamCreateWithFlags(cudaStream_t *stream, unsigned int flags) {
-    if (!stream || (flags & ~(unsigned)cudaStreamNonBlocking)) return emu_ret(cudaErrorInvalidValue);
-    *stream = calloc(1, sizeof **stream);
-    if (!*stream) return emu_ret(cudaErrorMemoryAllocation);
-    (*stream)->flags = flags;
-    return cudaSuccess;
-}
-
-cudaError_t cudaStreamCreate(cudaStream_t *stream) {
-    return cudaStreamCreateWithFlags(stream, cudaStreamDefault);
-}
-
-cudaError_t cudaStreamDestroy(cudaStream_t stream) {
-    if (!stream) return emu_ret(cudaErrorInvalidValue);
-    dm_emu_track_stream_destroy(stream);
-    free(stream);
-    return cudaSuccess;
-}
-
-cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
-    (void)stream;
-    dm_emu_track_sync();
-    return emu_sync();
-}
-
-cudaError_t cudaEventCreate(cudaEvent_t *event) {
-    if (!event) return emu_ret(cudaErrorInvalidValue);
-    *event = calloc(1, sizeof **event);
-    return *event ? cudaSuccess : emu_ret(cudaErrorMemoryAllocation);
-}
-
-cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
-    (void)stream;
-    if (!event) return emu_ret(cudaErrorInvalidValue);
-    clock_gettime(CLOCK_MONOTONIC, &event->when);
-    event->recorded = 1;
-    return cudaSuccess;
-}
-
-cudaError_t cudaEventSynchronize(cudaEvent_t event) {
-    if (!event) return emu_ret(cudaErrorInvalidValue);
-    dm_emu_track_sync();
-    return emu_sync();
-}
-
-cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end) {
-    if (!ms || !start || !end || !start->recorded || !end->recorded) return emu_ret(cudaErrorInvalidValue);
-    *ms = (float)((double)(end->when.tv_sec - start->when.tv_sec) * 1e3 +
-                  (double)(end->when.tv_nsec - start->when.tv_nsec) * 1e-6);
-    return cudaSuccess;
-}
-
-cudaError_t cudaEventDestroy(cudaEvent_t event) {
-    if (!event) return emu_ret(cudaErrorInvalidValue);
-    free(event);
-    return cudaSuccess;
 }

@@ -300,11 +300,13 @@ static inline struct dm_emu_extent dm_emu_extent_of_uint(unsigned long long n) {
         unsigned long long: dm_emu_extent_of_uint)(v)
 /* clang-format on */
 
-/* Runs `run(args)` once per CUDA thread of every block of the grid and returns when all are done.
- * An invalid configuration (a zero or negative extent, more than 1024 threads per block, more than
- * 48 KiB of dynamic shared memory) or a failing kernel is reported and sets cudaErrorLaunchFailure. */
-void dm_emu_launch(const char *kernel, void (*run)(void *), void *args, struct dm_emu_extent grid,
-                   struct dm_emu_extent block, size_t shmem, cudaStream_t stream);
+/* Enqueues the launch on `stream` (emu_queue.h): `run(copy of args)` will run once per CUDA thread of
+ * every block of the grid when the host synchronises with it. An invalid configuration (a zero or
+ * negative extent, more than 1024 threads per block, more than 48 KiB of dynamic shared memory) is
+ * reported at once and sets cudaErrorLaunchFailure (nothing is enqueued); a kernel that fails when it
+ * runs is reported then, and the next synchronising call returns cudaErrorLaunchFailure. */
+void dm_emu_launch(const char *kernel, void (*run)(void *), const void *args, size_t args_size,
+                   struct dm_emu_extent grid, struct dm_emu_extent block, size_t shmem, cudaStream_t stream);
 
 /* The running launch's dynamic shared memory (`shmem` bytes, 0xFF-filled before each block). */
 void *dm_emu_dyn_shared(void);
@@ -363,8 +365,8 @@ void *dm_emu_dyn_shared(void);
             (void)dm_emu_a_;                                                                                 \
             k(DM_EMU_CAT(DM_EMU_MEMBERS_, n));                                                               \
         }                                                                                                    \
-        dm_emu_launch(#k, dm_emu_run_, &dm_emu_args_, DM_EMU_EXTENT(grid), DM_EMU_EXTENT(block), (shmem),    \
-                      (stream));                                                                             \
+        dm_emu_launch(#k, dm_emu_run_, &dm_emu_args_, sizeof dm_emu_args_, DM_EMU_EXTENT(grid),              \
+                      DM_EMU_EXTENT(block), (shmem), (stream));                                              \
     } while (0)
 #define DM_EMU_LAUNCH(k, grid, block, shmem, stream, ...)                                                    \
     DM_EMU_LAUNCH_N(DM_EMU_NARGS(__VA_ARGS__), k, grid, block, shmem, stream, ##__VA_ARGS__)
