@@ -523,6 +523,43 @@ Test(emu, stream_legacy_order) {
     }
 }
 
+/* ---- blocks of a launch interleave under rand ---------------------------------------------------------- */
+/* Runs ticket_kernel over 16 blocks; returns how many blocks saw another block's ticket between their
+ * own and their barrier (fails if a block's shared memory held another block's values). */
+static int test_ticket_overlaps(void) {
+    enum { nb = 16 };
+    unsigned *d_counter, *d_out, out[2 * nb];
+    cr_assert_eq(cudaMalloc((void **)&d_counter, sizeof *d_counter), cudaSuccess);
+    cr_assert_eq(cudaMalloc((void **)&d_out, sizeof out), cudaSuccess);
+    cr_assert_eq(cudaMemset(d_counter, 0, sizeof *d_counter), cudaSuccess);
+    cr_assert_eq(dm_test_ticket(d_counter, d_out, nb, NULL), cudaSuccess);
+    cr_assert_eq(cudaMemcpy(out, d_out, sizeof out, cudaMemcpyDeviceToHost), cudaSuccess);
+    int overlaps = 0;
+    for (int b = 0; b < nb; b++) {
+        cr_assert_neq(out[2 * b + 1], 0xFFFFFFFFu, "block %d saw another block's __shared__ values", b);
+        cr_assert_gt(out[2 * b + 1], out[2 * b], "block %d: counter %u after ticket %u", b, out[2 * b + 1],
+                     out[2 * b]);
+        overlaps += out[2 * b + 1] > out[2 * b] + 1;
+    }
+    cudaFree(d_counter);
+    cudaFree(d_out);
+    return overlaps;
+}
+
+/* fwd and rev run blocks one after another; rand keeps up to 4 in flight, interleaved round by round,
+ * each with its own shared memory. */
+Test(emu, blocks_interleave) {
+    for (int s = 0; s < TEST_NSCHED; s++) {
+        test_set_sched(s);
+        int overlaps = test_ticket_overlaps();
+        cr_log_info("%s: %d of 16 blocks overlapped another", dm_emu_sched(), overlaps);
+        if (s < 2)
+            cr_assert_eq(overlaps, 0, "%s runs one block at a time", dm_emu_sched());
+        else
+            cr_assert_gt(overlaps, 0, "%s interleaves blocks", dm_emu_sched());
+    }
+}
+
 /* ---- cuBLAS ------------------------------------------------------------------------------------------ */
 /* Column-major reference: C = alpha op(A) op(B) + beta C. */
 static void test_gemm_ref(int ta, int tb, int m, int n, int k, float alpha, const float *A, int lda,

@@ -78,6 +78,8 @@
  * accesses (not its synchronisation) until the matching end. */
 void __tsan_ignore_thread_begin(void);
 void __tsan_ignore_thread_end(void);
+/* Exported by libtsan (its dynamic annotations): forgets the accesses to [mem, mem + size). */
+void AnnotateNewMemory(const char *file, int line, const volatile void *mem, size_t size);
 #endif
 
 /* Per-fiber stack (sanitizer reports, which run on it, fit too); a GPU thread has about 1 KiB. */
@@ -85,6 +87,9 @@ void __tsan_ignore_thread_end(void);
 #define DM_EMU_MAX_THREADS    1024u
 #define DM_EMU_MAX_DYN_SHARED (48u << 10)
 #define DM_EMU_POISON_BYTE    0xFF
+/* rand interleaves up to this many blocks of a launch, and never more fibers than DM_EMU_MAX_FIBERS */
+#define DM_EMU_MAX_SLOTS  4u
+#define DM_EMU_MAX_FIBERS 2048u
 
 /* Bounds of all __shared__ arrays (emu.h places them in this section); weak, so a program without
  * any still links (both are then NULL). */
@@ -103,7 +108,8 @@ struct dm_emu_fiber {
     size_t map_size;
     char *stack;
     uint3 idx;    /* threadIdx */
-    unsigned tid; /* linear thread index in the block: warp tid / 32, lane tid % 32 */
+    unsigned tid;  /* linear thread index in the block: warp tid / 32, lane tid % 32 */
+    unsigned slot; /* the block slot it runs in (below) */
     enum dm_emu_state state;
     const char *file; /* call site of the barrier or warp operation it waits at */
     int line;
@@ -127,7 +133,7 @@ const uint3 *dm_emu_thread_idx;
 uint3 dm_emu_block_idx;
 dim3 dm_emu_block_dim, dm_emu_grid_dim;
 
-static struct dm_emu_fiber *g_fibers[DM_EMU_MAX_THREADS];
+static struct dm_emu_fiber *g_fibers[DM_EMU_MAX_FIBERS]; /* slot s's are s * nthreads + tid */
 static unsigned g_nfibers;
 static struct dm_emu_fiber *g_cur; /* the running fiber; NULL on the host */
 static unsigned long long g_resumes;
@@ -141,8 +147,8 @@ static ucontext_t g_boot_uc;
 static void *g_sched_tsan;
 #endif
 /* ThreadSanitizer sync objects (only their addresses matter; unused in other builds). */
-static char g_bar_sync[2];                           /* barriers, by generation parity */
-static char g_warp_sync[DM_EMU_MAX_THREADS / 32][2]; /* __syncwarp, per warp and parity */
+static char g_bar_sync[DM_EMU_MAX_SLOTS][2];                           /* barriers, by slot and parity */
+static char g_warp_sync[DM_EMU_MAX_SLOTS][DM_EMU_MAX_THREADS / 32][2]; /* __syncwarp, per warp too */
 static char g_done_sync;                             /* fibers' exits, acquired after each block */
 static char g_stop_sync;                             /* blocking points, acquired on abandoning */
 #ifdef __SANITIZE_ADDRESS__
@@ -165,6 +171,17 @@ static char g_message[512];
 static cudaError_t g_last_error;
 static cudaError_t g_pending;
 
+/* A block in flight: launches run up to DM_EMU_MAX_SLOTS blocks at once (rand order only). */
+struct emu_block {
+    uint3 idx;
+    int live;
+    unsigned n_barrier, n_warp, n_exited;
+    unsigned bar_gen;
+    unsigned warp_gen[DM_EMU_MAX_THREADS / 32];
+    void *dyn;    /* its dynamic shared memory */
+    char *shared; /* its copy of the __shared__ section while another slot runs (NULL with one slot) */
+};
+
 /* The running launch. */
 static struct {
     const char *kernel;
@@ -175,13 +192,12 @@ static struct {
     int failed, fatal; /* an error in this launch; one that abandons it */
     int warned_exit;
     unsigned suppressed; /* errors not printed */
-    void *dyn;
     size_t dyn_size;
-    unsigned n_barrier, n_warp, n_exited;
-    unsigned bar_gen;
-    unsigned warp_gen[DM_EMU_MAX_THREADS / 32];
+    unsigned nslots, slot; /* slots in use; the one whose fibers run (its __shared__ is live) */
+    struct emu_block blk[DM_EMU_MAX_SLOTS];
     unsigned order[DM_EMU_MAX_THREADS];
 } L;
+#define B (L.blk[L.slot]) /* the current block */
 
 static const char *const k_op_name[] = {"__shfl_sync",     "__shfl_up_sync", "__shfl_down_sync",
                                         "__shfl_xor_sync", "__ballot_sync",  "__any_sync",
@@ -399,7 +415,7 @@ static void emu_fiber_main(void) {
         L.run(L.args);
         emu_ignore_begin();
         f->state = DM_EMU_EXITED;
-        L.n_exited++;
+        B.n_exited++;
         emu_ignore_end();
         emu_release(&g_done_sync);
         emu_yield(f);
@@ -482,13 +498,13 @@ void dm_emu_syncthreads(const char *file, int line) {
     f->state = DM_EMU_AT_BARRIER;
     f->file = file;
     f->line = line;
-    L.n_barrier++;
-    unsigned parity = L.bar_gen & 1;
+    B.n_barrier++;
+    unsigned parity = B.bar_gen & 1, slot = f->slot;
     emu_ignore_end();
-    emu_release(&g_bar_sync[parity]);
+    emu_release(&g_bar_sync[slot][parity]);
     emu_release(&g_stop_sync);
     emu_yield(f);
-    emu_acquire(&g_bar_sync[parity]);
+    emu_acquire(&g_bar_sync[slot][parity]);
 }
 
 uint64_t dm_emu_warp_op(enum dm_emu_warp_op op, unsigned mask, uint64_t value, int arg, int width,
@@ -503,12 +519,12 @@ uint64_t dm_emu_warp_op(enum dm_emu_warp_op op, unsigned mask, uint64_t value, i
     f->width = width;
     f->file = file;
     f->line = line;
-    L.n_warp++;
-    unsigned warp = f->tid / 32, parity = L.warp_gen[warp] & 1;
+    B.n_warp++;
+    unsigned warp = f->tid / 32, parity = B.warp_gen[warp] & 1, slot = f->slot;
     f->released = parity;
     f->acquire = 0;
     emu_ignore_end();
-    if (op == DM_EMU_SYNCWARP) emu_release(&g_warp_sync[warp][parity]);
+    if (op == DM_EMU_SYNCWARP) emu_release(&g_warp_sync[slot][warp][parity]);
     emu_release(&g_stop_sync);
     emu_yield(f);
     emu_ignore_begin();
@@ -516,12 +532,12 @@ uint64_t dm_emu_warp_op(enum dm_emu_warp_op op, unsigned mask, uint64_t value, i
     unsigned acquire = f->acquire;
     emu_ignore_end();
     for (unsigned p = 0; p < 2; p++)
-        if (acquire >> p & 1) emu_acquire(&g_warp_sync[warp][p]);
+        if (acquire >> p & 1) emu_acquire(&g_warp_sync[slot][warp][p]);
     return result;
 }
 
 void *dm_emu_dyn_shared(void) {
-    return L.dyn;
+    return B.dyn;
 }
 
 /* ---- the scheduler ----------------------------------------------------------------------------------- */
@@ -533,7 +549,7 @@ static int emu_same_site(const struct dm_emu_fiber *a, const struct dm_emu_fiber
 static struct dm_emu_fiber **emu_warp(unsigned w, unsigned *nlanes) {
     unsigned n = L.nthreads - w * 32;
     *nlanes = n < 32 ? n : 32;
-    return g_fibers + w * 32;
+    return g_fibers + L.slot * L.nthreads + w * 32;
 }
 
 /* 1 if every lane named by lane's mask waits at lane's operation (same kind, site and mask). */
@@ -615,13 +631,13 @@ static void emu_resolve_group(struct dm_emu_fiber **fb, unsigned w, unsigned m) 
     unsigned acquire = 0;
     for (unsigned b = 0; b < 32; b++)
         if (m >> b & 1) acquire |= 1u << fb[b]->released;
-    if (op == DM_EMU_SYNCWARP) L.warp_gen[w]++;
+    if (op == DM_EMU_SYNCWARP) B.warp_gen[w]++;
     for (unsigned b = 0; b < 32; b++) {
         if (!(m >> b & 1)) continue;
         fb[b]->value = result[b];
         fb[b]->acquire = op == DM_EMU_SYNCWARP ? acquire : 0;
         fb[b]->state = DM_EMU_RUNNABLE;
-        L.n_warp--;
+        B.n_warp--;
     }
 }
 
@@ -704,9 +720,9 @@ static void emu_report_warp_stall(void) {
 
 /* Every live thread waits at a barrier: releases it, or reports a divergent barrier. */
 static void emu_release_barrier(void) {
-    struct dm_emu_fiber *first = NULL, *exited = NULL;
+    struct dm_emu_fiber *first = NULL, *exited = NULL, **fb = g_fibers + L.slot * L.nthreads;
     for (unsigned i = 0; i < L.nthreads; i++) {
-        struct dm_emu_fiber *f = g_fibers[i];
+        struct dm_emu_fiber *f = fb[i];
         if (f->state == DM_EMU_EXITED) {
             if (!exited) exited = f;
             continue;
@@ -727,13 +743,13 @@ static void emu_release_barrier(void) {
         emu_report(g_strict ? "error" : "warning", 0,
                    "thread (%u,%u,%u) exited before the __syncthreads() at %s:%d that %u threads wait at "
                    "(undefined in CUDA%s)",
-                   exited->idx.x, exited->idx.y, exited->idx.z, first->file, first->line, L.n_barrier,
+                   exited->idx.x, exited->idx.y, exited->idx.z, first->file, first->line, B.n_barrier,
                    g_strict ? "" : "; an error with DM_EMU_STRICT=1");
     }
     for (unsigned i = 0; i < L.nthreads; i++)
-        if (g_fibers[i]->state == DM_EMU_AT_BARRIER) g_fibers[i]->state = DM_EMU_RUNNABLE;
-    L.n_barrier = 0;
-    L.bar_gen++;
+        if (fb[i]->state == DM_EMU_AT_BARRIER) fb[i]->state = DM_EMU_RUNNABLE;
+    B.n_barrier = 0;
+    B.bar_gen++;
 }
 
 /* This round's order of the n fibers. */
@@ -750,33 +766,57 @@ static void emu_order(unsigned n) {
     }
 }
 
-/* Runs the current block (blockIdx set) to completion or to a fatal error. */
-static void emu_run_block(void) {
-    unsigned n = L.nthreads;
+/* Makes slot `slot` current: its blockIdx, and its copy of the __shared__ section in the section. */
+static void emu_switch_slot(unsigned slot) {
+    if (slot == L.slot) return;
+    uintptr_t lo = (uintptr_t)__start_dm_emu_shared, hi = (uintptr_t)__stop_dm_emu_shared;
+    if (L.blk[L.slot].shared) memcpy(L.blk[L.slot].shared, __start_dm_emu_shared, hi - lo);
+    L.slot = slot;
+    if (B.shared) {
+        memcpy(__start_dm_emu_shared, B.shared, hi - lo);
+#ifdef __SANITIZE_THREAD__
+        /* the same addresses now hold another block's shared memory: forget who accessed them */
+        AnnotateNewMemory(__FILE__, __LINE__, __start_dm_emu_shared, hi - lo);
+#endif
+    }
+    dm_emu_block_idx = B.idx;
+}
+
+/* Starts block idx in slot `slot` (made current). */
+static void emu_block_start(unsigned slot, uint3 idx) {
+    emu_switch_slot(slot);
+    B.idx = dm_emu_block_idx = idx;
+    B.live = 1;
     if (g_poison) {
         uintptr_t lo = (uintptr_t)__start_dm_emu_shared, hi = (uintptr_t)__stop_dm_emu_shared;
         if (hi > lo) memset(__start_dm_emu_shared, DM_EMU_POISON_BYTE, hi - lo);
-        if (L.dyn) memset(L.dyn, DM_EMU_POISON_BYTE, L.dyn_size);
+        if (B.dyn) memset(B.dyn, DM_EMU_POISON_BYTE, L.dyn_size);
     }
-    for (unsigned i = 0; i < n; i++) g_fibers[i]->state = DM_EMU_RUNNABLE;
-    L.n_barrier = L.n_warp = L.n_exited = 0;
-    if (g_sched != DM_EMU_RAND) emu_order(n);
-    while (L.n_exited < n) {
-        if (g_sched == DM_EMU_RAND) emu_order(n);
-        for (unsigned i = 0; i < n; i++) {
-            struct dm_emu_fiber *f = g_fibers[L.order[i]];
-            if (f->state == DM_EMU_RUNNABLE) emu_resume(f);
-        }
-        if (L.n_exited == n) break;
-        if (L.n_warp) {
-            if (emu_resolve_warps()) continue;
-            emu_report_warp_stall();
-            return;
-        }
-        emu_release_barrier();
-        if (L.fatal) return;
+    struct dm_emu_fiber **fb = g_fibers + slot * L.nthreads;
+    for (unsigned i = 0; i < L.nthreads; i++) fb[i]->state = DM_EMU_RUNNABLE;
+    B.n_barrier = B.n_warp = B.n_exited = 0;
+    B.bar_gen = 0;
+    memset(B.warp_gen, 0, sizeof B.warp_gen);
+}
+
+/* One round of the current block: every runnable fiber runs until it blocks, then warp operations or
+ * the barrier resolve. Returns 1 once the block has finished (or failed fatally). */
+static int emu_block_round(void) {
+    unsigned n = L.nthreads;
+    struct dm_emu_fiber **fb = g_fibers + L.slot * n;
+    emu_order(n);
+    for (unsigned i = 0; i < n; i++) {
+        struct dm_emu_fiber *f = fb[L.order[i]];
+        if (f->state == DM_EMU_RUNNABLE) emu_resume(f);
     }
-    emu_acquire(&g_done_sync); /* the block's writes happen before what follows */
+    if (B.n_exited == n) return 1;
+    if (B.n_warp) {
+        if (emu_resolve_warps()) return 0;
+        emu_report_warp_stall();
+        return 1;
+    }
+    emu_release_barrier();
+    return L.fatal;
 }
 
 /* Checks an extent against the CUDA limits; prints the error. */
@@ -849,7 +889,19 @@ static void emu_exec_launch(void *payload) {
     L.run = it->run;
     L.args = it->args;
     L.nthreads = it->nthreads;
-    while (!L.fatal && g_nfibers < L.nthreads) {
+    /* rand runs a few blocks at once, round by round in a random order of blocks, each with its own
+     * copy of the __shared__ section (swapped in when its fibers run); fwd and rev one at a time */
+    unsigned long long nblocks = (unsigned long long)grid.x * grid.y * grid.z;
+    size_t section = (size_t)((uintptr_t)__stop_dm_emu_shared - (uintptr_t)__start_dm_emu_shared);
+    unsigned nslots = 1;
+    if (g_sched == DM_EMU_RAND && section > 0 && L.nthreads > 0) {
+        nslots = DM_EMU_MAX_FIBERS / L.nthreads;
+        if (nslots > DM_EMU_MAX_SLOTS) nslots = DM_EMU_MAX_SLOTS;
+        if (nslots > nblocks) nslots = (unsigned)nblocks;
+        if (nslots < 1) nslots = 1;
+    }
+    L.nslots = nslots;
+    while (!L.fatal && g_nfibers < nslots * L.nthreads) {
         struct dm_emu_fiber *f = emu_fiber_create(g_nfibers);
         if (!f) {
             emu_report("error", 1, "cannot create fiber %u: %s", g_nfibers, strerror(errno));
@@ -857,28 +909,52 @@ static void emu_exec_launch(void *payload) {
         }
         g_fibers[g_nfibers++] = f;
     }
-    if (!L.fatal && shmem > 0) {
-        L.dyn_size = shmem;
-        if (posix_memalign(&L.dyn, 256, shmem) != 0) {
-            L.dyn = NULL;
+    L.dyn_size = shmem;
+    for (unsigned sl = 0; sl < nslots && !L.fatal; sl++) {
+        if (shmem > 0 && posix_memalign(&L.blk[sl].dyn, 256, shmem) != 0) {
+            L.blk[sl].dyn = NULL;
             emu_report("error", 1, "cannot allocate %zu bytes of dynamic shared memory", shmem);
         }
+        if (nslots > 1 && !(L.blk[sl].shared = malloc(section)))
+            emu_report("error", 1, "cannot allocate %zu bytes of shared memory", section);
     }
     if (!L.fatal) {
         dm_emu_grid_dim = (dim3){(unsigned)grid.x, (unsigned)grid.y, (unsigned)grid.z};
         dm_emu_block_dim = (dim3){(unsigned)block.x, (unsigned)block.y, (unsigned)block.z};
-        for (unsigned i = 0; i < L.nthreads; i++) {
-            g_fibers[i]->tid = i;
-            g_fibers[i]->idx = (uint3){i % dm_emu_block_dim.x, i / dm_emu_block_dim.x % dm_emu_block_dim.y,
-                                       i / (dm_emu_block_dim.x * dm_emu_block_dim.y)};
+        for (unsigned i = 0; i < nslots * L.nthreads; i++) {
+            unsigned t = i % L.nthreads;
+            g_fibers[i]->tid = t;
+            g_fibers[i]->slot = i / L.nthreads;
+            g_fibers[i]->idx = (uint3){t % dm_emu_block_dim.x, t / dm_emu_block_dim.x % dm_emu_block_dim.y,
+                                       t / (dm_emu_block_dim.x * dm_emu_block_dim.y)};
         }
         L.in_block = 1;
-        for (unsigned z = 0; z < dm_emu_grid_dim.z && !L.fatal; z++)
-            for (unsigned y = 0; y < dm_emu_grid_dim.y && !L.fatal; y++)
-                for (unsigned x = 0; x < dm_emu_grid_dim.x && !L.fatal; x++) {
-                    dm_emu_block_idx = (uint3){x, y, z};
-                    emu_run_block();
+        /* waves of nslots blocks (x fastest); a wave's blocks are unordered against each other, and
+         * the next wave starts after the scheduler has acquired the whole wave's exits */
+        for (unsigned long long next = 0; next < nblocks && !L.fatal;) {
+            unsigned wave = nblocks - next < nslots ? (unsigned)(nblocks - next) : nslots, active = wave;
+            for (unsigned sl = 0; sl < wave; sl++, next++)
+                emu_block_start(sl, (uint3){(unsigned)(next % grid.x), (unsigned)(next / grid.x % grid.y),
+                                            (unsigned)(next / ((unsigned long long)grid.x * grid.y))});
+            unsigned perm[DM_EMU_MAX_SLOTS];
+            while (active && !L.fatal) {
+                for (unsigned i = 0; i < wave; i++) perm[i] = i;
+                for (unsigned i = wave - 1; i > 0; i--) { /* wave > 1 only under rand */
+                    unsigned j = (unsigned)(emu_rand() % (i + 1)), t = perm[i];
+                    perm[i] = perm[j];
+                    perm[j] = t;
                 }
+                for (unsigned i = 0; i < wave && !L.fatal; i++) {
+                    if (!L.blk[perm[i]].live) continue;
+                    emu_switch_slot(perm[i]);
+                    if (emu_block_round()) {
+                        B.live = 0;
+                        active--;
+                    }
+                }
+            }
+            emu_acquire(&g_done_sync); /* the wave's writes happen before what follows */
+        }
     }
     if (L.suppressed)
         fprintf(stderr, "emu: error: kernel %s: %u more errors after the first\n", kernel, L.suppressed);
@@ -890,8 +966,12 @@ static void emu_exec_launch(void *payload) {
         emu_fibers_release();
     }
     L.in_block = 0;
-    free(L.dyn);
-    L.dyn = NULL;
+    for (unsigned sl = 0; sl < DM_EMU_MAX_SLOTS; sl++) {
+        free(L.blk[sl].dyn);
+        free(L.blk[sl].shared);
+        L.blk[sl].dyn = NULL;
+        L.blk[sl].shared = NULL;
+    }
     dm_emu_thread_idx = NULL;
     if (L.failed) {
         g_last_error = g_pending = cudaErrorLaunchFailure;
