@@ -190,3 +190,33 @@ cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t handle, cublasOperation_
     return emu_gemm("cublasSgemmStridedBatched", handle, transa, transb, m, n, k, alpha, A, lda, strideA, B,
                     ldb, strideB, beta, C, ldc, strideC, batchCount);
 }
+
+/* A queued saxpy. */
+struct emu_axpy_item {
+    int n, incx, incy;
+    float alpha;
+    const float *x;
+    float *y;
+};
+
+static void emu_axpy_run(void *payload) {
+    const struct emu_axpy_item *a = payload;
+    cblas_saxpy(a->n, a->alpha, a->x, a->incx, a->y, a->incy);
+}
+
+cublasStatus_t cublasSaxpy(cublasHandle_t handle, int n, const float *alpha, const float *x, int incx, float *y,
+                           int incy) {
+    if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
+    if (!alpha || incx == 0 || incy == 0) return CUBLAS_STATUS_INVALID_VALUE;
+    if (n <= 0) return CUBLAS_STATUS_SUCCESS;
+    int ax = incx < 0 ? -incx : incx, ay = incy < 0 ? -incy : incy;
+    /* as row vectors: 1 x n at leading dimension |inc| */
+    emu_operand_check("cublasSaxpy", "x", x, 1, n, ax, 0, 1);
+    emu_operand_check("cublasSaxpy", "y", y, 1, n, ay, 0, 1);
+    dm_emu_track_launch("cublasSaxpy", handle->stream, 1);
+    struct emu_axpy_item *it = malloc(sizeof *it);
+    if (!it) return CUBLAS_STATUS_ALLOC_FAILED;
+    *it = (struct emu_axpy_item){n, incx, incy, *alpha, x, y};
+    dm_emu_enqueue(handle->stream, emu_axpy_run, it);
+    return CUBLAS_STATUS_SUCCESS;
+}
