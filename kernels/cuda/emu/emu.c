@@ -26,7 +26,17 @@
  *   3. otherwise every live thread waits at a barrier: released if all wait at the same call site,
  *      else a "divergent barrier" error. Exited threads give a warning (an error if strict).
  * Fatal errors abandon the launch (the fibers, stopped mid-kernel, are destroyed and recreated next
- * time). A shuffle reading a lane outside its mask or with an invalid width is an error too, but the
+ * time).
+ *
+ * Blocks. A launch is enqueued (emu_queue.c) and runs from a synchronising call. fwd and rev run its
+ * blocks one after another. rand runs them in waves of up to DM_EMU_MAX_SLOTS blocks (at most
+ * DM_EMU_MAX_FIBERS fibers): each round visits the wave's live blocks in a fresh random order and runs
+ * one round of each, swapping the block's copy of the __shared__ section in (a memcpy of the section,
+ * about 20 KB, per block and round: that and the extra fibers are the cost). Barrier and warp sync
+ * objects are per slot, and the scheduler acquires the fibers' exits only after a whole wave, so blocks
+ * of a wave are unordered for ThreadSanitizer; the section's shadow is reset at each swap
+ * (AnnotateNewMemory), which can hide a shared-memory race spanning a swap (across a warp operation),
+ * not one within a round. A shuffle reading a lane outside its mask or with an invalid width is an error too, but the
  * lane just receives 0xFF bits (NaN) and the block goes on.
  *
  * ThreadSanitizer builds (__SANITIZE_THREAD__). Each fiber is a TSan fiber named "cuda thread N".
@@ -35,8 +45,8 @@
  * arrival and acquires after release on one of two sync objects chosen by barrier-generation parity
  * (with one object, a fast thread releasing at the next barrier would leak into a slow thread's
  * acquire and hide races); __syncwarp does the same on per-warp objects; shuffles do not synchronise.
- * A fiber's exit releases a "done" object the scheduler acquires after each block, so blocks are
- * ordered (and every blocking point a "stop" object, acquired when a failed launch is abandoned). The
+ * A fiber's exit releases a "done" object the scheduler acquires after each block (each wave under
+ * rand), so blocks of different waves are ordered (and every blocking point a "stop" object, acquired when a failed launch is abandoned). The
  * scheduler's and the runtime's own bookkeeping accesses are ignored.
  *
  * AddressSanitizer builds announce every switch with __sanitizer_start/finish_switch_fiber. ASan

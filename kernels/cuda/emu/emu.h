@@ -3,7 +3,9 @@
  * (CUDA-EMULATION.md §2).
  *
  * With it every kernels/cuda/<op>.cu compiles as GNU C11 (`gcc -std=gnu11`) and runs on the CPU: each
- * CUDA thread of a block is a fiber (emu.c), blocks run one after another on the calling thread.
+ * CUDA thread of a block is a fiber (emu.c), on the host thread that synchronises with the launch's
+ * stream (emu_queue.h); fwd and rev run the blocks one after another, rand up to 4 at a time,
+ * interleaved round by round.
  *
  *   qualifiers    __global__ __device__ __host__ __forceinline__ __noinline__ __restrict__
  *                 __launch_bounds__(...) __align__(n) __constant__; __shared__ (below)
@@ -21,11 +23,12 @@
  *   launch        DM_EMU_LAUNCH(kernel, grid, block, shmem, stream, args...) (0 to 12 arguments);
  *                 dm_emu_dyn_shared() is the launch's dynamic shared buffer (DM_DYN_SHARED)
  *
- * `__shared__` is a static local placed in the linker section dm_emu_shared: blocks run one at a time
- * on one OS thread, so a static is exactly per-block shared memory, and the runtime fills the whole
- * section with 0xFF bytes (float NaN) before every block, so reading a slot no thread has written yet
+ * `__shared__` is a static local placed in the linker section dm_emu_shared: the section holds the
+ * shared memory of the block whose fibers run (with several blocks in flight the runtime swaps each
+ * block's copy in and out), and the runtime fills the whole section with 0xFF bytes (float NaN) before
+ * every block, so reading a slot no thread has written yet
  * in this block gives NaN. In AddressSanitizer builds it is a plain static instead, so ASan puts
- * redzones around it (there is no 0xFF fill then). Sizes of __shared__ arrays must be constants
+ * redzones around it (there is no 0xFF fill then, and blocks always run one at a time). Sizes of __shared__ arrays must be constants
  * (#define or enum): a `const int` size is a VLA in C. C has no overloading: no min/max, no templates.
  *
  * The runtime controls (environment variable, or the setter, which wins):
