@@ -33,10 +33,11 @@
  * DM_EMU_MAX_FIBERS fibers): each round visits the wave's live blocks in a fresh random order and runs
  * one round of each, swapping the block's copy of the __shared__ section in (a memcpy of the section,
  * about 20 KB, per block and round: that and the extra fibers are the cost). Barrier and warp sync
- * objects are per slot, and the scheduler acquires the fibers' exits only after a whole wave, so blocks
- * of a wave are unordered for ThreadSanitizer; the section's shadow is reset at each swap
- * (AnnotateNewMemory), which can hide a shared-memory race spanning a swap (across a warp operation),
- * not one within a round. A shuffle reading a lane outside its mask or with an invalid width is an error too, but the
+ * objects are per slot. ThreadSanitizer and AddressSanitizer builds run one block at a time: blocks in
+ * flight together share the section's addresses, and without a way to reset TSan's shadow of it (gcc
+ * 12's libtsan makes AnnotateNewMemory a no-op) two blocks' accesses to their own shared memory would
+ * be reported as races; so inter-block races show in results (plain rand builds), and TSan sees the
+ * races within a block. A shuffle reading a lane outside its mask or with an invalid width is an error too, but the
  * lane just receives 0xFF bits (NaN) and the block goes on.
  *
  * ThreadSanitizer builds (__SANITIZE_THREAD__). Each fiber is a TSan fiber named "cuda thread N".
@@ -88,8 +89,6 @@
  * accesses (not its synchronisation) until the matching end. */
 void __tsan_ignore_thread_begin(void);
 void __tsan_ignore_thread_end(void);
-/* Exported by libtsan (its dynamic annotations): forgets the accesses to [mem, mem + size). */
-void AnnotateNewMemory(const char *file, int line, const volatile void *mem, size_t size);
 #endif
 
 /* Per-fiber stack (sanitizer reports, which run on it, fit too); a GPU thread has about 1 KiB. */
@@ -782,13 +781,7 @@ static void emu_switch_slot(unsigned slot) {
     uintptr_t lo = (uintptr_t)__start_dm_emu_shared, hi = (uintptr_t)__stop_dm_emu_shared;
     if (L.blk[L.slot].shared) memcpy(L.blk[L.slot].shared, __start_dm_emu_shared, hi - lo);
     L.slot = slot;
-    if (B.shared) {
-        memcpy(__start_dm_emu_shared, B.shared, hi - lo);
-#ifdef __SANITIZE_THREAD__
-        /* the same addresses now hold another block's shared memory: forget who accessed them */
-        AnnotateNewMemory(__FILE__, __LINE__, __start_dm_emu_shared, hi - lo);
-#endif
-    }
+    if (B.shared) memcpy(__start_dm_emu_shared, B.shared, hi - lo);
     dm_emu_block_idx = B.idx;
 }
 
@@ -904,6 +897,9 @@ static void emu_exec_launch(void *payload) {
     unsigned long long nblocks = (unsigned long long)grid.x * grid.y * grid.z;
     size_t section = (size_t)((uintptr_t)__stop_dm_emu_shared - (uintptr_t)__start_dm_emu_shared);
     unsigned nslots = 1;
+#ifdef __SANITIZE_THREAD__
+    section = 0; /* one block at a time: see "Blocks" above */
+#endif
     if (g_sched == DM_EMU_RAND && section > 0 && L.nthreads > 0) {
         nslots = DM_EMU_MAX_FIBERS / L.nthreads;
         if (nslots > DM_EMU_MAX_SLOTS) nslots = DM_EMU_MAX_SLOTS;

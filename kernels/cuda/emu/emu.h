@@ -28,7 +28,7 @@
  * block's copy in and out), and the runtime fills the whole section with 0xFF bytes (float NaN) before
  * every block, so reading a slot no thread has written yet
  * in this block gives NaN. In AddressSanitizer builds it is a plain static instead, so ASan puts
- * redzones around it (there is no 0xFF fill then, and blocks always run one at a time). Sizes of __shared__ arrays must be constants
+ * redzones around it (there is no 0xFF fill then); sanitizer builds always run blocks one at a time. Sizes of __shared__ arrays must be constants
  * (#define or enum): a `const int` size is a VLA in C. C has no overloading: no min/max, no templates.
  *
  * The runtime controls (environment variable, or the setter, which wins):
