@@ -198,6 +198,7 @@ static dm_status probe_step(void *ctx, int32_t done, int32_t steps) {
     return DM_STATUS_OK;
 }
 static step_probe g_probe;
+static dm_sal_dev *g_sal;   /* the saliency rows, resident on the device (host/sal_dev.c) */
 
 static void emu_die(const char *what) {
     fprintf(stderr, "bench_gpu: %s: %s\n", what, dm_last_error());
@@ -209,7 +210,6 @@ static void emu_die(const char *what) {
 static dm_emu_counters emu_count(emu_workload w, dm_net *m, dm_devdata *d, const float *x, int B) {
     dm_adam opt;
     dm_adam_default(&opt);
-    dm_saliency_options so = {.method = DM_SAL_GRAD, .target = DM_TARGET_POS, .seed = 1};
     size_t nx = (size_t)B * 101 * 4;
     float *a = malloc(4 * nx), *b = malloc(4 * nx), *p = malloc(4 * (size_t)B), obj[3 * 4096];
     step_probe *probe = &g_probe;
@@ -225,7 +225,7 @@ static dm_emu_counters emu_count(emu_workload w, dm_net *m, dm_devdata *d, const
                 !(st = dm_net_backward_data(m, d, (int64_t)it * B, B, B)))
                 st = dm_net_adam_step(m, &opt);
             break;
-        case E_SALIENCY: st = dm_saliency_batch(m, x, NULL, B, 0, &so, a, p); break;
+        case E_SALIENCY: st = dm_sal_dev_batch(g_sal, 0, B, x, a, p); break;
         case E_OPTIMIZE: {
             dm_optimize_options oo;
             dm_optimize_options_default(&oo);
@@ -272,7 +272,7 @@ static int emulate_main(int B, int B_temporal, int kernels) {
     printf("# bench_gpu --emulate: counts from the CUDA emulator (no GPU); deepmotif %s, %s, commit %s\n",
            dm_version(), date, dm_git_commit());
     printf("# per step, after one warm-up: train = one training step at batch %d (gather, forward, backward, "
-           "clip + Adam); saliency = one grad saliency batch of %d (host input in, attributions out); "
+           "clip + Adam); saliency = one grad saliency batch of %d (rows resident on the device, packed; attributions and scores out); "
            "optimize = one class-optimisation step of %d restarts (the loop's second step); temporal = "
            "one temporal-score batch of %d\n", B, B, B, B_temporal);
     printf("# MODEL, not a measurement: model_<gpu>_ms = max(launches x %.0f us, FLOP / FP32 peak, bytes / "
@@ -311,6 +311,9 @@ static int emulate_main(int B, int B_temporal, int kernels) {
         dm_devdata *d;
         if (dm_net_create(&m, &hp, gpu, B) || dm_net_init_params(m, 1) || dm_devdata_create(&d, gpu, &ds))
             emu_die(dm_arch_name((dm_arch)a));
+        dm_saliency_options so = {.method = DM_SAL_GRAD, .target = DM_TARGET_POS, .seed = 1};
+        if (dm_sal_dev_create(&g_sal, m, &so) || dm_sal_dev_load(g_sal, ds.seq, ds.label, B, 0))
+            emu_die("the resident saliency rows");
         double np = (double)dm_net_n_params(m), nact = (double)dm_net_n_act_floats(m);
         for (int w = 0; w < 4; w++) {
             int Bw = w == E_TEMPORAL ? B_temporal : B;
@@ -339,6 +342,7 @@ static int emulate_main(int B, int B_temporal, int kernels) {
             fflush(stdout);
         }
         dm_devdata_free(d);
+        dm_sal_dev_free(g_sal);
         dm_net_free(m);
     }
     free(ds.seq); free(ds.label); free(x);

@@ -311,15 +311,29 @@ dm_status dm_saliency(const dm_model *m, dm_backend *be, const dm_input *in, con
     dm_status s = (in->codes && !x) || (!p_pos && !p) ? dm_error(DM_STATUS_NOMEM, "dm_saliency: out of memory")
                                                        : DM_STATUS_OK;
     int64_t step = report_rows(B0);
+    /* base codes: resident on the backend in chunks of whole batches (sal_dev.c) */
+    int64_t chunk = (8192 + B0 - 1) / B0 * (int64_t)B0, c0 = -1;
+    dm_sal_dev *dev = NULL;
+    if (!s && in->codes) s = dm_sal_dev_create(&dev, net, &so);
     double t0 = dm_now();
     for (int64_t i = 0; !s && i < in->n; i += B0) {
         int32_t B = (int32_t)(in->n - i < B0 ? in->n - i : B0);
         const float *xb = in->onehot ? in->onehot + (size_t)i * L * 4 : x;
-        if (in->codes) dm_onehot_host(x, in->codes + (size_t)i * L, (int64_t)B * L, in->n_quarter != 0);
-        s = dm_saliency_batch(net, xb, in->labels ? in->labels + i : NULL, B, i, &so, attr + (size_t)i * L * 4,
-                              p_pos ? p_pos + i : p);
+        float *ab = attr + (size_t)i * L * 4, *pb = p_pos ? p_pos + i : p;
+        if (in->codes) {
+            if (c0 < 0 || i >= c0 + chunk) {
+                c0 = i;
+                int64_t nc = in->n - c0 < chunk ? in->n - c0 : chunk;
+                s = dm_sal_dev_load(dev, in->codes + (size_t)c0 * L, in->labels ? in->labels + c0 : NULL, nc, c0);
+            }
+            dm_onehot_host(x, in->codes + (size_t)i * L, (int64_t)B * L, in->n_quarter != 0);
+            if (!s) s = dm_sal_dev_batch(dev, i - c0, B, x, ab, pb);
+        } else {
+            s = dm_saliency_batch(net, xb, in->labels ? in->labels + i : NULL, B, i, &so, ab, pb);
+        }
         if (!s && ((i + B) % step == 0 || i + B == in->n)) s = report(progress, ctx, "saliency", i + B, in->n, t0);
     }
+    dm_sal_dev_free(dev);
     free(x);
     free(p);
     dm_net_free(net);

@@ -30,7 +30,7 @@ dm_status dm_sal_target_parse(const char *s, dm_sal_target *t) {
 
 /* The target class of each row (0 = bound, positive class first); _ARG when labels are needed and
  * missing. */
-static dm_status target_classes(const int8_t *labels, int B, bool by_label, int *cls) {
+dm_status dm_sal_classes(const int8_t *labels, int B, bool by_label, int *cls) {
     for (int b = 0; b < B; b++) {
         if (by_label && (!labels || (labels[b] != 0 && labels[b] != 1)))
             return dm_error(DM_STATUS_ARG, "saliency: target 'label' and method 'original' need labelled data");
@@ -170,7 +170,7 @@ dm_status dm_saliency_batch(dm_net *m, const float *x, const int8_t *labels, int
     float *g2 = malloc(sizeof(float) * 2 * (size_t)B);
     float *work = malloc(sizeof(float) * 4 * (size_t)L * (size_t)(B > Bmax ? B : Bmax));
     dm_status st = !cls || !g2 || !work ? dm_error(DM_STATUS_NOMEM, "saliency: out of memory")
-                                                 : target_classes(labels, B, by_label, cls);
+                                                 : dm_sal_classes(labels, B, by_label, cls);
     if (!st) {
         if (o->method == DM_SAL_IG)
             st = integrated_gradients(m, x, cls, B, o, attr, p_pos, g2, (uint64_t)row0);
@@ -183,6 +183,11 @@ dm_status dm_saliency_batch(dm_net *m, const float *x, const int8_t *labels, int
     free(g2);
     free(work);
     DM_TRY(st);
+    dm_sal_finish(o, attr, x, B, L);
+    return DM_STATUS_OK;
+}
+
+void dm_sal_finish(const dm_saliency_options *o, float *attr, const float *x, int B, int L) {
     for (int64_t r = 0; r < (int64_t)B * L; r++) {
         float *a = attr + 4 * r;
         const float *xr = x + 4 * r;
@@ -195,7 +200,6 @@ dm_status dm_saliency_batch(dm_net *m, const float *x, const int8_t *labels, int
         else if (o->method == DM_SAL_GRAD_X_INPUT)
             for (int c = 0; c < 4; c++) a[c] *= xr[c];
     }
-    return DM_STATUS_OK;
 }
 
 /* (B, L, 4) → the output layout: itself (NLC) or (B, 4, L) (NCL). */
@@ -219,6 +223,7 @@ struct dm_saliency_out {
     bool tsv_open;
     bool committed[4];           /* arrays renamed into place (removed again if a later one fails) */
     float *x, *attr, *buf, *p;   /* one batch: inputs, attributions, layout buffer, P(pos) */
+    dm_sal_dev *dev;             /* the rows in backend memory (sal_dev.c) */
     int64_t n_total, n_done;
     double t0, t_print;
     dm_sal_coords *coords;       /* --bed: regions.bed and the track, or NULL */
@@ -236,6 +241,7 @@ void dm_saliency_abort(dm_saliency_out *s) {
     }
     if (s->tsv_open) dm_outfile_abort(&s->tsv);
     dm_sal_coords_abort(s->coords);
+    dm_sal_dev_free(s->dev);
     free(s->x);
     free(s->attr);
     free(s->buf);
@@ -265,6 +271,7 @@ dm_status dm_saliency_open(dm_saliency_out **out, dm_net *m, int64_t n, const dm
     s->p = malloc(sizeof(float) * (size_t)Bmax);
     dm_status st = DM_STATUS_OK;
     if (!s->x || !s->attr || !s->buf || !s->p) st = dm_error(DM_STATUS_NOMEM, "saliency: out of memory");
+    if (!st) st = dm_sal_dev_create(&s->dev, m, o);
     for (int k = 0; k < 4 && !st; k++)
         st = k < 2 ? dm_npy_open(&s->w[k], s->path[k], 3, shape)
                    : dm_npz_open(&s->w[k], s->path[k], "arr_0", 3, shape);
@@ -288,12 +295,14 @@ dm_status dm_saliency_rows(dm_saliency_out *s, const dm_dataset *ds, int64_t row
     int L = dm_net_hparams(m)->len, Bmax = dm_net_max_batch(m);
     if (ds->len != L) return dm_error(DM_STATUS_ARG, "data length %d != model length %d", ds->len, L);
     float *x = s->x, *attr = s->attr, *buf = s->buf, *p = s->p;
-    dm_status st = DM_STATUS_OK;
+    if (ds->n < 1) return DM_STATUS_OK;
+    /* the chunk goes to the backend once, packed; its batches are gathered there */
+    dm_status st = dm_sal_dev_load(s->dev, ds->seq, ds->label, ds->n, row0);
     for (int64_t i = 0; !st && i < ds->n; i += Bmax) {
         int B = (int)(ds->n - i < Bmax ? ds->n - i : Bmax);
         int64_t nv = 4 * (int64_t)B * L;
         dm_onehot_host(x, ds->seq + (size_t)i * L, (int64_t)B * L, o->n_quarter);
-        st = dm_saliency_batch(m, x, ds->label + i, B, row0 + i, o, attr, p);
+        st = dm_sal_dev_batch(s->dev, i, B, x, attr, p);
         if (!st && s->coords) dm_sal_coords_rows(s->coords, row0 + i, B, attr, x);
         if (!st) to_layout(buf, attr, B, L, o->nlc);
         for (int k = 0; !st && k < 4; k += 2) st = dm_npy_append(&s->w[k], buf, nv);
@@ -353,6 +362,7 @@ dm_status dm_saliency_commit(dm_saliency_out *s) {
         return st;
     }
     /* committed: only the buffers go */
+    dm_sal_dev_free(s->dev);
     free(s->x);
     free(s->attr);
     free(s->buf);

@@ -48,6 +48,30 @@ dm_status dm_sal_target_parse(const char *s, dm_sal_target *t);
 dm_status dm_saliency_batch(dm_net *m, const float *x, const int8_t *labels, int B, int64_t row0,
                             const dm_saliency_options *o, float *attr, float *p_pos);
 
+/* The device-resident path of a saliency run (host/sal_dev.c), what the CLI and dm_saliency use for
+ * base-code input: rows are loaded (packed, 2 bits a base, dm_pack.h) into backend memory once per
+ * chunk with each row's ∂S/∂logprob (and IG's shuffled baselines); a batch gathers its one-hot input
+ * on the backend, runs there and brings the attributions and log-probabilities back in one download.
+ * Every backend buffer is allocated by create (batch-sized) or by the first load (chunk-sized; a later
+ * load allocates only when it has more rows than every earlier one), so the batches allocate nothing.
+ * Results are those of dm_saliency_batch on the one-hot of the same codes, bit for bit on the CPU. */
+typedef struct dm_sal_dev dm_sal_dev;
+dm_status dm_sal_dev_create(dm_sal_dev **out, dm_net *m, const dm_saliency_options *o);
+void dm_sal_dev_free(dm_sal_dev *d);
+/* n rows of base codes (n, L) and their labels (may be NULL unless the target needs them), the first
+ * being data-set row row0 (it seeds IG's shuffled baselines). _ARG, with dm_saliency_batch's message,
+ * when the target needs a label a row lacks. Both are copied: the caller may reuse them. */
+dm_status dm_sal_dev_load(dm_sal_dev *d, const uint8_t *codes, const int8_t *labels, int64_t n, int64_t row0);
+/* Rows i..i+B−1 of the loaded rows (B ≤ the model's batch): attr (B, L, 4) and p_pos (B) as
+ * dm_saliency_batch gives them; x (B, L, 4) is their host one-hot (dm_onehot_host, the options'
+ * n_quarter), read by the post-processing (grad × input, original, IG's x − x0). */
+dm_status dm_sal_dev_batch(dm_sal_dev *d, int64_t i, int B, const float *x, float *attr, float *p_pos);
+
+/* Internal to saliency.c and sal_dev.c: the target class of each row (0 = bound), and the per-method
+ * post-processing of the raw gradients in attr (centring, × input). */
+dm_status dm_sal_classes(const int8_t *labels, int B, bool by_label, int *cls);
+void dm_sal_finish(const dm_saliency_options *o, float *attr, const float *x, int B, int L);
+
 /* The whole data set in batches, streamed to PREFIX.npy (attributions), PREFIX.onehot.npy (inputs, same
  * layout), the same two arrays as PREFIX.npz and PREFIX.onehot.npz (key arr_0, what `modisco motifs -a
  * attr.npz -s ohe.npz` reads) and PREFIX.tsv (id, P(pos), the attribution of the present base at every

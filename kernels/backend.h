@@ -134,6 +134,21 @@ struct dm_backend_i {
     void (*lerp)(dm_backend *be, float *out, const float *a, const float *b, float t, int64_t n);
     void (*axpy)(dm_backend *be, float *y, const float *x, float alpha, int64_t n);
 
+    /* In-silico mutagenesis (host/sal_dev.c), variant v of a row of L bases = the row with position
+     * v / 4 set to base v % 4 (v < 4L; the unchanged base included).
+     * variants: x (nv, L, 4) = one-hot (as onehot, n_quarter) of variants v0 .. v0 + nv − 1 of the
+     *           packed row `row` (dm_pack.h).
+     * collect:  out[j] = logprob[j, cls] for j < nv.
+     * reduce:   per row b < B, scores (B, 4L + 1) hold its 4L variant scores and then the score of
+     *           the row itself; packed (B, dm_pack_row_bytes(L)) the rows, cls (B) their classes.
+     *           s = the score of the variant that keeps the first base (code < 4) at its position,
+     *           else the row's own score; attr (B, L, 4)[v] = (float)(score_v − s) computed in double;
+     *           p_pos[b] = exp(s) if cls 0, else 1 − exp(s) (float). */
+    void (*ism_variants)(dm_backend *be, float *x, const uint8_t *row, int v0, int nv, int L, bool n_quarter);
+    void (*ism_collect)(dm_backend *be, float *out, const float *logprob, int cls, int nv);
+    void (*ism_reduce)(dm_backend *be, float *attr, float *p_pos, const float *scores, const uint8_t *packed,
+                       const int8_t *cls, int B, int L);
+
     /* Class optimisation of the input (host/optimize.c, SPEC.md §6.3), R restarts of n_pos = R·L
      * positions with 4 channels each:
      * project:   x = softmax of z per position (softmax) or x = z.

@@ -16,6 +16,10 @@
  *                   any and all (8 outputs per thread, see test_emu.c for the expected values).
  *   atomics_kernel  atomicAdd (float, int), atomicMax and atomicCAS from every thread.
  *   reverse_kernel  reverses each block's slice through DM_DYN_SHARED memory.
+ *   ticket_kernel   thread 0 of each block draws a ticket (atomicAdd on a global counter); after a
+ *                   barrier every thread reads the counter: with blocks run one after another it is
+ *                   always ticket + 1; blocks in flight together see each other's tickets. Each block
+ *                   also checks that its __shared__ array holds only what its own threads wrote.
  * Diagnostic kernels, each wrong on purpose (the emulator must report them):
  *   barrier_sites_kernel   two __syncthreads() call sites in divergent branches
  *   shfl_full_kernel       a full-mask shuffle, launched with a block that is not a whole warp
@@ -222,6 +226,30 @@ DM_KAPI cudaError_t dm_test_bad(enum dm_test_bad which, float *out, unsigned thr
         DM_LAUNCH(early_exit_kernel, 1, threads, 0, stream, out);
         break;
     }
+    return cudaGetLastError();
+}
+
+#define DM_TEST_TICKET_BLOCK 32
+
+static __global__ void ticket_kernel(unsigned *counter, unsigned *out) {
+    __shared__ unsigned s_mine[DM_TEST_TICKET_BLOCK];
+    __shared__ unsigned s_ticket;
+    unsigned tid = threadIdx.x;
+    if (tid == 0) s_ticket = atomicAdd(counter, 1u);
+    s_mine[tid] = blockIdx.x;
+    __syncthreads();
+    unsigned seen = atomicAdd(counter, 0u);
+    if (tid == 0) {
+        unsigned ok = 1;
+        for (unsigned i = 0; i < DM_TEST_TICKET_BLOCK; i++) ok &= s_mine[i] == blockIdx.x;
+        out[2 * blockIdx.x] = s_ticket;
+        out[2 * blockIdx.x + 1] = ok ? seen : 0xFFFFFFFFu;
+    }
+}
+
+/* ticket_kernel over `blocks` blocks; counter starts at 0, out holds 2 * blocks values. */
+DM_KAPI cudaError_t dm_test_ticket(unsigned *counter, unsigned *out, unsigned blocks, cudaStream_t stream) {
+    DM_LAUNCH(ticket_kernel, blocks, DM_TEST_TICKET_BLOCK, 0, stream, counter, out);
     return cudaGetLastError();
 }
 

@@ -550,3 +550,80 @@ Test(backend_ops, cudnn_conv1d_lstm, .init = setup, .fini = teardown) {
     check_lstm(256, 101, 4, 32, 2, true);
     check_lstm(64, 101, 128, 32, 2, true);
 }
+
+/* ---- in-silico mutagenesis: variants, class scores, differences (host/sal_dev.c) ---- */
+
+/* Naive one-hot of a code (SPEC.md §1), written out rather than taken from dm_pack.h. */
+static float naive_onehot(uint8_t code, int c, bool q) {
+    if (code < 4) return code == c ? 1.0f : 0.0f;
+    return code == DM_BASE_N && q ? 0.25f : 0.0f;
+}
+
+Test(backend_ops, ism_variants_collect_reduce, .init = setup, .fini = teardown) {
+    int shapes[][3] = {{1, 1, 4}, {3, 13, 52}, {2, 101, 300}};   /* B rows, L, variants per call (≤ 4L) */
+    uint64_t seed = dm_test_seed();
+    for (int si = 0; si < 3; si++) {
+        int B = shapes[si][0], L = shapes[si][1], nvar = 4 * L, chunk = shapes[si][2], rb = dm_pack_row_bytes(L);
+        uint8_t *codes = malloc((size_t)B * L), *packed = malloc((size_t)B * rb);
+        for (size_t i = 0; i < (size_t)B * L; i++) codes[i] = (uint8_t)((i * 2654435761u + seed) % 11 % 6);
+        if (B > 1)   /* a row without any base: its reference is its own score */
+            for (int l = 0; l < L; l++) codes[(size_t)L + l] = l % 2 ? DM_BASE_N : DM_BASE_PAD;
+        for (int b = 0; b < B; b++) dm_pack_row(packed + (size_t)b * rb, codes + (size_t)b * L, L);
+        uint8_t *d_packed = dev_new(packed, (size_t)B * rb);
+        for (int q = 0; q < 2; q++)
+            for (int b = 0; b < B; b++)
+                for (int v0 = 0; v0 < nvar; v0 += chunk) {
+                    int nv = nvar - v0 < chunk ? nvar - v0 : chunk;
+                    size_t nx = (size_t)nv * L * 4;
+                    float *ref = nan_host(nx), *naive = nan_host(nx), *d_x = dev_new(NULL, 4 * nx);
+                    g_cuda->i->ism_variants(g_cuda, d_x, d_packed + (size_t)b * rb, v0, nv, L, q);
+                    g_ref->i->ism_variants(g_ref, ref, packed + (size_t)b * rb, v0, nv, L, q);
+                    for (int j = 0; j < nv; j++)
+                        for (int l = 0; l < L; l++)
+                            for (int c = 0; c < 4; c++)
+                                naive[((size_t)j * L + l) * 4 + c] =
+                                    l == (v0 + j) / 4 ? (float)(c == (v0 + j) % 4) : naive_onehot(codes[(size_t)b * L + l], c, q);
+                    cr_expect(memcmp(ref, naive, 4 * nx) == 0, "ism_variants: the CPU differs from the definition (row %d, v0 %d)", b, v0);
+                    expect_f(d_x, ref, nx, TOL_EXACT, "ism_variants");
+                    free(ref); free(naive);
+                }
+        /* collect: the class column of nv log-probability rows */
+        int nv = nvar;
+        float *lp = rnd(2 * (size_t)nv, -5, 0, 91), *out = nan_host(nv);
+        float *d_lp = dev_new(lp, sizeof(float) * 2 * nv);
+        for (int cls = 0; cls < 2; cls++) {
+            float *d_out = dev_new(NULL, sizeof(float) * nv);
+            g_cuda->i->ism_collect(g_cuda, d_out, d_lp, cls, nv);
+            g_ref->i->ism_collect(g_ref, out, lp, cls, nv);
+            for (int j = 0; j < nv; j++) cr_expect(out[j] == lp[2 * j + cls], "ism_collect: the CPU's element %d", j);
+            expect_f(d_out, out, nv, TOL_EXACT, "ism_collect");
+        }
+        /* reduce: differences to the first present base's unchanged variant (or the row's own score) */
+        size_t ns = (size_t)B * (nvar + 1);
+        float *sc = rnd(ns, -5, 0, 92), *attr = nan_host((size_t)B * nvar), *p = nan_host(B);
+        int8_t *cls = malloc(B);
+        for (int b = 0; b < B; b++) cls[b] = (int8_t)(b % 2);
+        float *d_sc = dev_new(sc, sizeof(float) * ns), *d_attr = dev_new(NULL, sizeof(float) * B * nvar);
+        float *d_p = dev_new(NULL, sizeof(float) * B);
+        int8_t *d_cls = dev_new(cls, B);
+        g_cuda->i->ism_reduce(g_cuda, d_attr, d_p, d_sc, d_packed, d_cls, B, L);
+        g_ref->i->ism_reduce(g_ref, attr, p, sc, packed, cls, B, L);
+        for (int b = 0; b < B; b++) {
+            const float *s = sc + (size_t)b * (nvar + 1);
+            double r = s[nvar];
+            for (int l = L - 1; l >= 0; l--)   /* the first base, searched from the end */
+                if (codes[(size_t)b * L + l] < 4) r = s[4 * l + codes[(size_t)b * L + l]];
+            for (int v = 0; v < nvar; v++)
+                cr_expect(attr[(size_t)b * nvar + v] == (float)(s[v] - r), "ism_reduce: the CPU's row %d variant %d", b, v);
+            float pr = cls[b] == 0 ? expf((float)r) : 1.0f - expf((float)r);
+            cr_expect(p[b] == pr, "ism_reduce: the CPU's P(pos) of row %d", b);
+        }
+        expect_f(d_attr, attr, (size_t)B * nvar, TOL_EXACT, "ism_reduce attr");   /* one rounding of a double difference */
+        expect_f(d_p, p, B, TOL_ELEM, "ism_reduce p_pos");                        /* the device's expf (≤ 2 ulp) */
+        dev_take(d_sc, NULL, sizeof(float) * ns, "ism scores");
+        dev_take(d_cls, NULL, B, "ism cls");
+        dev_take(d_lp, NULL, sizeof(float) * 2 * nv, "ism logprob");
+        dev_take(d_packed, NULL, (size_t)B * rb, "ism packed");
+        free(codes); free(packed); free(lp); free(out); free(sc); free(attr); free(p); free(cls);
+    }
+}

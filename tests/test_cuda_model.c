@@ -6,8 +6,12 @@
  *
  * Both sides start from the same parameters (initialisation is host-side and seeded). Tolerances are
  * relative to the largest reference magnitude of each tensor (REL_NORM), because float sums in a
- * different order differ by a few ulps of the largest terms, not of each element. Without a CUDA
- * device the tests skip; in emulator builds ctest runs them once per thread order.
+ * different order differ by a few ulps of the largest terms, not of each element; parameter vectors
+ * are compared tensor by tensor (a small bias is not measured against the largest weight). The
+ * training step also runs on the cuDNN path when the build has one (the emulator's stand-in), and two
+ * CUDA training runs from the same start must give bit-identical parameters (the kernels reduce in a
+ * fixed order; on the emulator the second run sees another block and stream interleaving under rand).
+ * Without a CUDA device the tests skip; in emulator builds ctest runs them once per thread order.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -44,6 +48,17 @@ static void expect_close(const float *got, const float *ref, size_t n, const cha
     double e = dm_test_max_err(got, ref, n, REL_NORM * (mx > 0 ? mx : 1), 1e-3, &worst);
     cr_expect(e <= 1.0, "%s %s: element %zu of %zu: cuda %.9g, reference %.9g (max |ref| %.3g, error %.3g × tolerance)",
               arch, what, worst, n, got[worst], ref[worst], mx, e);
+}
+
+/* expect_close per parameter tensor of `m` over whole parameter vectors got and ref. */
+static void expect_close_params(dm_net *m, const float *got, const float *ref, const char *what, const char *arch) {
+    int32_t nt;
+    const dm_tensor_info *t = dm_net_tensors(m, &nt);
+    for (int i = 0; i < nt; i++) {
+        char w[128];
+        snprintf(w, sizeof w, "%s: %s", what, t[i].name);
+        expect_close(got + t[i].offset, ref + t[i].offset, (size_t)t[i].numel, w, arch);
+    }
 }
 
 /* The optimised inputs of a model with ReLU (cnn, cnnrnn) after several steps. Rounding differences
@@ -162,7 +177,7 @@ static void one_step(dm_arch arch) {
     cr_assert_eq(dm_net_adam_step(mr, &orf), DM_STATUS_OK);
     cr_assert_eq(dm_net_get_params(mc, gc), DM_STATUS_OK);
     cr_assert_eq(dm_net_get_params(mr, gr), DM_STATUS_OK);
-    expect_close(gc, gr, (size_t)np, "parameters after one Adam step", name);
+    expect_close_params(mr, gc, gr, "parameters after one Adam step", name);
     free(x); free(gc); free(gr);
     dm_net_free(mc);
     dm_net_free(mr);
@@ -170,6 +185,12 @@ static void one_step(dm_arch arch) {
 
 /* every registered architecture (host/arch.c) */
 Test(cuda_model, training_step_every_architecture, .init = setup, .fini = teardown) {
+    for (int a = 0; a < dm_arch_count(); a++) one_step((dm_arch)a);
+}
+
+/* The same step with cuDNN's convolution and LSTM (kernels/cuda/cudnn.c). */
+Test(cuda_model, training_step_cudnn, .init = setup, .fini = teardown) {
+    if (dm_backend_cuda_cudnn(g_cuda) != DM_STATUS_OK) cr_skip_test("no cuDNN path: %s", dm_last_error());
     for (int a = 0; a < dm_arch_count(); a++) one_step((dm_arch)a);
 }
 
@@ -230,6 +251,17 @@ Test(cuda_model, class_optimisation_10_steps, .init = setup, .fini = teardown) {
         }
 }
 
+/* The bit-identity check costs a training run: on a GPU always; on the emulator, whose fwd and rev
+ * orders are deterministic anyway, under the random orders only (ctest runs three of them). */
+static bool second_run_wanted(void) {
+#ifdef DM_CUDA_EMU
+    const char *s = getenv("DM_EMU_SCHED");
+    return s && strncmp(s, "rand", 4) == 0;
+#else
+    return true;
+#endif
+}
+
 Test(cuda_model, resident_training_run, .init = setup, .fini = teardown) {
     /* 2 epochs of the default protocol on 96 simulated pairs: same split, order, dropout and Adam */
     dm_sim_options so;
@@ -254,7 +286,23 @@ Test(cuda_model, resident_training_run, .init = setup, .fini = teardown) {
         cr_assert_eq(dm_net_train(mc, &tr, &va, &o, &pc, &sc, lc), DM_STATUS_OK, "%s", dm_last_error());
         cr_assert_eq(dm_net_train(mr, &tr, &va, &o, &pr, &sr, lr), DM_STATUS_OK, "%s", dm_last_error());
         const char *name = dm_arch_name((dm_arch)a);
-        expect_close(lc, lr, (size_t)np, "parameters after 2 epochs", name);
+        expect_close_params(mr, lc, lr, "parameters after 2 epochs", name);
+        if (a == dm_arch_count() - 1 && second_run_wanted()) { /* DanQ: conv, pool, BiLSTM; bit for bit */
+            dm_net *mc2, *mr2;
+            make_pair((dm_arch)a, 32, &mc2, &mr2);
+            dm_provenance p2 = {0};
+            dm_resume_state s2 = {0};
+            float *l2 = malloc(4 * np);
+            cr_assert_eq(dm_net_train(mc2, &tr, &va, &o, &p2, &s2, l2), DM_STATUS_OK, "%s", dm_last_error());
+            size_t differ = 0;
+            for (int64_t i = 0; i < np; i++) differ += memcmp(&lc[i], &l2[i], sizeof *l2) != 0;
+            cr_expect_eq(differ, 0, "%s: two CUDA training runs differ in %zu of %lld parameters", name, differ,
+                         (long long)np);
+            free(l2);
+            free(s2.adam_m); free(s2.adam_v); free(s2.best_params);
+            dm_net_free(mc2);
+            dm_net_free(mr2);
+        }
         for (int e = 0; e < 2; e++) {
             cr_expect(fabs(pc.log[e].train_loss - pr.log[e].train_loss) < 1e-3, "%s epoch %d train loss %.6f vs %.6f",
                       name, e + 1, pc.log[e].train_loss, pr.log[e].train_loss);

@@ -13,6 +13,12 @@
  * cudaMalloc memory reads as NaN. A reduction missing its barrier gives a wrong result under fwd; in a
  * ThreadSanitizer build the same test must end in TSan's race report (exit code 66).
  *
+ * Streams are queues: a planted stream-ordering bug (an upload on one stream read by a kernel on
+ * another, without a wait) gives NaN outputs under rev (the newest ready work runs first) and in the
+ * seeded rand orders, and the same code with cudaEventRecord + cudaStreamWaitEvent is right in all
+ * four orders; the legacy default stream is ordered after a blocking stream's work, not a non-blocking
+ * one's. Kernel failures surface at the next synchronising call.
+ *
  * Counters and stand-in checks: the counters (dm_emu_counters_get) count kernel launches per stream and
  * kernel name, cuBLAS calls, copies by direction, synchronisations and allocations exactly, and reset;
  * planted misuses (a cuBLAS operand one float short, in host memory, freed, or with a batch stride past
@@ -288,13 +294,16 @@ static void test_clean_launch(void) {
     cudaFree(d_y);
 }
 
-/* Launches diagnostic kernel `which`; the launch must fail with a message containing `expect`. */
+/* Launches diagnostic kernel `which`; the launch is queued (cudaSuccess) and the next synchronising
+ * call must fail, with a message containing `expect`. */
 static void test_bad(enum dm_test_bad which, unsigned threads, const char *expect) {
     float *d_out;
     cr_assert_eq(cudaMalloc((void **)&d_out, threads * sizeof *d_out), cudaSuccess);
-    cr_assert_eq(dm_test_bad(which, d_out, threads, NULL), cudaErrorLaunchFailure);
+    cr_assert_eq(dm_test_bad(which, d_out, threads, NULL), cudaSuccess);
+    cr_assert_eq(cudaDeviceSynchronize(), cudaErrorLaunchFailure);
     cr_assert(strstr(dm_emu_last_message(), expect), "message \"%s\" lacks \"%s\"", dm_emu_last_message(),
               expect);
+    cr_assert_eq(cudaGetLastError(), cudaErrorLaunchFailure); /* the sync's error, once */
     cr_assert_eq(cudaGetLastError(), cudaSuccess);
     cudaFree(d_out);
     test_clean_launch();
@@ -325,11 +334,14 @@ Test(emu, early_exit) {
     float *d_out;
     cr_assert_eq(cudaMalloc((void **)&d_out, 64 * sizeof *d_out), cudaSuccess);
     cr_assert_eq(dm_test_bad(DM_TEST_EARLY_EXIT, d_out, 64, NULL), cudaSuccess);
+    cr_assert_eq(cudaDeviceSynchronize(), cudaSuccess);
     cr_assert(strstr(dm_emu_last_message(), "warning: "), "%s", dm_emu_last_message());
     dm_emu_set_strict(1);
-    cr_assert_eq(dm_test_bad(DM_TEST_EARLY_EXIT, d_out, 64, NULL), cudaErrorLaunchFailure);
+    cr_assert_eq(dm_test_bad(DM_TEST_EARLY_EXIT, d_out, 64, NULL), cudaSuccess);
+    cr_assert_eq(cudaDeviceSynchronize(), cudaErrorLaunchFailure);
     cr_assert(strstr(dm_emu_last_message(), "exited before the __syncthreads()"), "%s",
               dm_emu_last_message());
+    cr_assert_eq(cudaGetLastError(), cudaErrorLaunchFailure);
     cudaFree(d_out);
     test_clean_launch();
 }
@@ -401,6 +413,8 @@ Test(emu, runtime_api) {
     cr_assert_eq((uintptr_t)d % 256, 0);
     cr_assert(d[0] == 0xFF && d[999] == 0xFF);
     cr_assert_eq(cudaMemset(d, 7, 1000), cudaSuccess);
+    cr_assert(d[0] == 0xFF, "cudaMemset is queued on the default stream"); /* the emulator peeks */
+    cr_assert_eq(cudaDeviceSynchronize(), cudaSuccess);
     cr_assert(d[0] == 7 && d[999] == 7);
     cr_assert_eq(cudaMemcpy(d, d, 10, (enum cudaMemcpyKind)9), cudaErrorInvalidValue);
     cr_assert_eq(cudaGetLastError(), cudaErrorInvalidValue);
@@ -423,6 +437,132 @@ Test(emu, runtime_api) {
     cudaEventDestroy(stop);
     cudaStreamDestroy(stream);
     cudaGetLastError();
+}
+
+/* ---- streams are queues -------------------------------------------------------------------------- */
+/* Uploads x on stream `up` and copies it by a kernel on stream `use` (both non-blocking), with or
+ * without making `use` wait for the upload's event; returns how many outputs differ from x (NaN, the
+ * poison of memory nobody wrote, counts as differing). */
+static int test_two_streams(const float *x, int n, int wait) {
+    cudaStream_t up, use;
+    cudaEvent_t uploaded;
+    float *d_in, *d_out, *y = malloc((size_t)n * sizeof *y);
+    cr_assert_not_null(y);
+    cr_assert_eq(cudaStreamCreateWithFlags(&up, cudaStreamNonBlocking), cudaSuccess);
+    cr_assert_eq(cudaStreamCreateWithFlags(&use, cudaStreamNonBlocking), cudaSuccess);
+    cr_assert_eq(cudaEventCreate(&uploaded), cudaSuccess);
+    cr_assert_eq(cudaMalloc((void **)&d_in, (size_t)n * sizeof *d_in), cudaSuccess);
+    cr_assert_eq(cudaMalloc((void **)&d_out, (size_t)n * sizeof *d_out), cudaSuccess);
+    cr_assert_eq(cudaMemcpyAsync(d_in, x, (size_t)n * sizeof *x, cudaMemcpyHostToDevice, up), cudaSuccess);
+    if (wait) {
+        cr_assert_eq(cudaEventRecord(uploaded, up), cudaSuccess);
+        cr_assert_eq(cudaStreamWaitEvent(use, uploaded, 0), cudaSuccess);
+    }
+    dim3 grid = {(unsigned)(n + 63) / 64, 1, 1}, block = {64, 1, 1};
+    cr_assert_eq(dm_test_copy(d_in, d_out, n, grid, block, use), cudaSuccess);
+    cr_assert_eq(cudaStreamSynchronize(use), cudaSuccess);
+    cr_assert_eq(cudaMemcpyAsync(y, d_out, (size_t)n * sizeof *y, cudaMemcpyDeviceToHost, use), cudaSuccess);
+    int bad = 0;
+    for (int i = 0; i < n; i++) bad += !(y[i] == x[i]);
+    cudaEventDestroy(uploaded);
+    cudaStreamDestroy(up);
+    cudaStreamDestroy(use);
+    cudaFree(d_in);
+    cudaFree(d_out);
+    free(y);
+    return bad;
+}
+
+/* The planted stream-ordering bug: the kernel on `use` reads what `up` uploads, with no wait. Under
+ * rev the scheduler runs the newest ready work first, so the kernel runs before the upload and copies
+ * NaN poison: the emulator catches the missing dependency as wrong results. With cudaStreamWaitEvent
+ * the same code is right in every order. */
+Test(emu, stream_missing_wait) {
+    enum { n = 300 };
+    float x[n];
+    test_fill(x, n, 9);
+    int caught = 0;
+    for (int s = 0; s < TEST_NSCHED; s++) {
+        test_set_sched(s);
+        int bad = test_two_streams(x, n, 0);
+        cr_log_info("no wait, %s: %d of %d outputs wrong", dm_emu_sched(), bad, n);
+        if (s == 1) cr_assert_eq(bad, n, "rev runs the kernel before the upload it does not wait for");
+        caught += bad > 0;
+        cr_assert_eq(test_two_streams(x, n, 1), 0, "with the wait, %s", dm_emu_sched());
+    }
+    cr_assert_geq(caught, 1);
+}
+
+/* The legacy default stream waits for blocking streams and they for it; non-blocking ones do not. */
+Test(emu, stream_legacy_order) {
+    enum { n = 100 };
+    float x[n], y[n];
+    test_fill(x, n, 10);
+    cr_assert_eq(dm_emu_set_sched("rev"), 0);
+    for (int nonblocking = 0; nonblocking < 2; nonblocking++) {
+        cudaStream_t s;
+        float *d_in, *d_out;
+        cr_assert_eq(cudaStreamCreateWithFlags(&s, nonblocking ? cudaStreamNonBlocking : cudaStreamDefault),
+                     cudaSuccess);
+        cr_assert_eq(cudaMalloc((void **)&d_in, sizeof x), cudaSuccess);
+        cr_assert_eq(cudaMalloc((void **)&d_out, sizeof x), cudaSuccess);
+        cr_assert_eq(cudaMemcpyAsync(d_in, x, sizeof x, cudaMemcpyHostToDevice, s), cudaSuccess);
+        dim3 grid = {2, 1, 1}, block = {64, 1, 1};
+        cr_assert_eq(dm_test_copy(d_in, d_out, n, grid, block, NULL), cudaSuccess); /* legacy stream */
+        cr_assert_eq(cudaMemcpy(y, d_out, sizeof y, cudaMemcpyDeviceToHost), cudaSuccess);
+        int bad = 0;
+        for (int i = 0; i < n; i++) bad += !(y[i] == x[i]);
+        /* cudaMemcpy waits only for the legacy stream (and, through it, blocking streams) */
+        if (nonblocking)
+            cr_assert_eq(bad, n, "a non-blocking stream is not ordered before the legacy stream");
+        else
+            cr_assert_eq(bad, 0, "a blocking stream's upload precedes later legacy-stream work");
+        cr_assert_eq(cudaStreamDestroy(s), cudaSuccess);
+        cudaFree(d_in);
+        cudaFree(d_out);
+    }
+}
+
+/* ---- blocks of a launch interleave under rand ---------------------------------------------------------- */
+/* Runs ticket_kernel over 16 blocks; returns how many blocks saw another block's ticket between their
+ * own and their barrier (fails if a block's shared memory held another block's values). */
+static int test_ticket_overlaps(void) {
+    enum { nb = 16 };
+    unsigned *d_counter, *d_out, out[2 * nb];
+    cr_assert_eq(cudaMalloc((void **)&d_counter, sizeof *d_counter), cudaSuccess);
+    cr_assert_eq(cudaMalloc((void **)&d_out, sizeof out), cudaSuccess);
+    cr_assert_eq(cudaMemset(d_counter, 0, sizeof *d_counter), cudaSuccess);
+    cr_assert_eq(dm_test_ticket(d_counter, d_out, nb, NULL), cudaSuccess);
+    cr_assert_eq(cudaMemcpy(out, d_out, sizeof out, cudaMemcpyDeviceToHost), cudaSuccess);
+    int overlaps = 0;
+    for (int b = 0; b < nb; b++) {
+        cr_assert_neq(out[2 * b + 1], 0xFFFFFFFFu, "block %d saw another block's __shared__ values", b);
+        cr_assert_gt(out[2 * b + 1], out[2 * b], "block %d: counter %u after ticket %u", b, out[2 * b + 1],
+                     out[2 * b]);
+        overlaps += out[2 * b + 1] > out[2 * b] + 1;
+    }
+    cudaFree(d_counter);
+    cudaFree(d_out);
+    return overlaps;
+}
+
+/* fwd and rev run blocks one after another; rand keeps up to 4 in flight, interleaved round by round,
+ * each with its own shared memory (sanitizer builds: one at a time, emu.c "Blocks"). */
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define TEST_BLOCKS_INTERLEAVE 0
+#else
+#define TEST_BLOCKS_INTERLEAVE 1
+#endif
+Test(emu, blocks_interleave) {
+    for (int s = 0; s < TEST_NSCHED; s++) {
+        test_set_sched(s);
+        int overlaps = test_ticket_overlaps();
+        cr_log_info("%s: %d of 16 blocks overlapped another", dm_emu_sched(), overlaps);
+        if (s < 2 || !TEST_BLOCKS_INTERLEAVE)
+            cr_assert_eq(overlaps, 0, "%s runs one block at a time", dm_emu_sched());
+        else
+            cr_assert_gt(overlaps, 0, "%s interleaves blocks", dm_emu_sched());
+    }
 }
 
 /* ---- cuBLAS ------------------------------------------------------------------------------------------ */

@@ -18,6 +18,7 @@ typedef struct dm_cpu_ctx {
     float *buf[DM_CPU_MAX_THREADS][DM_CPU_SLOTS];
     size_t cap[DM_CPU_MAX_THREADS][DM_CPU_SLOTS];
     int64_t n_grow;            /* how often a buffer was (re)allocated: flat after the first step */
+    int64_t n_alloc;           /* calls of the table's alloc (backend memory), for the tests */
 } dm_cpu_ctx;
 
 float *dm_cpu_scratch(dm_backend *be, int t, int slot, size_t n) {
@@ -76,12 +77,15 @@ int dm_cpu_isa_force(int level) {
 }
 
 static void *cpu_alloc(dm_backend *be, size_t bytes) {
+    ((dm_cpu_ctx *)be->ctx)->n_alloc++;   /* alloc is called from the host thread only */
     void *p = dm_aligned_alloc(64, bytes);
     if (p) memset(p, 0, bytes);
     return p;
 }
 
 static void cpu_free(dm_backend *be, void *p) { free(p); }
+
+int64_t dm_cpu_alloc_count(const dm_backend *be) { return ((const dm_cpu_ctx *)be->ctx)->n_alloc; }
 static void cpu_copy(dm_backend *be, void *dst, const void *src, size_t bytes) {
     if (bytes) memmove(dst, src, bytes);
 }
@@ -112,7 +116,9 @@ static void cpu_destroy(dm_backend *be) {
         .adam = dm_cpu_adam##sfx, .gather = dm_cpu_gather##sfx,                                    \
         .optin_project = dm_cpu_optin_project##sfx, .optin_objective = dm_cpu_optin_objective##sfx, \
         .optin_rmsprop = dm_cpu_optin_rmsprop##sfx, .lerp = dm_cpu_lerp##sfx,                      \
-        .axpy = dm_cpu_axpy##sfx, .lstm_trunc = DM_CPU_LSTM_TRUNC##sfx,                            \
+        .axpy = dm_cpu_axpy##sfx, .ism_variants = dm_cpu_ism_variants##sfx,                        \
+        .ism_collect = dm_cpu_ism_collect##sfx, .ism_reduce = dm_cpu_ism_reduce##sfx,              \
+        .lstm_trunc = DM_CPU_LSTM_TRUNC##sfx,                                                      \
     }
 
 /* The truncated reruns of temporal scores: the reference has the op; the fast backend leaves it to the

@@ -31,6 +31,10 @@ float *dm_cpu_scratch(dm_backend *be, int t, int slot, size_t n);
 /* How often a scratch buffer was (re)allocated: constant once the first step has sized them. */
 int64_t dm_cpu_scratch_grows(const dm_backend *be);
 
+/* How often the backend's alloc was called (the CPU twin of the emulator's cudaMalloc count): tests
+ * check that a saliency batch after the first allocates nothing. */
+int64_t dm_cpu_alloc_count(const dm_backend *be);
+
 /* y[0..n) += x[0..n) */
 static inline void dm_cpu_add(float *restrict y, const float *restrict x, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] += x[i];
@@ -82,6 +86,10 @@ DM_CPU_OP_DECL(adam, float *param, const float *grad, float *m, float *v, int64_
                float beta1, float beta2, float eps, float clip)
 DM_CPU_OP_DECL(lerp, float *out, const float *a, const float *b, float t, int64_t n)
 DM_CPU_OP_DECL(axpy, float *y, const float *x, float alpha, int64_t n)
+DM_CPU_OP_DECL(ism_variants, float *x, const uint8_t *row, int v0, int nv, int L, bool n_quarter)
+DM_CPU_OP_DECL(ism_collect, float *out, const float *logprob, int cls, int nv)
+DM_CPU_OP_DECL(ism_reduce, float *attr, float *p_pos, const float *scores, const uint8_t *packed,
+               const int8_t *cls, int B, int L)
 DM_CPU_OP_DECL(optin_project, float *x, const float *z, int64_t n_pos, bool softmax)
 DM_CPU_OP_DECL(optin_objective, float *objective, float *grad, const float *x, const float *logprob,
                int R, int n, float lambda)

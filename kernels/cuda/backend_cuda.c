@@ -122,6 +122,7 @@ static const struct dm_backend_i dm_cuda_table = {
     .nll = dm_cuda_nll, .adam = dm_cuda_adam,
     .optin_project = dm_cuda_optin_project, .optin_objective = dm_cuda_optin_objective,
     .optin_rmsprop = dm_cuda_optin_rmsprop, .lerp = dm_cuda_lerp, .axpy = dm_cuda_axpy,
+    .ism_variants = dm_cuda_ism_variants, .ism_collect = dm_cuda_ism_collect, .ism_reduce = dm_cuda_ism_reduce,
 };
 
 bool dm_backend_cuda_built(void) { return true; }

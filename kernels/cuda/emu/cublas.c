@@ -6,14 +6,16 @@
  * neighbour's memory): every matrix the call reads or writes lies inside one live device allocation
  * (emu_track.c), for all of its rows, columns at the leading dimension, and batches at the stride. A
  * violation prints the call, the operand and the allocation and aborts (a test failure). Each call that
- * does work counts as one launch on the handle's stream (dm_emu_counters). A handle only records its
- * stream and math mode.
+ * does work counts as one launch on the handle's stream (dm_emu_counters) and is enqueued there: it runs
+ * when the host synchronises, like a kernel (emu_queue.h). A handle only records its stream and math
+ * mode.
  */
 #include <cblas.h>
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "cublas_v2.h"
+#include "emu_queue.h"
 #include "emu_track.h"
 
 struct cublasContext {
@@ -121,6 +123,32 @@ static CBLAS_TRANSPOSE emu_op(cublasOperation_t op) {
     return op == CUBLAS_OP_N ? CblasNoTrans : CblasTrans;
 }
 
+/* A queued gemm (the call is enqueued on the handle's stream, emu_queue.h). */
+struct emu_gemm_item {
+    cublasOperation_t transa, transb;
+    int m, n, k;
+    float alpha;
+    const float *A;
+    int lda;
+    long long strideA;
+    const float *B;
+    int ldb;
+    long long strideB;
+    float beta;
+    float *C;
+    int ldc;
+    long long strideC;
+    int batch;
+};
+
+static void emu_gemm_run(void *payload) {
+    const struct emu_gemm_item *g = payload;
+    for (int i = 0; i < g->batch; i++)
+        cblas_sgemm(CblasColMajor, emu_op(g->transa), emu_op(g->transb), g->m, g->n, g->k, g->alpha,
+                    g->A + i * g->strideA, g->lda, g->B + i * g->strideB, g->ldb, g->beta,
+                    g->C + i * g->strideC, g->ldc);
+}
+
 static cublasStatus_t emu_gemm(const char *call, cublasHandle_t handle, cublasOperation_t transa,
                                cublasOperation_t transb, int m, int n, int k, const float *alpha,
                                const float *A, int lda, long long strideA, const float *B, int ldb,
@@ -138,9 +166,12 @@ static cublasStatus_t emu_gemm(const char *call, cublasHandle_t handle, cublasOp
     }
     emu_operand_check(call, "C", C, m, n, ldc, strideC, batchCount);
     dm_emu_track_launch(call, handle->stream, 1);
-    for (int i = 0; i < batchCount; i++)
-        cblas_sgemm(CblasColMajor, emu_op(transa), emu_op(transb), m, n, k, *alpha, A + i * strideA, lda,
-                    B + i * strideB, ldb, *beta, C + i * strideC, ldc);
+    struct emu_gemm_item *it = malloc(sizeof *it);
+    if (!it) return CUBLAS_STATUS_ALLOC_FAILED;
+    /* alpha and beta are host scalars, read now (CUBLAS_POINTER_MODE_HOST); the matrices when it runs */
+    *it = (struct emu_gemm_item){transa, transb, m,       n,   k,       *alpha, A,   lda,       strideA,
+                                 B,      ldb,    strideB, *beta, C, ldc, strideC, batchCount};
+    dm_emu_enqueue(handle->stream, emu_gemm_run, it);
     return CUBLAS_STATUS_SUCCESS;
 }
 
@@ -158,4 +189,34 @@ cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t handle, cublasOperation_
                                          long long strideC, int batchCount) {
     return emu_gemm("cublasSgemmStridedBatched", handle, transa, transb, m, n, k, alpha, A, lda, strideA, B,
                     ldb, strideB, beta, C, ldc, strideC, batchCount);
+}
+
+/* A queued saxpy. */
+struct emu_axpy_item {
+    int n, incx, incy;
+    float alpha;
+    const float *x;
+    float *y;
+};
+
+static void emu_axpy_run(void *payload) {
+    const struct emu_axpy_item *a = payload;
+    cblas_saxpy(a->n, a->alpha, a->x, a->incx, a->y, a->incy);
+}
+
+cublasStatus_t cublasSaxpy(cublasHandle_t handle, int n, const float *alpha, const float *x, int incx, float *y,
+                           int incy) {
+    if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
+    if (!alpha || incx == 0 || incy == 0) return CUBLAS_STATUS_INVALID_VALUE;
+    if (n <= 0) return CUBLAS_STATUS_SUCCESS;
+    int ax = incx < 0 ? -incx : incx, ay = incy < 0 ? -incy : incy;
+    /* as row vectors: 1 x n at leading dimension |inc| */
+    emu_operand_check("cublasSaxpy", "x", x, 1, n, ax, 0, 1);
+    emu_operand_check("cublasSaxpy", "y", y, 1, n, ay, 0, 1);
+    dm_emu_track_launch("cublasSaxpy", handle->stream, 1);
+    struct emu_axpy_item *it = malloc(sizeof *it);
+    if (!it) return CUBLAS_STATUS_ALLOC_FAILED;
+    *it = (struct emu_axpy_item){n, incx, incy, *alpha, x, y};
+    dm_emu_enqueue(handle->stream, emu_axpy_run, it);
+    return CUBLAS_STATUS_SUCCESS;
 }

@@ -26,7 +26,18 @@
  *   3. otherwise every live thread waits at a barrier: released if all wait at the same call site,
  *      else a "divergent barrier" error. Exited threads give a warning (an error if strict).
  * Fatal errors abandon the launch (the fibers, stopped mid-kernel, are destroyed and recreated next
- * time). A shuffle reading a lane outside its mask or with an invalid width is an error too, but the
+ * time).
+ *
+ * Blocks. A launch is enqueued (emu_queue.c) and runs from a synchronising call. fwd and rev run its
+ * blocks one after another. rand runs them in waves of up to DM_EMU_MAX_SLOTS blocks (at most
+ * DM_EMU_MAX_FIBERS fibers): each round visits the wave's live blocks in a fresh random order and runs
+ * one round of each, swapping the block's copy of the __shared__ section in (a memcpy of the section,
+ * about 20 KB, per block and round: that and the extra fibers are the cost). Barrier and warp sync
+ * objects are per slot. ThreadSanitizer and AddressSanitizer builds run one block at a time: blocks in
+ * flight together share the section's addresses, and without a way to reset TSan's shadow of it (gcc
+ * 12's libtsan makes AnnotateNewMemory a no-op) two blocks' accesses to their own shared memory would
+ * be reported as races; so inter-block races show in results (plain rand builds), and TSan sees the
+ * races within a block. A shuffle reading a lane outside its mask or with an invalid width is an error too, but the
  * lane just receives 0xFF bits (NaN) and the block goes on.
  *
  * ThreadSanitizer builds (__SANITIZE_THREAD__). Each fiber is a TSan fiber named "cuda thread N".
@@ -35,8 +46,8 @@
  * arrival and acquires after release on one of two sync objects chosen by barrier-generation parity
  * (with one object, a fast thread releasing at the next barrier would leak into a slow thread's
  * acquire and hide races); __syncwarp does the same on per-warp objects; shuffles do not synchronise.
- * A fiber's exit releases a "done" object the scheduler acquires after each block, so blocks are
- * ordered (and every blocking point a "stop" object, acquired when a failed launch is abandoned). The
+ * A fiber's exit releases a "done" object the scheduler acquires after each block (each wave under
+ * rand), so blocks of different waves are ordered (and every blocking point a "stop" object, acquired when a failed launch is abandoned). The
  * scheduler's and the runtime's own bookkeeping accesses are ignored.
  *
  * AddressSanitizer builds announce every switch with __sanitizer_start/finish_switch_fiber. ASan
@@ -62,6 +73,7 @@
 #include <unistd.h>
 
 #include "emu.h"
+#include "emu_queue.h"
 #include "emu_track.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || defined(DM_EMU_FORCE_SWAPCONTEXT)
@@ -84,6 +96,9 @@ void __tsan_ignore_thread_end(void);
 #define DM_EMU_MAX_THREADS    1024u
 #define DM_EMU_MAX_DYN_SHARED (48u << 10)
 #define DM_EMU_POISON_BYTE    0xFF
+/* rand interleaves up to this many blocks of a launch, and never more fibers than DM_EMU_MAX_FIBERS */
+#define DM_EMU_MAX_SLOTS  4u
+#define DM_EMU_MAX_FIBERS 2048u
 
 /* Bounds of all __shared__ arrays (emu.h places them in this section); weak, so a program without
  * any still links (both are then NULL). */
@@ -102,7 +117,8 @@ struct dm_emu_fiber {
     size_t map_size;
     char *stack;
     uint3 idx;    /* threadIdx */
-    unsigned tid; /* linear thread index in the block: warp tid / 32, lane tid % 32 */
+    unsigned tid;  /* linear thread index in the block: warp tid / 32, lane tid % 32 */
+    unsigned slot; /* the block slot it runs in (below) */
     enum dm_emu_state state;
     const char *file; /* call site of the barrier or warp operation it waits at */
     int line;
@@ -126,7 +142,7 @@ const uint3 *dm_emu_thread_idx;
 uint3 dm_emu_block_idx;
 dim3 dm_emu_block_dim, dm_emu_grid_dim;
 
-static struct dm_emu_fiber *g_fibers[DM_EMU_MAX_THREADS];
+static struct dm_emu_fiber *g_fibers[DM_EMU_MAX_FIBERS]; /* slot s's are s * nthreads + tid */
 static unsigned g_nfibers;
 static struct dm_emu_fiber *g_cur; /* the running fiber; NULL on the host */
 static unsigned long long g_resumes;
@@ -140,8 +156,8 @@ static ucontext_t g_boot_uc;
 static void *g_sched_tsan;
 #endif
 /* ThreadSanitizer sync objects (only their addresses matter; unused in other builds). */
-static char g_bar_sync[2];                           /* barriers, by generation parity */
-static char g_warp_sync[DM_EMU_MAX_THREADS / 32][2]; /* __syncwarp, per warp and parity */
+static char g_bar_sync[DM_EMU_MAX_SLOTS][2];                           /* barriers, by slot and parity */
+static char g_warp_sync[DM_EMU_MAX_SLOTS][DM_EMU_MAX_THREADS / 32][2]; /* __syncwarp, per warp too */
 static char g_done_sync;                             /* fibers' exits, acquired after each block */
 static char g_stop_sync;                             /* blocking points, acquired on abandoning */
 #ifdef __SANITIZE_ADDRESS__
@@ -164,6 +180,17 @@ static char g_message[512];
 static cudaError_t g_last_error;
 static cudaError_t g_pending;
 
+/* A block in flight: launches run up to DM_EMU_MAX_SLOTS blocks at once (rand order only). */
+struct emu_block {
+    uint3 idx;
+    int live;
+    unsigned n_barrier, n_warp, n_exited;
+    unsigned bar_gen;
+    unsigned warp_gen[DM_EMU_MAX_THREADS / 32];
+    void *dyn;    /* its dynamic shared memory */
+    char *shared; /* its copy of the __shared__ section while another slot runs (NULL with one slot) */
+};
+
 /* The running launch. */
 static struct {
     const char *kernel;
@@ -174,13 +201,12 @@ static struct {
     int failed, fatal; /* an error in this launch; one that abandons it */
     int warned_exit;
     unsigned suppressed; /* errors not printed */
-    void *dyn;
     size_t dyn_size;
-    unsigned n_barrier, n_warp, n_exited;
-    unsigned bar_gen;
-    unsigned warp_gen[DM_EMU_MAX_THREADS / 32];
+    unsigned nslots, slot; /* slots in use; the one whose fibers run (its __shared__ is live) */
+    struct emu_block blk[DM_EMU_MAX_SLOTS];
     unsigned order[DM_EMU_MAX_THREADS];
 } L;
+#define B (L.blk[L.slot]) /* the current block */
 
 static const char *const k_op_name[] = {"__shfl_sync",     "__shfl_up_sync", "__shfl_down_sync",
                                         "__shfl_xor_sync", "__ballot_sync",  "__any_sync",
@@ -398,7 +424,7 @@ static void emu_fiber_main(void) {
         L.run(L.args);
         emu_ignore_begin();
         f->state = DM_EMU_EXITED;
-        L.n_exited++;
+        B.n_exited++;
         emu_ignore_end();
         emu_release(&g_done_sync);
         emu_yield(f);
@@ -481,13 +507,13 @@ void dm_emu_syncthreads(const char *file, int line) {
     f->state = DM_EMU_AT_BARRIER;
     f->file = file;
     f->line = line;
-    L.n_barrier++;
-    unsigned parity = L.bar_gen & 1;
+    B.n_barrier++;
+    unsigned parity = B.bar_gen & 1, slot = f->slot;
     emu_ignore_end();
-    emu_release(&g_bar_sync[parity]);
+    emu_release(&g_bar_sync[slot][parity]);
     emu_release(&g_stop_sync);
     emu_yield(f);
-    emu_acquire(&g_bar_sync[parity]);
+    emu_acquire(&g_bar_sync[slot][parity]);
 }
 
 uint64_t dm_emu_warp_op(enum dm_emu_warp_op op, unsigned mask, uint64_t value, int arg, int width,
@@ -502,12 +528,12 @@ uint64_t dm_emu_warp_op(enum dm_emu_warp_op op, unsigned mask, uint64_t value, i
     f->width = width;
     f->file = file;
     f->line = line;
-    L.n_warp++;
-    unsigned warp = f->tid / 32, parity = L.warp_gen[warp] & 1;
+    B.n_warp++;
+    unsigned warp = f->tid / 32, parity = B.warp_gen[warp] & 1, slot = f->slot;
     f->released = parity;
     f->acquire = 0;
     emu_ignore_end();
-    if (op == DM_EMU_SYNCWARP) emu_release(&g_warp_sync[warp][parity]);
+    if (op == DM_EMU_SYNCWARP) emu_release(&g_warp_sync[slot][warp][parity]);
     emu_release(&g_stop_sync);
     emu_yield(f);
     emu_ignore_begin();
@@ -515,12 +541,12 @@ uint64_t dm_emu_warp_op(enum dm_emu_warp_op op, unsigned mask, uint64_t value, i
     unsigned acquire = f->acquire;
     emu_ignore_end();
     for (unsigned p = 0; p < 2; p++)
-        if (acquire >> p & 1) emu_acquire(&g_warp_sync[warp][p]);
+        if (acquire >> p & 1) emu_acquire(&g_warp_sync[slot][warp][p]);
     return result;
 }
 
 void *dm_emu_dyn_shared(void) {
-    return L.dyn;
+    return B.dyn;
 }
 
 /* ---- the scheduler ----------------------------------------------------------------------------------- */
@@ -532,7 +558,7 @@ static int emu_same_site(const struct dm_emu_fiber *a, const struct dm_emu_fiber
 static struct dm_emu_fiber **emu_warp(unsigned w, unsigned *nlanes) {
     unsigned n = L.nthreads - w * 32;
     *nlanes = n < 32 ? n : 32;
-    return g_fibers + w * 32;
+    return g_fibers + L.slot * L.nthreads + w * 32;
 }
 
 /* 1 if every lane named by lane's mask waits at lane's operation (same kind, site and mask). */
@@ -614,13 +640,13 @@ static void emu_resolve_group(struct dm_emu_fiber **fb, unsigned w, unsigned m) 
     unsigned acquire = 0;
     for (unsigned b = 0; b < 32; b++)
         if (m >> b & 1) acquire |= 1u << fb[b]->released;
-    if (op == DM_EMU_SYNCWARP) L.warp_gen[w]++;
+    if (op == DM_EMU_SYNCWARP) B.warp_gen[w]++;
     for (unsigned b = 0; b < 32; b++) {
         if (!(m >> b & 1)) continue;
         fb[b]->value = result[b];
         fb[b]->acquire = op == DM_EMU_SYNCWARP ? acquire : 0;
         fb[b]->state = DM_EMU_RUNNABLE;
-        L.n_warp--;
+        B.n_warp--;
     }
 }
 
@@ -703,9 +729,9 @@ static void emu_report_warp_stall(void) {
 
 /* Every live thread waits at a barrier: releases it, or reports a divergent barrier. */
 static void emu_release_barrier(void) {
-    struct dm_emu_fiber *first = NULL, *exited = NULL;
+    struct dm_emu_fiber *first = NULL, *exited = NULL, **fb = g_fibers + L.slot * L.nthreads;
     for (unsigned i = 0; i < L.nthreads; i++) {
-        struct dm_emu_fiber *f = g_fibers[i];
+        struct dm_emu_fiber *f = fb[i];
         if (f->state == DM_EMU_EXITED) {
             if (!exited) exited = f;
             continue;
@@ -726,13 +752,13 @@ static void emu_release_barrier(void) {
         emu_report(g_strict ? "error" : "warning", 0,
                    "thread (%u,%u,%u) exited before the __syncthreads() at %s:%d that %u threads wait at "
                    "(undefined in CUDA%s)",
-                   exited->idx.x, exited->idx.y, exited->idx.z, first->file, first->line, L.n_barrier,
+                   exited->idx.x, exited->idx.y, exited->idx.z, first->file, first->line, B.n_barrier,
                    g_strict ? "" : "; an error with DM_EMU_STRICT=1");
     }
     for (unsigned i = 0; i < L.nthreads; i++)
-        if (g_fibers[i]->state == DM_EMU_AT_BARRIER) g_fibers[i]->state = DM_EMU_RUNNABLE;
-    L.n_barrier = 0;
-    L.bar_gen++;
+        if (fb[i]->state == DM_EMU_AT_BARRIER) fb[i]->state = DM_EMU_RUNNABLE;
+    B.n_barrier = 0;
+    B.bar_gen++;
 }
 
 /* This round's order of the n fibers. */
@@ -749,33 +775,51 @@ static void emu_order(unsigned n) {
     }
 }
 
-/* Runs the current block (blockIdx set) to completion or to a fatal error. */
-static void emu_run_block(void) {
-    unsigned n = L.nthreads;
+/* Makes slot `slot` current: its blockIdx, and its copy of the __shared__ section in the section. */
+static void emu_switch_slot(unsigned slot) {
+    if (slot == L.slot) return;
+    uintptr_t lo = (uintptr_t)__start_dm_emu_shared, hi = (uintptr_t)__stop_dm_emu_shared;
+    if (L.blk[L.slot].shared) memcpy(L.blk[L.slot].shared, __start_dm_emu_shared, hi - lo);
+    L.slot = slot;
+    if (B.shared) memcpy(__start_dm_emu_shared, B.shared, hi - lo);
+    dm_emu_block_idx = B.idx;
+}
+
+/* Starts block idx in slot `slot` (made current). */
+static void emu_block_start(unsigned slot, uint3 idx) {
+    emu_switch_slot(slot);
+    B.idx = dm_emu_block_idx = idx;
+    B.live = 1;
     if (g_poison) {
         uintptr_t lo = (uintptr_t)__start_dm_emu_shared, hi = (uintptr_t)__stop_dm_emu_shared;
         if (hi > lo) memset(__start_dm_emu_shared, DM_EMU_POISON_BYTE, hi - lo);
-        if (L.dyn) memset(L.dyn, DM_EMU_POISON_BYTE, L.dyn_size);
+        if (B.dyn) memset(B.dyn, DM_EMU_POISON_BYTE, L.dyn_size);
     }
-    for (unsigned i = 0; i < n; i++) g_fibers[i]->state = DM_EMU_RUNNABLE;
-    L.n_barrier = L.n_warp = L.n_exited = 0;
-    if (g_sched != DM_EMU_RAND) emu_order(n);
-    while (L.n_exited < n) {
-        if (g_sched == DM_EMU_RAND) emu_order(n);
-        for (unsigned i = 0; i < n; i++) {
-            struct dm_emu_fiber *f = g_fibers[L.order[i]];
-            if (f->state == DM_EMU_RUNNABLE) emu_resume(f);
-        }
-        if (L.n_exited == n) break;
-        if (L.n_warp) {
-            if (emu_resolve_warps()) continue;
-            emu_report_warp_stall();
-            return;
-        }
-        emu_release_barrier();
-        if (L.fatal) return;
+    struct dm_emu_fiber **fb = g_fibers + slot * L.nthreads;
+    for (unsigned i = 0; i < L.nthreads; i++) fb[i]->state = DM_EMU_RUNNABLE;
+    B.n_barrier = B.n_warp = B.n_exited = 0;
+    B.bar_gen = 0;
+    memset(B.warp_gen, 0, sizeof B.warp_gen);
+}
+
+/* One round of the current block: every runnable fiber runs until it blocks, then warp operations or
+ * the barrier resolve. Returns 1 once the block has finished (or failed fatally). */
+static int emu_block_round(void) {
+    unsigned n = L.nthreads;
+    struct dm_emu_fiber **fb = g_fibers + L.slot * n;
+    emu_order(n);
+    for (unsigned i = 0; i < n; i++) {
+        struct dm_emu_fiber *f = fb[L.order[i]];
+        if (f->state == DM_EMU_RUNNABLE) emu_resume(f);
     }
-    emu_acquire(&g_done_sync); /* the block's writes happen before what follows */
+    if (B.n_exited == n) return 1;
+    if (B.n_warp) {
+        if (emu_resolve_warps()) return 0;
+        emu_report_warp_stall();
+        return 1;
+    }
+    emu_release_barrier();
+    return L.fatal;
 }
 
 /* Checks an extent against the CUDA limits; prints the error. */
@@ -787,35 +831,83 @@ static int emu_check_extent(const char *what, struct dm_emu_extent e, long long 
     return 0;
 }
 
-void dm_emu_launch(const char *kernel, void (*run)(void *), void *args, struct dm_emu_extent grid,
-                   struct dm_emu_extent block, size_t shmem, cudaStream_t stream) {
-    emu_init(); /* everything runs synchronously, in call order; the stream is only counted */
+/* A queued launch: its configuration (checked) and a copy of its arguments. */
+struct emu_launch_item {
+    const char *kernel;
+    void (*run)(void *);
+    struct dm_emu_extent grid, block;
+    size_t shmem;
+    unsigned nthreads;
+    _Alignas(max_align_t) unsigned char args[];
+};
+
+static void emu_exec_launch(void *payload);
+
+void dm_emu_launch(const char *kernel, void (*run)(void *), const void *args, size_t args_size,
+                   struct dm_emu_extent grid, struct dm_emu_extent block, size_t shmem, cudaStream_t stream) {
+    emu_init();
     if (g_cur) {
         fprintf(stderr, "emu: error: kernel %s launched from inside a kernel (not supported)\n", kernel);
         abort();
     }
     dm_emu_track_launch(kernel, stream, 0);
+    memset(&L, 0, sizeof L); /* no launch runs while the host enqueues */
+    L.kernel = kernel;
+    unsigned nthreads = 0;
+    if (emu_check_extent("grid", grid, INT32_MAX, 65535, 65535) &&
+        emu_check_extent("block", block, 1024, 1024, 64)) {
+        long long n = block.x * block.y * block.z;
+        if (n > DM_EMU_MAX_THREADS)
+            emu_report("error", 1, "invalid launch block (%lld,%lld,%lld): %lld threads, more than %u",
+                       block.x, block.y, block.z, n, DM_EMU_MAX_THREADS);
+        else if (shmem > DM_EMU_MAX_DYN_SHARED)
+            emu_report("error", 1, "%zu bytes of dynamic shared memory, more than %u", shmem,
+                       DM_EMU_MAX_DYN_SHARED);
+        else
+            nthreads = (unsigned)n;
+    }
+    if (L.failed) {
+        g_last_error = cudaErrorLaunchFailure; /* a configuration error is returned by the launch */
+        return;
+    }
+    struct emu_launch_item *it = malloc(sizeof *it + args_size);
+    if (!it) dm_emu_die("out of memory queueing kernel %s", kernel);
+    *it = (struct emu_launch_item){kernel, run, grid, block, shmem, nthreads};
+    memcpy(it->args, args, args_size);
+    dm_emu_enqueue(stream, emu_exec_launch, it);
+}
+
+/* Runs a queued launch to completion (from a synchronising call). */
+static void emu_exec_launch(void *payload) {
+    struct emu_launch_item *it = payload;
+    const char *kernel = it->kernel;
+    struct dm_emu_extent grid = it->grid, block = it->block;
+    size_t shmem = it->shmem;
 #ifdef __SANITIZE_THREAD__
     __tsan_ignore_thread_begin(); /* the scheduler's bookkeeping is not the kernel's */
     g_sched_tsan = __tsan_get_current_fiber();
 #endif
     memset(&L, 0, sizeof L);
     L.kernel = kernel;
-    L.run = run;
-    L.args = args;
-    if (emu_check_extent("grid", grid, INT32_MAX, 65535, 65535) &&
-        emu_check_extent("block", block, 1024, 1024, 64)) {
-        long long nthreads = block.x * block.y * block.z;
-        if (nthreads > DM_EMU_MAX_THREADS)
-            emu_report("error", 1, "invalid launch block (%lld,%lld,%lld): %lld threads, more than %u",
-                       block.x, block.y, block.z, nthreads, DM_EMU_MAX_THREADS);
-        else if (shmem > DM_EMU_MAX_DYN_SHARED)
-            emu_report("error", 1, "%zu bytes of dynamic shared memory, more than %u", shmem,
-                       DM_EMU_MAX_DYN_SHARED);
-        else
-            L.nthreads = (unsigned)nthreads;
+    L.run = it->run;
+    L.args = it->args;
+    L.nthreads = it->nthreads;
+    /* rand runs a few blocks at once, round by round in a random order of blocks, each with its own
+     * copy of the __shared__ section (swapped in when its fibers run); fwd and rev one at a time */
+    unsigned long long nblocks = (unsigned long long)grid.x * grid.y * grid.z;
+    size_t section = (size_t)((uintptr_t)__stop_dm_emu_shared - (uintptr_t)__start_dm_emu_shared);
+    unsigned nslots = 1;
+#ifdef __SANITIZE_THREAD__
+    section = 0; /* one block at a time: see "Blocks" above */
+#endif
+    if (g_sched == DM_EMU_RAND && section > 0 && L.nthreads > 0) {
+        nslots = DM_EMU_MAX_FIBERS / L.nthreads;
+        if (nslots > DM_EMU_MAX_SLOTS) nslots = DM_EMU_MAX_SLOTS;
+        if (nslots > nblocks) nslots = (unsigned)nblocks;
+        if (nslots < 1) nslots = 1;
     }
-    while (!L.fatal && g_nfibers < L.nthreads) {
+    L.nslots = nslots;
+    while (!L.fatal && g_nfibers < nslots * L.nthreads) {
         struct dm_emu_fiber *f = emu_fiber_create(g_nfibers);
         if (!f) {
             emu_report("error", 1, "cannot create fiber %u: %s", g_nfibers, strerror(errno));
@@ -823,28 +915,52 @@ void dm_emu_launch(const char *kernel, void (*run)(void *), void *args, struct d
         }
         g_fibers[g_nfibers++] = f;
     }
-    if (!L.fatal && shmem > 0) {
-        L.dyn_size = shmem;
-        if (posix_memalign(&L.dyn, 256, shmem) != 0) {
-            L.dyn = NULL;
+    L.dyn_size = shmem;
+    for (unsigned sl = 0; sl < nslots && !L.fatal; sl++) {
+        if (shmem > 0 && posix_memalign(&L.blk[sl].dyn, 256, shmem) != 0) {
+            L.blk[sl].dyn = NULL;
             emu_report("error", 1, "cannot allocate %zu bytes of dynamic shared memory", shmem);
         }
+        if (nslots > 1 && !(L.blk[sl].shared = malloc(section)))
+            emu_report("error", 1, "cannot allocate %zu bytes of shared memory", section);
     }
     if (!L.fatal) {
         dm_emu_grid_dim = (dim3){(unsigned)grid.x, (unsigned)grid.y, (unsigned)grid.z};
         dm_emu_block_dim = (dim3){(unsigned)block.x, (unsigned)block.y, (unsigned)block.z};
-        for (unsigned i = 0; i < L.nthreads; i++) {
-            g_fibers[i]->tid = i;
-            g_fibers[i]->idx = (uint3){i % dm_emu_block_dim.x, i / dm_emu_block_dim.x % dm_emu_block_dim.y,
-                                       i / (dm_emu_block_dim.x * dm_emu_block_dim.y)};
+        for (unsigned i = 0; i < nslots * L.nthreads; i++) {
+            unsigned t = i % L.nthreads;
+            g_fibers[i]->tid = t;
+            g_fibers[i]->slot = i / L.nthreads;
+            g_fibers[i]->idx = (uint3){t % dm_emu_block_dim.x, t / dm_emu_block_dim.x % dm_emu_block_dim.y,
+                                       t / (dm_emu_block_dim.x * dm_emu_block_dim.y)};
         }
         L.in_block = 1;
-        for (unsigned z = 0; z < dm_emu_grid_dim.z && !L.fatal; z++)
-            for (unsigned y = 0; y < dm_emu_grid_dim.y && !L.fatal; y++)
-                for (unsigned x = 0; x < dm_emu_grid_dim.x && !L.fatal; x++) {
-                    dm_emu_block_idx = (uint3){x, y, z};
-                    emu_run_block();
+        /* waves of nslots blocks (x fastest); a wave's blocks are unordered against each other, and
+         * the next wave starts after the scheduler has acquired the whole wave's exits */
+        for (unsigned long long next = 0; next < nblocks && !L.fatal;) {
+            unsigned wave = nblocks - next < nslots ? (unsigned)(nblocks - next) : nslots, active = wave;
+            for (unsigned sl = 0; sl < wave; sl++, next++)
+                emu_block_start(sl, (uint3){(unsigned)(next % grid.x), (unsigned)(next / grid.x % grid.y),
+                                            (unsigned)(next / ((unsigned long long)grid.x * grid.y))});
+            unsigned perm[DM_EMU_MAX_SLOTS];
+            while (active && !L.fatal) {
+                for (unsigned i = 0; i < wave; i++) perm[i] = i;
+                for (unsigned i = wave - 1; i > 0; i--) { /* wave > 1 only under rand */
+                    unsigned j = (unsigned)(emu_rand() % (i + 1)), t = perm[i];
+                    perm[i] = perm[j];
+                    perm[j] = t;
                 }
+                for (unsigned i = 0; i < wave && !L.fatal; i++) {
+                    if (!L.blk[perm[i]].live) continue;
+                    emu_switch_slot(perm[i]);
+                    if (emu_block_round()) {
+                        B.live = 0;
+                        active--;
+                    }
+                }
+            }
+            emu_acquire(&g_done_sync); /* the wave's writes happen before what follows */
+        }
     }
     if (L.suppressed)
         fprintf(stderr, "emu: error: kernel %s: %u more errors after the first\n", kernel, L.suppressed);
@@ -856,8 +972,12 @@ void dm_emu_launch(const char *kernel, void (*run)(void *), void *args, struct d
         emu_fibers_release();
     }
     L.in_block = 0;
-    free(L.dyn);
-    L.dyn = NULL;
+    for (unsigned sl = 0; sl < DM_EMU_MAX_SLOTS; sl++) {
+        free(L.blk[sl].dyn);
+        free(L.blk[sl].shared);
+        L.blk[sl].dyn = NULL;
+        L.blk[sl].shared = NULL;
+    }
     dm_emu_thread_idx = NULL;
     if (L.failed) {
         g_last_error = g_pending = cudaErrorLaunchFailure;
@@ -874,11 +994,26 @@ static cudaError_t emu_ret(cudaError_t e) {
     return e;
 }
 
+cudaError_t dm_emu_ret(cudaError_t e) {
+    return emu_ret(e);
+}
+
 /* A synchronising call: returns (and clears) a kernel failure not yet returned. */
 static cudaError_t emu_sync(void) {
     cudaError_t e = g_pending;
     g_pending = cudaSuccess;
     return emu_ret(e);
+}
+
+cudaError_t dm_emu_sync_status(void) {
+    return emu_sync();
+}
+
+unsigned dm_emu_sched_pick(unsigned n) {
+    emu_init();
+    if (n <= 1 || g_sched == DM_EMU_FWD) return 0;
+    if (g_sched == DM_EMU_REV) return n - 1;
+    return (unsigned)(emu_rand() % n);
 }
 
 cudaError_t cudaGetLastError(void) {
@@ -904,6 +1039,8 @@ const char *cudaGetErrorName(cudaError_t error) {
         return "cudaErrorInsufficientDriver";
     case cudaErrorNoDevice:
         return "cudaErrorNoDevice";
+    case cudaErrorNotReady:
+        return "cudaErrorNotReady";
     case cudaErrorInvalidDevice:
         return "cudaErrorInvalidDevice";
     case cudaErrorLaunchFailure:
@@ -924,6 +1061,8 @@ const char *cudaGetErrorString(cudaError_t error) {
         return "CUDA driver version is insufficient for CUDA runtime version";
     case cudaErrorNoDevice:
         return "no CUDA-capable device is detected";
+    case cudaErrorNotReady:
+        return "device not ready";
     case cudaErrorInvalidDevice:
         return "invalid device ordinal";
     case cudaErrorLaunchFailure:
@@ -949,14 +1088,10 @@ cudaError_t cudaGetDevice(int *device) {
 }
 
 cudaError_t cudaDeviceReset(void) {
+    dm_emu_drain_all(); /* queued work runs first (its memory is still allocated) */
     emu_fibers_release();
     g_last_error = g_pending = cudaSuccess;
     return cudaSuccess;
-}
-
-cudaError_t cudaDeviceSynchronize(void) {
-    dm_emu_track_sync();
-    return emu_sync();
 }
 
 /* The emulator's fixed figures; the memory size is the host's. */
@@ -1058,6 +1193,7 @@ static const char *const k_mem_name[] = {"host memory", "device memory", "pinned
 static cudaError_t emu_free(const char *call, void *ptr, enum dm_emu_mem kind) {
     if (!ptr) return cudaSuccess;
     dm_emu_track_sync(); /* the host waits for the device before memory is released */
+    dm_emu_drain_all();
     enum dm_emu_mem got = dm_emu_track_free(ptr, kind);
     if (got != kind)
         dm_emu_die("%s(%p): not the start of a live %s allocation (%s)", call, ptr, k_mem_name[kind],
@@ -1117,13 +1253,46 @@ static enum cudaMemcpyKind emu_copy_kind(const char *call, void *dst, const void
     return actual;
 }
 
+/* A queued copy or memset; `staged` holds a pageable source's bytes, copied when it was enqueued. */
+struct emu_copy_item {
+    void *dst;
+    const void *src; /* NULL: memset to `value` */
+    size_t count;
+    int value;
+    _Alignas(max_align_t) unsigned char staged[];
+};
+
+static void emu_exec_copy(void *payload) {
+    struct emu_copy_item *it = payload;
+    if (it->src)
+        memcpy(it->dst, it->src, it->count);
+    else
+        memset(it->dst, it->value, it->count);
+}
+
+/* Enqueues a copy as CUDA orders it: a pageable host source is staged when the call is made (the
+ * caller may reuse it at once); a copy into pageable host memory returns only once it has run; copies
+ * from or to pinned memory and between device buffers run when the stream reaches them. */
 static cudaError_t emu_memcpy(const char *call, void *dst, const void *src, size_t count,
                               enum cudaMemcpyKind kind, cudaStream_t stream) {
     if ((unsigned)kind > cudaMemcpyDefault || (count > 0 && (!dst || !src)))
         return emu_ret(cudaErrorInvalidValue);
     if (count == 0) return cudaSuccess;
-    dm_emu_track_copy(emu_copy_kind(call, dst, src, count, kind), count, stream);
-    memcpy(dst, src, count);
+    enum cudaMemcpyKind actual = emu_copy_kind(call, dst, src, count, kind);
+    dm_emu_track_copy(actual, count, stream);
+    int src_pageable = (actual == cudaMemcpyHostToDevice || actual == cudaMemcpyHostToHost) &&
+                       dm_emu_track_find(src, NULL, NULL) != DM_EMU_MEM_PINNED;
+    int dst_pageable = (actual == cudaMemcpyDeviceToHost || actual == cudaMemcpyHostToHost) &&
+                       dm_emu_track_find(dst, NULL, NULL) != DM_EMU_MEM_PINNED;
+    struct emu_copy_item *it = malloc(sizeof *it + (src_pageable ? count : 0));
+    if (!it) dm_emu_die("%s: out of memory queueing %zu bytes", call, count);
+    *it = (struct emu_copy_item){dst, src, count, 0};
+    if (src_pageable) {
+        memcpy(it->staged, src, count);
+        it->src = it->staged;
+    }
+    unsigned long long seq = dm_emu_enqueue(stream, emu_exec_copy, it);
+    if (dst_pageable) dm_emu_drain_item(stream, seq);
     return cudaSuccess;
 }
 
@@ -1132,11 +1301,13 @@ cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t count, enum cudaM
     return emu_memcpy("cudaMemcpyAsync", dst, src, count, kind, stream);
 }
 
+/* On the legacy default stream; the host waits until it has run. */
 cudaError_t cudaMemcpy(void *dst, const void *src, size_t count, enum cudaMemcpyKind kind) {
-    dm_emu_track_sync();        /* the host waits for the copy */
-    cudaError_t e = emu_sync(); /* like the real one, it reports an earlier kernel's failure */
+    dm_emu_track_sync(); /* the host waits for the copy */
+    cudaError_t e = emu_memcpy("cudaMemcpy", dst, src, count, kind, NULL);
     if (e != cudaSuccess) return e;
-    return emu_memcpy("cudaMemcpy", dst, src, count, kind, NULL);
+    dm_emu_drain_stream(NULL);
+    return emu_sync(); /* like the real one, it reports an earlier kernel's failure */
 }
 
 cudaError_t cudaMemsetAsync(void *ptr, int value, size_t count, cudaStream_t stream) {
@@ -1145,77 +1316,14 @@ cudaError_t cudaMemsetAsync(void *ptr, int value, size_t count, cudaStream_t str
     if (!emu_is_device("cudaMemset", "destination", ptr, count))
         dm_emu_die("cudaMemset(%p, %zu bytes): not device memory", ptr, count);
     dm_emu_track_memset(count, stream);
-    memset(ptr, value, count);
+    struct emu_copy_item *it = malloc(sizeof *it);
+    if (!it) dm_emu_die("cudaMemset: out of memory");
+    *it = (struct emu_copy_item){ptr, NULL, count, value};
+    dm_emu_enqueue(stream, emu_exec_copy, it);
     return cudaSuccess;
 }
 
+/* On the legacy default stream, asynchronous with respect to the host (as CUDA's for device memory). */
 cudaError_t cudaMemset(void *ptr, int value, size_t count) {
     return cudaMemsetAsync(ptr, value, count, NULL);
-}
-
-struct CUstream_st {
-    unsigned flags;
-};
-
-struct CUevent_st {
-    struct timespec when;
-    int recorded;
-};
-
-cudaError_t cudaStreamCreateWithFlags(cudaStream_t *stream, unsigned int flags) {
-    if (!stream || (flags & ~(unsigned)cudaStreamNonBlocking)) return emu_ret(cudaErrorInvalidValue);
-    *stream = calloc(1, sizeof **stream);
-    if (!*stream) return emu_ret(cudaErrorMemoryAllocation);
-    (*stream)->flags = flags;
-    return cudaSuccess;
-}
-
-cudaError_t cudaStreamCreate(cudaStream_t *stream) {
-    return cudaStreamCreateWithFlags(stream, cudaStreamDefault);
-}
-
-cudaError_t cudaStreamDestroy(cudaStream_t stream) {
-    if (!stream) return emu_ret(cudaErrorInvalidValue);
-    dm_emu_track_stream_destroy(stream);
-    free(stream);
-    return cudaSuccess;
-}
-
-cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
-    (void)stream;
-    dm_emu_track_sync();
-    return emu_sync();
-}
-
-cudaError_t cudaEventCreate(cudaEvent_t *event) {
-    if (!event) return emu_ret(cudaErrorInvalidValue);
-    *event = calloc(1, sizeof **event);
-    return *event ? cudaSuccess : emu_ret(cudaErrorMemoryAllocation);
-}
-
-cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
-    (void)stream;
-    if (!event) return emu_ret(cudaErrorInvalidValue);
-    clock_gettime(CLOCK_MONOTONIC, &event->when);
-    event->recorded = 1;
-    return cudaSuccess;
-}
-
-cudaError_t cudaEventSynchronize(cudaEvent_t event) {
-    if (!event) return emu_ret(cudaErrorInvalidValue);
-    dm_emu_track_sync();
-    return emu_sync();
-}
-
-cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end) {
-    if (!ms || !start || !end || !start->recorded || !end->recorded) return emu_ret(cudaErrorInvalidValue);
-    *ms = (float)((double)(end->when.tv_sec - start->when.tv_sec) * 1e3 +
-                  (double)(end->when.tv_nsec - start->when.tv_nsec) * 1e-6);
-    return cudaSuccess;
-}
-
-cudaError_t cudaEventDestroy(cudaEvent_t event) {
-    if (!event) return emu_ret(cudaErrorInvalidValue);
-    free(event);
-    return cudaSuccess;
 }

@@ -3,7 +3,9 @@
  * (CUDA-EMULATION.md §2).
  *
  * With it every kernels/cuda/<op>.cu compiles as GNU C11 (`gcc -std=gnu11`) and runs on the CPU: each
- * CUDA thread of a block is a fiber (emu.c), blocks run one after another on the calling thread.
+ * CUDA thread of a block is a fiber (emu.c), on the host thread that synchronises with the launch's
+ * stream (emu_queue.h); fwd and rev run the blocks one after another, rand up to 4 at a time,
+ * interleaved round by round.
  *
  *   qualifiers    __global__ __device__ __host__ __forceinline__ __noinline__ __restrict__
  *                 __launch_bounds__(...) __align__(n) __constant__; __shared__ (below)
@@ -21,11 +23,12 @@
  *   launch        DM_EMU_LAUNCH(kernel, grid, block, shmem, stream, args...) (0 to 12 arguments);
  *                 dm_emu_dyn_shared() is the launch's dynamic shared buffer (DM_DYN_SHARED)
  *
- * `__shared__` is a static local placed in the linker section dm_emu_shared: blocks run one at a time
- * on one OS thread, so a static is exactly per-block shared memory, and the runtime fills the whole
- * section with 0xFF bytes (float NaN) before every block, so reading a slot no thread has written yet
+ * `__shared__` is a static local placed in the linker section dm_emu_shared: the section holds the
+ * shared memory of the block whose fibers run (with several blocks in flight the runtime swaps each
+ * block's copy in and out), and the runtime fills the whole section with 0xFF bytes (float NaN) before
+ * every block, so reading a slot no thread has written yet
  * in this block gives NaN. In AddressSanitizer builds it is a plain static instead, so ASan puts
- * redzones around it (there is no 0xFF fill then). Sizes of __shared__ arrays must be constants
+ * redzones around it (there is no 0xFF fill then); sanitizer builds always run blocks one at a time. Sizes of __shared__ arrays must be constants
  * (#define or enum): a `const int` size is a VLA in C. C has no overloading: no min/max, no templates.
  *
  * The runtime controls (environment variable, or the setter, which wins):
@@ -300,11 +303,13 @@ static inline struct dm_emu_extent dm_emu_extent_of_uint(unsigned long long n) {
         unsigned long long: dm_emu_extent_of_uint)(v)
 /* clang-format on */
 
-/* Runs `run(args)` once per CUDA thread of every block of the grid and returns when all are done.
- * An invalid configuration (a zero or negative extent, more than 1024 threads per block, more than
- * 48 KiB of dynamic shared memory) or a failing kernel is reported and sets cudaErrorLaunchFailure. */
-void dm_emu_launch(const char *kernel, void (*run)(void *), void *args, struct dm_emu_extent grid,
-                   struct dm_emu_extent block, size_t shmem, cudaStream_t stream);
+/* Enqueues the launch on `stream` (emu_queue.h): `run(copy of args)` will run once per CUDA thread of
+ * every block of the grid when the host synchronises with it. An invalid configuration (a zero or
+ * negative extent, more than 1024 threads per block, more than 48 KiB of dynamic shared memory) is
+ * reported at once and sets cudaErrorLaunchFailure (nothing is enqueued); a kernel that fails when it
+ * runs is reported then, and the next synchronising call returns cudaErrorLaunchFailure. */
+void dm_emu_launch(const char *kernel, void (*run)(void *), const void *args, size_t args_size,
+                   struct dm_emu_extent grid, struct dm_emu_extent block, size_t shmem, cudaStream_t stream);
 
 /* The running launch's dynamic shared memory (`shmem` bytes, 0xFF-filled before each block). */
 void *dm_emu_dyn_shared(void);
@@ -363,8 +368,8 @@ void *dm_emu_dyn_shared(void);
             (void)dm_emu_a_;                                                                                 \
             k(DM_EMU_CAT(DM_EMU_MEMBERS_, n));                                                               \
         }                                                                                                    \
-        dm_emu_launch(#k, dm_emu_run_, &dm_emu_args_, DM_EMU_EXTENT(grid), DM_EMU_EXTENT(block), (shmem),    \
-                      (stream));                                                                             \
+        dm_emu_launch(#k, dm_emu_run_, &dm_emu_args_, sizeof dm_emu_args_, DM_EMU_EXTENT(grid),              \
+                      DM_EMU_EXTENT(block), (shmem), (stream));                                              \
     } while (0)
 #define DM_EMU_LAUNCH(k, grid, block, shmem, stream, ...)                                                    \
     DM_EMU_LAUNCH_N(DM_EMU_NARGS(__VA_ARGS__), k, grid, block, shmem, stream, ##__VA_ARGS__)

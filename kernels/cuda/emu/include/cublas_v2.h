@@ -55,4 +55,9 @@ cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t handle, cublasOperation_
                                          long long strideB, const float *beta, float *C, int ldc,
                                          long long strideC, int batchCount);
 
+/* ---- level 1 ------------------------------------------------------------------------------------ */
+/* y = alpha x + y over n elements at strides incx, incy; INVALID_VALUE for a zero stride. */
+cublasStatus_t cublasSaxpy(cublasHandle_t handle, int n, const float *alpha, const float *x, int incx, float *y,
+                           int incy);
+
 #endif /* DM_EMU_CUBLAS_V2_H */

@@ -5,14 +5,18 @@
  * It carries the real names, types and error numbers of the subset deepmotif's CUDA host layer uses,
  * so that layer compiles unchanged with gcc against kernels/cuda/emu/emu.c. Device memory is host
  * memory (cudaMalloc is malloc filled with 0xFF bytes, i.e. float NaN, so never-written outputs show
- * up); every call, kernel launch and copy runs synchronously on the calling thread, so streams and
- * events only order nothing and time the wall clock. One host thread may use it at a time.
+ * up). Streams are queues (emu_queue.c): kernel launches, asynchronous copies and memsets, cuBLAS
+ * calls, event records and event waits are enqueued and run when the host synchronises (or copies into
+ * pageable memory), in an order DM_EMU_SCHED varies among streams that do not depend on each other;
+ * the legacy default stream keeps CUDA's implicit ordering against blocking streams. One host thread
+ * may use it at a time.
  *
  * Errors follow the runtime: cudaGetLastError() returns and clears the last error of any call;
  * cudaPeekAtLastError() returns it without clearing. A kernel that fails under the emulator (a
  * divergent barrier, a bad warp mask, an invalid launch configuration; see emu.h) makes
- * cudaGetLastError() and the next synchronising call (cudaDeviceSynchronize, cudaStreamSynchronize,
- * cudaEventSynchronize, cudaMemcpy) return cudaErrorLaunchFailure; unlike a real device the failure
+ * the next synchronising call (cudaDeviceSynchronize, cudaStreamSynchronize, cudaEventSynchronize,
+ * cudaMemcpy) and cudaGetLastError() after it return cudaErrorLaunchFailure (an invalid launch
+ * configuration: the launch's cudaGetLastError() at once); unlike a real device the failure
  * is not sticky, so the next clean launch succeeds.
  *
  * Checks a real device would only fault on (a report on stderr, then abort: a test failure): a copy's
@@ -41,11 +45,12 @@ typedef enum cudaError {
     cudaErrorMemoryAllocation = 2,
     cudaErrorInsufficientDriver = 35,
     cudaErrorNoDevice = 100,
+    cudaErrorNotReady = 600,
     cudaErrorInvalidDevice = 101,
     cudaErrorLaunchFailure = 719
 } cudaError_t;
 
-/* Opaque handles; the emulator's streams carry no work queue (everything is synchronous). */
+/* Opaque handles: a stream is a work queue, an event a position in one (emu_queue.c). */
 typedef struct CUstream_st *cudaStream_t;
 typedef struct CUevent_st *cudaEvent_t;
 
@@ -131,10 +136,16 @@ cudaError_t cudaStreamCreate(cudaStream_t *stream);
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t *stream, unsigned int flags);
 cudaError_t cudaStreamDestroy(cudaStream_t stream);
 cudaError_t cudaStreamSynchronize(cudaStream_t stream);
+/* Later work on `stream` waits for the event's last record (flags must be 0). */
+cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned int flags);
 cudaError_t cudaEventCreate(cudaEvent_t *event);
-cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream); /* reads the wall clock */
+/* Enqueues the record; it reads the wall clock when it runs. */
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream);
+/* cudaSuccess once the recorded work has run (or never recorded), else cudaErrorNotReady. */
+cudaError_t cudaEventQuery(cudaEvent_t event);
 cudaError_t cudaEventSynchronize(cudaEvent_t event);
-/* Milliseconds between two recorded events; cudaErrorInvalidValue if either was never recorded. */
+/* Milliseconds between two recorded events; cudaErrorInvalidValue if either was never recorded,
+ * cudaErrorNotReady if either has not run yet. */
 cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end);
 cudaError_t cudaEventDestroy(cudaEvent_t event);
 
