@@ -580,18 +580,38 @@ dm_status dm_net_temporal(dm_net *m, const float *x, int32_t B, float *fwd_in, f
     if (dm_backend_status(be)) { free(fwd); free(bwd); return dm_backend_status(be); }
 
     size_t nx = (size_t)B * L * D, nh = (size_t)B * L * 2 * H;
-    float *hx = malloc(sizeof(float) * nx), *hh = malloc(sizeof(float) * nh), *sub = malloc(sizeof(float) * nx);
-    float *sh = malloc(sizeof(float) * (size_t)B * L * H), *cum = malloc(sizeof(float) * (size_t)B * (L + 1) * 2 * H);
+    float *hh = malloc(sizeof(float) * nh), *cum = malloc(sizeof(float) * (size_t)B * (L + 1) * 2 * H);
     float w[2 * 2 * 4096 + 2];
-    /* backend scratch for the truncated single-direction passes: x, h, gates, cell */
-    float *dx = op->alloc(be, sizeof(float) * nx), *dh = op->alloc(be, sizeof(float) * (size_t)B * L * H);
-    float *dg = op->alloc(be, sizeof(float) * (size_t)B * L * G), *dc = op->alloc(be, sizeof(float) * (size_t)B * L * H);
     dm_status st = DM_STATUS_OK;
-    if (!hx || !hh || !sub || !sh || !cum || !dx || !dh || !dg || !dc) st = dm_error(DM_STATUS_NOMEM, "temporal: out of memory");
+    if (!hh || !cum) st = dm_error(DM_STATUS_NOMEM, "temporal: out of memory");
+    /* the backend's one-call pass over every truncation (backend.h lstm_trunc), when it has one */
+    float *dsum = NULL, *hsum = NULL;
+    bool one_call = false, own_sum = false;
+    if (!st && op->lstm_trunc) {
+        /* the sums (B, L, 2H) go to the BiLSTM's output-gradient view (same shape, free in inference) */
+        size_t ns = (size_t)B * L * 2 * H;
+        dsum = rb->g;
+        if (!dsum) dsum = op->alloc(be, sizeof(float) * ns), own_sum = true;
+        hsum = malloc(sizeof(float) * ns);
+        if (!dsum || !hsum) st = dm_error(DM_STATUS_NOMEM, "temporal: out of memory");
+        else if ((one_call = op->lstm_trunc(be, dsum, xin, P(t0), P(t0 + 2), P(t0 + 4), P(t0 + 6), B, L, D, H)))
+            op->download(be, hsum, dsum, sizeof(float) * ns);
+    }
+    /* otherwise host copies and backend scratch for the truncated single-direction passes: x, h, gates, cell */
+    float *hx = NULL, *sub = NULL, *sh = NULL, *dx = NULL, *dh = NULL, *dg = NULL, *dc = NULL;
+    if (!st && !one_call) {
+        hx = malloc(sizeof(float) * nx), sub = malloc(sizeof(float) * nx), sh = malloc(sizeof(float) * (size_t)B * L * H);
+        dx = op->alloc(be, sizeof(float) * nx), dh = op->alloc(be, sizeof(float) * (size_t)B * L * H);
+        dg = op->alloc(be, sizeof(float) * (size_t)B * L * G), dc = op->alloc(be, sizeof(float) * (size_t)B * L * H);
+        if (!hx || !sub || !sh || !dx || !dh || !dg || !dc) st = dm_error(DM_STATUS_NOMEM, "temporal: out of memory");
+        else op->download(be, hx, xin, sizeof(float) * nx);
+    }
     if (!st) {
-        op->download(be, hx, xin, sizeof(float) * nx);
         op->download(be, hh, rb->out, sizeof(float) * nh);
         op->download(be, w, P(fw), sizeof(float) * (2 * 2 * (size_t)H + 2));
+        st = dm_backend_status(be);
+    }
+    if (!st) {
         /* cum[b, i] = Σ_{t<i} h_fwd[b, t] (first H) and Σ_{t≥i} h_bwd[b, t] (last H) */
         for (int b = 0; b < B; b++) {
             float *c = cum + (size_t)b * (L + 1) * 2 * H;
@@ -605,7 +625,24 @@ dm_status dm_net_temporal(dm_net *m, const float *x, int32_t B, float *fwd_in, f
         }
     }
     float mf[4096], mb[4096];
-    for (int n = 1; n <= L && !st; n++) {     /* truncations of length n */
+    for (int n = 1; n <= L && !st && one_call; n++)
+        for (int pass = 0; pass < 2; pass++)
+            for (int b = 0; b < B; b++) {
+                const float *c = cum + (size_t)b * (L + 1) * 2 * H, *sm = hsum + (((size_t)b * L + n - 1) * 2 + pass) * H;
+                for (int j = 0; j < H; j++) {
+                    if (pass == 0) {
+                        mf[j] = c[(size_t)n * 2 * H + j] / (float)n;
+                        mb[j] = sm[j] / (float)n;
+                    } else {
+                        mf[j] = sm[j] / (float)n;
+                        mb[j] = c[(size_t)(L - n) * 2 * H + H + j] / (float)n;
+                    }
+                }
+                float score = head_score(mf, mb, w, w + 2 * 2 * H, H);
+                if (pass == 0) fwd[(size_t)b * L + n - 1] = score;
+                else bwd[(size_t)b * L + L - n] = score;
+            }
+    for (int n = 1; n <= L && !st && !one_call; n++) {     /* truncations of length n, one call each */
         for (int pass = 0; pass < 2; pass++) {
             /* pass 0, prefix 0..n−1: rerun the backward direction (its input reversed, so a forward walk
              * is the backward one; the time mean does not depend on order). pass 1, suffix L−n..L−1:
@@ -647,7 +684,8 @@ dm_status dm_net_temporal(dm_net *m, const float *x, int32_t B, float *fwd_in, f
             bwd_in[(size_t)b * L0 + i] = bwd[(size_t)b * L + s];
         }
     free(fwd); free(bwd);
-    free(hx); free(hh); free(sub); free(sh); free(cum);
+    free(hx); free(hh); free(sub); free(sh); free(cum); free(hsum);
+    if (own_sum && dsum) op->free(be, dsum);
     float *bufs[] = {dx, dh, dg, dc};
     for (int k = 0; k < 4; k++) if (bufs[k]) op->free(be, bufs[k]);
     return st;

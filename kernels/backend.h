@@ -95,6 +95,15 @@ struct dm_backend_i {
                      const float *x, const float *h, const float *gates, const float *cell,
                      const float *w_ih, const float *w_hh, int B, int L, int D, int H, int n_dir);
 
+    /* Temporal scores' truncated reruns (host/model.c dm_net_temporal), all in one call. x (B, L, D),
+     * parameters as lstm_fwd's with n_dir = 2. For each b and n = 1..L, from h0 = c0 = 0: direction 1's
+     * LSTM over the prefix positions n−1 down to 0, and direction 0's over the suffix positions L−n up to
+     * L−1; out (B, L, 2, H): out[b, n−1, 0] = Σ of the prefix run's h, out[b, n−1, 1] = Σ of the suffix
+     * run's h. Returns false, having done nothing, when the backend has no such pass for these shapes
+     * (the caller then reruns lstm_fwd per truncation). NULL in the fast CPU backend, which does that. */
+    bool (*lstm_trunc)(dm_backend *be, float *out, const float *x, const float *w_ih, const float *w_hh,
+                       const float *b_ih, const float *b_hh, int B, int L, int D, int H);
+
     /* out (B, C) = mean over the L positions of in (B, L, C). */
     void (*mean_time_fwd)(dm_backend *be, float *out, const float *in, int B, int L, int C);
     void (*mean_time_bwd)(dm_backend *be, float *grad_in, const float *grad_out, int B, int L,

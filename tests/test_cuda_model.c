@@ -61,6 +61,41 @@ static void expect_close_params(dm_net *m, const float *got, const float *ref, c
     }
 }
 
+/* expect_close_params after several training steps. A conv pre-activation within rounding of ReLU's
+ * kink can fall on different sides on the two backends at some step (the persistent LSTM's sums, in
+ * another order than the per-step GEMMs, are enough: observed in the cnnrnn, 5 of conv1.weight's 4,608
+ * elements, all of one output channel, up to 1.8 × the tolerance); the channel's whole gradient term
+ * then differs for one row, and Adam (lr 0.01) carries it. So per convolution weight at most `fields`
+ * output channels (shape[1] · shape[2] elements each) may differ beyond the tolerance; every other
+ * element, and every other tensor, must be within it. */
+static void expect_close_params_kinks(dm_net *m, const float *got, const float *ref, int fields, const char *what,
+                                      const char *arch) {
+    int32_t nt;
+    const dm_tensor_info *t = dm_net_tensors(m, &nt);
+    for (int i = 0; i < nt; i++) {
+        char w[128];
+        snprintf(w, sizeof w, "%s: %s", what, t[i].name);
+        if (strncmp(t[i].name, "conv", 4) != 0 || t[i].ndim != 3 || !strstr(t[i].name, ".weight")) {
+            expect_close(got + t[i].offset, ref + t[i].offset, (size_t)t[i].numel, w, arch);
+            continue;
+        }
+        const float *g = got + t[i].offset, *r = ref + t[i].offset;
+        double mx = 0;
+        for (int64_t k = 0; k < t[i].numel; k++) mx = fmax(mx, fabs(r[k]));
+        int64_t per = t[i].shape[1] * t[i].shape[2];
+        int crossed = 0;
+        for (int64_t c = 0; c < t[i].shape[0]; c++) {
+            bool beyond = false;
+            for (int64_t k = c * per; k < (c + 1) * per; k++)
+                beyond |= fabs((double)g[k] - r[k]) > REL_NORM * (mx > 0 ? mx : 1) + 1e-3 * fabs(r[k]);
+            crossed += beyond;
+        }
+        cr_expect(crossed <= fields, "%s %s: %d output channels beyond the tolerance (at most %d may cross a ReLU kink)",
+                  arch, w, crossed, fields);
+        if (crossed) cr_log_info("%s %s: %d output channel(s) beyond the tolerance (a ReLU kink crossed)", arch, w, crossed);
+    }
+}
+
 /* The optimised inputs of a model with ReLU (cnn, cnnrnn) after several steps. Rounding differences
  * between the backends (within REL_NORM) can put a conv pre-activation on the other side of ReLU's
  * kink at some step; the two sides differ by a whole gradient term, which changes the next update of
@@ -286,7 +321,7 @@ Test(cuda_model, resident_training_run, .init = setup, .fini = teardown) {
         cr_assert_eq(dm_net_train(mc, &tr, &va, &o, &pc, &sc, lc), DM_STATUS_OK, "%s", dm_last_error());
         cr_assert_eq(dm_net_train(mr, &tr, &va, &o, &pr, &sr, lr), DM_STATUS_OK, "%s", dm_last_error());
         const char *name = dm_arch_name((dm_arch)a);
-        expect_close_params(mr, lc, lr, "parameters after 2 epochs", name);
+        expect_close_params_kinks(mr, lc, lr, 1, "parameters after 2 epochs", name);
         if (a == dm_arch_count() - 1 && second_run_wanted()) { /* DanQ: conv, pool, BiLSTM; bit for bit */
             dm_net *mc2, *mr2;
             make_pair((dm_arch)a, 32, &mc2, &mr2);

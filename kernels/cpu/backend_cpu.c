@@ -118,7 +118,13 @@ static void cpu_destroy(dm_backend *be) {
         .optin_rmsprop = dm_cpu_optin_rmsprop##sfx, .lerp = dm_cpu_lerp##sfx,                      \
         .axpy = dm_cpu_axpy##sfx, .ism_variants = dm_cpu_ism_variants##sfx,                        \
         .ism_collect = dm_cpu_ism_collect##sfx, .ism_reduce = dm_cpu_ism_reduce##sfx,              \
+        .lstm_trunc = DM_CPU_LSTM_TRUNC##sfx,                                                      \
     }
+
+/* The truncated reruns of temporal scores: the reference has the op; the fast backend leaves it to the
+ * host (per-truncation lstm_fwd calls, its threaded path). */
+#define DM_CPU_LSTM_TRUNC     NULL
+#define DM_CPU_LSTM_TRUNC_ref dm_cpu_lstm_trunc_ref
 
 static const struct dm_backend_i dm_cpu_table = DM_CPU_TABLE();
 static const struct dm_backend_i dm_cpu_ref_table = DM_CPU_TABLE(_ref);

@@ -69,6 +69,8 @@ DM_CPU_OP_DECL(lstm_bwd, float *grad_x, float *grad_w_ih, float *grad_w_hh, floa
                float *grad_b_hh, float *grad_gates, const float *grad_h, const float *x,
                const float *h, const float *gates, const float *cell, const float *w_ih,
                const float *w_hh, int B, int L, int D, int H, int n_dir)
+bool dm_cpu_lstm_trunc_ref(dm_backend *be, float *out, const float *x, const float *w_ih, const float *w_hh,
+                           const float *b_ih, const float *b_hh, int B, int L, int D, int H);
 DM_CPU_OP_DECL(mean_time_fwd, float *out, const float *in, int B, int L, int C)
 DM_CPU_OP_DECL(mean_time_bwd, float *grad_in, const float *grad_out, int B, int L, int C)
 DM_CPU_OP_DECL(dense_fwd, float *out, const float *in, const float *w, const float *b, int B, int Ci,

@@ -14,6 +14,7 @@
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cpu.h"
@@ -47,6 +48,41 @@ void dm_cpu_lstm_fwd_ref(dm_backend *be, float *h, float *gates, float *cell, co
                     h[((int64_t)b * L + t) * HD + d * H + j] = (float)(gt[3 * H + j] * tanh(c));
                 }
             }
+}
+
+/* Temporal scores' truncated reruns (backend.h lstm_trunc): every run from zero state, in double. */
+bool dm_cpu_lstm_trunc_ref(dm_backend *be, float *out, const float *x, const float *w_ih, const float *w_hh,
+                           const float *b_ih, const float *b_hh, int B, int L, int D, int H) {
+    (void)be;
+    int G = 4 * H;
+    double *hc = malloc(sizeof(double) * (size_t)(3 * H + G));
+    if (!hc) return false;
+    double *hv = hc, *cv = hc + H, *sum = hc + 2 * H, *a = hc + 3 * H;
+    for (int b = 0; b < B; b++)
+        for (int n = 1; n <= L; n++)
+            for (int p = 0; p < 2; p++) {
+                int d = p == 0 ? 1 : 0;
+                float *o = out + (((int64_t)b * L + n - 1) * 2 + p) * H;
+                for (int j = 0; j < H; j++) hv[j] = cv[j] = sum[j] = 0.0;
+                for (int s = 0; s < n; s++) {
+                    int t = p == 0 ? n - 1 - s : L - n + s;
+                    const float *xt = x + ((int64_t)b * L + t) * D;
+                    for (int r = 0; r < G; r++) {
+                        double v = (double)b_ih[d * G + r] + b_hh[d * G + r];
+                        for (int k = 0; k < D; k++) v += (double)w_ih[((int64_t)d * G + r) * D + k] * xt[k];
+                        for (int k = 0; k < H; k++) v += (double)w_hh[((int64_t)d * G + r) * H + k] * hv[k];
+                        a[r] = r / H == 2 ? tanh(v) : 1.0 / (1.0 + exp(-v));
+                    }
+                    for (int j = 0; j < H; j++) {
+                        cv[j] = a[H + j] * cv[j] + a[j] * a[2 * H + j];
+                        hv[j] = a[3 * H + j] * tanh(cv[j]);
+                        sum[j] += hv[j];
+                    }
+                }
+                for (int j = 0; j < H; j++) o[j] = (float)sum[j];
+            }
+    free(hc);
+    return true;
 }
 
 void dm_cpu_lstm_bwd_ref(dm_backend *be, float *grad_x, float *grad_w_ih, float *grad_w_hh,

@@ -115,7 +115,7 @@ static const struct dm_backend_i dm_cuda_table = {
     .maxpool_fwd = dm_cuda_maxpool_fwd, .maxpool_bwd = dm_cuda_maxpool_bwd,
     .gmax_fwd = dm_cuda_gmax_fwd, .gmax_bwd = dm_cuda_gmax_bwd,
     .dropout_fwd = dm_cuda_dropout_fwd, .dropout_bwd = dm_cuda_dropout_bwd,
-    .lstm_fwd = dm_cuda_lstm_fwd, .lstm_bwd = dm_cuda_lstm_bwd,
+    .lstm_fwd = dm_cuda_lstm_fwd, .lstm_bwd = dm_cuda_lstm_bwd, .lstm_trunc = dm_cuda_lstm_trunc,
     .mean_time_fwd = dm_cuda_mean_time_fwd, .mean_time_bwd = dm_cuda_mean_time_bwd,
     .dense_fwd = dm_cuda_dense_fwd, .dense_bwd = dm_cuda_dense_bwd,
     .logsoftmax_fwd = dm_cuda_logsoftmax_fwd, .logsoftmax_bwd = dm_cuda_logsoftmax_bwd,
@@ -157,6 +157,13 @@ dm_status dm_backend_cuda_create(dm_backend **out, int device) {
     be->n_threads = 1;
     be->ctx = ctx;
     ctx->device = device;
+    /* DM_CUDA_LSTM: "step" keeps lstm.cu's per-step reference path; "persist" (or unset) the default */
+    const char *lstm = getenv("DM_CUDA_LSTM");
+    if (lstm && *lstm && strcmp(lstm, "step") != 0 && strcmp(lstm, "persist") != 0) {
+        dm_backend_free(be);
+        return dm_error(DM_STATUS_ARG, "DM_CUDA_LSTM=%s: expected step or persist", lstm);
+    }
+    ctx->lstm_step = lstm && strcmp(lstm, "step") == 0;
     struct cudaDeviceProp prop;
     const char *step = "cudaSetDevice";
     if ((err = cudaSetDevice(device)) == cudaSuccess && (step = "cudaGetDeviceProperties") &&

@@ -37,6 +37,7 @@ typedef struct dm_cuda_ctx {
     size_t cap[DM_CUDA_SCRATCH_N];
     int64_t n_grow;           /* how often scratch was (re)allocated */
     void *cudnn;              /* cudnn.c's state once attached, else NULL */
+    bool lstm_step;           /* DM_CUDA_LSTM=step: lstm.cu's per-step path instead of the persistent one */
 } dm_cuda_ctx;
 
 static inline cudaStream_t dm_cuda_stream(dm_backend *be) { return ((dm_cuda_ctx *)be->ctx)->stream; }
@@ -61,6 +62,19 @@ void dm_cudnn_free(dm_backend *be);
 /* Reductions shared by several ops (reduce.cu). */
 cudaError_t dm_cuda_colsum_add_launch(float *dst1, float *dst2, const float *src, int rows, int cols,
                                       cudaStream_t stream);
+
+/* The persistent LSTM (lstm_persist.cu; lstm.cu's entries call it unless DM_CUDA_LSTM=step). */
+bool dm_cuda_plstm_fits(int H);
+cudaError_t dm_cuda_plstm_fwd_launch(float *h, float *gates, float *cell, const float *w_hh, const float *b_ih,
+                                     const float *b_hh, int B, int L, int H, int n_dir, cudaStream_t stream);
+cudaError_t dm_cuda_plstm_bwd_launch(float *grad_gates, const float *grad_h, const float *gates, const float *cell,
+                                     const float *w_hh, int B, int L, int H, int n_dir, cudaStream_t stream);
+cudaError_t dm_cuda_plstm_trunc_launch(float *out, const float *proj, const float *w_hh, const float *b_ih,
+                                       const float *b_hh, int B, int L, int H, cudaStream_t stream);
+size_t dm_cuda_plstm_wgrad_scratch(int B, int L, int H, int n_dir);
+cudaError_t dm_cuda_plstm_wgrad_launch(float *grad_w_hh, float *grad_b_ih, float *grad_b_hh, float *part,
+                                       const float *grad_gates, const float *h, int B, int L, int H, int n_dir,
+                                       cudaStream_t stream);
 
 /* ---- the backend-table entries, one file per op ---- */
 void dm_cuda_onehot(dm_backend *be, float *x, const uint8_t *codes, int B, int L, bool n_quarter);
@@ -91,6 +105,8 @@ void dm_cuda_lstm_bwd(dm_backend *be, float *grad_x, float *grad_w_ih, float *gr
                       float *grad_b_ih, float *grad_b_hh, float *grad_gates, const float *grad_h,
                       const float *x, const float *h, const float *gates, const float *cell,
                       const float *w_ih, const float *w_hh, int B, int L, int D, int H, int n_dir);
+bool dm_cuda_lstm_trunc(dm_backend *be, float *out, const float *x, const float *w_ih, const float *w_hh,
+                        const float *b_ih, const float *b_hh, int B, int L, int D, int H);
 void dm_cuda_mean_time_fwd(dm_backend *be, float *out, const float *in, int B, int L, int C);
 void dm_cuda_mean_time_bwd(dm_backend *be, float *grad_in, const float *grad_out, int B, int L, int C);
 void dm_cuda_dense_fwd(dm_backend *be, float *out, const float *in, const float *w, const float *b,

@@ -106,6 +106,11 @@ DM_KAPI void dm_cuda_lstm_fwd(dm_backend *be, float *h, float *gates, float *cel
     int64_t rows = (int64_t)B * L;
     /* gates (B·L, GD) = x (B·L, D) · W_ihᵀ (D, GD) + b_ih + b_hh */
     dm_cuda_gemm_rowmajor(be, false, true, (int)rows, GD, D, 1.0f, x, D, w_ih, D, 0.0f, gates, GD);
+    if (!((dm_cuda_ctx *)be->ctx)->lstm_step && dm_cuda_plstm_fits(H)) {   /* the biases are added inside */
+        dm_cuda_check(be, dm_cuda_plstm_fwd_launch(h, gates, cell, w_hh, b_ih, b_hh, B, L, H, n_dir, st),
+                      "lstm_fwd persistent");
+        return;
+    }
     DM_LAUNCH(lstm_bias_kernel, dm_cuda_grid(rows * GD), DM_CUDA_BLOCK, 0, st, gates, b_ih, b_hh, rows, GD);
     dm_cuda_check(be, cudaGetLastError(), "lstm_fwd bias");
     for (int s = 0; s < L; s++) {
@@ -127,6 +132,18 @@ DM_KAPI void dm_cuda_lstm_bwd(dm_backend *be, float *grad_x, float *grad_w_ih, f
     cudaStream_t st = dm_cuda_stream(be);
     int G = 4 * H, GD = n_dir * G, HD = n_dir * H;
     int64_t rows = (int64_t)B * L, nrec = (int64_t)n_dir * B * H;
+    if (!((dm_cuda_ctx *)be->ctx)->lstm_step && dm_cuda_plstm_fits(H)) {
+        float *part = dm_cuda_scratch(be, DM_CUDA_SCRATCH_A, dm_cuda_plstm_wgrad_scratch(B, L, H, n_dir));
+        if (!part) return;
+        dm_cuda_check(be, dm_cuda_plstm_bwd_launch(grad_gates, grad_h, gates, cell, w_hh, B, L, H, n_dir, st),
+                      "lstm_bwd persistent");
+        dm_cuda_check(be, dm_cuda_plstm_wgrad_launch(grad_w_hh, grad_b_ih, grad_b_hh, part, grad_gates, h, B, L, H,
+                                                     n_dir, st), "lstm_bwd weight gradients");
+        dm_cuda_gemm_rowmajor(be, true, false, GD, D, (int)rows, 1.0f, grad_gates, GD, x, D, 1.0f, grad_w_ih, D);
+        if (grad_x)
+            dm_cuda_gemm_rowmajor(be, false, false, (int)rows, D, GD, 1.0f, grad_gates, GD, w_ih, D, 0.0f, grad_x, D);
+        return;
+    }
     float *rec = dm_cuda_scratch(be, DM_CUDA_SCRATCH_A, (size_t)(2 * nrec));
     float *hprev = dm_cuda_scratch(be, DM_CUDA_SCRATCH_B, (size_t)(rows * HD));
     if (!rec || !hprev) return;
@@ -150,4 +167,18 @@ DM_KAPI void dm_cuda_lstm_bwd(dm_backend *be, float *grad_x, float *grad_w_ih, f
                               grad_w_hh + (int64_t)d * G * H, H);
     dm_cuda_check(be, dm_cuda_colsum_add_launch(grad_b_ih, grad_b_hh, grad_gates, (int)rows, GD, st), "lstm_bwd bias");
     if (grad_x) dm_cuda_gemm_rowmajor(be, false, false, (int)rows, D, GD, 1.0f, grad_gates, GD, w_ih, D, 0.0f, grad_x, D);
+}
+
+DM_KAPI bool dm_cuda_lstm_trunc(dm_backend *be, float *out, const float *x, const float *w_ih, const float *w_hh,
+                                const float *b_ih, const float *b_hh, int B, int L, int D, int H) {
+    if (((dm_cuda_ctx *)be->ctx)->lstm_step || !dm_cuda_plstm_fits(H)) return false;
+    if (B <= 0 || L <= 0) return true;
+    int64_t rows = (int64_t)B * L;
+    float *proj = dm_cuda_scratch(be, DM_CUDA_SCRATCH_A, (size_t)rows * 8 * H);
+    if (!proj) return true;   /* the failure is recorded */
+    /* proj (B·L, 2·4H) = x (B·L, D) · W_ihᵀ (D, 2·4H), both directions */
+    dm_cuda_gemm_rowmajor(be, false, true, (int)rows, 8 * H, D, 1.0f, x, D, w_ih, D, 0.0f, proj, 8 * H);
+    dm_cuda_check(be, dm_cuda_plstm_trunc_launch(out, proj, w_hh, b_ih, b_hh, B, L, H, dm_cuda_stream(be)),
+                  "lstm_trunc persistent");
+    return true;
 }
