@@ -195,8 +195,10 @@ static dm_status avg_flush(dm_track_avg *a, int64_t upto) {
         k = j;
     }
     int64_t keep = a->hi - upto;
-    memmove(a->sum, a->sum + n, sizeof(double) * (size_t)keep);
-    memmove(a->cnt, a->cnt + n, sizeof(int32_t) * (size_t)keep);
+    if (keep > 0) {   /* (nothing held yet: the buffers may still be NULL) */
+        memmove(a->sum, a->sum + n, sizeof(double) * (size_t)keep);
+        memmove(a->cnt, a->cnt + n, sizeof(int32_t) * (size_t)keep);
+    }
     a->lo = upto;
     return DM_STATUS_OK;
 }
