@@ -31,21 +31,9 @@ static int cli(const char *fmt, ...) {
 
 static char *slurp(const char *name) { return dm_test_slurp_in(dir, name); }
 
-static bool exists(const char *name) {
-    char path[512];
-    struct stat st;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return stat(path, &st) == 0;
-}
+static bool exists(const char *name) { return dm_test_exists_in(dir, name); }
 
-static void write_file(const char *name, const char *text) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    cr_assert(f);
-    fputs(text, f);
-    fclose(f);
-}
+static void write_file(const char *name, const char *text) { dm_test_write_in(dir, name, text); }
 
 static int n_lines(const char *s) {
     int n = 0;

@@ -132,12 +132,7 @@ static int run(const char *fmt, ...) {
                           dir, DM_TEST_CLI, args);
 }
 
-static bool exists(const char *name) {
-    char p[4200];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    struct stat sb;
-    return stat(p, &sb) == 0;
-}
+static bool exists(const char *name) { return dm_test_exists_in(dir, name); }
 
 /* ---- the independent expectation ------------------------------------------------------------------- */
 
@@ -347,13 +342,7 @@ static void expect_failure(int rc, const char *args, const char *needle) {
     cr_assert(!exists("bad.bw") && !exists("bad.bedGraph") && !exists("bad.peaks.bed"), "%s: output written", args);
 }
 
-static void write_file(const char *name, const char *text) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    fputs(text, f);
-    fclose(f);
-}
+static void write_file(const char *name, const char *text) { dm_test_write_in(dir, name, text); }
 
 Test(scan, bad_inputs) {
     write_file("unknown.bed", "chr1\t0\t100\nchrX\t0\t100\n");

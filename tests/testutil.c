@@ -95,6 +95,22 @@ char *dm_test_slurp_in(const char *dir, const char *name) {
     return buf;
 }
 
+void dm_test_write_in(const char *dir, const char *name, const char *text) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    cr_assert(f, "cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+bool dm_test_exists_in(const char *dir, const char *name) {
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return stat(path, &st) == 0;
+}
+
 int dm_test_system(const char *fmt, ...) {
     char cmd[8192];
     va_list ap;

@@ -61,6 +61,10 @@ void dm_test_rmdir(const char *dir);
  * cannot be opened. A static buffer, overwritten by the next call (the CLI tests' out and err). */
 char *dm_test_slurp_in(const char *dir, const char *name);
 
+/* Writes `text` to dir/name (the test fails when it cannot); whether dir/name exists. */
+void dm_test_write_in(const char *dir, const char *name, const char *text);
+bool dm_test_exists_in(const char *dir, const char *name);
+
 /* Runs a shell command, returns its exit status (0..255), or -1. */
 int dm_test_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
