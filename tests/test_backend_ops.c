@@ -246,6 +246,7 @@ Test(backend_ops, conv1d, .init = setup, .fini = teardown) {
     check_conv(3, 13, 20, 33, 3, 2, true);    /* direct forward (K·Ci 60), GEMM input gradient (Ci > 16) */
     check_conv(2, 17, 40, 7, 7, 3, true);     /* GEMM forward (K·Ci 280) and input gradient */
     check_conv(2, 9, 4, 130, 9, 0, false);    /* more channels than one block: the co loop wraps */
+    check_conv(7, 300, 4, 40, 5, 2, false);   /* bias column sum in 2 × 9 blocks, a short last chunk */
     if (small_only()) return;
     check_conv(256, 101, 4, 128, 9, 0, true);     /* CNN conv1 */
     check_conv(256, 46, 128, 128, 5, 0, true);    /* CNN conv2 */

@@ -101,6 +101,7 @@ static void cuda_destroy(dm_backend *be) {
 #endif
     for (int s = 0; s < DM_CUDA_SCRATCH_N; s++)
         if (ctx->scratch[s]) cudaFree(ctx->scratch[s]);
+    if (ctx->colsum_count) cudaFree(ctx->colsum_count);
     if (ctx->blas) cublasDestroy(ctx->blas);
     if (ctx->stream) cudaStreamDestroy(ctx->stream);
     free(ctx);

@@ -155,7 +155,7 @@ DM_KAPI void dm_cuda_conv1d_bwd(dm_backend *be, float *grad_in, float *grad_w, f
     int Lo = conv_lo(Li, K, pad), KCi = K * Ci;
     if (B <= 0 || Lo <= 0 || Co <= 0) return;
     int64_t rows = (int64_t)B * Lo;
-    dm_cuda_check(be, dm_cuda_colsum_add_launch(grad_b, NULL, grad_out, (int)rows, Co, s), "conv1d_bwd bias");
+    dm_cuda_colsum_add(be, grad_b, NULL, grad_out, (int)rows, Co, "conv1d_bwd bias");
     /* grad_w (Co, K·Ci) += grad_outᵀ (Co, rows) · col (rows, K·Ci) */
     float *col = dm_cuda_scratch(be, DM_CUDA_SCRATCH_A, (size_t)rows * KCi);
     if (!col) return;
