@@ -122,6 +122,11 @@ void dm_cuda_dense_fwd(dm_backend *be, float *out, const float *in, const float 
 void dm_cuda_dense_bwd(dm_backend *be, float *grad_in, float *grad_w, float *grad_b,
                        const float *grad_out, const float *in, const float *w, int B, int Ci, int Co);
 void dm_cuda_logsoftmax_fwd(dm_backend *be, float *logprob, const float *logits, int B, int C);
+void dm_cuda_head_fwd(dm_backend *be, float *logprob, float *logits, const float *in, const float *w,
+                      const float *b, int B, int Ci, int C);
+void dm_cuda_head_bwd(dm_backend *be, float *grad_in, float *grad_w, float *grad_b, float *grad_logits,
+                      float *loss, float *grad_logprob, const float *logprob, const int8_t *labels,
+                      float scale, const float *in, const float *w, int B, int Ci, int C);
 void dm_cuda_logsoftmax_bwd(dm_backend *be, float *grad_logits, const float *grad_logprob,
                             const float *logprob, int B, int C);
 void dm_cuda_nll(dm_backend *be, float *loss, float *grad_logprob, const float *logprob,
