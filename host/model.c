@@ -316,9 +316,10 @@ void dm_net_zero_grad(dm_net *m) {
 
 /* ---- fusions: runs of layers that one backend entry does (backend.h, "fused ops") ---------------- */
 
-enum { DM_FUSE_HEAD };   /* head_fwd / head_bwd */
+enum { DM_FUSE_HEAD, DM_FUSE_CONV_RELU };   /* head_fwd / head_bwd; conv1d_relu_fwd (forward only) */
 static const struct { int n; dm_layer_op ops[2]; } fusions[] = {
     [DM_FUSE_HEAD] = {2, {DM_LAYER_DENSE, DM_LAYER_LOGSOFTMAX}},
+    [DM_FUSE_CONV_RELU] = {2, {DM_LAYER_CONV, DM_LAYER_RELU}},
 };
 
 /* The fusion of layers [i, i + n), i + n ≤ to, that the backend has; −1 if none (or DM_FUSE=off). */
@@ -327,7 +328,7 @@ static int fusion_at(const dm_net *m, int i, int to) {
     bool off = env && strcmp(env, "off") == 0;
     const struct dm_backend_i *op = m->be->i;
     for (int f = 0; f < (int)(sizeof fusions / sizeof *fusions) && !off; f++) {
-        bool has = f == DM_FUSE_HEAD && op->head_fwd && op->head_bwd;
+        bool has = f == DM_FUSE_HEAD ? op->head_fwd && op->head_bwd : op->conv1d_relu_fwd != NULL;
         int k = 0, n = fusions[f].n;
         if (!has || i < 0 || i + n > to) continue;
         while (k < n && m->layer[i + k].op == fusions[f].ops[k]) k++;
@@ -357,11 +358,18 @@ static const float *layers_fwd(dm_net *m, int from, int to, const float *in, int
         int64_t nin = (int64_t)B * l->len_in * l->ch_in;
         int t = l->tensor;
         const float *y = b->out;
-        if (fusion_at(m, i, to) == DM_FUSE_HEAD) {    /* dense → log-softmax */
+        int f = fusion_at(m, i, to);
+        if (f == DM_FUSE_HEAD) {    /* dense → log-softmax */
             op->head_fwd(be, m->buf[i + 1].out, b->out, in, P(t), P(t + 1), B, l->ch_in, l->n);
             b->y = b->out;
             i++;
             in = m->buf[i].y = m->buf[i].out;
+            continue;
+        }
+        if (f == DM_FUSE_CONV_RELU && !m->buf[i + 1].out) {   /* conv → ReLU in place on its output */
+            op->conv1d_relu_fwd(be, b->out, in, P(t), P(t + 1), B, l->len_in, l->ch_in, l->n, l->k, l->pad);
+            in = b->y = m->buf[i + 1].y = b->out;
+            i++;
             continue;
         }
         switch (l->op) {

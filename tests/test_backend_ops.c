@@ -225,6 +225,12 @@ static void check_conv(int B, int Li, int Ci, int Co, int K, int pad, bool with_
     g_ref->i->conv1d_fwd(g_ref, ref, in, w, b, B, Li, Ci, Co, K, pad);
     snprintf(what, sizeof what, "conv1d_fwd B%d Li%d Ci%d Co%d K%d pad%d", B, Li, Ci, Co, K, pad);
     expect_f(d_out, ref, nout, TOL_SUM, what);
+    /* the fused conv + ReLU against conv1d_fwd then relu_fwd of the reference (the same sums: TOL_SUM) */
+    float *d_outr = dev_new(NULL, 4 * nout);
+    g_cuda->i->conv1d_relu_fwd(g_cuda, d_outr, d_in, d_w, d_b, B, Li, Ci, Co, K, pad);
+    g_ref->i->relu_fwd(g_ref, ref, ref, (int64_t)nout);
+    snprintf(what, sizeof what, "conv1d_relu_fwd B%d Li%d Ci%d Co%d K%d pad%d", B, Li, Ci, Co, K, pad);
+    expect_f(d_outr, ref, nout, TOL_SUM, what);
     float *d_go = dev_new(go, 4 * nout), *d_gw = dev_new(gw0, 4 * nw), *d_gb = dev_new(gb0, 4 * (size_t)Co);
     float *d_gi = with_grad_in ? dev_new(NULL, 4 * nin) : NULL;
     g_cuda->i->conv1d_bwd(g_cuda, d_gi, d_gw, d_gb, d_go, d_in, d_w, B, Li, Ci, Co, K, pad);

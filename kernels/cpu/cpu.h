@@ -98,6 +98,8 @@ DM_CPU_OP_DECL(optin_rmsprop, float *z, float *v, const float *grad, const float
 
 /* The fused entries (fused.c): the unfused ops in sequence, through be->i (so one body serves both CPU
  * backends). */
+void dm_cpu_conv1d_relu_fwd(dm_backend *be, float *out, const float *in, const float *w, const float *b, int B,
+                            int Li, int Ci, int Co, int K, int pad);
 void dm_cpu_head_fwd(dm_backend *be, float *logprob, float *logits, const float *in, const float *w,
                      const float *b, int B, int Ci, int C);
 void dm_cpu_head_bwd(dm_backend *be, float *grad_in, float *grad_w, float *grad_b, float *grad_logits,

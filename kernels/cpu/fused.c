@@ -2,9 +2,15 @@
  * fused.c: the fused entries of the backend table (backend.h) on the CPU backends: each calls the ops
  * it fuses, in order, through the backend's own table (the fast ops in "cpu", the naive ones in
  * "cpu-ref"), so a model run with the fused entries is byte-identical to one without them. The CUDA
- * backend runs each as one kernel (kernels/cuda/head.cu).
+ * backend runs each as one kernel (kernels/cuda/conv1d.cu, head.cu).
  */
 #include "cpu.h"
+
+void dm_cpu_conv1d_relu_fwd(dm_backend *be, float *out, const float *in, const float *w, const float *b, int B,
+                            int Li, int Ci, int Co, int K, int pad) {
+    be->i->conv1d_fwd(be, out, in, w, b, B, Li, Ci, Co, K, pad);
+    be->i->relu_fwd(be, out, out, (int64_t)B * (Li + 2 * pad - K + 1) * Co);
+}
 
 void dm_cpu_head_fwd(dm_backend *be, float *logprob, float *logits, const float *in, const float *w,
                      const float *b, int B, int Ci, int C) {

@@ -122,6 +122,8 @@ void dm_cuda_dense_fwd(dm_backend *be, float *out, const float *in, const float 
 void dm_cuda_dense_bwd(dm_backend *be, float *grad_in, float *grad_w, float *grad_b,
                        const float *grad_out, const float *in, const float *w, int B, int Ci, int Co);
 void dm_cuda_logsoftmax_fwd(dm_backend *be, float *logprob, const float *logits, int B, int C);
+void dm_cuda_conv1d_relu_fwd(dm_backend *be, float *out, const float *in, const float *w, const float *b,
+                             int B, int Li, int Ci, int Co, int K, int pad);
 void dm_cuda_head_fwd(dm_backend *be, float *logprob, float *logits, const float *in, const float *w,
                       const float *b, int B, int Ci, int C);
 void dm_cuda_head_bwd(dm_backend *be, float *grad_in, float *grad_w, float *grad_b, float *grad_logits,
