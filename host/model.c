@@ -324,9 +324,9 @@ static const struct { int n; dm_layer_op ops[2]; } fusions[] = {
 
 /* The fusion of layers [i, i + n), i + n ≤ to, that the backend has; −1 if none (or DM_FUSE=off). */
 static int fusion_at(const dm_net *m, int i, int to) {
-    const char *env = getenv("DM_FUSE");
-    bool off = env && strcmp(env, "off") == 0;
+    const char *env = getenv("DM_FUSE");   /* "off": every layer by its own op (comparisons, counts) */
     const struct dm_backend_i *op = m->be->i;
+    bool off = env && strcmp(env, "off") == 0;
     for (int f = 0; f < (int)(sizeof fusions / sizeof *fusions) && !off; f++) {
         bool has = f == DM_FUSE_HEAD ? op->head_fwd && op->head_bwd : op->conv1d_relu_fwd != NULL;
         int k = 0, n = fusions[f].n;

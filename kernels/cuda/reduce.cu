@@ -84,7 +84,7 @@ DM_KAPI cudaError_t dm_cuda_colsum_add_launch(float *dst1, float *dst2, const fl
 DM_KAPI void dm_cuda_colsum_add(dm_backend *be, float *dst1, float *dst2, const float *src, int rows, int cols,
                                 const char *what) {
     if (rows <= 0 || cols <= 0) return;
-    dm_cuda_ctx *ctx = be->ctx;
+    dm_cuda_ctx *ctx = (dm_cuda_ctx *)be->ctx;
     int gx = (cols + DM_COLSUM_COLS - 1) / DM_COLSUM_COLS, R = colsum_chunks(rows, cols);
     float *part = NULL;
     if (R > 1 && gx <= DM_CUDA_COLSUM_GROUPS) {
