@@ -314,6 +314,36 @@ void dm_net_zero_grad(dm_net *m) {
 #define P(ti) (m->params + m->tensors[ti].offset)
 #define G(ti) (m->grads + m->tensors[ti].offset)
 
+/* ---- fusions: runs of layers that one backend entry does (backend.h, "fused ops") ---------------- */
+
+enum { DM_FUSE_HEAD, DM_FUSE_CONV_RELU };   /* head_fwd / head_bwd; conv1d_relu_fwd (forward only) */
+static const struct { int n; dm_layer_op ops[2]; } fusions[] = {
+    [DM_FUSE_HEAD] = {2, {DM_LAYER_DENSE, DM_LAYER_LOGSOFTMAX}},
+    [DM_FUSE_CONV_RELU] = {2, {DM_LAYER_CONV, DM_LAYER_RELU}},
+};
+
+/* The fusion of layers [i, i + n), i + n ≤ to, that the backend has; −1 if none (or DM_FUSE=off). */
+static int fusion_at(const dm_net *m, int i, int to) {
+    const char *env = getenv("DM_FUSE");   /* "off": every layer by its own op (comparisons, counts) */
+    const struct dm_backend_i *op = m->be->i;
+    bool off = env && strcmp(env, "off") == 0;
+    for (int f = 0; f < (int)(sizeof fusions / sizeof *fusions) && !off; f++) {
+        bool has = f == DM_FUSE_HEAD ? op->head_fwd && op->head_bwd : op->conv1d_relu_fwd != NULL;
+        int k = 0, n = fusions[f].n;
+        if (!has || i < 0 || i + n > to) continue;
+        while (k < n && m->layer[i + k].op == fusions[f].ops[k]) k++;
+        if (k == n) return f;
+    }
+    return -1;
+}
+
+/* The fusion ending at layer i (its first layer in *first), or −1. */
+static int fusion_ending(const dm_net *m, int i, int *first) {
+    for (int f = 0; f < (int)(sizeof fusions / sizeof *fusions); f++)
+        if (fusion_at(m, i - fusions[f].n + 1, i + 1) == f) return *first = i - fusions[f].n + 1, f;
+    return -1;
+}
+
 /* ---- forward ---------------------------------------------------------------------------------- */
 
 /* Layers [from, to) on input `in` (the output of layer from−1, or x); returns what the last one
@@ -328,6 +358,20 @@ static const float *layers_fwd(dm_net *m, int from, int to, const float *in, int
         int64_t nin = (int64_t)B * l->len_in * l->ch_in;
         int t = l->tensor;
         const float *y = b->out;
+        int f = fusion_at(m, i, to);
+        if (f == DM_FUSE_HEAD) {    /* dense → log-softmax */
+            op->head_fwd(be, m->buf[i + 1].out, b->out, in, P(t), P(t + 1), B, l->ch_in, l->n);
+            b->y = b->out;
+            i++;
+            in = m->buf[i].y = m->buf[i].out;
+            continue;
+        }
+        if (f == DM_FUSE_CONV_RELU && !m->buf[i + 1].out) {   /* conv → ReLU in place on its output */
+            op->conv1d_relu_fwd(be, b->out, in, P(t), P(t + 1), B, l->len_in, l->ch_in, l->n, l->k, l->pad);
+            in = b->y = m->buf[i + 1].y = b->out;
+            i++;
+            continue;
+        }
         switch (l->op) {
         case DM_LAYER_CONV:
             op->conv1d_fwd(be, b->out, in, P(t), P(t + 1), B, l->len_in, l->ch_in, l->n, l->k, l->pad);
@@ -426,15 +470,27 @@ dm_status dm_net_logprob(const dm_net *m, float *logprob) {
 
 /* ---- backward --------------------------------------------------------------------------------- */
 
-/* Backward from the log-softmax gradient through every layer; input gradient into m->g_x when
- * want_dx (otherwise the first layer's input gradient is skipped). */
-static dm_status model_backward(dm_net *m, bool want_dx) {
+/* Backward through every layer from the log-softmax gradient: given in G_LOGPROB (labels NULL), or
+ * the NLL's of `labels` (backend memory) with scale 1/denom. Input gradient into m->g_x when want_dx
+ * (otherwise the first layer's input gradient is skipped). */
+static dm_status model_backward(dm_net *m, bool want_dx, const int8_t *labels, float scale) {
     const struct dm_backend_i *op = m->be->i;
     dm_backend *be = m->be;
-    int B = m->last_B;
-    for (int i = m->n_layers - 1; i >= 0; i--) {
+    int B = m->last_B, top = m->n_layers - 1, first;
+    bool nll_fused = fusion_ending(m, top, &first) == DM_FUSE_HEAD;
+    if (labels && !nll_fused) op->nll(be, m->loss, G_LOGPROB(m), LOGPROB(m), labels, B, scale);
+    for (int i = top; i >= 0; i--) {
         const dm_layer *l = &m->layer[i];
         const dm_lbuf *b = &m->buf[i];
+        if (fusion_ending(m, i, &first) == DM_FUSE_HEAD) {    /* (NLL →) log-softmax → dense */
+            const dm_layer *d = &m->layer[first];
+            int td = d->tensor;
+            op->head_bwd(be, first > 0 ? m->buf[first - 1].g : (want_dx ? m->g_x : NULL), G(td), G(td + 1),
+                         m->buf[first].g, m->loss, b->g, b->out, i == top ? labels : NULL, scale,
+                         first > 0 ? m->buf[first - 1].y : m->x, P(td), B, d->ch_in, d->n);
+            i = first;
+            continue;
+        }
         const float *in = i > 0 ? m->buf[i - 1].y : m->x;
         float *g_in = i > 0 ? m->buf[i - 1].g : (want_dx ? m->g_x : NULL);
         int64_t nin = (int64_t)B * l->len_in * l->ch_in;
@@ -479,8 +535,7 @@ dm_status dm_net_backward(dm_net *m, const int8_t *labels, int32_t B, double den
     if (B != m->last_B) return dm_error(DM_STATUS_ARG, "model: backward batch %d != forward %d", B, m->last_B);
     dm_backend *be = m->be;
     be->i->upload(be, m->labels, labels, (size_t)B);
-    be->i->nll(be, m->loss, G_LOGPROB(m), LOGPROB(m), m->labels, B, (float)(1.0 / denom));
-    DM_TRY(model_backward(m, grad_x != NULL));
+    DM_TRY(model_backward(m, grad_x != NULL, m->labels, (float)(1.0 / denom)));
     if (grad_x) be->i->download(be, grad_x, m->g_x, sizeof(float) * (size_t)B * m->hp.len * 4);
     if (loss) {
         float l[4096];
@@ -498,8 +553,7 @@ dm_status dm_net_backward(dm_net *m, const int8_t *labels, int32_t B, double den
 dm_status dm_net_backward_data(dm_net *m, dm_devdata *d, int64_t i0, int32_t B, double denom) {
     if (B != m->last_B) return dm_error(DM_STATUS_ARG, "model: backward batch %d != forward %d", B, m->last_B);
     dm_backend *be = m->be;
-    be->i->nll(be, m->loss, G_LOGPROB(m), LOGPROB(m), m->labels, B, (float)(1.0 / denom));
-    DM_TRY(model_backward(m, false));
+    DM_TRY(model_backward(m, false, m->labels, (float)(1.0 / denom)));
     be->i->copy(be, d->loss + i0, m->loss, sizeof(float) * (size_t)B);
     return dm_backend_status(be);
 }
@@ -507,13 +561,13 @@ dm_status dm_net_backward_data(dm_net *m, dm_devdata *d, int64_t i0, int32_t B, 
 dm_status dm_net_backward_input(dm_net *m, const float *grad_logprob, int32_t B) {
     if (B != m->last_B) return dm_error(DM_STATUS_ARG, "model: backward batch %d != forward %d", B, m->last_B);
     m->be->i->copy(m->be, G_LOGPROB(m), grad_logprob, sizeof(float) * 2 * (size_t)B);
-    return model_backward(m, true);
+    return model_backward(m, true, NULL, 0.0f);
 }
 
 dm_status dm_net_backward_from(dm_net *m, const float *grad_logprob, int32_t B, float *grad_x) {
     if (B != m->last_B) return dm_error(DM_STATUS_ARG, "model: backward batch %d != forward %d", B, m->last_B);
     m->be->i->upload(m->be, G_LOGPROB(m), grad_logprob, sizeof(float) * 2 * (size_t)B);
-    DM_TRY(model_backward(m, grad_x != NULL));
+    DM_TRY(model_backward(m, grad_x != NULL, NULL, 0.0f));
     if (grad_x) m->be->i->download(m->be, grad_x, m->g_x, sizeof(float) * (size_t)B * m->hp.len * 4);
     return dm_backend_status(m->be);
 }

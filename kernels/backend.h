@@ -125,6 +125,23 @@ struct dm_backend_i {
     void (*nll)(dm_backend *be, float *loss, float *grad_logprob, const float *logprob,
                 const int8_t *labels, int B, float scale);
 
+    /* ---- fused ops: each is exactly the sequence of the ops it names (the CPU backends call that
+     * sequence, kernels/cpu/fused.c; CUDA runs one kernel). host/model.c uses them where the layer list
+     * has the pattern; the unfused ops stay the reference the fused ones are tested against. ----
+     * conv1d_relu_fwd: conv1d_fwd(out, ...), then relu_fwd(out, out, B·Lo·Co) in place.
+     * head_fwd: dense_fwd(logits, in, w, b, B, Ci, C), then logsoftmax_fwd(logprob, logits, B, C).
+     * head_bwd: when labels is not NULL (C = 2), first nll(loss, grad_logprob, logprob, labels, B,
+     *           scale), else grad_logprob is given (loss unused); then logsoftmax_bwd(grad_logits,
+     *           grad_logprob, logprob, B, C), then dense_bwd(grad_in, grad_w, grad_b, grad_logits, in,
+     *           w, B, Ci, C). */
+    void (*conv1d_relu_fwd)(dm_backend *be, float *out, const float *in, const float *w, const float *b,
+                            int B, int Li, int Ci, int Co, int K, int pad);
+    void (*head_fwd)(dm_backend *be, float *logprob, float *logits, const float *in, const float *w,
+                     const float *b, int B, int Ci, int C);
+    void (*head_bwd)(dm_backend *be, float *grad_in, float *grad_w, float *grad_b, float *grad_logits,
+                     float *loss, float *grad_logprob, const float *logprob, const int8_t *labels,
+                     float scale, const float *in, const float *w, int B, int Ci, int C);
+
     /* Clip every gradient element to [−clip, clip] (clip > 0), then Torch7 Adam: m, v moments;
      * θ −= step · m / (√v + eps) with step = lr · √(1 − β2^t) / (1 − β1^t) computed by the caller. */
     void (*adam)(dm_backend *be, float *param, const float *grad, float *m, float *v, int64_t n,

@@ -225,6 +225,12 @@ static void check_conv(int B, int Li, int Ci, int Co, int K, int pad, bool with_
     g_ref->i->conv1d_fwd(g_ref, ref, in, w, b, B, Li, Ci, Co, K, pad);
     snprintf(what, sizeof what, "conv1d_fwd B%d Li%d Ci%d Co%d K%d pad%d", B, Li, Ci, Co, K, pad);
     expect_f(d_out, ref, nout, TOL_SUM, what);
+    /* the fused conv + ReLU against conv1d_fwd then relu_fwd of the reference (the same sums: TOL_SUM) */
+    float *d_outr = dev_new(NULL, 4 * nout);
+    g_cuda->i->conv1d_relu_fwd(g_cuda, d_outr, d_in, d_w, d_b, B, Li, Ci, Co, K, pad);
+    g_ref->i->relu_fwd(g_ref, ref, ref, (int64_t)nout);
+    snprintf(what, sizeof what, "conv1d_relu_fwd B%d Li%d Ci%d Co%d K%d pad%d", B, Li, Ci, Co, K, pad);
+    expect_f(d_outr, ref, nout, TOL_SUM, what);
     float *d_go = dev_new(go, 4 * nout), *d_gw = dev_new(gw0, 4 * nw), *d_gb = dev_new(gb0, 4 * (size_t)Co);
     float *d_gi = with_grad_in ? dev_new(NULL, 4 * nin) : NULL;
     g_cuda->i->conv1d_bwd(g_cuda, d_gi, d_gw, d_gb, d_go, d_in, d_w, B, Li, Ci, Co, K, pad);
@@ -246,6 +252,7 @@ Test(backend_ops, conv1d, .init = setup, .fini = teardown) {
     check_conv(3, 13, 20, 33, 3, 2, true);    /* direct forward (K·Ci 60), GEMM input gradient (Ci > 16) */
     check_conv(2, 17, 40, 7, 7, 3, true);     /* GEMM forward (K·Ci 280) and input gradient */
     check_conv(2, 9, 4, 130, 9, 0, false);    /* more channels than one block: the co loop wraps */
+    check_conv(7, 300, 4, 40, 5, 2, false);   /* bias column sum in 2 × 9 blocks, a short last chunk */
     if (small_only()) return;
     check_conv(256, 101, 4, 128, 9, 0, true);     /* CNN conv1 */
     check_conv(256, 46, 128, 128, 5, 0, true);    /* CNN conv2 */
@@ -442,6 +449,59 @@ Test(backend_ops, head, .init = setup, .fini = teardown) {
         for (int k = 0; k < 6; k++) dev_take(ds[k], NULL, 4 * sz[k], "head input");
         float *hs[] = {in, w, b, go, gw, gb, ref, gi, lp, glog};
         for (int k = 0; k < 10; k++) free(hs[k]);
+    }
+}
+
+/* The fused head (head_fwd, head_bwd) against the unfused ops of the reference backend in sequence, with
+ * the NLL fused (labels) and with a given log-probability gradient. Tolerances: the logits are sums of
+ * Ci float products (TOL_SUM), and the log-probabilities, losses and gradients are a few float operations
+ * on them (TOL_SUM too); the parameter gradients sum over the B rows (tol_sum(B)). */
+static void check_head_fused(int B, int Ci, int Co, bool nll) {
+    char what[96];
+    size_t nin = (size_t)B * Ci, nw = (size_t)Co * Ci, nout = (size_t)B * Co;
+    float *in = rnd(nin, -1, 1, 61), *w = rnd(nw, -1, 1, 62), *b = rnd(Co, -1, 1, 63), *glp = rnd(nout, -1, 1, 64);
+    float *gw = rnd(nw, -1, 1, 65), *gb = rnd(Co, -1, 1, 66), *z = nan_host(nout), *lp = nan_host(nout);
+    float *gz = nan_host(nout), *gi = nan_host(nin), *loss = nan_host(B);
+    int8_t *lab = malloc(B);
+    for (int r = 0; r < B; r++) lab[r] = (int8_t)(r % 3 != 1);
+    float *d_in = dev_new(in, 4 * nin), *d_w = dev_new(w, 4 * nw), *d_b = dev_new(b, 4 * (size_t)Co);
+    float *d_z = dev_new(NULL, 4 * nout), *d_lp = dev_new(NULL, 4 * nout), *d_gz = dev_new(NULL, 4 * nout);
+    float *d_glp = dev_new(nll ? NULL : glp, 4 * nout), *d_gi = dev_new(NULL, 4 * nin);
+    float *d_gw = dev_new(gw, 4 * nw), *d_gb = dev_new(gb, 4 * (size_t)Co), *d_loss = dev_new(NULL, 4 * (size_t)B);
+    int8_t *d_lab = dev_new(lab, B);
+    g_cuda->i->head_fwd(g_cuda, d_lp, d_z, d_in, d_w, d_b, B, Ci, Co);
+    g_cuda->i->head_bwd(g_cuda, d_gi, d_gw, d_gb, d_gz, d_loss, d_glp, d_lp, nll ? d_lab : NULL, 1.0f / B, d_in, d_w,
+                        B, Ci, Co);
+    g_ref->i->dense_fwd(g_ref, z, in, w, b, B, Ci, Co);
+    g_ref->i->logsoftmax_fwd(g_ref, lp, z, B, Co);
+    if (nll) g_ref->i->nll(g_ref, loss, glp, lp, lab, B, 1.0f / B);
+    g_ref->i->logsoftmax_bwd(g_ref, gz, glp, lp, B, Co);
+    g_ref->i->dense_bwd(g_ref, gi, gw, gb, gz, in, w, B, Ci, Co);
+    snprintf(what, sizeof what, "head fused B%d Ci%d Co%d%s", B, Ci, Co, nll ? " nll" : "");
+    expect_f(d_z, z, nout, TOL_SUM, what);
+    expect_f(d_lp, lp, nout, TOL_SUM, what);
+    expect_f(d_gz, gz, nout, TOL_SUM, what);
+    expect_f(d_gi, gi, nin, TOL_SUM, what);
+    expect_f(d_gw, gw, nw, tol_sum(B), what);
+    expect_f(d_gb, gb, Co, tol_sum(B), what);
+    expect_f(d_glp, glp, nout, TOL_EXACT, what);            /* −1/B or 0 (nll), else untouched */
+    if (nll) expect_f(d_loss, loss, B, TOL_SUM, what);
+    else dev_take(d_loss, NULL, 4 * (size_t)B, "loss (unused)");
+    dev_take(d_lab, NULL, B, "labels");
+    void *ds[] = {d_in, d_w, d_b};
+    size_t sz[] = {nin, nw, Co};
+    for (int k = 0; k < 3; k++) dev_take(ds[k], NULL, 4 * sz[k], "head input");
+    float *hs[] = {in, w, b, glp, gw, gb, z, lp, gz, gi, loss};
+    for (int k = 0; k < 11; k++) free(hs[k]);
+    free(lab);
+}
+
+Test(backend_ops, head_fused, .init = setup, .fini = teardown) {
+    int shapes[][3] = {{1, 1, 2}, {3, 5, 2}, {5, 70, 3}, {4, 6, 9}, {256, 128, 2}, {256, 64, 2}};
+    for (int si = 0; si < 6; si++) {
+        int B = shapes[si][0], Ci = shapes[si][1], Co = shapes[si][2];
+        check_head_fused(B, Ci, Co, false);      /* {4, 6, 9}: wider than the fused kernel, the unfused pair */
+        if (Co == 2) check_head_fused(B, Ci, Co, true);
     }
 }
 

@@ -96,6 +96,16 @@ DM_CPU_OP_DECL(optin_objective, float *objective, float *grad, const float *x, c
 DM_CPU_OP_DECL(optin_rmsprop, float *z, float *v, const float *grad, const float *x, int64_t n_pos,
                float lr, float alpha, float eps, bool softmax)
 
+/* The fused entries (fused.c): the unfused ops in sequence, through be->i (so one body serves both CPU
+ * backends). */
+void dm_cpu_conv1d_relu_fwd(dm_backend *be, float *out, const float *in, const float *w, const float *b, int B,
+                            int Li, int Ci, int Co, int K, int pad);
+void dm_cpu_head_fwd(dm_backend *be, float *logprob, float *logits, const float *in, const float *w,
+                     const float *b, int B, int Ci, int C);
+void dm_cpu_head_bwd(dm_backend *be, float *grad_in, float *grad_w, float *grad_b, float *grad_logits,
+                     float *loss, float *grad_logprob, const float *logprob, const int8_t *labels, float scale,
+                     const float *in, const float *w, int B, int Ci, int C);
+
 /* ---- runtime ISA dispatch --------------------------------------------------------------------
  * The build is portable by default (no -march=native, CMakeLists.txt DM_NATIVE), so the hot loops of
  * the CPU backend that are not BLAS (LSTM gate math, ReLU, dropout, max-pooling, col2im, Adam) are

@@ -101,6 +101,7 @@ static void cuda_destroy(dm_backend *be) {
 #endif
     for (int s = 0; s < DM_CUDA_SCRATCH_N; s++)
         if (ctx->scratch[s]) cudaFree(ctx->scratch[s]);
+    if (ctx->colsum_count) cudaFree(ctx->colsum_count);
     if (ctx->blas) cublasDestroy(ctx->blas);
     if (ctx->stream) cudaStreamDestroy(ctx->stream);
     free(ctx);
@@ -119,7 +120,8 @@ static const struct dm_backend_i dm_cuda_table = {
     .mean_time_fwd = dm_cuda_mean_time_fwd, .mean_time_bwd = dm_cuda_mean_time_bwd,
     .dense_fwd = dm_cuda_dense_fwd, .dense_bwd = dm_cuda_dense_bwd,
     .logsoftmax_fwd = dm_cuda_logsoftmax_fwd, .logsoftmax_bwd = dm_cuda_logsoftmax_bwd,
-    .nll = dm_cuda_nll, .adam = dm_cuda_adam,
+    .nll = dm_cuda_nll, .adam = dm_cuda_adam, .head_fwd = dm_cuda_head_fwd, .head_bwd = dm_cuda_head_bwd,
+    .conv1d_relu_fwd = dm_cuda_conv1d_relu_fwd,
     .optin_project = dm_cuda_optin_project, .optin_objective = dm_cuda_optin_objective,
     .optin_rmsprop = dm_cuda_optin_rmsprop, .lerp = dm_cuda_lerp, .axpy = dm_cuda_axpy,
     .ism_variants = dm_cuda_ism_variants, .ism_collect = dm_cuda_ism_collect, .ism_reduce = dm_cuda_ism_reduce,

@@ -20,7 +20,7 @@
 #define DM_CONV_DIRECT_CI 16      /* Ci up to which the direct input-gradient kernel is used */
 
 static __global__ void conv1d_fwd_direct_kernel(float *out, const float *in, const float *w, const float *bias,
-                                                int Li, int Ci, int Co, int K, int pad, int Lo) {
+                                                int Li, int Ci, int Co, int K, int pad, int Lo, int relu) {
     __shared__ float tile[DM_CONV_SMEM];
     int b = blockIdx.y, lo0 = blockIdx.x * DM_CONV_TL;
     int n_tile = (DM_CONV_TL + K - 1) * Ci;
@@ -38,7 +38,8 @@ static __global__ void conv1d_fwd_direct_kernel(float *out, const float *in, con
             float wv = wr[kc];
             for (int t = 0; t < DM_CONV_TL; t++) acc[t] += wv * tile[t * Ci + kc];
         }
-        for (int t = 0; t < DM_CONV_TL && lo0 + t < Lo; t++) out[((int64_t)b * Lo + lo0 + t) * Co + co] = acc[t];
+        for (int t = 0; t < DM_CONV_TL && lo0 + t < Lo; t++)   /* the ReLU as relu.cu's: NaN and −0 give 0 */
+            out[((int64_t)b * Lo + lo0 + t) * Co + co] = !relu || acc[t] > 0.0f ? acc[t] : 0.0f;
     }
 }
 
@@ -56,6 +57,15 @@ static __global__ void im2col_kernel(float *col, const float *in, int B, int Li,
 /* out[r, c] = bias[c]: the GEMM then accumulates onto it. */
 static __global__ void bias_rows_kernel(float *out, const float *bias, int64_t rows, int cols) {
     DM_GRID_STRIDE(i, rows * cols) out[i] = bias[i % cols];
+}
+
+/* The epilogue of the fused conv + ReLU: out[r, c] = max(out[r, c] + bias[c], 0) after a GEMM into out
+ * with β = 0 (the same sum as the GEMM's 1·acc + 1·bias onto bias rows). */
+static __global__ void bias_relu_kernel(float *out, const float *bias, int64_t rows, int cols) {
+    DM_GRID_STRIDE(i, rows * cols) {
+        float v = out[i] + bias[i % cols];
+        out[i] = v > 0.0f ? v : 0.0f;
+    }
 }
 
 static __global__ void conv1d_bwd_in_direct_kernel(float *grad_in, const float *grad_out, const float *w, int B,
@@ -96,12 +106,12 @@ static bool conv_fwd_direct(int Ci, int K) {
 }
 
 DM_KAPI cudaError_t dm_cuda_conv1d_fwd_direct_launch(float *out, const float *in, const float *w, const float *b,
-                                                     int B, int Li, int Ci, int Co, int K, int pad,
+                                                     int B, int Li, int Ci, int Co, int K, int pad, bool relu,
                                                      cudaStream_t stream) {
     int Lo = conv_lo(Li, K, pad);
     dim3 grid = {(unsigned)((Lo + DM_CONV_TL - 1) / DM_CONV_TL), (unsigned)B, 1};
     unsigned block = Co >= 128 ? 128 : (unsigned)((Co + 31) / 32 * 32);
-    DM_LAUNCH(conv1d_fwd_direct_kernel, grid, block, 0, stream, out, in, w, b, Li, Ci, Co, K, pad, Lo);
+    DM_LAUNCH(conv1d_fwd_direct_kernel, grid, block, 0, stream, out, in, w, b, Li, Ci, Co, K, pad, Lo, (int)relu);
     return cudaGetLastError();
 }
 
@@ -130,22 +140,46 @@ DM_KAPI cudaError_t dm_cuda_col2im_launch(float *grad_in, const float *colg, int
     return cudaGetLastError();
 }
 
-DM_KAPI void dm_cuda_conv1d_fwd(dm_backend *be, float *out, const float *in, const float *w, const float *b,
-                                int B, int Li, int Ci, int Co, int K, int pad) {
+/* The forward, with the ReLU fused when `relu` (conv1d_relu_fwd): in the direct kernel's store, or as
+ * the GEMM's epilogue kernel (bias + ReLU after a β = 0 GEMM, in place of bias rows before it). */
+static void conv1d_fwd(dm_backend *be, float *out, const float *in, const float *w, const float *b, int B, int Li,
+                       int Ci, int Co, int K, int pad, bool relu) {
     cudaStream_t s = dm_cuda_stream(be);
     int Lo = conv_lo(Li, K, pad), KCi = K * Ci;
     if (B <= 0 || Lo <= 0 || Co <= 0) return;
     if (conv_fwd_direct(Ci, K)) {
-        dm_cuda_check(be, dm_cuda_conv1d_fwd_direct_launch(out, in, w, b, B, Li, Ci, Co, K, pad, s), "conv1d_fwd");
+        dm_cuda_check(be, dm_cuda_conv1d_fwd_direct_launch(out, in, w, b, B, Li, Ci, Co, K, pad, relu, s),
+                      "conv1d_fwd");
         return;
     }
     int64_t rows = (int64_t)B * Lo;
     float *col = dm_cuda_scratch(be, DM_CUDA_SCRATCH_A, (size_t)rows * KCi);
     if (!col) return;
     dm_cuda_check(be, dm_cuda_im2col_launch(col, in, B, Li, Ci, K, pad, s), "conv1d_fwd im2col");
-    DM_LAUNCH(bias_rows_kernel, dm_cuda_grid(rows * Co), DM_CUDA_BLOCK, 0, s, out, b, rows, Co);
-    dm_cuda_check(be, cudaGetLastError(), "conv1d_fwd bias");
-    dm_cuda_gemm_rowmajor(be, false, true, (int)rows, Co, KCi, 1.0f, col, KCi, w, KCi, 1.0f, out, Co);
+    if (!relu) {
+        DM_LAUNCH(bias_rows_kernel, dm_cuda_grid(rows * Co), DM_CUDA_BLOCK, 0, s, out, b, rows, Co);
+        dm_cuda_check(be, cudaGetLastError(), "conv1d_fwd bias");
+    }
+    dm_cuda_gemm_rowmajor(be, false, true, (int)rows, Co, KCi, 1.0f, col, KCi, w, KCi, relu ? 0.0f : 1.0f, out, Co);
+    if (relu) {
+        DM_LAUNCH(bias_relu_kernel, dm_cuda_grid(rows * Co), DM_CUDA_BLOCK, 0, s, out, b, rows, Co);
+        dm_cuda_check(be, cudaGetLastError(), "conv1d_relu_fwd bias + relu");
+    }
+}
+
+DM_KAPI void dm_cuda_conv1d_fwd(dm_backend *be, float *out, const float *in, const float *w, const float *b,
+                                int B, int Li, int Ci, int Co, int K, int pad) {
+    conv1d_fwd(be, out, in, w, b, B, Li, Ci, Co, K, pad, false);
+}
+
+DM_KAPI void dm_cuda_conv1d_relu_fwd(dm_backend *be, float *out, const float *in, const float *w, const float *b,
+                                     int B, int Li, int Ci, int Co, int K, int pad) {
+    if (be->i->conv1d_fwd != dm_cuda_conv1d_fwd) {   /* cuDNN's convolution (cudnn.c): then the ReLU */
+        be->i->conv1d_fwd(be, out, in, w, b, B, Li, Ci, Co, K, pad);
+        dm_cuda_relu_fwd(be, out, out, (int64_t)B * conv_lo(Li, K, pad) * Co);
+        return;
+    }
+    conv1d_fwd(be, out, in, w, b, B, Li, Ci, Co, K, pad, true);
 }
 
 DM_KAPI void dm_cuda_conv1d_bwd(dm_backend *be, float *grad_in, float *grad_w, float *grad_b,
@@ -155,7 +189,7 @@ DM_KAPI void dm_cuda_conv1d_bwd(dm_backend *be, float *grad_in, float *grad_w, f
     int Lo = conv_lo(Li, K, pad), KCi = K * Ci;
     if (B <= 0 || Lo <= 0 || Co <= 0) return;
     int64_t rows = (int64_t)B * Lo;
-    dm_cuda_check(be, dm_cuda_colsum_add_launch(grad_b, NULL, grad_out, (int)rows, Co, s), "conv1d_bwd bias");
+    dm_cuda_colsum_add(be, grad_b, NULL, grad_out, (int)rows, Co, "conv1d_bwd bias");
     /* grad_w (Co, K·Ci) += grad_outᵀ (Co, rows) · col (rows, K·Ci) */
     float *col = dm_cuda_scratch(be, DM_CUDA_SCRATCH_A, (size_t)rows * KCi);
     if (!col) return;

@@ -26,7 +26,10 @@ extern "C" {
 #define DM_CUDA_BLOCK 256
 
 /* Scratch slots of a context (grown on demand, kept: a training step allocates nothing after the first). */
-enum { DM_CUDA_SCRATCH_A, DM_CUDA_SCRATCH_B, DM_CUDA_SCRATCH_C, DM_CUDA_SCRATCH_N };
+enum { DM_CUDA_SCRATCH_A, DM_CUDA_SCRATCH_B, DM_CUDA_SCRATCH_C, DM_CUDA_SCRATCH_RED, DM_CUDA_SCRATCH_N };
+
+/* Column groups (of 32) the two-pass column sum keeps counters for (reduce.cu); wider sums run in one pass. */
+#define DM_CUDA_COLSUM_GROUPS 1024
 
 typedef struct dm_cuda_ctx {
     struct dm_backend_i table;   /* this backend's entries (cudnn.c swaps four of them) */
@@ -37,6 +40,7 @@ typedef struct dm_cuda_ctx {
     size_t cap[DM_CUDA_SCRATCH_N];
     int64_t n_grow;           /* how often scratch was (re)allocated */
     void *cudnn;              /* cudnn.c's state once attached, else NULL */
+    unsigned *colsum_count;   /* reduce.cu's per-column-group counters (zero between launches), or NULL */
     bool lstm_step;           /* DM_CUDA_LSTM=step: lstm.cu's per-step path instead of the persistent one */
 } dm_cuda_ctx;
 
@@ -61,7 +65,11 @@ void dm_cudnn_free(dm_backend *be);
 
 /* Reductions shared by several ops (reduce.cu). */
 cudaError_t dm_cuda_colsum_add_launch(float *dst1, float *dst2, const float *src, int rows, int cols,
-                                      cudaStream_t stream);
+                                      float *part, unsigned *count, cudaStream_t stream);
+/* The same on the backend's stream with its workspace (scratch slot RED, the counters); failures
+ * recorded under `what`. */
+void dm_cuda_colsum_add(dm_backend *be, float *dst1, float *dst2, const float *src, int rows, int cols,
+                        const char *what);
 
 /* The persistent LSTM (lstm_persist.cu; lstm.cu's entries call it unless DM_CUDA_LSTM=step). */
 bool dm_cuda_plstm_fits(int H);
@@ -114,6 +122,13 @@ void dm_cuda_dense_fwd(dm_backend *be, float *out, const float *in, const float 
 void dm_cuda_dense_bwd(dm_backend *be, float *grad_in, float *grad_w, float *grad_b,
                        const float *grad_out, const float *in, const float *w, int B, int Ci, int Co);
 void dm_cuda_logsoftmax_fwd(dm_backend *be, float *logprob, const float *logits, int B, int C);
+void dm_cuda_conv1d_relu_fwd(dm_backend *be, float *out, const float *in, const float *w, const float *b,
+                             int B, int Li, int Ci, int Co, int K, int pad);
+void dm_cuda_head_fwd(dm_backend *be, float *logprob, float *logits, const float *in, const float *w,
+                      const float *b, int B, int Ci, int C);
+void dm_cuda_head_bwd(dm_backend *be, float *grad_in, float *grad_w, float *grad_b, float *grad_logits,
+                      float *loss, float *grad_logprob, const float *logprob, const int8_t *labels,
+                      float scale, const float *in, const float *w, int B, int Ci, int C);
 void dm_cuda_logsoftmax_bwd(dm_backend *be, float *grad_logits, const float *grad_logprob,
                             const float *logprob, int B, int C);
 void dm_cuda_nll(dm_backend *be, float *loss, float *grad_logprob, const float *logprob,

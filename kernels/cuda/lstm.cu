@@ -165,7 +165,7 @@ DM_KAPI void dm_cuda_lstm_bwd(dm_backend *be, float *grad_x, float *grad_w_ih, f
     for (int d = 0; d < n_dir; d++)
         dm_cuda_gemm_rowmajor(be, true, false, G, H, (int)rows, 1.0f, grad_gates + d * G, GD, hprev + d * H, HD, 1.0f,
                               grad_w_hh + (int64_t)d * G * H, H);
-    dm_cuda_check(be, dm_cuda_colsum_add_launch(grad_b_ih, grad_b_hh, grad_gates, (int)rows, GD, st), "lstm_bwd bias");
+    dm_cuda_colsum_add(be, grad_b_ih, grad_b_hh, grad_gates, (int)rows, GD, "lstm_bwd bias");
     if (grad_x) dm_cuda_gemm_rowmajor(be, false, false, (int)rows, D, GD, 1.0f, grad_gates, GD, w_ih, D, 0.0f, grad_x, D);
 }
 

@@ -14,6 +14,7 @@
  *   warp ops      __shfl_sync, __shfl_up_sync, __shfl_down_sync, __shfl_xor_sync (optional width;
  *                 float, double, int, unsigned, long, unsigned long, long long, unsigned long long),
  *                 __ballot_sync, __any_sync, __all_sync
+ *   fences        __threadfence()
  *   atomics       atomicAdd (float, double, int, unsigned, unsigned long long), atomicExch (int,
  *                 unsigned, unsigned long long, float), atomicMax/atomicCAS (int, unsigned,
  *                 unsigned long long); relaxed gcc atomic builtins, so ThreadSanitizer sees them
@@ -156,6 +157,10 @@ DM_EMU_SHFL_TYPE(ull, unsigned long long, uint64_t)
 #define DM_EMU_MASK(...)            DM_EMU_THIRD_(~, ##__VA_ARGS__, DM_EMU_MASK_1, DM_EMU_MASK_0)(__VA_ARGS__)
 #define __syncwarp(...)                                                                                      \
     ((void)dm_emu_warp_op(DM_EMU_SYNCWARP, DM_EMU_MASK(__VA_ARGS__), 0, 0, 32, __FILE__, __LINE__))
+
+/* __threadfence(): a sequentially consistent fence (the emulator's blocks share one host thread; the fence
+ * keeps the compiler from moving a block's writes past its atomics). */
+#define __threadfence() __atomic_thread_fence(__ATOMIC_SEQ_CST)
 
 /* ---- atomics: relaxed, as on the GPU; compare-and-swap loops for the floating-point adds ---------- */
 static inline float dm_emu_atomic_add_f(float *p, float v) {
