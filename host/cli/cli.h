@@ -32,6 +32,7 @@
 #include "genome.h"
 #include "meme.h"
 #include "model.h"
+#include "shard.h"
 
 /* ---- options and commands (opts.c, main.c) ---------------------------------------------------- */
 
@@ -175,6 +176,7 @@ typedef struct cli_stream {
     dm_regions *regions;  /* --bed: the regions, resized to len and checked; row i of the stream is
                              regions->r[i] (its chrom, start, end, strand, name). NULL for --data */
     dm_genome *genome;    /* --bed: the open genome the chunks are read from */
+    int64_t row0, row1;   /* the rows cli_stream_run hands over: all (0, tot.n) unless sharded */
 } cli_stream;
 
 /* --data or --bed (cli_bed_input with "--data"): the first pass of either. A BED input is read,
@@ -184,6 +186,34 @@ void cli_stream_open(cli_stream *s, const cli_args *a, int32_t len, int batch);
 void cli_stream_scan(cli_stream *s, const char *path, int32_t len, int batch);   /* --data only */
 dm_status cli_stream_run(const cli_stream *s, dm_chunk_fn fn, void *ctx);
 void cli_stream_close(cli_stream *s);   /* frees the regions and closes the genome */
+
+/* ---- shards (shard.c): --shard I/N, or rank r of an MPI group of K as shard r+1/K ---------------- */
+
+extern const cli_opt CLI_OPTS_SHARD[];   /* --shard I/N */
+
+typedef struct cli_shard {
+    dm_shard sh;             /* sh.count 0: not sharded, the outputs are written as usual */
+    bool mpi;                /* the shards are the ranks of the MPI group */
+    dm_shard_output outs[8]; /* the run's outputs, for the assembly */
+    int n_outs;
+} cli_shard;
+
+/* --shard (a bad spec: one line, exit 2) or the MPI rank; the run's key. */
+void cli_shard_init(cli_shard *c, const cli_args *a);
+/* The shard's rows of the stream's tot.n (whole batches of `batch`) into s->row0, row1. */
+void cli_shard_rows(cli_shard *c, cli_stream *s, int batch);
+/* A sharded output must be a regular file (or absent): exit 2 otherwise. */
+void cli_shard_check_out(const cli_shard *c, const char *path);
+void cli_shard_add(cli_shard *c, const char *path, dm_shard_kind kind, int ndim, const int64_t *shape);
+/* A text output: this shard's part, or the file itself when not sharded. */
+dm_status cli_shard_text_open(const cli_shard *c, dm_outfile *o, const char *path);
+/* Whether this process writes the text outputs' header lines (not sharded, or shard 1). */
+bool cli_shard_header(const cli_shard *c);
+/* This shard failed (its own parts already aborted): under MPI every rank ends with the error. */
+void cli_shard_fail(cli_shard *c, dm_status st) __attribute__((noreturn));
+/* This shard's parts are written: the set is assembled when complete (shard.h). Returns whether this
+ * process reports the outputs as written. */
+bool cli_shard_finish(cli_shard *c);
 
 /* Outputs are checked before anything is computed: exit 1 unless each can be written. */
 void cli_check_out(const char *path);
