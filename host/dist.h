@@ -11,6 +11,7 @@
 #ifndef DM_DIST_H
 #define DM_DIST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "deepmotif.h"
@@ -40,5 +41,9 @@ dm_status dm_dist_barrier(void);
  * with that rank's dm_last_error() line, so every rank can end with the same error. _OK when all
  * passed. */
 dm_status dm_dist_agree(dm_status mine);
+/* Whether the failure a command is ending with is the whole group's (the last dm_dist_agree returned
+ * it): every rank has it and can exit on its own; otherwise a rank that fails alone must end the
+ * others with dm_dist_abort. */
+bool dm_dist_failure_shared(void);
 
 #endif

@@ -19,6 +19,7 @@
 #include "dist.h"
 #include "dm_base.h"
 
+static bool g_shared;           /* the last agreement failed: every rank has that failure */
 static bool g_mpi;              /* MPI_Init ran here (and MPI_Finalize has not) */
 static int g_rank, g_size = 1;
 static int g_local_rank, g_local_size = 1;
@@ -152,12 +153,15 @@ dm_status dm_dist_barrier(void) {
     return DM_STATUS_OK;
 }
 
+bool dm_dist_failure_shared(void) { return g_shared; }
+
 dm_status dm_dist_agree(dm_status mine) {
     if (g_size <= 1) return mine;
     /* the lowest failing rank (size when none) ... */
     int me = mine != DM_STATUS_OK ? g_rank : g_size, first = g_size;
     MPI_TRY(MPI_Allreduce(&me, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD), "the agreement");
     if (first == g_size) return DM_STATUS_OK;
+    g_shared = true;
     /* ... sends its status and message to everyone */
     struct {
         int status;

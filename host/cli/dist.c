@@ -5,6 +5,7 @@
  *   - a command that validates its inputs on every rank calls cli_dist_expect_agree() first and
  *     cli_dist_inputs_ok() when they passed: a failure in between (cli_fail) meets the other ranks
  *     in that same agreement, and rank 0 prints the first failing rank's line;
+ *   - a failure the library agreed on (dm_dist_failure_shared) is every rank's: rank 0 prints it;
  *   - any other failure on a rank ends the whole job at once (MPI_Abort), after its line.
  */
 #include <fcntl.h>
@@ -75,6 +76,10 @@ void cli_dist_fail(dm_status s, const char *msg) {
         dm_status all = dm_dist_agree(s);   /* every rank learns of the first failing rank's line */
         if (dm_dist_rank() == 0) fprintf(stderr, "%s: %s\n", cli_prog, dm_last_error());
         exit(all == DM_STATUS_ARG ? 2 : 1);
+    }
+    if (dm_dist_failure_shared()) {   /* agreed during the work (e.g. rank 0's checkpoint write) */
+        if (dm_dist_rank() == 0) fprintf(stderr, "%s: %s\n", cli_prog, msg);
+        exit(code);
     }
     /* the other ranks may be inside a collective: this rank's line, then the whole job ends */
     FILE *err = stderr;
