@@ -108,6 +108,17 @@ void cli_bad_choice(const char *name, const char *value, const char *const *choi
 /* The failure of a library call: its message (dm_last_error) on one line; exit 2 for _ARG, else 1. */
 void cli_fail(dm_status s) __attribute__((noreturn));
 
+/* ---- the process group (dist.c): mpirun -np K ------------------------------------------------- */
+
+/* Joins the group (dm_dist_init; MPI_Finalize at exit); ranks > 0 print nothing from here on. */
+void cli_dist_start(int *argc, char ***argv);
+/* Failures (cli_fail) from here until cli_dist_inputs_ok() are agreed by every rank: each rank
+ * validates its inputs, and one bad rank ends them all with its line (printed by rank 0). */
+void cli_dist_expect_agree(void);
+void cli_dist_inputs_ok(void);
+/* cli_fail in a group of K > 1 (see dist.c). */
+void cli_dist_fail(dm_status s, const char *msg) __attribute__((noreturn));
+
 #define CLI_CHECK(expr)                                                                            \
     do {                                                                                           \
         dm_status check_s_ = (expr);                                                               \

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dist.h"
 #include "netio.h"
 
 /* ---- notices ----------------------------------------------------------------------------------- */
@@ -295,7 +296,14 @@ dm_backend *cli_backend(const cli_args *a) {
     bool cudnn = cli_flag(a, "--cudnn");
     if (strcmp(dev, "cpu")) {
         dm_backend *be;
-        dm_status s = dm_backend_cuda_create(&be, 0);
+        /* under mpirun, one GPU per rank of a machine: its local rank's (the emulator has one device,
+         * shared) */
+#ifdef DM_CUDA_EMU
+        int device = 0;
+#else
+        int device = dm_dist_local_rank();
+#endif
+        dm_status s = dm_backend_cuda_create(&be, device);
         if (s == DM_STATUS_OK && cudnn && (s = dm_backend_cuda_cudnn(be)) != DM_STATUS_OK) cli_fail(s);
         if (s == DM_STATUS_OK) return be;
         if (!strcmp(dev, "cuda")) cli_fail(s);

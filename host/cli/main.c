@@ -124,6 +124,7 @@ static void cli_progress(void *ctx, const char *what, int64_t done, int64_t tota
 }
 
 int main(int argc, char **argv) {
+    cli_dist_start(&argc, &argv);   /* under mpirun: the process group; only rank 0 prints */
     dm_set_log(cli_log, isatty(fileno(stderr)) ? cli_progress : NULL, NULL);
     if (argc < 2) {
         print_usage(stderr);
