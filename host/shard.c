@@ -162,7 +162,7 @@ static dm_status frame_array(const dm_shard *sh, const dm_shard_output *o) {
     return st;
 }
 
-static void remove_set(const dm_shard *sh, const dm_shard_output *outs, int n_outs) {
+void dm_shard_remove_all(const dm_shard *sh, const dm_shard_output *outs, int n_outs) {
     char name[4300];
     for (int k = 0; k < n_outs; k++) {
         for (int i = 0; i < sh->count; i++)
@@ -241,7 +241,7 @@ dm_status dm_shard_finish(const dm_shard *sh, const dm_shard_output *outs, int n
         for (int k = 0; k < n_outs && all; k++) all = have_part(sh, &outs[k], i);
     dm_status st = all ? assemble(sh, outs, n_outs) : DM_STATUS_OK;
     if (!st && all) {
-        remove_set(sh, outs, n_outs);
+        dm_shard_remove_all(sh, outs, n_outs);
         *committed = true;
     }
     unlink(lock);

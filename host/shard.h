@@ -67,5 +67,8 @@ dm_status dm_shard_finish(const dm_shard *sh, const dm_shard_output *outs, int n
 
 /* Removes this shard's parts and markers (its run failed elsewhere, e.g. on another MPI rank). */
 void dm_shard_remove_own(const dm_shard *sh, const dm_shard_output *outs, int n_outs);
+/* Removes every shard's parts, markers and shared files of the set (under MPI, once every rank has
+ * agreed that the run failed). */
+void dm_shard_remove_all(const dm_shard *sh, const dm_shard_output *outs, int n_outs);
 
 #endif /* DM_SHARD_H */

@@ -63,6 +63,7 @@ void cli_shard_init(cli_shard *c, const cli_args *a) {
     memset(c, 0, sizeof *c);
     const char *spec = cli_opt_str(a, "--shard");
     if (dm_dist_size() > 1) {
+        cli_dist_expect_agree();   /* every rank checks the inputs: a failure is every rank's (cli/dist.c) */
         if (spec) cli_fail(dm_error(DM_STATUS_ARG, "--shard: not under mpirun (rank r of K is already shard r+1/K)"));
         c->mpi = true;
         c->sh.index = dm_dist_rank();
@@ -77,6 +78,7 @@ void cli_shard_init(cli_shard *c, const cli_args *a) {
 
 void cli_shard_rows(cli_shard *c, cli_stream *s, int batch) {
     if (!c->sh.count) return;
+    if (c->mpi) cli_dist_inputs_ok();
     dm_shard_range(&c->sh, s->tot.n, batch);
     s->row0 = c->sh.row0;
     s->row1 = c->sh.row1;
@@ -105,9 +107,9 @@ dm_status cli_shard_text_open(const cli_shard *c, dm_outfile *o, const char *pat
 bool cli_shard_header(const cli_shard *c) { return !c->sh.count || c->sh.index == 0; }
 
 void cli_shard_fail(cli_shard *c, dm_status st) {
-    if (c->mpi) {
+    if (c->mpi) {   /* every rank has stopped writing once all agree: rank 0 removes the set */
         st = dm_dist_agree(st);
-        dm_shard_remove_own(&c->sh, c->outs, c->n_outs);
+        if (c->sh.index == 0) dm_shard_remove_all(&c->sh, c->outs, c->n_outs);
     }
     cli_fail(st);
 }
@@ -117,7 +119,10 @@ bool cli_shard_finish(cli_shard *c) {
     int done = 0;
     if (c->mpi) {   /* every rank's parts are written (or one failed: all end with its error) */
         dm_status st = dm_dist_agree(DM_STATUS_OK);
-        if (st) cli_shard_fail(c, st);
+        if (st) {   /* another rank failed: the set is incomplete for good */
+            if (c->sh.index == 0) dm_shard_remove_all(&c->sh, c->outs, c->n_outs);
+            cli_fail(st);
+        }
         if (c->sh.index == 0) st = dm_shard_finish(&c->sh, c->outs, c->n_outs, &committed, &done);
         if (!st && c->sh.index == 0 && !committed)
             st = dm_error(DM_STATUS_IO, "%s: the shards' parts are incomplete after every rank wrote its own",
