@@ -188,6 +188,8 @@ typedef struct cli_stream {
                              regions->r[i] (its chrom, start, end, strand, name). NULL for --data */
     dm_genome *genome;    /* --bed: the open genome the chunks are read from */
     int64_t row0, row1;   /* the rows cli_stream_run hands over: all (0, tot.n) unless sharded */
+    dm_backend *prefetch; /* --data read on a reader thread, a chunk ahead (dm_dataset_scan_prefetch):
+                             set by cli_stream_prefetch; NULL: on the calling thread */
 } cli_stream;
 
 /* --data or --bed (cli_bed_input with "--data"): the first pass of either. A BED input is read,
@@ -196,7 +198,11 @@ typedef struct cli_stream {
 void cli_stream_open(cli_stream *s, const cli_args *a, int32_t len, int batch);
 void cli_stream_scan(cli_stream *s, const char *path, int32_t len, int batch);   /* --data only */
 dm_status cli_stream_run(const cli_stream *s, dm_chunk_fn fn, void *ctx);
-void cli_stream_close(cli_stream *s);   /* frees the regions and closes the genome */
+void cli_stream_close(cli_stream *s);
+/* The computing pass reads the next chunk while the device works on the current one: on for the CUDA
+ * backend (pinned chunk buffers), off for the CPU (whose threads are all busy computing);
+ * DM_STREAM_PREFETCH=1 or 0 forces it either way (tests compare the two). */
+void cli_stream_prefetch(cli_stream *s, dm_backend *be);   /* frees the regions and closes the genome */
 
 /* ---- shards (shard.c): --shard I/N, or rank r of an MPI group of K as shard r+1/K ---------------- */
 

@@ -222,6 +222,18 @@ void cli_stream_close(cli_stream *s) {
     s->genome = NULL;
 }
 
+void cli_stream_prefetch(cli_stream *s, dm_backend *be) {
+    const char *env = getenv("DM_STREAM_PREFETCH");
+    bool on = env && *env ? strcmp(env, "0") != 0 : be->device[0] != 0;   /* device[]: a CUDA backend */
+    s->prefetch = on ? be : NULL;
+}
+
+/* The scan of the computing pass: on a reader thread a chunk ahead, or on this one. */
+static dm_status stream_scan(const cli_stream *s, dm_chunk_fn fn, void *ctx, dm_dataset *tot) {
+    if (s->prefetch) return dm_dataset_scan_prefetch(s->path, DM_FORMAT_AUTO, s->len, s->chunk, fn, ctx, tot, s->prefetch);
+    return dm_dataset_scan(s->path, DM_FORMAT_AUTO, s->len, s->chunk, fn, ctx, tot);
+}
+
 /* --bed: the regions' sequences read from the genome a chunk at a time (fixed memory). */
 static dm_status stream_regions(const cli_stream *s, dm_chunk_fn fn, void *ctx) {
     dm_regions *view = malloc(sizeof *view);
@@ -278,10 +290,10 @@ dm_status cli_stream_run(const cli_stream *s, dm_chunk_fn fn, void *ctx) {
     if (s->row0 != 0 || s->row1 != s->tot.n) {
         range_ctx r = {.s = s, .fn = fn, .ctx = ctx};
         if (s->row0 >= s->row1) return DM_STATUS_OK;   /* a shard without rows */
-        dm_status st = dm_dataset_scan(s->path, DM_FORMAT_AUTO, s->len, s->chunk, range_chunk, &r, &tot);
+        dm_status st = stream_scan(s, range_chunk, &r, &tot);
         return r.stopped && st == DM_STATUS_CANCELLED ? DM_STATUS_OK : st;
     }
-    DM_TRY(dm_dataset_scan(s->path, DM_FORMAT_AUTO, s->len, s->chunk, fn, ctx, &tot));
+    DM_TRY(stream_scan(s, fn, ctx, &tot));
     if (tot.n != s->tot.n)
         return dm_error(DM_STATUS_IO, "%s: changed while being read (%lld sequences, then %lld)", s->path,
                         (long long)s->tot.n, (long long)tot.n);

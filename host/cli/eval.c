@@ -53,6 +53,7 @@ int cli_eval(cli_args *a) {
      * all rows are kept, 5 bytes per sequence */
     cli_stream s;
     cli_stream_open(&s, a, dm_net_hparams(m)->len, 256);
+    cli_stream_prefetch(&s, be);
     const char *path = s.path;
     int64_t n = s.tot.n;
     if (!s.labelled) cli_fail(dm_error(DM_STATUS_FORMAT, "%s: eval needs labelled data (use predict)", path));
@@ -117,6 +118,7 @@ int cli_predict(cli_args *a) {
     dm_net *m = cli_load_model(cli_required(a, "--model"), be, 256);
     cli_stream s;
     cli_stream_open(&s, a, dm_net_hparams(m)->len, 256);
+    cli_stream_prefetch(&s, be);
     cli_shard_rows(&sh, &s, 256);
     cli_notice_flush();
     predict_ctx c = {.m = m, .quarter = quarter, .labelled = s.labelled, .regions = s.regions,

@@ -87,6 +87,7 @@ static void vis_open(vis_run *r, const cli_args *a, int batch, const char *const
 /* --data or --bed: with --bed, r->s.regions holds the coordinates of every row (row i = region i). */
 static void vis_scan(vis_run *r, const cli_args *a) {
     cli_stream_open(&r->s, a, dm_net_hparams(r->m)->len, r->batch);
+    cli_stream_prefetch(&r->s, r->be);
 }
 
 static void vis_close(vis_run *r) {
