@@ -132,12 +132,16 @@ bool cli_shard_finish(cli_shard *c) {
         return c->sh.index == 0;
     }
     CLI_CHECK(dm_shard_finish(&c->sh, c->outs, c->n_outs, &committed, &done));
+    char rows[96];
+    if (c->sh.row0 < c->sh.row1)
+        snprintf(rows, sizeof rows, "rows %lld..%lld written", (long long)c->sh.row0 + 1, (long long)c->sh.row1);
+    else
+        snprintf(rows, sizeof rows, "no rows (more shards than batches)");
     if (!committed)
-        fprintf(stderr, "%s: shard %d/%d: rows %lld..%lld written; %s\n", cli_prog, c->sh.index + 1, c->sh.count,
-                (long long)c->sh.row0 + 1, (long long)c->sh.row1,
+        fprintf(stderr, "%s: shard %d/%d: %s; %s\n", cli_prog, c->sh.index + 1, c->sh.count, rows,
                 done < c->sh.count ? "the last shard to finish writes the outputs" : "another shard wrote the outputs");
     else
-        fprintf(stderr, "%s: shard %d/%d finished the set of %d shards\n", cli_prog, c->sh.index + 1, c->sh.count,
-                c->sh.count);
+        fprintf(stderr, "%s: shard %d/%d: %s; finished the set of %d shards\n", cli_prog, c->sh.index + 1,
+                c->sh.count, rows, c->sh.count);
     return committed;
 }
