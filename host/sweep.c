@@ -207,11 +207,11 @@ dm_status dm_sweep_discover(dm_sweep *sw, const char *dir, const char *test_dir)
 void dm_sweep_assign_shards(dm_sweep_job *jobs, int n_jobs, int n_shards) {
     if (n_shards < 1) n_shards = 1;
     uint64_t *total = calloc((size_t)n_shards, sizeof(uint64_t)), *mine = calloc((size_t)n_shards, sizeof(uint64_t));
-    int *order = malloc(sizeof(int) * (size_t)(n_jobs ? n_jobs : 1));
-    bool *seen = calloc((size_t)(n_jobs ? n_jobs : 1), 1);
-    if (!total || !mine || !order || !seen) {   /* no memory for balance: round robin, still deterministic */
+    int *cap = calloc((size_t)n_shards, sizeof(int)), *order = malloc(sizeof(int) * (size_t)(n_jobs ? n_jobs : 1));
+    bool *seen = calloc((size_t)(n_jobs ? n_jobs : 1), 1), *extra = calloc((size_t)n_shards, 1);
+    if (!total || !mine || !cap || !order || !seen || !extra) {   /* no memory for balance: round robin */
         for (int j = 0; j < n_jobs; j++) jobs[j].shard = j % n_shards;
-        free(total), free(mine), free(order), free(seen);
+        free(total), free(mine), free(cap), free(order), free(seen), free(extra);
         return;
     }
     for (int j0 = 0; j0 < n_jobs; j0++) {
@@ -224,17 +224,28 @@ void dm_sweep_assign_shards(dm_sweep_job *jobs, int n_jobs, int n_shards) {
                 int t = order[b];
                 order[b] = order[b - 1], order[b - 1] = t;
             }
-        memset(mine, 0, sizeof(uint64_t) * (size_t)n_shards);
-        for (int k = 0; k < n; k++) {
-            int best = 0;
-            for (int sh = 1; sh < n_shards; sh++)
-                if (mine[sh] < mine[best] || (mine[sh] == mine[best] && total[sh] < total[best])) best = sh;
+        /* n / N jobs each; the n % N left over go to the shards with the least bytes so far, so the
+         * shards that got one more of an architecture get one fewer of the next */
+        memset(extra, 0, (size_t)n_shards);
+        for (int e = 0; e < n % n_shards; e++) {
+            int best = -1;
+            for (int sh = 0; sh < n_shards; sh++)
+                if (!extra[sh] && (best < 0 || total[sh] < total[best])) best = sh;
+            extra[best] = true;
+        }
+        for (int sh = 0; sh < n_shards; sh++) cap[sh] = n / n_shards + extra[sh], mine[sh] = 0;
+        for (int k = 0; k < n; k++) {   /* largest first onto the lightest shard with room */
+            int best = -1;
+            for (int sh = 0; sh < n_shards; sh++)
+                if (cap[sh] > 0 && (best < 0 || mine[sh] < mine[best] || (mine[sh] == mine[best] && total[sh] < total[best])))
+                    best = sh;
             jobs[order[k]].shard = best;
-            mine[best] += jobs[order[k]].bytes + 1;   /* + 1: empty files still count as a job */
-            total[best] += jobs[order[k]].bytes + 1;
+            cap[best]--;
+            mine[best] += jobs[order[k]].bytes;
+            total[best] += jobs[order[k]].bytes;
         }
     }
-    free(total), free(mine), free(order), free(seen);
+    free(total), free(mine), free(cap), free(order), free(seen), free(extra);
 }
 
 dm_status dm_sweep_plan(dm_sweep *sw, const dm_arch *archs, int n_archs, const char *options, int n_shards) {

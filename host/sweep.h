@@ -90,9 +90,10 @@ dm_status dm_sweep_discover(dm_sweep *sw, const char *dir, const char *test_dir)
  * `options` is the text of the training options that change results (part of every checksum). */
 dm_status dm_sweep_plan(dm_sweep *sw, const dm_arch *archs, int n_archs, const char *options, int n_shards);
 
-/* Shard of every job for n_shards (dm_sweep_plan calls it): per architecture, its jobs by bytes
- * (largest first, ties by plan order) each onto the shard with the least bytes of that architecture
- * so far (ties: the least bytes overall, then the lowest index). Deterministic. */
+/* Shard of every job for n_shards (dm_sweep_plan calls it), deterministic: per architecture (in
+ * plan order), each shard takes n/N of its n jobs, the n mod N left over going to the shards with
+ * the fewest bytes so far; its jobs, largest first (ties in plan order), each onto the shard with
+ * room and the fewest bytes of this architecture (ties: fewest bytes overall, then lowest index). */
 void dm_sweep_assign_shards(dm_sweep_job *jobs, int n_jobs, int n_shards);
 
 /* Creates OUT, OUT/rows, OUT/models, OUT/logs and writes OUT/plan.tsv. */

@@ -419,10 +419,12 @@ dm_status dm_sweep_merge(dm_sweep *sw, const char *const *ins, int n, const char
     }
     if (!st) {
         dm_sweep_free(sw);
-        sw->jobs = plans[0].jobs;
+        sw->jobs = malloc(sizeof(dm_sweep_job) * (size_t)plans[0].n_jobs);
+        if (!sw->jobs) st = dm_error(DM_STATUS_NOMEM, "out of memory");
+        else memcpy(sw->jobs, plans[0].jobs, sizeof(dm_sweep_job) * (size_t)plans[0].n_jobs);
         sw->n_jobs = plans[0].n_jobs;
-        plans[0].jobs = NULL;
-        st = dm_sweep_prepare(sw, out);
+        sw->n_shards = 1;
+        if (!st) st = dm_sweep_prepare(sw, out);
     }
     for (int j = 0; !st && j < sw->n_jobs; j++) {
         static const char *const what[] = {"model", "row", "log"};
