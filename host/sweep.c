@@ -586,6 +586,7 @@ static double rate_of(run_state *rs, const char *arch) {
 /* Remaining seconds: the pending jobs' estimated work plus the running ones' rest, over the slots. */
 static double eta_of(run_state *rs, const int *pending, int n_pending, double now) {
     double work = 0, longest = 0;
+    if (isnan(rate_of(rs, rs->sw->jobs[0].arch))) return NAN;   /* nothing finished yet */
     for (int k = 0; k < n_pending; k++) {
         const dm_sweep_job *j = &rs->sw->jobs[pending[k]];
         work += rate_of(rs, j->arch) * (double)(j->bytes + 1);

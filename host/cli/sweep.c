@@ -205,6 +205,7 @@ static dm_status wait_job(void *vctx, int *job, int *slot, bool *ok, char *why, 
 typedef struct progress_ctx {
     bool quiet;
     int rank, size;
+    const dm_sweep *sw;
 } progress_ctx;
 
 static void eta_text(char *buf, size_t cap, double s) {
@@ -221,8 +222,10 @@ static void on_event(void *vctx, const dm_sweep_event *e) {
     eta_text(eta, sizeof eta, e->eta);
     if (p->size > 1) snprintf(rank, sizeof rank, "rank %d: ", p->rank);
     if (e->kind == DM_SWEEP_EV_START) {
-        fprintf(stderr, "%s: %s[%d/%d] training %s; running: %s; %s\n", cli_prog, rank, e->done, e->total,
-                e->running[0] ? strrchr(e->running, ' ') ? strrchr(e->running, ' ') + 1 : e->running : "", e->running, eta);
+        int running = 1;
+        for (const char *q = e->running; *q; q++) running += *q == ',';
+        fprintf(stderr, "%s: %s[%d/%d] training %s (%d running); %s\n", cli_prog, rank, e->done, e->total,
+                p->sw->jobs[e->job].key, running, eta);
     } else if (e->kind == DM_SWEEP_EV_DONE) {
         char m[32];
         fprintf(stderr, "%s: %s[%d/%d] %s.%s: test AUROC %s, %d epochs, %.1f s; running: %s; %s\n", cli_prog, rank, e->done,
@@ -419,7 +422,7 @@ int cli_sweep(cli_args *a) {
     if (len <= 0) cli_fail(dm_error(DM_STATUS_IO, "cannot find this program (/proc/self/exe): %s", strerror(errno)));
     rc.exe[len] = 0;
     dm_sweep_runner runner = {start_job, wait_job, &rc};
-    progress_ctx pc = {quiet, rank, size};
+    progress_ctx pc = {quiet, rank, size, &sw};
     if (!quiet) {
         int mine = 0;
         for (int j = 0; j < sw.n_jobs; j++) mine += shard < 0 || sw.jobs[j].shard == shard;
@@ -427,7 +430,7 @@ int cli_sweep(cli_args *a) {
                 sw.n_jobs);
         if (shard >= 0) fprintf(stderr, ", %d in shard %d/%d", mine, shard + 1, n_shards);
         if (n_dev) fprintf(stderr, "; %d at a time, one per CUDA device\n", n_slots);
-        else fprintf(stderr, "; %d at a time, %d threads each\n", n_slots, slots[0].threads);
+        else fprintf(stderr, "; %d at a time, %d thread%s each\n", n_slots, slots[0].threads, slots[0].threads > 1 ? "s" : "");
     }
     dm_sweep_result res;
     dm_status st = dm_sweep_run(&sw, shard, slots, n_slots, &runner, on_event, &pc, &res);
