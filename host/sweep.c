@@ -642,8 +642,10 @@ dm_status dm_sweep_run(dm_sweep *sw, int shard, const dm_sweep_slot *slots, int 
     int running = 0;
     dm_status st = DM_STATUS_OK;
     dm_sweep_event ev;
+    bool stop = false;
     for (;;) {
-        for (int s = 0; s < n_slots && head < n_pending && !st; s++) {
+        stop = stop || (r->stopping && r->stopping(r->ctx));
+        for (int s = 0; s < n_slots && head < n_pending && !st && !stop; s++) {
             if (rs.slot_job[s] >= 0) continue;
             int j = pending[head++];
             rs.slot_job[s] = j;
@@ -671,6 +673,11 @@ dm_status dm_sweep_run(dm_sweep *sw, int shard, const dm_sweep_slot *slots, int 
         running--;
         double took = dm_now() - rs.slot_t0[s];
         rs.slot_job[s] = -1;
+        stop = stop || (r->stopping && r->stopping(r->ctx));
+        if (!ok && stop) {   /* ended by the stop: its row comes with the next run */
+            res->interrupted++;
+            continue;
+        }
         dm_sweep_row row;
         if (ok && dm_sweep_commit_row(sw, j, &row) != DM_STATUS_OK) {
             ok = false;
@@ -694,5 +701,7 @@ dm_status dm_sweep_run(dm_sweep *sw, int shard, const dm_sweep_slot *slots, int 
         }
     }
     free(pending), free(rs.slot_job), free(rs.slot_t0);
+    if (!st && stop) st = dm_error(DM_STATUS_CANCELLED, "sweep: stopped with %d of %d rows done", res->kept + res->trained,
+                                   res->total);
     return st;
 }

@@ -149,6 +149,9 @@ int dm_sweep_slots(int jobs, const int *devices, int n_devices, int total_thread
 typedef struct dm_sweep_runner {
     dm_status (*start)(void *ctx, const dm_sweep *sw, int job, const dm_sweep_slot *slot, int slot_index);
     dm_status (*wait)(void *ctx, int *job, int *slot_index, bool *ok, char *why, size_t why_cap);
+    /* may be NULL; true once the sweep is to stop (a signal): no job is started any more, the running
+     * ones are waited for, and those that end without success count as interrupted, not failed */
+    bool (*stopping)(void *ctx);
     void *ctx;
 } dm_sweep_runner;
 
@@ -173,12 +176,14 @@ typedef void (*dm_sweep_event_fn)(void *ctx, const dm_sweep_event *e);
 
 typedef struct dm_sweep_result {
     int total, kept, trained, failed;
+    int interrupted;            /* jobs that ended without a row after the runner said stop */
     char first_failure[1024];   /* "KEY: reason" of the first failure */
 } dm_sweep_result;
 
 /* Runs the jobs of `shard` (0-based; −1: all) that are not done, at most n_slots at a time, in plan
  * order. A runner or row failure of one job is reported and counted, and the others go on; the
- * status is _OK unless the runner itself broke (start/wait returning an error). */
+ * status is _OK unless the runner itself broke (start/wait returning an error), or _CANCELLED when
+ * the runner said stop (its running jobs have ended then). */
 dm_status dm_sweep_run(dm_sweep *sw, int shard, const dm_sweep_slot *slots, int n_slots, const dm_sweep_runner *r,
                        dm_sweep_event_fn on_event, void *ctx, dm_sweep_result *res);
 

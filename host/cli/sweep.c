@@ -97,6 +97,26 @@ static int passed_words(const cli_args *a, const char **w, int cap, bool for_che
     return n;
 }
 
+/* SIGINT/SIGTERM: the first is passed on to the running trainings (each in a process group of its
+ * own, so a terminal's Ctrl-C reaches them once, through here), which keep their state in
+ * MODEL.last and end; no training starts any more, the tables are written with the rows done and
+ * the sweep exits 128 + the signal. A second signal ends the sweep at once (its trainings with it). */
+static volatile sig_atomic_t g_stop;
+static runner_ctx *g_runner;
+
+static void on_stop_signal(int sig) {
+    if (g_stop) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    g_stop = sig;
+    if (g_runner)
+        for (int k = 0; k < g_runner->n_kids; k++) kill(g_runner->kids[k].pid, sig);
+}
+
+static bool stopping(void *ctx) { return g_stop != 0; }
+
 static dm_status start_job(void *vctx, const dm_sweep *sw, int job, const dm_sweep_slot *slot, int slot_index) {
     runner_ctx *c = vctx;
     c->sw = sw;
@@ -136,6 +156,8 @@ static dm_status start_job(void *vctx, const dm_sweep *sw, int job, const dm_swe
     }
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);   /* the training ends with the sweep */
+        setpgid(0, 0);                       /* signals reach it through the sweep (on_stop_signal) */
+        signal(SIGINT, SIG_DFL), signal(SIGTERM, SIG_DFL);
         if (getppid() != parent) _exit(127);
         dup2(fd, 1), dup2(fd, 2);
         /* the child is a process of its own, not a rank of an MPI job the sweep may be part of */
@@ -421,7 +443,14 @@ int cli_sweep(cli_args *a) {
     ssize_t len = readlink("/proc/self/exe", rc.exe, sizeof rc.exe - 1);
     if (len <= 0) cli_fail(dm_error(DM_STATUS_IO, "cannot find this program (/proc/self/exe): %s", strerror(errno)));
     rc.exe[len] = 0;
-    dm_sweep_runner runner = {start_job, wait_job, &rc};
+    dm_sweep_runner runner = {start_job, wait_job, stopping, &rc};
+    g_runner = &rc;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     progress_ctx pc = {quiet, rank, size, &sw};
     if (!quiet) {
         int mine = 0;
@@ -434,6 +463,16 @@ int cli_sweep(cli_args *a) {
     }
     dm_sweep_result res;
     dm_status st = dm_sweep_run(&sw, shard, slots, n_slots, &runner, on_event, &pc, &res);
+    if (st == DM_STATUS_CANCELLED && g_stop) {   /* a signal: the rows done are kept, the tables written */
+        int sig = g_stop;
+        dm_sweep_tables_info ti = {0};
+        if (size == 1) CLI_CHECK(dm_sweep_write_tables(&sw, NULL, &ti));
+        fprintf(stderr, "%s: interrupted by %s: %d of %d rows done (%d trainings stopped, kept in their MODEL.last); "
+                "run the same command again to continue\n", cli_prog, sig == SIGINT ? "SIGINT" : "SIGTERM",
+                res.kept + res.trained, res.total, res.interrupted);
+        dm_sweep_free(&sw);
+        return 128 + sig;
+    }
     if (size > 1) {   /* every rank ends with the first failing rank's error; rank 0 writes the tables */
         st = dm_dist_agree(st);
         if (st == DM_STATUS_OK) st = dm_dist_barrier();
