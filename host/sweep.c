@@ -156,7 +156,7 @@ dm_status dm_sweep_discover(dm_sweep *sw, const char *dir, const char *test_dir)
     dm_status s = scan_dir(&cs, dir, true, !test_dir, &entries);
     if (!s && test_dir) s = scan_dir(&cs, test_dir, false, true, &test_entries);
     if (s) return free(cs.c), s;
-    qsort(cs.c, (size_t)cs.n, sizeof(cand), cand_by_name);
+    if (cs.n) qsort(cs.c, (size_t)cs.n, sizeof(cand), cand_by_name);
     sw->sets = calloc((size_t)(cs.n ? cs.n : 1), sizeof(dm_sweep_set));
     if (!sw->sets) return free(cs.c), dm_error(DM_STATUS_NOMEM, "out of memory");
     sw->n_sets = 0;

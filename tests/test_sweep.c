@@ -136,6 +136,39 @@ Test(sweep, slots) {
     cr_expect(n == 2 && s[0].device == 2 && s[1].device == 5 && s[1].threads == 8);
 }
 
+/* ---- discovery ------------------------------------------------------------------------------------- */
+
+Test(sweep, discovery_layouts) {
+    char *d = dm_test_tmpdir();
+    /* a DeepBind pair, a NAME/ folder (.fasta test, gzip'ed train), a lone _B, a folder of neither,
+     * another file; and a second folder holding the test half of a pair whose training half is in the
+     * first (--test-only-dir) */
+    cr_assert(dm_test_system("cd %s && mkdir -p a/T b a/notes && touch a/P_AC.seq.gz a/P_B.seq.gz a/L_B.seq.gz "
+                             "a/T/train.fa.gz a/T/test.fasta a/README a/Q_AC.seq b/Q_B.seq.gz", d) == 0);
+    char a[4200], b[4200];
+    snprintf(a, sizeof a, "%s/a", d), snprintf(b, sizeof b, "%s/b", d);
+    dm_sweep sw = {0};
+    cr_expect(dm_sweep_discover(&sw, a, NULL) == DM_STATUS_FORMAT, "Q_AC without its _B");
+    cr_expect(strstr(dm_last_error(), "Q_AC.seq: no test half") != NULL, "%s", dm_last_error());
+    dm_sweep_free(&sw);
+    cr_assert(dm_test_system("cd %s && mv a/P_B.seq.gz b/ && mv a/T b/T2 && mkdir a/T && mv b/T2/train.fa.gz a/T/ && "
+                             "mv b/T2 b/T", d) == 0);   /* every test half in b now */
+    cr_assert(dm_sweep_discover(&sw, a, b) == DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert(sw.n_sets == 3, "%d sets", sw.n_sets);
+    cr_expect(!strcmp(sw.sets[0].name, "P") && !strcmp(sw.sets[1].name, "Q") && !strcmp(sw.sets[2].name, "T"));
+    cr_expect(sw.sets[0].positives_only && sw.sets[1].positives_only && !sw.sets[2].positives_only);
+    cr_expect(strstr(sw.sets[0].test, "/b/P_B.seq.gz") && strstr(sw.sets[2].train, "/a/T/train.fa.gz") &&
+              strstr(sw.sets[2].test, "/b/T/test.fasta"));
+    cr_expect(sw.n_skipped == 0, "L_B in a is not looked at when the test halves are in b");
+    dm_sweep_free(&sw);
+    cr_assert(dm_test_system("cd %s && mv b/T/test.fasta a/T/ && mv b/P_B.seq.gz b/Q_B.seq.gz a/", d) == 0);   /* everything in one folder */
+    cr_assert(dm_sweep_discover(&sw, a, NULL) == DM_STATUS_OK, "%s", dm_last_error());
+    cr_expect(sw.n_sets == 3 && sw.n_skipped == 1 && !strcmp(sw.skipped, "L_B.seq.gz"), "%d %s", sw.n_skipped, sw.skipped);
+    dm_sweep_free(&sw);
+    dm_test_rmdir(d);
+    free(d);
+}
+
 /* ---- the scheduling loop, with a stand-in runner ---------------------------------------------------- */
 
 typedef struct fake {
