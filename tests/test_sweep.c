@@ -359,7 +359,9 @@ Test(sweep_cli, killed_resumed_and_sharded_equal_one_run) {
     cr_assert(cli("sweep --data data --out s1 --shard 1/2 " TRAIN_OPTS) == 0, "%s", dm_test_slurp_in(dir, "err"));
     cr_assert(cli("sweep --data data --out s2 --shard 2/2 --jobs 2 --archs cnn,rnn --epochs 2 --len 40 --batch 32 --threads 2") == 0,
               "%s", dm_test_slurp_in(dir, "err"));
-    int n1 = count_lines(table_sans_timing("s1")) - 1, n2 = count_lines(table_sans_timing("s2")) - 1;
+    char *t1 = table_sans_timing("s1"), *t2 = table_sans_timing("s2");
+    int n1 = count_lines(t1) - 1, n2 = count_lines(t2) - 1;
+    free(t1), free(t2);
     cr_expect(n1 == 3 && n2 == 3, "shards of %d and %d rows", n1, n2);
     cr_expect(cli("sweep --merge s1 --out merged") == 1, "a merge missing a shard fails");
     cr_expect(strstr(dm_test_slurp_in(dir, "err"), "no shard output holds the row of") != NULL, "%s", dm_test_slurp_in(dir, "err"));
