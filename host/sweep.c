@@ -618,6 +618,21 @@ static const char *running_text(run_state *rs) {
     return rs->running;
 }
 
+/* Data sets of the share (its jobs, `mine`) with every job done: *done of *total. Jobs of one data
+ * set are contiguous in the plan. */
+static void sets_done(const dm_sweep *sw, const bool *mine, const bool *done, int *n_done, int *n_total) {
+    *n_done = *n_total = 0;
+    for (int j = 0; j < sw->n_jobs;) {
+        int k = j;
+        bool any = false, all = true;
+        for (; k < sw->n_jobs && !strcmp(sw->jobs[k].dataset, sw->jobs[j].dataset); k++)
+            if (mine[k]) any = true, all = all && done[k];
+        *n_total += any;
+        *n_done += any && all;
+        j = k;
+    }
+}
+
 dm_status dm_sweep_run(dm_sweep *sw, int shard, const dm_sweep_slot *slots, int n_slots, const dm_sweep_runner *r,
                        dm_sweep_event_fn on_event, void *ctx, dm_sweep_result *res) {
     DM_CHECK_ARG(sw && slots && n_slots >= 1 && r && r->start && r->wait && res, "sweep: invalid arguments");
@@ -626,8 +641,9 @@ dm_status dm_sweep_run(dm_sweep *sw, int shard, const dm_sweep_slot *slots, int 
     int *pending = malloc(sizeof(int) * (size_t)(sw->n_jobs + 1));
     rs.slot_job = malloc(sizeof(int) * (size_t)n_slots);
     rs.slot_t0 = calloc((size_t)n_slots, sizeof(double));
-    if (!pending || !rs.slot_job || !rs.slot_t0) {
-        free(pending), free(rs.slot_job), free(rs.slot_t0);
+    bool *mine = calloc((size_t)sw->n_jobs + 1, 1), *done = calloc((size_t)sw->n_jobs + 1, 1);
+    if (!pending || !rs.slot_job || !rs.slot_t0 || !mine || !done) {
+        free(pending), free(rs.slot_job), free(rs.slot_t0), free(mine), free(done);
         return dm_error(DM_STATUS_NOMEM, "out of memory");
     }
     for (int s = 0; s < n_slots; s++) rs.slot_job[s] = -1;
@@ -635,7 +651,8 @@ dm_status dm_sweep_run(dm_sweep *sw, int shard, const dm_sweep_slot *slots, int 
     for (int j = 0; j < sw->n_jobs; j++) {
         if (shard >= 0 && sw->jobs[j].shard != shard) continue;
         res->total++;
-        if (dm_sweep_job_done(sw, j)) res->kept++;
+        mine[j] = true;
+        if (dm_sweep_job_done(sw, j)) res->kept++, done[j] = true;
         else pending[n_pending++] = j;
     }
     double t0 = dm_now();
@@ -656,7 +673,8 @@ dm_status dm_sweep_run(dm_sweep *sw, int shard, const dm_sweep_slot *slots, int 
             if (on_event) {
                 ev = (dm_sweep_event){DM_SWEEP_EV_START, j, res->kept + res->trained, res->failed, res->total, res->kept,
                                       dm_now() - t0, eta_of(&rs, pending + head, n_pending - head, dm_now()),
-                                      running_text(&rs), NULL, NULL};
+                                      running_text(&rs), NULL, NULL, 0, 0};
+                sets_done(sw, mine, done, &ev.sets_done, &ev.sets_total);
                 on_event(ctx, &ev);
             }
         }
@@ -685,6 +703,7 @@ dm_status dm_sweep_run(dm_sweep *sw, int shard, const dm_sweep_slot *slots, int 
         }
         if (ok) {
             res->trained++;
+            done[j] = true;
             int a = arch_slot(&rs, sw->jobs[j].arch);
             rs.rate_sec[a] += took;
             rs.rate_bytes[a] += (double)(sw->jobs[j].bytes + 1);
@@ -696,11 +715,12 @@ dm_status dm_sweep_run(dm_sweep *sw, int shard, const dm_sweep_slot *slots, int 
             ev = (dm_sweep_event){ok ? DM_SWEEP_EV_DONE : DM_SWEEP_EV_FAILED, j, res->kept + res->trained, res->failed,
                                   res->total, res->kept, dm_now() - t0,
                                   eta_of(&rs, pending + head, n_pending - head, dm_now()), running_text(&rs),
-                                  ok ? &row : NULL, ok ? NULL : why};
+                                  ok ? &row : NULL, ok ? NULL : why, 0, 0};
+            sets_done(sw, mine, done, &ev.sets_done, &ev.sets_total);
             on_event(ctx, &ev);
         }
     }
-    free(pending), free(rs.slot_job), free(rs.slot_t0);
+    free(pending), free(rs.slot_job), free(rs.slot_t0), free(mine), free(done);
     if (!st && stop) st = dm_error(DM_STATUS_CANCELLED, "sweep: stopped with %d of %d rows done", res->kept + res->trained,
                                    res->total);
     return st;

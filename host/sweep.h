@@ -170,6 +170,7 @@ typedef struct dm_sweep_event {
     const char *running;       /* keys of the running jobs, ", "-separated */
     const dm_sweep_row *row;   /* DONE */
     const char *why;           /* FAILED */
+    int sets_done, sets_total; /* data sets of this run's share with every row of the share done */
 } dm_sweep_event;
 
 typedef void (*dm_sweep_event_fn)(void *ctx, const dm_sweep_event *e);

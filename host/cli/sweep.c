@@ -246,15 +246,16 @@ static void on_event(void *vctx, const dm_sweep_event *e) {
     if (e->kind == DM_SWEEP_EV_START) {
         int running = 1;
         for (const char *q = e->running; *q; q++) running += *q == ',';
-        fprintf(stderr, "%s: %s[%d/%d] training %s (%d running); %s\n", cli_prog, rank, e->done, e->total,
-                p->sw->jobs[e->job].key, running, eta);
+        fprintf(stderr, "%s: %s[rows %d/%d, data sets %d/%d] training %s (%d running); %s\n", cli_prog, rank, e->done,
+                e->total, e->sets_done, e->sets_total, p->sw->jobs[e->job].key, running, eta);
     } else if (e->kind == DM_SWEEP_EV_DONE) {
         char m[32];
-        fprintf(stderr, "%s: %s[%d/%d] %s.%s: test AUROC %s, %d epochs, %.1f s; running: %s; %s\n", cli_prog, rank, e->done,
-                e->total, e->row->dataset, e->row->arch, cli_metric_text(m, e->row->auroc, "%.4f", "NA"), (int)e->row->epochs,
+        fprintf(stderr, "%s: %s[rows %d/%d, data sets %d/%d] %s.%s: test AUROC %s, %d epochs, %.1f s; running: %s; %s\n",
+                cli_prog, rank, e->done, e->total, e->sets_done, e->sets_total, e->row->dataset, e->row->arch, cli_metric_text(m, e->row->auroc, "%.4f", "NA"), (int)e->row->epochs,
                 e->row->train_seconds, e->running[0] ? e->running : "none", eta);
     } else {
-        fprintf(stderr, "%s: %s[%d/%d] failed: %s\n", cli_prog, rank, e->done, e->total, e->why);
+        fprintf(stderr, "%s: %s[rows %d/%d, data sets %d/%d] failed: %s\n", cli_prog, rank, e->done, e->total,
+                e->sets_done, e->sets_total, e->why);
     }
 }
 
