@@ -401,6 +401,27 @@ Test(sweep_cli, changed_input_redoes_its_rows) {
     cr_expect(strstr(dm_test_slurp_in(dir, "err"), "3 kept, 0 trained") != NULL, "%s", dm_test_slurp_in(dir, "err"));
 }
 
+/* A training that fails (a malformed training file) is reported with its log's last line; the
+ * other rows are written; the sweep exits 1; a rerun after the fix trains only the failed one. */
+Test(sweep_cli, failed_training_reported_others_kept) {
+    cr_assert(dm_test_system("mkdir -p %s/data", dir) == 0);
+    cr_assert(cli("simulate --out data/S1_AC.seq.gz --n 120 --len 40 --seed 1") == 0);
+    cr_assert(cli("simulate --out data/S1_B.seq.gz --n 40 --len 40 --seed 2") == 0);
+    cr_assert(cli("simulate --out data/B1_B.seq.gz --n 40 --len 40 --seed 3") == 0);
+    dm_test_write_in(dir, "data/B1_AC.seq.gz", "not\ta\tDeepBind\tfile\n");
+    int rc = cli("sweep --data data --out o --archs cnn --epochs 1 --len 40 --batch 32 --threads 1");
+    char *err = dm_test_slurp_in(dir, "err");
+    cr_expect(rc == 1, "exit %d: %s", rc, err);
+    cr_expect(strstr(err, "1 of 2 trainings failed; the first: B1.cnn: deepmotif train: ") != NULL, "%s", err);
+    cr_expect(strstr(err, "B1_AC.seq.gz") != NULL && strstr(err, "log: o/logs/B1.cnn.log") != NULL, "%s", err);
+    char *t = table_sans_timing("o");
+    cr_expect(count_lines(t) == 2 && strstr(t, "\nS1\tcnn\t") != NULL, "%s", t);
+    free(t);
+    cr_assert(cli("simulate --out data/B1_AC.seq.gz --n 120 --len 40 --seed 4") == 0);
+    cr_expect(cli("sweep --data data --out o --archs cnn --epochs 1 --len 40 --batch 32 --threads 1") == 0);
+    cr_expect(strstr(dm_test_slurp_in(dir, "err"), "1 kept, 1 trained, 0 failed") != NULL, "%s", dm_test_slurp_in(dir, "err"));
+}
+
 /* Bad folders: one line naming the folder or file, exit 1, no output folder made. */
 Test(sweep_cli, bad_folders) {
     struct {

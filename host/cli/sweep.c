@@ -474,10 +474,14 @@ int cli_sweep(cli_args *a) {
         dm_sweep_free(&sw);
         return 128 + sig;
     }
-    if (size > 1) {   /* every rank ends with the first failing rank's error; rank 0 writes the tables */
+    /* under mpirun: every rank ends with the first failing rank's error; the counts are summed over
+     * the ranks (exact in floats: far below 2^24 jobs); rank 0 writes the tables once all are done */
+    if (size > 1) {
         st = dm_dist_agree(st);
+        float n[4] = {(float)res.kept, (float)res.trained, (float)res.failed, (float)res.total};
+        if (st == DM_STATUS_OK) st = dm_dist_allreduce_sum_f32(n, 4);
         if (st == DM_STATUS_OK) st = dm_dist_barrier();
-        shard = -1;
+        res.kept = (int)n[0], res.trained = (int)n[1], res.failed = (int)n[2], res.total = (int)n[3];
     }
     CLI_CHECK(st);
     if (rank == 0) {
@@ -487,8 +491,20 @@ int cli_sweep(cli_args *a) {
         CLI_CHECK(dm_sweep_write_tables(&sw, (const char *const *)links, &ti));
         for (int s = 0; s < sw.n_sets; s++) free(links[s]);
         free(links);
-        if (!quiet) fprintf(stderr, "%s: %d kept, %d trained, %d failed\n", cli_prog, res.kept, res.trained, res.failed);
+        if (!quiet)
+            fprintf(stderr, "%s: %d kept, %d trained, %d failed%s\n", cli_prog, res.kept, res.trained, res.failed,
+                    size > 1 ? " (all ranks)" : "");
         print_tables(out, &ti);
+        if (res.failed && size > 1) {   /* the other ranks' lines are not shown: name a missing row */
+            dm_sweep_row r;
+            int j = 0;
+            while (j < sw.n_jobs && dm_sweep_read_current_row(&sw, j, &r)) j++;
+            if (j < sw.n_jobs) {
+                char log[4200];
+                snprintf(res.first_failure, sizeof res.first_failure, "%.200s (log: %.700s)", sw.jobs[j].key,
+                         dm_sweep_path(&sw, j, "log", log));
+            }
+        }
     }
     if (res.failed) {
         fprintf(stderr, "%s: %d of %d trainings failed; the first: %s\n", cli_prog, res.failed, res.total, res.first_failure);
