@@ -476,6 +476,7 @@ int cli_sweep(cli_args *a) {
     }
     /* under mpirun: every rank ends with the first failing rank's error; the counts are summed over
      * the ranks (exact in floats: far below 2^24 jobs); rank 0 writes the tables once all are done */
+    int failed_here = res.failed;
     if (size > 1) {
         st = dm_dist_agree(st);
         float n[4] = {(float)res.kept, (float)res.trained, (float)res.failed, (float)res.total};
@@ -495,7 +496,7 @@ int cli_sweep(cli_args *a) {
             fprintf(stderr, "%s: %d kept, %d trained, %d failed%s\n", cli_prog, res.kept, res.trained, res.failed,
                     size > 1 ? " (all ranks)" : "");
         print_tables(out, &ti);
-        if (res.failed && size > 1) {   /* the other ranks' lines are not shown: name a missing row */
+        if (res.failed && !failed_here) {   /* the other ranks' lines are not shown: name a missing row */
             dm_sweep_row r;
             int j = 0;
             while (j < sw.n_jobs && dm_sweep_read_current_row(&sw, j, &r)) j++;
