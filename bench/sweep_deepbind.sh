@@ -63,7 +63,7 @@ cp "$work/merged/summary.tsv" "$prefix.summary.tsv"
 
 rows=$(( $(wc -l < "$prefix.results.tsv") - 1 ))
 {
-    echo "# Sweep over the DeepBind ENCODE pairs (issue 13 acceptance)"
+    echo "# Sweep over the DeepBind ENCODE pairs (issue 13 acceptance${TFS:+; a trial on a subset})"
     echo
     echo "Command: \`bench/sweep_deepbind.sh $*\` (${TFS:+TFS='$TFS' }${EPOCHS:+EPOCHS=$EPOCHS }ARCHS=$archs THREADS=$threads):"
     echo "two \`deepmotif sweep --shard I/2 --threads $half\` at the same time, then \`deepmotif sweep --merge\`."
