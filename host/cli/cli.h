@@ -13,6 +13,7 @@
  *   dashboard.c  dashboard
  *   data.c       simulate
  *   scan.c       scan
+ *   shard.c      --shard I/N and MPI ranks of predict, saliency, temporal (host/shard.h)
  *   sweep.c      sweep (runs `deepmotif train` per job)
  *
  * A command is a row of the table in main.c: its name, a one-line summary, its usage and about text,
