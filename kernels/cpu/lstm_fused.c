@@ -5,8 +5,10 @@
  * Threads: the batch is split into one contiguous slice per OpenMP thread (dm_cpu_chunk) and each
  * thread runs the whole recurrence of its slice, all L steps of both directions, with no barrier
  * between steps. Per thread:
- *  - forward: the input projection of every position and both directions is ONE GEMM,
- *    x (Bc·L, D) · W_ihᵀ (D, n_dir·4H), written into `gates` (PERFORMANCE.md §3). Then per step, per
+ *  - forward: the input projection of every position and both directions is ONE GEMM per sequence,
+ *    x (L, D) · W_ihᵀ (D, n_dir·4H), written into `gates` (PERFORMANCE.md §3; per sequence rather than
+ *    per slice because OpenBLAS's result for a row depends on the row count M of the call, and the
+ *    slices change with the thread count). Then per step, per
  *    block of R sequences and per 8 hidden units j: the four gates' pre-activations of those units
  *    stay in vector registers while h_prev · W_hhᵀ is added (W_hh transposed and padded once per call
  *    into the thread's scratch, (H, 4, Hp) floats: 16 KiB for H = 32, L1-resident), and the gate
@@ -14,12 +16,13 @@
  *  - backward: per step, per sequence, the gate gradients dA from the saved gates and cell (kept in
  *    grad_gates), then per block of R sequences dh_rec = dA · W_hh (W_hh padded to Hp columns in
  *    scratch), all in registers; dW_hh += dAᵀ · h_prev is one GEMM per sequence after its direction's
- *    recurrence (K = L − 1), dW_ih, the bias sums and dx one GEMM each over the slice, as before.
+ *    recurrence (K = L − 1), dW_ih and the bias sums one GEMM / one pass over the slice, dx one GEMM
+ *    per sequence (as the forward's projection).
  *    Parameter gradients of threads t > 0 go to private partials added in thread order after the join
- *    (cpu.h): bit-identical for a given thread count. The forward is bit-identical across thread
- *    counts as far as the input-projection GEMM is (each sequence's recurrence is computed by the
- *    same instructions whatever block or slice it falls in; a partial last block repeats its last
- *    sequence instead of taking another code path).
+ *    (cpu.h): bit-identical for a given thread count. The forward (h, gates, cell) and the input
+ *    gradients (dA, dx) are bit-identical across thread counts: each sequence runs the same
+ *    instructions whatever block or slice it falls in (a partial last block repeats its last sequence
+ *    instead of taking another code path; the GEMMs are per sequence).
  *  - NULL grad_w_ih, grad_w_hh, grad_b_ih or grad_b_hh: that gradient is skipped (input gradients
  *    only, as saliency needs).
  *
@@ -306,8 +309,9 @@ void dm_cpu_lstm_fwd(dm_backend *be, float *h, float *gates, float *cell, const 
             /* a = b_ih + b_hh + x · W_ihᵀ for every position and direction */
             for (int64_t r = 0; r < (int64_t)Bc * L; r++)
                 for (int k = 0; k < GD; k++) gc[r * GD + k] = b_ih[k] + b_hh[k];
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Bc * L, GD, D, 1.0f,
-                        x + (int64_t)b0 * L * D, D, w_ih, D, 1.0f, gc, GD);
+            for (int b = 0; b < Bc; b++)   /* per sequence: the same call whatever the slicing */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, GD, D, 1.0f, x + ((int64_t)b0 + b) * L * D,
+                            D, w_ih, D, 1.0f, gc + (int64_t)b * L * GD, GD);
             for (int d = 0; d < n_dir; d++)
                 for (int s = 0; s < L; s++) {
                     int t = lstm_pos(d, s, L), tp = lstm_pos(d, s - 1, L);
@@ -389,9 +393,10 @@ void dm_cpu_lstm_bwd(dm_backend *be, float *grad_x, float *grad_w_ih, float *gra
             if (grad_w_ih)   /* dW_ih (n_dir·4H, D) += dAᵀ · x, one GEMM over every position of the slice */
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, GD, D, Bc * L, 1.0f, dac, GD,
                             x + (int64_t)b0 * L * D, D, 1.0f, gwih, D);
-            if (grad_x)   /* dx (Bc·L, D) = dA (Bc·L, n_dir·4H) · W_ih (n_dir·4H, D) */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Bc * L, D, GD, 1.0f, dac, GD,
-                            w_ih, D, 0.0f, grad_x + (int64_t)b0 * L * D, D);
+            if (grad_x)   /* dx (L, D) = dA (L, n_dir·4H) · W_ih (n_dir·4H, D), per sequence as the forward's */
+                for (int b = 0; b < Bc; b++)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, D, GD, 1.0f, dac + (int64_t)b * L * GD,
+                                GD, w_ih, D, 0.0f, grad_x + ((int64_t)b0 + b) * L * D, D);
         } else if (want_b && bsum[t_id]) {
             memset(bsum[t_id], 0, sizeof(float) * (size_t)GD);   /* an empty slice adds nothing */
         }
