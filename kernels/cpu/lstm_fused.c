@@ -4,7 +4,8 @@
  *
  * Threads: the batch is split into one contiguous slice per OpenMP thread (dm_cpu_chunk) and each
  * thread runs the whole recurrence of its slice, all L steps of both directions, with no barrier
- * between steps. Per thread:
+ * between steps; within the slice, one block of R sequences at a time runs through all steps (its
+ * rows stream through the cache in order, its state stays in L1 from step to step). Per thread:
  *  - forward: the input projection of every position and both directions is ONE GEMM per sequence,
  *    x (L, D) · W_ihᵀ (D, n_dir·4H), written into `gates` (PERFORMANCE.md §3; per sequence rather than
  *    per slice because OpenBLAS's result for a row depends on the row count M of the call, and the
@@ -14,10 +15,12 @@
  *    into the thread's scratch, (H, 4, Hp) floats: 16 KiB for H = 32, L1-resident), and the gate
  *    nonlinearities and the cell update run on those registers before they are stored once.
  *  - backward: per step, per sequence, the gate gradients dA from the saved gates and cell (kept in
- *    grad_gates), then per block of R sequences dh_rec = dA · W_hh (W_hh padded to Hp columns in
- *    scratch), all in registers; dW_hh += dAᵀ · h_prev is one GEMM per sequence after its direction's
- *    recurrence (K = L − 1), dW_ih and the bias sums one GEMM / one pass over the slice, dx one GEMM
- *    per sequence (as the forward's projection).
+ *    grad_gates) and their sum (the bias gradient); then per block of R sequences dh_rec = dA · W_hh
+ *    (W_hh padded to Hq columns in scratch) in registers, and dW_hh += dAᵀ · h_prev into the
+ *    thread's padded accumulator (L1/L2-resident) with the block's h_prev in registers (per-step
+ *    GEMMs of these shapes spent most of their time packing operands). Once a block has run both
+ *    directions, its dA is still in cache: dW_ih += dAᵀ · x is one GEMM over the block's rows, dx one
+ *    GEMM per sequence (as the forward's projection).
  *    Parameter gradients of threads t > 0 go to private partials added in thread order after the join
  *    (cpu.h): bit-identical for a given thread count. The forward (h, gates, cell) and the input
  *    gradients (dA, dx) are bit-identical across thread counts: each sequence runs the same
@@ -198,14 +201,19 @@ DM_CPU_BODY void fwd_step_body(float *a, float *h, float *c, const float *hp, co
  * direction, which has no predecessor), dh_rec = dA · W_hh with wp = W_hh padded, (4H, Hq). */
 DM_CPU_BODY void bwd_step_body(float *da, float *dh_rec, float *dc_rec, const float *g, const float *c,
                                const float *cp, const float *gh, const float *restrict wp, int Bc,
-                               int64_t gs, int64_t hs, int H, int Hq, int last, const int R,
-                               bwd_gates_fn gates) {
+                               int64_t gs, int64_t hs, int H, int Hq, int last, const float *hp,
+                               float *dwhh, float *bacc, const int R, bwd_gates_fn gates) {
     for (int b0 = 0; b0 < Bc; b0 += R) {
         int nr = Bc - b0 < R ? Bc - b0 : R;
         for (int r = 0; r < nr; r++) {
             int64_t b = b0 + r;
             gates(da + b * gs, dc_rec + b * Hq, dh_rec + b * Hq, g + b * gs, c + b * hs, cp ? cp + b * hs : NULL,
                   gh + b * hs, H);
+            if (bacc)   /* the bias gradient: Σ dA */
+                for (int m = 0; m < 4 * H; m += 8) {
+                    int n = 4 * H - m < 8 ? 4 * H - m : 8;
+                    stn(bacc + m, ldn(bacc + m, n) + ldn(da + b * gs + m, n), n);
+                }
         }
         if (last) continue;
         int64_t ro[6];
@@ -231,6 +239,32 @@ DM_CPU_BODY void bwd_step_body(float *da, float *dh_rec, float *dc_rec, const fl
     }
             ROWS(BWD_STORE)
         }
+        if (!dwhh) continue;
+        /* dW_hh (4H, Hq) += Σ_rows dA_rowᵀ · h_prev_row, with the block's h_prev in registers (rows
+         * past the block's end hold 0, so that the repeated last row adds nothing) */
+        for (int k = 0; k < Hq; k += 32) {
+#define HP_LOAD(r)                                                                                 \
+    v8 P##r##0 = {0}, P##r##1 = {0}, P##r##2 = {0}, P##r##3 = {0};                                  \
+    if (R > r && r < nr) {                                                                         \
+        const float *q = hp + ro[r] * hs + k;                                                      \
+        if (k < H) P##r##0 = ldn(q, H - k < 8 ? H - k : 8);                                        \
+        if (k + 8 < H) P##r##1 = ldn(q + 8, H - k - 8 < 8 ? H - k - 8 : 8);                        \
+        if (k + 16 < H) P##r##2 = ldn(q + 16, H - k - 16 < 8 ? H - k - 16 : 8);                    \
+        if (k + 24 < H) P##r##3 = ldn(q + 24, H - k - 24 < 8 ? H - k - 24 : 8);                    \
+    }
+            ROWS(HP_LOAD)
+            for (int m = 0; m < 4 * H; m++) {
+                float *o = dwhh + (int64_t)m * Hq + k;
+                v8 D0 = ld8(o), D1 = ld8(o + 8), D2 = ld8(o + 16), D3 = ld8(o + 24);
+#define DW_FMA(r)                                                                                  \
+    if (R > r) {                                                                                   \
+        float x = d##r[m];                                                                         \
+        D0 += x * P##r##0; D1 += x * P##r##1; D2 += x * P##r##2; D3 += x * P##r##3;                \
+    }
+                ROWS(DW_FMA)
+                st8(o, D0); st8(o + 8, D1); st8(o + 16, D2); st8(o + 24, D3);
+            }
+        }
     }
 }
 
@@ -239,9 +273,10 @@ DM_CPU_BODY void bwd_step_body(float *da, float *dh_rec, float *dc_rec, const fl
      int64_t gs, int64_t hs, int H, int Hp)
 #define BWD_PARAMS                                                                                 \
     (float *da, float *dh_rec, float *dc_rec, const float *g, const float *c, const float *cp,          \
-     const float *gh, const float *restrict wp, int Bc, int64_t gs, int64_t hs, int H, int Hq, int last)
+     const float *gh, const float *restrict wp, int Bc, int64_t gs, int64_t hs, int H, int Hq, int last,     \
+     const float *hp, float *dwhh, float *bacc)
 #define FWD_ARGS(R, lv) (a, h, c, hp, cp, wt, Bc, gs, hs, H, Hp, R, fwd_gates_##lv)
-#define BWD_ARGS(R, lv) (da, dh_rec, dc_rec, g, c, cp, gh, wp, Bc, gs, hs, H, Hq, last, R, bwd_gates_##lv)
+#define BWD_ARGS(R, lv) (da, dh_rec, dc_rec, g, c, cp, gh, wp, Bc, gs, hs, H, Hq, last, hp, dwhh, bacc, R, bwd_gates_##lv)
 #define GATES(attr, lv)                                                                            \
     attr __attribute__((noinline)) static void fwd_gates_##lv(float *ar, float *cr, float *hr,      \
                                                               const float *cpr, int H) {          \
@@ -265,12 +300,14 @@ DM_CPU_TARGET_AVX2 static void bwd_step_avx2 BWD_PARAMS { bwd_step_body BWD_ARGS
 static void bwd_step_portable BWD_PARAMS { bwd_step_body BWD_ARGS(2, portable); }
 typedef void (*fwd_step_fn) FWD_PARAMS;
 typedef void (*bwd_step_fn) BWD_PARAMS;
-static fwd_step_fn fwd_step_pick(void) {
+static fwd_step_fn fwd_step_pick(int *R) {
     int l = dm_cpu_isa();
+    *R = l == DM_ISA_AVX512 ? 6 : l == DM_ISA_AVX2 ? 3 : 2;
     return l == DM_ISA_AVX512 ? fwd_step_avx512 : l == DM_ISA_AVX2 ? fwd_step_avx2 : fwd_step_portable;
 }
-static bwd_step_fn bwd_step_pick(void) {
+static bwd_step_fn bwd_step_pick(int *R) {
     int l = dm_cpu_isa();
+    *R = l == DM_ISA_AVX512 ? 6 : l == DM_ISA_AVX2 ? 3 : 2;
     return l == DM_ISA_AVX512 ? bwd_step_avx512 : l == DM_ISA_AVX2 ? bwd_step_avx2 : bwd_step_portable;
 }
 #else
@@ -279,18 +316,31 @@ static void fwd_step_portable FWD_PARAMS { fwd_step_body FWD_ARGS(2, portable); 
 static void bwd_step_portable BWD_PARAMS { bwd_step_body BWD_ARGS(2, portable); }
 typedef void (*fwd_step_fn) FWD_PARAMS;
 typedef void (*bwd_step_fn) BWD_PARAMS;
-static fwd_step_fn fwd_step_pick(void) { return fwd_step_portable; }
-static bwd_step_fn bwd_step_pick(void) { return bwd_step_portable; }
+static fwd_step_fn fwd_step_pick(int *R) { *R = 2; return fwd_step_portable; }
+static bwd_step_fn bwd_step_pick(int *R) { *R = 2; return bwd_step_portable; }
 #endif
 
 static inline int round_up(int n, int m) { return (n + m - 1) / m * m; }
+
+/* Software prefetch of n floats at p for rows of a block (row stride rs): a block's rows advance by
+ * one position per step (1 KiB for the RNN's gates), a stride the hardware prefetchers follow badly
+ * across 6 interleaved rows; `w`: for writing. */
+static inline void prefetch_rows(const float *p, int rows, int64_t rs, int n, bool w) {
+    for (int r = 0; r < rows; r++)
+        for (int i = 0; i < n; i += 16) {
+            if (w) __builtin_prefetch(p + r * rs + i, 1, 3);
+            else __builtin_prefetch(p + r * rs + i, 0, 3);
+        }
+}
+#define PF_AHEAD 2   /* steps */
 
 void dm_cpu_lstm_fwd(dm_backend *be, float *h, float *gates, float *cell, const float *x,
                      const float *w_ih, const float *w_hh, const float *b_ih, const float *b_hh,
                      int B, int L, int D, int H, int n_dir) {
     int G = 4 * H, GD = n_dir * G, HD = n_dir * H, Hp = round_up(H, 8);
     int nt = dm_cpu_threads(be, B);
-    fwd_step_fn step = fwd_step_pick();
+    int R;
+    fwd_step_fn step = fwd_step_pick(&R);
 #pragma omp parallel num_threads(nt)
     {
         int t_id = omp_get_thread_num(), b0, b1;
@@ -312,13 +362,25 @@ void dm_cpu_lstm_fwd(dm_backend *be, float *h, float *gates, float *cell, const 
             for (int b = 0; b < Bc; b++)   /* per sequence: the same call whatever the slicing */
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, GD, D, 1.0f, x + ((int64_t)b0 + b) * L * D,
                             D, w_ih, D, 1.0f, gc + (int64_t)b * L * GD, GD);
-            for (int d = 0; d < n_dir; d++)
-                for (int s = 0; s < L; s++) {
-                    int t = lstm_pos(d, s, L), tp = lstm_pos(d, s - 1, L);
-                    step(gc + (int64_t)t * GD + d * G, hc + (int64_t)t * HD + d * H, cc + (int64_t)t * HD + d * H,
-                         s > 0 ? hc + (int64_t)tp * HD + d * H : NULL, s > 0 ? cc + (int64_t)tp * HD + d * H : NULL,
-                         wt + (int64_t)d * H * 4 * Hp, Bc, (int64_t)L * GD, (int64_t)L * HD, H, Hp);
-                }
+            /* one block of R sequences at a time through all steps: its rows stream through the cache
+             * in order, its state stays in L1 from one step to the next */
+            for (int k = 0; k < Bc; k += R) {
+                int nb = Bc - k < R ? Bc - k : R;
+                float *gk = gc + (int64_t)k * L * GD, *hk = hc + (int64_t)k * L * HD, *ck = cc + (int64_t)k * L * HD;
+                for (int d = 0; d < n_dir; d++)
+                    for (int s = 0; s < L; s++) {
+                        int t = lstm_pos(d, s, L), tp = lstm_pos(d, s - 1, L);
+                        if (s + PF_AHEAD < L) {
+                            int tf = lstm_pos(d, s + PF_AHEAD, L);
+                            prefetch_rows(gk + (int64_t)tf * GD + d * G, nb, (int64_t)L * GD, G, true);
+                            prefetch_rows(hk + (int64_t)tf * HD + d * H, nb, (int64_t)L * HD, H, true);
+                            prefetch_rows(ck + (int64_t)tf * HD + d * H, nb, (int64_t)L * HD, H, true);
+                        }
+                        step(gk + (int64_t)t * GD + d * G, hk + (int64_t)t * HD + d * H, ck + (int64_t)t * HD + d * H,
+                             s > 0 ? hk + (int64_t)tp * HD + d * H : NULL, s > 0 ? ck + (int64_t)tp * HD + d * H : NULL,
+                             wt + (int64_t)d * H * 4 * Hp, nb, (int64_t)L * GD, (int64_t)L * HD, H, Hp);
+                    }
+            }
         }
     }
 }
@@ -331,7 +393,8 @@ void dm_cpu_lstm_bwd(dm_backend *be, float *grad_x, float *grad_w_ih, float *gra
     int64_t n_wih = (int64_t)GD * D, n_whh = (int64_t)n_dir * G * H;
     int nt = dm_cpu_threads(be, B);
     bool want_b = grad_b_ih || grad_b_hh;
-    bwd_step_fn step = bwd_step_pick();
+    int R;
+    bwd_step_fn step = bwd_step_pick(&R);
     float *partial[64] = {0};    /* threads t > 0: private (w_ih | w_hh) gradients */
     float *bsum[64] = {0};       /* every thread: its column sums of dA (the bias gradient) */
     bool failed[64] = {0};
@@ -340,8 +403,10 @@ void dm_cpu_lstm_bwd(dm_backend *be, float *grad_x, float *grad_w_ih, float *gra
         int t_id = omp_get_thread_num(), b0, b1;
         dm_cpu_chunk(B, nt, t_id, &b0, &b1);
         int Bc = b1 - b0;
-        /* dh_rec | dc_rec (Bc, Hq) each, then W_hh of each direction padded to (4H, Hq) */
-        float *rec = dm_cpu_scratch(be, t_id, 1, (size_t)2 * Bc * Hq + (size_t)n_dir * G * Hq);
+        /* dh_rec | dc_rec (Bc, Hq) each, then W_hh of each direction padded to (4H, Hq), then the
+         * thread's dW_hh accumulator in the same layout */
+        size_t n_pad = (size_t)n_dir * G * Hq;
+        float *rec = dm_cpu_scratch(be, t_id, 1, (size_t)2 * Bc * Hq + 2 * n_pad);
         float *gwih = grad_w_ih, *gwhh = grad_w_hh;
         if (want_b) bsum[t_id] = dm_cpu_scratch(be, t_id, 3, (size_t)GD);
         if (t_id > 0 && (grad_w_ih || grad_w_hh)) {
@@ -358,45 +423,52 @@ void dm_cpu_lstm_bwd(dm_backend *be, float *grad_x, float *grad_w_ih, float *gra
         bool ok = rec && (!want_b || bsum[t_id]) && (t_id == 0 || partial[t_id] || !(grad_w_ih || grad_w_hh));
         failed[t_id] = !ok;
         ok = ok && Bc > 0;
-        float *dh_rec = rec, *dc_rec = rec + (size_t)Bc * Hq, *wp = rec + (size_t)2 * Bc * Hq;
+        float *dh_rec = rec, *dc_rec = rec + (size_t)Bc * Hq, *wp = rec + (size_t)2 * Bc * Hq, *dwp = wp + n_pad;
         if (ok) {
-            memset(wp, 0, sizeof(float) * (size_t)n_dir * G * Hq);
+            memset(rec, 0, sizeof(float) * ((size_t)2 * Bc * Hq + 2 * n_pad));
             for (int64_t r = 0; r < (int64_t)n_dir * G; r++) memcpy(wp + r * Hq, w_hh + r * H, sizeof(float) * (size_t)H);
+            if (want_b) memset(bsum[t_id], 0, sizeof(float) * (size_t)GD);
         }
-        for (int d = 0; d < n_dir && ok; d++) {
-            memset(rec, 0, sizeof(float) * (size_t)2 * Bc * Hq);
-            for (int s = L - 1; s >= 0; s--) {
-                int t = lstm_pos(d, s, L), tp = lstm_pos(d, s - 1, L);
-                step(dac + (int64_t)t * GD + d * G, dh_rec, dc_rec, gc + (int64_t)t * GD + d * G,
-                     cc + (int64_t)t * HD + d * H, s > 0 ? cc + (int64_t)tp * HD + d * H : NULL,
-                     ghc + (int64_t)t * HD + d * H, wp + (int64_t)d * G * Hq, Bc, (int64_t)L * GD,
-                     (int64_t)L * HD, H, Hq, s == 0);
-            }
-            /* dW_hh (4H, H) += Σ over steps s ≥ 1 of dA(s)ᵀ · h(s − 1): per sequence, one GEMM over its
-             * L − 1 steps (direction 0 pairs dA at positions 1..L−1 with h at 0..L−2, direction 1 dA at
-             * 0..L−2 with h at 1..L−1) */
-            if (grad_w_hh && L > 1)
-                for (int b = 0; b < Bc; b++) {
-                    const float *dab = dac + ((int64_t)b * L + (d == 0 ? 1 : 0)) * GD + d * G;
-                    const float *hb = hc + ((int64_t)b * L + (d == 0 ? 0 : 1)) * HD + d * H;
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, L - 1, 1.0f, dab, GD, hb, HD,
-                                1.0f, gwhh + (int64_t)d * G * H, H);
+        for (int k = 0; k < Bc && ok; k += R) {   /* block by block through all steps, as the forward */
+            int nb = Bc - k < R ? Bc - k : R;
+            for (int d = 0; d < n_dir; d++) {
+                const float *gk = gc + (int64_t)k * L * GD, *ck = cc + (int64_t)k * L * HD;
+                const float *ghk = ghc + (int64_t)k * L * HD, *hk = hc + (int64_t)k * L * HD;
+                float *dak = dac + (int64_t)k * L * GD, *dhk = dh_rec + (size_t)k * Hq, *dck = dc_rec + (size_t)k * Hq;
+                if (d > 0) {   /* a fresh recurrence for the next direction */
+                    memset(dhk, 0, sizeof(float) * (size_t)nb * Hq);
+                    memset(dck, 0, sizeof(float) * (size_t)nb * Hq);
                 }
+                for (int s = L - 1; s >= 0; s--) {
+                    int t = lstm_pos(d, s, L), tp = lstm_pos(d, s - 1, L);
+                    if (s - PF_AHEAD >= 1) {   /* (the previous cell of step s − 2 is read at s − 1 already) */
+                        int tf = lstm_pos(d, s - PF_AHEAD, L), tfp = lstm_pos(d, s - PF_AHEAD - 1, L);
+                        prefetch_rows(gk + (int64_t)tf * GD + d * G, nb, (int64_t)L * GD, G, false);
+                        prefetch_rows(dak + (int64_t)tf * GD + d * G, nb, (int64_t)L * GD, G, true);
+                        prefetch_rows(ghk + (int64_t)tf * HD + d * H, nb, (int64_t)L * HD, H, false);
+                        prefetch_rows(ck + (int64_t)tfp * HD + d * H, nb, (int64_t)L * HD, H, false);
+                    }
+                    step(dak + (int64_t)t * GD + d * G, dhk, dck, gk + (int64_t)t * GD + d * G,
+                         ck + (int64_t)t * HD + d * H, s > 0 ? ck + (int64_t)tp * HD + d * H : NULL,
+                         ghk + (int64_t)t * HD + d * H, wp + (int64_t)d * G * Hq, nb, (int64_t)L * GD,
+                         (int64_t)L * HD, H, Hq, s == 0, s > 0 ? hk + (int64_t)tp * HD + d * H : NULL,
+                         grad_w_hh ? dwp + (int64_t)d * G * Hq : NULL, want_b ? bsum[t_id] + d * G : NULL);
+                }
+            }
+            /* the block's dA is complete and still in cache: dW_ih (n_dir·4H, D) += dAᵀ · x over its rows,
+             * and dx (L, D) = dA (L, n_dir·4H) · W_ih per sequence (as the forward's projection) */
+            const float *dab = dac + (int64_t)k * L * GD;
+            if (grad_w_ih)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, GD, D, nb * L, 1.0f, dab, GD,
+                            x + ((int64_t)b0 + k) * L * D, D, 1.0f, gwih, D);
+            if (grad_x)
+                for (int b = 0; b < nb; b++)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, D, GD, 1.0f, dab + (int64_t)b * L * GD,
+                                GD, w_ih, D, 0.0f, grad_x + ((int64_t)b0 + k + b) * L * D, D);
         }
         if (ok) {
-            if (want_b) {   /* biases: column sums of dA over all rows of the slice (b_ih and b_hh alike) */
-                float *bs = bsum[t_id];
-                memset(bs, 0, sizeof(float) * (size_t)GD);
-                for (int64_t r = 0; r < (int64_t)Bc * L; r++)
-                    for (int k = 0; k < GD; k++) bs[k] += dac[r * GD + k];
-            }
-            if (grad_w_ih)   /* dW_ih (n_dir·4H, D) += dAᵀ · x, one GEMM over every position of the slice */
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, GD, D, Bc * L, 1.0f, dac, GD,
-                            x + (int64_t)b0 * L * D, D, 1.0f, gwih, D);
-            if (grad_x)   /* dx (L, D) = dA (L, n_dir·4H) · W_ih (n_dir·4H, D), per sequence as the forward's */
-                for (int b = 0; b < Bc; b++)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, D, GD, 1.0f, dac + (int64_t)b * L * GD,
-                                GD, w_ih, D, 0.0f, grad_x + ((int64_t)b0 + b) * L * D, D);
+            if (grad_w_hh)   /* the accumulated dW_hh without its padding */
+                for (int64_t r = 0; r < (int64_t)n_dir * G; r++) dm_cpu_add(gwhh + r * H, dwp + r * Hq, H);
         } else if (want_b && bsum[t_id]) {
             memset(bsum[t_id], 0, sizeof(float) * (size_t)GD);   /* an empty slice adds nothing */
         }
