@@ -12,8 +12,9 @@
  *    slices change with the thread count). Then per step, per
  *    block of R sequences and per 8 hidden units j: the four gates' pre-activations of those units
  *    stay in vector registers while h_prev · W_hhᵀ is added (W_hh transposed and padded once per call
- *    into the thread's scratch, (H, 4, Hp) floats: 16 KiB for H = 32, L1-resident), and the gate
- *    nonlinearities and the cell update run on those registers before they are stored once.
+ *    into the thread's scratch, (H, 4, Hp) floats: 16 KiB for H = 32, L1-resident); they are stored
+ *    once, and the gate nonlinearities and the cell update of each row follow at once from L1 (in a
+ *    separate routine: inlined, the polynomial's constants took the accumulators' registers).
  *  - backward: per step, per sequence, the gate gradients dA from the saved gates and cell (kept in
  *    grad_gates) and their sum (the bias gradient); then per block of R sequences dh_rec = dA · W_hh
  *    (W_hh padded to Hq columns in scratch) in registers, and dW_hh += dAᵀ · h_prev into the
