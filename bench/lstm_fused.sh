@@ -5,10 +5,10 @@
 #   usage: bench/lstm_fused.sh BEFORE_BUILD_DIR AFTER_BUILD_DIR [ROUNDS (5)] [MIN_TIME_S (0.5)]
 # Each build dir must hold bench/bench_lstm (cmake -DDM_BUILD_BENCH=ON; for a build of a commit
 # before bench_lstm.c existed, copy bench/bench_lstm.c into that tree first: it uses only the
-# engine's public internals that both have). Raw rows go to bench/results/lstm_fused.csv.
+# engine's public internals that both have). Raw rows go to bench/results/lstm_fused.csv (or $OUT).
 set -eu
 before=$1/bench/bench_lstm after=$2/bench/bench_lstm rounds=${3:-5} mt=${4:-0.5}
-out=$(dirname "$0")/results/lstm_fused.csv
+out=${OUT:-$(dirname "$0")/results/lstm_fused.csv}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 i=1
