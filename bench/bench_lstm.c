@@ -18,14 +18,14 @@
 #include <time.h>
 
 #include "backend.h"
+#include "bench.h"
 #include "dm_internal.h"
 #include "dm_rng.h"
-#include "bench.h"
 #include "model.h"
 #include "saliency.h"
 
-#define L 101
-#define B 256
+#define L      101
+#define B      256
 #define MAXREP 100000
 
 static double cpu_now(void) {
@@ -40,7 +40,7 @@ typedef struct job {
     dm_backend *be;
     dm_net *m;
     dm_adam opt;
-    float *x, *attr, *p;                 /* saliency */
+    float *x, *attr, *p; /* saliency */
     const uint8_t *codes;
     const int8_t *labels;
     /* op-level LSTM */
@@ -53,22 +53,23 @@ typedef struct job {
 
 static int run(job *j, int it) {
     switch (j->name[0]) {
-    case 't': {   /* train */
+    case 't': { /* train */
         double loss;
         dm_net_zero_grad(j->m);
         return dm_net_forward_codes(j->m, j->codes, B, true, 1, (uint64_t)it + 10, false) ||
                dm_net_backward(j->m, j->labels, B, B, &loss, NULL) || dm_net_adam_step(j->m, &j->opt);
     }
-    case 's': {   /* saliency */
+    case 's': { /* saliency */
         dm_saliency_options o = {.method = DM_SAL_GRAD};
         return dm_saliency_batch(j->m, j->x, NULL, B, 0, &o, j->attr, j->p);
     }
-    case 'f':     /* lstm_fwd */
-        j->be->i->lstm_fwd(j->be, j->h, j->gates, j->cell, j->lx, j->wih, j->whh, j->bih, j->bhh, B, L, j->D, j->H, 2);
+    case 'f': /* lstm_fwd */
+        j->be->i->lstm_fwd(j->be, j->h, j->gates, j->cell, j->lx, j->wih, j->whh, j->bih, j->bhh, B, L, j->D,
+                           j->H, 2);
         return 0;
-    default:      /* lstm_bwd */
-        j->be->i->lstm_bwd(j->be, j->gx, j->gwih, j->gwhh, j->gbih, j->gbhh, j->gg, j->gh, j->lx, j->h, j->gates,
-                           j->cell, j->wih, j->whh, B, L, j->D, j->H, 2);
+    default: /* lstm_bwd */
+        j->be->i->lstm_bwd(j->be, j->gx, j->gwih, j->gwhh, j->gbih, j->gbhh, j->gg, j->gh, j->lx, j->h,
+                           j->gates, j->cell, j->wih, j->whh, B, L, j->D, j->H, 2);
         return 0;
     }
 }
@@ -83,9 +84,12 @@ int main(int argc, char **argv) {
     double min_time = 0.5;
     const char *only[3] = {NULL, NULL, NULL};
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--min-time") && i + 1 < argc) min_time = atof(argv[++i]);
+        if (!strcmp(argv[i], "--min-time") && i + 1 < argc)
+            min_time = atof(argv[++i]);
         else if (!strcmp(argv[i], "--only") && i + 3 < argc) {
-            only[0] = argv[i + 1]; only[1] = argv[i + 2]; only[2] = argv[i + 3];
+            only[0] = argv[i + 1];
+            only[1] = argv[i + 2];
+            only[2] = argv[i + 3];
             i += 3;
         } else {
             fprintf(stderr, "usage: bench_lstm [--min-time S] [--only WORKLOAD ARCH THREADS]\n");
@@ -94,10 +98,12 @@ int main(int argc, char **argv) {
     }
     char date[32];
     dm_utc_now(date);
-    printf("# bench_lstm: recurrent workloads, batch %d, L %d\n# deepmotif %s, %s\n# cpu: %s\n# blas: %s\n", B, L,
-           dm_version(), date, dm_cpu_name(), dm_blas_info());
-    printf("# median_s, min_s: wall clock; cpu_s: median process CPU time (all threads; on a shared machine the\n"
-           "# 1-thread cpu_s is the least disturbed measure of the work, 2-thread cpu_s includes spinning)\n");
+    printf("# bench_lstm: recurrent workloads, batch %d, L %d\n# deepmotif %s, %s\n# cpu: %s\n# blas: %s\n",
+           B, L, dm_version(), date, dm_cpu_name(), dm_blas_info());
+    printf(
+        "# median_s, min_s: wall clock; cpu_s: median process CPU time (all threads; on a shared machine "
+        "the\n"
+        "# 1-thread cpu_s is the least disturbed measure of the work, 2-thread cpu_s includes spinning)\n");
     printf("name,arch,threads,batch,repeats,median_s,min_s,seq_per_s,cpu_s\n");
     uint8_t *codes = malloc((size_t)B * L);
     int8_t *labels = malloc(B);
@@ -110,7 +116,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < B * L; i++) x[4 * i + codes[i]] = 1.0f;
 
     const char *names[4] = {"train", "saliency", "fwd_op", "bwd_op"};
-    for (int a = 1; a <= 2; a++) {   /* rnn, cnnrnn */
+    for (int a = 1; a <= 2; a++) { /* rnn, cnnrnn */
         dm_hparams hp;
         dm_hparams_default(&hp, (dm_arch)a);
         if (only[1] && strcmp(only[1], dm_arch_name(hp.arch))) continue;
@@ -122,12 +128,16 @@ int main(int argc, char **argv) {
             dm_net_init_params(mf, 1))
             return 1;
         dm_saliency_options o = {.method = DM_SAL_GRAD};
-        if (dm_saliency_batch(mr, x, NULL, 8, 0, &o, ref, p) || dm_saliency_batch(mf, x, NULL, 8, 0, &o, attr, p))
+        if (dm_saliency_batch(mr, x, NULL, 8, 0, &o, ref, p) ||
+            dm_saliency_batch(mf, x, NULL, 8, 0, &o, attr, p))
             return 1;
         double gmax = 0, serr = 0;
         for (int i = 0; i < 8 * L * 4; i++) gmax = fmax(gmax, fabs(ref[i]));
         for (int i = 0; i < 8 * L * 4; i++) serr = fmax(serr, fabs(attr[i] - ref[i]) / (gmax + 1e-30));
-        dm_net_free(mr); dm_net_free(mf); dm_backend_free(rb); dm_backend_free(fb);
+        dm_net_free(mr);
+        dm_net_free(mf);
+        dm_backend_free(rb);
+        dm_backend_free(fb);
         if (!(err < 1e-3) || !(serr < 1e-3)) {
             fprintf(stderr, "bench_lstm: %s: fast backend disagrees with the reference (%.3g, %.3g)\n",
                     dm_arch_name(hp.arch), err, serr);
@@ -142,9 +152,15 @@ int main(int argc, char **argv) {
                 if (only[0] && (strcmp(only[0], names[w]) || atoi(only[2]) != th)) continue;
                 job *j = &jobs[nj++];
                 memset(j, 0, sizeof *j);
-                j->name = names[w]; j->arch = a; j->threads = th;
+                j->name = names[w];
+                j->arch = a;
+                j->threads = th;
                 j->be = dm_backend_cpu_create(th);
-                j->codes = codes; j->labels = labels; j->x = x; j->attr = attr; j->p = p;
+                j->codes = codes;
+                j->labels = labels;
+                j->x = x;
+                j->attr = attr;
+                j->p = p;
                 j->t = malloc(sizeof(double) * MAXREP);
                 j->c = malloc(sizeof(double) * MAXREP);
                 if (w < 2) {
@@ -155,16 +171,24 @@ int main(int argc, char **argv) {
                     dm_rng q;
                     dm_rng_init(&q, 11, DM_STREAM_SIMULATE, 1);
                     float s = 1.0f / sqrtf((float)H);
-                    j->D = D; j->H = H;
+                    j->D = D;
+                    j->H = H;
                     j->lx = urand((size_t)B * L * D, 0, 1, &q);
-                    j->wih = urand((size_t)2 * G * D, -s, s, &q); j->whh = urand((size_t)2 * G * H, -s, s, &q);
-                    j->bih = urand(2 * G, -s, s, &q); j->bhh = urand(2 * G, -s, s, &q);
+                    j->wih = urand((size_t)2 * G * D, -s, s, &q);
+                    j->whh = urand((size_t)2 * G * H, -s, s, &q);
+                    j->bih = urand(2 * G, -s, s, &q);
+                    j->bhh = urand(2 * G, -s, s, &q);
                     j->gh = urand((size_t)B * L * 2 * H, -1, 1, &q);
-                    j->h = calloc((size_t)B * L * 2 * H, 4); j->cell = calloc((size_t)B * L * 2 * H, 4);
-                    j->gates = calloc((size_t)B * L * 2 * G, 4); j->gg = calloc((size_t)B * L * 2 * G, 4);
-                    j->gx = calloc((size_t)B * L * D, 4); j->gwih = calloc((size_t)2 * G * D, 4);
-                    j->gwhh = calloc((size_t)2 * G * H, 4); j->gbih = calloc(2 * G, 4); j->gbhh = calloc(2 * G, 4);
-                    j->name = "fwd_op";   /* a forward state for the backward */
+                    j->h = calloc((size_t)B * L * 2 * H, 4);
+                    j->cell = calloc((size_t)B * L * 2 * H, 4);
+                    j->gates = calloc((size_t)B * L * 2 * G, 4);
+                    j->gg = calloc((size_t)B * L * 2 * G, 4);
+                    j->gx = calloc((size_t)B * L * D, 4);
+                    j->gwih = calloc((size_t)2 * G * D, 4);
+                    j->gwhh = calloc((size_t)2 * G * H, 4);
+                    j->gbih = calloc(2 * G, 4);
+                    j->gbhh = calloc(2 * G, 4);
+                    j->name = "fwd_op"; /* a forward state for the backward */
                     run(j, 0);
                     j->name = names[w];
                 }
@@ -174,9 +198,16 @@ int main(int argc, char **argv) {
             for (int k = 0; k < nj; k++) {
                 job *j = &jobs[k];
                 double t0 = dm_now(), c0 = cpu_now();
-                if (run(j, it)) { fprintf(stderr, "bench_lstm: %s\n", dm_last_error()); return 1; }
+                if (run(j, it)) {
+                    fprintf(stderr, "bench_lstm: %s\n", dm_last_error());
+                    return 1;
+                }
                 double dt = dm_now() - t0, dc = cpu_now() - c0;
-                if (it >= 0) { j->c[j->n] = dc; j->t[j->n++] = dt; j->total += dt; }
+                if (it >= 0) {
+                    j->c[j->n] = dc;
+                    j->t[j->n++] = dt;
+                    j->total += dt;
+                }
                 done = done && j->n >= 10 && j->total >= min_time;
             }
             if (done) break;
@@ -186,11 +217,11 @@ int main(int argc, char **argv) {
             double mn = j->t[0];
             for (int i = 0; i < j->n; i++) mn = fmin(mn, j->t[i]);
             double med = dm_bench_median(j->t, j->n), cmed = dm_bench_median(j->c, j->n);
-            printf("%s,%s,%d,%d,%d,%.6f,%.6f,%.0f,%.6f\n", j->name, dm_arch_name(hp.arch), j->threads, B, j->n, med, mn,
-                   B / med, cmed);
+            printf("%s,%s,%d,%d,%d,%.6f,%.6f,%.0f,%.6f\n", j->name, dm_arch_name(hp.arch), j->threads, B,
+                   j->n, med, mn, B / med, cmed);
             if (j->m) dm_net_free(j->m);
-            float *bufs[] = {j->lx, j->wih, j->whh, j->bih, j->bhh, j->h, j->gates, j->cell, j->gh, j->gx,
-                             j->gwih, j->gwhh, j->gbih, j->gbhh, j->gg};
+            float *bufs[] = {j->lx, j->wih, j->whh,  j->bih,  j->bhh,  j->h,    j->gates, j->cell,
+                             j->gh, j->gx,  j->gwih, j->gwhh, j->gbih, j->gbhh, j->gg};
             for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
             dm_backend_free(j->be);
             free(j->t);

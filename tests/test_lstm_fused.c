@@ -27,14 +27,14 @@ const char *dm_cpu_isa_name(int level);
  * cases (FAST_ATOL/FAST_RTOL there), which bound float rounding through 101 recurrent steps. */
 #define FAST_ATOL 2e-5
 #define FAST_RTOL 2e-4
-#define U 5.9604644775390625e-8     /* 2⁻²⁴, the unit roundoff of float */
+#define U         5.9604644775390625e-8 /* 2⁻²⁴, the unit roundoff of float */
 
 typedef struct lstm_io {
     int B, L, D, H, nd;
     size_t nx, nwih, nwhh, nb, nh, ng;
-    float *x, *wih, *whh, *bih, *bhh, *r;            /* inputs; r: the output gradient */
-    float *h, *gates, *cell;                          /* forward */
-    float *gx, *gwih, *gwhh, *gbih, *gbhh, *gg;       /* backward */
+    float *x, *wih, *whh, *bih, *bhh, *r;       /* inputs; r: the output gradient */
+    float *h, *gates, *cell;                    /* forward */
+    float *gx, *gwih, *gwhh, *gbih, *gbhh, *gg; /* backward */
 } lstm_io;
 
 static float *vec(size_t n, float lo, float hi, uint64_t tag) {
@@ -54,8 +54,12 @@ static float *zeros(size_t n) {
 static void io_init(lstm_io *io, int B, int L, int D, int H, int nd, float s) {
     *io = (lstm_io){.B = B, .L = L, .D = D, .H = H, .nd = nd};
     int G = 4 * H;
-    io->nx = (size_t)B * L * D; io->nwih = (size_t)nd * G * D; io->nwhh = (size_t)nd * G * H;
-    io->nb = (size_t)nd * G; io->nh = (size_t)B * L * nd * H; io->ng = (size_t)B * L * nd * G;
+    io->nx = (size_t)B * L * D;
+    io->nwih = (size_t)nd * G * D;
+    io->nwhh = (size_t)nd * G * H;
+    io->nb = (size_t)nd * G;
+    io->nh = (size_t)B * L * nd * H;
+    io->ng = (size_t)B * L * nd * G;
     uint64_t tag = (uint64_t)(7000000 + B * 131 + L * 17 + D * 7 + H * 3 + nd);
     io->x = vec(io->nx, -1, 1, tag);
     io->wih = vec(io->nwih, -0.3f, 0.3f, tag + 1);
@@ -63,26 +67,34 @@ static void io_init(lstm_io *io, int B, int L, int D, int H, int nd, float s) {
     io->bih = vec(io->nb, -0.5f, 0.5f, tag + 3);
     io->bhh = vec(io->nb, -0.5f, 0.5f, tag + 4);
     io->r = vec(io->nh, -1, 1, tag + 5);
-    io->h = zeros(io->nh); io->gates = zeros(io->ng); io->cell = zeros(io->nh);
-    io->gx = zeros(io->nx); io->gwih = zeros(io->nwih); io->gwhh = zeros(io->nwhh);
-    io->gbih = zeros(io->nb); io->gbhh = zeros(io->nb); io->gg = zeros(io->ng);
+    io->h = zeros(io->nh);
+    io->gates = zeros(io->ng);
+    io->cell = zeros(io->nh);
+    io->gx = zeros(io->nx);
+    io->gwih = zeros(io->nwih);
+    io->gwhh = zeros(io->nwhh);
+    io->gbih = zeros(io->nb);
+    io->gbhh = zeros(io->nb);
+    io->gg = zeros(io->ng);
 }
 
 static void io_free(lstm_io *io) {
-    float *p[] = {io->x, io->wih, io->whh, io->bih, io->bhh, io->r, io->h, io->gates, io->cell,
-                  io->gx, io->gwih, io->gwhh, io->gbih, io->gbhh, io->gg};
+    float *p[] = {io->x,    io->wih, io->whh,  io->bih,  io->bhh,  io->r,    io->h, io->gates,
+                  io->cell, io->gx,  io->gwih, io->gwhh, io->gbih, io->gbhh, io->gg};
     for (size_t i = 0; i < sizeof p / sizeof *p; i++) free(p[i]);
 }
 
 /* Forward into o's outputs; backward (from the saved state of `saved`, so that two backends'
  * backwards see the same inputs) into o's gradients, which start at zero. */
 static void run_fwd(dm_backend *be, lstm_io *o) {
-    be->i->lstm_fwd(be, o->h, o->gates, o->cell, o->x, o->wih, o->whh, o->bih, o->bhh, o->B, o->L, o->D,
-                    o->H, o->nd);
+    be->i->lstm_fwd(be, o->h, o->gates, o->cell, o->x, o->wih, o->whh, o->bih, o->bhh, o->B, o->L, o->D, o->H,
+                    o->nd);
 }
 static void run_bwd(dm_backend *be, lstm_io *o, const lstm_io *saved) {
-    memset(o->gwih, 0, sizeof(float) * o->nwih); memset(o->gwhh, 0, sizeof(float) * o->nwhh);
-    memset(o->gbih, 0, sizeof(float) * o->nb); memset(o->gbhh, 0, sizeof(float) * o->nb);
+    memset(o->gwih, 0, sizeof(float) * o->nwih);
+    memset(o->gwhh, 0, sizeof(float) * o->nwhh);
+    memset(o->gbih, 0, sizeof(float) * o->nb);
+    memset(o->gbhh, 0, sizeof(float) * o->nb);
     be->i->lstm_bwd(be, o->gx, o->gwih, o->gwhh, o->gbih, o->gbhh, o->gg, o->r, o->x, saved->h, saved->gates,
                     saved->cell, o->wih, o->whh, o->B, o->L, o->D, o->H, o->nd);
 }
@@ -90,9 +102,15 @@ static void run_bwd(dm_backend *be, lstm_io *o, const lstm_io *saved) {
 /* A second io with the same inputs and fresh outputs. */
 static void io_twin(lstm_io *t, const lstm_io *o) {
     *t = *o;
-    t->h = zeros(o->nh); t->gates = zeros(o->ng); t->cell = zeros(o->nh);
-    t->gx = zeros(o->nx); t->gwih = zeros(o->nwih); t->gwhh = zeros(o->nwhh);
-    t->gbih = zeros(o->nb); t->gbhh = zeros(o->nb); t->gg = zeros(o->ng);
+    t->h = zeros(o->nh);
+    t->gates = zeros(o->ng);
+    t->cell = zeros(o->nh);
+    t->gx = zeros(o->nx);
+    t->gwih = zeros(o->nwih);
+    t->gwhh = zeros(o->nwhh);
+    t->gbih = zeros(o->nb);
+    t->gbhh = zeros(o->nb);
+    t->gg = zeros(o->ng);
 }
 static void twin_free(lstm_io *t) {
     float *p[] = {t->h, t->gates, t->cell, t->gx, t->gwih, t->gwhh, t->gbih, t->gbhh, t->gg};
@@ -103,8 +121,8 @@ static void expect_close(const char *what, const float *got, const float *want, 
                          double rtol) {
     size_t w;
     double e = dm_test_max_err(got, want, n, atol, rtol, &w);
-    cr_expect(e <= 1.0, "%s: element %zu: got %.8g, want %.8g (error %.3g × tolerance)", what, w, (double)got[w],
-              (double)want[w], e);
+    cr_expect(e <= 1.0, "%s: element %zu: got %.8g, want %.8g (error %.3g × tolerance)", what, w,
+              (double)got[w], (double)want[w], e);
 }
 
 static double max_abs(const float *v, size_t n) {
@@ -141,11 +159,12 @@ static void odd_case(int B, int L, int D, int H, int nd) {
         expect_close("grad_b_hh", f.gbhh, o.gbhh, o.nb, FAST_ATOL * 20, FAST_RTOL * 5);
         /* NULL parameter gradients (input gradients only): the same dA and dx */
         float *gg2 = zeros(o.ng), *gx2 = zeros(o.nx);
-        fast->i->lstm_bwd(fast, gx2, NULL, NULL, NULL, NULL, gg2, o.r, o.x, o.h, o.gates, o.cell, o.wih, o.whh,
-                          B, L, D, H, nd);
+        fast->i->lstm_bwd(fast, gx2, NULL, NULL, NULL, NULL, gg2, o.r, o.x, o.h, o.gates, o.cell, o.wih,
+                          o.whh, B, L, D, H, nd);
         cr_expect(memcmp(gg2, f.gg, sizeof(float) * o.ng) == 0, "%s: dA without parameter gradients", w);
         cr_expect(memcmp(gx2, f.gx, sizeof(float) * o.nx) == 0, "%s: dx without parameter gradients", w);
-        free(gg2); free(gx2);
+        free(gg2);
+        free(gx2);
         twin_free(&f);
         dm_backend_free(fast);
     }
@@ -154,12 +173,12 @@ static void odd_case(int B, int L, int D, int H, int nd) {
 }
 
 Test(lstm_fused, odd_shapes_against_the_reference) {
-    odd_case(1, 1, 1, 1, 1);      /* batch 1, one step: no recurrent product at all */
-    odd_case(1, 9, 3, 5, 2);      /* batch 1, H < 8: one partial vector */
-    odd_case(7, 13, 5, 13, 2);    /* 7 = 3 + 4 rows over 2 threads, 2 + 2 + 3 over 3; H = 8 + 5 */
-    odd_case(5, 6, 4, 33, 1);     /* H = 33: 4 full vectors and 1 lane, 2 blocks of 32 in the backward */
-    odd_case(13, 17, 7, 8, 2);    /* 13 rows: partial blocks of 6, 3 and 2 at every level */
-    odd_case(4, 101, 4, 32, 2);   /* the RNN's step shape */
+    odd_case(1, 1, 1, 1, 1);    /* batch 1, one step: no recurrent product at all */
+    odd_case(1, 9, 3, 5, 2);    /* batch 1, H < 8: one partial vector */
+    odd_case(7, 13, 5, 13, 2);  /* 7 = 3 + 4 rows over 2 threads, 2 + 2 + 3 over 3; H = 8 + 5 */
+    odd_case(5, 6, 4, 33, 1);   /* H = 33: 4 full vectors and 1 lane, 2 blocks of 32 in the backward */
+    odd_case(13, 17, 7, 8, 2);  /* 13 rows: partial blocks of 6, 3 and 2 at every level */
+    odd_case(4, 101, 4, 32, 2); /* the RNN's step shape */
 }
 
 /* ---- every ISA level against the portable level ----
@@ -179,7 +198,7 @@ Test(lstm_fused, odd_shapes_against_the_reference) {
  *     |Δ| ≤ L/(1 − ρ) · (2(n + 1)u·S + 48u) · m,   m = the largest |value| of the array (≥ its scale).
  * dx sums GD = n_dir·4H products of dA with W_ih (|w| ≤ 0.3), the parameter gradients B·L products with
  * h or x (≤ 1): those counts times dA's bound, plus their own summation bound 2(K + 1)u·Σ|terms|. */
-static double g_amp;   /* 1/(1 − ρ) of the case at hand */
+static double g_amp; /* 1/(1 − ρ) of the case at hand */
 static double level_bound(int L, int n, double S, double m) {
     return g_amp * L * (2.0 * (n + 1) * U * S + 48 * U) * m;
 }
@@ -194,15 +213,16 @@ static void level_case(int level, int B, int L, int D, int H, int nd) {
     run_bwd(fast, &p, &p);
     cr_assert(dm_cpu_isa_force(level) == level);
     run_fwd(fast, &q);
-    run_bwd(fast, &q, &p);     /* the same saved state: the backward's own difference */
+    run_bwd(fast, &q, &p); /* the same saved state: the backward's own difference */
     dm_cpu_isa_force(-1);
     char w[160];
-    snprintf(w, sizeof w, "%s against portable, B%d L%d D%d H%d dirs%d", dm_cpu_isa_name(level), B, L, D, H, nd);
+    snprintf(w, sizeof w, "%s against portable, B%d L%d D%d H%d dirs%d", dm_cpu_isa_name(level), B, L, D, H,
+             nd);
     double mc = max_abs(p.cell, p.nh), mda = max_abs(p.gg, p.ng), S = 1.3 + 0.3 * D;
     double rho = 0.3 * (1.5 + mc / 4);
     cr_assert(rho < 0.9, "%s: loop gain %g (max |c| %g) must stay below 1 for the bound", w, rho, mc);
     g_amp = 1 / (1 - rho);
-    double bh = level_bound(L, H, S, 1.0);   /* h and the gates are at most 1 in magnitude */
+    double bh = level_bound(L, H, S, 1.0); /* h and the gates are at most 1 in magnitude */
     expect_close(w, q.h, p.h, p.nh, bh, 0);
     expect_close("gates", q.gates, p.gates, p.ng, bh, 0);
     expect_close("cell", q.cell, p.cell, p.nh, level_bound(L, H, S, fmax(mc, 1.0)), 0);
@@ -222,16 +242,21 @@ static void level_case(int level, int B, int L, int D, int H, int nd) {
 
 static void level_cases(int level) {
     if (dm_cpu_isa_supported() < level)
-        cr_skip_test("this CPU has no %s (the portable level and those it has are tested)", dm_cpu_isa_name(level));
+        cr_skip_test("this CPU has no %s (the portable level and those it has are tested)",
+                     dm_cpu_isa_name(level));
     level_case(level, 1, 1, 1, 1, 1);
     level_case(level, 7, 13, 5, 13, 2);
     level_case(level, 5, 17, 4, 33, 1);
-    level_case(level, 13, 101, 4, 32, 2);    /* the RNN's steps */
-    level_case(level, 3, 101, 128, 32, 2);   /* the CNN-RNN's */
+    level_case(level, 13, 101, 4, 32, 2);  /* the RNN's steps */
+    level_case(level, 3, 101, 128, 32, 2); /* the CNN-RNN's */
 }
 
-Test(lstm_fused, avx2_matches_portable) { level_cases(1); }
-Test(lstm_fused, avx512_matches_portable) { level_cases(2); }
+Test(lstm_fused, avx2_matches_portable) {
+    level_cases(1);
+}
+Test(lstm_fused, avx512_matches_portable) {
+    level_cases(2);
+}
 
 /* ---- thread counts ---- */
 
@@ -257,7 +282,8 @@ static void threads_case(int B, int L, int D, int H, int nd) {
         lstm_io u;
         io_twin(&u, &o);
         run_bwd(be, &u, &o);
-        cr_expect(memcmp(u.gwhh, t.gwhh, sizeof(float) * o.nwhh) == 0 && memcmp(u.gwih, t.gwih, sizeof(float) * o.nwih) == 0 &&
+        cr_expect(memcmp(u.gwhh, t.gwhh, sizeof(float) * o.nwhh) == 0 &&
+                      memcmp(u.gwih, t.gwih, sizeof(float) * o.nwih) == 0 &&
                       memcmp(u.gbih, t.gbih, sizeof(float) * o.nb) == 0,
                   "%s: parameter gradients repeat bit for bit", w);
         twin_free(&u);

@@ -46,7 +46,7 @@
 #include "cpu.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wpsabi"   /* 32-byte vectors in always-inline helpers of the SSE2 copy */
+#pragma GCC diagnostic ignored "-Wpsabi" /* 32-byte vectors in always-inline helpers of the SSE2 copy */
 #endif
 
 typedef float v8 __attribute__((vector_size(32)));
@@ -54,8 +54,14 @@ typedef int32_t v8i __attribute__((vector_size(32)));
 
 #define VEC_INLINE static inline __attribute__((always_inline))
 
-VEC_INLINE v8 ld8(const float *p) { v8 v; memcpy(&v, p, sizeof v); return v; }
-VEC_INLINE void st8(float *p, v8 v) { memcpy(p, &v, sizeof v); }
+VEC_INLINE v8 ld8(const float *p) {
+    v8 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+VEC_INLINE void st8(float *p, v8 v) {
+    memcpy(p, &v, sizeof v);
+}
 /* the first n (1..8) lanes from p, the others 0 */
 VEC_INLINE v8 ldn(const float *p, int n) {
     if (n == 8) return ld8(p);
@@ -64,21 +70,26 @@ VEC_INLINE v8 ldn(const float *p, int n) {
     return ld8(t);
 }
 VEC_INLINE void stn(float *p, v8 v, int n) {
-    if (n == 8) { st8(p, v); return; }
+    if (n == 8) {
+        st8(p, v);
+        return;
+    }
     float t[8];
     st8(t, v);
     for (int i = 0; i < n; i++) p[i] = t[i];
 }
-VEC_INLINE v8 vsel(v8i m, v8 a, v8 b) { return (v8)((m & (v8i)a) | (~m & (v8i)b)); }
+VEC_INLINE v8 vsel(v8i m, v8 a, v8 b) {
+    return (v8)((m & (v8i)a) | (~m & (v8i)b));
+}
 
 /* e^x, x clamped to [−87.3, 88.3] (so that 2^n stays a normal float; σ and tanh saturate long before) */
 VEC_INLINE v8 vexp(v8 x) {
     const v8 hi = (v8){0} + 88.3f, lo = (v8){0} + -87.3f;
     x = vsel(x > hi, hi, x);
     x = vsel(x < lo, lo, x);
-    const float magic = 12582912.0f;              /* 1.5 · 2²³: adding it rounds to an integer */
+    const float magic = 12582912.0f; /* 1.5 · 2²³: adding it rounds to an integer */
     v8 n = (x * 1.44269504088896341f + magic) - magic;
-    v8 r = x - n * 0.693359375f;                  /* ln 2 = 0.693359375 − 2.12194440e−4 (Cody–Waite) */
+    v8 r = x - n * 0.693359375f; /* ln 2 = 0.693359375 − 2.12194440e−4 (Cody–Waite) */
     r = r - n * -2.12194440e-4f;
     v8 p = (v8){0} + 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
@@ -90,15 +101,21 @@ VEC_INLINE v8 vexp(v8 x) {
     v8i e = (__builtin_convertvector(n, v8i) + 127) << 23;
     return p * (v8)e;
 }
-VEC_INLINE v8 vsigm(v8 x) { return 1.0f / (1.0f + vexp(-x)); }
-VEC_INLINE v8 vtanh(v8 x) { return 2.0f / (1.0f + vexp(-2.0f * x)) - 1.0f; }
+VEC_INLINE v8 vsigm(v8 x) {
+    return 1.0f / (1.0f + vexp(-x));
+}
+VEC_INLINE v8 vtanh(v8 x) {
+    return 2.0f / (1.0f + vexp(-2.0f * x)) - 1.0f;
+}
 
 /* Position read at step s of direction d. */
-static inline int lstm_pos(int d, int s, int L) { return d == 0 ? s : L - 1 - s; }
+static inline int lstm_pos(int d, int s, int L) {
+    return d == 0 ? s : L - 1 - s;
+}
 
 /* Accumulators: gcc keeps an array of vectors this large in memory, so each of up to 6 rows of a
  * block gets 4 named vectors, and the row count R (a constant after inlining) removes unused rows. */
-#define ROWS(M) M(0) M(1) M(2) M(3) M(4) M(5)
+#define ROWS(M)     M(0) M(1) M(2) M(3) M(4) M(5)
 #define ACC_DECL(r) v8 A##r##0 = {0}, A##r##1 = {0}, A##r##2 = {0}, A##r##3 = {0};
 
 /* The gates of one row from its pre-activations ar (blocks i, f, g, o of H each), replaced by the
@@ -155,16 +172,18 @@ DM_CPU_BODY void fwd_step_body(float *a, float *h, float *c, const float *hp, co
                                const float *restrict wt, int Bc, int64_t gs, int64_t hs, int H, int Hp,
                                const int R, fwd_gates_fn gates) {
     for (int b0 = 0; b0 < Bc; b0 += R) {
-        int64_t ro[6];   /* row offsets; a partial block repeats its last row (same values stored twice) */
+        int64_t ro[6]; /* row offsets; a partial block repeats its last row (same values stored twice) */
         for (int r = 0; r < 6; r++) ro[r] = b0 + r < Bc ? b0 + r : Bc - 1;
         for (int j = 0; j < H; j += 8) {
             int n = H - j < 8 ? H - j : 8;
             ROWS(ACC_DECL)
-#define FWD_INIT(r)                                                                                \
-    if (R > r) {                                                                                   \
-        const float *ar = a + ro[r] * gs + j;                                                      \
-        A##r##0 = ldn(ar, n); A##r##1 = ldn(ar + H, n); A##r##2 = ldn(ar + 2 * H, n);              \
-        A##r##3 = ldn(ar + 3 * H, n);                                                              \
+#define FWD_INIT(r)                                                                                          \
+    if (R > r) {                                                                                             \
+        const float *ar = a + ro[r] * gs + j;                                                                \
+        A##r##0 = ldn(ar, n);                                                                                \
+        A##r##1 = ldn(ar + H, n);                                                                            \
+        A##r##2 = ldn(ar + 2 * H, n);                                                                        \
+        A##r##3 = ldn(ar + 3 * H, n);                                                                        \
     }
             ROWS(FWD_INIT)
             if (hp) {
@@ -173,19 +192,24 @@ DM_CPU_BODY void fwd_step_body(float *a, float *h, float *c, const float *hp, co
                 for (int k = 0; k < H; k++) {
                     const float *w = wt + ((int64_t)k * 4) * Hp + j;
                     v8 w0 = ld8(w), w1 = ld8(w + Hp), w2 = ld8(w + 2 * Hp), w3 = ld8(w + 3 * Hp);
-#define FWD_FMA(r)                                                                                 \
-    if (R > r) {                                                                                   \
-        float x = h##r[k];                                                                         \
-        A##r##0 += x * w0; A##r##1 += x * w1; A##r##2 += x * w2; A##r##3 += x * w3;                \
+#define FWD_FMA(r)                                                                                           \
+    if (R > r) {                                                                                             \
+        float x = h##r[k];                                                                                   \
+        A##r##0 += x * w0;                                                                                   \
+        A##r##1 += x * w1;                                                                                   \
+        A##r##2 += x * w2;                                                                                   \
+        A##r##3 += x * w3;                                                                                   \
     }
                     ROWS(FWD_FMA)
                 }
             }
-#define FWD_STORE(r)                                                                               \
-    if (R > r) {                                                                                   \
-        float *ar = a + ro[r] * gs + j;                                                            \
-        stn(ar, A##r##0, n); stn(ar + H, A##r##1, n); stn(ar + 2 * H, A##r##2, n);                 \
-        stn(ar + 3 * H, A##r##3, n);                                                               \
+#define FWD_STORE(r)                                                                                         \
+    if (R > r) {                                                                                             \
+        float *ar = a + ro[r] * gs + j;                                                                      \
+        stn(ar, A##r##0, n);                                                                                 \
+        stn(ar + H, A##r##1, n);                                                                             \
+        stn(ar + 2 * H, A##r##2, n);                                                                         \
+        stn(ar + 3 * H, A##r##3, n);                                                                         \
     }
             ROWS(FWD_STORE)
         }
@@ -201,16 +225,16 @@ DM_CPU_BODY void fwd_step_body(float *a, float *h, float *c, const float *hp, co
  * which it updates; dA goes to da (stride gs). Then, unless last (the first position of the
  * direction, which has no predecessor), dh_rec = dA · W_hh with wp = W_hh padded, (4H, Hq). */
 DM_CPU_BODY void bwd_step_body(float *da, float *dh_rec, float *dc_rec, const float *g, const float *c,
-                               const float *cp, const float *gh, const float *restrict wp, int Bc,
-                               int64_t gs, int64_t hs, int H, int Hq, int last, const float *hp,
-                               float *dwhh, float *bacc, const int R, bwd_gates_fn gates) {
+                               const float *cp, const float *gh, const float *restrict wp, int Bc, int64_t gs,
+                               int64_t hs, int H, int Hq, int last, const float *hp, float *dwhh, float *bacc,
+                               const int R, bwd_gates_fn gates) {
     for (int b0 = 0; b0 < Bc; b0 += R) {
         int nr = Bc - b0 < R ? Bc - b0 : R;
         for (int r = 0; r < nr; r++) {
             int64_t b = b0 + r;
-            gates(da + b * gs, dc_rec + b * Hq, dh_rec + b * Hq, g + b * gs, c + b * hs, cp ? cp + b * hs : NULL,
-                  gh + b * hs, H);
-            if (bacc)   /* the bias gradient: Σ dA */
+            gates(da + b * gs, dc_rec + b * Hq, dh_rec + b * Hq, g + b * gs, c + b * hs,
+                  cp ? cp + b * hs : NULL, gh + b * hs, H);
+            if (bacc) /* the bias gradient: Σ dA */
                 for (int m = 0; m < 4 * H; m += 8) {
                     int n = 4 * H - m < 8 ? 4 * H - m : 8;
                     stn(bacc + m, ldn(bacc + m, n) + ldn(da + b * gs + m, n), n);
@@ -221,22 +245,28 @@ DM_CPU_BODY void bwd_step_body(float *da, float *dh_rec, float *dc_rec, const fl
         for (int r = 0; r < 6; r++) ro[r] = b0 + r < Bc ? b0 + r : Bc - 1;
         const float *d0 = da + ro[0] * gs, *d1 = da + ro[1] * gs, *d2 = da + ro[2] * gs;
         const float *d3 = da + ro[3] * gs, *d4 = da + ro[4] * gs, *d5 = da + ro[5] * gs;
-        for (int k = 0; k < Hq; k += 32) {      /* Hq is a multiple of 32: 4 vectors per row */
+        for (int k = 0; k < Hq; k += 32) { /* Hq is a multiple of 32: 4 vectors per row */
             ROWS(ACC_DECL)
             for (int m = 0; m < 4 * H; m++) {
                 const float *w = wp + (int64_t)m * Hq + k;
                 v8 w0 = ld8(w), w1 = ld8(w + 8), w2 = ld8(w + 16), w3 = ld8(w + 24);
-#define BWD_FMA(r)                                                                                 \
-    if (R > r) {                                                                                   \
-        float x = d##r[m];                                                                         \
-        A##r##0 += x * w0; A##r##1 += x * w1; A##r##2 += x * w2; A##r##3 += x * w3;                \
+#define BWD_FMA(r)                                                                                           \
+    if (R > r) {                                                                                             \
+        float x = d##r[m];                                                                                   \
+        A##r##0 += x * w0;                                                                                   \
+        A##r##1 += x * w1;                                                                                   \
+        A##r##2 += x * w2;                                                                                   \
+        A##r##3 += x * w3;                                                                                   \
     }
                 ROWS(BWD_FMA)
             }
-#define BWD_STORE(r)                                                                               \
-    if (R > r) {                                                                                   \
-        float *o = dh_rec + ro[r] * Hq + k;                                                        \
-        st8(o, A##r##0); st8(o + 8, A##r##1); st8(o + 16, A##r##2); st8(o + 24, A##r##3);          \
+#define BWD_STORE(r)                                                                                         \
+    if (R > r) {                                                                                             \
+        float *o = dh_rec + ro[r] * Hq + k;                                                                  \
+        st8(o, A##r##0);                                                                                     \
+        st8(o + 8, A##r##1);                                                                                 \
+        st8(o + 16, A##r##2);                                                                                \
+        st8(o + 24, A##r##3);                                                                                \
     }
             ROWS(BWD_STORE)
         }
@@ -244,63 +274,82 @@ DM_CPU_BODY void bwd_step_body(float *da, float *dh_rec, float *dc_rec, const fl
         /* dW_hh (4H, Hq) += Σ_rows dA_rowᵀ · h_prev_row, with the block's h_prev in registers (rows
          * past the block's end hold 0, so that the repeated last row adds nothing) */
         for (int k = 0; k < Hq; k += 32) {
-#define HP_LOAD(r)                                                                                 \
-    v8 P##r##0 = {0}, P##r##1 = {0}, P##r##2 = {0}, P##r##3 = {0};                                  \
-    if (R > r && r < nr) {                                                                         \
-        const float *q = hp + ro[r] * hs + k;                                                      \
-        if (k < H) P##r##0 = ldn(q, H - k < 8 ? H - k : 8);                                        \
-        if (k + 8 < H) P##r##1 = ldn(q + 8, H - k - 8 < 8 ? H - k - 8 : 8);                        \
-        if (k + 16 < H) P##r##2 = ldn(q + 16, H - k - 16 < 8 ? H - k - 16 : 8);                    \
-        if (k + 24 < H) P##r##3 = ldn(q + 24, H - k - 24 < 8 ? H - k - 24 : 8);                    \
+#define HP_LOAD(r)                                                                                           \
+    v8 P##r##0 = {0}, P##r##1 = {0}, P##r##2 = {0}, P##r##3 = {0};                                           \
+    if (R > r && r < nr) {                                                                                   \
+        const float *q = hp + ro[r] * hs + k;                                                                \
+        if (k < H) P##r##0 = ldn(q, H - k < 8 ? H - k : 8);                                                  \
+        if (k + 8 < H) P##r##1 = ldn(q + 8, H - k - 8 < 8 ? H - k - 8 : 8);                                  \
+        if (k + 16 < H) P##r##2 = ldn(q + 16, H - k - 16 < 8 ? H - k - 16 : 8);                              \
+        if (k + 24 < H) P##r##3 = ldn(q + 24, H - k - 24 < 8 ? H - k - 24 : 8);                              \
     }
             ROWS(HP_LOAD)
             for (int m = 0; m < 4 * H; m++) {
                 float *o = dwhh + (int64_t)m * Hq + k;
                 v8 D0 = ld8(o), D1 = ld8(o + 8), D2 = ld8(o + 16), D3 = ld8(o + 24);
-#define DW_FMA(r)                                                                                  \
-    if (R > r) {                                                                                   \
-        float x = d##r[m];                                                                         \
-        D0 += x * P##r##0; D1 += x * P##r##1; D2 += x * P##r##2; D3 += x * P##r##3;                \
+#define DW_FMA(r)                                                                                            \
+    if (R > r) {                                                                                             \
+        float x = d##r[m];                                                                                   \
+        D0 += x * P##r##0;                                                                                   \
+        D1 += x * P##r##1;                                                                                   \
+        D2 += x * P##r##2;                                                                                   \
+        D3 += x * P##r##3;                                                                                   \
     }
                 ROWS(DW_FMA)
-                st8(o, D0); st8(o + 8, D1); st8(o + 16, D2); st8(o + 24, D3);
+                st8(o, D0);
+                st8(o + 8, D1);
+                st8(o + 16, D2);
+                st8(o + 24, D3);
             }
         }
     }
 }
 
-#define FWD_PARAMS                                                                                 \
-    (float *a, float *h, float *c, const float *hp, const float *cp, const float *restrict wt, int Bc, \
+#define FWD_PARAMS                                                                                           \
+    (float *a, float *h, float *c, const float *hp, const float *cp, const float *restrict wt, int Bc,       \
      int64_t gs, int64_t hs, int H, int Hp)
-#define BWD_PARAMS                                                                                 \
-    (float *da, float *dh_rec, float *dc_rec, const float *g, const float *c, const float *cp,          \
+#define BWD_PARAMS                                                                                           \
+    (float *da, float *dh_rec, float *dc_rec, const float *g, const float *c, const float *cp,               \
      const float *gh, const float *restrict wp, int Bc, int64_t gs, int64_t hs, int H, int Hq, int last,     \
      const float *hp, float *dwhh, float *bacc)
 #define FWD_ARGS(R, lv) (a, h, c, hp, cp, wt, Bc, gs, hs, H, Hp, R, fwd_gates_##lv)
-#define BWD_ARGS(R, lv) (da, dh_rec, dc_rec, g, c, cp, gh, wp, Bc, gs, hs, H, Hq, last, hp, dwhh, bacc, R, bwd_gates_##lv)
-#define GATES(attr, lv)                                                                            \
-    attr __attribute__((noinline)) static void fwd_gates_##lv(float *ar, float *cr, float *hr,      \
-                                                              const float *cpr, int H) {          \
-        fwd_gates_body(ar, cr, hr, cpr, H);                                                        \
-    }                                                                                              \
-    attr __attribute__((noinline)) static void bwd_gates_##lv(                                     \
-        float *dab, float *dcr, const float *dh, const float *gb, const float *cb, const float *cpr, \
-        const float *ghb, int H) {                                                                 \
-        bwd_gates_body(dab, dcr, dh, gb, cb, cpr, ghb, H);                                         \
+#define BWD_ARGS(R, lv)                                                                                      \
+    (da, dh_rec, dc_rec, g, c, cp, gh, wp, Bc, gs, hs, H, Hq, last, hp, dwhh, bacc, R, bwd_gates_##lv)
+#define GATES(attr, lv)                                                                                      \
+    attr __attribute__((noinline)) static void fwd_gates_##lv(float *ar, float *cr, float *hr,               \
+                                                              const float *cpr, int H) {                     \
+        fwd_gates_body(ar, cr, hr, cpr, H);                                                                  \
+    }                                                                                                        \
+    attr __attribute__((noinline)) static void bwd_gates_##lv(float *dab, float *dcr, const float *dh,       \
+                                                              const float *gb, const float *cb,              \
+                                                              const float *cpr, const float *ghb, int H) {   \
+        bwd_gates_body(dab, dcr, dh, gb, cb, cpr, ghb, H);                                                   \
     }
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 GATES(DM_CPU_TARGET_AVX512, avx512)
 GATES(DM_CPU_TARGET_AVX2, avx2)
 GATES(, portable)
-DM_CPU_TARGET_AVX512 static void fwd_step_avx512 FWD_PARAMS { fwd_step_body FWD_ARGS(6, avx512); }
-DM_CPU_TARGET_AVX2 static void fwd_step_avx2 FWD_PARAMS { fwd_step_body FWD_ARGS(3, avx2); }
-static void fwd_step_portable FWD_PARAMS { fwd_step_body FWD_ARGS(2, portable); }
-DM_CPU_TARGET_AVX512 static void bwd_step_avx512 BWD_PARAMS { bwd_step_body BWD_ARGS(6, avx512); }
-DM_CPU_TARGET_AVX2 static void bwd_step_avx2 BWD_PARAMS { bwd_step_body BWD_ARGS(3, avx2); }
-static void bwd_step_portable BWD_PARAMS { bwd_step_body BWD_ARGS(2, portable); }
-typedef void (*fwd_step_fn) FWD_PARAMS;
-typedef void (*bwd_step_fn) BWD_PARAMS;
+DM_CPU_TARGET_AVX512 static void fwd_step_avx512 FWD_PARAMS {
+    fwd_step_body FWD_ARGS(6, avx512);
+}
+DM_CPU_TARGET_AVX2 static void fwd_step_avx2 FWD_PARAMS {
+    fwd_step_body FWD_ARGS(3, avx2);
+}
+static void fwd_step_portable FWD_PARAMS {
+    fwd_step_body FWD_ARGS(2, portable);
+}
+DM_CPU_TARGET_AVX512 static void bwd_step_avx512 BWD_PARAMS {
+    bwd_step_body BWD_ARGS(6, avx512);
+}
+DM_CPU_TARGET_AVX2 static void bwd_step_avx2 BWD_PARAMS {
+    bwd_step_body BWD_ARGS(3, avx2);
+}
+static void bwd_step_portable BWD_PARAMS {
+    bwd_step_body BWD_ARGS(2, portable);
+}
+typedef void(*fwd_step_fn) FWD_PARAMS;
+typedef void(*bwd_step_fn) BWD_PARAMS;
 static fwd_step_fn fwd_step_pick(int *R) {
     int l = dm_cpu_isa();
     *R = l == DM_ISA_AVX512 ? 6 : l == DM_ISA_AVX2 ? 3 : 2;
@@ -313,15 +362,27 @@ static bwd_step_fn bwd_step_pick(int *R) {
 }
 #else
 GATES(, portable)
-static void fwd_step_portable FWD_PARAMS { fwd_step_body FWD_ARGS(2, portable); }
-static void bwd_step_portable BWD_PARAMS { bwd_step_body BWD_ARGS(2, portable); }
-typedef void (*fwd_step_fn) FWD_PARAMS;
-typedef void (*bwd_step_fn) BWD_PARAMS;
-static fwd_step_fn fwd_step_pick(int *R) { *R = 2; return fwd_step_portable; }
-static bwd_step_fn bwd_step_pick(int *R) { *R = 2; return bwd_step_portable; }
+static void fwd_step_portable FWD_PARAMS {
+    fwd_step_body FWD_ARGS(2, portable);
+}
+static void bwd_step_portable BWD_PARAMS {
+    bwd_step_body BWD_ARGS(2, portable);
+}
+typedef void(*fwd_step_fn) FWD_PARAMS;
+typedef void(*bwd_step_fn) BWD_PARAMS;
+static fwd_step_fn fwd_step_pick(int *R) {
+    *R = 2;
+    return fwd_step_portable;
+}
+static bwd_step_fn bwd_step_pick(int *R) {
+    *R = 2;
+    return bwd_step_portable;
+}
 #endif
 
-static inline int round_up(int n, int m) { return (n + m - 1) / m * m; }
+static inline int round_up(int n, int m) {
+    return (n + m - 1) / m * m;
+}
 
 /* Software prefetch of n floats at p for rows of a block (row stride rs): a block's rows advance by
  * one position per step (1 KiB for the RNN's gates), a stride the hardware prefetchers follow badly
@@ -329,15 +390,17 @@ static inline int round_up(int n, int m) { return (n + m - 1) / m * m; }
 static inline void prefetch_rows(const float *p, int rows, int64_t rs, int n, bool w) {
     for (int r = 0; r < rows; r++)
         for (int i = 0; i < n; i += 16) {
-            if (w) __builtin_prefetch(p + r * rs + i, 1, 3);
-            else __builtin_prefetch(p + r * rs + i, 0, 3);
+            if (w)
+                __builtin_prefetch(p + r * rs + i, 1, 3);
+            else
+                __builtin_prefetch(p + r * rs + i, 0, 3);
         }
 }
-#define PF_AHEAD 2   /* steps */
+#define PF_AHEAD 2 /* steps */
 
-void dm_cpu_lstm_fwd(dm_backend *be, float *h, float *gates, float *cell, const float *x,
-                     const float *w_ih, const float *w_hh, const float *b_ih, const float *b_hh,
-                     int B, int L, int D, int H, int n_dir) {
+void dm_cpu_lstm_fwd(dm_backend *be, float *h, float *gates, float *cell, const float *x, const float *w_ih,
+                     const float *w_hh, const float *b_ih, const float *b_hh, int B, int L, int D, int H,
+                     int n_dir) {
     int G = 4 * H, GD = n_dir * G, HD = n_dir * H, Hp = round_up(H, 8);
     int nt = dm_cpu_threads(be, B);
     int R;
@@ -356,18 +419,20 @@ void dm_cpu_lstm_fwd(dm_backend *be, float *h, float *gates, float *cell, const 
             for (int d = 0; d < n_dir; d++)
                 for (int r = 0; r < G; r++)
                     for (int k = 0; k < H; k++)
-                        wt[(((int64_t)d * H + k) * 4 + r / H) * Hp + r % H] = w_hh[((int64_t)d * G + r) * H + k];
+                        wt[(((int64_t)d * H + k) * 4 + r / H) * Hp + r % H] =
+                            w_hh[((int64_t)d * G + r) * H + k];
             /* a = b_ih + b_hh + x · W_ihᵀ for every position and direction */
             for (int64_t r = 0; r < (int64_t)Bc * L; r++)
                 for (int k = 0; k < GD; k++) gc[r * GD + k] = b_ih[k] + b_hh[k];
-            for (int b = 0; b < Bc; b++)   /* per sequence: the same call whatever the slicing */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, GD, D, 1.0f, x + ((int64_t)b0 + b) * L * D,
-                            D, w_ih, D, 1.0f, gc + (int64_t)b * L * GD, GD);
+            for (int b = 0; b < Bc; b++) /* per sequence: the same call whatever the slicing */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, GD, D, 1.0f,
+                            x + ((int64_t)b0 + b) * L * D, D, w_ih, D, 1.0f, gc + (int64_t)b * L * GD, GD);
             /* one block of R sequences at a time through all steps: its rows stream through the cache
              * in order, its state stays in L1 from one step to the next */
             for (int k = 0; k < Bc; k += R) {
                 int nb = Bc - k < R ? Bc - k : R;
-                float *gk = gc + (int64_t)k * L * GD, *hk = hc + (int64_t)k * L * HD, *ck = cc + (int64_t)k * L * HD;
+                float *gk = gc + (int64_t)k * L * GD, *hk = hc + (int64_t)k * L * HD,
+                      *ck = cc + (int64_t)k * L * HD;
                 for (int d = 0; d < n_dir; d++)
                     for (int s = 0; s < L; s++) {
                         int t = lstm_pos(d, s, L), tp = lstm_pos(d, s - 1, L);
@@ -377,27 +442,28 @@ void dm_cpu_lstm_fwd(dm_backend *be, float *h, float *gates, float *cell, const 
                             prefetch_rows(hk + (int64_t)tf * HD + d * H, nb, (int64_t)L * HD, H, true);
                             prefetch_rows(ck + (int64_t)tf * HD + d * H, nb, (int64_t)L * HD, H, true);
                         }
-                        step(gk + (int64_t)t * GD + d * G, hk + (int64_t)t * HD + d * H, ck + (int64_t)t * HD + d * H,
-                             s > 0 ? hk + (int64_t)tp * HD + d * H : NULL, s > 0 ? ck + (int64_t)tp * HD + d * H : NULL,
-                             wt + (int64_t)d * H * 4 * Hp, nb, (int64_t)L * GD, (int64_t)L * HD, H, Hp);
+                        step(gk + (int64_t)t * GD + d * G, hk + (int64_t)t * HD + d * H,
+                             ck + (int64_t)t * HD + d * H, s > 0 ? hk + (int64_t)tp * HD + d * H : NULL,
+                             s > 0 ? ck + (int64_t)tp * HD + d * H : NULL, wt + (int64_t)d * H * 4 * Hp, nb,
+                             (int64_t)L * GD, (int64_t)L * HD, H, Hp);
                     }
             }
         }
     }
 }
 
-void dm_cpu_lstm_bwd(dm_backend *be, float *grad_x, float *grad_w_ih, float *grad_w_hh,
-                     float *grad_b_ih, float *grad_b_hh, float *grad_gates, const float *grad_h,
-                     const float *x, const float *h, const float *gates, const float *cell,
-                     const float *w_ih, const float *w_hh, int B, int L, int D, int H, int n_dir) {
+void dm_cpu_lstm_bwd(dm_backend *be, float *grad_x, float *grad_w_ih, float *grad_w_hh, float *grad_b_ih,
+                     float *grad_b_hh, float *grad_gates, const float *grad_h, const float *x, const float *h,
+                     const float *gates, const float *cell, const float *w_ih, const float *w_hh, int B,
+                     int L, int D, int H, int n_dir) {
     int G = 4 * H, GD = n_dir * G, HD = n_dir * H, Hq = round_up(H, 32);
     int64_t n_wih = (int64_t)GD * D, n_whh = (int64_t)n_dir * G * H;
     int nt = dm_cpu_threads(be, B);
     bool want_b = grad_b_ih || grad_b_hh;
     int R;
     bwd_step_fn step = bwd_step_pick(&R);
-    float *partial[64] = {0};    /* threads t > 0: private (w_ih | w_hh) gradients */
-    float *bsum[64] = {0};       /* every thread: its column sums of dA (the bias gradient) */
+    float *partial[64] = {0}; /* threads t > 0: private (w_ih | w_hh) gradients */
+    float *bsum[64] = {0};    /* every thread: its column sums of dA (the bias gradient) */
     bool failed[64] = {0};
 #pragma omp parallel num_threads(nt)
     {
@@ -424,25 +490,28 @@ void dm_cpu_lstm_bwd(dm_backend *be, float *grad_x, float *grad_w_ih, float *gra
         bool ok = rec && (!want_b || bsum[t_id]) && (t_id == 0 || partial[t_id] || !(grad_w_ih || grad_w_hh));
         failed[t_id] = !ok;
         ok = ok && Bc > 0;
-        float *dh_rec = rec, *dc_rec = rec + (size_t)Bc * Hq, *wp = rec + (size_t)2 * Bc * Hq, *dwp = wp + n_pad;
+        float *dh_rec = rec, *dc_rec = rec + (size_t)Bc * Hq, *wp = rec + (size_t)2 * Bc * Hq,
+              *dwp = wp + n_pad;
         if (ok) {
             memset(rec, 0, sizeof(float) * ((size_t)2 * Bc * Hq + 2 * n_pad));
-            for (int64_t r = 0; r < (int64_t)n_dir * G; r++) memcpy(wp + r * Hq, w_hh + r * H, sizeof(float) * (size_t)H);
+            for (int64_t r = 0; r < (int64_t)n_dir * G; r++)
+                memcpy(wp + r * Hq, w_hh + r * H, sizeof(float) * (size_t)H);
             if (want_b) memset(bsum[t_id], 0, sizeof(float) * (size_t)GD);
         }
-        for (int k = 0; k < Bc && ok; k += R) {   /* block by block through all steps, as the forward */
+        for (int k = 0; k < Bc && ok; k += R) { /* block by block through all steps, as the forward */
             int nb = Bc - k < R ? Bc - k : R;
             for (int d = 0; d < n_dir; d++) {
                 const float *gk = gc + (int64_t)k * L * GD, *ck = cc + (int64_t)k * L * HD;
                 const float *ghk = ghc + (int64_t)k * L * HD, *hk = hc + (int64_t)k * L * HD;
-                float *dak = dac + (int64_t)k * L * GD, *dhk = dh_rec + (size_t)k * Hq, *dck = dc_rec + (size_t)k * Hq;
-                if (d > 0) {   /* a fresh recurrence for the next direction */
+                float *dak = dac + (int64_t)k * L * GD, *dhk = dh_rec + (size_t)k * Hq,
+                      *dck = dc_rec + (size_t)k * Hq;
+                if (d > 0) { /* a fresh recurrence for the next direction */
                     memset(dhk, 0, sizeof(float) * (size_t)nb * Hq);
                     memset(dck, 0, sizeof(float) * (size_t)nb * Hq);
                 }
                 for (int s = L - 1; s >= 0; s--) {
                     int t = lstm_pos(d, s, L), tp = lstm_pos(d, s - 1, L);
-                    if (s - PF_AHEAD >= 1) {   /* (the previous cell of step s − 2 is read at s − 1 already) */
+                    if (s - PF_AHEAD >= 1) { /* (the previous cell of step s − 2 is read at s − 1 already) */
                         int tf = lstm_pos(d, s - PF_AHEAD, L), tfp = lstm_pos(d, s - PF_AHEAD - 1, L);
                         prefetch_rows(gk + (int64_t)tf * GD + d * G, nb, (int64_t)L * GD, G, false);
                         prefetch_rows(dak + (int64_t)tf * GD + d * G, nb, (int64_t)L * GD, G, true);
@@ -464,19 +533,20 @@ void dm_cpu_lstm_bwd(dm_backend *be, float *grad_x, float *grad_w_ih, float *gra
                             x + ((int64_t)b0 + k) * L * D, D, 1.0f, gwih, D);
             if (grad_x)
                 for (int b = 0; b < nb; b++)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, D, GD, 1.0f, dab + (int64_t)b * L * GD,
-                                GD, w_ih, D, 0.0f, grad_x + ((int64_t)b0 + k + b) * L * D, D);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, D, GD, 1.0f,
+                                dab + (int64_t)b * L * GD, GD, w_ih, D, 0.0f,
+                                grad_x + ((int64_t)b0 + k + b) * L * D, D);
         }
         if (ok) {
-            if (grad_w_hh)   /* the accumulated dW_hh without its padding */
+            if (grad_w_hh) /* the accumulated dW_hh without its padding */
                 for (int64_t r = 0; r < (int64_t)n_dir * G; r++) dm_cpu_add(gwhh + r * H, dwp + r * Hq, H);
         } else if (want_b && bsum[t_id]) {
-            memset(bsum[t_id], 0, sizeof(float) * (size_t)GD);   /* an empty slice adds nothing */
+            memset(bsum[t_id], 0, sizeof(float) * (size_t)GD); /* an empty slice adds nothing */
         }
     }
     /* add the other threads' partials in thread order; both bias vectors get the same sums */
     for (int t = 0; t < nt; t++)
-        if (failed[t]) return;    /* dm_cpu_scratch recorded it */
+        if (failed[t]) return; /* dm_cpu_scratch recorded it */
     for (int t = 0; t < nt; t++) {
         if (t > 0 && partial[t]) {
             if (grad_w_ih) dm_cpu_add(grad_w_ih, partial[t], n_wih);
