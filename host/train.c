@@ -122,7 +122,8 @@ static void slice_of(int Bk, int K, int s, int *lo, int *hi) {
 enum { X_BAD = DM_GRADS_BAD, X_STOP = DM_GRADS_STOP, X_LOSS = DM_GRADS_LOSS, N_EXTRA = DM_GRADS_EXTRA };
 
 dm_status dm_net_batch_grads(dm_net *m, dm_devdata *d, int64_t i0, int32_t Bk, int K, int s0, int s1,
-                             const dm_train_options *o, uint64_t step, float *acc, float *tmp, float *row_loss) {
+                             const dm_train_options *o, uint64_t step, float *acc, float *tmp, float *row_loss,
+                             double *t_reduce) {
     dm_backend *be = dm_net_backend(m);
     int64_t np = dm_net_n_params(m);
     memset(acc, 0, sizeof(float) * (size_t)(np + N_EXTRA));
@@ -146,7 +147,9 @@ dm_status dm_net_batch_grads(dm_net *m, dm_devdata *d, int64_t i0, int32_t Bk, i
         }
     }
     acc[np + X_STOP] = o->stop && *o->stop ? (float)*o->stop : 0.0f;
+    double t0 = dm_now();
     DM_TRY(dm_dist_allreduce_sum_f32(acc, (size_t)(np + N_EXTRA)));
+    if (t_reduce) *t_reduce += dm_now() - t0;
     return dm_net_set_grads(m, acc);
 }
 
@@ -294,7 +297,7 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
     bool finished = use_valid && o->patience > 0 && state->bad_epochs >= o->patience;
 
     for (int epoch = state->epoch_done + 1; epoch <= o->epochs && !finished; epoch++) {
-        double t_epoch = dm_now(), t_last_print = 0, loss_sum = 0, run_loss = 0;
+        double t_epoch = dm_now(), t_last_print = 0, loss_sum = 0, run_loss = 0, t_reduce = 0;
         int64_t k_from = k_start;     /* the first batch this process runs in this epoch */
         bool stop_all = false;        /* K ranks: a stop request agreed after the last batch */
         opt.lr = (float)(o->lr * pow(0.5, (epoch - 1) / (o->lr_halve_every > 0 ? o->lr_halve_every : 1 << 30)));
@@ -327,7 +330,7 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
             if (K > 1) {
                 /* the batch in slices: this rank's (a group), or all of them in turn */
                 if ((st = dm_net_batch_grads(m, dtrain, i0, Bk, K, dist ? rank : 0, dist ? rank + 1 : K, o,
-                                             (uint64_t)opt.t, acc, tmp, row_loss)))
+                                             (uint64_t)opt.t, acc, tmp, row_loss, &t_reduce)))
                     goto done;
                 run_loss += acc[np + X_LOSS];
                 stop_all = acc[np + X_STOP] > 0;
@@ -482,8 +485,10 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
                 snprintf(vals, sizeof vals, "  valid loss %.4f  valid AUROC %.4f", row.valid_loss, row.valid_auroc);
             else if (original)
                 snprintf(vals, sizeof vals, "  train AUROC %.4f", criterion);
-            dm_log(DM_LOG_INFO, "epoch %d/%d  loss %.4f%s  %.0f seq/s  %.1fs%s", epoch, o->epochs, row.train_loss,
-                   vals, (double)n / row.seconds, row.seconds, better ? "  *" : "");
+            char comm[64] = "";   /* K ranks: the gradient all-reduce's share (waiting for the slowest rank included) */
+            if (dist) snprintf(comm, sizeof comm, "  all-reduce %.2fs (%.0f%%)", t_reduce, 100 * t_reduce / row.seconds);
+            dm_log(DM_LOG_INFO, "epoch %d/%d  loss %.4f%s  %.0f seq/s  %.1fs%s%s", epoch, o->epochs, row.train_loss,
+                   vals, (double)n / row.seconds, row.seconds, comm, better ? "  *" : "");
         }
         if (o->checkpoint) {
             /* MODEL.last's state is complete at every epoch end: weights, Adam, the selection */

@@ -127,10 +127,12 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
  * (dm_dist_allreduce_sum_f32) and written to the model's gradient arena. The sum is the same bits for
  * any split of the slices between ranks. acc: n_params + DM_GRADS_EXTRA floats; its extras are the
  * batch's rows with a non-finite loss, the stop signal (o->stop, summed) and its loss sum. tmp:
- * n_params floats; row_loss: Bk floats. Dropout, seed and N policy from `o`, the step for the masks. */
+ * n_params floats; row_loss: Bk floats. Dropout, seed and N policy from `o`, the step for the masks.
+ * t_reduce (may be NULL) accumulates the seconds spent in the all-reduce. */
 enum { DM_GRADS_BAD, DM_GRADS_STOP, DM_GRADS_LOSS, DM_GRADS_EXTRA };
 dm_status dm_net_batch_grads(dm_net *m, dm_devdata *d, int64_t i0, int32_t Bk, int K, int s0, int s1,
-                             const dm_train_options *o, uint64_t step, float *acc, float *tmp, float *row_loss);
+                             const dm_train_options *o, uint64_t step, float *acc, float *tmp, float *row_loss,
+                             double *t_reduce);
 
 /* P(bound) of every sequence of `ds` in evaluation mode, in batches of the model's max batch. */
 dm_status dm_net_predict(dm_net *m, const dm_dataset *ds, bool n_quarter, float *scores);
