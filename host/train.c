@@ -122,10 +122,40 @@ static void slice_of(int Bk, int K, int s, int *lo, int *hi) {
 enum { X_BAD = DM_GRADS_BAD, X_STOP = DM_GRADS_STOP, X_LOSS = DM_GRADS_LOSS, N_EXTRA = DM_GRADS_EXTRA };
 
 dm_status dm_net_batch_grads(dm_net *m, dm_devdata *d, int64_t i0, int32_t Bk, int K, int s0, int s1,
-                             const dm_train_options *o, uint64_t step, float *acc, float *tmp, float *row_loss,
-                             double *t_reduce) {
+                             const dm_train_options *o, uint64_t step, bool device_sum, float *acc, float *tmp,
+                             float *row_loss, double *t_reduce) {
     dm_backend *be = dm_net_backend(m);
     int64_t np = dm_net_n_params(m);
+    if (device_sum) {
+        /* one slice per rank, its gradients left in the arena (0 + g, as below) and summed there */
+        DM_CHECK_ARG(s1 == s0 + 1, "training: device sums take one slice per rank");
+        memset(acc + np, 0, sizeof(float) * N_EXTRA);
+        int lo, hi;
+        slice_of(Bk, K, s0, &lo, &hi);
+        dm_net_zero_grad(m);
+        if (hi > lo) {
+            DM_TRY(dm_net_set_row0(m, lo));
+            dm_status st = dm_net_forward_data(m, d, i0 + lo, hi - lo, true, o->seed, step, o->n_quarter);
+            if (!st) st = dm_net_backward_data(m, d, i0 + lo, hi - lo, (double)Bk);
+            dm_net_set_row0(m, 0);
+            if (st) return st;
+            be->i->download(be, row_loss, d->loss + i0 + lo, sizeof(float) * (size_t)(hi - lo));
+            DM_TRY(dm_backend_status(be));
+            for (int j = 0; j < hi - lo; j++) {
+                acc[np + X_LOSS] += row_loss[j];
+                acc[np + X_BAD] += !isfinite(row_loss[j]);
+            }
+        }
+        acc[np + X_STOP] = o->stop && *o->stop ? (float)*o->stop : 0.0f;
+        double t0 = dm_now();
+        DM_TRY(dm_dist_allreduce_sum_f32(acc + np, N_EXTRA));
+        DM_TRY(dm_net_group_grads(m));
+        if (t_reduce) {
+            be->i->sync(be);   /* the sum's time, not the queue's */
+            *t_reduce += dm_now() - t0;
+        }
+        return dm_backend_status(be);
+    }
     memset(acc, 0, sizeof(float) * (size_t)(np + N_EXTRA));
     for (int s = s0; s < s1; s++) {
         int lo, hi;
@@ -266,6 +296,26 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
     if ((st = dm_devdata_create(&dtrain, be, train))) goto done;
     if (do_valid && (st = dm_devdata_create(&dvalid, be, valid))) goto done;
 
+    /* K ranks whose backends all sum on the device (NCCL): rank 0 makes the group's id, every rank
+     * joins; else (or with DM_NCCL=off) the gradients go through host copies and the MPI sum */
+    bool device_sum = false;
+    if (dist) {
+        const char *nccl = getenv("DM_NCCL");
+        float have = be->i->allreduce_sum && !(nccl && !strcmp(nccl, "off")) ? 1.0f : 0.0f;
+        if ((st = dm_dist_allreduce_sum_f32(&have, 1))) goto done;
+        if (have == (float)K) {
+            char id[128] = {0};
+            if (rank == 0) {
+                be->i->group_id(be, id);
+                st = dm_backend_status(be);
+            }
+            if ((st = dm_dist_agree(st)) || (st = dm_dist_bcast(id, sizeof id, 0))) goto done;
+            be->i->group_join(be, id, rank, K);
+            if ((st = dm_dist_agree(dm_backend_status(be)))) goto done;
+            device_sum = true;
+        }
+    }
+
     /* fresh start or resume */
     dm_adam opt;
     dm_adam_default(&opt);
@@ -330,7 +380,7 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
             if (K > 1) {
                 /* the batch in slices: this rank's (a group), or all of them in turn */
                 if ((st = dm_net_batch_grads(m, dtrain, i0, Bk, K, dist ? rank : 0, dist ? rank + 1 : K, o,
-                                             (uint64_t)opt.t, acc, tmp, row_loss, &t_reduce)))
+                                             (uint64_t)opt.t, device_sum, acc, tmp, row_loss, &t_reduce)))
                     goto done;
                 run_loss += acc[np + X_LOSS];
                 stop_all = acc[np + X_STOP] > 0;

@@ -128,11 +128,13 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
  * any split of the slices between ranks. acc: n_params + DM_GRADS_EXTRA floats; its extras are the
  * batch's rows with a non-finite loss, the stop signal (o->stop, summed) and its loss sum. tmp:
  * n_params floats; row_loss: Bk floats. Dropout, seed and N policy from `o`, the step for the masks.
- * t_reduce (may be NULL) accumulates the seconds spent in the all-reduce. */
+ * t_reduce (may be NULL) accumulates the seconds spent in the all-reduce. device_sum: the backend
+ * joined the group (NCCL) and one slice runs here: its gradients stay in the model's arena and are
+ * summed there (dm_net_group_grads; only the extras go through acc); tmp is then unused. */
 enum { DM_GRADS_BAD, DM_GRADS_STOP, DM_GRADS_LOSS, DM_GRADS_EXTRA };
 dm_status dm_net_batch_grads(dm_net *m, dm_devdata *d, int64_t i0, int32_t Bk, int K, int s0, int s1,
-                             const dm_train_options *o, uint64_t step, float *acc, float *tmp, float *row_loss,
-                             double *t_reduce);
+                             const dm_train_options *o, uint64_t step, bool device_sum, float *acc, float *tmp,
+                             float *row_loss, double *t_reduce);
 
 /* P(bound) of every sequence of `ds` in evaluation mode, in batches of the model's max batch. */
 dm_status dm_net_predict(dm_net *m, const dm_dataset *ds, bool n_quarter, float *scores);

@@ -158,11 +158,11 @@ static void slices_vs_one_pass(dm_arch arch) {
     double *A = calloc((size_t)np, sizeof(double));
     float loss[64];
     const int64_t i0 = 57, step = 3;   /* the second batch, at a step with dropout on */
-    cr_assert(dm_net_batch_grads(m, d, i0, Bk, 1, 0, 1, &o, step, one, tmp, loss, NULL) == DM_STATUS_OK, "%s", dm_last_error());
-    cr_assert(dm_net_batch_grads(m, d, i0, Bk, 2, 0, 2, &o, step, two, tmp, loss, NULL) == DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert(dm_net_batch_grads(m, d, i0, Bk, 1, 0, 1, &o, step, false, one, tmp, loss, NULL) == DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert(dm_net_batch_grads(m, d, i0, Bk, 2, 0, 2, &o, step, false, two, tmp, loss, NULL) == DM_STATUS_OK, "%s", dm_last_error());
     double rowmax = 0;   /* the largest gradient element of one row alone */
     for (int r = 0; r < Bk; r++) {   /* each row alone: slice r of Bk */
-        cr_assert(dm_net_batch_grads(m, d, i0, Bk, Bk, r, r + 1, &o, step, row, tmp, loss, NULL) == DM_STATUS_OK);
+        cr_assert(dm_net_batch_grads(m, d, i0, Bk, Bk, r, r + 1, &o, step, false, row, tmp, loss, NULL) == DM_STATUS_OK);
         for (int64_t i = 0; i < np; i++) {
             A[i] += fabs((double)row[i]);
             rowmax = fmax(rowmax, fabs((double)row[i]));
