@@ -7,7 +7,8 @@
 #
 #   bench/mpi_train.sh [OUT]        OUT default bench/results/mpi_train.md
 # Environment: DM_BIN (default build/deepmotif, a build with MPI), REPS (5), N (positives, 2000: 4000
-#              sequences), LEN (101), EPOCHS (1), BATCH (256), ARCHS ("cnn rnn cnnrnn").
+#              sequences), LEN (101), EPOCHS (1), BATCH (256), ARCHS ("cnn rnn cnnrnn"), NOTE (a
+#              paragraph added under the table, e.g. how busy the machine was).
 set -euo pipefail
 out=${1:-bench/results/mpi_train.md}
 bin=${DM_BIN:-build/deepmotif}
@@ -61,6 +62,7 @@ for arch in $archs; do
 done
 
 cat "$tmp/table" > "$out"
+[ -n "${NOTE:-}" ] && printf '\n%s\n' "$NOTE" >> "$out"   # e.g. the machine's load
 cat >> "$out" << 'EOF'
 
 ## Why little gain is expected here
