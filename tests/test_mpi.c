@@ -235,6 +235,36 @@ Test(mpi, write_failure_on_rank0) {
     unload(&c);
 }
 
+/* SIGTERM to mpirun during training (it passes the signal on to the ranks): both stop after the same
+ * batch, rank 0 keeps the files and prints the resume command (with mpirun), and that resume under
+ * mpirun ends with the files of an uninterrupted run under mpirun, bit for bit. */
+Test(mpi, sigterm_and_resume_under_mpirun) {
+    need_mpirun();
+#define SIG "--len 40 --epochs 2 --batch 57 --threads 1 --seed 7 --device cpu"
+    cr_assert(dm_test_system("OPENBLAS_NUM_THREADS=1 %s simulate --out %s/big.seq.gz --n 600 --len 40 --seed 4 "
+                             "> /dev/null 2>&1", DM_TEST_CLI, dir) == 0);
+    cr_assert(dm_test_system("cd %s && " TIMEOUT " " MPIRUN " %s train --arch cnn --train big.seq.gz --out full.dm " SIG
+                             " --quiet > /dev/null 2> err", dir, DM_TEST_CLI) == 0, "%s", dm_test_slurp_in(dir, "err"));
+    /* the header line comes after the signal handlers are set: then 0.3 s into training */
+    int rc = dm_test_system("cd %s && (" TIMEOUT " " MPIRUN " %s train --arch cnn --train big.seq.gz --out sig.dm " SIG
+                            " > /dev/null 2> sig.err & p=$!; i=0; while ! grep -q 'trained parameters' sig.err && "
+                            "[ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done; sleep 0.3; kill -TERM $p; wait $p)",
+                            dir, DM_TEST_CLI);
+    char *err = dm_test_slurp_in(dir, "sig.err");
+    cr_assert(rc != 137, "a hang, killed\n%s", err);
+    if (strstr(err, "interrupted by SIGTERM")) {
+        cr_assert(strstr(err, "resume with: mpirun -np 2 deepmotif train"), "%s", err);
+        cr_assert(rc != 0);
+    } else {
+        cr_log_warn("the run ended before the signal (a slow start): only the resume of a finished run is checked");
+    }
+    cr_assert(dm_test_system("cd %s && " TIMEOUT " " MPIRUN " %s train --arch cnn --train big.seq.gz --out sig.dm " SIG
+                             " --resume sig.dm.last --quiet > /dev/null 2> err", dir, DM_TEST_CLI) == 0,
+              "%s", dm_test_slurp_in(dir, "err"));
+    assert_same_run("full.dm.last", "sig.dm.last");
+    assert_same_run("full.dm", "sig.dm");
+}
+
 /* 2 epochs, then --resume to 4, under mpirun: the same files as 4 epochs at once under mpirun. */
 Test(mpi, resume_under_mpirun) {
     need_mpirun();

@@ -174,7 +174,8 @@ static void shell_word(char *buf, size_t cap, const char *a) {
 
 /* The command that continues this run: its own arguments with --resume MODEL.last. */
 static void resume_command(char *buf, size_t cap, int argc, char **argv, const char *last) {
-    snprintf(buf, cap, "deepmotif train");
+    if (dm_dist_size() > 1) snprintf(buf, cap, "mpirun -np %d deepmotif train", dm_dist_size());
+    else snprintf(buf, cap, "deepmotif train");
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--resume")) {
             i++;
