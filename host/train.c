@@ -148,7 +148,7 @@ dm_status dm_net_batch_grads(dm_net *m, dm_devdata *d, int64_t i0, int32_t Bk, i
         }
         acc[np + X_STOP] = o->stop && *o->stop ? (float)*o->stop : 0.0f;
         double t0 = dm_now();
-        DM_TRY(dm_dist_allreduce_sum_f32(acc + np, N_EXTRA));
+        DM_TRY(dm_dist_allreduce_sum_f32(acc + np, N_EXTRA));   /* (device sums: always a group) */
         DM_TRY(dm_net_group_grads(m));
         if (t_reduce) {
             be->i->sync(be);   /* the sum's time, not the queue's */
@@ -178,7 +178,7 @@ dm_status dm_net_batch_grads(dm_net *m, dm_devdata *d, int64_t i0, int32_t Bk, i
     }
     acc[np + X_STOP] = o->stop && *o->stop ? (float)*o->stop : 0.0f;
     double t0 = dm_now();
-    DM_TRY(dm_dist_allreduce_sum_f32(acc, (size_t)(np + N_EXTRA)));
+    if (dm_dist_size() > 1 && !o->alone) DM_TRY(dm_dist_allreduce_sum_f32(acc, (size_t)(np + N_EXTRA)));
     if (t_reduce) *t_reduce += dm_now() - t0;
     return dm_net_set_grads(m, acc);
 }
@@ -269,8 +269,8 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
      * once, packed, and each batch is gathered there */
     bool check_batches = host_memory(be);
     /* data parallel: K ranks, one slice of each batch each, or K slices in turn in one process */
-    bool dist = dm_dist_size() > 1;
-    int K = dist ? dm_dist_size() : o->slices > 1 ? o->slices : 1, rank = dm_dist_rank();
+    bool dist = dm_dist_size() > 1 && !o->alone;
+    int K = dist ? dm_dist_size() : o->slices > 1 ? o->slices : 1, rank = dist ? dm_dist_rank() : 0;
     bool do_valid = use_valid && rank == 0;    /* rank 0 validates, for everyone */
     float *acc = K > 1 ? malloc(sizeof(float) * (size_t)(np + N_EXTRA)) : NULL;
     float *tmp = K > 1 ? malloc(sizeof(float) * (size_t)(np > 0 ? np : 1)) : NULL;
@@ -466,7 +466,8 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
                                              .stopping = true, .params = cur, .state = state, .criterion = NAN};
                     st = o->checkpoint(o->checkpoint_ctx, &c);
                 }
-                if ((st = dm_dist_agree(st))) goto done;
+                if (dist) st = dm_dist_agree(st);
+                if (st) goto done;
                 if (live) dm_log_progress_end("train");
                 if (last_params) memcpy(last_params, cur, sizeof(float) * (size_t)np);
                 st = dm_net_set_params(m, state->best_params);
@@ -502,9 +503,10 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
         if (use_valid) {
             if (do_valid)
                 st = validate(m, valid, dvalid, o->n_quarter, valid_scores, &row.valid_auroc, &row.valid_loss);
-            if ((st = dm_dist_agree(st))) goto done;
+            if (dist && (st = dm_dist_agree(st))) goto done;
+            if (st) goto done;
             double v[2] = {row.valid_auroc, row.valid_loss};   /* rank 0's, to everyone */
-            if ((st = dm_dist_bcast(v, sizeof v, 0))) goto done;
+            if (dist && (st = dm_dist_bcast(v, sizeof v, 0))) goto done;
             row.valid_auroc = v[0];
             row.valid_loss = v[1];
             criterion = row.valid_auroc;
@@ -549,7 +551,8 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
             dm_train_checkpoint c = {.epoch = epoch, .n_batches = n_batches, .best_changed = better,
                                      .stopping = stopping, .params = cur, .state = state, .criterion = criterion};
             if (rank == 0) st = o->checkpoint(o->checkpoint_ctx, &c);   /* only rank 0 writes */
-            if ((st = dm_dist_agree(st))) goto done;
+            if (dist) st = dm_dist_agree(st);
+            if (st) goto done;
         }
         if (stopping) {
             why->signal = o->stop && *o->stop ? *o->stop : (int)acc[np + X_STOP];

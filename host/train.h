@@ -75,6 +75,8 @@ typedef struct dm_train_options {
     dm_train_batch_hook on_batch;   /* optional: called after every batch (NULL: nothing is done or
                                      * copied for it); before `stop` is looked at */
     void *on_batch_ctx;
+    bool alone;                /* train in this process alone even under mpirun (a sweep's rank that
+                                * trains its own data sets); false: data-parallel over the group */
     int32_t slices;            /* 0 or 1: each batch in one pass; K > 1: in K contiguous slices run in
                                 * turn, their gradients added in slice order, which is bit for bit
                                 * what `mpirun -np K` gives (there each rank runs its slice, and the
@@ -123,7 +125,7 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
 /* One training batch's gradients (rows i0..i0+Bk−1 of `d` in its visiting order, the loss divided by
  * Bk) cut into K contiguous slices (rows ⌊Bk·s/K⌋..⌊Bk·(s+1)/K⌋−1): slices s0..s1−1 run here (all K
  * in one process, or one per rank: s0 = rank, s1 = rank + 1), each one's gradients added in slice
- * order to acc (which starts from zero), then acc is summed over the process group in rank order
+ * order to acc (which starts from zero), then acc is summed over the process group (unless o->alone) in rank order
  * (dm_dist_allreduce_sum_f32) and written to the model's gradient arena. The sum is the same bits for
  * any split of the slices between ranks. acc: n_params + DM_GRADS_EXTRA floats; its extras are the
  * batch's rows with a non-finite loss, the stop signal (o->stop, summed) and its loss sum. tmp:

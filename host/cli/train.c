@@ -328,9 +328,9 @@ int cli_train(cli_args *a) {
         size_t k = strlen(prov.device);
         snprintf(prov.device + k, sizeof prov.device - k, " x %d MPI ranks", dm_dist_size());
     }
-    cli_dist_inputs_ok();   /* every rank has its data, model and backend */
     catch_stop_signals();   /* from here a signal is honoured after the next batch (before the header
                              * line, so a caller that waits for it knows) */
+    cli_dist_inputs_ok();   /* every rank has its data, model, backend and signal handlers */
     if (o.progress)
         fprintf(stderr, "deepmotif train: %s, %lld trained parameters; %lld training, %lld validation sequences; "
                 "%s protocol, batch %d, %s\n", dm_arch_name(hp.arch), (long long)dm_net_n_trainable(m),
