@@ -88,8 +88,11 @@ static dm_arch arch_opt(const char *v) {
  * exits 128 + the signal); a second one of either ends the process at once, as the default
  * disposition would. */
 static volatile sig_atomic_t g_stop_signal;
+static sig_atomic_t g_in_group;   /* under mpirun: a SIGTERM may come twice (from mpirun and from a
+                                   * scheduler that signals every process); only SIGINT repeats count */
 
 static void on_stop_signal(int sig) {
+    if (g_stop_signal && g_in_group && sig == SIGTERM) return;
     if (g_stop_signal) {
         signal(sig, SIG_DFL);   /* async-signal-safe; `sig` is blocked here and fires on return */
         raise(sig);
@@ -99,6 +102,7 @@ static void on_stop_signal(int sig) {
 }
 
 static void catch_stop_signals(void) {
+    g_in_group = dm_dist_size() > 1;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
