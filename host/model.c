@@ -324,6 +324,12 @@ dm_status dm_net_set_row0(dm_net *m, int32_t row0) {
     return DM_STATUS_OK;
 }
 
+dm_status dm_net_group_grads(dm_net *m) {
+    DM_CHECK_ARG(m->be->i->allreduce_sum, "model: the backend has no device sums (NCCL)");
+    m->be->i->allreduce_sum(m->be, m->grads, m->n_params);
+    return dm_backend_status(m->be);
+}
+
 void dm_net_zero_grad(dm_net *m) {
     m->be->i->memset0(m->be, m->grads, sizeof(float) * (size_t)m->n_params);
 }

@@ -54,6 +54,9 @@ dm_status dm_net_get_params(const dm_net *m, float *host);
 dm_status dm_net_set_params(dm_net *m, const float *host);
 dm_status dm_net_get_grads(const dm_net *m, float *host);
 dm_status dm_net_set_grads(dm_net *m, const float *host);
+/* The gradient arena summed over the process group on the device (the backend's allreduce_sum:
+ * NCCL), after the backend joined the group (group_join). */
+dm_status dm_net_group_grads(dm_net *m);
 /* The next forward passes are a slice of a larger batch starting at its row `row0` (0: a whole
  * batch): their dropout masks are those rows' masks in that batch, so K slices run apart (by K ranks
  * of data-parallel training) drop out what one pass over the batch does. row0 + B ≤ max_batch. */

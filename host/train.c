@@ -122,9 +122,40 @@ static void slice_of(int Bk, int K, int s, int *lo, int *hi) {
 enum { X_BAD = DM_GRADS_BAD, X_STOP = DM_GRADS_STOP, X_LOSS = DM_GRADS_LOSS, N_EXTRA = DM_GRADS_EXTRA };
 
 dm_status dm_net_batch_grads(dm_net *m, dm_devdata *d, int64_t i0, int32_t Bk, int K, int s0, int s1,
-                             const dm_train_options *o, uint64_t step, float *acc, float *tmp, float *row_loss) {
+                             const dm_train_options *o, uint64_t step, bool device_sum, float *acc, float *tmp,
+                             float *row_loss, double *t_reduce) {
     dm_backend *be = dm_net_backend(m);
     int64_t np = dm_net_n_params(m);
+    if (device_sum) {
+        /* one slice per rank, its gradients left in the arena (0 + g, as below) and summed there */
+        DM_CHECK_ARG(s1 == s0 + 1, "training: device sums take one slice per rank");
+        memset(acc + np, 0, sizeof(float) * N_EXTRA);
+        int lo, hi;
+        slice_of(Bk, K, s0, &lo, &hi);
+        dm_net_zero_grad(m);
+        if (hi > lo) {
+            DM_TRY(dm_net_set_row0(m, lo));
+            dm_status st = dm_net_forward_data(m, d, i0 + lo, hi - lo, true, o->seed, step, o->n_quarter);
+            if (!st) st = dm_net_backward_data(m, d, i0 + lo, hi - lo, (double)Bk);
+            dm_net_set_row0(m, 0);
+            if (st) return st;
+            be->i->download(be, row_loss, d->loss + i0 + lo, sizeof(float) * (size_t)(hi - lo));
+            DM_TRY(dm_backend_status(be));
+            for (int j = 0; j < hi - lo; j++) {
+                acc[np + X_LOSS] += row_loss[j];
+                acc[np + X_BAD] += !isfinite(row_loss[j]);
+            }
+        }
+        acc[np + X_STOP] = o->stop && *o->stop ? (float)*o->stop : 0.0f;
+        double t0 = dm_now();
+        DM_TRY(dm_dist_allreduce_sum_f32(acc + np, N_EXTRA));   /* (device sums: always a group) */
+        DM_TRY(dm_net_group_grads(m));
+        if (t_reduce) {
+            be->i->sync(be);   /* the sum's time, not the queue's */
+            *t_reduce += dm_now() - t0;
+        }
+        return dm_backend_status(be);
+    }
     memset(acc, 0, sizeof(float) * (size_t)(np + N_EXTRA));
     for (int s = s0; s < s1; s++) {
         int lo, hi;
@@ -146,7 +177,9 @@ dm_status dm_net_batch_grads(dm_net *m, dm_devdata *d, int64_t i0, int32_t Bk, i
         }
     }
     acc[np + X_STOP] = o->stop && *o->stop ? (float)*o->stop : 0.0f;
-    DM_TRY(dm_dist_allreduce_sum_f32(acc, (size_t)(np + N_EXTRA)));
+    double t0 = dm_now();
+    if (dm_dist_size() > 1 && !o->alone) DM_TRY(dm_dist_allreduce_sum_f32(acc, (size_t)(np + N_EXTRA)));
+    if (t_reduce) *t_reduce += dm_now() - t0;
     return dm_net_set_grads(m, acc);
 }
 
@@ -236,8 +269,8 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
      * once, packed, and each batch is gathered there */
     bool check_batches = host_memory(be);
     /* data parallel: K ranks, one slice of each batch each, or K slices in turn in one process */
-    bool dist = dm_dist_size() > 1;
-    int K = dist ? dm_dist_size() : o->slices > 1 ? o->slices : 1, rank = dm_dist_rank();
+    bool dist = dm_dist_size() > 1 && !o->alone;
+    int K = dist ? dm_dist_size() : o->slices > 1 ? o->slices : 1, rank = dist ? dm_dist_rank() : 0;
     bool do_valid = use_valid && rank == 0;    /* rank 0 validates, for everyone */
     float *acc = K > 1 ? malloc(sizeof(float) * (size_t)(np + N_EXTRA)) : NULL;
     float *tmp = K > 1 ? malloc(sizeof(float) * (size_t)(np > 0 ? np : 1)) : NULL;
@@ -262,6 +295,26 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
 
     if ((st = dm_devdata_create(&dtrain, be, train))) goto done;
     if (do_valid && (st = dm_devdata_create(&dvalid, be, valid))) goto done;
+
+    /* K ranks whose backends all sum on the device (NCCL): rank 0 makes the group's id, every rank
+     * joins; else (or with DM_NCCL=off) the gradients go through host copies and the MPI sum */
+    bool device_sum = false;
+    if (dist) {
+        const char *nccl = getenv("DM_NCCL");
+        float have = be->i->allreduce_sum && !(nccl && !strcmp(nccl, "off")) ? 1.0f : 0.0f;
+        if ((st = dm_dist_allreduce_sum_f32(&have, 1))) goto done;
+        if (have == (float)K) {
+            char id[128] = {0};
+            if (rank == 0) {
+                be->i->group_id(be, id);
+                st = dm_backend_status(be);
+            }
+            if ((st = dm_dist_agree(st)) || (st = dm_dist_bcast(id, sizeof id, 0))) goto done;
+            be->i->group_join(be, id, rank, K);
+            if ((st = dm_dist_agree(dm_backend_status(be)))) goto done;
+            device_sum = true;
+        }
+    }
 
     /* fresh start or resume */
     dm_adam opt;
@@ -294,7 +347,7 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
     bool finished = use_valid && o->patience > 0 && state->bad_epochs >= o->patience;
 
     for (int epoch = state->epoch_done + 1; epoch <= o->epochs && !finished; epoch++) {
-        double t_epoch = dm_now(), t_last_print = 0, loss_sum = 0, run_loss = 0;
+        double t_epoch = dm_now(), t_last_print = 0, loss_sum = 0, run_loss = 0, t_reduce = 0;
         int64_t k_from = k_start;     /* the first batch this process runs in this epoch */
         bool stop_all = false;        /* K ranks: a stop request agreed after the last batch */
         opt.lr = (float)(o->lr * pow(0.5, (epoch - 1) / (o->lr_halve_every > 0 ? o->lr_halve_every : 1 << 30)));
@@ -327,7 +380,7 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
             if (K > 1) {
                 /* the batch in slices: this rank's (a group), or all of them in turn */
                 if ((st = dm_net_batch_grads(m, dtrain, i0, Bk, K, dist ? rank : 0, dist ? rank + 1 : K, o,
-                                             (uint64_t)opt.t, acc, tmp, row_loss)))
+                                             (uint64_t)opt.t, device_sum, acc, tmp, row_loss, &t_reduce)))
                     goto done;
                 run_loss += acc[np + X_LOSS];
                 stop_all = acc[np + X_STOP] > 0;
@@ -413,7 +466,8 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
                                              .stopping = true, .params = cur, .state = state, .criterion = NAN};
                     st = o->checkpoint(o->checkpoint_ctx, &c);
                 }
-                if ((st = dm_dist_agree(st))) goto done;
+                if (dist) st = dm_dist_agree(st);
+                if (st) goto done;
                 if (live) dm_log_progress_end("train");
                 if (last_params) memcpy(last_params, cur, sizeof(float) * (size_t)np);
                 st = dm_net_set_params(m, state->best_params);
@@ -449,9 +503,10 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
         if (use_valid) {
             if (do_valid)
                 st = validate(m, valid, dvalid, o->n_quarter, valid_scores, &row.valid_auroc, &row.valid_loss);
-            if ((st = dm_dist_agree(st))) goto done;
+            if (dist && (st = dm_dist_agree(st))) goto done;
+            if (st) goto done;
             double v[2] = {row.valid_auroc, row.valid_loss};   /* rank 0's, to everyone */
-            if ((st = dm_dist_bcast(v, sizeof v, 0))) goto done;
+            if (dist && (st = dm_dist_bcast(v, sizeof v, 0))) goto done;
             row.valid_auroc = v[0];
             row.valid_loss = v[1];
             criterion = row.valid_auroc;
@@ -482,8 +537,10 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
                 snprintf(vals, sizeof vals, "  valid loss %.4f  valid AUROC %.4f", row.valid_loss, row.valid_auroc);
             else if (original)
                 snprintf(vals, sizeof vals, "  train AUROC %.4f", criterion);
-            dm_log(DM_LOG_INFO, "epoch %d/%d  loss %.4f%s  %.0f seq/s  %.1fs%s", epoch, o->epochs, row.train_loss,
-                   vals, (double)n / row.seconds, row.seconds, better ? "  *" : "");
+            char comm[64] = "";   /* K ranks: the gradient all-reduce's share (waiting for the slowest rank included) */
+            if (dist) snprintf(comm, sizeof comm, "  all-reduce %.2fs (%.0f%%)", t_reduce, 100 * t_reduce / row.seconds);
+            dm_log(DM_LOG_INFO, "epoch %d/%d  loss %.4f%s  %.0f seq/s  %.1fs%s%s", epoch, o->epochs, row.train_loss,
+                   vals, (double)n / row.seconds, row.seconds, comm, better ? "  *" : "");
         }
         if (o->checkpoint) {
             /* MODEL.last's state is complete at every epoch end: weights, Adam, the selection */
@@ -494,7 +551,8 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
             dm_train_checkpoint c = {.epoch = epoch, .n_batches = n_batches, .best_changed = better,
                                      .stopping = stopping, .params = cur, .state = state, .criterion = criterion};
             if (rank == 0) st = o->checkpoint(o->checkpoint_ctx, &c);   /* only rank 0 writes */
-            if ((st = dm_dist_agree(st))) goto done;
+            if (dist) st = dm_dist_agree(st);
+            if (st) goto done;
         }
         if (stopping) {
             why->signal = o->stop && *o->stop ? *o->stop : (int)acc[np + X_STOP];

@@ -24,9 +24,11 @@
 #include "testutil.h"
 #include "train.h"
 
-/* ASan builds: OpenMPI's own allocations outlive MPI_Finalize, so leak checking is off for the ranks
+/* One machine: shared memory between the ranks (OpenMPI's vader), no TCP transport. ASan builds:
+ * OpenMPI's own allocations outlive MPI_Finalize, so leak checking is off for the ranks
  * (the single-process runs keep it) */
-#define MPIRUN "mpirun --oversubscribe --allow-run-as-root -np 2 -x OPENBLAS_NUM_THREADS=1 -x ASAN_OPTIONS=detect_leaks=0"
+#define MPIRUN "mpirun --oversubscribe --allow-run-as-root -np 2 --mca btl self,vader -x OPENBLAS_NUM_THREADS=1 " \
+               "-x ASAN_OPTIONS=detect_leaks=0"
 #define COMMON "--len 40 --epochs 2 --batch 57 --threads 1 --seed 7 --device cpu --quiet"
 #define TIMEOUT "timeout -s KILL 120"   /* a hang fails the test (exit 137), it never blocks it */
 
@@ -158,11 +160,11 @@ static void slices_vs_one_pass(dm_arch arch) {
     double *A = calloc((size_t)np, sizeof(double));
     float loss[64];
     const int64_t i0 = 57, step = 3;   /* the second batch, at a step with dropout on */
-    cr_assert(dm_net_batch_grads(m, d, i0, Bk, 1, 0, 1, &o, step, one, tmp, loss) == DM_STATUS_OK, "%s", dm_last_error());
-    cr_assert(dm_net_batch_grads(m, d, i0, Bk, 2, 0, 2, &o, step, two, tmp, loss) == DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert(dm_net_batch_grads(m, d, i0, Bk, 1, 0, 1, &o, step, false, one, tmp, loss, NULL) == DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert(dm_net_batch_grads(m, d, i0, Bk, 2, 0, 2, &o, step, false, two, tmp, loss, NULL) == DM_STATUS_OK, "%s", dm_last_error());
     double rowmax = 0;   /* the largest gradient element of one row alone */
     for (int r = 0; r < Bk; r++) {   /* each row alone: slice r of Bk */
-        cr_assert(dm_net_batch_grads(m, d, i0, Bk, Bk, r, r + 1, &o, step, row, tmp, loss) == DM_STATUS_OK);
+        cr_assert(dm_net_batch_grads(m, d, i0, Bk, Bk, r, r + 1, &o, step, false, row, tmp, loss, NULL) == DM_STATUS_OK);
         for (int64_t i = 0; i < np; i++) {
             A[i] += fabs((double)row[i]);
             rowmax = fmax(rowmax, fabs((double)row[i]));
@@ -233,6 +235,38 @@ Test(mpi, write_failure_on_rank0) {
     ckpt c = load("m.dm.last");
     cr_assert_eq(c.st.epoch_done, 1);
     unload(&c);
+}
+
+/* SIGTERM to mpirun during training (it passes the signal on to the ranks): both stop after the same
+ * batch, rank 0 keeps the files and prints the resume command (with mpirun), and that resume under
+ * mpirun ends with the files of an uninterrupted run under mpirun, bit for bit. */
+Test(mpi, sigterm_and_resume_under_mpirun) {
+    need_mpirun();
+#define SIG "--len 40 --epochs 2 --batch 57 --threads 1 --seed 7 --device cpu"
+    cr_assert(dm_test_system("OPENBLAS_NUM_THREADS=1 %s simulate --out %s/big.seq.gz --n 600 --len 40 --seed 4 "
+                             "> /dev/null 2>&1", DM_TEST_CLI, dir) == 0);
+    cr_assert(dm_test_system("cd %s && " TIMEOUT " " MPIRUN " %s train --arch cnn --train big.seq.gz --out full.dm " SIG
+                             " --quiet > /dev/null 2> err", dir, DM_TEST_CLI) == 0, "%s", dm_test_slurp_in(dir, "err"));
+    /* the header line comes after the signal handlers are set: then 0.3 s into training */
+    /* (mpirun itself gets the signal, as from a scheduler; a watchdog kills it after 120 s: 137) */
+    int rc = dm_test_system("cd %s && (" MPIRUN " %s train --arch cnn --train big.seq.gz --out sig.dm " SIG
+                            " > /dev/null 2> sig.err & p=$!; (sleep 120; kill -KILL $p) & w=$!; i=0; "
+                            "while ! grep -q 'trained parameters' sig.err && [ $i -lt 1200 ]; do sleep 0.05; "
+                            "i=$((i + 1)); done; sleep 0.3; kill -TERM $p; wait $p; r=$?; kill $w; exit $r)",
+                            dir, DM_TEST_CLI);
+    char *err = dm_test_slurp_in(dir, "sig.err");
+    cr_assert(rc != 137, "a hang, killed\n%s", err);
+    if (strstr(err, "interrupted by SIGTERM")) {
+        cr_assert(strstr(err, "resume with: mpirun -np 2 deepmotif train"), "%s", err);
+        cr_assert(rc != 0);
+    } else {
+        cr_log_warn("the run ended before the signal (a slow start): only the resume of a finished run is checked");
+    }
+    cr_assert(dm_test_system("cd %s && " TIMEOUT " " MPIRUN " %s train --arch cnn --train big.seq.gz --out sig.dm " SIG
+                             " --resume sig.dm.last --quiet > /dev/null 2> err", dir, DM_TEST_CLI) == 0,
+              "%s", dm_test_slurp_in(dir, "err"));
+    assert_same_run("full.dm.last", "sig.dm.last");
+    assert_same_run("full.dm", "sig.dm");
 }
 
 /* 2 epochs, then --resume to 4, under mpirun: the same files as 4 epochs at once under mpirun. */

@@ -88,8 +88,11 @@ static dm_arch arch_opt(const char *v) {
  * exits 128 + the signal); a second one of either ends the process at once, as the default
  * disposition would. */
 static volatile sig_atomic_t g_stop_signal;
+static sig_atomic_t g_in_group;   /* under mpirun: a SIGTERM may come twice (from mpirun and from a
+                                   * scheduler that signals every process); only SIGINT repeats count */
 
 static void on_stop_signal(int sig) {
+    if (g_stop_signal && g_in_group && sig == SIGTERM) return;
     if (g_stop_signal) {
         signal(sig, SIG_DFL);   /* async-signal-safe; `sig` is blocked here and fires on return */
         raise(sig);
@@ -99,6 +102,7 @@ static void on_stop_signal(int sig) {
 }
 
 static void catch_stop_signals(void) {
+    g_in_group = dm_dist_size() > 1;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
@@ -174,7 +178,8 @@ static void shell_word(char *buf, size_t cap, const char *a) {
 
 /* The command that continues this run: its own arguments with --resume MODEL.last. */
 static void resume_command(char *buf, size_t cap, int argc, char **argv, const char *last) {
-    snprintf(buf, cap, "deepmotif train");
+    if (dm_dist_size() > 1) snprintf(buf, cap, "mpirun -np %d deepmotif train", dm_dist_size());
+    else snprintf(buf, cap, "deepmotif train");
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--resume")) {
             i++;
@@ -327,9 +332,9 @@ int cli_train(cli_args *a) {
         size_t k = strlen(prov.device);
         snprintf(prov.device + k, sizeof prov.device - k, " x %d MPI ranks", dm_dist_size());
     }
-    cli_dist_inputs_ok();   /* every rank has its data, model and backend */
     catch_stop_signals();   /* from here a signal is honoured after the next batch (before the header
                              * line, so a caller that waits for it knows) */
+    cli_dist_inputs_ok();   /* every rank has its data, model, backend and signal handlers */
     if (o.progress)
         fprintf(stderr, "deepmotif train: %s, %lld trained parameters; %lld training, %lld validation sequences; "
                 "%s protocol, batch %d, %s\n", dm_arch_name(hp.arch), (long long)dm_net_n_trainable(m),

@@ -114,6 +114,9 @@ static void cuda_destroy(dm_backend *be) {
 #ifdef DM_USE_CUDNN
     dm_cudnn_free(be);
 #endif
+#ifdef DM_USE_NCCL
+    dm_cuda_group_free(be);
+#endif
     for (int s = 0; s < DM_CUDA_SCRATCH_N; s++)
         if (ctx->scratch[s]) cudaFree(ctx->scratch[s]);
     if (ctx->colsum_count) cudaFree(ctx->colsum_count);
@@ -138,6 +141,9 @@ static const struct dm_backend_i dm_cuda_table = {
     .logsoftmax_fwd = dm_cuda_logsoftmax_fwd, .logsoftmax_bwd = dm_cuda_logsoftmax_bwd,
     .nll = dm_cuda_nll, .adam = dm_cuda_adam, .head_fwd = dm_cuda_head_fwd, .head_bwd = dm_cuda_head_bwd,
     .conv1d_relu_fwd = dm_cuda_conv1d_relu_fwd,
+#ifdef DM_USE_NCCL
+    .group_id = dm_cuda_group_id, .group_join = dm_cuda_group_join, .allreduce_sum = dm_cuda_allreduce_sum,
+#endif
     .optin_project = dm_cuda_optin_project, .optin_objective = dm_cuda_optin_objective,
     .optin_rmsprop = dm_cuda_optin_rmsprop, .lerp = dm_cuda_lerp, .axpy = dm_cuda_axpy,
     .ism_variants = dm_cuda_ism_variants, .ism_collect = dm_cuda_ism_collect, .ism_reduce = dm_cuda_ism_reduce,
