@@ -13,7 +13,6 @@
  */
 #include <cblas.h>
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -214,36 +213,108 @@ DM_CPU_DISPATCH(lstm_step_bwd,
                  int first_step, int H, int GD, int HD),
                 (dac, dh_rec, dc_rec, gc, cc, ghc, Bc, L, t, tp, d, first_step, H, GD, HD))
 
+typedef struct {
+    dm_backend *be;
+    float *h, *gates, *cell, *grad_x, *grad_w_ih, *grad_w_hh, *grad_gates;
+    const float *x, *w_ih, *w_hh, *b_ih, *b_hh, *grad_h, *ch, *cgates, *ccell;
+    int B, L, D, H, n_dir;
+    float *partial[64];    /* backward, threads t > 0: private (w_ih | w_hh) gradients */
+    float *bsum[64];       /* backward, every thread: its column sums of dA (the bias gradient) */
+} lstm_job;
+
+static void lstm_fwd_part(void *p, int t_id, int nt) {
+    lstm_job *j = p;
+    int B = j->B, L = j->L, D = j->D, H = j->H, n_dir = j->n_dir;
+    int G = 4 * H, GD = n_dir * G, HD = n_dir * H;
+    const float *b_ih = j->b_ih, *b_hh = j->b_hh, *w_hh = j->w_hh;
+    int b0, b1;
+    dm_cpu_chunk(B, nt, t_id, &b0, &b1);
+    int Bc = b1 - b0;
+    float *gc = j->gates + (int64_t)b0 * L * GD;
+    float *hc = j->h + (int64_t)b0 * L * HD, *cc = j->cell + (int64_t)b0 * L * HD;
+    /* a = b_ih + b_hh + x · W_ihᵀ for every position and direction */
+    for (int64_t r = 0; r < (int64_t)Bc * L; r++)
+        for (int k = 0; k < GD; k++) gc[r * GD + k] = b_ih[k] + b_hh[k];
+    if (Bc > 0)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Bc * L, GD, D, 1.0f,
+                    j->x + (int64_t)b0 * L * D, D, j->w_ih, D, 1.0f, gc, GD);
+    for (int d = 0; d < n_dir && Bc > 0; d++)
+        for (int s = 0; s < L; s++) {
+            int t = lstm_pos(d, s, L), tp = lstm_pos(d, s - 1, L);
+            float *a = gc + (int64_t)t * GD + d * G;
+            if (s > 0)   /* a += h_prev (Bc, H) · W_hhᵀ (H, 4H), rows strided by L */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Bc, G, H, 1.0f,
+                            hc + (int64_t)tp * HD + d * H, L * HD, w_hh + (int64_t)d * G * H, H,
+                            1.0f, a, L * GD);
+            lstm_step_fwd(a, hc + (int64_t)t * HD + d * H, cc + (int64_t)t * HD + d * H,
+                          s > 0 ? cc + (int64_t)tp * HD + d * H : NULL, Bc, (int64_t)L * GD,
+                          (int64_t)L * HD, H);
+        }
+}
+
 void dm_cpu_lstm_fwd(dm_backend *be, float *h, float *gates, float *cell, const float *x,
                      const float *w_ih, const float *w_hh, const float *b_ih, const float *b_hh,
                      int B, int L, int D, int H, int n_dir) {
+    lstm_job j = {.be = be, .h = h, .gates = gates, .cell = cell, .x = x, .w_ih = w_ih, .w_hh = w_hh,
+                  .b_ih = b_ih, .b_hh = b_hh, .B = B, .L = L, .D = D, .H = H, .n_dir = n_dir};
+    dm_cpu_parallel(be, dm_cpu_threads(be, B), lstm_fwd_part, &j);
+}
+
+static void lstm_bwd_part(void *p, int t_id, int nt) {
+    lstm_job *j = p;
+    dm_backend *be = j->be;
+    int B = j->B, L = j->L, D = j->D, H = j->H, n_dir = j->n_dir;
     int G = 4 * H, GD = n_dir * G, HD = n_dir * H;
-    int nt = dm_cpu_threads(be, B);
-#pragma omp parallel num_threads(nt)
-    {
-        int b0, b1;
-        dm_cpu_chunk(B, nt, omp_get_thread_num(), &b0, &b1);
-        int Bc = b1 - b0;
-        float *gc = gates + (int64_t)b0 * L * GD;
-        float *hc = h + (int64_t)b0 * L * HD, *cc = cell + (int64_t)b0 * L * HD;
-        /* a = b_ih + b_hh + x · W_ihᵀ for every position and direction */
-        for (int64_t r = 0; r < (int64_t)Bc * L; r++)
-            for (int k = 0; k < GD; k++) gc[r * GD + k] = b_ih[k] + b_hh[k];
-        if (Bc > 0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Bc * L, GD, D, 1.0f,
-                        x + (int64_t)b0 * L * D, D, w_ih, D, 1.0f, gc, GD);
-        for (int d = 0; d < n_dir && Bc > 0; d++)
-            for (int s = 0; s < L; s++) {
-                int t = lstm_pos(d, s, L), tp = lstm_pos(d, s - 1, L);
-                float *a = gc + (int64_t)t * GD + d * G;
-                if (s > 0)   /* a += h_prev (Bc, H) · W_hhᵀ (H, 4H), rows strided by L */
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Bc, G, H, 1.0f,
-                                hc + (int64_t)tp * HD + d * H, L * HD, w_hh + (int64_t)d * G * H, H,
-                                1.0f, a, L * GD);
-                lstm_step_fwd(a, hc + (int64_t)t * HD + d * H, cc + (int64_t)t * HD + d * H,
-                              s > 0 ? cc + (int64_t)tp * HD + d * H : NULL, Bc, (int64_t)L * GD,
-                              (int64_t)L * HD, H);
+    int64_t n_wih = (int64_t)GD * D, n_whh = (int64_t)n_dir * G * H;
+    const float *w_hh = j->w_hh;
+    int b0, b1;
+    dm_cpu_chunk(B, nt, t_id, &b0, &b1);
+    int Bc = b1 - b0;
+    float *rec = dm_cpu_scratch(be, t_id, 1, (size_t)2 * Bc * H + 1);   /* dh_rec | dc_rec */
+    float *gwih = j->grad_w_ih, *gwhh = j->grad_w_hh;
+    j->bsum[t_id] = dm_cpu_scratch(be, t_id, 3, (size_t)GD);
+    if (t_id > 0) {
+        j->partial[t_id] = dm_cpu_scratch(be, t_id, 2, (size_t)(n_wih + n_whh));
+        if (j->partial[t_id]) {
+            memset(j->partial[t_id], 0, sizeof(float) * (size_t)(n_wih + n_whh));
+            gwih = j->partial[t_id];
+            gwhh = gwih + n_wih;
+        }
+    }
+    const float *gc = j->cgates + (int64_t)b0 * L * GD, *cc = j->ccell + (int64_t)b0 * L * HD;
+    const float *hc = j->ch + (int64_t)b0 * L * HD, *ghc = j->grad_h + (int64_t)b0 * L * HD;
+    float *dac = j->grad_gates + (int64_t)b0 * L * GD;
+    int ok = rec && j->bsum[t_id] && Bc > 0 && (t_id == 0 || j->partial[t_id]);
+    for (int d = 0; d < n_dir && ok; d++) {
+        float *dh_rec = rec, *dc_rec = rec + (size_t)Bc * H;
+        memset(rec, 0, sizeof(float) * (size_t)2 * Bc * H);
+        for (int s = L - 1; s >= 0; s--) {
+            int t = lstm_pos(d, s, L), tp = lstm_pos(d, s - 1, L);
+            lstm_step_bwd(dac, dh_rec, dc_rec, gc, cc, ghc, Bc, L, t, tp, d, s == 0, H, GD, HD);
+            const float *da_t = dac + (int64_t)t * GD + d * G;     /* (Bc, 4H), stride L·GD */
+            if (s > 0) {
+                /* dh_rec (Bc, H) = dA (Bc, 4H) · W_hh (4H, H) */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Bc, H, G, 1.0f, da_t,
+                            L * GD, w_hh + (int64_t)d * G * H, H, 0.0f, dh_rec, H);
+                /* dW_hh (4H, H) += dAᵀ (4H, Bc) · h_prev (Bc, H) */
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, Bc, 1.0f, da_t,
+                            L * GD, hc + (int64_t)tp * HD + d * H, L * HD, 1.0f,
+                            gwhh + (int64_t)d * G * H, H);
             }
+        }
+    }
+    if (ok) {
+        /* biases: column sums of dA over all rows of the chunk (b_ih and b_hh alike) */
+        float *bs = j->bsum[t_id];
+        memset(bs, 0, sizeof(float) * (size_t)GD);
+        for (int64_t r = 0; r < (int64_t)Bc * L; r++)
+            for (int k = 0; k < GD; k++) bs[k] += dac[r * GD + k];
+        /* dW_ih (n_dir·4H, D) += dAᵀ · x, one GEMM over every position of the chunk */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, GD, D, Bc * L, 1.0f, dac, GD,
+                    j->x + (int64_t)b0 * L * D, D, 1.0f, gwih, D);
+        if (j->grad_x)   /* dx (Bc·L, D) = dA (Bc·L, n_dir·4H) · W_ih (n_dir·4H, D) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Bc * L, D, GD, 1.0f, dac, GD,
+                        j->w_ih, D, 0.0f, j->grad_x + (int64_t)b0 * L * D, D);
     }
 }
 
@@ -251,71 +322,21 @@ void dm_cpu_lstm_bwd(dm_backend *be, float *grad_x, float *grad_w_ih, float *gra
                      float *grad_b_ih, float *grad_b_hh, float *grad_gates, const float *grad_h,
                      const float *x, const float *h, const float *gates, const float *cell,
                      const float *w_ih, const float *w_hh, int B, int L, int D, int H, int n_dir) {
-    int G = 4 * H, GD = n_dir * G, HD = n_dir * H;
+    int G = 4 * H, GD = n_dir * G;
     int64_t n_wih = (int64_t)GD * D, n_whh = (int64_t)n_dir * G * H;
     int nt = dm_cpu_threads(be, B);
-    float *partial[64] = {0};    /* threads t > 0: private (w_ih | w_hh) gradients */
-    float *bsum[64] = {0};       /* every thread: its column sums of dA (the bias gradient) */
-#pragma omp parallel num_threads(nt)
-    {
-        int t_id = omp_get_thread_num(), b0, b1;
-        dm_cpu_chunk(B, nt, t_id, &b0, &b1);
-        int Bc = b1 - b0;
-        float *rec = dm_cpu_scratch(be, t_id, 1, (size_t)2 * Bc * H + 1);   /* dh_rec | dc_rec */
-        float *gwih = grad_w_ih, *gwhh = grad_w_hh;
-        bsum[t_id] = dm_cpu_scratch(be, t_id, 3, (size_t)GD);
-        if (t_id > 0) {
-            partial[t_id] = dm_cpu_scratch(be, t_id, 2, (size_t)(n_wih + n_whh));
-            if (partial[t_id]) {
-                memset(partial[t_id], 0, sizeof(float) * (size_t)(n_wih + n_whh));
-                gwih = partial[t_id];
-                gwhh = gwih + n_wih;
-            }
-        }
-        const float *gc = gates + (int64_t)b0 * L * GD, *cc = cell + (int64_t)b0 * L * HD;
-        const float *hc = h + (int64_t)b0 * L * HD, *ghc = grad_h + (int64_t)b0 * L * HD;
-        float *dac = grad_gates + (int64_t)b0 * L * GD;
-        int ok = rec && bsum[t_id] && Bc > 0 && (t_id == 0 || partial[t_id]);
-        for (int d = 0; d < n_dir && ok; d++) {
-            float *dh_rec = rec, *dc_rec = rec + (size_t)Bc * H;
-            memset(rec, 0, sizeof(float) * (size_t)2 * Bc * H);
-            for (int s = L - 1; s >= 0; s--) {
-                int t = lstm_pos(d, s, L), tp = lstm_pos(d, s - 1, L);
-                lstm_step_bwd(dac, dh_rec, dc_rec, gc, cc, ghc, Bc, L, t, tp, d, s == 0, H, GD, HD);
-                const float *da_t = dac + (int64_t)t * GD + d * G;     /* (Bc, 4H), stride L·GD */
-                if (s > 0) {
-                    /* dh_rec (Bc, H) = dA (Bc, 4H) · W_hh (4H, H) */
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Bc, H, G, 1.0f, da_t,
-                                L * GD, w_hh + (int64_t)d * G * H, H, 0.0f, dh_rec, H);
-                    /* dW_hh (4H, H) += dAᵀ (4H, Bc) · h_prev (Bc, H) */
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, Bc, 1.0f, da_t,
-                                L * GD, hc + (int64_t)tp * HD + d * H, L * HD, 1.0f,
-                                gwhh + (int64_t)d * G * H, H);
-                }
-            }
-        }
-        if (ok) {
-            /* biases: column sums of dA over all rows of the chunk (b_ih and b_hh alike) */
-            float *bs = bsum[t_id];
-            memset(bs, 0, sizeof(float) * (size_t)GD);
-            for (int64_t r = 0; r < (int64_t)Bc * L; r++)
-                for (int k = 0; k < GD; k++) bs[k] += dac[r * GD + k];
-            /* dW_ih (n_dir·4H, D) += dAᵀ · x, one GEMM over every position of the chunk */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, GD, D, Bc * L, 1.0f, dac, GD,
-                        x + (int64_t)b0 * L * D, D, 1.0f, gwih, D);
-            if (grad_x)   /* dx (Bc·L, D) = dA (Bc·L, n_dir·4H) · W_ih (n_dir·4H, D) */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Bc * L, D, GD, 1.0f, dac, GD,
-                            w_ih, D, 0.0f, grad_x + (int64_t)b0 * L * D, D);
-        }
-    }
+    lstm_job j = {.be = be, .grad_x = grad_x, .grad_w_ih = grad_w_ih, .grad_w_hh = grad_w_hh,
+                  .grad_gates = grad_gates, .grad_h = grad_h, .x = x, .ch = h, .cgates = gates, .ccell = cell,
+                  .w_ih = w_ih, .w_hh = w_hh, .B = B, .L = L, .D = D, .H = H, .n_dir = n_dir};
+    dm_cpu_parallel(be, nt, lstm_bwd_part, &j);
     /* add the other threads' partials in thread order; both bias vectors get the same sums */
     for (int t = 0; t < nt; t++) {
-        if (!bsum[t] || (t > 0 && !partial[t])) return;    /* dm_cpu_scratch recorded it */
+        if (!j.bsum[t] || (t > 0 && !j.partial[t])) return;    /* dm_cpu_scratch recorded it */
         if (t > 0) {
-            dm_cpu_add(grad_w_ih, partial[t], n_wih);
-            dm_cpu_add(grad_w_hh, partial[t] + n_wih, n_whh);
+            dm_cpu_add(grad_w_ih, j.partial[t], n_wih);
+            dm_cpu_add(grad_w_hh, j.partial[t] + n_wih, n_whh);
         }
-        dm_cpu_add(grad_b_ih, bsum[t], GD);
-        dm_cpu_add(grad_b_hh, bsum[t], GD);
+        dm_cpu_add(grad_b_ih, j.bsum[t], GD);
+        dm_cpu_add(grad_b_hh, j.bsum[t], GD);
     }
 }

@@ -5,8 +5,6 @@
  */
 #include <string.h>
 
-#include <omp.h>
-
 #include "cpu.h"
 
 /* out (B, L/w, C), argmax (B, L/w, C) <- in (B, L, C) for batch rows [b0, b1) */
@@ -68,24 +66,32 @@ void dm_cpu_maxpool_bwd_ref(dm_backend *be, float *grad_in, const float *grad_ou
             }
 }
 
+typedef struct {
+    float *y;
+    int32_t *argmax;
+    const float *x;
+    const int32_t *cargmax;
+    int L, C, w;
+} maxpool_job;
+
+static void maxpool_fwd_part(void *p, int64_t b0, int64_t b1) {
+    maxpool_job *j = p;
+    maxpool_fwd_rows(j->y, j->argmax, j->x, (int)b0, (int)b1, j->L, j->C, j->w);
+}
+
+static void maxpool_bwd_part(void *p, int64_t b0, int64_t b1) {
+    maxpool_job *j = p;
+    maxpool_bwd_rows(j->y, j->x, j->cargmax, (int)b0, (int)b1, j->L, j->C, j->w);
+}
+
 void dm_cpu_maxpool_fwd(dm_backend *be, float *out, int32_t *argmax, const float *in, int B, int L,
                         int C, int w) {
-    int nt = dm_cpu_threads(be, B);
-#pragma omp parallel num_threads(nt)
-    {
-        int b0, b1;
-        dm_cpu_chunk(B, nt, omp_get_thread_num(), &b0, &b1);
-        maxpool_fwd_rows(out, argmax, in, b0, b1, L, C, w);
-    }
+    maxpool_job j = {out, argmax, in, NULL, L, C, w};
+    dm_cpu_parallel_for(be, B, dm_cpu_row_grain((int64_t)L * C), maxpool_fwd_part, &j);
 }
 
 void dm_cpu_maxpool_bwd(dm_backend *be, float *grad_in, const float *grad_out,
                         const int32_t *argmax, int B, int L, int C, int w) {
-    int nt = dm_cpu_threads(be, B);
-#pragma omp parallel num_threads(nt)
-    {
-        int b0, b1;
-        dm_cpu_chunk(B, nt, omp_get_thread_num(), &b0, &b1);
-        maxpool_bwd_rows(grad_in, grad_out, argmax, b0, b1, L, C, w);
-    }
+    maxpool_job j = {grad_in, NULL, grad_out, argmax, L, C, w};
+    dm_cpu_parallel_for(be, B, dm_cpu_row_grain((int64_t)L * C), maxpool_bwd_part, &j);
 }
