@@ -50,7 +50,7 @@ stop_busy() {
 trap 'stop_busy; rm -rf "$bindir"' EXIT INT TERM
 
 tmp=$CSV.tmp
-echo "build,load,round,workload,arch,batch,threads,iterations,median_s,min_s,rate,commit" > "$tmp"
+echo "build,load,round,workload,arch,batch,threads,iterations,median_s,min_s,rate,cpu_s,commit" > "$tmp"
 for round in $(seq 1 "$ROUNDS"); do
     for load in none busy; do
         if [ "$load" = busy ]; then

@@ -4,9 +4,11 @@
  * (BLAS, batch chunks across threads). Signatures are those of struct dm_backend_i.
  *
  * Threading: each fast op splits the batch into n_threads contiguous chunks (dm_cpu_chunk), one per
- * OpenMP thread; BLAS runs single-threaded inside. Parameter gradients of thread 0 accumulate straight
- * into grad_*; threads t > 0 accumulate into private partials that are added in thread order after
- * the join, so results are bit-identical for a given thread count.
+ * backend thread (dm_cpu_parallel, pool.c; not OpenMP, whose idle threads spin for milliseconds);
+ * BLAS runs single-threaded inside. Parameter gradients of thread 0 accumulate straight into grad_*;
+ * threads t > 0 accumulate into private partials that are added in thread order after the join, so
+ * results are bit-identical for a given thread count. Element-wise and row-wise ops, whose results do
+ * not depend on the split, use fewer threads on small inputs (dm_cpu_parallel_for's grain).
  */
 #ifndef DM_CPU_H
 #define DM_CPU_H
