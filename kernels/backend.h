@@ -36,6 +36,11 @@ struct dm_backend_i {
     void (*memset0)(dm_backend *be, void *dst, size_t bytes);
     void (*sync)(dm_backend *be);
     void (*destroy)(dm_backend *be);
+    /* Host memory the backend copies from and to fastest (CUDA: pinned, cudaMallocHost), for buffers
+     * that are uploaded whole, e.g. the streamed chunks (host/prefetch.c); NULL on failure. Optional:
+     * NULL ops mean malloc and free. */
+    void *(*host_alloc)(dm_backend *be, size_t bytes);
+    void (*host_free)(dm_backend *be, void *p);
 
     /* ---- ops: forward / backward pairs, one file per op per backend ---- */
 

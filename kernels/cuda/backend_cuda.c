@@ -67,6 +67,21 @@ static void *cuda_alloc(dm_backend *be, size_t bytes) {
     return p;
 }
 
+static void *cuda_host_alloc(dm_backend *be, size_t bytes) {
+    (void)be;
+    void *p = NULL;
+    if (cudaMallocHost(&p, bytes ? bytes : 1) != cudaSuccess) {
+        cudaGetLastError();   /* reported by the NULL, not as sticky */
+        return NULL;
+    }
+    return p;
+}
+
+static void cuda_host_free(dm_backend *be, void *p) {
+    cudaStreamSynchronize(dm_cuda_stream(be));   /* no copy may still read it */
+    cudaFreeHost(p);
+}
+
 static void cuda_free(dm_backend *be, void *p) {
     cudaStreamSynchronize(dm_cuda_stream(be));   /* no kernel may still use it */
     cudaFree(p);
@@ -110,6 +125,7 @@ static void cuda_destroy(dm_backend *be) {
 static const struct dm_backend_i dm_cuda_table = {
     .alloc = cuda_alloc, .free = cuda_free, .upload = cuda_upload, .download = cuda_download,
     .copy = cuda_copy, .memset0 = cuda_memset0, .sync = cuda_sync, .destroy = cuda_destroy,
+    .host_alloc = cuda_host_alloc, .host_free = cuda_host_free,
     .onehot = dm_cuda_onehot, .gather = dm_cuda_gather,
     .conv1d_fwd = dm_cuda_conv1d_fwd, .conv1d_bwd = dm_cuda_conv1d_bwd,
     .relu_fwd = dm_cuda_relu_fwd, .relu_bwd = dm_cuda_relu_bwd,
