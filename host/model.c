@@ -1,4 +1,7 @@
 /*
+ * Longer than 800 lines because: forward, backward, temporal scores and the parameter table walk the
+ * one private dm_net, and splitting them would expose it.
+ *
  * model.c: a model is the layer list of its architecture (host/arch.h, the table in host/arch.c);
  * forward and backward walk that list calling the backend table, so nothing here knows an
  * architecture by name. The three DeMo models (SPEC.md §2) as lists:
@@ -438,6 +441,18 @@ dm_status dm_net_forward_input(dm_net *m, int32_t B, bool train, uint64_t seed, 
         return dm_error(DM_STATUS_ARG, "model: batch %d outside 1..%d", B, m->max_batch);
     return model_forward(m, B, train, seed, step);
 }
+
+dm_status dm_net_forward_from(dm_net *m, int from, const float *in, int32_t B) {
+    if (B < 1 || B > m->max_batch || from < 1 || from >= m->n_layers)
+        return dm_error(DM_STATUS_ARG, "model: forward from layer %d (1..%d), batch %d (1..%d)", from,
+                        m->n_layers - 1, B, m->max_batch);
+    layers_fwd(m, from, m->n_layers, in, B, false, 0, 0);
+    m->last_B = B;
+    m->last_train = false;
+    return dm_backend_status(m->be);
+}
+
+const float *dm_net_param_buf(const dm_net *m, int32_t tensor) { return P(tensor); }
 
 dm_status dm_net_forward_data(dm_net *m, dm_devdata *d, int64_t i0, int32_t B, bool train,
                                 uint64_t seed, uint64_t step, bool n_quarter) {
