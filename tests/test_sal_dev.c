@@ -29,7 +29,6 @@ static void rows(uint8_t *codes, int8_t *labels, int n, uint64_t tag) {
 }
 
 static void one(dm_arch arch, dm_saliency_options o) {
-    o.ism_full = true;   /* ISM's full recomputation, as dm_saliency_batch; its windows: test_ism_fast */
     dm_backend *be = dm_backend_cpu_create(1);
     dm_hparams hp;
     dm_hparams_default(&hp, arch);
