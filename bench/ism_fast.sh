@@ -19,6 +19,8 @@ tmp=$out.tmp
     echo "sequences per second, medians of ${ROUNDS:-5} alternating rounds."
     echo
     DEEPMOTIF_LIB=$build/libdeepmotif.so PYTHONPATH=$root/python OMP_WAIT_POLICY=passive "$py" "$root/bench/ism_fast.py" cnn cnnrnn danq
+    # the hand-written notes of the last run stay (their figures are that run's: update them)
+    if [ -f "$out" ] && grep -q '^## Notes' "$out"; then echo; sed -n '/^## Notes/,$p' "$out"; fi
 } > "$tmp"
 mv "$tmp" "$out"
 cat "$out"
