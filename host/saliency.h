@@ -39,6 +39,8 @@ typedef struct dm_saliency_options {
     uint64_t seed;        /* ig: seed of the shuffled baselines */
     bool ism_full;        /* ism: recompute every variant through the whole model (the reference), not
                            * only its receptive-field windows (host/ism_fast.h); also DM_ISM=full */
+    const struct dm_shard *shard; /* NULL: the whole outputs; else this shard's rows into its parts of them
+                                     (host/shard.h), assembled by dm_shard_finish */
 } dm_saliency_options;
 
 dm_status dm_sal_method_parse(const char *s, dm_sal_method *m);
@@ -106,7 +108,7 @@ dm_status dm_saliency_coords(dm_saliency_out *s, const dm_regions *rs, dm_genome
 /* The coordinate outputs themselves (host/saliency_coords.c), for dm_saliency_out. */
 typedef struct dm_sal_coords dm_sal_coords;
 dm_status dm_sal_coords_open(dm_sal_coords **c, const dm_regions *rs, dm_genome *g, int L, bool track,
-                             const char *prefix);
+                             const char *prefix, const struct dm_shard *sh);   /* sh: its rows' part */
 /* Rows row0 .. row0 + B − 1: attributions and inputs (B, L, 4). */
 void dm_sal_coords_rows(dm_sal_coords *c, int64_t row0, int B, const float *attr, const float *x);
 dm_status dm_sal_coords_commit(dm_sal_coords *c);   /* frees c; on failure nothing of it is left */
