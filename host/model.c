@@ -476,6 +476,18 @@ dm_status dm_net_forward_input(dm_net *m, int32_t B, bool train, uint64_t seed, 
     return model_forward(m, B, train, seed, step);
 }
 
+dm_status dm_net_forward_from(dm_net *m, int from, const float *in, int32_t B) {
+    if (B < 1 || B > m->max_batch || from < 1 || from >= m->n_layers)
+        return dm_error(DM_STATUS_ARG, "model: forward from layer %d (1..%d), batch %d (1..%d)", from,
+                        m->n_layers - 1, B, m->max_batch);
+    layers_fwd(m, from, m->n_layers, in, B, false, 0, 0);
+    m->last_B = B;
+    m->last_train = false;
+    return dm_backend_status(m->be);
+}
+
+const float *dm_net_param_buf(const dm_net *m, int32_t tensor) { return P(tensor); }
+
 dm_status dm_net_forward_data(dm_net *m, dm_devdata *d, int64_t i0, int32_t B, bool train,
                                 uint64_t seed, uint64_t step, bool n_quarter) {
     if (B < 1 || B > m->max_batch || i0 < 0 || i0 + B > d->n)

@@ -102,6 +102,12 @@ const float *dm_net_logprob_buf(const dm_net *m);
 /* Forward on the B inputs already in dm_net_input(). */
 dm_status dm_net_forward_input(dm_net *m, int32_t B, bool train, uint64_t seed, uint64_t step);
 
+/* Inference forward of layers from..n−1 (1 ≤ from) on in (B, that layer's input shape), backend memory:
+ * the model's own ops and buffers, as if layers 0..from−1 had produced in (fast ISM, host/ism_fast.c). */
+dm_status dm_net_forward_from(dm_net *m, int from, const float *in, int32_t B);
+/* Backend pointer of parameter tensor i (dm_net_tensors' order). */
+const float *dm_net_param_buf(const dm_net *m, int32_t tensor);
+
 /* Backward of grad_logprob (B, 2), backend memory (e.g. a constant uploaded once), into the parameter
  * gradients (+=) and dm_net_input_grad(). B must equal the last forward's. */
 dm_status dm_net_backward_input(dm_net *m, const float *grad_logprob, int32_t B);

@@ -151,6 +151,7 @@ static void cpu_destroy(dm_backend *be) {
         .optin_rmsprop = dm_cpu_optin_rmsprop##sfx, .lerp = dm_cpu_lerp##sfx,                      \
         .axpy = dm_cpu_axpy##sfx, .ism_variants = dm_cpu_ism_variants##sfx,                        \
         .ism_collect = dm_cpu_ism_collect##sfx, .ism_reduce = dm_cpu_ism_reduce##sfx,              \
+        .ism_window = dm_cpu_ism_window##sfx,                                                      \
         .lstm_trunc = DM_CPU_LSTM_TRUNC##sfx,                                                      \
         .conv1d_relu_fwd = dm_cpu_conv1d_relu_fwd##sfx, .head_fwd = dm_cpu_head_fwd,                    \
         .head_bwd = dm_cpu_head_bwd,                                                               \

@@ -117,6 +117,8 @@ DM_CPU_OP_DECL(ism_variants, float *x, const uint8_t *row, int v0, int nv, int L
 DM_CPU_OP_DECL(ism_collect, float *out, const float *logprob, int cls, int nv)
 DM_CPU_OP_DECL(ism_reduce, float *attr, float *p_pos, const float *scores, const uint8_t *packed,
                const int8_t *cls, int B, int L)
+DM_CPU_OP_DECL(ism_window, float *out, const float *ref, const float *win, const int32_t *starts, int v0, int nv,
+               int Wo, int Wi, int Li, int C)
 DM_CPU_OP_DECL(optin_project, float *x, const float *z, int64_t n_pos, bool softmax)
 DM_CPU_OP_DECL(optin_objective, float *objective, float *grad, const float *x, const float *logprob,
                int R, int n, float lambda)
