@@ -180,3 +180,54 @@ dm_status dm_net_score_codes(dm_net *m, const uint8_t *codes, int32_t B, bool n_
     free(acc);
     return st;
 }
+
+/* ---- saliency of both strands and of every member ---------------------------------------------- */
+
+dm_status dm_sal_avg_batch(dm_sal_dev *dev, dm_net *m, const dm_saliency_options *o, const dm_dataset *ds, int64_t i,
+                           int B, int64_t row0, float *attr, float *p) {
+    int32_t M = dm_net_n_members(m), L = ds->len;
+    int S = (dm_net_rc(m) & DM_RC_AVERAGE) ? 2 : 1;
+    size_t nv = (size_t)B * (size_t)L * 4;
+    uint8_t *rc = malloc((size_t)B * (size_t)L);
+    float *xs = malloc(sizeof(float) * nv), *a = malloc(sizeof(float) * nv), *acc = calloc(2 * nv, sizeof(float));
+    float *pt = malloc(sizeof(float) * (size_t)B);
+    double *pacc = calloc(2 * (size_t)B, sizeof(double));
+    dm_status st = rc && xs && a && acc && pt && pacc ? DM_STATUS_OK : dm_error(DM_STATUS_NOMEM, "saliency: out of memory");
+    const uint8_t *fwd = ds->seq + (size_t)i * (size_t)L;
+    const int8_t *lab = ds->label ? ds->label + i : NULL;
+    for (int b = 0; !st && b < B; b++)
+        dm_revcomp_row(rc + (size_t)b * L, fwd + (size_t)b * L, L, row_used(ds, i + b));
+    for (int32_t k = 0; !st && k < M; k++) {
+        st = dm_net_use_member(m, k);
+        for (int s = 0; !st && s < S; s++) {
+            const uint8_t *codes = s ? rc : fwd;
+            dm_onehot_host(xs, codes, (int64_t)B * L, o->n_quarter);
+            if ((st = dm_sal_dev_load(dev, codes, lab, B, row0 + i)) || (st = dm_sal_dev_batch(dev, 0, B, xs, a, pt)))
+                break;
+            float *dst = acc + (size_t)s * nv;
+            for (int b = 0; b < B; b++) {
+                float *ab = a + (size_t)b * L * 4;
+                if (s) {   /* the reverse strand's map onto the forward strand: positions reversed, bases complemented */
+                    float *tmp = xs + (size_t)b * L * 4;   /* xs is free again after the batch */
+                    dm_revcomp_map_back(tmp, ab, L, row_used(ds, i + b));
+                    ab = tmp;
+                }
+                for (size_t v = 0; v < (size_t)L * 4; v++) dst[(size_t)b * L * 4 + v] += ab[v];
+                pacc[(size_t)s * B + b] += pt[b];
+            }
+        }
+    }
+    if (!st && M > 1) st = dm_net_use_member(m, 0);
+    for (size_t v = 0; !st && v < nv; v++) attr[v] = S == 2 ? 0.5f * (acc[v] / M + acc[nv + v] / M) : acc[v] / M;
+    for (int b = 0; !st && b < B; b++) {
+        float f = (float)(pacc[b] / M);
+        p[b] = S == 2 ? 0.5f * (f + (float)(pacc[B + b] / M)) : f;
+    }
+    free(rc);
+    free(xs);
+    free(a);
+    free(acc);
+    free(pt);
+    free(pacc);
+    return st;
+}

@@ -6,6 +6,8 @@
 #define DM_PREDAVG_H
 
 #include "model.h"
+#include "netio.h"
+#include "saliency.h"
 #include "train.h"
 
 /* dst (len) = the reverse complement of the first `used` codes of src followed by src's codes from
@@ -31,5 +33,15 @@ dm_status dm_pred_resident(dm_net *m, dm_devdata *d, dm_devdata *drc, bool n_qua
 /* The member mean of P(bound) of B rows of base codes (evaluation mode), into p (B): scan's score of
  * one strand. A single model is one forward pass. */
 dm_status dm_net_score_codes(dm_net *m, const uint8_t *codes, int32_t B, bool n_quarter, float *p);
+
+/* Saliency of rows i..i+B−1 of ds for a model that averages (strands, members): every member's
+ * attributions of each row and, with rc averaging, of its reverse complement mapped back
+ * (dm_revcomp_map_back), combined as the scores are (predavg.c); p (B) gets the score. The rows are
+ * loaded into `dev` per member and strand (dm_sal_dev_load, row index row0 + i). */
+dm_status dm_sal_avg_batch(dm_sal_dev *dev, dm_net *m, const dm_saliency_options *o, const dm_dataset *ds, int64_t i,
+                           int B, int64_t row0, float *attr, float *p);
+
+/* Whether a model's scores average anything (rc flags or ensemble members). */
+static inline bool dm_net_averages(dm_net *m) { return (dm_net_rc(m) & DM_RC_AVERAGE) || dm_net_n_members(m) > 1; }
 
 #endif /* DM_PREDAVG_H */
