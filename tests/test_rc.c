@@ -245,6 +245,7 @@ Test(ensemble, mean_of_members) {
         dm_backend_free(be);
     }
     dm_test_rmdir(dir);
+    free(dir);
 }
 
 static uint8_t *slurp(const char *path, size_t *n) {
@@ -301,6 +302,7 @@ Test(ensemble, formats) {
     free(prov);
     free(members);
     dm_test_rmdir(dir);
+    free(dir);
 }
 
 /* A damaged ENSM with a valid CRC: one CORRUPT line naming the file and the section. */
@@ -336,4 +338,48 @@ Test(ensemble, bad_file_is_one_line) {
     free(b);
     free(members);
     dm_test_rmdir(dir);
+    free(dir);
+}
+
+/* ---- the command line -------------------------------------------------------------------------- */
+
+static int cli_in(const char *dir, const char *args) {
+    return dm_test_system("OPENBLAS_NUM_THREADS=1 %s %s > %s/out 2> %s/err", DM_TEST_CLI, args, dir, dir);
+}
+
+/* train --rc both --seeds 2 --ensemble: two member files, mean ± sd, one ensemble that predict, eval
+ * and saliency take; motifs refuses it in one line; a member predicts differently from the mean. */
+Test(ensemble, cli_seeds_ensemble, .timeout = 600) {
+    char *dir = dm_test_tmpdir(), a[8192];
+    snprintf(a, sizeof a, "simulate --out %s/tr.seq.gz --n 300 --len 40 --seed 2", dir);
+    cr_assert_eq(cli_in(dir, a), 0, "%s", dm_test_slurp_in(dir, "err"));
+    snprintf(a, sizeof a, "train --arch cnn --len 40 --train %s/tr.seq.gz --test %s/tr.seq.gz --epochs 1 --batch 64 "
+             "--rc both --seeds 2 --seed 5 --ensemble --out %s/e.dm --threads 1 --quiet", dir, dir, dir);
+    cr_assert_eq(cli_in(dir, a), 0, "%s", dm_test_slurp_in(dir, "err"));
+    char *out = dm_test_slurp_in(dir, "out");
+    cr_assert(strstr(out, "seed 5") && strstr(out, "seed 6") && strstr(out, "±") && strstr(out, "ensemble"), "%s", out);
+    cr_assert(dm_test_exists_in(dir, "e.dm.seed5") && dm_test_exists_in(dir, "e.dm.seed6.last") &&
+              dm_test_exists_in(dir, "e.dm"));
+    const char *models[3] = {"e.dm", "e.dm.seed5", "e.dm.seed6"};
+    char *pred[3];
+    for (int k = 0; k < 3; k++) {
+        snprintf(a, sizeof a, "predict --model %s/%s --data %s/tr.seq.gz --out %s/p%d.tsv --threads 1", dir, models[k],
+                 dir, dir, k);
+        cr_assert_eq(cli_in(dir, a), 0, "%s", dm_test_slurp_in(dir, "err"));
+        snprintf(a, sizeof a, "p%d.tsv", k);
+        pred[k] = strdup(dm_test_slurp_in(dir, a));
+    }
+    cr_assert(strcmp(pred[0], pred[1]) && strcmp(pred[0], pred[2]), "the ensemble scores as one member");
+    for (int k = 0; k < 3; k++) free(pred[k]);
+    snprintf(a, sizeof a, "eval --model %s/e.dm --data %s/tr.seq.gz --threads 1", dir, dir);
+    cr_assert_eq(cli_in(dir, a), 0, "%s", dm_test_slurp_in(dir, "err"));
+    snprintf(a, sizeof a, "saliency --model %s/e.dm --data %s/tr.seq.gz --out %s/s --threads 1 --quiet", dir, dir, dir);
+    cr_assert_eq(cli_in(dir, a), 0, "%s", dm_test_slurp_in(dir, "err"));
+    snprintf(a, sizeof a, "motifs --model %s/e.dm --data %s/tr.seq.gz --out %s/m --threads 1", dir, dir, dir);
+    cr_assert_eq(cli_in(dir, a), 1);
+    char *err = dm_test_slurp_in(dir, "err");
+    cr_assert(strstr(err, "e.dm: an ensemble of 2 models") && strchr(err, '\n') == err + strlen(err) - 1, "%s", err);
+    cr_assert(!dm_test_exists_in(dir, "m.meme"));
+    dm_test_rmdir(dir);
+    free(dir);
 }
