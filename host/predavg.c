@@ -231,3 +231,37 @@ dm_status dm_sal_avg_batch(dm_sal_dev *dev, dm_net *m, const dm_saliency_options
     free(pacc);
     return st;
 }
+
+/* ---- dense input (the C API's one-hot arrays) -------------------------------------------------- */
+
+dm_status dm_net_score_onehot(dm_net *m, const float *x, int32_t B, float *p) {
+    int32_t M = dm_net_n_members(m), L = dm_net_hparams(m)->len;
+    bool rc = dm_net_rc(m) & DM_RC_AVERAGE;
+    if (M == 1 && !rc) {
+        DM_TRY(dm_net_forward(m, x, B, false, 0, 0));
+        return dm_net_scores(m, p);
+    }
+    size_t nv = (size_t)B * (size_t)L * 4;
+    float *xr = rc ? malloc(sizeof(float) * nv) : NULL;
+    double *acc = calloc(2 * (size_t)B, sizeof(double));
+    dm_status st = (!rc || xr) && acc ? DM_STATUS_OK : dm_error(DM_STATUS_NOMEM, "prediction: out of memory");
+    for (int32_t b = 0; !st && rc && b < B; b++)   /* the reverse complement: rows reversed, channels reversed */
+        for (int32_t l = 0; l < L; l++)
+            for (int c = 0; c < 4; c++)
+                xr[((size_t)b * L + l) * 4 + c] = x[((size_t)b * L + (L - 1 - l)) * 4 + (3 - c)];
+    for (int32_t k = 0; !st && k < M; k++) {
+        st = dm_net_use_member(m, k);
+        for (int s = 0; !st && s < (rc ? 2 : 1); s++) {
+            if ((st = dm_net_forward(m, s ? xr : x, B, false, 0, 0)) || (st = dm_net_scores(m, p))) break;
+            for (int32_t b = 0; b < B; b++) acc[(size_t)s * B + b] += p[b];
+        }
+    }
+    if (!st && M > 1) st = dm_net_use_member(m, 0);
+    for (int32_t b = 0; !st && b < B; b++) {
+        float f = (float)(acc[b] / M);
+        p[b] = rc ? 0.5f * (f + (float)(acc[B + b] / M)) : f;
+    }
+    free(xr);
+    free(acc);
+    return st;
+}

@@ -34,6 +34,11 @@ dm_status dm_pred_resident(dm_net *m, dm_devdata *d, dm_devdata *drc, bool n_qua
  * one strand. A single model is one forward pass. */
 dm_status dm_net_score_codes(dm_net *m, const uint8_t *codes, int32_t B, bool n_quarter, float *p);
 
+/* The score of B one-hot (or dense) rows x (B, L, 4), host memory, into p (B): a single model's
+ * P(bound), an ensemble's member mean, with rc averaging the mean of x's and its reverse
+ * complement's (whole rows reversed, channels A C G T reversed). */
+dm_status dm_net_score_onehot(dm_net *m, const float *x, int32_t B, float *p);
+
 /* Saliency of rows i..i+B−1 of ds for a model that averages (strands, members): every member's
  * attributions of each row and, with rc averaging, of its reverse complement mapped back
  * (dm_revcomp_map_back), combined as the scores are (predavg.c); p (B) gets the score. The rows are

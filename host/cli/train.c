@@ -193,18 +193,31 @@ static void shell_word(char *buf, size_t cap, const char *a) {
     if (k < cap) snprintf(buf + k, cap - k, "'");
 }
 
-/* The command that continues this run: its own arguments with --resume MODEL.last. */
-static void resume_command(char *buf, size_t cap, int argc, char **argv, const char *last) {
+/* The command that continues this run: its own arguments with --resume MODEL.last. One seed of
+ * --seeds N continues alone: --seeds, --ensemble, --seed and --out give way to its own seed and files. */
+static void resume_command(char *buf, size_t cap, int argc, char **argv, const char *last, bool one_of_seeds,
+                           uint64_t seed, const char *out) {
+    static const char *const valued[] = {"--resume", "--seeds", "--seed", "--out", NULL};
     snprintf(buf, cap, "deepmotif train");
     for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--resume")) {
-            i++;
-            continue;
+        bool skip = false;
+        for (int k = 0; valued[k] && !skip; k++) {
+            if (k > 0 && !one_of_seeds) break;
+            size_t n = strlen(valued[k]);
+            if (!strcmp(argv[i], valued[k])) skip = true, i++;
+            else if (!strncmp(argv[i], valued[k], n) && argv[i][n] == '=') skip = true;
         }
-        if (!strncmp(argv[i], "--resume=", 9)) continue;
+        if (skip || (one_of_seeds && !strcmp(argv[i], "--ensemble"))) continue;
         shell_word(buf, cap, argv[i]);
     }
     size_t k = strlen(buf);
+    if (one_of_seeds) {
+        char s[32];
+        snprintf(s, sizeof s, "%llu", (unsigned long long)seed);
+        snprintf(buf + k, cap - k, " --seed %s --out", s);
+        shell_word(buf, cap, out);
+        k = strlen(buf);
+    }
     snprintf(buf + k, cap - k, " --resume");
     shell_word(buf, cap, last);
 }
@@ -329,7 +342,7 @@ static float *train_seed(train_job *j, uint64_t seed, const char *out, dm_proven
     if (stopped.signal) {
         int sig = stopped.signal;
         char cmd[8192];
-        resume_command(cmd, sizeof cmd, a->argc, a->argv, files.last);
+        resume_command(cmd, sizeof cmd, a->argc, a->argv, files.last, j->n_seeds > 1, seed, out);
         char where[96], sel[160];
         if (state.batch_done > 0)
             snprintf(where, sizeof where, "in epoch %d after batch %d of %lld", state.epoch_done + 1, state.batch_done,
@@ -341,8 +354,9 @@ static float *train_seed(train_job *j, uint64_t seed, const char *out, dm_proven
         else if (protocol == DM_PROTOCOL_ORIGINAL)
             snprintf(sel, sizeof sel, "epoch %d, training AUROC %.4f", state.best_epoch, state.best_valid);
         else snprintf(sel, sizeof sel, "epoch %d", state.best_epoch);
-        fprintf(stderr, "%s: interrupted by %s %s: kept %s (%s) and %s; resume with: %s\n", cli_prog,
-                sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal", where, out, sel, files.last, cmd);
+        fprintf(stderr, "%s: interrupted by %s %s: kept %s (%s) and %s; resume with: %s%s\n", cli_prog,
+                sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal", where, out, sel, files.last, cmd,
+                j->n_seeds > 1 ? " (the later seeds were not trained and no ensemble was written)" : "");
         free(last);
         exit(128 + sig);
     }
