@@ -427,3 +427,54 @@ Test(ensemble, api_predict) {
     dm_test_rmdir(dir);
     free(dir);
 }
+
+/* Format 3 with a mid-epoch resume state (flags bit 1): the state comes back whole, with the rc flags;
+ * the same state without rc is the format-2 file it always was. */
+Test(rc, format3_mid_epoch_resume) {
+    char *dir = dm_test_tmpdir(), path[4200];
+    snprintf(path, sizeof path, "%s/m.last", dir);
+    dm_backend *be = dm_backend_cpu_create(1);
+    dm_net *m = small_cnn(be, 3);
+    int64_t np = dm_net_n_params(m);
+    float *w = malloc(sizeof(float) * (size_t)np), *mv = malloc(sizeof(float) * 3 * (size_t)np);
+    cr_assert(dm_net_get_params(m, w) == DM_STATUS_OK);
+    for (int64_t i = 0; i < 3 * np; i++) mv[i] = (float)i * 0.25f;
+    float lp[8] = {-0.1f, -2.3f, -0.5f, -0.9f, -1.5f, -0.25f, -0.7f, -0.7f}, ls[4] = {0.1f, 0.5f, 0.25f, 0.7f};
+    dm_resume_state rs = {.epoch_done = 2, .adam_t = 17, .lr = 0.005f, .best_valid = 0.75, .best_epoch = 1,
+                          .bad_epochs = 1, .adam_m = mv, .adam_v = mv + np, .best_params = mv + 2 * np,
+                          .batch_done = 2, .batch = 2, .rows_done = 4, .part_logprob = lp, .part_loss = ls};
+    dm_provenance *prov = calloc(1, sizeof *prov);
+    int32_t nt;
+    const dm_tensor_info *t = dm_net_tensors(m, &nt);
+    for (uint32_t rc = 0; rc <= 3; rc += 3) {
+        dm_ckpt_extra x = {.rc = rc, .n_members = 1};
+        cr_assert(dm_checkpoint_save_ex(path, dm_net_hparams(m), t, nt, w, np, prov, &rs, &x) == DM_STATUS_OK);
+        size_t n;
+        uint8_t *b = slurp(path, &n);
+        cr_assert_eq(b[8], rc ? 3 : 2);
+        cr_assert_eq(b[12], rc ? 3 : 1);
+        free(b);
+        dm_hparams hp;
+        float *params;
+        int64_t np2;
+        dm_resume_state got;
+        dm_ckpt_extra gx;
+        cr_assert(dm_checkpoint_load_ex(path, dm_net_table, &hp, &params, &np2, prov, &got, &gx) == DM_STATUS_OK,
+                  "%s", dm_last_error());
+        cr_assert_eq(gx.rc, rc);
+        cr_assert_eq(gx.n_members, 1);
+        cr_assert(got.batch_done == 2 && got.batch == 2 && got.rows_done == 4 && got.adam_t == 17);
+        cr_assert_eq(memcmp(got.part_logprob, lp, sizeof lp), 0);
+        cr_assert_eq(memcmp(got.part_loss, ls, sizeof ls), 0);
+        cr_assert_eq(memcmp(got.best_params, mv + 2 * np, sizeof(float) * (size_t)np), 0);
+        dm_resume_state_free(&got);
+        free(params);
+    }
+    free(prov);
+    free(w);
+    free(mv);
+    dm_net_free(m);
+    dm_backend_free(be);
+    dm_test_rmdir(dir);
+    free(dir);
+}
