@@ -375,6 +375,18 @@ Test(ensemble, cli_seeds_ensemble, .timeout = 600) {
     cr_assert_eq(cli_in(dir, a), 0, "%s", dm_test_slurp_in(dir, "err"));
     snprintf(a, sizeof a, "saliency --model %s/e.dm --data %s/tr.seq.gz --out %s/s --threads 1 --quiet", dir, dir, dir);
     cr_assert_eq(cli_in(dir, a), 0, "%s", dm_test_slurp_in(dir, "err"));
+    /* scan of one window of an rc ensemble: the strands' mean by default, predict's score of that window */
+    dm_test_write_in(dir, "w.fa", ">w1\nACGTTGCATGCATGCAAGTCCGTAGCTAGCTAGGCTAACG\n");
+    snprintf(a, sizeof a, "scan --model %s/e.dm --data %s/w.fa --out %s/sc --format bedgraph --threads 1 --quiet", dir,
+             dir, dir);
+    cr_assert_eq(cli_in(dir, a), 0, "%s", dm_test_slurp_in(dir, "err"));
+    double v_scan = NAN, v_pred = NAN;
+    sscanf(dm_test_slurp_in(dir, "sc.bedGraph"), "w1 %*d %*d %lf", &v_scan);
+    snprintf(a, sizeof a, "predict --model %s/e.dm --data %s/w.fa --out %s/pw.tsv --threads 1", dir, dir, dir);
+    cr_assert_eq(cli_in(dir, a), 0, "%s", dm_test_slurp_in(dir, "err"));
+    sscanf(dm_test_slurp_in(dir, "pw.tsv"), "id score w1 %lf", &v_pred);
+    /* both printed to 6 significant digits (%.6g): they agree to its last digit */
+    cr_assert(fabs(v_scan - v_pred) <= 1e-6, "scan %.9g, predict %.9g", v_scan, v_pred);
     snprintf(a, sizeof a, "motifs --model %s/e.dm --data %s/tr.seq.gz --out %s/m --threads 1", dir, dir, dir);
     cr_assert_eq(cli_in(dir, a), 1);
     char *err = dm_test_slurp_in(dir, "err");
