@@ -4,7 +4,7 @@
 # at training, strand average at prediction), the same seeds, epochs and patience, and scores the
 # _B test sets. One row per TF x mode x seed: test AUROC, AUPRC, epochs, seconds.
 # Environment: TFS (default "REST MYC ZBTB7A"), SEEDS (default "1"), EPOCHS (10), PATIENCE (3),
-# ARCH (cnn), THREADS (2).
+# ARCH (cnn), THREADS (2), MODES (default "none both").
 set -eu
 bin=${1:-build/deepmotif}
 data=${2:-../shared/data/deepbind}
@@ -22,7 +22,7 @@ for tf in $tfs; do
     ac=$(ls "$data"/${tf}_*_AC.seq.gz | head -n 1)
     b=$(ls "$data"/${tf}_*_B.seq.gz | head -n 1)
     for seed in $seeds; do
-        for rc in none both; do
+        for rc in ${MODES:-none both}; do
             "$bin" train --arch "$arch" --train "$ac" --negatives shuffle --test "$b" --out "$tmp/m.dm" \
                 --epochs "$epochs" --patience "$patience" --seed "$seed" --rc "$rc" --threads "$threads" \
                 --quiet > "$tmp/log" 2>&1 || { cat "$tmp/log"; exit 1; }
