@@ -10,6 +10,7 @@
 #include "netio.h"
 #include "npy.h"
 #include "ism_fast.h"
+#include "predavg.h"
 #include "saliency.h"
 
 dm_status dm_sal_method_parse(const char *s, dm_sal_method *m) {
@@ -318,12 +319,13 @@ dm_status dm_saliency_rows(dm_saliency_out *s, const dm_dataset *ds, int64_t row
     float *x = s->x, *attr = s->attr, *buf = s->buf, *p = s->p;
     if (ds->n < 1) return DM_STATUS_OK;
     /* the chunk goes to the backend once, packed; its batches are gathered there */
-    dm_status st = dm_sal_dev_load(s->dev, ds->seq, ds->label, ds->n, row0);
+    bool avg = dm_net_averages(m);   /* strands or members: each batch loaded per member and strand */
+    dm_status st = avg ? DM_STATUS_OK : dm_sal_dev_load(s->dev, ds->seq, ds->label, ds->n, row0);
     for (int64_t i = 0; !st && i < ds->n; i += Bmax) {
         int B = (int)(ds->n - i < Bmax ? ds->n - i : Bmax);
         int64_t nv = 4 * (int64_t)B * L;
         dm_onehot_host(x, ds->seq + (size_t)i * L, (int64_t)B * L, o->n_quarter);
-        st = dm_sal_dev_batch(s->dev, i, B, x, attr, p);
+        st = avg ? dm_sal_avg_batch(s->dev, m, o, ds, i, B, row0, attr, p) : dm_sal_dev_batch(s->dev, i, B, x, attr, p);
         if (!st && s->coords) dm_sal_coords_rows(s->coords, row0 + i, B, attr, x);
         if (!st) to_layout(buf, attr, B, L, o->nlc);
         for (int k = 0; !st && k < 4; k += 2) st = dm_npy_append(&s->w[k], buf, nv);
