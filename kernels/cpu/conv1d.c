@@ -75,7 +75,7 @@ void dm_cpu_conv1d_bwd_ref(dm_backend *be, float *grad_in, float *grad_w, float 
                            const float *grad_out, const float *in, const float *w, int B, int Li,
                            int Ci, int Co, int K, int pad) {
     int Lo = Li + 2 * pad - K + 1;
-    for (int o = 0; o < Co; o++) {
+    for (int o = 0; o < Co && grad_w; o++) {    /* NULL grad_w: input gradient only */
         double sb = 0;
         for (int n = 0; n < B; n++)
             for (int l = 0; l < Lo; l++) sb += grad_out[((int64_t)n * Lo + l) * Co + o];
@@ -141,7 +141,7 @@ void dm_cpu_conv1d_bwd(dm_backend *be, float *grad_in, float *grad_w, float *gra
         int M = (b1 - b0) * Lo;
         float *col = dm_cpu_scratch(be, t, 0, (size_t)M * KC);
         float *gw = grad_w, *gb = grad_b;
-        if (t > 0) {
+        if (t > 0 && grad_w) {
             partial[t] = dm_cpu_scratch(be, t, 2, (size_t)Co * KC + Co);
             if (partial[t]) {
                 memset(partial[t], 0, sizeof(float) * ((size_t)Co * KC + Co));
@@ -150,12 +150,14 @@ void dm_cpu_conv1d_bwd(dm_backend *be, float *grad_in, float *grad_w, float *gra
             }
         }
         const float *go = grad_out + (int64_t)b0 * Lo * Co;
-        if (col && M > 0 && (t == 0 || partial[t])) {
-            im2col(col, in + (int64_t)b0 * Li * Ci, b1 - b0, Li, Ci, K, pad, Lo);
-            for (int r = 0; r < M; r++)
-                for (int o = 0; o < Co; o++) gb[o] += go[(int64_t)r * Co + o];
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Co, KC, M, 1.0f, go, Co, col, KC,
-                        1.0f, gw, KC);
+        if (col && M > 0 && (t == 0 || partial[t] || !grad_w)) {
+            if (grad_w) {   /* NULL: the input gradient only (no columns, bias sums or dW) */
+                im2col(col, in + (int64_t)b0 * Li * Ci, b1 - b0, Li, Ci, K, pad, Lo);
+                for (int r = 0; r < M; r++)
+                    for (int o = 0; o < Co; o++) gb[o] += go[(int64_t)r * Co + o];
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Co, KC, M, 1.0f, go, Co, col, KC,
+                            1.0f, gw, KC);
+            }
             if (grad_in) {
                 /* the column buffer is reused for dcol once grad_w has consumed it */
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, KC, Co, 1.0f, go, Co, w, KC,
@@ -164,7 +166,7 @@ void dm_cpu_conv1d_bwd(dm_backend *be, float *grad_in, float *grad_w, float *gra
             }
         }
     }
-    for (int t = 1; t < nt; t++) {
+    for (int t = 1; t < nt && grad_w; t++) {
         if (!partial[t]) return;    /* dm_cpu_scratch recorded the failure */
         dm_cpu_add(grad_w, partial[t], (int64_t)Co * KC);
         dm_cpu_add(grad_b, partial[t] + (size_t)Co * KC, Co);

@@ -118,8 +118,8 @@ void dm_cpu_lstm_bwd_ref(dm_backend *be, float *grad_x, float *grad_w_ih, float 
                 }
             }
         }
-    /* parameter gradients from the saved pre-activation gradients */
-    for (int d = 0; d < n_dir; d++)
+    /* parameter gradients from the saved pre-activation gradients (NULL: input gradient only) */
+    for (int d = 0; d < n_dir && grad_w_ih; d++)
         for (int r = 0; r < G; r++) {
             double sb = 0, sih[4096], shh[4096];
             for (int k = 0; k < D; k++) sih[k] = 0;
@@ -264,7 +264,7 @@ void dm_cpu_lstm_bwd(dm_backend *be, float *grad_x, float *grad_w_ih, float *gra
         float *rec = dm_cpu_scratch(be, t_id, 1, (size_t)2 * Bc * H + 1);   /* dh_rec | dc_rec */
         float *gwih = grad_w_ih, *gwhh = grad_w_hh;
         bsum[t_id] = dm_cpu_scratch(be, t_id, 3, (size_t)GD);
-        if (t_id > 0) {
+        if (t_id > 0 && grad_w_ih) {
             partial[t_id] = dm_cpu_scratch(be, t_id, 2, (size_t)(n_wih + n_whh));
             if (partial[t_id]) {
                 memset(partial[t_id], 0, sizeof(float) * (size_t)(n_wih + n_whh));
@@ -275,7 +275,7 @@ void dm_cpu_lstm_bwd(dm_backend *be, float *grad_x, float *grad_w_ih, float *gra
         const float *gc = gates + (int64_t)b0 * L * GD, *cc = cell + (int64_t)b0 * L * HD;
         const float *hc = h + (int64_t)b0 * L * HD, *ghc = grad_h + (int64_t)b0 * L * HD;
         float *dac = grad_gates + (int64_t)b0 * L * GD;
-        int ok = rec && bsum[t_id] && Bc > 0 && (t_id == 0 || partial[t_id]);
+        int ok = rec && bsum[t_id] && Bc > 0 && (t_id == 0 || partial[t_id] || !grad_w_ih);
         for (int d = 0; d < n_dir && ok; d++) {
             float *dh_rec = rec, *dc_rec = rec + (size_t)Bc * H;
             memset(rec, 0, sizeof(float) * (size_t)2 * Bc * H);
@@ -288,13 +288,14 @@ void dm_cpu_lstm_bwd(dm_backend *be, float *grad_x, float *grad_w_ih, float *gra
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Bc, H, G, 1.0f, da_t,
                                 L * GD, w_hh + (int64_t)d * G * H, H, 0.0f, dh_rec, H);
                     /* dW_hh (4H, H) += dAᵀ (4H, Bc) · h_prev (Bc, H) */
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, Bc, 1.0f, da_t,
-                                L * GD, hc + (int64_t)tp * HD + d * H, L * HD, 1.0f,
-                                gwhh + (int64_t)d * G * H, H);
+                    if (grad_w_ih)
+                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, Bc, 1.0f, da_t,
+                                    L * GD, hc + (int64_t)tp * HD + d * H, L * HD, 1.0f,
+                                    gwhh + (int64_t)d * G * H, H);
                 }
             }
         }
-        if (ok) {
+        if (ok && grad_w_ih) {
             /* biases: column sums of dA over all rows of the chunk (b_ih and b_hh alike) */
             float *bs = bsum[t_id];
             memset(bs, 0, sizeof(float) * (size_t)GD);
@@ -303,13 +304,13 @@ void dm_cpu_lstm_bwd(dm_backend *be, float *grad_x, float *grad_w_ih, float *gra
             /* dW_ih (n_dir·4H, D) += dAᵀ · x, one GEMM over every position of the chunk */
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, GD, D, Bc * L, 1.0f, dac, GD,
                         x + (int64_t)b0 * L * D, D, 1.0f, gwih, D);
-            if (grad_x)   /* dx (Bc·L, D) = dA (Bc·L, n_dir·4H) · W_ih (n_dir·4H, D) */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Bc * L, D, GD, 1.0f, dac, GD,
-                            w_ih, D, 0.0f, grad_x + (int64_t)b0 * L * D, D);
         }
+        if (ok && grad_x)   /* dx (Bc·L, D) = dA (Bc·L, n_dir·4H) · W_ih (n_dir·4H, D) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Bc * L, D, GD, 1.0f, dac, GD,
+                        w_ih, D, 0.0f, grad_x + (int64_t)b0 * L * D, D);
     }
     /* add the other threads' partials in thread order; both bias vectors get the same sums */
-    for (int t = 0; t < nt; t++) {
+    for (int t = 0; t < nt && grad_w_ih; t++) {
         if (!bsum[t] || (t > 0 && !partial[t])) return;    /* dm_cpu_scratch recorded it */
         if (t > 0) {
             dm_cpu_add(grad_w_ih, partial[t], n_wih);
