@@ -41,7 +41,8 @@ fi
 cmake --build "$BUILD" -j"$(nproc)" --target bench_train bench_infer bench_visualize >/dev/null
 
 out=bench/results
-tmp=$(mktemp -d)
+tmp="$BUILD/compare-tmp.$$"   # under the build folder (ignored): a shared /tmp may be cleaned meanwhile
+mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT INT TERM
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 date=$(date -u +%Y-%m-%dT%H:%MZ)
