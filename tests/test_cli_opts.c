@@ -63,6 +63,9 @@ static const struct {
     {"scan", "--format", "bigwig, bedgraph"},
     {"scan", "--n-policy", "zero, quarter"},
     {"scan", "--device", "cpu, cuda, auto"},
+    {"sweep", "--protocol", "default, original"},   /* train's rows, passed on */
+    {"sweep", "--n-policy", "zero, quarter"},
+    {"sweep", "--device", "cpu, cuda, auto"},
 };
 
 /* expected[i]'s choices; NULL there: the registered architectures (host/arch.c), in table order */
@@ -148,7 +151,7 @@ Test(cli_opts, help_lists_commands_and_choice_options) {
         }
         p = strchr(p, '\n') + 1;
     }
-    cr_expect_eq(n_cmds, 12, "the top-level help lists %d commands:\n%s", n_cmds, top);
+    cr_expect_eq(n_cmds, 13, "the top-level help lists %d commands:\n%s", n_cmds, top);
     for (size_t i = 0; i < sizeof expected / sizeof *expected; i++)
         if (strcmp(expected[i].opt, "--method"))   /* shown as --method M */
             cr_expect(seen[i], "%s --help does not show %s as a choice", expected[i].cmd, expected[i].opt);

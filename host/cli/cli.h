@@ -13,6 +13,7 @@
  *   dashboard.c  dashboard
  *   data.c       simulate
  *   scan.c       scan
+ *   sweep.c      sweep (runs `deepmotif train` per job)
  *
  * A command is a row of the table in main.c: its name, a one-line summary, its usage and about text,
  * its option blocks (rows of its own followed by shared blocks such as CLI_OPTS_DEVICE) and its
@@ -227,7 +228,8 @@ void cli_annotate_finish(const dm_motif_set *q, const dm_motif_set *db, cli_anno
 
 extern const cli_opt cli_train_opts[], cli_eval_opts[], cli_predict_opts[], cli_saliency_opts[],
     cli_temporal_opts[], cli_optimize_opts[], cli_motifs_opts[], cli_compare_opts[], cli_dashboard_opts[],
-    cli_simulate_opts[], cli_export_opts[], cli_scan_opts[];
+    cli_simulate_opts[], cli_export_opts[], cli_scan_opts[], cli_sweep_opts[];
+extern cli_opt cli_sweep_train_opts[];   /* train's rows that sweep passes on (sweep.c) */
 
 int cli_train(cli_args *a);
 int cli_eval(cli_args *a);
@@ -241,5 +243,6 @@ int cli_dashboard(cli_args *a);
 int cli_simulate(cli_args *a);
 int cli_export(cli_args *a);
 int cli_scan(cli_args *a);
+int cli_sweep(cli_args *a);
 
 #endif /* DM_CLI_H */

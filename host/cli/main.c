@@ -59,6 +59,21 @@ const cli_cmd cli_commands[] = {
      "TOMTOM-like comparison: every offset and both strands, column-wise similarity, p-values from a\n"
      "column-shuffled null, E = p x targets, Benjamini-Hochberg q-values.",
      BLOCKS(cli_compare_opts), cli_compare},
+    {"sweep", "one model per data set and architecture over a folder of data sets; results and summary tables",
+     "deepmotif sweep --data DIR [--archs cnn,rnn,cnnrnn] --out OUT [--shard I/N] [--jobs J | --devices 0,1,...]\n"
+     "                 [train options]\n"
+     "       deepmotif sweep --merge OUT1 OUT2 ... --out OUT",
+     "Finds every data set of DIR (DeepBind NAME_AC.seq.gz + NAME_B.seq.gz pairs, NAME/train.fa + NAME/test.fa\n"
+     "folders), trains each architecture on each with `deepmotif train` (its defaults; the train options given\n"
+     "here are passed on), scores the test file and keeps the model. OUT/results.tsv and results.jsonl: a row per\n"
+     "model (data set, arch, n train/valid/test, AUROC, AUPRC, accuracy, epochs, train seconds, sequences/s,\n"
+     "device, model, seed, checksum), each written atomically once its model is saved; OUT/summary.tsv: mean,\n"
+     "median and sd per architecture, and per pair of architectures the wins and a Wilcoxon signed-rank p-value\n"
+     "over the data sets both have; OUT/index.html links every model. Rerunning the same command keeps the\n"
+     "finished rows and redoes those whose files or options changed (checksum); an interrupted training\n"
+     "continues from its MODEL.last. --shard I/N runs a slice (by file size, for a Slurm array); --merge joins\n"
+     "the slices' outputs into the table of one run; under mpirun rank r runs shard r and rank 0 merges.",
+     BLOCKS(cli_sweep_opts, cli_sweep_train_opts, CLI_OPTS_NPOLICY, CLI_OPTS_DEVICE), cli_sweep},
     {"simulate", "a labelled data set with planted motifs (the bundled default)",
      "deepmotif simulate --out FILE [options]",
      "Writes a labelled data set: random background with one planted motif instance per positive\n"

@@ -1,0 +1,558 @@
+/*
+ * lstm_fused.c: the CPU backend's fast (bi)LSTM, forward and backward (the specification is
+ * dm_cpu_lstm_fwd_ref / dm_cpu_lstm_bwd_ref in lstm.c; the equations are at the top of that file).
+ *
+ * Threads: the batch is split into one contiguous slice per OpenMP thread (dm_cpu_chunk) and each
+ * thread runs the whole recurrence of its slice, all L steps of both directions, with no barrier
+ * between steps; within the slice, one block of R sequences at a time runs through all steps (its
+ * rows stream through the cache in order, its state stays in L1 from step to step). Per thread:
+ *  - forward: the input projection of every position and both directions is ONE GEMM per sequence,
+ *    x (L, D) · W_ihᵀ (D, n_dir·4H), written into `gates` (PERFORMANCE.md §3; per sequence rather than
+ *    per slice because OpenBLAS's result for a row depends on the row count M of the call, and the
+ *    slices change with the thread count). Then per step, per
+ *    block of R sequences and per 8 hidden units j: the four gates' pre-activations of those units
+ *    stay in vector registers while h_prev · W_hhᵀ is added (W_hh transposed and padded once per call
+ *    into the thread's scratch, (H, 4, Hp) floats: 16 KiB for H = 32, L1-resident); they are stored
+ *    once, and the gate nonlinearities and the cell update of each row follow at once from L1 (in a
+ *    separate routine: inlined, the polynomial's constants took the accumulators' registers).
+ *  - backward: per step, per sequence, the gate gradients dA from the saved gates and cell (kept in
+ *    grad_gates) and their sum (the bias gradient); then per block of R sequences dh_rec = dA · W_hh
+ *    (W_hh padded to Hq columns in scratch) in registers, and dW_hh += dAᵀ · h_prev into the
+ *    thread's padded accumulator (L1/L2-resident) with the block's h_prev in registers (per-step
+ *    GEMMs of these shapes spent most of their time packing operands). Once a block has run both
+ *    directions, its dA is still in cache: dW_ih += dAᵀ · x is one GEMM over the block's rows, dx one
+ *    GEMM per sequence (as the forward's projection).
+ *    Parameter gradients of threads t > 0 go to private partials added in thread order after the join
+ *    (cpu.h): bit-identical for a given thread count. The forward (h, gates, cell) and the input
+ *    gradients (dA, dx) are bit-identical across thread counts: each sequence runs the same
+ *    instructions whatever block or slice it falls in (a partial last block repeats its last sequence
+ *    instead of taking another code path; the GEMMs are per sequence).
+ *  - NULL grad_w_ih, grad_w_hh, grad_b_ih or grad_b_hh: that gradient is skipped (input gradients
+ *    only, as saliency needs).
+ *
+ * ISA: every body is compiled three times (cpu.h DM_CPU_TARGET_*) from one source written with gcc's
+ * generic vectors of 8 floats: AVX-512 (32 vector registers: R = 6 sequences per block), AVX2 + FMA
+ * (16 registers: R = 3) and the portable baseline (SSE2: R = 2), chosen at run time by dm_cpu_isa()
+ * (DM_CPU_ISA=portable|avx2|avx512 can lower it). The levels differ only by FMA contraction (the
+ * portable level rounds the product and the sum separately). exp is computed inline (Cody–Waite range
+ * reduction, degree-5 polynomial, the Cephes single-precision scheme; ≤ 2 ulp on the clamped range),
+ * so the gates vectorise without library calls.
+ */
+#include <cblas.h>
+#include <omp.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "cpu.h"
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi" /* 32-byte vectors in always-inline helpers of the SSE2 copy */
+#endif
+
+typedef float v8 __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+
+#define VEC_INLINE static inline __attribute__((always_inline))
+
+VEC_INLINE v8 ld8(const float *p) {
+    v8 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+VEC_INLINE void st8(float *p, v8 v) {
+    memcpy(p, &v, sizeof v);
+}
+/* the first n (1..8) lanes from p, the others 0 */
+VEC_INLINE v8 ldn(const float *p, int n) {
+    if (n == 8) return ld8(p);
+    float t[8] = {0};
+    for (int i = 0; i < n; i++) t[i] = p[i];
+    return ld8(t);
+}
+VEC_INLINE void stn(float *p, v8 v, int n) {
+    if (n == 8) {
+        st8(p, v);
+        return;
+    }
+    float t[8];
+    st8(t, v);
+    for (int i = 0; i < n; i++) p[i] = t[i];
+}
+VEC_INLINE v8 vsel(v8i m, v8 a, v8 b) {
+    return (v8)((m & (v8i)a) | (~m & (v8i)b));
+}
+
+/* e^x, x clamped to [−87.3, 88.3] (so that 2^n stays a normal float; σ and tanh saturate long before) */
+VEC_INLINE v8 vexp(v8 x) {
+    const v8 hi = (v8){0} + 88.3f, lo = (v8){0} + -87.3f;
+    x = vsel(x > hi, hi, x);
+    x = vsel(x < lo, lo, x);
+    const float magic = 12582912.0f; /* 1.5 · 2²³: adding it rounds to an integer */
+    v8 n = (x * 1.44269504088896341f + magic) - magic;
+    v8 r = x - n * 0.693359375f; /* ln 2 = 0.693359375 − 2.12194440e−4 (Cody–Waite) */
+    r = r - n * -2.12194440e-4f;
+    v8 p = (v8){0} + 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    v8i e = (__builtin_convertvector(n, v8i) + 127) << 23;
+    return p * (v8)e;
+}
+VEC_INLINE v8 vsigm(v8 x) {
+    return 1.0f / (1.0f + vexp(-x));
+}
+VEC_INLINE v8 vtanh(v8 x) {
+    return 2.0f / (1.0f + vexp(-2.0f * x)) - 1.0f;
+}
+
+/* Position read at step s of direction d. */
+static inline int lstm_pos(int d, int s, int L) {
+    return d == 0 ? s : L - 1 - s;
+}
+
+/* Accumulators: gcc keeps an array of vectors this large in memory, so each of up to 6 rows of a
+ * block gets 4 named vectors, and the row count R (a constant after inlining) removes unused rows. */
+#define ROWS(M)     M(0) M(1) M(2) M(3) M(4) M(5)
+#define ACC_DECL(r) v8 A##r##0 = {0}, A##r##1 = {0}, A##r##2 = {0}, A##r##3 = {0};
+
+/* The gates of one row from its pre-activations ar (blocks i, f, g, o of H each), replaced by the
+ * activated gates; cell and h to cr, hr; cpr: previous cell (NULL at the first step). Called once
+ * per row, not inlined into the product loop: the polynomial's constants would otherwise take the
+ * vector registers that the accumulators need. */
+DM_CPU_BODY void fwd_gates_body(float *ar, float *cr, float *hr, const float *cpr, int H) {
+    for (int j = 0; j < H; j += 8) {
+        int n = H - j < 8 ? H - j : 8;
+        v8 i = vsigm(ldn(ar + j, n)), f = vsigm(ldn(ar + H + j, n));
+        v8 g = vtanh(ldn(ar + 2 * H + j, n)), o = vsigm(ldn(ar + 3 * H + j, n));
+        v8 c = i * g;
+        if (cpr) c = c + f * ldn(cpr + j, n);
+        v8 hh = o * vtanh(c);
+        stn(ar + j, i, n);
+        stn(ar + H + j, f, n);
+        stn(ar + 2 * H + j, g, n);
+        stn(ar + 3 * H + j, o, n);
+        stn(cr + j, c, n);
+        stn(hr + j, hh, n);
+    }
+}
+
+/* The gate gradients of one row: dA to dab from the saved gates gb, cell cb, previous cell cpr (NULL
+ * at the first step), the output gradient ghb plus the recurrent dh, and the carried dcr, which it
+ * updates (dh, dcr: Hq floats, full vectors). */
+DM_CPU_BODY void bwd_gates_body(float *dab, float *dcr, const float *dh, const float *gb, const float *cb,
+                                const float *cpr, const float *ghb, int H) {
+    for (int j = 0; j < H; j += 8) {
+        int n = H - j < 8 ? H - j : 8;
+        v8 i = ldn(gb + j, n), f = ldn(gb + H + j, n), gg = ldn(gb + 2 * H + j, n);
+        v8 o = ldn(gb + 3 * H + j, n);
+        v8 tc = vtanh(ldn(cb + j, n));
+        v8 dhj = ldn(ghb + j, n) + ld8(dh + j);
+        v8 dc = ld8(dcr + j) + dhj * o * (1.0f - tc * tc);
+        v8 cprev = cpr ? ldn(cpr + j, n) : (v8){0};
+        stn(dab + j, dc * gg * i * (1.0f - i), n);
+        stn(dab + H + j, dc * cprev * f * (1.0f - f), n);
+        stn(dab + 2 * H + j, dc * i * (1.0f - gg * gg), n);
+        stn(dab + 3 * H + j, dhj * tc * o * (1.0f - o), n);
+        st8(dcr + j, dc * f);
+    }
+}
+
+typedef void (*fwd_gates_fn)(float *ar, float *cr, float *hr, const float *cpr, int H);
+typedef void (*bwd_gates_fn)(float *dab, float *dcr, const float *dh, const float *gb, const float *cb,
+                             const float *cpr, const float *ghb, int H);
+
+/* ---- forward: one step of one direction for rows [0, Bc) ----
+ * a: pre-activations of row 0 at this position (row stride gs), replaced by the activated gates;
+ * hp, cp: h and c of the previous position (row stride hs; NULL at the first step); h, c: outputs
+ * (row stride hs). wt: W_hhᵀ padded, (H, 4, Hp). R ≤ 6 rows per block. */
+DM_CPU_BODY void fwd_step_body(float *a, float *h, float *c, const float *hp, const float *cp,
+                               const float *restrict wt, int Bc, int64_t gs, int64_t hs, int H, int Hp,
+                               const int R, fwd_gates_fn gates) {
+    for (int b0 = 0; b0 < Bc; b0 += R) {
+        int64_t ro[6]; /* row offsets; a partial block repeats its last row (same values stored twice) */
+        for (int r = 0; r < 6; r++) ro[r] = b0 + r < Bc ? b0 + r : Bc - 1;
+        for (int j = 0; j < H; j += 8) {
+            int n = H - j < 8 ? H - j : 8;
+            ROWS(ACC_DECL)
+#define FWD_INIT(r)                                                                                          \
+    if (R > r) {                                                                                             \
+        const float *ar = a + ro[r] * gs + j;                                                                \
+        A##r##0 = ldn(ar, n);                                                                                \
+        A##r##1 = ldn(ar + H, n);                                                                            \
+        A##r##2 = ldn(ar + 2 * H, n);                                                                        \
+        A##r##3 = ldn(ar + 3 * H, n);                                                                        \
+    }
+            ROWS(FWD_INIT)
+            if (hp) {
+                const float *h0 = hp + ro[0] * hs, *h1 = hp + ro[1] * hs, *h2 = hp + ro[2] * hs;
+                const float *h3 = hp + ro[3] * hs, *h4 = hp + ro[4] * hs, *h5 = hp + ro[5] * hs;
+                for (int k = 0; k < H; k++) {
+                    const float *w = wt + ((int64_t)k * 4) * Hp + j;
+                    v8 w0 = ld8(w), w1 = ld8(w + Hp), w2 = ld8(w + 2 * Hp), w3 = ld8(w + 3 * Hp);
+#define FWD_FMA(r)                                                                                           \
+    if (R > r) {                                                                                             \
+        float x = h##r[k];                                                                                   \
+        A##r##0 += x * w0;                                                                                   \
+        A##r##1 += x * w1;                                                                                   \
+        A##r##2 += x * w2;                                                                                   \
+        A##r##3 += x * w3;                                                                                   \
+    }
+                    ROWS(FWD_FMA)
+                }
+            }
+#define FWD_STORE(r)                                                                                         \
+    if (R > r) {                                                                                             \
+        float *ar = a + ro[r] * gs + j;                                                                      \
+        stn(ar, A##r##0, n);                                                                                 \
+        stn(ar + H, A##r##1, n);                                                                             \
+        stn(ar + 2 * H, A##r##2, n);                                                                         \
+        stn(ar + 3 * H, A##r##3, n);                                                                         \
+    }
+            ROWS(FWD_STORE)
+        }
+        int nr = Bc - b0 < R ? Bc - b0 : R;
+        for (int r = 0; r < nr; r++)
+            gates(a + ro[r] * gs, c + ro[r] * hs, h + ro[r] * hs, cp ? cp + ro[r] * hs : NULL, H);
+    }
+}
+
+/* ---- backward: one step of one direction for rows [0, Bc) ----
+ * Per row: dA from the saved gates g (row stride gs), cell c and previous cell cp (stride hs; cp NULL
+ * at the first step), the output gradient gh (stride hs) plus dh_rec, and dc_rec (both (Bc, Hq)),
+ * which it updates; dA goes to da (stride gs). Then, unless last (the first position of the
+ * direction, which has no predecessor), dh_rec = dA · W_hh with wp = W_hh padded, (4H, Hq). */
+DM_CPU_BODY void bwd_step_body(float *da, float *dh_rec, float *dc_rec, const float *g, const float *c,
+                               const float *cp, const float *gh, const float *restrict wp, int Bc, int64_t gs,
+                               int64_t hs, int H, int Hq, int last, const float *hp, float *dwhh, float *bacc,
+                               const int R, bwd_gates_fn gates) {
+    for (int b0 = 0; b0 < Bc; b0 += R) {
+        int nr = Bc - b0 < R ? Bc - b0 : R;
+        for (int r = 0; r < nr; r++) {
+            int64_t b = b0 + r;
+            gates(da + b * gs, dc_rec + b * Hq, dh_rec + b * Hq, g + b * gs, c + b * hs,
+                  cp ? cp + b * hs : NULL, gh + b * hs, H);
+            if (bacc) /* the bias gradient: Σ dA */
+                for (int m = 0; m < 4 * H; m += 8) {
+                    int n = 4 * H - m < 8 ? 4 * H - m : 8;
+                    stn(bacc + m, ldn(bacc + m, n) + ldn(da + b * gs + m, n), n);
+                }
+        }
+        if (last) continue;
+        int64_t ro[6];
+        for (int r = 0; r < 6; r++) ro[r] = b0 + r < Bc ? b0 + r : Bc - 1;
+        const float *d0 = da + ro[0] * gs, *d1 = da + ro[1] * gs, *d2 = da + ro[2] * gs;
+        const float *d3 = da + ro[3] * gs, *d4 = da + ro[4] * gs, *d5 = da + ro[5] * gs;
+        for (int k = 0; k < Hq; k += 32) { /* Hq is a multiple of 32: 4 vectors per row */
+            ROWS(ACC_DECL)
+            for (int m = 0; m < 4 * H; m++) {
+                const float *w = wp + (int64_t)m * Hq + k;
+                v8 w0 = ld8(w), w1 = ld8(w + 8), w2 = ld8(w + 16), w3 = ld8(w + 24);
+#define BWD_FMA(r)                                                                                           \
+    if (R > r) {                                                                                             \
+        float x = d##r[m];                                                                                   \
+        A##r##0 += x * w0;                                                                                   \
+        A##r##1 += x * w1;                                                                                   \
+        A##r##2 += x * w2;                                                                                   \
+        A##r##3 += x * w3;                                                                                   \
+    }
+                ROWS(BWD_FMA)
+            }
+#define BWD_STORE(r)                                                                                         \
+    if (R > r) {                                                                                             \
+        float *o = dh_rec + ro[r] * Hq + k;                                                                  \
+        st8(o, A##r##0);                                                                                     \
+        st8(o + 8, A##r##1);                                                                                 \
+        st8(o + 16, A##r##2);                                                                                \
+        st8(o + 24, A##r##3);                                                                                \
+    }
+            ROWS(BWD_STORE)
+        }
+        if (!dwhh) continue;
+        /* dW_hh (4H, Hq) += Σ_rows dA_rowᵀ · h_prev_row, with the block's h_prev in registers (rows
+         * past the block's end hold 0, so that the repeated last row adds nothing) */
+        for (int k = 0; k < Hq; k += 32) {
+#define HP_LOAD(r)                                                                                           \
+    v8 P##r##0 = {0}, P##r##1 = {0}, P##r##2 = {0}, P##r##3 = {0};                                           \
+    if (R > r && r < nr) {                                                                                   \
+        const float *q = hp + ro[r] * hs + k;                                                                \
+        if (k < H) P##r##0 = ldn(q, H - k < 8 ? H - k : 8);                                                  \
+        if (k + 8 < H) P##r##1 = ldn(q + 8, H - k - 8 < 8 ? H - k - 8 : 8);                                  \
+        if (k + 16 < H) P##r##2 = ldn(q + 16, H - k - 16 < 8 ? H - k - 16 : 8);                              \
+        if (k + 24 < H) P##r##3 = ldn(q + 24, H - k - 24 < 8 ? H - k - 24 : 8);                              \
+    }
+            ROWS(HP_LOAD)
+            for (int m = 0; m < 4 * H; m++) {
+                float *o = dwhh + (int64_t)m * Hq + k;
+                v8 D0 = ld8(o), D1 = ld8(o + 8), D2 = ld8(o + 16), D3 = ld8(o + 24);
+#define DW_FMA(r)                                                                                            \
+    if (R > r) {                                                                                             \
+        float x = d##r[m];                                                                                   \
+        D0 += x * P##r##0;                                                                                   \
+        D1 += x * P##r##1;                                                                                   \
+        D2 += x * P##r##2;                                                                                   \
+        D3 += x * P##r##3;                                                                                   \
+    }
+                ROWS(DW_FMA)
+                st8(o, D0);
+                st8(o + 8, D1);
+                st8(o + 16, D2);
+                st8(o + 24, D3);
+            }
+        }
+    }
+}
+
+#define FWD_PARAMS                                                                                           \
+    (float *a, float *h, float *c, const float *hp, const float *cp, const float *restrict wt, int Bc,       \
+     int64_t gs, int64_t hs, int H, int Hp)
+#define BWD_PARAMS                                                                                           \
+    (float *da, float *dh_rec, float *dc_rec, const float *g, const float *c, const float *cp,               \
+     const float *gh, const float *restrict wp, int Bc, int64_t gs, int64_t hs, int H, int Hq, int last,     \
+     const float *hp, float *dwhh, float *bacc)
+#define FWD_ARGS(R, lv) (a, h, c, hp, cp, wt, Bc, gs, hs, H, Hp, R, fwd_gates_##lv)
+#define BWD_ARGS(R, lv)                                                                                      \
+    (da, dh_rec, dc_rec, g, c, cp, gh, wp, Bc, gs, hs, H, Hq, last, hp, dwhh, bacc, R, bwd_gates_##lv)
+#define GATES(attr, lv)                                                                                      \
+    attr __attribute__((noinline)) static void fwd_gates_##lv(float *ar, float *cr, float *hr,               \
+                                                              const float *cpr, int H) {                     \
+        fwd_gates_body(ar, cr, hr, cpr, H);                                                                  \
+    }                                                                                                        \
+    attr __attribute__((noinline)) static void bwd_gates_##lv(float *dab, float *dcr, const float *dh,       \
+                                                              const float *gb, const float *cb,              \
+                                                              const float *cpr, const float *ghb, int H) {   \
+        bwd_gates_body(dab, dcr, dh, gb, cb, cpr, ghb, H);                                                   \
+    }
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+GATES(DM_CPU_TARGET_AVX512, avx512)
+GATES(DM_CPU_TARGET_AVX2, avx2)
+GATES(, portable)
+DM_CPU_TARGET_AVX512 static void fwd_step_avx512 FWD_PARAMS {
+    fwd_step_body FWD_ARGS(6, avx512);
+}
+DM_CPU_TARGET_AVX2 static void fwd_step_avx2 FWD_PARAMS {
+    fwd_step_body FWD_ARGS(3, avx2);
+}
+static void fwd_step_portable FWD_PARAMS {
+    fwd_step_body FWD_ARGS(2, portable);
+}
+DM_CPU_TARGET_AVX512 static void bwd_step_avx512 BWD_PARAMS {
+    bwd_step_body BWD_ARGS(6, avx512);
+}
+DM_CPU_TARGET_AVX2 static void bwd_step_avx2 BWD_PARAMS {
+    bwd_step_body BWD_ARGS(3, avx2);
+}
+static void bwd_step_portable BWD_PARAMS {
+    bwd_step_body BWD_ARGS(2, portable);
+}
+typedef void(*fwd_step_fn) FWD_PARAMS;
+typedef void(*bwd_step_fn) BWD_PARAMS;
+static fwd_step_fn fwd_step_pick(int *R) {
+    int l = dm_cpu_isa();
+    *R = l == DM_ISA_AVX512 ? 6 : l == DM_ISA_AVX2 ? 3 : 2;
+    return l == DM_ISA_AVX512 ? fwd_step_avx512 : l == DM_ISA_AVX2 ? fwd_step_avx2 : fwd_step_portable;
+}
+static bwd_step_fn bwd_step_pick(int *R) {
+    int l = dm_cpu_isa();
+    *R = l == DM_ISA_AVX512 ? 6 : l == DM_ISA_AVX2 ? 3 : 2;
+    return l == DM_ISA_AVX512 ? bwd_step_avx512 : l == DM_ISA_AVX2 ? bwd_step_avx2 : bwd_step_portable;
+}
+#else
+GATES(, portable)
+static void fwd_step_portable FWD_PARAMS {
+    fwd_step_body FWD_ARGS(2, portable);
+}
+static void bwd_step_portable BWD_PARAMS {
+    bwd_step_body BWD_ARGS(2, portable);
+}
+typedef void(*fwd_step_fn) FWD_PARAMS;
+typedef void(*bwd_step_fn) BWD_PARAMS;
+static fwd_step_fn fwd_step_pick(int *R) {
+    *R = 2;
+    return fwd_step_portable;
+}
+static bwd_step_fn bwd_step_pick(int *R) {
+    *R = 2;
+    return bwd_step_portable;
+}
+#endif
+
+static inline int round_up(int n, int m) {
+    return (n + m - 1) / m * m;
+}
+
+/* Software prefetch of n floats at p for rows of a block (row stride rs): a block's rows advance by
+ * one position per step (1 KiB for the RNN's gates), a stride the hardware prefetchers follow badly
+ * across 6 interleaved rows; `w`: for writing. */
+static inline void prefetch_rows(const float *p, int rows, int64_t rs, int n, bool w) {
+    for (int r = 0; r < rows; r++)
+        for (int i = 0; i < n; i += 16) {
+            if (w)
+                __builtin_prefetch(p + r * rs + i, 1, 3);
+            else
+                __builtin_prefetch(p + r * rs + i, 0, 3);
+        }
+}
+#define PF_AHEAD 2 /* steps */
+
+void dm_cpu_lstm_fwd(dm_backend *be, float *h, float *gates, float *cell, const float *x, const float *w_ih,
+                     const float *w_hh, const float *b_ih, const float *b_hh, int B, int L, int D, int H,
+                     int n_dir) {
+    int G = 4 * H, GD = n_dir * G, HD = n_dir * H, Hp = round_up(H, 8);
+    int nt = dm_cpu_threads(be, B);
+    int R;
+    fwd_step_fn step = fwd_step_pick(&R);
+#pragma omp parallel num_threads(nt)
+    {
+        int t_id = omp_get_thread_num(), b0, b1;
+        dm_cpu_chunk(B, nt, t_id, &b0, &b1);
+        int Bc = b1 - b0;
+        float *wt = dm_cpu_scratch(be, t_id, 0, (size_t)n_dir * H * 4 * Hp);
+        float *gc = gates + (int64_t)b0 * L * GD;
+        float *hc = h + (int64_t)b0 * L * HD, *cc = cell + (int64_t)b0 * L * HD;
+        if (wt && Bc > 0) {
+            /* W_hhᵀ of each direction, (H, 4, Hp), zero in the padding */
+            memset(wt, 0, sizeof(float) * (size_t)n_dir * H * 4 * Hp);
+            for (int d = 0; d < n_dir; d++)
+                for (int r = 0; r < G; r++)
+                    for (int k = 0; k < H; k++)
+                        wt[(((int64_t)d * H + k) * 4 + r / H) * Hp + r % H] =
+                            w_hh[((int64_t)d * G + r) * H + k];
+            /* a = b_ih + b_hh + x · W_ihᵀ for every position and direction */
+            for (int64_t r = 0; r < (int64_t)Bc * L; r++)
+                for (int k = 0; k < GD; k++) gc[r * GD + k] = b_ih[k] + b_hh[k];
+            for (int b = 0; b < Bc; b++) /* per sequence: the same call whatever the slicing */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, GD, D, 1.0f,
+                            x + ((int64_t)b0 + b) * L * D, D, w_ih, D, 1.0f, gc + (int64_t)b * L * GD, GD);
+            /* one block of R sequences at a time through all steps: its rows stream through the cache
+             * in order, its state stays in L1 from one step to the next */
+            for (int k = 0; k < Bc; k += R) {
+                int nb = Bc - k < R ? Bc - k : R;
+                float *gk = gc + (int64_t)k * L * GD, *hk = hc + (int64_t)k * L * HD,
+                      *ck = cc + (int64_t)k * L * HD;
+                for (int d = 0; d < n_dir; d++)
+                    for (int s = 0; s < L; s++) {
+                        int t = lstm_pos(d, s, L), tp = lstm_pos(d, s - 1, L);
+                        if (s + PF_AHEAD < L) {
+                            int tf = lstm_pos(d, s + PF_AHEAD, L);
+                            prefetch_rows(gk + (int64_t)tf * GD + d * G, nb, (int64_t)L * GD, G, true);
+                            prefetch_rows(hk + (int64_t)tf * HD + d * H, nb, (int64_t)L * HD, H, true);
+                            prefetch_rows(ck + (int64_t)tf * HD + d * H, nb, (int64_t)L * HD, H, true);
+                        }
+                        step(gk + (int64_t)t * GD + d * G, hk + (int64_t)t * HD + d * H,
+                             ck + (int64_t)t * HD + d * H, s > 0 ? hk + (int64_t)tp * HD + d * H : NULL,
+                             s > 0 ? ck + (int64_t)tp * HD + d * H : NULL, wt + (int64_t)d * H * 4 * Hp, nb,
+                             (int64_t)L * GD, (int64_t)L * HD, H, Hp);
+                    }
+            }
+        }
+    }
+}
+
+void dm_cpu_lstm_bwd(dm_backend *be, float *grad_x, float *grad_w_ih, float *grad_w_hh, float *grad_b_ih,
+                     float *grad_b_hh, float *grad_gates, const float *grad_h, const float *x, const float *h,
+                     const float *gates, const float *cell, const float *w_ih, const float *w_hh, int B,
+                     int L, int D, int H, int n_dir) {
+    int G = 4 * H, GD = n_dir * G, HD = n_dir * H, Hq = round_up(H, 32);
+    int64_t n_wih = (int64_t)GD * D, n_whh = (int64_t)n_dir * G * H;
+    int nt = dm_cpu_threads(be, B);
+    bool want_b = grad_b_ih || grad_b_hh;
+    int R;
+    bwd_step_fn step = bwd_step_pick(&R);
+    float *partial[64] = {0}; /* threads t > 0: private (w_ih | w_hh) gradients */
+    float *bsum[64] = {0};    /* every thread: its column sums of dA (the bias gradient) */
+    bool failed[64] = {0};
+#pragma omp parallel num_threads(nt)
+    {
+        int t_id = omp_get_thread_num(), b0, b1;
+        dm_cpu_chunk(B, nt, t_id, &b0, &b1);
+        int Bc = b1 - b0;
+        /* dh_rec | dc_rec (Bc, Hq) each, then W_hh of each direction padded to (4H, Hq), then the
+         * thread's dW_hh accumulator in the same layout */
+        size_t n_pad = (size_t)n_dir * G * Hq;
+        float *rec = dm_cpu_scratch(be, t_id, 1, (size_t)2 * Bc * Hq + 2 * n_pad);
+        float *gwih = grad_w_ih, *gwhh = grad_w_hh;
+        if (want_b) bsum[t_id] = dm_cpu_scratch(be, t_id, 3, (size_t)GD);
+        if (t_id > 0 && (grad_w_ih || grad_w_hh)) {
+            partial[t_id] = dm_cpu_scratch(be, t_id, 2, (size_t)(n_wih + n_whh));
+            if (partial[t_id]) {
+                memset(partial[t_id], 0, sizeof(float) * (size_t)(n_wih + n_whh));
+                gwih = partial[t_id];
+                gwhh = gwih + n_wih;
+            }
+        }
+        const float *gc = gates + (int64_t)b0 * L * GD, *cc = cell + (int64_t)b0 * L * HD;
+        const float *hc = h + (int64_t)b0 * L * HD, *ghc = grad_h + (int64_t)b0 * L * HD;
+        float *dac = grad_gates + (int64_t)b0 * L * GD;
+        bool ok = rec && (!want_b || bsum[t_id]) && (t_id == 0 || partial[t_id] || !(grad_w_ih || grad_w_hh));
+        failed[t_id] = !ok;
+        ok = ok && Bc > 0;
+        float *dh_rec = rec, *dc_rec = rec + (size_t)Bc * Hq, *wp = rec + (size_t)2 * Bc * Hq,
+              *dwp = wp + n_pad;
+        if (ok) {
+            memset(rec, 0, sizeof(float) * ((size_t)2 * Bc * Hq + 2 * n_pad));
+            for (int64_t r = 0; r < (int64_t)n_dir * G; r++)
+                memcpy(wp + r * Hq, w_hh + r * H, sizeof(float) * (size_t)H);
+            if (want_b) memset(bsum[t_id], 0, sizeof(float) * (size_t)GD);
+        }
+        for (int k = 0; k < Bc && ok; k += R) { /* block by block through all steps, as the forward */
+            int nb = Bc - k < R ? Bc - k : R;
+            for (int d = 0; d < n_dir; d++) {
+                const float *gk = gc + (int64_t)k * L * GD, *ck = cc + (int64_t)k * L * HD;
+                const float *ghk = ghc + (int64_t)k * L * HD, *hk = hc + (int64_t)k * L * HD;
+                float *dak = dac + (int64_t)k * L * GD, *dhk = dh_rec + (size_t)k * Hq,
+                      *dck = dc_rec + (size_t)k * Hq;
+                if (d > 0) { /* a fresh recurrence for the next direction */
+                    memset(dhk, 0, sizeof(float) * (size_t)nb * Hq);
+                    memset(dck, 0, sizeof(float) * (size_t)nb * Hq);
+                }
+                for (int s = L - 1; s >= 0; s--) {
+                    int t = lstm_pos(d, s, L), tp = lstm_pos(d, s - 1, L);
+                    if (s - PF_AHEAD >= 1) { /* (the previous cell of step s − 2 is read at s − 1 already) */
+                        int tf = lstm_pos(d, s - PF_AHEAD, L), tfp = lstm_pos(d, s - PF_AHEAD - 1, L);
+                        prefetch_rows(gk + (int64_t)tf * GD + d * G, nb, (int64_t)L * GD, G, false);
+                        prefetch_rows(dak + (int64_t)tf * GD + d * G, nb, (int64_t)L * GD, G, true);
+                        prefetch_rows(ghk + (int64_t)tf * HD + d * H, nb, (int64_t)L * HD, H, false);
+                        prefetch_rows(ck + (int64_t)tfp * HD + d * H, nb, (int64_t)L * HD, H, false);
+                    }
+                    step(dak + (int64_t)t * GD + d * G, dhk, dck, gk + (int64_t)t * GD + d * G,
+                         ck + (int64_t)t * HD + d * H, s > 0 ? ck + (int64_t)tp * HD + d * H : NULL,
+                         ghk + (int64_t)t * HD + d * H, wp + (int64_t)d * G * Hq, nb, (int64_t)L * GD,
+                         (int64_t)L * HD, H, Hq, s == 0, s > 0 ? hk + (int64_t)tp * HD + d * H : NULL,
+                         grad_w_hh ? dwp + (int64_t)d * G * Hq : NULL, want_b ? bsum[t_id] + d * G : NULL);
+                }
+            }
+            /* the block's dA is complete and still in cache: dW_ih (n_dir·4H, D) += dAᵀ · x over its rows,
+             * and dx (L, D) = dA (L, n_dir·4H) · W_ih per sequence (as the forward's projection) */
+            const float *dab = dac + (int64_t)k * L * GD;
+            if (grad_w_ih)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, GD, D, nb * L, 1.0f, dab, GD,
+                            x + ((int64_t)b0 + k) * L * D, D, 1.0f, gwih, D);
+            if (grad_x)
+                for (int b = 0; b < nb; b++)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, D, GD, 1.0f,
+                                dab + (int64_t)b * L * GD, GD, w_ih, D, 0.0f,
+                                grad_x + ((int64_t)b0 + k + b) * L * D, D);
+        }
+        if (ok) {
+            if (grad_w_hh) /* the accumulated dW_hh without its padding */
+                for (int64_t r = 0; r < (int64_t)n_dir * G; r++) dm_cpu_add(gwhh + r * H, dwp + r * Hq, H);
+        } else if (want_b && bsum[t_id]) {
+            memset(bsum[t_id], 0, sizeof(float) * (size_t)GD); /* an empty slice adds nothing */
+        }
+    }
+    /* add the other threads' partials in thread order; both bias vectors get the same sums */
+    for (int t = 0; t < nt; t++)
+        if (failed[t]) return; /* dm_cpu_scratch recorded it */
+    for (int t = 0; t < nt; t++) {
+        if (t > 0 && partial[t]) {
+            if (grad_w_ih) dm_cpu_add(grad_w_ih, partial[t], n_wih);
+            if (grad_w_hh) dm_cpu_add(grad_w_hh, partial[t] + n_wih, n_whh);
+        }
+        if (grad_b_ih) dm_cpu_add(grad_b_ih, bsum[t], GD);
+        if (grad_b_hh) dm_cpu_add(grad_b_hh, bsum[t], GD);
+    }
+}
