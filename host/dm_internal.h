@@ -45,6 +45,13 @@ typedef dm_status (*dm_chunk_fn)(void *ctx, const dm_dataset *chunk, int64_t row
 dm_status dm_dataset_scan(const char *path, dm_format format, int32_t len, int64_t chunk_rows,
                           dm_chunk_fn fn, void *ctx, dm_dataset *totals);
 
+/* dm_dataset_scan with the reading and decoding of chunk k + 1 on a reader thread while fn works on
+ * chunk k on the calling thread (host/prefetch.c): two chunk buffers, their codes in the backend's
+ * host_alloc memory (pinned on CUDA; be NULL or without the op: malloc). fn sees the same chunks, row0
+ * and order as with dm_dataset_scan, and the errors are the same. */
+dm_status dm_dataset_scan_prefetch(const char *path, dm_format format, int32_t len, int64_t chunk_rows,
+                                   dm_chunk_fn fn, void *ctx, dm_dataset *totals, dm_backend *be);
+
 /* ---- output files (host/fileio.c) ------------------------------------------------------------- */
 
 /* An output file. A path that does not exist or names a regular file (or a symbolic link to one, or

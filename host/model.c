@@ -1,4 +1,7 @@
 /*
+ * Longer than 800 lines because: the layer walks (forward, backward, their fusions), the arenas and the
+ * parameter table share one private struct; split, each part would need it in a header.
+ *
  * model.c: a model is the layer list of its architecture (host/arch.h, the table in host/arch.c);
  * forward and backward walk that list calling the backend table, so nothing here knows an
  * architecture by name. The three DeMo models (SPEC.md §2) as lists:
@@ -55,6 +58,10 @@ struct dm_net {
 
     /* the BiLSTM's b_hh pair (contiguous): kept for one-to-one PyTorch imports, never trained */
     int64_t frozen_off, frozen_n;
+
+    /* a slice of a larger batch (data-parallel training): its rows start at row0 of that batch,
+     * which is what its dropout masks are drawn for (dm_net_set_row0) */
+    int32_t row0;
 
     /* state of the last forward pass */
     int32_t last_B;
@@ -306,6 +313,23 @@ dm_status dm_net_get_grads(const dm_net *m, float *host) {
     return dm_backend_status(m->be);
 }
 
+dm_status dm_net_set_grads(dm_net *m, const float *host) {
+    m->be->i->upload(m->be, m->grads, host, sizeof(float) * (size_t)m->n_params);
+    return dm_backend_status(m->be);
+}
+
+dm_status dm_net_set_row0(dm_net *m, int32_t row0) {
+    DM_CHECK_ARG(row0 >= 0 && row0 < m->max_batch, "model: slice offset %d outside 0..%d", (int)row0, m->max_batch - 1);
+    m->row0 = row0;
+    return DM_STATUS_OK;
+}
+
+dm_status dm_net_group_grads(dm_net *m) {
+    DM_CHECK_ARG(m->be->i->allreduce_sum, "model: the backend has no device sums (NCCL)");
+    m->be->i->allreduce_sum(m->be, m->grads, m->n_params);
+    return dm_backend_status(m->be);
+}
+
 void dm_net_zero_grad(dm_net *m) {
     m->be->i->memset0(m->be, m->grads, sizeof(float) * (size_t)m->n_params);
 }
@@ -387,8 +411,18 @@ static const float *layers_fwd(dm_net *m, int from, int to, const float *in, int
             op->maxpool_fwd(be, b->out, b->idx, in, B, l->len_in, l->ch_in, l->k);
             break;
         case DM_LAYER_DROPOUT:
-            if (train && l->p > 0) op->dropout_fwd(be, b->out, b->mask, in, nin, l->p, key, step * 64 + (uint64_t)l->slot);
-            else y = in;
+            if (!(train && l->p > 0)) y = in;
+            else if (m->row0 == 0) op->dropout_fwd(be, b->out, b->mask, in, nin, l->p, key, step * 64 + (uint64_t)l->slot);
+            else {
+                /* a slice at row0 of a batch: the masks of rows 0..row0+B−1 of that batch (both arenas
+                 * have max_batch ≥ row0 + B rows; the rows past B of `in` are only multiplied), the
+                 * slice's rows moved to the front through `out`, then out = in · mask */
+                size_t r0 = (size_t)m->row0 * (size_t)(nin / B), bytes = sizeof(float) * (size_t)nin;
+                op->dropout_fwd(be, b->out, b->mask, in, (int64_t)r0 + nin, l->p, key, step * 64 + (uint64_t)l->slot);
+                op->copy(be, b->out, b->mask + r0, bytes);
+                op->copy(be, b->mask, b->out, bytes);
+                op->dropout_bwd(be, b->out, in, b->mask, nin);
+            }
             break;
         case DM_LAYER_GMAX: op->gmax_fwd(be, b->out, b->idx, in, B, l->len_in, l->ch_in); break;
         case DM_LAYER_BILSTM:
@@ -407,6 +441,9 @@ static const float *layers_fwd(dm_net *m, int from, int to, const float *in, int
 
 /* Forward pass from m->x (B, L, 4). */
 static dm_status model_forward(dm_net *m, int B, bool train, uint64_t seed, uint64_t step) {
+    if (m->row0 + B > m->max_batch)
+        return dm_error(DM_STATUS_ARG, "model: a slice of %d rows at row %d of a batch of at most %d", B, (int)m->row0,
+                        m->max_batch);
     layers_fwd(m, 0, m->n_layers, m->x, B, train, dm_stream_key(seed, DM_STREAM_DROPOUT), step);
     m->last_B = B;
     m->last_train = train;

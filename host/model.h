@@ -53,6 +53,14 @@ dm_status dm_net_init_params(dm_net *m, uint64_t seed);
 dm_status dm_net_get_params(const dm_net *m, float *host);
 dm_status dm_net_set_params(dm_net *m, const float *host);
 dm_status dm_net_get_grads(const dm_net *m, float *host);
+dm_status dm_net_set_grads(dm_net *m, const float *host);
+/* The gradient arena summed over the process group on the device (the backend's allreduce_sum:
+ * NCCL), after the backend joined the group (group_join). */
+dm_status dm_net_group_grads(dm_net *m);
+/* The next forward passes are a slice of a larger batch starting at its row `row0` (0: a whole
+ * batch): their dropout masks are those rows' masks in that batch, so K slices run apart (by K ranks
+ * of data-parallel training) drop out what one pass over the batch does. row0 + B ≤ max_batch. */
+dm_status dm_net_set_row0(dm_net *m, int32_t row0);
 
 /* Forward pass on a batch of B ≤ max_batch inputs x (B, L, 4) (host memory, one-hot or dense).
  * train: dropout on, masks from the `dropout` stream of `seed` at `step` (a counter the trainer

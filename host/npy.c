@@ -4,6 +4,7 @@
  * '\n' so that 10 + HL is a multiple of 64; then the float32 data in C order.
  */
 #include <errno.h>
+#include <unistd.h>
 #include <string.h>
 #include <zlib.h>
 
@@ -84,23 +85,35 @@ static size_t zip_local_header(unsigned char *h, const char *name, uint64_t size
     return 30 + nl + 20;
 }
 
-dm_status dm_npz_open(dm_npy_writer *w, const char *path, const char *key, int ndim, const int64_t *shape) {
+/* The writer's fields of an .npz member (or a plain .npy when key is NULL) of `shape`; the .npy header
+ * into hdr, its length into *hlen. */
+static dm_status setup(dm_npy_writer *w, const char *path, const char *key, int ndim, const int64_t *shape,
+                       char *hdr, size_t *hlen) {
     memset(w, 0, sizeof *w);
     if (ndim < 1 || ndim > 4) return dm_error(DM_STATUS_ARG, "%s: npy arrays of 1 to 4 dimensions", path);
-    char hdr[256];
-    size_t hlen = dm_npy_header(hdr, ndim, shape);
+    *hlen = dm_npy_header(hdr, ndim, shape);
     int64_t n = 1;
     for (int d = 0; d < ndim; d++) n *= shape[d];
-    if (n < 0 || n > (INT64_MAX - (int64_t)hlen) / 4)
-        return dm_error(DM_STATUS_ARG, "%s: %lld values do not fit in an .npz member", path, (long long)n);
+    if (n < 0 || n > (INT64_MAX - (int64_t)*hlen) / 4)
+        return dm_error(DM_STATUS_ARG, "%s: %lld values do not fit in an %s", path, (long long)n,
+                        key ? ".npz member" : ".npy array");
     w->ndim = ndim;
     w->n_total = n;
     for (int d = 0; d < ndim; d++) w->shape[d] = shape[d];
+    snprintf(w->out.path, sizeof w->out.path, "%s", path);
+    if (!key) return DM_STATUS_OK;
     w->zip = true;
-    w->member_size = (uint64_t)hlen + 4 * (uint64_t)n;
+    w->member_size = (uint64_t)*hlen + 4 * (uint64_t)n;
     snprintf(w->key, sizeof w->key, "%s.npy", key);
     /* the directory's offset, 30 + name + member without ZIP64, bounds every 32-bit field */
     w->zip64 = 30 + strlen(w->key) + w->member_size >= zip64_threshold;
+    return DM_STATUS_OK;
+}
+
+dm_status dm_npz_open(dm_npy_writer *w, const char *path, const char *key, int ndim, const int64_t *shape) {
+    char hdr[256];
+    size_t hlen = 0;
+    DM_TRY(setup(w, path, key, ndim, shape, hdr, &hlen));
     DM_TRY(dm_outfile_open(&w->out, path));
     unsigned char lh[128];
     size_t lhl = zip_local_header(lh, w->key, w->member_size, w->zip64);
@@ -113,24 +126,75 @@ dm_status dm_npz_open(dm_npy_writer *w, const char *path, const char *key, int n
     return DM_STATUS_OK;
 }
 
+static size_t zip_tail(const dm_npy_writer *w, unsigned char *buf);
+
+/* ---- sharded arrays (shard.h) ----------------------------------------------------------------- */
+
+dm_status dm_npy_open_shard(dm_npy_writer *w, const char *path, const char *key, int ndim, const int64_t *shape,
+                            const dm_shard *sh) {
+    char hdr[256];
+    size_t hlen = 0;
+    DM_TRY(setup(w, path, key, ndim, shape, hdr, &hlen));
+    if (shape[0] != sh->n) return dm_error(DM_STATUS_ARG, "%s: %lld rows for a shard of %lld", path,
+                                           (long long)shape[0], (long long)sh->n);
+    int64_t row = shape[0] ? w->n_total / shape[0] : 0;   /* floats per row */
+    int64_t offset = (int64_t)hlen + 4 * row * sh->row0;
+    if (key) {
+        unsigned char lh[128];
+        offset += (int64_t)zip_local_header(lh, w->key, w->member_size, w->zip64);
+    }
+    w->n_total = row * (sh->row1 - sh->row0);
+    w->sharded = true;
+    w->shard = *sh;
+    w->crc = 0;   /* of this shard's bytes alone; dm_npy_frame combines them */
+    w->out.fd = w->out.dirfd = -1;
+    return dm_shard_data_open(&w->out.f, sh, path, offset);
+}
+
+dm_status dm_npy_frame(int fd, const char *path, const char *key, int ndim, const int64_t *shape, uint32_t data_crc) {
+    dm_npy_writer w;
+    char hdr[256];
+    size_t hlen = 0;
+    DM_TRY(setup(&w, path, key, ndim, shape, hdr, &hlen));
+    unsigned char lh[128], tail[160 + 98];
+    size_t lhl = 0, tl = 0;
+    if (key) {
+        /* the member's CRC-32: its .npy header, then the data (whose CRC the shards combined) */
+        w.crc = (uint32_t)crc32_combine(crc32(0L, (const Bytef *)hdr, (uInt)hlen), data_crc,
+                                          (z_off_t)(4 * (uint64_t)w.n_total));
+        lhl = zip_local_header(lh, w.key, w.member_size, w.zip64);
+        put32(lh + 14, w.crc);
+        tl = zip_tail(&w, tail);
+    }
+    off_t end = (off_t)(lhl + hlen + 4 * (uint64_t)w.n_total);
+    if ((lhl && pwrite(fd, lh, lhl, 0) != (ssize_t)lhl) || pwrite(fd, hdr, hlen, (off_t)lhl) != (ssize_t)hlen ||
+        (tl && pwrite(fd, tail, tl, end) != (ssize_t)tl) || (!tl && ftruncate(fd, end) != 0))
+        return dm_error(DM_STATUS_IO, "%s: write failed: %s", path, strerror(errno ? errno : EIO));
+    /* a zero-row array (or one whose rows were all written) ends exactly at end + tail */
+    if (tl && ftruncate(fd, end + (off_t)tl) != 0)
+        return dm_error(DM_STATUS_IO, "%s: write failed: %s", path, strerror(errno));
+    return DM_STATUS_OK;
+}
+
 dm_status dm_npy_append(dm_npy_writer *w, const float *v, int64_t n) {
     if (w->n_written + n > w->n_total)
         return dm_error(DM_STATUS_ARG, "%s: more values than the declared shape holds", w->out.path);
     if (n > 0 && fwrite(v, sizeof(float), (size_t)n, w->out.f) != (size_t)n)
         return dm_error(DM_STATUS_IO, "%s: write failed: %s", w->out.path, strerror(dm_outfile_errno(&w->out)));
-    if (w->zip) w->crc = (uint32_t)crc32_z(w->crc, (const Bytef *)v, (z_size_t)n * sizeof(float));
+    if (w->zip || w->sharded) w->crc = (uint32_t)crc32_z(w->crc, (const Bytef *)v, (z_size_t)n * sizeof(float));
     w->n_written += n;
     return DM_STATUS_OK;
 }
 
-/* Central directory and end record after the member, then the CRC into the local header. With zip64,
- * the directory entry's sizes go to its ZIP64 extra field, and a ZIP64 end of central directory record
- * and its locator precede the classic end record, whose directory offset reads 0xFFFFFFFF. */
-static dm_status zip_finish(dm_npy_writer *w) {
-    unsigned char cd[160], end[56 + 20 + 22], crc[4];
+/* Central directory and end record after the member into buf (160 + 98 bytes); returns their length.
+ * With zip64, the directory entry's sizes go to its ZIP64 extra field, and a ZIP64 end of central
+ * directory record and its locator precede the classic end record, whose directory offset reads
+ * 0xFFFFFFFF. */
+static size_t zip_tail(const dm_npy_writer *w, unsigned char *buf) {
+    unsigned char *cd = buf, *end = buf + 160;
     size_t nl = strlen(w->key), xl = w->zip64 ? 20 : 0, cdl = 46 + nl + xl, endl = 22;
     uint64_t cd_off = 30 + nl + xl + w->member_size;
-    memset(cd, 0, sizeof cd);
+    memset(buf, 0, 160 + 98);
     put32(cd, 0x02014b50);
     put16(cd + 4, w->zip64 ? 45 : 20);    /* made by: 4.5 or 2.0 (MS-DOS attributes) */
     put16(cd + 6, w->zip64 ? 45 : 20);    /* needed */
@@ -149,7 +213,6 @@ static dm_status zip_finish(dm_npy_writer *w) {
         put64(x + 4, w->member_size);
         put64(x + 12, w->member_size);
     }
-    memset(end, 0, sizeof end);
     unsigned char *e = end;
     if (w->zip64) {
         put32(e, 0x06064b50);         /* ZIP64 end of central directory record */
@@ -172,14 +235,31 @@ static dm_status zip_finish(dm_npy_writer *w) {
     put16(e + 10, 1);
     put32(e + 12, (uint32_t)cdl);
     put32(e + 16, w->zip64 ? ZIP64_LIMIT : (uint32_t)cd_off);
+    memmove(cd + cdl, end, endl);
+    return cdl + endl;
+}
+
+/* The directory and end records, then the CRC into the local header. */
+static dm_status zip_finish(dm_npy_writer *w) {
+    unsigned char tail[160 + 98], crc[4];
+    size_t tl = zip_tail(w, tail);
     put32(crc, w->crc);
-    if (fwrite(cd, 1, cdl, w->out.f) != cdl || fwrite(end, 1, endl, w->out.f) != endl ||
-        fseek(w->out.f, 14, SEEK_SET) != 0 || fwrite(crc, 1, 4, w->out.f) != 4)
+    if (fwrite(tail, 1, tl, w->out.f) != tl || fseek(w->out.f, 14, SEEK_SET) != 0 || fwrite(crc, 1, 4, w->out.f) != 4)
         return dm_error(DM_STATUS_IO, "%s: write failed: %s", w->out.path, strerror(dm_outfile_errno(&w->out)));
     return DM_STATUS_OK;
 }
 
 dm_status dm_npy_commit(dm_npy_writer *w) {
+    if (w->sharded) {   /* this shard's rows: flushed, then its marker (shard.h) */
+        FILE *f = w->out.f;
+        w->out.f = NULL;
+        if (w->n_written != w->n_total) {
+            if (f) fclose(f);
+            return dm_error(DM_STATUS_ARG, "%s: %lld of %lld values of this shard written", w->out.path,
+                            (long long)w->n_written, (long long)w->n_total);
+        }
+        return dm_shard_data_done(f, &w->shard, w->out.path, w->crc, 4 * (uint64_t)w->n_written);
+    }
     if (w->n_written != w->n_total) {
         dm_outfile_abort(&w->out);
         return dm_error(DM_STATUS_ARG, "%s: %lld of %lld values written", w->out.path,
@@ -192,4 +272,11 @@ dm_status dm_npy_commit(dm_npy_writer *w) {
     return dm_outfile_commit(&w->out);
 }
 
-void dm_npy_abort(dm_npy_writer *w) { dm_outfile_abort(&w->out); }
+void dm_npy_abort(dm_npy_writer *w) {
+    if (w->sharded) {   /* the shared file holds other shards' rows: only this stream goes */
+        if (w->out.f) fclose(w->out.f);
+        w->out.f = NULL;
+        return;
+    }
+    dm_outfile_abort(&w->out);
+}

@@ -8,6 +8,7 @@
 #define DM_NPY_H
 
 #include "dm_internal.h"
+#include "shard.h"
 
 typedef struct dm_npy_writer {
     dm_outfile out;
@@ -20,6 +21,8 @@ typedef struct dm_npy_writer {
     uint64_t member_size; /* zip: bytes of the member (header + data) */
     bool zip64;           /* zip: ZIP64 sizes and end records (a member or offset past 32 bits) */
     char key[64];
+    bool sharded;         /* one shard's rows of a shared file (dm_npy_open_shard) */
+    dm_shard shard;
 } dm_npy_writer;
 
 /* Opens `path` for a C-order float32 array of `shape` (ndim 1..4). _IO, _ARG. */
@@ -44,6 +47,18 @@ dm_status dm_npy_commit(dm_npy_writer *w);
 
 /* Removes the temporary file. */
 void dm_npy_abort(dm_npy_writer *w);
+
+/* One shard's rows sh->row0 .. row1 of the array of `shape` (shape[0] = sh->n rows): an .npy when key
+ * is NULL, else the member <key>.npy of an .npz, written at their offset into the set's shared file
+ * (shard.h). Append as above; commit flushes them and writes the shard's marker (no rename: the set
+ * is assembled by dm_shard_finish); abort closes the stream and leaves the shared file. */
+dm_status dm_npy_open_shard(dm_npy_writer *w, const char *path, const char *key, int ndim, const int64_t *shape,
+                            const dm_shard *sh);
+
+/* Writes around the rows already in fd the header of the .npy (key NULL) or the local header, header
+ * and directory of the .npz, data_crc being the CRC-32 of all the rows' bytes: the file becomes the
+ * one dm_npy_open/dm_npz_open write, byte for byte. path names it in messages. */
+dm_status dm_npy_frame(int fd, const char *path, const char *key, int ndim, const int64_t *shape, uint32_t data_crc);
 
 /* The .npy header of a float32 array of `shape` (magic, version, length, padded dict) into buf;
  * returns its length, a multiple of 64. buf must hold 256 bytes. */

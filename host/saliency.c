@@ -235,7 +235,7 @@ void dm_saliency_abort(dm_saliency_out *s) {
     if (!s) return;
     for (int k = 0; k < 4; k++) {   /* nothing partial is left behind */
         if (s->committed[k]) {   /* a device or FIFO output was written in place: never removed */
-            if (!s->w[k].out.direct) remove(s->path[k]);
+            if (!s->w[k].out.direct && !s->o.shard) remove(s->path[k]);
         }
         else dm_npy_abort(&s->w[k]);
     }
@@ -257,7 +257,8 @@ dm_status dm_saliency_open(dm_saliency_out **out, dm_net *m, int64_t n, const dm
     if (!s) return dm_error(DM_STATUS_NOMEM, "saliency: out of memory");
     s->m = m;
     s->o = *o;
-    s->n_total = n;
+    const dm_shard *sh = o->shard;   /* sharded: this shard's rows of the n, into its parts (shard.h) */
+    s->n_total = sh ? sh->row1 - sh->row0 : n;
     snprintf(s->prefix, sizeof s->prefix, "%s", prefix);
     /* attributions and inputs, each as .npy and as an .npz with key arr_0 (TF-MoDISco) */
     static const char *const suffix[4] = {".npy", ".onehot.npy", ".npz", ".onehot.npz"};
@@ -272,13 +273,16 @@ dm_status dm_saliency_open(dm_saliency_out **out, dm_net *m, int64_t n, const dm
     dm_status st = DM_STATUS_OK;
     if (!s->x || !s->attr || !s->buf || !s->p) st = dm_error(DM_STATUS_NOMEM, "saliency: out of memory");
     if (!st) st = dm_sal_dev_create(&s->dev, m, o);
+    if (sh && sh->n != n) st = dm_error(DM_STATUS_ARG, "saliency: a shard of %lld rows for %lld", (long long)sh->n,
+                                        (long long)n);
     for (int k = 0; k < 4 && !st; k++)
-        st = k < 2 ? dm_npy_open(&s->w[k], s->path[k], 3, shape)
+        st = sh ? dm_npy_open_shard(&s->w[k], s->path[k], k < 2 ? NULL : "arr_0", 3, shape, sh)
+           : k < 2 ? dm_npy_open(&s->w[k], s->path[k], 3, shape)
                    : dm_npz_open(&s->w[k], s->path[k], "arr_0", 3, shape);
-    if (!st) st = dm_outfile_open(&s->tsv, s->path[4]);
+    if (!st) st = sh ? dm_shard_text_open(&s->tsv, sh, s->path[4]) : dm_outfile_open(&s->tsv, s->path[4]);
     if (!st) {
         s->tsv_open = true;
-        fprintf(s->tsv.f, "id\tscore\tattribution\n");
+        if (!sh || sh->index == 0) fprintf(s->tsv.f, "id\tscore\tattribution\n");
     }
     if (st) {
         dm_saliency_abort(s);
@@ -330,10 +334,12 @@ dm_status dm_saliency_rows(dm_saliency_out *s, const dm_dataset *ds, int64_t row
 
 dm_status dm_saliency_coords(dm_saliency_out *s, const dm_regions *rs, dm_genome *g, bool track) {
     DM_CHECK_ARG(rs && g && !s->coords && s->n_done == 0, "saliency: coordinates set twice or after rows");
-    if (rs->n != s->n_total)
+    const dm_shard *sh = s->o.shard;
+    if (rs->n != (sh ? sh->n : s->n_total))
         return dm_error(DM_STATUS_ARG, "saliency: %lld regions for %lld rows", (long long)rs->n, (long long)s->n_total);
+    DM_CHECK_ARG(!(sh && track), "saliency: a track needs every row in one process (not sharded)");
     s->track = track;
-    return dm_sal_coords_open(&s->coords, rs, g, dm_net_hparams(s->m)->len, track, s->prefix);
+    return dm_sal_coords_open(&s->coords, rs, g, dm_net_hparams(s->m)->len, track, s->prefix, sh);
 }
 
 dm_status dm_saliency_commit(dm_saliency_out *s) {
@@ -357,7 +363,7 @@ dm_status dm_saliency_commit(dm_saliency_out *s) {
         s->tsv_open = false;
     }
     if (st) {
-        if (coords) dm_sal_coords_remove(s->prefix, s->track);
+        if (coords && !s->o.shard) dm_sal_coords_remove(s->prefix, s->track);
         dm_saliency_abort(s);
         return st;
     }

@@ -37,6 +37,8 @@ typedef struct dm_saliency_options {
     int steps;            /* ig: path steps (default 64) */
     bool shuffle_baseline;/* ig: a dinucleotide shuffle of each input instead of all-zero */
     uint64_t seed;        /* ig: seed of the shuffled baselines */
+    const struct dm_shard *shard; /* NULL: the whole outputs; else this shard's rows into its parts of them
+                                     (host/shard.h), assembled by dm_shard_finish */
 } dm_saliency_options;
 
 dm_status dm_sal_method_parse(const char *s, dm_sal_method *m);
@@ -104,7 +106,7 @@ dm_status dm_saliency_coords(dm_saliency_out *s, const dm_regions *rs, dm_genome
 /* The coordinate outputs themselves (host/saliency_coords.c), for dm_saliency_out. */
 typedef struct dm_sal_coords dm_sal_coords;
 dm_status dm_sal_coords_open(dm_sal_coords **c, const dm_regions *rs, dm_genome *g, int L, bool track,
-                             const char *prefix);
+                             const char *prefix, const struct dm_shard *sh);   /* sh: its rows' part */
 /* Rows row0 .. row0 + B − 1: attributions and inputs (B, L, 4). */
 void dm_sal_coords_rows(dm_sal_coords *c, int64_t row0, int B, const float *attr, const float *x);
 dm_status dm_sal_coords_commit(dm_sal_coords *c);   /* frees c; on failure nothing of it is left */

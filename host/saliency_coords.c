@@ -9,6 +9,7 @@
 
 #include "dm_internal.h"
 #include "saliency.h"
+#include "shard.h"
 #include "track.h"
 
 struct dm_sal_coords {
@@ -29,7 +30,7 @@ void dm_sal_coords_abort(dm_sal_coords *c) {
 }
 
 dm_status dm_sal_coords_open(dm_sal_coords **out, const dm_regions *rs, dm_genome *g, int L, bool track,
-                             const char *prefix) {
+                             const char *prefix, const dm_shard *sh) {
     *out = NULL;
     dm_sal_coords *c = calloc(1, sizeof *c);
     if (!c) return dm_error(DM_STATUS_NOMEM, "saliency: out of memory");
@@ -39,10 +40,10 @@ dm_status dm_sal_coords_open(dm_sal_coords **out, const dm_regions *rs, dm_genom
     dm_status st = DM_STATUS_OK;
     if (track && !(c->vals = calloc((size_t)(rs->n ? rs->n : 1) * (size_t)L, sizeof(float))))
         st = dm_error(DM_STATUS_NOMEM, "saliency --track: out of memory (%lld regions x %d floats)", (long long)rs->n, L);
-    if (!st) st = dm_outfile_open(&c->bed, c->bed_path);
+    if (!st) st = sh ? dm_shard_text_open(&c->bed, sh, c->bed_path) : dm_outfile_open(&c->bed, c->bed_path);
     if (!st) {
         c->bed_open = true;
-        for (int64_t i = 0; i < rs->n; i++) {
+        for (int64_t i = sh ? sh->row0 : 0; i < (sh ? sh->row1 : rs->n); i++) {
             const dm_region *r = &rs->r[i];
             fprintf(c->bed.f, "%s\t%lld\t%lld\t%s\t0\t%c\n", r->chrom, (long long)r->start, (long long)r->end, r->name,
                     r->strand == '-' ? '-' : '+');

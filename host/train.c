@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dist.h"
 #include "dm_rng.h"
 #include "train.h"
 
@@ -112,6 +113,105 @@ static dm_status keep_partial(dm_resume_state *state, dm_devdata *d, int64_t bat
     return dm_backend_status(d->be);
 }
 
+/* Rows [lo, hi) of slice s of a batch of Bk rows cut into K. */
+static void slice_of(int Bk, int K, int s, int *lo, int *hi) {
+    *lo = (int)((int64_t)Bk * s / K);
+    *hi = (int)((int64_t)Bk * (s + 1) / K);
+}
+
+enum { X_BAD = DM_GRADS_BAD, X_STOP = DM_GRADS_STOP, X_LOSS = DM_GRADS_LOSS, N_EXTRA = DM_GRADS_EXTRA };
+
+dm_status dm_net_batch_grads(dm_net *m, dm_devdata *d, int64_t i0, int32_t Bk, int K, int s0, int s1,
+                             const dm_train_options *o, uint64_t step, bool device_sum, float *acc, float *tmp,
+                             float *row_loss, double *t_reduce) {
+    dm_backend *be = dm_net_backend(m);
+    int64_t np = dm_net_n_params(m);
+    if (device_sum) {
+        /* one slice per rank, its gradients left in the arena (0 + g, as below) and summed there */
+        DM_CHECK_ARG(s1 == s0 + 1, "training: device sums take one slice per rank");
+        memset(acc + np, 0, sizeof(float) * N_EXTRA);
+        int lo, hi;
+        slice_of(Bk, K, s0, &lo, &hi);
+        dm_net_zero_grad(m);
+        if (hi > lo) {
+            DM_TRY(dm_net_set_row0(m, lo));
+            dm_status st = dm_net_forward_data(m, d, i0 + lo, hi - lo, true, o->seed, step, o->n_quarter);
+            if (!st) st = dm_net_backward_data(m, d, i0 + lo, hi - lo, (double)Bk);
+            dm_net_set_row0(m, 0);
+            if (st) return st;
+            be->i->download(be, row_loss, d->loss + i0 + lo, sizeof(float) * (size_t)(hi - lo));
+            DM_TRY(dm_backend_status(be));
+            for (int j = 0; j < hi - lo; j++) {
+                acc[np + X_LOSS] += row_loss[j];
+                acc[np + X_BAD] += !isfinite(row_loss[j]);
+            }
+        }
+        acc[np + X_STOP] = o->stop && *o->stop ? (float)*o->stop : 0.0f;
+        double t0 = dm_now();
+        DM_TRY(dm_dist_allreduce_sum_f32(acc + np, N_EXTRA));   /* (device sums: always a group) */
+        DM_TRY(dm_net_group_grads(m));
+        if (t_reduce) {
+            be->i->sync(be);   /* the sum's time, not the queue's */
+            *t_reduce += dm_now() - t0;
+        }
+        return dm_backend_status(be);
+    }
+    memset(acc, 0, sizeof(float) * (size_t)(np + N_EXTRA));
+    for (int s = s0; s < s1; s++) {
+        int lo, hi;
+        slice_of(Bk, K, s, &lo, &hi);
+        if (hi == lo) continue;   /* a last batch smaller than K */
+        dm_net_zero_grad(m);
+        DM_TRY(dm_net_set_row0(m, lo));
+        dm_status st = dm_net_forward_data(m, d, i0 + lo, hi - lo, true, o->seed, step, o->n_quarter);
+        if (!st) st = dm_net_backward_data(m, d, i0 + lo, hi - lo, (double)Bk);
+        dm_net_set_row0(m, 0);
+        if (st) return st;
+        DM_TRY(dm_net_get_grads(m, tmp));
+        for (int64_t i = 0; i < np; i++) acc[i] += tmp[i];
+        be->i->download(be, row_loss, d->loss + i0 + lo, sizeof(float) * (size_t)(hi - lo));
+        DM_TRY(dm_backend_status(be));
+        for (int j = 0; j < hi - lo; j++) {
+            acc[np + X_LOSS] += row_loss[j];
+            acc[np + X_BAD] += !isfinite(row_loss[j]);
+        }
+    }
+    acc[np + X_STOP] = o->stop && *o->stop ? (float)*o->stop : 0.0f;
+    double t0 = dm_now();
+    if (dm_dist_size() > 1 && !o->alone) DM_TRY(dm_dist_allreduce_sum_f32(acc, (size_t)(np + N_EXTRA)));
+    if (t_reduce) *t_reduce += dm_now() - t0;
+    return dm_net_set_grads(m, acc);
+}
+
+/* A group of K > 1: the per-row results (log-probabilities, losses) of the visiting positions
+ * [0, rows) to every rank. Each rank keeps the rows of its own slices of the batches run since k_from
+ * (before: results of a resumed run, alike everywhere, kept by rank 0) and zeros the others; x + 0 is
+ * x, so the sum over the ranks is every row's own bits. buf: 3 · rows floats. */
+static dm_status gather_rows(dm_devdata *d, int64_t n, int64_t rows, int B, int64_t k_from, float *buf) {
+    dm_backend *be = d->be;
+    int K = dm_dist_size(), rank = dm_dist_rank();
+    float *lp = buf, *ls = buf + 2 * rows;
+    be->i->download(be, lp, d->logprob, sizeof(float) * 2 * (size_t)rows);
+    be->i->download(be, ls, d->loss, sizeof(float) * (size_t)rows);
+    DM_TRY(dm_backend_status(be));
+    for (int64_t p = 0; p < rows; p++) {
+        int64_t k = p / B;
+        bool own;
+        if (k < k_from) {
+            own = rank == 0;
+        } else {
+            int Bk = (int)(n - k * B < B ? n - k * B : B), lo, hi, j = (int)(p - k * B);
+            slice_of(Bk, K, rank, &lo, &hi);
+            own = j >= lo && j < hi;
+        }
+        if (!own) lp[2 * p] = lp[2 * p + 1] = ls[p] = 0.0f;
+    }
+    DM_TRY(dm_dist_allreduce_sum_f32(buf, 3 * (size_t)rows));
+    be->i->upload(be, d->logprob, lp, sizeof(float) * 2 * (size_t)rows);
+    be->i->upload(be, d->loss, ls, sizeof(float) * (size_t)rows);
+    return dm_backend_status(be);
+}
+
 dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *valid,
                    const dm_train_options *o, dm_provenance *prov, dm_resume_state *state,
                    float *last_params) {
@@ -168,25 +268,53 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
     /* every buffer of the loop is allocated here, none inside it; both data sets go to the backend
      * once, packed, and each batch is gathered there */
     bool check_batches = host_memory(be);
+    /* data parallel: K ranks, one slice of each batch each, or K slices in turn in one process */
+    bool dist = dm_dist_size() > 1 && !o->alone;
+    int K = dist ? dm_dist_size() : o->slices > 1 ? o->slices : 1, rank = dist ? dm_dist_rank() : 0;
+    bool do_valid = use_valid && rank == 0;    /* rank 0 validates, for everyone */
+    float *acc = K > 1 ? malloc(sizeof(float) * (size_t)(np + N_EXTRA)) : NULL;
+    float *tmp = K > 1 ? malloc(sizeof(float) * (size_t)(np > 0 ? np : 1)) : NULL;
+    float *gathered = dist ? malloc(sizeof(float) * 3 * (size_t)n) : NULL;
     dm_devdata *dtrain = NULL, *dvalid = NULL;
     int64_t *idx = malloc(sizeof(int64_t) * (size_t)n);
     float *train_scores = malloc(sizeof(float) * (size_t)n);
     float *row_loss = malloc(sizeof(float) * (size_t)n);          /* per-row losses, divergence check */
     float *cur = malloc(sizeof(float) * (size_t)(np > 0 ? np : 1));   /* weights or gradients */
     int8_t *train_labels = malloc((size_t)n);
-    float *valid_scores = use_valid ? malloc(sizeof(float) * (size_t)valid->n) : NULL;
+    float *valid_scores = do_valid ? malloc(sizeof(float) * (size_t)valid->n) : NULL;
     if (!state->adam_m) state->adam_m = calloc((size_t)np, sizeof(float));
     if (!state->adam_v) state->adam_v = calloc((size_t)np, sizeof(float));
     if (!state->best_params) state->best_params = calloc((size_t)np, sizeof(float));
     dm_status st = DM_STATUS_OK;
-    if (!idx || !train_scores || !row_loss || !cur || !train_labels || (use_valid && !valid_scores) ||
+    if (!idx || !train_scores || !row_loss || !cur || !train_labels || (do_valid && !valid_scores) ||
+        (K > 1 && (!acc || !tmp)) || (dist && !gathered) ||
         !state->adam_m || !state->adam_v || !state->best_params) {
         st = dm_error(DM_STATUS_NOMEM, "training: out of memory");
         goto done;
     }
 
     if ((st = dm_devdata_create(&dtrain, be, train))) goto done;
-    if (use_valid && (st = dm_devdata_create(&dvalid, be, valid))) goto done;
+    if (do_valid && (st = dm_devdata_create(&dvalid, be, valid))) goto done;
+
+    /* K ranks whose backends all sum on the device (NCCL): rank 0 makes the group's id, every rank
+     * joins; else (or with DM_NCCL=off) the gradients go through host copies and the MPI sum */
+    bool device_sum = false;
+    if (dist) {
+        const char *nccl = getenv("DM_NCCL");
+        float have = be->i->allreduce_sum && !(nccl && !strcmp(nccl, "off")) ? 1.0f : 0.0f;
+        if ((st = dm_dist_allreduce_sum_f32(&have, 1))) goto done;
+        if (have == (float)K) {
+            char id[128] = {0};
+            if (rank == 0) {
+                be->i->group_id(be, id);
+                st = dm_backend_status(be);
+            }
+            if ((st = dm_dist_agree(st)) || (st = dm_dist_bcast(id, sizeof id, 0))) goto done;
+            be->i->group_join(be, id, rank, K);
+            if ((st = dm_dist_agree(dm_backend_status(be)))) goto done;
+            device_sum = true;
+        }
+    }
 
     /* fresh start or resume */
     dm_adam opt;
@@ -219,7 +347,9 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
     bool finished = use_valid && o->patience > 0 && state->bad_epochs >= o->patience;
 
     for (int epoch = state->epoch_done + 1; epoch <= o->epochs && !finished; epoch++) {
-        double t_epoch = dm_now(), t_last_print = 0, loss_sum = 0;
+        double t_epoch = dm_now(), t_last_print = 0, loss_sum = 0, run_loss = 0, t_reduce = 0;
+        int64_t k_from = k_start;     /* the first batch this process runs in this epoch */
+        bool stop_all = false;        /* K ranks: a stop request agreed after the last batch */
         opt.lr = (float)(o->lr * pow(0.5, (epoch - 1) / (o->lr_halve_every > 0 ? o->lr_halve_every : 1 << 30)));
         /* batch order: file order (original) or this epoch's seeded permutation */
         for (int64_t i = 0; i < n; i++) idx[i] = i;
@@ -247,11 +377,28 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
                 cur[0] = NAN;
                 if ((st = dm_net_set_params(m, cur))) goto done;
             }
-            dm_net_zero_grad(m);
-            if ((st = dm_net_forward_data(m, dtrain, i0, Bk, true, o->seed, (uint64_t)opt.t, o->n_quarter)) ||
-                (st = dm_net_backward_data(m, dtrain, i0, Bk, (double)Bk)))
-                goto done;
-            if (check_batches) {
+            if (K > 1) {
+                /* the batch in slices: this rank's (a group), or all of them in turn */
+                if ((st = dm_net_batch_grads(m, dtrain, i0, Bk, K, dist ? rank : 0, dist ? rank + 1 : K, o,
+                                             (uint64_t)opt.t, device_sum, acc, tmp, row_loss, &t_reduce)))
+                    goto done;
+                run_loss += acc[np + X_LOSS];
+                stop_all = acc[np + X_STOP] > 0;
+                if (acc[np + X_BAD] > 0) {
+                    st = diverged(why, epoch, k + 1, n_batches, "the loss is not finite");
+                    goto done;
+                }
+                if (check_batches && !all_finite(acc, np)) {
+                    st = diverged(why, epoch, k + 1, n_batches, "a gradient is not finite");
+                    goto done;
+                }
+            } else {
+                dm_net_zero_grad(m);
+                if ((st = dm_net_forward_data(m, dtrain, i0, Bk, true, o->seed, (uint64_t)opt.t, o->n_quarter)) ||
+                    (st = dm_net_backward_data(m, dtrain, i0, Bk, (double)Bk)))
+                    goto done;
+            }
+            if (check_batches && K == 1) {
                 /* host memory: the batch's losses and gradients are read before they move a weight */
                 be->i->download(be, row_loss, dtrain->loss + i0, sizeof(float) * (size_t)Bk);
                 if ((st = dm_net_get_grads(m, cur))) goto done;
@@ -274,20 +421,24 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
             }
             if (o->on_batch) {
                 /* the batch's own losses (already on the host when every batch is checked) */
-                if (!check_batches) {
+                if (K > 1) {
+                    row_loss[0] = (float)(acc[np + X_LOSS]);   /* their sum, over the slices */
+                } else if (!check_batches) {
                     be->i->download(be, row_loss, dtrain->loss + i0, sizeof(float) * (size_t)Bk);
                     if ((st = dm_backend_status(be))) goto done;
                 }
                 double bl = 0;
-                for (int j = 0; j < Bk; j++) bl += row_loss[j];
+                for (int j = 0; j < (K > 1 ? 1 : Bk); j++) bl += row_loss[j];
                 dm_train_batch b = {.epoch = epoch, .batch = k + 1, .n_batches = n_batches, .rows = Bk,
                                     .loss = bl / Bk, .lr = opt.lr};
                 if ((st = o->on_batch(o->on_batch_ctx, &b))) goto done;
             }
             double now = dm_now();
             if (live && (now - t_last_print > 0.5 || k == n_batches - 1)) {
-                /* the running loss is a host copy: only worth it when someone watches */
-                if ((st = dm_devdata_results(dtrain, NULL, i0 + Bk, &loss_sum))) goto done;
+                /* the running loss is a host copy: only worth it when someone watches (slices: the
+                 * batches of this run of the epoch) */
+                if (K > 1) loss_sum = run_loss * (double)(i0 + Bk) / (double)(i0 + Bk - k_from * B);
+                else if ((st = dm_devdata_results(dtrain, NULL, i0 + Bk, &loss_sum))) goto done;
                 double rate = (double)(i0 + Bk - k_start * B) / (now - t_epoch);
                 double left = ((double)(o->epochs - epoch) * n + (double)(n - i0 - Bk)) / rate;
                 char eta[32];
@@ -297,9 +448,11 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
                             (long long)k + 1, (long long)n_batches, loss_sum / (double)(i0 + Bk), rate, eta);
                 t_last_print = now;
             }
-            if (o->stop && *o->stop && k + 1 < n_batches) {
+            bool stop_now = K > 1 ? stop_all : o->stop && *o->stop;
+            if (stop_now && k + 1 < n_batches) {
                 /* a stop request inside the epoch: keep everything needed to continue at batch k + 2 */
-                why->signal = *o->stop;
+                why->signal = o->stop && *o->stop ? *o->stop : (int)acc[np + X_STOP];
+                if (dist && (st = gather_rows(dtrain, n, i0 + Bk, B, k_from, gathered))) goto done;
                 if ((st = keep_partial(state, dtrain, k + 1, B, i0 + Bk))) goto done;
                 state->adam_t = opt.t;
                 state->lr = opt.lr;
@@ -308,11 +461,13 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
                 prov->epochs_run = state->epoch_done;
                 prov->best_epoch = state->best_epoch;
                 prov->train_seconds = seconds0 + (dm_now() - t_start);
-                if (o->checkpoint) {
+                if (o->checkpoint && rank == 0) {
                     dm_train_checkpoint c = {.epoch = epoch, .batch_done = k + 1, .n_batches = n_batches,
                                              .stopping = true, .params = cur, .state = state, .criterion = NAN};
-                    if ((st = o->checkpoint(o->checkpoint_ctx, &c))) goto done;
+                    st = o->checkpoint(o->checkpoint_ctx, &c);
                 }
+                if (dist) st = dm_dist_agree(st);
+                if (st) goto done;
                 if (live) dm_log_progress_end("train");
                 if (last_params) memcpy(last_params, cur, sizeof(float) * (size_t)np);
                 st = dm_net_set_params(m, state->best_params);
@@ -323,6 +478,7 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
         state->batch_done = 0;
         state->rows_done = 0;
         /* the epoch's scores and losses come back once; on a device, the divergence check is here */
+        if (dist && (st = gather_rows(dtrain, n, n, B, k_from, gathered))) goto done;
         if ((st = dm_devdata_results(dtrain, train_scores, n, &loss_sum))) goto done;
         for (int64_t i = 0; i < n; i++) train_labels[i] = train->label[idx[i]];
         if (!isfinite(loss_sum)) {
@@ -345,8 +501,14 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
                             .valid_loss = NAN, .valid_auroc = NAN};
         double criterion;
         if (use_valid) {
-            if ((st = validate(m, valid, dvalid, o->n_quarter, valid_scores, &row.valid_auroc, &row.valid_loss)))
-                goto done;
+            if (do_valid)
+                st = validate(m, valid, dvalid, o->n_quarter, valid_scores, &row.valid_auroc, &row.valid_loss);
+            if (dist && (st = dm_dist_agree(st))) goto done;
+            if (st) goto done;
+            double v[2] = {row.valid_auroc, row.valid_loss};   /* rank 0's, to everyone */
+            if (dist && (st = dm_dist_bcast(v, sizeof v, 0))) goto done;
+            row.valid_auroc = v[0];
+            row.valid_loss = v[1];
             criterion = row.valid_auroc;
         } else if (original) {
             criterion = dm_auroc(train_scores, train_labels, n);   /* DeMo's training AUROC */
@@ -368,15 +530,17 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
         state->adam_t = opt.t;
         state->lr = opt.lr;
         finished = use_valid && o->patience > 0 && state->bad_epochs >= o->patience;
-        bool stopping = o->stop && *o->stop;
+        bool stopping = K > 1 ? stop_all : o->stop && *o->stop;
         if (o->progress) {
             char vals[96] = "";
             if (use_valid)
                 snprintf(vals, sizeof vals, "  valid loss %.4f  valid AUROC %.4f", row.valid_loss, row.valid_auroc);
             else if (original)
                 snprintf(vals, sizeof vals, "  train AUROC %.4f", criterion);
-            dm_log(DM_LOG_INFO, "epoch %d/%d  loss %.4f%s  %.0f seq/s  %.1fs%s", epoch, o->epochs, row.train_loss,
-                   vals, (double)n / row.seconds, row.seconds, better ? "  *" : "");
+            char comm[64] = "";   /* K ranks: the gradient all-reduce's share (waiting for the slowest rank included) */
+            if (dist) snprintf(comm, sizeof comm, "  all-reduce %.2fs (%.0f%%)", t_reduce, 100 * t_reduce / row.seconds);
+            dm_log(DM_LOG_INFO, "epoch %d/%d  loss %.4f%s  %.0f seq/s  %.1fs%s%s", epoch, o->epochs, row.train_loss,
+                   vals, (double)n / row.seconds, row.seconds, comm, better ? "  *" : "");
         }
         if (o->checkpoint) {
             /* MODEL.last's state is complete at every epoch end: weights, Adam, the selection */
@@ -386,10 +550,12 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
             prov->train_seconds = seconds0 + (dm_now() - t_start);
             dm_train_checkpoint c = {.epoch = epoch, .n_batches = n_batches, .best_changed = better,
                                      .stopping = stopping, .params = cur, .state = state, .criterion = criterion};
-            if ((st = o->checkpoint(o->checkpoint_ctx, &c))) goto done;
+            if (rank == 0) st = o->checkpoint(o->checkpoint_ctx, &c);   /* only rank 0 writes */
+            if (dist) st = dm_dist_agree(st);
+            if (st) goto done;
         }
         if (stopping) {
-            why->signal = *o->stop;
+            why->signal = o->stop && *o->stop ? *o->stop : (int)acc[np + X_STOP];
             break;
         }
         if (finished && o->progress)
@@ -416,5 +582,8 @@ done:
     free(cur);
     free(train_labels);
     free(valid_scores);
+    free(acc);
+    free(tmp);
+    free(gathered);
     return st;
 }

@@ -75,6 +75,12 @@ typedef struct dm_train_options {
     dm_train_batch_hook on_batch;   /* optional: called after every batch (NULL: nothing is done or
                                      * copied for it); before `stop` is looked at */
     void *on_batch_ctx;
+    bool alone;                /* train in this process alone even under mpirun (a sweep's rank that
+                                * trains its own data sets); false: data-parallel over the group */
+    int32_t slices;            /* 0 or 1: each batch in one pass; K > 1: in K contiguous slices run in
+                                * turn, their gradients added in slice order, which is bit for bit
+                                * what `mpirun -np K` gives (there each rank runs its slice, and the
+                                * batch is always cut in as many slices as the group has ranks) */
     int32_t nan_epoch, nan_batch;   /* tests only: a NaN is written into the first weight before
                                      * that batch (1-based), to exercise the divergence check */
 } dm_train_options;
@@ -99,6 +105,15 @@ const char *dm_protocol_name(dm_protocol p);
  * named is then the first whose loss is not finite; a NaN gradient goes unseen there when the
  * element-wise clip turns it into ±clip).
  *
+ * Data-parallel (dm_dist_size() = K > 1, host/dist.h): every rank calls this with the same model,
+ * data, options and state. Each batch's rows are cut into K contiguous slices in rank order; rank r
+ * runs forward and backward on slice r (its dropout masks are those rows' masks in the whole batch)
+ * with the loss divided by the whole batch's size, and the gradients are summed over the ranks in
+ * rank order (dm_dist_allreduce_sum_f32), so every rank takes the same Adam step. The divergence
+ * check, a stop request (the first rank that sees one stops them all after the same batch) and the
+ * per-row results at an epoch end (and at a stop) are shared through the same sums; rank 0 alone
+ * validates (the result broadcast) and calls the checkpoint hook, whose status every rank returns.
+ *
  * A stop request (o->stop) ends with _OK, state describing where it stopped, and
  * o->stopped->signal set; `last_params` and the model's weights are then the current ones.
  * Returns _OK, _ARG (no data, a class missing, diverged, a resume state that does not fit), a
@@ -106,6 +121,22 @@ const char *dm_protocol_name(dm_protocol p);
 dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *valid,
                    const dm_train_options *o, dm_provenance *prov, dm_resume_state *state,
                    float *last_params);
+
+/* One training batch's gradients (rows i0..i0+Bk−1 of `d` in its visiting order, the loss divided by
+ * Bk) cut into K contiguous slices (rows ⌊Bk·s/K⌋..⌊Bk·(s+1)/K⌋−1): slices s0..s1−1 run here (all K
+ * in one process, or one per rank: s0 = rank, s1 = rank + 1), each one's gradients added in slice
+ * order to acc (which starts from zero), then acc is summed over the process group (unless o->alone) in rank order
+ * (dm_dist_allreduce_sum_f32) and written to the model's gradient arena. The sum is the same bits for
+ * any split of the slices between ranks. acc: n_params + DM_GRADS_EXTRA floats; its extras are the
+ * batch's rows with a non-finite loss, the stop signal (o->stop, summed) and its loss sum. tmp:
+ * n_params floats; row_loss: Bk floats. Dropout, seed and N policy from `o`, the step for the masks.
+ * t_reduce (may be NULL) accumulates the seconds spent in the all-reduce. device_sum: the backend
+ * joined the group (NCCL) and one slice runs here: its gradients stay in the model's arena and are
+ * summed there (dm_net_group_grads; only the extras go through acc); tmp is then unused. */
+enum { DM_GRADS_BAD, DM_GRADS_STOP, DM_GRADS_LOSS, DM_GRADS_EXTRA };
+dm_status dm_net_batch_grads(dm_net *m, dm_devdata *d, int64_t i0, int32_t Bk, int K, int s0, int s1,
+                             const dm_train_options *o, uint64_t step, bool device_sum, float *acc, float *tmp,
+                             float *row_loss, double *t_reduce);
 
 /* P(bound) of every sequence of `ds` in evaluation mode, in batches of the model's max batch. */
 dm_status dm_net_predict(dm_net *m, const dm_dataset *ds, bool n_quarter, float *scores);

@@ -39,6 +39,11 @@ struct dm_backend_i {
     void (*memset0)(dm_backend *be, void *dst, size_t bytes);
     void (*sync)(dm_backend *be);
     void (*destroy)(dm_backend *be);
+    /* Host memory the backend copies from and to fastest (CUDA: pinned, cudaMallocHost), for buffers
+     * that are uploaded whole, e.g. the streamed chunks (host/prefetch.c); NULL on failure. Optional:
+     * NULL ops mean malloc and free. */
+    void *(*host_alloc)(dm_backend *be, size_t bytes);
+    void (*host_free)(dm_backend *be, void *p);
 
     /* ---- ops: forward / backward pairs, one file per op per backend ---- */
 
@@ -180,6 +185,16 @@ struct dm_backend_i {
                             const float *logprob, int R, int n, float lambda);
     void (*optin_rmsprop)(dm_backend *be, float *z, float *v, const float *grad, const float *x,
                           int64_t n_pos, float lr, float alpha, float eps, bool softmax);
+
+    /* Sums over a process group on device memory (data-parallel training, host/train.c): NCCL in
+     * CUDA builds that have it, NULL elsewhere (then the host sums copies through MPI).
+     * group_id:      the group's id (128 bytes), made by rank 0 and broadcast by the host.
+     * group_join:    joins the group as `rank` of `size` (every rank calls it at once).
+     * allreduce_sum: buf (n floats) = its sum over the group, in place, on the backend's stream;
+     *                every rank gets the same bits (the order of the sum is NCCL's, not rank order). */
+    void (*group_id)(dm_backend *be, void *id128);
+    void (*group_join)(dm_backend *be, const void *id128, int rank, int size);
+    void (*allreduce_sum)(dm_backend *be, float *buf, int64_t n);
 };
 
 struct dm_backend {

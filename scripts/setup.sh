@@ -8,7 +8,8 @@
 # tests/fuzz; python3-numpy, with which tests/test_npy.c checks that numpy reads the .npz files
 # (ZIP64 included); python3-pytest, which runs the Python package's tests (python/tests) with that
 # numpy; htslib (libhts-dev: indexed FASTA genomes, BED regions) and libBigWig (libbigwig-dev: bigWig
-# tracks), and samtools, whose `faidx` the genome tests compare against. A failure to install these
+# tracks), and samtools, whose `faidx` the genome tests compare against; OpenMPI (libopenmpi-dev,
+# openmpi-bin: the MPI build, DM_MPI, and `mpirun`, which tests/test_mpi.c starts on loopback). A failure to install these
 # fails the set-up.
 # Optional: Chromium, for the dashboard's browser tests (they skip without it). Its installation is
 # tried on every run until it succeeds; a failure prints one line and never fails the set-up.
@@ -27,7 +28,8 @@ apt_update() {
 
 need=""
 for pkg in cmake make gcc pkg-config zlib1g-dev libopenblas-dev libcriterion-dev \
-           clang libclang-rt-dev libomp-dev python3-numpy python3-pytest libhts-dev libbigwig-dev samtools; do
+           clang libclang-rt-dev libomp-dev python3-numpy python3-pytest libhts-dev libbigwig-dev samtools \
+           libopenmpi-dev openmpi-bin; do
     have "$pkg" || need="$need $pkg"
 done
 if [ -n "$need" ]; then

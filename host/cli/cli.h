@@ -13,6 +13,7 @@
  *   dashboard.c  dashboard
  *   data.c       simulate
  *   scan.c       scan
+ *   shard.c      --shard I/N and MPI ranks of predict, saliency, temporal (host/shard.h)
  *   sweep.c      sweep (runs `deepmotif train` per job)
  *
  * A command is a row of the table in main.c: its name, a one-line summary, its usage and about text,
@@ -33,6 +34,7 @@
 #include "genome.h"
 #include "meme.h"
 #include "model.h"
+#include "shard.h"
 
 /* ---- options and commands (opts.c, main.c) ---------------------------------------------------- */
 
@@ -108,6 +110,17 @@ void cli_bad_choice(const char *name, const char *value, const char *const *choi
 /* The failure of a library call: its message (dm_last_error) on one line; exit 2 for _ARG, else 1. */
 void cli_fail(dm_status s) __attribute__((noreturn));
 
+/* ---- the process group (dist.c): mpirun -np K ------------------------------------------------- */
+
+/* Joins the group (dm_dist_init; MPI_Finalize at exit); ranks > 0 print nothing from here on. */
+void cli_dist_start(int *argc, char ***argv);
+/* Failures (cli_fail) from here until cli_dist_inputs_ok() are agreed by every rank: each rank
+ * validates its inputs, and one bad rank ends them all with its line (printed by rank 0). */
+void cli_dist_expect_agree(void);
+void cli_dist_inputs_ok(void);
+/* cli_fail in a group of K > 1 (see dist.c). */
+void cli_dist_fail(dm_status s, const char *msg) __attribute__((noreturn));
+
 #define CLI_CHECK(expr)                                                                            \
     do {                                                                                           \
         dm_status check_s_ = (expr);                                                               \
@@ -176,6 +189,9 @@ typedef struct cli_stream {
     dm_regions *regions;  /* --bed: the regions, resized to len and checked; row i of the stream is
                              regions->r[i] (its chrom, start, end, strand, name). NULL for --data */
     dm_genome *genome;    /* --bed: the open genome the chunks are read from */
+    int64_t row0, row1;   /* the rows cli_stream_run hands over: all (0, tot.n) unless sharded */
+    dm_backend *prefetch; /* --data read on a reader thread, a chunk ahead (dm_dataset_scan_prefetch):
+                             set by cli_stream_prefetch; NULL: on the calling thread */
 } cli_stream;
 
 /* --data or --bed (cli_bed_input with "--data"): the first pass of either. A BED input is read,
@@ -184,7 +200,39 @@ typedef struct cli_stream {
 void cli_stream_open(cli_stream *s, const cli_args *a, int32_t len, int batch);
 void cli_stream_scan(cli_stream *s, const char *path, int32_t len, int batch);   /* --data only */
 dm_status cli_stream_run(const cli_stream *s, dm_chunk_fn fn, void *ctx);
-void cli_stream_close(cli_stream *s);   /* frees the regions and closes the genome */
+void cli_stream_close(cli_stream *s);
+/* The computing pass reads the next chunk while the device works on the current one: on for the CUDA
+ * backend (pinned chunk buffers), off for the CPU (whose threads are all busy computing);
+ * DM_STREAM_PREFETCH=1 or 0 forces it either way (tests compare the two). */
+void cli_stream_prefetch(cli_stream *s, dm_backend *be);   /* frees the regions and closes the genome */
+
+/* ---- shards (shard.c): --shard I/N, or rank r of an MPI group of K as shard r+1/K ---------------- */
+
+extern const cli_opt CLI_OPTS_SHARD[];   /* --shard I/N */
+
+typedef struct cli_shard {
+    dm_shard sh;             /* sh.count 0: not sharded, the outputs are written as usual */
+    bool mpi;                /* the shards are the ranks of the MPI group */
+    dm_shard_output outs[8]; /* the run's outputs, for the assembly */
+    int n_outs;
+} cli_shard;
+
+/* --shard (a bad spec: one line, exit 2) or the MPI rank; the run's key. */
+void cli_shard_init(cli_shard *c, const cli_args *a);
+/* The shard's rows of the stream's tot.n (whole batches of `batch`) into s->row0, row1. */
+void cli_shard_rows(cli_shard *c, cli_stream *s, int batch);
+/* A sharded output must be a regular file (or absent): exit 2 otherwise. */
+void cli_shard_check_out(const cli_shard *c, const char *path);
+void cli_shard_add(cli_shard *c, const char *path, dm_shard_kind kind, int ndim, const int64_t *shape);
+/* A text output: this shard's part, or the file itself when not sharded. */
+dm_status cli_shard_text_open(const cli_shard *c, dm_outfile *o, const char *path);
+/* Whether this process writes the text outputs' header lines (not sharded, or shard 1). */
+bool cli_shard_header(const cli_shard *c);
+/* This shard failed (its own parts already aborted): under MPI every rank ends with the error. */
+void cli_shard_fail(cli_shard *c, dm_status st) __attribute__((noreturn));
+/* This shard's parts are written: the set is assembled when complete (shard.h). Returns whether this
+ * process reports the outputs as written. */
+bool cli_shard_finish(cli_shard *c);
 
 /* Outputs are checked before anything is computed: exit 1 unless each can be written. */
 void cli_check_out(const char *path);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dist.h"
 #include "netio.h"
 
 /* ---- notices ----------------------------------------------------------------------------------- */
@@ -189,6 +190,7 @@ void cli_stream_scan(cli_stream *s, const char *path, int32_t len, int batch) {
     bool lab = true;
     CLI_CHECK(dm_dataset_scan(path, DM_FORMAT_AUTO, len, s->chunk, chunk_labels, &lab, &s->tot));
     s->labelled = lab && s->tot.n > 0;
+    s->row1 = s->tot.n;
     cli_note_padding(&s->tot, path, len);
 }
 
@@ -209,6 +211,7 @@ void cli_stream_open(cli_stream *s, const cli_args *a, int32_t len, int batch) {
     s->tot.n = s->regions->n;
     s->tot.len = len;
     s->tot.format = lab ? DM_FORMAT_LABELLED_FASTA : DM_FORMAT_FASTA;
+    s->row1 = s->tot.n;
 }
 
 void cli_stream_close(cli_stream *s) {
@@ -219,15 +222,27 @@ void cli_stream_close(cli_stream *s) {
     s->genome = NULL;
 }
 
+void cli_stream_prefetch(cli_stream *s, dm_backend *be) {
+    const char *env = getenv("DM_STREAM_PREFETCH");
+    bool on = env && *env ? strcmp(env, "0") != 0 : be->device[0] != 0;   /* device[]: a CUDA backend */
+    s->prefetch = on ? be : NULL;
+}
+
+/* The scan of the computing pass: on a reader thread a chunk ahead, or on this one. */
+static dm_status stream_scan(const cli_stream *s, dm_chunk_fn fn, void *ctx, dm_dataset *tot) {
+    if (s->prefetch) return dm_dataset_scan_prefetch(s->path, DM_FORMAT_AUTO, s->len, s->chunk, fn, ctx, tot, s->prefetch);
+    return dm_dataset_scan(s->path, DM_FORMAT_AUTO, s->len, s->chunk, fn, ctx, tot);
+}
+
 /* --bed: the regions' sequences read from the genome a chunk at a time (fixed memory). */
 static dm_status stream_regions(const cli_stream *s, dm_chunk_fn fn, void *ctx) {
     dm_regions *view = malloc(sizeof *view);
     if (!view) return dm_error(DM_STATUS_NOMEM, "out of memory");
     *view = *s->regions;
     dm_status st = DM_STATUS_OK;
-    for (int64_t row0 = 0; row0 < s->regions->n && !st; row0 += s->chunk) {
+    for (int64_t row0 = s->row0; row0 < s->row1 && !st; row0 += s->chunk) {
         view->r = s->regions->r + row0;
-        view->n = s->regions->n - row0 < s->chunk ? s->regions->n - row0 : s->chunk;
+        view->n = s->row1 - row0 < s->chunk ? s->row1 - row0 : s->chunk;
         dm_dataset ds;
         st = dm_regions_dataset(view, s->genome, s->len, &ds);
         if (!st) st = fn(ctx, &ds, row0);
@@ -237,11 +252,48 @@ static dm_status stream_regions(const cli_stream *s, dm_chunk_fn fn, void *ctx) 
     return st;
 }
 
+/* A shard's rows of the file: chunks cut to [row0, row1) (their starts stay multiples of the batch, so
+ * the batches are a whole-file run's); the scan stops past row1. */
+typedef struct range_ctx {
+    const cli_stream *s;
+    dm_chunk_fn fn;
+    void *ctx;
+    bool stopped;
+} range_ctx;
+
+static dm_status range_chunk(void *ctx, const dm_dataset *chunk, int64_t row0) {
+    range_ctx *r = ctx;
+    int64_t a = r->s->row0 > row0 ? r->s->row0 : row0;
+    int64_t b = r->s->row1 < row0 + chunk->n ? r->s->row1 : row0 + chunk->n;
+    if (a < b) {
+        dm_dataset v = *chunk;   /* a view of rows a..b of the chunk */
+        int64_t k = a - row0;
+        v.n = b - a;
+        v.seq = chunk->seq + (size_t)k * chunk->len;
+        v.seq_len = chunk->seq_len ? chunk->seq_len + k : NULL;
+        v.label = chunk->label ? chunk->label + k : NULL;
+        v.group = chunk->group ? chunk->group + k : NULL;
+        v.id = chunk->id ? chunk->id + k : NULL;
+        DM_TRY(r->fn(r->ctx, &v, a));
+    }
+    if (row0 + chunk->n >= r->s->row1) {
+        r->stopped = true;
+        return DM_STATUS_CANCELLED;   /* the rest of the file belongs to later shards */
+    }
+    return DM_STATUS_OK;
+}
+
 /* The second pass must see the rows the first one counted. */
 dm_status cli_stream_run(const cli_stream *s, dm_chunk_fn fn, void *ctx) {
     if (s->regions) return stream_regions(s, fn, ctx);
     dm_dataset tot;
-    DM_TRY(dm_dataset_scan(s->path, DM_FORMAT_AUTO, s->len, s->chunk, fn, ctx, &tot));
+    if (s->row0 != 0 || s->row1 != s->tot.n) {
+        range_ctx r = {.s = s, .fn = fn, .ctx = ctx};
+        if (s->row0 >= s->row1) return DM_STATUS_OK;   /* a shard without rows */
+        dm_status st = stream_scan(s, range_chunk, &r, &tot);
+        return r.stopped && st == DM_STATUS_CANCELLED ? DM_STATUS_OK : st;
+    }
+    DM_TRY(stream_scan(s, fn, ctx, &tot));
     if (tot.n != s->tot.n)
         return dm_error(DM_STATUS_IO, "%s: changed while being read (%lld sequences, then %lld)", s->path,
                         (long long)s->tot.n, (long long)tot.n);
@@ -256,7 +308,14 @@ dm_backend *cli_backend(const cli_args *a) {
     bool cudnn = cli_flag(a, "--cudnn");
     if (strcmp(dev, "cpu")) {
         dm_backend *be;
-        dm_status s = dm_backend_cuda_create(&be, 0);
+        /* under mpirun, one GPU per rank of a machine: its local rank's (the emulator has one device,
+         * shared) */
+#ifdef DM_CUDA_EMU
+        int device = 0;
+#else
+        int device = dm_dist_local_rank();
+#endif
+        dm_status s = dm_backend_cuda_create(&be, device);
         if (s == DM_STATUS_OK && cudnn && (s = dm_backend_cuda_cudnn(be)) != DM_STATUS_OK) cli_fail(s);
         if (s == DM_STATUS_OK) return be;
         if (!strcmp(dev, "cuda")) cli_fail(s);

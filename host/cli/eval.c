@@ -53,6 +53,7 @@ int cli_eval(cli_args *a) {
      * all rows are kept, 5 bytes per sequence */
     cli_stream s;
     cli_stream_open(&s, a, dm_net_hparams(m)->len, 256);
+    cli_stream_prefetch(&s, be);
     const char *path = s.path;
     int64_t n = s.tot.n;
     if (!s.labelled) cli_fail(dm_error(DM_STATUS_FORMAT, "%s: eval needs labelled data (use predict)", path));
@@ -109,25 +110,34 @@ static dm_status predict_chunk(void *ctx, const dm_dataset *ds, int64_t row0) {
 int cli_predict(cli_args *a) {
     const char *out = cli_required(a, "--out");
     bool quarter = cli_n_quarter(a);
+    cli_shard sh;
+    cli_shard_init(&sh, a);
+    cli_shard_check_out(&sh, out);
     cli_check_out(out);
     dm_backend *be = cli_backend(a);
     dm_net *m = cli_load_model(cli_required(a, "--model"), be, 256);
     cli_stream s;
     cli_stream_open(&s, a, dm_net_hparams(m)->len, 256);
+    cli_stream_prefetch(&s, be);
+    cli_shard_rows(&sh, &s, 256);
     cli_notice_flush();
     predict_ctx c = {.m = m, .quarter = quarter, .labelled = s.labelled, .regions = s.regions,
                      .scores = cli_alloc(sizeof(float) * (size_t)s.chunk)};
-    CLI_CHECK(dm_outfile_open(&c.f, out));
+    cli_shard_add(&sh, out, DM_SHARD_TEXT, 0, NULL);
+    dm_status st = cli_shard_text_open(&sh, &c.f, out);
+    if (st) cli_shard_fail(&sh, st);
     /* --bed: the coordinates of the window scored (the region resized to the model's length) */
-    fprintf(c.f.f, "%s%s\n", s.regions ? "chrom\tstart\tend\tstrand\tname" : "id",
-            s.labelled ? "\tlabel\tscore" : "\tscore");
-    dm_status st = cli_stream_run(&s, predict_chunk, &c);
+    if (cli_shard_header(&sh))
+        fprintf(c.f.f, "%s%s\n", s.regions ? "chrom\tstart\tend\tstrand\tname" : "id",
+                s.labelled ? "\tlabel\tscore" : "\tscore");
+    st = cli_stream_run(&s, predict_chunk, &c);
+    if (!st) st = dm_outfile_commit(&c.f);
     if (st) {
         dm_outfile_abort(&c.f);
-        cli_fail(st);
+        cli_shard_fail(&sh, st);
     }
-    CLI_CHECK(dm_outfile_commit(&c.f));
-    fprintf(stderr, "%s: wrote %lld scores to %s\n", cli_prog, (long long)s.tot.n, out);
+    if (!sh.sh.count) fprintf(stderr, "%s: wrote %lld scores to %s\n", cli_prog, (long long)s.tot.n, out);
+    else if (cli_shard_finish(&sh)) fprintf(stderr, "%s: wrote %lld scores to %s\n", cli_prog, (long long)s.tot.n, out);
     free(c.scores);
     cli_stream_close(&s);
     dm_net_free(m);

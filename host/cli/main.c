@@ -25,11 +25,11 @@ const cli_cmd cli_commands[] = {
     {"predict", "P(bound) for every sequence, as TSV",
      "deepmotif predict --model MODEL (--data FILE | --bed REGIONS.bed --genome GENOME.fa) --out FILE.tsv",
      "Writes P(bound) for every sequence, in input order.",
-     BLOCKS(cli_predict_opts, CLI_OPTS_BED, CLI_OPTS_NPOLICY, CLI_OPTS_DEVICE), cli_predict},
+     BLOCKS(cli_predict_opts, CLI_OPTS_BED, CLI_OPTS_NPOLICY, CLI_OPTS_DEVICE, CLI_OPTS_SHARD), cli_predict},
     {"saliency", "attribution maps: gradients, integrated gradients, mutagenesis (.npy, .npz, TSV)",
      "deepmotif saliency --model MODEL (--data FILE | --bed REGIONS.bed --genome GENOME.fa) --out PREFIX [options]",
      "Input-gradient saliency maps of a trained model, streamed in fixed-memory batches.",
-     BLOCKS(cli_saliency_opts, CLI_OPTS_BED, CLI_OPTS_NPOLICY, CLI_OPTS_DEVICE), cli_saliency},
+     BLOCKS(cli_saliency_opts, CLI_OPTS_BED, CLI_OPTS_NPOLICY, CLI_OPTS_DEVICE, CLI_OPTS_SHARD), cli_saliency},
     {"scan", "P(bound) along genomes or long sequences: a bigWig/bedGraph track and a BED of peaks",
      "deepmotif scan --model MODEL (--genome GENOME.fa [--bed REGIONS.bed] | --data FILE.fa) --out PREFIX [options]",
      "Scores every window of the model's length at stride S (--stride) along a genome's regions (--bed),\n"
@@ -44,7 +44,7 @@ const cli_cmd cli_commands[] = {
      "deepmotif temporal --model MODEL (--data FILE | --bed REGIONS.bed --genome GENOME.fa) --out PREFIX",
      "Temporal output scores of a recurrent model: at every position i, P(bound) of the whole model\n"
      "on positions 1..i (forward) and i..L (backward).",
-     BLOCKS(cli_temporal_opts, CLI_OPTS_BED, CLI_OPTS_NPOLICY, CLI_OPTS_DEVICE), cli_temporal},
+     BLOCKS(cli_temporal_opts, CLI_OPTS_BED, CLI_OPTS_NPOLICY, CLI_OPTS_DEVICE, CLI_OPTS_SHARD), cli_temporal},
     {"optimize", "class optimisation: the ideal bound input as a PPM (MEME)",
      "deepmotif optimize --model MODEL --out PREFIX [options]",
      "Class optimisation: the input that maximises log P(bound) - lambda |X|^2, by RMSprop on the\n"
@@ -139,6 +139,7 @@ static void cli_progress(void *ctx, const char *what, int64_t done, int64_t tota
 }
 
 int main(int argc, char **argv) {
+    cli_dist_start(&argc, &argv);   /* under mpirun: the process group; only rank 0 prints */
     dm_set_log(cli_log, isatty(fileno(stderr)) ? cli_progress : NULL, NULL);
     if (argc < 2) {
         print_usage(stderr);

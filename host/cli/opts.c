@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dist.h"
 
 const char *cli_prog = "deepmotif";
 
@@ -62,6 +63,7 @@ void cli_bad_choice(const char *name, const char *value, const char *const *choi
 
 void cli_fail(dm_status s) {
     const char *msg = dm_last_error();
+    if (dm_dist_size() > 1) cli_dist_fail(s, msg[0] ? msg : dm_status_str(s));
     fprintf(stderr, "%s: %s\n", cli_prog, msg[0] ? msg : dm_status_str(s));
     exit(s == DM_STATUS_ARG ? 2 : 1);
 }

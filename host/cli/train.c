@@ -9,6 +9,7 @@
 
 #include "arch.h"
 #include "cli.h"
+#include "dist.h"
 #include "train.h"
 
 const cli_opt cli_train_opts[] = {
@@ -87,8 +88,11 @@ static dm_arch arch_opt(const char *v) {
  * exits 128 + the signal); a second one of either ends the process at once, as the default
  * disposition would. */
 static volatile sig_atomic_t g_stop_signal;
+static sig_atomic_t g_in_group;   /* under mpirun: a SIGTERM may come twice (from mpirun and from a
+                                   * scheduler that signals every process); only SIGINT repeats count */
 
 static void on_stop_signal(int sig) {
+    if (g_stop_signal && g_in_group && sig == SIGTERM) return;
     if (g_stop_signal) {
         signal(sig, SIG_DFL);   /* async-signal-safe; `sig` is blocked here and fires on return */
         raise(sig);
@@ -98,6 +102,7 @@ static void on_stop_signal(int sig) {
 }
 
 static void catch_stop_signals(void) {
+    g_in_group = dm_dist_size() > 1;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
@@ -173,7 +178,8 @@ static void shell_word(char *buf, size_t cap, const char *a) {
 
 /* The command that continues this run: its own arguments with --resume MODEL.last. */
 static void resume_command(char *buf, size_t cap, int argc, char **argv, const char *last) {
-    snprintf(buf, cap, "deepmotif train");
+    if (dm_dist_size() > 1) snprintf(buf, cap, "mpirun -np %d deepmotif train", dm_dist_size());
+    else snprintf(buf, cap, "deepmotif train");
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--resume")) {
             i++;
@@ -188,6 +194,9 @@ static void resume_command(char *buf, size_t cap, int argc, char **argv, const c
 }
 
 int cli_train(cli_args *a) {
+    /* mpirun -np K: every rank reads and checks its inputs; a failure on any rank ends them all with
+     * its line (cli_dist_inputs_ok below), before the first collective of training */
+    cli_dist_expect_agree();
     const char *resume = cli_opt_str(a, "--resume");
     dm_arch arch = DM_ARCH_CNN;
     if (cli_opt_str(a, "--arch")) arch = arch_opt(cli_opt_str(a, "--arch"));
@@ -204,7 +213,10 @@ int cli_train(cli_args *a) {
     o.lr = (float)cli_num(a, "--lr", o.lr, 1e-8, 10);
     o.patience = (int32_t)cli_int(a, "--patience", o.patience, 0, 1000);
     o.seed = cli_seed(a);
-    o.progress = !cli_opt_str(a, "--quiet");
+    o.progress = !cli_opt_str(a, "--quiet") && dm_dist_rank() == 0;
+    /* DM_TRAIN_SLICES=K: each batch in K slices in turn, bit for bit what mpirun -np K computes */
+    const char *slices = getenv("DM_TRAIN_SLICES");
+    if (slices) o.slices = (int32_t)strtol(slices, NULL, 10);
     o.n_quarter = cli_n_quarter(a);
     double valid_frac = cli_num(a, "--valid-frac", protocol == DM_PROTOCOL_ORIGINAL ? 0.0 : 0.1, 0, 0.9);
     const char *neg = negatives_opt(a, bed);
@@ -245,7 +257,7 @@ int cli_train(cli_args *a) {
     }
 
     /* fail now, not after hours of training, when the outputs cannot be written */
-    cli_check_outs(out, (const char *const[]){"", ".last", NULL});
+    if (dm_dist_rank() == 0) cli_check_outs(out, (const char *const[]){"", ".last", NULL});   /* the writer */
 
     /* data: training file (+ shuffled negatives), validation split, optional test file */
     /* Memory: the rows as read (R bytes each: codes, length, label, group, id) are held twice while
@@ -316,8 +328,13 @@ int cli_train(cli_args *a) {
     prov.valid_frac = (float)valid_frac;
     snprintf(prov.version, sizeof prov.version, "%s", dm_version());
     cli_describe_backend(be, prov.device, sizeof prov.device);
+    if (dm_dist_size() > 1) {
+        size_t k = strlen(prov.device);
+        snprintf(prov.device + k, sizeof prov.device - k, " x %d MPI ranks", dm_dist_size());
+    }
     catch_stop_signals();   /* from here a signal is honoured after the next batch (before the header
                              * line, so a caller that waits for it knows) */
+    cli_dist_inputs_ok();   /* every rank has its data, model, backend and signal handlers */
     if (o.progress)
         fprintf(stderr, "deepmotif train: %s, %lld trained parameters; %lld training, %lld validation sequences; "
                 "%s protocol, batch %d, %s\n", dm_arch_name(hp.arch), (long long)dm_net_n_trainable(m),
@@ -384,6 +401,18 @@ int cli_train(cli_args *a) {
                 sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal", where, out, sel, files.last, cmd);
         free(last);
         exit(128 + sig);
+    }
+
+    if (dm_dist_rank() > 0) {   /* rank 0 scores the test set and writes the files */
+        free(last);
+        free(params);
+        dm_resume_state_free(&state);
+        dm_net_free(m);
+        dm_backend_free(be);
+        dm_dataset_free(&tr);
+        dm_dataset_free(&va);
+        dm_dataset_free(&te);
+        return 0;
     }
 
     /* the test set is scored once, with the selected weights */

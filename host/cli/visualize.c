@@ -87,6 +87,7 @@ static void vis_open(vis_run *r, const cli_args *a, int batch, const char *const
 /* --data or --bed: with --bed, r->s.regions holds the coordinates of every row (row i = region i). */
 static void vis_scan(vis_run *r, const cli_args *a) {
     cli_stream_open(&r->s, a, dm_net_hparams(r->m)->len, r->batch);
+    cli_stream_prefetch(&r->s, r->be);
 }
 
 static void vis_close(vis_run *r) {
@@ -116,10 +117,25 @@ int cli_saliency(cli_args *a) {
     int batch = (int)cli_int(a, "--batch", 256, 1, 1 << 16);
     bool bed = cli_flag(a, "--bed"), track = cli_flag(a, "--track");
     if (track && !bed) cli_usage_error("--track needs --bed REGIONS.bed (the coordinates of the rows)");
+    cli_shard sh;
+    cli_shard_init(&sh, a);
+    if (track && sh.sh.count)
+        cli_fail(dm_error(DM_STATUS_ARG, "--track needs every row in one process: run it without --shard or mpirun"));
+    static const char *const sfx[] = {".npy", ".onehot.npy", ".npz", ".onehot.npz", ".tsv", ".regions.bed"};
+    char path[CLI_PATH_MAX];
+    for (int k = 0; k < 5 + bed; k++) cli_shard_check_out(&sh, cli_path(path, prefix, sfx[k]));
     vis_run r;
     vis_open(&r, a, batch, (const char *const[]){".npy", ".onehot.npy", ".npz", ".onehot.npz", ".tsv",
                                                  bed ? ".regions.bed" : NULL, track ? ".track.bw" : NULL, NULL});
     vis_scan(&r, a);
+    cli_shard_rows(&sh, &r.s, batch);
+    if (sh.sh.count) {   /* the set's outputs, as dm_saliency_open names and shapes them */
+        int L = r.s.len;
+        int64_t shape[3] = {r.s.tot.n, so.nlc ? L : 4, so.nlc ? 4 : L};
+        for (int k = 0; k < 4; k++) cli_shard_add(&sh, cli_path(path, prefix, sfx[k]), k < 2 ? DM_SHARD_NPY : DM_SHARD_NPZ, 3, shape);
+        for (int k = 4; k < 5 + bed; k++) cli_shard_add(&sh, cli_path(path, prefix, sfx[k]), DM_SHARD_TEXT, 0, NULL);
+        so.shard = &sh.sh;
+    }
     if ((so.target == DM_TARGET_LABEL || so.method == DM_SAL_ORIGINAL) && !r.s.labelled)
         cli_fail(dm_error(DM_STATUS_FORMAT, "%s: saliency target 'label' and method 'original' need labelled data",
                           r.s.path));
@@ -131,10 +147,12 @@ int cli_saliency(cli_args *a) {
     if (!st) st = cli_stream_run(&r.s, saliency_chunk, out);
     if (st) {
         dm_saliency_abort(out);
-        cli_fail(st);
+        cli_shard_fail(&sh, st);
     }
-    CLI_CHECK(dm_saliency_commit(out));
-    fprintf(stderr, "%s: %lld sequences in %.1f s; wrote %s.{npy,onehot.npy,npz,onehot.npz,tsv%s}\n", cli_prog,
+    st = dm_saliency_commit(out);
+    if (st) cli_shard_fail(&sh, st);
+    if (!sh.sh.count || cli_shard_finish(&sh))
+        fprintf(stderr, "%s: %lld sequences in %.1f s; wrote %s.{npy,onehot.npy,npz,onehot.npz,tsv%s}\n", cli_prog,
             (long long)r.s.tot.n, dm_now() - t0, prefix, track ? ",regions.bed,track.bw" : bed ? ",regions.bed" : "");
     vis_close(&r);
     return 0;
@@ -180,6 +198,11 @@ int cli_temporal(cli_args *a) {
     const char *prefix = cli_required(a, "--out");
     int batch = (int)cli_int(a, "--batch", 64, 1, 1 << 16);
     bool quarter = cli_n_quarter(a);
+    cli_shard sh;
+    cli_shard_init(&sh, a);
+    char npy[CLI_PATH_MAX], tsvp[CLI_PATH_MAX];
+    cli_shard_check_out(&sh, cli_path(npy, prefix, ".npy"));
+    cli_shard_check_out(&sh, cli_path(tsvp, prefix, ".tsv"));
     vis_run r;
     vis_open(&r, a, batch, (const char *const[]){".npy", ".tsv", NULL});
     if (!dm_net_temporal_stride(r.m)) {
@@ -189,19 +212,26 @@ int cli_temporal(cli_args *a) {
                           dm_arch_name(dm_net_hparams(r.m)->arch), with));
     }
     vis_scan(&r, a);
+    cli_shard_rows(&sh, &r.s, batch);
     cli_notice_flush();
     int32_t L = r.s.len;
     temporal_ctx c = {.m = r.m, .batch = batch, .quarter = quarter, .regions = r.s.regions};
     c.x = cli_alloc(sizeof(float) * 4 * (size_t)batch * L), c.f = cli_alloc(sizeof(float) * (size_t)batch * L);
     c.b = cli_alloc(sizeof(float) * (size_t)batch * L), c.fb = cli_alloc(sizeof(float) * 2 * (size_t)batch * L);
-    char npy[CLI_PATH_MAX], tsvp[CLI_PATH_MAX];
-    cli_path(npy, prefix, ".npy");
-    cli_path(tsvp, prefix, ".tsv");
     int64_t shape[3] = {r.s.tot.n, L, 2};
-    CLI_CHECK(dm_npy_open(&c.w, npy, 3, shape));
-    dm_status st = dm_outfile_open(&c.tsv, tsvp);
-    if (st) { dm_npy_abort(&c.w); cli_fail(st); }
-    fprintf(c.tsv.f, "%s\tforward\tbackward\n", r.s.regions ? "chrom\tstart\tend\tstrand\tname" : "id");
+    dm_status st;
+    if (sh.sh.count) {
+        cli_shard_add(&sh, npy, DM_SHARD_NPY, 3, shape);
+        cli_shard_add(&sh, tsvp, DM_SHARD_TEXT, 0, NULL);
+        st = dm_npy_open_shard(&c.w, npy, NULL, 3, shape, &sh.sh);
+    } else {
+        st = dm_npy_open(&c.w, npy, 3, shape);
+    }
+    if (st) cli_shard_fail(&sh, st);
+    st = cli_shard_text_open(&sh, &c.tsv, tsvp);
+    if (st) { dm_npy_abort(&c.w); cli_shard_fail(&sh, st); }
+    if (cli_shard_header(&sh))
+        fprintf(c.tsv.f, "%s\tforward\tbackward\n", r.s.regions ? "chrom\tstart\tend\tstrand\tname" : "id");
     double t0 = dm_now();
     st = cli_stream_run(&r.s, temporal_chunk, &c);
     bool npy_done = false;
@@ -210,10 +240,11 @@ int cli_temporal(cli_args *a) {
     if (st) {
         dm_npy_abort(&c.w);
         dm_outfile_abort(&c.tsv);
-        if (npy_done && !c.w.out.direct) remove(npy);   /* the pair goes together; a device stays */
-        cli_fail(st);
+        if (npy_done && !c.w.out.direct && !sh.sh.count) remove(npy);   /* the pair goes together; a device stays */
+        cli_shard_fail(&sh, st);
     }
-    fprintf(stderr, "%s: %lld sequences in %.1f s; wrote %s and %s\n", cli_prog, (long long)r.s.tot.n,
+    if (!sh.sh.count || cli_shard_finish(&sh))
+        fprintf(stderr, "%s: %lld sequences in %.1f s; wrote %s and %s\n", cli_prog, (long long)r.s.tot.n,
             dm_now() - t0, npy, tsvp);
     free(c.x); free(c.f); free(c.b); free(c.fb);
     vis_close(&r);

@@ -67,6 +67,21 @@ static void *cuda_alloc(dm_backend *be, size_t bytes) {
     return p;
 }
 
+static void *cuda_host_alloc(dm_backend *be, size_t bytes) {
+    (void)be;
+    void *p = NULL;
+    if (cudaMallocHost(&p, bytes ? bytes : 1) != cudaSuccess) {
+        cudaGetLastError();   /* reported by the NULL, not as sticky */
+        return NULL;
+    }
+    return p;
+}
+
+static void cuda_host_free(dm_backend *be, void *p) {
+    cudaStreamSynchronize(dm_cuda_stream(be));   /* no copy may still read it */
+    cudaFreeHost(p);
+}
+
 static void cuda_free(dm_backend *be, void *p) {
     cudaStreamSynchronize(dm_cuda_stream(be));   /* no kernel may still use it */
     cudaFree(p);
@@ -99,6 +114,9 @@ static void cuda_destroy(dm_backend *be) {
 #ifdef DM_USE_CUDNN
     dm_cudnn_free(be);
 #endif
+#ifdef DM_USE_NCCL
+    dm_cuda_group_free(be);
+#endif
     for (int s = 0; s < DM_CUDA_SCRATCH_N; s++)
         if (ctx->scratch[s]) cudaFree(ctx->scratch[s]);
     if (ctx->colsum_count) cudaFree(ctx->colsum_count);
@@ -110,6 +128,7 @@ static void cuda_destroy(dm_backend *be) {
 static const struct dm_backend_i dm_cuda_table = {
     .alloc = cuda_alloc, .free = cuda_free, .upload = cuda_upload, .download = cuda_download,
     .copy = cuda_copy, .memset0 = cuda_memset0, .sync = cuda_sync, .destroy = cuda_destroy,
+    .host_alloc = cuda_host_alloc, .host_free = cuda_host_free,
     .onehot = dm_cuda_onehot, .gather = dm_cuda_gather,
     .conv1d_fwd = dm_cuda_conv1d_fwd, .conv1d_bwd = dm_cuda_conv1d_bwd,
     .relu_fwd = dm_cuda_relu_fwd, .relu_bwd = dm_cuda_relu_bwd,
@@ -122,6 +141,9 @@ static const struct dm_backend_i dm_cuda_table = {
     .logsoftmax_fwd = dm_cuda_logsoftmax_fwd, .logsoftmax_bwd = dm_cuda_logsoftmax_bwd,
     .nll = dm_cuda_nll, .adam = dm_cuda_adam, .head_fwd = dm_cuda_head_fwd, .head_bwd = dm_cuda_head_bwd,
     .conv1d_relu_fwd = dm_cuda_conv1d_relu_fwd,
+#ifdef DM_USE_NCCL
+    .group_id = dm_cuda_group_id, .group_join = dm_cuda_group_join, .allreduce_sum = dm_cuda_allreduce_sum,
+#endif
     .optin_project = dm_cuda_optin_project, .optin_objective = dm_cuda_optin_objective,
     .optin_rmsprop = dm_cuda_optin_rmsprop, .lerp = dm_cuda_lerp, .axpy = dm_cuda_axpy,
     .ism_variants = dm_cuda_ism_variants, .ism_collect = dm_cuda_ism_collect, .ism_reduce = dm_cuda_ism_reduce,

@@ -42,6 +42,7 @@ typedef struct dm_cuda_ctx {
     void *cudnn;              /* cudnn.c's state once attached, else NULL */
     unsigned *colsum_count;   /* reduce.cu's per-column-group counters (zero between launches), or NULL */
     bool lstm_step;           /* DM_CUDA_LSTM=step: lstm.cu's per-step path instead of the persistent one */
+    void *nccl;               /* nccl.c's communicator once a group was joined, else NULL */
 } dm_cuda_ctx;
 
 static inline cudaStream_t dm_cuda_stream(dm_backend *be) { return ((dm_cuda_ctx *)be->ctx)->stream; }
@@ -59,6 +60,12 @@ void dm_cuda_check(dm_backend *be, cudaError_t err, const char *what);
  * swapped, Cᵀ = op(B)ᵀ · op(A)ᵀ (STYLE.md rule 7). */
 void dm_cuda_gemm_rowmajor(dm_backend *be, bool trans_a, bool trans_b, int M, int N, int K, float alpha,
                            const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
+
+/* The process group's sums over NCCL (nccl.c, builds with NCCL and MPI): backend.h's group ops. */
+void dm_cuda_group_id(dm_backend *be, void *id128);
+void dm_cuda_group_join(dm_backend *be, const void *id128, int rank, int size);
+void dm_cuda_allreduce_sum(dm_backend *be, float *buf, int64_t n);
+void dm_cuda_group_free(dm_backend *be);
 
 /* Releases cudnn.c's state (builds with cuDNN). */
 void dm_cudnn_free(dm_backend *be);
