@@ -26,6 +26,8 @@
 #   EPOCHS   train's default (50, early stopping)     THREADS, JOBS  passed to sweep (--threads, --jobs)
 #   TRAIN_OPTS  more train options for every sweep (e.g. "--rc both"); they enter sweep's checksums
 #   GKM_PY   python with gkmsvm-lite (/work/venv-gkm/bin/python; pip install -r bench/peers/requirements-gkmsvm.txt)
+#   GKM_SIZES    the sizes the gkm-SVM runs at (SIZES; its kernel matrix grows as n², so `all` is its
+#                costliest cell: e.g. GKM_SIZES=500,2000,10000 leaves `all` to deepmotif alone)
 #   GKM_THREADS  NUMBA_NUM_THREADS of the gkm-SVM (THREADS, else all cores)
 #   WORK     build/learning_curve                     OUT    bench/results/learning_curve
 set -euo pipefail
@@ -38,6 +40,7 @@ peers=${PEERS-gkmsvm}
 work=${WORK:-build/learning_curve}
 out=${OUT:-bench/results/learning_curve}
 gkm_py=${GKM_PY:-/work/venv-gkm/bin/python}
+gkm_sizes=${GKM_SIZES:-$sizes}
 here=$(cd "$(dirname "$0")" && pwd)
 [ -x "$bin" ] || { echo "learning_curve: $bin not built (run make)" >&2; exit 1; }
 [ -d "$data" ] || { echo "learning_curve: no data directory $data" >&2; exit 1; }
@@ -106,7 +109,7 @@ sys.stdout.write("\n".join([lines[0]] + [lines[i] for i in keep]) + "\n")' "$see
             exit 1
         fi
         echo "learning_curve: n$size seed $seed: deepmotif $(( $(date +%s) - s0 )) s" >&2
-        if [ -n "$peers" ]; then
+        if [ -n "$peers" ] && [[ ",$gkm_sizes," == *",$size,"* ]]; then
             mkdir -p "$work/gkm/n$size.s$seed"
             for ac in "$dir"/*_AC.seq.gz; do
                 name=$(basename "$ac" _AC.seq.gz)
@@ -124,7 +127,7 @@ t_end=$(date +%s)
 
 # Tables: OUT.tsv and OUT.md (stdlib Python).
 python3 - "$work" "$out" "$sizes" "$seeds" "$archs" "${peers:+gkmsvm}" "$((t_end - t_start))" "${TRAIN_OPTS:-}" "${EPOCHS:-}" \
-    "$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
+    "$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown); binary $bin ($("$bin" --version 2>/dev/null | head -n1 || echo "no --version"))" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
     $(for n in "${names[@]}"; do echo "$n=${npos[$n]}"; done) <<'EOF'
 import csv, os, statistics, sys
 work, out, sizes, seeds, archs, peer, secs, topts, epochs, commit, cpu = sys.argv[1:12]

@@ -69,7 +69,7 @@ done
 t_end=$(date +%s)
 
 python3 - "$work" "$out" "$modes" "$seeds" "$archs" "$((t_end - t_start))" "${EPOCHS:-}" "${TFS:-}" \
-    "$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" <<'EOF'
+    "$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown); binary $bin ($("$bin" --version 2>/dev/null | head -n1 || echo "no --version"))" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" <<'EOF'
 import csv, os, statistics, sys
 work, out, modes, seeds, archs, secs, epochs, tfs, commit, cpu = sys.argv[1:11]
 modes, seeds, archs = modes.split(","), seeds.split(","), archs.split(",")
