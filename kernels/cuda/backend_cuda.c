@@ -147,6 +147,7 @@ static const struct dm_backend_i dm_cuda_table = {
     .optin_project = dm_cuda_optin_project, .optin_objective = dm_cuda_optin_objective,
     .optin_rmsprop = dm_cuda_optin_rmsprop, .lerp = dm_cuda_lerp, .axpy = dm_cuda_axpy,
     .ism_variants = dm_cuda_ism_variants, .ism_collect = dm_cuda_ism_collect, .ism_reduce = dm_cuda_ism_reduce,
+    .ism_window = dm_cuda_ism_window,
 };
 
 bool dm_backend_cuda_built(void) { return true; }
