@@ -55,7 +55,7 @@ dm_status dm_backend_open(const char *spec, int threads, dm_backend **out) {
         if (!be) return dm_error(DM_STATUS_NOMEM, "cannot create the CPU backend");
     }
     if (be->device[0]) snprintf(be->label, sizeof be->label, "%s", be->device);
-    else snprintf(be->label, sizeof be->label, "cpu: %.150s, %d threads", dm_cpu_name(), be->n_threads);
+    else if (!be->label[0]) snprintf(be->label, sizeof be->label, "cpu: %.150s, %d threads", dm_cpu_name(), be->n_threads);
     *out = be;
     return DM_STATUS_OK;
 }
