@@ -6,6 +6,9 @@
  *     trajectory, the final P(pos)) equal a run with DM_CUDA_GRAPHS=off bit for bit, every
  *     architecture, plain and softmax; on the emulator the counters show one graph launch per
  *     replayed step.
+ *   - Resident saliency (gradient methods and IG, zero and shuffled baselines) replays full batches
+ *     from a graph: attributions and P(pos) of every batch (full ones and the short last one) equal
+ *     DM_CUDA_GRAPHS=off bit for bit; on the emulator, one graph launch per full batch after the second.
  *   - A value that changes between steps but is passed by value into a captured launch is replayed
  *     as recorded (as on a GPU), so it gives wrong results that the equality check sees: the planted
  *     bug DM_TEST_GRAPH_BYVALUE (optimize.c passes the trajectory row by value) must make the runs differ.
@@ -20,13 +23,19 @@
 
 #include "arch.h"
 #include "backend.h"
+#include "netio.h"
 #include "optimize.h"
+#include "saliency.h"
 #include "testutil.h"
 #ifdef DM_CUDA_EMU
 #include "emu/emu.h"
 #endif
 
 /* A CUDA backend with graphs on or off (DM_CUDA_GRAPHS is read when the backend is made). */
+#ifdef DM_CUDA_EMU
+static unsigned long long g_last_graph_launches;   /* saliency_on's count */
+#endif
+
 static dm_backend *cuda_backend(bool graphs) {
     const char *old = getenv("DM_CUDA_GRAPHS");
     char *keep = old ? strdup(old) : NULL;
@@ -123,6 +132,68 @@ Test(cuda_graphs, planted_by_value_argument_is_caught) {
     optimize_on(off, DM_ARCH_CNN, false, &q);
     cr_expect(same(&p, &q), "the planted bug changed the plain run too");
     free(g.x); free(g.ppm); free(p.x); free(p.ppm); free(q.x); free(q.ppm);
+    dm_backend_free(on);
+    dm_backend_free(off);
+}
+
+enum { SB = 4, SL = 32, SFULL = 4, SN = SFULL * SB + 2 }; /* 4 full batches of 4 and one of 2 */
+
+/* Every batch of one load: attributions (SN, SL, 4) and P(pos) (SN). */
+static void saliency_on(dm_backend *be, dm_arch arch, dm_saliency_options o, float *attr, float *p) {
+    dm_net *m = small_net(arch, be, SB);
+    uint8_t codes[SN * SL];
+    int8_t labels[SN];
+    float u[SN * SL], x[SB * SL * 4];
+    dm_test_fill_uniform(u, SN * SL, 0, 4.2f, 13);
+    for (int i = 0; i < SN * SL; i++) codes[i] = u[i] >= 4.0f ? DM_BASE_N : (uint8_t)u[i];
+    for (int b = 0; b < SN; b++) labels[b] = (int8_t)(b % 2);
+    dm_sal_dev *d;
+    cr_assert_eq(dm_sal_dev_create(&d, m, &o), DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert_eq(dm_sal_dev_load(d, codes, labels, SN, 0), DM_STATUS_OK, "%s", dm_last_error());
+#ifdef DM_CUDA_EMU
+    dm_emu_counters_reset();
+#endif
+    for (int i = 0; i < SN; i += SB) {
+        int B = SN - i < SB ? SN - i : SB;
+        dm_onehot_host(x, codes + (size_t)i * SL, (int64_t)B * SL, o.n_quarter);
+        cr_assert_eq(dm_sal_dev_batch(d, i, B, x, attr + (size_t)i * SL * 4, p + i), DM_STATUS_OK, "%s",
+                     dm_last_error());
+    }
+#ifdef DM_CUDA_EMU
+    dm_emu_counters c;
+    dm_emu_counters_get(&c);
+    /* the first full batch runs plainly, the second is recorded and launched, then replays */
+    cr_log_info("%s method %d: %llu graph launches, %llu nodes, %llu launches", dm_arch_name(arch), o.method,
+                c.graph_launches, c.graph_nodes, c.launches);
+    g_last_graph_launches = c.graph_launches;
+#endif
+    dm_sal_dev_free(d);
+    dm_net_free(m);
+}
+
+Test(cuda_graphs, saliency_replay_equals_plain) {
+    dm_backend *on = cuda_backend(true), *off = cuda_backend(false);
+    static float ag[SN * SL * 4], ap[SN * SL * 4];
+    float pg[SN], pp[SN];
+    for (int a = 0; a < dm_arch_count(); a++)
+        for (int k = 0; k < 5; k++) {
+            static const dm_sal_method meth[] = {DM_SAL_GRAD, DM_SAL_GRAD_X_INPUT, DM_SAL_ORIGINAL, DM_SAL_IG,
+                                                 DM_SAL_IG};
+            dm_saliency_options o = {.method = meth[k], .target = DM_TARGET_LABEL, .steps = 3, .seed = 7,
+                                     .n_quarter = k % 2 == 1, .shuffle_baseline = k == 4};
+            saliency_on(on, (dm_arch)a, o, ag, pg);
+#ifdef DM_CUDA_EMU
+            cr_expect_eq(g_last_graph_launches, SFULL - 1, "%s method %d: %llu graph launches for %d full batches",
+                         dm_arch_name((dm_arch)a), o.method, g_last_graph_launches, SFULL);
+#endif
+            saliency_on(off, (dm_arch)a, o, ap, pp);
+#ifdef DM_CUDA_EMU
+            cr_expect_eq(g_last_graph_launches, 0, "DM_CUDA_GRAPHS=off launched graphs");
+#endif
+            cr_expect(memcmp(ag, ap, sizeof ag) == 0 && memcmp(pg, pp, sizeof pg) == 0,
+                      "%s method %d%s: saliency with graphs differs from without", dm_arch_name((dm_arch)a),
+                      o.method, o.shuffle_baseline ? " (shuffled baseline)" : "");
+        }
     dm_backend_free(on);
     dm_backend_free(off);
 }
