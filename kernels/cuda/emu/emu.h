@@ -411,6 +411,7 @@ typedef struct dm_emu_counters {
     unsigned long long host_allocs;     /* cudaMallocHost (device-wide) */
     unsigned long long graph_launches;  /* cudaGraphLaunch calls */
     unsigned long long graph_nodes;     /* work replayed by them (also counted above, by kind) */
+    unsigned long long graph_launch_nodes; /* those of graph_nodes that are kernels or cuBLAS calls */
 } dm_emu_counters;
 
 /* The totals over every stream. */

@@ -415,7 +415,9 @@ cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
     struct CUstream_st *s = emu_stream(stream);
     if (s->capture) return dm_emu_ret(cudaErrorStreamCaptureUnsupported); /* no nested graphs here */
     struct CUgraph_st *g = exec->graph;
-    dm_emu_track_graph(stream, (unsigned long long)g->n);
+    unsigned long long kn = 0;
+    for (int i = 0; i < g->n; i++) kn += g->nodes[i].rec.what == DM_EMU_REC_LAUNCH;
+    dm_emu_track_graph(stream, (unsigned long long)g->n, kn);
     for (int i = 0; i < g->n; i++) {
         const struct dm_emu_node **p = malloc(sizeof *p);
         if (!p) dm_emu_die("out of memory launching a graph");

@@ -51,8 +51,8 @@ int dm_emu_capturing(cudaStream_t stream);
 void dm_emu_capture_note(const struct dm_emu_track_rec *rec);
 /* Counts a replayed node's work (emu_track.c). */
 void dm_emu_track_node(const struct dm_emu_track_rec *rec, cudaStream_t stream);
-/* A graph launch of n nodes (emu_track.c). */
-void dm_emu_track_graph(cudaStream_t stream, unsigned long long nodes);
+/* A graph launch of `nodes` nodes, `launch_nodes` of them kernels or cuBLAS calls (emu_track.c). */
+void dm_emu_track_graph(cudaStream_t stream, unsigned long long nodes, unsigned long long launch_nodes);
 /* Called by an allocation, free or synchronisation: if any stream is capturing, prints
  * `emu: error: CALL during stream capture`, invalidates the captures and returns 1; else 0. */
 int dm_emu_capture_forbid(const char *call);

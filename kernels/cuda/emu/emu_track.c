@@ -142,13 +142,15 @@ void dm_emu_track_node(const struct dm_emu_track_rec *rec, cudaStream_t stream) 
     if (rec->what == DM_EMU_REC_MEMSET) dm_emu_track_memset(rec->bytes, stream);
 }
 
-void dm_emu_track_graph(cudaStream_t stream, unsigned long long nodes) {
+void dm_emu_track_graph(cudaStream_t stream, unsigned long long nodes, unsigned long long launch_nodes) {
     dm_emu_counters *s = emu_stream_counters(stream);
     g_total.graph_launches++;
     g_total.graph_nodes += nodes;
+    g_total.graph_launch_nodes += launch_nodes;
     if (s) {
         s->graph_launches++;
         s->graph_nodes += nodes;
+        s->graph_launch_nodes += launch_nodes;
     }
 }
 
