@@ -111,6 +111,9 @@ static void cuda_sync(dm_backend *be) { dm_cuda_check(be, cudaStreamSynchronize(
 static bool cuda_graph_begin(dm_backend *be) {
     dm_cuda_ctx *ctx = be->ctx;
     if (ctx->graphs_off || be->status) return false;
+#ifdef DM_CUDA_SYNC_CHECK
+    return false;   /* a synchronisation after every op cannot be captured */
+#endif
     cudaError_t err = cudaStreamBeginCapture(ctx->stream, cudaStreamCaptureModeThreadLocal);
     if (err != cudaSuccess) {
         dm_cuda_check(be, err, "graph capture");

@@ -18,6 +18,7 @@
  * Simplifications: cudaStreamDestroy and cudaEventDestroy first run what the stream (or the event's
  * record) still waits for (CUDA defers the release instead); events carry no flags.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,7 +310,9 @@ cudaError_t cudaEventDestroy(cudaEvent_t event) {
  * operands) and what the counters would have counted. A launch of the instantiated graph enqueues each
  * node in order on the launching stream with the recorded payload, as a real graph replays the
  * recorded kernel parameters: a value that changes between steps but was passed by value at capture
- * is replayed unchanged. Nodes of one graph run in capture order (one captured stream: a chain). */
+ * is replayed unchanged. Nodes of one graph run in capture order (one captured stream: a chain).
+ * Capture mode is always thread-local: only the capturing thread's allocations and synchronisations
+ * are refused (the backend captures in that mode). */
 struct dm_emu_node {
     dm_emu_work_fn fn;
     void *payload;
@@ -322,6 +325,7 @@ struct CUgraph_st {
     int refs;        /* the graph handle and each instantiation */
     int invalid;     /* an unsupported call happened during the capture */
     int ended;       /* cudaStreamEndCapture returned it */
+    pthread_t owner; /* the capturing thread (cudaStreamCaptureModeThreadLocal: its calls are checked) */
 };
 
 struct CUgraphExec_st {
@@ -354,6 +358,10 @@ static void emu_capture_add(struct CUgraph_st *g, dm_emu_work_fn fn, void *paylo
 int dm_emu_capture_forbid(const char *call) {
     g_pending = (struct dm_emu_track_rec){0};
     if (g_ncapturing == 0) return 0;
+    int mine = 0;
+    for (int i = 0; i < g_nreg; i++)
+        if (g_reg[i] && g_reg[i]->capture && pthread_equal(g_reg[i]->capture->owner, pthread_self())) mine = 1;
+    if (!mine) return 0;   /* another thread's call (thread-local capture mode) */
     fprintf(stderr, "emu: error: %s during stream capture (cudaErrorStreamCaptureUnsupported)\n", call);
     for (int i = 0; i < g_nreg; i++)
         if (g_reg[i] && g_reg[i]->capture) g_reg[i]->capture->invalid = 1;
@@ -375,6 +383,7 @@ cudaError_t cudaStreamBeginCapture(cudaStream_t stream, enum cudaStreamCaptureMo
     stream->capture = calloc(1, sizeof *stream->capture);
     if (!stream->capture) return dm_emu_ret(cudaErrorMemoryAllocation);
     stream->capture->refs = 1;
+    stream->capture->owner = pthread_self();
     g_ncapturing++;
     return cudaSuccess;
 }

@@ -162,7 +162,7 @@ cudaError_t cudaEventDestroy(cudaEvent_t event);
 /* ---- graphs (stream capture) ------------------------------------------------------------------ */
 /* While `stream` captures, its launches, copies, memsets and cuBLAS calls are recorded into a graph
  * (nothing runs, nothing is counted) with their arguments as they were at the call. An allocation, a
- * free or a synchronisation while any stream captures returns cudaErrorStreamCaptureUnsupported and
+ * free or a synchronisation by the capturing thread (every mode acts as ThreadLocal) returns cudaErrorStreamCaptureUnsupported and
  * invalidates the capture (cudaStreamEndCapture then returns cudaErrorStreamCaptureInvalidated); so
  * do events on the capturing stream (the emulator captures one stream). The legacy stream cannot
  * capture. */
