@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "predavg.h"
 #include "backend.h"
 
 /* ---- backends ----------------------------------------------------------------------------- */
@@ -72,6 +73,7 @@ static dm_status model_alloc(dm_model **out, const dm_hparams *hp) {
         return dm_error(DM_STATUS_NOMEM, "model: out of memory");
     }
     m->hp = *hp;
+    m->x.n_members = 1;
     m->n_tensors = dm_net_table(hp, m->tensors, &m->n_params);
     *out = m;
     return DM_STATUS_OK;
@@ -82,6 +84,7 @@ void dm_model_free(dm_model *m) {
     free(m->params);
     free(m->prov);
     free(m->json);
+    dm_ckpt_extra_free(&m->x);
     free(m);
 }
 
@@ -129,9 +132,12 @@ dm_status dm_model_load(const char *path, dm_model **out) {
     int64_t np = 0;
     dm_provenance *prov = malloc(sizeof *prov);
     if (!prov) return dm_error(DM_STATUS_NOMEM, "model: out of memory");
-    dm_status s = dm_checkpoint_load(path, dm_net_table, &hp, &params, &np, prov, NULL);
+    dm_ckpt_extra x = {.n_members = 1};
+    dm_status s = dm_checkpoint_load_ex(path, dm_net_table, &hp, &params, &np, prov, NULL, &x);
     dm_model *m = NULL;
     if (!s) s = model_alloc(&m, &hp);
+    if (!s) m->x = x;
+    else dm_ckpt_extra_free(&x);
     if (!s && m->n_params != np)   /* dm_checkpoint_load checked the table: a defect, not input */
         s = dm_error(DM_STATUS_CORRUPT, "%s: %lld parameters where the model has %lld", path, (long long)np,
                      (long long)m->n_params);
@@ -150,7 +156,8 @@ dm_status dm_model_load(const char *path, dm_model **out) {
 
 dm_status dm_model_save(const dm_model *m, const char *path) {
     if (!m || !path) return dm_error(DM_STATUS_ARG, "dm_model_save: NULL argument");
-    return dm_checkpoint_save(path, &m->hp, m->tensors, m->n_tensors, m->params, m->n_params, m->prov, NULL);
+    return dm_checkpoint_save_ex(path, &m->hp, m->tensors, m->n_tensors, m->params, m->n_params, m->prov, NULL,
+                                 &m->x);
 }
 
 dm_status dm_model_hparams(const dm_model *m, dm_hparams *hp) {
@@ -220,6 +227,7 @@ dm_status dm_model_tensor(const dm_model *m, const char *name, float *data, int6
 static void changed(dm_model *m) {
     free(m->json);
     m->json = NULL;
+    dm_ckpt_extra_free(&m->x);   /* new weights: one model (the rc flags stay) */
 }
 
 dm_status dm_model_set_tensor(dm_model *m, const char *name, const float *data, int64_t n) {
@@ -404,7 +412,19 @@ dm_status dm_api_net(const dm_model *m, dm_backend *be, int32_t batch, dm_net **
     if (!be) return dm_error(DM_STATUS_ARG, "no backend (open one with dm_backend_open)");
     dm_net *net;
     DM_TRY(dm_net_create(&net, &m->hp, be, batch < 1 ? 1 : batch));
-    dm_status s = dm_net_set_params(net, m->params);
+    dm_status s = DM_STATUS_OK;
+    float *all = NULL;
+    if (m->x.n_members > 1) {   /* an ensemble: every member's weights, member 0 first */
+        size_t np = (size_t)m->n_params;
+        if (!(all = malloc(sizeof(float) * np * (size_t)m->x.n_members))) s = dm_error(DM_STATUS_NOMEM, "out of memory");
+        else {
+            memcpy(all, m->params, sizeof(float) * np);
+            memcpy(all + np, m->x.members, sizeof(float) * np * (size_t)(m->x.n_members - 1));
+        }
+    }
+    if (!s) s = dm_net_set_members(net, all ? all : m->params, all ? m->x.n_members : 1);
+    free(all);
+    dm_net_pred_of(net)->rc = m->x.rc;
     if (s) {
         dm_net_free(net);
         return s;

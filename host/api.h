@@ -15,6 +15,8 @@ struct dm_model {
     int64_t n_params;
     float *params;
     dm_provenance *prov;     /* never NULL */
+    dm_ckpt_extra x;         /* the checkpoint's rc flags and further ensemble members (a change to the
+                              * weights makes it a single model again; dm_train also clears rc) */
     char *json;              /* dm_model_provenance's text, built on first use; NULL after a change */
 };
 

@@ -15,6 +15,7 @@
 #include "motifs.h"
 #include "netio.h"
 #include "optimize.h"
+#include "predavg.h"
 #include "saliency.h"
 #include "train.h"
 
@@ -229,6 +230,8 @@ dm_status dm_train(dm_model *m, dm_backend *be, const dm_input *train, const dm_
         memcpy(m->prov, prov, sizeof *prov);
         free(m->json);
         m->json = NULL;
+        dm_ckpt_extra_free(&m->x);   /* trained without --rc: one model, no averaging */
+        m->x.rc = 0;
     }
     dm_resume_state_free(&state);
     dm_net_free(net);
@@ -265,8 +268,7 @@ dm_status dm_predict(const dm_model *m, dm_backend *be, const dm_input *in, floa
         } else {
             for (int64_t j = 0; !s && j < nr; j += B0) {
                 int32_t B = (int32_t)(nr - j < B0 ? nr - j : B0);
-                s = dm_net_forward(net, in->onehot + (size_t)(i + j) * L * 4, B, false, 0, 0);
-                if (!s) s = dm_net_scores(net, scores + i + j);
+                s = dm_net_score_onehot(net, in->onehot + (size_t)(i + j) * L * 4, B, scores + i + j);
             }
         }
         if (!s) s = report(progress, ctx, "predict", i + nr, in->n, t0);

@@ -12,12 +12,15 @@
  * The byte mechanics (buffers, little-endian fields, CRC) are host/bytebuf.c; this file is the
  * format: sections, their fields, and the checks on loading.
  *
- * Format versions 1 and 2. Integers are little-endian; f32/f64 are IEEE-754 bit patterns (NaN kept
+ * Format versions 1, 2 and 3. Integers are little-endian; f32/f64 are IEEE-754 bit patterns (NaN kept
  * as is); a string is a u16 byte count and that many bytes, no terminator. Version 2 differs only
  * in RESM, which then also carries the mid-epoch state of a run stopped inside an epoch; a file
  * without that state is written as version 1, so models and epoch-boundary MODEL.last files stay
  * readable by builds that know only version 1 (which refuse a version-2 file rather than resume
- * it wrongly).
+ * it wrongly). Version 3 is written only for a model that predicts differently from its weights
+ * alone (a PRED section with reverse-complement flags, or an ENSM section: an ensemble), so older
+ * builds refuse it rather than score it wrongly; in version 3, flags bit 1 says that RESM carries
+ * the mid-epoch state (in version 2 it always does).
  *
  *   offset    size  field
  *   0         8     magic "DMMODEL\0"
@@ -46,6 +49,10 @@
  *         version 2 only, then: i32 batch_done (≥ 1: batches of epoch epoch_done + 1 already run);
  *         i32 batch (their size, ≥ 1); i64 rows_done (≥ 1); f32 part_logprob[2 · rows_done];
  *         f32 part_loss[rows_done]
+ *   PRED  (optional, version 3) u32 rc: bit 0 trained with reverse complements (recorded only), bit 1
+ *         score = mean of the sequence's and its reverse complement's P(bound); other bits 0
+ *   ENSM  (optional, version 3) u32 n_members (≥ 2; PARM is member 0, trained with PROV's seed, member
+ *         k with seed + k); u64 n (= n_params); f32 params[(n_members − 1) · n], members 1.. in order
  * HPAR, TENS, PARM and PROV are required.
  *
  * Loading checks, in order, each failure DM_STATUS_CORRUPT naming the file: size and magic ("not a
@@ -74,8 +81,10 @@
 #include "dm_internal.h"
 
 #define DM_CKPT_MAGIC "DMMODEL"          /* 7 characters + the terminating NUL = 8 bytes */
-#define DM_CKPT_VERSION 2u               /* the newest version read; written only when needed */
+#define DM_CKPT_VERSION 3u               /* the newest version read; written only when needed */
 #define DM_CKPT_FLAG_RESUME 1u
+#define DM_CKPT_FLAG_MID_EPOCH 2u        /* version 3: RESM carries the mid-epoch state */
+#define DM_CKPT_MAX_MEMBERS 1024
 #define DM_CKPT_HEADER 16                /* magic, version, flags */
 #define DM_CKPT_SECTION_HEADER 12        /* tag, length */
 
@@ -84,10 +93,11 @@
     ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
 
 /* The known sections, in writing order. */
-enum { DM_SEC_HPAR, DM_SEC_TENS, DM_SEC_PARM, DM_SEC_PROV, DM_SEC_RESM, DM_SEC_COUNT };
+enum { DM_SEC_HPAR, DM_SEC_TENS, DM_SEC_PARM, DM_SEC_PROV, DM_SEC_RESM, DM_SEC_PRED, DM_SEC_ENSM, DM_SEC_COUNT };
 static const uint32_t dm_sec_tag[DM_SEC_COUNT] = {
     DM_TAG('H', 'P', 'A', 'R'), DM_TAG('T', 'E', 'N', 'S'), DM_TAG('P', 'A', 'R', 'M'),
-    DM_TAG('P', 'R', 'O', 'V'), DM_TAG('R', 'E', 'S', 'M'),
+    DM_TAG('P', 'R', 'O', 'V'), DM_TAG('R', 'E', 'S', 'M'), DM_TAG('P', 'R', 'E', 'D'),
+    DM_TAG('E', 'N', 'S', 'M'),
 };
 
 /* Opens a section: tag, a length placeholder; returns where the payload starts. */
@@ -232,13 +242,23 @@ static dm_status dm_checkpoint_save_args(const char *path, const dm_hparams *hp,
 dm_status dm_checkpoint_save(const char *path, const dm_hparams *hp, const dm_tensor_info *tensors,
                              int32_t n_tensors, const float *params, int64_t n_params,
                              const dm_provenance *prov, const dm_resume_state *resume) {
+    return dm_checkpoint_save_ex(path, hp, tensors, n_tensors, params, n_params, prov, resume, NULL);
+}
+
+dm_status dm_checkpoint_save_ex(const char *path, const dm_hparams *hp, const dm_tensor_info *tensors,
+                                int32_t n_tensors, const float *params, int64_t n_params,
+                                const dm_provenance *prov, const dm_resume_state *resume, const dm_ckpt_extra *x) {
     DM_TRY(dm_checkpoint_save_args(path, hp, tensors, n_tensors, params, n_params, prov, resume));
+    bool ens = x && x->n_members > 1, v3 = x && (x->rc || ens);
+    DM_CHECK_ARG(!x || (x->n_members >= 1 && x->n_members <= DM_CKPT_MAX_MEMBERS && (!ens || x->members) &&
+                        x->rc <= (DM_RC_AUGMENT | DM_RC_AVERAGE)),
+                 "dm_checkpoint_save: %s: %d members, rc flags %u", path, x ? (int)x->n_members : 0, x ? x->rc : 0);
     // the whole file is assembled in memory, then written in one go
     dm_wbuf w = {0};
     uint8_t *magic = dm_w_room(&w, 8);
     if (magic) memcpy(magic, DM_CKPT_MAGIC, 8);
-    dm_w_u32(&w, dm_resume_mid_epoch(resume) ? 2u : 1u);
-    dm_w_u32(&w, resume ? DM_CKPT_FLAG_RESUME : 0);
+    dm_w_u32(&w, v3 ? 3u : dm_resume_mid_epoch(resume) ? 2u : 1u);
+    dm_w_u32(&w, (resume ? DM_CKPT_FLAG_RESUME : 0) | (v3 && dm_resume_mid_epoch(resume) ? DM_CKPT_FLAG_MID_EPOCH : 0));
     dm_w_hparams(&w, hp);
     dm_w_tensors(&w, tensors, n_tensors);
     size_t s = dm_w_begin(&w, DM_SEC_PARM);
@@ -247,6 +267,18 @@ dm_status dm_checkpoint_save(const char *path, const dm_hparams *hp, const dm_te
     dm_w_end(&w, s);
     dm_w_provenance(&w, prov);
     if (resume) dm_w_resume(&w, resume, n_params);
+    if (v3) {
+        s = dm_w_begin(&w, DM_SEC_PRED);
+        dm_w_u32(&w, x->rc);
+        dm_w_end(&w, s);
+    }
+    if (ens) {
+        s = dm_w_begin(&w, DM_SEC_ENSM);
+        dm_w_u32(&w, (uint32_t)x->n_members);
+        dm_w_u64(&w, (uint64_t)n_params);
+        dm_w_floats(&w, x->members, (int64_t)(x->n_members - 1) * n_params);
+        dm_w_end(&w, s);
+    }
     // the trailer covers every byte before it
     if (!w.nomem) dm_w_u32(&w, dm_crc32(w.p, w.n));
     if (w.nomem) {
@@ -497,6 +529,39 @@ static dm_status dm_r_resume(const char *path, dm_rbuf *r, uint32_t version, int
     return DM_STATUS_OK;
 }
 
+/* PRED and ENSM (version 3 only; an earlier file's are unknown sections) into *x when x is non-NULL. */
+static dm_status dm_r_extra(const char *path, dm_sections *s, uint32_t version, int64_t n_params, dm_ckpt_extra *x) {
+    if (!x || version < 3) return DM_STATUS_OK;
+    if (s->present[DM_SEC_PRED]) {
+        dm_rbuf *r = &s->body[DM_SEC_PRED];
+        x->rc = dm_r_u32(r);
+        if (!dm_r_ok(r) || x->rc > (DM_RC_AUGMENT | DM_RC_AVERAGE)) return dm_bad_section(path, DM_SEC_PRED);
+    }
+    if (!s->present[DM_SEC_ENSM]) return DM_STATUS_OK;
+    dm_rbuf *r = &s->body[DM_SEC_ENSM];
+    uint32_t k = dm_r_u32(r);
+    uint64_t n = dm_r_u64(r);
+    // the count is checked against the bytes present before it sizes anything
+    if (r->bad || k < 2 || k > DM_CKPT_MAX_MEMBERS || n != (uint64_t)n_params ||
+        (uint64_t)(k - 1) * n * 4 != r->n - r->pos)
+        return dm_error(DM_STATUS_CORRUPT, "%s: section ENSM is malformed (%u members of %llu parameters in %zu "
+                        "bytes; the model has %lld parameters)", path, k, (unsigned long long)n,
+                        r->n > r->pos ? r->n - r->pos : 0, (long long)n_params);
+    if (!(x->members = malloc(sizeof(float) * (size_t)(k - 1) * (size_t)(n > 0 ? n : 1))))
+        return dm_error(DM_STATUS_NOMEM, "%s: out of memory for %u ensemble members", path, k);
+    dm_r_floats(r, x->members, (int64_t)(k - 1) * n_params);
+    x->n_members = (int32_t)k;
+    if (!dm_r_ok(r)) return dm_bad_section(path, DM_SEC_ENSM);
+    return DM_STATUS_OK;
+}
+
+void dm_ckpt_extra_free(dm_ckpt_extra *x) {
+    if (!x) return;
+    free(x->members);
+    x->members = NULL;
+    x->n_members = 1;
+}
+
 /* ---- loading ------------------------------------------------------------------------------- */
 
 /* Reads the whole file into *buf after checking, from its first bytes, that it is a deepmotif
@@ -609,7 +674,7 @@ static dm_status dm_find_sections(const char *path, const uint8_t *p, size_t n, 
 static dm_status dm_parse_model(const char *path, const uint8_t *p, size_t n,
                                 dm_table_fn make_table, dm_hparams *hp_out, float **params_out,
                                 int64_t *n_params_out, dm_provenance *prov_out,
-                                dm_resume_state *resume_out) {
+                                dm_resume_state *resume_out, dm_ckpt_extra *x_out) {
     uint32_t stored = (uint32_t)dm_load_le(p + n - 4, 4);
     dm_sections s;
     if (dm_crc32(p, n - 4) != stored) {
@@ -656,7 +721,9 @@ static dm_status dm_parse_model(const char *path, const uint8_t *p, size_t n,
     float *params = malloc((size_t)(n_want_params > 0 ? n_want_params : 1) * sizeof(float));
     dm_provenance *prov = calloc(1, sizeof *prov);
     dm_resume_state rs = {0};
+    dm_ckpt_extra x = {.n_members = 1};
     dm_status st = DM_STATUS_OK;
+    uint32_t version = (uint32_t)dm_load_le(p + 8, 4), flags = (uint32_t)dm_load_le(p + 12, 4);
     if (!params || !prov) {
         st = dm_error(DM_STATUS_NOMEM, "%s: out of memory for %lld parameters", path,
                       (long long)n_want_params);
@@ -673,11 +740,14 @@ static dm_status dm_parse_model(const char *path, const uint8_t *p, size_t n,
         goto fail;
     }
     // the resume state only when asked for; its arrays belong to the caller on success
+    if ((st = dm_r_extra(path, &s, version, n_want_params, x_out ? &x : NULL))) goto fail;
     if (resume_out && s.present[DM_SEC_RESM]) {
-        st = dm_r_resume(path, &s.body[DM_SEC_RESM], (uint32_t)dm_load_le(p + 8, 4), n_want_params,
-                         &rs);
+        // the mid-epoch state: always in version 2, by flag in version 3
+        bool mid = version == 2 || (version >= 3 && (flags & DM_CKPT_FLAG_MID_EPOCH));
+        st = dm_r_resume(path, &s.body[DM_SEC_RESM], mid ? 2u : 1u, n_want_params, &rs);
         if (st != DM_STATUS_OK) goto fail;
     }
+    if (x_out) *x_out = x;
     *hp_out = hp;
     *params_out = params;
     *n_params_out = n_want_params;
@@ -686,6 +756,7 @@ static dm_status dm_parse_model(const char *path, const uint8_t *p, size_t n,
     free(prov);
     return DM_STATUS_OK;
 fail:
+    dm_ckpt_extra_free(&x);
     free(params);
     free(prov);
     return st;
@@ -694,16 +765,22 @@ fail:
 dm_status dm_checkpoint_load(const char *path, dm_table_fn make_table, dm_hparams *hp,
                              float **params, int64_t *n_params, dm_provenance *prov,
                              dm_resume_state *resume) {
+    return dm_checkpoint_load_ex(path, make_table, hp, params, n_params, prov, resume, NULL);
+}
+
+dm_status dm_checkpoint_load_ex(const char *path, dm_table_fn make_table, dm_hparams *hp, float **params,
+                                int64_t *n_params, dm_provenance *prov, dm_resume_state *resume, dm_ckpt_extra *x) {
     DM_CHECK_ARG(path && make_table && hp && params && n_params && prov,
                  "dm_checkpoint_load: path, make_table, hp, params, n_params and prov must not be NULL");
     // outputs are empty until everything has been checked
     *params = NULL;
     *n_params = 0;
     if (resume) memset(resume, 0, sizeof *resume);
+    if (x) *x = (dm_ckpt_extra){.n_members = 1};
     uint8_t *buf;
     size_t size;
     DM_TRY(dm_read_model_file(path, &buf, &size));
-    dm_status st = dm_parse_model(path, buf, size, make_table, hp, params, n_params, prov, resume);
+    dm_status st = dm_parse_model(path, buf, size, make_table, hp, params, n_params, prov, resume, x);
     free(buf);
     return st;
 }

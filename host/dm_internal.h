@@ -223,6 +223,27 @@ dm_status dm_checkpoint_load(const char *path, dm_table_fn make_table, dm_hparam
 
 void dm_resume_state_free(dm_resume_state *r);
 
+/* What a checkpoint may add to one model (format 3, host/checkpoint.c): the reverse-complement
+ * flags (DM_RC_* of host/model.h) and an ensemble's further members. */
+#define DM_RC_AUGMENT 1u    /* trained on both strands (recorded; no effect on prediction) */
+#define DM_RC_AVERAGE 2u    /* a sequence's score is the mean of its and its reverse complement's P */
+typedef struct dm_ckpt_extra {
+    uint32_t rc;          /* 0: none (and for any file without a PRED section) */
+    int32_t n_members;    /* 1: a single model; N ≥ 2: PARM is member 0, `members` the others */
+    float *members;       /* ((n_members − 1), n_params); on loading malloc'd for the caller */
+} dm_ckpt_extra;
+
+/* dm_checkpoint_save / _load with the extra part; `x` NULL (or rc 0 and one member) writes the
+ * format-1/2 file dm_checkpoint_save writes. dm_checkpoint_load reads member 0 of an ensemble and
+ * ignores the rc flags; dm_checkpoint_load_ex fills *x (members NULL for a single model; free it
+ * with dm_ckpt_extra_free). A damaged PRED or ENSM section is DM_STATUS_CORRUPT naming the file. */
+dm_status dm_checkpoint_save_ex(const char *path, const dm_hparams *hp, const dm_tensor_info *tensors,
+                                int32_t n_tensors, const float *params, int64_t n_params,
+                                const dm_provenance *prov, const dm_resume_state *resume, const dm_ckpt_extra *x);
+dm_status dm_checkpoint_load_ex(const char *path, dm_table_fn make_table, dm_hparams *hp, float **params,
+                                int64_t *n_params, dm_provenance *prov, dm_resume_state *resume, dm_ckpt_extra *x);
+void dm_ckpt_extra_free(dm_ckpt_extra *x);
+
 /* ---- misc (host/util.c) ------------------------------------------------------------------------ */
 
 double dm_now(void);                      /* CLOCK_MONOTONIC seconds */

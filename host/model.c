@@ -58,6 +58,7 @@ struct dm_net {
 
     /* the BiLSTM's b_hh pair (contiguous): kept for one-to-one PyTorch imports, never trained */
     int64_t frozen_off, frozen_n;
+    dm_net_pred pred;           /* rc flags and ensemble members (host/predavg.c) */
 
     /* a slice of a larger batch (data-parallel training): its rows start at row0 of that batch,
      * which is what its dropout masks are drawn for (dm_net_set_row0) */
@@ -236,9 +237,11 @@ void dm_net_free(dm_net *m) {
     float *bufs[] = {m->params, m->grads, m->adam_m, m->adam_v, m->acts, m->gacts};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         if (bufs[i]) be->i->free(be, bufs[i]);
+    free(m->pred.members);
     free(m);
 }
 
+dm_net_pred *dm_net_pred_of(dm_net *m) { return &m->pred; }
 const dm_hparams *dm_net_hparams(const dm_net *m) { return &m->hp; }
 const dm_layer *dm_net_layers(const dm_net *m, int *n) { *n = m->n_layers; return m->layer; }
 int64_t dm_net_n_params(const dm_net *m) { return m->n_params; }
@@ -247,10 +250,7 @@ int32_t dm_net_max_batch(const dm_net *m) { return m->max_batch; }
 int64_t dm_net_n_act_floats(const dm_net *m) { return m->n_acts + m->n_gacts; }
 dm_backend *dm_net_backend(const dm_net *m) { return m->be; }
 
-const dm_tensor_info *dm_net_tensors(const dm_net *m, int32_t *n_tensors) {
-    *n_tensors = m->n_tensors;
-    return m->tensors;
-}
+const dm_tensor_info *dm_net_tensors(const dm_net *m, int32_t *n_tensors) { *n_tensors = m->n_tensors; return m->tensors; }
 
 const dm_tensor_info *dm_net_tensor(const dm_net *m, const char *name) {
     for (int32_t i = 0; i < m->n_tensors; i++)
@@ -475,6 +475,18 @@ dm_status dm_net_forward_input(dm_net *m, int32_t B, bool train, uint64_t seed, 
         return dm_error(DM_STATUS_ARG, "model: batch %d outside 1..%d", B, m->max_batch);
     return model_forward(m, B, train, seed, step);
 }
+
+dm_status dm_net_forward_from(dm_net *m, int from, const float *in, int32_t B) {
+    if (B < 1 || B > m->max_batch || from < 1 || from >= m->n_layers)
+        return dm_error(DM_STATUS_ARG, "model: forward from layer %d (1..%d), batch %d (1..%d)", from,
+                        m->n_layers - 1, B, m->max_batch);
+    layers_fwd(m, from, m->n_layers, in, B, false, 0, 0);
+    m->last_B = B;
+    m->last_train = false;
+    return dm_backend_status(m->be);
+}
+
+const float *dm_net_param_buf(const dm_net *m, int32_t tensor) { return P(tensor); }
 
 dm_status dm_net_forward_data(dm_net *m, dm_devdata *d, int64_t i0, int32_t B, bool train,
                                 uint64_t seed, uint64_t step, bool n_quarter) {

@@ -102,6 +102,12 @@ const float *dm_net_logprob_buf(const dm_net *m);
 /* Forward on the B inputs already in dm_net_input(). */
 dm_status dm_net_forward_input(dm_net *m, int32_t B, bool train, uint64_t seed, uint64_t step);
 
+/* Inference forward of layers from..n−1 (1 ≤ from) on in (B, that layer's input shape), backend memory:
+ * the model's own ops and buffers, as if layers 0..from−1 had produced in (fast ISM, host/ism_fast.c). */
+dm_status dm_net_forward_from(dm_net *m, int from, const float *in, int32_t B);
+/* Backend pointer of parameter tensor i (dm_net_tensors' order). */
+const float *dm_net_param_buf(const dm_net *m, int32_t tensor);
+
 /* Backward of grad_logprob (B, 2), backend memory (e.g. a constant uploaded once), into the parameter
  * gradients (+=) and dm_net_input_grad(). B must equal the last forward's. */
 dm_status dm_net_backward_input(dm_net *m, const float *grad_logprob, int32_t B);
@@ -173,5 +179,21 @@ void dm_adam_default(dm_adam *opt);                 /* lr 0.01, 0.9, 0.999, 1e-8
 dm_status dm_net_adam_step(dm_net *m, dm_adam *opt);
 dm_status dm_net_get_adam(const dm_net *m, float *m_host, float *v_host);
 dm_status dm_net_set_adam(dm_net *m, const float *m_host, const float *v_host);
+
+/* ---- prediction setup (host/predavg.c) ---------------------------------------------------------
+ * A loaded model carries its checkpoint's reverse-complement flags and, for an ensemble, every
+ * member's weights on the host; dm_net_use_member(m, k) loads member k's weights into the model
+ * (a no-op for a single model, member 0). */
+typedef struct dm_net_pred {
+    uint32_t rc;            /* DM_RC_* */
+    int32_t n_members;      /* ≥ 2 when members is set */
+    float *members;         /* (n_members, n_params), member 0 first; NULL for a single model */
+} dm_net_pred;
+dm_net_pred *dm_net_pred_of(dm_net *m);             /* zero after dm_net_create; freed with the model */
+uint32_t dm_net_rc(dm_net *m);
+int32_t dm_net_n_members(dm_net *m);                /* 1 for a single model */
+/* Copies n members' weights (n × n_params, member 0 first) and loads member 0. _ARG, _NOMEM. */
+dm_status dm_net_set_members(dm_net *m, const float *params, int32_t n);
+dm_status dm_net_use_member(dm_net *m, int32_t k);
 
 #endif /* DM_MODEL_H */

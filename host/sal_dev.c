@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "dm_pack.h"
+#include "ism_fast.h"
 #include "netio.h"
 #include "saliency.h"
 
@@ -49,6 +50,7 @@ struct dm_sal_dev {
     float *d_bg2;                    /* (Bmax, 2) their ∂S/∂logprob */
     void *graph;
     bool warm, graphs_off;           /* a full batch ran plainly (scratch grew); the backend declined */
+    dm_ism_fast *fast;               /* ISM by receptive-field windows; NULL: every variant in full */
 };
 
 /* Drops the recorded batch (its buffers are about to change). */
@@ -61,6 +63,7 @@ static void drop_graph(dm_sal_dev *d) {
 void dm_sal_dev_free(dm_sal_dev *d) {
     if (!d) return;
     drop_graph(d);
+    dm_ism_fast_free(d->fast);
     void *dev[] = {d->d_packed, d->d_packed0, d->d_labels, d->d_order, d->d_g2, d->d_cls,
                    d->d_lab, d->d_res, d->d_x, d->d_x0, d->d_sum, d->d_scores, d->d_border, d->d_bg2};
     for (size_t k = 0; k < sizeof dev / sizeof dev[0]; k++)
@@ -98,6 +101,14 @@ dm_status dm_sal_dev_create(dm_sal_dev **out, dm_net *m, const dm_saliency_optio
     if (o->method == DM_SAL_ISM) {
         d->d_scores = op->alloc(d->be, sizeof(float) * (size_t)d->Bmax * (4 * (size_t)d->L + 1));
         ok = ok && d->d_scores;
+        const char *env = getenv("DM_ISM");   /* "full": the reference path (comparisons, benches) */
+        if (ok && !o->ism_full && !(env && strcmp(env, "full") == 0)) {
+            dm_status st = dm_ism_fast_create(&d->fast, m);
+            if (st) {
+                dm_sal_dev_free(d);
+                return st;
+            }
+        }
     }
     if (ig) {
         d->d_x = op->alloc(d->be, sizeof(float) * nx);
@@ -309,7 +320,8 @@ static dm_status ig_batch(dm_sal_dev *d, int64_t i, int B, const float *x, float
     return DM_STATUS_OK;
 }
 
-/* In-silico mutagenesis on the resident rows (saliency.c's mutagenesis, the same forward batches):
+/* In-silico mutagenesis on the resident rows (saliency.c's mutagenesis, the same forward batches; with
+ * a conv model, unless ism_full or DM_ISM=full, each batch by receptive-field windows, ism_fast.h):
  * the variants are written on the backend from the packed codes, each forward batch's class scores
  * collected there, and the differences to the unchanged sequence's score reduced there; only the
  * (B, L, 4) effects and P(pos) come back. */
@@ -323,11 +335,15 @@ static dm_status ism_batch(dm_sal_dev *d, int64_t i, int B, const float *x, floa
         int64_t r = i + b;
         const uint8_t *row = d->d_packed + r * d->rb;
         float *sc = d->d_scores + (size_t)b * stride;
+        if (d->fast) {   /* the windows' cache: the prefix on the row itself */
+            op->gather(be, dm_net_input(m), d->d_lab, d->d_packed, d->d_labels, d->d_order + r, 1, L, d->o.n_quarter);
+            DM_TRY(dm_ism_fast_reference(d->fast, dm_net_input(m)));
+        }
         for (int v0 = 0; v0 < nvar; v0 += d->Bmax) {
             int nv = nvar - v0 < d->Bmax ? nvar - v0 : d->Bmax;
             if (nv > 4096) nv = 4096;
             op->ism_variants(be, dm_net_input(m), row, v0, nv, L, d->o.n_quarter);
-            DM_TRY(dm_net_forward_input(m, nv, false, 0, 0));
+            DM_TRY(d->fast ? dm_ism_fast_forward(d->fast, v0, nv) : dm_net_forward_input(m, nv, false, 0, 0));
             op->ism_collect(be, sc + v0, dm_net_logprob_buf(m), d->h_cls[r], nv);
         }
         bool base = false;   /* a one-hot position: its unchanged variant is the reference */

@@ -9,6 +9,8 @@
 
 #include "netio.h"
 #include "npy.h"
+#include "ism_fast.h"
+#include "predavg.h"
 #include "saliency.h"
 
 dm_status dm_sal_method_parse(const char *s, dm_sal_method *m) {
@@ -125,15 +127,21 @@ static dm_status integrated_gradients(dm_net *m, const float *x, const int *cls,
 
 /* In-silico mutagenesis: for each row, the 4·L single-base variants (the unchanged base included, so
  * S(x) comes from the same passes) in forward batches of the model's size. attr[l, b] = S(x^{l→b})
- * − S(x). */
+ * − S(x). With `fast`, each batch by receptive-field windows (ism_fast.h); without, in full (the
+ * reference). */
 static dm_status mutagenesis(dm_net *m, const float *x, const int *cls, int B, float *attr,
-                             float *p_pos, float *work) {
+                             float *p_pos, float *work, dm_ism_fast *fast) {
     int L = dm_net_hparams(m)->len, Bmax = dm_net_max_batch(m);
+    dm_backend *be = dm_net_backend(m);
     float lp[2 * 4096];
     for (int b = 0; b < B; b++) {
         const float *xb = x + (size_t)b * L * 4;
         float *ab = attr + (size_t)b * L * 4;
         double s_ref = NAN;
+        if (fast) {   /* the windows' cache: the prefix on the row itself */
+            be->i->upload(be, dm_net_input(m), xb, sizeof(float) * 4 * (size_t)L);
+            DM_TRY(dm_ism_fast_reference(fast, dm_net_input(m)));
+        }
         for (int v0 = 0; v0 < 4 * L; v0 += Bmax) {
             int nv = 4 * L - v0 < Bmax ? 4 * L - v0 : Bmax;
             if (nv > 4096) nv = 4096;
@@ -143,7 +151,12 @@ static dm_status mutagenesis(dm_net *m, const float *x, const int *cls, int B, f
                 memcpy(w, xb, sizeof(float) * 4 * (size_t)L);
                 for (int c = 0; c < 4; c++) w[4 * l + c] = (float)(c == base);
             }
-            DM_TRY(dm_net_forward(m, work, nv, false, 0, 0));
+            if (fast) {
+                be->i->upload(be, dm_net_input(m), work, sizeof(float) * 4 * (size_t)L * nv);
+                DM_TRY(dm_ism_fast_forward(fast, v0, nv));
+            } else {
+                DM_TRY(dm_net_forward(m, work, nv, false, 0, 0));
+            }
             DM_TRY(dm_net_logprob(m, lp));
             for (int j = 0; j < nv; j++) ab[v0 + j] = lp[2 * j + cls[b]];
         }
@@ -174,8 +187,13 @@ dm_status dm_saliency_batch(dm_net *m, const float *x, const int8_t *labels, int
     if (!st) {
         if (o->method == DM_SAL_IG)
             st = integrated_gradients(m, x, cls, B, o, attr, p_pos, g2, (uint64_t)row0);
-        else if (o->method == DM_SAL_ISM)
-            st = mutagenesis(m, x, cls, B, attr, p_pos, work);
+        else if (o->method == DM_SAL_ISM) {   /* by receptive-field windows unless asked for in full */
+            const char *env = getenv("DM_ISM");
+            dm_ism_fast *fast = NULL;
+            if (!o->ism_full && !(env && strcmp(env, "full") == 0)) st = dm_ism_fast_create(&fast, m);
+            if (!st) st = mutagenesis(m, x, cls, B, attr, p_pos, work, fast);
+            dm_ism_fast_free(fast);
+        }
         else    /* DeMo's map is the gradient of the loss −log p_y */
             st = input_gradient(m, x, cls, B, o->method == DM_SAL_ORIGINAL ? -1.0f : 1.0f, attr, p_pos, g2);
     }
@@ -301,12 +319,13 @@ dm_status dm_saliency_rows(dm_saliency_out *s, const dm_dataset *ds, int64_t row
     float *x = s->x, *attr = s->attr, *buf = s->buf, *p = s->p;
     if (ds->n < 1) return DM_STATUS_OK;
     /* the chunk goes to the backend once, packed; its batches are gathered there */
-    dm_status st = dm_sal_dev_load(s->dev, ds->seq, ds->label, ds->n, row0);
+    bool avg = dm_net_averages(m);   /* strands or members: each batch loaded per member and strand */
+    dm_status st = avg ? DM_STATUS_OK : dm_sal_dev_load(s->dev, ds->seq, ds->label, ds->n, row0);
     for (int64_t i = 0; !st && i < ds->n; i += Bmax) {
         int B = (int)(ds->n - i < Bmax ? ds->n - i : Bmax);
         int64_t nv = 4 * (int64_t)B * L;
         dm_onehot_host(x, ds->seq + (size_t)i * L, (int64_t)B * L, o->n_quarter);
-        st = dm_sal_dev_batch(s->dev, i, B, x, attr, p);
+        st = avg ? dm_sal_avg_batch(s->dev, m, o, ds, i, B, row0, attr, p) : dm_sal_dev_batch(s->dev, i, B, x, attr, p);
         if (!st && s->coords) dm_sal_coords_rows(s->coords, row0 + i, B, attr, x);
         if (!st) to_layout(buf, attr, B, L, o->nlc);
         for (int k = 0; !st && k < 4; k += 2) st = dm_npy_append(&s->w[k], buf, nv);

@@ -37,6 +37,8 @@ typedef struct dm_saliency_options {
     int steps;            /* ig: path steps (default 64) */
     bool shuffle_baseline;/* ig: a dinucleotide shuffle of each input instead of all-zero */
     uint64_t seed;        /* ig: seed of the shuffled baselines */
+    bool ism_full;        /* ism: recompute every variant through the whole model (the reference), not
+                           * only its receptive-field windows (host/ism_fast.h); also DM_ISM=full */
     const struct dm_shard *shard; /* NULL: the whole outputs; else this shard's rows into its parts of them
                                      (host/shard.h), assembled by dm_shard_finish */
 } dm_saliency_options;

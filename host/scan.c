@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "dm_internal.h"
+#include "predavg.h"
 #include "scan.h"
 
 #define SCAN_BUF (1 << 20)   /* bases held per interval at a time (plus one window) */
@@ -82,8 +83,7 @@ static dm_status flush_batch(scan_state *s) {
     if (!s->nw) return DM_STATUS_OK;
     bool both = !s->o->plus_only;
     int nrows = both ? 2 * s->nw : s->nw, L = s->L, S = s->o->stride;
-    DM_TRY(dm_net_forward_codes(s->m, s->rows, nrows, false, 0, 0, s->o->n_quarter));
-    DM_TRY(dm_net_scores(s->m, s->p));
+    DM_TRY(dm_net_score_codes(s->m, s->rows, nrows, s->o->n_quarter, s->p));   /* an ensemble's mean */
     for (int w = 0; w < s->nw; w++) {
         float v = s->p[w];
         if (both) {

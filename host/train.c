@@ -18,6 +18,7 @@
 
 #include "dist.h"
 #include "dm_rng.h"
+#include "predavg.h"
 #include "train.h"
 
 void dm_train_options_default(dm_train_options *o, dm_protocol protocol) {
@@ -29,8 +30,7 @@ void dm_train_options_default(dm_train_options *o, dm_protocol protocol) {
 
 const char *dm_protocol_name(dm_protocol p) { return p == DM_PROTOCOL_ORIGINAL ? "original" : "default"; }
 
-/* P(pos) of every row of a resident data set, in file order. */
-static dm_status predict_resident(dm_net *m, dm_devdata *d, bool n_quarter, float *scores) {
+dm_status dm_net_predict_resident(dm_net *m, dm_devdata *d, bool n_quarter, float *scores) {
     int Bmax = dm_net_max_batch(m);
     for (int64_t i = 0; i < d->n; i += Bmax) {
         int B = (int)(d->n - i < Bmax ? d->n - i : Bmax);
@@ -39,22 +39,10 @@ static dm_status predict_resident(dm_net *m, dm_devdata *d, bool n_quarter, floa
     return dm_devdata_results(d, scores, 0, NULL);
 }
 
-dm_status dm_net_predict(dm_net *m, const dm_dataset *ds, bool n_quarter, float *scores) {
-    DM_CHECK_ARG(m && scores, "prediction: NULL model or scores");
-    DM_TRY(dm_dataset_check(ds, "prediction data"));
-    if (ds->len != dm_net_hparams(m)->len)
-        return dm_error(DM_STATUS_ARG, "data length %d != model length %d", ds->len, dm_net_hparams(m)->len);
-    dm_devdata *d;
-    DM_TRY(dm_devdata_create(&d, dm_net_backend(m), ds));
-    dm_status st = predict_resident(m, d, n_quarter, scores);
-    dm_devdata_free(d);
-    return st;
-}
-
 /* Validation AUROC and mean NLL of `ds` under the current weights. */
-static dm_status validate(dm_net *m, const dm_dataset *ds, dm_devdata *d, bool n_quarter,
+static dm_status validate(dm_net *m, const dm_dataset *ds, dm_devdata *d, dm_devdata *drc, bool n_quarter,
                           float *scores, double *auroc, double *loss) {
-    DM_TRY(predict_resident(m, d, n_quarter, scores));
+    DM_TRY(dm_pred_resident(m, d, drc, n_quarter, scores));
     double s = 0;
     for (int64_t i = 0; i < ds->n; i++) {
         double p = ds->label[i] == 1 ? scores[i] : 1.0 - scores[i];
@@ -212,10 +200,9 @@ static dm_status gather_rows(dm_devdata *d, int64_t n, int64_t rows, int B, int6
     return dm_backend_status(be);
 }
 
-dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *valid,
-                   const dm_train_options *o, dm_provenance *prov, dm_resume_state *state,
-                   float *last_params) {
-    DM_CHECK_ARG(m && o && prov && state, "training: NULL model, options, provenance or state");
+static dm_status train_run(dm_net *m, const dm_dataset *train, const dm_dataset *valid, const dm_dataset *valid_rc,
+                           const dm_train_options *o, dm_provenance *prov, dm_resume_state *state,
+                           float *last_params) {
     DM_TRY(dm_dataset_check(train, "training data"));
     DM_CHECK_ARG(train->n == 0 || train->label, "training data: %lld sequences without labels", (long long)train->n);
     if (valid) {
@@ -275,7 +262,7 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
     float *acc = K > 1 ? malloc(sizeof(float) * (size_t)(np + N_EXTRA)) : NULL;
     float *tmp = K > 1 ? malloc(sizeof(float) * (size_t)(np > 0 ? np : 1)) : NULL;
     float *gathered = dist ? malloc(sizeof(float) * 3 * (size_t)n) : NULL;
-    dm_devdata *dtrain = NULL, *dvalid = NULL;
+    dm_devdata *dtrain = NULL, *dvalid = NULL, *dvalid_rc = NULL;
     int64_t *idx = malloc(sizeof(int64_t) * (size_t)n);
     float *train_scores = malloc(sizeof(float) * (size_t)n);
     float *row_loss = malloc(sizeof(float) * (size_t)n);          /* per-row losses, divergence check */
@@ -295,6 +282,7 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
 
     if ((st = dm_devdata_create(&dtrain, be, train))) goto done;
     if (do_valid && (st = dm_devdata_create(&dvalid, be, valid))) goto done;
+    if (do_valid && valid_rc && (st = dm_devdata_create(&dvalid_rc, be, valid_rc))) goto done;
 
     /* K ranks whose backends all sum on the device (NCCL): rank 0 makes the group's id, every rank
      * joins; else (or with DM_NCCL=off) the gradients go through host copies and the MPI sum */
@@ -502,7 +490,7 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
         double criterion;
         if (use_valid) {
             if (do_valid)
-                st = validate(m, valid, dvalid, o->n_quarter, valid_scores, &row.valid_auroc, &row.valid_loss);
+                st = validate(m, valid, dvalid, dvalid_rc, o->n_quarter, valid_scores, &row.valid_auroc, &row.valid_loss);
             if (dist && (st = dm_dist_agree(st))) goto done;
             if (st) goto done;
             double v[2] = {row.valid_auroc, row.valid_loss};   /* rank 0's, to everyone */
@@ -576,6 +564,7 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
 done:
     dm_devdata_free(dtrain);
     dm_devdata_free(dvalid);
+    dm_devdata_free(dvalid_rc);
     free(idx);
     free(train_scores);
     free(row_loss);
@@ -585,5 +574,24 @@ done:
     free(acc);
     free(tmp);
     free(gathered);
+    return st;
+}
+
+/* --rc: the model records the flags (validation then scores both strands when it averages them),
+ * and with augmentation the training set is its rows followed by their reverse complements, so
+ * every epoch's seeded permutation mixes both strands into its batches. */
+dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *valid,
+                   const dm_train_options *o, dm_provenance *prov, dm_resume_state *state,
+                   float *last_params) {
+    DM_CHECK_ARG(m && o && prov && state, "training: NULL model, options, provenance or state");
+    DM_CHECK_ARG(o->rc <= (DM_RC_AUGMENT | DM_RC_AVERAGE), "training: reverse-complement flags %u", o->rc);
+    dm_net_pred_of(m)->rc = o->rc;
+    dm_dataset aug = {0}, vrc = {0};
+    dm_status st = DM_STATUS_OK;
+    if ((o->rc & DM_RC_AUGMENT) && train && train->n > 0 && train->label) st = dm_dataset_with_revcomp(train, &aug);
+    if (!st && (o->rc & DM_RC_AVERAGE) && valid && valid->n > 0) st = dm_dataset_revcomp(valid, &vrc);
+    if (!st) st = train_run(m, aug.n ? &aug : train, valid, vrc.seq ? &vrc : NULL, o, prov, state, last_params);
+    dm_dataset_free(&aug);
+    free(vrc.seq);
     return st;
 }

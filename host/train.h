@@ -62,6 +62,9 @@ typedef struct dm_train_options {
     int32_t patience;          /* default protocol: epochs without a better validation AUROC (5) */
     uint64_t seed;             /* one seed, split into named streams */
     bool n_quarter;            /* N policy: 0.25 per channel instead of a zero row */
+    uint32_t rc;               /* DM_RC_AUGMENT: train on every sequence and its reverse complement;
+                                * DM_RC_AVERAGE: validation (and the model, dm_net_rc) scores the
+                                * mean of both strands' P (host/predavg.c) */
     bool progress;             /* epoch lines to the log callback, the in-epoch status to the
                                 * progress callback (dm_set_log); nothing is printed */
     /* crash safety (all optional, zero by default) */
@@ -138,7 +141,11 @@ dm_status dm_net_batch_grads(dm_net *m, dm_devdata *d, int64_t i0, int32_t Bk, i
                              const dm_train_options *o, uint64_t step, bool device_sum, float *acc, float *tmp,
                              float *row_loss, double *t_reduce);
 
-/* P(bound) of every sequence of `ds` in evaluation mode, in batches of the model's max batch. */
+/* The score of every sequence of `ds` in evaluation mode, in batches of the model's max batch:
+ * P(bound), averaged over both strands and an ensemble's members as the model says (predavg.c). */
 dm_status dm_net_predict(dm_net *m, const dm_dataset *ds, bool n_quarter, float *scores);
+
+/* P(pos) of every row of a resident data set with the weights loaded now, in file order. */
+dm_status dm_net_predict_resident(dm_net *m, dm_devdata *d, bool n_quarter, float *scores);
 
 #endif /* DM_TRAIN_H */

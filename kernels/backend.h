@@ -170,6 +170,13 @@ struct dm_backend_i {
     void (*ism_collect)(dm_backend *be, float *out, const float *logprob, int cls, int nv);
     void (*ism_reduce)(dm_backend *be, float *attr, float *p_pos, const float *scores, const uint8_t *packed,
                        const int8_t *cls, int B, int L);
+    /* window:  the receptive-field windows of fast ISM (host/ism_fast.c). Variant j < nv mutates input
+     *           position p = (v0 + j) / 4; starts (L, 2) holds, per mutated position, the first position g
+     *           of its gathered window and the first position s of its recomputed window. out (nv, Wo, C):
+     *           out[j, q] = 0 where g + q is outside [0, Li), win[j, g + q − s] (win (nv, Wi, C)) where
+     *           s ≤ g + q < s + Wi, else ref[g + q] (ref (Li, C), the unmutated sequence's). A copy. */
+    void (*ism_window)(dm_backend *be, float *out, const float *ref, const float *win, const int32_t *starts,
+                       int v0, int nv, int Wo, int Wi, int Li, int C);
 
     /* Class optimisation of the input (host/optimize.c, SPEC.md §6.3), R restarts of n_pos = R·L
      * positions with 4 channels each:

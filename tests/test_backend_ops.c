@@ -687,3 +687,36 @@ Test(backend_ops, ism_variants_collect_reduce, .init = setup, .fini = teardown) 
         free(codes); free(packed); free(lp); free(out); free(sc); free(attr); free(p); free(cls);
     }
 }
+
+/* ism_window (fast ISM's gather): against its definition on the CPU, then the device against the CPU;
+ * starts that run off both ends (zeros) and windows at both ends, chunks of variants from v0 > 0. */
+Test(backend_ops, ism_window, .init = setup, .fini = teardown) {
+    int L = 11, Li = 9, C = 3, Wi = 4, Wo = 7, v0 = 6, nv = 4 * L - v0;
+    int32_t starts[2 * 11];
+    for (int p = 0; p < L; p++) {
+        starts[2 * p] = p - 3;                              /* −3 .. 7: some gathers run past 0 and Li */
+        starts[2 * p + 1] = p < Li - Wi ? p : Li - Wi;      /* windows clamped at the end */
+    }
+    float *ref = rnd((size_t)Li * C, -1, 1, 93), *win = rnd((size_t)nv * Wi * C, 2, 3, 94);
+    size_t no = (size_t)nv * Wo * C;
+    float *out = nan_host(no), *naive = nan_host(no);
+    g_ref->i->ism_window(g_ref, out, ref, win, starts, v0, nv, Wo, Wi, Li, C);
+    for (int j = 0; j < nv; j++)
+        for (int q = 0; q < Wo; q++)
+            for (int c = 0; c < C; c++) {
+                int p0 = (v0 + j) / 4, p = starts[2 * p0] + q, s = starts[2 * p0 + 1];
+                naive[((size_t)j * Wo + q) * C + c] = p < 0 || p >= Li ? 0.0f
+                                                      : p >= s && p < s + Wi ? win[((size_t)j * Wi + p - s) * C + c]
+                                                                             : ref[(size_t)p * C + c];
+            }
+    cr_expect(memcmp(out, naive, sizeof(float) * no) == 0, "ism_window: the CPU differs from the definition");
+    float *d_ref = dev_new(ref, sizeof(float) * Li * C), *d_win = dev_new(win, sizeof(float) * nv * Wi * C);
+    int32_t *d_starts = dev_new(starts, sizeof starts);
+    float *d_out = dev_new(NULL, sizeof(float) * no);
+    g_cuda->i->ism_window(g_cuda, d_out, d_ref, d_win, d_starts, v0, nv, Wo, Wi, Li, C);
+    expect_f(d_out, out, no, TOL_EXACT, "ism_window");   /* a copy */
+    dev_take(d_ref, NULL, sizeof(float) * Li * C, "ism_window ref");
+    dev_take(d_win, NULL, sizeof(float) * nv * Wi * C, "ism_window win");
+    dev_take(d_starts, NULL, sizeof starts, "ism_window starts");
+    free(ref); free(win); free(out); free(naive);
+}

@@ -558,18 +558,19 @@ Test(checkpoint, foreign_files) {
     free(dir);
 }
 
-/* Version 3 with a valid CRC: CORRUPT, naming the format; version 0 likewise. */
+/* Version 4 (the first this build does not know) with a valid CRC: CORRUPT, naming the format;
+ * version 0 likewise. */
 Test(checkpoint, newer_version) {
     fixture f;
     fixture_make(&f, DM_ARCH_CNN);
     fixture_save(&f, f.path, 1);
     size_t n;
     uint8_t *b = slurp(f.path, &n);
-    b[8] = 3;
+    b[8] = 4;
     fix_crc(b, n);
     spill(f.path, b, n);
     cr_assert_eq(try_load(f.path, fake_table), DM_STATUS_CORRUPT);
-    cr_assert(strstr(dm_last_error(), "newer deepmotif (format 3)") != NULL, "%s",
+    cr_assert(strstr(dm_last_error(), "newer deepmotif (format 4)") != NULL, "%s",
               dm_last_error());
     b[8] = 0;
     fix_crc(b, n);

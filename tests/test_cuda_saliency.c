@@ -116,5 +116,9 @@ Test(cuda_saliency, every_method_resident, .init = setup, .fini = teardown) {
                 o.shuffle_baseline = true;
                 one((dm_arch)a, o);
             }
+            if (mth == DM_SAL_ISM) {   /* above by receptive-field windows (conv models), here in full */
+                o.ism_full = true;
+                one((dm_arch)a, o);
+            }
         }
 }

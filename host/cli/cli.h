@@ -148,6 +148,8 @@ void cli_record_input(dm_provenance *prov, const char *role, const char *path);
 
 /* dm_net_load of `path` for batches of `batch`, or exit. */
 dm_net *cli_load_model(const char *path, dm_backend *be, int batch);
+/* Exits (1) when m is an ensemble: `command` works on one model's weights. */
+void cli_single_model(dm_net *m, const char *path, const char *command);
 
 /* Genomic coordinates (CLI_OPTS_BED): `--bed REGIONS.bed --genome GENOME.fa` instead of the command's
  * data option (data_opt: "--data", train's "--train"). cli_bed_input says which one was given and

@@ -350,6 +350,12 @@ dm_net *cli_load_model(const char *path, dm_backend *be, int batch) {
     return m;
 }
 
+void cli_single_model(dm_net *m, const char *path, const char *command) {
+    if (dm_net_n_members(m) > 1)
+        cli_fail(dm_error(DM_STATUS_FORMAT, "%s: an ensemble of %d models; %s needs one model (give a member, "
+                          "MODEL.seedS, written beside it by train --seeds)", path, (int)dm_net_n_members(m), command));
+}
+
 /* ---- outputs, checked before any is written ---------------------------------------------------- */
 
 /* The folder of `path` ("." when it names none). */

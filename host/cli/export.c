@@ -28,7 +28,16 @@ int cli_export(cli_args *a) {
     float *params = NULL;
     int64_t np;
     static dm_provenance prov;   /* large: not on the stack */
-    CLI_CHECK(dm_checkpoint_load(model, dm_net_table, &hp, &params, &np, &prov, NULL));
+    dm_ckpt_extra x;
+    CLI_CHECK(dm_checkpoint_load_ex(model, dm_net_table, &hp, &params, &np, &prov, NULL, &x));
+    int32_t n_members = x.n_members;
+    dm_ckpt_extra_free(&x);
+    if (n_members > 1)
+        cli_fail(dm_error(DM_STATUS_FORMAT, "%s: an ensemble of %d models; export writes one model (give a member, "
+                          "MODEL.seedS)", model, (int)n_members));
+    if (x.rc & DM_RC_AVERAGE)
+        fprintf(stderr, "%s: warning: %s averages both strands; the exported graph scores the strand it is given "
+                "(average it with the reverse complement's score yourself)\n", cli_prog, model);
     dm_tensor_info t[DM_MAX_TENSORS];
     int64_t np2;
     int32_t n = dm_net_table(&hp, t, &np2);

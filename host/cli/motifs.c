@@ -129,6 +129,7 @@ int cli_motifs(cli_args *a) {
     dm_backend *be = cli_backend(a);
     const char *model_path = cli_required(a, "--model");
     dm_net *m = cli_load_model(model_path, be, 256);
+    cli_single_model(m, model_path, "motifs");
     int n_layers;
     if (dm_net_layers(m, &n_layers)->op != DM_LAYER_CONV) {
         char with[256];

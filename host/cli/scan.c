@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "predavg.h"
 #include "scan.h"
 
 const cli_opt cli_scan_opts[] = {
@@ -19,7 +20,8 @@ const cli_opt cli_scan_opts[] = {
                       "centred on the window's centre", NULL, 0},
     {"--strands", "both|plus", "score each window and its reverse complement (default) or the + strand only",
      CLI_CHOICES("both", "plus"), 0},
-    {"--combine", "max|mean", "how the two strands' P combine (default max)", CLI_CHOICES("max", "mean"), 0},
+    {"--combine", "max|mean", "how the two strands' P combine (default max; mean for a model trained with --rc "
+                              "average or both, as its predict scores)", CLI_CHOICES("max", "mean"), 0},
     {"--threshold", "T", "peaks: windows with P >= T, merged when they overlap or touch (default 0.5)", NULL, 0},
     {"--format", "bigwig|bedgraph", "the track's format (default bigwig)", CLI_CHOICES("bigwig", "bedgraph"), 0},
     {"--batch", "N", "windows per batch on the device (default 128; each with its reverse complement)", NULL, 0},
@@ -54,6 +56,8 @@ int cli_scan(cli_args *a) {
     dm_backend *be = cli_backend(a);
     /* both strands: a window and its reverse complement share a batch */
     dm_net *m = cli_load_model(model, be, o.plus_only ? batch : 2 * batch);
+    /* a model that averages strands scores a window as predict scores a sequence: the mean */
+    if (!cli_opt_str(a, "--combine")) o.mean = (dm_net_rc(m) & DM_RC_AVERAGE) != 0;
     cli_notice_flush();
     double t0 = dm_now();
     dm_scan_stats s;

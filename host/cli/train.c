@@ -33,6 +33,10 @@ const cli_opt cli_train_opts[] = {
     {"--len", "L", "sequence length (default 101)", NULL, 0},
     {"--resume", "MODEL.last", "continue a run from its last checkpoint", NULL, 0},
     {"--max-memory", "SIZE", "refuse data needing more host memory (K/M/G suffix; default half of RAM)", NULL, 0},
+    {"--rc", "MODE", "reverse complements: none (default), augment (train on both strands), average (score = "
+                     "mean P of both strands, stored in MODEL), both", CLI_CHOICES("none", "augment", "average", "both"), 0},
+    {"--seeds", "N", "train N seeds (--seed, +1, ...) into MODEL.seedS each; mean ± sd of every metric", NULL, 0},
+    {"--ensemble", NULL, "with --seeds: MODEL = the N models as one ensemble (score = mean of members' P)", NULL, 0},
     {"--quiet", NULL, "no progress lines", NULL, 0},
     {0},
 };
@@ -74,6 +78,20 @@ static const char *negatives_opt(const cli_args *a, bool bed) {
     if (gc && !cli_flag(a, "--background")) cli_usage_error("--negatives gc-matched needs --background BED");
     if (!gc && cli_flag(a, "--background")) cli_usage_error("--background goes with --negatives gc-matched");
     return neg;
+}
+
+/* --rc: the DM_RC_* flags of a mode name, and back */
+static uint32_t rc_opt(const char *v) {
+    if (!strcmp(v, "none")) return 0;
+    if (!strcmp(v, "augment")) return DM_RC_AUGMENT;
+    if (!strcmp(v, "average")) return DM_RC_AVERAGE;
+    if (!strcmp(v, "both")) return DM_RC_AUGMENT | DM_RC_AVERAGE;
+    cli_usage_error("--rc: unknown value '%s' (choices: none, augment, average, both)", v);
+}
+
+static const char *rc_name(uint32_t rc) {
+    static const char *const names[4] = {"none", "augment", "average", "both"};
+    return names[rc & 3];
 }
 
 /* --arch: an architecture the library knows (dm_arch_parse, which also takes "cnn-rnn"). */
@@ -128,6 +146,7 @@ typedef struct train_files {
     int32_t n_tensors;
     int64_t n_params;
     dm_provenance *prov;
+    uint32_t rc;            /* --rc flags, stored in both files (PRED) */
     bool model_written;     /* MODEL committed by this process */
     int32_t kept_epoch;     /* the last commit of MODEL.last: epochs done (−1: none yet) */
     int64_t kept_batch;     /* and batches of the next epoch */
@@ -136,11 +155,12 @@ typedef struct train_files {
 static dm_status save_model_pair(train_files *f, const float *best, const float *last, const dm_resume_state *st) {
     dm_utc_now(f->prov->created_utc);
     snprintf(f->prov->label, sizeof f->prov->label, "best");
-    DM_TRY(dm_checkpoint_save(f->out, f->hp, f->tensors, f->n_tensors, best, f->n_params, f->prov, NULL));
+    dm_ckpt_extra x = {.rc = f->rc, .n_members = 1};
+    DM_TRY(dm_checkpoint_save_ex(f->out, f->hp, f->tensors, f->n_tensors, best, f->n_params, f->prov, NULL, &x));
     f->model_written = true;
     if (!last) return DM_STATUS_OK;
     snprintf(f->prov->label, sizeof f->prov->label, "last");
-    DM_TRY(dm_checkpoint_save(f->last, f->hp, f->tensors, f->n_tensors, last, f->n_params, f->prov, st));
+    DM_TRY(dm_checkpoint_save_ex(f->last, f->hp, f->tensors, f->n_tensors, last, f->n_params, f->prov, st, &x));
     f->kept_epoch = st->epoch_done;
     f->kept_batch = st->batch_done;
     return DM_STATUS_OK;
@@ -152,7 +172,9 @@ static dm_status train_checkpoint(void *ctx, const dm_train_checkpoint *c) {
         return save_model_pair(f, c->state->best_params, c->params, c->state);
     snprintf(f->prov->label, sizeof f->prov->label, "last");
     dm_utc_now(f->prov->created_utc);
-    DM_TRY(dm_checkpoint_save(f->last, f->hp, f->tensors, f->n_tensors, c->params, f->n_params, f->prov, c->state));
+    dm_ckpt_extra x = {.rc = f->rc, .n_members = 1};
+    DM_TRY(dm_checkpoint_save_ex(f->last, f->hp, f->tensors, f->n_tensors, c->params, f->n_params, f->prov, c->state,
+                                 &x));
     f->kept_epoch = c->state->epoch_done;
     f->kept_batch = c->state->batch_done;
     return DM_STATUS_OK;
@@ -176,22 +198,300 @@ static void shell_word(char *buf, size_t cap, const char *a) {
     if (k < cap) snprintf(buf + k, cap - k, "'");
 }
 
-/* The command that continues this run: its own arguments with --resume MODEL.last. */
-static void resume_command(char *buf, size_t cap, int argc, char **argv, const char *last) {
+/* The command that continues this run: its own arguments with --resume MODEL.last. One seed of
+ * --seeds N continues alone: --seeds, --ensemble, --seed and --out give way to its own seed and files. */
+static void resume_command(char *buf, size_t cap, int argc, char **argv, const char *last, bool one_of_seeds,
+                           uint64_t seed, const char *out) {
+    static const char *const valued[] = {"--resume", "--seeds", "--seed", "--out", NULL};
     if (dm_dist_size() > 1) snprintf(buf, cap, "mpirun -np %d deepmotif train", dm_dist_size());
     else snprintf(buf, cap, "deepmotif train");
     for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--resume")) {
-            i++;
-            continue;
+        bool skip = false;
+        for (int k = 0; valued[k] && !skip; k++) {
+            if (k > 0 && !one_of_seeds) break;
+            size_t n = strlen(valued[k]);
+            if (!strcmp(argv[i], valued[k])) skip = true, i++;
+            else if (!strncmp(argv[i], valued[k], n) && argv[i][n] == '=') skip = true;
         }
-        if (!strncmp(argv[i], "--resume=", 9)) continue;
+        if (skip || (one_of_seeds && !strcmp(argv[i], "--ensemble"))) continue;
         shell_word(buf, cap, argv[i]);
     }
     size_t k = strlen(buf);
+    if (one_of_seeds) {
+        char s[32];
+        snprintf(s, sizeof s, "%llu", (unsigned long long)seed);
+        snprintf(buf + k, cap - k, " --seed %s --out", s);
+        shell_word(buf, cap, out);
+        k = strlen(buf);
+    }
     snprintf(buf + k, cap - k, " --resume");
     shell_word(buf, cap, last);
 }
+
+/* One training run's inputs, shared by every seed of --seeds. */
+typedef struct train_job {
+    cli_args *a;
+    dm_hparams hp;
+    dm_train_options o;          /* o.seed is set per run */
+    const dm_dataset *tr, *va, *te;
+    const char *test_path, *resume;
+    dm_protocol protocol;
+    double valid_frac, row_bytes;
+    uint64_t max_mem;
+    dm_backend *be;
+    float *params;               /* --resume: the weights to continue from */
+    dm_resume_state *state;      /* --resume: the optimiser state; else empty */
+    int n_seeds;
+} train_job;
+
+/* What one seed's run reports: AUROC, AUPRC, accuracy on validation and test (NaN when absent). */
+typedef struct seed_result {
+    uint64_t seed;
+    double valid[3], test[3];
+    int32_t best_epoch, epochs_run;
+    double seconds;
+} seed_result;
+
+static void metrics3(double v[3], const float *score, const int8_t *label, int64_t n, const char *path) {
+    v[0] = v[1] = v[2] = NAN;
+    if (n < 1) return;
+    v[0] = cli_metric(DM_METRIC_AUROC, score, label, n, path);
+    v[1] = cli_metric(DM_METRIC_AUPRC, score, label, n, path);
+    v[2] = cli_metric(DM_METRIC_ACCURACY, score, label, n, path);
+}
+
+/* The scores of a data set under `m` (its rc flags and members), into v[3]. */
+static void score_set(double v[3], dm_net *m, const dm_dataset *ds, bool quarter, const char *path) {
+    v[0] = v[1] = v[2] = NAN;
+    if (ds->n < 1) return;
+    float *scores = cli_alloc(sizeof(float) * (size_t)ds->n);
+    CLI_CHECK(dm_net_predict(m, ds, quarter, scores));
+    metrics3(v, scores, ds->label, ds->n, path);
+    free(scores);
+}
+
+/* Trains one seed into `out` (and out.last). With res (--seeds) the result is recorded there and the
+ * selected weights are returned (malloc'd, *np_out floats); alone it prints the run's summary. */
+static float *train_seed(train_job *j, uint64_t seed, const char *out, dm_provenance *prov_in, seed_result *res,
+                         int64_t *np_out) {
+    cli_args *a = j->a;
+    dm_train_options o = j->o;
+    o.seed = seed;
+    const dm_hparams hp = j->hp;
+    const dm_dataset tr = *j->tr, va = *j->va, te = *j->te;
+    const char *test_path = j->test_path, *resume = j->resume;
+    dm_protocol protocol = j->protocol;
+    dm_resume_state state = *j->state;
+    memset(j->state, 0, sizeof *j->state);   /* a resume state is the first (only) run's */
+    static dm_provenance prov;
+    prov = *prov_in;
+    dm_backend *be = j->be;
+    double row_bytes = j->row_bytes, valid_frac = j->valid_frac;
+    uint64_t max_mem = j->max_mem;
+    dm_net *m;
+    CLI_CHECK(dm_net_create(&m, &hp, be, o.batch));
+    if (j->params) CLI_CHECK(dm_net_set_params(m, j->params));
+    else CLI_CHECK(dm_net_init_params(m, o.seed));
+    prov.threads = be->n_threads;
+    prov.valid_frac = (float)valid_frac;
+    snprintf(prov.version, sizeof prov.version, "%s", dm_version());
+    cli_describe_backend(be, prov.device, sizeof prov.device);
+    if (dm_dist_size() > 1) {
+        size_t k = strlen(prov.device);
+        snprintf(prov.device + k, sizeof prov.device - k, " x %d MPI ranks", dm_dist_size());
+    }
+    catch_stop_signals();   /* from here a signal is honoured after the next batch (before the header
+                             * line, so a caller that waits for it knows) */
+    if (!res || seed == j->o.seed) cli_dist_inputs_ok();   /* every rank has its data, model, backend, handlers */
+    if (o.progress)
+        fprintf(stderr, "deepmotif train: %s, %lld trained parameters; %lld training, %lld validation sequences; "
+                "%s protocol, batch %d, %s\n", dm_arch_name(hp.arch), (long long)dm_net_n_trainable(m),
+                (long long)tr.n, (long long)va.n, dm_protocol_name(protocol), o.batch, prov.device);
+    if (o.progress) {
+        int packed = (hp.len + 3) / 4 + (hp.len + 7) / 8 + 17;   /* dm_pack row + label, order, log-probs, loss */
+        fprintf(stderr, "deepmotif train: memory: %.0f bytes per sequence as read, held twice at the split (peak %.1f MiB, "
+                "--max-memory %.0f MiB); while training %.0f bytes on the host + %d packed on the backend per sequence\n",
+                row_bytes, row_bytes * (double)(tr.n + va.n) * 2 / 1048576.0,
+                (double)max_mem / 1048576.0, row_bytes + 13, packed);
+    }
+
+    int64_t np = dm_net_n_params(m);
+    float *last = cli_alloc(sizeof(float) * (size_t)np);
+
+    /* MODEL and MODEL.last at every epoch end (train_files: the commit order), and at a signal */
+    int32_t nt;
+    const dm_tensor_info *tensors = dm_net_tensors(m, &nt);
+    train_files files = {.out = out, .hp = &hp, .rc = o.rc, .tensors = tensors, .n_tensors = nt, .n_params = np,
+                         .prov = &prov, .kept_epoch = -1};
+    snprintf(files.last, sizeof files.last, "%s.last", out);
+    if (resume && !strcmp(resume, files.last)) {   /* resumed in place: the files on disk are this state */
+        files.kept_epoch = state.epoch_done;
+        files.kept_batch = state.batch_done;
+    }
+    prov.test_auroc = prov.test_auprc = prov.test_accuracy = NAN;   /* until the test set is scored */
+    prov.n_test = 0;
+    dm_train_stop stopped;
+    o.checkpoint = train_checkpoint;
+    o.checkpoint_ctx = &files;
+    o.stop = &g_stop_signal;
+    o.stopped = &stopped;
+    const char *nan_at = getenv("DM_TEST_NAN");   /* tests only: "EPOCH:BATCH" poisons a weight there */
+    if (nan_at && sscanf(nan_at, "%d:%d", &o.nan_epoch, &o.nan_batch) != 2) o.nan_epoch = o.nan_batch = 0;
+    dm_status trained = dm_net_train(m, &tr, &va, &o, &prov, &state, last);
+    if (trained != DM_STATUS_OK && stopped.diverged_epoch > 0) {
+        /* one line: where it diverged and what is left on disk (never weights of a bad batch) */
+        fprintf(stderr, "%s: %s; ", cli_prog, dm_last_error());
+        if (files.kept_epoch < 0) fprintf(stderr, "no checkpoint was written by this run\n");
+        else if (files.kept_batch > 0)
+            fprintf(stderr, "%s and %s hold the run as of batch %lld of epoch %d\n", out, files.last,
+                    (long long)files.kept_batch, files.kept_epoch + 1);
+        else fprintf(stderr, "%s and %s hold the run as of epoch %d\n", out, files.last, files.kept_epoch);
+        free(last);   /* the buffers of a run that ends here (LeakSanitizer checks the exit) */
+        exit(1);
+    }
+    CLI_CHECK(trained);
+    if (stopped.signal) {
+        int sig = stopped.signal;
+        char cmd[8192];
+        resume_command(cmd, sizeof cmd, a->argc, a->argv, files.last, j->n_seeds > 1, seed, out);
+        char where[96], sel[160];
+        if (state.batch_done > 0)
+            snprintf(where, sizeof where, "in epoch %d after batch %d of %lld", state.epoch_done + 1, state.batch_done,
+                     (long long)((tr.n + prov.batch - 1) / prov.batch));
+        else
+            snprintf(where, sizeof where, "after epoch %d", state.epoch_done);
+        if (state.best_epoch == 0) snprintf(sel, sizeof sel, "the initial weights");
+        else if (va.n) snprintf(sel, sizeof sel, "epoch %d, validation AUROC %.4f", state.best_epoch, state.best_valid);
+        else if (protocol == DM_PROTOCOL_ORIGINAL)
+            snprintf(sel, sizeof sel, "epoch %d, training AUROC %.4f", state.best_epoch, state.best_valid);
+        else snprintf(sel, sizeof sel, "epoch %d", state.best_epoch);
+        fprintf(stderr, "%s: interrupted by %s %s: kept %s (%s) and %s; resume with: %s%s\n", cli_prog,
+                sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal", where, out, sel, files.last, cmd,
+                j->n_seeds > 1 ? " (the later seeds were not trained and no ensemble was written)" : "");
+        free(last);
+        exit(128 + sig);
+    }
+
+    if (dm_dist_rank() > 0) {   /* rank 0 scores the test set and writes the files */
+        free(last);
+        dm_resume_state_free(&state);
+        if (res) {   /* the other seeds still need this rank; the weights are rank 0's to keep */
+            *res = (seed_result){.seed = seed};
+            *np_out = np;
+            float *best = cli_alloc(sizeof(float) * (size_t)np);
+            CLI_CHECK(dm_net_get_params(m, best));
+            dm_net_free(m);
+            return best;
+        }
+        dm_net_free(m);
+        return NULL;
+    }
+
+    /* the test set is scored once, with the selected weights (and the model's rc averaging) */
+    prov.n_test = te.n;
+    double tv[3], vv[3];
+    score_set(tv, m, &te, o.n_quarter, test_path ? test_path : "");
+    prov.test_auroc = tv[0];
+    prov.test_auprc = tv[1];
+    prov.test_accuracy = tv[2];
+
+    /* MODEL: the selected weights; MODEL.last: the final epoch and its optimiser state; both again
+     * with the complete provenance (log, test metrics), in the same order */
+    float *best = cli_alloc(sizeof(float) * (size_t)np);
+    CLI_CHECK(dm_net_get_params(m, best));
+    CLI_CHECK(save_model_pair(&files, best, last, &state));
+
+    if (res) {
+        score_set(vv, m, &va, o.n_quarter, "validation split");
+        *res = (seed_result){.seed = seed, .best_epoch = prov.best_epoch, .epochs_run = prov.epochs_run,
+                             .seconds = prov.train_seconds};
+        memcpy(res->valid, vv, sizeof vv);
+        memcpy(res->test, tv, sizeof tv);
+        printf("seed %-6llu %s: epoch %d of %d, valid AUROC %.4f%s", (unsigned long long)seed, out, prov.best_epoch,
+               prov.epochs_run, vv[0], test_path ? "" : "\n");
+        if (test_path) printf(", test AUROC %.4f AUPRC %.4f accuracy %.4f\n", tv[0], tv[1], tv[2]);
+        fflush(stdout);
+        *np_out = np;
+    } else {
+        printf("model      %s (%s, epoch %d of %d run)\n", out, dm_arch_name(hp.arch), prov.best_epoch, prov.epochs_run);
+        if (va.n) printf("valid      AUROC %.4f\n", state.best_valid);
+        if (test_path) {
+            char ta[32], tb[32], tc[32];
+            printf("test       n %lld  AUROC %s  AUPRC %s  accuracy %s\n", (long long)te.n,
+                   cli_metric_text(ta, prov.test_auroc, "%.4f", "NA"), cli_metric_text(tb, prov.test_auprc, "%.4f", "NA"),
+                   cli_metric_text(tc, prov.test_accuracy, "%.4f", "NA"));
+        }
+        printf("time       %.1f s, %.0f sequences/s\n", prov.train_seconds,
+               (double)tr.n * prov.epochs_run / (prov.train_seconds > 0 ? prov.train_seconds : 1));
+        free(best);
+        best = NULL;
+    }
+    (void)row_bytes, (void)valid_frac, (void)max_mem, (void)a;
+    free(last);
+    dm_resume_state_free(&state);
+    dm_net_free(m);
+    return best;
+}
+
+/* mean ± sd (sample, n − 1) of each metric over the seeds; NA where a seed has none */
+static void print_seed_summary(const seed_result *r, int n, bool test) {
+    static const char *const name[3] = {"AUROC", "AUPRC", "accuracy"};
+    for (int part = 0; part < (test ? 2 : 1); part++) {
+        printf("%-10s", part ? "test" : "valid");
+        for (int k = 0; k < 3; k++) {
+            double s = 0, s2 = 0;
+            for (int i = 0; i < n; i++) s += part ? r[i].test[k] : r[i].valid[k];
+            double mean = s / n;
+            for (int i = 0; i < n; i++) {
+                double d = (part ? r[i].test[k] : r[i].valid[k]) - mean;
+                s2 += d * d;
+            }
+            printf(" %s %.4f ± %.4f", name[k], mean, sqrt(s2 / (n - 1)));
+        }
+        printf("   (mean ± sd over %d seeds)\n", n);
+    }
+    double t = 0;
+    for (int i = 0; i < n; i++) t += r[i].seconds;
+    printf("time       %.1f s for %d seeds\n", t, n);
+}
+
+/* --ensemble: the seeds' selected weights as one model file (ENSM, host/checkpoint.c), its own
+ * validation and test metrics in its provenance. */
+static void save_ensemble(train_job *j, const char *out, const float *members, int64_t np, dm_provenance *prov,
+                          const seed_result *res) {
+    dm_net *m;
+    CLI_CHECK(dm_net_create(&m, &j->hp, j->be, 256));
+    CLI_CHECK(dm_net_set_members(m, members, j->n_seeds));
+    dm_net_pred_of(m)->rc = j->o.rc;
+    double tv[3], vv[3];
+    score_set(tv, m, j->te, j->o.n_quarter, j->test_path ? j->test_path : "");
+    score_set(vv, m, j->va, j->o.n_quarter, "validation split");
+    prov->seed = j->o.seed;
+    prov->n_train = j->tr->n;
+    prov->n_valid = j->va->n;
+    prov->n_test = j->te->n;
+    prov->epochs_run = res[0].epochs_run;
+    prov->best_epoch = res[0].best_epoch;
+    for (int k = 0; k < j->n_seeds; k++) prov->train_seconds += res[k].seconds;
+    prov->test_auroc = tv[0];
+    prov->test_auprc = tv[1];
+    prov->test_accuracy = tv[2];
+    snprintf(prov->protocol, sizeof prov->protocol, "%s", dm_protocol_name(j->protocol));
+    snprintf(prov->label, sizeof prov->label, "ensemble");
+    snprintf(prov->version, sizeof prov->version, "%s", dm_version());
+    cli_describe_backend(j->be, prov->device, sizeof prov->device);
+    prov->valid_frac = (float)j->valid_frac;
+    dm_utc_now(prov->created_utc);
+    int32_t nt;
+    const dm_tensor_info *tensors = dm_net_tensors(m, &nt);
+    dm_ckpt_extra x = {.rc = j->o.rc, .n_members = j->n_seeds, .members = (float *)members + np};
+    CLI_CHECK(dm_checkpoint_save_ex(out, &j->hp, tensors, nt, members, np, prov, NULL, &x));
+    printf("ensemble   %s (%d members, mean P): valid AUROC %.4f", out, j->n_seeds, vv[0]);
+    if (j->test_path) printf(", test AUROC %.4f AUPRC %.4f accuracy %.4f", tv[0], tv[1], tv[2]);
+    printf("\n");
+    dm_net_free(m);
+}
+
 
 int cli_train(cli_args *a) {
     /* mpirun -np K: every rank reads and checks its inputs; a failure on any rank ends them all with
@@ -218,6 +518,12 @@ int cli_train(cli_args *a) {
     const char *slices = getenv("DM_TRAIN_SLICES");
     if (slices) o.slices = (int32_t)strtol(slices, NULL, 10);
     o.n_quarter = cli_n_quarter(a);
+    o.rc = rc_opt(cli_opt_or(a, "--rc", "none"));
+    int n_seeds = (int)cli_int(a, "--seeds", 1, 1, 1000);
+    bool ensemble = cli_flag(a, "--ensemble");
+    if (ensemble && n_seeds < 2) cli_usage_error("--ensemble needs --seeds N with N >= 2");
+    if (resume && n_seeds > 1)
+        cli_usage_error("--resume continues one run: resume each seed's MODEL.seedS.last with --out MODEL.seedS");
     double valid_frac = cli_num(a, "--valid-frac", protocol == DM_PROTOCOL_ORIGINAL ? 0.0 : 0.1, 0, 0.9);
     const char *neg = negatives_opt(a, bed);
     bool peaks = bed && !cli_flag(a, "--label-col");   /* a BED of peaks: every region bound */
@@ -233,7 +539,14 @@ int cli_train(cli_args *a) {
     if (resume) {
         int64_t np;
         int32_t len_asked = hp.len;
-        CLI_CHECK(dm_checkpoint_load(resume, dm_net_table, &hp, &params, &np, &prov, &state));
+        dm_ckpt_extra x;
+        CLI_CHECK(dm_checkpoint_load_ex(resume, dm_net_table, &hp, &params, &np, &prov, &state, &x));
+        if (x.n_members > 1) cli_fail(dm_error(DM_STATUS_FORMAT, "%s: an ensemble cannot be resumed (resume a "
+                                               "member's MODEL.seedS.last)", resume));
+        if (cli_opt_str(a, "--rc") && o.rc != x.rc)
+            cli_fail(dm_error(DM_STATUS_FORMAT, "%s: the run was trained with --rc %s; it cannot resume with --rc %s",
+                              resume, rc_name(x.rc), rc_name(o.rc)));
+        o.rc = x.rc;
         if (!state.adam_m) cli_fail(dm_error(DM_STATUS_FORMAT, "%s: no resume state (use the MODEL.last file)", resume));
         if (cli_opt_str(a, "--arch") && hp.arch != arch)
             cli_fail(dm_error(DM_STATUS_FORMAT, "%s: the checkpoint's architecture is %s; it cannot resume as --arch %s",
@@ -316,137 +629,44 @@ int cli_train(cli_args *a) {
 
     dm_backend *be = cli_backend(a);
     cli_notice_flush();
-    dm_net *m;
-    CLI_CHECK(dm_net_create(&m, &hp, be, o.batch));
-    if (params) CLI_CHECK(dm_net_set_params(m, params));
-    else CLI_CHECK(dm_net_init_params(m, o.seed));
     if (!resume) {
         cli_record_input(&prov, "train", train_path);
         if (test_path) cli_record_input(&prov, "test", test_path);
     }
-    prov.threads = be->n_threads;
-    prov.valid_frac = (float)valid_frac;
-    snprintf(prov.version, sizeof prov.version, "%s", dm_version());
-    cli_describe_backend(be, prov.device, sizeof prov.device);
-    if (dm_dist_size() > 1) {
-        size_t k = strlen(prov.device);
-        snprintf(prov.device + k, sizeof prov.device - k, " x %d MPI ranks", dm_dist_size());
+    train_job j = {.a = a, .hp = hp, .o = o, .tr = &tr, .va = &va, .te = &te, .test_path = test_path,
+                   .protocol = protocol, .valid_frac = valid_frac, .be = be, .params = params, .state = &state,
+                   .max_mem = max_mem, .row_bytes = row_bytes, .n_seeds = n_seeds, .resume = resume};
+    if (n_seeds == 1) {
+        train_seed(&j, o.seed, out, &prov, NULL, NULL);
+    } else {
+        /* every seed from the same data, split and negatives (--seed's); each its own files */
+        static dm_provenance base;
+        base = prov;
+        seed_result *res = cli_alloc(sizeof *res * (size_t)n_seeds);
+        int64_t np = 0;
+        float *members = NULL;
+        for (int k = 0; k < n_seeds; k++) {
+            char path[CLI_PATH_MAX];
+            if (snprintf(path, sizeof path, "%s.seed%llu", out, (unsigned long long)(o.seed + (uint64_t)k)) >= (int)sizeof path)
+                cli_fail(dm_error(DM_STATUS_ARG, "%s: path too long", out));
+            prov = base;
+            float *best = train_seed(&j, o.seed + (uint64_t)k, path, &prov, &res[k], &np);
+            if (ensemble) {
+                if (!members) members = cli_alloc(sizeof(float) * (size_t)n_seeds * (size_t)(np > 0 ? np : 1));
+                memcpy(members + (size_t)k * (size_t)np, best, sizeof(float) * (size_t)np);
+            }
+            free(best);
+        }
+        if (dm_dist_rank() == 0) print_seed_summary(res, n_seeds, test_path != NULL);
+        if (ensemble && dm_dist_rank() == 0) {
+            prov = base;
+            save_ensemble(&j, out, members, np, &prov, res);
+        }
+        free(members);
+        free(res);
     }
-    catch_stop_signals();   /* from here a signal is honoured after the next batch (before the header
-                             * line, so a caller that waits for it knows) */
-    cli_dist_inputs_ok();   /* every rank has its data, model, backend and signal handlers */
-    if (o.progress)
-        fprintf(stderr, "deepmotif train: %s, %lld trained parameters; %lld training, %lld validation sequences; "
-                "%s protocol, batch %d, %s\n", dm_arch_name(hp.arch), (long long)dm_net_n_trainable(m),
-                (long long)tr.n, (long long)va.n, dm_protocol_name(protocol), o.batch, prov.device);
-    if (o.progress) {
-        int packed = (hp.len + 3) / 4 + (hp.len + 7) / 8 + 17;   /* dm_pack row + label, order, log-probs, loss */
-        fprintf(stderr, "deepmotif train: memory: %.0f bytes per sequence as read, held twice at the split (peak %.1f MiB, "
-                "--max-memory %.0f MiB); while training %.0f bytes on the host + %d packed on the backend per sequence\n",
-                row_bytes, row_bytes * (double)(tr.n + va.n) * 2 / 1048576.0,
-                (double)max_mem / 1048576.0, row_bytes + 13, packed);
-    }
-
-    int64_t np = dm_net_n_params(m);
-    float *last = cli_alloc(sizeof(float) * (size_t)np);
-
-    /* MODEL and MODEL.last at every epoch end (train_files: the commit order), and at a signal */
-    int32_t nt;
-    const dm_tensor_info *tensors = dm_net_tensors(m, &nt);
-    train_files files = {.out = out, .hp = &hp, .tensors = tensors, .n_tensors = nt, .n_params = np,
-                         .prov = &prov, .kept_epoch = -1};
-    snprintf(files.last, sizeof files.last, "%s.last", out);
-    if (resume && !strcmp(resume, files.last)) {   /* resumed in place: the files on disk are this state */
-        files.kept_epoch = state.epoch_done;
-        files.kept_batch = state.batch_done;
-    }
-    prov.test_auroc = prov.test_auprc = prov.test_accuracy = NAN;   /* until the test set is scored */
-    prov.n_test = 0;
-    dm_train_stop stopped;
-    o.checkpoint = train_checkpoint;
-    o.checkpoint_ctx = &files;
-    o.stop = &g_stop_signal;
-    o.stopped = &stopped;
-    const char *nan_at = getenv("DM_TEST_NAN");   /* tests only: "EPOCH:BATCH" poisons a weight there */
-    if (nan_at && sscanf(nan_at, "%d:%d", &o.nan_epoch, &o.nan_batch) != 2) o.nan_epoch = o.nan_batch = 0;
-    dm_status trained = dm_net_train(m, &tr, &va, &o, &prov, &state, last);
-    if (trained != DM_STATUS_OK && stopped.diverged_epoch > 0) {
-        /* one line: where it diverged and what is left on disk (never weights of a bad batch) */
-        fprintf(stderr, "%s: %s; ", cli_prog, dm_last_error());
-        if (files.kept_epoch < 0) fprintf(stderr, "no checkpoint was written by this run\n");
-        else if (files.kept_batch > 0)
-            fprintf(stderr, "%s and %s hold the run as of batch %lld of epoch %d\n", out, files.last,
-                    (long long)files.kept_batch, files.kept_epoch + 1);
-        else fprintf(stderr, "%s and %s hold the run as of epoch %d\n", out, files.last, files.kept_epoch);
-        free(last);   /* the buffers of a run that ends here (LeakSanitizer checks the exit) */
-        exit(1);
-    }
-    CLI_CHECK(trained);
-    if (stopped.signal) {
-        int sig = stopped.signal;
-        char cmd[8192];
-        resume_command(cmd, sizeof cmd, a->argc, a->argv, files.last);
-        char where[96], sel[160];
-        if (state.batch_done > 0)
-            snprintf(where, sizeof where, "in epoch %d after batch %d of %lld", state.epoch_done + 1, state.batch_done,
-                     (long long)((tr.n + prov.batch - 1) / prov.batch));
-        else
-            snprintf(where, sizeof where, "after epoch %d", state.epoch_done);
-        if (state.best_epoch == 0) snprintf(sel, sizeof sel, "the initial weights");
-        else if (va.n) snprintf(sel, sizeof sel, "epoch %d, validation AUROC %.4f", state.best_epoch, state.best_valid);
-        else if (protocol == DM_PROTOCOL_ORIGINAL)
-            snprintf(sel, sizeof sel, "epoch %d, training AUROC %.4f", state.best_epoch, state.best_valid);
-        else snprintf(sel, sizeof sel, "epoch %d", state.best_epoch);
-        fprintf(stderr, "%s: interrupted by %s %s: kept %s (%s) and %s; resume with: %s\n", cli_prog,
-                sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal", where, out, sel, files.last, cmd);
-        free(last);
-        exit(128 + sig);
-    }
-
-    if (dm_dist_rank() > 0) {   /* rank 0 scores the test set and writes the files */
-        free(last);
-        free(params);
-        dm_resume_state_free(&state);
-        dm_net_free(m);
-        dm_backend_free(be);
-        dm_dataset_free(&tr);
-        dm_dataset_free(&va);
-        dm_dataset_free(&te);
-        return 0;
-    }
-
-    /* the test set is scored once, with the selected weights */
-    prov.n_test = te.n;
-    if (test_path) {
-        float *scores = cli_alloc(sizeof(float) * (size_t)te.n);
-        CLI_CHECK(dm_net_predict(m, &te, o.n_quarter, scores));
-        prov.test_auroc = cli_metric(DM_METRIC_AUROC, scores, te.label, te.n, test_path);
-        prov.test_auprc = cli_metric(DM_METRIC_AUPRC, scores, te.label, te.n, test_path);
-        prov.test_accuracy = cli_metric(DM_METRIC_ACCURACY, scores, te.label, te.n, test_path);
-        free(scores);
-    }
-
-    /* MODEL: the selected weights; MODEL.last: the final epoch and its optimiser state; both again
-     * with the complete provenance (log, test metrics), in the same order */
-    float *best = cli_alloc(sizeof(float) * (size_t)np);
-    CLI_CHECK(dm_net_get_params(m, best));
-    CLI_CHECK(save_model_pair(&files, best, last, &state));
-
-    printf("model      %s (%s, epoch %d of %d run)\n", out, dm_arch_name(hp.arch), prov.best_epoch, prov.epochs_run);
-    if (va.n) printf("valid      AUROC %.4f\n", state.best_valid);
-    if (test_path) {
-        char ta[32], tb[32], tc[32];
-        printf("test       n %lld  AUROC %s  AUPRC %s  accuracy %s\n", (long long)te.n,
-               cli_metric_text(ta, prov.test_auroc, "%.4f", "NA"), cli_metric_text(tb, prov.test_auprc, "%.4f", "NA"),
-               cli_metric_text(tc, prov.test_accuracy, "%.4f", "NA"));
-    }
-    printf("time       %.1f s, %.0f sequences/s\n", prov.train_seconds,
-           (double)tr.n * prov.epochs_run / (prov.train_seconds > 0 ? prov.train_seconds : 1));
-    free(best);
-    free(last);
     free(params);
     dm_resume_state_free(&state);
-    dm_net_free(m);
     dm_backend_free(be);
     dm_dataset_free(&full);
     dm_dataset_free(&tr);

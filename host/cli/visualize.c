@@ -12,6 +12,7 @@
 #include "netio.h"
 #include "npy.h"
 #include "optimize.h"
+#include "predavg.h"
 #include "saliency.h"
 
 const cli_opt cli_saliency_opts[] = {
@@ -170,6 +171,24 @@ typedef struct temporal_ctx {
     dm_outfile tsv;
 } temporal_ctx;
 
+/* An ensemble's temporal scores are its members' means (summed in member order, then divided); the
+ * strand is the one given (reverse-complement averaging does not apply: the reverse strand's forward
+ * reading is this strand's backward one). `tmp` holds 2 · B · L floats. */
+static dm_status temporal_members(dm_net *m, const float *x, int B, int L, float *f, float *b, float *tmp) {
+    int32_t M = dm_net_n_members(m);
+    if (M == 1) return dm_net_temporal(m, x, B, f, b);
+    size_t n = (size_t)B * L;
+    memset(f, 0, sizeof(float) * n);
+    memset(b, 0, sizeof(float) * n);
+    for (int32_t k = 0; k < M; k++) {
+        DM_TRY(dm_net_use_member(m, k));
+        DM_TRY(dm_net_temporal(m, x, B, tmp, tmp + n));
+        for (size_t r = 0; r < n; r++) f[r] += tmp[r], b[r] += tmp[n + r];
+    }
+    for (size_t r = 0; r < n; r++) f[r] /= (float)M, b[r] /= (float)M;
+    return dm_net_use_member(m, 0);
+}
+
 static dm_status temporal_chunk(void *ctx, const dm_dataset *ds, int64_t row0) {
     temporal_ctx *c = ctx;
     int L = ds->len, batch = c->batch;
@@ -178,7 +197,7 @@ static dm_status temporal_chunk(void *ctx, const dm_dataset *ds, int64_t row0) {
     for (int64_t i = 0; i < ds->n && !st; i += batch) {
         int B = (int)(ds->n - i < batch ? ds->n - i : batch);
         dm_onehot_host(c->x, ds->seq + (size_t)i * L, (int64_t)B * L, c->quarter);
-        st = dm_net_temporal(c->m, c->x, B, f, b);
+        st = temporal_members(c->m, c->x, B, L, f, b, fb);
         for (int64_t r = 0; r < (int64_t)B * L && !st; r++) fb[2 * r] = f[r], fb[2 * r + 1] = b[r];
         if (!st) st = dm_npy_append(&c->w, fb, 2 * (int64_t)B * L);
         for (int k = 0; k < B && !st; k++) {
@@ -266,6 +285,7 @@ int cli_optimize(cli_args *a) {
     cli_check_outs(prefix, (const char *const[]){".meme", ".trajectory.tsv", ".fa", db_path ? ".hits.tsv" : NULL, NULL});
     dm_backend *be = cli_backend(a);
     dm_net *m = cli_load_model(cli_required(a, "--model"), be, oo.restarts);
+    cli_single_model(m, cli_required(a, "--model"), "optimize");
     dm_motif_set db = {0};
     if (db_path) cli_read_db(db_path, &db);
     cli_notice_flush();

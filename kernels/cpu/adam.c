@@ -8,8 +8,6 @@
  */
 #include <math.h>
 
-#include <omp.h>
-
 #include "cpu.h"
 
 void dm_cpu_adam_ref(dm_backend *be, float *param, const float *grad, float *m, float *v, int64_t n,
@@ -40,13 +38,21 @@ DM_CPU_DISPATCH(adam_span,
                  int64_t n, float step, float beta1, float beta2, float eps, float clip),
                 (param, grad, m, v, n, step, beta1, beta2, eps, clip))
 
+typedef struct {
+    float *param;
+    const float *grad;
+    float *m, *v;
+    float step, beta1, beta2, eps, clip;
+} adam_job;
+
+static void adam_part(void *p, int64_t i0, int64_t i1) {
+    adam_job *j = p;
+    adam_span(j->param + i0, j->grad + i0, j->m + i0, j->v + i0, i1 - i0, j->step, j->beta1, j->beta2, j->eps,
+              j->clip);
+}
+
 void dm_cpu_adam(dm_backend *be, float *param, const float *grad, float *m, float *v, int64_t n,
                  float step, float beta1, float beta2, float eps, float clip) {
-    int nt = be->n_threads;
-#pragma omp parallel num_threads(nt)
-    {
-        int64_t i0, i1;
-        dm_cpu_span(n, nt, omp_get_thread_num(), &i0, &i1);
-        adam_span(param + i0, grad + i0, m + i0, v + i0, i1 - i0, step, beta1, beta2, eps, clip);
-    }
+    adam_job j = {param, grad, m, v, step, beta1, beta2, eps, clip};
+    dm_cpu_parallel_for(be, n, DM_CPU_GRAIN, adam_part, &j);
 }

@@ -8,7 +8,21 @@ void dm_cpu_axpy_ref(dm_backend *be, float *y, const float *x, float alpha, int6
     for (int64_t i = 0; i < n; i++) y[i] += alpha * x[i];
 }
 
+typedef struct {
+    float *y;
+    const float *x;
+    float alpha;
+} axpy_job;
+
+static void axpy_part(void *p, int64_t i0, int64_t i1) {
+    axpy_job *j = p;
+    float *restrict y = j->y;
+    const float *restrict x = j->x;
+    float alpha = j->alpha;
+#pragma omp simd
+    for (int64_t i = i0; i < i1; i++) y[i] += alpha * x[i];
+}
+
 void dm_cpu_axpy(dm_backend *be, float *y, const float *x, float alpha, int64_t n) {
-#pragma omp parallel for simd num_threads(be->n_threads) schedule(static)
-    for (int64_t i = 0; i < n; i++) y[i] += alpha * x[i];
+    dm_cpu_parallel_for(be, n, DM_CPU_GRAIN, axpy_part, &(axpy_job){y, x, alpha});
 }

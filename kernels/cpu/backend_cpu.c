@@ -4,6 +4,7 @@
  */
 #include <cblas.h>
 #include <omp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,7 +20,38 @@ typedef struct dm_cpu_ctx {
     size_t cap[DM_CPU_MAX_THREADS][DM_CPU_SLOTS];
     int64_t n_grow;            /* how often a buffer was (re)allocated: flat after the first step */
     int64_t n_alloc;           /* calls of the table's alloc (backend memory), for the tests */
+    struct dm_cpu_pool *pool;  /* threads 1 .. n_threads − 1 (pool.c); NULL with one thread */
 } dm_cpu_ctx;
+
+static pthread_mutex_t fail_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void dm_cpu_parallel(dm_backend *be, int nt, dm_cpu_task fn, void *arg) {
+    dm_cpu_pool_run(((dm_cpu_ctx *)be->ctx)->pool, fn, arg, nt);
+}
+
+typedef struct {
+    dm_cpu_span_task fn;
+    void *arg;
+    int64_t n;
+} span_job;
+
+static void span_part(void *p, int t, int nt) {
+    span_job *j = p;
+    int64_t i0, i1;
+    dm_cpu_span(j->n, nt, t, &i0, &i1);
+    if (i1 > i0) j->fn(j->arg, i0, i1);
+}
+
+void dm_cpu_parallel_for(dm_backend *be, int64_t n, int64_t grain, dm_cpu_span_task fn, void *arg) {
+    int64_t most = grain > 1 ? n / grain : n;
+    int nt = most < be->n_threads ? (int)(most < 1 ? 1 : most) : be->n_threads;
+    span_job j = {fn, arg, n};
+    if (nt <= 1) {
+        if (n > 0) fn(arg, 0, n);
+        return;
+    }
+    dm_cpu_parallel(be, nt, span_part, &j);
+}
 
 float *dm_cpu_scratch(dm_backend *be, int t, int slot, size_t n) {
     dm_cpu_ctx *ctx = be->ctx;
@@ -27,11 +59,11 @@ float *dm_cpu_scratch(dm_backend *be, int t, int slot, size_t n) {
     free(ctx->buf[t][slot]);
     ctx->buf[t][slot] = n > SIZE_MAX / sizeof(float) ? NULL : dm_aligned_alloc(64, n * sizeof(float));
     ctx->cap[t][slot] = ctx->buf[t][slot] ? n : 0;
-#pragma omp atomic
-    ctx->n_grow++;
+    __atomic_fetch_add(&ctx->n_grow, 1, __ATOMIC_RELAXED);
     if (!ctx->buf[t][slot]) {
-#pragma omp critical(dm_cpu_fail)
+        pthread_mutex_lock(&fail_lock);
         dm_backend_fail(be, DM_STATUS_NOMEM, "cpu backend: out of memory for scratch");
+        pthread_mutex_unlock(&fail_lock);
     }
     return ctx->buf[t][slot];
 }
@@ -94,6 +126,7 @@ static void cpu_sync(dm_backend *be) {}
 
 static void cpu_destroy(dm_backend *be) {
     dm_cpu_ctx *ctx = be->ctx;
+    dm_cpu_pool_free(ctx->pool);
     for (int t = 0; t < DM_CPU_MAX_THREADS; t++)
         for (int s = 0; s < DM_CPU_SLOTS; s++) free(ctx->buf[t][s]);
     free(ctx);
@@ -118,8 +151,9 @@ static void cpu_destroy(dm_backend *be) {
         .optin_rmsprop = dm_cpu_optin_rmsprop##sfx, .lerp = dm_cpu_lerp##sfx,                      \
         .axpy = dm_cpu_axpy##sfx, .ism_variants = dm_cpu_ism_variants##sfx,                        \
         .ism_collect = dm_cpu_ism_collect##sfx, .ism_reduce = dm_cpu_ism_reduce##sfx,              \
+        .ism_window = dm_cpu_ism_window##sfx,                                                      \
         .lstm_trunc = DM_CPU_LSTM_TRUNC##sfx,                                                      \
-        .conv1d_relu_fwd = dm_cpu_conv1d_relu_fwd, .head_fwd = dm_cpu_head_fwd,                    \
+        .conv1d_relu_fwd = dm_cpu_conv1d_relu_fwd##sfx, .head_fwd = dm_cpu_head_fwd,                    \
         .head_bwd = dm_cpu_head_bwd,                                                               \
     }
 
@@ -144,6 +178,7 @@ static dm_backend *cpu_create(const struct dm_backend_i *table, const char *name
     be->name = name;
     be->n_threads = n_threads > DM_CPU_MAX_THREADS ? DM_CPU_MAX_THREADS : n_threads;
     be->ctx = ctx;
+    ctx->pool = dm_cpu_pool_create(be->n_threads);   /* without it (no threads) regions run in order */
     /* deepmotif runs its own threads: BLAS must not add more (PERFORMANCE.md §3) */
     openblas_set_num_threads(1);
     return be;

@@ -10,7 +10,6 @@
  *             dcol (M, KC)     = grad_out (M, Co) · w (Co, KC), then col2im into grad_in
  */
 #include <cblas.h>
-#include <omp.h>
 #include <string.h>
 
 #include "cpu.h"
@@ -32,6 +31,13 @@ static void im2col(float *restrict col, const float *restrict in, int Bc, int Li
             if (k1 < K) memset(row + (int64_t)k1 * Ci, 0, sizeof(float) * (size_t)(K - k1) * Ci);
         }
 }
+
+/* the ReLU of the fused forward: the loop of relu.c's fast op (same comparison, same result) */
+DM_CPU_BODY void relu_rows_body(float *x, int64_t n) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+DM_CPU_DISPATCH(relu_rows, (float *x, int64_t n), (x, n))
 
 /* grad_in (Bc, Li, Ci) = Σ of dcol (Bc·Lo, K·Ci) over the windows covering each position */
 DM_CPU_BODY void col2im_body(float *restrict grad_in, const float *restrict dcol, int Bc, int Li, int Ci,
@@ -108,65 +114,90 @@ void dm_cpu_conv1d_bwd_ref(dm_backend *be, float *grad_in, float *grad_w, float 
             }
 }
 
+typedef struct {
+    dm_backend *be;
+    float *out, *grad_in, *grad_w, *grad_b;
+    const float *in, *w, *b, *grad_out;
+    int B, Li, Ci, Co, K, pad;
+    bool relu;
+    float *partial[64];   /* backward, threads t > 0: private (grad_w | grad_b) */
+} conv_job;
+
+/* Thread t's batch chunk: im2col, out = bias, one GEMM, then (relu) the ReLU on the chunk while it is
+ * still in cache: the same operations in the same order as conv1d_fwd followed by relu_fwd, so the
+ * fused result is bit for bit the unfused one. */
+static void conv_fwd_part(void *p, int t, int nt) {
+    conv_job *j = p;
+    int B = j->B, Li = j->Li, Ci = j->Ci, Co = j->Co, K = j->K, pad = j->pad;
+    int Lo = Li + 2 * pad - K + 1, KC = K * Ci, b0, b1;
+    dm_cpu_chunk(B, nt, t, &b0, &b1);
+    int M = (b1 - b0) * Lo;
+    float *col = dm_cpu_scratch(j->be, t, 0, (size_t)M * KC);
+    float *o = j->out + (int64_t)b0 * Lo * Co;
+    if (!col || M <= 0) return;
+    im2col(col, j->in + (int64_t)b0 * Li * Ci, b1 - b0, Li, Ci, K, pad, Lo);
+    for (int r = 0; r < M; r++) memcpy(o + (int64_t)r * Co, j->b, sizeof(float) * (size_t)Co);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, Co, KC, 1.0f, col, KC, j->w, KC, 1.0f, o, Co);
+    if (j->relu) relu_rows(o, (int64_t)M * Co);
+}
+
+static void conv_fwd_run(dm_backend *be, float *out, const float *in, const float *w, const float *b, int B,
+                         int Li, int Ci, int Co, int K, int pad, bool relu) {
+    conv_job j = {.be = be, .out = out, .in = in, .w = w, .b = b, .B = B, .Li = Li, .Ci = Ci, .Co = Co, .K = K,
+                  .pad = pad, .relu = relu};
+    dm_cpu_parallel(be, dm_cpu_threads(be, B), conv_fwd_part, &j);
+}
+
 void dm_cpu_conv1d_fwd(dm_backend *be, float *out, const float *in, const float *w, const float *b,
                        int B, int Li, int Ci, int Co, int K, int pad) {
-    int Lo = Li + 2 * pad - K + 1, KC = K * Ci;
-    int nt = dm_cpu_threads(be, B);
-#pragma omp parallel num_threads(nt)
-    {
-        int t = omp_get_thread_num(), b0, b1;
-        dm_cpu_chunk(B, nt, t, &b0, &b1);
-        int M = (b1 - b0) * Lo;
-        float *col = dm_cpu_scratch(be, t, 0, (size_t)M * KC);
-        float *o = out + (int64_t)b0 * Lo * Co;
-        if (col && M > 0) {
-            im2col(col, in + (int64_t)b0 * Li * Ci, b1 - b0, Li, Ci, K, pad, Lo);
-            for (int r = 0; r < M; r++) memcpy(o + (int64_t)r * Co, b, sizeof(float) * (size_t)Co);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, Co, KC, 1.0f, col, KC, w, KC,
-                        1.0f, o, Co);
-        }
+    conv_fwd_run(be, out, in, w, b, B, Li, Ci, Co, K, pad, false);
+}
+
+/* conv → ReLU in one pass per chunk; its reference is the unfused pair (fused.c) */
+void dm_cpu_conv1d_relu_fwd(dm_backend *be, float *out, const float *in, const float *w, const float *b,
+                                 int B, int Li, int Ci, int Co, int K, int pad) {
+    conv_fwd_run(be, out, in, w, b, B, Li, Ci, Co, K, pad, true);
+}
+
+static void conv_bwd_part(void *p, int t, int nt) {
+    conv_job *j = p;
+    int B = j->B, Li = j->Li, Ci = j->Ci, Co = j->Co, K = j->K, pad = j->pad;
+    int Lo = Li + 2 * pad - K + 1, KC = K * Ci, b0, b1;
+    dm_cpu_chunk(B, nt, t, &b0, &b1);
+    int M = (b1 - b0) * Lo;
+    float *col = dm_cpu_scratch(j->be, t, 0, (size_t)M * KC);
+    float *gw = j->grad_w, *gb = j->grad_b;
+    if (t > 0) {
+        float *part = j->partial[t] = dm_cpu_scratch(j->be, t, 2, (size_t)Co * KC + Co);
+        if (!part) return;
+        memset(part, 0, sizeof(float) * ((size_t)Co * KC + Co));
+        gw = part;
+        gb = part + (size_t)Co * KC;
+    }
+    const float *go = j->grad_out + (int64_t)b0 * Lo * Co;
+    if (!col || M <= 0) return;
+    im2col(col, j->in + (int64_t)b0 * Li * Ci, b1 - b0, Li, Ci, K, pad, Lo);
+    for (int r = 0; r < M; r++)
+        for (int o = 0; o < Co; o++) gb[o] += go[(int64_t)r * Co + o];
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Co, KC, M, 1.0f, go, Co, col, KC, 1.0f, gw, KC);
+    if (j->grad_in) {
+        /* the column buffer is reused for dcol once grad_w has consumed it */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, KC, Co, 1.0f, go, Co, j->w, KC, 0.0f, col, KC);
+        col2im(j->grad_in + (int64_t)b0 * Li * Ci, col, b1 - b0, Li, Ci, K, pad, Lo);
     }
 }
 
 void dm_cpu_conv1d_bwd(dm_backend *be, float *grad_in, float *grad_w, float *grad_b,
                        const float *grad_out, const float *in, const float *w, int B, int Li, int Ci,
                        int Co, int K, int pad) {
-    int Lo = Li + 2 * pad - K + 1, KC = K * Ci;
+    int KC = K * Ci;
     int nt = dm_cpu_threads(be, B);
-    float *partial[64] = {0};    /* threads t > 0: private (grad_w | grad_b) */
-#pragma omp parallel num_threads(nt)
-    {
-        int t = omp_get_thread_num(), b0, b1;
-        dm_cpu_chunk(B, nt, t, &b0, &b1);
-        int M = (b1 - b0) * Lo;
-        float *col = dm_cpu_scratch(be, t, 0, (size_t)M * KC);
-        float *gw = grad_w, *gb = grad_b;
-        if (t > 0) {
-            partial[t] = dm_cpu_scratch(be, t, 2, (size_t)Co * KC + Co);
-            if (partial[t]) {
-                memset(partial[t], 0, sizeof(float) * ((size_t)Co * KC + Co));
-                gw = partial[t];
-                gb = partial[t] + (size_t)Co * KC;
-            }
-        }
-        const float *go = grad_out + (int64_t)b0 * Lo * Co;
-        if (col && M > 0 && (t == 0 || partial[t])) {
-            im2col(col, in + (int64_t)b0 * Li * Ci, b1 - b0, Li, Ci, K, pad, Lo);
-            for (int r = 0; r < M; r++)
-                for (int o = 0; o < Co; o++) gb[o] += go[(int64_t)r * Co + o];
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Co, KC, M, 1.0f, go, Co, col, KC,
-                        1.0f, gw, KC);
-            if (grad_in) {
-                /* the column buffer is reused for dcol once grad_w has consumed it */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, KC, Co, 1.0f, go, Co, w, KC,
-                            0.0f, col, KC);
-                col2im(grad_in + (int64_t)b0 * Li * Ci, col, b1 - b0, Li, Ci, K, pad, Lo);
-            }
-        }
-    }
+    conv_job j = {.be = be, .grad_in = grad_in, .grad_w = grad_w, .grad_b = grad_b, .grad_out = grad_out,
+                  .in = in, .w = w, .B = B, .Li = Li, .Ci = Ci, .Co = Co, .K = K, .pad = pad};
+    dm_cpu_parallel(be, nt, conv_bwd_part, &j);
     for (int t = 1; t < nt; t++) {
-        if (!partial[t]) return;    /* dm_cpu_scratch recorded the failure */
-        dm_cpu_add(grad_w, partial[t], (int64_t)Co * KC);
-        dm_cpu_add(grad_b, partial[t] + (size_t)Co * KC, Co);
+        if (!j.partial[t]) return;    /* dm_cpu_scratch recorded the failure */
+        dm_cpu_add(grad_w, j.partial[t], (int64_t)Co * KC);
+        dm_cpu_add(grad_b, j.partial[t] + (size_t)Co * KC, Co);
     }
 }

@@ -4,14 +4,41 @@
  * (BLAS, batch chunks across threads). Signatures are those of struct dm_backend_i.
  *
  * Threading: each fast op splits the batch into n_threads contiguous chunks (dm_cpu_chunk), one per
- * OpenMP thread; BLAS runs single-threaded inside. Parameter gradients of thread 0 accumulate straight
- * into grad_*; threads t > 0 accumulate into private partials that are added in thread order after
- * the join, so results are bit-identical for a given thread count.
+ * backend thread (dm_cpu_parallel, pool.c; not OpenMP, whose idle threads spin for milliseconds);
+ * BLAS runs single-threaded inside. Parameter gradients of thread 0 accumulate straight into grad_*;
+ * threads t > 0 accumulate into private partials that are added in thread order after the join, so
+ * results are bit-identical for a given thread count. Element-wise and row-wise ops, whose results do
+ * not depend on the split, use fewer threads on small inputs (dm_cpu_parallel_for's grain).
  */
 #ifndef DM_CPU_H
 #define DM_CPU_H
 
 #include "backend.h"
+
+/* ---- the backend's threads (pool.c) ----------------------------------------------------------
+ * dm_cpu_parallel runs fn(arg, t, nt) for t = 0 .. nt − 1, part t always on the backend's thread t (the
+ * caller is thread 0), and returns when all have finished. Idle threads spin for at most DM_SPIN_US
+ * (default 50 µs), then sleep on a futex: no thread ever spins without bound (issue 12: cores shared
+ * with other busy processes). A region started inside another one, or while another host thread runs
+ * one on the same backend, runs its parts in order on the calling thread (same results). */
+typedef void (*dm_cpu_task)(void *arg, int t, int nt);
+struct dm_cpu_pool;
+struct dm_cpu_pool *dm_cpu_pool_create(int n_threads);     /* NULL when n_threads < 2 or on failure */
+void dm_cpu_pool_free(struct dm_cpu_pool *pool);
+int dm_cpu_pool_workers(const struct dm_cpu_pool *pool);   /* threads besides the caller */
+void dm_cpu_pool_run(struct dm_cpu_pool *pool, dm_cpu_task fn, void *arg, int nt);
+void dm_cpu_parallel(dm_backend *be, int nt, dm_cpu_task fn, void *arg);
+
+/* fn(arg, i0, i1) over contiguous spans of [0, n), one per thread, for loops whose results do not
+ * depend on the split (element-wise, or row by row): no span is given fewer than `grain` items, since
+ * a smaller one is not worth a thread's wake-up (DM_CPU_GRAIN elements of an element-wise loop). */
+typedef void (*dm_cpu_span_task)(void *arg, int64_t i0, int64_t i1);
+#define DM_CPU_GRAIN 8192
+void dm_cpu_parallel_for(dm_backend *be, int64_t n, int64_t grain, dm_cpu_span_task fn, void *arg);
+/* the grain for rows of `work` elements each */
+static inline int64_t dm_cpu_row_grain(int64_t work) {
+    return work >= DM_CPU_GRAIN ? 1 : DM_CPU_GRAIN / (work < 1 ? 1 : work);
+}
 
 /* Batch rows [*b0, *b1) of thread t of n. */
 static inline void dm_cpu_chunk(int B, int n, int t, int *b0, int *b1) {
@@ -90,6 +117,8 @@ DM_CPU_OP_DECL(ism_variants, float *x, const uint8_t *row, int v0, int nv, int L
 DM_CPU_OP_DECL(ism_collect, float *out, const float *logprob, int cls, int nv)
 DM_CPU_OP_DECL(ism_reduce, float *attr, float *p_pos, const float *scores, const uint8_t *packed,
                const int8_t *cls, int B, int L)
+DM_CPU_OP_DECL(ism_window, float *out, const float *ref, const float *win, const int32_t *starts, int v0, int nv,
+               int Wo, int Wi, int Li, int C)
 DM_CPU_OP_DECL(optin_project, float *x, const float *z, int64_t n_pos, bool softmax)
 DM_CPU_OP_DECL(optin_objective, float *objective, float *grad, const float *x, const float *logprob,
                int R, int n, float lambda)
@@ -97,9 +126,10 @@ DM_CPU_OP_DECL(optin_rmsprop, float *z, float *v, const float *grad, const float
                float lr, float alpha, float eps, bool softmax)
 
 /* The fused entries (fused.c): the unfused ops in sequence, through be->i (so one body serves both CPU
- * backends). */
-void dm_cpu_conv1d_relu_fwd(dm_backend *be, float *out, const float *in, const float *w, const float *b, int B,
-                            int Li, int Ci, int Co, int K, int pad);
+ * backends), except conv → ReLU, whose fast version is one pass per batch chunk (conv1d.c) and whose
+ * _ref is the unfused sequence through be->i. */
+DM_CPU_OP_DECL(conv1d_relu_fwd, float *out, const float *in, const float *w, const float *b, int B, int Li,
+               int Ci, int Co, int K, int pad)
 void dm_cpu_head_fwd(dm_backend *be, float *logprob, float *logits, const float *in, const float *w,
                      const float *b, int B, int Ci, int C);
 void dm_cpu_head_bwd(dm_backend *be, float *grad_in, float *grad_w, float *grad_b, float *grad_logits,

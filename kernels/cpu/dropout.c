@@ -3,8 +3,6 @@
  * The keep/drop decision of element i is the Philox number (key, index, i): independent of threads,
  * batch chunking and backend, so the CUDA kernel draws the same masks.
  */
-#include <omp.h>
-
 #include "cpu.h"
 #include "dm_rng.h"
 
@@ -45,21 +43,39 @@ DM_CPU_DISPATCH(dropout_fwd_span,
                  int64_t blk1, float p, float scale, uint64_t key, uint64_t index),
                 (out, mask, in, n, blk0, blk1, p, scale, key, index))
 
+typedef struct {
+    float *out, *mask;
+    const float *in;
+    int64_t n;
+    float p, scale;
+    uint64_t key, index;
+} dropout_job;
+
+static void dropout_fwd_part(void *v, int64_t blk0, int64_t blk1) {
+    dropout_job *j = v;
+    dropout_fwd_span(j->out, j->mask, j->in, j->n, blk0, blk1, j->p, j->scale, j->key, j->index);
+}
+
 void dm_cpu_dropout_fwd(dm_backend *be, float *out, float *mask, const float *in, int64_t n, float p,
                         uint64_t key, uint64_t index) {
-    float scale = 1.0f / (1.0f - p);
-    int64_t nblk = (n + 3) / 4;
-    int nt = be->n_threads;
-#pragma omp parallel num_threads(nt)
-    {
-        int64_t blk0, blk1;
-        dm_cpu_span(nblk, nt, omp_get_thread_num(), &blk0, &blk1);
-        dropout_fwd_span(out, mask, in, n, blk0, blk1, p, scale, key, index);
-    }
+    dropout_job j = {out, mask, in, n, p, 1.0f / (1.0f - p), key, index};
+    dm_cpu_parallel_for(be, (n + 3) / 4, DM_CPU_GRAIN / 4, dropout_fwd_part, &j);
+}
+
+typedef struct {
+    float *y;
+    const float *a, *b;
+} mul_job;
+
+static void dropout_bwd_part(void *v, int64_t i0, int64_t i1) {
+    mul_job *j = v;
+    float *restrict y = j->y;
+    const float *restrict a = j->a, *restrict b = j->b;
+#pragma omp simd
+    for (int64_t i = i0; i < i1; i++) y[i] = a[i] * b[i];
 }
 
 void dm_cpu_dropout_bwd(dm_backend *be, float *grad_in, const float *grad_out, const float *mask,
                         int64_t n) {
-#pragma omp parallel for simd num_threads(be->n_threads) schedule(static)
-    for (int64_t i = 0; i < n; i++) grad_in[i] = grad_out[i] * mask[i];
+    dm_cpu_parallel_for(be, n, DM_CPU_GRAIN, dropout_bwd_part, &(mul_job){grad_in, grad_out, mask});
 }

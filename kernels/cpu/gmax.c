@@ -26,10 +26,21 @@ void dm_cpu_gmax_bwd_ref(dm_backend *be, float *grad_in, const float *grad_out,
             grad_in[((int64_t)b * L + argmax[(int64_t)b * C + c]) * C + c] = grad_out[(int64_t)b * C + c];
 }
 
-void dm_cpu_gmax_fwd(dm_backend *be, float *out, int32_t *argmax, const float *in, int B, int L,
-                     int C) {
-#pragma omp parallel for num_threads(dm_cpu_threads(be, B)) schedule(static)
-    for (int b = 0; b < B; b++) {
+typedef struct {
+    float *y;
+    int32_t *argmax;
+    const float *x;
+    const int32_t *cargmax;
+    int L, C;
+} gmax_job;
+
+static void gmax_fwd_part(void *p, int64_t b0, int64_t b1) {
+    gmax_job *j = p;
+    float *out = j->y;
+    int32_t *argmax = j->argmax;
+    const float *in = j->x;
+    int L = j->L, C = j->C;
+    for (int64_t b = b0; b < b1; b++) {
         float *o = out + (int64_t)b * C;
         int32_t *a = argmax + (int64_t)b * C;
         const float *x = in + (int64_t)b * L * C;
@@ -40,13 +51,28 @@ void dm_cpu_gmax_fwd(dm_backend *be, float *out, int32_t *argmax, const float *i
     }
 }
 
-void dm_cpu_gmax_bwd(dm_backend *be, float *grad_in, const float *grad_out, const int32_t *argmax,
-                     int B, int L, int C) {
-#pragma omp parallel for num_threads(dm_cpu_threads(be, B)) schedule(static)
-    for (int b = 0; b < B; b++) {
+static void gmax_bwd_part(void *p, int64_t b0, int64_t b1) {
+    gmax_job *j = p;
+    float *grad_in = j->y;
+    const float *grad_out = j->x;
+    const int32_t *argmax = j->cargmax;
+    int L = j->L, C = j->C;
+    for (int64_t b = b0; b < b1; b++) {
         float *g = grad_in + (int64_t)b * L * C;
         memset(g, 0, sizeof(float) * (size_t)L * C);
         for (int c = 0; c < C; c++)
             g[(int64_t)argmax[(int64_t)b * C + c] * C + c] = grad_out[(int64_t)b * C + c];
     }
+}
+
+void dm_cpu_gmax_fwd(dm_backend *be, float *out, int32_t *argmax, const float *in, int B, int L,
+                     int C) {
+    gmax_job j = {out, argmax, in, NULL, L, C};
+    dm_cpu_parallel_for(be, B, dm_cpu_row_grain((int64_t)L * C), gmax_fwd_part, &j);
+}
+
+void dm_cpu_gmax_bwd(dm_backend *be, float *grad_in, const float *grad_out, const int32_t *argmax,
+                     int B, int L, int C) {
+    gmax_job j = {grad_in, NULL, grad_out, argmax, L, C};
+    dm_cpu_parallel_for(be, B, dm_cpu_row_grain((int64_t)L * C), gmax_bwd_part, &j);
 }

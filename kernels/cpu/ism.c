@@ -5,6 +5,7 @@
  * here is arithmetic-heavy, and the differences are computed in double exactly as the host did).
  */
 #include <math.h>
+#include <string.h>
 
 #include "cpu.h"
 #include "dm_pack.h"
@@ -56,4 +57,26 @@ void dm_cpu_ism_collect(dm_backend *be, float *out, const float *logprob, int cl
 void dm_cpu_ism_reduce(dm_backend *be, float *attr, float *p_pos, const float *scores, const uint8_t *packed,
                        const int8_t *cls, int B, int L) {
     dm_cpu_ism_reduce_ref(be, attr, p_pos, scores, packed, cls, B, L);
+}
+
+void dm_cpu_ism_window_ref(dm_backend *be, float *out, const float *ref, const float *win, const int32_t *starts,
+                           int v0, int nv, int Wo, int Wi, int Li, int C) {
+    (void)be;
+    for (int j = 0; j < nv; j++) {
+        int p0 = (v0 + j) / 4, g = starts[2 * p0], s = starts[2 * p0 + 1];
+        for (int q = 0; q < Wo; q++) {
+            int p = g + q;
+            float *o = out + ((size_t)j * Wo + q) * C;
+            const float *src = p < 0 || p >= Li ? NULL
+                               : p >= s && p < s + Wi ? win + ((size_t)j * Wi + (p - s)) * C
+                                                      : ref + (size_t)p * C;
+            if (src) memcpy(o, src, sizeof(float) * (size_t)C);
+            else memset(o, 0, sizeof(float) * (size_t)C);
+        }
+    }
+}
+
+void dm_cpu_ism_window(dm_backend *be, float *out, const float *ref, const float *win, const int32_t *starts,
+                       int v0, int nv, int Wo, int Wi, int Li, int C) {
+    dm_cpu_ism_window_ref(be, out, ref, win, starts, v0, nv, Wo, Wi, Li, C);
 }

@@ -8,7 +8,21 @@ void dm_cpu_lerp_ref(dm_backend *be, float *out, const float *a, const float *b,
     for (int64_t i = 0; i < n; i++) out[i] = a[i] + t * (b[i] - a[i]);
 }
 
+typedef struct {
+    float *out;
+    const float *a, *b;
+    float t;
+} lerp_job;
+
+static void lerp_part(void *p, int64_t i0, int64_t i1) {
+    lerp_job *j = p;
+    float *restrict out = j->out;
+    const float *restrict a = j->a, *restrict b = j->b;
+    float t = j->t;
+#pragma omp simd
+    for (int64_t i = i0; i < i1; i++) out[i] = a[i] + t * (b[i] - a[i]);
+}
+
 void dm_cpu_lerp(dm_backend *be, float *out, const float *a, const float *b, float t, int64_t n) {
-#pragma omp parallel for simd num_threads(be->n_threads) schedule(static)
-    for (int64_t i = 0; i < n; i++) out[i] = a[i] + t * (b[i] - a[i]);
+    dm_cpu_parallel_for(be, n, DM_CPU_GRAIN, lerp_part, &(lerp_job){out, a, b, t});
 }

@@ -39,7 +39,6 @@
  * so the gates vectorise without library calls.
  */
 #include <cblas.h>
-#include <omp.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -398,16 +397,25 @@ static inline void prefetch_rows(const float *p, int rows, int64_t rs, int n, bo
 }
 #define PF_AHEAD 2 /* steps */
 
-void dm_cpu_lstm_fwd(dm_backend *be, float *h, float *gates, float *cell, const float *x, const float *w_ih,
-                     const float *w_hh, const float *b_ih, const float *b_hh, int B, int L, int D, int H,
-                     int n_dir) {
+typedef struct {
+    dm_backend *be;
+    float *h, *gates, *cell;
+    const float *x, *w_ih, *w_hh, *b_ih, *b_hh;
+    int B, L, D, H, n_dir, R;
+    fwd_step_fn step;
+} lstm_fwd_job;
+
+/* thread t_id's batch slice through all steps (dm_cpu_parallel, pool.c) */
+static void lstm_fwd_part(void *arg, int t_id, int nt) {
+    const lstm_fwd_job *j = arg;
+    dm_backend *be = j->be;
+    float *h = j->h, *gates = j->gates, *cell = j->cell;
+    const float *x = j->x, *w_ih = j->w_ih, *w_hh = j->w_hh, *b_ih = j->b_ih, *b_hh = j->b_hh;
+    int B = j->B, L = j->L, D = j->D, H = j->H, n_dir = j->n_dir, R = j->R;
     int G = 4 * H, GD = n_dir * G, HD = n_dir * H, Hp = round_up(H, 8);
-    int nt = dm_cpu_threads(be, B);
-    int R;
-    fwd_step_fn step = fwd_step_pick(&R);
-#pragma omp parallel num_threads(nt)
+    fwd_step_fn step = j->step;
     {
-        int t_id = omp_get_thread_num(), b0, b1;
+        int b0, b1;
         dm_cpu_chunk(B, nt, t_id, &b0, &b1);
         int Bc = b1 - b0;
         float *wt = dm_cpu_scratch(be, t_id, 0, (size_t)n_dir * H * 4 * Hp);
@@ -452,22 +460,44 @@ void dm_cpu_lstm_fwd(dm_backend *be, float *h, float *gates, float *cell, const 
     }
 }
 
-void dm_cpu_lstm_bwd(dm_backend *be, float *grad_x, float *grad_w_ih, float *grad_w_hh, float *grad_b_ih,
-                     float *grad_b_hh, float *grad_gates, const float *grad_h, const float *x, const float *h,
-                     const float *gates, const float *cell, const float *w_ih, const float *w_hh, int B,
-                     int L, int D, int H, int n_dir) {
+void dm_cpu_lstm_fwd(dm_backend *be, float *h, float *gates, float *cell, const float *x, const float *w_ih,
+                     const float *w_hh, const float *b_ih, const float *b_hh, int B, int L, int D, int H,
+                     int n_dir) {
+    int nt = dm_cpu_threads(be, B);
+    int R;
+    fwd_step_fn step = fwd_step_pick(&R);
+    lstm_fwd_job j = {be, h, gates, cell, x, w_ih, w_hh, b_ih, b_hh, B, L, D, H, n_dir, R, step};
+    dm_cpu_parallel(be, nt, lstm_fwd_part, &j);
+}
+
+typedef struct {
+    dm_backend *be;
+    float *grad_x, *grad_w_ih, *grad_w_hh, *grad_b_ih, *grad_b_hh, *grad_gates;
+    const float *grad_h, *x, *h, *gates, *cell, *w_ih, *w_hh;
+    int B, L, D, H, n_dir, R;
+    bool want_b;
+    bwd_step_fn step;
+    float *partial[64]; /* threads t > 0: private (w_ih | w_hh) gradients */
+    float *bsum[64];    /* every thread: its column sums of dA (the bias gradient) */
+    bool failed[64];
+} lstm_bwd_job;
+
+/* thread t_id's batch slice backward through all steps (dm_cpu_parallel, pool.c) */
+static void lstm_bwd_part(void *arg, int t_id, int nt) {
+    lstm_bwd_job *j = arg;
+    dm_backend *be = j->be;
+    float *grad_x = j->grad_x, *grad_w_ih = j->grad_w_ih, *grad_w_hh = j->grad_w_hh, *grad_gates = j->grad_gates;
+    const float *grad_h = j->grad_h, *x = j->x, *h = j->h, *gates = j->gates, *cell = j->cell, *w_ih = j->w_ih,
+                *w_hh = j->w_hh;
+    int B = j->B, L = j->L, D = j->D, H = j->H, n_dir = j->n_dir, R = j->R;
     int G = 4 * H, GD = n_dir * G, HD = n_dir * H, Hq = round_up(H, 32);
     int64_t n_wih = (int64_t)GD * D, n_whh = (int64_t)n_dir * G * H;
-    int nt = dm_cpu_threads(be, B);
-    bool want_b = grad_b_ih || grad_b_hh;
-    int R;
-    bwd_step_fn step = bwd_step_pick(&R);
-    float *partial[64] = {0}; /* threads t > 0: private (w_ih | w_hh) gradients */
-    float *bsum[64] = {0};    /* every thread: its column sums of dA (the bias gradient) */
-    bool failed[64] = {0};
-#pragma omp parallel num_threads(nt)
+    bool want_b = j->want_b;
+    bwd_step_fn step = j->step;
+    float **partial = j->partial, **bsum = j->bsum;
+    bool *failed = j->failed;
     {
-        int t_id = omp_get_thread_num(), b0, b1;
+        int b0, b1;
         dm_cpu_chunk(B, nt, t_id, &b0, &b1);
         int Bc = b1 - b0;
         /* dh_rec | dc_rec (Bc, Hq) each, then W_hh of each direction padded to (4H, Hq), then the
@@ -544,6 +574,23 @@ void dm_cpu_lstm_bwd(dm_backend *be, float *grad_x, float *grad_w_ih, float *gra
             memset(bsum[t_id], 0, sizeof(float) * (size_t)GD); /* an empty slice adds nothing */
         }
     }
+}
+
+void dm_cpu_lstm_bwd(dm_backend *be, float *grad_x, float *grad_w_ih, float *grad_w_hh, float *grad_b_ih,
+                     float *grad_b_hh, float *grad_gates, const float *grad_h, const float *x, const float *h,
+                     const float *gates, const float *cell, const float *w_ih, const float *w_hh, int B,
+                     int L, int D, int H, int n_dir) {
+    int G = 4 * H, GD = n_dir * G;
+    int64_t n_wih = (int64_t)GD * D, n_whh = (int64_t)n_dir * G * H;
+    int nt = dm_cpu_threads(be, B);
+    bool want_b = grad_b_ih || grad_b_hh;
+    int R;
+    bwd_step_fn step = bwd_step_pick(&R);
+    lstm_bwd_job j = {be, grad_x, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh, grad_gates, grad_h, x, h, gates, cell,
+                      w_ih, w_hh, B, L, D, H, n_dir, R, want_b, step, {0}, {0}, {0}};
+    float **partial = j.partial, **bsum = j.bsum;
+    bool *failed = j.failed;
+    dm_cpu_parallel(be, nt, lstm_bwd_part, &j);
     /* add the other threads' partials in thread order; both bias vectors get the same sums */
     for (int t = 0; t < nt; t++)
         if (failed[t]) return; /* dm_cpu_scratch recorded it */

@@ -5,8 +5,6 @@
  */
 #include <string.h>
 
-#include <omp.h>
-
 #include "cpu.h"
 
 /* out (B, L/w, C), argmax (B, L/w, C) <- in (B, L, C) for batch rows [b0, b1) */
@@ -29,17 +27,29 @@ DM_CPU_DISPATCH(maxpool_fwd_rows,
                  int L, int C, int w),
                 (out, argmax, in, b0, b1, L, C, w))
 
-static void maxpool_bwd_rows(float *grad_in, const float *grad_out, const int32_t *argmax, int b0,
-                             int b1, int L, int C, int w) {
+/* grad_in (B, L, C) of batch rows [b0, b1) in one pass: each position belongs to one window and gets
+ * that window's gradient where it held the maximum, else 0 (0.0f + g, so a −0 gradient becomes +0 as
+ * in the reference's zero-then-add; positions past the last window get 0). */
+DM_CPU_BODY void maxpool_bwd_rows_body(float *grad_in, const float *grad_out, const int32_t *argmax, int b0,
+                                       int b1, int L, int C, int w) {
     int Lo = L / w;
-    memset(grad_in + (int64_t)b0 * L * C, 0, sizeof(float) * (size_t)(b1 - b0) * L * C);
-    for (int b = b0; b < b1; b++)
-        for (int lo = 0; lo < Lo; lo++)
-            for (int c = 0; c < C; c++) {
-                int64_t o = ((int64_t)b * Lo + lo) * C + c;
-                grad_in[((int64_t)b * L + argmax[o]) * C + c] += grad_out[o];
+    for (int b = b0; b < b1; b++) {
+        for (int lo = 0; lo < Lo; lo++) {
+            const float *g = grad_out + ((int64_t)b * Lo + lo) * C;
+            const int32_t *a = argmax + ((int64_t)b * Lo + lo) * C;
+            for (int k = 0; k < w; k++) {
+                int pos = lo * w + k;
+                float *d = grad_in + ((int64_t)b * L + pos) * C;
+                for (int c = 0; c < C; c++) d[c] = a[c] == pos ? 0.0f + g[c] : 0.0f;
             }
+        }
+        memset(grad_in + ((int64_t)b * L + (int64_t)Lo * w) * C, 0, sizeof(float) * (size_t)(L - Lo * w) * C);
+    }
 }
+DM_CPU_DISPATCH(maxpool_bwd_rows,
+                (float *grad_in, const float *grad_out, const int32_t *argmax, int b0, int b1, int L, int C,
+                 int w),
+                (grad_in, grad_out, argmax, b0, b1, L, C, w))
 
 void dm_cpu_maxpool_fwd_ref(dm_backend *be, float *out, int32_t *argmax, const float *in, int B,
                             int L, int C, int w) {
@@ -68,24 +78,32 @@ void dm_cpu_maxpool_bwd_ref(dm_backend *be, float *grad_in, const float *grad_ou
             }
 }
 
+typedef struct {
+    float *y;
+    int32_t *argmax;
+    const float *x;
+    const int32_t *cargmax;
+    int L, C, w;
+} maxpool_job;
+
+static void maxpool_fwd_part(void *p, int64_t b0, int64_t b1) {
+    maxpool_job *j = p;
+    maxpool_fwd_rows(j->y, j->argmax, j->x, (int)b0, (int)b1, j->L, j->C, j->w);
+}
+
+static void maxpool_bwd_part(void *p, int64_t b0, int64_t b1) {
+    maxpool_job *j = p;
+    maxpool_bwd_rows(j->y, j->x, j->cargmax, (int)b0, (int)b1, j->L, j->C, j->w);
+}
+
 void dm_cpu_maxpool_fwd(dm_backend *be, float *out, int32_t *argmax, const float *in, int B, int L,
                         int C, int w) {
-    int nt = dm_cpu_threads(be, B);
-#pragma omp parallel num_threads(nt)
-    {
-        int b0, b1;
-        dm_cpu_chunk(B, nt, omp_get_thread_num(), &b0, &b1);
-        maxpool_fwd_rows(out, argmax, in, b0, b1, L, C, w);
-    }
+    maxpool_job j = {out, argmax, in, NULL, L, C, w};
+    dm_cpu_parallel_for(be, B, dm_cpu_row_grain((int64_t)L * C), maxpool_fwd_part, &j);
 }
 
 void dm_cpu_maxpool_bwd(dm_backend *be, float *grad_in, const float *grad_out,
                         const int32_t *argmax, int B, int L, int C, int w) {
-    int nt = dm_cpu_threads(be, B);
-#pragma omp parallel num_threads(nt)
-    {
-        int b0, b1;
-        dm_cpu_chunk(B, nt, omp_get_thread_num(), &b0, &b1);
-        maxpool_bwd_rows(grad_in, grad_out, argmax, b0, b1, L, C, w);
-    }
+    maxpool_job j = {grad_in, NULL, grad_out, argmax, L, C, w};
+    dm_cpu_parallel_for(be, B, dm_cpu_row_grain((int64_t)L * C), maxpool_bwd_part, &j);
 }

@@ -21,9 +21,18 @@ void dm_cpu_mean_time_bwd_ref(dm_backend *be, float *grad_in, const float *grad_
                 grad_in[((int64_t)b * L + l) * C + c] = grad_out[(int64_t)b * C + c] / (float)L;
 }
 
-void dm_cpu_mean_time_fwd(dm_backend *be, float *out, const float *in, int B, int L, int C) {
-#pragma omp parallel for num_threads(dm_cpu_threads(be, B)) schedule(static)
-    for (int b = 0; b < B; b++) {
+typedef struct {
+    float *y;
+    const float *x;
+    int L, C;
+} mean_job;
+
+static void mean_fwd_part(void *p, int64_t b0, int64_t b1) {
+    mean_job *j = p;
+    float *out = j->y;
+    const float *in = j->x;
+    int L = j->L, C = j->C;
+    for (int64_t b = b0; b < b1; b++) {
         float *o = out + (int64_t)b * C;
         const float *x = in + (int64_t)b * L * C;
         for (int c = 0; c < C; c++) o[c] = 0.0f;
@@ -33,11 +42,23 @@ void dm_cpu_mean_time_fwd(dm_backend *be, float *out, const float *in, int B, in
     }
 }
 
-void dm_cpu_mean_time_bwd(dm_backend *be, float *grad_in, const float *grad_out, int B, int L,
-                          int C) {
-#pragma omp parallel for num_threads(dm_cpu_threads(be, B)) schedule(static)
-    for (int b = 0; b < B; b++)
+static void mean_bwd_part(void *p, int64_t b0, int64_t b1) {
+    mean_job *j = p;
+    float *grad_in = j->y;
+    const float *grad_out = j->x;
+    int L = j->L, C = j->C;
+    for (int64_t b = b0; b < b1; b++)
         for (int l = 0; l < L; l++)
             for (int c = 0; c < C; c++)
                 grad_in[((int64_t)b * L + l) * C + c] = grad_out[(int64_t)b * C + c] / (float)L;
+}
+
+void dm_cpu_mean_time_fwd(dm_backend *be, float *out, const float *in, int B, int L, int C) {
+    dm_cpu_parallel_for(be, B, dm_cpu_row_grain((int64_t)L * C), mean_fwd_part, &(mean_job){out, in, L, C});
+}
+
+void dm_cpu_mean_time_bwd(dm_backend *be, float *grad_in, const float *grad_out, int B, int L,
+                          int C) {
+    dm_cpu_parallel_for(be, B, dm_cpu_row_grain((int64_t)L * C), mean_bwd_part,
+                        &(mean_job){grad_in, grad_out, L, C});
 }

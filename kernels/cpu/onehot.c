@@ -14,8 +14,17 @@ void dm_cpu_onehot_ref(dm_backend *be, float *x, const uint8_t *codes, int B, in
     for (int64_t i = 0; i < (int64_t)B * L; i++) onehot_row(x + 4 * i, codes[i], n_quarter);
 }
 
+typedef struct {
+    float *x;
+    const uint8_t *codes;
+    bool n_quarter;
+} onehot_job;
+
+static void onehot_part(void *p, int64_t i0, int64_t i1) {
+    onehot_job *j = p;
+    for (int64_t i = i0; i < i1; i++) onehot_row(j->x + 4 * i, j->codes[i], j->n_quarter);
+}
+
 void dm_cpu_onehot(dm_backend *be, float *x, const uint8_t *codes, int B, int L, bool n_quarter) {
-    int64_t n = (int64_t)B * L;
-#pragma omp parallel for num_threads(dm_cpu_threads(be, B)) schedule(static)
-    for (int64_t i = 0; i < n; i++) onehot_row(x + 4 * i, codes[i], n_quarter);
+    dm_cpu_parallel_for(be, (int64_t)B * L, DM_CPU_GRAIN / 4, onehot_part, &(onehot_job){x, codes, n_quarter});
 }

@@ -34,9 +34,23 @@ void dm_cpu_optin_project_ref(dm_backend *be, float *x, const float *z, int64_t 
     for (int64_t i = 0; i < n_pos; i++) project4(x + 4 * i, z + 4 * i, softmax);
 }
 
+typedef struct {
+    float *x, *z, *v, *objective;
+    const float *cz, *grad, *cx, *logprob;
+    float lr, alpha, eps, lambda;
+    int n;
+    bool softmax;
+    dm_backend *be;
+} optin_job;
+
+static void project_part(void *p, int64_t i0, int64_t i1) {
+    optin_job *j = p;
+    for (int64_t i = i0; i < i1; i++) project4(j->x + 4 * i, j->cz + 4 * i, j->softmax);
+}
+
 void dm_cpu_optin_project(dm_backend *be, float *x, const float *z, int64_t n_pos, bool softmax) {
-#pragma omp parallel for num_threads(be->n_threads) schedule(static)
-    for (int64_t i = 0; i < n_pos; i++) project4(x + 4 * i, z + 4 * i, softmax);
+    optin_job j = {.x = x, .cz = z, .softmax = softmax};
+    dm_cpu_parallel_for(be, n_pos, DM_CPU_GRAIN / 4, project_part, &j);
 }
 
 void dm_cpu_optin_objective_ref(dm_backend *be, float *objective, float *grad, const float *x,
@@ -52,12 +66,20 @@ void dm_cpu_optin_objective_ref(dm_backend *be, float *objective, float *grad, c
     }
 }
 
+static void objective_part(void *p, int64_t r0, int64_t r1) {
+    optin_job *j = p;
+    int64_t n = j->n;
+    for (int64_t r = r0; r < r1; r++)
+        dm_cpu_optin_objective_ref(j->be, j->objective + r, j->z + r * n, j->cx + r * n, j->logprob + 2 * r, 1,
+                                   j->n, j->lambda);
+}
+
 void dm_cpu_optin_objective(dm_backend *be, float *objective, float *grad, const float *x,
                             const float *logprob, int R, int n, float lambda) {
-    /* one restart per iteration: the sum over a restart stays in one thread, in order */
-#pragma omp parallel for num_threads(dm_cpu_threads(be, R)) schedule(static)
-    for (int r = 0; r < R; r++) dm_cpu_optin_objective_ref(be, objective + r, grad + (int64_t)r * n,
-                                                           x + (int64_t)r * n, logprob + 2 * r, 1, n, lambda);
+    /* one restart per item: the sum over a restart stays in one thread, in order */
+    optin_job j = {.objective = objective, .z = grad, .cx = x, .logprob = logprob, .n = n, .lambda = lambda,
+                   .be = be};
+    dm_cpu_parallel_for(be, R, dm_cpu_row_grain(n), objective_part, &j);
 }
 
 void dm_cpu_optin_rmsprop_ref(dm_backend *be, float *z, float *v, const float *grad, const float *x,
@@ -66,9 +88,14 @@ void dm_cpu_optin_rmsprop_ref(dm_backend *be, float *z, float *v, const float *g
         rmsprop4(z + 4 * i, v + 4 * i, grad + 4 * i, x + 4 * i, lr, alpha, eps, softmax);
 }
 
+static void rmsprop_part(void *p, int64_t i0, int64_t i1) {
+    optin_job *j = p;
+    for (int64_t i = i0; i < i1; i++)
+        rmsprop4(j->z + 4 * i, j->v + 4 * i, j->grad + 4 * i, j->cx + 4 * i, j->lr, j->alpha, j->eps, j->softmax);
+}
+
 void dm_cpu_optin_rmsprop(dm_backend *be, float *z, float *v, const float *grad, const float *x,
                           int64_t n_pos, float lr, float alpha, float eps, bool softmax) {
-#pragma omp parallel for num_threads(be->n_threads) schedule(static)
-    for (int64_t i = 0; i < n_pos; i++)
-        rmsprop4(z + 4 * i, v + 4 * i, grad + 4 * i, x + 4 * i, lr, alpha, eps, softmax);
+    optin_job j = {.z = z, .v = v, .grad = grad, .cx = x, .lr = lr, .alpha = alpha, .eps = eps, .softmax = softmax};
+    dm_cpu_parallel_for(be, n_pos, DM_CPU_GRAIN / 4, rmsprop_part, &j);
 }

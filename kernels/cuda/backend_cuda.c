@@ -187,6 +187,7 @@ static const struct dm_backend_i dm_cuda_table = {
     .optin_project = dm_cuda_optin_project, .optin_objective = dm_cuda_optin_objective,
     .optin_rmsprop = dm_cuda_optin_rmsprop, .lerp = dm_cuda_lerp, .axpy = dm_cuda_axpy,
     .ism_variants = dm_cuda_ism_variants, .ism_collect = dm_cuda_ism_collect, .ism_reduce = dm_cuda_ism_reduce,
+    .ism_window = dm_cuda_ism_window,
     .optin_record = dm_cuda_optin_record, .graph_begin = cuda_graph_begin, .graph_end = cuda_graph_end,
     .graph_launch = cuda_graph_launch, .graph_free = cuda_graph_free,
 };

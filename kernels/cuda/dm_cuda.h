@@ -147,6 +147,8 @@ void dm_cuda_lerp(dm_backend *be, float *out, const float *a, const float *b, fl
 void dm_cuda_axpy(dm_backend *be, float *y, const float *x, float alpha, int64_t n);
 void dm_cuda_ism_variants(dm_backend *be, float *x, const uint8_t *row, int v0, int nv, int L, bool n_quarter);
 void dm_cuda_ism_collect(dm_backend *be, float *out, const float *logprob, int cls, int nv);
+void dm_cuda_ism_window(dm_backend *be, float *out, const float *ref, const float *win, const int32_t *starts,
+                        int v0, int nv, int Wo, int Wi, int Li, int C);
 void dm_cuda_ism_reduce(dm_backend *be, float *attr, float *p_pos, const float *scores, const uint8_t *packed,
                         const int8_t *cls, int B, int L);
 void dm_cuda_optin_project(dm_backend *be, float *x, const float *z, int64_t n_pos, bool softmax);

@@ -2,7 +2,8 @@
  * ism.cu: in-silico mutagenesis on the device (kernels/cpu/ism.c, backend.h's ism_* entries).
  * variants: thread → (variant, position) of the one-hot rows; collect: thread → variant; reduce:
  * thread → (row, variant), each finding its row's reference (the first base present, usually at
- * position 0) by itself, so no thread waits for another; the thread of variant 0 writes P(pos).
+ * position 0) by itself, so no thread waits for another; the thread of variant 0 writes P(pos); window:
+ * thread → (variant, position, channel), a copy.
  */
 #include "common.cuh"
 #include "dm_cuda.h"
@@ -40,6 +41,28 @@ static __global__ void ism_reduce_kernel(float *attr, float *p_pos, const float 
         attr[i] = (float)((double)s[v] - ref);
         if (v == 0) p_pos[b] = cls[b] == 0 ? expf((float)ref) : 1.0f - expf((float)ref);
     }
+}
+
+/* thread → (variant, position, channel) of the gathered window */
+static __global__ void ism_window_kernel(float *out, const float *ref, const float *win, const int32_t *starts,
+                                         int v0, int nv, int Wo, int Wi, int Li, int C) {
+    int64_t n = (int64_t)nv * Wo * C;
+    DM_GRID_STRIDE(i, n) {
+        int c = (int)(i % C), q = (int)(i / C % Wo), j = (int)(i / C / Wo);
+        int p0 = (v0 + j) / 4, g = starts[2 * p0], s = starts[2 * p0 + 1], p = g + q;
+        out[i] = p < 0 || p >= Li       ? 0.0f
+                 : p >= s && p < s + Wi ? win[((int64_t)j * Wi + (p - s)) * C + c]
+                                        : ref[(int64_t)p * C + c];
+    }
+}
+
+DM_KAPI void dm_cuda_ism_window(dm_backend *be, float *out, const float *ref, const float *win, const int32_t *starts,
+                                int v0, int nv, int Wo, int Wi, int Li, int C) {
+    if (nv < 1 || Wo < 1 || C < 1) return;
+    int64_t n = (int64_t)nv * Wo * C;
+    DM_LAUNCH(ism_window_kernel, dm_cuda_grid(n), DM_CUDA_BLOCK, 0, dm_cuda_stream(be), out, ref, win, starts, v0, nv,
+              Wo, Wi, Li, C);
+    dm_cuda_check(be, cudaGetLastError(), "ism_window");
 }
 
 DM_KAPI void dm_cuda_ism_variants(dm_backend *be, float *x, const uint8_t *row, int v0, int nv, int L, bool n_quarter) {

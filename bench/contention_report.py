@@ -1,0 +1,50 @@
+"""contention_report.py: the Markdown table of bench/contention.sh from its CSV (medians over rounds).
+usage: contention_report.py CSV MD ROUNDS SECONDS_PER BUSY NPROC [PIN]
+"""
+import csv, statistics, sys, datetime, platform, subprocess
+path, md, rounds, secs, busy, nproc = sys.argv[1:7]
+pin = sys.argv[7] if len(sys.argv) > 7 else ""
+rows = list(csv.DictReader(open(path)))
+med = {}
+for r in rows:
+    med.setdefault((r["build"], r["load"], r["workload"], r["arch"], int(r["threads"])), []).append(float(r["median_s"]))
+builds = list(dict.fromkeys(r["build"] for r in rows))
+keys = list(dict.fromkeys((r["workload"], r["arch"]) for r in rows))
+per = {r["workload"]: ("steps/s" if r["workload"] == "optimize" else "seq/s") for r in rows}
+unit = {r["workload"]: (float(r["rate"]) * float(r["median_s"])) for r in rows}   # items per iteration
+cpu = "unknown"
+try:
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip(); break
+except OSError:
+    pass
+out = []
+out.append("# 1 vs 2 threads under a competing load (bench/contention.sh)\n")
+out.append(f"{datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC; {cpu}, {nproc} CPUs{', pinned: ' + pin if pin else ''}; "
+           f"{rounds} rounds, {secs} s per run, runs alternating (1 thread, 2 threads; builds in turn), "
+           f"medians over rounds of each run's median iteration. Load: none, or {busy} busy processes "
+           f"(`while :; do :; done`) on the same cores. OMP_WAIT_POLICY / GOMP_SPINCOUNT unset. "
+           f"Commits: {', '.join(sorted(set(r['commit'] for r in rows)))}.\n")
+out.append("Rates: train and saliency in sequences/s (batch 256, L 101), optimize in steps/s (16 restarts). "
+           "`2/1` is the 2-thread rate over the 1-thread rate; the target is 2/1 ≥ 1 under load.\n")
+hdr = "| workload | arch |"
+sep = "|---|---|"
+for b in builds:
+    hdr += f" {b}, no load: 1 thr | 2 thr | 2/1 | {b}, busy: 1 thr | 2 thr | 2/1 |"
+    sep += "---:|---:|---:|---:|---:|---:|"
+out.append(hdr)
+out.append(sep)
+for w, a in keys:
+    line = f"| {w} | {a} |"
+    for b in builds:
+        for load in ("none", "busy"):
+            t1 = med.get((b, load, w, a, 1)); t2 = med.get((b, load, w, a, 2))
+            if not t1 or not t2:
+                line += " | | |"; continue
+            m1, m2 = statistics.median(t1), statistics.median(t2)
+            n = unit[w]
+            line += f" {n / m1:,.0f} | {n / m2:,.0f} | {m1 / m2:.2f} |"
+    out.append(line)
+open(md, "w").write("\n".join(out) + "\n")
+print("\n".join(out))

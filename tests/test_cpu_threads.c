@@ -1,0 +1,154 @@
+/*
+ * test_cpu_threads.c: the CPU backend's own threads (kernels/cpu/pool.c) and the fused conv → ReLU.
+ *  - every part of a region runs exactly once, on thread t for part t, over many back-to-back regions
+ *    (with the default bounded spin and with DM_SPIN_US=0, sleeping at once);
+ *  - a region started inside a region runs all its parts (serially), as does one with more parts than
+ *    the backend has threads;
+ *  - idle threads sleep: while the process waits 300 ms after a burst of regions, its threads use far
+ *    less CPU time than that (a thread that kept spinning would use all of it);
+ *  - the fast conv1d_relu_fwd is bit for bit the fast conv1d_fwd followed by relu_fwd (the same sums in
+ *    the same order, then the same comparison), for 1, 2 and 3 threads and batches smaller than them.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backend.h"
+#include "cpu/cpu.h"
+#include "testutil.h"
+
+typedef struct {
+    int nt;
+    int *count;          /* [region][part] */
+    pthread_t *who;      /* the thread of each part of region 0 of each run */
+    int region;
+} count_job;
+
+static void count_part(void *p, int t, int nt) {
+    count_job *j = p;
+    cr_assert_eq(nt, j->nt);
+    __atomic_fetch_add(&j->count[(size_t)j->region * nt + t], 1, __ATOMIC_RELAXED);
+    j->who[(size_t)j->region * nt + t] = pthread_self();
+}
+
+static void run_regions(int threads, int nt, int regions) {
+    dm_backend *be = dm_backend_cpu_create(threads);
+    cr_assert(be);
+    count_job j = {nt, calloc((size_t)regions * nt, sizeof(int)), calloc((size_t)regions * nt, sizeof(pthread_t)), 0};
+    cr_assert(j.count && j.who);
+    for (j.region = 0; j.region < regions; j.region++) dm_cpu_parallel(be, nt, count_part, &j);
+    for (int r = 0; r < regions; r++)
+        for (int t = 0; t < nt; t++) {
+            cr_assert_eq(j.count[(size_t)r * nt + t], 1, "region %d part %d ran %d times", r, t,
+                         j.count[(size_t)r * nt + t]);
+            /* part t always on the same thread; with enough threads each part on its own */
+            cr_assert(pthread_equal(j.who[(size_t)r * nt + t], j.who[t]));
+            if (nt <= threads && t > 0) cr_assert(!pthread_equal(j.who[t], j.who[0]));
+        }
+    cr_assert(pthread_equal(j.who[0], pthread_self()), "part 0 runs on the caller");
+    free(j.count);
+    free(j.who);
+    dm_backend_free(be);
+}
+
+Test(cpu_threads, every_part_once) {
+    run_regions(2, 2, 20000);
+    run_regions(4, 4, 5000);
+    run_regions(4, 2, 5000);    /* fewer parts than threads: the others stay out */
+    run_regions(2, 3, 100);     /* more parts than threads: in order on the caller */
+    run_regions(1, 2, 100);
+}
+
+Test(cpu_threads, every_part_once_sleeping) {
+    setenv("DM_SPIN_US", "0", 1);    /* read when a backend is created */
+    run_regions(2, 2, 5000);
+    run_regions(3, 3, 2000);
+    unsetenv("DM_SPIN_US");
+}
+
+typedef struct {
+    dm_backend *be;
+    int inner[4][4];
+} nest_job;
+
+static void inner_part(void *p, int t, int nt) {
+    int *row = p;
+    row[t]++;
+}
+
+static void outer_part(void *p, int t, int nt) {
+    nest_job *j = p;
+    dm_cpu_parallel(j->be, 4, inner_part, j->inner[t]);
+}
+
+Test(cpu_threads, nested_regions_run_serially) {
+    nest_job j = {dm_backend_cpu_create(2), {{0}}};
+    cr_assert(j.be);
+    dm_cpu_parallel(j.be, 2, outer_part, &j);
+    for (int t = 0; t < 2; t++)
+        for (int k = 0; k < 4; k++) cr_assert_eq(j.inner[t][k], 1);
+    dm_backend_free(j.be);
+}
+
+static void busy_part(void *p, int t, int nt) {
+    volatile double *x = p;
+    for (int i = 0; i < 2000; i++) x[t] += 1e-9 * i;
+}
+
+static double cpu_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+Test(cpu_threads, idle_threads_sleep) {
+    dm_backend *be = dm_backend_cpu_create(4);
+    cr_assert(be);
+    double x[4] = {0};
+    for (int r = 0; r < 2000; r++) dm_cpu_parallel(be, 4, busy_part, x);
+    double c0 = cpu_seconds();
+    struct timespec idle = {0, 300000000};
+    nanosleep(&idle, NULL);
+    double used = cpu_seconds() - c0;
+    /* 3 workers spin at most DM_SPIN_US (50 µs) each before sleeping; 30 ms leaves room for scheduler
+     * noise and a slow clock, against the 900 ms that three threads spinning through the wait use */
+    cr_assert_lt(used, 0.030, "idle worker threads used %.3f s of CPU in 0.3 s", used);
+    dm_backend_free(be);
+}
+
+/* conv → ReLU: the fused pass against the unfused pair of the same (fast) backend, byte for byte */
+static void check_conv_relu(int threads, int B, int Li, int Ci, int Co, int K, int pad) {
+    dm_backend *be = dm_backend_cpu_create(threads);
+    cr_assert(be);
+    int Lo = Li + 2 * pad - K + 1;
+    size_t nin = (size_t)B * Li * Ci, nw = (size_t)Co * K * Ci, nout = (size_t)B * Lo * Co;
+    float *in = malloc(4 * nin), *w = malloc(4 * nw), *b = malloc(4 * (size_t)Co);
+    float *fused = malloc(4 * nout), *pair = malloc(4 * nout);
+    cr_assert(in && w && b && fused && pair);
+    dm_test_fill_uniform(in, nin, -1, 1, 11);
+    dm_test_fill_uniform(w, nw, -1, 1, 12);
+    dm_test_fill_uniform(b, Co, -0.5f, 0.5f, 13);
+    be->i->conv1d_relu_fwd(be, fused, in, w, b, B, Li, Ci, Co, K, pad);
+    be->i->conv1d_fwd(be, pair, in, w, b, B, Li, Ci, Co, K, pad);
+    be->i->relu_fwd(be, pair, pair, (int64_t)nout);
+    cr_assert_eq(dm_backend_status(be), DM_STATUS_OK);
+    cr_assert(memcmp(fused, pair, 4 * nout) == 0, "conv1d_relu_fwd threads %d B%d Li%d Ci%d Co%d K%d pad%d differs",
+              threads, B, Li, Ci, Co, K, pad);
+    size_t zeros = 0;
+    for (size_t i = 0; i < nout; i++) zeros += fused[i] == 0.0f;
+    cr_assert(zeros > 0 && zeros < nout, "the ReLU cut some outputs and kept others");
+    free(in); free(w); free(b); free(fused); free(pair);
+    dm_backend_free(be);
+}
+
+Test(cpu_threads, conv_relu_fused_is_the_pair) {
+    for (int threads = 1; threads <= 3; threads++) {
+        check_conv_relu(threads, 1, 1, 1, 3, 1, 0);
+        check_conv_relu(threads, 2, 17, 4, 7, 5, 2);
+        check_conv_relu(threads, 7, 101, 4, 16, 9, 4);     /* CNN-RNN's padded conv */
+        check_conv_relu(threads, 64, 101, 4, 128, 9, 0);   /* the CNN's first layer */
+        check_conv_relu(threads, 16, 46, 128, 32, 5, 0);   /* a second layer: many channels in */
+    }
+}
