@@ -11,7 +11,7 @@
  * already in memory; the one-hot encoding on the backend is timed.
  *
  * Output: an environment header (lines starting with #), then one CSV row per (arch, threads).
- *   usage: bench_train [--repeats N] [--batch B]
+ *   usage: bench_train [--repeats N] [--batch B] [--threads N] [--arch NAME]
  */
 #include <math.h>
 #include <stdio.h>
@@ -27,13 +27,16 @@
 #define PEAK_GFLOPS 228.0
 
 int main(int argc, char **argv) {
-    int repeats = 10, B = 256;
+    int repeats = 10, B = 256, only_threads = 0;
+    const char *only_arch = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--repeats")) repeats = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--batch")) B = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--threads")) only_threads = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--arch")) only_arch = argv[i + 1];
     }
-    if (repeats < 3 || B < 8) {
-        fprintf(stderr, "usage: bench_train [--repeats N ≥ 3] [--batch B ≥ 8]\n");
+    if (repeats < 3 || B < 8 || only_threads < 0) {
+        fprintf(stderr, "usage: bench_train [--repeats N ≥ 3] [--batch B ≥ 8] [--threads N] [--arch NAME]\n");
         return 2;
     }
     char date[32];
@@ -56,6 +59,7 @@ int main(int argc, char **argv) {
     for (int a = 0; a < 3; a++) {
         dm_hparams hp;
         dm_hparams_default(&hp, (dm_arch)a);
+        if (only_arch && strcmp(only_arch, dm_arch_name(hp.arch))) continue;
         dm_backend *ref = dm_backend_cpu_ref_create(), *fast = dm_backend_cpu_create(2);
         double err = dm_bench_validate(&hp, ref, fast, codes, labels);
         dm_backend_free(ref);
@@ -66,12 +70,13 @@ int main(int argc, char **argv) {
             status = 1;
             continue;
         }
-        int threads[2] = {1, 2};
+        int threads[2] = {1, 2}, nv = only_threads ? 1 : 2;   /* --threads N: that variant alone */
+        if (only_threads) threads[0] = only_threads;
         dm_backend *be[2];
         dm_net *m[2];
         dm_adam opt[2];
         double *t[2];
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < nv; k++) {
             be[k] = dm_backend_cpu_create(threads[k]);
             if (!be[k] || dm_net_create(&m[k], &hp, be[k], B)) return 1;
             if (dm_net_init_params(m[k], 1)) return 1;
@@ -82,7 +87,7 @@ int main(int argc, char **argv) {
         int n = 0;
         double total[2] = {0, 0};
         for (int it = -2; it < 100000; it++) {
-            for (int k = 0; k < 2; k++) {
+            for (int k = 0; k < nv; k++) {
                 double loss, t0 = dm_now();
                 dm_net_zero_grad(m[k]);
                 if (dm_net_forward_codes(m[k], codes, B, true, 1, (uint64_t)it + 10, false) ||
@@ -94,10 +99,10 @@ int main(int argc, char **argv) {
                 if (it >= 0) { t[k][it] = dt; total[k] += dt; }
             }
             if (it >= 0) n = it + 1;
-            if (n >= repeats && total[0] >= 1.0 && total[1] >= 1.0) break;
+            if (n >= repeats && total[0] >= 1.0 && (nv == 1 || total[1] >= 1.0)) break;
         }
         double flop = dm_bench_train_flop(&hp);
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < nv; k++) {
             double med = dm_bench_median(t[k], n);
             double gfl = B * flop / med / 1e9;
             printf("train_step,%s,%d,%d,%d,%.6f,%.6f,%.0f,%.1f,%.1f,%.0f,%s\n", dm_arch_name(hp.arch), B,

@@ -7,7 +7,7 @@
  * Before timing, `grad` on the fast backend is compared with the naive reference backend (8 sequences,
  * max relative error < 1e-3). Models are randomly initialised: speed does not depend on the weights.
  * GFLOP/s for `grad` use SPEC.md §8's saliency counts (forward + all input gradients).
- *   usage: bench_visualize [--threads N]
+ *   usage: bench_visualize [--threads N] [--arch NAME] [--saliency-only (grad, IG and ISM rows only)]
  */
 #include <math.h>
 #include <stdio.h>
@@ -56,7 +56,18 @@ static int run_temporal(void *c_) { ctx *c = c_; return dm_net_temporal(c->m, c-
 static int run_optimize(void *c_) { ctx *c = c_; return dm_net_optimize(c->m, &c->oo, c->attr, c->ppm, c->obj, c->p); }
 
 int main(int argc, char **argv) {
-    int threads = argc > 2 && !strcmp(argv[1], "--threads") ? atoi(argv[2]) : 2;
+    int threads = 2;
+    bool saliency_only = false;
+    const char *only_arch = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--arch") && i + 1 < argc) only_arch = argv[++i];
+        else if (!strcmp(argv[i], "--saliency-only")) saliency_only = true;
+        else {
+            fprintf(stderr, "usage: bench_visualize [--threads N] [--arch NAME] [--saliency-only]\n");
+            return 2;
+        }
+    }
     char date[32];
     dm_utc_now(date);
     printf("# bench_visualize: CPU backend, %d threads, L 101, random weights\n", threads);
@@ -74,6 +85,7 @@ int main(int argc, char **argv) {
     for (int a = 0; a < 3; a++) {
         dm_hparams hp;
         dm_hparams_default(&hp, (dm_arch)a);
+        if (only_arch && strcmp(only_arch, dm_arch_name(hp.arch))) continue;
         dm_backend *be = dm_backend_cpu_create(threads), *rbe = dm_backend_cpu_ref_create();
         dm_net *m, *mr;
         if (dm_net_create(&m, &hp, be, B) || dm_net_create(&mr, &hp, rbe, 8) || dm_net_init_params(m, 1) ||
@@ -104,7 +116,7 @@ int main(int argc, char **argv) {
         double t_ism = time_median(run_saliency, &c);
         printf("saliency_ism,%s,%d,%d,%.6f,%.1f,,,%.1f,%s\n", dm_arch_name(hp.arch), c.B, threads, t_ism, c.B / t_ism,
                (t_ism / c.B) / (t_grad / B), dm_git_commit());
-        if (a != DM_ARCH_CNN) {
+        if (a != DM_ARCH_CNN && !saliency_only) {
             c.B = 32;
             double t_tmp = time_median(run_temporal, &c);
             printf("temporal,%s,%d,%d,%.6f,%.0f,,,%.1f,%s\n", dm_arch_name(hp.arch), c.B, threads, t_tmp, c.B / t_tmp,
@@ -113,9 +125,10 @@ int main(int argc, char **argv) {
         dm_optimize_options_default(&c.oo);
         c.oo.restarts = 16;
         c.oo.steps = 100;
-        double t_opt = time_median(run_optimize, &c);
-        printf("optimize_16_restarts,%s,16,%d,%.6f,%.0f steps/s,,,,%s\n", dm_arch_name(hp.arch), threads, t_opt,
-               c.oo.steps / t_opt, dm_git_commit());
+        double t_opt = saliency_only ? 0 : time_median(run_optimize, &c);
+        if (!saliency_only)
+            printf("optimize_16_restarts,%s,16,%d,%.6f,%.0f steps/s,,,,%s\n", dm_arch_name(hp.arch), threads,
+                   t_opt, c.oo.steps / t_opt, dm_git_commit());
         fflush(stdout);
         dm_net_free(m);
         dm_net_free(mr);

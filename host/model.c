@@ -67,6 +67,7 @@ struct dm_net {
     /* state of the last forward pass */
     int32_t last_B;
     bool last_train;
+    bool input_pgrad;           /* dm_net_input_grads_full: backward_from/_input also do dW, db */
 };
 
 #define LOGPROB(m) ((m)->buf[(m)->n_layers - 1].out)
@@ -235,8 +236,7 @@ void dm_net_free(dm_net *m) {
     if (!m) return;
     dm_backend *be = m->be;
     float *bufs[] = {m->params, m->grads, m->adam_m, m->adam_v, m->acts, m->gacts};
-    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
-        if (bufs[i]) be->i->free(be, bufs[i]);
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) if (bufs[i]) be->i->free(be, bufs[i]);
     free(m->pred.members);
     free(m);
 }
@@ -337,6 +337,7 @@ void dm_net_zero_grad(dm_net *m) {
 /* Parameter / gradient view of tensor ti. */
 #define P(ti) (m->params + m->tensors[ti].offset)
 #define G(ti) (m->grads + m->tensors[ti].offset)
+#define GW(ti) (pgrad ? G(ti) : NULL)   /* model_backward: NULL when it skips the parameter gradients */
 
 /* ---- fusions: runs of layers that one backend entry does (backend.h, "fused ops") ---------------- */
 
@@ -469,6 +470,7 @@ dm_status dm_net_forward_codes(dm_net *m, const uint8_t *codes, int32_t B, bool 
 float *dm_net_input(dm_net *m) { return m->x; }
 float *dm_net_input_grad(dm_net *m) { return m->g_x; }
 const float *dm_net_logprob_buf(const dm_net *m) { return LOGPROB(m); }
+void dm_net_input_grads_full(dm_net *m, bool on) { m->input_pgrad = on; }
 
 dm_status dm_net_forward_input(dm_net *m, int32_t B, bool train, uint64_t seed, uint64_t step) {
     if (B < 1 || B > m->max_batch)
@@ -521,8 +523,8 @@ dm_status dm_net_logprob(const dm_net *m, float *logprob) {
 
 /* Backward through every layer from the log-softmax gradient: given in G_LOGPROB (labels NULL), or
  * the NLL's of `labels` (backend memory) with scale 1/denom. Input gradient into m->g_x when want_dx
- * (otherwise the first layer's input gradient is skipped). */
-static dm_status model_backward(dm_net *m, bool want_dx, const int8_t *labels, float scale) {
+ * (else skipped for the first layer); parameter gradients when pgrad (else NULL to the ops). */
+static dm_status model_backward(dm_net *m, bool want_dx, bool pgrad, const int8_t *labels, float scale) {
     const struct dm_backend_i *op = m->be->i;
     dm_backend *be = m->be;
     int B = m->last_B, top = m->n_layers - 1, first;
@@ -534,7 +536,7 @@ static dm_status model_backward(dm_net *m, bool want_dx, const int8_t *labels, f
         if (fusion_ending(m, i, &first) == DM_FUSE_HEAD) {    /* (NLL →) log-softmax → dense */
             const dm_layer *d = &m->layer[first];
             int td = d->tensor;
-            op->head_bwd(be, first > 0 ? m->buf[first - 1].g : (want_dx ? m->g_x : NULL), G(td), G(td + 1),
+            op->head_bwd(be, first > 0 ? m->buf[first - 1].g : (want_dx ? m->g_x : NULL), GW(td), GW(td + 1),
                          m->buf[first].g, m->loss, b->g, b->out, i == top ? labels : NULL, scale,
                          first > 0 ? m->buf[first - 1].y : m->x, P(td), B, d->ch_in, d->n);
             i = first;
@@ -546,7 +548,7 @@ static dm_status model_backward(dm_net *m, bool want_dx, const int8_t *labels, f
         int t = l->tensor;
         switch (l->op) {
         case DM_LAYER_CONV:
-            op->conv1d_bwd(be, g_in, G(t), G(t + 1), b->g, in, P(t), B, l->len_in, l->ch_in, l->n, l->k, l->pad);
+            op->conv1d_bwd(be, g_in, GW(t), GW(t + 1), b->g, in, P(t), B, l->len_in, l->ch_in, l->n, l->k, l->pad);
             break;
         case DM_LAYER_RELU:
             if (g_in) op->relu_bwd(be, g_in, b->g, b->y, nin);
@@ -562,14 +564,14 @@ static dm_status model_backward(dm_net *m, bool want_dx, const int8_t *labels, f
             if (g_in) op->gmax_bwd(be, g_in, b->g, b->idx, B, l->len_in, l->ch_in);
             break;
         case DM_LAYER_BILSTM:
-            op->lstm_bwd(be, g_in, G(t), G(t + 2), G(t + 4), G(t + 6), b->g_gates, b->g, in, b->out, b->gates,
+            op->lstm_bwd(be, g_in, GW(t), GW(t + 2), GW(t + 4), GW(t + 6), b->g_gates, b->g, in, b->out, b->gates,
                          b->cell, P(t), P(t + 2), B, l->len_in, l->ch_in, l->n, 2);
             break;
         case DM_LAYER_MEAN:
             if (g_in) op->mean_time_bwd(be, g_in, b->g, B, l->len_in, l->ch_in);
             break;
         case DM_LAYER_DENSE:
-            op->dense_bwd(be, g_in, G(t), G(t + 1), b->g, in, P(t), B, l->ch_in, l->n);
+            op->dense_bwd(be, g_in, GW(t), GW(t + 1), b->g, in, P(t), B, l->ch_in, l->n);
             break;
         case DM_LAYER_LOGSOFTMAX:
             if (g_in) op->logsoftmax_bwd(be, g_in, b->g, b->out, B, l->ch_in);
@@ -584,7 +586,7 @@ dm_status dm_net_backward(dm_net *m, const int8_t *labels, int32_t B, double den
     if (B != m->last_B) return dm_error(DM_STATUS_ARG, "model: backward batch %d != forward %d", B, m->last_B);
     dm_backend *be = m->be;
     be->i->upload(be, m->labels, labels, (size_t)B);
-    DM_TRY(model_backward(m, grad_x != NULL, m->labels, (float)(1.0 / denom)));
+    DM_TRY(model_backward(m, grad_x != NULL, true, m->labels, (float)(1.0 / denom)));
     if (grad_x) be->i->download(be, grad_x, m->g_x, sizeof(float) * (size_t)B * m->hp.len * 4);
     if (loss) {
         float l[4096];
@@ -602,7 +604,7 @@ dm_status dm_net_backward(dm_net *m, const int8_t *labels, int32_t B, double den
 dm_status dm_net_backward_data(dm_net *m, dm_devdata *d, int64_t i0, int32_t B, double denom) {
     if (B != m->last_B) return dm_error(DM_STATUS_ARG, "model: backward batch %d != forward %d", B, m->last_B);
     dm_backend *be = m->be;
-    DM_TRY(model_backward(m, false, m->labels, (float)(1.0 / denom)));
+    DM_TRY(model_backward(m, false, true, m->labels, (float)(1.0 / denom)));
     be->i->copy(be, d->loss + i0, m->loss, sizeof(float) * (size_t)B);
     return dm_backend_status(be);
 }
@@ -610,13 +612,13 @@ dm_status dm_net_backward_data(dm_net *m, dm_devdata *d, int64_t i0, int32_t B, 
 dm_status dm_net_backward_input(dm_net *m, const float *grad_logprob, int32_t B) {
     if (B != m->last_B) return dm_error(DM_STATUS_ARG, "model: backward batch %d != forward %d", B, m->last_B);
     m->be->i->copy(m->be, G_LOGPROB(m), grad_logprob, sizeof(float) * 2 * (size_t)B);
-    return model_backward(m, true, NULL, 0.0f);
+    return model_backward(m, true, m->input_pgrad, NULL, 0.0f);
 }
 
 dm_status dm_net_backward_from(dm_net *m, const float *grad_logprob, int32_t B, float *grad_x) {
     if (B != m->last_B) return dm_error(DM_STATUS_ARG, "model: backward batch %d != forward %d", B, m->last_B);
     m->be->i->upload(m->be, G_LOGPROB(m), grad_logprob, sizeof(float) * 2 * (size_t)B);
-    DM_TRY(model_backward(m, grad_x != NULL, NULL, 0.0f));
+    DM_TRY(model_backward(m, grad_x != NULL, m->input_pgrad, NULL, 0.0f));
     if (grad_x) m->be->i->download(m->be, grad_x, m->g_x, sizeof(float) * (size_t)B * m->hp.len * 4);
     return dm_backend_status(m->be);
 }
@@ -655,8 +657,7 @@ static int temporal_layer(const dm_net *m, int *fc) {
 
 int32_t dm_net_temporal_stride(const dm_net *m) {
     int fc, r = temporal_layer(m, &fc), s = 1;
-    for (int i = 0; i < r; i++)
-        if (m->layer[i].op == DM_LAYER_MAXPOOL) s *= m->layer[i].k;
+    for (int i = 0; i < r; i++) if (m->layer[i].op == DM_LAYER_MAXPOOL) s *= m->layer[i].k;
     return r < 0 ? 0 : s;
 }
 

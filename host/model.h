@@ -86,8 +86,15 @@ dm_status dm_net_backward(dm_net *m, const int8_t *labels, int32_t B, double den
                             double *loss, float *grad_x);
 
 /* Backward pass of an arbitrary upstream gradient on the log-softmax output, grad_logprob (B, 2)
- * (host): for saliency targets other than the NLL. Same accumulation rules as dm_net_backward. */
+ * (host): for saliency targets other than the NLL. Only the input gradient is computed: parameter
+ * gradients are left as they are (unless dm_net_input_grads_full). */
 dm_status dm_net_backward_from(dm_net *m, const float *grad_logprob, int32_t B, float *grad_x);
+
+/* Saliency, IG and class optimisation need only ∂/∂x, which does not depend on any parameter
+ * gradient, so dm_net_backward_from and dm_net_backward_input pass NULL for those (backend.h) and
+ * skip every dW / db product. `on` makes them do the full backward (accumulating the parameter
+ * gradients like dm_net_backward) instead: the reference the tests compare with, bit for bit. */
+void dm_net_input_grads_full(dm_net *m, bool on);
 
 void dm_net_zero_grad(dm_net *m);
 
@@ -108,8 +115,8 @@ dm_status dm_net_forward_from(dm_net *m, int from, const float *in, int32_t B);
 /* Backend pointer of parameter tensor i (dm_net_tensors' order). */
 const float *dm_net_param_buf(const dm_net *m, int32_t tensor);
 
-/* Backward of grad_logprob (B, 2), backend memory (e.g. a constant uploaded once), into the parameter
- * gradients (+=) and dm_net_input_grad(). B must equal the last forward's. */
+/* Backward of grad_logprob (B, 2), backend memory (e.g. a constant uploaded once), into
+ * dm_net_input_grad() (input gradient only, as dm_net_backward_from). B must equal the last forward's. */
 dm_status dm_net_backward_input(dm_net *m, const float *grad_logprob, int32_t B);
 
 /* A labelled data set uploaded once in packed form (dm_pack.h), with a row order (a permutation drawn

@@ -6,7 +6,10 @@
  * passed to ops are backend memory (from alloc); tensors are float32 (B, L, C) row-major.
  *
  * Gradient semantics (STYLE.md rule 6): parameter gradients ACCUMULATE (+=); activation gradients
- * are OVERWRITTEN (=). A NULL grad_in skips the input gradient.
+ * are OVERWRITTEN (=). A NULL grad_in skips the input gradient. A NULL grad_w (conv1d, dense,
+ * head_bwd; grad_w_ih for lstm_bwd) skips every parameter gradient of the op: its other parameter
+ * gradients are then NULL too, and the input gradient must come out bit for bit as with them
+ * (saliency's input-only backward, host/model.c).
  *
  * Errors: ops return nothing; a failing op (a CUDA launch, say) records a sticky status that
  * dm_backend_status() returns and clears. The model checks it once per forward, backward or step.

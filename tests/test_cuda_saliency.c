@@ -6,6 +6,8 @@
  *     another order differ by a few ulps of the largest terms, not of each element);
  *   - emulator builds: the second batch allocates and frees nothing, uploads nothing, downloads once
  *     (attributions and scores together) and makes the host wait at most once (that download).
+ *   - the input-only backward (no parameter gradient) gives the maps of the full backward
+ *     (dm_net_input_grads_full) bit for bit, grad and IG, and writes no parameter gradient.
  * Without a CUDA device the tests skip; in emulator builds ctest runs them once per thread order.
  */
 #include <criterion/criterion.h>
@@ -121,4 +123,64 @@ Test(cuda_saliency, every_method_resident, .init = setup, .fini = teardown) {
                 one((dm_arch)a, o);
             }
         }
+}
+
+/* grad and IG on the resident path, in input-only or full mode: attributions, P(pos), then the
+ * parameter gradients accumulated from zero. */
+static void run_mode(dm_net *m, bool full, const uint8_t *codes, const int8_t *labels, float *attr, float *p,
+                     float *pgrad) {
+    dm_net_input_grads_full(m, full);
+    dm_net_zero_grad(m);
+    float x[B * L * 4];
+    dm_onehot_host(x, codes, (int64_t)B * L, false);
+    for (int k = 0; k < 2; k++) {
+        dm_saliency_options o = {.method = k ? DM_SAL_IG : DM_SAL_GRAD, .target = DM_TARGET_LABEL, .steps = 3};
+        dm_sal_dev *d;
+        cr_assert_eq(dm_sal_dev_create(&d, m, &o), DM_STATUS_OK, "%s", dm_last_error());
+        cr_assert_eq(dm_sal_dev_load(d, codes, labels, B, 0), DM_STATUS_OK, "%s", dm_last_error());
+        cr_assert_eq(dm_sal_dev_batch(d, 0, B, x, attr + (size_t)k * B * L * 4, p + k * B), DM_STATUS_OK, "%s",
+                     dm_last_error());
+        dm_sal_dev_free(d);
+    }
+    cr_assert_eq(dm_net_get_grads(m, pgrad), DM_STATUS_OK, "%s", dm_last_error());
+    dm_net_input_grads_full(m, false);
+}
+
+Test(cuda_saliency, input_only_backward_equals_the_full_backward, .init = setup, .fini = teardown) {
+    for (int a = 0; a < dm_arch_count(); a++) {
+        const char *name = dm_arch_name((dm_arch)a);
+        dm_hparams hp;
+        dm_hparams_default(&hp, (dm_arch)a);
+        hp.len = L;
+        hp.conv_channels = 16;
+        hp.hidden = 8;
+        dm_net *m;
+        cr_assert_eq(dm_net_create(&m, &hp, g_cuda, BMAX), DM_STATUS_OK, "%s", dm_last_error());
+        cr_assert_eq(dm_net_init_params(m, dm_test_seed()), DM_STATUS_OK);
+        uint8_t codes[B * L];
+        int8_t labels[B];
+        float u[B * L];
+        dm_test_fill_uniform(u, B * L, 0, 4.0f, 17);
+        for (int i = 0; i < B * L; i++) codes[i] = (uint8_t)u[i] > 3 ? 3 : (uint8_t)u[i];
+        for (int b = 0; b < B; b++) labels[b] = (int8_t)(b % 2);
+        int64_t np = dm_net_n_params(m);
+        float a_in[2 * B * L * 4], a_full[2 * B * L * 4], p_in[2 * B], p_full[2 * B];
+        float *g_in = malloc(sizeof(float) * np), *g_full = malloc(sizeof(float) * np);
+        run_mode(m, false, codes, labels, a_in, p_in, g_in);
+        run_mode(m, true, codes, labels, a_full, p_full, g_full);
+        cr_expect(memcmp(a_in, a_full, sizeof a_in) == 0, "%s: attributions differ between the input-only and the "
+                  "full backward", name);
+        cr_expect(memcmp(p_in, p_full, sizeof p_in) == 0, "%s: P(pos) differs", name);
+        double full_max = 0;
+        int64_t nonzero = 0;
+        for (int64_t i = 0; i < np; i++) {
+            full_max = fmax(full_max, fabs(g_full[i]));
+            nonzero += g_in[i] != 0.0f;
+        }
+        cr_expect(full_max > 0, "%s: the full backward left no parameter gradient", name);
+        cr_expect_eq(nonzero, 0, "%s: the input-only backward wrote %lld parameter gradients", name, (long long)nonzero);
+        free(g_in);
+        free(g_full);
+        dm_net_free(m);
+    }
 }

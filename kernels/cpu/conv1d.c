@@ -81,7 +81,7 @@ void dm_cpu_conv1d_bwd_ref(dm_backend *be, float *grad_in, float *grad_w, float 
                            const float *grad_out, const float *in, const float *w, int B, int Li,
                            int Ci, int Co, int K, int pad) {
     int Lo = Li + 2 * pad - K + 1;
-    for (int o = 0; o < Co; o++) {
+    for (int o = 0; o < Co && grad_w; o++) {    /* NULL grad_w: input gradient only */
         double sb = 0;
         for (int n = 0; n < B; n++)
             for (int l = 0; l < Lo; l++) sb += grad_out[((int64_t)n * Lo + l) * Co + o];
@@ -167,7 +167,7 @@ static void conv_bwd_part(void *p, int t, int nt) {
     int M = (b1 - b0) * Lo;
     float *col = dm_cpu_scratch(j->be, t, 0, (size_t)M * KC);
     float *gw = j->grad_w, *gb = j->grad_b;
-    if (t > 0) {
+    if (t > 0 && gw) {
         float *part = j->partial[t] = dm_cpu_scratch(j->be, t, 2, (size_t)Co * KC + Co);
         if (!part) return;
         memset(part, 0, sizeof(float) * ((size_t)Co * KC + Co));
@@ -176,10 +176,12 @@ static void conv_bwd_part(void *p, int t, int nt) {
     }
     const float *go = j->grad_out + (int64_t)b0 * Lo * Co;
     if (!col || M <= 0) return;
-    im2col(col, j->in + (int64_t)b0 * Li * Ci, b1 - b0, Li, Ci, K, pad, Lo);
-    for (int r = 0; r < M; r++)
-        for (int o = 0; o < Co; o++) gb[o] += go[(int64_t)r * Co + o];
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Co, KC, M, 1.0f, go, Co, col, KC, 1.0f, gw, KC);
+    if (gw) {   /* NULL: the input gradient only (no columns, bias sums or dW) */
+        im2col(col, j->in + (int64_t)b0 * Li * Ci, b1 - b0, Li, Ci, K, pad, Lo);
+        for (int r = 0; r < M; r++)
+            for (int o = 0; o < Co; o++) gb[o] += go[(int64_t)r * Co + o];
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Co, KC, M, 1.0f, go, Co, col, KC, 1.0f, gw, KC);
+    }
     if (j->grad_in) {
         /* the column buffer is reused for dcol once grad_w has consumed it */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, KC, Co, 1.0f, go, Co, j->w, KC, 0.0f, col, KC);
@@ -195,7 +197,7 @@ void dm_cpu_conv1d_bwd(dm_backend *be, float *grad_in, float *grad_w, float *gra
     conv_job j = {.be = be, .grad_in = grad_in, .grad_w = grad_w, .grad_b = grad_b, .grad_out = grad_out,
                   .in = in, .w = w, .B = B, .Li = Li, .Ci = Ci, .Co = Co, .K = K, .pad = pad};
     dm_cpu_parallel(be, nt, conv_bwd_part, &j);
-    for (int t = 1; t < nt; t++) {
+    for (int t = 1; t < nt && grad_w; t++) {
         if (!j.partial[t]) return;    /* dm_cpu_scratch recorded the failure */
         dm_cpu_add(grad_w, j.partial[t], (int64_t)Co * KC);
         dm_cpu_add(grad_b, j.partial[t] + (size_t)Co * KC, Co);

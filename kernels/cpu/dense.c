@@ -19,7 +19,7 @@ void dm_cpu_dense_fwd_ref(dm_backend *be, float *out, const float *in, const flo
 void dm_cpu_dense_bwd_ref(dm_backend *be, float *grad_in, float *grad_w, float *grad_b,
                           const float *grad_out, const float *in, const float *w, int B, int Ci,
                           int Co) {
-    for (int o = 0; o < Co; o++) {
+    for (int o = 0; o < Co && grad_w; o++) {    /* NULL grad_w: input gradient only */
         double sb = 0;
         for (int n = 0; n < B; n++) sb += grad_out[(int64_t)n * Co + o];
         grad_b[o] += (float)sb;
@@ -47,11 +47,12 @@ void dm_cpu_dense_fwd(dm_backend *be, float *out, const float *in, const float *
 
 void dm_cpu_dense_bwd(dm_backend *be, float *grad_in, float *grad_w, float *grad_b,
                       const float *grad_out, const float *in, const float *w, int B, int Ci, int Co) {
-    for (int n = 0; n < B; n++)
+    for (int n = 0; n < B && grad_w; n++)    /* NULL grad_w: input gradient only */
         for (int o = 0; o < Co; o++) grad_b[o] += grad_out[(int64_t)n * Co + o];
     /* grad_w (Co, Ci) += grad_outᵀ (Co, B) · in (B, Ci) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Co, Ci, B, 1.0f, grad_out, Co, in, Ci, 1.0f,
-                grad_w, Ci);
+    if (grad_w)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Co, Ci, B, 1.0f, grad_out, Co, in, Ci, 1.0f,
+                    grad_w, Ci);
     /* grad_in (B, Ci) = grad_out (B, Co) · w (Co, Ci) */
     if (grad_in)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, Ci, Co, 1.0f, grad_out, Co, w, Ci,

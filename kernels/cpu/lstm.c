@@ -111,8 +111,8 @@ void dm_cpu_lstm_bwd_ref(dm_backend *be, float *grad_x, float *grad_w_ih, float 
                 }
             }
         }
-    /* parameter gradients from the saved pre-activation gradients */
-    for (int d = 0; d < n_dir; d++)
+    /* parameter gradients from the saved pre-activation gradients (NULL: input gradient only) */
+    for (int d = 0; d < n_dir && grad_w_ih; d++)
         for (int r = 0; r < G; r++) {
             double sb = 0, sih[4096], shh[4096];
             for (int k = 0; k < D; k++) sih[k] = 0;

@@ -189,12 +189,14 @@ DM_KAPI void dm_cuda_conv1d_bwd(dm_backend *be, float *grad_in, float *grad_w, f
     int Lo = conv_lo(Li, K, pad), KCi = K * Ci;
     if (B <= 0 || Lo <= 0 || Co <= 0) return;
     int64_t rows = (int64_t)B * Lo;
-    dm_cuda_colsum_add(be, grad_b, NULL, grad_out, (int)rows, Co, "conv1d_bwd bias");
-    /* grad_w (Co, K·Ci) += grad_outᵀ (Co, rows) · col (rows, K·Ci) */
-    float *col = dm_cuda_scratch(be, DM_CUDA_SCRATCH_A, (size_t)rows * KCi);
-    if (!col) return;
-    dm_cuda_check(be, dm_cuda_im2col_launch(col, in, B, Li, Ci, K, pad, s), "conv1d_bwd im2col");
-    dm_cuda_gemm_rowmajor(be, true, false, Co, KCi, (int)rows, 1.0f, grad_out, Co, col, KCi, 1.0f, grad_w, KCi);
+    if (grad_w) {   /* NULL: the input gradient only */
+        dm_cuda_colsum_add(be, grad_b, NULL, grad_out, (int)rows, Co, "conv1d_bwd bias");
+        /* grad_w (Co, K·Ci) += grad_outᵀ (Co, rows) · col (rows, K·Ci) */
+        float *col = dm_cuda_scratch(be, DM_CUDA_SCRATCH_A, (size_t)rows * KCi);
+        if (!col) return;
+        dm_cuda_check(be, dm_cuda_im2col_launch(col, in, B, Li, Ci, K, pad, s), "conv1d_bwd im2col");
+        dm_cuda_gemm_rowmajor(be, true, false, Co, KCi, (int)rows, 1.0f, grad_out, Co, col, KCi, 1.0f, grad_w, KCi);
+    }
     if (!grad_in) return;
     if (Ci <= DM_CONV_DIRECT_CI) {
         dm_cuda_check(be, dm_cuda_conv1d_bwd_in_direct_launch(grad_in, grad_out, w, B, Li, Ci, Co, K, pad, s),

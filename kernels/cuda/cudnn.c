@@ -130,12 +130,14 @@ static void cudnn_conv1d_bwd(dm_backend *be, float *grad_in, float *grad_w, floa
         conv_desc_free(&d);
         return;
     }
-    /* parameter gradients accumulate (β = 1); the input gradient is overwritten (β = 0) */
-    cudnn_ok(be, cudnnConvolutionBackwardBias(c->h, &one, d.y, grad_out, &one, d.b, grad_b), "bias gradient");
+    /* parameter gradients accumulate (β = 1; none for a NULL grad_w); the input gradient is overwritten */
+    if (grad_w)
+        cudnn_ok(be, cudnnConvolutionBackwardBias(c->h, &one, d.y, grad_out, &one, d.b, grad_b), "bias gradient");
     cudnnConvolutionBwdFilterAlgoPerf_t pf[16];
     int n = 0, pick = -1;
     size_t ws = 0;
-    if (cudnn_ok(be, cudnnGetConvolutionBackwardFilterAlgorithm_v7(c->h, d.x, d.y, d.conv, d.w, 16, &n, pf), "algorithm")) {
+    if (grad_w &&
+        cudnn_ok(be, cudnnGetConvolutionBackwardFilterAlgorithm_v7(c->h, d.x, d.y, d.conv, d.w, 16, &n, pf), "algorithm")) {
         for (int i = 0; i < n && pick < 0; i++)
             if (pf[i].status == CUDNN_STATUS_SUCCESS && pf[i].determinism == CUDNN_DETERMINISTIC) pick = i;
         if (pick < 0) dm_backend_fail(be, DM_STATUS_BACKEND, "cuDNN: no deterministic filter-gradient algorithm");
@@ -289,7 +291,7 @@ static void cudnn_lstm_bwd(dm_backend *be, float *grad_x, float *grad_w_ih, floa
     dm_cuda_check(be, cudaMemsetAsync(dws, 0, c->ws_size, dm_cuda_stream(be)), "cuDNN gradients");
     if (cudnn_ok(be, cudnnRNNBackwardData_v8(c->h, c->rnn, c->seq_len, c->yd, h, grad_h, c->xd, dx, c->hd, NULL, NULL,
                                              NULL, c->hd, NULL, NULL, NULL, c->ws_size, ws, c->work_size, work,
-                                             c->reserve_size, reserve), "RNN backward data") &&
+                                             c->reserve_size, reserve), "RNN backward data") && grad_w_ih &&
         cudnn_ok(be, cudnnRNNBackwardWeights_v8(c->h, c->rnn, CUDNN_WGRAD_MODE_ADD, c->seq_len, c->xd, x, c->hd, NULL,
                                                 c->yd, h, c->ws_size, dws, c->work_size, work, c->reserve_size, reserve),
                  "RNN backward weights"))

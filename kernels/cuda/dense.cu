@@ -62,6 +62,7 @@ DM_KAPI cudaError_t dm_cuda_dense_bwd_launch(float *grad_in, float *grad_w, floa
         cudaError_t err = cudaGetLastError();
         if (err != cudaSuccess) return err;
     }
+    if (!grad_w) return cudaSuccess;   /* the input gradient only */
     DM_LAUNCH(dense_bwd_param_kernel, dm_cuda_grid((int64_t)Co * (Ci + 1)), DM_CUDA_BLOCK, 0, stream, grad_w,
               grad_b, grad_out, in, B, Ci, Co);
     return cudaGetLastError();

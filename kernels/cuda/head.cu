@@ -62,7 +62,7 @@ typedef struct {
 
 static __global__ void head_bwd_kernel(dm_head_bwd_args a) {
     int B = a.B, Ci = a.Ci, C = a.C;
-    int64_t n_in = a.grad_in ? (int64_t)B * Ci : 0, n_par = (int64_t)C * (Ci + 1);
+    int64_t n_in = a.grad_in ? (int64_t)B * Ci : 0, n_par = a.grad_w ? (int64_t)C * (Ci + 1) : 0;
     DM_GRID_STRIDE(i, B + n_in + n_par) {
         if (i < B) {
             int64_t r = i;
@@ -109,7 +109,7 @@ DM_KAPI cudaError_t dm_cuda_head_bwd_launch(float *grad_in, float *grad_w, float
                                             int B, int Ci, int C, cudaStream_t stream) {
     dm_head_bwd_args a = {grad_in, grad_w, grad_b, grad_logits, loss, grad_logprob, logprob, in, w, labels,
                           scale, B, Ci, C};
-    int64_t n = B + (grad_in ? (int64_t)B * Ci : 0) + (int64_t)C * (Ci + 1);
+    int64_t n = B + (grad_in ? (int64_t)B * Ci : 0) + (grad_w ? (int64_t)C * (Ci + 1) : 0);   /* as the kernel's */
     DM_LAUNCH(head_bwd_kernel, dm_cuda_grid(n), DM_CUDA_BLOCK, 0, stream, a);
     return cudaGetLastError();
 }

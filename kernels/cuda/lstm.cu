@@ -137,9 +137,11 @@ DM_KAPI void dm_cuda_lstm_bwd(dm_backend *be, float *grad_x, float *grad_w_ih, f
         if (!part) return;
         dm_cuda_check(be, dm_cuda_plstm_bwd_launch(grad_gates, grad_h, gates, cell, w_hh, B, L, H, n_dir, st),
                       "lstm_bwd persistent");
-        dm_cuda_check(be, dm_cuda_plstm_wgrad_launch(grad_w_hh, grad_b_ih, grad_b_hh, part, grad_gates, h, B, L, H,
-                                                     n_dir, st), "lstm_bwd weight gradients");
-        dm_cuda_gemm_rowmajor(be, true, false, GD, D, (int)rows, 1.0f, grad_gates, GD, x, D, 1.0f, grad_w_ih, D);
+        if (grad_w_ih) {   /* NULL: the input gradient only */
+            dm_cuda_check(be, dm_cuda_plstm_wgrad_launch(grad_w_hh, grad_b_ih, grad_b_hh, part, grad_gates, h, B, L,
+                                                         H, n_dir, st), "lstm_bwd weight gradients");
+            dm_cuda_gemm_rowmajor(be, true, false, GD, D, (int)rows, 1.0f, grad_gates, GD, x, D, 1.0f, grad_w_ih, D);
+        }
         if (grad_x)
             dm_cuda_gemm_rowmajor(be, false, false, (int)rows, D, GD, 1.0f, grad_gates, GD, w_ih, D, 0.0f, grad_x, D);
         return;
@@ -158,14 +160,15 @@ DM_KAPI void dm_cuda_lstm_bwd(dm_backend *be, float *grad_x, float *grad_w_ih, f
                                   w_hh + (int64_t)d * G * H, H, 0.0f, dh_rec + (int64_t)d * B * H, H);
         }
     }
-    /* parameter gradients over all positions */
-    dm_cuda_gemm_rowmajor(be, true, false, GD, D, (int)rows, 1.0f, grad_gates, GD, x, D, 1.0f, grad_w_ih, D);
-    DM_LAUNCH(lstm_shift_kernel, dm_cuda_grid(rows * HD), DM_CUDA_BLOCK, 0, st, hprev, h, B, L, H, n_dir);
-    dm_cuda_check(be, cudaGetLastError(), "lstm_bwd shift");
-    for (int d = 0; d < n_dir; d++)
-        dm_cuda_gemm_rowmajor(be, true, false, G, H, (int)rows, 1.0f, grad_gates + d * G, GD, hprev + d * H, HD, 1.0f,
-                              grad_w_hh + (int64_t)d * G * H, H);
-    dm_cuda_colsum_add(be, grad_b_ih, grad_b_hh, grad_gates, (int)rows, GD, "lstm_bwd bias");
+    if (grad_w_ih) {   /* parameter gradients over all positions (NULL: the input gradient only) */
+        dm_cuda_gemm_rowmajor(be, true, false, GD, D, (int)rows, 1.0f, grad_gates, GD, x, D, 1.0f, grad_w_ih, D);
+        DM_LAUNCH(lstm_shift_kernel, dm_cuda_grid(rows * HD), DM_CUDA_BLOCK, 0, st, hprev, h, B, L, H, n_dir);
+        dm_cuda_check(be, cudaGetLastError(), "lstm_bwd shift");
+        for (int d = 0; d < n_dir; d++)
+            dm_cuda_gemm_rowmajor(be, true, false, G, H, (int)rows, 1.0f, grad_gates + d * G, GD, hprev + d * H, HD,
+                                  1.0f, grad_w_hh + (int64_t)d * G * H, H);
+        dm_cuda_colsum_add(be, grad_b_ih, grad_b_hh, grad_gates, (int)rows, GD, "lstm_bwd bias");
+    }
     if (grad_x) dm_cuda_gemm_rowmajor(be, false, false, (int)rows, D, GD, 1.0f, grad_gates, GD, w_ih, D, 0.0f, grad_x, D);
 }
 

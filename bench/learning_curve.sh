@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# Issue 15's learning curve: test AUROC against training-set size, deepmotif's architectures against a
+# gapped k-mer SVM (bench/peers/gkmsvm.py, gkmsvm-lite from PyPI), mean ± sd over seeds.
+#
+#   bench/learning_curve.sh
+#
+# For each seed S and size N: WORK/data/nN.sS/ holds, per chosen TF, a seeded subsample of N lines
+# (positives) of NAME_AC.seq.gz (Python's random.Random(S), stable across machines; gzip -n, so the
+# bytes and the sweep's checksums are stable) and a link to the full NAME_B.seq.gz. `deepmotif sweep
+# --seed S` trains every architecture on that folder (each kept positive gets its dinucleotide
+# shuffle as its negative: positives and their shuffles stay together; train's defaults otherwise,
+# incl. the 10% validation split) and the gkm-SVM is trained on the same subsample (its own seeded
+# dinucleotide shuffles: the same kind of negative, not the same draw). Size `all` is the whole _AC
+# file; a size at or above a TF's positives is that TF's `all` and is not trained twice (shown as
+# "= all"). Each seed draws its own subsample, so the sd includes the sampling of the training set.
+#
+# Resumable: rerun the same command; sweep keeps its finished rows (checksummed), a gkm row is kept
+# once its file exists. Results: OUT.tsv (one row per TF × size × seed × method) and OUT.md (mean ± sd
+# AUROC per TF × size × method, the winner, CNN-RNN - CNN, and the issue's two aims).
+#
+# Environment:
+#   DM_BIN   deepmotif binary (build/deepmotif)       DATA   ../shared/data/deepbind
+#   TFS      extended regex on data set names (default: the 5 pairs with the fewest _AC positives)
+#   SIZES    500,2000,10000,all                       SEEDS  1,2,3
+#   ARCHS    cnn,rnn,cnnrnn                           PEERS  gkmsvm (empty: deepmotif only)
+#   EPOCHS   train's default (50, early stopping)     THREADS, JOBS  passed to sweep (--threads, --jobs)
+#   TRAIN_OPTS  more train options for every sweep (e.g. "--rc both"); they enter sweep's checksums
+#   GKM_PY   python with gkmsvm-lite (/work/venv-gkm/bin/python; pip install -r bench/peers/requirements-gkmsvm.txt)
+#   GKM_SIZES    the sizes the gkm-SVM runs at (SIZES; its kernel matrix grows as n², so `all` is its
+#                costliest cell: e.g. GKM_SIZES=500,2000,10000 leaves `all` to deepmotif alone)
+#   GKM_THREADS  NUMBA_NUM_THREADS of the gkm-SVM (THREADS, else all cores)
+#   WORK     build/learning_curve                     OUT    bench/results/learning_curve
+set -euo pipefail
+bin=${DM_BIN:-build/deepmotif}
+data=${DATA:-../shared/data/deepbind}
+sizes=${SIZES:-500,2000,10000,all}
+seeds=${SEEDS:-1,2,3}
+archs=${ARCHS:-cnn,rnn,cnnrnn}
+peers=${PEERS-gkmsvm}
+work=${WORK:-build/learning_curve}
+out=${OUT:-bench/results/learning_curve}
+gkm_py=${GKM_PY:-/work/venv-gkm/bin/python}
+gkm_sizes=${GKM_SIZES:-$sizes}
+here=$(cd "$(dirname "$0")" && pwd)
+[ -x "$bin" ] || { echo "learning_curve: $bin not built (run make)" >&2; exit 1; }
+[ -d "$data" ] || { echo "learning_curve: no data directory $data" >&2; exit 1; }
+if [ -n "$peers" ] && ! "$gkm_py" -c 'import gkmsvm, sklearn' 2>/dev/null; then
+    echo "learning_curve: $gkm_py lacks gkmsvm-lite (pip install -r bench/peers/requirements-gkmsvm.txt; or PEERS=)" >&2
+    exit 1
+fi
+mkdir -p "$work/sweep" "$(dirname "$out")"
+
+# The chosen pairs, with their number of positives.
+declare -A npos
+names=()
+for f in "$data"/*_AC.seq.gz; do
+    name=$(basename "$f" _AC.seq.gz)
+    [ -f "$data/${name}_B.seq.gz" ] || continue
+    if [ -n "${TFS:-}" ] && ! [[ "$name" =~ $TFS ]]; then continue; fi
+    npos[$name]=$(( $(zcat "$f" | wc -l) - 1 ))
+    names+=("$name")
+done
+if [ -z "${TFS:-}" ]; then
+    mapfile -t names < <(for n in "${names[@]}"; do echo "${npos[$n]} $n"; done | sort -n | head -5 | cut -d' ' -f2-)
+fi
+[ ${#names[@]} -gt 0 ] || { echo "learning_curve: no _AC/_B pair matches TFS='${TFS:-}' in $data" >&2; exit 1; }
+echo "learning_curve: ${#names[@]} TFs: ${names[*]}" >&2
+
+sweep_opts=(--archs "$archs" --quiet)
+[ -n "${EPOCHS:-}" ] && sweep_opts+=(--epochs "$EPOCHS")
+[ -n "${THREADS:-}" ] && sweep_opts+=(--threads "$THREADS")
+[ -n "${JOBS:-}" ] && sweep_opts+=(--jobs "$JOBS")
+read -r -a extra <<< "${TRAIN_OPTS:-}"
+export NUMBA_NUM_THREADS=${GKM_THREADS:-${THREADS:-$(nproc)}}
+
+t_start=$(date +%s)
+IFS=, read -r -a seed_list <<< "$seeds"
+IFS=, read -r -a size_list <<< "$sizes"
+for seed in "${seed_list[@]}"; do
+    for size in "${size_list[@]}"; do
+        dir="$work/data/n$size.s$seed"
+        mkdir -p "$dir"
+        any=0
+        for name in "${names[@]}"; do
+            ac="$dir/${name}_AC.seq.gz"
+            if [ "$size" != all ] && [ "$size" -lt "${npos[$name]}" ]; then
+                if [ ! -f "$ac" ]; then   # seeded subsample of the positives (header kept)
+                    zcat "$data/${name}_AC.seq.gz" | python3 -c '
+import random, sys
+lines = sys.stdin.read().splitlines()
+keep = sorted(random.Random(int(sys.argv[1])).sample(range(1, len(lines)), int(sys.argv[2])))
+sys.stdout.write("\n".join([lines[0]] + [lines[i] for i in keep]) + "\n")' "$seed" "$size" \
+                        | gzip -n > "$ac.tmp" && mv "$ac.tmp" "$ac"
+                fi
+            elif [ "$size" = all ]; then
+                [ -e "$ac" ] || ln -s "$(realpath "$data/${name}_AC.seq.gz")" "$ac"
+            else
+                continue   # size ≥ its positives: that is the TF's `all`
+            fi
+            [ -e "$dir/${name}_B.seq.gz" ] || ln -s "$(realpath "$data/${name}_B.seq.gz")" "$dir/${name}_B.seq.gz"
+            any=1
+        done
+        [ $any = 1 ] || continue
+        s0=$(date +%s)
+        if ! "$bin" sweep --data "$dir" --out "$work/sweep/n$size.s$seed" --seed "$seed" "${sweep_opts[@]}" "${extra[@]}" \
+                > "$work/sweep.n$size.s$seed.out" 2> "$work/sweep.n$size.s$seed.err"; then
+            echo "learning_curve: sweep n$size seed $seed failed (rerun to continue):" >&2
+            tail -n 3 "$work/sweep.n$size.s$seed.err" >&2
+            exit 1
+        fi
+        echo "learning_curve: n$size seed $seed: deepmotif $(( $(date +%s) - s0 )) s" >&2
+        if [ -n "$peers" ] && [[ ",$gkm_sizes," == *",$size,"* ]]; then
+            mkdir -p "$work/gkm/n$size.s$seed"
+            for ac in "$dir"/*_AC.seq.gz; do
+                name=$(basename "$ac" _AC.seq.gz)
+                row="$work/gkm/n$size.s$seed/$name.tsv"
+                [ -s "$row" ] && continue
+                "$gkm_py" "$here/peers/gkmsvm.py" --train "$ac" --test "$dir/${name}_B.seq.gz" --seed "$seed" \
+                    > "$row.tmp" 2> "$row.err" || { echo "learning_curve: gkmsvm failed on $name n$size s$seed:" >&2; tail -n 3 "$row.err" >&2; exit 1; }
+                mv "$row.tmp" "$row"
+                echo "learning_curve: n$size seed $seed: gkmsvm $name $(tail -n1 "$row" | cut -f1,6)" >&2
+            done
+        fi
+    done
+done
+t_end=$(date +%s)
+
+# Tables: OUT.tsv and OUT.md (stdlib Python).
+python3 - "$work" "$out" "$sizes" "$seeds" "$archs" "${peers:+gkmsvm}" "$((t_end - t_start))" "${TRAIN_OPTS:-}" "${EPOCHS:-}" \
+    "$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown); binary $bin ($("$bin" --version 2>/dev/null | head -n1 || echo "no --version"))" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
+    $(for n in "${names[@]}"; do echo "$n=${npos[$n]}"; done) <<'EOF'
+import csv, os, statistics, sys
+work, out, sizes, seeds, archs, peer, secs, topts, epochs, commit, cpu = sys.argv[1:12]
+npos = {a.rsplit("=", 1)[0]: int(a.rsplit("=", 1)[1]) for a in sys.argv[12:]}
+names = list(npos)
+sizes, seeds, archs = sizes.split(","), seeds.split(","), archs.split(",")
+methods = archs + ([peer] if peer else [])
+rows = []
+for size in sizes:
+    for seed in seeds:
+        res = f"{work}/sweep/n{size}.s{seed}/results.tsv"
+        if os.path.exists(res):
+            with open(res) as f:
+                for r in csv.DictReader(f, delimiter="\t"):
+                    if r["dataset"] in names:
+                        rows.append((r["dataset"], size, seed, r["arch"], r["n_train"], r["auroc"], r["auprc"], r["train_seconds"]))
+        gdir = f"{work}/gkm/n{size}.s{seed}"
+        if peer and os.path.isdir(gdir):
+            for fn in sorted(os.listdir(gdir)):
+                if fn.endswith(".tsv") and fn[:-4] in names:
+                    with open(f"{gdir}/{fn}") as f:
+                        r = list(csv.DictReader(f, delimiter="\t"))[0]
+                    rows.append((fn[:-4], size, seed, peer, str(int(r["n_pos"]) + int(r["n_neg"])), r["auroc"], r["auprc"], r["train_s"]))
+with open(out + ".tsv", "w") as f:
+    f.write("tf\tsize\tseed\tmethod\tn_train\tauroc\tauprc\ttrain_seconds\n")
+    for r in rows:
+        f.write("\t".join(r) + "\n")
+cell = {}
+for tf, size, seed, m, n, auroc, auprc, s in rows:
+    if auroc not in ("NA", ""):
+        cell.setdefault((tf, size, m), []).append(float(auroc))
+def fmt(v):
+    if not v: return "—"
+    sd = f" ± {statistics.stdev(v):.3f}" if len(v) > 1 else ""   # one seed: no sd
+    return f"{statistics.mean(v):.3f}{sd}" + ("" if len(v) == len(seeds) else f" (n={len(v)})")
+L = ["# Learning curve: test AUROC against training-set size (issue 15)", "",
+     f"Command: `bench/learning_curve.sh` (SIZES={','.join(sizes)} SEEDS={','.join(seeds)} ARCHS={','.join(archs)}"
+     f"{' PEERS=' + peer if peer else ''}{' EPOCHS=' + epochs if epochs else ''}{' TRAIN_OPTS=' + repr(topts) if topts else ''}).",
+     f"Commit {commit}, {os.cpu_count()} cores ({cpu}); {secs} s of wall time in this invocation (rows kept from earlier runs not counted).", "",
+     "Size N: N positives drawn (seeded, one draw per seed) from the TF's `_AC` file, each with one dinucleotide",
+     "shuffle as its negative (2N sequences before deepmotif's 10% validation split); test: the full `_B` set.",
+     "Mean ± sd of test AUROC over the seeds. `= all`: the TF has no more than N positives (see the `all` row).", "",
+     "| TF | size | " + " | ".join(methods) + " | best | CNN-RNN − CNN |",
+     "|" + "---|" * (len(methods) + 4)]
+aims_rnn, aims_gkm = [], []
+for tf in names:
+    for size in sizes:
+        vals = {m: cell.get((tf, size, m), []) for m in methods}
+        if not any(vals.values()):
+            mark = "= all" if size != "all" and int(size) >= npos[tf] else "not run"
+            L.append(f"| {tf.split('_')[0]} | {size} | " + " | ".join(mark for _ in methods) + " | | |")
+            continue
+        means = {m: statistics.mean(v) for m, v in vals.items() if v}
+        best = max(means, key=means.get)
+        d = ""
+        if "cnn" in means and "cnnrnn" in means:
+            dv = means["cnnrnn"] - means["cnn"]
+            d = f"{dv:+.3f}"
+            aims_rnn.append((tf, size, dv))
+        dm = [means[m] for m in archs if m in means]
+        if peer in means and dm and size != "500":
+            aims_gkm.append((tf, size, max(dm) - means[peer]))
+        L.append(f"| {tf.split('_')[0]} | {size} | " + " | ".join(fmt(vals[m]) for m in methods) + f" | {best} | {d} |")
+L += ["", "## The issue's aims", ""]
+bad = [a for a in aims_rnn if a[2] < -0.01]
+L.append(f"- CNN-RNN never more than 0.01 below the CNN: {'met' if aims_rnn and not bad else 'NOT met' if bad else 'no data'}"
+         f" ({len(aims_rnn)} cells{'; below by more: ' + ', '.join(f'{t.split(chr(95))[0]} {s} ({v:+.3f})' for t, s, v in bad) if bad else ''}).")
+bad = [a for a in aims_gkm if a[2] < 0]
+L.append(f"- deepmotif's best ≥ gkm-SVM at 2,000 and above: {'met' if aims_gkm and not bad else 'NOT met' if bad else 'no data'}"
+         f" ({len(aims_gkm)} cells{'; behind: ' + ', '.join(f'{t.split(chr(95))[0]} {s} ({v:+.3f})' for t, s, v in bad) if bad else ''}).")
+L += ["", "Rows: `" + out + ".tsv` (one per TF × size × seed × method, with AUPRC and training seconds)."]
+open(out + ".md", "w").write("\n".join(L) + "\n")
+print(f"learning_curve: {len(rows)} rows -> {out}.tsv, {out}.md", file=sys.stderr)
+EOF
