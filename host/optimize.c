@@ -17,8 +17,39 @@ void dm_optimize_options_default(dm_optimize_options *o) {
                                .alpha = 0.99f, .eps = 1e-8f, .softmax = false, .seed = 1};
 }
 
+/* One step's work and the buffers it uses (dm_net_optimize). */
+struct opt_step {
+    dm_net *m;
+    const dm_optimize_options *o;
+    float *z, *v, *g2, *obj;
+    float *cur;    /* this step's objective (R), when the backend has optin_record, else NULL */
+    int *stepd;    /* the step number in backend memory (with cur) */
+    int R, L;
+    bool byvalue;  /* DM_TEST_GRAPH_BYVALUE: the row passed by value (wrong under graphs: tests catch it) */
+};
+
+/* Step `step`: project, forward, backward, objective (its row of the trajectory), update unless last. */
+static dm_status opt_step_run(const struct opt_step *p, int step) {
+    dm_backend *be = dm_net_backend(p->m);
+    const struct dm_backend_i *op = be->i;
+    const dm_optimize_options *o = p->o;
+    int R = p->R, L = p->L;
+    float *xd = dm_net_input(p->m), *grad = dm_net_input_grad(p->m);
+    dm_status st;
+    op->optin_project(be, xd, p->z, (int64_t)R * L, o->softmax);
+    if ((st = dm_net_forward_input(p->m, R, false, 0, 0)) || (st = dm_net_backward_input(p->m, p->g2, R))) return st;
+    bool rec = p->cur && !p->byvalue;
+    op->optin_objective(be, rec ? p->cur : p->obj + (size_t)step * R, grad, xd, dm_net_logprob_buf(p->m), R,
+                        4 * L, o->lambda);
+    if (rec) op->optin_record(be, p->obj, p->cur, p->stepd, R);
+    if (step < o->steps)
+        op->optin_rmsprop(be, p->z, p->v, grad, xd, (int64_t)R * L, o->lr, o->alpha, o->eps, o->softmax);
+    return DM_STATUS_OK;
+}
+
 dm_status dm_net_optimize(dm_net *m, const dm_optimize_options *o, float *x, float *ppm, float *objective,
                       float *p_pos) {
+    struct opt_step sp = {0};
     int R = o->restarts, L = dm_net_hparams(m)->len;
     if (R < 1 || R > dm_net_max_batch(m))
         return dm_error(DM_STATUS_ARG, "optimize: %d restarts for a batch of %d", R, dm_net_max_batch(m));
@@ -49,22 +80,44 @@ dm_status dm_net_optimize(dm_net *m, const dm_optimize_options *o, float *x, flo
     }
     op->upload(be, g2, host, sizeof(float) * 2 * (size_t)R);
 
-    /* the whole loop stays in backend memory: one forward and one backward of all restarts per step */
-    float *xd = dm_net_input(m), *grad = dm_net_input_grad(m);
+    /* the whole loop stays in backend memory: one forward and one backward of all restarts per step.
+     * Steps 1 .. steps − 1 have the same shapes and arguments: where the backend has graphs they are
+     * recorded once (at step 1) and replayed; the step number enters through backend memory
+     * (optin_record writes its row of the trajectory). Step 0 (scratch grows) and the last step (no
+     * update) run plainly. */
+    sp = (struct opt_step){m, o, z, v, g2, obj, NULL, NULL, R, L,
+                           getenv("DM_TEST_GRAPH_BYVALUE") != NULL};   /* tests only: a planted bug */
+    void *graph = NULL;
+    bool graphs = op->graph_begin != NULL && op->optin_record != NULL;
+    if (op->optin_record) {
+        sp.cur = op->alloc(be, sizeof(float) * (size_t)R);
+        sp.stepd = op->alloc(be, sizeof(int));
+        if (!sp.cur || !sp.stepd) st = dm_error(DM_STATUS_NOMEM, "optimize: out of memory");
+        else op->memset0(be, sp.stepd, sizeof(int));
+    }
     for (int step = 0; step <= o->steps && !st; step++) {
-        op->optin_project(be, xd, z, (int64_t)R * L, o->softmax);
-        if ((st = dm_net_forward_input(m, R, false, 0, 0)) || (st = dm_net_backward_input(m, g2, R))) break;
-        op->optin_objective(be, obj + (size_t)step * R, grad, xd, dm_net_logprob_buf(m), R, 4 * L, o->lambda);
-        if (step < o->steps) op->optin_rmsprop(be, z, v, grad, xd, (int64_t)R * L, o->lr, o->alpha, o->eps, o->softmax);
-        st = dm_backend_status(be);
+        if (graphs && step >= 1 && step < o->steps) {
+            if (!graph && op->graph_begin(be)) {
+                st = opt_step_run(&sp, step);
+                graph = op->graph_end(be);
+                if (!st && !graph) st = dm_backend_status(be);
+                if (st) break;
+            }
+            if (graph) op->graph_launch(be, graph);
+            else st = opt_step_run(&sp, step);   /* graphs declined (DM_CUDA_GRAPHS=off) */
+        } else {
+            st = opt_step_run(&sp, step);
+        }
+        if (!st) st = dm_backend_status(be);
         if (!st && o->on_step) {
             int every = o->report_every > 0 ? o->report_every : 10;
             if (step == o->steps || (step + 1 < o->steps && (step + 1) % every == 0))
                 st = o->on_step(o->on_step_ctx, step < o->steps ? step + 1 : o->steps, o->steps);
         }
     }
+    if (op->graph_free) op->graph_free(be, graph);
     if (!st) {
-        op->download(be, x, xd, sizeof(float) * n);
+        op->download(be, x, dm_net_input(m), sizeof(float) * n);
         op->download(be, objective, obj, sizeof(float) * (size_t)(o->steps + 1) * R);
         st = dm_net_scores(m, p_pos);
     }
@@ -74,8 +127,8 @@ dm_status dm_net_optimize(dm_net *m, const dm_optimize_options *o, float *x, flo
     }
 done:
     free(host);
-    float *bufs[] = {z, v, g2, obj};
-    for (int k = 0; k < 4; k++) if (bufs[k]) op->free(be, bufs[k]);
+    float *bufs[] = {z, v, g2, obj, sp.cur, (float *)sp.stepd};
+    for (int k = 0; k < 6; k++) if (bufs[k]) op->free(be, bufs[k]);
     return st;
 }
 

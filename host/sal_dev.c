@@ -44,14 +44,28 @@ struct dm_sal_dev {
     float *d_scores;                 /* ISM: (Bmax, 4L + 1) variant scores, then the row's own */
     float *h_res, *h_x0;
     int *cls;
+    /* graphs (backends with graph_begin; gradient methods and IG): a full batch is recorded once and
+     * replayed; its rows enter through d_border and d_bg2 (copied from the chunk's before each batch) */
+    int32_t *d_border;               /* (Bmax) the batch's rows */
+    float *d_bg2;                    /* (Bmax, 2) their ∂S/∂logprob */
+    void *graph;
+    bool warm, graphs_off;           /* a full batch ran plainly (scratch grew); the backend declined */
     dm_ism_fast *fast;               /* ISM by receptive-field windows; NULL: every variant in full */
 };
 
+/* Drops the recorded batch (its buffers are about to change). */
+static void drop_graph(dm_sal_dev *d) {
+    if (d->graph) d->be->i->graph_free(d->be, d->graph);
+    d->graph = NULL;
+    d->warm = false;
+}
+
 void dm_sal_dev_free(dm_sal_dev *d) {
     if (!d) return;
+    drop_graph(d);
     dm_ism_fast_free(d->fast);
     void *dev[] = {d->d_packed, d->d_packed0, d->d_labels, d->d_order, d->d_g2, d->d_cls,
-                   d->d_lab, d->d_res, d->d_x, d->d_x0, d->d_sum, d->d_scores};
+                   d->d_lab, d->d_res, d->d_x, d->d_x0, d->d_sum, d->d_scores, d->d_border, d->d_bg2};
     for (size_t k = 0; k < sizeof dev / sizeof dev[0]; k++)
         if (dev[k]) d->be->i->free(d->be, dev[k]);
     free(d->h_packed);
@@ -107,6 +121,11 @@ dm_status dm_sal_dev_create(dm_sal_dev **out, dm_net *m, const dm_saliency_optio
             memset(d->h_x0, 0, sizeof(float) * nx);
         }
     }
+    if (op->graph_begin && o->method != DM_SAL_ISM) {
+        d->d_border = op->alloc(d->be, sizeof(int32_t) * (size_t)d->Bmax);
+        d->d_bg2 = op->alloc(d->be, sizeof(float) * 2 * (size_t)d->Bmax);
+        ok = ok && d->d_border && d->d_bg2;
+    }
     if (!ok) {
         dm_sal_dev_free(d);
         return dm_error(DM_STATUS_NOMEM, "saliency: out of backend memory for a batch of %d", d->Bmax);
@@ -118,6 +137,7 @@ dm_status dm_sal_dev_create(dm_sal_dev **out, dm_net *m, const dm_saliency_optio
 /* Chunk-sized buffers for n rows (kept when they are large enough). */
 static dm_status reserve(dm_sal_dev *d, int64_t n) {
     if (n <= d->cap) return DM_STATUS_OK;
+    drop_graph(d);   /* it reads the chunk's buffers */
     const struct dm_backend_i *op = d->be->i;
     void *dev[] = {d->d_packed, d->d_packed0, d->d_labels, d->d_order, d->d_g2, d->d_cls};
     for (size_t k = 0; k < sizeof dev / sizeof dev[0]; k++)
@@ -194,11 +214,16 @@ dm_status dm_sal_dev_load(dm_sal_dev *d, const uint8_t *codes, const int8_t *lab
 
 /* The result buffer's B rows of attributions and log-probabilities, downloaded at once: attr and
  * P(pos) = exp(log P(pos)) (as dm_net_scores). */
-static dm_status fetch(dm_sal_dev *d, const float *grad, int B, float *attr, float *p_pos) {
+static void fetch_copy(dm_sal_dev *d, const float *grad, int B) {
     const struct dm_backend_i *op = d->be->i;
     size_t nx = 4 * (size_t)B * d->L;
     op->copy(d->be, d->d_res, grad, sizeof(float) * nx);
     op->copy(d->be, d->d_res + nx, dm_net_logprob_buf(d->m), sizeof(float) * 2 * (size_t)B);
+}
+
+static dm_status fetch(dm_sal_dev *d, int B, float *attr, float *p_pos) {
+    const struct dm_backend_i *op = d->be->i;
+    size_t nx = 4 * (size_t)B * d->L;
     op->download(d->be, d->h_res, d->d_res, sizeof(float) * (nx + 2 * (size_t)B));
     DM_TRY(dm_backend_status(d->be));
     memcpy(attr, d->h_res, sizeof(float) * nx);
@@ -206,36 +231,86 @@ static dm_status fetch(dm_sal_dev *d, const float *grad, int B, float *attr, flo
     return DM_STATUS_OK;
 }
 
-/* Integrated gradients on the resident rows (saliency.c's integrated_gradients, same path). */
-static dm_status ig_batch(dm_sal_dev *d, int64_t i, int B, const float *x, float *attr, float *p_pos) {
+/* The backend work of an IG batch on rows `order` (B) with ∂S/∂logprob rows g2, up to the result
+ * buffer (the same for every batch of B rows: recordable). */
+static dm_status ig_work(dm_sal_dev *d, const int32_t *order, const float *g2, int B) {
     dm_net *m = d->m;
     dm_backend *be = d->be;
     const struct dm_backend_i *op = be->i;
     int L = d->L, steps = d->o.steps > 0 ? d->o.steps : 64;
     size_t n = 4 * (size_t)B * L;
-    op->gather(be, d->d_x, d->d_lab, d->d_packed, d->d_labels, d->d_order + i, B, L, d->o.n_quarter);
-    if (d->h_shuf) {   /* baseline rows: one-hot of the shuffle, N (never present after it) a zero row */
-        op->gather(be, d->d_x0, d->d_lab, d->d_packed0, d->d_labels, d->d_order + i, B, L, false);
-        memset(d->h_x0, 0, sizeof(float) * n);
-        const uint8_t *cs = d->h_shuf + i * L;
-        for (size_t r = 0; r < (size_t)B * L; r++)
-            if (cs[r] < 4) d->h_x0[4 * r + cs[r]] = 1.0f;
-    }
+    op->gather(be, d->d_x, d->d_lab, d->d_packed, d->d_labels, order, B, L, d->o.n_quarter);
+    if (d->h_shuf)   /* baseline rows: one-hot of the shuffle, N (never present after it) a zero row */
+        op->gather(be, d->d_x0, d->d_lab, d->d_packed0, d->d_labels, order, B, L, false);
     op->memset0(be, d->d_sum, sizeof(float) * n);
     dm_status st = DM_STATUS_OK;
     for (int k = 0; k < steps && !st; k++) {
         float a = ((float)k + 0.5f) / (float)steps;
         op->lerp(be, dm_net_input(m), d->d_x0, d->d_x, a, (int64_t)n);
         st = dm_net_forward_input(m, B, false, 0, 0);
-        if (!st) st = dm_net_backward_input(m, d->d_g2 + 2 * i, B);
+        if (!st) st = dm_net_backward_input(m, g2, B);
         if (!st) op->axpy(be, d->d_sum, dm_net_input_grad(m), 1.0f, (int64_t)n);
     }
     if (!st) {   /* the score of the input itself, fetched with the sum */
         op->copy(be, dm_net_input(m), d->d_x, sizeof(float) * n);
         st = dm_net_forward_input(m, B, false, 0, 0);
     }
-    if (!st) st = fetch(d, d->d_sum, B, attr, p_pos);
-    DM_TRY(st);
+    if (!st) fetch_copy(d, d->d_sum, B);
+    return st;
+}
+
+/* The backend work of a gradient batch (saliency, original, input×gradient, ...). */
+static dm_status grad_work(dm_sal_dev *d, const int32_t *order, const float *g2, int B) {
+    dm_net *m = d->m;
+    dm_backend *be = d->be;
+    be->i->gather(be, dm_net_input(m), d->d_lab, d->d_packed, d->d_labels, order, B, d->L, d->o.n_quarter);
+    DM_TRY(dm_net_forward_input(m, B, false, 0, 0));
+    DM_TRY(dm_net_backward_input(m, g2, B));
+    fetch_copy(d, dm_net_input_grad(m), B);
+    return DM_STATUS_OK;
+}
+
+/* Runs a batch's backend work for rows i .. i + B − 1. A full batch on a backend with graphs: the
+ * rows are copied into d_border and d_bg2, the first such batch runs plainly (scratch grows), the
+ * second is recorded, and every later one replays the recording. */
+static dm_status batch_work(dm_sal_dev *d, int64_t i, int B) {
+    dm_backend *be = d->be;
+    const struct dm_backend_i *op = be->i;
+    dm_status (*work)(dm_sal_dev *, const int32_t *, const float *, int) =
+        d->o.method == DM_SAL_IG ? ig_work : grad_work;
+    if (!d->d_border || B != d->Bmax || d->graphs_off) return work(d, d->d_order + i, d->d_g2 + 2 * i, B);
+    op->copy(be, d->d_border, d->d_order + i, sizeof(int32_t) * (size_t)B);
+    op->copy(be, d->d_bg2, d->d_g2 + 2 * i, sizeof(float) * 2 * (size_t)B);
+    if (!d->warm) {
+        d->warm = true;
+        return work(d, d->d_border, d->d_bg2, B);
+    }
+    if (!d->graph) {
+        if (!op->graph_begin(be)) {
+            d->graphs_off = true;
+            return work(d, d->d_border, d->d_bg2, B);
+        }
+        dm_status st = work(d, d->d_border, d->d_bg2, B);
+        d->graph = op->graph_end(be);
+        if (st) return st;
+        if (!d->graph) return dm_backend_status(be);
+    }
+    op->graph_launch(be, d->graph);
+    return dm_backend_status(be);
+}
+
+/* Integrated gradients on the resident rows (saliency.c's integrated_gradients, same path). */
+static dm_status ig_batch(dm_sal_dev *d, int64_t i, int B, const float *x, float *attr, float *p_pos) {
+    int L = d->L, steps = d->o.steps > 0 ? d->o.steps : 64;
+    size_t n = 4 * (size_t)B * L;
+    if (d->h_shuf) {   /* the host's copy of the baseline rows */
+        memset(d->h_x0, 0, sizeof(float) * n);
+        const uint8_t *cs = d->h_shuf + i * L;
+        for (size_t r = 0; r < (size_t)B * L; r++)
+            if (cs[r] < 4) d->h_x0[4 * r + cs[r]] = 1.0f;
+    }
+    DM_TRY(batch_work(d, i, B));
+    DM_TRY(fetch(d, B, attr, p_pos));
     if (d->o.center)   /* the path-averaged gradient, corrected before it meets (x − x0) */
         for (size_t r = 0; r < n; r += 4) {
             float mean = 0.25f * (attr[r] + attr[r + 1] + attr[r + 2] + attr[r + 3]);
@@ -295,12 +370,8 @@ dm_status dm_sal_dev_batch(dm_sal_dev *d, int64_t i, int B, const float *x, floa
                         (long long)i, (long long)(i + B), (long long)d->n, d->Bmax);
     if (d->o.method == DM_SAL_ISM) return ism_batch(d, i, B, x, attr, p_pos);
     if (d->o.method == DM_SAL_IG) return ig_batch(d, i, B, x, attr, p_pos);
-    dm_net *m = d->m;
-    dm_backend *be = d->be;
-    be->i->gather(be, dm_net_input(m), d->d_lab, d->d_packed, d->d_labels, d->d_order + i, B, d->L, d->o.n_quarter);
-    DM_TRY(dm_net_forward_input(m, B, false, 0, 0));
-    DM_TRY(dm_net_backward_input(m, d->d_g2 + 2 * i, B));
-    DM_TRY(fetch(d, dm_net_input_grad(m), B, attr, p_pos));
+    DM_TRY(batch_work(d, i, B));
+    DM_TRY(fetch(d, B, attr, p_pos));
     dm_sal_finish(&d->o, attr, x, B, d->L);
     return DM_STATUS_OK;
 }

@@ -192,6 +192,22 @@ struct dm_backend_i {
                             const float *logprob, int R, int n, float lambda);
     void (*optin_rmsprop)(dm_backend *be, float *z, float *v, const float *grad, const float *x,
                           int64_t n_pos, float lr, float alpha, float eps, bool softmax);
+    /* record (optional, with the graphs below): traj[*step · R + r] = cur[r] for r < R, then *step += 1
+     * (step: one int of backend memory), so a replayed step writes its own row of the trajectory. */
+    void (*optin_record)(dm_backend *be, float *traj, const float *cur, int *step, int R);
+
+    /* Graphs (optional: NULL where the backend has none; CUDA: stream capture). A step whose shapes and
+     * arguments do not change is recorded once and replayed: every value that changes between steps
+     * must enter through backend memory, because a replay uses the arguments as they were recorded.
+     * graph_begin:  starts recording this backend's work (nothing runs until a launch); false: graphs
+     *               are off (DM_CUDA_GRAPHS=off) or unavailable, run the step plainly.
+     * graph_end:    ends the recording: the replayable graph, or NULL (the failure is recorded: an
+     *               allocation or synchronisation happened while recording).
+     * graph_launch: enqueues one replay; graph_free: releases a graph (NULL: nothing). */
+    bool (*graph_begin)(dm_backend *be);
+    void *(*graph_end)(dm_backend *be);
+    void (*graph_launch)(dm_backend *be, void *graph);
+    void (*graph_free)(dm_backend *be, void *graph);
 
     /* Sums over a process group on device memory (data-parallel training, host/train.c): NCCL in
      * CUDA builds that have it, NULL elsewhere (then the host sums copies through MPI).

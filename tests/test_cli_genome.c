@@ -18,16 +18,7 @@ static char *dir;
 static char chr[2][4001];   /* the genome's text: chr1 4000 bp, chr2 3000 bp */
 static const int clen[2] = {4000, 3000};
 
-static int cli(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int cli(const char *fmt, ...) {
-    char args[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    return dm_test_system("cd %s && OPENBLAS_NUM_THREADS=1 %s %s > out 2> err", dir, DM_TEST_CLI, args);
-}
+#define cli(...) dm_test_cli_in(dir, __VA_ARGS__)
 
 static char *slurp(const char *name) { return dm_test_slurp_in(dir, name); }
 

@@ -251,15 +251,7 @@ static void teardown(void) {
     free(dir);
 }
 
-static int cli(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int cli(const char *fmt, ...) {
-    char args[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    return dm_test_system("cd %s && OPENBLAS_NUM_THREADS=1 %s %s > out 2> err", dir, DM_TEST_CLI, args);
-}
+#define cli(...) dm_test_cli_in(dir, __VA_ARGS__)
 
 /* Three small data sets as DeepBind pairs (positives and their shuffles, 40 bp). */
 static void make_data(void) {

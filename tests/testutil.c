@@ -122,6 +122,15 @@ int dm_test_system(const char *fmt, ...) {
     return (st >> 8) & 0xff;
 }
 
+int dm_test_cli_in(const char *dir, const char *fmt, ...) {
+    char args[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    return dm_test_system("cd %s && OPENBLAS_NUM_THREADS=1 %s %s > out 2> err", dir, DM_TEST_CLI, args);
+}
+
 const char *const dm_test_b_files[] = {
     "ARID3A_HepG2_ARID3A_(NB100-279)_Stanford_B.seq.gz",
     "ARID3A_K562_ARID3A_(sc-8821)_Stanford_B.seq.gz",

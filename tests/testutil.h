@@ -68,4 +68,8 @@ bool dm_test_exists_in(const char *dir, const char *name);
 /* Runs a shell command, returns its exit status (0..255), or -1. */
 int dm_test_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Runs the CLI (DM_TEST_CLI) with the arguments fmt in folder dir, stdout to dir/out and stderr to
+ * dir/err, OpenBLAS on one thread; returns its exit status as dm_test_system does. */
+int dm_test_cli_in(const char *dir, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #endif

@@ -107,6 +107,46 @@ static void cuda_memset0(dm_backend *be, void *dst, size_t bytes) {
 
 static void cuda_sync(dm_backend *be) { dm_cuda_check(be, cudaStreamSynchronize(dm_cuda_stream(be)), "sync"); }
 
+/* ---- graphs: stream capture of the backend's stream (backend.h) ---- */
+static bool cuda_graph_begin(dm_backend *be) {
+    dm_cuda_ctx *ctx = be->ctx;
+    if (ctx->graphs_off || be->status) return false;
+#ifdef DM_CUDA_SYNC_CHECK
+    return false;   /* a synchronisation after every op cannot be captured */
+#endif
+    cudaError_t err = cudaStreamBeginCapture(ctx->stream, cudaStreamCaptureModeThreadLocal);
+    if (err != cudaSuccess) {
+        dm_cuda_check(be, err, "graph capture");
+        return false;
+    }
+    return true;
+}
+
+static void *cuda_graph_end(dm_backend *be) {
+    dm_cuda_ctx *ctx = be->ctx;
+    cudaGraph_t g = NULL;
+    cudaGraphExec_t exec = NULL;
+    cudaError_t err = cudaStreamEndCapture(ctx->stream, &g);
+    if (err == cudaSuccess) err = cudaGraphInstantiate(&exec, g, 0);
+    if (g) cudaGraphDestroy(g);
+    if (err != cudaSuccess) {
+        cudaGetLastError();
+        dm_cuda_check(be, err, "graph capture (an allocation or synchronisation while capturing)");
+        return NULL;
+    }
+    return exec;
+}
+
+static void cuda_graph_launch(dm_backend *be, void *graph) {
+    dm_cuda_check(be, cudaGraphLaunch((cudaGraphExec_t)graph, dm_cuda_stream(be)), "graph launch");
+}
+
+static void cuda_graph_free(dm_backend *be, void *graph) {
+    if (!graph) return;
+    cudaStreamSynchronize(dm_cuda_stream(be));   /* no replay may still run */
+    cudaGraphExecDestroy((cudaGraphExec_t)graph);
+}
+
 static void cuda_destroy(dm_backend *be) {
     dm_cuda_ctx *ctx = be->ctx;
     if (!ctx) return;
@@ -148,6 +188,8 @@ static const struct dm_backend_i dm_cuda_table = {
     .optin_rmsprop = dm_cuda_optin_rmsprop, .lerp = dm_cuda_lerp, .axpy = dm_cuda_axpy,
     .ism_variants = dm_cuda_ism_variants, .ism_collect = dm_cuda_ism_collect, .ism_reduce = dm_cuda_ism_reduce,
     .ism_window = dm_cuda_ism_window,
+    .optin_record = dm_cuda_optin_record, .graph_begin = cuda_graph_begin, .graph_end = cuda_graph_end,
+    .graph_launch = cuda_graph_launch, .graph_free = cuda_graph_free,
 };
 
 bool dm_backend_cuda_built(void) { return true; }
@@ -189,6 +231,13 @@ dm_status dm_backend_cuda_create(dm_backend **out, int device) {
         return dm_error(DM_STATUS_ARG, "DM_CUDA_LSTM=%s: expected step or persist", lstm);
     }
     ctx->lstm_step = lstm && strcmp(lstm, "step") == 0;
+    /* DM_CUDA_GRAPHS: "off" runs every step plainly (comparisons, counts); "on" (or unset) captures */
+    const char *graphs = getenv("DM_CUDA_GRAPHS");
+    if (graphs && *graphs && strcmp(graphs, "on") != 0 && strcmp(graphs, "off") != 0) {
+        dm_backend_free(be);
+        return dm_error(DM_STATUS_ARG, "DM_CUDA_GRAPHS=%s: expected on or off", graphs);
+    }
+    ctx->graphs_off = graphs && strcmp(graphs, "off") == 0;
     struct cudaDeviceProp prop;
     const char *step = "cudaSetDevice";
     if ((err = cudaSetDevice(device)) == cudaSuccess && (step = "cudaGetDeviceProperties") &&

@@ -41,6 +41,7 @@ typedef struct dm_cuda_ctx {
     int64_t n_grow;           /* how often scratch was (re)allocated */
     void *cudnn;              /* cudnn.c's state once attached, else NULL */
     unsigned *colsum_count;   /* reduce.cu's per-column-group counters (zero between launches), or NULL */
+    bool graphs_off;          /* DM_CUDA_GRAPHS=off: graph_begin declines, every step runs plainly */
     bool lstm_step;           /* DM_CUDA_LSTM=step: lstm.cu's per-step path instead of the persistent one */
     void *nccl;               /* nccl.c's communicator once a group was joined, else NULL */
 } dm_cuda_ctx;
@@ -153,6 +154,7 @@ void dm_cuda_ism_reduce(dm_backend *be, float *attr, float *p_pos, const float *
 void dm_cuda_optin_project(dm_backend *be, float *x, const float *z, int64_t n_pos, bool softmax);
 void dm_cuda_optin_objective(dm_backend *be, float *objective, float *grad, const float *x,
                              const float *logprob, int R, int n, float lambda);
+void dm_cuda_optin_record(dm_backend *be, float *traj, const float *cur, int *step, int R);
 void dm_cuda_optin_rmsprop(dm_backend *be, float *z, float *v, const float *grad, const float *x,
                            int64_t n_pos, float lr, float alpha, float eps, bool softmax);
 

@@ -65,6 +65,25 @@ DM_KAPI cudaError_t dm_cuda_optin_objective_launch(float *objective, float *grad
     return cudaGetLastError();
 }
 
+/* One block: row *step of the trajectory from cur, then the step advances (after every thread read it). */
+static __global__ void optin_record_kernel(float *traj, const float *cur, int *step, int R) {
+    int s = *step;
+    for (int r = threadIdx.x; r < R; r += blockDim.x) traj[(int64_t)s * R + r] = cur[r];
+    __syncthreads();
+    if (threadIdx.x == 0) *step = s + 1;
+}
+
+DM_KAPI cudaError_t dm_cuda_optin_record_launch(float *traj, const float *cur, int *step, int R,
+                                               cudaStream_t stream) {
+    DM_LAUNCH(optin_record_kernel, 1, DM_CUDA_BLOCK, 0, stream, traj, cur, step, R);
+    return cudaGetLastError();
+}
+
+DM_KAPI void dm_cuda_optin_record(dm_backend *be, float *traj, const float *cur, int *step, int R) {
+    if (R > 0)
+        dm_cuda_check(be, dm_cuda_optin_record_launch(traj, cur, step, R, dm_cuda_stream(be)), "optin_record");
+}
+
 DM_KAPI cudaError_t dm_cuda_optin_rmsprop_launch(float *z, float *v, const float *grad, const float *x,
                                                  int64_t n_pos, float lr, float alpha, float eps, bool softmax,
                                                  cudaStream_t stream) {

@@ -1045,6 +1045,10 @@ const char *cudaGetErrorName(cudaError_t error) {
         return "cudaErrorInvalidDevice";
     case cudaErrorLaunchFailure:
         return "cudaErrorLaunchFailure";
+    case cudaErrorStreamCaptureUnsupported:
+        return "cudaErrorStreamCaptureUnsupported";
+    case cudaErrorStreamCaptureInvalidated:
+        return "cudaErrorStreamCaptureInvalidated";
     }
     return "cudaErrorUnknown";
 }
@@ -1067,6 +1071,10 @@ const char *cudaGetErrorString(cudaError_t error) {
         return "invalid device ordinal";
     case cudaErrorLaunchFailure:
         return "unspecified launch failure";
+    case cudaErrorStreamCaptureUnsupported:
+        return "operation not permitted when stream is capturing";
+    case cudaErrorStreamCaptureInvalidated:
+        return "operation failed due to a previous error during capture";
     }
     return "unrecognized error code";
 }
@@ -1171,6 +1179,8 @@ cudaError_t cudaDriverGetVersion(int *version) {
 static cudaError_t emu_alloc(void **ptr, size_t size, enum dm_emu_mem kind) {
     emu_init();
     if (!ptr) return emu_ret(cudaErrorInvalidValue);
+    if (dm_emu_capture_forbid(kind == DM_EMU_MEM_DEVICE ? "cudaMalloc" : "cudaMallocHost"))
+        return emu_ret(cudaErrorStreamCaptureUnsupported);
     *ptr = NULL;
     if (size == 0) return cudaSuccess;
     if (posix_memalign(ptr, 256, size) != 0) {
@@ -1192,6 +1202,7 @@ static const char *const k_mem_name[] = {"host memory", "device memory", "pinned
  * leaves the memory, which a caller ignoring the status would leak or reuse). */
 static cudaError_t emu_free(const char *call, void *ptr, enum dm_emu_mem kind) {
     if (!ptr) return cudaSuccess;
+    if (dm_emu_capture_forbid(call)) return emu_ret(cudaErrorStreamCaptureUnsupported);
     dm_emu_track_sync(); /* the host waits for the device before memory is released */
     dm_emu_drain_all();
     enum dm_emu_mem got = dm_emu_track_free(ptr, kind);
@@ -1284,6 +1295,7 @@ static cudaError_t emu_memcpy(const char *call, void *dst, const void *src, size
                        dm_emu_track_find(src, NULL, NULL) != DM_EMU_MEM_PINNED;
     int dst_pageable = (actual == cudaMemcpyDeviceToHost || actual == cudaMemcpyHostToHost) &&
                        dm_emu_track_find(dst, NULL, NULL) != DM_EMU_MEM_PINNED;
+    if (dst_pageable && dm_emu_capture_forbid(call)) return emu_ret(cudaErrorStreamCaptureUnsupported);
     struct emu_copy_item *it = malloc(sizeof *it + (src_pageable ? count : 0));
     if (!it) dm_emu_die("%s: out of memory queueing %zu bytes", call, count);
     *it = (struct emu_copy_item){dst, src, count, 0};
@@ -1303,6 +1315,7 @@ cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t count, enum cudaM
 
 /* On the legacy default stream; the host waits until it has run. */
 cudaError_t cudaMemcpy(void *dst, const void *src, size_t count, enum cudaMemcpyKind kind) {
+    if (dm_emu_capture_forbid("cudaMemcpy")) return emu_ret(cudaErrorStreamCaptureUnsupported);
     dm_emu_track_sync(); /* the host waits for the copy */
     cudaError_t e = emu_memcpy("cudaMemcpy", dst, src, count, kind, NULL);
     if (e != cudaSuccess) return e;

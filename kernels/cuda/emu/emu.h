@@ -393,7 +393,9 @@ const char *dm_emu_last_message(void);
 unsigned long long dm_emu_resume_count(void);
 
 /* ---- counters: what a GPU would be asked to do (emu_track.c) -------------------------------------------- */
-/* Counts since the start or the last dm_emu_counters_reset(). A cuBLAS call counts as one launch (and
+/* Counts since the start or the last dm_emu_counters_reset(). Work captured into a graph is counted each
+ * time the graph is launched (launches, copies, per kernel), plus graph_launches and graph_nodes;
+ * capturing counts nothing. A cuBLAS call counts as one launch (and
  * in cublas_calls); copies by direction (cudaMemcpyDefault by where the pointers are); syncs are the
  * calls that make the host wait: cudaDeviceSynchronize, cudaStreamSynchronize, cudaEventSynchronize,
  * cudaMemcpy (the synchronous one), cudaFree and cudaFreeHost. */
@@ -407,6 +409,9 @@ typedef struct dm_emu_counters {
     unsigned long long syncs;           /* device-wide: 0 in a stream's counters */
     unsigned long long mallocs, frees;  /* cudaMalloc / cudaFree (device-wide) */
     unsigned long long host_allocs;     /* cudaMallocHost (device-wide) */
+    unsigned long long graph_launches;  /* cudaGraphLaunch calls */
+    unsigned long long graph_nodes;     /* work replayed by them (also counted above, by kind) */
+    unsigned long long graph_launch_nodes; /* those of graph_nodes that are kernels or cuBLAS calls */
 } dm_emu_counters;
 
 /* The totals over every stream. */

@@ -18,6 +18,8 @@
  * Simplifications: cudaStreamDestroy and cudaEventDestroy first run what the stream (or the event's
  * record) still waits for (CUDA defers the release instead); events carry no flags.
  */
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -40,6 +42,7 @@ struct dm_emu_item {
 };
 
 struct CUstream_st {
+    struct CUgraph_st *capture; /* the graph being captured, or NULL */
     unsigned flags;
     int sid;
     struct dm_emu_item *head, *tail;
@@ -53,7 +56,7 @@ struct CUevent_st {
     unsigned long long seq;
 };
 
-static struct CUstream_st g_legacy = {0, 0, NULL, NULL, 0};
+static struct CUstream_st g_legacy = {NULL, 0, 0, NULL, NULL, 0};
 static struct CUstream_st **g_reg; /* sid -> stream (NULL once destroyed); 0 is the legacy stream */
 static int g_nreg, g_capreg;
 static unsigned long long g_seq;
@@ -121,8 +124,15 @@ static struct dm_emu_item *emu_push(struct CUstream_st *s, dm_emu_work_fn fn, vo
     return it;
 }
 
+static void emu_capture_add(struct CUgraph_st *g, dm_emu_work_fn fn, void *payload);
+
 unsigned long long dm_emu_enqueue(cudaStream_t stream, dm_emu_work_fn fn, void *payload) {
-    return emu_push(emu_stream(stream), fn, payload)->seq;
+    struct CUstream_st *s = emu_stream(stream);
+    if (s->capture) {
+        emu_capture_add(s->capture, fn, payload);
+        return 0;
+    }
+    return emu_push(s, fn, payload)->seq;
 }
 
 /* Runs one ready item chosen by the schedule; 0 if nothing is pending. */
@@ -202,12 +212,14 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream) {
 }
 
 cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
+    if (dm_emu_capture_forbid("cudaStreamSynchronize")) return dm_emu_ret(cudaErrorStreamCaptureUnsupported);
     dm_emu_track_sync();
     dm_emu_drain_stream(stream);
     return dm_emu_sync_status();
 }
 
 cudaError_t cudaDeviceSynchronize(void) {
+    if (dm_emu_capture_forbid("cudaDeviceSynchronize")) return dm_emu_ret(cudaErrorStreamCaptureUnsupported);
     dm_emu_track_sync();
     dm_emu_drain_all();
     return dm_emu_sync_status();
@@ -220,6 +232,8 @@ static void emu_nothing(void *p) {
 
 cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned int flags) {
     if (!event || flags != 0) return dm_emu_ret(cudaErrorInvalidValue);
+    if (emu_stream(stream)->capture && dm_emu_capture_forbid("cudaStreamWaitEvent on a capturing stream"))
+        return dm_emu_ret(cudaErrorStreamCaptureUnsupported);
     struct dm_emu_item *it = emu_push(emu_stream(stream), emu_nothing, NULL);
     if (event->recorded) emu_add_dep(it, event->sid, event->seq);
     return cudaSuccess;
@@ -238,6 +252,8 @@ static void emu_event_mark(void *p) {
 
 cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
     if (!event) return dm_emu_ret(cudaErrorInvalidValue);
+    if (emu_stream(stream)->capture && dm_emu_capture_forbid("cudaEventRecord on a capturing stream"))
+        return dm_emu_ret(cudaErrorStreamCaptureUnsupported);
     cudaEvent_t *p = malloc(sizeof *p);
     if (!p) return dm_emu_ret(cudaErrorMemoryAllocation);
     *p = event;
@@ -262,6 +278,7 @@ static void emu_event_drain(cudaEvent_t e) {
 
 cudaError_t cudaEventSynchronize(cudaEvent_t event) {
     if (!event) return dm_emu_ret(cudaErrorInvalidValue);
+    if (dm_emu_capture_forbid("cudaEventSynchronize")) return dm_emu_ret(cudaErrorStreamCaptureUnsupported);
     dm_emu_track_sync();
     emu_event_drain(event);
     return dm_emu_sync_status();
@@ -284,5 +301,153 @@ cudaError_t cudaEventDestroy(cudaEvent_t event) {
     if (!event) return dm_emu_ret(cudaErrorInvalidValue);
     emu_event_drain(event); /* its record item still points at it */
     free(event);
+    return cudaSuccess;
+}
+
+/* ---- graphs: stream capture and replay ------------------------------------------------------------------
+ * A capture keeps every piece of work enqueued on the stream as a node: the work function, its payload
+ * (the launch's copy of its arguments, the copy's pointers and staged bytes, the cuBLAS call's
+ * operands) and what the counters would have counted. A launch of the instantiated graph enqueues each
+ * node in order on the launching stream with the recorded payload, as a real graph replays the
+ * recorded kernel parameters: a value that changes between steps but was passed by value at capture
+ * is replayed unchanged. Nodes of one graph run in capture order (one captured stream: a chain).
+ * Capture mode is always thread-local: only the capturing thread's allocations and synchronisations
+ * are refused (the backend captures in that mode). */
+struct dm_emu_node {
+    dm_emu_work_fn fn;
+    void *payload;
+    struct dm_emu_track_rec rec;
+};
+
+struct CUgraph_st {
+    struct dm_emu_node *nodes;
+    int n, cap;
+    int refs;        /* the graph handle and each instantiation */
+    int invalid;     /* an unsupported call happened during the capture */
+    int ended;       /* cudaStreamEndCapture returned it */
+    pthread_t owner; /* the capturing thread (cudaStreamCaptureModeThreadLocal: its calls are checked) */
+};
+
+struct CUgraphExec_st {
+    struct CUgraph_st *graph;
+};
+
+static int g_ncapturing;                  /* streams capturing now */
+static struct dm_emu_track_rec g_pending; /* the count of the work about to be captured */
+
+int dm_emu_capturing(cudaStream_t stream) {
+    return emu_stream(stream)->capture != NULL;
+}
+
+void dm_emu_capture_note(const struct dm_emu_track_rec *rec) {
+    g_pending = *rec;
+}
+
+static void emu_capture_add(struct CUgraph_st *g, dm_emu_work_fn fn, void *payload) {
+    if (g->n == g->cap) {
+        int cap = g->cap ? 2 * g->cap : 32;
+        struct dm_emu_node *nn = realloc(g->nodes, sizeof *nn * (size_t)cap);
+        if (!nn) dm_emu_die("out of memory for a graph node");
+        g->nodes = nn;
+        g->cap = cap;
+    }
+    g->nodes[g->n++] = (struct dm_emu_node){fn, payload, g_pending};
+    g_pending = (struct dm_emu_track_rec){0};
+}
+
+int dm_emu_capture_forbid(const char *call) {
+    g_pending = (struct dm_emu_track_rec){0};
+    if (g_ncapturing == 0) return 0;
+    int mine = 0;
+    for (int i = 0; i < g_nreg; i++)
+        if (g_reg[i] && g_reg[i]->capture && pthread_equal(g_reg[i]->capture->owner, pthread_self())) mine = 1;
+    if (!mine) return 0;   /* another thread's call (thread-local capture mode) */
+    fprintf(stderr, "emu: error: %s during stream capture (cudaErrorStreamCaptureUnsupported)\n", call);
+    for (int i = 0; i < g_nreg; i++)
+        if (g_reg[i] && g_reg[i]->capture) g_reg[i]->capture->invalid = 1;
+    return 1;
+}
+
+static void emu_graph_unref(struct CUgraph_st *g) {
+    if (--g->refs > 0) return;
+    for (int i = 0; i < g->n; i++) free(g->nodes[i].payload);
+    free(g->nodes);
+    free(g);
+}
+
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, enum cudaStreamCaptureMode mode) {
+    (void)mode;
+    if (!stream) return dm_emu_ret(cudaErrorStreamCaptureUnsupported); /* the legacy stream */
+    if (stream->capture) return dm_emu_ret(cudaErrorInvalidValue);
+    if (emu_register(NULL) != 0) return dm_emu_ret(cudaErrorMemoryAllocation);
+    stream->capture = calloc(1, sizeof *stream->capture);
+    if (!stream->capture) return dm_emu_ret(cudaErrorMemoryAllocation);
+    stream->capture->refs = 1;
+    stream->capture->owner = pthread_self();
+    g_ncapturing++;
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t *graph) {
+    if (!graph) return dm_emu_ret(cudaErrorInvalidValue);
+    *graph = NULL;
+    if (!stream || !stream->capture) return dm_emu_ret(cudaErrorInvalidValue);
+    struct CUgraph_st *g = stream->capture;
+    stream->capture = NULL;
+    g_ncapturing--;
+    if (g->invalid) {
+        emu_graph_unref(g);
+        return dm_emu_ret(cudaErrorStreamCaptureInvalidated);
+    }
+    g->ended = 1;
+    *graph = g;
+    return cudaSuccess;
+}
+
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t *exec, cudaGraph_t graph, unsigned long long flags) {
+    if (!exec || !graph || !graph->ended || flags != 0) return dm_emu_ret(cudaErrorInvalidValue);
+    *exec = calloc(1, sizeof **exec);
+    if (!*exec) return dm_emu_ret(cudaErrorMemoryAllocation);
+    (*exec)->graph = graph;
+    graph->refs++;
+    return cudaSuccess;
+}
+
+/* A replayed node: runs the recorded work without taking its payload (the graph keeps it). */
+static void emu_node_run(void *p) {
+    const struct dm_emu_node *nd = *(const struct dm_emu_node **)p;
+    nd->fn(nd->payload);
+}
+
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
+    if (!exec) return dm_emu_ret(cudaErrorInvalidValue);
+    struct CUstream_st *s = emu_stream(stream);
+    if (s->capture) return dm_emu_ret(cudaErrorStreamCaptureUnsupported); /* no nested graphs here */
+    struct CUgraph_st *g = exec->graph;
+    unsigned long long kn = 0;
+    for (int i = 0; i < g->n; i++) kn += g->nodes[i].rec.what == DM_EMU_REC_LAUNCH;
+    dm_emu_track_graph(stream, (unsigned long long)g->n, kn);
+    for (int i = 0; i < g->n; i++) {
+        const struct dm_emu_node **p = malloc(sizeof *p);
+        if (!p) dm_emu_die("out of memory launching a graph");
+        *p = &g->nodes[i];
+        dm_emu_track_node(&g->nodes[i].rec, stream);
+        emu_push(s, emu_node_run, p);
+    }
+    return cudaSuccess;
+}
+
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) {
+    if (!exec) return dm_emu_ret(cudaErrorInvalidValue);
+    dm_emu_drain_all(); /* its nodes' payloads may still be queued (CUDA defers the release instead) */
+    emu_graph_unref(exec->graph);
+    free(exec);
+    return cudaSuccess;
+}
+
+cudaError_t cudaGraphDestroy(cudaGraph_t graph) {
+    if (!graph) return dm_emu_ret(cudaErrorInvalidValue);
+    dm_emu_drain_all();
+    emu_graph_unref(graph);
     return cudaSuccess;
 }

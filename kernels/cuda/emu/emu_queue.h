@@ -35,4 +35,26 @@ cudaError_t dm_emu_ret(cudaError_t e);
 /* A synchronising call's status: a kernel failure not yet returned, cleared (emu.c). */
 cudaError_t dm_emu_sync_status(void);
 
+/* ---- stream capture (emu_queue.c) ---- */
+/* What emu_track.c counts for one piece of work; during a capture it is kept with the graph node and
+ * counted each time the graph is launched. */
+struct dm_emu_track_rec {
+    enum { DM_EMU_REC_NONE, DM_EMU_REC_LAUNCH, DM_EMU_REC_COPY, DM_EMU_REC_MEMSET } what;
+    const char *name;         /* launch: kernel or cuBLAS function */
+    int cublas;               /* launch: a cuBLAS call */
+    enum cudaMemcpyKind kind; /* copy: the resolved direction */
+    size_t bytes;             /* copy or memset */
+};
+/* Whether `stream` (NULL: the legacy stream) is capturing. */
+int dm_emu_capturing(cudaStream_t stream);
+/* emu_track.c hands the count of the work about to be enqueued on a capturing stream to the capture. */
+void dm_emu_capture_note(const struct dm_emu_track_rec *rec);
+/* Counts a replayed node's work (emu_track.c). */
+void dm_emu_track_node(const struct dm_emu_track_rec *rec, cudaStream_t stream);
+/* A graph launch of `nodes` nodes, `launch_nodes` of them kernels or cuBLAS calls (emu_track.c). */
+void dm_emu_track_graph(cudaStream_t stream, unsigned long long nodes, unsigned long long launch_nodes);
+/* Called by an allocation, free or synchronisation: if any stream is capturing, prints
+ * `emu: error: CALL during stream capture`, invalidates the captures and returns 1; else 0. */
+int dm_emu_capture_forbid(const char *call);
+
 #endif /* DM_EMU_QUEUE_H */

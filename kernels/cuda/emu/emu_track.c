@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "emu.h"
+#include "emu_queue.h"
 #include "emu_track.h"
 
 /* ---- counters --------------------------------------------------------------------------------------- */
@@ -74,6 +75,10 @@ static int emu_kernel_index(const char *name, int cublas) {
 }
 
 void dm_emu_track_launch(const char *name, cudaStream_t stream, int cublas) {
+    if (dm_emu_capturing(stream)) {
+        dm_emu_capture_note(&(struct dm_emu_track_rec){.what = DM_EMU_REC_LAUNCH, .name = name, .cublas = cublas});
+        return;
+    }
     dm_emu_counters *s = emu_stream_counters(stream);
     g_total.launches++;
     if (s) s->launches++;
@@ -108,18 +113,44 @@ static void emu_add_copy(dm_emu_counters *c, enum cudaMemcpyKind kind, size_t by
 }
 
 void dm_emu_track_copy(enum cudaMemcpyKind kind, size_t bytes, cudaStream_t stream) {
+    if (dm_emu_capturing(stream)) {
+        dm_emu_capture_note(&(struct dm_emu_track_rec){.what = DM_EMU_REC_COPY, .kind = kind, .bytes = bytes});
+        return;
+    }
     dm_emu_counters *s = emu_stream_counters(stream);
     emu_add_copy(&g_total, kind, bytes);
     if (s) emu_add_copy(s, kind, bytes);
 }
 
 void dm_emu_track_memset(size_t bytes, cudaStream_t stream) {
+    if (dm_emu_capturing(stream)) {
+        dm_emu_capture_note(&(struct dm_emu_track_rec){.what = DM_EMU_REC_MEMSET, .bytes = bytes});
+        return;
+    }
     dm_emu_counters *s = emu_stream_counters(stream);
     g_total.memsets++;
     g_total.memset_bytes += bytes;
     if (s) {
         s->memsets++;
         s->memset_bytes += bytes;
+    }
+}
+
+void dm_emu_track_node(const struct dm_emu_track_rec *rec, cudaStream_t stream) {
+    if (rec->what == DM_EMU_REC_LAUNCH) dm_emu_track_launch(rec->name, stream, rec->cublas);
+    if (rec->what == DM_EMU_REC_COPY) dm_emu_track_copy(rec->kind, rec->bytes, stream);
+    if (rec->what == DM_EMU_REC_MEMSET) dm_emu_track_memset(rec->bytes, stream);
+}
+
+void dm_emu_track_graph(cudaStream_t stream, unsigned long long nodes, unsigned long long launch_nodes) {
+    dm_emu_counters *s = emu_stream_counters(stream);
+    g_total.graph_launches++;
+    g_total.graph_nodes += nodes;
+    g_total.graph_launch_nodes += launch_nodes;
+    if (s) {
+        s->graph_launches++;
+        s->graph_nodes += nodes;
+        s->graph_launch_nodes += launch_nodes;
     }
 }
 

@@ -47,12 +47,22 @@ typedef enum cudaError {
     cudaErrorNoDevice = 100,
     cudaErrorNotReady = 600,
     cudaErrorInvalidDevice = 101,
-    cudaErrorLaunchFailure = 719
+    cudaErrorLaunchFailure = 719,
+    cudaErrorStreamCaptureUnsupported = 900,
+    cudaErrorStreamCaptureInvalidated = 901
 } cudaError_t;
 
 /* Opaque handles: a stream is a work queue, an event a position in one (emu_queue.c). */
 typedef struct CUstream_st *cudaStream_t;
 typedef struct CUevent_st *cudaEvent_t;
+/* A captured graph and its instantiation (emu_queue.c). */
+typedef struct CUgraph_st *cudaGraph_t;
+typedef struct CUgraphExec_st *cudaGraphExec_t;
+enum cudaStreamCaptureMode {
+    cudaStreamCaptureModeGlobal = 0,
+    cudaStreamCaptureModeThreadLocal = 1,
+    cudaStreamCaptureModeRelaxed = 2
+};
 
 #define cudaStreamDefault     0x00
 #define cudaStreamNonBlocking 0x01
@@ -148,5 +158,21 @@ cudaError_t cudaEventSynchronize(cudaEvent_t event);
  * cudaErrorNotReady if either has not run yet. */
 cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end);
 cudaError_t cudaEventDestroy(cudaEvent_t event);
+
+/* ---- graphs (stream capture) ------------------------------------------------------------------ */
+/* While `stream` captures, its launches, copies, memsets and cuBLAS calls are recorded into a graph
+ * (nothing runs, nothing is counted) with their arguments as they were at the call. An allocation, a
+ * free or a synchronisation by the capturing thread (every mode acts as ThreadLocal) returns cudaErrorStreamCaptureUnsupported and
+ * invalidates the capture (cudaStreamEndCapture then returns cudaErrorStreamCaptureInvalidated); so
+ * do events on the capturing stream (the emulator captures one stream). The legacy stream cannot
+ * capture. */
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, enum cudaStreamCaptureMode mode);
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t *graph);
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t *exec, cudaGraph_t graph, unsigned long long flags);
+/* Enqueues the recorded work on `stream` with the recorded arguments, counted as one graph launch and
+ * its nodes (dm_emu_counters). */
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream);
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec);
+cudaError_t cudaGraphDestroy(cudaGraph_t graph);
 
 #endif /* DM_EMU_CUDA_RUNTIME_H */
