@@ -42,17 +42,20 @@ dm_status dm_backend_open(const char *spec, int threads, dm_backend **out) {
             device = (int)d;
         }
         DM_TRY(open_cuda(device, 1, &be));
+    } else if (!strcmp(spec, "cpu-reproducible")) {   /* fixed-order kernels: the same bits on any CPU */
+        be = dm_backend_cpu_reproducible_create();
+        if (!be) return dm_error(DM_STATUS_NOMEM, "cannot create the CPU backend");
     } else if (!strcmp(spec, "auto")) {
         if (dm_backend_cuda_built() && dm_backend_cuda_create(&be, 0) != DM_STATUS_OK) be = NULL;
     } else if (strcmp(spec, "cpu") != 0) {
-        return dm_error(DM_STATUS_ARG, "backend '%s': expected auto, cpu, cuda or cuda:N", spec);
+        return dm_error(DM_STATUS_ARG, "backend '%s': expected auto, cpu, cpu-reproducible, cuda or cuda:N", spec);
     }
     if (!be) {
         be = dm_backend_cpu_create(threads);
         if (!be) return dm_error(DM_STATUS_NOMEM, "cannot create the CPU backend");
     }
     if (be->device[0]) snprintf(be->label, sizeof be->label, "%s", be->device);
-    else snprintf(be->label, sizeof be->label, "cpu: %.150s, %d threads", dm_cpu_name(), be->n_threads);
+    else if (!be->label[0]) snprintf(be->label, sizeof be->label, "cpu: %.150s, %d threads", dm_cpu_name(), be->n_threads);
     *out = be;
     return DM_STATUS_OK;
 }

@@ -328,7 +328,9 @@ typedef int (*dm_progress_fn)(void *ctx, const dm_progress *p);
 typedef struct dm_backend dm_backend;   /* opaque: where the computation runs */
 
 /* Opens a backend. spec: "cpu"; "cuda" or "cuda:N" (device N, default 0); "auto" (NULL too):
- * CUDA device 0 when this build has the CUDA backend and a device is usable, else the CPU.
+ * CUDA device 0 when this build has the CUDA backend and a device is usable, else the CPU;
+ * "cpu-reproducible": fixed-order reference kernels on one thread, no BLAS (threads ignored):
+ * training on it gives the same bits on any x86-64 CPU (README "Reproducibility"), 10-25x slower.
  * threads: CPU worker threads, <= 0 for all cores (ignored by CUDA).
  * In libdeepmotif.so (and the deepmotif program) of a CUDA build, the CUDA backend is the shared
  * object libdeepmotif_cuda.so, loaded on first use from the folder of libdeepmotif.so, then ../lib

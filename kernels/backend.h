@@ -239,6 +239,10 @@ dm_backend *dm_backend_cpu_create(int n_threads);
  * the oracle of the op tests and whole-model checks. */
 dm_backend *dm_backend_cpu_ref_create(void);
 
+/* The reference backend without BLAS anywhere (no fused head): training on it gives the same bits on
+ * any x86-64 CPU and thread count (`train --reproducible`, README "Reproducibility"). */
+dm_backend *dm_backend_cpu_reproducible_create(void);
+
 void dm_backend_free(dm_backend *be);
 
 /* Returns and clears the sticky status; dm_last_error() has the message. */

@@ -77,9 +77,13 @@ Test(api, backend_open) {
     dm_backend_free(be);
     dm_backend_free(NULL);
     dm_backend *x = (dm_backend *)0x1;
-    expect_error(dm_backend_open("gpu", 1, &x), DM_STATUS_ARG, "expected auto, cpu, cuda or cuda:N");
+    expect_error(dm_backend_open("gpu", 1, &x), DM_STATUS_ARG, "expected auto, cpu, cpu-reproducible, cuda or cuda:N");
     cr_expect_null(x);
     expect_error(dm_backend_open("cuda:x", 1, &x), DM_STATUS_ARG, "cuda:N");
+    /* the fixed-order backend of train --reproducible: one thread whatever is asked */
+    cr_assert_eq(dm_backend_open("cpu-reproducible", 4, &x), DM_STATUS_OK, "%s", dm_last_error());
+    cr_expect(!strncmp(dm_backend_name(x), "cpu-reproducible", 16), "name '%s'", dm_backend_name(x));
+    dm_backend_free(x);
     /* auto always gives a backend (the CPU when no CUDA device can be used) */
     cr_assert_eq(dm_backend_open("auto", 1, &x), DM_STATUS_OK, "%s", dm_last_error());
     cr_expect(!strncmp(dm_backend_name(x), "cpu: ", 5) || !strncmp(dm_backend_name(x), "cuda", 4));

@@ -142,6 +142,7 @@ void cli_load_data_max(dm_dataset *ds, const char *path, int32_t len, uint64_t m
 bool cli_has_labels(const dm_dataset *ds);
 
 /* --device, --threads, --cudnn (CLI_OPTS_DEVICE): the backend, or a notice and the CPU under auto. */
+dm_backend *cli_backend_reproducible(const cli_args *a);
 dm_backend *cli_backend(const cli_args *a);
 void cli_describe_backend(const dm_backend *be, char *buf, size_t n);
 void cli_record_input(dm_provenance *prov, const char *role, const char *path);

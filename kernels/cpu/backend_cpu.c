@@ -5,6 +5,7 @@
 #include <cblas.h>
 #include <omp.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -186,3 +187,16 @@ static dm_backend *cpu_create(const struct dm_backend_i *table, const char *name
 
 dm_backend *dm_backend_cpu_create(int n_threads) { return cpu_create(&dm_cpu_table, "cpu", n_threads); }
 dm_backend *dm_backend_cpu_ref_create(void) { return cpu_create(&dm_cpu_ref_table, "cpu-ref", 1); }
+
+/* --reproducible: the reference ops (plain loops in a fixed order, double accumulation, one thread, no
+ * BLAS and no ISA dispatch), without the fused head (its GEMM is OpenBLAS's). The same binary then
+ * computes the same bits on any x86-64 CPU and for any --threads. */
+static struct dm_backend_i dm_cpu_repro_table;
+dm_backend *dm_backend_cpu_reproducible_create(void) {
+    dm_cpu_repro_table = dm_cpu_ref_table;   /* (same bytes every call: no race that matters) */
+    dm_cpu_repro_table.head_fwd = NULL;
+    dm_cpu_repro_table.head_bwd = NULL;
+    dm_backend *be = cpu_create(&dm_cpu_repro_table, "cpu-reproducible", 1);
+    if (be) snprintf(be->label, sizeof be->label, "cpu-reproducible: fixed-order reference kernels, 1 thread");
+    return be;
+}
