@@ -39,26 +39,9 @@ static void write_model(const char *name, dm_arch arch) {
     hp.conv_width[0] = 5;
     hp.hidden = 6;
     hp.dropout = 0;
-    dm_backend *be = dm_backend_cpu_create(1);
-    cr_assert(be);
-    dm_net *m;
-    cr_assert_eq(dm_net_create(&m, &hp, be, 64), DM_STATUS_OK, "%s", dm_last_error());
-    cr_assert_eq(dm_net_init_params(m, 7), DM_STATUS_OK);
-    int64_t np = dm_net_n_params(m);
-    float *params = malloc(sizeof(float) * (size_t)np);
-    cr_assert(params);
-    cr_assert_eq(dm_net_get_params(m, params), DM_STATUS_OK);
-    int32_t nt;
-    const dm_tensor_info *t = dm_net_tensors(m, &nt);
-    static dm_provenance prov;
-    snprintf(prov.version, sizeof prov.version, "%s", dm_version());
-    snprintf(prov.label, sizeof prov.label, "best");
     char path[600];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    cr_assert_eq(dm_checkpoint_save(path, &hp, t, nt, params, np, &prov, NULL), DM_STATUS_OK, "%s", dm_last_error());
-    free(params);
-    dm_net_free(m);
-    dm_backend_free(be);
+    dm_test_save_random_model(path, &hp);
 }
 
 /* n rows of labelled FASTA (random bases, a few N, lengths 30..50: padded and truncated rows). */

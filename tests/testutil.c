@@ -122,6 +122,27 @@ int dm_test_system(const char *fmt, ...) {
     return (st >> 8) & 0xff;
 }
 
+void dm_test_save_random_model(const char *path, const dm_hparams *hp) {
+    dm_backend *be = dm_backend_cpu_create(1);
+    cr_assert(be);
+    dm_net *m;
+    cr_assert_eq(dm_net_create(&m, hp, be, 64), DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert_eq(dm_net_init_params(m, 7), DM_STATUS_OK);
+    int64_t np = dm_net_n_params(m);
+    float *params = malloc(sizeof(float) * (size_t)np);
+    cr_assert(params);
+    cr_assert_eq(dm_net_get_params(m, params), DM_STATUS_OK);
+    int32_t nt;
+    const dm_tensor_info *t = dm_net_tensors(m, &nt);
+    static dm_provenance prov;
+    snprintf(prov.version, sizeof prov.version, "%s", dm_version());
+    snprintf(prov.label, sizeof prov.label, "best");
+    cr_assert_eq(dm_checkpoint_save(path, hp, t, nt, params, np, &prov, NULL), DM_STATUS_OK, "%s", dm_last_error());
+    free(params);
+    dm_net_free(m);
+    dm_backend_free(be);
+}
+
 int dm_test_cli_in(const char *dir, const char *fmt, ...) {
     char args[4096];
     va_list ap;

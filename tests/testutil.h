@@ -65,6 +65,10 @@ char *dm_test_slurp_in(const char *dir, const char *name);
 void dm_test_write_in(const char *dir, const char *name, const char *text);
 bool dm_test_exists_in(const char *dir, const char *name);
 
+/* Saves a model of hp with random weights (dm_net_init_params seed 7; CPU backend, batch 64) as a
+ * checkpoint at path, labelled "best" (the CLI tests' stand-in for a trained model). */
+void dm_test_save_random_model(const char *path, const dm_hparams *hp);
+
 /* Runs a shell command, returns its exit status (0..255), or -1. */
 int dm_test_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
