@@ -333,7 +333,10 @@ struct CUgraphExec_st {
 };
 
 static int g_ncapturing;                  /* streams capturing now */
-static struct dm_emu_track_rec g_pending; /* the count of the work about to be captured */
+/* the count of the work about to be captured: per thread, as the note and the node it goes into are made
+ * by the enqueuing thread (other host threads, e.g. the read-ahead thread allocating pinned memory, reset
+ * their own) */
+static _Thread_local struct dm_emu_track_rec g_pending;
 
 int dm_emu_capturing(cudaStream_t stream) {
     return emu_stream(stream)->capture != NULL;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "emu.h"
@@ -204,6 +205,9 @@ static struct dm_emu_block {
     enum dm_emu_mem kind;
 } *g_blocks;
 static size_t g_nblocks, g_capblocks;
+/* Host threads other than the caller's allocate too (the read-ahead thread's pinned buffers, while the
+ * main thread allocates device memory): the table is shared, so every access holds this lock. */
+static pthread_mutex_t g_blocks_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* The index of the last block starting at or below p, or -1. */
 static long emu_block_below(uintptr_t p) {
@@ -219,10 +223,14 @@ static long emu_block_below(uintptr_t p) {
 }
 
 int dm_emu_track_alloc(void *p, size_t size, enum dm_emu_mem kind) {
+    pthread_mutex_lock(&g_blocks_lock);
     if (g_nblocks == g_capblocks) {
         size_t cap = g_capblocks ? 2 * g_capblocks : 256;
         struct dm_emu_block *b = realloc(g_blocks, cap * sizeof *b);
-        if (!b) return -1;
+        if (!b) {
+            pthread_mutex_unlock(&g_blocks_lock);
+            return -1;
+        }
         g_blocks = b;
         g_capblocks = cap;
     }
@@ -232,27 +240,38 @@ int dm_emu_track_alloc(void *p, size_t size, enum dm_emu_mem kind) {
     g_nblocks++;
     if (kind == DM_EMU_MEM_DEVICE) g_total.mallocs++;
     else g_total.host_allocs++;
+    pthread_mutex_unlock(&g_blocks_lock);
     return 0;
 }
 
 enum dm_emu_mem dm_emu_track_free(void *p, enum dm_emu_mem kind) {
+    pthread_mutex_lock(&g_blocks_lock);
     long i = emu_block_below((uintptr_t)p);
-    if (i < 0 || g_blocks[i].lo != (uintptr_t)p) return DM_EMU_MEM_NONE;
-    enum dm_emu_mem k = g_blocks[i].kind;
-    if (k != kind) return k; /* the caller reports the mismatch */
-    memmove(g_blocks + i, g_blocks + i + 1, (g_nblocks - (size_t)i - 1) * sizeof *g_blocks);
-    g_nblocks--;
-    if (kind == DM_EMU_MEM_DEVICE) g_total.frees++;
+    enum dm_emu_mem k = DM_EMU_MEM_NONE;
+    if (i >= 0 && g_blocks[i].lo == (uintptr_t)p) {
+        k = g_blocks[i].kind;
+        if (k == kind) { /* else the caller reports the mismatch */
+            memmove(g_blocks + i, g_blocks + i + 1, (g_nblocks - (size_t)i - 1) * sizeof *g_blocks);
+            g_nblocks--;
+            if (kind == DM_EMU_MEM_DEVICE) g_total.frees++;
+        }
+    }
+    pthread_mutex_unlock(&g_blocks_lock);
     return k;
 }
 
 enum dm_emu_mem dm_emu_track_find(const void *p, const void **base, size_t *size) {
+    pthread_mutex_lock(&g_blocks_lock);
     long i = emu_block_below((uintptr_t)p);
+    enum dm_emu_mem k = DM_EMU_MEM_NONE;
     /* a zero-size block holds nothing; p one past the end is outside */
-    if (i < 0 || (uintptr_t)p - g_blocks[i].lo >= g_blocks[i].size) return DM_EMU_MEM_NONE;
-    if (base) *base = (const void *)g_blocks[i].lo;
-    if (size) *size = g_blocks[i].size;
-    return g_blocks[i].kind;
+    if (i >= 0 && (uintptr_t)p - g_blocks[i].lo < g_blocks[i].size) {
+        if (base) *base = (const void *)g_blocks[i].lo;
+        if (size) *size = g_blocks[i].size;
+        k = g_blocks[i].kind;
+    }
+    pthread_mutex_unlock(&g_blocks_lock);
+    return k;
 }
 
 void dm_emu_die(const char *fmt, ...) {
