@@ -162,7 +162,8 @@ dm_status dm_train(dm_model *m, dm_backend *be, const dm_input *train, const dm_
         return dm_error(DM_STATUS_ARG, "dm_train: epochs %d (1..%d, or -1: by the set's size)", o->epochs, DM_MAX_EPOCHS);
     if ((o->batch < 1 && o->batch != DM_TRAIN_BY_SIZE) || o->batch > (1 << 16))
         return dm_error(DM_STATUS_ARG, "dm_train: batch %d (1..65536, or -1: by the set's size)", o->batch);
-    if (!(o->lr > 0) || !isfinite(o->lr)) return dm_error(DM_STATUS_ARG, "dm_train: learning rate %g", o->lr);
+    if (!(o->lr > 0 || o->lr == DM_TRAIN_BY_SIZE) || !isfinite(o->lr))
+        return dm_error(DM_STATUS_ARG, "dm_train: learning rate %g (positive, or -1: by the batch)", o->lr);
     if ((o->lr_halve_every < 0 && o->lr_halve_every != DM_TRAIN_BY_SIZE) ||
         (o->patience < 0 && o->patience != DM_TRAIN_BY_SIZE) || !(o->clip >= 0))
         return dm_error(DM_STATUS_ARG, "dm_train: lr_halve_every and patience must be >= 0 or -1 (by the set's "
@@ -208,7 +209,7 @@ dm_status dm_train(dm_model *m, dm_backend *be, const dm_input *train, const dm_
         prov->seed = o->seed;
         prov->threads = be->n_threads;
         prov->batch = e.batch;
-        prov->lr0 = o->lr;
+        prov->lr0 = e.lr;
         prov->valid_frac = 0;
         prov->epochs_max = e.epochs;
         prov->epochs_run = prov->best_epoch = 0;

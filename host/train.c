@@ -1,8 +1,9 @@
 /*
  * train.c: batched training with Adam, the learning-rate schedule, and model selection.
  *
- * Per epoch (SPEC.md §4, §5): lr = lr0 · 0.5^⌊(epoch−1)/10⌋; batches of 256 in file order (original
- * protocol) or in a seeded permutation drawn anew each epoch (default); each batch: forward with
+ * Per epoch (SPEC.md §4, §5): lr = lr0 · 0.5^⌊(epoch−1)/H⌋; batches of B in file order (original
+ * protocol: B 256, H 10) or in a seeded permutation drawn anew each epoch (default: B, lr0, H, the
+ * patience and the epochs by the set's size, dm_train_options_for_size); each batch: forward with
  * dropout, mean NLL, backward, element-wise clip, Adam. Then the default protocol scores the
  * validation set and keeps a copy of the best weights (early stopping after `patience` epochs without
  * improvement); the original protocol keeps the epoch with the best *training* AUROC, measured on the
@@ -25,7 +26,7 @@ void dm_train_options_default(dm_train_options *o, dm_protocol protocol) {
     bool by_size = protocol == DM_PROTOCOL_DEFAULT;
     *o = (dm_train_options){
         .protocol = protocol, .epochs = by_size ? DM_TRAIN_BY_SIZE : 50, .batch = by_size ? DM_TRAIN_BY_SIZE : 256,
-        .lr = 0.01f, .lr_halve_every = by_size ? DM_TRAIN_BY_SIZE : 10, .clip = 5.0f,
+        .lr = by_size ? DM_TRAIN_BY_SIZE : 0.01f, .lr_halve_every = by_size ? DM_TRAIN_BY_SIZE : 10, .clip = 5.0f,
         .patience = by_size ? DM_TRAIN_BY_SIZE : 5, .seed = 1, .n_quarter = false, .progress = false,
     };
 }
@@ -51,6 +52,8 @@ void dm_train_options_for_size(dm_train_options *o, int64_t n_train) {
         while (b > BY_SIZE_BATCH_MIN && n < (int64_t)BY_SIZE_STEPS_MIN * b) b /= 2;
         o->batch = b;
     }
+    /* the learning rate per sequence of the large-set protocol (0.01 at 256): linear in the batch */
+    if (o->lr == DM_TRAIN_BY_SIZE) o->lr = 0.01f * (float)(o->batch > 0 ? o->batch : 1) / (float)BY_SIZE_BATCH_MAX;
     int64_t steps = (n + (o->batch > 0 ? o->batch : 1) - 1) / (o->batch > 0 ? o->batch : 1);
     if (o->epochs == DM_TRAIN_BY_SIZE) o->epochs = epochs_for(50, steps);
     if (o->patience == DM_TRAIN_BY_SIZE) o->patience = epochs_for(5, steps);

@@ -30,6 +30,9 @@ static void expect_plan(int64_t n, int batch, int epochs, int patience, int halv
     cr_expect_eq(o.patience, patience, "n %lld: patience %d, expected %d", (long long)n, o.patience, patience);
     cr_expect_eq(o.lr_halve_every, halve, "n %lld: halve every %d, expected %d", (long long)n, o.lr_halve_every,
                  halve);
+    /* 0.01 per 256 sequences: the same float operations as the rule, so equal bits */
+    float lr = 0.01f * (float)batch / 256.0f;
+    cr_expect_eq(o.lr, lr, "n %lld: lr %g, expected %g", (long long)n, (double)o.lr, (double)lr);
 }
 
 Test(train_size, defaults_are_left_to_the_size) {
@@ -39,29 +42,32 @@ Test(train_size, defaults_are_left_to_the_size) {
     cr_expect_eq(o.epochs, DM_TRAIN_BY_SIZE);
     cr_expect_eq(o.patience, DM_TRAIN_BY_SIZE);
     cr_expect_eq(o.lr_halve_every, DM_TRAIN_BY_SIZE);
+    cr_expect_eq(o.lr, (float)DM_TRAIN_BY_SIZE);
     dm_train_opts a;
     dm_train_opts_default(&a);
-    cr_expect(a.batch == -1 && a.epochs == -1 && a.patience == -1 && a.lr_halve_every == -1,
-              "the C API's defaults are the library's: %d %d %d %d", a.batch, a.epochs, a.patience, a.lr_halve_every);
+    cr_expect(a.batch == -1 && a.epochs == -1 && a.patience == -1 && a.lr_halve_every == -1 && a.lr == -1.0f,
+              "the C API's defaults are the library's: %d %d %d %d %g", a.batch, a.epochs, a.patience,
+              a.lr_halve_every, (double)a.lr);
 }
 
 Test(train_size, large_sets_keep_the_old_defaults) {
     /* from 120 steps an epoch at batch 256 (30,720 sequences) the schedule is the old one */
-    expect_plan(30720, 256, 50, 5, 10);
+    expect_plan(30720, 256, 50, 5, 10);   /* and lr 0.01 */
+    cr_expect_eq(sized(30720, DM_PROTOCOL_DEFAULT).lr, 0.01f);
     expect_plan(30721, 256, 50, 5, 10);
     expect_plan(1000000, 256, 50, 5, 10);
     /* the original protocol is DeMo's fixed loop at any size */
     for (int64_t n = 1; n <= 100000; n *= 10) {
         dm_train_options o = sized(n, DM_PROTOCOL_ORIGINAL);
-        cr_expect(o.batch == 256 && o.epochs == 50 && o.patience == 5 && o.lr_halve_every == 10,
+        cr_expect(o.batch == 256 && o.epochs == 50 && o.patience == 5 && o.lr_halve_every == 10 && o.lr == 0.01f,
                   "original protocol, n %lld: %d %d %d %d", (long long)n, o.batch, o.epochs, o.patience,
                   o.lr_halve_every);
     }
 }
 
 Test(train_size, small_sets_by_hand) {
-    /* n = 900 (500 positives and their shuffles, 10 % held out): batch 32 (900 < 32·64), 29 steps an
-     * epoch; epochs ⌈50·120/29⌉ = 207, patience ⌈5·120/29⌉ = 21, halving ⌈10·120/29⌉ = 42 */
+    /* n = 900 (500 positives and their shuffles, 10 % held out): batch 32 (900 < 32·64), lr 0.00125,
+     * 29 steps an epoch; epochs ⌈50·120/29⌉ = 207, patience ⌈5·120/29⌉ = 21, halving ⌈10·120/29⌉ = 42 */
     expect_plan(900, 32, 207, 21, 42);
     /* n = 3,600 (2,000 positives): batch 64 (2048 <= 3600 < 4096), 57 steps: 106, 11, 22 */
     expect_plan(3600, 64, 106, 11, 22);
@@ -100,16 +106,19 @@ Test(train_size, the_rule_holds_at_every_size) {
 Test(train_size, given_values_stay) {
     dm_train_options o;
     dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
-    o.batch = 16;   /* the rest follows the given batch: 900 / 16 → 57 steps */
+    o.batch = 16;   /* the rest follows the given batch: 900 / 16 → 57 steps, lr 0.01 · 16 / 256 */
     dm_train_options_for_size(&o, 900);
+    cr_expect_eq(o.lr, 0.01f * 16.0f / 256.0f);
     cr_expect(o.batch == 16 && o.epochs == 106 && o.patience == 11 && o.lr_halve_every == 22, "%d %d %d %d", o.batch,
               o.epochs, o.patience, o.lr_halve_every);
     dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
     o.epochs = 3;
+    o.lr = 0.02f;
     o.patience = 0;
     o.lr_halve_every = 0;
     dm_train_options_for_size(&o, 900);
-    cr_expect(o.batch == 32 && o.epochs == 3 && o.patience == 0 && o.lr_halve_every == 0, "%d %d %d %d", o.batch,
+    cr_expect(o.batch == 32 && o.epochs == 3 && o.patience == 0 && o.lr_halve_every == 0 && o.lr == 0.02f,
+              "%d %d %d %d", o.batch,
               o.epochs, o.patience, o.lr_halve_every);
     /* --rc augment: an epoch is both strands, so 900 sequences count as 1,800 (batch 32, 57 steps) */
     dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
@@ -145,6 +154,7 @@ Test(train_size, dm_net_train_resolves_the_rule) {
     o.epochs = 1;   /* the batch is the rule's: 32 */
     cr_assert_eq(dm_net_train(m, &tr, NULL, &o, &prov, &st, NULL), DM_STATUS_OK, "%s", dm_last_error());
     cr_expect_eq(prov.batch, 32);
+    cr_expect_eq(prov.lr0, 0.01f * 32.0f / 256.0f);
     cr_expect_eq(prov.epochs_max, 1);
     cr_expect_eq(o.batch, DM_TRAIN_BY_SIZE, "the caller's options are left as they were");
     dm_resume_state_free(&st);

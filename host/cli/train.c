@@ -26,7 +26,8 @@ const cli_opt cli_train_opts[] = {
     {"--epochs", "N", "maximum epochs (default 50; more below 30,720 training sequences: 6,000 steps)", NULL, 0},
     {"--batch", "N", "batch size (default 256; below 8,192 training sequences n/32 rounded down to a power "
                      "of two, at least 32)", NULL, 0},
-    {"--lr", "X", "initial learning rate, halved every 10 epochs (1,200 steps on smaller sets) (default 0.01)", NULL, 0},
+    {"--lr", "X", "initial learning rate, halved every 10 epochs (1,200 steps on smaller sets) (default 0.01 "
+                  "at batch 256, 0.01 x batch / 256 for smaller batches)", NULL, 0},
     {"--patience", "N", "early stopping patience in epochs (default 5; 600 steps on smaller sets)", NULL, 0},
     {"--seed", "S", "64-bit seed for init, negatives, split, shuffle, dropout (default 1)", NULL, 0},
     {"--protocol", "default|original", "default: shuffled batches, validation early stopping; "
