@@ -386,21 +386,37 @@ VEC_INLINE void stn16(float *p, v16 v, int n) {
     memcpy(t, &v, sizeof v);
     for (int i = 0; i < n; i++) p[i] = t[i];
 }
-DM_CPU_TARGET_AVX512 __attribute__((noinline)) static void fwd_gates16(float *ar, float *cr, float *hr,
-                                                                       const float *cpr, int H) {
+/* fwd_gates_body for two rows at once (row offsets ua, va into a; u, v into c, h and cp; the same row
+ * twice for a lone last one, computed twice and stored twice, the same values): the two rows' exp chains
+ * interleave, where one row's tanh(c), a chain of dependent operations, left the pipelines waiting. */
+DM_CPU_TARGET_AVX512 __attribute__((noinline)) static void fwd_gates16x2(float *a, float *c, float *h, const float *cp,
+                                                                         int64_t ua, int64_t va, int64_t u,
+                                                                         int64_t v, int H) {
+    float *au = a + ua, *av = a + va;
     for (int j = 0; j < H; j += 16) {
         int n = H - j < 16 ? H - j : 16;
-        v16 i = vsigm16(ldn16(ar + j, n)), f = vsigm16(ldn16(ar + H + j, n));
-        v16 g = vtanh16(ldn16(ar + 2 * H + j, n)), o = vsigm16(ldn16(ar + 3 * H + j, n));
-        v16 c = i * g;
-        if (cpr) c = c + f * ldn16(cpr + j, n);
-        v16 hh = o * vtanh16(c);
-        stn16(ar + j, i, n);
-        stn16(ar + H + j, f, n);
-        stn16(ar + 2 * H + j, g, n);
-        stn16(ar + 3 * H + j, o, n);
-        stn16(cr + j, c, n);
-        stn16(hr + j, hh, n);
+        v16 i0 = vsigm16(ldn16(au + j, n)), i1 = vsigm16(ldn16(av + j, n));
+        v16 f0 = vsigm16(ldn16(au + H + j, n)), f1 = vsigm16(ldn16(av + H + j, n));
+        v16 g0 = vtanh16(ldn16(au + 2 * H + j, n)), g1 = vtanh16(ldn16(av + 2 * H + j, n));
+        v16 o0 = vsigm16(ldn16(au + 3 * H + j, n)), o1 = vsigm16(ldn16(av + 3 * H + j, n));
+        v16 c0 = i0 * g0, c1 = i1 * g1;
+        if (cp) {
+            c0 = c0 + f0 * ldn16(cp + u + j, n);
+            c1 = c1 + f1 * ldn16(cp + v + j, n);
+        }
+        v16 h0 = o0 * vtanh16(c0), h1 = o1 * vtanh16(c1);
+        stn16(au + j, i0, n);
+        stn16(au + H + j, f0, n);
+        stn16(au + 2 * H + j, g0, n);
+        stn16(au + 3 * H + j, o0, n);
+        stn16(c + u + j, c0, n);
+        stn16(h + u + j, h0, n);
+        stn16(av + j, i1, n);
+        stn16(av + H + j, f1, n);
+        stn16(av + 2 * H + j, g1, n);
+        stn16(av + 3 * H + j, o1, n);
+        stn16(c + v + j, c1, n);
+        stn16(h + v + j, h1, n);
     }
 }
 #define ACC16_DECL(r) v16 A##r##0 = {0}, A##r##1 = {0}, A##r##2 = {0}, A##r##3 = {0};
@@ -441,8 +457,10 @@ DM_CPU_TARGET_AVX512 static void fwd_step_avx512w FWD_PARAMS {
             ROWS(FWD16_STORE)
         }
         int nr = Bc - b0 < R ? Bc - b0 : R;
-        for (int r = 0; r < nr; r++)
-            fwd_gates16(a + ro[r] * gs, c + ro[r] * hs, h + ro[r] * hs, cp ? cp + ro[r] * hs : NULL, H);
+        for (int r = 0; r < nr; r += 2) {
+            int r1 = r + 1 < nr ? r + 1 : r;
+            fwd_gates16x2(a, c, h, cp, ro[r] * gs, ro[r1] * gs, ro[r] * hs, ro[r1] * hs, H);
+        }
     }
 }
 
