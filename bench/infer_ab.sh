@@ -77,7 +77,9 @@ L = ["# CPU inference before/after (issue 12)", "",
      f"`bench/infer_ab.sh {bdir} {adir} {N}`: the predict path's forward (bench_infer), sequences/s at "
      f"{threads} threads, medians over {N} rounds of each program's median; ratios are the medians of the "
      "per-round ratios (the programs alternate, the order rotated every round).", "",
-     f"- load average (1, 5, 15 min): {load0} before, {load1} after"]
+     f"- load average (1, 5, 15 min): {load0} before, {load1} after",
+     "- OpenBLAS kernels: " + (f"forced by OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']}"
+                               if os.environ.get("OPENBLAS_CORETYPE") else "OpenBLAS's own choice for this CPU")]
 for v in ("before", "after", "torch"):
     for l in hdr.get(v, []):
         if "deepmotif" in l or "torch_models" in l or "blas" in l:
