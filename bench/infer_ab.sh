@@ -4,7 +4,8 @@
 # PEER_PYTHON has torch, bench/peers/torch_models.py --workloads infer,infer1, alternately in one run,
 # ROUNDS rounds, the order rotated every round (B A P, A P B, P B A, ...). Prints and writes the medians
 # over rounds of each program's own medians and the medians of the per-round ratios (after / before,
-# after / PyTorch, before / PyTorch): on a shared machine only those ratios mean something.
+# after / PyTorch, before / PyTorch, and after / before in CPU time per batch where bench_infer reports
+# it): on a shared machine only those ratios mean something.
 #   usage: bench/infer_ab.sh BEFORE_BUILD_DIR AFTER_BUILD_DIR [ROUNDS (5)]
 # Each build dir holds bench/bench_infer (cmake -DDM_BUILD_BENCH=ON). Environment: THREADS (2),
 # PEER_PYTHON (a Python with torch; unset or without torch: no PyTorch column), OUT (the Markdown,
@@ -60,13 +61,16 @@ for r in range(1, N + 1):
         for d in csv.DictReader(l for l in lines if not l.startswith("#")):
             if v == "torch" and d["workload"] not in ("infer", "infer1"):
                 continue
-            rows.append((v, r, d["arch"], int(d["batch"]), float(d["median_s"]), float(d["seq_per_s"])))
+            cpu = float(d["cpu_s"]) if d.get("cpu_s") else float("nan")   # bench_infer's CPU time per batch
+            rows.append((v, r, d["arch"], int(d["batch"]), float(d["median_s"]), float(d["seq_per_s"]), cpu))
 with open(os.path.splitext(out)[0] + ".csv", "w", newline="") as f:
     w = csv.writer(f)
-    w.writerow(["variant", "round", "arch", "batch", "median_s", "seq_per_s"])
+    w.writerow(["variant", "round", "arch", "batch", "median_s", "seq_per_s", "cpu_s"])
     w.writerows(rows)
 def per_round(v, a, b):
-    return {r: s for (vv, r, aa, bb, m, s) in rows if vv == v and aa == a and bb == b}
+    return {r: s for (vv, r, aa, bb, m, s, c) in rows if vv == v and aa == a and bb == b}
+def cpu_round(v, a, b):   # sequences per CPU-second (1 / CPU time per sequence), where measured
+    return {r: b / c for (vv, r, aa, bb, m, s, c) in rows if vv == v and aa == a and bb == b and c == c and c > 0}
 def ratio(x, y):
     c = sorted(set(x) & set(y))
     return f"{statistics.median(x[r] / y[r] for r in c):.2f}" if c else ""
@@ -86,13 +90,16 @@ for v in ("before", "after", "torch"):
             L.append(f"- {v}: {l[2:]}")
 if note:
     L += ["", f"**{note}**"]
-L += ["", "| arch | batch | before | after | PyTorch | after/before | after/PyTorch | before/PyTorch |",
-      "|---|---|---|---|---|---|---|---|"]
+L += ["", "| arch | batch | before | after | PyTorch | after/before | after/PyTorch | before/PyTorch | "
+      "after/before (CPU time) |", "|---|---|---|---|---|---|---|---|---|"]
 for a in ("cnn", "rnn", "cnnrnn"):
     for b in (256, 1):
         B, A, T = per_round("before", a, b), per_round("after", a, b), per_round("torch", a, b)
-        L.append(f"| {a} | {b} | {med(B)} | {med(A)} | {med(T)} | {ratio(A, B)} | {ratio(A, T)} | {ratio(B, T)} |")
-L += ["", f"Raw rows: `{os.path.basename(os.path.splitext(out)[0])}.csv`."]
+        L.append(f"| {a} | {b} | {med(B)} | {med(A)} | {med(T)} | {ratio(A, B)} | {ratio(A, T)} | {ratio(B, T)} | "
+                 f"{ratio(cpu_round('after', a, b), cpu_round('before', a, b))} |")
+L += ["", "CPU time: bench_infer's median process CPU time per batch (all threads; builds without that "
+      "column leave it empty): where other jobs share the cores, the steadier measure of the work.",
+      "", f"Raw rows: `{os.path.basename(os.path.splitext(out)[0])}.csv`."]
 open(out, "w").write("\n".join(L) + "\n")
 print("\n".join(L))
 EOF
