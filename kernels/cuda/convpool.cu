@@ -38,7 +38,9 @@ typedef struct {
 static __device__ __forceinline__ float convpool_mask(uint64_t key, uint64_t index, float p, float scale, int64_t i) {
     uint32_t w[4];
     dm_philox(w, key, index, (uint64_t)(i / 4));
-    return dm_u32_to_unit(w[i % 4]) < p ? 0.0f : scale;
+    int k = (int)(i % 4);     /* a select, not w[k]: a run-time index would put w in local memory */
+    uint32_t r = k == 0 ? w[0] : k == 1 ? w[1] : k == 2 ? w[2] : w[3];
+    return dm_u32_to_unit(r) < p ? 0.0f : scale;
 }
 
 static __global__ void convpool_fwd_kernel(dm_convpool_args a) {
