@@ -4,7 +4,8 @@
  * "cpu-ref"), so a model run with the fused entries is byte-identical to one without them. The fast
  * backend's conv → ReLU is one pass per batch chunk instead (conv1d.c, dm_cpu_conv1d_relu_fwd; this
  * file's sequence is its reference, dm_cpu_conv1d_relu_fwd_ref). The CUDA backend runs each as one
- * kernel (kernels/cuda/conv1d.cu, head.cu).
+ * kernel (kernels/cuda/conv1d.cu, head.cu; the CNN block's as one kernel after the convolution's own,
+ * convpool.cu).
  */
 #include "cpu.h"
 
@@ -27,4 +28,34 @@ void dm_cpu_head_bwd(dm_backend *be, float *grad_in, float *grad_w, float *grad_
     if (labels) be->i->nll(be, loss, grad_logprob, logprob, labels, B, scale);
     be->i->logsoftmax_bwd(be, grad_logits, grad_logprob, logprob, B, C);
     be->i->dense_bwd(be, grad_in, grad_w, grad_b, grad_logits, in, w, B, Ci, C);
+}
+
+/* A CNN block's pool: the max-pool of width pw, or the global max (pw 0). */
+static void pool_fwd(dm_backend *be, float *out, int32_t *argmax, const float *in, int B, int L, int C, int pw) {
+    if (pw > 0) be->i->maxpool_fwd(be, out, argmax, in, B, L, C, pw);
+    else be->i->gmax_fwd(be, out, argmax, in, B, L, C);
+}
+
+void dm_cpu_conv1d_pool_fwd(dm_backend *be, float *act, float *pooled, int32_t *argmax, float *drop, float *mask,
+                            const float *in, const float *w, const float *b, int B, int Li, int Ci, int Co, int K,
+                            int pad, int pw, bool drop_first, float p, uint64_t key, uint64_t index) {
+    int Lo = Li + 2 * pad - K + 1, Lp = pw > 0 ? Lo / pw : 1;
+    be->i->conv1d_relu_fwd(be, act, in, w, b, B, Li, Ci, Co, K, pad);
+    if (mask && drop_first) {
+        be->i->dropout_fwd(be, drop, mask, act, (int64_t)B * Lo * Co, p, key, index);
+        pool_fwd(be, pooled, argmax, drop, B, Lo, Co, pw);
+        return;
+    }
+    pool_fwd(be, pooled, argmax, act, B, Lo, Co, pw);
+    if (mask) be->i->dropout_fwd(be, drop, mask, pooled, (int64_t)B * Lp * Co, p, key, index);
+}
+
+void dm_cpu_relu_pool_bwd(dm_backend *be, float *grad_act, float *grad, const int32_t *argmax, const float *mask,
+                          const float *act, int B, int L, int C, int pw, bool drop_first) {
+    int64_t n = (int64_t)B * L * C, np = (int64_t)B * (pw > 0 ? L / pw : 1) * C;
+    if (mask && !drop_first) be->i->dropout_bwd(be, grad, grad, mask, np);
+    if (pw > 0) be->i->maxpool_bwd(be, grad_act, grad, argmax, B, L, C, pw);
+    else be->i->gmax_bwd(be, grad_act, grad, argmax, B, L, C);
+    if (mask && drop_first) be->i->dropout_bwd(be, grad_act, grad_act, mask, n);
+    be->i->relu_bwd(be, grad_act, grad_act, act, n);
 }
