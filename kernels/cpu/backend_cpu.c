@@ -155,7 +155,8 @@ static void cpu_destroy(dm_backend *be) {
         .ism_window = dm_cpu_ism_window##sfx,                                                      \
         .lstm_trunc = DM_CPU_LSTM_TRUNC##sfx,                                                      \
         .conv1d_relu_fwd = dm_cpu_conv1d_relu_fwd##sfx, .head_fwd = dm_cpu_head_fwd,                    \
-        .head_bwd = dm_cpu_head_bwd,                                                               \
+        .head_bwd = dm_cpu_head_bwd, .maxpool_relu_bwd = dm_cpu_maxpool_relu_bwd##sfx,                 \
+        .gmax_relu_bwd = dm_cpu_gmax_relu_bwd##sfx,                                                \
     }
 
 /* The truncated reruns of temporal scores: the reference has the op; the fast backend leaves it to the

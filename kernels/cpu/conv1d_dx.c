@@ -1,0 +1,248 @@
+/*
+ * conv1d_dx.c: the input gradient of conv1d on the fast CPU backend (conv1d.c's backward calls it on
+ * each thread's batch chunk):
+ *   grad_in[b, l + k − pad, c] = Σ_l Σ_o grad_out[b, l, o] · w[o, k, c]
+ * Its reference is dm_cpu_conv1d_bwd_ref's input gradient.
+ *
+ * Two ways, chosen per sequence by how many entries of its grad_out (Lo, Co) are non-zero, so a
+ * sequence's result depends neither on the thread count nor on its neighbours in the batch:
+ *  - dense (more than DX_SPARSE_NUM / DX_SPARSE_DEN of them): dcol (M, K·Ci) = grad_out (M, Co) · w
+ *    (Co, K·Ci), one GEMM over each run of consecutive dense sequences, then col2im;
+ *  - sparse: the non-zero entries of each output position l as a list (o, g), then the row
+ *    dcol[l, :] = Σ_(o, g) g · w[o, :] in registers, 64 columns at a time, added straight into the
+ *    window of grad_in it covers (no column buffer, no col2im). The column block of w (Co × 64) stays
+ *    in L1 while a group of up to DX_GROUP sequences is done.
+ * Behind a max-pool of width w at most 1/w of the entries are non-zero, behind the global max at most
+ * 1/Lo, and ReLU zeroes about half of the rest: the backward to the input of a CNN (saliency) is
+ * mostly sparse, the multiply-adds of its zero entries are skipped. A zero gradient (±0) is never
+ * listed, so a sparse sequence's position that no listed entry reaches is +0 where the GEMM could give
+ * −0; otherwise both ways compute the same sums, in different orders.
+ */
+#include <cblas.h>
+#include <string.h>
+
+#include "cpu.h"
+
+/* sparse when at most NUM/DEN of a sequence's output-gradient entries are non-zero: measured on this
+ * backend (bench_sal_backward, conv shapes of the three models), the sparse way at density 1/2 is still
+ * faster than the GEMM with its col2im */
+#define DX_SPARSE_NUM 1
+#define DX_SPARSE_DEN 2
+#define DX_GROUP 8                 /* sequences per sparse group (their lists and grad_in stay in L2) */
+#define DX_GROUP_ENTRIES 65536     /* ... fewer when a sequence has more than 1/8 of this many entries */
+
+/* grad_in (Bc, Li, Ci) = Σ of dcol (Bc·Lo, K·Ci) over the windows covering each position */
+DM_CPU_BODY void col2im_body(float *restrict grad_in, const float *restrict dcol, int Bc, int Li, int Ci,
+                             int K, int pad, int Lo) {
+    int64_t KC = (int64_t)K * Ci;
+    memset(grad_in, 0, sizeof(float) * (size_t)Bc * Li * Ci);
+    for (int b = 0; b < Bc; b++)
+        for (int l = 0; l < Lo; l++) {
+            const float *row = dcol + ((int64_t)b * Lo + l) * KC;
+            int p0 = l - pad;
+            int k0 = p0 < 0 ? -p0 : 0;
+            int k1 = p0 + K > Li ? Li - p0 : K;
+            if (k1 <= k0) continue;
+            float *dst = grad_in + ((int64_t)b * Li + p0 + k0) * Ci;
+            const float *src = row + (int64_t)k0 * Ci;
+            for (int64_t i = 0; i < (int64_t)(k1 - k0) * Ci; i++) dst[i] += src[i];
+        }
+}
+DM_CPU_DISPATCH(col2im,
+                (float *restrict grad_in, const float *restrict dcol, int Bc, int Li, int Ci, int K, int pad,
+                 int Lo),
+                (grad_in, dcol, Bc, Li, Ci, K, pad, Lo))
+
+/* 16 floats: one AVX-512 register, two AVX2 ones, four SSE ones (GCC vector extension) */
+typedef float dx_v16 __attribute__((vector_size(64)));
+
+/* The lists of one group: rows r = s·Lo + l (sequence s of the group, position l); row r's entries
+ * are [rs[r], rs[r + 1]) of (idx, val). */
+typedef struct {
+    const int32_t *rs, *idx;
+    const float *val;
+} dx_lists;
+
+/* Columns [j0, j0 + 16·NU) of every listed row of the group, added into grad_in (gin: the group's
+ * first sequence). Each row's sum runs over its entries in two interleaved halves (even and odd
+ * entries, 2·NU independent accumulators for the FMA latency), added at the end. wb is that column
+ * block of w, packed (dx_pack): row o at o·16·NU, zeros past column KC. NU ≤ 4 with AVX-512 (8 of its
+ * 32 registers), ≤ 2 below (8 of AVX2's 16). */
+DM_CPU_BODY void dx_cols(float *restrict gin, dx_lists d, int nrow, int Lo, int Li, int Ci, int K, int pad,
+                         const float *restrict wb, int KC, int j0, const int NU) {
+    for (int r = 0; r < nrow; r++) {
+        int32_t e = d.rs[r], e1 = d.rs[r + 1];
+        if (e == e1) continue;
+        int s = r / Lo, l = r - s * Lo, p0 = l - pad;
+        int lo = (p0 < 0 ? -p0 : 0) * Ci, hi = (p0 + K > Li ? Li - p0 : K) * Ci;   /* columns inside [0, Li) */
+        if (lo < j0) lo = j0;
+        if (hi > j0 + 16 * NU) hi = j0 + 16 * NU;
+        if (hi > KC) hi = KC;
+        if (lo >= hi) continue;
+        dx_v16 a[4] = {0}, b[4] = {0}, t;
+        for (; e + 1 < e1; e += 2) {
+            float g0 = d.val[e], g1 = d.val[e + 1];
+            const float *w0 = wb + d.idx[e] * 16 * NU, *w1 = wb + d.idx[e + 1] * 16 * NU;
+            for (int u = 0; u < NU; u++) {
+                memcpy(&t, w0 + 16 * u, sizeof t);
+                a[u] += g0 * t;
+                memcpy(&t, w1 + 16 * u, sizeof t);
+                b[u] += g1 * t;
+            }
+        }
+        if (e < e1) {
+            float g0 = d.val[e];
+            const float *w0 = wb + d.idx[e] * 16 * NU;
+            for (int u = 0; u < NU; u++) {
+                memcpy(&t, w0 + 16 * u, sizeof t);
+                a[u] += g0 * t;
+            }
+        }
+        int64_t base = ((int64_t)s * Li + p0) * Ci;   /* gin index of the row's window's column 0 */
+        /* whole vectors where they stay inside the sequence: any column past hi there is padding of w
+         * (columns ≥ KC), whose sum is +0 (a, b start at +0 and never become −0), and grad_in is never −0
+         * (it starts at +0 and adds such sums), so adding it changes no bit (an infinite or NaN
+         * gradient, whose map is not finite anyway, may reach a few positions past its window) */
+        if (lo == j0 && base + j0 + 16 * NU <= ((int64_t)s + 1) * Li * Ci) {
+            float *dst = gin + base + j0;
+            for (int u = 0; u < NU; u++) {
+                memcpy(&t, dst + 16 * u, sizeof t);
+                t += a[u] + b[u];
+                memcpy(dst + 16 * u, &t, sizeof t);
+            }
+        } else {
+            float acc[64];
+            for (int u = 0; u < NU; u++) {
+                t = a[u] + b[u];
+                memcpy(acc + 16 * u, &t, sizeof t);
+            }
+            for (int j = lo; j < hi; j++) gin[base + j] += acc[j - j0];
+        }
+    }
+}
+
+DM_CPU_BODY void dx_sparse_body(float *restrict gin, const int32_t *rs, const int32_t *idx, const float *val,
+                                int nrow, int Lo, int Li, int Ci, int K, int pad, const float *restrict wp, int Co,
+                                int KC, int numax) {
+    dx_lists d = {rs, idx, val};
+    for (int j0 = 0; j0 < KC; j0 += 16 * numax) {
+        int nu = (KC - j0 + 15) / 16;
+        const float *wb = wp + (int64_t)Co * j0;
+        switch (nu > numax ? numax : nu) {
+        case 4: dx_cols(gin, d, nrow, Lo, Li, Ci, K, pad, wb, KC, j0, 4); break;
+        case 3: dx_cols(gin, d, nrow, Lo, Li, Ci, K, pad, wb, KC, j0, 3); break;
+        case 2: dx_cols(gin, d, nrow, Lo, Li, Ci, K, pad, wb, KC, j0, 2); break;
+        default: dx_cols(gin, d, nrow, Lo, Li, Ci, K, pad, wb, KC, j0, 1); break;
+        }
+    }
+}
+DM_CPU_DISPATCH(dx_sparse,
+                (float *restrict gin, const int32_t *rs, const int32_t *idx, const float *val, int nrow, int Lo,
+                 int Li, int Ci, int K, int pad, const float *restrict wp, int Co, int KC, int numax),
+                (gin, rs, idx, val, nrow, Lo, Li, Ci, K, pad, wp, Co, KC, numax))
+
+/* Column blocks of at most 16·numax floats per row that the sparse way uses at this ISA level. */
+static int dx_numax(void) { return dm_cpu_isa() == DM_ISA_AVX512 ? 4 : 2; }
+
+/* w (Co, KC) packed for dx_sparse: column block [j0, j0 + 16·nu) (j0 a multiple of 16·numax, nu the
+ * block's width in 16s) holds row o at wp[Co·j0 + o·16·nu], zeros past column KC; each block is
+ * contiguous (a 2.5 KiB row stride would put the block's rows in a few L1 sets). Co·⌈KC/16⌉·16 floats
+ * in thread 0's scratch slot 3; NULL on allocation failure (recorded). */
+const float *dm_cpu_conv1d_dx_pack(dm_backend *be, const float *w, int Co, int KC) {
+    int numax = dx_numax(), KCp = (KC + 15) / 16 * 16;
+    float *wp = dm_cpu_scratch(be, 0, 3, (size_t)Co * (size_t)KCp);
+    if (!wp) return NULL;
+    for (int j0 = 0; j0 < KC; j0 += 16 * numax) {
+        int nu = (KC - j0 + 15) / 16, n;
+        if (nu > numax) nu = numax;
+        n = KC - j0 < 16 * nu ? KC - j0 : 16 * nu;   /* real columns in the block */
+        for (int o = 0; o < Co; o++) {
+            float *dst = wp + (int64_t)Co * j0 + (int64_t)o * 16 * nu;
+            memcpy(dst, w + (int64_t)o * KC + j0, sizeof(float) * (size_t)n);
+            memset(dst + n, 0, sizeof(float) * (size_t)(16 * nu - n));
+        }
+    }
+    return wp;
+}
+
+/* The non-zero entries of one output position's gradient g (Co) appended to (idx, val) from entry e;
+ * returns the new end. Branch-free (about half the entries are zero, at random); the AVX-512 version
+ * compresses 16 at a time and writes up to 16 entries past the end (the lists have that slack). A NaN
+ * is non-zero. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#include <immintrin.h>
+DM_CPU_TARGET_AVX512 static int32_t dx_list_avx512(int32_t *idx, float *val, const float *g, int Co, int32_t e) {
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (int o = 0; o < Co; o += 16) {
+        __mmask16 in = Co - o >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (Co - o)) - 1);
+        __m512 v = _mm512_maskz_loadu_ps(in, g + o);
+        __mmask16 nz = _mm512_mask_cmp_ps_mask(in, v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+        _mm512_storeu_ps(val + e, _mm512_maskz_compress_ps(nz, v));
+        _mm512_storeu_si512(idx + e, _mm512_maskz_compress_epi32(nz, _mm512_add_epi32(lane, _mm512_set1_epi32(o))));
+        e += __builtin_popcount(nz);
+    }
+    return e;
+}
+#define DX_HAVE_AVX512 1
+#endif
+
+static int32_t dx_list(int32_t *restrict idx, float *restrict val, const float *restrict g, int Co, int32_t e,
+                       bool avx512) {
+#ifdef DX_HAVE_AVX512
+    if (avx512) return dx_list_avx512(idx, val, g, Co, e);
+#endif
+    for (int o = 0; o < Co; o++) {
+        idx[e] = o;
+        val[e] = g[o];
+        e += g[o] != 0.0f;
+    }
+    return e;
+}
+
+/* floats of scratch for the lists of a group: row starts, then (idx, val) with 16 entries of slack */
+static size_t dx_scratch(int Lo, int Co) {
+    int64_t per = (int64_t)Lo * Co;
+    int64_t G = per * DX_GROUP > DX_GROUP_ENTRIES ? DX_GROUP_ENTRIES / per : DX_GROUP;
+    if (G < 1) G = 1;
+    return (size_t)(G * Lo + 1 + 2 * (G * per + 16));
+}
+
+void dm_cpu_conv1d_dx(dm_backend *be, int t, float *grad_in, const float *grad_out, const float *w,
+                      const float *wp, int b0, int b1, int Li, int Ci, int Co, int K, int pad, float *col,
+                      bool dense) {
+    int Lo = Li + 2 * pad - K + 1, KC = K * Ci;
+    int64_t per = (int64_t)Lo * Co, nin = (int64_t)Li * Ci;
+    int G = (int)(per * DX_GROUP > DX_GROUP_ENTRIES ? DX_GROUP_ENTRIES / per : DX_GROUP);
+    if (G < 1) G = 1;
+    int32_t *rs = (int32_t *)dm_cpu_scratch(be, t, 1, dx_scratch(Lo, Co));
+    if (!rs) return;    /* dm_cpu_scratch recorded the failure */
+    int32_t *idx = rs + (int64_t)G * Lo + 1;
+    float *val = (float *)(idx + (int64_t)G * per + 16);
+    bool avx512 = dm_cpu_isa() == DM_ISA_AVX512;
+    int ng = 0, gs = b0, ds = -1;     /* sequences in the sparse group, its first one; the dense run's first */
+    rs[0] = 0;
+    for (int b = b0; b <= b1; b++) {
+        bool sparse = false;
+        if (b < b1 && !dense) {   /* list the non-zero entries of sequence b after the group's */
+            const float *go = grad_out + (int64_t)b * per;
+            int32_t *r = rs + (int64_t)ng * Lo, e = r[0];
+            for (int l = 0; l < Lo; l++) r[l + 1] = e = dx_list(idx, val, go + (int64_t)l * Co, Co, e, avx512);
+            sparse = (int64_t)(e - r[0]) * DX_SPARSE_DEN <= per * DX_SPARSE_NUM;
+        }
+        if (ds >= 0 && (sparse || b == b1)) {   /* the dense run [ds, b) ends */
+            int M = (b - ds) * Lo;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, KC, Co, 1.0f, grad_out + (int64_t)ds * per, Co,
+                        w, KC, 0.0f, col, KC);
+            col2im(grad_in + (int64_t)ds * nin, col, b - ds, Li, Ci, K, pad, Lo);
+            ds = -1;
+        }
+        if (sparse && ng++ == 0) gs = b;
+        if (!sparse && b < b1 && ds < 0) ds = b;
+        if (ng > 0 && (ng == G || b >= b1 - 1 || !sparse)) {   /* the sparse group [gs, gs + ng) is done */
+            memset(grad_in + (int64_t)gs * nin, 0, sizeof(float) * (size_t)(ng * nin));
+            dx_sparse(grad_in + (int64_t)gs * nin, rs, idx, val, ng * Lo, Lo, Li, Ci, K, pad, wp, Co, KC,
+                      dx_numax());
+            ng = 0;
+        }
+    }
+}
