@@ -567,6 +567,16 @@ static dm_status model_backward(dm_net *m, bool want_dx, bool pgrad, const int8_
             break;
         case DM_LAYER_MAXPOOL: {
             int k = g_in ? relu_under_max(m, i, op->maxpool_relu_bwd != NULL) : 0;
+            const dm_layer *c = k && i - k - 1 >= 0 ? &m->layer[i - k - 1] : NULL;
+            if (c && c->op == DM_LAYER_CONV && !pgrad && op->conv1d_pool_dx && l->k >= 2) {
+                /* conv → ReLU → pool to the conv's input in one op (its output gradient g_in is scratch) */
+                float *gc = i - k - 1 > 0 ? m->buf[i - k - 2].g : (want_dx ? m->g_x : NULL);
+                if (gc)
+                    op->conv1d_pool_dx(be, gc, g_in, b->g, b->idx, b->out, P(c->tensor), B, c->len_in, c->ch_in, c->n,
+                                       c->k, c->pad, l->k);
+                i -= k + 1;
+                break;
+            }
             if (k) op->maxpool_relu_bwd(be, g_in, b->g, b->idx, b->out, B, l->len_in, l->ch_in, l->k);
             else if (g_in) op->maxpool_bwd(be, g_in, b->g, b->idx, B, l->len_in, l->ch_in, l->k);
             i -= k;

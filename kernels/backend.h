@@ -146,7 +146,11 @@ struct dm_backend_i {
      *           whose output the pool took, in place; out (B, L / w, C) is the pool's output, the ReLU's
      *           value at each maximum, so the mask is out > 0.
      * gmax_relu_bwd: gmax_bwd(grad_in, grad_out, argmax, B, L, C), then relu_bwd likewise; out (B, C)
-     *           is the global max. Both optional (NULL: the model runs the pair). */
+     *           is the global max. Both optional (NULL: the model runs the pair).
+     * conv1d_pool_dx: the backward to the input of conv → ReLU → max-pool of width pw ≥ 2, no parameter
+     *           gradients: maxpool_relu_bwd(grad_out, grad_pool, argmax, pool_out, B, Lo, Co, pw), then
+     *           conv1d_bwd(grad_in, NULL, NULL, grad_out, NULL, w, B, Li, Ci, Co, K, pad); grad_out
+     *           (B, Lo, Co) is scratch, left unspecified (the fast CPU op never writes it). Optional. */
     void (*conv1d_relu_fwd)(dm_backend *be, float *out, const float *in, const float *w, const float *b,
                             int B, int Li, int Ci, int Co, int K, int pad);
     void (*head_fwd)(dm_backend *be, float *logprob, float *logits, const float *in, const float *w,
@@ -158,6 +162,9 @@ struct dm_backend_i {
                              const float *out, int B, int L, int C, int w);
     void (*gmax_relu_bwd)(dm_backend *be, float *grad_in, const float *grad_out, const int32_t *argmax,
                           const float *out, int B, int L, int C);
+    void (*conv1d_pool_dx)(dm_backend *be, float *grad_in, float *grad_out, const float *grad_pool,
+                           const int32_t *argmax, const float *pool_out, const float *w, int B, int Li, int Ci,
+                           int Co, int K, int pad, int pw);
 
     /* Clip every gradient element to [−clip, clip] (clip > 0), then Torch7 Adam: m, v moments;
      * θ −= step · m / (√v + eps) with step = lr · √(1 − β2^t) / (1 − β1^t) computed by the caller. */

@@ -11,7 +11,8 @@
  *  - DM_CONV_DX=dense (the GEMM way for all) within the same bound.
  * The reference itself is checked against finite differences in test_ops.c.
  * max_relu: the max backward with the ReLU mask in one pass (maxpool_relu_bwd, gmax_relu_bwd) is bit for
- * bit the unfused pair, fast (1 and 2 threads) and reference, and a CNN's saliency maps and training
+ * bit the unfused pair, fast (1 and 2 threads) and reference; conv → ReLU → pool to the input in one op
+ * (conv1d_pool_dx) is bit for bit maxpool_relu_bwd + conv1d_bwd; a CNN's saliency maps and training
  * gradients are bit for bit those of the unfused walk (DM_FUSE=off).
  */
 #include <criterion/criterion.h>
@@ -227,6 +228,50 @@ Test(max_relu, fused_op_is_the_pair) {
     max_relu_case(false, 1, 3, 1, 3);
     max_relu_case(true, 6, 19, 128, 1);    /* the CNN's global max */
     max_relu_case(true, 3, 1, 5, 1);
+}
+
+/* conv1d_pool_dx (conv → ReLU → pool to the input, lists straight from the pool) is bit for bit the
+ * pair maxpool_relu_bwd + conv1d_bwd, on 1, 2 and 3 threads, at every ISA level, and with
+ * DM_CONV_DX=dense. */
+static void pool_dx_case(int B, int Li, int Ci, int Co, int K, int pad, int pw) {
+    int Lo = Li + 2 * pad - K + 1, Lp = Lo / pw;
+    size_t nin = (size_t)B * Li * Ci, nw = (size_t)Co * K * Ci, nc = (size_t)B * Lo * Co, np = (size_t)B * Lp * Co;
+    float *w = fvec(nw), *y = pre_act(nc, (uint64_t)(Li * 3 + Co + pw)), *out = fvec(np), *gp = fvec(np);
+    float *gc = fvec(nc), *pair = fvec(nin), *fused = fvec(nin);
+    int32_t *arg = calloc(np, sizeof(int32_t));
+    cr_assert(arg);
+    dm_test_fill_uniform(w, nw, -0.5f, 0.5f, (uint64_t)(K * 11 + Ci));
+    dm_test_fill_uniform(gp, np, -1, 1, (uint64_t)(B * 13 + Lp));
+    for (size_t i = 0; i < np; i += 6) gp[i] = i % 12 ? 0.0f : -0.0f;
+    for (size_t i = 0; i < nc; i++) y[i] = y[i] > 0 ? y[i] : 0.0f;   /* the ReLU's output */
+    for (int dense = 0; dense < 2; dense++)
+        for (int level = 0; level <= dm_cpu_isa_supported(); level++) {
+            cr_assert(dm_cpu_isa_force(level) == level);
+            if (dense) setenv("DM_CONV_DX", "dense", 1);
+            for (int nt = 1; nt <= 3; nt++) {
+                dm_backend *be = dm_backend_cpu_create(nt);
+                be->i->maxpool_fwd(be, out, arg, y, B, Lo, Co, pw);
+                be->i->maxpool_relu_bwd(be, gc, gp, arg, out, B, Lo, Co, pw);
+                bwd(be, pair, NULL, NULL, gc, NULL, w, B, Li, Ci, Co, K, pad);
+                for (size_t i = 0; i < nin; i++) fused[i] = NAN;   /* every entry must be written */
+                be->i->conv1d_pool_dx(be, fused, gc, gp, arg, out, w, B, Li, Ci, Co, K, pad, pw);
+                cr_assert(dm_backend_status(be) == DM_STATUS_OK, "%s", dm_last_error());
+                cr_expect(memcmp(pair, fused, sizeof(float) * nin) == 0,
+                          "conv1d_pool_dx B%d Li%d Ci%d Co%d K%d pad%d pool %d, %s, %d threads%s: differs from the pair",
+                          B, Li, Ci, Co, K, pad, pw, dm_cpu_isa_name(level), nt, dense ? ", DM_CONV_DX=dense" : "");
+                dm_backend_free(be);
+            }
+            unsetenv("DM_CONV_DX");
+        }
+    dm_cpu_isa_force(-1);
+    free(w); free(y); free(out); free(gp); free(gc); free(pair); free(fused); free(arg);
+}
+
+Test(max_relu, conv_pool_input_gradient_is_the_pair) {
+    pool_dx_case(9, 101, 4, 128, 9, 0, 2);    /* the CNN's conv1 → pool (93 positions: one past the last window) */
+    pool_dx_case(10, 46, 128, 128, 5, 0, 2);  /* conv2 → pool */
+    pool_dx_case(5, 30, 6, 20, 5, 2, 3);      /* padding, width 3, K·Ci = 30 */
+    pool_dx_case(1, 12, 16, 8, 5, 0, 4);      /* fewer sequences than threads */
 }
 
 /* A CNN's saliency maps (eval: the dropouts are identities, so the global max fuses too) and training

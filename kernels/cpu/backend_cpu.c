@@ -156,7 +156,7 @@ static void cpu_destroy(dm_backend *be) {
         .lstm_trunc = DM_CPU_LSTM_TRUNC##sfx,                                                      \
         .conv1d_relu_fwd = dm_cpu_conv1d_relu_fwd##sfx, .head_fwd = dm_cpu_head_fwd,                    \
         .head_bwd = dm_cpu_head_bwd, .maxpool_relu_bwd = dm_cpu_maxpool_relu_bwd##sfx,                 \
-        .gmax_relu_bwd = dm_cpu_gmax_relu_bwd##sfx,                                                \
+        .gmax_relu_bwd = dm_cpu_gmax_relu_bwd##sfx, .conv1d_pool_dx = dm_cpu_conv1d_pool_dx##sfx,       \
     }
 
 /* The truncated reruns of temporal scores: the reference has the op; the fast backend leaves it to the

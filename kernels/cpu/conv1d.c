@@ -165,7 +165,7 @@ static void conv_bwd_part(void *p, int t, int nt) {
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Co, KC, M, 1.0f, go, Co, col, KC, 1.0f, gw, KC);
     }
     if (j->grad_in)   /* conv1d_dx.c; the column buffer is its dcol once grad_w has consumed it */
-        dm_cpu_conv1d_dx(j->be, t, j->grad_in, j->grad_out, j->w, j->wpack, b0, b1, Li, Ci, Co, K, pad, col, j->dx_dense);
+        dm_cpu_conv1d_dx(j->be, t, j->grad_in, j->grad_out, NULL, j->w, j->wpack, b0, b1, Li, Ci, Co, K, pad, col, j->dx_dense);
 }
 
 void dm_cpu_conv1d_bwd(dm_backend *be, float *grad_in, float *grad_w, float *grad_b,

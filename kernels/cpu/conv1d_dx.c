@@ -19,6 +19,7 @@
  * −0; otherwise both ways compute the same sums, in different orders.
  */
 #include <cblas.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cpu.h"
@@ -199,6 +200,49 @@ static int32_t dx_list(int32_t *restrict idx, float *restrict val, const float *
     return e;
 }
 
+/* The lists of the rows [p0, p0 + pw) of one sequence from the max-pool after its conv → ReLU (pooled
+ * position lo, g, a, y its gradient, argmax and output, Co each): row p0 + k gets the channels whose
+ * maximum is there, whose ReLU passed it (y > 0) and whose gradient is not zero, in channel order: the
+ * entries dx_list finds in what maxpool_relu_bwd writes (its 0 + g is g for g ≠ 0). r: the rows' ends. */
+#ifdef DX_HAVE_AVX512
+DM_CPU_TARGET_AVX512 static int32_t dx_list_pooled_avx512(int32_t *idx, float *val, int32_t *r, const float *g,
+                                                          const int32_t *a, const float *y, int Co, int p0, int pw,
+                                                          int32_t e) {
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (int k = 0; k < pw; k++) {
+        __m512i pos = _mm512_set1_epi32(p0 + k);
+        for (int o = 0; o < Co; o += 16) {
+            __mmask16 in = Co - o >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (Co - o)) - 1);
+            __m512 v = _mm512_maskz_loadu_ps(in, g + o);
+            __mmask16 m = _mm512_mask_cmp_ps_mask(in, v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+            m = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(in, y + o), _mm512_setzero_ps(), _CMP_GT_OQ);
+            m = _mm512_mask_cmpeq_epi32_mask(m, _mm512_maskz_loadu_epi32(in, a + o), pos);
+            _mm512_storeu_ps(val + e, _mm512_maskz_compress_ps(m, v));
+            _mm512_storeu_si512(idx + e, _mm512_maskz_compress_epi32(m, _mm512_add_epi32(lane, _mm512_set1_epi32(o))));
+            e += __builtin_popcount(m);
+        }
+        r[k] = e;
+    }
+    return e;
+}
+#endif
+
+static int32_t dx_list_pooled(int32_t *restrict idx, float *restrict val, int32_t *r, const float *g,
+                              const int32_t *a, const float *y, int Co, int p0, int pw, int32_t e, bool avx512) {
+#ifdef DX_HAVE_AVX512
+    if (avx512) return dx_list_pooled_avx512(idx, val, r, g, a, y, Co, p0, pw, e);
+#endif
+    for (int k = 0; k < pw; k++) {
+        for (int o = 0; o < Co; o++) {
+            idx[e] = o;
+            val[e] = g[o];
+            e += a[o] == p0 + k && y[o] > 0.0f && g[o] != 0.0f;
+        }
+        r[k] = e;
+    }
+    return e;
+}
+
 /* floats of scratch for the lists of a group: row starts, then (idx, val) with 16 entries of slack */
 static size_t dx_scratch(int Lo, int Co) {
     int64_t per = (int64_t)Lo * Co;
@@ -207,9 +251,9 @@ static size_t dx_scratch(int Lo, int Co) {
     return (size_t)(G * Lo + 1 + 2 * (G * per + 16));
 }
 
-void dm_cpu_conv1d_dx(dm_backend *be, int t, float *grad_in, const float *grad_out, const float *w,
-                      const float *wp, int b0, int b1, int Li, int Ci, int Co, int K, int pad, float *col,
-                      bool dense) {
+void dm_cpu_conv1d_dx(dm_backend *be, int t, float *grad_in, const float *grad_out, const dm_cpu_pooled *pool,
+                      const float *w, const float *wp, int b0, int b1, int Li, int Ci, int Co, int K, int pad,
+                      float *col, bool dense) {
     int Lo = Li + 2 * pad - K + 1, KC = K * Ci;
     int64_t per = (int64_t)Lo * Co, nin = (int64_t)Li * Ci;
     int G = (int)(per * DX_GROUP > DX_GROUP_ENTRIES ? DX_GROUP_ENTRIES / per : DX_GROUP);
@@ -223,7 +267,17 @@ void dm_cpu_conv1d_dx(dm_backend *be, int t, float *grad_in, const float *grad_o
     rs[0] = 0;
     for (int b = b0; b <= b1; b++) {
         bool sparse = false;
-        if (b < b1 && !dense) {   /* list the non-zero entries of sequence b after the group's */
+        if (b < b1 && pool) {   /* from the pool: at most 1/2 of the entries (pool->w ≥ 2) */
+            int Lp = Lo / pool->w;
+            int64_t pb = (int64_t)b * Lp * Co;
+            int32_t *r = rs + (int64_t)ng * Lo, e = r[0];
+            for (int lo = 0; lo < Lp; lo++)
+                e = dx_list_pooled(idx, val, r + 1 + lo * pool->w, pool->g + pb + (int64_t)lo * Co,
+                                   pool->argmax + pb + (int64_t)lo * Co, pool->out + pb + (int64_t)lo * Co, Co,
+                                   lo * pool->w, pool->w, e, avx512);
+            for (int l = Lp * pool->w; l < Lo; l++) r[l + 1] = e;   /* past the last window */
+            sparse = true;
+        } else if (b < b1 && !dense) {   /* list the non-zero entries of sequence b after the group's */
             const float *go = grad_out + (int64_t)b * per;
             int32_t *r = rs + (int64_t)ng * Lo, e = r[0];
             for (int l = 0; l < Lo; l++) r[l + 1] = e = dx_list(idx, val, go + (int64_t)l * Co, Co, e, avx512);
@@ -245,4 +299,42 @@ void dm_cpu_conv1d_dx(dm_backend *be, int t, float *grad_in, const float *grad_o
             ng = 0;
         }
     }
+}
+
+/* conv → ReLU → max-pool backward to the conv's input with no parameter gradient (backend.h's
+ * conv1d_pool_dx): the lists come straight from the pool's gradient, argmax and output, so the conv's
+ * output gradient is never written or read (the entries, their order and the sums are those of
+ * maxpool_relu_bwd followed by conv1d_bwd's sparse way: bit for bit the same). DM_CONV_DX=dense runs that
+ * pair instead, through grad_out. */
+typedef struct {
+    dm_backend *be;
+    float *grad_in;
+    dm_cpu_pooled pool;
+    const float *w, *wp;
+    int B, Li, Ci, Co, K, pad;
+} pool_dx_job;
+
+static void pool_dx_part(void *p, int t, int nt) {
+    pool_dx_job *j = p;
+    int b0, b1;
+    dm_cpu_chunk(j->B, nt, t, &b0, &b1);
+    if (b1 > b0)
+        dm_cpu_conv1d_dx(j->be, t, j->grad_in, NULL, &j->pool, j->w, j->wp, b0, b1, j->Li, j->Ci, j->Co, j->K, j->pad,
+                         NULL, false);
+}
+
+void dm_cpu_conv1d_pool_dx(dm_backend *be, float *grad_in, float *grad_out, const float *grad_pool,
+                           const int32_t *argmax, const float *pool_out, const float *w, int B, int Li, int Ci,
+                           int Co, int K, int pad, int pw) {
+    const char *env = getenv("DM_CONV_DX");
+    int Lo = Li + 2 * pad - K + 1;
+    if ((env && strcmp(env, "dense") == 0) || pw < 2) {
+        be->i->maxpool_relu_bwd(be, grad_out, grad_pool, argmax, pool_out, B, Lo, Co, pw);
+        be->i->conv1d_bwd(be, grad_in, NULL, NULL, grad_out, NULL, w, B, Li, Ci, Co, K, pad);
+        return;
+    }
+    pool_dx_job j = {be, grad_in, {grad_pool, argmax, pool_out, pw}, w, dm_cpu_conv1d_dx_pack(be, w, Co, K * Ci),
+                     B, Li, Ci, Co, K, pad};
+    if (!j.wp) return;   /* dm_cpu_scratch recorded the failure */
+    dm_cpu_parallel(be, dm_cpu_threads(be, B), pool_dx_part, &j);
 }

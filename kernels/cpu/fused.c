@@ -48,3 +48,11 @@ void dm_cpu_gmax_relu_bwd_ref(dm_backend *be, float *grad_in, const float *grad_
     for (int64_t i = 0; i < (int64_t)B * C; i++)
         if (!(out[i] > 0.0f)) grad_in[((i / C) * L + argmax[i]) * C + i % C] = 0.0f;
 }
+
+/* conv → ReLU → max-pool backward to the input, no parameter gradients (the fast one is conv1d_dx.c's) */
+void dm_cpu_conv1d_pool_dx_ref(dm_backend *be, float *grad_in, float *grad_out, const float *grad_pool,
+                               const int32_t *argmax, const float *pool_out, const float *w, int B, int Li, int Ci,
+                               int Co, int K, int pad, int pw) {
+    be->i->maxpool_relu_bwd(be, grad_out, grad_pool, argmax, pool_out, B, Li + 2 * pad - K + 1, Co, pw);
+    be->i->conv1d_bwd(be, grad_in, NULL, NULL, grad_out, NULL, w, B, Li, Ci, Co, K, pad);
+}
