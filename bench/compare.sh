@@ -18,6 +18,8 @@
 # Environment: PEER_PYTHON (default .venv-peer/bin/python, else python3), BUILD (default build-bench: a
 # Release CPU build with the benches, configured and built here when absent), THREADS (default 2),
 # NOTE (one line added under the table, e.g. "shared machine: other jobs were running").
+# OPENBLAS_CORETYPE, when set, forces OpenBLAS's kernels (the table says so): a user's machine runs
+# OpenBLAS's own choice, e.g. `env -u OPENBLAS_CORETYPE bench/compare.sh 3` where a test setup sets it.
 # Timings are medians of repeats inside each program (warm-up first); run it on a quiet machine: on a
 # busy one only the ratios of the alternating runs mean something, and the header says how busy it was.
 set -eu
@@ -116,7 +118,10 @@ lines = ["# deepmotif against PyTorch 2.x on the CPU (issue 12)", "",
          "deepmotif / PyTorch ratios (the two run alternately, the order flipped every round).", "",
          f"- machine: {cpu}, {cores}",
          f"- load average (1, 5, 15 min): {load0} before, {load1} after",
-         f"- deepmotif {commit}, BLAS: {blas}",
+         f"- deepmotif {commit}, BLAS: {blas}"
+         + (f" (forced by OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']} in the environment: unset it to "
+            "measure the kernels OpenBLAS picks for this CPU, as a user's machine runs)"
+            if os.environ.get("OPENBLAS_CORETYPE") else " (OpenBLAS's own choice for this CPU)"),
          f"- PyTorch {torch_v} ({torch_hdr.split('; ', 1)[-1] if ';' in torch_hdr else torch_hdr})",
          "- workloads: train = one step (forward, backward, clip ±5, Adam); infer = the predict path's forward "
          "(evaluation mode, P(bound) to the host); saliency = ∂ log P(bound)/∂x (Captum's Saliency, abs off); "

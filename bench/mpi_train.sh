@@ -39,6 +39,7 @@ median() { sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; e
     echo "commit $(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown); $((2 * n)) simulated sequences of $len, batch $batch,"
     echo "$epochs epoch(s), no validation; medians of $reps alternating runs. The all-reduce share is the"
     echo "ranks' own measure (time inside the rank-order sum, waiting for the slower rank included) over the epoch."
+    echo "$("$bin" --version | sed -n 's/^blas: /BLAS: /p'); load average $(cut -d' ' -f1-3 /proc/loadavg) at the start."
     echo
     echo "| arch | 1 process, 1 thread (seq/s) | 1 process, 2 threads (seq/s) | 2 ranks × 1 thread (seq/s) | 2 ranks / 2 threads | 2 ranks / 1 thread | all-reduce share |"
     echo "|---|---|---|---|---|---|---|"

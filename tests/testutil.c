@@ -211,7 +211,8 @@ bool dm_test_load_b_file(int f, dm_dataset *ds) {
     snprintf(rel, sizeof rel, "deepbind/%s", dm_test_b_files[f]);
     const char *path = dm_test_data_file(rel);
     if (!path) {
-        cr_log_warn("missing %s, skipped", rel);
+        /* info, not warn: Criterion exits 1 on a logged warning, and a partial data folder is not a failure */
+        cr_log_info("missing %s, skipped", rel);
         return false;
     }
     cr_assert_eq(dm_dataset_read(ds, path, DM_FORMAT_AUTO, 101), DM_STATUS_OK, "%s", dm_last_error());
