@@ -10,7 +10,6 @@
  *             grad_in: conv1d_dx.c (a GEMM and col2im, or the sparse way for sparse grad_out)
  */
 #include <cblas.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "cpu.h"
@@ -101,7 +100,7 @@ typedef struct {
     int B, Li, Ci, Co, K, pad;
     bool relu;
     const float *wpack;   /* backward: w packed for conv1d_dx.c's sparse way */
-    bool dx_dense;        /* DM_CONV_DX=dense: conv1d_dx.c's GEMM way for every sequence */
+    bool dx_dense;        /* conv1d_dx.c's GEMM way for every sequence (dm_cpu_conv1d_dx_sparse false) */
     float *partial[64];   /* backward, threads t > 0: private (grad_w | grad_b) */
 } conv_job;
 
@@ -175,8 +174,7 @@ void dm_cpu_conv1d_bwd(dm_backend *be, float *grad_in, float *grad_w, float *gra
     int nt = dm_cpu_threads(be, B);
     conv_job j = {.be = be, .grad_in = grad_in, .grad_w = grad_w, .grad_b = grad_b, .grad_out = grad_out,
                   .in = in, .w = w, .B = B, .Li = Li, .Ci = Ci, .Co = Co, .K = K, .pad = pad};
-    const char *env = getenv("DM_CONV_DX");
-    j.dx_dense = env && strcmp(env, "dense") == 0;
+    j.dx_dense = !dm_cpu_conv1d_dx_sparse();
     if (grad_in && !j.dx_dense && !(j.wpack = dm_cpu_conv1d_dx_pack(be, w, Co, KC)))
         return;   /* dm_cpu_scratch recorded the failure */
     dm_cpu_parallel(be, nt, conv_bwd_part, &j);

@@ -146,6 +146,15 @@ DM_CPU_DISPATCH(dx_sparse,
 /* Column blocks of at most 16·numax floats per row that the sparse way uses at this ISA level. */
 static int dx_numax(void) { return dm_cpu_isa() == DM_ISA_AVX512 ? 4 : 2; }
 
+/* Whether the sparse way runs at this ISA level: AVX-512 only for now. GCC's code for the 64-byte
+ * vectors of dx_cols at the AVX2 level spills them to the stack (5× slower than the GEMM way there,
+ * bench_threads --workload saliency with DM_CPU_ISA=avx2); below AVX-512 every sequence takes the GEMM
+ * way, and conv1d_pool_dx runs its pair. DM_CONV_DX=dense asks for the GEMM way everywhere. */
+bool dm_cpu_conv1d_dx_sparse(void) {
+    const char *env = getenv("DM_CONV_DX");
+    return dm_cpu_isa() == DM_ISA_AVX512 && !(env && strcmp(env, "dense") == 0);
+}
+
 /* w (Co, KC) packed for dx_sparse: column block [j0, j0 + 16·nu) (j0 a multiple of 16·numax, nu the
  * block's width in 16s) holds row o at wp[Co·j0 + o·16·nu], zeros past column KC; each block is
  * contiguous (a 2.5 KiB row stride would put the block's rows in a few L1 sets). Co·⌈KC/16⌉·16 floats
@@ -305,8 +314,8 @@ void dm_cpu_conv1d_dx(dm_backend *be, int t, float *grad_in, const float *grad_o
 /* conv → ReLU → max-pool backward to the conv's input with no parameter gradient (backend.h's
  * conv1d_pool_dx): the lists come straight from the pool's gradient, argmax and output, so the conv's
  * output gradient is never written or read (the entries, their order and the sums are those of
- * maxpool_relu_bwd followed by conv1d_bwd's sparse way: bit for bit the same). DM_CONV_DX=dense runs that
- * pair instead, through grad_out. */
+ * maxpool_relu_bwd followed by conv1d_bwd's sparse way: bit for bit the same). Where the sparse way does
+ * not run (dm_cpu_conv1d_dx_sparse), that pair instead, through grad_out. */
 typedef struct {
     dm_backend *be;
     float *grad_in;
@@ -327,9 +336,8 @@ static void pool_dx_part(void *p, int t, int nt) {
 void dm_cpu_conv1d_pool_dx(dm_backend *be, float *grad_in, float *grad_out, const float *grad_pool,
                            const int32_t *argmax, const float *pool_out, const float *w, int B, int Li, int Ci,
                            int Co, int K, int pad, int pw) {
-    const char *env = getenv("DM_CONV_DX");
     int Lo = Li + 2 * pad - K + 1;
-    if ((env && strcmp(env, "dense") == 0) || pw < 2) {
+    if (!dm_cpu_conv1d_dx_sparse() || pw < 2) {
         be->i->maxpool_relu_bwd(be, grad_out, grad_pool, argmax, pool_out, B, Lo, Co, pw);
         be->i->conv1d_bwd(be, grad_in, NULL, NULL, grad_out, NULL, w, B, Li, Ci, Co, K, pad);
         return;

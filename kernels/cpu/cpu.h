@@ -141,6 +141,7 @@ void dm_cpu_conv1d_dx(dm_backend *be, int t, float *grad_in, const float *grad_o
                       const float *w, const float *wp, int b0, int b1, int Li, int Ci, int Co, int K, int pad,
                       float *col, bool dense);
 const float *dm_cpu_conv1d_dx_pack(dm_backend *be, const float *w, int Co, int KC);
+bool dm_cpu_conv1d_dx_sparse(void);   /* whether the sparse way runs (ISA level, DM_CONV_DX) */
 
 /* The fused entries (fused.c): the unfused ops in sequence, through be->i (so one body serves both CPU
  * backends), except conv → ReLU, whose fast version is one pass per batch chunk (conv1d.c) and whose
