@@ -55,9 +55,6 @@ DM_CPU_DISPATCH(col2im,
                  int Lo),
                 (grad_in, dcol, Bc, Li, Ci, K, pad, Lo))
 
-/* 16 floats: one AVX-512 register, two AVX2 ones, four SSE ones (GCC vector extension) */
-typedef float dx_v16 __attribute__((vector_size(64)));
-
 /* The lists of one group: rows r = s·Lo + l (sequence s of the group, position l); row r's entries
  * are [rs[r], rs[r + 1]) of (idx, val). */
 typedef struct {
@@ -65,94 +62,56 @@ typedef struct {
     const float *val;
 } dx_lists;
 
-/* Columns [j0, j0 + 16·NU) of every listed row of the group, added into grad_in (gin: the group's
- * first sequence). Each row's sum runs over its entries in two interleaved halves (even and odd
- * entries, 2·NU independent accumulators for the FMA latency), added at the end. wb is that column
- * block of w, packed (dx_pack): row o at o·16·NU, zeros past column KC. NU ≤ 4 with AVX-512 (8 of its
- * 32 registers), ≤ 2 below (8 of AVX2's 16). */
-DM_CPU_BODY void dx_cols(float *restrict gin, dx_lists d, int nrow, int Lo, int Li, int Ci, int K, int pad,
-                         const float *restrict wb, int KC, int j0, const int NU) {
-    for (int r = 0; r < nrow; r++) {
-        int32_t e = d.rs[r], e1 = d.rs[r + 1];
-        if (e == e1) continue;
-        int s = r / Lo, l = r - s * Lo, p0 = l - pad;
-        int lo = (p0 < 0 ? -p0 : 0) * Ci, hi = (p0 + K > Li ? Li - p0 : K) * Ci;   /* columns inside [0, Li) */
-        if (lo < j0) lo = j0;
-        if (hi > j0 + 16 * NU) hi = j0 + 16 * NU;
-        if (hi > KC) hi = KC;
-        if (lo >= hi) continue;
-        dx_v16 a[4] = {0}, b[4] = {0}, t;
-        for (; e + 1 < e1; e += 2) {
-            float g0 = d.val[e], g1 = d.val[e + 1];
-            const float *w0 = wb + d.idx[e] * 16 * NU, *w1 = wb + d.idx[e + 1] * 16 * NU;
-            for (int u = 0; u < NU; u++) {
-                memcpy(&t, w0 + 16 * u, sizeof t);
-                a[u] += g0 * t;
-                memcpy(&t, w1 + 16 * u, sizeof t);
-                b[u] += g1 * t;
-            }
-        }
-        if (e < e1) {
-            float g0 = d.val[e];
-            const float *w0 = wb + d.idx[e] * 16 * NU;
-            for (int u = 0; u < NU; u++) {
-                memcpy(&t, w0 + 16 * u, sizeof t);
-                a[u] += g0 * t;
-            }
-        }
-        int64_t base = ((int64_t)s * Li + p0) * Ci;   /* gin index of the row's window's column 0 */
-        /* whole vectors where they stay inside the sequence: any column past hi there is padding of w
-         * (columns ≥ KC), whose sum is +0 (a, b start at +0 and never become −0), and grad_in is never −0
-         * (it starts at +0 and adds such sums), so adding it changes no bit (an infinite or NaN
-         * gradient, whose map is not finite anyway, may reach a few positions past its window) */
-        if (lo == j0 && base + j0 + 16 * NU <= ((int64_t)s + 1) * Li * Ci) {
-            float *dst = gin + base + j0;
-            for (int u = 0; u < NU; u++) {
-                memcpy(&t, dst + 16 * u, sizeof t);
-                t += a[u] + b[u];
-                memcpy(dst + 16 * u, &t, sizeof t);
-            }
-        } else {
-            float acc[64];
-            for (int u = 0; u < NU; u++) {
-                t = a[u] + b[u];
-                memcpy(acc + 16 * u, &t, sizeof t);
-            }
-            for (int j = lo; j < hi; j++) gin[base + j] += acc[j - j0];
-        }
-    }
-}
+/* The sparse loops for 16-, 8- and 4-float vectors (GCC vector extension): one AVX-512, AVX2 or SSE
+ * register each. */
+typedef float dx_v16 __attribute__((vector_size(64)));
+typedef float dx_v8 __attribute__((vector_size(32)));
+typedef float dx_v4 __attribute__((vector_size(16)));
+#define DX_VT dx_v16
+#define DX_VW 16
+#define DX_SUFFIX 16
+#include "conv1d_dx_cols.h"
+#define DX_VT dx_v8
+#define DX_VW 8
+#define DX_SUFFIX 8
+#include "conv1d_dx_cols.h"
+#define DX_VT dx_v4
+#define DX_VW 4
+#define DX_SUFFIX 4
+#include "conv1d_dx_cols.h"
 
-DM_CPU_BODY void dx_sparse_body(float *restrict gin, const int32_t *rs, const int32_t *idx, const float *val,
-                                int nrow, int Lo, int Li, int Ci, int K, int pad, const float *restrict wp, int Co,
-                                int KC, int numax) {
-    dx_lists d = {rs, idx, val};
-    for (int j0 = 0; j0 < KC; j0 += 16 * numax) {
-        int nu = (KC - j0 + 15) / 16;
-        const float *wb = wp + (int64_t)Co * j0;
-        switch (nu > numax ? numax : nu) {
-        case 4: dx_cols(gin, d, nrow, Lo, Li, Ci, K, pad, wb, KC, j0, 4); break;
-        case 3: dx_cols(gin, d, nrow, Lo, Li, Ci, K, pad, wb, KC, j0, 3); break;
-        case 2: dx_cols(gin, d, nrow, Lo, Li, Ci, K, pad, wb, KC, j0, 2); break;
-        default: dx_cols(gin, d, nrow, Lo, Li, Ci, K, pad, wb, KC, j0, 1); break;
-        }
+#define DX_SPARSE_PARAMS                                                                             \
+    (float *restrict gin, const int32_t *rs, const int32_t *idx, const float *val, int nrow, int Lo, int Li, \
+     int Ci, int K, int pad, const float *restrict wp, int Co, int KC, int numax)
+#define DX_SPARSE_ARGS (gin, rs, idx, val, nrow, Lo, Li, Ci, K, pad, wp, Co, KC, numax)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+DM_CPU_TARGET_AVX512 static void dx_sparse_avx512 DX_SPARSE_PARAMS { dx_sparse_body16 DX_SPARSE_ARGS; }
+DM_CPU_TARGET_AVX2 static void dx_sparse_avx2 DX_SPARSE_PARAMS { dx_sparse_body8 DX_SPARSE_ARGS; }
+static void dx_sparse DX_SPARSE_PARAMS {
+    switch (dm_cpu_isa()) {
+    case DM_ISA_AVX512: dx_sparse_avx512 DX_SPARSE_ARGS; break;
+    case DM_ISA_AVX2: dx_sparse_avx2 DX_SPARSE_ARGS; break;
+    default: dx_sparse_body4 DX_SPARSE_ARGS; break;
     }
 }
-DM_CPU_DISPATCH(dx_sparse,
-                (float *restrict gin, const int32_t *rs, const int32_t *idx, const float *val, int nrow, int Lo,
-                 int Li, int Ci, int K, int pad, const float *restrict wp, int Co, int KC, int numax),
-                (gin, rs, idx, val, nrow, Lo, Li, Ci, K, pad, wp, Co, KC, numax))
+#else
+static void dx_sparse DX_SPARSE_PARAMS { dx_sparse_body4 DX_SPARSE_ARGS; }
+#endif
 
 /* Column blocks of at most 16·numax floats per row that the sparse way uses at this ISA level. */
-static int dx_numax(void) { return dm_cpu_isa() == DM_ISA_AVX512 ? 4 : 2; }
+static int dx_numax(void) {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+    return dm_cpu_isa() == DM_ISA_AVX512 ? 4 : dm_cpu_isa() == DM_ISA_AVX2 ? 2 : 1;
+#else
+    return 1;
+#endif
+}
 
-/* Whether the sparse way runs at this ISA level: AVX-512 only for now. GCC's code for the 64-byte
- * vectors of dx_cols at the AVX2 level spills them to the stack (5× slower than the GEMM way there,
- * bench_threads --workload saliency with DM_CPU_ISA=avx2); below AVX-512 every sequence takes the GEMM
- * way, and conv1d_pool_dx runs its pair. DM_CONV_DX=dense asks for the GEMM way everywhere. */
+/* Whether the sparse way runs: always, unless DM_CONV_DX=dense asks for the GEMM way everywhere (then
+ * conv1d_pool_dx runs its pair). */
 bool dm_cpu_conv1d_dx_sparse(void) {
     const char *env = getenv("DM_CONV_DX");
-    return dm_cpu_isa() == DM_ISA_AVX512 && !(env && strcmp(env, "dense") == 0);
+    return !(env && strcmp(env, "dense") == 0);
 }
 
 /* w (Co, KC) packed for dx_sparse: column block [j0, j0 + 16·nu) (j0 a multiple of 16·numax, nu the
