@@ -55,10 +55,10 @@ static void fill_seq(float *go, int kind, int Lo, int Co, dm_rng *r) {
         for (int o = 0; o < Co; o++) go[(size_t)dm_rng_below(r, (uint32_t)Lo) * Co + o] = (float)dm_rng_uniform(r);
         break;
     case ZERO: break;
-    case HALF:        /* exactly half the entries non-zero: still the sparse way */
+    case HALF:        /* exactly ⌊2n/5⌋ entries non-zero (conv1d_dx.c's threshold): still the sparse way */
     case HALF_PLUS:   /* one more: the dense way */
-        for (size_t i = 0; i < n / 2 + (kind == HALF_PLUS); i++)
-            go[(i * 2 + (i * 2 >= n)) % n] = (float)dm_rng_uniform(r) - 0.5f;
+        for (size_t i = 0; i < n * 2 / 5; i++) go[i * 5 / 2] = (float)dm_rng_uniform(r) - 0.5f;   /* never 1 */
+        if (kind == HALF_PLUS) go[1] = 0.75f;
         break;
     case SIGNED_ZERO:   /* −0 entries are zeros (not listed) among a few non-zero ones */
         for (size_t i = 0; i < n; i++) go[i] = i % 7 == 0 ? (float)dm_rng_uniform(r) - 0.5f : -0.0f;
@@ -103,10 +103,16 @@ static void dx_case(int B, int Li, int Ci, int Co, int K, int pad) {
     dm_rng_init(&r, dm_test_seed(), DM_STREAM_SIMULATE, tag);
     /* every kind among the first sequences (runs of both ways), then a run of sparse ones longer than a group */
     static const int first[] = {POOL, DENSE, DENSE, GMAX, ZERO, HALF, POOL, HALF_PLUS, SIGNED_ZERO, POOL};
-    int kind[64];
     cr_assert(B <= 64);
-    for (int b = 0; b < B; b++)
-        fill_seq(go + (size_t)b * Lo * Co, kind[b] = b < 10 ? first[b] : (b % 2 ? POOL : GMAX), Lo, Co, &r);
+    for (int b = 0; b < B; b++) fill_seq(go + (size_t)b * Lo * Co, b < 10 ? first[b] : (b % 2 ? POOL : GMAX), Lo, Co, &r);
+    /* the sequences the sparse way takes: at most 2/5 of the entries non-zero (conv1d_dx.c's rule) */
+    bool sparse_seq[64];
+    for (int b = 0; b < B; b++) {
+        size_t nz = 0, n = (size_t)Lo * Co;
+        for (size_t i = 0; i < n; i++) nz += go[(size_t)b * n + i] != 0.0f;
+        sparse_seq[b] = nz * 5 <= n * 2;
+    }
+    if (B >= 10) cr_assert(sparse_seq[5] && !sparse_seq[7] && !sparse_seq[1]);   /* at the threshold, past it, dense */
 
     /* the reference and the bound of each element: (K·Co + 3)·u·Σ|g·w| (float sums of K·Co products in
      * any order, with or without FMA, plus the reference's own rounding to float) */
@@ -153,7 +159,7 @@ static void dx_case(int B, int Li, int Ci, int Co, int K, int pad) {
         bool sparse_way = dm_cpu_conv1d_dx_sparse();
         for (int nt = 2; nt <= 3; nt++)
             for (int b = 0; b < B && sparse_way; b++)
-                if (kind[b] != DENSE && kind[b] != HALF_PLUS)
+                if (sparse_seq[b])
                     cr_expect(memcmp(got[0] + (size_t)b * Li * Ci, got[nt - 1] + (size_t)b * Li * Ci,
                                      sizeof(float) * Li * Ci) == 0,
                               "%s: sequence %d (sparse): %d threads differ from 1", what, b, nt);
