@@ -67,6 +67,7 @@ struct dm_net {
     /* state of the last forward pass */
     int32_t last_B;
     bool last_train;
+    bool last_keep;             /* it saved what a backward needs (false: inference only) */
     bool input_pgrad;           /* dm_net_input_grads_full: backward_from/_input also do dW, db */
 };
 
@@ -347,11 +348,16 @@ static const struct { int n; dm_layer_op ops[2]; } fusions[] = {
     [DM_FUSE_CONV_RELU] = {2, {DM_LAYER_CONV, DM_LAYER_RELU}},
 };
 
+/* DM_FUSE=off: every layer by its own op (comparisons, counts) */
+static bool fuse_off(void) {
+    const char *env = getenv("DM_FUSE");
+    return env && strcmp(env, "off") == 0;
+}
+
 /* The fusion of layers [i, i + n), i + n ≤ to, that the backend has; −1 if none (or DM_FUSE=off). */
 static int fusion_at(const dm_net *m, int i, int to) {
-    const char *env = getenv("DM_FUSE");   /* "off": every layer by its own op (comparisons, counts) */
     const struct dm_backend_i *op = m->be->i;
-    bool off = env && strcmp(env, "off") == 0;
+    bool off = fuse_off();
     for (int f = 0; f < (int)(sizeof fusions / sizeof *fusions) && !off; f++) {
         bool has = f == DM_FUSE_HEAD ? op->head_fwd && op->head_bwd : op->conv1d_relu_fwd != NULL;
         int k = 0, n = fusions[f].n;
@@ -384,8 +390,10 @@ static int relu_under_max(const dm_net *m, int i, bool has) {
 /* ---- forward ---------------------------------------------------------------------------------- */
 
 /* Layers [from, to) on input `in` (the output of layer from−1, or x); returns what the last one
- * handed on. Dropout masks use counter step·64 + the layer's slot of the `dropout` stream. */
-static const float *layers_fwd(dm_net *m, int from, int to, const float *in, int B, bool train,
+ * handed on. Dropout masks use counter step·64 + the layer's slot of the `dropout` stream. keep false:
+ * inference, no backward follows, so ops whose backend has an inference form skip saving its state
+ * (the BiLSTM's gates and cells: lstm_infer, the same outputs bit for bit). */
+static const float *layers_fwd(dm_net *m, int from, int to, const float *in, int B, bool train, bool keep,
                                uint64_t key, uint64_t step) {
     const struct dm_backend_i *op = m->be->i;
     dm_backend *be = m->be;
@@ -438,8 +446,24 @@ static const float *layers_fwd(dm_net *m, int from, int to, const float *in, int
             break;
         case DM_LAYER_GMAX: op->gmax_fwd(be, b->out, b->idx, in, B, l->len_in, l->ch_in); break;
         case DM_LAYER_BILSTM:
-            op->lstm_fwd(be, b->out, b->gates, b->cell, in, P(t), P(t + 2), P(t + 4), P(t + 6), B, l->len_in,
-                         l->ch_in, l->n, 2);
+            if (!keep && op->lstm_infer) {
+                /* inference: the mean over time after it (past dropout, an identity here) in the same
+                 * pass, h never written out, unless DM_FUSE=off */
+                int k = i + 1;
+                while (k < to && m->layer[k].op == DM_LAYER_DROPOUT && !(train && m->layer[k].p > 0)) k++;
+                if (k < to && m->layer[k].op == DM_LAYER_MEAN && !fuse_off()) {
+                    op->lstm_infer(be, NULL, m->buf[k].out, in, P(t), P(t + 2), P(t + 4), P(t + 6), B, l->len_in,
+                                   l->ch_in, l->n, 2);
+                    for (int j = i; j < k; j++) m->buf[j].y = NULL;   /* (h was never written) */
+                    in = m->buf[k].y = m->buf[k].out;
+                    i = k;
+                    continue;
+                }
+                op->lstm_infer(be, b->out, NULL, in, P(t), P(t + 2), P(t + 4), P(t + 6), B, l->len_in, l->ch_in,
+                               l->n, 2);
+            } else
+                op->lstm_fwd(be, b->out, b->gates, b->cell, in, P(t), P(t + 2), P(t + 4), P(t + 6), B, l->len_in,
+                             l->ch_in, l->n, 2);
             break;
         case DM_LAYER_MEAN: op->mean_time_fwd(be, b->out, in, B, l->len_in, l->ch_in); break;
         case DM_LAYER_DENSE: op->dense_fwd(be, b->out, in, P(t), P(t + 1), B, l->ch_in, l->n); break;
@@ -451,14 +475,15 @@ static const float *layers_fwd(dm_net *m, int from, int to, const float *in, int
     return in;
 }
 
-/* Forward pass from m->x (B, L, 4). */
-static dm_status model_forward(dm_net *m, int B, bool train, uint64_t seed, uint64_t step) {
+/* Forward pass from m->x (B, L, 4); keep: save what a backward needs (false: inference only). */
+static dm_status model_forward(dm_net *m, int B, bool train, bool keep, uint64_t seed, uint64_t step) {
     if (m->row0 + B > m->max_batch)
         return dm_error(DM_STATUS_ARG, "model: a slice of %d rows at row %d of a batch of at most %d", B, (int)m->row0,
                         m->max_batch);
-    layers_fwd(m, 0, m->n_layers, m->x, B, train, dm_stream_key(seed, DM_STREAM_DROPOUT), step);
+    layers_fwd(m, 0, m->n_layers, m->x, B, train, keep, dm_stream_key(seed, DM_STREAM_DROPOUT), step);
     m->last_B = B;
     m->last_train = train;
+    m->last_keep = keep;
     return dm_backend_status(m->be);
 }
 
@@ -467,7 +492,7 @@ dm_status dm_net_forward(dm_net *m, const float *x, int32_t B, bool train, uint6
     if (B < 1 || B > m->max_batch)
         return dm_error(DM_STATUS_ARG, "model: batch %d outside 1..%d", B, m->max_batch);
     m->be->i->upload(m->be, m->x, x, sizeof(float) * (size_t)B * m->hp.len * 4);
-    return model_forward(m, B, train, seed, step);
+    return model_forward(m, B, train, true, seed, step);
 }
 
 dm_status dm_net_forward_codes(dm_net *m, const uint8_t *codes, int32_t B, bool train,
@@ -476,7 +501,22 @@ dm_status dm_net_forward_codes(dm_net *m, const uint8_t *codes, int32_t B, bool 
         return dm_error(DM_STATUS_ARG, "model: batch %d outside 1..%d", B, m->max_batch);
     m->be->i->upload(m->be, m->codes, codes, (size_t)B * m->hp.len);
     m->be->i->onehot(m->be, m->x, m->codes, B, m->hp.len, n_quarter);
-    return model_forward(m, B, train, seed, step);
+    return model_forward(m, B, train, true, seed, step);
+}
+
+dm_status dm_net_infer(dm_net *m, const float *x, int32_t B) {
+    if (B < 1 || B > m->max_batch)
+        return dm_error(DM_STATUS_ARG, "model: batch %d outside 1..%d", B, m->max_batch);
+    m->be->i->upload(m->be, m->x, x, sizeof(float) * (size_t)B * m->hp.len * 4);
+    return model_forward(m, B, false, false, 0, 0);
+}
+
+dm_status dm_net_infer_codes(dm_net *m, const uint8_t *codes, int32_t B, bool n_quarter) {
+    if (B < 1 || B > m->max_batch)
+        return dm_error(DM_STATUS_ARG, "model: batch %d outside 1..%d", B, m->max_batch);
+    m->be->i->upload(m->be, m->codes, codes, (size_t)B * m->hp.len);
+    m->be->i->onehot(m->be, m->x, m->codes, B, m->hp.len, n_quarter);
+    return model_forward(m, B, false, false, 0, 0);
 }
 
 float *dm_net_input(dm_net *m) { return m->x; }
@@ -487,16 +527,17 @@ void dm_net_input_grads_full(dm_net *m, bool on) { m->input_pgrad = on; }
 dm_status dm_net_forward_input(dm_net *m, int32_t B, bool train, uint64_t seed, uint64_t step) {
     if (B < 1 || B > m->max_batch)
         return dm_error(DM_STATUS_ARG, "model: batch %d outside 1..%d", B, m->max_batch);
-    return model_forward(m, B, train, seed, step);
+    return model_forward(m, B, train, true, seed, step);
 }
 
 dm_status dm_net_forward_from(dm_net *m, int from, const float *in, int32_t B) {
     if (B < 1 || B > m->max_batch || from < 1 || from >= m->n_layers)
         return dm_error(DM_STATUS_ARG, "model: forward from layer %d (1..%d), batch %d (1..%d)", from,
                         m->n_layers - 1, B, m->max_batch);
-    layers_fwd(m, from, m->n_layers, in, B, false, 0, 0);
+    layers_fwd(m, from, m->n_layers, in, B, false, false, 0, 0);
     m->last_B = B;
     m->last_train = false;
+    m->last_keep = false;
     return dm_backend_status(m->be);
 }
 
@@ -510,7 +551,7 @@ dm_status dm_net_forward_data(dm_net *m, dm_devdata *d, int64_t i0, int32_t B, b
     if (d->len != m->hp.len) return dm_error(DM_STATUS_ARG, "data length %d != model length %d", d->len, m->hp.len);
     dm_backend *be = m->be;
     be->i->gather(be, m->x, m->labels, d->packed, d->labels, d->order + i0, B, d->len, n_quarter);
-    DM_TRY(model_forward(m, B, train, seed, step));
+    DM_TRY(model_forward(m, B, train, train, seed, step));
     be->i->copy(be, d->logprob + 2 * i0, LOGPROB(m), sizeof(float) * 2 * (size_t)B);
     return dm_backend_status(be);
 }
@@ -539,6 +580,9 @@ dm_status dm_net_logprob(const dm_net *m, float *logprob) {
 static dm_status model_backward(dm_net *m, bool want_dx, bool pgrad, const int8_t *labels, float scale) {
     const struct dm_backend_i *op = m->be->i;
     dm_backend *be = m->be;
+    if (!m->last_keep)
+        return dm_error(DM_STATUS_ARG, "model: backward after an inference-only forward (forward_data in "
+                        "evaluation mode, forward_from, infer, infer_codes)");
     int B = m->last_B, top = m->n_layers - 1, first;
     bool nll_fused = fusion_ending(m, top, &first) == DM_FUSE_HEAD;
     if (labels && !nll_fused) op->nll(be, m->loss, G_LOGPROB(m), LOGPROB(m), labels, B, scale);
@@ -709,7 +753,7 @@ dm_status dm_net_temporal(dm_net *m, const float *x, int32_t B, float *fwd_in, f
 
     /* the full pass: conv features (on the whole sequence) and both LSTM directions */
     op->upload(be, m->x, x, sizeof(float) * (size_t)B * L0 * 4);
-    layers_fwd(m, 0, r + 1, m->x, B, false, 0, 0);
+    layers_fwd(m, 0, r + 1, m->x, B, false, false, 0, 0);
     const float *xin = r > 0 ? m->buf[r - 1].y : m->x;
     if (dm_backend_status(be)) { free(fwd); free(bwd); return dm_backend_status(be); }
 
@@ -835,7 +879,7 @@ dm_status dm_net_first_layer(dm_net *m, const float *x, int32_t B, float *act, i
     const dm_layer *l = &m->layer[0];
     int n = m->n_layers > 1 && m->layer[1].op == DM_LAYER_RELU ? 2 : 1;   /* the conv, then its ReLU */
     m->be->i->upload(m->be, m->x, x, sizeof(float) * (size_t)B * m->hp.len * 4);
-    const float *y = layers_fwd(m, 0, n, m->x, B, false, 0, 0);
+    const float *y = layers_fwd(m, 0, n, m->x, B, false, false, 0, 0);
     m->be->i->download(m->be, act, y, sizeof(float) * (size_t)B * l->len_out * l->n);
     *Lo = l->len_out;
     *K = l->k;

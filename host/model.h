@@ -72,6 +72,12 @@ dm_status dm_net_forward(dm_net *m, const float *x, int32_t B, bool train, uint6
  * DM_BASE_N is a zero row, or 0.25 per channel when `n_quarter`. */
 dm_status dm_net_forward_codes(dm_net *m, const uint8_t *codes, int32_t B, bool train,
                                  uint64_t seed, uint64_t step, bool n_quarter);
+/* dm_net_forward_codes in evaluation mode for inference only: the same log-softmax, bit for bit,
+ * without saving what a backward needs (the BiLSTM's gates and cells, where the backend can skip
+ * them); a backward after it is refused (_ARG). */
+dm_status dm_net_infer_codes(dm_net *m, const uint8_t *codes, int32_t B, bool n_quarter);
+/* The same for one-hot input x (B, L, 4), host memory (dm_net_forward in evaluation mode). */
+dm_status dm_net_infer(dm_net *m, const float *x, int32_t B);
 
 /* Host copies of the last forward pass: P(pos) (B) and log-softmax (B, 2). */
 dm_status dm_net_scores(const dm_net *m, float *p_pos);
@@ -110,7 +116,8 @@ const float *dm_net_logprob_buf(const dm_net *m);
 dm_status dm_net_forward_input(dm_net *m, int32_t B, bool train, uint64_t seed, uint64_t step);
 
 /* Inference forward of layers from..n−1 (1 ≤ from) on in (B, that layer's input shape), backend memory:
- * the model's own ops and buffers, as if layers 0..from−1 had produced in (fast ISM, host/ism_fast.c). */
+ * the model's own ops and buffers, as if layers 0..from−1 had produced in (fast ISM, host/ism_fast.c);
+ * inference only, as dm_net_infer_codes. */
 dm_status dm_net_forward_from(dm_net *m, int from, const float *in, int32_t B);
 /* Backend pointer of parameter tensor i (dm_net_tensors' order). */
 const float *dm_net_param_buf(const dm_net *m, int32_t tensor);
@@ -141,7 +148,8 @@ void dm_devdata_free(dm_devdata *d);
 dm_status dm_devdata_set_order(dm_devdata *d, const int64_t *idx);
 
 /* Forward on visiting positions i0..i0+B−1 of d, gathered and one-hot encoded in backend memory; the
- * log-softmax is kept in d->logprob. */
+ * log-softmax is kept in d->logprob. In evaluation mode (train false) it is inference only, as
+ * dm_net_infer_codes: a backward after it is refused. */
 dm_status dm_net_forward_data(dm_net *m, dm_devdata *d, int64_t i0, int32_t B, bool train,
                                 uint64_t seed, uint64_t step, bool n_quarter);
 

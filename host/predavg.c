@@ -164,14 +164,14 @@ dm_status dm_net_predict(dm_net *m, const dm_dataset *ds, bool n_quarter, float 
 dm_status dm_net_score_codes(dm_net *m, const uint8_t *codes, int32_t B, bool n_quarter, float *p) {
     int32_t M = dm_net_n_members(m);
     if (M == 1) {
-        DM_TRY(dm_net_forward_codes(m, codes, B, false, 0, 0, n_quarter));
+        DM_TRY(dm_net_infer_codes(m, codes, B, n_quarter));
         return dm_net_scores(m, p);
     }
     double *acc = calloc((size_t)B, sizeof(double));
     if (!acc) return dm_error(DM_STATUS_NOMEM, "prediction: out of memory");
     dm_status st = DM_STATUS_OK;
     for (int32_t k = 0; !st && k < M; k++) {
-        if (!(st = dm_net_use_member(m, k)) && !(st = dm_net_forward_codes(m, codes, B, false, 0, 0, n_quarter)))
+        if (!(st = dm_net_use_member(m, k)) && !(st = dm_net_infer_codes(m, codes, B, n_quarter)))
             st = dm_net_scores(m, p);
         for (int32_t i = 0; !st && i < B; i++) acc[i] += p[i];
     }
@@ -238,7 +238,7 @@ dm_status dm_net_score_onehot(dm_net *m, const float *x, int32_t B, float *p) {
     int32_t M = dm_net_n_members(m), L = dm_net_hparams(m)->len;
     bool rc = dm_net_rc(m) & DM_RC_AVERAGE;
     if (M == 1 && !rc) {
-        DM_TRY(dm_net_forward(m, x, B, false, 0, 0));
+        DM_TRY(dm_net_infer(m, x, B));
         return dm_net_scores(m, p);
     }
     size_t nv = (size_t)B * (size_t)L * 4;
@@ -252,7 +252,7 @@ dm_status dm_net_score_onehot(dm_net *m, const float *x, int32_t B, float *p) {
     for (int32_t k = 0; !st && k < M; k++) {
         st = dm_net_use_member(m, k);
         for (int s = 0; !st && s < (rc ? 2 : 1); s++) {
-            if ((st = dm_net_forward(m, s ? xr : x, B, false, 0, 0)) || (st = dm_net_scores(m, p))) break;
+            if ((st = dm_net_infer(m, s ? xr : x, B)) || (st = dm_net_scores(m, p))) break;
             for (int32_t b = 0; b < B; b++) acc[(size_t)s * B + b] += p[b];
         }
     }

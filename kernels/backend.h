@@ -97,6 +97,13 @@ struct dm_backend_i {
     void (*lstm_fwd)(dm_backend *be, float *h, float *gates, float *cell, const float *x,
                      const float *w_ih, const float *w_hh, const float *b_ih, const float *b_hh,
                      int B, int L, int D, int H, int n_dir);
+    /* Optional (NULL: the host calls lstm_fwd): lstm_fwd for inference, when no backward follows: the
+     * same h, bit for bit, without saving gates and cell (CPU: a block's state stays in cache). mean
+     * (B, n_dir·H) not NULL: also mean_time_fwd of h, bit for bit; h NULL: h is not written (the host
+     * passes that when the layers after the BiLSTM are a mean over time and identities). */
+    void (*lstm_infer)(dm_backend *be, float *h, float *mean, const float *x, const float *w_ih,
+                       const float *w_hh, const float *b_ih, const float *b_hh, int B, int L, int D, int H,
+                       int n_dir);
     /* grad_gates (B, L, n_dir·4H) is scratch the caller provides (pre-activation gate gradients). */
     void (*lstm_bwd)(dm_backend *be, float *grad_x, float *grad_w_ih, float *grad_w_hh,
                      float *grad_b_ih, float *grad_b_hh, float *grad_gates, const float *grad_h,

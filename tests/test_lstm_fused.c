@@ -7,7 +7,9 @@
  *    backward, within a bound derived from FMA contraction (below); a level the CPU lacks is skipped;
  *  - thread counts: the forward (h, gates, cell) and the gate gradients are bit-identical for 1, 2
  *    and 3 threads (each sequence's recurrence runs the same instructions whatever slice or block it
- *    falls in); parameter gradients are bit-identical for a given thread count (cpu.h), as before.
+ *    falls in); parameter gradients are bit-identical for a given thread count (cpu.h), as before;
+ *  - inference (lstm_infer, no saved gates or cells) gives lstm_fwd's h bit for bit at every level and
+ *    thread count, and the AVX-512 level's 16-lane step the 8-lane copy's h, gates and cell bit for bit.
  * The finite-difference checks of the reference backward are in test_ops.c (lstm suite).
  */
 #include <criterion/criterion.h>
@@ -300,6 +302,140 @@ Test(lstm_fused, bit_identical_across_thread_counts) {
         threads_case(7, 13, 5, 13, 2);
         threads_case(11, 101, 4, 32, 2);
         threads_case(5, 23, 128, 32, 2);
+    }
+    dm_cpu_isa_force(-1);
+}
+
+/* ---- inference (lstm_infer) and the 16-lane AVX-512 step ---- */
+
+int dm_cpu_lstm_force_width(int w);
+
+static void infer_case(int level, int B, int L, int D, int H, int nd) {
+    lstm_io o;
+    io_init(&o, B, L, D, H, nd, 1.0f / sqrtf((float)(D + H)));
+    dm_backend *one = dm_backend_cpu_create(1);
+    run_fwd(one, &o);
+    for (int nt = 1; nt <= 3; nt++) {
+        dm_backend *be = dm_backend_cpu_create(nt);
+        cr_assert(be->i->lstm_infer, "the fast backend has lstm_infer");
+        float *h = zeros(o.nh);
+        be->i->lstm_infer(be, h, NULL, o.x, o.wih, o.whh, o.bih, o.bhh, B, L, D, H, nd);
+        cr_expect(memcmp(h, o.h, sizeof(float) * o.nh) == 0,
+                  "B%d L%d D%d H%d dirs%d, %s: lstm_infer with %d threads differs from lstm_fwd with 1", B, L, D,
+                  H, nd, dm_cpu_isa_name(level), nt);
+        /* the mean over time in the same pass, h not written: mean_time_fwd of lstm_fwd's h */
+        size_t nm = (size_t)B * nd * H;
+        float *mean = zeros(nm), *want = zeros(nm);
+        be->i->mean_time_fwd(be, want, o.h, B, L, nd * H);
+        be->i->lstm_infer(be, NULL, mean, o.x, o.wih, o.whh, o.bih, o.bhh, B, L, D, H, nd);
+        cr_expect(memcmp(mean, want, sizeof(float) * nm) == 0,
+                  "B%d L%d D%d H%d dirs%d, %s, %d threads: lstm_infer's mean differs from mean_time_fwd", B, L,
+                  D, H, nd, dm_cpu_isa_name(level), nt);
+        free(mean);
+        free(want);
+        free(h);
+        dm_backend_free(be);
+    }
+    io_free(&o);
+    dm_backend_free(one);
+}
+
+/* lstm_infer's h is lstm_fwd's bit for bit (the same steps on the same values, the block's state in
+ * scratch instead of the saved arrays), and its mean mean_time_fwd's of that h, at every ISA level and
+ * for 1, 2 and 3 threads */
+Test(lstm_fused, inference_is_the_saving_forward_bit_for_bit) {
+    for (int level = 0; level <= dm_cpu_isa_supported(); level++) {
+        cr_assert(dm_cpu_isa_force(level) == level);
+        cr_log_info("level %s", dm_cpu_isa_name(level));
+        infer_case(level, 1, 1, 1, 1, 1);
+        infer_case(level, 1, 9, 3, 5, 2);
+        infer_case(level, 7, 13, 5, 13, 2);
+        infer_case(level, 5, 6, 4, 33, 1);
+        infer_case(level, 13, 17, 7, 8, 2);
+        infer_case(level, 11, 101, 4, 32, 2);  /* the RNN's shape */
+        infer_case(level, 5, 23, 128, 32, 2);  /* the CNN-RNN's */
+    }
+    dm_cpu_isa_force(-1);
+}
+
+/* The AVX-512 level's forward on 16-lane vectors gives the 8-lane copy's h, gates and cell bit for bit
+ * (each lane runs the same operations in the same order); H not a multiple of 16 (partial vectors). */
+Test(lstm_fused, avx512_16_lanes_is_the_8_lane_step) {
+    if (dm_cpu_isa_supported() < 2) cr_skip_test("this CPU has no AVX-512");
+    cr_assert(dm_cpu_isa_force(2) == 2);
+    int shapes[][5] = {{1, 9, 3, 5, 2}, {7, 13, 5, 13, 2}, {5, 6, 4, 33, 1}, {13, 17, 7, 8, 2},
+                       {8, 11, 6, 20, 2}, {11, 101, 4, 32, 2}, {5, 23, 128, 32, 2}};
+    for (size_t c = 0; c < sizeof shapes / sizeof *shapes; c++) {
+        int *s = shapes[c];
+        lstm_io p, q;
+        io_init(&p, s[0], s[1], s[2], s[3], s[4], 1.0f / sqrtf((float)(s[2] + s[3])));
+        io_twin(&q, &p);
+        dm_backend *be = dm_backend_cpu_create(2);
+        cr_assert(dm_cpu_lstm_force_width(8) == 8);
+        run_fwd(be, &p);
+        cr_assert(dm_cpu_lstm_force_width(0) == 16);
+        run_fwd(be, &q);
+        char w[96];
+        snprintf(w, sizeof w, "B%d L%d D%d H%d dirs%d: 16 lanes against 8", s[0], s[1], s[2], s[3], s[4]);
+        cr_expect(memcmp(q.h, p.h, sizeof(float) * p.nh) == 0, "%s: h", w);
+        cr_expect(memcmp(q.gates, p.gates, sizeof(float) * p.ng) == 0, "%s: gates", w);
+        cr_expect(memcmp(q.cell, p.cell, sizeof(float) * p.nh) == 0, "%s: cell", w);
+        dm_backend_free(be);
+        twin_free(&q);
+        io_free(&p);
+    }
+    dm_cpu_lstm_force_width(0);
+    dm_cpu_isa_force(-1);
+}
+
+/* One-hot rows (all 0 but one 1, or all 0: the RNN's encoded bases) take their projection from a table
+ * of W_ih's columns plus the bias instead of the GEMM (D ≤ 8): the same bits, since the sum has one
+ * nonzero exact term. Checked against the GEMM path on the same values: x padded with zero columns to
+ * D = 12 (past the table's limit), W_ih with random extra columns, which only ever meet zeros. */
+static void onehot_case(int B, int L, int H, int nd) {
+    const int D = 4, DP = 12, G = 4 * H;
+    lstm_io o, p;
+    io_init(&o, B, L, D, H, nd, 1.0f / sqrtf((float)(D + H)));
+    io_init(&p, B, L, DP, H, nd, 1.0f / sqrtf((float)(D + H)));
+    memcpy(p.whh, o.whh, sizeof(float) * o.nwhh);
+    memcpy(p.bih, o.bih, sizeof(float) * o.nb);
+    memcpy(p.bhh, o.bhh, sizeof(float) * o.nb);
+    for (int r = 0; r < nd * G; r++)
+        for (int c = 0; c < D; c++) p.wih[(size_t)r * DP + c] = o.wih[(size_t)r * D + c];
+    float *u = vec((size_t)B * L, 0, 5, 99);  /* codes 0..3, 4 = a zero row (N) */
+    memset(o.x, 0, sizeof(float) * o.nx);
+    memset(p.x, 0, sizeof(float) * p.nx);
+    for (size_t i = 0; i < (size_t)B * L; i++) {
+        int c = (int)u[i] < 4 ? (int)u[i] : 4;
+        if (c < 4) o.x[i * D + c] = p.x[i * DP + c] = 1.0f;
+    }
+    free(u);
+    for (int nt = 1; nt <= 2; nt++) {
+        dm_backend *be = dm_backend_cpu_create(nt);
+        memset(o.h, 0, sizeof(float) * o.nh);
+        run_fwd(be, &o);
+        run_fwd(be, &p);
+        char w[96];
+        snprintf(w, sizeof w, "one-hot B%d L%d H%d dirs%d, %d threads: table against GEMM", B, L, H, nd, nt);
+        cr_expect(memcmp(o.h, p.h, sizeof(float) * o.nh) == 0, "%s: h", w);
+        cr_expect(memcmp(o.gates, p.gates, sizeof(float) * o.ng) == 0, "%s: gates", w);
+        cr_expect(memcmp(o.cell, p.cell, sizeof(float) * o.nh) == 0, "%s: cell", w);
+        float *hi = zeros(o.nh);
+        be->i->lstm_infer(be, hi, NULL, o.x, o.wih, o.whh, o.bih, o.bhh, B, L, D, H, nd);
+        cr_expect(memcmp(hi, p.h, sizeof(float) * o.nh) == 0, "%s: lstm_infer's h", w);
+        free(hi);
+        dm_backend_free(be);
+    }
+    io_free(&o);
+    io_free(&p);
+}
+
+Test(lstm_fused, onehot_rows_are_the_gemm_bit_for_bit) {
+    for (int level = 0; level <= dm_cpu_isa_supported(); level++) {
+        cr_assert(dm_cpu_isa_force(level) == level);
+        onehot_case(7, 13, 13, 2);
+        onehot_case(11, 101, 32, 2); /* the RNN's shape */
+        onehot_case(3, 9, 5, 1);
     }
     dm_cpu_isa_force(-1);
 }

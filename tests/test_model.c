@@ -18,6 +18,7 @@
 #include "cpu/cpu.h"
 #include "dm_rng.h"
 #include "model.h"
+#include "netio.h"
 #include "simulate.h"
 #include "testutil.h"
 #include "train.h"
@@ -466,4 +467,58 @@ Test(train, lstm_bias_hh_is_kept_but_not_trained) {
     free(before); free(after); free(g);
     dm_net_free(m);
     dm_backend_free(be);
+}
+
+/* The inference-only forwards (dm_net_forward_data in evaluation mode, dm_net_infer_codes: the BiLSTM's
+ * lstm_infer, no saved gates or cells) give the saving forward's log-probabilities bit for bit, for every
+ * architecture and 1, 2 and 3 threads, and a backward after them is refused instead of reading state
+ * that was never saved. */
+Test(model, inference_forward_is_the_saving_forward) {
+    dm_dataset ds = sim_data(24, 9);
+    int B = ds.n < 40 ? (int)ds.n : 40;
+    float lp_keep[80], lp_data[80], lp_codes[80], lp_hot[80], g2[80] = {0};
+    float *xh = malloc(sizeof(float) * (size_t)B * ds.len * 4);
+    cr_assert(xh);
+    dm_onehot_host(xh, ds.seq, (int64_t)B * ds.len, false);
+    for (int a = 0; a < dm_arch_count() * 2; a++) {
+        /* second round: DM_FUSE=off (the BiLSTM writes h, the mean is its own op) */
+        if (a == dm_arch_count()) setenv("DM_FUSE", "off", 1);
+        dm_hparams hp;
+        dm_hparams_default(&hp, (dm_arch)(a % dm_arch_count()));
+        cr_assert_eq(hp.len, ds.len);
+        for (int nt = 1; nt <= 3; nt++) {
+            dm_backend *be = dm_backend_cpu_create(nt);
+            dm_net *m;
+            dm_devdata *d;
+            cr_assert(dm_net_create(&m, &hp, be, 64) == DM_STATUS_OK, "%s", dm_last_error());
+            cr_assert(dm_net_init_params(m, 5) == DM_STATUS_OK);
+            cr_assert(dm_devdata_create(&d, be, &ds) == DM_STATUS_OK, "%s", dm_last_error());
+            cr_assert(dm_net_forward_codes(m, ds.seq, B, false, 0, 0, false) == DM_STATUS_OK);
+            cr_assert(dm_net_logprob(m, lp_keep) == DM_STATUS_OK);
+            cr_assert(dm_net_forward_data(m, d, 0, B, false, 0, 0, false) == DM_STATUS_OK, "%s", dm_last_error());
+            cr_assert(dm_net_logprob(m, lp_data) == DM_STATUS_OK);
+            cr_expect(dm_net_backward_from(m, g2, B, NULL) == DM_STATUS_ARG, "a backward after inference");
+            cr_assert(dm_net_infer_codes(m, ds.seq, B, false) == DM_STATUS_OK, "%s", dm_last_error());
+            cr_assert(dm_net_logprob(m, lp_codes) == DM_STATUS_OK);
+            cr_expect(dm_net_backward_from(m, g2, B, NULL) == DM_STATUS_ARG, "a backward after inference");
+            cr_assert(dm_net_infer(m, xh, B) == DM_STATUS_OK, "%s", dm_last_error());
+            cr_assert(dm_net_logprob(m, lp_hot) == DM_STATUS_OK);
+            cr_expect(memcmp(lp_hot, lp_keep, sizeof(float) * 2 * (size_t)B) == 0, "%s, %d threads: dm_net_infer",
+                      dm_arch_name(hp.arch), nt);
+            cr_expect(memcmp(lp_data, lp_keep, sizeof(float) * 2 * (size_t)B) == 0,
+                      "%s, %d threads%s: forward_data (inference) differs from the saving forward",
+                      dm_arch_name(hp.arch), nt, getenv("DM_FUSE") ? ", DM_FUSE=off" : "");
+            cr_expect(memcmp(lp_codes, lp_keep, sizeof(float) * 2 * (size_t)B) == 0,
+                      "%s, %d threads%s: infer_codes differs from the saving forward", dm_arch_name(hp.arch), nt,
+                      getenv("DM_FUSE") ? ", DM_FUSE=off" : "");
+            /* the saving forward still allows a backward */
+            cr_assert(dm_net_forward_codes(m, ds.seq, B, false, 0, 0, false) == DM_STATUS_OK);
+            cr_expect(dm_net_backward_from(m, g2, B, NULL) == DM_STATUS_OK, "%s", dm_last_error());
+            dm_devdata_free(d);
+            dm_net_free(m);
+            dm_backend_free(be);
+        }
+    }
+    free(xh);
+    dm_dataset_free(&ds);
 }

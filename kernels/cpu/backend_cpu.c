@@ -153,7 +153,7 @@ static void cpu_destroy(dm_backend *be) {
         .axpy = dm_cpu_axpy##sfx, .ism_variants = dm_cpu_ism_variants##sfx,                        \
         .ism_collect = dm_cpu_ism_collect##sfx, .ism_reduce = dm_cpu_ism_reduce##sfx,              \
         .ism_window = dm_cpu_ism_window##sfx,                                                      \
-        .lstm_trunc = DM_CPU_LSTM_TRUNC##sfx,                                                      \
+        .lstm_trunc = DM_CPU_LSTM_TRUNC##sfx, .lstm_infer = DM_CPU_LSTM_INFER##sfx,                \
         .conv1d_relu_fwd = dm_cpu_conv1d_relu_fwd##sfx, .head_fwd = dm_cpu_head_fwd,                    \
         .head_bwd = dm_cpu_head_bwd, .maxpool_relu_bwd = dm_cpu_maxpool_relu_bwd##sfx,                 \
         .gmax_relu_bwd = dm_cpu_gmax_relu_bwd##sfx, .conv1d_pool_dx = dm_cpu_conv1d_pool_dx##sfx,       \
@@ -163,6 +163,10 @@ static void cpu_destroy(dm_backend *be) {
  * host (per-truncation lstm_fwd calls, its threaded path). */
 #define DM_CPU_LSTM_TRUNC     NULL
 #define DM_CPU_LSTM_TRUNC_ref dm_cpu_lstm_trunc_ref
+/* Inference without the saved gates and cells: the fast backend's (lstm_fused.c); the reference keeps
+ * lstm_fwd (the host then passes it the arena's buffers). */
+#define DM_CPU_LSTM_INFER     dm_cpu_lstm_infer
+#define DM_CPU_LSTM_INFER_ref NULL
 
 static const struct dm_backend_i dm_cpu_table = DM_CPU_TABLE();
 static const struct dm_backend_i dm_cpu_ref_table = DM_CPU_TABLE(_ref);

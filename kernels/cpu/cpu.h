@@ -96,6 +96,11 @@ DM_CPU_OP_DECL(lstm_bwd, float *grad_x, float *grad_w_ih, float *grad_w_hh, floa
                float *grad_b_hh, float *grad_gates, const float *grad_h, const float *x,
                const float *h, const float *gates, const float *cell, const float *w_ih,
                const float *w_hh, int B, int L, int D, int H, int n_dir)
+void dm_cpu_lstm_infer(dm_backend *be, float *h, float *mean, const float *x, const float *w_ih,
+                       const float *w_hh, const float *b_ih, const float *b_hh, int B, int L, int D, int H,
+                       int n_dir);
+/* out (n, C) = means over time of in (n, L, C), the fast mean_time_fwd's loop (mean_time.c) */
+void dm_cpu_mean_time_rows(float *out, const float *in, int64_t n, int L, int C);
 bool dm_cpu_lstm_trunc_ref(dm_backend *be, float *out, const float *x, const float *w_ih, const float *w_hh,
                            const float *b_ih, const float *b_hh, int B, int L, int D, int H);
 DM_CPU_OP_DECL(mean_time_fwd, float *out, const float *in, int B, int L, int C)
@@ -172,6 +177,9 @@ enum { DM_ISA_PORTABLE = 0, DM_ISA_AVX2 = 1, DM_ISA_AVX512 = 2 };
 int dm_cpu_isa(void);                  /* the level in use */
 int dm_cpu_isa_supported(void);        /* the widest level this CPU runs */
 int dm_cpu_isa_force(int level);       /* −1: automatic again; returns the level now in use */
+/* The AVX-512 LSTM forward step's vector width (lstm_fused.c): 8 forces the 8-lane copy (tests), any
+ * other value the automatic choice; returns the width now in use at the current level. */
+int dm_cpu_lstm_force_width(int w);
 const char *dm_cpu_isa_name(int level);
 
 /* A loop body: always inlined, so that it is compiled (and vectorised) for each caller's ISA. */

@@ -30,10 +30,15 @@
  *  - NULL grad_w_ih, grad_w_hh, grad_b_ih or grad_b_hh: that gradient is skipped (input gradients
  *    only, as saliency needs).
  *
+ *  - inference (dm_cpu_lstm_infer, backend.h lstm_infer): the same forward with each block's gates and
+ *    cells in the thread's scratch (nothing saved for a backward), optionally the mean over time of
+ *    each block's h while it is in cache, h then never written out.
+ *
  * ISA: every body is compiled three times (cpu.h DM_CPU_TARGET_*) from one source written with gcc's
  * generic vectors of 8 floats: AVX-512 (32 vector registers: R = 6 sequences per block), AVX2 + FMA
  * (16 registers: R = 3) and the portable baseline (SSE2: R = 2), chosen at run time by dm_cpu_isa()
- * (DM_CPU_ISA=portable|avx2|avx512 can lower it). The levels differ only by FMA contraction (the
+ * (DM_CPU_ISA=portable|avx2|avx512 can lower it). The AVX-512 forward step runs 16-lane vectors
+ * (fwd_step_avx512w: the same operations per lane as the 8-lane copy, bit for bit). The levels differ only by FMA contraction (the
  * portable level rounds the product and the sum separately). exp is computed inline (Cody–Waite range
  * reduction, degree-5 polynomial, the Cephes single-precision scheme; ≤ 2 ulp on the clamped range),
  * so the gates vectorise without library calls.
@@ -77,35 +82,40 @@ VEC_INLINE void stn(float *p, v8 v, int n) {
     st8(t, v);
     for (int i = 0; i < n; i++) p[i] = t[i];
 }
-VEC_INLINE v8 vsel(v8i m, v8 a, v8 b) {
-    return (v8)((m & (v8i)a) | (~m & (v8i)b));
-}
-
-/* e^x, x clamped to [−87.3, 88.3] (so that 2^n stays a normal float; σ and tanh saturate long before) */
-VEC_INLINE v8 vexp(v8 x) {
-    const v8 hi = (v8){0} + 88.3f, lo = (v8){0} + -87.3f;
-    x = vsel(x > hi, hi, x);
-    x = vsel(x < lo, lo, x);
-    const float magic = 12582912.0f; /* 1.5 · 2²³: adding it rounds to an integer */
-    v8 n = (x * 1.44269504088896341f + magic) - magic;
-    v8 r = x - n * 0.693359375f; /* ln 2 = 0.693359375 − 2.12194440e−4 (Cody–Waite) */
-    r = r - n * -2.12194440e-4f;
-    v8 p = (v8){0} + 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + r + 1.0f;
-    v8i e = (__builtin_convertvector(n, v8i) + 127) << 23;
-    return p * (v8)e;
-}
-VEC_INLINE v8 vsigm(v8 x) {
-    return 1.0f / (1.0f + vexp(-x));
-}
-VEC_INLINE v8 vtanh(v8 x) {
-    return 2.0f / (1.0f + vexp(-2.0f * x)) - 1.0f;
-}
+/* The gate math, generated for 8-lane vectors (vsel, vexp, vsigm, vtanh) and for the 16-lane ones of
+ * the AVX-512 forward step (vsel16, ...): the same expressions lane by lane, so both widths give the
+ * same bits (test_lstm_fused checks it).
+ * e^x, x clamped to [−87.3, 88.3] (so that 2^n stays a normal float; σ and tanh saturate long before);
+ * magic = 1.5 · 2²³ (adding it rounds to an integer); ln 2 = 0.693359375 − 2.12194440e−4 (Cody–Waite). */
+#define VEC_MATH(V, VI, sfx)                                                                                 \
+    VEC_INLINE V vsel##sfx(VI m, V a, V b) {                                                                 \
+        return (V)((m & (VI)a) | (~m & (VI)b));                                                              \
+    }                                                                                                        \
+    VEC_INLINE V vexp##sfx(V x) {                                                                            \
+        const V hi = (V){0} + 88.3f, lo = (V){0} + -87.3f;                                                   \
+        x = vsel##sfx(x > hi, hi, x);                                                                        \
+        x = vsel##sfx(x < lo, lo, x);                                                                        \
+        const float magic = 12582912.0f;                                                                     \
+        V n = (x * 1.44269504088896341f + magic) - magic;                                                    \
+        V r = x - n * 0.693359375f;                                                                          \
+        r = r - n * -2.12194440e-4f;                                                                         \
+        V p = (V){0} + 1.9875691500e-4f;                                                                     \
+        p = p * r + 1.3981999507e-3f;                                                                        \
+        p = p * r + 8.3334519073e-3f;                                                                        \
+        p = p * r + 4.1665795894e-2f;                                                                        \
+        p = p * r + 1.6666665459e-1f;                                                                        \
+        p = p * r + 5.0000001201e-1f;                                                                        \
+        p = p * (r * r) + r + 1.0f;                                                                          \
+        VI e = (__builtin_convertvector(n, VI) + 127) << 23;                                                 \
+        return p * (V)e;                                                                                     \
+    }                                                                                                        \
+    VEC_INLINE V vsigm##sfx(V x) {                                                                           \
+        return 1.0f / (1.0f + vexp##sfx(-x));                                                                \
+    }                                                                                                        \
+    VEC_INLINE V vtanh##sfx(V x) {                                                                           \
+        return 2.0f / (1.0f + vexp##sfx(-2.0f * x)) - 1.0f;                                                  \
+    }
+VEC_MATH(v8, v8i, )
 
 /* Position read at step s of direction d. */
 static inline int lstm_pos(int d, int s, int L) {
@@ -347,12 +357,127 @@ DM_CPU_TARGET_AVX2 static void bwd_step_avx2 BWD_PARAMS {
 static void bwd_step_portable BWD_PARAMS {
     bwd_step_body BWD_ARGS(2, portable);
 }
+
+/* ---- the AVX-512 forward step on 16-lane vectors ----
+ * fwd_step_body's arithmetic on 16 hidden units per vector (its AVX-512 copy runs 8-lane, 256-bit
+ * vectors, the width of its generic vectors): every lane runs the same operations in the same order, so
+ * h, gates and cell are bit for bit those of the 8-lane copy (test_lstm_fused), in half the
+ * instructions. wt: W_hhᵀ padded to Hp, a multiple of 16. */
+typedef float v16 __attribute__((vector_size(64)));
+typedef int32_t v16i __attribute__((vector_size(64)));
+VEC_MATH(v16, v16i, 16)
+VEC_INLINE v16 ld16(const float *p) {
+    v16 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+VEC_INLINE v16 ldn16(const float *p, int n) {
+    if (n == 16) return ld16(p);
+    float t[16] = {0};
+    for (int i = 0; i < n; i++) t[i] = p[i];
+    return ld16(t);
+}
+VEC_INLINE void stn16(float *p, v16 v, int n) {
+    if (n == 16) {
+        memcpy(p, &v, sizeof v);
+        return;
+    }
+    float t[16];
+    memcpy(t, &v, sizeof v);
+    for (int i = 0; i < n; i++) p[i] = t[i];
+}
+/* fwd_gates_body for two rows at once (row offsets ua, va into a; u, v into c, h and cp; the same row
+ * twice for a lone last one, computed twice and stored twice, the same values): the two rows' exp chains
+ * interleave, where one row's tanh(c), a chain of dependent operations, left the pipelines waiting. */
+DM_CPU_TARGET_AVX512 __attribute__((noinline)) static void fwd_gates16x2(float *a, float *c, float *h, const float *cp,
+                                                                         int64_t ua, int64_t va, int64_t u,
+                                                                         int64_t v, int H) {
+    float *au = a + ua, *av = a + va;
+    for (int j = 0; j < H; j += 16) {
+        int n = H - j < 16 ? H - j : 16;
+        v16 i0 = vsigm16(ldn16(au + j, n)), i1 = vsigm16(ldn16(av + j, n));
+        v16 f0 = vsigm16(ldn16(au + H + j, n)), f1 = vsigm16(ldn16(av + H + j, n));
+        v16 g0 = vtanh16(ldn16(au + 2 * H + j, n)), g1 = vtanh16(ldn16(av + 2 * H + j, n));
+        v16 o0 = vsigm16(ldn16(au + 3 * H + j, n)), o1 = vsigm16(ldn16(av + 3 * H + j, n));
+        v16 c0 = i0 * g0, c1 = i1 * g1;
+        if (cp) {
+            c0 = c0 + f0 * ldn16(cp + u + j, n);
+            c1 = c1 + f1 * ldn16(cp + v + j, n);
+        }
+        v16 h0 = o0 * vtanh16(c0), h1 = o1 * vtanh16(c1);
+        stn16(au + j, i0, n);
+        stn16(au + H + j, f0, n);
+        stn16(au + 2 * H + j, g0, n);
+        stn16(au + 3 * H + j, o0, n);
+        stn16(c + u + j, c0, n);
+        stn16(h + u + j, h0, n);
+        stn16(av + j, i1, n);
+        stn16(av + H + j, f1, n);
+        stn16(av + 2 * H + j, g1, n);
+        stn16(av + 3 * H + j, o1, n);
+        stn16(c + v + j, c1, n);
+        stn16(h + v + j, h1, n);
+    }
+}
+#define ACC16_DECL(r) v16 A##r##0 = {0}, A##r##1 = {0}, A##r##2 = {0}, A##r##3 = {0};
+DM_CPU_TARGET_AVX512 static void fwd_step_avx512w FWD_PARAMS {
+    enum { R = 6 };
+    for (int b0 = 0; b0 < Bc; b0 += R) {
+        int64_t ro[6]; /* as fwd_step_body: a partial block repeats its last row */
+        for (int r = 0; r < 6; r++) ro[r] = b0 + r < Bc ? b0 + r : Bc - 1;
+        for (int j = 0; j < H; j += 16) {
+            int n = H - j < 16 ? H - j : 16;
+            ROWS(ACC16_DECL)
+#define FWD16_INIT(r)                                                                                        \
+    {                                                                                                        \
+        const float *ar = a + ro[r] * gs + j;                                                                \
+        A##r##0 = ldn16(ar, n);                                                                              \
+        A##r##1 = ldn16(ar + H, n);                                                                          \
+        A##r##2 = ldn16(ar + 2 * H, n);                                                                      \
+        A##r##3 = ldn16(ar + 3 * H, n);                                                                      \
+    }
+            ROWS(FWD16_INIT)
+            if (hp) {
+                const float *h0 = hp + ro[0] * hs, *h1 = hp + ro[1] * hs, *h2 = hp + ro[2] * hs;
+                const float *h3 = hp + ro[3] * hs, *h4 = hp + ro[4] * hs, *h5 = hp + ro[5] * hs;
+                for (int k = 0; k < H; k++) {
+                    const float *w = wt + ((int64_t)k * 4) * Hp + j;
+                    v16 w0 = ld16(w), w1 = ld16(w + Hp), w2 = ld16(w + 2 * Hp), w3 = ld16(w + 3 * Hp);
+                    ROWS(FWD_FMA)
+                }
+            }
+#define FWD16_STORE(r)                                                                                       \
+    {                                                                                                        \
+        float *ar = a + ro[r] * gs + j;                                                                      \
+        stn16(ar, A##r##0, n);                                                                               \
+        stn16(ar + H, A##r##1, n);                                                                           \
+        stn16(ar + 2 * H, A##r##2, n);                                                                       \
+        stn16(ar + 3 * H, A##r##3, n);                                                                       \
+    }
+            ROWS(FWD16_STORE)
+        }
+        int nr = Bc - b0 < R ? Bc - b0 : R;
+        for (int r = 0; r < nr; r += 2) {
+            int r1 = r + 1 < nr ? r + 1 : r;
+            fwd_gates16x2(a, c, h, cp, ro[r] * gs, ro[r1] * gs, ro[r] * hs, ro[r1] * hs, H);
+        }
+    }
+}
+
 typedef void(*fwd_step_fn) FWD_PARAMS;
 typedef void(*bwd_step_fn) BWD_PARAMS;
-static fwd_step_fn fwd_step_pick(int *R) {
+static int fwd_width_forced; /* dm_cpu_lstm_force_width: 8 runs the AVX-512 level on 8 lanes (tests) */
+int dm_cpu_lstm_force_width(int w) {
+    fwd_width_forced = w == 8 ? 8 : 0;
+    return fwd_width_forced ? 8 : dm_cpu_isa() == DM_ISA_AVX512 ? 16 : 8;
+}
+/* the step for the ISA level in use: *R rows per block, W_hhᵀ padded to a multiple of *VW */
+static fwd_step_fn fwd_step_pick(int *R, int *VW) {
     int l = dm_cpu_isa();
     *R = l == DM_ISA_AVX512 ? 6 : l == DM_ISA_AVX2 ? 3 : 2;
-    return l == DM_ISA_AVX512 ? fwd_step_avx512 : l == DM_ISA_AVX2 ? fwd_step_avx2 : fwd_step_portable;
+    *VW = l == DM_ISA_AVX512 && !fwd_width_forced ? 16 : 8;
+    if (l == DM_ISA_AVX512) return *VW == 16 ? fwd_step_avx512w : fwd_step_avx512;
+    return l == DM_ISA_AVX2 ? fwd_step_avx2 : fwd_step_portable;
 }
 static bwd_step_fn bwd_step_pick(int *R) {
     int l = dm_cpu_isa();
@@ -369,8 +494,13 @@ static void bwd_step_portable BWD_PARAMS {
 }
 typedef void(*fwd_step_fn) FWD_PARAMS;
 typedef void(*bwd_step_fn) BWD_PARAMS;
-static fwd_step_fn fwd_step_pick(int *R) {
+int dm_cpu_lstm_force_width(int w) {
+    (void)w;
+    return 8;
+}
+static fwd_step_fn fwd_step_pick(int *R, int *VW) {
     *R = 2;
+    *VW = 8;
     return fwd_step_portable;
 }
 static bwd_step_fn bwd_step_pick(int *R) {
@@ -399,64 +529,107 @@ static inline void prefetch_rows(const float *p, int rows, int64_t rs, int n, bo
 
 typedef struct {
     dm_backend *be;
-    float *h, *gates, *cell;
+    float *h, *gates, *cell, *mean;
     const float *x, *w_ih, *w_hh, *b_ih, *b_hh;
-    int B, L, D, H, n_dir, R;
+    int B, L, D, H, n_dir, R, VW;
     fwd_step_fn step;
 } lstm_fwd_job;
 
-/* thread t_id's batch slice through all steps (dm_cpu_parallel, pool.c) */
+/* One-hot input (the RNN's: base codes encoded): a row of x that is all 0 but one 1, or all 0, projects
+ * to b_ih + b_hh + that column of W_ih (or to the bias), exactly the GEMM's value: every product is
+ * exact and at most one is not zero, so any order of the sum gives that column, and the one rounding
+ * left is the addition to the bias, as in the GEMM (bit for bit, up to the sign of a zero). code[t]:
+ * the column (D for a zero row); false, and the GEMM, when any row is not of that form or L is long. */
+#define ONEHOT_MAX_D 8
+#define ONEHOT_MAX_L 4096
+static bool onehot_rows(int16_t *code, const float *x, int L, int D) {
+    if (L > ONEHOT_MAX_L) return false;
+    for (int t = 0; t < L; t++) {
+        const float *r = x + (int64_t)t * D;
+        int c = D;
+        for (int k = 0; k < D; k++) {
+            if (r[k] == 0.0f) continue;
+            if (r[k] != 1.0f || c < D) return false;
+            c = k;
+        }
+        code[t] = (int16_t)c;
+    }
+    return true;
+}
+
+/* thread t_id's batch slice through all steps (dm_cpu_parallel, pool.c). Inference (gates and cell
+ * NULL): each block's pre-activations and cells live in the thread's scratch (slots 1 and 2: R·L·n_dir·4H
+ * and R·L·n_dir·H floats, L2-resident) instead of the saved arrays, which at batch 256 were 30 MB
+ * written by the projection, read and rewritten by the steps; the same calls on the same values, so h
+ * is bit for bit the saving pass's. With `mean`, each block's mean over time is taken while its h is in
+ * cache (mean_time.c's rows); h NULL: h stays in scratch (slot 3), never written out. */
 static void lstm_fwd_part(void *arg, int t_id, int nt) {
     const lstm_fwd_job *j = arg;
+    int16_t code[ONEHOT_MAX_L];
     dm_backend *be = j->be;
-    float *h = j->h, *gates = j->gates, *cell = j->cell;
+    float *h = j->h, *gates = j->gates, *cell = j->cell, *mean = j->mean;
     const float *x = j->x, *w_ih = j->w_ih, *w_hh = j->w_hh, *b_ih = j->b_ih, *b_hh = j->b_hh;
     int B = j->B, L = j->L, D = j->D, H = j->H, n_dir = j->n_dir, R = j->R;
-    int G = 4 * H, GD = n_dir * G, HD = n_dir * H, Hp = round_up(H, 8);
+    int G = 4 * H, GD = n_dir * G, HD = n_dir * H, Hp = round_up(H, j->VW);
     fwd_step_fn step = j->step;
-    {
-        int b0, b1;
-        dm_cpu_chunk(B, nt, t_id, &b0, &b1);
-        int Bc = b1 - b0;
-        float *wt = dm_cpu_scratch(be, t_id, 0, (size_t)n_dir * H * 4 * Hp);
-        float *gc = gates + (int64_t)b0 * L * GD;
-        float *hc = h + (int64_t)b0 * L * HD, *cc = cell + (int64_t)b0 * L * HD;
-        if (wt && Bc > 0) {
-            /* W_hhᵀ of each direction, (H, 4, Hp), zero in the padding */
-            memset(wt, 0, sizeof(float) * (size_t)n_dir * H * 4 * Hp);
-            for (int d = 0; d < n_dir; d++)
-                for (int r = 0; r < G; r++)
-                    for (int k = 0; k < H; k++)
-                        wt[(((int64_t)d * H + k) * 4 + r / H) * Hp + r % H] =
-                            w_hh[((int64_t)d * G + r) * H + k];
-            /* a = b_ih + b_hh + x · W_ihᵀ for every position and direction */
-            for (int64_t r = 0; r < (int64_t)Bc * L; r++)
-                for (int k = 0; k < GD; k++) gc[r * GD + k] = b_ih[k] + b_hh[k];
-            for (int b = 0; b < Bc; b++) /* per sequence: the same call whatever the slicing */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, GD, D, 1.0f,
-                            x + ((int64_t)b0 + b) * L * D, D, w_ih, D, 1.0f, gc + (int64_t)b * L * GD, GD);
-            /* one block of R sequences at a time through all steps: its rows stream through the cache
-             * in order, its state stays in L1 from one step to the next */
-            for (int k = 0; k < Bc; k += R) {
-                int nb = Bc - k < R ? Bc - k : R;
-                float *gk = gc + (int64_t)k * L * GD, *hk = hc + (int64_t)k * L * HD,
-                      *ck = cc + (int64_t)k * L * HD;
-                for (int d = 0; d < n_dir; d++)
-                    for (int s = 0; s < L; s++) {
-                        int t = lstm_pos(d, s, L), tp = lstm_pos(d, s - 1, L);
-                        if (s + PF_AHEAD < L) {
-                            int tf = lstm_pos(d, s + PF_AHEAD, L);
-                            prefetch_rows(gk + (int64_t)tf * GD + d * G, nb, (int64_t)L * GD, G, true);
-                            prefetch_rows(hk + (int64_t)tf * HD + d * H, nb, (int64_t)L * HD, H, true);
-                            prefetch_rows(ck + (int64_t)tf * HD + d * H, nb, (int64_t)L * HD, H, true);
-                        }
-                        step(gk + (int64_t)t * GD + d * G, hk + (int64_t)t * HD + d * H,
-                             ck + (int64_t)t * HD + d * H, s > 0 ? hk + (int64_t)tp * HD + d * H : NULL,
-                             s > 0 ? ck + (int64_t)tp * HD + d * H : NULL, wt + (int64_t)d * H * 4 * Hp, nb,
-                             (int64_t)L * GD, (int64_t)L * HD, H, Hp);
-                    }
+    bool save = gates != NULL;
+    int b0, b1;
+    dm_cpu_chunk(B, nt, t_id, &b0, &b1);
+    int Bc = b1 - b0;
+    if (Bc <= 0) return;
+    size_t n_wt = (size_t)n_dir * H * 4 * Hp;
+    bool table = D <= ONEHOT_MAX_D;
+    float *wt = dm_cpu_scratch(be, t_id, 0, n_wt + (table ? (size_t)(D + 1) * GD : 0));
+    float *gblk = save ? NULL : dm_cpu_scratch(be, t_id, 1, (size_t)R * L * GD);
+    float *cblk = save ? NULL : dm_cpu_scratch(be, t_id, 2, (size_t)R * L * HD);
+    float *hblk = h ? NULL : dm_cpu_scratch(be, t_id, 3, (size_t)R * L * HD);
+    if (!wt || (!save && !(gblk && cblk)) || (!h && !hblk)) return; /* dm_cpu_scratch recorded it */
+    /* W_hhᵀ of each direction, (H, 4, Hp), zero in the padding */
+    memset(wt, 0, sizeof(float) * (size_t)n_dir * H * 4 * Hp);
+    for (int d = 0; d < n_dir; d++)
+        for (int r = 0; r < G; r++)
+            for (int k = 0; k < H; k++)
+                wt[(((int64_t)d * H + k) * 4 + r / H) * Hp + r % H] = w_hh[((int64_t)d * G + r) * H + k];
+    /* the one-hot rows' projections (after wt): tab[c] = b_ih + b_hh + column c of W_ih, tab[D] = the bias */
+    float *tab = table ? wt + n_wt : NULL;
+    for (int c = 0; table && c <= D; c++)
+        for (int r = 0; r < GD; r++)
+            tab[(int64_t)c * GD + r] = c < D ? (b_ih[r] + b_hh[r]) + w_ih[(int64_t)r * D + c] : (b_ih[r] + b_hh[r]) + 0.0f;
+    /* one block of R sequences at a time through all steps: its rows stream through the cache in order,
+     * its state stays in L1 from one step to the next */
+    for (int k = 0; k < Bc; k += R) {
+        int nb = Bc - k < R ? Bc - k : R;
+        int64_t bk = (int64_t)b0 + k; /* the block's first sequence */
+        float *gk = save ? gates + bk * L * GD : gblk, *ck = save ? cell + bk * L * HD : cblk;
+        float *hk = h ? h + bk * L * HD : hblk;
+        /* a = b_ih + b_hh + x · W_ihᵀ for every position and direction of the block's sequences, one
+         * GEMM per sequence (the same call whatever the slicing or the block), or rows of `tab` */
+        for (int b = 0; b < nb; b++) {
+            const float *xb = x + (bk + b) * L * D;
+            float *gb = gk + (int64_t)b * L * GD;
+            if (table && onehot_rows(code, xb, L, D)) {
+                for (int t = 0; t < L; t++)
+                    memcpy(gb + (int64_t)t * GD, tab + (int64_t)code[t] * GD, sizeof(float) * (size_t)GD);
+                continue;
             }
+            for (int64_t r = 0; r < L; r++)
+                for (int c = 0; c < GD; c++) gb[r * GD + c] = b_ih[c] + b_hh[c];
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, GD, D, 1.0f, xb, D, w_ih, D, 1.0f, gb, GD);
         }
+        for (int d = 0; d < n_dir; d++)
+            for (int s = 0; s < L; s++) {
+                int t = lstm_pos(d, s, L), tp = lstm_pos(d, s - 1, L);
+                if (s + PF_AHEAD < L) {
+                    int tf = lstm_pos(d, s + PF_AHEAD, L);
+                    prefetch_rows(gk + (int64_t)tf * GD + d * G, nb, (int64_t)L * GD, G, true);
+                    prefetch_rows(hk + (int64_t)tf * HD + d * H, nb, (int64_t)L * HD, H, true);
+                    prefetch_rows(ck + (int64_t)tf * HD + d * H, nb, (int64_t)L * HD, H, true);
+                }
+                step(gk + (int64_t)t * GD + d * G, hk + (int64_t)t * HD + d * H, ck + (int64_t)t * HD + d * H,
+                     s > 0 ? hk + (int64_t)tp * HD + d * H : NULL, s > 0 ? ck + (int64_t)tp * HD + d * H : NULL,
+                     wt + (int64_t)d * H * 4 * Hp, nb, (int64_t)L * GD, (int64_t)L * HD, H, Hp);
+            }
+        if (mean) dm_cpu_mean_time_rows(mean + bk * HD, hk, nb, L, HD);
     }
 }
 
@@ -464,9 +637,20 @@ void dm_cpu_lstm_fwd(dm_backend *be, float *h, float *gates, float *cell, const 
                      const float *w_hh, const float *b_ih, const float *b_hh, int B, int L, int D, int H,
                      int n_dir) {
     int nt = dm_cpu_threads(be, B);
-    int R;
-    fwd_step_fn step = fwd_step_pick(&R);
-    lstm_fwd_job j = {be, h, gates, cell, x, w_ih, w_hh, b_ih, b_hh, B, L, D, H, n_dir, R, step};
+    int R, VW;
+    fwd_step_fn step = fwd_step_pick(&R, &VW);
+    lstm_fwd_job j = {be, h, gates, cell, NULL, x, w_ih, w_hh, b_ih, b_hh, B, L, D, H, n_dir, R, VW, step};
+    dm_cpu_parallel(be, nt, lstm_fwd_part, &j);
+}
+
+/* lstm_fwd without the saved state (backend.h lstm_infer): h and the mean bit for bit as lstm_fwd's
+ * and mean_time_fwd's */
+void dm_cpu_lstm_infer(dm_backend *be, float *h, float *mean, const float *x, const float *w_ih, const float *w_hh,
+                       const float *b_ih, const float *b_hh, int B, int L, int D, int H, int n_dir) {
+    int nt = dm_cpu_threads(be, B);
+    int R, VW;
+    fwd_step_fn step = fwd_step_pick(&R, &VW);
+    lstm_fwd_job j = {be, h, NULL, NULL, mean, x, w_ih, w_hh, b_ih, b_hh, B, L, D, H, n_dir, R, VW, step};
     dm_cpu_parallel(be, nt, lstm_fwd_part, &j);
 }
 
