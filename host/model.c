@@ -380,8 +380,7 @@ static int fusion_ending(const dm_net *m, int i, int *first) {
  * covers down to that ReLU (1, or 2 across a dropout that is the identity in this pass), or 0. The
  * layers skipped run in place (their gradients alias), so nothing else changes. */
 static int relu_under_max(const dm_net *m, int i, bool has) {
-    const char *env = getenv("DM_FUSE");
-    if (!has || (env && strcmp(env, "off") == 0)) return 0;
+    if (!has || fuse_off()) return 0;
     int k = 1;
     if (i - k > 0 && m->layer[i - k].op == DM_LAYER_DROPOUT && !(m->last_train && m->layer[i - k].p > 0)) k++;
     return i - k > 0 && m->layer[i - k].op == DM_LAYER_RELU ? k : 0;
