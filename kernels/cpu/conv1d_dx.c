@@ -6,7 +6,7 @@
  *
  * Two ways, chosen per sequence by how many entries of its grad_out (Lo, Co) are non-zero, so a
  * sequence's result depends neither on the thread count nor on its neighbours in the batch:
- *  - dense (more than DX_SPARSE_NUM / DX_SPARSE_DEN = 2/5 of them): dcol (M, K·Ci) = grad_out (M, Co) · w
+ *  - dense (more than DX_SPARSE_NUM / DX_SPARSE_DEN = 1/2 of them): dcol (M, K·Ci) = grad_out (M, Co) · w
  *    (Co, K·Ci), one GEMM over each run of consecutive dense sequences, then col2im;
  *  - sparse: the non-zero entries of each output position l as a list (o, g), then the row
  *    dcol[l, :] = Σ_(o, g) g · w[o, :] in registers, 64 columns at a time, added straight into the
@@ -27,11 +27,12 @@
 /* sparse when at most NUM/DEN of a sequence's output-gradient entries are non-zero. Near 1/2 the two
  * ways take about the same time (the CNN-RNN's conv, whose gradient passes its ReLU only, about half
  * non-zero: process CPU time per saliency batch and training step within 2 % with and without
- * DM_CONV_DX=dense, AVX-512, 2 threads, on a shared machine); 2/5 leaves that conv on the GEMM way
- * while the CNN's, behind max-pools (at most 1/2, with the ReLU about 3/8) and the global max (1/Lo),
- * take the sparse way */
-#define DX_SPARSE_NUM 2
-#define DX_SPARSE_DEN 5
+ * DM_CONV_DX=dense, AVX-512, 2 threads, on a shared machine). It must be at least 1/2: behind a max-pool
+ * of width ≥ 2 at most 1/2 of the entries are non-zero, so such a sequence always goes the sparse way,
+ * which is what makes conv1d_pool_dx (lists from the pool, no density test) bit for bit the pair
+ * maxpool_relu_bwd + conv1d_bwd, and the input-only backward the full one (test_sal_dev). */
+#define DX_SPARSE_NUM 1
+#define DX_SPARSE_DEN 2
 #define DX_GROUP 8                 /* sequences per sparse group (their lists and grad_in stay in L2) */
 #define DX_GROUP_ENTRIES 65536     /* ... fewer when a sequence has more than 1/8 of this many entries */
 
