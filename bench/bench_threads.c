@@ -7,6 +7,8 @@
  *   train     one training step (forward, backward, clip + Adam) at batch B (sequences/s)
  *   saliency  `grad` saliency of a batch of B (sequences/s)
  *   optimize  class optimisation, 16 restarts, 20 steps per iteration (steps/s)
+ *   infer     the inference forward of a batch of B (dm_net_infer_codes, evaluation mode) and its
+ *             P(bound) to the host (sequences/s)
  *
  * Random weights and random one-hot input (speed does not depend on them); one untimed warm-up
  * iteration, then iterations until --seconds have passed and at least 3 ran. Correctness of these
@@ -43,12 +45,13 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--seconds")) seconds = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--batch")) B = atoi(argv[i + 1]);
         else {
-            fprintf(stderr, "usage: bench_threads --workload train|saliency|optimize --arch A --threads N "
+            fprintf(stderr, "usage: bench_threads --workload train|saliency|optimize|infer --arch A --threads N "
                             "[--seconds S] [--batch B]\n");
             return 2;
         }
     }
-    int w = !strcmp(workload, "train") ? 0 : !strcmp(workload, "saliency") ? 1 : !strcmp(workload, "optimize") ? 2 : -1;
+    int w = !strcmp(workload, "train") ? 0 : !strcmp(workload, "saliency") ? 1 : !strcmp(workload, "optimize") ? 2
+          : !strcmp(workload, "infer")    ? 3 : -1;
     int a = -1;
     for (int k = 0; k < dm_arch_count(); k++)
         if (!strcmp(arch, dm_arch_name((dm_arch)k))) a = k;
@@ -99,8 +102,10 @@ int main(int argc, char **argv) {
                  dm_net_backward(m, labels, B, B, &loss, NULL) || dm_net_adam_step(m, &opt);
         } else if (w == 1) {
             st = dm_saliency_batch(m, x, NULL, B, 0, &so, attr, p);
-        } else {
+        } else if (w == 2) {
             st = dm_net_optimize(m, &oo, attr, ppm, obj, p);
+        } else {
+            st = dm_net_infer_codes(m, codes, B, false) || dm_net_scores(m, p);
         }
         if (st) {
             fprintf(stderr, "bench_threads: %s\n", dm_last_error());

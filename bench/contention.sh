@@ -11,14 +11,14 @@
 # On a machine with more than 2 CPUs everything (bench and busy processes) is pinned to CPUS (default
 # 0,1) with taskset, so the load competes for the same two cores.
 #
-# Environment: ROUNDS (3), SECONDS_PER (3), WORKLOADS ("train saliency optimize"), ARCHS ("cnn rnn
+# Environment: ROUNDS (3), SECONDS_PER (3), WORKLOADS ("train saliency optimize infer"), ARCHS ("cnn rnn
 # cnnrnn"), BUSY (2), CSV (bench/results/contention.csv), MD (bench/results/contention.md).
 # OMP_WAIT_POLICY, GOMP_SPINCOUNT and OPENBLAS_NUM_THREADS are unset: users' defaults.
 set -eu
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
 SECONDS_PER=${SECONDS_PER:-3}
-WORKLOADS=${WORKLOADS:-"train saliency optimize"}
+WORKLOADS=${WORKLOADS:-"train saliency optimize infer"}
 ARCHS=${ARCHS:-"cnn rnn cnnrnn"}
 BUSY=${BUSY:-2}
 CSV=${CSV:-bench/results/contention.csv}

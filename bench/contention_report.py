@@ -26,7 +26,7 @@ out.append(f"{datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC; {cpu}, {nproc} CPU
            f"medians over rounds of each run's median iteration. Load: none, or {busy} busy processes "
            f"(`while :; do :; done`) on the same cores. OMP_WAIT_POLICY / GOMP_SPINCOUNT unset. "
            f"Commits: {', '.join(sorted(set(r['commit'] for r in rows)))}.\n")
-out.append("Rates: train and saliency in sequences/s (batch 256, L 101), optimize in steps/s (16 restarts). "
+out.append("Rates: train, saliency and infer in sequences/s (batch 256, L 101), optimize in steps/s (16 restarts). "
            "`2/1` is the 2-thread rate over the 1-thread rate; the target is 2/1 ≥ 1 under load.\n")
 hdr = "| workload | arch |"
 sep = "|---|---|"

@@ -342,9 +342,14 @@ void dm_net_zero_grad(dm_net *m) {
 
 /* ---- fusions: runs of layers that one backend entry does (backend.h, "fused ops") ---------------- */
 
-enum { DM_FUSE_HEAD, DM_FUSE_CONV_RELU };   /* head_fwd / head_bwd; conv1d_relu_fwd (forward only) */
-static const struct { int n; dm_layer_op ops[2]; } fusions[] = {
+/* head_fwd / head_bwd; conv1d_pool_fwd / relu_pool_bwd (a CNN block: pool then dropout, or dropout then the
+ * global max; its backward is relu_pool_bwd then the conv's own); conv1d_relu_fwd (forward only). Tried in
+ * this order: the longer runs first. */
+enum { DM_FUSE_HEAD, DM_FUSE_CONV_POOL_DROP, DM_FUSE_CONV_DROP_GMAX, DM_FUSE_CONV_RELU };
+static const struct { int n; dm_layer_op ops[4]; } fusions[] = {
     [DM_FUSE_HEAD] = {2, {DM_LAYER_DENSE, DM_LAYER_LOGSOFTMAX}},
+    [DM_FUSE_CONV_POOL_DROP] = {4, {DM_LAYER_CONV, DM_LAYER_RELU, DM_LAYER_MAXPOOL, DM_LAYER_DROPOUT}},
+    [DM_FUSE_CONV_DROP_GMAX] = {4, {DM_LAYER_CONV, DM_LAYER_RELU, DM_LAYER_DROPOUT, DM_LAYER_GMAX}},
     [DM_FUSE_CONV_RELU] = {2, {DM_LAYER_CONV, DM_LAYER_RELU}},
 };
 
@@ -359,7 +364,9 @@ static int fusion_at(const dm_net *m, int i, int to) {
     const struct dm_backend_i *op = m->be->i;
     bool off = fuse_off();
     for (int f = 0; f < (int)(sizeof fusions / sizeof *fusions) && !off; f++) {
-        bool has = f == DM_FUSE_HEAD ? op->head_fwd && op->head_bwd : op->conv1d_relu_fwd != NULL;
+        bool has = f == DM_FUSE_HEAD ? op->head_fwd && op->head_bwd
+                   : f == DM_FUSE_CONV_RELU ? op->conv1d_relu_fwd != NULL
+                   : op->conv1d_pool_fwd && op->relu_pool_bwd;
         int k = 0, n = fusions[f].n;
         if (!has || i < 0 || i + n > to) continue;
         while (k < n && m->layer[i + k].op == fusions[f].ops[k]) k++;
@@ -409,6 +416,26 @@ static const float *layers_fwd(dm_net *m, int from, int to, const float *in, int
             i++;
             in = m->buf[i].y = m->buf[i].out;
             continue;
+        }
+        if (f == DM_FUSE_CONV_POOL_DROP || f == DM_FUSE_CONV_DROP_GMAX) {
+            /* a CNN block: conv → ReLU → pool → dropout, or conv → ReLU → dropout → global max */
+            bool drop_first = f == DM_FUSE_CONV_DROP_GMAX;
+            int ip = i + (drop_first ? 3 : 2), id = i + (drop_first ? 2 : 3);
+            const dm_layer *pl = &m->layer[ip], *dl = &m->layer[id];
+            dm_lbuf *pb = &m->buf[ip], *db = &m->buf[id];
+            bool drop = train && dl->p > 0;
+            if (!(drop && m->row0 != 0)) {   /* a slice's dropout (rows from row0 on) takes the layer walk */
+                op->conv1d_pool_fwd(be, b->out, pb->out, pb->idx, db->out, drop ? db->mask : NULL, in, P(t), P(t + 1),
+                                    B, l->len_in, l->ch_in, l->n, l->k, l->pad, pl->op == DM_LAYER_GMAX ? 0 : pl->k,
+                                    drop_first, dl->p, key, step * 64 + (uint64_t)dl->slot);
+                b->y = m->buf[i + 1].y = b->out;
+                pb->y = pb->out;
+                db->y = drop ? db->out : (drop_first ? b->out : pb->out);
+                in = m->buf[i + 3].y;
+                i += 3;
+                continue;
+            }
+            f = fusion_at(m, i, i + 2);   /* conv → ReLU, then the layers one by one */
         }
         if (f == DM_FUSE_CONV_RELU && !m->buf[i + 1].out) {   /* conv → ReLU in place on its output */
             op->conv1d_relu_fwd(be, b->out, in, P(t), P(t + 1), B, l->len_in, l->ch_in, l->n, l->k, l->pad);
@@ -594,6 +621,21 @@ static dm_status model_backward(dm_net *m, bool want_dx, bool pgrad, const int8_
             op->head_bwd(be, first > 0 ? m->buf[first - 1].g : (want_dx ? m->g_x : NULL), GW(td), GW(td + 1),
                          m->buf[first].g, m->loss, b->g, b->out, i == top ? labels : NULL, scale,
                          first > 0 ? m->buf[first - 1].y : m->x, P(td), B, d->ch_in, d->n);
+            i = first;
+            continue;
+        }
+        int fb = fusion_ending(m, i, &first);
+        if (fb == DM_FUSE_CONV_POOL_DROP || fb == DM_FUSE_CONV_DROP_GMAX) {   /* dropout / pool / ReLU, then conv */
+            bool drop_first = fb == DM_FUSE_CONV_DROP_GMAX;
+            const dm_layer *c = &m->layer[first], *pl = &m->layer[first + (drop_first ? 3 : 2)];
+            const dm_layer *dl = &m->layer[first + (drop_first ? 2 : 3)];
+            const dm_lbuf *cb = &m->buf[first], *pb = &m->buf[first + (drop_first ? 3 : 2)];
+            const dm_lbuf *db = &m->buf[first + (drop_first ? 2 : 3)];
+            int tc = c->tensor;
+            op->relu_pool_bwd(be, cb->g, b->g, pb->idx, m->last_train && dl->p > 0 ? db->mask : NULL, cb->out, B,
+                              c->len_out, c->n, pl->op == DM_LAYER_GMAX ? 0 : pl->k, drop_first);
+            op->conv1d_bwd(be, first > 0 ? m->buf[first - 1].g : (want_dx ? m->g_x : NULL), GW(tc), GW(tc + 1), cb->g,
+                           first > 0 ? m->buf[first - 1].y : m->x, P(tc), B, c->len_in, c->ch_in, c->n, c->k, c->pad);
             i = first;
             continue;
         }

@@ -172,6 +172,27 @@ struct dm_backend_i {
     void (*conv1d_pool_dx)(dm_backend *be, float *grad_in, float *grad_out, const float *grad_pool,
                            const int32_t *argmax, const float *pool_out, const float *w, int B, int Li, int Ci,
                            int Co, int K, int pad, int pw);
+    /* conv1d_pool_fwd: a convolution block of the CNN, conv → ReLU → max-pool → dropout, or conv → ReLU →
+     *   dropout → global max (drop_first). With Lo = Li + 2 pad − K + 1, a pool width pw ≥ 1 (pw = 0: the
+     *   global max, gmax_fwd) and Lp = Lo / pw (1 for the global max), pooled (B, Lp, Co):
+     *   conv1d_relu_fwd(act, in, w, b, B, Li, Ci, Co, K, pad);
+     *   drop_first: dropout_fwd(drop, mask, act, B·Lo·Co, p, key, index), then the pool of drop;
+     *   else:       the pool of act (maxpool_fwd(pooled, argmax, act, B, Lo, Co, pw) or gmax_fwd), then
+     *               dropout_fwd(drop, mask, pooled, B·Lp·Co, p, key, index).
+     *   mask NULL: no dropout (evaluation, p = 0); drop is then unused.
+     * relu_pool_bwd: the backward of the block's ReLU, pool and dropout (the conv's own is conv1d_bwd),
+     *   with the buffers of its forward (act, argmax, mask NULL when no dropout ran) and grad (B, Lp, C) the
+     *   gradient of the block's last output; L = Lo:
+     *   drop_first: the pool's backward (maxpool_bwd or gmax_bwd) from grad into grad_act (B, L, C), then
+     *               dropout_bwd(grad_act, grad_act, mask, B·L·C);
+     *   else:       dropout_bwd(grad, grad, mask, B·Lp·C) in place (grad may be overwritten), then the
+     *               pool's backward from grad into grad_act;
+     *   then relu_bwd(grad_act, grad_act, act, B·L·C). */
+    void (*conv1d_pool_fwd)(dm_backend *be, float *act, float *pooled, int32_t *argmax, float *drop, float *mask,
+                            const float *in, const float *w, const float *b, int B, int Li, int Ci, int Co, int K,
+                            int pad, int pw, bool drop_first, float p, uint64_t key, uint64_t index);
+    void (*relu_pool_bwd)(dm_backend *be, float *grad_act, float *grad, const int32_t *argmax, const float *mask,
+                          const float *act, int B, int L, int C, int pw, bool drop_first);
 
     /* Clip every gradient element to [−clip, clip] (clip > 0), then Torch7 Adam: m, v moments;
      * θ −= step · m / (√v + eps) with step = lr · √(1 − β2^t) / (1 − β1^t) computed by the caller. */

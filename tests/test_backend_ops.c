@@ -259,6 +259,171 @@ Test(backend_ops, conv1d, .init = setup, .fini = teardown) {
     check_conv(256, 101, 4, 128, 9, 4, false);    /* CNN-RNN conv */
 }
 
+/* ---- a CNN block fused: conv → ReLU → pool → dropout (conv1d_pool_fwd, relu_pool_bwd) ---- */
+
+static float *dev_copy_host(const void *dev, size_t bytes) {
+    float *h = malloc(bytes ? bytes : 1);
+    g_cuda->i->download(g_cuda, h, dev, bytes);
+    return h;
+}
+
+/* Bit-for-bit equality of n floats (int32 compared as their bytes). */
+static void expect_same(const void *got, const void *ref, size_t n, const char *what, const char *part) {
+    for (size_t i = 0; i < n; i++)
+        if (memcmp((const uint8_t *)got + 4 * i, (const uint8_t *)ref + 4 * i, 4)) {
+            cr_expect_fail("%s: %s element %zu differs (%.9g vs %.9g; exact expected)", what, part, i,
+                           ((const float *)got)[i], ((const float *)ref)[i]);
+            return;
+        }
+}
+
+/* pw 0: the global max; drop_first: dropout before the pool; drop false: no dropout (mask NULL).
+ * Checked three ways: (1) the fused CUDA op against the unfused CUDA ops in sequence, bit for bit (the same
+ * float operations: conv sums, bias, ReLU, comparisons, Philox masks, products); (2) its ReLU output against
+ * the CPU reference's conv → ReLU (TOL_SUM: sums of K·Ci products in another order); (3) its pool, masks and
+ * dropout against the CPU reference's ops in sequence run on the CUDA op's own ReLU output, bit for bit
+ * (selections and single products: exact; near-ties of the conv sums then cannot move an argmax between the
+ * two sides), and the fused backward against the reference backend's fused entry (kernels/cpu/fused.c: the
+ * reference ops in sequence) on the same forward buffers, value for value (the sign of a zero aside). */
+static void check_convpool(int B, int Li, int Ci, int Co, int K, int pad, int pw, bool drop_first, bool drop) {
+    char what[160];
+    snprintf(what, sizeof what, "conv1d_pool B%d Li%d Ci%d Co%d K%d pad%d pw%d%s%s%s", B, Li, Ci, Co, K, pad, pw,
+             drop ? " dropout" : "", drop && drop_first ? " first" : "", g_cudnn ? " (cuDNN)" : "");
+    int Lo = Li + 2 * pad - K + 1, Lp = pw > 0 ? Lo / pw : 1;
+    size_t nin = (size_t)B * Li * Ci, nw = (size_t)Co * K * Ci, nact = (size_t)B * Lo * Co, np = (size_t)B * Lp * Co;
+    size_t nd = drop_first ? nact : np;
+    float p = 0.5f;
+    uint64_t key = 0x5EED5EEDull, index = 7 * 64 + 3;
+    float *in = rnd(nin, -1, 1, 91), *w = rnd(nw, -0.5f, 0.5f, 92), *b = rnd(Co, -0.5f, 0.5f, 93);
+    float *grad = rnd(np, -1, 1, 94);
+    float *d_in = dev_new(in, 4 * nin), *d_w = dev_new(w, 4 * nw), *d_b = dev_new(b, 4 * (size_t)Co);
+    /* [0]: the fused op, [1]: the unfused ops */
+    float *d_act[2], *d_pool[2], *d_drop[2], *d_mask[2];
+    int32_t *d_arg[2];
+    for (int k = 0; k < 2; k++) {
+        d_act[k] = dev_new(NULL, 4 * nact);
+        d_pool[k] = dev_new(NULL, 4 * np);
+        d_arg[k] = dev_new(NULL, 4 * np);
+        d_drop[k] = drop ? dev_new(NULL, 4 * nd) : NULL;
+        d_mask[k] = drop ? dev_new(NULL, 4 * nd) : NULL;
+    }
+    g_cuda->i->conv1d_pool_fwd(g_cuda, d_act[0], d_pool[0], d_arg[0], d_drop[0], d_mask[0], d_in, d_w, d_b, B, Li, Ci,
+                               Co, K, pad, pw, drop_first, p, key, index);
+    g_cuda->i->conv1d_relu_fwd(g_cuda, d_act[1], d_in, d_w, d_b, B, Li, Ci, Co, K, pad);
+    const float *src = d_act[1];
+    if (drop && drop_first) {
+        g_cuda->i->dropout_fwd(g_cuda, d_drop[1], d_mask[1], d_act[1], (int64_t)nact, p, key, index);
+        src = d_drop[1];
+    }
+    if (pw > 0) g_cuda->i->maxpool_fwd(g_cuda, d_pool[1], d_arg[1], src, B, Lo, Co, pw);
+    else g_cuda->i->gmax_fwd(g_cuda, d_pool[1], d_arg[1], src, B, Lo, Co);
+    if (drop && !drop_first) g_cuda->i->dropout_fwd(g_cuda, d_drop[1], d_mask[1], d_pool[1], (int64_t)np, p, key, index);
+    float *h_act[2], *h_pool[2], *h_drop[2] = {NULL, NULL}, *h_mask[2] = {NULL, NULL};
+    int32_t *h_arg[2];
+    for (int k = 0; k < 2; k++) {
+        h_act[k] = dev_copy_host(d_act[k], 4 * nact);
+        h_pool[k] = dev_copy_host(d_pool[k], 4 * np);
+        h_arg[k] = (int32_t *)dev_copy_host(d_arg[k], 4 * np);
+        if (drop) h_drop[k] = dev_copy_host(d_drop[k], 4 * nd), h_mask[k] = dev_copy_host(d_mask[k], 4 * nd);
+    }
+    cr_assert_eq(dm_backend_status(g_cuda), DM_STATUS_OK, "%s: backend error: %s", what, dm_last_error());
+    /* (1) fused = unfused, bit for bit */
+    expect_same(h_act[0], h_act[1], nact, what, "ReLU output (fused vs unfused CUDA)");
+    expect_same(h_pool[0], h_pool[1], np, what, "pooled (fused vs unfused CUDA)");
+    expect_same(h_arg[0], h_arg[1], np, what, "argmax (fused vs unfused CUDA)");
+    if (drop) {
+        expect_same(h_mask[0], h_mask[1], nd, what, "mask (fused vs unfused CUDA)");
+        expect_same(h_drop[0], h_drop[1], nd, what, "dropout output (fused vs unfused CUDA)");
+    }
+    /* (2) the ReLU output against the CPU reference's conv → ReLU */
+    float *r_act = nan_host(nact), *r_pool = nan_host(np), *r_drop = nan_host(nd), *r_mask = nan_host(nd);
+    int32_t *r_arg = malloc(4 * np);
+    g_ref->i->conv1d_relu_fwd(g_ref, r_act, in, w, b, B, Li, Ci, Co, K, pad);
+    size_t worst = 0;
+    double e = dm_test_max_err(h_act[0], r_act, nact, TOL_SUM.atol, TOL_SUM.rtol, &worst);
+    cr_expect(e <= 1.0, "%s: ReLU output element %zu is %.9g, reference %.9g (error %.3g x tolerance)", what, worst,
+              h_act[0][worst], r_act[worst], e);
+    /* (3) the reference's pool and dropout ops in sequence on the CUDA ReLU output */
+    const float *r_src = h_act[0];
+    if (drop && drop_first) {
+        g_ref->i->dropout_fwd(g_ref, r_drop, r_mask, h_act[0], (int64_t)nact, p, key, index);
+        r_src = r_drop;
+    }
+    if (pw > 0) g_ref->i->maxpool_fwd(g_ref, r_pool, r_arg, r_src, B, Lo, Co, pw);
+    else g_ref->i->gmax_fwd(g_ref, r_pool, r_arg, r_src, B, Lo, Co);
+    if (drop && !drop_first) g_ref->i->dropout_fwd(g_ref, r_drop, r_mask, r_pool, (int64_t)np, p, key, index);
+    expect_same(h_pool[0], r_pool, np, what, "pooled (vs the CPU reference)");
+    expect_same(h_arg[0], r_arg, np, what, "argmax (vs the CPU reference)");
+    if (drop) {
+        expect_same(h_mask[0], r_mask, nd, what, "mask (vs the CPU reference)");
+        expect_same(h_drop[0], r_drop, nd, what, "dropout output (vs the CPU reference)");
+    }
+    /* backward: the fused CUDA op against the reference's on the same forward buffers, bit for bit */
+    float *d_grad = dev_new(grad, 4 * np), *d_gact = dev_new(NULL, 4 * nact), *r_gact = nan_host(nact);
+    float *d_grad2 = dev_new(grad, 4 * np), *d_gact2 = dev_new(NULL, 4 * nact);
+    g_cuda->i->relu_pool_bwd(g_cuda, d_gact, d_grad, d_arg[0], d_mask[0], d_act[0], B, Lo, Co, pw, drop_first);
+    /* the unfused CUDA ops in sequence, as the model walks them (dropout after the pool in place) */
+    if (drop && !drop_first) g_cuda->i->dropout_bwd(g_cuda, d_grad2, d_grad2, d_mask[1], (int64_t)np);
+    if (pw > 0) g_cuda->i->maxpool_bwd(g_cuda, d_gact2, d_grad2, d_arg[1], B, Lo, Co, pw);
+    else g_cuda->i->gmax_bwd(g_cuda, d_gact2, d_grad2, d_arg[1], B, Lo, Co);
+    if (drop && drop_first) g_cuda->i->dropout_bwd(g_cuda, d_gact2, d_gact2, d_mask[1], (int64_t)nact);
+    g_cuda->i->relu_bwd(g_cuda, d_gact2, d_gact2, d_act[1], (int64_t)nact);
+    float *h_gact2 = dev_copy_host(d_gact2, 4 * nact);
+    g_ref->i->relu_pool_bwd(g_ref, r_gact, grad, h_arg[0], drop ? h_mask[0] : NULL, h_act[0], B, Lo, Co, pw,
+                            drop_first);
+    /* equal values, not bits: the reference's max-pool backward adds into zeros (0 + −0 = +0) where the CUDA
+     * gather (fused or not) copies a −0 (a negative gradient times a zero mask) */
+    float *h_gact = dev_copy_host(d_gact, 4 * nact);
+    for (size_t i = 0; i < nact; i++)
+        if (!(h_gact[i] == r_gact[i])) {
+            cr_expect_fail("%s relu_pool_bwd: element %zu is %.9g, reference %.9g (exact expected)", what, i, h_gact[i],
+                           r_gact[i]);
+            break;
+        }
+    expect_same(h_gact, h_gact2, nact, what, "relu_pool_bwd (fused vs unfused CUDA)");
+    free(h_gact); free(h_gact2);
+    dev_take(d_gact, NULL, 4 * nact, "relu_pool_bwd grad_act");
+    dev_take(d_gact2, NULL, 4 * nact, "unfused grad_act");
+    dev_take(d_grad2, NULL, 4 * np, "unfused grad");
+    dev_take(d_grad, NULL, 4 * np, "relu_pool_bwd grad");
+    for (int k = 0; k < 2; k++) {
+        dev_take(d_act[k], NULL, 4 * nact, "act");
+        dev_take(d_pool[k], NULL, 4 * np, "pooled");
+        dev_take(d_arg[k], NULL, 4 * np, "argmax");
+        if (drop) dev_take(d_drop[k], NULL, 4 * nd, "drop"), dev_take(d_mask[k], NULL, 4 * nd, "mask");
+        free(h_act[k]); free(h_pool[k]); free(h_arg[k]); free(h_drop[k]); free(h_mask[k]);
+    }
+    dev_take(d_in, NULL, 4 * nin, "in");
+    dev_take(d_w, NULL, 4 * nw, "w");
+    dev_take(d_b, NULL, 4 * (size_t)Co, "b");
+    free(in); free(w); free(b); free(grad); free(r_act); free(r_pool); free(r_drop); free(r_mask); free(r_arg);
+    free(r_gact);
+}
+
+/* Every path: the direct conv (K·Ci ≤ 256) and the GEMM conv with the epilogue, pools with and without a
+ * tail no window covers, the global max, dropout after the pool, before it, or none (evaluation). */
+static void convpool_shapes(void) {
+    check_convpool(1, 1, 1, 1, 1, 0, 1, false, true);      /* everything 1 */
+    check_convpool(1, 1, 1, 1, 1, 0, 0, true, true);
+    check_convpool(2, 11, 4, 5, 3, 1, 2, false, true);     /* direct; Lo 11: a tail position */
+    check_convpool(2, 11, 4, 5, 3, 1, 2, false, false);
+    check_convpool(3, 13, 20, 33, 3, 2, 4, true, true);    /* direct (K·Ci 60); dropout before a pool, tail 3 */
+    check_convpool(3, 13, 20, 33, 3, 2, 0, true, true);    /* direct; dropout, global max */
+    check_convpool(2, 17, 40, 7, 7, 3, 3, false, true);    /* GEMM + epilogue (K·Ci 280), tail 2 */
+    check_convpool(2, 17, 40, 7, 7, 3, 0, true, true);     /* GEMM + epilogue, global max */
+    check_convpool(2, 17, 40, 7, 7, 3, 0, true, false);
+    check_convpool(2, 17, 40, 300, 7, 3, 2, false, false); /* more channels than a block */
+}
+
+Test(backend_ops, conv1d_pool_fused, .init = setup, .fini = teardown) {
+    convpool_shapes();
+    if (small_only()) return;
+    check_convpool(256, 101, 4, 128, 9, 0, 2, false, true);     /* CNN block 1 */
+    check_convpool(256, 46, 128, 128, 5, 0, 2, false, true);    /* CNN block 2 */
+    check_convpool(256, 21, 128, 128, 3, 0, 0, true, true);     /* CNN block 3 */
+    check_convpool(256, 21, 128, 128, 3, 0, 0, true, false);    /* CNN block 3, evaluation */
+}
+
 /* ---- pooling and reductions over positions ---- */
 
 static void check_pool(int B, int L, int C, int w) {
@@ -604,6 +769,7 @@ Test(backend_ops, cudnn_conv1d_lstm, .init = setup, .fini = teardown) {
     check_conv(2, 17, 40, 7, 7, 3, true);
     check_lstm(2, 5, 3, 4, 2, true);
     check_lstm(3, 7, 5, 33, 1, true);
+    convpool_shapes();                            /* the fused block's conv through cuDNN, then its kernel */
     if (small_only()) return;
     check_conv(256, 101, 4, 128, 9, 0, true);
     check_conv(256, 46, 128, 128, 5, 0, true);

@@ -229,6 +229,65 @@ Test(cuda_model, training_step_cudnn, .init = setup, .fini = teardown) {
     for (int a = 0; a < dm_arch_count(); a++) one_step((dm_arch)a);
 }
 
+/* The CNN blocks fused (backend.h conv1d_pool_fwd, relu_pool_bwd: conv → ReLU → pool → dropout or conv →
+ * ReLU → dropout → global max) against the same CUDA backend with those two entries removed (then the
+ * model walks conv → ReLU fused and each other layer by its own op): a training step (dropout on: loss,
+ * log-probabilities, every parameter gradient, the input gradient) and an input-only backward in
+ * evaluation (no dropout, no parameter gradients) must come out bit for bit the same, because the fused
+ * kernels do the same float operations on the same values (test_backend_ops checks them op by op). */
+static void fused_blocks_pass(dm_net *m, const uint8_t *codes, const int8_t *labels, int B, float *out) {
+    int L = test_len();
+    size_t np = (size_t)dm_net_n_params(m), nx = (size_t)B * L * 4;
+    double loss;
+    dm_net_zero_grad(m);
+    cr_assert_eq(dm_net_forward_codes(m, codes, B, true, 42, 3, false), DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert_eq(dm_net_logprob(m, out), DM_STATUS_OK);
+    cr_assert_eq(dm_net_backward(m, labels, B, B, &loss, out + 2 * B), DM_STATUS_OK, "%s", dm_last_error());
+    float lf = (float)loss;
+    memcpy(out + 2 * B + nx, &lf, sizeof lf);
+    cr_assert_eq(dm_net_get_grads(m, out + 2 * B + nx + 1), DM_STATUS_OK);
+    float glp[2 * 8];
+    for (int i = 0; i < 2 * B; i++) glp[i] = i % 2 ? -0.25f : 1.0f + 0.125f * (float)i;
+    cr_assert_eq(dm_net_forward_codes(m, codes, B, false, 0, 0, false), DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert_eq(dm_net_backward_from(m, glp, B, out + 2 * B + nx + 1 + np), DM_STATUS_OK, "%s", dm_last_error());
+}
+
+Test(cuda_model, cnn_blocks_fused_bit_identical, .init = setup, .fini = teardown) {
+    cr_assert(g_cuda->i->conv1d_pool_fwd && g_cuda->i->relu_pool_bwd, "the CUDA backend has no fused CNN blocks");
+    for (int a = 0; a < dm_arch_count(); a++) {
+        int B = 5, L = test_len();
+        dm_net *mc, *mr;
+        make_pair((dm_arch)a, B, &mc, &mr);
+        uint8_t codes[5 * 101];
+        int8_t labels[5];
+        float *x = malloc(sizeof(float) * B * L * 4);
+        batch(B, L, codes, x, labels, 11);
+        size_t np = (size_t)dm_net_n_params(mc), nx = (size_t)B * L * 4, n = 2 * (size_t)B + nx + 1 + np + nx;
+        float *fused = malloc(sizeof(float) * n), *plain = malloc(sizeof(float) * n);
+        fused_blocks_pass(mc, codes, labels, B, fused);
+        const struct dm_backend_i *table = g_cuda->i;
+        struct dm_backend_i unfused = *table;
+        unfused.conv1d_pool_fwd = NULL;
+        unfused.relu_pool_bwd = NULL;
+        g_cuda->i = &unfused;
+        fused_blocks_pass(mc, codes, labels, B, plain);
+        g_cuda->i = table;
+        const char *part[] = {"log-probabilities", "input gradient", "loss", "parameter gradients",
+                              "input gradient (evaluation)"};
+        size_t end[] = {2 * (size_t)B, 2 * (size_t)B + nx, 2 * (size_t)B + nx + 1, 2 * (size_t)B + nx + 1 + np, n};
+        for (int k = 0; k < 5; k++)
+            for (size_t i = k ? end[k - 1] : 0; i < end[k]; i++)
+                if (memcmp(&fused[i], &plain[i], sizeof(float))) {
+                    cr_expect_fail("%s: %s, element %zu: fused %.9g, unfused %.9g (bit for bit expected)",
+                                   dm_arch_name((dm_arch)a), part[k], i, fused[i], plain[i]);
+                    break;
+                }
+        free(x); free(fused); free(plain);
+        dm_net_free(mc);
+        dm_net_free(mr);
+    }
+}
+
 Test(cuda_model, saliency_batch, .init = setup, .fini = teardown) {
     for (int a = 0; a < dm_arch_count(); a++) {
         int B = 4, L = test_len();

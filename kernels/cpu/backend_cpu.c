@@ -157,6 +157,7 @@ static void cpu_destroy(dm_backend *be) {
         .conv1d_relu_fwd = dm_cpu_conv1d_relu_fwd##sfx, .head_fwd = dm_cpu_head_fwd,                    \
         .head_bwd = dm_cpu_head_bwd, .maxpool_relu_bwd = dm_cpu_maxpool_relu_bwd##sfx,                 \
         .gmax_relu_bwd = dm_cpu_gmax_relu_bwd##sfx, .conv1d_pool_dx = dm_cpu_conv1d_pool_dx##sfx,       \
+        .conv1d_pool_fwd = DM_CPU_CONV1D_POOL_FWD##sfx, .relu_pool_bwd = DM_CPU_RELU_POOL_BWD##sfx,     \
     }
 
 /* The truncated reruns of temporal scores: the reference has the op; the fast backend leaves it to the
@@ -167,6 +168,14 @@ static void cpu_destroy(dm_backend *be) {
  * lstm_fwd (the host then passes it the arena's buffers). */
 #define DM_CPU_LSTM_INFER     dm_cpu_lstm_infer
 #define DM_CPU_LSTM_INFER_ref NULL
+
+/* The CNN block fused (conv → ReLU → pool → dropout): the reference has the entries (the reference ops in
+ * sequence, fused.c; the oracle of the CUDA kernels); the fast backend leaves them NULL, so its model walk
+ * runs its own conv → ReLU and the pool, dropout and ReLU ops one by one, as before. */
+#define DM_CPU_CONV1D_POOL_FWD     NULL
+#define DM_CPU_CONV1D_POOL_FWD_ref dm_cpu_conv1d_pool_fwd
+#define DM_CPU_RELU_POOL_BWD       NULL
+#define DM_CPU_RELU_POOL_BWD_ref   dm_cpu_relu_pool_bwd
 
 static const struct dm_backend_i dm_cpu_table = DM_CPU_TABLE();
 static const struct dm_backend_i dm_cpu_ref_table = DM_CPU_TABLE(_ref);

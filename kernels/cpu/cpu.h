@@ -164,6 +164,11 @@ void dm_cpu_head_fwd(dm_backend *be, float *logprob, float *logits, const float 
 void dm_cpu_head_bwd(dm_backend *be, float *grad_in, float *grad_w, float *grad_b, float *grad_logits,
                      float *loss, float *grad_logprob, const float *logprob, const int8_t *labels, float scale,
                      const float *in, const float *w, int B, int Ci, int C);
+void dm_cpu_conv1d_pool_fwd(dm_backend *be, float *act, float *pooled, int32_t *argmax, float *drop, float *mask,
+                            const float *in, const float *w, const float *b, int B, int Li, int Ci, int Co, int K,
+                            int pad, int pw, bool drop_first, float p, uint64_t key, uint64_t index);
+void dm_cpu_relu_pool_bwd(dm_backend *be, float *grad_act, float *grad, const int32_t *argmax, const float *mask,
+                          const float *act, int B, int L, int C, int pw, bool drop_first);
 
 /* ---- runtime ISA dispatch --------------------------------------------------------------------
  * The build is portable by default (no -march=native, CMakeLists.txt DM_NATIVE), so the hot loops of

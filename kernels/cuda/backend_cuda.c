@@ -180,7 +180,8 @@ static const struct dm_backend_i dm_cuda_table = {
     .dense_fwd = dm_cuda_dense_fwd, .dense_bwd = dm_cuda_dense_bwd,
     .logsoftmax_fwd = dm_cuda_logsoftmax_fwd, .logsoftmax_bwd = dm_cuda_logsoftmax_bwd,
     .nll = dm_cuda_nll, .adam = dm_cuda_adam, .head_fwd = dm_cuda_head_fwd, .head_bwd = dm_cuda_head_bwd,
-    .conv1d_relu_fwd = dm_cuda_conv1d_relu_fwd,
+    .conv1d_relu_fwd = dm_cuda_conv1d_relu_fwd, .conv1d_pool_fwd = dm_cuda_conv1d_pool_fwd,
+    .relu_pool_bwd = dm_cuda_relu_pool_bwd,
 #ifdef DM_USE_NCCL
     .group_id = dm_cuda_group_id, .group_join = dm_cuda_group_join, .allreduce_sum = dm_cuda_allreduce_sum,
 #endif

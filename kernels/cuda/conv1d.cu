@@ -140,36 +140,52 @@ DM_KAPI cudaError_t dm_cuda_col2im_launch(float *grad_in, const float *colg, int
     return cudaGetLastError();
 }
 
-/* The forward, with the ReLU fused when `relu` (conv1d_relu_fwd): in the direct kernel's store, or as
- * the GEMM's epilogue kernel (bias + ReLU after a β = 0 GEMM, in place of bias rows before it). */
-static void conv1d_fwd(dm_backend *be, float *out, const float *in, const float *w, const float *b, int B, int Li,
-                       int Ci, int Co, int K, int pad, bool relu) {
+/* How the forward ends: bias rows before the GEMM (the plain conv), or after a β = 0 GEMM the bias + ReLU
+ * epilogue kernel (conv1d_relu_fwd), or no epilogue: the caller's kernel adds the bias and the ReLU
+ * (conv1d_pool_fwd, convpool.cu). The direct kernel does bias and ReLU itself in every case. */
+enum { CONV_PLAIN, CONV_RELU, CONV_DEFER };
+
+/* The forward; returns true when it left the bias and the ReLU to the caller (CONV_DEFER on the GEMM
+ * path): out then holds the β = 0 GEMM's sums. */
+static bool conv1d_fwd(dm_backend *be, float *out, const float *in, const float *w, const float *b, int B, int Li,
+                       int Ci, int Co, int K, int pad, int epi) {
     cudaStream_t s = dm_cuda_stream(be);
     int Lo = conv_lo(Li, K, pad), KCi = K * Ci;
-    if (B <= 0 || Lo <= 0 || Co <= 0) return;
+    if (B <= 0 || Lo <= 0 || Co <= 0) return false;
     if (conv_fwd_direct(Ci, K)) {
-        dm_cuda_check(be, dm_cuda_conv1d_fwd_direct_launch(out, in, w, b, B, Li, Ci, Co, K, pad, relu, s),
+        dm_cuda_check(be, dm_cuda_conv1d_fwd_direct_launch(out, in, w, b, B, Li, Ci, Co, K, pad, epi != CONV_PLAIN, s),
                       "conv1d_fwd");
-        return;
+        return false;
     }
     int64_t rows = (int64_t)B * Lo;
     float *col = dm_cuda_scratch(be, DM_CUDA_SCRATCH_A, (size_t)rows * KCi);
-    if (!col) return;
+    if (!col) return false;
     dm_cuda_check(be, dm_cuda_im2col_launch(col, in, B, Li, Ci, K, pad, s), "conv1d_fwd im2col");
-    if (!relu) {
+    if (epi == CONV_PLAIN) {
         DM_LAUNCH(bias_rows_kernel, dm_cuda_grid(rows * Co), DM_CUDA_BLOCK, 0, s, out, b, rows, Co);
         dm_cuda_check(be, cudaGetLastError(), "conv1d_fwd bias");
     }
-    dm_cuda_gemm_rowmajor(be, false, true, (int)rows, Co, KCi, 1.0f, col, KCi, w, KCi, relu ? 0.0f : 1.0f, out, Co);
-    if (relu) {
+    dm_cuda_gemm_rowmajor(be, false, true, (int)rows, Co, KCi, 1.0f, col, KCi, w, KCi, epi == CONV_PLAIN ? 1.0f : 0.0f,
+                          out, Co);
+    if (epi == CONV_RELU) {
         DM_LAUNCH(bias_relu_kernel, dm_cuda_grid(rows * Co), DM_CUDA_BLOCK, 0, s, out, b, rows, Co);
         dm_cuda_check(be, cudaGetLastError(), "conv1d_relu_fwd bias + relu");
     }
+    return epi == CONV_DEFER;
+}
+
+DM_KAPI bool dm_cuda_conv1d_relu_fwd_defer(dm_backend *be, float *out, const float *in, const float *w,
+                                           const float *b, int B, int Li, int Ci, int Co, int K, int pad) {
+    if (be->i->conv1d_fwd != dm_cuda_conv1d_fwd) {   /* cuDNN's convolution: conv1d_relu_fwd's pair */
+        dm_cuda_conv1d_relu_fwd(be, out, in, w, b, B, Li, Ci, Co, K, pad);
+        return false;
+    }
+    return conv1d_fwd(be, out, in, w, b, B, Li, Ci, Co, K, pad, CONV_DEFER);
 }
 
 DM_KAPI void dm_cuda_conv1d_fwd(dm_backend *be, float *out, const float *in, const float *w, const float *b,
                                 int B, int Li, int Ci, int Co, int K, int pad) {
-    conv1d_fwd(be, out, in, w, b, B, Li, Ci, Co, K, pad, false);
+    conv1d_fwd(be, out, in, w, b, B, Li, Ci, Co, K, pad, CONV_PLAIN);
 }
 
 DM_KAPI void dm_cuda_conv1d_relu_fwd(dm_backend *be, float *out, const float *in, const float *w, const float *b,
@@ -179,7 +195,7 @@ DM_KAPI void dm_cuda_conv1d_relu_fwd(dm_backend *be, float *out, const float *in
         dm_cuda_relu_fwd(be, out, out, (int64_t)B * conv_lo(Li, K, pad) * Co);
         return;
     }
-    conv1d_fwd(be, out, in, w, b, B, Li, Ci, Co, K, pad, true);
+    conv1d_fwd(be, out, in, w, b, B, Li, Ci, Co, K, pad, CONV_RELU);
 }
 
 DM_KAPI void dm_cuda_conv1d_bwd(dm_backend *be, float *grad_in, float *grad_w, float *grad_b,

@@ -132,6 +132,15 @@ void dm_cuda_dense_bwd(dm_backend *be, float *grad_in, float *grad_w, float *gra
 void dm_cuda_logsoftmax_fwd(dm_backend *be, float *logprob, const float *logits, int B, int C);
 void dm_cuda_conv1d_relu_fwd(dm_backend *be, float *out, const float *in, const float *w, const float *b,
                              int B, int Li, int Ci, int Co, int K, int pad);
+/* conv1d.cu: conv1d_relu_fwd, except that on the GEMM path it leaves out the GEMM's sums (β = 0) without
+ * bias and ReLU and returns true: the caller's epilogue kernel adds them (convpool.cu). */
+bool dm_cuda_conv1d_relu_fwd_defer(dm_backend *be, float *out, const float *in, const float *w, const float *b,
+                                   int B, int Li, int Ci, int Co, int K, int pad);
+void dm_cuda_conv1d_pool_fwd(dm_backend *be, float *act, float *pooled, int32_t *argmax, float *drop, float *mask,
+                             const float *in, const float *w, const float *b, int B, int Li, int Ci, int Co, int K,
+                             int pad, int pw, bool drop_first, float p, uint64_t key, uint64_t index);
+void dm_cuda_relu_pool_bwd(dm_backend *be, float *grad_act, float *grad, const int32_t *argmax, const float *mask,
+                           const float *act, int B, int L, int C, int pw, bool drop_first);
 void dm_cuda_head_fwd(dm_backend *be, float *logprob, float *logits, const float *in, const float *w,
                       const float *b, int B, int Ci, int C);
 void dm_cuda_head_bwd(dm_backend *be, float *grad_in, float *grad_w, float *grad_b, float *grad_logits,
