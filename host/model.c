@@ -382,6 +382,17 @@ static int fusion_ending(const dm_net *m, int i, int *first) {
     return -1;
 }
 
+/* The backward of a max (pool or global) at layer i may apply the mask of the ReLU under it in the same
+ * pass (the backend's maxpool_relu_bwd / gmax_relu_bwd, `has` when filled): the number of layers that
+ * covers down to that ReLU (1, or 2 across a dropout that is the identity in this pass), or 0. The
+ * layers skipped run in place (their gradients alias), so nothing else changes. */
+static int relu_under_max(const dm_net *m, int i, bool has) {
+    if (!has || fuse_off()) return 0;
+    int k = 1;
+    if (i - k > 0 && m->layer[i - k].op == DM_LAYER_DROPOUT && !(m->last_train && m->layer[i - k].p > 0)) k++;
+    return i - k > 0 && m->layer[i - k].op == DM_LAYER_RELU ? k : 0;
+}
+
 /* ---- forward ---------------------------------------------------------------------------------- */
 
 /* Layers [from, to) on input `in` (the output of layer from−1, or x); returns what the last one
@@ -639,16 +650,34 @@ static dm_status model_backward(dm_net *m, bool want_dx, bool pgrad, const int8_
         case DM_LAYER_RELU:
             if (g_in) op->relu_bwd(be, g_in, b->g, b->y, nin);
             break;
-        case DM_LAYER_MAXPOOL:
-            if (g_in) op->maxpool_bwd(be, g_in, b->g, b->idx, B, l->len_in, l->ch_in, l->k);
+        case DM_LAYER_MAXPOOL: {
+            int k = g_in ? relu_under_max(m, i, op->maxpool_relu_bwd != NULL) : 0;
+            const dm_layer *c = k && i - k - 1 >= 0 ? &m->layer[i - k - 1] : NULL;
+            if (c && c->op == DM_LAYER_CONV && !pgrad && op->conv1d_pool_dx && l->k >= 2) {
+                /* conv → ReLU → pool to the conv's input in one op (its output gradient g_in is scratch) */
+                float *gc = i - k - 1 > 0 ? m->buf[i - k - 2].g : (want_dx ? m->g_x : NULL);
+                if (gc)
+                    op->conv1d_pool_dx(be, gc, g_in, b->g, b->idx, b->out, P(c->tensor), B, c->len_in, c->ch_in, c->n,
+                                       c->k, c->pad, l->k);
+                i -= k + 1;
+                break;
+            }
+            if (k) op->maxpool_relu_bwd(be, g_in, b->g, b->idx, b->out, B, l->len_in, l->ch_in, l->k);
+            else if (g_in) op->maxpool_bwd(be, g_in, b->g, b->idx, B, l->len_in, l->ch_in, l->k);
+            i -= k;
             break;
+        }
         case DM_LAYER_DROPOUT:
             if (g_in && m->last_train && l->p > 0) op->dropout_bwd(be, g_in, b->g, b->mask, nin);
             else if (g_in && g_in != b->g) op->copy(be, g_in, b->g, sizeof(float) * (size_t)nin);
             break;
-        case DM_LAYER_GMAX:
-            if (g_in) op->gmax_bwd(be, g_in, b->g, b->idx, B, l->len_in, l->ch_in);
+        case DM_LAYER_GMAX: {
+            int k = g_in ? relu_under_max(m, i, op->gmax_relu_bwd != NULL) : 0;
+            if (k) op->gmax_relu_bwd(be, g_in, b->g, b->idx, b->out, B, l->len_in, l->ch_in);
+            else if (g_in) op->gmax_bwd(be, g_in, b->g, b->idx, B, l->len_in, l->ch_in);
+            i -= k;
             break;
+        }
         case DM_LAYER_BILSTM:
             op->lstm_bwd(be, g_in, GW(t), GW(t + 2), GW(t + 4), GW(t + 6), b->g_gates, b->g, in, b->out, b->gates,
                          b->cell, P(t), P(t + 2), B, l->len_in, l->ch_in, l->n, 2);

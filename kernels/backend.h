@@ -148,7 +148,16 @@ struct dm_backend_i {
      * head_bwd: when labels is not NULL (C = 2), first nll(loss, grad_logprob, logprob, labels, B,
      *           scale), else grad_logprob is given (loss unused); then logsoftmax_bwd(grad_logits,
      *           grad_logprob, logprob, B, C), then dense_bwd(grad_in, grad_w, grad_b, grad_logits, in,
-     *           w, B, Ci, C). */
+     *           w, B, Ci, C).
+     * maxpool_relu_bwd: maxpool_bwd(grad_in, grad_out, argmax, B, L, C, w), then relu_bwd of the ReLU
+     *           whose output the pool took, in place; out (B, L / w, C) is the pool's output, the ReLU's
+     *           value at each maximum, so the mask is out > 0.
+     * gmax_relu_bwd: gmax_bwd(grad_in, grad_out, argmax, B, L, C), then relu_bwd likewise; out (B, C)
+     *           is the global max. Both optional (NULL: the model runs the pair).
+     * conv1d_pool_dx: the backward to the input of conv → ReLU → max-pool of width pw ≥ 2, no parameter
+     *           gradients: maxpool_relu_bwd(grad_out, grad_pool, argmax, pool_out, B, Lo, Co, pw), then
+     *           conv1d_bwd(grad_in, NULL, NULL, grad_out, NULL, w, B, Li, Ci, Co, K, pad); grad_out
+     *           (B, Lo, Co) is scratch, left unspecified (the fast CPU op never writes it). Optional. */
     void (*conv1d_relu_fwd)(dm_backend *be, float *out, const float *in, const float *w, const float *b,
                             int B, int Li, int Ci, int Co, int K, int pad);
     void (*head_fwd)(dm_backend *be, float *logprob, float *logits, const float *in, const float *w,
@@ -156,6 +165,13 @@ struct dm_backend_i {
     void (*head_bwd)(dm_backend *be, float *grad_in, float *grad_w, float *grad_b, float *grad_logits,
                      float *loss, float *grad_logprob, const float *logprob, const int8_t *labels,
                      float scale, const float *in, const float *w, int B, int Ci, int C);
+    void (*maxpool_relu_bwd)(dm_backend *be, float *grad_in, const float *grad_out, const int32_t *argmax,
+                             const float *out, int B, int L, int C, int w);
+    void (*gmax_relu_bwd)(dm_backend *be, float *grad_in, const float *grad_out, const int32_t *argmax,
+                          const float *out, int B, int L, int C);
+    void (*conv1d_pool_dx)(dm_backend *be, float *grad_in, float *grad_out, const float *grad_pool,
+                           const int32_t *argmax, const float *pool_out, const float *w, int B, int Li, int Ci,
+                           int Co, int K, int pad, int pw);
     /* conv1d_pool_fwd: a convolution block of the CNN, conv → ReLU → max-pool → dropout, or conv → ReLU →
      *   dropout → global max (drop_first). With Lo = Li + 2 pad − K + 1, a pool width pw ≥ 1 (pw = 0: the
      *   global max, gmax_fwd) and Lp = Lo / pw (1 for the global max), pooled (B, Lp, Co):

@@ -155,8 +155,9 @@ static void cpu_destroy(dm_backend *be) {
         .ism_window = dm_cpu_ism_window##sfx,                                                      \
         .lstm_trunc = DM_CPU_LSTM_TRUNC##sfx, .lstm_infer = DM_CPU_LSTM_INFER##sfx,                \
         .conv1d_relu_fwd = dm_cpu_conv1d_relu_fwd##sfx, .head_fwd = dm_cpu_head_fwd,                    \
-        .head_bwd = dm_cpu_head_bwd, .conv1d_pool_fwd = DM_CPU_CONV1D_POOL_FWD##sfx,               \
-        .relu_pool_bwd = DM_CPU_RELU_POOL_BWD##sfx,                                                \
+        .head_bwd = dm_cpu_head_bwd, .maxpool_relu_bwd = dm_cpu_maxpool_relu_bwd##sfx,                 \
+        .gmax_relu_bwd = dm_cpu_gmax_relu_bwd##sfx, .conv1d_pool_dx = dm_cpu_conv1d_pool_dx##sfx,       \
+        .conv1d_pool_fwd = DM_CPU_CONV1D_POOL_FWD##sfx, .relu_pool_bwd = DM_CPU_RELU_POOL_BWD##sfx,     \
     }
 
 /* The truncated reruns of temporal scores: the reference has the op; the fast backend leaves it to the

@@ -7,7 +7,7 @@
  * contiguous floats, so a column row is one memcpy (two partial ones at the padded edges).
  *   forward   out (M, Co)      = col (M, KC) · wᵀ (KC, Co) + bias          M = Bc·Lo, KC = K·Ci
  *   backward  grad_w (Co, KC) += grad_outᵀ (Co, M) · col (M, KC)
- *             dcol (M, KC)     = grad_out (M, Co) · w (Co, KC), then col2im into grad_in
+ *             grad_in: conv1d_dx.c (a GEMM and col2im, or the sparse way for sparse grad_out)
  */
 #include <cblas.h>
 #include <string.h>
@@ -38,27 +38,6 @@ DM_CPU_BODY void relu_rows_body(float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 DM_CPU_DISPATCH(relu_rows, (float *x, int64_t n), (x, n))
-
-/* grad_in (Bc, Li, Ci) = Σ of dcol (Bc·Lo, K·Ci) over the windows covering each position */
-DM_CPU_BODY void col2im_body(float *restrict grad_in, const float *restrict dcol, int Bc, int Li, int Ci,
-                             int K, int pad, int Lo) {
-    int64_t KC = (int64_t)K * Ci;
-    memset(grad_in, 0, sizeof(float) * (size_t)Bc * Li * Ci);
-    for (int b = 0; b < Bc; b++)
-        for (int l = 0; l < Lo; l++) {
-            const float *row = dcol + ((int64_t)b * Lo + l) * KC;
-            int p0 = l - pad;
-            int k0 = p0 < 0 ? -p0 : 0;
-            int k1 = p0 + K > Li ? Li - p0 : K;
-            float *dst = grad_in + ((int64_t)b * Li + p0 + k0) * Ci;
-            const float *src = row + (int64_t)k0 * Ci;
-            for (int64_t i = 0; i < (int64_t)(k1 - k0) * Ci; i++) dst[i] += src[i];
-        }
-}
-DM_CPU_DISPATCH(col2im,
-                (float *restrict grad_in, const float *restrict dcol, int Bc, int Li, int Ci, int K, int pad,
-                 int Lo),
-                (grad_in, dcol, Bc, Li, Ci, K, pad, Lo))
 
 void dm_cpu_conv1d_fwd_ref(dm_backend *be, float *out, const float *in, const float *w,
                            const float *b, int B, int Li, int Ci, int Co, int K, int pad) {
@@ -120,6 +99,8 @@ typedef struct {
     const float *in, *w, *b, *grad_out;
     int B, Li, Ci, Co, K, pad;
     bool relu;
+    const float *wpack;   /* backward: w packed for conv1d_dx.c's sparse way */
+    bool dx_dense;        /* conv1d_dx.c's GEMM way for every sequence (dm_cpu_conv1d_dx_sparse false) */
     float *partial[64];   /* backward, threads t > 0: private (grad_w | grad_b) */
 } conv_job;
 
@@ -182,11 +163,8 @@ static void conv_bwd_part(void *p, int t, int nt) {
             for (int o = 0; o < Co; o++) gb[o] += go[(int64_t)r * Co + o];
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Co, KC, M, 1.0f, go, Co, col, KC, 1.0f, gw, KC);
     }
-    if (j->grad_in) {
-        /* the column buffer is reused for dcol once grad_w has consumed it */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, KC, Co, 1.0f, go, Co, j->w, KC, 0.0f, col, KC);
-        col2im(j->grad_in + (int64_t)b0 * Li * Ci, col, b1 - b0, Li, Ci, K, pad, Lo);
-    }
+    if (j->grad_in)   /* conv1d_dx.c; the column buffer is its dcol once grad_w has consumed it */
+        dm_cpu_conv1d_dx(j->be, t, j->grad_in, j->grad_out, NULL, j->w, j->wpack, b0, b1, Li, Ci, Co, K, pad, col, j->dx_dense);
 }
 
 void dm_cpu_conv1d_bwd(dm_backend *be, float *grad_in, float *grad_w, float *grad_b,
@@ -196,6 +174,9 @@ void dm_cpu_conv1d_bwd(dm_backend *be, float *grad_in, float *grad_w, float *gra
     int nt = dm_cpu_threads(be, B);
     conv_job j = {.be = be, .grad_in = grad_in, .grad_w = grad_w, .grad_b = grad_b, .grad_out = grad_out,
                   .in = in, .w = w, .B = B, .Li = Li, .Ci = Ci, .Co = Co, .K = K, .pad = pad};
+    j.dx_dense = !dm_cpu_conv1d_dx_sparse();
+    if (grad_in && !j.dx_dense && !(j.wpack = dm_cpu_conv1d_dx_pack(be, w, Co, KC)))
+        return;   /* dm_cpu_scratch recorded the failure */
     dm_cpu_parallel(be, nt, conv_bwd_part, &j);
     for (int t = 1; t < nt && grad_w; t++) {
         if (!j.partial[t]) return;    /* dm_cpu_scratch recorded the failure */

@@ -130,11 +130,35 @@ DM_CPU_OP_DECL(optin_objective, float *objective, float *grad, const float *x, c
 DM_CPU_OP_DECL(optin_rmsprop, float *z, float *v, const float *grad, const float *x, int64_t n_pos,
                float lr, float alpha, float eps, bool softmax)
 
+/* The input gradient of conv1d_bwd for the batch rows [b0, b1) of thread t (conv1d_dx.c): a GEMM and
+ * col2im through col (≥ (b1 − b0)·Lo·K·Ci floats) for sequences with dense grad_out, the sparse way for
+ * the others (dense: the GEMM for all, DM_CONV_DX=dense; wp unused then). With pool (grad_out NULL),
+ * the output gradient is maxpool_relu_bwd's of pool's, its entries listed from pool directly (all
+ * sequences sparse; col unused). wp is w packed by
+ * dm_cpu_conv1d_dx_pack (before the threads start: it uses thread 0's scratch slot 3). */
+typedef struct {
+    const float *g;           /* the max-pool's output gradient (B, Lo / w, Co) */
+    const int32_t *argmax;    /* its argmax */
+    const float *out;         /* its output (the ReLU's value at each maximum) */
+    int w;                    /* its width ≥ 2 */
+} dm_cpu_pooled;
+void dm_cpu_conv1d_dx(dm_backend *be, int t, float *grad_in, const float *grad_out, const dm_cpu_pooled *pool,
+                      const float *w, const float *wp, int b0, int b1, int Li, int Ci, int Co, int K, int pad,
+                      float *col, bool dense);
+const float *dm_cpu_conv1d_dx_pack(dm_backend *be, const float *w, int Co, int KC);
+bool dm_cpu_conv1d_dx_sparse(void);   /* whether the sparse way runs (ISA level, DM_CONV_DX) */
+
 /* The fused entries (fused.c): the unfused ops in sequence, through be->i (so one body serves both CPU
  * backends), except conv → ReLU, whose fast version is one pass per batch chunk (conv1d.c) and whose
  * _ref is the unfused sequence through be->i. */
 DM_CPU_OP_DECL(conv1d_relu_fwd, float *out, const float *in, const float *w, const float *b, int B, int Li,
                int Ci, int Co, int K, int pad)
+DM_CPU_OP_DECL(maxpool_relu_bwd, float *grad_in, const float *grad_out, const int32_t *argmax, const float *out,
+               int B, int L, int C, int w)
+DM_CPU_OP_DECL(conv1d_pool_dx, float *grad_in, float *grad_out, const float *grad_pool, const int32_t *argmax,
+               const float *pool_out, const float *w, int B, int Li, int Ci, int Co, int K, int pad, int pw)
+DM_CPU_OP_DECL(gmax_relu_bwd, float *grad_in, const float *grad_out, const int32_t *argmax, const float *out, int B,
+               int L, int C)
 void dm_cpu_head_fwd(dm_backend *be, float *logprob, float *logits, const float *in, const float *w,
                      const float *b, int B, int Ci, int C);
 void dm_cpu_head_bwd(dm_backend *be, float *grad_in, float *grad_w, float *grad_b, float *grad_logits,

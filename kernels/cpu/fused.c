@@ -3,9 +3,11 @@
  * it fuses, in order, through the backend's own table (the fast ops in "cpu", the naive ones in
  * "cpu-ref"), so a model run with the fused entries is byte-identical to one without them. The fast
  * backend's conv → ReLU is one pass per batch chunk instead (conv1d.c, dm_cpu_conv1d_relu_fwd; this
- * file's sequence is its reference, dm_cpu_conv1d_relu_fwd_ref). The CUDA backend runs each as one
- * kernel (kernels/cuda/conv1d.cu, head.cu; the CNN block's as one kernel after the convolution's own,
- * convpool.cu).
+ * file's sequence is its reference, dm_cpu_conv1d_relu_fwd_ref), and so are the max backwards with the
+ * ReLU mask (maxpool.c, gmax.c: one pass each; their references here are the max backward, then the
+ * mask). The CUDA backend runs each as one kernel (kernels/cuda/conv1d.cu, head.cu; the CNN block's as
+ * one kernel after the convolution's own, convpool.cu); it has no max + ReLU backward, so the model runs
+ * that pair there.
  */
 #include "cpu.h"
 
@@ -28,6 +30,32 @@ void dm_cpu_head_bwd(dm_backend *be, float *grad_in, float *grad_w, float *grad_
     if (labels) be->i->nll(be, loss, grad_logprob, logprob, labels, B, scale);
     be->i->logsoftmax_bwd(be, grad_logits, grad_logprob, logprob, B, C);
     be->i->dense_bwd(be, grad_in, grad_w, grad_b, grad_logits, in, w, B, Ci, C);
+}
+
+/* The references of the max backward with the ReLU mask: the unfused max backward, then the ReLU's mask
+ * where it is known, at each maximum (out > 0); every other entry the max backward left 0. */
+void dm_cpu_maxpool_relu_bwd_ref(dm_backend *be, float *grad_in, const float *grad_out, const int32_t *argmax,
+                                 const float *out, int B, int L, int C, int w) {
+    be->i->maxpool_bwd(be, grad_in, grad_out, argmax, B, L, C, w);
+    for (int64_t i = 0; i < (int64_t)B * (L / w) * C; i++) {
+        int64_t b = i / ((int64_t)(L / w) * C), c = i % C;
+        if (!(out[i] > 0.0f)) grad_in[(b * L + argmax[i]) * C + c] = 0.0f;
+    }
+}
+
+void dm_cpu_gmax_relu_bwd_ref(dm_backend *be, float *grad_in, const float *grad_out, const int32_t *argmax,
+                              const float *out, int B, int L, int C) {
+    be->i->gmax_bwd(be, grad_in, grad_out, argmax, B, L, C);
+    for (int64_t i = 0; i < (int64_t)B * C; i++)
+        if (!(out[i] > 0.0f)) grad_in[((i / C) * L + argmax[i]) * C + i % C] = 0.0f;
+}
+
+/* conv → ReLU → max-pool backward to the input, no parameter gradients (the fast one is conv1d_dx.c's) */
+void dm_cpu_conv1d_pool_dx_ref(dm_backend *be, float *grad_in, float *grad_out, const float *grad_pool,
+                               const int32_t *argmax, const float *pool_out, const float *w, int B, int Li, int Ci,
+                               int Co, int K, int pad, int pw) {
+    be->i->maxpool_relu_bwd(be, grad_out, grad_pool, argmax, pool_out, B, Li + 2 * pad - K + 1, Co, pw);
+    be->i->conv1d_bwd(be, grad_in, NULL, NULL, grad_out, NULL, w, B, Li, Ci, Co, K, pad);
 }
 
 /* A CNN block's pool: the max-pool of width pw, or the global max (pw 0). */

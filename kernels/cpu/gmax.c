@@ -32,6 +32,7 @@ typedef struct {
     const float *x;
     const int32_t *cargmax;
     int L, C;
+    const float *out;   /* gmax_relu_bwd: the global max */
 } gmax_job;
 
 static void gmax_fwd_part(void *p, int64_t b0, int64_t b1) {
@@ -60,19 +61,34 @@ static void gmax_bwd_part(void *p, int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; b++) {
         float *g = grad_in + (int64_t)b * L * C;
         memset(g, 0, sizeof(float) * (size_t)L * C);
-        for (int c = 0; c < C; c++)
-            g[(int64_t)argmax[(int64_t)b * C + c] * C + c] = grad_out[(int64_t)b * C + c];
+        if (j->out) {   /* the ReLU before: its mask at the maximum is out > 0 (out is its value there) */
+            for (int c = 0; c < C; c++)
+                if (j->out[(int64_t)b * C + c] > 0.0f)
+                    g[(int64_t)argmax[(int64_t)b * C + c] * C + c] = grad_out[(int64_t)b * C + c];
+        } else {
+            for (int c = 0; c < C; c++)
+                g[(int64_t)argmax[(int64_t)b * C + c] * C + c] = grad_out[(int64_t)b * C + c];
+        }
     }
 }
 
 void dm_cpu_gmax_fwd(dm_backend *be, float *out, int32_t *argmax, const float *in, int B, int L,
                      int C) {
-    gmax_job j = {out, argmax, in, NULL, L, C};
+    gmax_job j = {out, argmax, in, NULL, L, C, NULL};
     dm_cpu_parallel_for(be, B, dm_cpu_row_grain((int64_t)L * C), gmax_fwd_part, &j);
 }
 
 void dm_cpu_gmax_bwd(dm_backend *be, float *grad_in, const float *grad_out, const int32_t *argmax,
                      int B, int L, int C) {
-    gmax_job j = {grad_in, NULL, grad_out, argmax, L, C};
+    gmax_job j = {grad_in, NULL, grad_out, argmax, L, C, NULL};
+    dm_cpu_parallel_for(be, B, dm_cpu_row_grain((int64_t)L * C), gmax_bwd_part, &j);
+}
+
+/* gmax_bwd, then the backward of a ReLU whose output the global max took (conv → ReLU → global max,
+ * or with an identity dropout between): one pass, bit for bit the pair (a masked entry is the +0 that
+ * relu_bwd writes; unmasked ones are copied as gmax_bwd copies them). */
+void dm_cpu_gmax_relu_bwd(dm_backend *be, float *grad_in, const float *grad_out, const int32_t *argmax,
+                          const float *out, int B, int L, int C) {
+    gmax_job j = {grad_in, NULL, grad_out, argmax, L, C, out};
     dm_cpu_parallel_for(be, B, dm_cpu_row_grain((int64_t)L * C), gmax_bwd_part, &j);
 }

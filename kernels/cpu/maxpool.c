@@ -46,6 +46,30 @@ DM_CPU_BODY void maxpool_bwd_rows_body(float *grad_in, const float *grad_out, co
         memset(grad_in + ((int64_t)b * L + (int64_t)Lo * w) * C, 0, sizeof(float) * (size_t)(L - Lo * w) * C);
     }
 }
+/* maxpool_bwd_rows then the backward of the ReLU before the pool (conv → ReLU → max-pool), in one pass:
+ * the ReLU's output at a window's maximum is the pool's output there, so its mask is out > 0 (the
+ * same comparison on the same value: bit for bit the pair). */
+DM_CPU_BODY void maxpool_relu_bwd_rows_body(float *grad_in, const float *grad_out, const int32_t *argmax,
+                                            const float *out, int b0, int b1, int L, int C, int w) {
+    int Lo = L / w;
+    for (int b = b0; b < b1; b++) {
+        for (int lo = 0; lo < Lo; lo++) {
+            const float *g = grad_out + ((int64_t)b * Lo + lo) * C, *y = out + ((int64_t)b * Lo + lo) * C;
+            const int32_t *a = argmax + ((int64_t)b * Lo + lo) * C;
+            for (int k = 0; k < w; k++) {
+                int pos = lo * w + k;
+                float *d = grad_in + ((int64_t)b * L + pos) * C;
+                for (int c = 0; c < C; c++) d[c] = a[c] == pos && y[c] > 0.0f ? 0.0f + g[c] : 0.0f;
+            }
+        }
+        memset(grad_in + ((int64_t)b * L + (int64_t)Lo * w) * C, 0, sizeof(float) * (size_t)(L - Lo * w) * C);
+    }
+}
+DM_CPU_DISPATCH(maxpool_relu_bwd_rows,
+                (float *grad_in, const float *grad_out, const int32_t *argmax, const float *out, int b0, int b1,
+                 int L, int C, int w),
+                (grad_in, grad_out, argmax, out, b0, b1, L, C, w))
+
 DM_CPU_DISPATCH(maxpool_bwd_rows,
                 (float *grad_in, const float *grad_out, const int32_t *argmax, int b0, int b1, int L, int C,
                  int w),
@@ -84,6 +108,7 @@ typedef struct {
     const float *x;
     const int32_t *cargmax;
     int L, C, w;
+    const float *out;   /* maxpool_relu_bwd: the pool's output */
 } maxpool_job;
 
 static void maxpool_fwd_part(void *p, int64_t b0, int64_t b1) {
@@ -98,12 +123,23 @@ static void maxpool_bwd_part(void *p, int64_t b0, int64_t b1) {
 
 void dm_cpu_maxpool_fwd(dm_backend *be, float *out, int32_t *argmax, const float *in, int B, int L,
                         int C, int w) {
-    maxpool_job j = {out, argmax, in, NULL, L, C, w};
+    maxpool_job j = {out, argmax, in, NULL, L, C, w, NULL};
     dm_cpu_parallel_for(be, B, dm_cpu_row_grain((int64_t)L * C), maxpool_fwd_part, &j);
 }
 
 void dm_cpu_maxpool_bwd(dm_backend *be, float *grad_in, const float *grad_out,
                         const int32_t *argmax, int B, int L, int C, int w) {
-    maxpool_job j = {grad_in, NULL, grad_out, argmax, L, C, w};
+    maxpool_job j = {grad_in, NULL, grad_out, argmax, L, C, w, NULL};
     dm_cpu_parallel_for(be, B, dm_cpu_row_grain((int64_t)L * C), maxpool_bwd_part, &j);
+}
+
+static void maxpool_relu_bwd_part(void *p, int64_t b0, int64_t b1) {
+    maxpool_job *j = p;
+    maxpool_relu_bwd_rows(j->y, j->x, j->cargmax, j->out, (int)b0, (int)b1, j->L, j->C, j->w);
+}
+
+void dm_cpu_maxpool_relu_bwd(dm_backend *be, float *grad_in, const float *grad_out, const int32_t *argmax,
+                             const float *out, int B, int L, int C, int w) {
+    maxpool_job j = {grad_in, NULL, grad_out, argmax, L, C, w, out};
+    dm_cpu_parallel_for(be, B, dm_cpu_row_grain((int64_t)L * C), maxpool_relu_bwd_part, &j);
 }
