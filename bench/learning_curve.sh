@@ -9,7 +9,8 @@
 # bytes and the sweep's checksums are stable) and a link to the full NAME_B.seq.gz. `deepmotif sweep
 # --seed S` trains every architecture on that folder (each kept positive gets its dinucleotide
 # shuffle as its negative: positives and their shuffles stay together; train's defaults otherwise,
-# incl. the 10% validation split) and the gkm-SVM is trained on the same subsample (its own seeded
+# incl. the 10% validation split and the schedule by the training set's size, README "Training
+# protocols") and the gkm-SVM is trained on the same subsample (its own seeded
 # dinucleotide shuffles: the same kind of negative, not the same draw). Size `all` is the whole _AC
 # file; a size at or above a TF's positives is that TF's `all` and is not trained twice (shown as
 # "= all"). Each seed draws its own subsample, so the sd includes the sampling of the training set.
@@ -23,7 +24,7 @@
 #   TFS      extended regex on data set names (default: the 5 pairs with the fewest _AC positives)
 #   SIZES    500,2000,10000,all                       SEEDS  1,2,3
 #   ARCHS    cnn,rnn,cnnrnn                           PEERS  gkmsvm (empty: deepmotif only)
-#   EPOCHS   train's default (50, early stopping)     THREADS, JOBS  passed to sweep (--threads, --jobs)
+#   EPOCHS   train's default (by the set's size)      THREADS, JOBS  passed to sweep (--threads, --jobs)
 #   TRAIN_OPTS  more train options for every sweep (e.g. "--rc both"); they enter sweep's checksums
 #   GKM_PY   python with gkmsvm-lite (/work/venv-gkm/bin/python; pip install -r bench/peers/requirements-gkmsvm.txt)
 #   GKM_SIZES    the sizes the gkm-SVM runs at (SIZES; its kernel matrix grows as n², so `all` is its

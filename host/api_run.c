@@ -157,12 +157,17 @@ dm_status dm_train(dm_model *m, dm_backend *be, const dm_input *train, const dm_
         DM_TRY(train_labels(valid, "dm_train: valid"));
     }
     if (o->protocol != 0 && o->protocol != 1) return dm_error(DM_STATUS_ARG, "dm_train: protocol %d (0 or 1)", o->protocol);
-    if (o->epochs < 1 || o->epochs > DM_MAX_EPOCHS)
-        return dm_error(DM_STATUS_ARG, "dm_train: epochs %d (1..%d)", o->epochs, DM_MAX_EPOCHS);
-    if (o->batch < 1 || o->batch > (1 << 16)) return dm_error(DM_STATUS_ARG, "dm_train: batch %d (1..65536)", o->batch);
-    if (!(o->lr > 0) || !isfinite(o->lr)) return dm_error(DM_STATUS_ARG, "dm_train: learning rate %g", o->lr);
-    if (o->lr_halve_every < 0 || o->patience < 0 || !(o->clip >= 0))
-        return dm_error(DM_STATUS_ARG, "dm_train: lr_halve_every, patience and clip must not be negative");
+    /* DM_TRAIN_BY_SIZE (-1): by the training set's size, as the CLI (dm_train_options_for_size) */
+    if ((o->epochs < 1 && o->epochs != DM_TRAIN_BY_SIZE) || o->epochs > DM_MAX_EPOCHS)
+        return dm_error(DM_STATUS_ARG, "dm_train: epochs %d (1..%d, or -1: by the set's size)", o->epochs, DM_MAX_EPOCHS);
+    if ((o->batch < 1 && o->batch != DM_TRAIN_BY_SIZE) || o->batch > (1 << 16))
+        return dm_error(DM_STATUS_ARG, "dm_train: batch %d (1..65536, or -1: by the set's size)", o->batch);
+    if (!(o->lr > 0 || o->lr == DM_TRAIN_BY_SIZE) || !isfinite(o->lr))
+        return dm_error(DM_STATUS_ARG, "dm_train: learning rate %g (positive, or -1: by the batch)", o->lr);
+    if ((o->lr_halve_every < 0 && o->lr_halve_every != DM_TRAIN_BY_SIZE) ||
+        (o->patience < 0 && o->patience != DM_TRAIN_BY_SIZE) || !(o->clip >= 0))
+        return dm_error(DM_STATUS_ARG, "dm_train: lr_halve_every and patience must be >= 0 or -1 (by the set's "
+                        "size), clip >= 0");
     /* the N policy: the codes' (one-hot rows of 0.25 are N under the quarter policy) */
     if (train->codes && valid && valid->codes && (train->n_quarter != 0) != (valid->n_quarter != 0))
         return dm_error(DM_STATUS_ARG, "dm_train: train and valid use different N policies (n_quarter)");
@@ -179,6 +184,7 @@ dm_status dm_train(dm_model *m, dm_backend *be, const dm_input *train, const dm_
     e.seed = o->seed;
     e.n_quarter = quarter;
     e.progress = false;
+    dm_train_options_for_size(&e, train->n);
 
     dm_dataset tr, va;
     void *own_tr = NULL, *own_va = NULL;
@@ -187,11 +193,11 @@ dm_status dm_train(dm_model *m, dm_backend *be, const dm_input *train, const dm_
     dm_net *net = NULL;
     dm_resume_state state = {0};
     dm_train_stop stopped = {0};
-    train_ctx t = {.fn = progress, .ctx = ctx, .prov = prov, .epochs = o->epochs, .t0 = dm_now()};
+    train_ctx t = {.fn = progress, .ctx = ctx, .prov = prov, .epochs = e.epochs, .t0 = dm_now()};
     dm_status s = !prov || !params ? dm_error(DM_STATUS_NOMEM, "dm_train: out of memory") : DM_STATUS_OK;
     if (!s) s = as_codes(train, "dm_train: train", quarter, &tr, &own_tr);
     if (!s && valid) s = as_codes(valid, "dm_train: valid", quarter, &va, &own_va);
-    if (!s) s = dm_api_net(m, be, o->batch, &net);
+    if (!s) s = dm_api_net(m, be, e.batch, &net);
     if (!s) {
         /* the run's provenance: the model's, with this run's settings, counts and log */
         *prov = *m->prov;
@@ -202,10 +208,10 @@ dm_status dm_train(dm_model *m, dm_backend *be, const dm_input *train, const dm_
         dm_utc_now(prov->created_utc);
         prov->seed = o->seed;
         prov->threads = be->n_threads;
-        prov->batch = o->batch;
-        prov->lr0 = o->lr;
+        prov->batch = e.batch;
+        prov->lr0 = e.lr;
         prov->valid_frac = 0;
-        prov->epochs_max = o->epochs;
+        prov->epochs_max = e.epochs;
         prov->epochs_run = prov->best_epoch = 0;
         prov->n_train = train->n;
         prov->n_valid = valid ? valid->n : 0;

@@ -1,8 +1,9 @@
 /*
  * train.c: batched training with Adam, the learning-rate schedule, and model selection.
  *
- * Per epoch (SPEC.md §4, §5): lr = lr0 · 0.5^⌊(epoch−1)/10⌋; batches of 256 in file order (original
- * protocol) or in a seeded permutation drawn anew each epoch (default); each batch: forward with
+ * Per epoch (SPEC.md §4, §5): lr = lr0 · 0.5^⌊(epoch−1)/H⌋; batches of B in file order (original
+ * protocol: B 256, H 10) or in a seeded permutation drawn anew each epoch (default: B, lr0, H, the
+ * patience and the epochs by the set's size, dm_train_options_for_size); each batch: forward with
  * dropout, mean NLL, backward, element-wise clip, Adam. Then the default protocol scores the
  * validation set and keeps a copy of the best weights (early stopping after `patience` epochs without
  * improvement); the original protocol keeps the epoch with the best *training* AUROC, measured on the
@@ -22,10 +23,41 @@
 #include "train.h"
 
 void dm_train_options_default(dm_train_options *o, dm_protocol protocol) {
+    bool by_size = protocol == DM_PROTOCOL_DEFAULT;
     *o = (dm_train_options){
-        .protocol = protocol, .epochs = 50, .batch = 256, .lr = 0.01f, .lr_halve_every = 10,
-        .clip = 5.0f, .patience = 5, .seed = 1, .n_quarter = false, .progress = false,
+        .protocol = protocol, .epochs = by_size ? DM_TRAIN_BY_SIZE : 50, .batch = by_size ? DM_TRAIN_BY_SIZE : 256,
+        .lr = by_size ? DM_TRAIN_BY_SIZE : 0.01f, .lr_halve_every = by_size ? DM_TRAIN_BY_SIZE : 10, .clip = 5.0f,
+        .patience = by_size ? DM_TRAIN_BY_SIZE : 5, .seed = 1, .n_quarter = false, .progress = false,
     };
+}
+
+/* The small-data rule (README "Training protocols", bench/results/small_data.md): on small sets the
+ * old epoch-counted schedule stopped training after a few dozen optimiser steps, before the models
+ * had left their start (test AUROC 0.5-0.75 where longer runs reach 0.9), so the schedule is counted
+ * in steps, and small sets get smaller batches (more steps for the same passes over the data). */
+enum { BY_SIZE_BATCH_MAX = 256, BY_SIZE_BATCH_MIN = 32, BY_SIZE_STEPS_MIN = 32, BY_SIZE_UNIT = 120 };
+
+static int32_t epochs_for(int32_t epochs_at_unit, int64_t steps) {
+    int64_t unit = steps > BY_SIZE_UNIT ? steps : BY_SIZE_UNIT;
+    int64_t e = ((int64_t)epochs_at_unit * unit + steps - 1) / steps;
+    return (int32_t)(e < DM_MAX_EPOCHS ? e : DM_MAX_EPOCHS);
+}
+
+void dm_train_options_for_size(dm_train_options *o, int64_t n_train) {
+    int64_t n = (o->rc & DM_RC_AUGMENT) ? 2 * n_train : n_train;
+    if (n < 1) n = 1;
+    if (o->protocol == DM_PROTOCOL_ORIGINAL) n = INT64_MAX / 2;   /* DeMo's fixed loop: the large-set values */
+    if (o->batch == DM_TRAIN_BY_SIZE) {
+        int32_t b = BY_SIZE_BATCH_MAX;
+        while (b > BY_SIZE_BATCH_MIN && n < (int64_t)BY_SIZE_STEPS_MIN * b) b /= 2;
+        o->batch = b;
+    }
+    /* the learning rate per sequence of the large-set protocol (0.01 at 256): linear in the batch */
+    if (o->lr == DM_TRAIN_BY_SIZE) o->lr = 0.01f * (float)(o->batch > 0 ? o->batch : 1) / (float)BY_SIZE_BATCH_MAX;
+    int64_t steps = (n + (o->batch > 0 ? o->batch : 1) - 1) / (o->batch > 0 ? o->batch : 1);
+    if (o->epochs == DM_TRAIN_BY_SIZE) o->epochs = epochs_for(50, steps);
+    if (o->patience == DM_TRAIN_BY_SIZE) o->patience = epochs_for(5, steps);
+    if (o->lr_halve_every == DM_TRAIN_BY_SIZE) o->lr_halve_every = epochs_for(10, steps);
 }
 
 const char *dm_protocol_name(dm_protocol p) { return p == DM_PROTOCOL_ORIGINAL ? "original" : "default"; }
@@ -585,6 +617,9 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
                    float *last_params) {
     DM_CHECK_ARG(m && o && prov && state, "training: NULL model, options, provenance or state");
     DM_CHECK_ARG(o->rc <= (DM_RC_AUGMENT | DM_RC_AVERAGE), "training: reverse-complement flags %u", o->rc);
+    dm_train_options sized = *o;   /* what the caller left to the set's size (the un-doubled count) */
+    dm_train_options_for_size(&sized, train ? train->n : 0);
+    o = &sized;
     dm_net_pred_of(m)->rc = o->rc;
     dm_dataset aug = {0}, vrc = {0};
     dm_status st = DM_STATUS_OK;

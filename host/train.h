@@ -52,14 +52,19 @@ typedef struct dm_train_stop {
     int64_t diverged_batch;     /* its batch (1-based) */
 } dm_train_stop;
 
+/* A schedule field left to the training set's size (dm_train_options_for_size). */
+#define DM_TRAIN_BY_SIZE (-1)
+
 typedef struct dm_train_options {
     dm_protocol protocol;
-    int32_t epochs;            /* maximum epochs (50) */
-    int32_t batch;             /* 256 */
-    float lr;                  /* initial learning rate (0.01) */
-    int32_t lr_halve_every;    /* halve the learning rate after every N epochs (10) */
+    int32_t epochs;            /* maximum epochs (DM_TRAIN_BY_SIZE: 50, more for small sets) */
+    int32_t batch;             /* DM_TRAIN_BY_SIZE: 256, smaller for small sets */
+    float lr;                  /* initial learning rate (DM_TRAIN_BY_SIZE: 0.01 · batch / 256) */
+    int32_t lr_halve_every;    /* halve the learning rate after every N epochs (DM_TRAIN_BY_SIZE: 10,
+                                * more for small sets); 0: never */
     float clip;                /* element-wise gradient clip (5) */
-    int32_t patience;          /* default protocol: epochs without a better validation AUROC (5) */
+    int32_t patience;          /* default protocol: epochs without a better validation AUROC
+                                * (DM_TRAIN_BY_SIZE: 5, more for small sets); 0: no early stopping */
     uint64_t seed;             /* one seed, split into named streams */
     bool n_quarter;            /* N policy: 0.25 per channel instead of a zero row */
     uint32_t rc;               /* DM_RC_AUGMENT: train on every sequence and its reverse complement;
@@ -88,7 +93,20 @@ typedef struct dm_train_options {
                                      * that batch (1-based), to exercise the divergence check */
 } dm_train_options;
 
+/* The default protocol leaves batch, lr, epochs, patience and lr_halve_every to the size of the
+ * training set (DM_TRAIN_BY_SIZE); the original protocol fixes them (256, 0.01, 50, 5, 10). */
 void dm_train_options_default(dm_train_options *o, dm_protocol protocol);
+
+/* Issue 15's small-data rule: replaces every DM_TRAIN_BY_SIZE field of `o` for a training set of
+ * n_train sequences (twice that under DM_RC_AUGMENT, which doubles an epoch); fields set to a value
+ * stay. Batch: the largest power of two <= n/32 within [32, 256] (an epoch of at least ~32 steps;
+ * 256 from 8,192 sequences up). Learning rate: 0.01 · batch / 256 (0.01 per 256 sequences, the
+ * large-set value; the linear scaling rule). With S = ceil(n / batch) steps per epoch and an epoch counted as
+ * U = max(S, 120) steps, the old schedule in units of U: epochs ceil(50·U/S), patience ceil(5·U/S),
+ * lr halved every ceil(10·U/S) epochs; from 120 steps an epoch (30,720 sequences at 256) that is
+ * 50, 5 and 10, the old defaults. Each count is capped at DM_MAX_EPOCHS. Under the original protocol
+ * every DM_TRAIN_BY_SIZE field takes the large-set value (DeMo's fixed loop). */
+void dm_train_options_for_size(dm_train_options *o, int64_t n_train);
 const char *dm_protocol_name(dm_protocol p);
 
 /* Trains `m` (parameters already initialised, or restored for a resume) on `train`, validating on

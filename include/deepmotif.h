@@ -430,15 +430,22 @@ typedef struct dm_train_opts {
     int32_t protocol;        /* 0 default (reshuffled batches, early stopping on validation AUROC,
                                 best weights kept), 1 original (DeMo's loop: file order, selection
                                 by training AUROC) */
-    int32_t epochs;          /* maximum epochs (50) */
-    int32_t batch;           /* 256 */
-    float lr;                /* initial learning rate (0.01) */
-    int32_t lr_halve_every;  /* halve the learning rate after every N epochs (10) */
+    int32_t epochs;          /* maximum epochs (-1: by the set's size: 50, more below 30,720 sequences) */
+    int32_t batch;           /* -1: by the set's size (256; n/32 as a power of two >= 32 below 8,192) */
+    float lr;                /* initial learning rate (-1: 0.01 at batch 256, 0.01 x batch / 256 below) */
+    int32_t lr_halve_every;  /* halve the learning rate after every N epochs (-1: by the set's size:
+                                10, more below 30,720 sequences; 0: never) */
     float clip;              /* element-wise gradient clip (5) */
-    int32_t patience;        /* default protocol: epochs without a better validation AUROC (5) */
+    int32_t patience;        /* default protocol: epochs without a better validation AUROC (-1: by the
+                                set's size: 5, more below 30,720 sequences; 0: no early stopping) */
     int32_t reserved;        /* 0 */
     uint64_t seed;           /* batch order and dropout (1); initialisation is dm_model_create's */
 } dm_train_opts;
+
+/* dm_train_opts_default leaves epochs, batch, lr, lr_halve_every and patience at -1: the default
+ * protocol's schedule counted in optimiser steps for small training sets (README "Training
+ * protocols"), the same rule as `deepmotif train`; under the original protocol (1), -1 is DeMo's fixed
+ * 50 epochs, batch 256, lr 0.01, halving every 10 and patience 5 (unused there). */
 
 DM_API void dm_train_opts_default(dm_train_opts *o);
 

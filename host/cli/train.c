@@ -23,10 +23,12 @@ const cli_opt cli_train_opts[] = {
                             "(windows of --background in the peaks' GC bins)", NULL, 0},
     {"--background", "BED", "gc-matched: the regions the negatives are drawn from", NULL, 0},
     {"--valid-frac", "F", "validation fraction of the training pairs (default 0.1)", NULL, 0},
-    {"--epochs", "N", "maximum epochs (default 50)", NULL, 0},
-    {"--batch", "N", "batch size (default 256)", NULL, 0},
-    {"--lr", "X", "initial learning rate, halved every 10 epochs (default 0.01)", NULL, 0},
-    {"--patience", "N", "early stopping patience in epochs (default 5)", NULL, 0},
+    {"--epochs", "N", "maximum epochs (default 50; more below 30,720 training sequences: 6,000 steps)", NULL, 0},
+    {"--batch", "N", "batch size (default 256; below 8,192 training sequences n/32 rounded down to a power "
+                     "of two, at least 32)", NULL, 0},
+    {"--lr", "X", "initial learning rate, halved every 10 epochs (1,200 steps on smaller sets) (default 0.01 "
+                  "at batch 256, 0.01 x batch / 256 for smaller batches)", NULL, 0},
+    {"--patience", "N", "early stopping patience in epochs (default 5; 600 steps on smaller sets)", NULL, 0},
     {"--seed", "S", "64-bit seed for init, negatives, split, shuffle, dropout (default 1)", NULL, 0},
     {"--protocol", "default|original", "default: shuffled batches, validation early stopping; "
                                       "original: DeMo's file-order loop", CLI_CHOICES("default", "original"), 0},
@@ -628,6 +630,7 @@ int cli_train(cli_args *a) {
                           valid_frac, (long long)part->n, k ? "a larger" : "a smaller"));
     }
     dm_dataset_free(&full);   /* tr and va hold copies */
+    dm_train_options_for_size(&o, tr.n);   /* what was not given: by the training set's size */
 
     dm_backend *be = cli_flag(a, "--reproducible") ? cli_backend_reproducible(a) : cli_backend(a);
     cli_notice_flush();

@@ -437,8 +437,8 @@ class Model:
 
     # ---- training ----
 
-    def train(self, x, y=None, valid=None, valid_frac=0.1, epochs=50, batch=256, lr=0.01,
-              lr_halve_every=10, clip=5.0, patience=5, protocol="default", seed=1, negatives=None,
+    def train(self, x, y=None, valid=None, valid_frac=0.1, epochs=None, batch=None, lr=None,
+              lr_halve_every=None, clip=5.0, patience=None, protocol="default", seed=1, negatives=None,
               device=None, progress=False):
         """Trains the model in place and returns it.
 
@@ -447,7 +447,10 @@ class Model:
         positive, as `deepmotif train --negatives shuffle`). valid: (x, y) for validation, or None to
         hold out valid_frac: of a file, by pair (a positive and its shuffle stay together, as the CLI
         does); of arrays, rows drawn with `seed`. protocol "default" (early stopping on validation
-        AUROC with patience, best weights kept) or "original" (DeMo's loop). progress: True for a line
+        AUROC with patience, best weights kept) or "original" (DeMo's loop). epochs, batch, lr,
+        lr_halve_every, patience: None leaves them to the training set's size, as the CLI does
+        (README "Training protocols": 50, 256, 0.01, 10, 5 on large sets; smaller batches, lr
+        0.01 x batch / 256 and a schedule counted in optimiser steps on small ones). progress: True for a line
         per epoch on stderr (and a status line per batch on a terminal), or a callable(ProgressInfo)
         -> cancel?, called after every batch (info.batch >= 1) and at every epoch end (info.batch
         0); a cancel, even inside an epoch, leaves the model as it was."""
@@ -457,8 +460,11 @@ class Model:
         L = self.length
         o = _lib.TrainOpts()
         lib.dm_train_opts_default(ctypes.byref(o))
-        o.protocol, o.epochs, o.batch, o.lr = PROTOCOLS[protocol], epochs, batch, lr
-        o.lr_halve_every, o.clip, o.patience, o.seed = lr_halve_every, clip, patience, int(seed)
+        o.protocol, o.clip, o.seed = PROTOCOLS[protocol], clip, int(seed)
+        for name, v in (("epochs", epochs), ("batch", batch), ("lr", lr), ("lr_halve_every", lr_halve_every),
+                        ("patience", patience)):
+            if v is not None:   # None: the library's -1, by the training set's size
+                setattr(o, name, v)
         if protocol == "original":
             valid_frac = 0.0
         cleanup = []

@@ -1,0 +1,179 @@
+/*
+ * test_train_size.c: the default protocol's small-data rule (dm_train_options_for_size, issue 15):
+ * the batch, epochs, patience and learning-rate halving derived from a training set's size, the
+ * large-set values left as they were, given values kept, and the rule reaching dm_net_train, the
+ * CLI and the C API. The rule is arithmetic: every expected value below is derived by hand from the
+ * rule's statement in host/train.h, not measured.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "deepmotif.h"
+#include "dm_internal.h"
+#include "model.h"
+#include "simulate.h"
+#include "testutil.h"
+#include "train.h"
+
+static dm_train_options sized(int64_t n, dm_protocol p) {
+    dm_train_options o;
+    dm_train_options_default(&o, p);
+    dm_train_options_for_size(&o, n);
+    return o;
+}
+
+static void expect_plan(int64_t n, int batch, int epochs, int patience, int halve) {
+    dm_train_options o = sized(n, DM_PROTOCOL_DEFAULT);
+    cr_expect_eq(o.batch, batch, "n %lld: batch %d, expected %d", (long long)n, o.batch, batch);
+    cr_expect_eq(o.epochs, epochs, "n %lld: epochs %d, expected %d", (long long)n, o.epochs, epochs);
+    cr_expect_eq(o.patience, patience, "n %lld: patience %d, expected %d", (long long)n, o.patience, patience);
+    cr_expect_eq(o.lr_halve_every, halve, "n %lld: halve every %d, expected %d", (long long)n, o.lr_halve_every,
+                 halve);
+    /* 0.01 per 256 sequences: the same float operations as the rule, so equal bits */
+    float lr = 0.01f * (float)batch / 256.0f;
+    cr_expect_eq(o.lr, lr, "n %lld: lr %g, expected %g", (long long)n, (double)o.lr, (double)lr);
+}
+
+Test(train_size, defaults_are_left_to_the_size) {
+    dm_train_options o;
+    dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
+    cr_expect_eq(o.batch, DM_TRAIN_BY_SIZE);
+    cr_expect_eq(o.epochs, DM_TRAIN_BY_SIZE);
+    cr_expect_eq(o.patience, DM_TRAIN_BY_SIZE);
+    cr_expect_eq(o.lr_halve_every, DM_TRAIN_BY_SIZE);
+    cr_expect_eq(o.lr, (float)DM_TRAIN_BY_SIZE);
+    dm_train_opts a;
+    dm_train_opts_default(&a);
+    cr_expect(a.batch == -1 && a.epochs == -1 && a.patience == -1 && a.lr_halve_every == -1 && a.lr == -1.0f,
+              "the C API's defaults are the library's: %d %d %d %d %g", a.batch, a.epochs, a.patience,
+              a.lr_halve_every, (double)a.lr);
+}
+
+Test(train_size, large_sets_keep_the_old_defaults) {
+    /* from 120 steps an epoch at batch 256 (30,720 sequences) the schedule is the old one */
+    expect_plan(30720, 256, 50, 5, 10);   /* and lr 0.01 */
+    cr_expect_eq(sized(30720, DM_PROTOCOL_DEFAULT).lr, 0.01f);
+    expect_plan(30721, 256, 50, 5, 10);
+    expect_plan(1000000, 256, 50, 5, 10);
+    /* the original protocol is DeMo's fixed loop at any size */
+    for (int64_t n = 1; n <= 100000; n *= 10) {
+        dm_train_options o = sized(n, DM_PROTOCOL_ORIGINAL);
+        cr_expect(o.batch == 256 && o.epochs == 50 && o.patience == 5 && o.lr_halve_every == 10 && o.lr == 0.01f,
+                  "original protocol, n %lld: %d %d %d %d", (long long)n, o.batch, o.epochs, o.patience,
+                  o.lr_halve_every);
+    }
+}
+
+Test(train_size, small_sets_by_hand) {
+    /* n = 900 (500 positives and their shuffles, 10 % held out): batch 32 (900 < 32·64), lr 0.00125,
+     * 29 steps an epoch; epochs ⌈50·120/29⌉ = 207, patience ⌈5·120/29⌉ = 21, halving ⌈10·120/29⌉ = 42 */
+    expect_plan(900, 32, 207, 21, 42);
+    /* n = 3,600 (2,000 positives): batch 64 (2048 <= 3600 < 4096), 57 steps: 106, 11, 22 */
+    expect_plan(3600, 64, 106, 11, 22);
+    /* n = 8,192: batch 256 from here, 32 steps: 188, 19, 38 */
+    expect_plan(8192, 256, 188, 19, 38);
+    expect_plan(8191, 128, 94, 10, 19);   /* 64 steps of 128: 6000/64 = 93.75, 600/64, 1200/64 */
+    /* one step an epoch: 6,000 epochs and halving every 1,200, both capped at DM_MAX_EPOCHS (1,000);
+     * patience 600 */
+    expect_plan(10, 32, DM_MAX_EPOCHS, 600, DM_MAX_EPOCHS);
+    expect_plan(1, 32, DM_MAX_EPOCHS, 600, DM_MAX_EPOCHS);
+}
+
+Test(train_size, the_rule_holds_at_every_size) {
+    int prev_batch = 0;
+    for (int64_t n = 1; n <= 70000; n += 1 + n / 50) {
+        dm_train_options o = sized(n, DM_PROTOCOL_DEFAULT);
+        int64_t steps = (n + o.batch - 1) / o.batch;
+        cr_assert(o.batch >= 32 && o.batch <= 256 && (o.batch & (o.batch - 1)) == 0, "n %lld: batch %d", (long long)n,
+                  o.batch);
+        cr_assert(o.batch >= prev_batch, "n %lld: the batch shrank to %d", (long long)n, o.batch);
+        prev_batch = o.batch;
+        /* an epoch of at least 32 steps wherever a batch of 32 allows it */
+        if (o.batch > 32) cr_assert(steps >= 32, "n %lld: %lld steps of %d", (long long)n, (long long)steps, o.batch);
+        /* the schedule in steps: never less than the old one at 120 steps an epoch */
+        cr_assert(o.epochs == DM_MAX_EPOCHS || o.epochs * steps >= 6000, "n %lld: %d epochs", (long long)n, o.epochs);
+        cr_assert(o.patience * steps >= 600, "n %lld: patience %d", (long long)n, o.patience);
+        cr_assert(o.lr_halve_every == DM_MAX_EPOCHS || o.lr_halve_every * steps >= 1200, "n %lld: halving %d",
+                  (long long)n, o.lr_halve_every);
+        cr_assert(o.epochs >= 50 && o.patience >= 5 && o.lr_halve_every >= 10, "n %lld", (long long)n);
+        /* and rounded up by less than one epoch */
+        if (o.epochs < DM_MAX_EPOCHS && steps < 120) cr_assert((o.epochs - 1) * steps < 6000, "n %lld", (long long)n);
+        cr_assert(steps >= 120 || (o.patience - 1) * steps < 600, "n %lld", (long long)n);
+    }
+}
+
+Test(train_size, given_values_stay) {
+    dm_train_options o;
+    dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
+    o.batch = 16;   /* the rest follows the given batch: 900 / 16 → 57 steps, lr 0.01 · 16 / 256 */
+    dm_train_options_for_size(&o, 900);
+    cr_expect_eq(o.lr, 0.01f * 16.0f / 256.0f);
+    cr_expect(o.batch == 16 && o.epochs == 106 && o.patience == 11 && o.lr_halve_every == 22, "%d %d %d %d", o.batch,
+              o.epochs, o.patience, o.lr_halve_every);
+    dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
+    o.epochs = 3;
+    o.lr = 0.02f;
+    o.patience = 0;
+    o.lr_halve_every = 0;
+    dm_train_options_for_size(&o, 900);
+    cr_expect(o.batch == 32 && o.epochs == 3 && o.patience == 0 && o.lr_halve_every == 0 && o.lr == 0.02f,
+              "%d %d %d %d", o.batch,
+              o.epochs, o.patience, o.lr_halve_every);
+    /* --rc augment: an epoch is both strands, so 900 sequences count as 1,800 (batch 32, 57 steps) */
+    dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
+    o.rc = DM_RC_AUGMENT;
+    dm_train_options_for_size(&o, 900);
+    cr_expect(o.batch == 32 && o.epochs == 106 && o.patience == 11, "%d %d %d", o.batch, o.epochs, o.patience);
+}
+
+/* dm_net_train applies the rule to what its caller left open: the provenance records the batch and
+ * the maximum epochs derived from the training set. */
+Test(train_size, dm_net_train_resolves_the_rule) {
+    dm_sim_options so;
+    dm_sim_options_default(&so);
+    so.n_pos = 48;   /* 96 sequences: batch 32, 3 steps an epoch */
+    so.len = 40;
+    so.seed = 3;
+    dm_dataset tr = {0};
+    cr_assert_eq(dm_simulate(&tr, &so), DM_STATUS_OK, "%s", dm_last_error());
+    dm_hparams hp;
+    dm_hparams_default(&hp, DM_ARCH_CNN);
+    hp.len = 40;
+    hp.conv_channels = 8;
+    dm_backend *be = dm_backend_cpu_create(1);
+    cr_assert(be);
+    dm_net *m;
+    cr_assert_eq(dm_net_create(&m, &hp, be, 256), DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert_eq(dm_net_init_params(m, 3), DM_STATUS_OK);
+    dm_train_options o;
+    dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
+    static dm_provenance prov;
+    memset(&prov, 0, sizeof prov);
+    dm_resume_state st = {0};
+    o.epochs = 1;   /* the batch is the rule's: 32 */
+    cr_assert_eq(dm_net_train(m, &tr, NULL, &o, &prov, &st, NULL), DM_STATUS_OK, "%s", dm_last_error());
+    cr_expect_eq(prov.batch, 32);
+    cr_expect_eq(prov.lr0, 0.01f * 32.0f / 256.0f);
+    cr_expect_eq(prov.epochs_max, 1);
+    cr_expect_eq(o.batch, DM_TRAIN_BY_SIZE, "the caller's options are left as they were");
+    dm_resume_state_free(&st);
+    dm_net_free(m);
+    dm_backend_free(be);
+    dm_dataset_free(&tr);
+}
+
+/* The CLI only parses: `train` without --batch prints the batch the rule chose for its split. */
+Test(train_size, cli_reports_the_derived_batch, .timeout = 120) {
+    char dir[] = "/tmp/dm_train_size_XXXXXX";
+    cr_assert(mkdtemp(dir));
+    /* 100 simulated sequences, 10 % held out: 90 training sequences → batch 32 */
+    cr_assert_eq(dm_test_system("%s simulate --out %s/tr.seq.gz --n 50 --len 40 --seed 5 > /dev/null 2>&1",
+                                DM_TEST_CLI, dir), 0);
+    cr_assert_eq(dm_test_system("%s train --arch cnn --len 40 --train %s/tr.seq.gz --epochs 1 --threads 1 "
+                                "--out %s/m.dm > %s/out 2> %s/err", DM_TEST_CLI, dir, dir, dir, dir), 0,
+                 "%s", dm_test_slurp_in(dir, "err"));
+    const char *err = dm_test_slurp_in(dir, "err");
+    cr_expect(strstr(err, "batch 32,") != NULL, "%s", err);
+    dm_test_rmdir(dir);
+}
