@@ -1,7 +1,10 @@
 /*
  * test_cpu_threads.c: the CPU backend's own threads (kernels/cpu/pool.c) and the fused conv → ReLU.
- *  - every part of a region runs exactly once, on thread t for part t, over many back-to-back regions
- *    (with the default bounded spin and with DM_SPIN_US=0, sleeping at once);
+ *  - every part of a region runs exactly once, on its worker or on the caller (which runs the parts
+ *    no worker has claimed once its own is done), over many back-to-back regions (with the default
+ *    bounded spin and with DM_SPIN_US=0, sleeping at once);
+ *  - a worker held in a signal handler (as if the OS had descheduled it) stalls nothing: the caller
+ *    runs its parts, 2,000 regions complete, and once released the worker takes its parts again;
  *  - a region started inside a region runs all its parts (serially), as does one with more parts than
  *    the backend has threads;
  *  - idle threads sleep: while the process waits 300 ms after a burst of regions, its threads use far
@@ -11,6 +14,9 @@
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <sched.h>
+#include <semaphore.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -43,9 +49,13 @@ static void run_regions(int threads, int nt, int regions) {
         for (int t = 0; t < nt; t++) {
             cr_assert_eq(j.count[(size_t)r * nt + t], 1, "region %d part %d ran %d times", r, t,
                          j.count[(size_t)r * nt + t]);
-            /* part t always on the same thread; with enough threads each part on its own */
-            cr_assert(pthread_equal(j.who[(size_t)r * nt + t], j.who[t]));
-            if (nt <= threads && t > 0) cr_assert(!pthread_equal(j.who[t], j.who[0]));
+            /* part t on its worker or on the caller, never on another worker */
+            pthread_t w = j.who[(size_t)r * nt + t];
+            if (!pthread_equal(w, pthread_self())) {
+                cr_assert(nt <= threads && t > 0, "part %d of %d ran on a worker with %d threads", t, nt, threads);
+                for (int u = 1; u < nt; u++)
+                    if (u != t) cr_assert(!pthread_equal(w, j.who[(size_t)r * nt + u]), "two parts on one worker");
+            }
         }
     cr_assert(pthread_equal(j.who[0], pthread_self()), "part 0 runs on the caller");
     free(j.count);
@@ -66,6 +76,76 @@ Test(cpu_threads, every_part_once_sleeping) {
     run_regions(2, 2, 5000);
     run_regions(3, 3, 2000);
     unsetenv("DM_SPIN_US");
+}
+
+/* A worker stopped before it can claim its part: SIGUSR1 on its thread blocks it in the handler until
+ * the test posts the semaphore (sem_wait and sem_post are async-signal-safe). */
+static sem_t hold, held;
+static void hold_handler(int sig) {
+    (void)sig;
+    sem_post(&held);
+    while (sem_wait(&hold) != 0) {}
+}
+
+/* Part 0 (the caller's) waits up to 2 s for part 1 to start, so part 1 runs on the worker: a region
+ * whose parts are trivial otherwise ends with the caller having taken part 1 before the worker woke. */
+typedef struct {
+    int started;
+    pthread_t who;
+} sync_job;
+static void sync_part(void *p, int t, int nt) {
+    sync_job *j = p;
+    (void)nt;
+    if (t == 1) {
+        j->who = pthread_self();
+        __atomic_store_n(&j->started, 1, __ATOMIC_RELEASE);
+        return;
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+        if (__atomic_load_n(&j->started, __ATOMIC_ACQUIRE)) return;
+        sched_yield();
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+    } while ((t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec) < 2000000000L);
+}
+
+Test(cpu_threads, stalled_worker_costs_the_caller_its_parts) {
+    dm_backend *be = dm_backend_cpu_create(2);
+    cr_assert(be);
+    sync_job sj = {0};
+    dm_cpu_parallel(be, 2, sync_part, &sj);   /* part 1 on the worker: that is its thread */
+    cr_assert(sj.started && !pthread_equal(sj.who, pthread_self()), "part 1 did not run on a worker within 2 s");
+    pthread_t worker = sj.who;
+    int regions = 2000;
+    count_job j = {2, calloc((size_t)regions * 2, sizeof(int)), calloc((size_t)regions * 2, sizeof(pthread_t)), 0};
+    cr_assert(j.count && j.who);
+    cr_assert(sem_init(&hold, 0, 0) == 0 && sem_init(&held, 0, 0) == 0);
+    struct sigaction sa = {0};
+    sa.sa_handler = hold_handler;
+    sigemptyset(&sa.sa_mask);
+    cr_assert(sigaction(SIGUSR1, &sa, NULL) == 0);
+    cr_assert(pthread_kill(worker, SIGUSR1) == 0);
+    while (sem_wait(&held) != 0) {}
+    /* the worker is held: without the caller taking its parts the first region would never end (the
+     * ctest timeout would) */
+    for (j.region = 0; j.region < regions; j.region++) dm_cpu_parallel(be, 2, count_part, &j);
+    for (int r = 0; r < regions; r++) {
+        cr_assert_eq(j.count[2 * r] + 10 * j.count[2 * r + 1], 11, "region %d: parts ran %d and %d times", r,
+                     j.count[2 * r], j.count[2 * r + 1]);
+        cr_assert(pthread_equal(j.who[2 * r + 1], pthread_self()), "region %d: part 1 ran on the held worker", r);
+    }
+    sem_post(&hold);
+    /* released, it finds those regions taken and takes its part of new ones again */
+    sj.started = 0;
+    dm_cpu_parallel(be, 2, sync_part, &sj);
+    cr_assert(sj.started && pthread_equal(sj.who, worker), "the released worker did not run part 1 within 2 s");
+    signal(SIGUSR1, SIG_DFL);
+    sem_destroy(&hold);
+    sem_destroy(&held);
+    free(j.count);
+    free(j.who);
+    dm_backend_free(be);
 }
 
 typedef struct {

@@ -10,8 +10,12 @@
  *
  * One region at a time per pool: the caller publishes (fn, arg, nt) with a new generation number,
  * runs part 0 itself, and waits until the nt − 1 workers it engaged have finished. Worker w runs part
- * w + 1 of every region with nt > w + 1; each part always runs on the same thread, so a result is the
- * same as with OpenMP's static schedule (bit for bit, for a given thread count).
+ * w + 1 of every region with nt > w + 1, unless the caller took it first: once its own part is done,
+ * the caller runs every part whose worker has not claimed it yet (one compare-and-swap per part, so
+ * each part runs exactly once). A part computes the same thing whichever thread runs it (no kernel
+ * keeps per-thread state: scratch is indexed by part), so a result is the same as with OpenMP's static
+ * schedule (bit for bit, for a given thread count), and a worker that the OS has descheduled (cores
+ * shared with other busy processes) costs the caller nothing but its own parts' time.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -53,6 +57,7 @@ struct dm_cpu_worker {
     uint32_t go;               /* futex word: the generation of the last region it was given (or stop) */
     uint32_t asleep;           /* it is asleep (or going to sleep) on go */
     pthread_t tid;
+    uint32_t taken;            /* the generation of the last region whose part was claimed (it or the caller) */
     struct dm_cpu_pool *pool;
     int part;
 } __attribute__((aligned(64)));
@@ -103,6 +108,16 @@ static void wait_change(uint32_t *word, uint32_t val, uint32_t *asleep, int64_t 
     __atomic_store_n(asleep, 0, __ATOMIC_SEQ_CST);
 }
 
+/* Claims the part of region `gen` for the calling thread: 1 if it moved *taken forward to gen, 0 if
+ * the part was already claimed (by its worker or the caller) or *taken is past gen (a worker that
+ * slept through regions the caller ran alone reads a stale `go`; *taken never moves backwards). */
+static int claim(uint32_t *taken, uint32_t gen) {
+    uint32_t t = __atomic_load_n(taken, __ATOMIC_SEQ_CST);
+    while ((int32_t)(gen - t) > 0)
+        if (__atomic_compare_exchange_n(taken, &t, gen, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) return 1;
+    return 0;
+}
+
 static void *worker_main(void *p) {
     struct dm_cpu_worker *me = p;
     struct dm_cpu_pool *pool = me->pool;
@@ -112,6 +127,10 @@ static void *worker_main(void *p) {
         wait_change(&me->go, seen, &me->asleep, pool->spin_ns);
         seen = __atomic_load_n(&me->go, __ATOMIC_ACQUIRE);
         if (__atomic_load_n(&pool->stop, __ATOMIC_ACQUIRE)) return NULL;
+        /* the caller may have run this part already (and even begun the next region: then `go` has
+         * moved on and the next wait returns at once); fn, arg and nt are read only after the claim,
+         * while the caller still waits for this part */
+        if (!claim(&me->taken, seen)) continue;
         pool->fn(pool->arg, me->part, pool->nt);
         if (__atomic_sub_fetch(&pool->pending, 1, __ATOMIC_SEQ_CST) == 0 &&
             __atomic_load_n(&pool->caller_asleep, __ATOMIC_SEQ_CST))
@@ -186,6 +205,11 @@ void dm_cpu_pool_run(struct dm_cpu_pool *pool, dm_cpu_task fn, void *arg, int nt
         if (__atomic_load_n(&pool->w[w].asleep, __ATOMIC_SEQ_CST)) futex_wake(&pool->w[w].go);
     }
     fn(arg, 0, nt);
+    for (int w = 0; w < nt - 1; w++)        /* parts no worker has claimed yet: run them here */
+        if (claim(&pool->w[w].taken, pool->gen)) {
+            fn(arg, w + 1, nt);
+            __atomic_sub_fetch(&pool->pending, 1, __ATOMIC_SEQ_CST);
+        }
     uint32_t left;
     while ((left = __atomic_load_n(&pool->pending, __ATOMIC_ACQUIRE)) != 0)
         wait_change(&pool->pending, left, &pool->caller_asleep, pool->spin_ns);
