@@ -3,7 +3,9 @@
  *   out[b, l, o] = bias[o] + Σ_k Σ_c w[o, k, c] · in[b, l + k − pad, c]     (zero outside [0, Li))
  * in (B, Li, Ci), w (Co, K, Ci), out (B, Lo, Co), Lo = Li + 2·pad − K + 1.
  *
- * Fast path: im2col per thread chunk, then one GEMM. With channels-last input a window is K·Ci
+ * Fast path at the AVX2 and AVX-512 levels: the direct convolution of conv1d_direct.c (no im2col; its
+ * tile of positions × channels in registers). At the portable level, or with DM_CONV_FWD=im2col, and for
+ * the backward's weight gradient: im2col per thread chunk, then one GEMM. With channels-last input a window is K·Ci
  * contiguous floats, so a column row is one memcpy (two partial ones at the padded edges).
  *   forward   out (M, Co)      = col (M, KC) · wᵀ (KC, Co) + bias          M = Bc·Lo, KC = K·Ci
  *   backward  grad_w (Co, KC) += grad_outᵀ (Co, M) · col (M, KC)
@@ -99,7 +101,7 @@ typedef struct {
     const float *in, *w, *b, *grad_out;
     int B, Li, Ci, Co, K, pad;
     bool relu;
-    const float *wpack;   /* backward: w packed for conv1d_dx.c's sparse way */
+    const float *wpack;   /* backward: w packed for conv1d_dx.c's sparse way; forward: for the direct way */
     bool dx_dense;        /* conv1d_dx.c's GEMM way for every sequence (dm_cpu_conv1d_dx_sparse false) */
     float *partial[64];   /* backward, threads t > 0: private (grad_w | grad_b) */
 } conv_job;
@@ -122,10 +124,23 @@ static void conv_fwd_part(void *p, int t, int nt) {
     if (j->relu) relu_rows(o, (int64_t)M * Co);
 }
 
+/* The direct way (conv1d_direct.c): thread t's batch chunk straight from the input rows. */
+static void conv_direct_part(void *p, int t, int nt) {
+    conv_job *j = p;
+    int b0, b1;
+    dm_cpu_chunk(j->B, nt, t, &b0, &b1);
+    dm_cpu_conv1d_direct(j->out, j->in, j->wpack, b0, b1, j->Li, j->Ci, j->Co, j->K, j->pad, j->relu);
+}
+
 static void conv_fwd_run(dm_backend *be, float *out, const float *in, const float *w, const float *b, int B,
                          int Li, int Ci, int Co, int K, int pad, bool relu) {
     conv_job j = {.be = be, .out = out, .in = in, .w = w, .b = b, .B = B, .Li = Li, .Ci = Ci, .Co = Co, .K = K,
                   .pad = pad, .relu = relu};
+    if (dm_cpu_conv1d_direct_on()) {   /* w packed once, on the calling thread, shared by all */
+        if (!(j.wpack = dm_cpu_conv1d_direct_pack(be, w, b, Co, K * Ci))) return;   /* failure recorded */
+        dm_cpu_parallel(be, dm_cpu_threads(be, B), conv_direct_part, &j);
+        return;
+    }
     dm_cpu_parallel(be, dm_cpu_threads(be, B), conv_fwd_part, &j);
 }
 

@@ -1,0 +1,183 @@
+/*
+ * conv1d_direct.c: the fast CPU backend's convolution forward without im2col (issue 12), at the AVX-512
+ * and AVX2 levels (the portable level keeps conv1d.c's im2col + GEMM; so does DM_CONV_FWD=im2col):
+ *   out[b, l, o] = bias[o] + Σ_k Σ_c w[o, k, c] · in[b, l + k − pad, c]
+ * Channels-last input makes the window of output position l the K·Ci contiguous floats starting at
+ * in[b, l − pad, 0] (fewer at the padded edges), so a tile of NP consecutive positions × NB output
+ * channels is NP·NB/VW vector accumulators in registers, updated by one loop over j ∈ [0, K·Ci): load
+ * the NB weights of column j (w packed once per call into [Co / NB][K·Ci][NB], zeros past Co), then for
+ * each position broadcast its input float j and multiply-add. The input rows are read in place.
+ *   AVX-512: NB 32 (2 zmm), NP ≤ 12: 24 accumulators;  AVX2: NB 16 (2 ymm), NP ≤ 6: 12 accumulators.
+ * Epilogue: the ReLU (conv1d_relu_fwd), the store (masked past Co).
+ *
+ * Sum order: every output (l, o) is bias, then one fused multiply-add per (k, c) in increasing k, c over
+ * the taps that fall inside the sequence (a padded tap is skipped, not added as zero), whatever the tile
+ * it is in, the thread, the batch, or the window around it (ISM's windows, ism_fast.c): results are bit for
+ * bit the same across thread counts, batch splits and tile sizes, and the same at the AVX2 and AVX-512
+ * levels (FMA in both). They differ from the GEMM's (another order): tests/test_conv_direct.c checks
+ * both against the double reference within the float summation bound.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#include <immintrin.h>
+#define DIRECT_HAS_SIMD 1
+#else
+#define DIRECT_HAS_SIMD 0
+#endif
+
+/* Whether conv1d_fwd / conv1d_relu_fwd take the direct way: at the AVX2 and AVX-512 levels, unless
+ * DM_CONV_FWD=im2col asks for conv1d.c's im2col + GEMM (A/B comparisons). */
+bool dm_cpu_conv1d_direct_on(void) {
+    const char *env = getenv("DM_CONV_FWD");
+    return DIRECT_HAS_SIMD && dm_cpu_isa() >= DM_ISA_AVX2 && !(env && strcmp(env, "im2col") == 0);
+}
+
+/* output channels per block at the current level */
+static int direct_nb(void) { return dm_cpu_isa() >= DM_ISA_AVX512 ? 32 : 16; }
+
+/* w (Co, KC) and bias (Co) packed for the direct way: block q (channels [q·NB, q·NB + NB)) holds column j
+ * at wp[(q·KC + j)·NB], zeros past Co; the blocks' biases follow (nq·NB floats). Thread 0's scratch slot
+ * 3 (used within one call only), NULL on allocation failure (recorded). */
+const float *dm_cpu_conv1d_direct_pack(dm_backend *be, const float *w, const float *b, int Co, int KC) {
+    int nb = direct_nb(), nq = (Co + nb - 1) / nb;
+    size_t nw = (size_t)nq * (size_t)KC * (size_t)nb;
+    float *wp = dm_cpu_scratch(be, 0, 3, nw + (size_t)nq * nb);
+    if (!wp) return NULL;
+    for (int q = 0; q < nq; q++) {
+        float *dst = wp + (size_t)q * KC * nb;
+        int n = Co - q * nb < nb ? Co - q * nb : nb;
+        for (int j = 0; j < KC; j++) {
+            for (int i = 0; i < n; i++) dst[(size_t)j * nb + i] = w[(size_t)(q * nb + i) * KC + j];
+            for (int i = n; i < nb; i++) dst[(size_t)j * nb + i] = 0.0f;
+        }
+    }
+    float *bp = wp + nw;
+    for (int i = 0; i < nq * nb; i++) bp[i] = i < Co ? b[i] : 0.0f;
+    return wp;
+}
+
+#if DIRECT_HAS_SIMD
+/* One tile: out rows [0, NP) (row stride ldo), lanes [0, lanes) of the block; x: the first used input
+ * float of row 0 (row stride ldx); wp, bp: the block's packed columns (from the first used one) and bias;
+ * n: the used columns. */
+#define TILE_PARAMS                                                                                  \
+    (float *restrict out, int ldo, int lanes, const float *restrict x, int ldx, const float *restrict wp, \
+     const float *restrict bp, int n, bool relu)
+#define TILE_ARGS (out, ldo, lanes, x, ldx, wp, bp, n, relu)
+
+DM_CPU_TARGET_AVX512 static inline __attribute__((always_inline)) void tile512(const int NP, float *restrict out, int ldo,
+                                                                         int lanes, const float *restrict x, int ldx,
+                                                                         const float *restrict wp,
+                                                                         const float *restrict bp, int n, bool relu) {
+    __m512 a0[12], a1[12];
+    __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16);
+#pragma GCC unroll 12
+    for (int i = 0; i < NP; i++) a0[i] = b0, a1[i] = b1;
+    for (int j = 0; j < n; j++) {
+        __m512 w0 = _mm512_load_ps(wp + (size_t)j * 32), w1 = _mm512_load_ps(wp + (size_t)j * 32 + 16);
+#pragma GCC unroll 12
+        for (int i = 0; i < NP; i++) {
+            __m512 v = _mm512_set1_ps(x[(size_t)i * ldx + j]);
+            a0[i] = _mm512_fmadd_ps(v, w0, a0[i]);
+            a1[i] = _mm512_fmadd_ps(v, w1, a1[i]);
+        }
+    }
+    __mmask16 m0 = lanes >= 16 ? 0xffff : (__mmask16)((1u << lanes) - 1);
+    __mmask16 m1 = lanes >= 32 ? 0xffff : lanes <= 16 ? 0 : (__mmask16)((1u << (lanes - 16)) - 1);
+    __m512 z = _mm512_setzero_ps();
+#pragma GCC unroll 12
+    for (int i = 0; i < NP; i++) {
+        if (relu) {   /* x > 0 ? x : +0, as relu.c: max_ps returns its second operand for ±0 and NaN */
+            a0[i] = _mm512_max_ps(a0[i], z);
+            a1[i] = _mm512_max_ps(a1[i], z);
+        }
+        _mm512_mask_storeu_ps(out + (size_t)i * ldo, m0, a0[i]);
+        _mm512_mask_storeu_ps(out + (size_t)i * ldo + 16, m1, a1[i]);
+    }
+}
+
+DM_CPU_TARGET_AVX2 static inline __attribute__((always_inline)) void tile256(const int NP, float *restrict out, int ldo,
+                                                                       int lanes, const float *restrict x, int ldx,
+                                                                       const float *restrict wp,
+                                                                       const float *restrict bp, int n, bool relu) {
+    __m256 a0[6], a1[6];
+    __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
+#pragma GCC unroll 6
+    for (int i = 0; i < NP; i++) a0[i] = b0, a1[i] = b1;
+    for (int j = 0; j < n; j++) {
+        __m256 w0 = _mm256_load_ps(wp + (size_t)j * 16), w1 = _mm256_load_ps(wp + (size_t)j * 16 + 8);
+#pragma GCC unroll 6
+        for (int i = 0; i < NP; i++) {
+            __m256 v = _mm256_broadcast_ss(x + (size_t)i * ldx + j);
+            a0[i] = _mm256_fmadd_ps(v, w0, a0[i]);
+            a1[i] = _mm256_fmadd_ps(v, w1, a1[i]);
+        }
+    }
+    __m256 z = _mm256_setzero_ps();
+#pragma GCC unroll 6
+    for (int i = 0; i < NP; i++) {
+        if (relu) {   /* as relu.c: max_ps returns its second operand for ±0 and NaN */
+            a0[i] = _mm256_max_ps(a0[i], z);
+            a1[i] = _mm256_max_ps(a1[i], z);
+        }
+        if (lanes >= 16) {
+            _mm256_storeu_ps(out + (size_t)i * ldo, a0[i]);
+            _mm256_storeu_ps(out + (size_t)i * ldo + 8, a1[i]);
+        } else {
+            float t[16];
+            _mm256_storeu_ps(t, a0[i]);
+            _mm256_storeu_ps(t + 8, a1[i]);
+            memcpy(out + (size_t)i * ldo, t, sizeof(float) * (size_t)lanes);
+        }
+    }
+}
+
+#define TILE512(NP) \
+    DM_CPU_TARGET_AVX512 static void tile512_##NP TILE_PARAMS { tile512(NP, out, ldo, lanes, x, ldx, wp, bp, n, relu); }
+#define TILE256(NP) \
+    DM_CPU_TARGET_AVX2 static void tile256_##NP TILE_PARAMS { tile256(NP, out, ldo, lanes, x, ldx, wp, bp, n, relu); }
+TILE512(1) TILE512(2) TILE512(3) TILE512(4) TILE512(5) TILE512(6)
+TILE512(7) TILE512(8) TILE512(9) TILE512(10) TILE512(11) TILE512(12)
+TILE256(1) TILE256(2) TILE256(3) TILE256(4) TILE256(5) TILE256(6)
+
+typedef void (*tile_fn) TILE_PARAMS;
+static tile_fn const tiles512[13] = {NULL, tile512_1, tile512_2, tile512_3, tile512_4, tile512_5, tile512_6,
+                                     tile512_7, tile512_8, tile512_9, tile512_10, tile512_11, tile512_12};
+static tile_fn const tiles256[7] = {NULL, tile256_1, tile256_2, tile256_3, tile256_4, tile256_5, tile256_6};
+#endif
+
+/* Sequences [b0, b1) of in (B, Li, Ci) → out (B, Lo, Co), wp from dm_cpu_conv1d_direct_pack at the same
+ * ISA level. */
+void dm_cpu_conv1d_direct(float *out, const float *in, const float *wp, int b0, int b1, int Li, int Ci, int Co,
+                          int K, int pad, bool relu) {
+#if DIRECT_HAS_SIMD
+    bool wide = dm_cpu_isa() >= DM_ISA_AVX512;
+    int nb = wide ? 32 : 16, npmax = wide ? 12 : 6, nq = (Co + nb - 1) / nb;
+    tile_fn const *tiles = wide ? tiles512 : tiles256;
+    int Lo = Li + 2 * pad - K + 1, KC = K * Ci;
+    int lin = Li + pad - K + 1;   /* positions [pad, lin) see all K taps */
+    const float *bp = wp + (size_t)nq * KC * nb;
+    for (int b = b0; b < b1; b++) {
+        const float *xs = in + (int64_t)b * Li * Ci;
+        float *os = out + (int64_t)b * Lo * Co;
+        for (int q = 0; q < nq; q++) {
+            const float *wq = wp + (size_t)q * KC * nb;
+            int lanes = Co - q * nb < nb ? Co - q * nb : nb;
+            for (int l = 0; l < Lo;) {
+                int k0 = pad - l > 0 ? pad - l : 0, k1 = Li + pad - l < K ? Li + pad - l : K, np = 1;
+                if (k1 < k0) k1 = k0;
+                if (k0 == 0 && k1 == K) np = lin - l < npmax ? lin - l : npmax;
+                tiles[np](os + (int64_t)l * Co + q * nb, Co, lanes, xs + (int64_t)(l - pad + k0) * Ci, Ci,
+                          wq + (size_t)k0 * Ci * nb, bp + q * nb, (k1 - k0) * Ci, relu);
+                l += np;
+            }
+        }
+    }
+#else
+    (void)out, (void)in, (void)wp, (void)b0, (void)b1, (void)Li, (void)Ci, (void)Co, (void)K, (void)pad, (void)relu;
+#endif
+}
