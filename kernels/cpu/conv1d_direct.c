@@ -47,12 +47,15 @@ const float *dm_cpu_conv1d_direct_pack(dm_backend *be, const float *w, const flo
     size_t nw = (size_t)nq * (size_t)KC * (size_t)nb;
     float *wp = dm_cpu_scratch(be, 0, 3, nw + (size_t)nq * nb);
     if (!wp) return NULL;
-    for (int q = 0; q < nq; q++) {
+    for (int q = 0; q < nq; q++) {   /* a transpose of the block's rows, 16 columns at a time */
         float *dst = wp + (size_t)q * KC * nb;
         int n = Co - q * nb < nb ? Co - q * nb : nb;
-        for (int j = 0; j < KC; j++) {
-            for (int i = 0; i < n; i++) dst[(size_t)j * nb + i] = w[(size_t)(q * nb + i) * KC + j];
-            for (int i = n; i < nb; i++) dst[(size_t)j * nb + i] = 0.0f;
+        for (int j0 = 0; j0 < KC; j0 += 16) {
+            int j1 = j0 + 16 < KC ? j0 + 16 : KC;
+            for (int i = 0; i < nb; i++) {
+                const float *src = w + (size_t)(q * nb + i) * KC;
+                for (int j = j0; j < j1; j++) dst[(size_t)j * nb + i] = i < n ? src[j] : 0.0f;
+            }
         }
     }
     float *bp = wp + nw;
