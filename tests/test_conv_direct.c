@@ -7,7 +7,9 @@
  * Li < K, K = 1, one-hot input with N rows):
  *  - every output within the float summation bound of the double-precision sum;
  *  - the direct way exactly the order its header promises: bias, then fmaf over the taps inside the
- *    sequence in increasing (k, c), bit for bit (so a broken tile, store mask or edge range fails here);
+ *    sequence in increasing (k, c), zero inputs skipped where Ci ≤ 8 (the sparse-input way), bit for bit
+ *    (so a broken tile, store mask, edge range or entry list fails here); some biases are −0, where
+ *    skipping a zero input and adding its +0 product differ;
  *  - the direct way bit for bit the same at 1, 2 and 3 threads and each sequence alone the same as in its
  *    batch (the GEMM way's sums depend on its chunk's row count: within the bound only); conv1d_relu_fwd
  *    the ReLU of conv1d_fwd at the same thread count, both ways;
@@ -30,6 +32,7 @@ const char *dm_cpu_isa_name(int level);
 bool dm_cpu_conv1d_direct_on(void);
 
 #define U 5.9604644775390625e-8 /* 2⁻²⁴, the unit roundoff of float */
+#define SPARSE_CI 8   /* conv1d_direct.c's DIRECT_SPARSE_CI: up to it, zero inputs are skipped */
 
 typedef struct {
     int B, Li, Ci, Co, K, pad;
@@ -79,7 +82,7 @@ static conv_case make_case(const shape *s, uint64_t seed) {
     dm_rng r;
     dm_rng_init(&r, seed, 0, 0);
     for (size_t i = 0; i < c.nw; i++) c.w[i] = (float)dm_rng_uniform(&r) - 0.5f;
-    for (int i = 0; i < s->Co; i++) c.b[i] = (float)dm_rng_uniform(&r) - 0.5f;
+    for (int i = 0; i < s->Co; i++) c.b[i] = i % 11 == 3 ? -0.0f : (float)dm_rng_uniform(&r) - 0.5f;   /* some −0 */
     for (size_t p = 0; p < c.nin / (size_t)s->Ci; p++) {
         float *row = c.in + p * (size_t)s->Ci;
         if (s->onehot) {
@@ -102,7 +105,7 @@ static conv_case make_case(const shape *s, uint64_t seed) {
                         float wv = c.w[((size_t)o * K + k) * Ci + ch], xv = c.in[((size_t)n * Li + p) * Ci + ch];
                         sum += (double)wv * xv;
                         mag += fabs((double)wv * xv);
-                        acc = fmaf(xv, wv, acc);
+                        if (Ci > SPARSE_CI || xv != 0.0f) acc = fmaf(xv, wv, acc);
                     }
                 }
                 size_t i = ((size_t)n * c.Lo + l) * Co + o;

@@ -129,7 +129,10 @@ static void conv_direct_part(void *p, int t, int nt) {
     conv_job *j = p;
     int b0, b1;
     dm_cpu_chunk(j->B, nt, t, &b0, &b1);
-    dm_cpu_conv1d_direct(j->out, j->in, j->wpack, b0, b1, j->Li, j->Ci, j->Co, j->K, j->pad, j->relu);
+    size_t nl = dm_cpu_conv1d_direct_scratch(j->Li, j->Ci);
+    float *lists = nl ? dm_cpu_scratch(j->be, t, 1, nl) : NULL;
+    if (nl && !lists) return;   /* dm_cpu_scratch recorded the failure */
+    dm_cpu_conv1d_direct(j->out, j->in, j->wpack, lists, b0, b1, j->Li, j->Ci, j->Co, j->K, j->pad, j->relu);
 }
 
 static void conv_fwd_run(dm_backend *be, float *out, const float *in, const float *w, const float *b, int B,

@@ -22,6 +22,8 @@
 
 #include "cpu.h"
 
+#define DIRECT_SPARSE_CI 8   /* input channels up to which the sparse-input way runs (see below) */
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #include <immintrin.h>
 #define DIRECT_HAS_SIMD 1
@@ -151,13 +153,131 @@ typedef void (*tile_fn) TILE_PARAMS;
 static tile_fn const tiles512[13] = {NULL, tile512_1, tile512_2, tile512_3, tile512_4, tile512_5, tile512_6,
                                      tile512_7, tile512_8, tile512_9, tile512_10, tile512_11, tile512_12};
 static tile_fn const tiles256[7] = {NULL, tile256_1, tile256_2, tile256_3, tile256_4, tile256_5, tile256_6};
+/* The sparse-input way (Ci ≤ DIRECT_SPARSE_CI: the first layer, on one-hot input): the non-zero entries
+ * of each input row listed once per sequence (cnt[p] entries (c, x) at lc, lx + p·Ci), then one output
+ * position at a time, G blocks of NB channels in registers, a multiply-add per listed entry of the taps
+ * inside the sequence, in increasing (k, c). On one-hot input that is K multiply-adds per NB channels
+ * instead of K·Ci. */
+#define SPARSE_PARAMS                                                                                   \
+    (float *restrict out, int lanes_last, const int32_t *restrict cnt, const int32_t *restrict lc,         \
+     const float *restrict lx, int p0, int k0, int k1, int Ci, int KC, const float *restrict wp,          \
+     const float *restrict bp, bool relu)
+#define SPARSE_ARGS(G) (G, out, lanes_last, cnt, lc, lx, p0, k0, k1, Ci, KC, wp, bp, relu)
+
+DM_CPU_TARGET_AVX512 static inline __attribute__((always_inline)) void sparse512(const int G, float *restrict out,
+    int lanes_last, const int32_t *restrict cnt, const int32_t *restrict lc, const float *restrict lx, int p0, int k0,
+    int k1, int Ci, int KC, const float *restrict wp, const float *restrict bp, bool relu) {
+    __m512 a[8];
+#pragma GCC unroll 8
+    for (int g = 0; g < 2 * G; g++) a[g] = _mm512_loadu_ps(bp + 16 * g);
+    for (int k = k0; k < k1; k++) {
+        int p = p0 + k;
+        for (int e = 0; e < cnt[p]; e++) {
+            const float *wj = wp + (size_t)(k * Ci + lc[(size_t)p * Ci + e]) * 32;
+            __m512 v = _mm512_set1_ps(lx[(size_t)p * Ci + e]);
+#pragma GCC unroll 8
+            for (int g = 0; g < 2 * G; g++)
+                a[g] = _mm512_fmadd_ps(v, _mm512_load_ps(wj + (size_t)(g / 2) * KC * 32 + 16 * (g % 2)), a[g]);
+        }
+    }
+    __m512 z = _mm512_setzero_ps();
+#pragma GCC unroll 8
+    for (int g = 0; g < 2 * G; g++) {
+        int lanes = g / 2 < G - 1 ? 32 : lanes_last, lo = 16 * (g % 2);
+        __mmask16 m = lanes - lo >= 16 ? 0xffff : lanes <= lo ? 0 : (__mmask16)((1u << (lanes - lo)) - 1);
+        _mm512_mask_storeu_ps(out + 16 * g, m, relu ? _mm512_max_ps(a[g], z) : a[g]);
+    }
+}
+
+DM_CPU_TARGET_AVX2 static inline __attribute__((always_inline)) void sparse256(const int G, float *restrict out,
+    int lanes_last, const int32_t *restrict cnt, const int32_t *restrict lc, const float *restrict lx, int p0, int k0,
+    int k1, int Ci, int KC, const float *restrict wp, const float *restrict bp, bool relu) {
+    __m256 a[12];
+#pragma GCC unroll 12
+    for (int g = 0; g < 2 * G; g++) a[g] = _mm256_loadu_ps(bp + 8 * g);
+    for (int k = k0; k < k1; k++) {
+        int p = p0 + k;
+        for (int e = 0; e < cnt[p]; e++) {
+            const float *wj = wp + (size_t)(k * Ci + lc[(size_t)p * Ci + e]) * 16;
+            __m256 v = _mm256_broadcast_ss(lx + (size_t)p * Ci + e);
+#pragma GCC unroll 12
+            for (int g = 0; g < 2 * G; g++)
+                a[g] = _mm256_fmadd_ps(v, _mm256_load_ps(wj + (size_t)(g / 2) * KC * 16 + 8 * (g % 2)), a[g]);
+        }
+    }
+    __m256 z = _mm256_setzero_ps();
+    float t[16];
+#pragma GCC unroll 12
+    for (int g = 0; g < 2 * G; g++) {
+        int lanes = g / 2 < G - 1 ? 16 : lanes_last, lo = 8 * (g % 2);
+        __m256 r = relu ? _mm256_max_ps(a[g], z) : a[g];
+        if (lanes - lo >= 8) _mm256_storeu_ps(out + 8 * g, r);
+        else if (lanes > lo) {
+            _mm256_storeu_ps(t, r);
+            memcpy(out + 8 * g, t, sizeof(float) * (size_t)(lanes - lo));
+        }
+    }
+}
+
+#define SPARSE512(G) DM_CPU_TARGET_AVX512 static void sparse512_##G SPARSE_PARAMS { sparse512 SPARSE_ARGS(G); }
+#define SPARSE256(G) DM_CPU_TARGET_AVX2 static void sparse256_##G SPARSE_PARAMS { sparse256 SPARSE_ARGS(G); }
+SPARSE512(1) SPARSE512(2) SPARSE512(3) SPARSE512(4)
+SPARSE256(1) SPARSE256(2) SPARSE256(3) SPARSE256(4) SPARSE256(5) SPARSE256(6)
+typedef void (*sparse_fn) SPARSE_PARAMS;
+static sparse_fn const sparses512[5] = {NULL, sparse512_1, sparse512_2, sparse512_3, sparse512_4};
+static sparse_fn const sparses256[7] = {NULL, sparse256_1, sparse256_2, sparse256_3, sparse256_4, sparse256_5,
+                                        sparse256_6};
+#endif
+
+/* Scratch floats the sparse-input way needs per thread for rows of Li positions (0 for Ci > DIRECT_SPARSE_CI). */
+size_t dm_cpu_conv1d_direct_scratch(int Li, int Ci) {
+    return Ci > DIRECT_SPARSE_CI ? 0 : (size_t)Li * (2 * (size_t)Ci + 1);
+}
+
+#if DIRECT_HAS_SIMD
+static void direct_sparse(float *out, const float *in, const float *wp, float *lists, int b0, int b1, int Li, int Ci,
+                          int Co, int K, int pad, bool relu) {
+    bool wide = dm_cpu_isa() >= DM_ISA_AVX512;
+    int nb = wide ? 32 : 16, gmax = wide ? 4 : 6, nq = (Co + nb - 1) / nb;
+    sparse_fn const *fns = wide ? sparses512 : sparses256;
+    int Lo = Li + 2 * pad - K + 1, KC = K * Ci;
+    const float *bp = wp + (size_t)nq * KC * nb;
+    float *lx = lists;
+    int32_t *lc = (int32_t *)(lists + (size_t)Li * Ci), *cnt = lc + (size_t)Li * Ci;
+    for (int b = b0; b < b1; b++) {
+        const float *xs = in + (int64_t)b * Li * Ci;
+        float *os = out + (int64_t)b * Lo * Co;
+        for (int p = 0; p < Li; p++) {   /* the non-zero entries of each row (±0 skipped) */
+            int n = 0;
+            for (int c = 0; c < Ci; c++) {
+                float x = xs[(size_t)p * Ci + c];
+                lc[(size_t)p * Ci + n] = c;
+                lx[(size_t)p * Ci + n] = x;
+                n += x != 0.0f;
+            }
+            cnt[p] = n;
+        }
+        for (int l = 0; l < Lo; l++) {
+            int k0 = pad - l > 0 ? pad - l : 0, k1 = Li + pad - l < K ? Li + pad - l : K;
+            for (int q = 0; q < nq; q += gmax) {
+                int G = nq - q < gmax ? nq - q : gmax, last = Co - (q + G - 1) * nb;
+                fns[G](os + (int64_t)l * Co + q * nb, last < nb ? last : nb, cnt, lc, lx, l - pad, k0, k1, Ci, KC,
+                       wp + (size_t)q * KC * nb, bp + q * nb, relu);
+            }
+        }
+    }
+}
 #endif
 
 /* Sequences [b0, b1) of in (B, Li, Ci) → out (B, Lo, Co), wp from dm_cpu_conv1d_direct_pack at the same
- * ISA level. */
-void dm_cpu_conv1d_direct(float *out, const float *in, const float *wp, int b0, int b1, int Li, int Ci, int Co,
-                          int K, int pad, bool relu) {
+ * ISA level; lists: dm_cpu_conv1d_direct_scratch(Li, Ci) floats (the sparse-input way's). */
+void dm_cpu_conv1d_direct(float *out, const float *in, const float *wp, float *lists, int b0, int b1, int Li, int Ci,
+                          int Co, int K, int pad, bool relu) {
 #if DIRECT_HAS_SIMD
+    if (Ci <= DIRECT_SPARSE_CI) {
+        direct_sparse(out, in, wp, lists, b0, b1, Li, Ci, Co, K, pad, relu);
+        return;
+    }
     bool wide = dm_cpu_isa() >= DM_ISA_AVX512;
     int nb = wide ? 32 : 16, npmax = wide ? 12 : 6, nq = (Co + nb - 1) / nb;
     tile_fn const *tiles = wide ? tiles512 : tiles256;
@@ -181,6 +301,6 @@ void dm_cpu_conv1d_direct(float *out, const float *in, const float *wp, int b0, 
         }
     }
 #else
-    (void)out, (void)in, (void)wp, (void)b0, (void)b1, (void)Li, (void)Ci, (void)Co, (void)K, (void)pad, (void)relu;
+    (void)out, (void)in, (void)wp, (void)lists, (void)b0, (void)b1, (void)Li, (void)Ci, (void)Co, (void)K, (void)pad, (void)relu;
 #endif
 }
