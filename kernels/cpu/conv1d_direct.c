@@ -49,16 +49,27 @@ const float *dm_cpu_conv1d_direct_pack(dm_backend *be, const float *w, const flo
     size_t nw = (size_t)nq * (size_t)KC * (size_t)nb;
     float *wp = dm_cpu_scratch(be, 0, 3, nw + (size_t)nq * nb);
     if (!wp) return NULL;
-    for (int q = 0; q < nq; q++) {   /* a transpose of the block's rows, 16 columns at a time */
+    for (int q = 0; q < nq; q++) {   /* a transpose of the block's rows, by 4 × 4 tiles where they fit */
         float *dst = wp + (size_t)q * KC * nb;
-        int n = Co - q * nb < nb ? Co - q * nb : nb;
-        for (int j0 = 0; j0 < KC; j0 += 16) {
-            int j1 = j0 + 16 < KC ? j0 + 16 : KC;
-            for (int i = 0; i < nb; i++) {
-                const float *src = w + (size_t)(q * nb + i) * KC;
-                for (int j = j0; j < j1; j++) dst[(size_t)j * nb + i] = i < n ? src[j] : 0.0f;
+        int n = Co - q * nb < nb ? Co - q * nb : nb, n4 = DIRECT_HAS_SIMD ? n / 4 * 4 : 0, KC4 = KC / 4 * 4;
+#if DIRECT_HAS_SIMD
+        for (int i0 = 0; i0 < n4; i0 += 4) {
+            const float *s0 = w + (size_t)(q * nb + i0) * KC;
+            for (int j0 = 0; j0 < KC4; j0 += 4) {
+                __m128 r0 = _mm_loadu_ps(s0 + j0), r1 = _mm_loadu_ps(s0 + KC + j0);
+                __m128 r2 = _mm_loadu_ps(s0 + 2 * (size_t)KC + j0), r3 = _mm_loadu_ps(s0 + 3 * (size_t)KC + j0);
+                _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+                _mm_storeu_ps(dst + (size_t)j0 * nb + i0, r0);
+                _mm_storeu_ps(dst + (size_t)(j0 + 1) * nb + i0, r1);
+                _mm_storeu_ps(dst + (size_t)(j0 + 2) * nb + i0, r2);
+                _mm_storeu_ps(dst + (size_t)(j0 + 3) * nb + i0, r3);
             }
+            for (int j = KC4; j < KC; j++)
+                for (int i = i0; i < i0 + 4; i++) dst[(size_t)j * nb + i] = w[(size_t)(q * nb + i) * KC + j];
         }
+#endif
+        for (int i = n4; i < nb; i++)
+            for (int j = 0; j < KC; j++) dst[(size_t)j * nb + i] = i < n ? w[(size_t)(q * nb + i) * KC + j] : 0.0f;
     }
     float *bp = wp + nw;
     for (int i = 0; i < nq * nb; i++) bp[i] = i < Co ? b[i] : 0.0f;
