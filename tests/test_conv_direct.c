@@ -14,7 +14,8 @@
  *    batch (the GEMM way's sums depend on its chunk's row count: within the bound only); conv1d_relu_fwd
  *    the ReLU of conv1d_fwd at the same thread count, both ways;
  *  - AVX2 and AVX-512 bit for bit the same (both direct);
- *  - DM_CONV_FWD=im2col (the GEMM way) within the same bound.
+ *  - DM_CONV_FWD=im2col (the GEMM way) within the same bound;
+ *  - conv1d_pool_infer (inference's conv → ReLU → pool in one op) bit for bit conv1d_relu_fwd + the pool.
  * The forward reference itself is checked against finite differences in test_ops.c.
  */
 #include <criterion/criterion.h>
@@ -215,4 +216,49 @@ Test(conv_direct, every_level_against_the_reference) {
         free_case(&c);
     }
     for (int t = 1; t < 4; t++) dm_backend_free(be[t]);
+}
+
+/* conv1d_pool_infer (inference's conv → ReLU → pool, the activation never written on the direct way): bit for
+ * bit conv1d_relu_fwd then maxpool_fwd (widths 2 and 3, Lo not a multiple of them) or gmax_fwd, at every
+ * level, with and without DM_CONV_FWD=im2col, 1 to 3 threads. */
+Test(conv_direct, pool_infer_is_conv_relu_then_pool) {
+    int top = dm_cpu_isa_supported();
+    const int picks[] = {0, 1, 2, 4, 6, 11};   /* CNN conv1-3, the CNN-RNN's, Co 40, one lane past a block */
+    for (int nt = 1; nt <= 3; nt++) {
+        dm_backend *be = dm_backend_cpu_create(nt);
+        for (int pi = 0; pi < (int)(sizeof picks / sizeof *picks); pi++) {
+            conv_case c = make_case(&shapes[picks[pi]], 2000 + (uint64_t)pi);
+            const shape *s = &c.s;
+            for (int level = top; level >= 0; level--)
+                for (int im2col = 0; im2col < 2; im2col++)
+                    for (int pw = 0; pw <= 3; pw++) {
+                        if (pw == 1) continue;
+                        dm_cpu_isa_force(level);
+                        if (im2col) setenv("DM_CONV_FWD", "im2col", 1);
+                        else unsetenv("DM_CONV_FWD");
+                        int Lp = pw ? c.Lo / pw : 1;
+                        if (Lp < 1) continue;
+                        size_t np = (size_t)s->B * Lp * s->Co;
+                        float *act = fvec(c.nout), *want = fvec(np), *got = fvec(np);
+                        int32_t *idx = calloc(np, sizeof(int32_t));
+                        cr_assert(idx);
+                        be->i->conv1d_relu_fwd(be, act, c.in, c.w, c.b, s->B, s->Li, s->Ci, s->Co, s->K, s->pad);
+                        if (pw) be->i->maxpool_fwd(be, want, idx, act, s->B, c.Lo, s->Co, pw);
+                        else be->i->gmax_fwd(be, want, idx, act, s->B, c.Lo, s->Co);
+                        memset(got, 0xff, sizeof(float) * np);
+                        be->i->conv1d_pool_infer(be, act, got, idx, c.in, c.w, c.b, s->B, s->Li, s->Ci, s->Co, s->K,
+                                                 s->pad, pw);
+                        cr_assert(dm_backend_status(be) == DM_STATUS_OK, "%s", dm_last_error());
+                        cr_expect(memcmp(got, want, sizeof(float) * np) == 0,
+                                  "%s%s, %d thread(s), B%d Li%d Ci%d Co%d K%d pad%d, pool %d: not conv → ReLU → pool",
+                                  dm_cpu_isa_name(level), im2col ? " im2col" : "", nt, s->B, s->Li, s->Ci, s->Co, s->K,
+                                  s->pad, pw);
+                        free(act), free(want), free(got), free(idx);
+                    }
+            free_case(&c);
+        }
+        dm_backend_free(be);
+    }
+    unsetenv("DM_CONV_FWD");
+    dm_cpu_isa_force(-1);
 }
