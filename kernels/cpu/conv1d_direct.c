@@ -20,8 +20,7 @@
  * the same sum unless the accumulator is −0 there (a −0 bias before any non-zero product) or a weight is
  * Inf or NaN. They differ from the GEMM's (another order): tests/test_conv_direct.c checks the order
  * exactly and both ways against the double reference within the float summation bound.
- * Measured (bench/results/conv_direct.md): conv2 of the CNN (128 → 128, K 5) at about 200 GFLOP/s per core
- * on AVX-512 against 115 for im2col + OpenBLAS's GEMM.
+ * Speed: bench/results/conv_direct.md (bench/conv_direct.sh).
  */
 #include <stdlib.h>
 #include <string.h>
