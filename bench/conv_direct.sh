@@ -35,7 +35,7 @@ for v in before after; do   # copies: a rebuild meanwhile does not change what r
     for p in bench_infer bench_visualize bench_train; do cp "$d/bench/$p" "$tmp/$v/$p"; done
 done
 csv=$tmp/rows.csv
-echo "variant,round,arch,workload,batch,median_s,seq_per_s" > "$csv"
+echo "variant,round,arch,workload,batch,median_s,seq_per_s,cpu_s" > "$csv"
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 run() {   # variant round
     v=$1 r=$2
@@ -44,17 +44,17 @@ run() {   # variant round
         e=; [ $v = before ] && [ -n "${BEFORE_ENV:-}" ] && e="DM_CONV_FWD=$BEFORE_ENV"
         for a in $ARCHS; do
             env -u OPENBLAS_CORETYPE $e "$tmp/$v/bench_infer" --threads "$THREADS" --arch "$a" | grep '^infer,' |
-                awk -F, -v v=$v -v r=$r '{print v "," r "," $2 ",infer," $3 "," $6 "," $8}' >> "$csv"
+                awk -F, -v v=$v -v r=$r '{print v "," r "," $2 ",infer," $3 "," $6 "," $8 "," $10}' >> "$csv"
             env -u OPENBLAS_CORETYPE $e "$tmp/$v/bench_visualize" --threads "$THREADS" --arch "$a" --saliency-only |
-                grep '^saliency_grad,' | awk -F, -v v=$v -v r=$r -v a=$a '{print v "," r "," a ",saliency,256," $5 "," $6}' >> "$csv"
+                grep '^saliency_grad,' | awk -F, -v v=$v -v r=$r -v a=$a '{print v "," r "," a ",saliency,256," $5 "," $6 ","}' >> "$csv"
             env -u OPENBLAS_CORETYPE $e "$tmp/$v/bench_train" --threads "$THREADS" --arch "$a" | grep '^train' |
-                awk -F, -v v=$v -v r=$r -v a=$a '{print v "," r "," a ",train,256," $6 "," $8}' >> "$csv"
+                awk -F, -v v=$v -v r=$r -v a=$a '{print v "," r "," a ",train,256," $6 "," $8 "," $13}' >> "$csv"
         done ;;
     torch)
         for a in $ARCHS; do
             env -u OPENBLAS_CORETYPE "$PY" bench/peers/torch_models.py --threads "$THREADS" --arch "$a" \
                 --workloads train,infer,infer1,saliency | grep -v '^#' | grep -v '^peer,' |
-                awk -F, -v r=$r '{w = $3; if (w == "infer1") w = "infer"; print "torch," r "," $2 "," w "," $4 "," $7 "," $8}' >> "$csv"
+                awk -F, -v r=$r '{w = $3; if (w == "infer1") w = "infer"; print "torch," r "," $2 "," w "," $4 "," $7 "," $8 ","}' >> "$csv"
         done ;;
     esac
 }
@@ -78,6 +78,14 @@ rows = list(csv.DictReader(open(path)))
 def per_round(v, a, w, b):
     return {r["round"]: float(r["seq_per_s"]) for r in rows
             if r["variant"] == v and r["arch"] == a and r["workload"] == w and r["batch"] == b}
+def cpu_round(v, a, w, b):   # sequences per CPU-second, where the bench reports its CPU time (cpu_s)
+    out = {}
+    for r in rows:
+        if r["variant"] == v and r["arch"] == a and r["workload"] == w and r["batch"] == b and r.get("cpu_s"):
+            c = float(r["cpu_s"])
+            if c > 0:
+                out[r["round"]] = int(b) / c
+    return out
 def ratio(x, y):
     c = sorted(set(x) & set(y))
     return f"{statistics.median(x[r] / y[r] for r in c):.2f}" if c else ""
@@ -97,8 +105,8 @@ L = ["# Direct CPU convolution: before/after with PyTorch alongside (issue 12)",
      f"- load average (1, 5, 15 min): {load0} before, {load1} after"]
 if note:
     L += ["", f"**{note}**"]
-L += ["", "| arch | workload | batch | before | after | PyTorch | after/before | after/PyTorch | before/PyTorch |",
-      "|---|---|---|---|---|---|---|---|---|"]
+L += ["", "| arch | workload | batch | before | after | PyTorch | after/before | after/PyTorch | before/PyTorch | "
+      "after/before (CPU time) |", "|---|---|---|---|---|---|---|---|---|---|"]
 keys = []
 for r in rows:
     k = (r["arch"], r["workload"], r["batch"])
@@ -106,8 +114,11 @@ for r in rows:
         keys.append(k)
 for a, w, b in keys:
     B, A, T = per_round("before", a, w, b), per_round("after", a, w, b), per_round("torch", a, w, b)
-    L.append(f"| {a} | {w} | {b} | {med(B)} | {med(A)} | {med(T)} | {ratio(A, B)} | {ratio(A, T)} | {ratio(B, T)} |")
-L += ["", f"Raw rows: `{out.rsplit('/', 1)[-1].rsplit('.', 1)[0]}.csv`."]
+    L.append(f"| {a} | {w} | {b} | {med(B)} | {med(A)} | {med(T)} | {ratio(A, B)} | {ratio(A, T)} | {ratio(B, T)} | "
+             f"{ratio(cpu_round('after', a, w, b), cpu_round('before', a, w, b))} |")
+L += ["", "CPU time: the benches' median process CPU time per batch or step (all threads; bench_infer, and "
+      "bench_train from this change on; empty where a build does not report it): where other jobs share the "
+      "cores, the steadier measure of the work.", "", f"Raw rows: `{out.rsplit('/', 1)[-1].rsplit('.', 1)[0]}.csv`."]
 open(out, "w").write("\n".join(L) + "\n")
 print("\n".join(L))
 EOF
