@@ -15,7 +15,8 @@
  *    the ReLU of conv1d_fwd at the same thread count, both ways;
  *  - AVX2 and AVX-512 bit for bit the same (both direct);
  *  - DM_CONV_FWD=im2col (the GEMM way) within the same bound;
- *  - conv1d_pool_infer (inference's conv → ReLU → pool in one op) bit for bit conv1d_relu_fwd + the pool.
+ *  - conv1d_pool_noact (conv → ReLU → pool in one op, no activation written) bit for bit conv1d_relu_fwd +
+ *    the pool, output and argmax.
  * The forward reference itself is checked against finite differences in test_ops.c.
  */
 #include <criterion/criterion.h>
@@ -218,9 +219,9 @@ Test(conv_direct, every_level_against_the_reference) {
     for (int t = 1; t < 4; t++) dm_backend_free(be[t]);
 }
 
-/* conv1d_pool_infer (inference's conv → ReLU → pool, the activation never written on the direct way): bit for
- * bit conv1d_relu_fwd then maxpool_fwd (widths 2 and 3, Lo not a multiple of them) or gmax_fwd, at every
- * level, with and without DM_CONV_FWD=im2col, 1 to 3 threads. */
+/* conv1d_pool_noact (conv → ReLU → pool, the activation never written on the direct way): output and argmax
+ * bit for bit those of conv1d_relu_fwd then maxpool_fwd (widths 2 and 3, Lo not a multiple of them) or
+ * gmax_fwd, at every level, with and without DM_CONV_FWD=im2col, 1 to 3 threads. */
 Test(conv_direct, pool_infer_is_conv_relu_then_pool) {
     int top = dm_cpu_isa_supported();
     const int picks[] = {0, 1, 2, 4, 6, 11};   /* CNN conv1-3, the CNN-RNN's, Co 40, one lane past a block */
@@ -245,15 +246,22 @@ Test(conv_direct, pool_infer_is_conv_relu_then_pool) {
                         be->i->conv1d_relu_fwd(be, act, c.in, c.w, c.b, s->B, s->Li, s->Ci, s->Co, s->K, s->pad);
                         if (pw) be->i->maxpool_fwd(be, want, idx, act, s->B, c.Lo, s->Co, pw);
                         else be->i->gmax_fwd(be, want, idx, act, s->B, c.Lo, s->Co);
+                        int32_t *idx2 = malloc(np * sizeof(int32_t));
+                        cr_assert(idx2);
                         memset(got, 0xff, sizeof(float) * np);
-                        be->i->conv1d_pool_infer(be, act, got, idx, c.in, c.w, c.b, s->B, s->Li, s->Ci, s->Co, s->K,
+                        memset(idx2, 0xff, sizeof(int32_t) * np);
+                        be->i->conv1d_pool_noact(be, act, got, idx2, c.in, c.w, c.b, s->B, s->Li, s->Ci, s->Co, s->K,
                                                  s->pad, pw);
                         cr_assert(dm_backend_status(be) == DM_STATUS_OK, "%s", dm_last_error());
                         cr_expect(memcmp(got, want, sizeof(float) * np) == 0,
                                   "%s%s, %d thread(s), B%d Li%d Ci%d Co%d K%d pad%d, pool %d: not conv → ReLU → pool",
                                   dm_cpu_isa_name(level), im2col ? " im2col" : "", nt, s->B, s->Li, s->Ci, s->Co, s->K,
                                   s->pad, pw);
-                        free(act), free(want), free(got), free(idx);
+                        cr_expect(memcmp(idx2, idx, sizeof(int32_t) * np) == 0,
+                                  "%s%s, %d thread(s), B%d Li%d Ci%d Co%d K%d pad%d, pool %d: another argmax",
+                                  dm_cpu_isa_name(level), im2col ? " im2col" : "", nt, s->B, s->Li, s->Ci, s->Co, s->K,
+                                  s->pad, pw);
+                        free(act), free(want), free(got), free(idx), free(idx2);
                     }
             free_case(&c);
         }

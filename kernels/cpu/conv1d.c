@@ -104,7 +104,8 @@ typedef struct {
     const float *wpack;   /* backward: w packed for conv1d_dx.c's sparse way; forward: for the direct way */
     bool dx_dense;        /* conv1d_dx.c's GEMM way for every sequence (dm_cpu_conv1d_dx_sparse false) */
     float *partial[64];   /* backward, threads t > 0: private (grad_w | grad_b) */
-    float *pooled;        /* conv1d_pool_infer: the pool's output, width pw (0: the global max) */
+    float *pooled;        /* conv1d_pool_noact: the pool's output and argmax, width pw (0: the global max) */
+    int32_t *argmax;
     int pw;
 } conv_job;
 
@@ -160,25 +161,33 @@ void dm_cpu_conv1d_relu_fwd(dm_backend *be, float *out, const float *in, const f
     conv_fwd_run(be, out, in, w, b, B, Li, Ci, Co, K, pad, true);
 }
 
-/* out (Lp, C) = the max-pool of width pw of x (Lo, C), Lp = Lo / pw (pw 0: the global max, Lp 1), with
- * maxpool_fwd's and gmax_fwd's comparison (a later position replaces the maximum only when greater). On
- * ReLU output (≥ +0, never −0 or NaN) the maximum's bits do not depend on the order of the comparisons. */
-DM_CPU_BODY void pool_rows_body(float *restrict out, const float *restrict x, int Lo, int C, int pw) {
+/* out (Lp, C) = the max-pool of width pw of x (Lo, C), Lp = Lo / pw (pw 0: the global max, Lp 1), and arg
+ * its argmax, with maxpool_fwd's and gmax_fwd's rule: positions in order, a later one replaces the maximum
+ * only when greater (the first position of the maximum), per channel. */
+DM_CPU_BODY void pool_rows_body(float *restrict out, int32_t *restrict arg, const float *restrict x, int Lo, int C,
+                                int pw) {
     int w = pw > 0 ? pw : Lo, Lp = pw > 0 ? Lo / pw : 1;
     for (int lp = 0; lp < Lp; lp++) {
         float *o = out + (int64_t)lp * C;
+        int32_t *a = arg + (int64_t)lp * C;
         const float *xr = x + (int64_t)lp * w * C;
-        for (int c = 0; c < C; c++) o[c] = xr[c];
+        for (int c = 0; c < C; c++) o[c] = xr[c], a[c] = lp * w;
         for (int k = 1; k < w; k++)
 #pragma omp simd
-            for (int c = 0; c < C; c++) o[c] = xr[(int64_t)k * C + c] > o[c] ? xr[(int64_t)k * C + c] : o[c];
+            for (int c = 0; c < C; c++) {
+                float v = xr[(int64_t)k * C + c];
+                bool gt = v > o[c];
+                o[c] = gt ? v : o[c];
+                a[c] = gt ? lp * w + k : a[c];
+            }
     }
 }
-DM_CPU_DISPATCH(pool_rows, (float *restrict out, const float *restrict x, int Lo, int C, int pw), (out, x, Lo, C, pw))
+DM_CPU_DISPATCH(pool_rows, (float *restrict out, int32_t *restrict arg, const float *restrict x, int Lo, int C, int pw),
+                (out, arg, x, Lo, C, pw))
 
-/* conv1d_pool_infer, the direct way: each sequence's conv → ReLU into thread t's scratch (Lo·Co floats,
- * in cache), then its pool straight into the output; the activation is never written out. */
-static void conv_pool_infer_part(void *p, int t, int nt) {
+/* conv1d_pool_noact, the direct way: each sequence's conv → ReLU into thread t's scratch (Lo·Co floats,
+ * in cache), then its pool and argmax straight into the outputs; the activation is never written out. */
+static void conv_pool_noact_part(void *p, int t, int nt) {
     conv_job *j = p;
     int Li = j->Li, Ci = j->Ci, Co = j->Co, Lo = Li + 2 * j->pad - j->K + 1, Lp = j->pw > 0 ? Lo / j->pw : 1, b0, b1;
     dm_cpu_chunk(j->B, nt, t, &b0, &b1);
@@ -188,14 +197,14 @@ static void conv_pool_infer_part(void *p, int t, int nt) {
     if (!act || (nl && !lists)) return;   /* dm_cpu_scratch recorded the failure */
     for (int b = b0; b < b1; b++) {
         dm_cpu_conv1d_direct(act, j->in + (int64_t)b * Li * Ci, j->wpack, lists, 0, 1, Li, Ci, Co, j->K, j->pad, true);
-        pool_rows(j->pooled + (int64_t)b * Lp * Co, act, Lo, Co, j->pw);
+        pool_rows(j->pooled + (int64_t)b * Lp * Co, j->argmax + (int64_t)b * Lp * Co, act, Lo, Co, j->pw);
     }
 }
 
-/* Inference: the pooled output of conv → ReLU → max-pool (pw ≥ 1) or global max (pw 0), bit for bit that of
- * conv1d_relu_fwd then maxpool_fwd / gmax_fwd (the same convolution, the same maxima); act and argmax are
- * the model's buffers, written only where the direct way does not run (then it is that pair). */
-void dm_cpu_conv1d_pool_infer(dm_backend *be, float *act, float *pooled, int32_t *argmax, const float *in,
+/* backend.h's conv1d_pool_noact: pooled and argmax of conv → ReLU → max-pool (pw ≥ 1) or global max (pw 0),
+ * bit for bit those of conv1d_relu_fwd then maxpool_fwd / gmax_fwd (the same convolution, the same scan);
+ * act is written only where the direct way does not run (then it is that pair). */
+void dm_cpu_conv1d_pool_noact(dm_backend *be, float *act, float *pooled, int32_t *argmax, const float *in,
                               const float *w, const float *b, int B, int Li, int Ci, int Co, int K, int pad, int pw) {
     int Lo = Li + 2 * pad - K + 1;
     if (!dm_cpu_conv1d_direct_on()) {
@@ -204,10 +213,10 @@ void dm_cpu_conv1d_pool_infer(dm_backend *be, float *act, float *pooled, int32_t
         else be->i->gmax_fwd(be, pooled, argmax, act, B, Lo, Co);
         return;
     }
-    conv_job j = {.be = be, .pooled = pooled, .in = in, .B = B, .Li = Li, .Ci = Ci, .Co = Co, .K = K, .pad = pad,
-                  .pw = pw};
+    conv_job j = {.be = be, .pooled = pooled, .argmax = argmax, .in = in, .B = B, .Li = Li, .Ci = Ci, .Co = Co,
+                  .K = K, .pad = pad, .pw = pw};
     if (!(j.wpack = dm_cpu_conv1d_direct_pack(be, w, b, Co, K * Ci))) return;   /* failure recorded */
-    dm_cpu_parallel(be, dm_cpu_threads(be, B), conv_pool_infer_part, &j);
+    dm_cpu_parallel(be, dm_cpu_threads(be, B), conv_pool_noact_part, &j);
 }
 
 static void conv_bwd_part(void *p, int t, int nt) {

@@ -157,8 +157,8 @@ const float *dm_cpu_conv1d_direct_pack(dm_backend *be, const float *w, const flo
 void dm_cpu_conv1d_direct(float *out, const float *in, const float *wp, float *lists, int b0, int b1, int Li, int Ci,
                           int Co, int K, int pad, bool relu);
 size_t dm_cpu_conv1d_direct_scratch(int Li, int Ci);   /* floats of `lists` per thread (0: NULL is fine) */
-/* backend.h's conv1d_pool_infer (conv1d.c) */
-void dm_cpu_conv1d_pool_infer(dm_backend *be, float *act, float *pooled, int32_t *argmax, const float *in,
+/* backend.h's conv1d_pool_noact (conv1d.c) */
+void dm_cpu_conv1d_pool_noact(dm_backend *be, float *act, float *pooled, int32_t *argmax, const float *in,
                               const float *w, const float *b, int B, int Li, int Ci, int Co, int K, int pad, int pw);
 
 /* The fused entries (fused.c): the unfused ops in sequence, through be->i (so one body serves both CPU
