@@ -448,8 +448,8 @@ static const float *layers_fwd(dm_net *m, int from, int to, const float *in, int
                      (m->layer[ip].op == DM_LAYER_MAXPOOL ? op->maxpool_relu_bwd != NULL : op->gmax_relu_bwd != NULL);
         if (f == DM_FUSE_CONV_RELU && !m->buf[i + 1].out && op->conv1d_pool_noact && to_max && (!keep || folds)) {
             const dm_layer *pl = &m->layer[ip];
-            op->conv1d_pool_noact(be, b->out, m->buf[ip].out, m->buf[ip].idx, in, P(t), P(t + 1), B, l->len_in, l->ch_in,
-                                  l->n, l->k, l->pad, pl->op == DM_LAYER_GMAX ? 0 : pl->k);
+            op->conv1d_pool_noact(be, b->out, m->buf[ip].out, keep ? m->buf[ip].idx : NULL, in, P(t), P(t + 1), B,
+                                  l->len_in, l->ch_in, l->n, l->k, l->pad, pl->op == DM_LAYER_GMAX ? 0 : pl->k);
             for (int j = i; j < ip; j++) m->buf[j].y = NULL;   /* (the activation may never be written) */
             in = m->buf[ip].y = m->buf[ip].out;
             i = ip;

@@ -194,8 +194,8 @@ struct dm_backend_i {
     void (*relu_pool_bwd)(dm_backend *be, float *grad_act, float *grad, const int32_t *argmax, const float *mask,
                           const float *act, int B, int L, int C, int pw, bool drop_first);
     /* conv1d_pool_noact (optional): conv1d_pool_fwd without dropout (mask NULL) and without the activation:
-     *   pooled (B, Lp, Co) and argmax (B, Lp, Co) as there; act (B, Lo, Co) is scratch it may leave
-     *   unwritten. The model calls it where nothing reads the activation afterwards: an inference forward, or
+     *   pooled (B, Lp, Co) and argmax (B, Lp, Co; NULL: not wanted) as there; act (B, Lo, Co) is scratch it
+     *   may leave unwritten. The model calls it where nothing reads the activation afterwards: an inference forward, or
      *   an evaluation-mode saving forward whose backward applies the ReLU's mask in the max's backward
      *   (maxpool_relu_bwd, gmax_relu_bwd, conv1d_pool_dx: they read the pool's output, not the activation).
      *   The fast CPU op pools each sequence's conv → ReLU while it is in cache (kernels/cpu/conv1d.c). */

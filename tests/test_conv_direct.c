@@ -257,6 +257,15 @@ Test(conv_direct, pool_infer_is_conv_relu_then_pool) {
                                   "%s%s, %d thread(s), B%d Li%d Ci%d Co%d K%d pad%d, pool %d: not conv → ReLU → pool",
                                   dm_cpu_isa_name(level), im2col ? " im2col" : "", nt, s->B, s->Li, s->Ci, s->Co, s->K,
                                   s->pad, pw);
+                        float *got2 = fvec(np);   /* without the argmax (inference) */
+                        memset(got2, 0xff, sizeof(float) * np);
+                        be->i->conv1d_pool_noact(be, act, got2, NULL, c.in, c.w, c.b, s->B, s->Li, s->Ci, s->Co, s->K,
+                                                 s->pad, pw);
+                        cr_expect(memcmp(got2, want, sizeof(float) * np) == 0,
+                                  "%s%s, %d thread(s), B%d Li%d Ci%d Co%d K%d pad%d, pool %d: no argmax, another output",
+                                  dm_cpu_isa_name(level), im2col ? " im2col" : "", nt, s->B, s->Li, s->Ci, s->Co, s->K,
+                                  s->pad, pw);
+                        free(got2);
                         cr_expect(memcmp(idx2, idx, sizeof(int32_t) * np) == 0,
                                   "%s%s, %d thread(s), B%d Li%d Ci%d Co%d K%d pad%d, pool %d: another argmax",
                                   dm_cpu_isa_name(level), im2col ? " im2col" : "", nt, s->B, s->Li, s->Ci, s->Co, s->K,

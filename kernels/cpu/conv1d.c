@@ -185,6 +185,21 @@ DM_CPU_BODY void pool_rows_body(float *restrict out, int32_t *restrict arg, cons
 DM_CPU_DISPATCH(pool_rows, (float *restrict out, int32_t *restrict arg, const float *restrict x, int Lo, int C, int pw),
                 (out, arg, x, Lo, C, pw))
 
+/* the same maxima without the argmax (inference): on ReLU output (≥ +0, never −0 or NaN) the maximum's bits do
+ * not depend on how the comparisons are made */
+DM_CPU_BODY void pool_max_rows_body(float *restrict out, const float *restrict x, int Lo, int C, int pw) {
+    int w = pw > 0 ? pw : Lo, Lp = pw > 0 ? Lo / pw : 1;
+    for (int lp = 0; lp < Lp; lp++) {
+        float *o = out + (int64_t)lp * C;
+        const float *xr = x + (int64_t)lp * w * C;
+        for (int c = 0; c < C; c++) o[c] = xr[c];
+        for (int k = 1; k < w; k++)
+#pragma omp simd
+            for (int c = 0; c < C; c++) o[c] = xr[(int64_t)k * C + c] > o[c] ? xr[(int64_t)k * C + c] : o[c];
+    }
+}
+DM_CPU_DISPATCH(pool_max_rows, (float *restrict out, const float *restrict x, int Lo, int C, int pw), (out, x, Lo, C, pw))
+
 /* conv1d_pool_noact, the direct way: each sequence's conv → ReLU into thread t's scratch (Lo·Co floats,
  * in cache), then its pool and argmax straight into the outputs; the activation is never written out. */
 static void conv_pool_noact_part(void *p, int t, int nt) {
@@ -197,17 +212,20 @@ static void conv_pool_noact_part(void *p, int t, int nt) {
     if (!act || (nl && !lists)) return;   /* dm_cpu_scratch recorded the failure */
     for (int b = b0; b < b1; b++) {
         dm_cpu_conv1d_direct(act, j->in + (int64_t)b * Li * Ci, j->wpack, lists, 0, 1, Li, Ci, Co, j->K, j->pad, true);
-        pool_rows(j->pooled + (int64_t)b * Lp * Co, j->argmax + (int64_t)b * Lp * Co, act, Lo, Co, j->pw);
+        if (j->argmax) pool_rows(j->pooled + (int64_t)b * Lp * Co, j->argmax + (int64_t)b * Lp * Co, act, Lo, Co, j->pw);
+        else pool_max_rows(j->pooled + (int64_t)b * Lp * Co, act, Lo, Co, j->pw);
     }
 }
 
-/* backend.h's conv1d_pool_noact: pooled and argmax of conv → ReLU → max-pool (pw ≥ 1) or global max (pw 0),
- * bit for bit those of conv1d_relu_fwd then maxpool_fwd / gmax_fwd (the same convolution, the same scan);
- * act is written only where the direct way does not run (then it is that pair). */
+/* backend.h's conv1d_pool_noact: pooled and argmax (NULL: not wanted) of conv → ReLU → max-pool (pw ≥ 1) or
+ * global max (pw 0), bit for bit those of conv1d_relu_fwd then maxpool_fwd / gmax_fwd (the same convolution,
+ * the same scan); act is written only where the direct way does not run (then it is that pair). */
 void dm_cpu_conv1d_pool_noact(dm_backend *be, float *act, float *pooled, int32_t *argmax, const float *in,
                               const float *w, const float *b, int B, int Li, int Ci, int Co, int K, int pad, int pw) {
     int Lo = Li + 2 * pad - K + 1;
     if (!dm_cpu_conv1d_direct_on()) {
+        if (!argmax && !(argmax = (int32_t *)dm_cpu_scratch(be, 0, 2, (size_t)B * (pw > 0 ? Lo / pw : 1) * Co)))
+            return;   /* failure recorded */
         conv_fwd_run(be, act, in, w, b, B, Li, Ci, Co, K, pad, true);
         if (pw > 0) be->i->maxpool_fwd(be, pooled, argmax, act, B, Lo, Co, pw);
         else be->i->gmax_fwd(be, pooled, argmax, act, B, Lo, Co);
