@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cpu.h"
+#include "repro.h"
 #include "dm_base.h"
 
 #define DM_CPU_MAX_THREADS 64
@@ -202,15 +203,25 @@ static dm_backend *cpu_create(const struct dm_backend_i *table, const char *name
 dm_backend *dm_backend_cpu_create(int n_threads) { return cpu_create(&dm_cpu_table, "cpu", n_threads); }
 dm_backend *dm_backend_cpu_ref_create(void) { return cpu_create(&dm_cpu_ref_table, "cpu-ref", 1); }
 
-/* --reproducible: the reference ops (plain loops in a fixed order, double accumulation, one thread, no
- * BLAS and no ISA dispatch), without the fused head (its GEMM is OpenBLAS's). The same binary then
- * computes the same bits on any x86-64 CPU and for any --threads. */
+/* --reproducible: the fixed-order kernels (repro.h: repro_gemm.c, repro_lstm.c) for the products (conv,
+ * LSTM, dense), threaded over outputs, never over a sum; the other ops are the references (plain loops in a
+ * fixed order, one thread, no BLAS, no ISA dispatch), without the fused head (the model then runs dense and
+ * log-softmax one by one). The same binary then computes the same bits on any x86-64 CPU and for any
+ * thread count. */
 static struct dm_backend_i dm_cpu_repro_table;
-dm_backend *dm_backend_cpu_reproducible_create(void) {
+dm_backend *dm_backend_cpu_reproducible_create(int n_threads) {
     dm_cpu_repro_table = dm_cpu_ref_table;   /* (same bytes every call: no race that matters) */
     dm_cpu_repro_table.head_fwd = NULL;
     dm_cpu_repro_table.head_bwd = NULL;
-    dm_backend *be = cpu_create(&dm_cpu_repro_table, "cpu-reproducible", 1);
-    if (be) snprintf(be->label, sizeof be->label, "cpu-reproducible: fixed-order reference kernels, 1 thread");
+    dm_cpu_repro_table.conv1d_fwd = dm_cpu_conv1d_fwd_fixed;
+    dm_cpu_repro_table.conv1d_bwd = dm_cpu_conv1d_bwd_fixed;
+    dm_cpu_repro_table.dense_fwd = dm_cpu_dense_fwd_fixed;
+    dm_cpu_repro_table.dense_bwd = dm_cpu_dense_bwd_fixed;
+    dm_cpu_repro_table.lstm_fwd = dm_cpu_lstm_fwd_fixed;
+    dm_cpu_repro_table.lstm_bwd = dm_cpu_lstm_bwd_fixed;
+    dm_backend *be = cpu_create(&dm_cpu_repro_table, "cpu-reproducible", n_threads);
+    if (be)
+        snprintf(be->label, sizeof be->label, "cpu-reproducible: fixed-order kernels, %d thread%s", be->n_threads,
+                 be->n_threads == 1 ? "" : "s");
     return be;
 }
