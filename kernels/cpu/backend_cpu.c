@@ -219,6 +219,20 @@ dm_backend *dm_backend_cpu_reproducible_create(int n_threads) {
     dm_cpu_repro_table.dense_bwd = dm_cpu_dense_bwd_fixed;
     dm_cpu_repro_table.lstm_fwd = dm_cpu_lstm_fwd_fixed;
     dm_cpu_repro_table.lstm_bwd = dm_cpu_lstm_bwd_fixed;
+    /* the fast element-wise and selection ops whose every result is one IEEE operation or a comparison
+     * (the same at every ISA level and split): ReLU, dropout (Philox mask, one product), max-pooling and
+     * the global max (comparisons), the mean over time (a float sum per element in position order, then a
+     * division). Adam stays the reference: its fast copies contract into FMA at the AVX2 level. */
+    dm_cpu_repro_table.relu_fwd = dm_cpu_relu_fwd;
+    dm_cpu_repro_table.relu_bwd = dm_cpu_relu_bwd;
+    dm_cpu_repro_table.dropout_fwd = dm_cpu_dropout_fwd;
+    dm_cpu_repro_table.dropout_bwd = dm_cpu_dropout_bwd;
+    dm_cpu_repro_table.maxpool_fwd = dm_cpu_maxpool_fwd;
+    dm_cpu_repro_table.maxpool_bwd = dm_cpu_maxpool_bwd;
+    dm_cpu_repro_table.gmax_fwd = dm_cpu_gmax_fwd;
+    dm_cpu_repro_table.gmax_bwd = dm_cpu_gmax_bwd;
+    dm_cpu_repro_table.mean_time_fwd = dm_cpu_mean_time_fwd;
+    dm_cpu_repro_table.mean_time_bwd = dm_cpu_mean_time_bwd;
     dm_backend *be = cpu_create(&dm_cpu_repro_table, "cpu-reproducible", n_threads);
     if (be)
         snprintf(be->label, sizeof be->label, "cpu-reproducible: fixed-order kernels, %d thread%s", be->n_threads,

@@ -29,12 +29,17 @@ typedef int32_t v8i __attribute__((vector_size(32)));
 /* Sequences per block: the forward's recurrent product has this many rows (the AVX-512 tile's 6). */
 #define RB 6
 
+/* the first n (1..8) lanes from / to p; the others 0 */
 VI v8 ldn(const float *p, int n) {
     v8 v = {0};
-    memcpy(&v, p, sizeof(float) * (size_t)n);
+    if (n == 8) memcpy(&v, p, sizeof v);
+    else for (int i = 0; i < n; i++) v[i] = p[i];
     return v;
 }
-VI void stn(float *p, v8 v, int n) { memcpy(p, &v, sizeof(float) * (size_t)n); }
+VI void stn(float *p, v8 v, int n) {
+    if (n == 8) memcpy(p, &v, sizeof v);
+    else for (int i = 0; i < n; i++) p[i] = v[i];
+}
 VI v8 bcast(float x) { return (v8){0} + x; }
 VI v8 vsel(v8i m, v8 a, v8 b) { return (v8)((m & (v8i)a) | (~m & (v8i)b)); }
 
