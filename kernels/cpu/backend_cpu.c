@@ -1,6 +1,7 @@
 /*
  * backend_cpu.c: the CPU backend's table. Memory is host memory (64-byte aligned); ops are the fast
- * versions, or the naive references for the "cpu-ref" backend (the oracle of the tests).
+ * versions, or the naive references for the "cpu-ref" backend (the oracle of the tests), or for
+ * "cpu-reproducible" the fixed-order kernels (repro.h) with the references and the split-independent fast ops.
  */
 #include <cblas.h>
 #include <omp.h>
