@@ -329,8 +329,8 @@ typedef struct dm_backend dm_backend;   /* opaque: where the computation runs */
 
 /* Opens a backend. spec: "cpu"; "cuda" or "cuda:N" (device N, default 0); "auto" (NULL too):
  * CUDA device 0 when this build has the CUDA backend and a device is usable, else the CPU;
- * "cpu-reproducible": fixed-order reference kernels on one thread, no BLAS (threads ignored):
- * training on it gives the same bits on any x86-64 CPU (README "Reproducibility"), 10-25x slower.
+ * "cpu-reproducible": the engine's fixed-order kernels, no BLAS, with `threads` threads: training on
+ * it gives the same bits on any x86-64 CPU and thread count (README "Reproducibility").
  * threads: CPU worker threads, <= 0 for all cores (ignored by CUDA).
  * In libdeepmotif.so (and the deepmotif program) of a CUDA build, the CUDA backend is the shared
  * object libdeepmotif_cuda.so, loaded on first use from the folder of libdeepmotif.so, then ../lib

@@ -80,7 +80,7 @@ Test(api, backend_open) {
     expect_error(dm_backend_open("gpu", 1, &x), DM_STATUS_ARG, "expected auto, cpu, cpu-reproducible, cuda or cuda:N");
     cr_expect_null(x);
     expect_error(dm_backend_open("cuda:x", 1, &x), DM_STATUS_ARG, "cuda:N");
-    /* the fixed-order backend of train --reproducible: one thread whatever is asked */
+    /* the fixed-order backend of train --reproducible (its threads do not change its results) */
     cr_assert_eq(dm_backend_open("cpu-reproducible", 4, &x), DM_STATUS_OK, "%s", dm_last_error());
     cr_expect(!strncmp(dm_backend_name(x), "cpu-reproducible", 16), "name '%s'", dm_backend_name(x));
     dm_backend_free(x);

@@ -36,9 +36,10 @@ const cli_opt cli_train_opts[] = {
     {"--resume", "MODEL.last", "continue a run from its last checkpoint", NULL, 0},
     {"--max-memory", "SIZE", "refuse data needing more host memory (K/M/G suffix; default half of RAM)", NULL, 0},
     {"--rc", "MODE", "reverse complements: both (default; none under --protocol original), augment (train "
-                     "on both strands), average (score = mean P of both strands, stored in MODEL), none", CLI_CHOICES("none", "augment", "average", "both"), 0},
-    {"--reproducible", NULL, "train on fixed-order reference kernels (no BLAS, one thread): the same "
-                             "bits on any x86-64 CPU and --threads, about 10-25x slower", NULL, 0},
+                     "on both strands), average (score = mean P of both strands, stored in MODEL), none",
+     CLI_CHOICES("none", "augment", "average", "both"), 0},
+    {"--reproducible", NULL, "train on the engine's fixed-order kernels (no BLAS, no FMA, no libm in the "
+                             "products): the same bits on any x86-64 CPU and --threads", NULL, 0},
     {"--seeds", "N", "train N seeds (--seed, +1, ...) into MODEL.seedS each; mean ± sd of every metric", NULL, 0},
     {"--ensemble", NULL, "with --seeds: MODEL = the N models as one ensemble (score = mean of members' P)", NULL, 0},
     {"--quiet", NULL, "no progress lines", NULL, 0},
