@@ -25,7 +25,8 @@
 #   SIZES    500,2000,10000,all                       SEEDS  1,2,3
 #   ARCHS    cnn,rnn,cnnrnn                           PEERS  gkmsvm (empty: deepmotif only)
 #   EPOCHS   train's default (by the set's size)      THREADS, JOBS  passed to sweep (--threads, --jobs)
-#   TRAIN_OPTS  more train options for every sweep (e.g. "--rc both"); they enter sweep's checksums
+#   TRAIN_OPTS  more train options for every sweep (e.g. "--rc none"; train's default is both); they enter
+#            sweep's checksums
 #   GKM_PY   python with gkmsvm-lite (/work/venv-gkm/bin/python; pip install -r bench/peers/requirements-gkmsvm.txt)
 #   GKM_SIZES    the sizes the gkm-SVM runs at (SIZES; its kernel matrix grows as n², so `all` is its
 #                costliest cell: e.g. GKM_SIZES=500,2000,10000 leaves `all` to deepmotif alone)

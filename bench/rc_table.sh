@@ -6,7 +6,7 @@
 #
 #   bench/rc_table.sh
 #
-# One `deepmotif sweep --seed S [--rc MODE]` per mode and seed into WORK/MODE.sS (train's defaults
+# One `deepmotif sweep --seed S --rc MODE` per mode and seed into WORK/MODE.sS (train's defaults
 # otherwise); resumable: rerun the same command and sweep keeps its finished rows. Results: OUT.tsv
 # (one row per TF × arch × mode × seed) and OUT.md.
 #
@@ -54,8 +54,7 @@ IFS=, read -r -a seed_list <<< "$seeds"
 IFS=, read -r -a mode_list <<< "$modes"
 for seed in "${seed_list[@]}"; do
     for mode in "${mode_list[@]}"; do
-        rc=()
-        [ "$mode" = none ] || rc=(--rc "$mode")   # none: no option, so the run is main's plain default
+        rc=(--rc "$mode")   # always named: train's default changed from none to both (README)
         s0=$(date +%s)
         if ! "$bin" sweep --data "$data" --out "$work/$mode.s$seed" --seed "$seed" "${opts[@]}" "${rc[@]}" \
                 > "$work/$mode.s$seed.out" 2> "$work/$mode.s$seed.err"; then

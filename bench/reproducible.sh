@@ -9,8 +9,11 @@
 #       OPENBLAS_CORETYPE Haswell, SkylakeX and Zen (with --threads 1, 2, 3 respectively) and its
 #       weights hashed (sha256 of the safetensors export). EPOCHS=N overrides every epoch count (the
 #       demo's 10-15 epochs on the reference kernels take long: EPOCHS=1 N=300 for a quick check).
-# speed: one epoch of the cnnrnn on 1,000 simulated sequences, default (all threads) vs --reproducible,
-#       alternating A B A B A B, medians of sequences/s. Take it on a quiet machine.
+# speed: one epoch of the cnnrnn on 1,000 simulated sequences (the size rule's batch 32) and one on 4,000
+#       with --batch 256 (the batch of sets of 30,720 or more, as REST's), default vs --reproducible, both
+#       with THREADS threads (default: all cores) and OPENBLAS_CORETYPE unset (the default path as a user's
+#       machine runs it), alternating A B A B ... (RUNS pairs, default 5), medians of sequences/s.
+#       Take it on a quiet machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -25,6 +28,9 @@ N=${N:-5000}   # bound sequences of the demo's training set (N=300 for a quick c
 $BIN simulate --out "$tmp/train.seq.gz" --n "$N" --seed 1 > /dev/null
 $BIN simulate --out "$tmp/test.seq.gz" --n 500 --seed 11 > /dev/null
 $BIN simulate --out "$tmp/speed.seq.gz" --n 500 --seed 2 > /dev/null
+$BIN simulate --out "$tmp/speed256.seq.gz" --n 2000 --seed 3 > /dev/null
+THREADS=${THREADS:-$(nproc)}
+RUNS=${RUNS:-5}
 
 # hash_row NAME ARCH LR EPOCHS TRAIN TEST [train options...]: one table row, the three core types' hashes
 hash_row() {
@@ -44,9 +50,12 @@ hash_row() {
     echo "| $name | $arch | $epochs | ${hashes[0]} | ${hashes[1]} | ${hashes[2]} | $same |"
 }
 
-# seq/s of one epoch, from train's summary line "time  X s, N sequences/s"
+# seq/s of one epoch of the cnnrnn on FILE, from train's summary line "time  X s, N sequences/s"
 speed() {
-    $BIN train --arch cnnrnn --train "$tmp/speed.seq.gz" --epochs 1 --seed 1 --out "$tmp/s.dm" --quiet "$@" |
+    local file=$1
+    shift
+    env -u OPENBLAS_CORETYPE $BIN train --arch cnnrnn --train "$file" --epochs 1 --seed 1 --out "$tmp/s.dm" \
+        --threads "$THREADS" --quiet "$@" |
         awk '/sequences\/s/ { for (i = 1; i <= NF; i++) if ($i ~ /sequences\/s/) print $(i - 1) }'
     rm -f "$tmp/s.dm" "$tmp/s.dm.last"
 }
@@ -75,13 +84,21 @@ median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
         fi
     fi
     echo
-    a=() b=()
-    for i in 1 2 3; do
-        a+=("$(speed)")
-        b+=("$(speed --reproducible)")
+    echo "Speed (OPENBLAS_CORETYPE unset, --threads $THREADS for both), one epoch of the demo's cnnrnn, alternating"
+    echo "runs, median of $RUNS (all runs in brackets):"
+    echo
+    echo "| set | batch | default seq/s | --reproducible seq/s | slower by |"
+    echo "|---|---|---|---|---|"
+    for cfg in "speed.seq.gz:by size (32)" "speed256.seq.gz:256"; do   # 1,000 and 4,000 sequences
+        file=${cfg%%:*} label=${cfg#*:}
+        opts=()
+        [ "$label" = 256 ] && opts=(--batch 256)
+        a=() b=()
+        for i in $(seq "$RUNS"); do
+            a+=("$(speed "$tmp/$file" "${opts[@]}")")
+            b+=("$(speed "$tmp/$file" "${opts[@]}" --reproducible)")
+        done
+        ma=$(printf '%s\n' "${a[@]}" | median) mb=$(printf '%s\n' "${b[@]}" | median)
+        echo "| $file | $label | $ma (${a[*]}) | $mb (${b[*]}) | $(awk -v a="$ma" -v b="$mb" 'BEGIN { printf "%.2f×", a / b }') |"
     done
-    ma=$(printf '%s\n' "${a[@]}" | median) mb=$(printf '%s\n' "${b[@]}" | median)
-    echo "Speed, one epoch of the demo's cnnrnn on 1,000 simulated sequences, alternating runs, median of 3:"
-    echo "default (all $(nproc) threads) ${ma} seq/s (${a[*]}), --reproducible ${mb} seq/s (${b[*]}):"
-    echo "--reproducible is $(awk -v a="$ma" -v b="$mb" 'BEGIN { printf "%.1f", a / b }')× slower."
 } | tee "$OUT"

@@ -43,7 +43,7 @@ dm_status dm_backend_open(const char *spec, int threads, dm_backend **out) {
         }
         DM_TRY(open_cuda(device, 1, &be));
     } else if (!strcmp(spec, "cpu-reproducible")) {   /* fixed-order kernels: the same bits on any CPU */
-        be = dm_backend_cpu_reproducible_create();
+        be = dm_backend_cpu_reproducible_create(threads);
         if (!be) return dm_error(DM_STATUS_NOMEM, "cannot create the CPU backend");
     } else if (!strcmp(spec, "auto")) {
         if (dm_backend_cuda_built() && dm_backend_cuda_create(&be, 0) != DM_STATUS_OK) be = NULL;

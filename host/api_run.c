@@ -38,7 +38,7 @@ void dm_train_opts_default(dm_train_opts *o) {
     dm_train_options_default(&e, DM_PROTOCOL_DEFAULT);
     *o = (dm_train_opts){.protocol = 0, .epochs = e.epochs, .batch = e.batch, .lr = e.lr,
                          .lr_halve_every = e.lr_halve_every, .clip = e.clip, .patience = e.patience,
-                         .seed = e.seed};
+                         .rc = DM_TRAIN_BY_SIZE, .seed = e.seed};
 }
 
 void dm_saliency_opts_default(dm_saliency_opts *o) {
@@ -168,6 +168,8 @@ dm_status dm_train(dm_model *m, dm_backend *be, const dm_input *train, const dm_
         (o->patience < 0 && o->patience != DM_TRAIN_BY_SIZE) || !(o->clip >= 0))
         return dm_error(DM_STATUS_ARG, "dm_train: lr_halve_every and patience must be >= 0 or -1 (by the set's "
                         "size), clip >= 0");
+    if (o->rc < -1 || o->rc > 3)
+        return dm_error(DM_STATUS_ARG, "dm_train: rc %d (0 none, 1 augment, 2 average, 3 both, -1 the default)", o->rc);
     /* the N policy: the codes' (one-hot rows of 0.25 are N under the quarter policy) */
     if (train->codes && valid && valid->codes && (train->n_quarter != 0) != (valid->n_quarter != 0))
         return dm_error(DM_STATUS_ARG, "dm_train: train and valid use different N policies (n_quarter)");
@@ -184,6 +186,8 @@ dm_status dm_train(dm_model *m, dm_backend *be, const dm_input *train, const dm_
     e.seed = o->seed;
     e.n_quarter = quarter;
     e.progress = false;
+    /* -1: both strands, as `deepmotif train` (README "Reverse complements"); DeMo's loop had none */
+    e.rc = o->rc >= 0 ? (uint32_t)o->rc : o->protocol ? 0u : (uint32_t)(DM_RC_AUGMENT | DM_RC_AVERAGE);
     dm_train_options_for_size(&e, train->n);
 
     dm_dataset tr, va;
@@ -236,8 +240,8 @@ dm_status dm_train(dm_model *m, dm_backend *be, const dm_input *train, const dm_
         memcpy(m->prov, prov, sizeof *prov);
         free(m->json);
         m->json = NULL;
-        dm_ckpt_extra_free(&m->x);   /* trained without --rc: one model, no averaging */
-        m->x.rc = 0;
+        dm_ckpt_extra_free(&m->x);   /* one model (an ensemble's members are gone), averaging as trained */
+        m->x.rc = e.rc;
     }
     dm_resume_state_free(&state);
     dm_net_free(net);

@@ -329,8 +329,8 @@ typedef struct dm_backend dm_backend;   /* opaque: where the computation runs */
 
 /* Opens a backend. spec: "cpu"; "cuda" or "cuda:N" (device N, default 0); "auto" (NULL too):
  * CUDA device 0 when this build has the CUDA backend and a device is usable, else the CPU;
- * "cpu-reproducible": fixed-order reference kernels on one thread, no BLAS (threads ignored):
- * training on it gives the same bits on any x86-64 CPU (README "Reproducibility"), 10-25x slower.
+ * "cpu-reproducible": the engine's fixed-order kernels, no BLAS, with `threads` threads: training on
+ * it gives the same bits on any x86-64 CPU and thread count (README "Reproducibility").
  * threads: CPU worker threads, <= 0 for all cores (ignored by CUDA).
  * In libdeepmotif.so (and the deepmotif program) of a CUDA build, the CUDA backend is the shared
  * object libdeepmotif_cuda.so, loaded on first use from the folder of libdeepmotif.so, then ../lib
@@ -438,11 +438,14 @@ typedef struct dm_train_opts {
     float clip;              /* element-wise gradient clip (5) */
     int32_t patience;        /* default protocol: epochs without a better validation AUROC (-1: by the
                                 set's size: 5, more below 30,720 sequences; 0: no early stopping) */
-    int32_t reserved;        /* 0 */
+    int32_t rc;              /* reverse complements (README "Reverse complements"): 0 none, 1 augment
+                                (train on both strands), 2 average (score = mean P of both strands,
+                                kept in the model), 3 both; -1: the default, both (none under
+                                protocol 1). A zeroed struct from before this field was named is 0. */
     uint64_t seed;           /* batch order and dropout (1); initialisation is dm_model_create's */
 } dm_train_opts;
 
-/* dm_train_opts_default leaves epochs, batch, lr, lr_halve_every and patience at -1: the default
+/* dm_train_opts_default leaves epochs, batch, lr, lr_halve_every, patience and rc at -1: the default
  * protocol's schedule counted in optimiser steps for small training sets (README "Training
  * protocols"), the same rule as `deepmotif train`; under the original protocol (1), -1 is DeMo's fixed
  * 50 epochs, batch 256, lr 0.01, halving every 10 and patience 5 (unused there). */

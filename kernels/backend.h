@@ -291,9 +291,10 @@ dm_backend *dm_backend_cpu_create(int n_threads);
  * the oracle of the op tests and whole-model checks. */
 dm_backend *dm_backend_cpu_ref_create(void);
 
-/* The reference backend without BLAS anywhere (no fused head): training on it gives the same bits on
- * any x86-64 CPU and thread count (`train --reproducible`, README "Reproducibility"). */
-dm_backend *dm_backend_cpu_reproducible_create(void);
+/* The fixed-order backend (kernels/cpu/repro.h; no BLAS, no libm in its products, no fused head) with
+ * `n_threads` workers (≤ 0: all cores): training on it gives the same bits on any x86-64 CPU and thread
+ * count (`train --reproducible`, README "Reproducibility"). */
+dm_backend *dm_backend_cpu_reproducible_create(int n_threads);
 
 void dm_backend_free(dm_backend *be);
 

@@ -80,7 +80,7 @@ Test(api, backend_open) {
     expect_error(dm_backend_open("gpu", 1, &x), DM_STATUS_ARG, "expected auto, cpu, cpu-reproducible, cuda or cuda:N");
     cr_expect_null(x);
     expect_error(dm_backend_open("cuda:x", 1, &x), DM_STATUS_ARG, "cuda:N");
-    /* the fixed-order backend of train --reproducible: one thread whatever is asked */
+    /* the fixed-order backend of train --reproducible (its threads do not change its results) */
     cr_assert_eq(dm_backend_open("cpu-reproducible", 4, &x), DM_STATUS_OK, "%s", dm_last_error());
     cr_expect(!strncmp(dm_backend_name(x), "cpu-reproducible", 16), "name '%s'", dm_backend_name(x));
     dm_backend_free(x);
@@ -589,14 +589,15 @@ Test(api, train_matches_cli) {
     dm_model_params(m, &now, &np);
     cr_assert(!memcmp(now, init, sizeof(float) * (size_t)np), "a cancelled run left the model changed");
 
-    /* cancelled after a batch: inside epoch 1 (batch 3), at its last batch (7 of 7), inside epoch 2
-     * (its batch 2): _CANCELLED, no report after the cancelling one, the model unchanged */
-    static const int cancel_batch[] = {3, 7, 7 + 2};
+    /* cancelled after a batch: inside epoch 1 (batch 3), at its last batch (13 of 13: the 400 rows
+     * and their reverse complements, rc -1 = both, in batches of 64), inside epoch 2 (its batch 2):
+     * _CANCELLED, no report after the cancelling one, the model unchanged */
+    static const int cancel_batch[] = {3, 13, 13 + 2};
     for (int c = 0; c < 3; c++) {
         seen = (epochs_seen){.cancel_at_batch = cancel_batch[c]};
         expect_error(dm_train(m, be, &in, NULL, &o, on_epoch, &seen), DM_STATUS_CANCELLED, "cancelled");
         cr_expect_eq(seen.batches, cancel_batch[c]);
-        cr_expect_eq(seen.n, cancel_batch[c] / 8, "epoch-end reports before batch %d", cancel_batch[c]);
+        cr_expect_eq(seen.n, cancel_batch[c] / 14, "epoch-end reports before batch %d", cancel_batch[c]);
         dm_model_params(m, &now, &np);
         cr_assert(!memcmp(now, init, sizeof(float) * (size_t)np), "a run cancelled after batch %d left the model changed",
                   cancel_batch[c]);
@@ -605,8 +606,8 @@ Test(api, train_matches_cli) {
     seen = (epochs_seen){0};
     cr_assert_eq(dm_train(m, be, &in, NULL, &o, on_epoch, &seen), DM_STATUS_OK, "%s", dm_last_error());
     cr_expect_eq(seen.n, 3);
-    cr_expect_eq(seen.n_batches, 7, "400 sequences in batches of 64");
-    cr_expect_eq(seen.batches, 3 * 7);
+    cr_expect_eq(seen.n_batches, 13, "400 sequences and their reverse complements in batches of 64");
+    cr_expect_eq(seen.batches, 3 * 13);
     /* reports change nothing: the same run without a callback gives the same weights, bit for bit */
     dm_model *quiet = small_model(DM_ARCH_CNN, 9);
     cr_assert_eq(dm_train(quiet, be, &in, NULL, &o, NULL, NULL), DM_STATUS_OK, "%s", dm_last_error());
@@ -617,7 +618,7 @@ Test(api, train_matches_cli) {
     dm_model_free(quiet);
     const char *json;
     cr_assert_eq(dm_model_provenance(m, &json), DM_STATUS_OK);
-    cr_expect(strstr(json, "\"epochs_run\": 3") && strstr(json, "\"n_train\": 400") && strstr(json, "{\"epoch\": 3, "),
+    cr_expect(strstr(json, "\"epochs_run\": 3") && strstr(json, "\"n_train\": 800") && strstr(json, "{\"epoch\": 3, "),
               "%s", json);
 
     char *dir = dm_test_tmpdir(), data[512], model[512], out[512];

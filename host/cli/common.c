@@ -303,12 +303,13 @@ dm_status cli_stream_run(const cli_stream *s, dm_chunk_fn fn, void *ctx) {
 /* ---- the device and the model ------------------------------------------------------------------ */
 
 /* --device cpu|cuda|auto (default auto: CUDA when a device is usable, else one notice and the CPU). */
-/* --reproducible: the fixed-order CPU backend, whatever --device and --threads say (--device cuda and
- * --cudnn are usage errors: the GPU's kernels are not the reproducible ones). */
+/* --reproducible: the fixed-order CPU backend with --threads threads (its results do not depend on them),
+ * whatever --device says (--device cuda and --cudnn are usage errors: the GPU's kernels are not the
+ * reproducible ones). */
 dm_backend *cli_backend_reproducible(const cli_args *a) {
     if (!strcmp(cli_opt_or(a, "--device", "cpu"), "cuda") || cli_flag(a, "--cudnn"))
         cli_usage_error("--reproducible trains on the CPU: it does not go with --device cuda or --cudnn");
-    dm_backend *be = dm_backend_cpu_reproducible_create();
+    dm_backend *be = dm_backend_cpu_reproducible_create((int)cli_int(a, "--threads", 0, 0, 64));
     if (!be) cli_fail(dm_error(DM_STATUS_NOMEM, "cannot create the CPU backend"));
     return be;
 }

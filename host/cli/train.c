@@ -35,10 +35,11 @@ const cli_opt cli_train_opts[] = {
     {"--len", "L", "sequence length (default 101)", NULL, 0},
     {"--resume", "MODEL.last", "continue a run from its last checkpoint", NULL, 0},
     {"--max-memory", "SIZE", "refuse data needing more host memory (K/M/G suffix; default half of RAM)", NULL, 0},
-    {"--rc", "MODE", "reverse complements: none (default), augment (train on both strands), average (score = "
-                     "mean P of both strands, stored in MODEL), both", CLI_CHOICES("none", "augment", "average", "both"), 0},
-    {"--reproducible", NULL, "train on fixed-order reference kernels (no BLAS, one thread): the same "
-                             "bits on any x86-64 CPU and --threads, about 10-25x slower", NULL, 0},
+    {"--rc", "MODE", "reverse complements: both (default; none under --protocol original), augment (train "
+                     "on both strands), average (score = mean P of both strands, stored in MODEL), none",
+     CLI_CHOICES("none", "augment", "average", "both"), 0},
+    {"--reproducible", NULL, "train on the engine's fixed-order kernels (no BLAS, no FMA, no libm in the "
+                             "products): the same bits on any x86-64 CPU and --threads", NULL, 0},
     {"--seeds", "N", "train N seeds (--seed, +1, ...) into MODEL.seedS each; mean ± sd of every metric", NULL, 0},
     {"--ensemble", NULL, "with --seeds: MODEL = the N models as one ensemble (score = mean of members' P)", NULL, 0},
     {"--quiet", NULL, "no progress lines", NULL, 0},
@@ -522,7 +523,8 @@ int cli_train(cli_args *a) {
     const char *slices = getenv("DM_TRAIN_SLICES");
     if (slices) o.slices = (int32_t)strtol(slices, NULL, 10);
     o.n_quarter = cli_n_quarter(a);
-    o.rc = rc_opt(cli_opt_or(a, "--rc", "none"));
+    /* both strands by default (README "Reverse complements": measured); DeMo's original loop had none */
+    o.rc = rc_opt(cli_opt_or(a, "--rc", protocol == DM_PROTOCOL_ORIGINAL ? "none" : "both"));
     int n_seeds = (int)cli_int(a, "--seeds", 1, 1, 1000);
     bool ensemble = cli_flag(a, "--ensemble");
     if (ensemble && n_seeds < 2) cli_usage_error("--ensemble needs --seeds N with N >= 2");

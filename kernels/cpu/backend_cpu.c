@@ -1,6 +1,7 @@
 /*
  * backend_cpu.c: the CPU backend's table. Memory is host memory (64-byte aligned); ops are the fast
- * versions, or the naive references for the "cpu-ref" backend (the oracle of the tests).
+ * versions, or the naive references for the "cpu-ref" backend (the oracle of the tests), or for
+ * "cpu-reproducible" the fixed-order kernels (repro.h) with the references and the split-independent fast ops.
  */
 #include <cblas.h>
 #include <omp.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "cpu.h"
+#include "repro.h"
 #include "dm_base.h"
 
 #define DM_CPU_MAX_THREADS 64
@@ -206,15 +208,39 @@ static dm_backend *cpu_create(const struct dm_backend_i *table, const char *name
 dm_backend *dm_backend_cpu_create(int n_threads) { return cpu_create(&dm_cpu_table, "cpu", n_threads); }
 dm_backend *dm_backend_cpu_ref_create(void) { return cpu_create(&dm_cpu_ref_table, "cpu-ref", 1); }
 
-/* --reproducible: the reference ops (plain loops in a fixed order, double accumulation, one thread, no
- * BLAS and no ISA dispatch), without the fused head (its GEMM is OpenBLAS's). The same binary then
- * computes the same bits on any x86-64 CPU and for any --threads. */
+/* --reproducible: the fixed-order kernels (repro.h: repro_gemm.c, repro_lstm.c) for the products (conv,
+ * LSTM, dense), threaded over outputs, never over a sum; the other ops are the references (plain loops in a
+ * fixed order, one thread, no BLAS, no ISA dispatch), without the fused head (the model then runs dense and
+ * log-softmax one by one). The same binary then computes the same bits on any x86-64 CPU and for any
+ * thread count. */
 static struct dm_backend_i dm_cpu_repro_table;
-dm_backend *dm_backend_cpu_reproducible_create(void) {
+dm_backend *dm_backend_cpu_reproducible_create(int n_threads) {
     dm_cpu_repro_table = dm_cpu_ref_table;   /* (same bytes every call: no race that matters) */
     dm_cpu_repro_table.head_fwd = NULL;
     dm_cpu_repro_table.head_bwd = NULL;
-    dm_backend *be = cpu_create(&dm_cpu_repro_table, "cpu-reproducible", 1);
-    if (be) snprintf(be->label, sizeof be->label, "cpu-reproducible: fixed-order reference kernels, 1 thread");
+    dm_cpu_repro_table.conv1d_fwd = dm_cpu_conv1d_fwd_fixed;
+    dm_cpu_repro_table.conv1d_bwd = dm_cpu_conv1d_bwd_fixed;
+    dm_cpu_repro_table.dense_fwd = dm_cpu_dense_fwd_fixed;
+    dm_cpu_repro_table.dense_bwd = dm_cpu_dense_bwd_fixed;
+    dm_cpu_repro_table.lstm_fwd = dm_cpu_lstm_fwd_fixed;
+    dm_cpu_repro_table.lstm_bwd = dm_cpu_lstm_bwd_fixed;
+    /* the fast element-wise and selection ops whose every result is one IEEE operation or a comparison
+     * (the same at every ISA level and split): ReLU, dropout (Philox mask, one product), max-pooling and
+     * the global max (comparisons), the mean over time (a float sum per element in position order, then a
+     * division). Adam stays the reference: its fast copies contract into FMA at the AVX2 level. */
+    dm_cpu_repro_table.relu_fwd = dm_cpu_relu_fwd;
+    dm_cpu_repro_table.relu_bwd = dm_cpu_relu_bwd;
+    dm_cpu_repro_table.dropout_fwd = dm_cpu_dropout_fwd;
+    dm_cpu_repro_table.dropout_bwd = dm_cpu_dropout_bwd;
+    dm_cpu_repro_table.maxpool_fwd = dm_cpu_maxpool_fwd;
+    dm_cpu_repro_table.maxpool_bwd = dm_cpu_maxpool_bwd;
+    dm_cpu_repro_table.gmax_fwd = dm_cpu_gmax_fwd;
+    dm_cpu_repro_table.gmax_bwd = dm_cpu_gmax_bwd;
+    dm_cpu_repro_table.mean_time_fwd = dm_cpu_mean_time_fwd;
+    dm_cpu_repro_table.mean_time_bwd = dm_cpu_mean_time_bwd;
+    dm_backend *be = cpu_create(&dm_cpu_repro_table, "cpu-reproducible", n_threads);
+    if (be)
+        snprintf(be->label, sizeof be->label, "cpu-reproducible: fixed-order kernels, %d thread%s", be->n_threads,
+                 be->n_threads == 1 ? "" : "s");
     return be;
 }

@@ -25,6 +25,7 @@ from . import data as _data
 METHODS = {"grad": 0, "grad-x-input": 1, "original": 2, "ig": 3, "ism": 4}
 TARGETS = {"pos": 0, "label": 1}
 PROTOCOLS = {"default": 0, "original": 1}
+RC_MODES = ("none", "augment", "average", "both")   # dm_train_opts.rc 0..3 (the DM_RC_* flags)
 HPARAM_KEYS = ("length", "n_conv", "conv_width", "conv_channels", "pool", "hidden", "dropout")
 
 
@@ -439,7 +440,7 @@ class Model:
 
     def train(self, x, y=None, valid=None, valid_frac=0.1, epochs=None, batch=None, lr=None,
               lr_halve_every=None, clip=5.0, patience=None, protocol="default", seed=1, negatives=None,
-              device=None, progress=False):
+              rc=None, device=None, progress=False):
         """Trains the model in place and returns it.
 
         x: one-hot (N, L, 4), codes (N, L) uint8, a list of sequences (labels y, 1 bound / 0 unbound),
@@ -453,7 +454,10 @@ class Model:
         0.01 x batch / 256 and a schedule counted in optimiser steps on small ones). progress: True for a line
         per epoch on stderr (and a status line per batch on a terminal), or a callable(ProgressInfo)
         -> cancel?, called after every batch (info.batch >= 1) and at every epoch end (info.batch
-        0); a cancel, even inside an epoch, leaves the model as it was."""
+        0); a cancel, even inside an epoch, leaves the model as it was. rc: reverse complements,
+        "both" (train on both strands and score a sequence as the mean P of both: None's choice under
+        the default protocol), "augment", "average" or "none" (None's choice under "original"); the
+        model keeps it (README "Reverse complements")."""
         if protocol not in PROTOCOLS:
             raise ValueError("protocol must be one of %s" % ", ".join(PROTOCOLS))
         lib = _lib.lib()
@@ -465,6 +469,10 @@ class Model:
                         ("patience", patience)):
             if v is not None:   # None: the library's -1, by the training set's size
                 setattr(o, name, v)
+        if rc is not None:
+            if rc not in RC_MODES:
+                raise ValueError("rc must be one of %s (or None: the default)" % ", ".join(RC_MODES))
+            o.rc = RC_MODES.index(rc)
         if protocol == "original":
             valid_frac = 0.0
         cleanup = []

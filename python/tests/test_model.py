@@ -214,10 +214,11 @@ def test_train_arrays_and_file(api, simdata):
     ends = [s for s in seen if s.batch == 0]
     assert [s.epoch for s in ends] == list(range(1, 16))
     assert not np.isnan(seen[-1].valid_auroc)                    # valid_frac 0.1 held out
-    # a report after every batch: 400 sequences less the 10 % held out (by the seeded draw), in
-    # batches of 64, each epoch's batches in order before its end
+    # a report after every batch: 400 sequences less the 10 % held out (by the seeded draw), each
+    # with its reverse complement (rc "both", the default), in batches of 64, each epoch's batches
+    # in order before its end
     nb = ends[0].n_batches
-    assert nb == -(-(400 - round(0.1 * 400)) // 64)
+    assert nb == -(-2 * (400 - round(0.1 * 400)) // 64)
     batches = [(s.epoch, s.batch) for s in seen if s.batch > 0]
     assert batches == [(e, b) for e in range(1, 16) for b in range(1, nb + 1)]
     assert all(s.batch_loss > 0 and np.isnan(s.train_loss) for s in seen if s.batch > 0)
@@ -228,6 +229,20 @@ def test_train_arrays_and_file(api, simdata):
     m2 = small("cnn", seed=1)
     m2.train(simdata, epochs=2, batch=64)                       # the CLI's data path: split by pair
     assert m2.provenance.get("epochs_run") == 2
+
+
+def test_train_rc_is_kept(api, simdata, rng):
+    # rc "both" (the default) scores a sequence and its reverse complement alike, bit for bit (the
+    # mean of the same two P in either order); "none" scores each strand as it is
+    ds = deepmotif.read(simdata)
+    x = ds.x[:64]
+    rcx = np.ascontiguousarray(x[:, ::-1, ::-1])                 # reversed, A<->T and C<->G swapped
+    both = small("cnn", seed=1).train(ds.x, ds.labels, epochs=2, batch=64)
+    assert np.array_equal(both.predict(x), both.predict(rcx))
+    one = small("cnn", seed=1).train(ds.x, ds.labels, epochs=2, batch=64, rc="none")
+    assert not np.array_equal(one.predict(x), one.predict(rcx))
+    with pytest.raises(ValueError, match="rc must be"):
+        small("cnn").train(ds.x, ds.labels, epochs=1, rc="forward")
 
 
 def test_progress_and_cancel(api, rng, capsys):
