@@ -12,7 +12,7 @@
  * swing with the other jobs, the steadier measure of the work a batch takes.
  *
  * Output: '#' environment lines, then one CSV row per (arch, batch).
- *   usage: bench_infer [--threads N] [--repeats N] [--arch NAME]
+ *   usage: bench_infer [--threads N] [--repeats N] [--arch NAME] [--batch N] (only that batch: profiling)
  */
 #include <math.h>
 #include <stdio.h>
@@ -58,19 +58,20 @@ static double validate(const dm_hparams *hp, const uint8_t *codes) {
 }
 
 int main(int argc, char **argv) {
-    int threads = 2, repeats = 10;
+    int threads = 2, repeats = 10, only_batch = 0;
     const char *only = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--repeats")) repeats = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--arch")) only = argv[i + 1];
+        else if (!strcmp(argv[i], "--batch")) only_batch = atoi(argv[i + 1]);
         else {
-            fprintf(stderr, "usage: bench_infer [--threads N] [--repeats N ≥ 3] [--arch NAME]\n");
+            fprintf(stderr, "usage: bench_infer [--threads N] [--repeats N ≥ 3] [--arch NAME] [--batch 1..256]\n");
             return 2;
         }
     }
-    if (repeats < 3 || threads < 1) {
-        fprintf(stderr, "usage: bench_infer [--threads N] [--repeats N ≥ 3] [--arch NAME]\n");
+    if (repeats < 3 || threads < 1 || only_batch < 0 || only_batch > 256) {
+        fprintf(stderr, "usage: bench_infer [--threads N] [--repeats N ≥ 3] [--arch NAME] [--batch 1..256]\n");
         return 2;
     }
     char date[32];
@@ -102,7 +103,8 @@ int main(int argc, char **argv) {
         }
         int batches[2] = {256, 1};
         for (int k = 0; k < 2; k++) {
-            int B = batches[k];
+            int B = only_batch ? only_batch : batches[k];
+            if (only_batch && k > 0) break;
             dm_backend *be = dm_backend_cpu_create(threads);
             dm_net *m;
             dm_devdata *d;

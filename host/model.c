@@ -437,6 +437,24 @@ static const float *layers_fwd(dm_net *m, int from, int to, const float *in, int
             }
             f = fusion_at(m, i, i + 2);   /* conv → ReLU, then the layers one by one */
         }
+        /* conv → ReLU → (identity dropouts) → a max-pool or the global max without the activation
+         * (conv1d_pool_noact): in inference, or in an evaluation-mode saving forward whose backward applies
+         * the ReLU's mask in the max's (relu_under_max: at most one dropout between; the pool's output is the
+         * mask), so that nothing reads the activation */
+        int ip = i + 2;
+        while (ip < to && m->layer[ip].op == DM_LAYER_DROPOUT && !(train && m->layer[ip].p > 0)) ip++;
+        bool to_max = ip < to && (m->layer[ip].op == DM_LAYER_MAXPOOL || m->layer[ip].op == DM_LAYER_GMAX);
+        bool folds = to_max && !train && ip <= i + 3 &&
+                     (m->layer[ip].op == DM_LAYER_MAXPOOL ? op->maxpool_relu_bwd != NULL : op->gmax_relu_bwd != NULL);
+        if (f == DM_FUSE_CONV_RELU && !m->buf[i + 1].out && op->conv1d_pool_noact && to_max && (!keep || folds)) {
+            const dm_layer *pl = &m->layer[ip];
+            op->conv1d_pool_noact(be, b->out, m->buf[ip].out, keep ? m->buf[ip].idx : NULL, in, P(t), P(t + 1), B,
+                                  l->len_in, l->ch_in, l->n, l->k, l->pad, pl->op == DM_LAYER_GMAX ? 0 : pl->k);
+            for (int j = i; j < ip; j++) m->buf[j].y = NULL;   /* (the activation may never be written) */
+            in = m->buf[ip].y = m->buf[ip].out;
+            i = ip;
+            continue;
+        }
         if (f == DM_FUSE_CONV_RELU && !m->buf[i + 1].out) {   /* conv → ReLU in place on its output */
             op->conv1d_relu_fwd(be, b->out, in, P(t), P(t + 1), B, l->len_in, l->ch_in, l->n, l->k, l->pad);
             in = b->y = m->buf[i + 1].y = b->out;

@@ -193,6 +193,14 @@ struct dm_backend_i {
                             int pad, int pw, bool drop_first, float p, uint64_t key, uint64_t index);
     void (*relu_pool_bwd)(dm_backend *be, float *grad_act, float *grad, const int32_t *argmax, const float *mask,
                           const float *act, int B, int L, int C, int pw, bool drop_first);
+    /* conv1d_pool_noact (optional): conv1d_pool_fwd without dropout (mask NULL) and without the activation:
+     *   pooled (B, Lp, Co) and argmax (B, Lp, Co; NULL: not wanted) as there; act (B, Lo, Co) is scratch it
+     *   may leave unwritten. The model calls it where nothing reads the activation afterwards: an inference forward, or
+     *   an evaluation-mode saving forward whose backward applies the ReLU's mask in the max's backward
+     *   (maxpool_relu_bwd, gmax_relu_bwd, conv1d_pool_dx: they read the pool's output, not the activation).
+     *   The fast CPU op pools each sequence's conv → ReLU while it is in cache (kernels/cpu/conv1d.c). */
+    void (*conv1d_pool_noact)(dm_backend *be, float *act, float *pooled, int32_t *argmax, const float *in,
+                              const float *w, const float *b, int B, int Li, int Ci, int Co, int K, int pad, int pw);
 
     /* Clip every gradient element to [−clip, clip] (clip > 0), then Torch7 Adam: m, v moments;
      * θ −= step · m / (√v + eps) with step = lr · √(1 − β2^t) / (1 − β1^t) computed by the caller. */

@@ -160,6 +160,7 @@ static void cpu_destroy(dm_backend *be) {
         .head_bwd = dm_cpu_head_bwd, .maxpool_relu_bwd = dm_cpu_maxpool_relu_bwd##sfx,                 \
         .gmax_relu_bwd = dm_cpu_gmax_relu_bwd##sfx, .conv1d_pool_dx = dm_cpu_conv1d_pool_dx##sfx,       \
         .conv1d_pool_fwd = DM_CPU_CONV1D_POOL_FWD##sfx, .relu_pool_bwd = DM_CPU_RELU_POOL_BWD##sfx,     \
+        .conv1d_pool_noact = DM_CPU_CONV1D_POOL_NOACT##sfx,                                               \
     }
 
 /* The truncated reruns of temporal scores: the reference has the op; the fast backend leaves it to the
@@ -178,6 +179,9 @@ static void cpu_destroy(dm_backend *be) {
 #define DM_CPU_CONV1D_POOL_FWD_ref dm_cpu_conv1d_pool_fwd
 #define DM_CPU_RELU_POOL_BWD       NULL
 #define DM_CPU_RELU_POOL_BWD_ref   dm_cpu_relu_pool_bwd
+/* conv → ReLU → pool without the activation (conv1d.c): the fast backend only. */
+#define DM_CPU_CONV1D_POOL_NOACT     dm_cpu_conv1d_pool_noact
+#define DM_CPU_CONV1D_POOL_NOACT_ref NULL
 
 static const struct dm_backend_i dm_cpu_table = DM_CPU_TABLE();
 static const struct dm_backend_i dm_cpu_ref_table = DM_CPU_TABLE(_ref);

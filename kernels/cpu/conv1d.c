@@ -3,7 +3,9 @@
  *   out[b, l, o] = bias[o] + Σ_k Σ_c w[o, k, c] · in[b, l + k − pad, c]     (zero outside [0, Li))
  * in (B, Li, Ci), w (Co, K, Ci), out (B, Lo, Co), Lo = Li + 2·pad − K + 1.
  *
- * Fast path: im2col per thread chunk, then one GEMM. With channels-last input a window is K·Ci
+ * Fast path at the AVX2 and AVX-512 levels: the direct convolution of conv1d_direct.c (no im2col; its
+ * tile of positions × channels in registers). At the portable level, or with DM_CONV_FWD=im2col, and for
+ * the backward's weight gradient: im2col per thread chunk, then one GEMM. With channels-last input a window is K·Ci
  * contiguous floats, so a column row is one memcpy (two partial ones at the padded edges).
  *   forward   out (M, Co)      = col (M, KC) · wᵀ (KC, Co) + bias          M = Bc·Lo, KC = K·Ci
  *   backward  grad_w (Co, KC) += grad_outᵀ (Co, M) · col (M, KC)
@@ -99,9 +101,12 @@ typedef struct {
     const float *in, *w, *b, *grad_out;
     int B, Li, Ci, Co, K, pad;
     bool relu;
-    const float *wpack;   /* backward: w packed for conv1d_dx.c's sparse way */
+    const float *wpack;   /* backward: w packed for conv1d_dx.c's sparse way; forward: for the direct way */
     bool dx_dense;        /* conv1d_dx.c's GEMM way for every sequence (dm_cpu_conv1d_dx_sparse false) */
     float *partial[64];   /* backward, threads t > 0: private (grad_w | grad_b) */
+    float *pooled;        /* conv1d_pool_noact: the pool's output and argmax, width pw (0: the global max) */
+    int32_t *argmax;
+    int pw;
 } conv_job;
 
 /* Thread t's batch chunk: im2col, out = bias, one GEMM, then (relu) the ReLU on the chunk while it is
@@ -122,10 +127,26 @@ static void conv_fwd_part(void *p, int t, int nt) {
     if (j->relu) relu_rows(o, (int64_t)M * Co);
 }
 
+/* The direct way (conv1d_direct.c): thread t's batch chunk straight from the input rows. */
+static void conv_direct_part(void *p, int t, int nt) {
+    conv_job *j = p;
+    int b0, b1;
+    dm_cpu_chunk(j->B, nt, t, &b0, &b1);
+    size_t nl = dm_cpu_conv1d_direct_scratch(j->Li, j->Ci);
+    float *lists = nl ? dm_cpu_scratch(j->be, t, 1, nl) : NULL;
+    if (nl && !lists) return;   /* dm_cpu_scratch recorded the failure */
+    dm_cpu_conv1d_direct(j->out, j->in, j->wpack, lists, b0, b1, j->Li, j->Ci, j->Co, j->K, j->pad, j->relu);
+}
+
 static void conv_fwd_run(dm_backend *be, float *out, const float *in, const float *w, const float *b, int B,
                          int Li, int Ci, int Co, int K, int pad, bool relu) {
     conv_job j = {.be = be, .out = out, .in = in, .w = w, .b = b, .B = B, .Li = Li, .Ci = Ci, .Co = Co, .K = K,
                   .pad = pad, .relu = relu};
+    if (dm_cpu_conv1d_direct_on()) {   /* w packed once, on the calling thread, shared by all */
+        if (!(j.wpack = dm_cpu_conv1d_direct_pack(be, w, b, Co, K * Ci))) return;   /* failure recorded */
+        dm_cpu_parallel(be, dm_cpu_threads(be, B), conv_direct_part, &j);
+        return;
+    }
     dm_cpu_parallel(be, dm_cpu_threads(be, B), conv_fwd_part, &j);
 }
 
@@ -138,6 +159,82 @@ void dm_cpu_conv1d_fwd(dm_backend *be, float *out, const float *in, const float 
 void dm_cpu_conv1d_relu_fwd(dm_backend *be, float *out, const float *in, const float *w, const float *b,
                                  int B, int Li, int Ci, int Co, int K, int pad) {
     conv_fwd_run(be, out, in, w, b, B, Li, Ci, Co, K, pad, true);
+}
+
+/* out (Lp, C) = the max-pool of width pw of x (Lo, C), Lp = Lo / pw (pw 0: the global max, Lp 1), and arg
+ * its argmax, with maxpool_fwd's and gmax_fwd's rule: positions in order, a later one replaces the maximum
+ * only when greater (the first position of the maximum), per channel. */
+DM_CPU_BODY void pool_rows_body(float *restrict out, int32_t *restrict arg, const float *restrict x, int Lo, int C,
+                                int pw) {
+    int w = pw > 0 ? pw : Lo, Lp = pw > 0 ? Lo / pw : 1;
+    for (int lp = 0; lp < Lp; lp++) {
+        float *o = out + (int64_t)lp * C;
+        int32_t *a = arg + (int64_t)lp * C;
+        const float *xr = x + (int64_t)lp * w * C;
+        for (int c = 0; c < C; c++) o[c] = xr[c], a[c] = lp * w;
+        for (int k = 1; k < w; k++)
+#pragma omp simd
+            for (int c = 0; c < C; c++) {
+                float v = xr[(int64_t)k * C + c];
+                bool gt = v > o[c];
+                o[c] = gt ? v : o[c];
+                a[c] = gt ? lp * w + k : a[c];
+            }
+    }
+}
+DM_CPU_DISPATCH(pool_rows, (float *restrict out, int32_t *restrict arg, const float *restrict x, int Lo, int C, int pw),
+                (out, arg, x, Lo, C, pw))
+
+/* the same maxima without the argmax (inference): on ReLU output (≥ +0, never −0 or NaN) the maximum's bits do
+ * not depend on how the comparisons are made */
+DM_CPU_BODY void pool_max_rows_body(float *restrict out, const float *restrict x, int Lo, int C, int pw) {
+    int w = pw > 0 ? pw : Lo, Lp = pw > 0 ? Lo / pw : 1;
+    for (int lp = 0; lp < Lp; lp++) {
+        float *o = out + (int64_t)lp * C;
+        const float *xr = x + (int64_t)lp * w * C;
+        for (int c = 0; c < C; c++) o[c] = xr[c];
+        for (int k = 1; k < w; k++)
+#pragma omp simd
+            for (int c = 0; c < C; c++) o[c] = xr[(int64_t)k * C + c] > o[c] ? xr[(int64_t)k * C + c] : o[c];
+    }
+}
+DM_CPU_DISPATCH(pool_max_rows, (float *restrict out, const float *restrict x, int Lo, int C, int pw), (out, x, Lo, C, pw))
+
+/* conv1d_pool_noact, the direct way: each sequence's conv → ReLU into thread t's scratch (Lo·Co floats,
+ * in cache), then its pool and argmax straight into the outputs; the activation is never written out. */
+static void conv_pool_noact_part(void *p, int t, int nt) {
+    conv_job *j = p;
+    int Li = j->Li, Ci = j->Ci, Co = j->Co, Lo = Li + 2 * j->pad - j->K + 1, Lp = j->pw > 0 ? Lo / j->pw : 1, b0, b1;
+    dm_cpu_chunk(j->B, nt, t, &b0, &b1);
+    size_t nl = dm_cpu_conv1d_direct_scratch(Li, Ci);
+    float *lists = nl ? dm_cpu_scratch(j->be, t, 1, nl) : NULL;
+    float *act = dm_cpu_scratch(j->be, t, 0, (size_t)Lo * Co);
+    if (!act || (nl && !lists)) return;   /* dm_cpu_scratch recorded the failure */
+    for (int b = b0; b < b1; b++) {
+        dm_cpu_conv1d_direct(act, j->in + (int64_t)b * Li * Ci, j->wpack, lists, 0, 1, Li, Ci, Co, j->K, j->pad, true);
+        if (j->argmax) pool_rows(j->pooled + (int64_t)b * Lp * Co, j->argmax + (int64_t)b * Lp * Co, act, Lo, Co, j->pw);
+        else pool_max_rows(j->pooled + (int64_t)b * Lp * Co, act, Lo, Co, j->pw);
+    }
+}
+
+/* backend.h's conv1d_pool_noact: pooled and argmax (NULL: not wanted) of conv → ReLU → max-pool (pw ≥ 1) or
+ * global max (pw 0), bit for bit those of conv1d_relu_fwd then maxpool_fwd / gmax_fwd (the same convolution,
+ * the same scan); act is written only where the direct way does not run (then it is that pair). */
+void dm_cpu_conv1d_pool_noact(dm_backend *be, float *act, float *pooled, int32_t *argmax, const float *in,
+                              const float *w, const float *b, int B, int Li, int Ci, int Co, int K, int pad, int pw) {
+    int Lo = Li + 2 * pad - K + 1;
+    if (!dm_cpu_conv1d_direct_on()) {
+        if (!argmax && !(argmax = (int32_t *)dm_cpu_scratch(be, 0, 2, (size_t)B * (pw > 0 ? Lo / pw : 1) * Co)))
+            return;   /* failure recorded */
+        conv_fwd_run(be, act, in, w, b, B, Li, Ci, Co, K, pad, true);
+        if (pw > 0) be->i->maxpool_fwd(be, pooled, argmax, act, B, Lo, Co, pw);
+        else be->i->gmax_fwd(be, pooled, argmax, act, B, Lo, Co);
+        return;
+    }
+    conv_job j = {.be = be, .pooled = pooled, .argmax = argmax, .in = in, .B = B, .Li = Li, .Ci = Ci, .Co = Co,
+                  .K = K, .pad = pad, .pw = pw};
+    if (!(j.wpack = dm_cpu_conv1d_direct_pack(be, w, b, Co, K * Ci))) return;   /* failure recorded */
+    dm_cpu_parallel(be, dm_cpu_threads(be, B), conv_pool_noact_part, &j);
 }
 
 static void conv_bwd_part(void *p, int t, int nt) {

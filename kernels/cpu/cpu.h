@@ -148,6 +148,19 @@ void dm_cpu_conv1d_dx(dm_backend *be, int t, float *grad_in, const float *grad_o
 const float *dm_cpu_conv1d_dx_pack(dm_backend *be, const float *w, int Co, int KC);
 bool dm_cpu_conv1d_dx_sparse(void);   /* whether the sparse way runs (ISA level, DM_CONV_DX) */
 
+/* The direct convolution forward (conv1d_direct.c): whether it runs (AVX2 / AVX-512 level, unless
+ * DM_CONV_FWD=im2col); w and b packed for it (thread 0's scratch slot 3, before the threads start; NULL on
+ * failure, recorded); sequences [b0, b1) of a conv1d_fwd (relu: conv1d_relu_fwd), the sparse-input way's
+ * row lists in `lists` (thread t's scratch slot 1). */
+bool dm_cpu_conv1d_direct_on(void);
+const float *dm_cpu_conv1d_direct_pack(dm_backend *be, const float *w, const float *b, int Co, int KC);
+void dm_cpu_conv1d_direct(float *out, const float *in, const float *wp, float *lists, int b0, int b1, int Li, int Ci,
+                          int Co, int K, int pad, bool relu);
+size_t dm_cpu_conv1d_direct_scratch(int Li, int Ci);   /* floats of `lists` per thread (0: NULL is fine) */
+/* backend.h's conv1d_pool_noact (conv1d.c) */
+void dm_cpu_conv1d_pool_noact(dm_backend *be, float *act, float *pooled, int32_t *argmax, const float *in,
+                              const float *w, const float *b, int B, int Li, int Ci, int Co, int K, int pad, int pw);
+
 /* The fused entries (fused.c): the unfused ops in sequence, through be->i (so one body serves both CPU
  * backends), except conv → ReLU, whose fast version is one pass per batch chunk (conv1d.c) and whose
  * _ref is the unfused sequence through be->i. */
