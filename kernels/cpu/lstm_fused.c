@@ -2,10 +2,11 @@
  * lstm_fused.c: the CPU backend's fast (bi)LSTM, forward and backward (the specification is
  * dm_cpu_lstm_fwd_ref / dm_cpu_lstm_bwd_ref in lstm.c; the equations are at the top of that file).
  *
- * Threads: the batch is split into one contiguous slice per OpenMP thread (dm_cpu_chunk) and each
- * thread runs the whole recurrence of its slice, all L steps of both directions, with no barrier
- * between steps; within the slice, one block of R sequences at a time runs through all steps (its
- * rows stream through the cache in order, its state stays in L1 from step to step). Per thread:
+ * Threads: each thread runs the whole recurrence of its sequences, all L steps of both directions,
+ * with no barrier between steps, one block of R sequences at a time (its rows stream through the cache
+ * in order, its state stays in L1 from step to step). The forward's threads claim blocks in turn from
+ * the batch (a descheduled thread holds up one block); the backward's own one contiguous slice each
+ * (dm_cpu_chunk: its weight-gradient partial is the slice's). Per thread:
  *  - forward: the input projection of every position and both directions is ONE GEMM per sequence,
  *    x (L, D) · W_ihᵀ (D, n_dir·4H), written into `gates` (PERFORMANCE.md §3; per sequence rather than
  *    per slice because OpenBLAS's result for a row depends on the row count M of the call, and the
@@ -533,6 +534,7 @@ typedef struct {
     const float *x, *w_ih, *w_hh, *b_ih, *b_hh;
     int B, L, D, H, n_dir, R, VW;
     fwd_step_fn step;
+    int *next;   /* the first sequence of the next unclaimed block (blocks of R from 0) */
 } lstm_fwd_job;
 
 /* One-hot input (the RNN's: base codes encoded): a row of x that is all 0 but one 1, or all 0, projects
@@ -573,10 +575,8 @@ static void lstm_fwd_part(void *arg, int t_id, int nt) {
     int G = 4 * H, GD = n_dir * G, HD = n_dir * H, Hp = round_up(H, j->VW);
     fwd_step_fn step = j->step;
     bool save = gates != NULL;
-    int b0, b1;
-    dm_cpu_chunk(B, nt, t_id, &b0, &b1);
-    int Bc = b1 - b0;
-    if (Bc <= 0) return;
+    (void)nt;
+    if (__atomic_load_n(j->next, __ATOMIC_RELAXED) >= B) return;   /* nothing left for this part */
     size_t n_wt = (size_t)n_dir * H * 4 * Hp;
     bool table = D <= ONEHOT_MAX_D;
     float *wt = dm_cpu_scratch(be, t_id, 0, n_wt + (table ? (size_t)(D + 1) * GD : 0));
@@ -596,10 +596,16 @@ static void lstm_fwd_part(void *arg, int t_id, int nt) {
         for (int r = 0; r < GD; r++)
             tab[(int64_t)c * GD + r] = c < D ? (b_ih[r] + b_hh[r]) + w_ih[(int64_t)r * D + c] : (b_ih[r] + b_hh[r]) + 0.0f;
     /* one block of R sequences at a time through all steps: its rows stream through the cache in order,
-     * its state stays in L1 from one step to the next */
-    for (int k = 0; k < Bc; k += R) {
-        int nb = Bc - k < R ? Bc - k : R;
-        int64_t bk = (int64_t)b0 + k; /* the block's first sequence */
+     * its state stays in L1 from one step to the next. The parts claim blocks in turn (sequences k·R ..
+     * k·R + R − 1 of the batch, whatever the thread count) instead of owning a fixed slice: on cores
+     * shared with other busy processes a thread the OS sets aside holds up at most the block it is in,
+     * not half the batch (issue 12's under-load target); each sequence is computed by the same calls
+     * in any block, so results do not depend on who runs which block. */
+    for (;;) {
+        int k = __atomic_fetch_add(j->next, R, __ATOMIC_RELAXED);
+        if (k >= B) break;
+        int nb = B - k < R ? B - k : R;
+        int64_t bk = k; /* the block's first sequence */
         float *gk = save ? gates + bk * L * GD : gblk, *ck = save ? cell + bk * L * HD : cblk;
         float *hk = h ? h + bk * L * HD : hblk;
         /* a = b_ih + b_hh + x · W_ihᵀ for every position and direction of the block's sequences, one
@@ -639,7 +645,8 @@ void dm_cpu_lstm_fwd(dm_backend *be, float *h, float *gates, float *cell, const 
     int nt = dm_cpu_threads(be, B);
     int R, VW;
     fwd_step_fn step = fwd_step_pick(&R, &VW);
-    lstm_fwd_job j = {be, h, gates, cell, NULL, x, w_ih, w_hh, b_ih, b_hh, B, L, D, H, n_dir, R, VW, step};
+    int next = 0;
+    lstm_fwd_job j = {be, h, gates, cell, NULL, x, w_ih, w_hh, b_ih, b_hh, B, L, D, H, n_dir, R, VW, step, &next};
     dm_cpu_parallel(be, nt, lstm_fwd_part, &j);
 }
 
@@ -650,7 +657,8 @@ void dm_cpu_lstm_infer(dm_backend *be, float *h, float *mean, const float *x, co
     int nt = dm_cpu_threads(be, B);
     int R, VW;
     fwd_step_fn step = fwd_step_pick(&R, &VW);
-    lstm_fwd_job j = {be, h, NULL, NULL, mean, x, w_ih, w_hh, b_ih, b_hh, B, L, D, H, n_dir, R, VW, step};
+    int next = 0;
+    lstm_fwd_job j = {be, h, NULL, NULL, mean, x, w_ih, w_hh, b_ih, b_hh, B, L, D, H, n_dir, R, VW, step, &next};
     dm_cpu_parallel(be, nt, lstm_fwd_part, &j);
 }
 
