@@ -82,14 +82,14 @@ fuzz-test: fuzz-build
 	sh tests/fuzz/run.sh $(FUZZ) $(FUZZ_TEST_SECONDS)
 
 # The full story on the bundled default (no real data ships with the repository): a simulated data set
-# with a planted CTCF motif; the CNN, RNN and CNN-RNN trained on it (default protocol; the CNN 10 epochs
-# at lr 0.01; the RNN 15 epochs at lr 0.001, which leaves its loss plateau in time on this small set;
-# the CNN-RNN 15 epochs at lr 0.002: at 0.01 its training is unstable (even at 0.005 its validation
-# AUROC fell by 0.08 from one epoch to the next), so the epoch kept, and the test AUROC, swung from
-# 0.945 to 0.979 with the rounding of the CPU's OpenBLAS kernels; at 0.002 it climbs smoothly, and
-# OPENBLAS_CORETYPE unset, Haswell, SkylakeX and Zen agree within 0.011 for every model, see
-# bench/README.md); the dashboard of the three on the test set (visualizations computed there), its
-# path and the AUROCs printed last.
+# with a planted CTCF motif; the CNN, RNN and CNN-RNN trained on it (default protocol, both strands
+# (train's default --rc both); the CNN 10 epochs at lr 0.01; the RNN 15 epochs at lr 0.001, which leaves
+# its loss plateau in time on this small set; the CNN-RNN 15 epochs at lr 0.002: at 0.01 its training is
+# unstable) with --reproducible: the fixed-order kernels give the same weights, and so the same AUROCs,
+# on every x86-64 machine and thread count (bench/results/reproducible.md), at about the speed of the
+# default kernels, whose per-CPU OpenBLAS rounding moved the CNN-RNN's test AUROC from 0.911 to 0.967
+# across OPENBLAS_CORETYPE values (bench/README.md); the dashboard of the three on the test set
+# (visualizations computed there), its path and the AUROCs printed last.
 # DATA=<dir>/<stem> runs on a real DeepBind pair instead: <stem>_AC.seq.gz plus one shuffled negative
 # per positive for training, <stem>_B.seq.gz for the test, at most 20 epochs each as in
 # bench/deepbind_accuracy.sh (a few minutes on two cores for REST), e.g.
@@ -113,7 +113,7 @@ demo: setup all
 	    if [ $$arch = cnnrnn ]; then lr=$${cnnrnn_lr:-0.01}; epochs=$${cnnrnn_epochs:-$$epochs0}; fi; \
 	    echo "demo: training the $$arch ($$epochs epochs, lr $$lr)"; \
 	    $$bin train --arch $$arch --train "$$train" $$neg --test "$$test" --epochs $$epochs --lr $$lr \
-	        --seed $(SEED) --out $$out/$$arch.dm --quiet; \
+	        --seed $(SEED) --reproducible --out $$out/$$arch.dm --quiet; \
 	done; \
 	jaspar=../shared/data/jaspar/JASPAR2020_CORE_vertebrates_non-redundant_pfms_meme.txt; \
 	db=""; if [ -f $$jaspar ]; then db="--db $$jaspar"; fi; \
