@@ -38,7 +38,7 @@ void dm_train_opts_default(dm_train_opts *o) {
     dm_train_options_default(&e, DM_PROTOCOL_DEFAULT);
     *o = (dm_train_opts){.protocol = 0, .epochs = e.epochs, .batch = e.batch, .lr = e.lr,
                          .lr_halve_every = e.lr_halve_every, .clip = e.clip, .patience = e.patience,
-                         .rc = DM_TRAIN_BY_SIZE, .seed = e.seed};
+                         .rc = -1 /* the default: both strands */, .seed = e.seed};
 }
 
 void dm_saliency_opts_default(dm_saliency_opts *o) {
