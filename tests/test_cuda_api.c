@@ -132,6 +132,7 @@ Test(cuda_api, train_progress_per_batch) {
     dm_train_opts_default(&to);
     to.epochs = 2;
     to.batch = 16;            /* 40 sequences: batches of 16, 16, 8 */
+    to.rc = 0;                /* one strand (the default, both, would double the batches) */
     batch_seen g = {0}, c = {0};
     cr_assert_eq(dm_train(mg, gpu, &in, NULL, &to, on_report, &g), DM_STATUS_OK, "%s", dm_last_error());
     cr_assert_eq(dm_train(mc, cpu, &in, NULL, &to, on_report, &c), DM_STATUS_OK, "%s", dm_last_error());
