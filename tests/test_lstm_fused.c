@@ -7,7 +7,7 @@
  *    backward, within a bound derived from FMA contraction (below); a level the CPU lacks is skipped;
  *  - thread counts: the forward (h, gates, cell) and the gate gradients are bit-identical for 1, 2
  *    and 3 threads (each sequence's recurrence runs the same instructions whatever slice or block it
- *    falls in); parameter gradients are bit-identical for a given thread count (cpu.h), as before;
+ *    falls in), and so are the parameter gradients (summed per fixed group of blocks, in group order);
  *  - inference (lstm_infer, no saved gates or cells) gives lstm_fwd's h bit for bit at every level and
  *    thread count, and the AVX-512 level's 16-lane step the 8-lane copy's h, gates and cell bit for bit.
  * The finite-difference checks of the reference backward are in test_ops.c (lstm suite).
@@ -280,14 +280,20 @@ static void threads_case(int B, int L, int D, int H, int nd) {
         cr_expect(memcmp(t.cell, o.cell, sizeof(float) * o.nh) == 0, "%s: cell", w);
         cr_expect(memcmp(t.gg, o.gg, sizeof(float) * o.ng) == 0, "%s: grad_gates", w);
         cr_expect(memcmp(t.gx, o.gx, sizeof(float) * o.nx) == 0, "%s: grad_x", w);
-        /* the same thread count twice: parameter gradients bit for bit too */
+        /* parameter gradients: summed per fixed group of blocks in group order, whichever thread
+         * claimed a group, so bit for bit across thread counts, and again on a second run */
+        cr_expect(memcmp(t.gwhh, o.gwhh, sizeof(float) * o.nwhh) == 0 &&
+                      memcmp(t.gwih, o.gwih, sizeof(float) * o.nwih) == 0 &&
+                      memcmp(t.gbih, o.gbih, sizeof(float) * o.nb) == 0 &&
+                      memcmp(t.gbhh, o.gbhh, sizeof(float) * o.nb) == 0,
+                  "%s: parameter gradients", w);
         lstm_io u;
         io_twin(&u, &o);
         run_bwd(be, &u, &o);
-        cr_expect(memcmp(u.gwhh, t.gwhh, sizeof(float) * o.nwhh) == 0 &&
-                      memcmp(u.gwih, t.gwih, sizeof(float) * o.nwih) == 0 &&
-                      memcmp(u.gbih, t.gbih, sizeof(float) * o.nb) == 0,
-                  "%s: parameter gradients repeat bit for bit", w);
+        cr_expect(memcmp(u.gwhh, o.gwhh, sizeof(float) * o.nwhh) == 0 &&
+                      memcmp(u.gwih, o.gwih, sizeof(float) * o.nwih) == 0 &&
+                      memcmp(u.gbih, o.gbih, sizeof(float) * o.nb) == 0,
+                  "%s: parameter gradients of a second run", w);
         twin_free(&u);
         twin_free(&t);
         dm_backend_free(be);
@@ -302,6 +308,7 @@ Test(lstm_fused, bit_identical_across_thread_counts) {
         threads_case(7, 13, 5, 13, 2);
         threads_case(11, 101, 4, 32, 2);
         threads_case(5, 23, 128, 32, 2);
+        threads_case(70, 9, 6, 8, 2);  /* more blocks than groups (8), groups of unequal size */
     }
     dm_cpu_isa_force(-1);
 }

@@ -7,8 +7,10 @@
  * backend thread (dm_cpu_parallel, pool.c; not OpenMP, whose idle threads spin for milliseconds);
  * BLAS runs single-threaded inside. Parameter gradients of thread 0 accumulate straight into grad_*;
  * threads t > 0 accumulate into private partials that are added in thread order after the join, so
- * results are bit-identical for a given thread count. Element-wise and row-wise ops, whose results do
- * not depend on the split, use fewer threads on small inputs (dm_cpu_parallel_for's grain).
+ * results are bit-identical for a given thread count (the LSTM's backward sums its partials per fixed
+ * group of blocks instead: bit-identical for any count, lstm_fused.c). Element-wise and row-wise ops,
+ * whose results do not depend on the split, use fewer threads on small inputs (dm_cpu_parallel_for's
+ * grain).
  */
 #ifndef DM_CPU_H
 #define DM_CPU_H
@@ -16,8 +18,9 @@
 #include "backend.h"
 
 /* ---- the backend's threads (pool.c) ----------------------------------------------------------
- * dm_cpu_parallel runs fn(arg, t, nt) for t = 0 .. nt − 1, part t always on the backend's thread t (the
- * caller is thread 0), and returns when all have finished. Idle threads spin for at most DM_SPIN_US
+ * dm_cpu_parallel runs fn(arg, t, nt) for t = 0 .. nt − 1, part t on the backend's thread t (the caller
+ * is thread 0) unless the caller, its own part done, takes a part no worker has begun; it returns when
+ * all have finished. A part must compute the same thing whichever thread runs it (scratch by part). Idle threads spin for at most DM_SPIN_US
  * (default 50 µs), then sleep on a futex: no thread ever spins without bound (issue 12: cores shared
  * with other busy processes). A region started inside another one, or while another host thread runs
  * one on the same backend, runs its parts in order on the calling thread (same results). */

@@ -662,75 +662,71 @@ void dm_cpu_lstm_infer(dm_backend *be, float *h, float *mean, const float *x, co
     dm_cpu_parallel(be, nt, lstm_fwd_part, &j);
 }
 
+/* The backward's parameter gradients are summed per group of blocks: NG_MAX groups at most, each a
+ * fixed run of blocks (set by B and R alone, never by the thread count), claimed in turn by the threads
+ * and summed in group order after the join. So the weight gradients are bit-identical for any thread
+ * count, and a thread the OS sets aside (cores shared with other busy processes) holds up one group,
+ * not a half batch; the partials cost (NG_MAX − 1)·(|W_ih| + |W_hh|) floats of memory and one pass. */
+#define NG_MAX 8
+
 typedef struct {
     dm_backend *be;
-    float *grad_x, *grad_w_ih, *grad_w_hh, *grad_b_ih, *grad_b_hh, *grad_gates;
+    float *grad_x, *grad_w_ih, *grad_w_hh, *grad_gates;
     const float *grad_h, *x, *h, *gates, *cell, *w_ih, *w_hh;
-    int B, L, D, H, n_dir, R;
+    int B, L, D, H, n_dir, R, ng;
     bool want_b;
     bwd_step_fn step;
-    float *partial[64]; /* threads t > 0: private (w_ih | w_hh) gradients */
-    float *bsum[64];    /* every thread: its column sums of dA (the bias gradient) */
-    bool failed[64];
+    float *partial;     /* groups g > 0: (W_ih | W_hh) gradients at (g − 1)·(|W_ih| + |W_hh|) */
+    float *bsum;        /* every group: its column sums of dA (the bias gradient) at g·n_dir·4H */
+    int next;           /* the next unclaimed group */
+    int failed;         /* a thread's scratch could not be allocated (dm_cpu_scratch recorded it) */
 } lstm_bwd_job;
 
-/* thread t_id's batch slice backward through all steps (dm_cpu_parallel, pool.c) */
+/* one thread's part of the backward: groups of blocks claimed in turn, each block through all steps
+ * (dm_cpu_parallel, pool.c) */
 static void lstm_bwd_part(void *arg, int t_id, int nt) {
+    (void)nt;
     lstm_bwd_job *j = arg;
-    dm_backend *be = j->be;
-    float *grad_x = j->grad_x, *grad_w_ih = j->grad_w_ih, *grad_w_hh = j->grad_w_hh, *grad_gates = j->grad_gates;
     const float *grad_h = j->grad_h, *x = j->x, *h = j->h, *gates = j->gates, *cell = j->cell, *w_ih = j->w_ih,
                 *w_hh = j->w_hh;
-    int B = j->B, L = j->L, D = j->D, H = j->H, n_dir = j->n_dir, R = j->R;
-    int G = 4 * H, GD = n_dir * G, HD = n_dir * H, Hq = round_up(H, 32);
+    int B = j->B, L = j->L, D = j->D, H = j->H, n_dir = j->n_dir, R = j->R, ng = j->ng;
+    int G = 4 * H, GD = n_dir * G, HD = n_dir * H, Hq = round_up(H, 32), nblk = (B + R - 1) / R;
     int64_t n_wih = (int64_t)GD * D, n_whh = (int64_t)n_dir * G * H;
-    bool want_b = j->want_b;
-    bwd_step_fn step = j->step;
-    float **partial = j->partial, **bsum = j->bsum;
-    bool *failed = j->failed;
-    {
-        int b0, b1;
-        dm_cpu_chunk(B, nt, t_id, &b0, &b1);
-        int Bc = b1 - b0;
-        /* dh_rec | dc_rec (Bc, Hq) each, then W_hh of each direction padded to (4H, Hq), then the
-         * thread's dW_hh accumulator in the same layout */
-        size_t n_pad = (size_t)n_dir * G * Hq;
-        float *rec = dm_cpu_scratch(be, t_id, 1, (size_t)2 * Bc * Hq + 2 * n_pad);
-        float *gwih = grad_w_ih, *gwhh = grad_w_hh;
-        if (want_b) bsum[t_id] = dm_cpu_scratch(be, t_id, 3, (size_t)GD);
-        if (t_id > 0 && (grad_w_ih || grad_w_hh)) {
-            partial[t_id] = dm_cpu_scratch(be, t_id, 2, (size_t)(n_wih + n_whh));
-            if (partial[t_id]) {
-                memset(partial[t_id], 0, sizeof(float) * (size_t)(n_wih + n_whh));
-                gwih = partial[t_id];
-                gwhh = gwih + n_wih;
-            }
+    bool want_w = j->grad_w_ih || j->grad_w_hh;
+    if (__atomic_load_n(&j->next, __ATOMIC_RELAXED) >= ng) return;   /* nothing left for this part */
+    /* dh_rec | dc_rec (R, Hq) each, then W_hh of each direction padded to (4H, Hq), then the group's
+     * dW_hh accumulator in the same layout */
+    size_t n_pad = (size_t)n_dir * G * Hq, n_rec = (size_t)2 * R * Hq + 2 * n_pad;
+    float *rec = dm_cpu_scratch(j->be, t_id, 1, n_rec);
+    if (!rec) {
+        __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    float *dh_rec = rec, *dc_rec = rec + (size_t)R * Hq, *wp = rec + (size_t)2 * R * Hq, *dwp = wp + n_pad;
+    for (int64_t r = 0; r < (int64_t)n_dir * G; r++) memcpy(wp + r * Hq, w_hh + r * H, sizeof(float) * (size_t)H);
+    for (;;) {
+        int g = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+        if (g >= ng) break;
+        /* group 0 accumulates straight into the gradients, the others into their partials */
+        float *gwih = j->grad_w_ih, *gwhh = j->grad_w_hh, *bsum = j->want_b ? j->bsum + (int64_t)g * GD : NULL;
+        if (g > 0 && want_w) {
+            gwih = j->partial + (int64_t)(g - 1) * (n_wih + n_whh);
+            gwhh = gwih + n_wih;
+            memset(gwih, 0, sizeof(float) * (size_t)(n_wih + n_whh));
         }
-        const float *gc = gates + (int64_t)b0 * L * GD, *cc = cell + (int64_t)b0 * L * HD;
-        const float *hc = h + (int64_t)b0 * L * HD, *ghc = grad_h + (int64_t)b0 * L * HD;
-        float *dac = grad_gates + (int64_t)b0 * L * GD;
-        bool ok = rec && (!want_b || bsum[t_id]) && (t_id == 0 || partial[t_id] || !(grad_w_ih || grad_w_hh));
-        failed[t_id] = !ok;
-        ok = ok && Bc > 0;
-        float *dh_rec = rec, *dc_rec = rec + (size_t)Bc * Hq, *wp = rec + (size_t)2 * Bc * Hq,
-              *dwp = wp + n_pad;
-        if (ok) {
-            memset(rec, 0, sizeof(float) * ((size_t)2 * Bc * Hq + 2 * n_pad));
-            for (int64_t r = 0; r < (int64_t)n_dir * G; r++)
-                memcpy(wp + r * Hq, w_hh + r * H, sizeof(float) * (size_t)H);
-            if (want_b) memset(bsum[t_id], 0, sizeof(float) * (size_t)GD);
-        }
-        for (int k = 0; k < Bc && ok; k += R) { /* block by block through all steps, as the forward */
-            int nb = Bc - k < R ? Bc - k : R;
+        if (bsum) memset(bsum, 0, sizeof(float) * (size_t)GD);
+        if (j->grad_w_hh) memset(dwp, 0, sizeof(float) * n_pad);
+        int k0 = (int)((int64_t)nblk * g / ng) * R, k1 = (int)((int64_t)nblk * (g + 1) / ng) * R;
+        if (k1 > B) k1 = B;
+        for (int k = k0; k < k1; k += R) { /* block by block through all steps, as the forward */
+            int nb = B - k < R ? B - k : R;
+            const float *gk = gates + (int64_t)k * L * GD, *ck = cell + (int64_t)k * L * HD;
+            const float *ghk = grad_h + (int64_t)k * L * HD, *hk = h + (int64_t)k * L * HD;
+            float *dak = j->grad_gates + (int64_t)k * L * GD;
             for (int d = 0; d < n_dir; d++) {
-                const float *gk = gc + (int64_t)k * L * GD, *ck = cc + (int64_t)k * L * HD;
-                const float *ghk = ghc + (int64_t)k * L * HD, *hk = hc + (int64_t)k * L * HD;
-                float *dak = dac + (int64_t)k * L * GD, *dhk = dh_rec + (size_t)k * Hq,
-                      *dck = dc_rec + (size_t)k * Hq;
-                if (d > 0) { /* a fresh recurrence for the next direction */
-                    memset(dhk, 0, sizeof(float) * (size_t)nb * Hq);
-                    memset(dck, 0, sizeof(float) * (size_t)nb * Hq);
-                }
+                /* a fresh recurrence for each block and direction */
+                memset(dh_rec, 0, sizeof(float) * (size_t)nb * Hq);
+                memset(dc_rec, 0, sizeof(float) * (size_t)nb * Hq);
                 for (int s = L - 1; s >= 0; s--) {
                     int t = lstm_pos(d, s, L), tp = lstm_pos(d, s - 1, L);
                     if (s - PF_AHEAD >= 1) { /* (the previous cell of step s − 2 is read at s − 1 already) */
@@ -740,31 +736,26 @@ static void lstm_bwd_part(void *arg, int t_id, int nt) {
                         prefetch_rows(ghk + (int64_t)tf * HD + d * H, nb, (int64_t)L * HD, H, false);
                         prefetch_rows(ck + (int64_t)tfp * HD + d * H, nb, (int64_t)L * HD, H, false);
                     }
-                    step(dak + (int64_t)t * GD + d * G, dhk, dck, gk + (int64_t)t * GD + d * G,
-                         ck + (int64_t)t * HD + d * H, s > 0 ? ck + (int64_t)tp * HD + d * H : NULL,
-                         ghk + (int64_t)t * HD + d * H, wp + (int64_t)d * G * Hq, nb, (int64_t)L * GD,
-                         (int64_t)L * HD, H, Hq, s == 0, s > 0 ? hk + (int64_t)tp * HD + d * H : NULL,
-                         grad_w_hh ? dwp + (int64_t)d * G * Hq : NULL, want_b ? bsum[t_id] + d * G : NULL);
+                    j->step(dak + (int64_t)t * GD + d * G, dh_rec, dc_rec, gk + (int64_t)t * GD + d * G,
+                            ck + (int64_t)t * HD + d * H, s > 0 ? ck + (int64_t)tp * HD + d * H : NULL,
+                            ghk + (int64_t)t * HD + d * H, wp + (int64_t)d * G * Hq, nb, (int64_t)L * GD,
+                            (int64_t)L * HD, H, Hq, s == 0, s > 0 ? hk + (int64_t)tp * HD + d * H : NULL,
+                            j->grad_w_hh ? dwp + (int64_t)d * G * Hq : NULL, bsum ? bsum + d * G : NULL);
                 }
             }
             /* the block's dA is complete and still in cache: dW_ih (n_dir·4H, D) += dAᵀ · x over its rows,
              * and dx (L, D) = dA (L, n_dir·4H) · W_ih per sequence (as the forward's projection) */
-            const float *dab = dac + (int64_t)k * L * GD;
-            if (grad_w_ih)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, GD, D, nb * L, 1.0f, dab, GD,
-                            x + ((int64_t)b0 + k) * L * D, D, 1.0f, gwih, D);
-            if (grad_x)
+            if (j->grad_w_ih)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, GD, D, nb * L, 1.0f, dak, GD,
+                            x + (int64_t)k * L * D, D, 1.0f, gwih, D);
+            if (j->grad_x)
                 for (int b = 0; b < nb; b++)
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, D, GD, 1.0f,
-                                dab + (int64_t)b * L * GD, GD, w_ih, D, 0.0f,
-                                grad_x + ((int64_t)b0 + k + b) * L * D, D);
+                                dak + (int64_t)b * L * GD, GD, w_ih, D, 0.0f,
+                                j->grad_x + ((int64_t)k + b) * L * D, D);
         }
-        if (ok) {
-            if (grad_w_hh) /* the accumulated dW_hh without its padding */
-                for (int64_t r = 0; r < (int64_t)n_dir * G; r++) dm_cpu_add(gwhh + r * H, dwp + r * Hq, H);
-        } else if (want_b && bsum[t_id]) {
-            memset(bsum[t_id], 0, sizeof(float) * (size_t)GD); /* an empty slice adds nothing */
-        }
+        if (j->grad_w_hh) /* the group's dW_hh without its padding */
+            for (int64_t r = 0; r < (int64_t)n_dir * G; r++) dm_cpu_add(gwhh + r * H, dwp + r * Hq, H);
     }
 }
 
@@ -774,24 +765,28 @@ void dm_cpu_lstm_bwd(dm_backend *be, float *grad_x, float *grad_w_ih, float *gra
                      int L, int D, int H, int n_dir) {
     int G = 4 * H, GD = n_dir * G;
     int64_t n_wih = (int64_t)GD * D, n_whh = (int64_t)n_dir * G * H;
-    int nt = dm_cpu_threads(be, B);
-    bool want_b = grad_b_ih || grad_b_hh;
+    bool want_b = grad_b_ih || grad_b_hh, want_w = grad_w_ih || grad_w_hh;
     int R;
     bwd_step_fn step = bwd_step_pick(&R);
-    lstm_bwd_job j = {be, grad_x, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh, grad_gates, grad_h, x, h, gates, cell,
-                      w_ih, w_hh, B, L, D, H, n_dir, R, want_b, step, {0}, {0}, {0}};
-    float **partial = j.partial, **bsum = j.bsum;
-    bool *failed = j.failed;
-    dm_cpu_parallel(be, nt, lstm_bwd_part, &j);
-    /* add the other threads' partials in thread order; both bias vectors get the same sums */
-    for (int t = 0; t < nt; t++)
-        if (failed[t]) return; /* dm_cpu_scratch recorded it */
-    for (int t = 0; t < nt; t++) {
-        if (t > 0 && partial[t]) {
-            if (grad_w_ih) dm_cpu_add(grad_w_ih, partial[t], n_wih);
-            if (grad_w_hh) dm_cpu_add(grad_w_hh, partial[t] + n_wih, n_whh);
+    int nblk = (B + R - 1) / R, ng = nblk < NG_MAX ? nblk : NG_MAX;
+    if (B < 1) return;
+    /* the groups' partials live in the calling thread's scratch (slots 2 and 3; the parts use slot 1) */
+    float *partial = NULL, *bsum = NULL;
+    if (want_w && ng > 1 && !(partial = dm_cpu_scratch(be, 0, 2, (size_t)(ng - 1) * (size_t)(n_wih + n_whh))))
+        return; /* dm_cpu_scratch recorded it */
+    if (want_b && !(bsum = dm_cpu_scratch(be, 0, 3, (size_t)ng * GD))) return;
+    lstm_bwd_job j = {be, grad_x, grad_w_ih, grad_w_hh, grad_gates, grad_h, x, h, gates, cell, w_ih, w_hh,
+                      B, L, D, H, n_dir, R, ng, want_b, step, partial, bsum, 0, 0};
+    dm_cpu_parallel(be, dm_cpu_threads(be, ng), lstm_bwd_part, &j);
+    if (j.failed) return; /* dm_cpu_scratch recorded it */
+    /* the other groups' partials in group order; both bias vectors get the same sums */
+    for (int g = 0; g < ng; g++) {
+        if (g > 0 && want_w) {
+            const float *p = partial + (int64_t)(g - 1) * (n_wih + n_whh);
+            if (grad_w_ih) dm_cpu_add(grad_w_ih, p, n_wih);
+            if (grad_w_hh) dm_cpu_add(grad_w_hh, p + n_wih, n_whh);
         }
-        if (grad_b_ih) dm_cpu_add(grad_b_ih, bsum[t], GD);
-        if (grad_b_hh) dm_cpu_add(grad_b_hh, bsum[t], GD);
+        if (grad_b_ih) dm_cpu_add(grad_b_ih, bsum + (int64_t)g * GD, GD);
+        if (grad_b_hh) dm_cpu_add(grad_b_hh, bsum + (int64_t)g * GD, GD);
     }
 }
