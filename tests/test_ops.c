@@ -4,7 +4,8 @@
  *    odd sizes and the real model shapes;
  *  - backward: the reference backward against central finite differences of the reference forward
  *    (loss = Σ r ⊙ out with a fixed random r), and the fast backward against the reference backward;
- *  - parameter gradients accumulate: calling backward twice doubles them.
+ *  - parameter gradients accumulate: calling backward twice doubles them;
+ *  - the fast conv1d backward is bit for bit the same at 1, 2 and 3 threads.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -136,6 +137,20 @@ static void conv_case(int B, int Li, int Ci, int Co, int K, int pad, bool fd) {
         for (int i = 0; i < Co; i++) gb[i] /= 2;
         free(gi2); free(gw2); free(gb2);
     }
+    /* the fast backward bit for bit across 1, 2 and 3 threads: the parameter gradients are summed per
+     * fixed group of sequences in group order, whichever thread claimed a group (conv1d.c) */
+    float *g1 = zeros(nin + nw + Co), *gt = zeros(nin + nw + Co);
+    fast1->i->conv1d_bwd(fast1, g1, g1 + nin, g1 + nin + nw, c.r, c.in, c.w, B, Li, Ci, Co, K, pad);
+    for (int nt = 2; nt <= 3; nt++) {
+        dm_backend *be = dm_backend_cpu_create(nt);
+        memset(gt, 0, sizeof(float) * (nin + nw + Co));
+        be->i->conv1d_bwd(be, gt, gt + nin, gt + nin + nw, c.r, c.in, c.w, B, Li, Ci, Co, K, pad);
+        cr_expect(memcmp(gt, g1, sizeof(float) * nin) == 0, "%s: grad_in, %d threads against 1", what, nt);
+        cr_expect(memcmp(gt + nin, g1 + nin, sizeof(float) * (nw + Co)) == 0,
+                  "%s: grad_w and grad_b, %d threads against 1", what, nt);
+        dm_backend_free(be);
+    }
+    free(g1); free(gt);
     free(c.in); free(c.w); free(c.b); free(c.out); free(c.r);
     free(want); free(got); free(gi); free(gw); free(gb);
     dm_backend_free(ref); dm_backend_free(fast1); dm_backend_free(fast2);
@@ -155,6 +170,7 @@ Test(conv1d, real_shapes) {
     conv_case(3, 46, 128, 128, 5, 0, false);  /* CNN conv2 */
     conv_case(3, 101, 4, 128, 9, 4, false);   /* CNN-RNN conv */
     conv_case(2, 12, 16, 8, 5, 0, true);
+    conv_case(19, 30, 4, 16, 9, 4, false);  /* more sequences than the backward's 8 groups, unequal groups */
 }
 
 /* ================================================================================================

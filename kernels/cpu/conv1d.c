@@ -103,7 +103,10 @@ typedef struct {
     bool relu;
     const float *wpack;   /* backward: w packed for conv1d_dx.c's sparse way; forward: for the direct way */
     bool dx_dense;        /* conv1d_dx.c's GEMM way for every sequence (dm_cpu_conv1d_dx_sparse false) */
-    float *partial[64];   /* backward, threads t > 0: private (grad_w | grad_b) */
+    int next;             /* direct forward: the first sequence not yet claimed; backward: the next group */
+    int ng;               /* backward: groups of sequences (CONV_BWD_GROUPS at most, fixed by B) */
+    int failed;           /* backward: a part's scratch could not be allocated */
+    float *partial;       /* backward, groups g > 0: (grad_w | grad_b) at (g − 1)·(Co·K·Ci + Co) */
     float *pooled;        /* conv1d_pool_noact: the pool's output and argmax, width pw (0: the global max) */
     int32_t *argmax;
     int pw;
@@ -127,15 +130,20 @@ static void conv_fwd_part(void *p, int t, int nt) {
     if (j->relu) relu_rows(o, (int64_t)M * Co);
 }
 
-/* The direct way (conv1d_direct.c): thread t's batch chunk straight from the input rows. */
+/* The direct way (conv1d_direct.c): the threads claim CONV_FWD_BLOCK sequences at a time straight from the
+ * input rows (each output has one sum order whatever the split, so a thread the OS sets aside holds up
+ * one block, and the result stays the same). */
+#define CONV_FWD_BLOCK 4
 static void conv_direct_part(void *p, int t, int nt) {
+    (void)nt;
     conv_job *j = p;
-    int b0, b1;
-    dm_cpu_chunk(j->B, nt, t, &b0, &b1);
     size_t nl = dm_cpu_conv1d_direct_scratch(j->Li, j->Ci);
-    float *lists = nl ? dm_cpu_scratch(j->be, t, 1, nl) : NULL;
-    if (nl && !lists) return;   /* dm_cpu_scratch recorded the failure */
-    dm_cpu_conv1d_direct(j->out, j->in, j->wpack, lists, b0, b1, j->Li, j->Ci, j->Co, j->K, j->pad, j->relu);
+    float *lists = nl ? dm_cpu_scratch(j->be, t, 1, nl) : NULL;   /* (even when nothing is left: which part */
+    if (nl && !lists) return;   /* finds work varies, the sizes of its scratch must not) */
+    for (int b0; (b0 = __atomic_fetch_add(&j->next, CONV_FWD_BLOCK, __ATOMIC_RELAXED)) < j->B;) {
+        int b1 = j->B - b0 < CONV_FWD_BLOCK ? j->B : b0 + CONV_FWD_BLOCK;
+        dm_cpu_conv1d_direct(j->out, j->in, j->wpack, lists, b0, b1, j->Li, j->Ci, j->Co, j->K, j->pad, j->relu);
+    }
 }
 
 static void conv_fwd_run(dm_backend *be, float *out, const float *in, const float *w, const float *b, int B,
@@ -201,20 +209,22 @@ DM_CPU_BODY void pool_max_rows_body(float *restrict out, const float *restrict x
 DM_CPU_DISPATCH(pool_max_rows, (float *restrict out, const float *restrict x, int Lo, int C, int pw), (out, x, Lo, C, pw))
 
 /* conv1d_pool_noact, the direct way: each sequence's conv → ReLU into thread t's scratch (Lo·Co floats,
- * in cache), then its pool and argmax straight into the outputs; the activation is never written out. */
+ * in cache), then its pool and argmax straight into the outputs; the activation is never written out.
+ * Sequences are claimed CONV_FWD_BLOCK at a time, as in conv_direct_part. */
 static void conv_pool_noact_part(void *p, int t, int nt) {
+    (void)nt;
     conv_job *j = p;
-    int Li = j->Li, Ci = j->Ci, Co = j->Co, Lo = Li + 2 * j->pad - j->K + 1, Lp = j->pw > 0 ? Lo / j->pw : 1, b0, b1;
-    dm_cpu_chunk(j->B, nt, t, &b0, &b1);
+    int Li = j->Li, Ci = j->Ci, Co = j->Co, Lo = Li + 2 * j->pad - j->K + 1, Lp = j->pw > 0 ? Lo / j->pw : 1;
     size_t nl = dm_cpu_conv1d_direct_scratch(Li, Ci);
-    float *lists = nl ? dm_cpu_scratch(j->be, t, 1, nl) : NULL;
+    float *lists = nl ? dm_cpu_scratch(j->be, t, 1, nl) : NULL;   /* (even when nothing is left, as above) */
     float *act = dm_cpu_scratch(j->be, t, 0, (size_t)Lo * Co);
     if (!act || (nl && !lists)) return;   /* dm_cpu_scratch recorded the failure */
-    for (int b = b0; b < b1; b++) {
-        dm_cpu_conv1d_direct(act, j->in + (int64_t)b * Li * Ci, j->wpack, lists, 0, 1, Li, Ci, Co, j->K, j->pad, true);
-        if (j->argmax) pool_rows(j->pooled + (int64_t)b * Lp * Co, j->argmax + (int64_t)b * Lp * Co, act, Lo, Co, j->pw);
-        else pool_max_rows(j->pooled + (int64_t)b * Lp * Co, act, Lo, Co, j->pw);
-    }
+    for (int b0; (b0 = __atomic_fetch_add(&j->next, CONV_FWD_BLOCK, __ATOMIC_RELAXED)) < j->B;)
+        for (int b = b0; b < j->B && b < b0 + CONV_FWD_BLOCK; b++) {
+            dm_cpu_conv1d_direct(act, j->in + (int64_t)b * Li * Ci, j->wpack, lists, 0, 1, Li, Ci, Co, j->K, j->pad, true);
+            if (j->argmax) pool_rows(j->pooled + (int64_t)b * Lp * Co, j->argmax + (int64_t)b * Lp * Co, act, Lo, Co, j->pw);
+            else pool_max_rows(j->pooled + (int64_t)b * Lp * Co, act, Lo, Co, j->pw);
+        }
 }
 
 /* backend.h's conv1d_pool_noact: pooled and argmax (NULL: not wanted) of conv → ReLU → max-pool (pw ≥ 1) or
@@ -237,47 +247,65 @@ void dm_cpu_conv1d_pool_noact(dm_backend *be, float *act, float *pooled, int32_t
     dm_cpu_parallel(be, dm_cpu_threads(be, B), conv_pool_noact_part, &j);
 }
 
+/* The backward's weight and bias gradients are summed per group of sequences: CONV_BWD_GROUPS groups at
+ * most, fixed by B alone (never by the thread count), claimed in turn by the threads and added in group
+ * order after the join; so they are bit-identical for any thread count, and a thread the OS sets aside
+ * holds up one group, not a half batch. Each group: im2col, one GEMM into its partial (group 0 straight
+ * into grad_w), then conv1d_dx.c's input gradient of its sequences. */
+#define CONV_BWD_GROUPS 8
 static void conv_bwd_part(void *p, int t, int nt) {
+    (void)nt;
     conv_job *j = p;
-    int B = j->B, Li = j->Li, Ci = j->Ci, Co = j->Co, K = j->K, pad = j->pad;
-    int Lo = Li + 2 * pad - K + 1, KC = K * Ci, b0, b1;
-    dm_cpu_chunk(B, nt, t, &b0, &b1);
-    int M = (b1 - b0) * Lo;
-    float *col = dm_cpu_scratch(j->be, t, 0, (size_t)M * KC);
-    float *gw = j->grad_w, *gb = j->grad_b;
-    if (t > 0 && gw) {
-        float *part = j->partial[t] = dm_cpu_scratch(j->be, t, 2, (size_t)Co * KC + Co);
-        if (!part) return;
-        memset(part, 0, sizeof(float) * ((size_t)Co * KC + Co));
-        gw = part;
-        gb = part + (size_t)Co * KC;
+    int B = j->B, Li = j->Li, Ci = j->Ci, Co = j->Co, K = j->K, pad = j->pad, ng = j->ng;
+    int Lo = Li + 2 * pad - K + 1, KC = K * Ci;
+    /* columns for the largest group (allocated even when nothing is left: which part finds work varies,
+     * the sizes of its scratch must not) */
+    float *col = dm_cpu_scratch(j->be, t, 0, (size_t)((B + ng - 1) / ng) * Lo * KC);
+    if (!col || (j->grad_in && !dm_cpu_conv1d_dx_scratch(j->be, t, Lo, Co))) {
+        __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
+        return;   /* dm_cpu_scratch recorded the failure */
     }
-    const float *go = j->grad_out + (int64_t)b0 * Lo * Co;
-    if (!col || M <= 0) return;
-    if (gw) {   /* NULL: the input gradient only (no columns, bias sums or dW) */
-        im2col(col, j->in + (int64_t)b0 * Li * Ci, b1 - b0, Li, Ci, K, pad, Lo);
-        for (int r = 0; r < M; r++)
-            for (int o = 0; o < Co; o++) gb[o] += go[(int64_t)r * Co + o];
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Co, KC, M, 1.0f, go, Co, col, KC, 1.0f, gw, KC);
+    for (int g; (g = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED)) < ng;) {
+        int b0 = (int)((int64_t)B * g / ng), b1 = (int)((int64_t)B * (g + 1) / ng);
+        int M = (b1 - b0) * Lo;
+        float *gw = j->grad_w, *gb = j->grad_b;
+        if (g > 0 && gw) {
+            gw = j->partial + (int64_t)(g - 1) * ((int64_t)Co * KC + Co);
+            gb = gw + (int64_t)Co * KC;
+            memset(gw, 0, sizeof(float) * ((size_t)Co * KC + Co));
+        }
+        const float *go = j->grad_out + (int64_t)b0 * Lo * Co;
+        if (gw) {   /* NULL: the input gradient only (no columns, bias sums or dW) */
+            im2col(col, j->in + (int64_t)b0 * Li * Ci, b1 - b0, Li, Ci, K, pad, Lo);
+            for (int r = 0; r < M; r++)
+                for (int o = 0; o < Co; o++) gb[o] += go[(int64_t)r * Co + o];
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Co, KC, M, 1.0f, go, Co, col, KC, 1.0f, gw, KC);
+        }
+        if (j->grad_in)   /* conv1d_dx.c; the column buffer is its dcol once grad_w has consumed it */
+            dm_cpu_conv1d_dx(j->be, t, j->grad_in, j->grad_out, NULL, j->w, j->wpack, b0, b1, Li, Ci, Co, K, pad, col,
+                             j->dx_dense);
     }
-    if (j->grad_in)   /* conv1d_dx.c; the column buffer is its dcol once grad_w has consumed it */
-        dm_cpu_conv1d_dx(j->be, t, j->grad_in, j->grad_out, NULL, j->w, j->wpack, b0, b1, Li, Ci, Co, K, pad, col, j->dx_dense);
 }
 
 void dm_cpu_conv1d_bwd(dm_backend *be, float *grad_in, float *grad_w, float *grad_b,
                        const float *grad_out, const float *in, const float *w, int B, int Li, int Ci,
                        int Co, int K, int pad) {
-    int KC = K * Ci;
-    int nt = dm_cpu_threads(be, B);
+    int64_t KC = (int64_t)K * Ci, np = (int64_t)Co * KC + Co;
+    if (B < 1) return;
     conv_job j = {.be = be, .grad_in = grad_in, .grad_w = grad_w, .grad_b = grad_b, .grad_out = grad_out,
                   .in = in, .w = w, .B = B, .Li = Li, .Ci = Ci, .Co = Co, .K = K, .pad = pad};
+    j.ng = B < CONV_BWD_GROUPS ? B : CONV_BWD_GROUPS;
     j.dx_dense = !dm_cpu_conv1d_dx_sparse();
-    if (grad_in && !j.dx_dense && !(j.wpack = dm_cpu_conv1d_dx_pack(be, w, Co, KC)))
+    if (grad_in && !j.dx_dense && !(j.wpack = dm_cpu_conv1d_dx_pack(be, w, Co, (int)KC)))
         return;   /* dm_cpu_scratch recorded the failure */
-    dm_cpu_parallel(be, nt, conv_bwd_part, &j);
-    for (int t = 1; t < nt && grad_w; t++) {
-        if (!j.partial[t]) return;    /* dm_cpu_scratch recorded the failure */
-        dm_cpu_add(grad_w, j.partial[t], (int64_t)Co * KC);
-        dm_cpu_add(grad_b, j.partial[t] + (size_t)Co * KC, Co);
+    /* the groups' partials in the calling thread's scratch slot 2 (the parts use slots 0 and 1, the packed
+     * weights slot 3) */
+    if (grad_w && j.ng > 1 && !(j.partial = dm_cpu_scratch(be, 0, 2, (size_t)(j.ng - 1) * (size_t)np)))
+        return;   /* dm_cpu_scratch recorded the failure */
+    dm_cpu_parallel(be, dm_cpu_threads(be, j.ng), conv_bwd_part, &j);
+    if (j.failed) return;   /* dm_cpu_scratch recorded it */
+    for (int g = 1; g < j.ng && grad_w; g++) {
+        dm_cpu_add(grad_w, j.partial + (int64_t)(g - 1) * np, Co * KC);
+        dm_cpu_add(grad_b, j.partial + (int64_t)(g - 1) * np + Co * KC, Co);
     }
 }

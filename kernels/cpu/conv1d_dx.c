@@ -223,6 +223,10 @@ static size_t dx_scratch(int Lo, int Co) {
     return (size_t)(G * Lo + 1 + 2 * (G * per + 16));
 }
 
+int32_t *dm_cpu_conv1d_dx_scratch(dm_backend *be, int t, int Lo, int Co) {
+    return (int32_t *)dm_cpu_scratch(be, t, 1, dx_scratch(Lo, Co));
+}
+
 void dm_cpu_conv1d_dx(dm_backend *be, int t, float *grad_in, const float *grad_out, const dm_cpu_pooled *pool,
                       const float *w, const float *wp, int b0, int b1, int Li, int Ci, int Co, int K, int pad,
                       float *col, bool dense) {
@@ -230,7 +234,7 @@ void dm_cpu_conv1d_dx(dm_backend *be, int t, float *grad_in, const float *grad_o
     int64_t per = (int64_t)Lo * Co, nin = (int64_t)Li * Ci;
     int G = (int)(per * DX_GROUP > DX_GROUP_ENTRIES ? DX_GROUP_ENTRIES / per : DX_GROUP);
     if (G < 1) G = 1;
-    int32_t *rs = (int32_t *)dm_cpu_scratch(be, t, 1, dx_scratch(Lo, Co));
+    int32_t *rs = dm_cpu_conv1d_dx_scratch(be, t, Lo, Co);
     if (!rs) return;    /* dm_cpu_scratch recorded the failure */
     int32_t *idx = rs + (int64_t)G * Lo + 1;
     float *val = (float *)(idx + (int64_t)G * per + 16);
@@ -284,15 +288,20 @@ typedef struct {
     dm_cpu_pooled pool;
     const float *w, *wp;
     int B, Li, Ci, Co, K, pad;
+    int next;   /* the first sequence not yet claimed */
 } pool_dx_job;
 
+/* The threads claim DX_GROUP sequences at a time (each sequence's input gradient has one sum order
+ * whatever the split: a thread the OS sets aside holds up one group, and the result stays the same). */
 static void pool_dx_part(void *p, int t, int nt) {
+    (void)nt;
     pool_dx_job *j = p;
-    int b0, b1;
-    dm_cpu_chunk(j->B, nt, t, &b0, &b1);
-    if (b1 > b0)
-        dm_cpu_conv1d_dx(j->be, t, j->grad_in, NULL, &j->pool, j->w, j->wp, b0, b1, j->Li, j->Ci, j->Co, j->K, j->pad,
-                         NULL, false);
+    int Lo = j->Li + 2 * j->pad - j->K + 1;
+    /* (the scratch first, even when nothing is left: which part finds work varies, its sizes must not) */
+    if (!dm_cpu_conv1d_dx_scratch(j->be, t, Lo, j->Co)) return;   /* dm_cpu_scratch recorded the failure */
+    for (int b0; (b0 = __atomic_fetch_add(&j->next, DX_GROUP, __ATOMIC_RELAXED)) < j->B;)
+        dm_cpu_conv1d_dx(j->be, t, j->grad_in, NULL, &j->pool, j->w, j->wp, b0,
+                         j->B - b0 < DX_GROUP ? j->B : b0 + DX_GROUP, j->Li, j->Ci, j->Co, j->K, j->pad, NULL, false);
 }
 
 void dm_cpu_conv1d_pool_dx(dm_backend *be, float *grad_in, float *grad_out, const float *grad_pool,
@@ -305,7 +314,7 @@ void dm_cpu_conv1d_pool_dx(dm_backend *be, float *grad_in, float *grad_out, cons
         return;
     }
     pool_dx_job j = {be, grad_in, {grad_pool, argmax, pool_out, pw}, w, dm_cpu_conv1d_dx_pack(be, w, Co, K * Ci),
-                     B, Li, Ci, Co, K, pad};
+                     B, Li, Ci, Co, K, pad, 0};
     if (!j.wp) return;   /* dm_cpu_scratch recorded the failure */
     dm_cpu_parallel(be, dm_cpu_threads(be, B), pool_dx_part, &j);
 }

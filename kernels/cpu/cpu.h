@@ -149,6 +149,8 @@ void dm_cpu_conv1d_dx(dm_backend *be, int t, float *grad_in, const float *grad_o
                       const float *w, const float *wp, int b0, int b1, int Li, int Ci, int Co, int K, int pad,
                       float *col, bool dense);
 const float *dm_cpu_conv1d_dx_pack(dm_backend *be, const float *w, int Co, int KC);
+/* thread t's scratch of dm_cpu_conv1d_dx (slot 1), for a part to size before it knows its share of the work */
+int32_t *dm_cpu_conv1d_dx_scratch(dm_backend *be, int t, int Lo, int Co);
 bool dm_cpu_conv1d_dx_sparse(void);   /* whether the sparse way runs (ISA level, DM_CONV_DX) */
 
 /* The direct convolution forward (conv1d_direct.c): whether it runs (AVX2 / AVX-512 level, unless

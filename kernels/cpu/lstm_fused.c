@@ -576,7 +576,6 @@ static void lstm_fwd_part(void *arg, int t_id, int nt) {
     fwd_step_fn step = j->step;
     bool save = gates != NULL;
     (void)nt;
-    if (__atomic_load_n(j->next, __ATOMIC_RELAXED) >= B) return;   /* nothing left for this part */
     size_t n_wt = (size_t)n_dir * H * 4 * Hp;
     bool table = D <= ONEHOT_MAX_D;
     float *wt = dm_cpu_scratch(be, t_id, 0, n_wt + (table ? (size_t)(D + 1) * GD : 0));
@@ -584,6 +583,8 @@ static void lstm_fwd_part(void *arg, int t_id, int nt) {
     float *cblk = save ? NULL : dm_cpu_scratch(be, t_id, 2, (size_t)R * L * HD);
     float *hblk = h ? NULL : dm_cpu_scratch(be, t_id, 3, (size_t)R * L * HD);
     if (!wt || (!save && !(gblk && cblk)) || (!h && !hblk)) return; /* dm_cpu_scratch recorded it */
+    /* (the scratch first, even when nothing is left: which part finds work varies, its sizes must not) */
+    if (__atomic_load_n(j->next, __ATOMIC_RELAXED) >= B) return;   /* nothing left for this part */
     /* W_hhᵀ of each direction, (H, 4, Hp), zero in the padding */
     memset(wt, 0, sizeof(float) * (size_t)n_dir * H * 4 * Hp);
     for (int d = 0; d < n_dir; d++)
@@ -693,7 +694,6 @@ static void lstm_bwd_part(void *arg, int t_id, int nt) {
     int G = 4 * H, GD = n_dir * G, HD = n_dir * H, Hq = round_up(H, 32), nblk = (B + R - 1) / R;
     int64_t n_wih = (int64_t)GD * D, n_whh = (int64_t)n_dir * G * H;
     bool want_w = j->grad_w_ih || j->grad_w_hh;
-    if (__atomic_load_n(&j->next, __ATOMIC_RELAXED) >= ng) return;   /* nothing left for this part */
     /* dh_rec | dc_rec (R, Hq) each, then W_hh of each direction padded to (4H, Hq), then the group's
      * dW_hh accumulator in the same layout */
     size_t n_pad = (size_t)n_dir * G * Hq, n_rec = (size_t)2 * R * Hq + 2 * n_pad;
@@ -702,6 +702,8 @@ static void lstm_bwd_part(void *arg, int t_id, int nt) {
         __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
         return;
     }
+    /* (the scratch first, even when nothing is left: which part finds work varies, its sizes must not) */
+    if (__atomic_load_n(&j->next, __ATOMIC_RELAXED) >= ng) return;   /* nothing left for this part */
     float *dh_rec = rec, *dc_rec = rec + (size_t)R * Hq, *wp = rec + (size_t)2 * R * Hq, *dwp = wp + n_pad;
     for (int64_t r = 0; r < (int64_t)n_dir * G; r++) memcpy(wp + r * Hq, w_hh + r * H, sizeof(float) * (size_t)H);
     for (;;) {
