@@ -32,27 +32,35 @@ void dm_cpu_parallel(dm_backend *be, int nt, dm_cpu_task fn, void *arg) {
     dm_cpu_pool_run(((dm_cpu_ctx *)be->ctx)->pool, fn, arg, nt);
 }
 
+/* The span is cut into up to SPAN_UNITS units per thread (none under the grain), which the threads
+ * claim in turn: a thread the OS sets aside (cores shared with other busy processes) holds up one unit,
+ * not its whole share. Results never depend on the split (dm_cpu_parallel_for's contract). */
+#define SPAN_UNITS 4
 typedef struct {
     dm_cpu_span_task fn;
     void *arg;
-    int64_t n;
+    int64_t n, nu;
+    int64_t next;   /* the next unclaimed unit */
 } span_job;
 
 static void span_part(void *p, int t, int nt) {
+    (void)t, (void)nt;
     span_job *j = p;
-    int64_t i0, i1;
-    dm_cpu_span(j->n, nt, t, &i0, &i1);
-    if (i1 > i0) j->fn(j->arg, i0, i1);
+    for (int64_t u; (u = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED)) < j->nu;) {
+        int64_t i0 = j->n * u / j->nu, i1 = j->n * (u + 1) / j->nu;
+        if (i1 > i0) j->fn(j->arg, i0, i1);
+    }
 }
 
 void dm_cpu_parallel_for(dm_backend *be, int64_t n, int64_t grain, dm_cpu_span_task fn, void *arg) {
     int64_t most = grain > 1 ? n / grain : n;
     int nt = most < be->n_threads ? (int)(most < 1 ? 1 : most) : be->n_threads;
-    span_job j = {fn, arg, n};
     if (nt <= 1) {
         if (n > 0) fn(arg, 0, n);
         return;
     }
+    int64_t nu = (int64_t)SPAN_UNITS * nt;
+    span_job j = {fn, arg, n, most < nu ? most : nu, 0};
     dm_cpu_parallel(be, nt, span_part, &j);
 }
 

@@ -32,9 +32,10 @@ int dm_cpu_pool_workers(const struct dm_cpu_pool *pool);   /* threads besides th
 void dm_cpu_pool_run(struct dm_cpu_pool *pool, dm_cpu_task fn, void *arg, int nt);
 void dm_cpu_parallel(dm_backend *be, int nt, dm_cpu_task fn, void *arg);
 
-/* fn(arg, i0, i1) over contiguous spans of [0, n), one per thread, for loops whose results do not
- * depend on the split (element-wise, or row by row): no span is given fewer than `grain` items, since
- * a smaller one is not worth a thread's wake-up (DM_CPU_GRAIN elements of an element-wise loop). */
+/* fn(arg, i0, i1) over contiguous spans of [0, n) (up to 4 per thread, claimed by the threads in turn),
+ * for loops whose results do not depend on the split (element-wise, or row by row): no span is given
+ * fewer than `grain` items, since a smaller one is not worth a thread's wake-up (DM_CPU_GRAIN elements
+ * of an element-wise loop). */
 typedef void (*dm_cpu_span_task)(void *arg, int64_t i0, int64_t i1);
 #define DM_CPU_GRAIN 8192
 void dm_cpu_parallel_for(dm_backend *be, int64_t n, int64_t grain, dm_cpu_span_task fn, void *arg);
