@@ -7,6 +7,8 @@
  *    runs its parts, 2,000 regions complete, and once released the worker takes its parts again;
  *  - a region started inside a region runs all its parts (serially), as does one with more parts than
  *    the backend has threads;
+ *  - dm_cpu_parallel_for (spans claimed in turn) gives every index to exactly one span, none under the
+ *    grain;
  *  - idle threads sleep: while the process waits 300 ms after a burst of regions, its threads use far
  *    less CPU time than that (a thread that kept spinning would use all of it);
  *  - the fast conv1d_relu_fwd is bit for bit the fast conv1d_fwd followed by relu_fwd (the same sums in
@@ -170,6 +172,44 @@ Test(cpu_threads, nested_regions_run_serially) {
     for (int t = 0; t < 2; t++)
         for (int k = 0; k < 4; k++) cr_assert_eq(j.inner[t][k], 1);
     dm_backend_free(j.be);
+}
+
+/* dm_cpu_parallel_for: every index of [0, n) in exactly one span, no span under the grain (save a
+ * whole n under it), for several n, grains and thread counts (the spans are claimed in turn) */
+typedef struct {
+    int *seen;
+    int64_t grain, n;
+    int short_spans;   /* spans under the grain */
+} span_check;
+
+static void count_span(void *p, int64_t i0, int64_t i1) {
+    span_check *c = p;
+    if (i1 - i0 < c->grain && i1 - i0 < c->n) __atomic_fetch_add(&c->short_spans, 1, __ATOMIC_RELAXED);
+    for (int64_t i = i0; i < i1; i++) __atomic_fetch_add(&c->seen[i], 1, __ATOMIC_RELAXED);
+}
+
+Test(cpu_threads, parallel_for_covers_every_index_once) {
+    const int64_t ns[] = {0, 1, 7, 8191, 8192, 3 * 8192 + 5, 100003};
+    const int64_t grains[] = {1, 3, 8192};
+    for (int nt = 1; nt <= 3; nt++) {
+        dm_backend *be = dm_backend_cpu_create(nt);
+        cr_assert(be);
+        for (size_t a = 0; a < sizeof ns / sizeof *ns; a++)
+            for (size_t g = 0; g < sizeof grains / sizeof *grains; g++)
+                for (int rep = 0; rep < 20; rep++) {
+                    span_check c = {calloc((size_t)ns[a] + 1, sizeof(int)), grains[g], ns[a], 0};
+                    cr_assert(c.seen);
+                    dm_cpu_parallel_for(be, ns[a], grains[g], count_span, &c);
+                    int64_t bad = 0;
+                    for (int64_t i = 0; i < ns[a]; i++) bad += c.seen[i] != 1;
+                    cr_assert_eq(bad, 0, "n %ld grain %ld, %d threads: %ld indices not seen exactly once",
+                                 (long)ns[a], (long)grains[g], nt, (long)bad);
+                    cr_assert_eq(c.short_spans, 0, "n %ld grain %ld, %d threads: a span under the grain",
+                                 (long)ns[a], (long)grains[g], nt);
+                    free(c.seen);
+                }
+        dm_backend_free(be);
+    }
 }
 
 static void busy_part(void *p, int t, int nt) {
