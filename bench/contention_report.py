@@ -46,5 +46,34 @@ for w, a in keys:
             n = unit[w]
             line += f" {n / m1:,.0f} | {n / m2:,.0f} | {m1 / m2:.2f} |"
     out.append(line)
+# Where 2/1 under load comes from: the CPU time the OS grants the process (CPU seconds per wall second of
+# an iteration, process CPU clock) and the work done per CPU second. 2/1 = (granted 2/1) × (per CPU
+# second 2/1): the first is the scheduler's, the second the threads' (stalls and overheads lower it).
+cpu_share = {}
+for r in rows:
+    cpu_share.setdefault((r["build"], r["load"], r["workload"], r["arch"], int(r["threads"])), []).append(
+        float(r["cpu_s"]) / float(r["median_s"]))
+out.append("")
+out.append("Under load, 2/1 = (CPU time granted, 2 threads over 1) × (work per CPU second, 2 threads over 1): "
+           "`granted` is the scheduler's share (medians over rounds of each run's CPU seconds per wall second), "
+           "`per CPU s` the threads' efficiency (about 0.8–1.0 without load too: the split's own overheads).\n")
+hdr = "| workload | arch |"
+sep = "|---|---|"
+for b in builds:
+    hdr += f" {b}, busy: CPUs 1 thr | 2 thr | granted 2/1 | per CPU s 2/1 |"
+    sep += "---:|---:|---:|---:|"
+out.append(hdr)
+out.append(sep)
+for w, a in keys:
+    line = f"| {w} | {a} |"
+    for b in builds:
+        t1 = med.get((b, "busy", w, a, 1)); t2 = med.get((b, "busy", w, a, 2))
+        c1 = cpu_share.get((b, "busy", w, a, 1)); c2 = cpu_share.get((b, "busy", w, a, 2))
+        if not (t1 and t2 and c1 and c2):
+            line += " | | | |"; continue
+        g1, g2 = statistics.median(c1), statistics.median(c2)
+        ratio = statistics.median(t1) / statistics.median(t2)
+        line += f" {g1:.2f} | {g2:.2f} | {g2 / g1:.2f} | {ratio / (g2 / g1):.2f} |"
+    out.append(line)
 open(md, "w").write("\n".join(out) + "\n")
 print("\n".join(out))
