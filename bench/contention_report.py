@@ -28,24 +28,33 @@ out.append(f"{datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC; {cpu}, {nproc} CPU
            f"Commits: {', '.join(sorted(set(r['commit'] for r in rows)))}.\n")
 out.append("Rates: train, saliency and infer in sequences/s (batch 256, L 101), optimize in steps/s (16 restarts). "
            "`2/1` is the 2-thread rate over the 1-thread rate; the target is 2/1 ≥ 1 under load.\n")
-hdr = "| workload | arch |"
-sep = "|---|---|"
-for b in builds:
-    hdr += f" {b}, no load: 1 thr | 2 thr | 2/1 | {b}, busy: 1 thr | 2 thr | 2/1 |"
-    sep += "---:|---:|---:|---:|---:|---:|"
-out.append(hdr)
-out.append(sep)
-for w, a in keys:
-    line = f"| {w} | {a} |"
+def table(heads, cells):
+    """a Markdown table: per build the column heads (a function of the build), per workload × arch and build
+    the cells (a function of build, workload, arch: a list as long as the heads, or None when runs are missing)"""
+    n = len(heads("")); hdr = "| workload | arch |"; sep = "|---|---|"
     for b in builds:
-        for load in ("none", "busy"):
-            t1 = med.get((b, load, w, a, 1)); t2 = med.get((b, load, w, a, 2))
-            if not t1 or not t2:
-                line += " | | |"; continue
-            m1, m2 = statistics.median(t1), statistics.median(t2)
-            n = unit[w]
-            line += f" {n / m1:,.0f} | {n / m2:,.0f} | {m1 / m2:.2f} |"
-    out.append(line)
+        hdr += "".join(f" {h} |" for h in heads(b)); sep += "---:|" * n
+    out.extend([hdr, sep])
+    for w, a in keys:
+        line = f"| {w} | {a} |"
+        for b in builds:
+            c = cells(b, w, a)
+            line += "".join(f" {x} |" for x in (c or [""] * n))
+        out.append(line)
+
+
+def rates(b, w, a):
+    cells = []
+    for load in ("none", "busy"):
+        t1 = med.get((b, load, w, a, 1)); t2 = med.get((b, load, w, a, 2))
+        if not t1 or not t2:
+            cells += [""] * 3; continue
+        m1, m2 = statistics.median(t1), statistics.median(t2)
+        cells += [f"{unit[w] / m1:,.0f}", f"{unit[w] / m2:,.0f}", f"{m1 / m2:.2f}"]
+    return cells
+
+
+table(lambda b: [f"{b}, no load: 1 thr", "2 thr", "2/1", f"{b}, busy: 1 thr", "2 thr", "2/1"], rates)
 # Where 2/1 under load comes from: the CPU time the OS grants the process (CPU seconds per wall second of
 # an iteration, process CPU clock) and the work done per CPU second. 2/1 = (granted 2/1) × (per CPU
 # second 2/1): the first is the scheduler's, the second the threads' (stalls and overheads lower it).
@@ -57,23 +66,18 @@ out.append("")
 out.append("Under load, 2/1 = (CPU time granted, 2 threads over 1) × (work per CPU second, 2 threads over 1): "
            "`granted` is the scheduler's share (medians over rounds of each run's CPU seconds per wall second), "
            "`per CPU s` the threads' efficiency (about 0.8–1.0 without load too: the split's own overheads).\n")
-hdr = "| workload | arch |"
-sep = "|---|---|"
-for b in builds:
-    hdr += f" {b}, busy: CPUs 1 thr | 2 thr | granted 2/1 | per CPU s 2/1 |"
-    sep += "---:|---:|---:|---:|"
-out.append(hdr)
-out.append(sep)
-for w, a in keys:
-    line = f"| {w} | {a} |"
-    for b in builds:
-        t1 = med.get((b, "busy", w, a, 1)); t2 = med.get((b, "busy", w, a, 2))
-        c1 = cpu_share.get((b, "busy", w, a, 1)); c2 = cpu_share.get((b, "busy", w, a, 2))
-        if not (t1 and t2 and c1 and c2):
-            line += " | | | |"; continue
-        g1, g2 = statistics.median(c1), statistics.median(c2)
-        ratio = statistics.median(t1) / statistics.median(t2)
-        line += f" {g1:.2f} | {g2:.2f} | {g2 / g1:.2f} | {ratio / (g2 / g1):.2f} |"
-    out.append(line)
+
+
+def shares(b, w, a):
+    t1 = med.get((b, "busy", w, a, 1)); t2 = med.get((b, "busy", w, a, 2))
+    c1 = cpu_share.get((b, "busy", w, a, 1)); c2 = cpu_share.get((b, "busy", w, a, 2))
+    if not (t1 and t2 and c1 and c2):
+        return None
+    g1, g2 = statistics.median(c1), statistics.median(c2)
+    ratio = statistics.median(t1) / statistics.median(t2)
+    return [f"{g1:.2f}", f"{g2:.2f}", f"{g2 / g1:.2f}", f"{ratio / (g2 / g1):.2f}"]
+
+
+table(lambda b: [f"{b}, busy: CPUs 1 thr", "2 thr", "granted 2/1", "per CPU s 2/1"], shares)
 open(md, "w").write("\n".join(out) + "\n")
 print("\n".join(out))
