@@ -96,6 +96,36 @@ Test(cli, simulate_train_eval_predict, .timeout = 300) {
     cr_expect(strstr(slurp("out"), "of 3 run") != NULL, "%s", slurp("out"));
 }
 
+/* --lr-halve-every N halves the rate after every N epochs, 0 never: over 3 epochs 0 trains what a
+ * period longer than the run trains (the same scores, bit for bit: one thread, one seed), a period of 1
+ * something else (epochs 2 and 3 at half and a quarter of the rate); no validation split, so the model
+ * written is the last epoch's */
+Test(cli, lr_halve_every, .timeout = 300) {
+    char a[2048];
+    snprintf(a, sizeof a, "simulate --out %s/tr.seq.gz --n 200 --seed 2", dir);
+    cr_assert(cli(a) == 0, "%s", slurp("err"));
+    const char *every[3] = {"0", "1000", "1"};
+    char *scores[3];
+    for (int i = 0; i < 3; i++) {
+        snprintf(a, sizeof a, "train --arch cnn --train %s/tr.seq.gz --epochs 3 --valid-frac 0 --batch 32 --threads 1 "
+                 "--lr-halve-every %s --out %s/m%d.dm --quiet", dir, every[i], dir, i);
+        cr_assert(cli(a) == 0, "%s", slurp("err"));
+        snprintf(a, sizeof a, "predict --model %s/m%d.dm --data %s/tr.seq.gz --out %s/p%d.tsv", dir, i, dir, dir, i);
+        cr_assert(cli(a) == 0, "%s", slurp("err"));
+        char name[16];
+        snprintf(name, sizeof name, "p%d.tsv", i);
+        scores[i] = strdup(slurp(name));   /* slurp reuses one buffer */
+        cr_assert(scores[i] && strlen(scores[i]) > 100, "%s", name);
+    }
+    cr_expect_str_eq(scores[0], scores[1], "--lr-halve-every 0 is not 'never'");
+    cr_expect_str_neq(scores[0], scores[2], "--lr-halve-every 1 changed nothing");
+    for (int i = 0; i < 3; i++) free(scores[i]);
+    snprintf(a, sizeof a, "train --arch cnn --train %s/tr.seq.gz --lr-halve-every -1 --out %s/bad.dm", dir, dir);
+    cr_expect(cli(a) == 2, "a negative period is a usage error");
+    cr_expect(strstr(slurp("err"), "--lr-halve-every") != NULL, "%s", slurp("err"));
+    cr_expect(!exists("bad.dm"));
+}
+
 Test(cli, bad_input_names_file_and_line_and_leaves_nothing) {
     char a[2048];
     snprintf(a, sizeof a, "simulate --out %s/tr.seq.gz --n 100 --seed 2", dir);

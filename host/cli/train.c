@@ -28,6 +28,8 @@ const cli_opt cli_train_opts[] = {
                      "of two, at least 32)", NULL, 0},
     {"--lr", "X", "initial learning rate, halved every 10 epochs (1,200 steps on smaller sets) (default 0.01 "
                   "at batch 256, 0.01 x batch / 256 for smaller batches)", NULL, 0},
+    {"--lr-halve-every", "N", "halve the learning rate after every N epochs; 0: never (default 10; 1,200 steps "
+                              "on smaller sets)", NULL, 0},
     {"--patience", "N", "early stopping patience in epochs (default 5; 600 steps on smaller sets)", NULL, 0},
     {"--seed", "S", "64-bit seed for init, negatives, split, shuffle, dropout (default 1)", NULL, 0},
     {"--protocol", "default|original", "default: shuffled batches, validation early stopping; "
@@ -516,6 +518,7 @@ int cli_train(cli_args *a) {
     o.epochs = (int32_t)cli_int(a, "--epochs", o.epochs, 1, DM_MAX_EPOCHS);
     o.batch = (int32_t)cli_int(a, "--batch", o.batch, 1, 1 << 16);
     o.lr = (float)cli_num(a, "--lr", o.lr, 1e-8, 10);
+    o.lr_halve_every = (int32_t)cli_int(a, "--lr-halve-every", o.lr_halve_every, 0, DM_MAX_EPOCHS);
     o.patience = (int32_t)cli_int(a, "--patience", o.patience, 0, 1000);
     o.seed = cli_seed(a);
     o.progress = !cli_opt_str(a, "--quiet") && dm_dist_rank() == 0;
