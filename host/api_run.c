@@ -188,7 +188,7 @@ dm_status dm_train(dm_model *m, dm_backend *be, const dm_input *train, const dm_
     e.progress = false;
     /* -1: both strands, as `deepmotif train` (README "Reverse complements"); DeMo's loop had none */
     e.rc = o->rc >= 0 ? (uint32_t)o->rc : o->protocol ? 0u : (uint32_t)(DM_RC_AUGMENT | DM_RC_AVERAGE);
-    dm_train_options_for_size(&e, train->n);
+    dm_train_options_for_size(&e, train->n, &m->hp);
 
     dm_dataset tr, va;
     void *own_tr = NULL, *own_va = NULL;

@@ -85,6 +85,9 @@ dm_status dm_arch_layers(const dm_hparams *hp, dm_layer *l, int *n);
 
 /* Whether hp's layer list holds op (false for hp that does not build). */
 bool dm_arch_has(const dm_hparams *hp, dm_layer_op op);
+/* The model reads its input with an LSTM (its first convolution or LSTM layer is the LSTM: the RNN),
+ * which the small-data rule trains at its own rate (host/train.h). */
+bool dm_arch_lstm_reads_input(const dm_hparams *hp);
 
 /* "rnn or cnnrnn": the registered architectures whose default layer list holds op, for messages. */
 void dm_arch_list_having(dm_layer_op op, char *buf, size_t cap);

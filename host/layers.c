@@ -121,6 +121,15 @@ bool dm_arch_has(const dm_hparams *hp, dm_layer_op op) {
     return false;
 }
 
+bool dm_arch_lstm_reads_input(const dm_hparams *hp) {
+    dm_layer l[DM_MAX_LAYERS];
+    int n;
+    (void)dm_arch_layers(hp, l, &n);
+    for (int i = 0; i < n; i++)
+        if (l[i].op == DM_LAYER_CONV || l[i].op == DM_LAYER_BILSTM) return l[i].op == DM_LAYER_BILSTM;
+    return false;
+}
+
 void dm_arch_list_having(dm_layer_op op, char *buf, size_t cap) {
     int total = 0, k = 0;
     for (int i = 0; i < dm_arch_table_n; i++) {

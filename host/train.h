@@ -105,8 +105,13 @@ void dm_train_options_default(dm_train_options *o, dm_protocol protocol);
  * U = max(S, 120) steps, the old schedule in units of U: epochs ceil(50·U/S), patience ceil(5·U/S),
  * lr halved every ceil(10·U/S) epochs; from 120 steps an epoch (30,720 sequences at 256) that is
  * 50, 5 and 10, the old defaults. Each count is capped at DM_MAX_EPOCHS. Under the original protocol
- * every DM_TRAIN_BY_SIZE field takes the large-set value (DeMo's fixed loop). */
-void dm_train_options_for_size(dm_train_options *o, int64_t n_train);
+ * every DM_TRAIN_BY_SIZE field takes the large-set value (DeMo's fixed loop).
+ * A model that reads its input with an LSTM (hp: dm_arch_lstm_reads_input; NULL: none) on a set of
+ * fewer than 8,192 sequences (where the batch is below 256) sits on the ln 2 plateau for thousands of
+ * steps and needs a larger, constant rate to leave it (bench/results/rnn_small.md): lr
+ * 4 · 0.01 · batch / 256, never halved, patience ceil(50·U/S) (6,000 steps), epochs ceil(300·U/S)
+ * (36,000 steps, capped). On larger sets that rate cost it (MYC, 14,584 sequences: 0.928 → 0.913). */
+void dm_train_options_for_size(dm_train_options *o, int64_t n_train, const dm_hparams *hp);
 const char *dm_protocol_name(dm_protocol p);
 
 /* Trains `m` (parameters already initialised, or restored for a resume) on `train`, validating on

@@ -447,8 +447,10 @@ typedef struct dm_train_opts {
 
 /* dm_train_opts_default leaves epochs, batch, lr, lr_halve_every, patience and rc at -1: the default
  * protocol's schedule counted in optimiser steps for small training sets (README "Training
- * protocols"), the same rule as `deepmotif train`; under the original protocol (1), -1 is DeMo's fixed
- * 50 epochs, batch 256, lr 0.01, halving every 10 and patience 5 (unused there). */
+ * protocols"), the same rule as `deepmotif train`; below 8,192 sequences the RNN (an LSTM reads the
+ * input) gets its own row: 4x the rate, never halved, a longer patience and more epochs. Under the
+ * original protocol (1), -1 is DeMo's fixed 50 epochs, batch 256, lr 0.01, halving every 10 and
+ * patience 5 (unused there). */
 
 DM_API void dm_train_opts_default(dm_train_opts *o);
 

@@ -11,6 +11,7 @@
 
 #include "deepmotif.h"
 #include "dm_internal.h"
+#include "arch.h"
 #include "model.h"
 #include "simulate.h"
 #include "testutil.h"
@@ -19,7 +20,7 @@
 static dm_train_options sized(int64_t n, dm_protocol p) {
     dm_train_options o;
     dm_train_options_default(&o, p);
-    dm_train_options_for_size(&o, n);
+    dm_train_options_for_size(&o, n, NULL);
     return o;
 }
 
@@ -103,11 +104,75 @@ Test(train_size, the_rule_holds_at_every_size) {
     }
 }
 
+/* The RNN (an LSTM reads the input) on a small set: 4x the rate, never halved, patience ceil(50·U/S),
+ * epochs ceil(300·U/S) below 8,192 sequences (host/train.h), the ordinary rule from there; every
+ * other architecture the ordinary rule. Expected values by hand from that statement. */
+static dm_train_options sized_arch(int64_t n, dm_arch arch) {
+    dm_hparams hp;
+    dm_hparams_default(&hp, arch);
+    dm_train_options o;
+    dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
+    dm_train_options_for_size(&o, n, &hp);
+    return o;
+}
+
+Test(train_size, lstm_input_rule_by_hand) {
+    for (int i = 0; i < dm_arch_count(); i++) {
+        dm_hparams hp;
+        dm_hparams_default(&hp, (dm_arch)i);
+        cr_expect_eq(dm_arch_lstm_reads_input(&hp), !strcmp(dm_arch_name((dm_arch)i), "rnn"), "%s",
+                     dm_arch_name((dm_arch)i));
+    }
+    /* 1,800 (500 positives with shuffles, 10 % held out, both strands): batch 32, S 57: lr 4 · 0.00125,
+     * patience ceil(6000/57) = 106, epochs ceil(36000/57) = 632 */
+    dm_train_options o = sized_arch(1800, DM_ARCH_RNN);
+    cr_expect(o.batch == 32 && o.lr_halve_every == 0 && o.patience == 106 && o.epochs == 632, "%d %d %d %d", o.batch,
+              o.lr_halve_every, o.patience, o.epochs);
+    cr_expect_eq(o.lr, 4.0f * 0.01f * 32.0f / 256.0f);
+    /* 7,200 (2,000 positives): batch 128, S 57 again; lr 0.02 */
+    o = sized_arch(7200, DM_ARCH_RNN);
+    cr_expect(o.batch == 128 && o.lr_halve_every == 0 && o.patience == 106 && o.epochs == 632, "%d %d %d %d",
+              o.batch, o.lr_halve_every, o.patience, o.epochs);
+    cr_expect_eq(o.lr, 4.0f * 0.01f * 128.0f / 256.0f);
+    /* 8,191: batch 128, S 64: patience ceil(6000/64) = 94, epochs ceil(36000/64) = 563 */
+    o = sized_arch(8191, DM_ARCH_RNN);
+    cr_expect(o.batch == 128 && o.lr_halve_every == 0 && o.patience == 94 && o.epochs == 563, "%d %d %d %d",
+              o.batch, o.lr_halve_every, o.patience, o.epochs);
+    cr_expect_eq(o.lr, 0.02f);
+    /* from 8,192 (batch 256) the ordinary rule: S 32, epochs 188, patience 19, halving 38, lr 0.01 */
+    o = sized_arch(8192, DM_ARCH_RNN);
+    cr_expect(o.batch == 256 && o.lr == 0.01f && o.lr_halve_every == 38 && o.patience == 19 && o.epochs == 188,
+              "%d %g %d %d %d", o.batch, (double)o.lr, o.lr_halve_every, o.patience, o.epochs);
+    o = sized_arch(30720, DM_ARCH_RNN);
+    cr_expect(o.batch == 256 && o.lr == 0.01f && o.lr_halve_every == 10 && o.patience == 5 && o.epochs == 50,
+              "%d %g %d %d %d", o.batch, (double)o.lr, o.lr_halve_every, o.patience, o.epochs);
+    /* the CNN-RNN at 1,800: the ordinary rule (22, 11, 106, 0.00125) */
+    o = sized_arch(1800, DM_ARCH_CNNRNN);
+    cr_expect(o.batch == 32 && o.lr_halve_every == 22 && o.patience == 11 && o.epochs == 106, "%d %d %d %d",
+              o.batch, o.lr_halve_every, o.patience, o.epochs);
+    cr_expect_eq(o.lr, 0.01f * 32.0f / 256.0f);
+    /* given values stay */
+    dm_hparams hp;
+    dm_hparams_default(&hp, DM_ARCH_RNN);
+    dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
+    o.lr = 0.001f;
+    o.lr_halve_every = 7;
+    o.patience = 3;
+    dm_train_options_for_size(&o, 1800, &hp);
+    cr_expect(o.lr == 0.001f && o.lr_halve_every == 7 && o.patience == 3 && o.epochs == 632, "%g %d %d %d",
+              (double)o.lr, o.lr_halve_every, o.patience, o.epochs);
+    /* the original protocol: DeMo's loop for every architecture */
+    dm_train_options_default(&o, DM_PROTOCOL_ORIGINAL);
+    dm_train_options_for_size(&o, 1800, &hp);
+    cr_expect(o.batch == 256 && o.lr == 0.01f && o.lr_halve_every == 10 && o.epochs == 50, "%d %g %d %d", o.batch,
+              (double)o.lr, o.lr_halve_every, o.epochs);
+}
+
 Test(train_size, given_values_stay) {
     dm_train_options o;
     dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
     o.batch = 16;   /* the rest follows the given batch: 900 / 16 → 57 steps, lr 0.01 · 16 / 256 */
-    dm_train_options_for_size(&o, 900);
+    dm_train_options_for_size(&o, 900, NULL);
     cr_expect_eq(o.lr, 0.01f * 16.0f / 256.0f);
     cr_expect(o.batch == 16 && o.epochs == 106 && o.patience == 11 && o.lr_halve_every == 22, "%d %d %d %d", o.batch,
               o.epochs, o.patience, o.lr_halve_every);
@@ -116,14 +181,14 @@ Test(train_size, given_values_stay) {
     o.lr = 0.02f;
     o.patience = 0;
     o.lr_halve_every = 0;
-    dm_train_options_for_size(&o, 900);
+    dm_train_options_for_size(&o, 900, NULL);
     cr_expect(o.batch == 32 && o.epochs == 3 && o.patience == 0 && o.lr_halve_every == 0 && o.lr == 0.02f,
               "%d %d %d %d", o.batch,
               o.epochs, o.patience, o.lr_halve_every);
     /* --rc augment: an epoch is both strands, so 900 sequences count as 1,800 (batch 32, 57 steps) */
     dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
     o.rc = DM_RC_AUGMENT;
-    dm_train_options_for_size(&o, 900);
+    dm_train_options_for_size(&o, 900, NULL);
     cr_expect(o.batch == 32 && o.epochs == 106 && o.patience == 11, "%d %d %d", o.batch, o.epochs, o.patience);
 }
 
@@ -157,6 +222,39 @@ Test(train_size, dm_net_train_resolves_the_rule) {
     cr_expect_eq(prov.lr0, 0.01f * 32.0f / 256.0f);
     cr_expect_eq(prov.epochs_max, 1);
     cr_expect_eq(o.batch, DM_TRAIN_BY_SIZE, "the caller's options are left as they were");
+    dm_resume_state_free(&st);
+    dm_net_free(m);
+    dm_backend_free(be);
+    dm_dataset_free(&tr);
+}
+
+/* dm_net_train sizes the options for the model it trains: an RNN gets the LSTM-input rate. */
+Test(train_size, dm_net_train_uses_the_models_rule) {
+    dm_sim_options so;
+    dm_sim_options_default(&so);
+    so.n_pos = 48;   /* 96 sequences: batch 32, 3 steps an epoch */
+    so.len = 20;
+    so.seed = 3;
+    dm_dataset tr = {0};
+    cr_assert_eq(dm_simulate(&tr, &so), DM_STATUS_OK, "%s", dm_last_error());
+    dm_hparams hp;
+    dm_hparams_default(&hp, DM_ARCH_RNN);
+    hp.len = 20;
+    hp.hidden = 4;
+    dm_backend *be = dm_backend_cpu_create(1);
+    cr_assert(be);
+    dm_net *m;
+    cr_assert_eq(dm_net_create(&m, &hp, be, 256), DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert_eq(dm_net_init_params(m, 3), DM_STATUS_OK);
+    dm_train_options o;
+    dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
+    static dm_provenance prov;
+    memset(&prov, 0, sizeof prov);
+    dm_resume_state st = {0};
+    o.epochs = 1;
+    cr_assert_eq(dm_net_train(m, &tr, NULL, &o, &prov, &st, NULL), DM_STATUS_OK, "%s", dm_last_error());
+    cr_expect_eq(prov.batch, 32);
+    cr_expect_eq(prov.lr0, 4.0f * 0.01f * 32.0f / 256.0f);
     dm_resume_state_free(&st);
     dm_net_free(m);
     dm_backend_free(be);

@@ -635,7 +635,7 @@ int cli_train(cli_args *a) {
                           valid_frac, (long long)part->n, k ? "a larger" : "a smaller"));
     }
     dm_dataset_free(&full);   /* tr and va hold copies */
-    dm_train_options_for_size(&o, tr.n);   /* what was not given: by the training set's size */
+    dm_train_options_for_size(&o, tr.n, &hp);   /* what was not given: by the training set's size (and model) */
 
     dm_backend *be = cli_flag(a, "--reproducible") ? cli_backend_reproducible(a) : cli_backend(a);
     cli_notice_flush();
