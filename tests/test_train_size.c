@@ -192,54 +192,20 @@ Test(train_size, given_values_stay) {
     cr_expect(o.batch == 32 && o.epochs == 106 && o.patience == 11, "%d %d %d", o.batch, o.epochs, o.patience);
 }
 
-/* dm_net_train applies the rule to what its caller left open: the provenance records the batch and
- * the maximum epochs derived from the training set. */
-Test(train_size, dm_net_train_resolves_the_rule) {
+/* One epoch of dm_net_train on 96 simulated sequences (batch 32 by the rule, 3 steps) with a small
+ * model of `arch`, the rest left to the set's size; the provenance it records. */
+static void train_one_epoch(dm_arch arch, dm_provenance *prov) {
     dm_sim_options so;
     dm_sim_options_default(&so);
-    so.n_pos = 48;   /* 96 sequences: batch 32, 3 steps an epoch */
+    so.n_pos = 48;
     so.len = 40;
     so.seed = 3;
     dm_dataset tr = {0};
     cr_assert_eq(dm_simulate(&tr, &so), DM_STATUS_OK, "%s", dm_last_error());
     dm_hparams hp;
-    dm_hparams_default(&hp, DM_ARCH_CNN);
+    dm_hparams_default(&hp, arch);
     hp.len = 40;
     hp.conv_channels = 8;
-    dm_backend *be = dm_backend_cpu_create(1);
-    cr_assert(be);
-    dm_net *m;
-    cr_assert_eq(dm_net_create(&m, &hp, be, 256), DM_STATUS_OK, "%s", dm_last_error());
-    cr_assert_eq(dm_net_init_params(m, 3), DM_STATUS_OK);
-    dm_train_options o;
-    dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
-    static dm_provenance prov;
-    memset(&prov, 0, sizeof prov);
-    dm_resume_state st = {0};
-    o.epochs = 1;   /* the batch is the rule's: 32 */
-    cr_assert_eq(dm_net_train(m, &tr, NULL, &o, &prov, &st, NULL), DM_STATUS_OK, "%s", dm_last_error());
-    cr_expect_eq(prov.batch, 32);
-    cr_expect_eq(prov.lr0, 0.01f * 32.0f / 256.0f);
-    cr_expect_eq(prov.epochs_max, 1);
-    cr_expect_eq(o.batch, DM_TRAIN_BY_SIZE, "the caller's options are left as they were");
-    dm_resume_state_free(&st);
-    dm_net_free(m);
-    dm_backend_free(be);
-    dm_dataset_free(&tr);
-}
-
-/* dm_net_train sizes the options for the model it trains: an RNN gets the LSTM-input rate. */
-Test(train_size, dm_net_train_uses_the_models_rule) {
-    dm_sim_options so;
-    dm_sim_options_default(&so);
-    so.n_pos = 48;   /* 96 sequences: batch 32, 3 steps an epoch */
-    so.len = 20;
-    so.seed = 3;
-    dm_dataset tr = {0};
-    cr_assert_eq(dm_simulate(&tr, &so), DM_STATUS_OK, "%s", dm_last_error());
-    dm_hparams hp;
-    dm_hparams_default(&hp, DM_ARCH_RNN);
-    hp.len = 20;
     hp.hidden = 4;
     dm_backend *be = dm_backend_cpu_create(1);
     cr_assert(be);
@@ -248,17 +214,30 @@ Test(train_size, dm_net_train_uses_the_models_rule) {
     cr_assert_eq(dm_net_init_params(m, 3), DM_STATUS_OK);
     dm_train_options o;
     dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
-    static dm_provenance prov;
-    memset(&prov, 0, sizeof prov);
+    memset(prov, 0, sizeof *prov);
     dm_resume_state st = {0};
     o.epochs = 1;
-    cr_assert_eq(dm_net_train(m, &tr, NULL, &o, &prov, &st, NULL), DM_STATUS_OK, "%s", dm_last_error());
-    cr_expect_eq(prov.batch, 32);
-    cr_expect_eq(prov.lr0, 4.0f * 0.01f * 32.0f / 256.0f);
+    cr_assert_eq(dm_net_train(m, &tr, NULL, &o, prov, &st, NULL), DM_STATUS_OK, "%s", dm_last_error());
+    cr_expect_eq(o.batch, DM_TRAIN_BY_SIZE, "the caller's options are left as they were");
     dm_resume_state_free(&st);
     dm_net_free(m);
     dm_backend_free(be);
     dm_dataset_free(&tr);
+}
+
+/* dm_net_train applies the rule to what its caller left open, for the model it trains: the
+ * provenance records the batch and rate derived from the training set (the RNN's 4x) and the given
+ * maximum epochs. */
+Test(train_size, dm_net_train_resolves_the_rule) {
+    static dm_provenance prov;
+    train_one_epoch(DM_ARCH_CNN, &prov);
+    cr_expect_eq(prov.batch, 32);
+    cr_expect_eq(prov.lr0, 0.01f * 32.0f / 256.0f);
+    cr_expect_eq(prov.epochs_max, 1);
+    train_one_epoch(DM_ARCH_RNN, &prov);
+    cr_expect_eq(prov.batch, 32);
+    cr_expect_eq(prov.lr0, 4.0f * 0.01f * 32.0f / 256.0f);
+    cr_expect_eq(prov.epochs_max, 1);
 }
 
 /* The CLI only parses: `train` without --batch prints the batch the rule chose for its split. */
