@@ -23,14 +23,17 @@ const cli_opt cli_train_opts[] = {
                             "(windows of --background in the peaks' GC bins)", NULL, 0},
     {"--background", "BED", "gc-matched: the regions the negatives are drawn from", NULL, 0},
     {"--valid-frac", "F", "validation fraction of the training pairs (default 0.1)", NULL, 0},
-    {"--epochs", "N", "maximum epochs (default 50; more below 30,720 training sequences: 6,000 steps)", NULL, 0},
+    {"--epochs", "N", "maximum epochs (default 50; more below 30,720 training sequences: 6,000 steps; 36,000 "
+                      "for the RNN below 8,192)", NULL, 0},
     {"--batch", "N", "batch size (default 256; below 8,192 training sequences n/32 rounded down to a power "
                      "of two, at least 32)", NULL, 0},
     {"--lr", "X", "initial learning rate, halved every 10 epochs (1,200 steps on smaller sets) (default 0.01 "
-                  "at batch 256, 0.01 x batch / 256 for smaller batches)", NULL, 0},
+                  "at batch 256, 0.01 x batch / 256 for smaller batches; the RNN below 8,192 sequences: 4x that, "
+                  "never halved)", NULL, 0},
     {"--lr-halve-every", "N", "halve the learning rate after every N epochs; 0: never (default 10; 1,200 steps "
-                              "on smaller sets)", NULL, 0},
-    {"--patience", "N", "early stopping patience in epochs (default 5; 600 steps on smaller sets)", NULL, 0},
+                              "on smaller sets; the RNN below 8,192 sequences: never)", NULL, 0},
+    {"--patience", "N", "early stopping patience in epochs (default 5; 600 steps on smaller sets, 6,000 for the "
+                        "RNN below 8,192 sequences)", NULL, 0},
     {"--seed", "S", "64-bit seed for init, negatives, split, shuffle, dropout (default 1)", NULL, 0},
     {"--protocol", "default|original", "default: shuffled batches, validation early stopping; "
                                       "original: DeMo's file-order loop", CLI_CHOICES("default", "original"), 0},
