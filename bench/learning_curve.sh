@@ -15,22 +15,27 @@
 # file; a size at or above a TF's positives is that TF's `all` and is not trained twice (shown as
 # "= all"). Each seed draws its own subsample, so the sd includes the sampling of the training set.
 #
-# Resumable: rerun the same command; sweep keeps its finished rows (checksummed), a gkm row is kept
-# once its file exists. Results: OUT.tsv (one row per TF × size × seed × method) and OUT.md (mean ± sd
-# AUROC per TF × size × method, the winner, CNN-RNN - CNN, and the issue's two aims).
+# Resumable across machines: every finished cell (TF × size × seed × method) is appended at once to
+# OUT.cells.tsv, a small file meant to be committed, and a rerun (here or on a fresh clone) trains only
+# the cells that file lacks for the same protocol (TRAIN_OPTS and EPOCHS; the binary's version is kept
+# in each row). Each deepmotif cell is its own one-job `deepmotif sweep` (one TF, one architecture:
+# train's defaults, the sweep's checksum and row), JOBS cells at a time; an interrupted cell continues
+# from its MODEL.last under WORK when WORK survives. Results: OUT.tsv (one row per cell) and OUT.md
+# (mean ± sd AUROC per TF × size × method, the winner, CNN-RNN - CNN, and the issue's two aims).
 #
 # Environment:
 #   DM_BIN   deepmotif binary (build/deepmotif)       DATA   ../shared/data/deepbind
 #   TFS      extended regex on data set names (default: the 5 pairs with the fewest _AC positives)
 #   SIZES    500,2000,10000,all                       SEEDS  1,2,3
 #   ARCHS    cnn,rnn,cnnrnn                           PEERS  gkmsvm (empty: deepmotif only)
-#   EPOCHS   train's default (by the set's size)      THREADS, JOBS  passed to sweep (--threads, --jobs)
+#   EPOCHS   train's default (by the set's size)      THREADS  threads of each cell (1)
+#   JOBS     cells at a time (default: the cores / THREADS)
 #   TRAIN_OPTS  more train options for every sweep (e.g. "--rc none"; train's default is both); they enter
 #            sweep's checksums
 #   GKM_PY   python with gkmsvm-lite (/work/venv-gkm/bin/python; pip install -r bench/peers/requirements-gkmsvm.txt)
 #   GKM_SIZES    the sizes the gkm-SVM runs at (SIZES; its kernel matrix grows as n², so `all` is its
 #                costliest cell: e.g. GKM_SIZES=500,2000,10000 leaves `all` to deepmotif alone)
-#   GKM_THREADS  NUMBA_NUM_THREADS of the gkm-SVM (THREADS, else all cores)
+#   GKM_THREADS  NUMBA_NUM_THREADS of the gkm-SVM (THREADS: a gkm cell takes one of the JOBS slots)
 #   WORK     build/learning_curve                     OUT    bench/results/learning_curve
 set -euo pipefail
 bin=${DM_BIN:-build/deepmotif}
@@ -68,21 +73,59 @@ fi
 [ ${#names[@]} -gt 0 ] || { echo "learning_curve: no _AC/_B pair matches TFS='${TFS:-}' in $data" >&2; exit 1; }
 echo "learning_curve: ${#names[@]} TFs: ${names[*]}" >&2
 
-sweep_opts=(--archs "$archs" --quiet)
-[ -n "${EPOCHS:-}" ] && sweep_opts+=(--epochs "$EPOCHS")
-[ -n "${THREADS:-}" ] && sweep_opts+=(--threads "$THREADS")
-[ -n "${JOBS:-}" ] && sweep_opts+=(--jobs "$JOBS")
-read -r -a extra <<< "${TRAIN_OPTS:-}"
-export NUMBA_NUM_THREADS=${GKM_THREADS:-${THREADS:-$(nproc)}}
+threads=${THREADS:-1}
+jobs=${JOBS:-$(( $(nproc) / threads > 0 ? $(nproc) / threads : 1 ))}
+cells="$out.cells.tsv"
+protocol="epochs=${EPOCHS:-default} opts=${TRAIN_OPTS:-}"
+binver=$("$bin" --version 2>/dev/null | head -n1 | tr '\t' ' ' || echo unknown)
+[ -s "$cells" ] || printf 'tf\tsize\tseed\tmethod\tn_train\tauroc\tauprc\ttrain_seconds\tprotocol\tbinary\tchecksum\n' > "$cells"
+export NUMBA_NUM_THREADS=${GKM_THREADS:-$threads}
+
+# One cell: train it, append its row to the cells file (under a lock: JOBS cells append at once).
+run_cell() {   # SIZE SEED TF METHOD
+    local size=$1 seed=$2 name=$3 m=$4 dir="$work/data/n$1.s$2" row t0
+    local tag="n$size.s$seed $name $m"
+    if [ "$m" = gkmsvm ]; then
+        mkdir -p "$work/gkm/n$size.s$seed"
+        local g="$work/gkm/n$size.s$seed/$name.tsv"
+        t0=$(date +%s)
+        "$gkm_py" "$here/peers/gkmsvm.py" --train "$dir/${name}_AC.seq.gz" --test "$dir/${name}_B.seq.gz" --seed "$seed" \
+            > "$g.tmp" 2> "$g.err" || { echo "learning_curve: $tag failed: $(tail -n 1 "$g.err")" >&2; return 1; }
+        row=$(python3 -c 'import csv,sys; r=list(csv.DictReader(open(sys.argv[1]),delimiter="\t"))[0]
+print("\t".join([str(int(r["n_pos"])+int(r["n_neg"])), r["auroc"], r["auprc"], r["train_s"]]))' "$g.tmp") && mv "$g.tmp" "$g"
+        local ver="gkmsvm-lite $("$gkm_py" -c 'import importlib.metadata as m; print(m.version("gkmsvm-lite"))')" sum=-
+    else
+        local cdir="$work/cell/n$size.s$seed/$name" sout="$work/sweep/n$size.s$seed/$name.$m"
+        mkdir -p "$cdir" "$(dirname "$sout")"
+        ln -sfn "$(realpath "$dir/${name}_AC.seq.gz")" "$cdir/${name}_AC.seq.gz"
+        ln -sfn "$(realpath "$dir/${name}_B.seq.gz")" "$cdir/${name}_B.seq.gz"
+        local opts=(--archs "$m" --quiet --jobs 1 --threads "$threads")
+        [ -n "${EPOCHS:-}" ] && opts+=(--epochs "$EPOCHS")
+        local extra
+        read -r -a extra <<< "${TRAIN_OPTS:-}"
+        t0=$(date +%s)
+        "$bin" sweep --data "$cdir" --out "$sout" --seed "$seed" "${opts[@]}" "${extra[@]}" > "$sout.out" 2> "$sout.err" \
+            || { echo "learning_curve: $tag failed: $(tail -n 1 "$sout.err")" >&2; return 1; }
+        row=$(python3 -c 'import csv,sys; r=list(csv.DictReader(open(sys.argv[1]),delimiter="\t"))[0]
+print("\t".join([r["n_train"], r["auroc"], r["auprc"], r["train_seconds"], r["checksum"]]))' "$sout/results.tsv")
+        local ver=$binver sum=${row##*$'\t'}
+        row=${row%$'\t'*}
+    fi
+    (flock 9; printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$size" "$seed" "$m" "$row" "$protocol" "$ver" "$sum" >> "$cells") 9>> "$cells.lock"
+    echo "learning_curve: $tag: AUROC $(cut -f2 <<< "$row") ($(( $(date +%s) - t0 )) s)" >&2
+}
+export -f run_cell
+export work here bin gkm_py threads cells protocol binver EPOCHS TRAIN_OPTS
 
 t_start=$(date +%s)
 IFS=, read -r -a seed_list <<< "$seeds"
 IFS=, read -r -a size_list <<< "$sizes"
-for seed in "${seed_list[@]}"; do
-    for size in "${size_list[@]}"; do
+IFS=, read -r -a arch_list <<< "$archs"
+todo=()
+for size in "${size_list[@]}"; do
+    for seed in "${seed_list[@]}"; do
         dir="$work/data/n$size.s$seed"
         mkdir -p "$dir"
-        any=0
         for name in "${names[@]}"; do
             ac="$dir/${name}_AC.seq.gz"
             if [ "$size" != all ] && [ "$size" -lt "${npos[$name]}" ]; then
@@ -100,59 +143,39 @@ sys.stdout.write("\n".join([lines[0]] + [lines[i] for i in keep]) + "\n")' "$see
                 continue   # size ≥ its positives: that is the TF's `all`
             fi
             [ -e "$dir/${name}_B.seq.gz" ] || ln -s "$(realpath "$data/${name}_B.seq.gz")" "$dir/${name}_B.seq.gz"
-            any=1
-        done
-        [ $any = 1 ] || continue
-        s0=$(date +%s)
-        if ! "$bin" sweep --data "$dir" --out "$work/sweep/n$size.s$seed" --seed "$seed" "${sweep_opts[@]}" "${extra[@]}" \
-                > "$work/sweep.n$size.s$seed.out" 2> "$work/sweep.n$size.s$seed.err"; then
-            echo "learning_curve: sweep n$size seed $seed failed (rerun to continue):" >&2
-            tail -n 3 "$work/sweep.n$size.s$seed.err" >&2
-            exit 1
-        fi
-        echo "learning_curve: n$size seed $seed: deepmotif $(( $(date +%s) - s0 )) s" >&2
-        if [ -n "$peers" ] && [[ ",$gkm_sizes," == *",$size,"* ]]; then
-            mkdir -p "$work/gkm/n$size.s$seed"
-            for ac in "$dir"/*_AC.seq.gz; do
-                name=$(basename "$ac" _AC.seq.gz)
-                row="$work/gkm/n$size.s$seed/$name.tsv"
-                [ -s "$row" ] && continue
-                "$gkm_py" "$here/peers/gkmsvm.py" --train "$ac" --test "$dir/${name}_B.seq.gz" --seed "$seed" \
-                    > "$row.tmp" 2> "$row.err" || { echo "learning_curve: gkmsvm failed on $name n$size s$seed:" >&2; tail -n 3 "$row.err" >&2; exit 1; }
-                mv "$row.tmp" "$row"
-                echo "learning_curve: n$size seed $seed: gkmsvm $name $(tail -n1 "$row" | cut -f1,6)" >&2
+            methods=("${arch_list[@]}")
+            [ -n "$peers" ] && [[ ",$gkm_sizes," == *",$size,"* ]] && methods+=(gkmsvm)
+            for m in "${methods[@]}"; do
+                awk -F'\t' -v t="$name" -v n="$size" -v s="$seed" -v m="$m" -v p="$protocol" \
+                    '$1==t && $2==n && $3==s && $4==m && $9==p {f=1} END {exit !f}' "$cells" || todo+=("$size $seed $name $m")
             done
-        fi
+        done
     done
 done
+echo "learning_curve: ${#todo[@]} cells to train, $jobs at a time (rows kept in $cells)" >&2
+status=0
+if [ ${#todo[@]} -gt 0 ]; then
+    printf '%s\n' "${todo[@]}" | xargs -P "$jobs" -L 1 bash -c 'run_cell "$@"' _ || status=1
+fi
 t_end=$(date +%s)
 
 # Tables: OUT.tsv and OUT.md (stdlib Python).
-python3 - "$work" "$out" "$sizes" "$seeds" "$archs" "${peers:+gkmsvm}" "$((t_end - t_start))" "${TRAIN_OPTS:-}" "${EPOCHS:-}" \
-    "$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown); binary $bin ($("$bin" --version 2>/dev/null | head -n1 || echo "no --version"))" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
-    $(for n in "${names[@]}"; do echo "$n=${npos[$n]}"; done) <<'EOF'
+python3 - "$cells" "$out" "$sizes" "$seeds" "$archs" "${peers:+gkmsvm}" "$((t_end - t_start))" "${TRAIN_OPTS:-}" "${EPOCHS:-}" \
+    "$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
+    "$protocol" $(for n in "${names[@]}"; do echo "$n=${npos[$n]}"; done) <<'EOF'
 import csv, os, statistics, sys
-work, out, sizes, seeds, archs, peer, secs, topts, epochs, commit, cpu = sys.argv[1:12]
-npos = {a.rsplit("=", 1)[0]: int(a.rsplit("=", 1)[1]) for a in sys.argv[12:]}
+cells, out, sizes, seeds, archs, peer, secs, topts, epochs, commit, cpu, protocol = sys.argv[1:13]
+npos = {a.rsplit("=", 1)[0]: int(a.rsplit("=", 1)[1]) for a in sys.argv[13:]}
 names = list(npos)
 sizes, seeds, archs = sizes.split(","), seeds.split(","), archs.split(",")
 methods = archs + ([peer] if peer else [])
-rows = []
-for size in sizes:
-    for seed in seeds:
-        res = f"{work}/sweep/n{size}.s{seed}/results.tsv"
-        if os.path.exists(res):
-            with open(res) as f:
-                for r in csv.DictReader(f, delimiter="\t"):
-                    if r["dataset"] in names:
-                        rows.append((r["dataset"], size, seed, r["arch"], r["n_train"], r["auroc"], r["auprc"], r["train_seconds"]))
-        gdir = f"{work}/gkm/n{size}.s{seed}"
-        if peer and os.path.isdir(gdir):
-            for fn in sorted(os.listdir(gdir)):
-                if fn.endswith(".tsv") and fn[:-4] in names:
-                    with open(f"{gdir}/{fn}") as f:
-                        r = list(csv.DictReader(f, delimiter="\t"))[0]
-                    rows.append((fn[:-4], size, seed, peer, str(int(r["n_pos"]) + int(r["n_neg"])), r["auroc"], r["auprc"], r["train_s"]))
+rows, binaries = [], {}
+with open(cells) as f:
+    for r in csv.DictReader(f, delimiter="\t"):
+        if (r["protocol"] == protocol and r["tf"] in names and r["size"] in sizes and r["seed"] in seeds
+                and r["method"] in methods):
+            rows.append((r["tf"], r["size"], r["seed"], r["method"], r["n_train"], r["auroc"], r["auprc"], r["train_seconds"]))
+            binaries[r["binary"]] = binaries.get(r["binary"], 0) + 1
 with open(out + ".tsv", "w") as f:
     f.write("tf\tsize\tseed\tmethod\tn_train\tauroc\tauprc\ttrain_seconds\n")
     for r in rows:
@@ -168,7 +191,8 @@ def fmt(v):
 L = ["# Learning curve: test AUROC against training-set size (issue 15)", "",
      f"Command: `bench/learning_curve.sh` (SIZES={','.join(sizes)} SEEDS={','.join(seeds)} ARCHS={','.join(archs)}"
      f"{' PEERS=' + peer if peer else ''}{' EPOCHS=' + epochs if epochs else ''}{' TRAIN_OPTS=' + repr(topts) if topts else ''}).",
-     f"Commit {commit}, {os.cpu_count()} cores ({cpu}); {secs} s of wall time in this invocation (rows kept from earlier runs not counted).", "",
+     f"Table written at commit {commit} on {os.cpu_count()} cores ({cpu}); {secs} s of wall time in this invocation (rows kept",
+     f"from earlier runs, in `{cells}`, not counted). The rows' programs: " + "; ".join(f"{b} ({n} rows)" for b, n in sorted(binaries.items())) + ".", "",
      "Size N: N positives drawn (seeded, one draw per seed) from the TF's `_AC` file, each with one dinucleotide",
      "shuffle as its negative (2N sequences before deepmotif's 10% validation split); test: the full `_B` set.",
      "Mean ± sd of test AUROC over the seeds. `= all`: the TF has no more than N positives (see the `all` row).", "",
@@ -200,7 +224,9 @@ L.append(f"- CNN-RNN never more than 0.01 below the CNN: {'met' if aims_rnn and 
 bad = [a for a in aims_gkm if a[2] < 0]
 L.append(f"- deepmotif's best ≥ gkm-SVM at 2,000 and above: {'met' if aims_gkm and not bad else 'NOT met' if bad else 'no data'}"
          f" ({len(aims_gkm)} cells{'; behind: ' + ', '.join(f'{t.split(chr(95))[0]} {s} ({v:+.3f})' for t, s, v in bad) if bad else ''}).")
-L += ["", "Rows: `" + out + ".tsv` (one per TF × size × seed × method, with AUPRC and training seconds)."]
+L += ["", "Rows: `" + out + ".tsv` (one per TF × size × seed × method, with AUPRC and training seconds); every cell as it",
+      "finished, with the program that trained it and the sweep's checksum: `" + cells + "`."]
 open(out + ".md", "w").write("\n".join(L) + "\n")
 print(f"learning_curve: {len(rows)} rows -> {out}.tsv, {out}.md", file=sys.stderr)
 EOF
+exit $status
