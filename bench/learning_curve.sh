@@ -49,6 +49,7 @@ out=${OUT:-bench/results/learning_curve}
 gkm_py=${GKM_PY:-/work/venv-gkm/bin/python}
 gkm_sizes=${GKM_SIZES:-$sizes}
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/cells.sh"
 [ -x "$bin" ] || { echo "learning_curve: $bin not built (run make)" >&2; exit 1; }
 [ -d "$data" ] || { echo "learning_curve: no data directory $data" >&2; exit 1; }
 if [ -n "$peers" ] && ! "$gkm_py" -c 'import gkmsvm, sklearn' 2>/dev/null; then
@@ -78,43 +79,36 @@ jobs=${JOBS:-$(( $(nproc) / threads > 0 ? $(nproc) / threads : 1 ))}
 cells="$out.cells.tsv"
 protocol="epochs=${EPOCHS:-default} opts=${TRAIN_OPTS:-}"
 binver=$("$bin" --version 2>/dev/null | head -n1 | tr '\t' ' ' || echo unknown)
-[ -s "$cells" ] || printf 'tf\tsize\tseed\tmethod\tn_train\tauroc\tauprc\ttrain_seconds\tprotocol\tbinary\tchecksum\n' > "$cells"
+cells_init "$cells" $'tf\tsize\tseed\tmethod\tn_train\tauroc\tauprc\ttrain_seconds\tprotocol\tbinary\tchecksum'
 export NUMBA_NUM_THREADS=${GKM_THREADS:-$threads}
 
-# One cell: train it, append its row to the cells file (under a lock: JOBS cells append at once).
+# One cell: train it, append its row to the cells file (bench/cells.sh).
 run_cell() {   # SIZE SEED TF METHOD
-    local size=$1 seed=$2 name=$3 m=$4 dir="$work/data/n$1.s$2" row t0
+    local size=$1 seed=$2 name=$3 m=$4 dir="$work/data/n$1.s$2" row ver sum t0=$(date +%s)
     local tag="n$size.s$seed $name $m"
     if [ "$m" = gkmsvm ]; then
         mkdir -p "$work/gkm/n$size.s$seed"
         local g="$work/gkm/n$size.s$seed/$name.tsv"
-        t0=$(date +%s)
         "$gkm_py" "$here/peers/gkmsvm.py" --train "$dir/${name}_AC.seq.gz" --test "$dir/${name}_B.seq.gz" --seed "$seed" \
             > "$g.tmp" 2> "$g.err" || { echo "learning_curve: $tag failed: $(tail -n 1 "$g.err")" >&2; return 1; }
         row=$(python3 -c 'import csv,sys; r=list(csv.DictReader(open(sys.argv[1]),delimiter="\t"))[0]
 print("\t".join([str(int(r["n_pos"])+int(r["n_neg"])), r["auroc"], r["auprc"], r["train_s"]]))' "$g.tmp") && mv "$g.tmp" "$g"
-        local ver="gkmsvm-lite $("$gkm_py" -c 'import importlib.metadata as m; print(m.version("gkmsvm-lite"))')" sum=-
+        ver="gkmsvm-lite $("$gkm_py" -c 'import importlib.metadata as m; print(m.version("gkmsvm-lite"))')" sum=-
     else
-        local cdir="$work/cell/n$size.s$seed/$name" sout="$work/sweep/n$size.s$seed/$name.$m"
-        mkdir -p "$cdir" "$(dirname "$sout")"
-        ln -sfn "$(realpath "$dir/${name}_AC.seq.gz")" "$cdir/${name}_AC.seq.gz"
-        ln -sfn "$(realpath "$dir/${name}_B.seq.gz")" "$cdir/${name}_B.seq.gz"
-        local opts=(--archs "$m" --quiet --jobs 1 --threads "$threads")
+        local opts=() extra
         [ -n "${EPOCHS:-}" ] && opts+=(--epochs "$EPOCHS")
-        local extra
         read -r -a extra <<< "${TRAIN_OPTS:-}"
-        t0=$(date +%s)
-        "$bin" sweep --data "$cdir" --out "$sout" --seed "$seed" "${opts[@]}" "${extra[@]}" > "$sout.out" 2> "$sout.err" \
-            || { echo "learning_curve: $tag failed: $(tail -n 1 "$sout.err")" >&2; return 1; }
-        row=$(python3 -c 'import csv,sys; r=list(csv.DictReader(open(sys.argv[1]),delimiter="\t"))[0]
-print("\t".join([r["n_train"], r["auroc"], r["auprc"], r["train_seconds"], r["checksum"]]))' "$sout/results.tsv")
-        local ver=$binver sum=${row##*$'\t'}
-        row=${row%$'\t'*}
+        mkdir -p "$work/sweep/n$size.s$seed"
+        row=$(sweep_cell "$bin" "$dir/${name}_AC.seq.gz" "$dir/${name}_B.seq.gz" "$work/sweep/n$size.s$seed/$name.$m" \
+              "$seed" "$m" "$threads" "${opts[@]}" "${extra[@]}") || { echo "learning_curve: $tag failed" >&2; return 1; }
+        ver=$binver sum=${row##*$'\t'} row=${row%$'\t'*}
     fi
-    (flock 9; printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$size" "$seed" "$m" "$row" "$protocol" "$ver" "$sum" >> "$cells") 9>> "$cells.lock"
-    echo "learning_curve: $tag: AUROC $(cut -f2 <<< "$row") ($(( $(date +%s) - t0 )) s)" >&2
+    local f
+    IFS=$'\t' read -r -a f <<< "$row"
+    cells_append "$cells" "$name" "$size" "$seed" "$m" "${f[@]}" "$protocol" "$ver" "$sum"
+    echo "learning_curve: $tag: AUROC ${f[1]} ($(( $(date +%s) - t0 )) s)" >&2
 }
-export -f run_cell
+export -f run_cell sweep_cell cells_append
 export work here bin gkm_py threads cells protocol binver EPOCHS TRAIN_OPTS
 
 t_start=$(date +%s)
@@ -146,8 +140,8 @@ sys.stdout.write("\n".join([lines[0]] + [lines[i] for i in keep]) + "\n")' "$see
             methods=("${arch_list[@]}")
             [ -n "$peers" ] && [[ ",$gkm_sizes," == *",$size,"* ]] && methods+=(gkmsvm)
             for m in "${methods[@]}"; do
-                awk -F'\t' -v t="$name" -v n="$size" -v s="$seed" -v m="$m" -v p="$protocol" \
-                    '$1==t && $2==n && $3==s && $4==m && $9==p {f=1} END {exit !f}' "$cells" || todo+=("$size $seed $name $m")
+                cells_has "$cells" tf="$name" size="$size" seed="$seed" method="$m" protocol="$protocol" \
+                    || todo+=("$size $seed $name $m")
             done
         done
     done

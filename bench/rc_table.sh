@@ -6,15 +6,18 @@
 #
 #   bench/rc_table.sh
 #
-# One `deepmotif sweep --seed S --rc MODE` per mode and seed into WORK/MODE.sS (train's defaults
-# otherwise); resumable: rerun the same command and sweep keeps its finished rows. Results: OUT.tsv
-# (one row per TF × arch × mode × seed) and OUT.md.
+# One cell (TF × arch × mode × seed) is a one-job `deepmotif sweep --seed S --rc MODE` on that pair
+# (bench/cells.sh; train's defaults otherwise), JOBS cells at a time, seed by seed with both modes of
+# a TF and arch side by side. Every finished cell is appended at once to OUT.cells.tsv, a small file
+# meant to be committed: a rerun on any clone trains only the cells it lacks for the same EPOCHS.
+# Results: OUT.tsv (one row per TF × arch × mode × seed) and OUT.md.
 #
 # Environment:
 #   DM_BIN   deepmotif binary (build/deepmotif)   DATA  ../shared/data/deepbind
 #   TFS      extended regex on data set names (default: every pair)
 #   ARCHS    cnn,cnnrnn    SEEDS 1,2,3    RC_MODES none,both (e.g. none,augment,average,both)
-#   EPOCHS   train's default (50, early stopping)   THREADS, JOBS  passed to sweep
+#   EPOCHS   train's default (by the set's size)     THREADS  threads of each cell (1)
+#   JOBS     cells at a time (the cores / THREADS)
 #   WORK     build/rc_table                          OUT   bench/results/rc_table
 set -euo pipefail
 bin=${DM_BIN:-build/deepmotif}
@@ -24,6 +27,10 @@ seeds=${SEEDS:-1,2,3}
 modes=${RC_MODES:-none,both}
 work=${WORK:-build/rc_table}
 out=${OUT:-bench/results/rc_table}
+threads=${THREADS:-1}
+jobs=${JOBS:-$(( $(nproc) / threads > 0 ? $(nproc) / threads : 1 ))}
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/cells.sh"
 [ -x "$bin" ] || { echo "rc_table: $bin not built (run make)" >&2; exit 1; }
 [ -d "$data" ] || { echo "rc_table: no data directory $data" >&2; exit 1; }
 if [[ "$modes" != none ]] && ! "$bin" train --help 2>&1 | grep -q -- '--rc '; then
@@ -32,53 +39,68 @@ if [[ "$modes" != none ]] && ! "$bin" train --help 2>&1 | grep -q -- '--rc '; th
 fi
 mkdir -p "$work" "$(dirname "$out")"
 
-if [ -n "${TFS:-}" ]; then   # a folder of links to the chosen pairs
-    sub="$work/data"
-    rm -rf "$sub" && mkdir -p "$sub"
-    for f in "$data"/*_AC.seq.gz; do
-        name=$(basename "$f" _AC.seq.gz)
-        if [[ "$name" =~ $TFS ]] && [ -f "$data/${name}_B.seq.gz" ]; then
-            ln -s "$(realpath "$f")" "$sub/" && ln -s "$(realpath "$data/${name}_B.seq.gz")" "$sub/"
-        fi
-    done
-    [ -n "$(ls "$sub")" ] || { echo "rc_table: no _AC/_B pair matches TFS='$TFS' in $data" >&2; exit 1; }
-    data=$sub
-fi
+names=()
+for f in "$data"/*_AC.seq.gz; do
+    name=$(basename "$f" _AC.seq.gz)
+    [ -f "$data/${name}_B.seq.gz" ] || continue
+    if [ -n "${TFS:-}" ] && ! [[ "$name" =~ $TFS ]]; then continue; fi
+    names+=("$name")
+done
+[ ${#names[@]} -gt 0 ] || { echo "rc_table: no _AC/_B pair matches TFS='${TFS:-}' in $data" >&2; exit 1; }
 
-opts=(--archs "$archs" --quiet)
-[ -n "${EPOCHS:-}" ] && opts+=(--epochs "$EPOCHS")
-[ -n "${THREADS:-}" ] && opts+=(--threads "$THREADS")
-[ -n "${JOBS:-}" ] && opts+=(--jobs "$JOBS")
+cells="$out.cells.tsv"
+protocol="epochs=${EPOCHS:-default}"
+binver=$("$bin" --version 2>/dev/null | head -n1 | tr '\t' ' ' || echo unknown)
+cells_init "$cells" $'tf\tarch\trc\tseed\tn_train\tauroc\tauprc\ttrain_seconds\tprotocol\tbinary\tchecksum'
+run_cell() {   # SEED TF ARCH MODE
+    local seed=$1 name=$2 arch=$3 mode=$4 row f t0=$(date +%s) opts=()
+    [ -n "${EPOCHS:-}" ] && opts+=(--epochs "$EPOCHS")
+    mkdir -p "$work/s$seed"
+    # --rc always named: train's default changed from none to both (README)
+    row=$(sweep_cell "$bin" "$data/${name}_AC.seq.gz" "$data/${name}_B.seq.gz" "$work/s$seed/$name.$arch.$mode" \
+          "$seed" "$arch" "$threads" --rc "$mode" "${opts[@]}") || { echo "rc_table: $name $arch --rc $mode s$seed failed" >&2; return 1; }
+    IFS=$'\t' read -r -a f <<< "$row"
+    cells_append "$cells" "$name" "$arch" "$mode" "$seed" "${f[@]:0:4}" "$protocol" "$binver" "${f[4]}"
+    echo "rc_table: $name $arch --rc $mode seed $seed: AUROC ${f[1]} ($(( $(date +%s) - t0 )) s)" >&2
+}
+export -f run_cell sweep_cell cells_append
+export work data bin threads cells protocol binver EPOCHS
+
 t_start=$(date +%s)
 IFS=, read -r -a seed_list <<< "$seeds"
 IFS=, read -r -a mode_list <<< "$modes"
+IFS=, read -r -a arch_list <<< "$archs"
+todo=()
 for seed in "${seed_list[@]}"; do
-    for mode in "${mode_list[@]}"; do
-        rc=(--rc "$mode")   # always named: train's default changed from none to both (README)
-        s0=$(date +%s)
-        if ! "$bin" sweep --data "$data" --out "$work/$mode.s$seed" --seed "$seed" "${opts[@]}" "${rc[@]}" \
-                > "$work/$mode.s$seed.out" 2> "$work/$mode.s$seed.err"; then
-            echo "rc_table: sweep --rc $mode seed $seed failed (rerun to continue):" >&2
-            tail -n 3 "$work/$mode.s$seed.err" >&2
-            exit 1
-        fi
-        echo "rc_table: --rc $mode seed $seed: $(( $(date +%s) - s0 )) s" >&2
+    for name in "${names[@]}"; do
+        for arch in "${arch_list[@]}"; do
+            for mode in "${mode_list[@]}"; do
+                cells_has "$cells" tf="$name" arch="$arch" rc="$mode" seed="$seed" protocol="$protocol" \
+                    || todo+=("$seed $name $arch $mode")
+            done
+        done
     done
 done
+echo "rc_table: ${#names[@]} TFs; ${#todo[@]} cells to train, $jobs at a time (rows kept in $cells)" >&2
+status=0
+if [ ${#todo[@]} -gt 0 ]; then
+    printf '%s\n' "${todo[@]}" | xargs -P "$jobs" -L 1 bash -c 'run_cell "$@"' _ || status=1
+fi
 t_end=$(date +%s)
 
-python3 - "$work" "$out" "$modes" "$seeds" "$archs" "$((t_end - t_start))" "${EPOCHS:-}" "${TFS:-}" \
-    "$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown); binary $bin ($("$bin" --version 2>/dev/null | head -n1 || echo "no --version"))" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" <<'EOF'
+python3 - "$cells" "$out" "$modes" "$seeds" "$archs" "$((t_end - t_start))" "${EPOCHS:-}" "${TFS:-}" \
+    "$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
+    "$protocol" "${names[@]}" <<'EOF'
 import csv, os, statistics, sys
-work, out, modes, seeds, archs, secs, epochs, tfs, commit, cpu = sys.argv[1:11]
+cells, out, modes, seeds, archs, secs, epochs, tfs, commit, cpu, protocol = sys.argv[1:12]
+names = sys.argv[12:]
 modes, seeds, archs = modes.split(","), seeds.split(","), archs.split(",")
-rows, names = [], []
-for mode in modes:
-    for seed in seeds:
-        with open(f"{work}/{mode}.s{seed}/results.tsv") as f:
-            for r in csv.DictReader(f, delimiter="\t"):
-                rows.append((r["dataset"], r["arch"], mode, seed, r["auroc"], r["auprc"], r["train_seconds"]))
-                if r["dataset"] not in names: names.append(r["dataset"])
+rows, binaries = [], {}
+with open(cells) as f:
+    for r in csv.DictReader(f, delimiter="\t"):
+        if r["protocol"] == protocol and r["tf"] in names and r["arch"] in archs and r["rc"] in modes and r["seed"] in seeds:
+            rows.append((r["tf"], r["arch"], r["rc"], r["seed"], r["auroc"], r["auprc"], r["train_seconds"]))
+            binaries[r["binary"]] = binaries.get(r["binary"], 0) + 1
 with open(out + ".tsv", "w") as f:
     f.write("tf\tarch\trc\tseed\tauroc\tauprc\ttrain_seconds\n")
     for r in rows: f.write("\t".join(r) + "\n")
@@ -87,13 +109,15 @@ for tf, arch, mode, seed, auroc, auprc, s in rows:
     if auroc not in ("NA", ""): cell.setdefault((tf, arch, mode), []).append(float(auroc))
 def ms(v):
     if not v: return "—"
-    return f"{statistics.mean(v):.3f}" + (f" ± {statistics.stdev(v):.3f}" if len(v) > 1 else "")   # one seed: no sd
+    return (f"{statistics.mean(v):.3f}" + (f" ± {statistics.stdev(v):.3f}" if len(v) > 1 else "")   # one seed: no sd
+            + ("" if len(v) == len(seeds) else f" (n={len(v)})"))
 others = [m for m in modes if m != "none"]
 L = ["# Reverse complements: test AUROC without and with `--rc` (issue 15)", "",
      f"Command: `bench/rc_table.sh` (RC_MODES={','.join(modes)} SEEDS={','.join(seeds)} ARCHS={','.join(archs)}"
      f"{' EPOCHS=' + epochs if epochs else ''}{' TFS=' + repr(tfs) if tfs else ''}).",
-     f"Commit {commit}, {os.cpu_count()} cores ({cpu}); {secs} s of wall time in this invocation (rows kept from earlier runs not counted).", "",
-     "Mean ± sd of test AUROC over the seeds; gain = mean(--rc MODE) − mean(--rc none) per TF.", ""]
+     f"Table written at commit {commit} on {os.cpu_count()} cores ({cpu}); {secs} s of wall time in this invocation (rows",
+     f"kept from earlier runs, in `{cells}`, not counted). The rows' programs: " + "; ".join(f"{b} ({n} rows)" for b, n in sorted(binaries.items())) + ".", "",
+     "Mean ± sd of test AUROC over the seeds (`(n=K)`: K of them so far); gain = mean(--rc MODE) − mean(--rc none) per TF.", ""]
 for arch in archs:
     L += [f"## {arch}", "", "| TF | " + " | ".join(f"--rc {m}" for m in modes) + "".join(f" | gain {m}" for m in others) + " |",
           "|" + "---|" * (1 + len(modes) + len(others))]
@@ -112,7 +136,8 @@ for arch in archs:
             L.append(f"\n{arch}, --rc {m}: mean gain {statistics.mean(gains[m]):+.4f} over {len(gains[m])} TFs; "
                      f"better on {sum(d > 0 for d in gains[m])}, worse on {sum(d < 0 for d in gains[m])}.")
     L.append("")
-L.append("Rows: `" + out + ".tsv`.")
+L.append("Rows: `" + out + ".tsv`; every cell as it finished, with its program and the sweep's checksum: `" + cells + "`.")
 open(out + ".md", "w").write("\n".join(L) + "\n")
 print(f"rc_table: {len(rows)} rows -> {out}.tsv, {out}.md", file=sys.stderr)
 EOF
+exit $status

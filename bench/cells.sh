@@ -1,0 +1,48 @@
+# Sourced by the long accuracy benchmarks (learning_curve.sh, rc_table.sh): training cell by cell with
+# every finished cell kept in a small TSV meant to be committed, so that hours of training survive the
+# machine they ran on and a rerun on any clone trains only the cells the file lacks.
+#
+# A deepmotif cell is a one-job `deepmotif sweep` on a folder holding one _AC/_B pair: train's
+# defaults and the options given, the sweep's checksum of data and options, its row (test AUROC,
+# AUPRC, training seconds), MODEL.last resume when its output folder survives.
+
+# cells_init FILE HEADER: the header line, unless FILE already has rows.
+cells_init() {
+    [ -s "$1" ] || printf '%s\n' "$2" > "$1"
+}
+
+# cells_has FILE COL=VALUE...: whether a row of FILE has every given column value (columns by name).
+cells_has() {
+    python3 - "$@" <<'PYEOF'
+import csv, sys
+want = dict(a.split("=", 1) for a in sys.argv[2:])
+with open(sys.argv[1]) as f:
+    sys.exit(0 if any(all(r.get(k) == v for k, v in want.items()) for r in csv.DictReader(f, delimiter="\t")) else 1)
+PYEOF
+}
+
+# cells_append FILE FIELD...: one tab-separated row, under a lock (cells finish in parallel).
+cells_append() {
+    local f=$1
+    shift
+    (flock 9; local IFS=$'\t'; printf '%s\n' "$*" >> "$f") 9>> "$f.lock"
+}
+
+# sweep_cell BIN AC_FILE B_FILE OUTDIR SEED ARCH THREADS [TRAIN_OPTION...]: train one cell; prints
+# "n_train auroc auprc train_seconds checksum" (tab-separated). Its log: OUTDIR.out, OUTDIR.err.
+sweep_cell() {
+    local bin=$1 ac=$2 b=$3 sout=$4 seed=$5 arch=$6 threads=$7
+    shift 7
+    local name cdir="$sout.data"
+    name=$(basename "$ac" _AC.seq.gz)
+    mkdir -p "$cdir"
+    ln -sfn "$(realpath "$ac")" "$cdir/${name}_AC.seq.gz"
+    ln -sfn "$(realpath "$b")" "$cdir/${name}_B.seq.gz"
+    "$bin" sweep --data "$cdir" --out "$sout" --seed "$seed" --archs "$arch" --jobs 1 --threads "$threads" --quiet \
+        "$@" > "$sout.out" 2> "$sout.err" || { tail -n 1 "$sout.err" >&2; return 1; }
+    python3 -c 'import csv,sys
+rows = [r for r in csv.DictReader(open(sys.argv[1]), delimiter="\t") if r["dataset"] == sys.argv[2] and r["arch"] == sys.argv[3]]
+if len(rows) != 1: sys.exit(f"{sys.argv[1]}: {len(rows)} rows for {sys.argv[2]} {sys.argv[3]}, not 1")
+r = rows[0]
+print("\t".join([r["n_train"], r["auroc"], r["auprc"], r["train_seconds"], r["checksum"]]))' "$sout/results.tsv" "$name" "$arch"
+}
