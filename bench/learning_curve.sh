@@ -92,7 +92,8 @@ run_cell() {   # SIZE SEED TF METHOD
         "$gkm_py" "$here/peers/gkmsvm.py" --train "$dir/${name}_AC.seq.gz" --test "$dir/${name}_B.seq.gz" --seed "$seed" \
             > "$g.tmp" 2> "$g.err" || { echo "learning_curve: $tag failed: $(tail -n 1 "$g.err")" >&2; return 1; }
         row=$(python3 -c 'import csv,sys; r=list(csv.DictReader(open(sys.argv[1]),delimiter="\t"))[0]
-print("\t".join([str(int(r["n_pos"])+int(r["n_neg"])), r["auroc"], r["auprc"], r["train_s"]]))' "$g.tmp") && mv "$g.tmp" "$g"
+print("\t".join([str(int(r["n_pos"])+int(r["n_neg"])), r["auroc"], r["auprc"], r["train_s"]]))' "$g.tmp") && mv "$g.tmp" "$g" \
+            || { echo "learning_curve: $tag: no row in $g.tmp" >&2; return 1; }
         ver="gkmsvm-lite $("$gkm_py" -c 'import importlib.metadata as m; print(m.version("gkmsvm-lite"))')" sum=-
     else
         local opts=() extra
