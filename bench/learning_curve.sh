@@ -17,8 +17,8 @@
 #
 # Resumable across machines: every finished cell (TF × size × seed × method) is appended at once to
 # OUT.cells.tsv, a small file meant to be committed, and a rerun (here or on a fresh clone) trains only
-# the cells that file lacks for the same protocol (TRAIN_OPTS and EPOCHS; the binary's version is kept
-# in each row). Each deepmotif cell is its own one-job `deepmotif sweep` (one TF, one architecture:
+# the cells that file lacks for the same protocol (TRAIN_OPTS, EPOCHS and the revision of train's
+# defaults, below; the binary's version is kept in each row). Each deepmotif cell is its own one-job `deepmotif sweep` (one TF, one architecture:
 # train's defaults, the sweep's checksum and row), JOBS cells at a time; an interrupted cell continues
 # from its MODEL.last under WORK when WORK survives. Results: OUT.tsv (one row per cell) and OUT.md
 # (mean ± sd AUROC per TF × size × method, the winner, CNN-RNN - CNN, and the issue's two aims).
@@ -27,7 +27,7 @@
 #   DM_BIN   deepmotif binary (build/deepmotif)       DATA   ../shared/data/deepbind
 #   TFS      extended regex on data set names (default: the 5 pairs with the fewest _AC positives)
 #   SIZES    500,2000,10000,all                       SEEDS  1,2,3
-#   ARCHS    cnn,rnn,cnnrnn                           PEERS  gkmsvm (empty: deepmotif only)
+#   ARCHS    cnn,rnn,cnnrnn (empty: the peer alone)  PEERS  gkmsvm (empty: deepmotif only)
 #   EPOCHS   train's default (by the set's size)      THREADS  threads of each cell (1)
 #   JOBS     cells at a time (default: the cores / THREADS)
 #   TRAIN_OPTS  more train options for every sweep (e.g. "--rc none"; train's default is both); they enter
@@ -42,7 +42,7 @@ bin=${DM_BIN:-build/deepmotif}
 data=${DATA:-../shared/data/deepbind}
 sizes=${SIZES:-500,2000,10000,all}
 seeds=${SEEDS:-1,2,3}
-archs=${ARCHS:-cnn,rnn,cnnrnn}
+archs=${ARCHS-cnn,rnn,cnnrnn}
 peers=${PEERS-gkmsvm}
 work=${WORK:-build/learning_curve}
 out=${OUT:-bench/results/learning_curve}
@@ -77,7 +77,15 @@ echo "learning_curve: ${#names[@]} TFs: ${names[*]}" >&2
 threads=${THREADS:-1}
 jobs=${JOBS:-$(( $(nproc) / threads > 0 ? $(nproc) / threads : 1 ))}
 cells="$out.cells.tsv"
-protocol="epochs=${EPOCHS:-default} opts=${TRAIN_OPTS:-}"
+# The cells' protocol keys. deepmotif's: EPOCHS, TRAIN_OPTS and the revision of train's default
+# protocol (DEFAULTS_REV: bump it with every change of those defaults; the cells of an older revision
+# stay in the cells file, for before/after comparisons, but are neither reused nor tabled). Revisions:
+#   (none)  selection and early stopping by the validation AUROC at every size
+#   2       by the validation loss where the validation AUROC is noisy (README "Training protocols")
+# The gkm-SVM's cells do not depend on deepmotif: their key is bench/peers/gkmsvm.py's.
+defaults_rev=2
+protocol="epochs=${EPOCHS:-default} opts=${TRAIN_OPTS:-} defaults=$defaults_rev"
+gkm_protocol="gkmsvm.py defaults"
 binver=$("$bin" --version 2>/dev/null | head -n1 | tr '\t' ' ' || echo unknown)
 cells_init "$cells" $'tf\tsize\tseed\tmethod\tn_train\tauroc\tauprc\ttrain_seconds\tprotocol\tbinary\tchecksum'
 export NUMBA_NUM_THREADS=${GKM_THREADS:-$threads}
@@ -106,11 +114,13 @@ print("\t".join([str(int(r["n_pos"])+int(r["n_neg"])), r["auroc"], r["auprc"], r
     fi
     local f
     IFS=$'\t' read -r -a f <<< "$row"
-    cells_append "$cells" "$name" "$size" "$seed" "$m" "${f[@]}" "$protocol" "$ver" "$sum"
+    local key=$protocol
+    [ "$m" = gkmsvm ] && key=$gkm_protocol
+    cells_append "$cells" "$name" "$size" "$seed" "$m" "${f[@]}" "$key" "$ver" "$sum"
     echo "learning_curve: $tag: AUROC ${f[1]} ($(( $(date +%s) - t0 )) s)" >&2
 }
 export -f run_cell sweep_cell cells_append
-export work here bin gkm_py threads cells protocol binver EPOCHS TRAIN_OPTS
+export work here bin gkm_py threads cells protocol gkm_protocol binver EPOCHS TRAIN_OPTS
 
 t_start=$(date +%s)
 IFS=, read -r -a seed_list <<< "$seeds"
@@ -141,7 +151,9 @@ sys.stdout.write("\n".join([lines[0]] + [lines[i] for i in keep]) + "\n")' "$see
             methods=("${arch_list[@]}")
             [ -n "$peers" ] && [[ ",$gkm_sizes," == *",$size,"* ]] && methods+=(gkmsvm)
             for m in "${methods[@]}"; do
-                cells_has "$cells" tf="$name" size="$size" seed="$seed" method="$m" protocol="$protocol" \
+                key=$protocol
+                [ "$m" = gkmsvm ] && key=$gkm_protocol
+                cells_has "$cells" tf="$name" size="$size" seed="$seed" method="$m" protocol="$key" \
                     || todo+=("$size $seed $name $m")
             done
         done
@@ -157,17 +169,17 @@ t_end=$(date +%s)
 # Tables: OUT.tsv and OUT.md (stdlib Python).
 python3 - "$cells" "$out" "$sizes" "$seeds" "$archs" "${peers:+gkmsvm}" "$((t_end - t_start))" "${TRAIN_OPTS:-}" "${EPOCHS:-}" \
     "$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
-    "$protocol" $(for n in "${names[@]}"; do echo "$n=${npos[$n]}"; done) <<'EOF'
+    "$protocol" "$gkm_protocol" $(for n in "${names[@]}"; do echo "$n=${npos[$n]}"; done) <<'EOF'
 import csv, os, statistics, sys
-cells, out, sizes, seeds, archs, peer, secs, topts, epochs, commit, cpu, protocol = sys.argv[1:13]
-npos = {a.rsplit("=", 1)[0]: int(a.rsplit("=", 1)[1]) for a in sys.argv[13:]}
+cells, out, sizes, seeds, archs, peer, secs, topts, epochs, commit, cpu, protocol, gkm_protocol = sys.argv[1:14]
+npos = {a.rsplit("=", 1)[0]: int(a.rsplit("=", 1)[1]) for a in sys.argv[14:]}
 names = list(npos)
-sizes, seeds, archs = sizes.split(","), seeds.split(","), archs.split(",")
+sizes, seeds, archs = sizes.split(","), seeds.split(","), [a for a in archs.split(",") if a]
 methods = archs + ([peer] if peer else [])
 rows, binaries = [], {}
 with open(cells) as f:
     for r in csv.DictReader(f, delimiter="\t"):
-        if (r["protocol"] == protocol and r["tf"] in names and r["size"] in sizes and r["seed"] in seeds
+        if (r["protocol"] == (gkm_protocol if r["method"] == peer else protocol) and r["tf"] in names and r["size"] in sizes and r["seed"] in seeds
                 and r["method"] in methods):
             rows.append((r["tf"], r["size"], r["seed"], r["method"], r["n_train"], r["auroc"], r["auprc"], r["train_seconds"]))
             binaries[r["binary"]] = binaries.get(r["binary"], 0) + 1

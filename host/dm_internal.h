@@ -185,7 +185,9 @@ typedef struct dm_resume_state {
     int32_t epoch_done;   /* epochs completed */
     int64_t adam_t;       /* Adam step counter */
     float lr;             /* learning rate for the next epoch */
-    double best_valid;    /* best validation AUROC so far */
+    double best_valid;    /* best selection value so far (dm_train_criterion: the validation AUROC,
+                           * or minus the validation loss; the training AUROC under the original
+                           * protocol) */
     int32_t best_epoch;
     int32_t bad_epochs;   /* epochs since the best (early stopping) */
     float *adam_m;        /* (n_params) */

@@ -5,8 +5,9 @@
  * protocol: B 256, H 10) or in a seeded permutation drawn anew each epoch (default: B, lr0, H, the
  * patience and the epochs by the set's size, dm_train_options_for_size); each batch: forward with
  * dropout, mean NLL, backward, element-wise clip, Adam. Then the default protocol scores the
- * validation set and keeps a copy of the best weights (early stopping after `patience` epochs without
- * improvement); the original protocol keeps the epoch with the best *training* AUROC, measured on the
+ * validation set and keeps a copy of the best weights (by the validation AUROC, or by the loss where a
+ * small validation set makes the AUROC coarse: dm_train_select; early stopping after `patience`
+ * epochs without improvement); the original protocol keeps the epoch with the best *training* AUROC, measured on the
  * P(pos) of that epoch's own training passes, as DeMo did, but with a real copy of its weights.
  *
  * Everything random is counter-based (dm_rng.h): the permutation of epoch e is stream `shuffle`
@@ -67,6 +68,19 @@ void dm_train_options_for_size(dm_train_options *o, int64_t n_train, const dm_hp
 }
 
 const char *dm_protocol_name(dm_protocol p) { return p == DM_PROTOCOL_ORIGINAL ? "original" : "default"; }
+
+dm_select dm_train_select(const dm_train_options *o, int64_t n_pos, int64_t n_neg) {
+    if (o->select != DM_SELECT_AUTO) return o->select;
+    if (n_pos < 1 || n_neg < 1) return DM_SELECT_LOSS;
+    double se = sqrt((double)(n_pos + n_neg + 1) / (12.0 * (double)n_pos * (double)n_neg));
+    return se > DM_SELECT_AUROC_SE_MAX ? DM_SELECT_LOSS : DM_SELECT_AUROC;
+}
+
+double dm_train_criterion(dm_select s, double valid_auroc, double valid_loss) {
+    return s == DM_SELECT_LOSS ? -valid_loss : valid_auroc;
+}
+
+const char *dm_select_name(dm_select s) { return s == DM_SELECT_LOSS ? "validation loss" : "validation AUROC"; }
 
 dm_status dm_net_predict_resident(dm_net *m, dm_devdata *d, bool n_quarter, float *scores) {
     int Bmax = dm_net_max_batch(m);
@@ -271,6 +285,9 @@ static dm_status train_run(dm_net *m, const dm_dataset *train, const dm_dataset 
                        : dm_error(DM_STATUS_ARG, "training sequence %lld has no label", (long long)i + 1);
     if (use_valid && !has_both_classes(valid))
         return dm_error(DM_STATUS_ARG, "the validation split holds one class only: use a larger --valid-frac");
+    int64_t valid_pos = 0;
+    for (int64_t i = 0; use_valid && i < valid->n; i++) valid_pos += valid->label[i] == 1;
+    dm_select measure = use_valid ? dm_train_select(o, valid_pos, valid->n - valid_pos) : DM_SELECT_AUROC;
     int64_t n_batches = (n + B - 1) / B;
     /* a run stopped inside an epoch continues at its next batch, with the same batches */
     int64_t k_start = 0;
@@ -531,11 +548,12 @@ static dm_status train_run(dm_net *m, const dm_dataset *train, const dm_dataset 
                 st = validate(m, valid, dvalid, dvalid_rc, o->n_quarter, valid_scores, &row.valid_auroc, &row.valid_loss);
             if (dist && (st = dm_dist_agree(st))) goto done;
             if (st) goto done;
-            double v[2] = {row.valid_auroc, row.valid_loss};   /* rank 0's, to everyone */
+            double v[3] = {row.valid_auroc, row.valid_loss, (double)measure};   /* rank 0's, to everyone */
             if (dist && (st = dm_dist_bcast(v, sizeof v, 0))) goto done;
             row.valid_auroc = v[0];
             row.valid_loss = v[1];
-            criterion = row.valid_auroc;
+            measure = (dm_select)v[2];
+            criterion = dm_train_criterion(measure, row.valid_auroc, row.valid_loss);
         } else if (original) {
             criterion = dm_auroc(train_scores, train_labels, n);   /* DeMo's training AUROC */
         } else {
@@ -585,8 +603,8 @@ static dm_status train_run(dm_net *m, const dm_dataset *train, const dm_dataset 
             break;
         }
         if (finished && o->progress)
-            dm_log(DM_LOG_INFO, "early stop: no better validation AUROC for %d epochs (best: epoch %d, %.4f)",
-                   o->patience, state->best_epoch, state->best_valid);
+            dm_log(DM_LOG_INFO, "early stop: no better %s for %d epochs (best: epoch %d, %.4f)", dm_select_name(measure),
+                   o->patience, state->best_epoch, measure == DM_SELECT_LOSS ? -state->best_valid : state->best_valid);
     }
 
     /* the final epoch's weights and optimiser state, then the selected weights back in the model */

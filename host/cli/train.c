@@ -34,6 +34,9 @@ const cli_opt cli_train_opts[] = {
                               "on smaller sets; the RNN below 8,192 sequences: never)", NULL, 0},
     {"--patience", "N", "early stopping patience in epochs (default 5; 600 steps on smaller sets, 6,000 for the "
                         "RNN below 8,192 sequences)", NULL, 0},
+    {"--select", "auto|auroc|loss", "the validation measure that selects the kept weights and counts the patience "
+                                    "(default auto: the loss where the validation set is too small for a stable AUROC, "
+                                    "below about 534 sequences; else the AUROC)", CLI_CHOICES("auto", "auroc", "loss"), 0},
     {"--seed", "S", "64-bit seed for init, negatives, split, shuffle, dropout (default 1)", NULL, 0},
     {"--protocol", "default|original", "default: shuffled batches, validation early stopping; "
                                       "original: DeMo's file-order loop", CLI_CHOICES("default", "original"), 0},
@@ -313,10 +316,15 @@ static float *train_seed(train_job *j, uint64_t seed, const char *out, dm_proven
     catch_stop_signals();   /* from here a signal is honoured after the next batch (before the header
                              * line, so a caller that waits for it knows) */
     if (!res || seed == j->o.seed) cli_dist_inputs_ok();   /* every rank has its data, model, backend, handlers */
+    int64_t va_pos = 0;
+    for (int64_t i = 0; i < va.n; i++) va_pos += va.label[i] == 1;
+    dm_select measure = dm_train_select(&o, va_pos, va.n - va_pos);
     if (o.progress)
         fprintf(stderr, "deepmotif train: %s, %lld trained parameters; %lld training, %lld validation sequences; "
-                "%s protocol, batch %d, %s\n", dm_arch_name(hp.arch), (long long)dm_net_n_trainable(m),
-                (long long)tr.n, (long long)va.n, dm_protocol_name(protocol), o.batch, prov.device);
+                "%s protocol, batch %d%s%s, %s\n", dm_arch_name(hp.arch), (long long)dm_net_n_trainable(m),
+                (long long)tr.n, (long long)va.n, dm_protocol_name(protocol), o.batch,
+                va.n && protocol == DM_PROTOCOL_DEFAULT ? ", selecting by the " : "",
+                va.n && protocol == DM_PROTOCOL_DEFAULT ? dm_select_name(measure) : "", prov.device);
     if (o.progress) {
         int packed = (hp.len + 3) / 4 + (hp.len + 7) / 8 + 17;   /* dm_pack row + label, order, log-probs, loss */
         fprintf(stderr, "deepmotif train: memory: %.0f bytes per sequence as read, held twice at the split (peak %.1f MiB, "
@@ -371,7 +379,9 @@ static float *train_seed(train_job *j, uint64_t seed, const char *out, dm_proven
         else
             snprintf(where, sizeof where, "after epoch %d", state.epoch_done);
         if (state.best_epoch == 0) snprintf(sel, sizeof sel, "the initial weights");
-        else if (va.n) snprintf(sel, sizeof sel, "epoch %d, validation AUROC %.4f", state.best_epoch, state.best_valid);
+        else if (va.n && protocol == DM_PROTOCOL_DEFAULT)
+            snprintf(sel, sizeof sel, "epoch %d, %s %.4f", state.best_epoch, dm_select_name(measure),
+                     measure == DM_SELECT_LOSS ? -state.best_valid : state.best_valid);
         else if (protocol == DM_PROTOCOL_ORIGINAL)
             snprintf(sel, sizeof sel, "epoch %d, training AUROC %.4f", state.best_epoch, state.best_valid);
         else snprintf(sel, sizeof sel, "epoch %d", state.best_epoch);
@@ -523,6 +533,8 @@ int cli_train(cli_args *a) {
     o.lr = (float)cli_num(a, "--lr", o.lr, 1e-8, 10);
     o.lr_halve_every = (int32_t)cli_int(a, "--lr-halve-every", o.lr_halve_every, 0, DM_MAX_EPOCHS);
     o.patience = (int32_t)cli_int(a, "--patience", o.patience, 0, 1000);
+    const char *sel = cli_opt_or(a, "--select", "auto");
+    o.select = !strcmp(sel, "auroc") ? DM_SELECT_AUROC : !strcmp(sel, "loss") ? DM_SELECT_LOSS : DM_SELECT_AUTO;
     o.seed = cli_seed(a);
     o.progress = !cli_opt_str(a, "--quiet") && dm_dist_rank() == 0;
     /* DM_TRAIN_SLICES=K: each batch in K slices in turn, bit for bit what mpirun -np K computes */
