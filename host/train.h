@@ -130,7 +130,7 @@ const char *dm_protocol_name(dm_protocol p);
  * the whole patience while the validation loss was still falling (bench/results/small_stop.md), so
  * DM_SELECT_AUTO selects by the loss there. The value lies between that failure (0.058) and the
  * smallest validation set of the 13 ENCODE sets at full size (MYC, 810 sequences: 0.020), where the
- * AUROC selection gave the measured tables; balanced, it is about 534 validation sequences. */
+ * AUROC selection gave the measured tables; balanced, it is about 536 validation sequences. */
 #define DM_SELECT_AUROC_SE_MAX 0.025
 
 /* o->select, or for DM_SELECT_AUTO: DM_SELECT_LOSS where that standard error exceeds

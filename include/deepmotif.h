@@ -428,7 +428,8 @@ DM_API dm_status dm_model_provenance(const dm_model *m, const char **json);
 
 typedef struct dm_train_opts {
     int32_t protocol;        /* 0 default (reshuffled batches, early stopping on validation AUROC,
-                                best weights kept), 1 original (DeMo's loop: file order, selection
+                                or loss below about 536 validation sequences (README "Training
+                                protocols"), best weights kept), 1 original (DeMo's loop: file order, selection
                                 by training AUROC) */
     int32_t epochs;          /* maximum epochs (-1: by the set's size: 50, more below 30,720 sequences) */
     int32_t batch;           /* -1: by the set's size (256; n/32 as a power of two >= 32 below 8,192) */
@@ -436,7 +437,7 @@ typedef struct dm_train_opts {
     int32_t lr_halve_every;  /* halve the learning rate after every N epochs (-1: by the set's size:
                                 10, more below 30,720 sequences; 0: never) */
     float clip;              /* element-wise gradient clip (5) */
-    int32_t patience;        /* default protocol: epochs without a better validation AUROC (-1: by the
+    int32_t patience;        /* default protocol: epochs without a better validation measure (-1: by the
                                 set's size: 5, more below 30,720 sequences; 0: no early stopping) */
     int32_t rc;              /* reverse complements (README "Reverse complements"): 0 none, 1 augment
                                 (train on both strands), 2 average (score = mean P of both strands,

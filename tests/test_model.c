@@ -428,6 +428,74 @@ Test(train, learns_the_planted_motif_and_keeps_the_best_weights) {
     dm_dataset_free(&all); dm_dataset_free(&tr); dm_dataset_free(&va);
 }
 
+Test(train, selection_measure_follows_the_validation_size) {
+    /* the AUROC's standard error at chance, sqrt((n+1)/(12 n+ n-)), against DM_SELECT_AUROC_SE_MAX
+     * (0.025): 50+50 gives 0.058 (the loss), 405+405 gives 0.0203 (the AUROC); 267+267 gives 0.02500 and
+     * 266+266 0.02505, the two sides of the boundary (about 536 balanced sequences) */
+    dm_train_options o;
+    dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
+    cr_expect_eq(o.select, DM_SELECT_AUTO);
+    cr_expect_eq(dm_train_select(&o, 50, 50), DM_SELECT_LOSS);
+    cr_expect_eq(dm_train_select(&o, 405, 405), DM_SELECT_AUROC);
+    cr_expect_eq(dm_train_select(&o, 268, 268), DM_SELECT_AUROC);
+    cr_expect_eq(dm_train_select(&o, 267, 267), DM_SELECT_LOSS);
+    cr_expect_eq(dm_train_select(&o, 1000, 20), DM_SELECT_LOSS);   /* imbalance: the small class decides */
+    o.select = DM_SELECT_AUROC;
+    cr_expect_eq(dm_train_select(&o, 50, 50), DM_SELECT_AUROC);
+    o.select = DM_SELECT_LOSS;
+    cr_expect_eq(dm_train_select(&o, 5000, 5000), DM_SELECT_LOSS);
+}
+
+Test(train, small_validation_set_selects_the_lowest_validation_loss) {
+    /* 400 simulated pairs, 10% validation (80 sequences: the loss selects): the kept epoch is the one
+     * with the lowest validation loss in the log, and the model holds its weights */
+    dm_dataset all = sim_data(400, 9), tr = {0}, va = {0};
+    cr_assert(dm_dataset_split(&all, 0.1, 9, &tr, &va) == DM_STATUS_OK);
+    dm_hparams hp;
+    dm_hparams_default(&hp, DM_ARCH_CNN);
+    dm_backend *be = dm_backend_cpu_create(2);
+    dm_net *m;
+    cr_assert(dm_net_create(&m, &hp, be, 32) == DM_STATUS_OK);
+    cr_assert(dm_net_init_params(m, 3) == DM_STATUS_OK);
+    dm_train_options o;
+    dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
+    o.epochs = 12;
+    o.batch = 32;
+    o.lr = 0.002f;
+    o.patience = 0;   /* all 12 epochs: the choice is among every row of the log */
+    int64_t pos = 0;
+    for (int64_t i = 0; i < va.n; i++) pos += va.label[i] == 1;
+    cr_assert_eq(dm_train_select(&o, pos, va.n - pos), DM_SELECT_LOSS);
+    static dm_provenance prov;
+    dm_resume_state st = {0};
+    cr_assert(dm_net_train(m, &tr, &va, &o, &prov, &st, NULL) == DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert_eq(prov.n_epochs, 12);
+    int lo = 0, hi = 0;   /* the epochs (0-based) of the lowest loss and of the highest AUROC */
+    for (int e = 1; e < prov.n_epochs; e++) {
+        if (prov.log[e].valid_loss < prov.log[lo].valid_loss) lo = e;
+        if (prov.log[e].valid_auroc > prov.log[hi].valid_auroc) hi = e;
+    }
+    cr_expect_eq(prov.best_epoch, lo + 1, "kept epoch %d, lowest validation loss at %d (highest AUROC at %d)",
+                 prov.best_epoch, lo + 1, hi + 1);
+    cr_log_info("lowest validation loss at epoch %d, highest AUROC at %d", lo + 1, hi + 1);
+    cr_expect(-st.best_valid == prov.log[lo].valid_loss);   /* the criterion is minus that loss, a copy */
+    /* the model holds those weights: its validation loss, recomputed as train.c's validate does (same
+     * batches, same backend, so the same scores bit for bit) */
+    float *scores = malloc(sizeof(float) * va.n);
+    cr_assert(dm_net_predict(m, &va, false, scores) == DM_STATUS_OK);
+    double loss = 0;
+    for (int64_t i = 0; i < va.n; i++) {
+        double p = va.label[i] == 1 ? scores[i] : 1.0 - scores[i];
+        loss -= log(p > 1e-30 ? p : 1e-30);
+    }
+    cr_expect(fabs(loss / (double)va.n - prov.log[lo].valid_loss) < 1e-12, "model does not hold the selected weights");
+    free(scores);
+    dm_resume_state_free(&st);
+    dm_net_free(m);
+    dm_backend_free(be);
+    dm_dataset_free(&all); dm_dataset_free(&tr); dm_dataset_free(&va);
+}
+
 Test(train, lstm_bias_hh_is_kept_but_not_trained) {
     /* one bias per gate is trained, as in the original; b_hh stays as initialised (or imported) */
     dm_hparams hp;

@@ -36,7 +36,7 @@ const cli_opt cli_train_opts[] = {
                         "RNN below 8,192 sequences)", NULL, 0},
     {"--select", "auto|auroc|loss", "the validation measure that selects the kept weights and counts the patience "
                                     "(default auto: the loss where the validation set is too small for a stable AUROC, "
-                                    "below about 534 sequences; else the AUROC)", CLI_CHOICES("auto", "auroc", "loss"), 0},
+                                    "below about 536 sequences; else the AUROC)", CLI_CHOICES("auto", "auroc", "loss"), 0},
     {"--seed", "S", "64-bit seed for init, negatives, split, shuffle, dropout (default 1)", NULL, 0},
     {"--protocol", "default|original", "default: shuffled batches, validation early stopping; "
                                       "original: DeMo's file-order loop", CLI_CHOICES("default", "original"), 0},
