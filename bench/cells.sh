@@ -6,6 +6,14 @@
 # defaults and the options given, the sweep's checksum of data and options, its row (test AUROC,
 # AUPRC, training seconds), MODEL.last resume when its output folder survives.
 
+# The revision of train's default protocol, part of every deepmotif cell's protocol key: bump it with
+# every change of those defaults that can change a trained model; the cells of an older revision stay
+# in the files, for before/after comparisons, but are neither reused nor tabled. Revisions:
+#   (none)  selection and early stopping by the validation AUROC at every size
+#   2       by the validation loss where the validation AUROC is coarse (train --select auto, README
+#           "Training protocols"); sets of 536 or more validation sequences train as before
+DM_DEFAULTS_REV=2
+
 # cells_init FILE HEADER: the header line, unless FILE already has rows.
 cells_init() {
     [ -s "$1" ] || printf '%s\n' "$2" > "$1"

@@ -37,6 +37,7 @@
 #                costliest cell: e.g. GKM_SIZES=500,2000,10000 leaves `all` to deepmotif alone)
 #   GKM_THREADS  NUMBA_NUM_THREADS of the gkm-SVM (THREADS: a gkm cell takes one of the JOBS slots)
 #   WORK     build/learning_curve                     OUT    bench/results/learning_curve
+#   RC_CELLS rc_table.sh's cells, for size `all` (OUT's folder/rc_table.cells.tsv; below)
 set -euo pipefail
 bin=${DM_BIN:-build/deepmotif}
 data=${DATA:-../shared/data/deepbind}
@@ -78,14 +79,20 @@ threads=${THREADS:-1}
 jobs=${JOBS:-$(( $(nproc) / threads > 0 ? $(nproc) / threads : 1 ))}
 cells="$out.cells.tsv"
 # The cells' protocol keys. deepmotif's: EPOCHS, TRAIN_OPTS and the revision of train's default
-# protocol (DEFAULTS_REV: bump it with every change of those defaults; the cells of an older revision
-# stay in the cells file, for before/after comparisons, but are neither reused nor tabled). Revisions:
-#   (none)  selection and early stopping by the validation AUROC at every size
-#   2       by the validation loss where the validation AUROC is noisy (README "Training protocols")
-# The gkm-SVM's cells do not depend on deepmotif: their key is bench/peers/gkmsvm.py's.
-defaults_rev=2
-protocol="epochs=${EPOCHS:-default} opts=${TRAIN_OPTS:-} defaults=$defaults_rev"
+# protocol (DM_DEFAULTS_REV, bench/cells.sh). The gkm-SVM's cells do not depend on deepmotif: their
+# key is bench/peers/gkmsvm.py's.
+protocol="epochs=${EPOCHS:-default} opts=${TRAIN_OPTS:-} defaults=$DM_DEFAULTS_REV"
 gkm_protocol="gkmsvm.py defaults"
+# Size `all` of the CNN and the CNN-RNN is the very training of bench/rc_table.sh's `--rc both` cell
+# (the whole _AC file, `sweep --seed S`, train's defaults, whose --rc is both): without TRAIN_OPTS, a
+# cell that RC_CELLS (OUT's folder/rc_table.cells.tsv) holds for the same EPOCHS and revision is taken
+# from there, not trained twice.
+rc_cells=${RC_CELLS:-$(dirname "$out")/rc_table.cells.tsv}
+rc_protocol="epochs=${EPOCHS:-default} defaults=$DM_DEFAULTS_REV"
+from_rc() {   # TF SEED METHOD: whether that size-`all` cell is rc_table's
+    [ -z "${TRAIN_OPTS:-}" ] && [[ "$3" == cnn || "$3" == cnnrnn ]] && [ -s "$rc_cells" ] \
+        && cells_has "$rc_cells" tf="$1" arch="$3" rc=both seed="$2" protocol="$rc_protocol"
+}
 binver=$("$bin" --version 2>/dev/null | head -n1 | tr '\t' ' ' || echo unknown)
 cells_init "$cells" $'tf\tsize\tseed\tmethod\tn_train\tauroc\tauprc\ttrain_seconds\tprotocol\tbinary\tchecksum'
 export NUMBA_NUM_THREADS=${GKM_THREADS:-$threads}
@@ -154,7 +161,7 @@ sys.stdout.write("\n".join([lines[0]] + [lines[i] for i in keep]) + "\n")' "$see
                 key=$protocol
                 [ "$m" = gkmsvm ] && key=$gkm_protocol
                 cells_has "$cells" tf="$name" size="$size" seed="$seed" method="$m" protocol="$key" \
-                    || todo+=("$size $seed $name $m")
+                    || { [ "$size" = all ] && from_rc "$name" "$seed" "$m"; } || todo+=("$size $seed $name $m")
             done
         done
     done
@@ -169,10 +176,10 @@ t_end=$(date +%s)
 # Tables: OUT.tsv and OUT.md (stdlib Python).
 python3 - "$cells" "$out" "$sizes" "$seeds" "$archs" "${peers:+gkmsvm}" "$((t_end - t_start))" "${TRAIN_OPTS:-}" "${EPOCHS:-}" \
     "$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
-    "$protocol" "$gkm_protocol" $(for n in "${names[@]}"; do echo "$n=${npos[$n]}"; done) <<'EOF'
+    "$protocol" "$gkm_protocol" "$rc_cells" "$rc_protocol" $(for n in "${names[@]}"; do echo "$n=${npos[$n]}"; done) <<'EOF'
 import csv, os, statistics, sys
-cells, out, sizes, seeds, archs, peer, secs, topts, epochs, commit, cpu, protocol, gkm_protocol = sys.argv[1:14]
-npos = {a.rsplit("=", 1)[0]: int(a.rsplit("=", 1)[1]) for a in sys.argv[14:]}
+cells, out, sizes, seeds, archs, peer, secs, topts, epochs, commit, cpu, protocol, gkm_protocol, rc_cells, rc_protocol = sys.argv[1:16]
+npos = {a.rsplit("=", 1)[0]: int(a.rsplit("=", 1)[1]) for a in sys.argv[16:]}
 names = list(npos)
 sizes, seeds, archs = sizes.split(","), seeds.split(","), [a for a in archs.split(",") if a]
 methods = archs + ([peer] if peer else [])
@@ -183,6 +190,17 @@ with open(cells) as f:
                 and r["method"] in methods):
             rows.append((r["tf"], r["size"], r["seed"], r["method"], r["n_train"], r["auroc"], r["auprc"], r["train_seconds"]))
             binaries[r["binary"]] = binaries.get(r["binary"], 0) + 1
+n_rc = 0   # size `all` of the CNN and CNN-RNN from rc_table's `--rc both` cells (the same training)
+if not topts and "all" in sizes and os.path.exists(rc_cells):
+    have = {(r[0], r[2], r[3]) for r in rows if r[1] == "all"}
+    with open(rc_cells) as f:
+        for r in csv.DictReader(f, delimiter="\t"):
+            if (r["protocol"] == rc_protocol and r["rc"] == "both" and r["arch"] in archs and r["tf"] in names
+                    and r["seed"] in seeds and (r["tf"], r["seed"], r["arch"]) not in have):
+                rows.append((r["tf"], "all", r["seed"], r["arch"], r["n_train"], r["auroc"], r["auprc"], r["train_seconds"]))
+                binaries[r["binary"]] = binaries.get(r["binary"], 0) + 1
+                have.add((r["tf"], r["seed"], r["arch"]))
+                n_rc += 1
 with open(out + ".tsv", "w") as f:
     f.write("tf\tsize\tseed\tmethod\tn_train\tauroc\tauprc\ttrain_seconds\n")
     for r in rows:
@@ -232,7 +250,8 @@ bad = [a for a in aims_gkm if a[2] < 0]
 L.append(f"- deepmotif's best ≥ gkm-SVM at 2,000 and above: {'met' if aims_gkm and not bad else 'NOT met' if bad else 'no data'}"
          f" ({len(aims_gkm)} cells{'; behind: ' + ', '.join(f'{t.split(chr(95))[0]} {s} ({v:+.3f})' for t, s, v in bad) if bad else ''}).")
 L += ["", "Rows: `" + out + ".tsv` (one per TF × size × seed × method, with AUPRC and training seconds); every cell as it",
-      "finished, with the program that trained it and the sweep's checksum: `" + cells + "`."]
+      "finished, with the program that trained it and the sweep's checksum: `" + cells + "`"
+      + (f"; {n_rc} cells of size `all` (CNN, CNN-RNN) are `{rc_cells}`'s `--rc both` cells, the same training." if n_rc else ".")]
 open(out + ".md", "w").write("\n".join(L) + "\n")
 print(f"learning_curve: {len(rows)} rows -> {out}.tsv, {out}.md", file=sys.stderr)
 EOF

@@ -9,7 +9,9 @@
 # One cell (TF × arch × mode × seed) is a one-job `deepmotif sweep --seed S --rc MODE` on that pair
 # (bench/cells.sh; train's defaults otherwise), JOBS cells at a time, seed by seed with both modes of
 # a TF and arch side by side. Every finished cell is appended at once to OUT.cells.tsv, a small file
-# meant to be committed: a rerun on any clone trains only the cells it lacks for the same EPOCHS.
+# meant to be committed: a rerun on any clone trains only the cells it lacks for the same EPOCHS
+# and revision of train's defaults. The `both` cells are also size `all` of learning_curve.sh's CNN
+# and CNN-RNN (the same training; that script takes them from here).
 # Results: OUT.tsv (one row per TF × arch × mode × seed) and OUT.md.
 #
 # Environment:
@@ -49,7 +51,7 @@ done
 [ ${#names[@]} -gt 0 ] || { echo "rc_table: no _AC/_B pair matches TFS='${TFS:-}' in $data" >&2; exit 1; }
 
 cells="$out.cells.tsv"
-protocol="epochs=${EPOCHS:-default}"
+protocol="epochs=${EPOCHS:-default} defaults=$DM_DEFAULTS_REV"   # DM_DEFAULTS_REV: bench/cells.sh
 binver=$("$bin" --version 2>/dev/null | head -n1 | tr '\t' ' ' || echo unknown)
 cells_init "$cells" $'tf\tarch\trc\tseed\tn_train\tauroc\tauprc\ttrain_seconds\tprotocol\tbinary\tchecksum'
 run_cell() {   # SEED TF ARCH MODE
