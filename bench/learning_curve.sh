@@ -100,7 +100,10 @@ export NUMBA_NUM_THREADS=${GKM_THREADS:-$threads}
 # One cell: train it, append its row to the cells file (bench/cells.sh).
 run_cell() {   # SIZE SEED TF METHOD
     local size=$1 seed=$2 name=$3 m=$4 dir="$work/data/n$1.s$2" row ver sum t0=$(date +%s)
-    local tag="n$size.s$seed $name $m"
+    local tag="n$size.s$seed $name $m" key=$protocol
+    [ "$m" = gkmsvm ] && key=$gkm_protocol
+    # another invocation (other SIZES or SEEDS, same cells file) may have trained it since the list was made
+    cells_has "$cells" tf="$name" size="$size" seed="$seed" method="$m" protocol="$key" && return 0
     if [ "$m" = gkmsvm ]; then
         mkdir -p "$work/gkm/n$size.s$seed"
         local g="$work/gkm/n$size.s$seed/$name.tsv"
@@ -121,12 +124,10 @@ print("\t".join([str(int(r["n_pos"])+int(r["n_neg"])), r["auroc"], r["auprc"], r
     fi
     local f
     IFS=$'\t' read -r -a f <<< "$row"
-    local key=$protocol
-    [ "$m" = gkmsvm ] && key=$gkm_protocol
     cells_append "$cells" "$name" "$size" "$seed" "$m" "${f[@]}" "$key" "$ver" "$sum"
     echo "learning_curve: $tag: AUROC ${f[1]} ($(( $(date +%s) - t0 )) s)" >&2
 }
-export -f run_cell sweep_cell cells_append
+export -f run_cell sweep_cell cells_append cells_has
 export work here bin gkm_py threads cells protocol gkm_protocol binver EPOCHS TRAIN_OPTS
 
 t_start=$(date +%s)
