@@ -80,7 +80,10 @@ double dm_train_criterion(dm_select s, double valid_auroc, double valid_loss) {
     return s == DM_SELECT_LOSS ? -valid_loss : valid_auroc;
 }
 
-const char *dm_select_name(dm_select s) { return s == DM_SELECT_LOSS ? "validation loss" : "validation AUROC"; }
+const char *dm_select_name(dm_select s) {
+    return s == DM_SELECT_LOSS ? "validation loss"
+           : s == DM_SELECT_AUROC_LOSS ? "validation AUROC (patience: AUROC or loss)" : "validation AUROC";
+}
 
 dm_status dm_net_predict_resident(dm_net *m, dm_devdata *d, bool n_quarter, float *scores) {
     int Bmax = dm_net_max_batch(m);
@@ -288,6 +291,10 @@ static dm_status train_run(dm_net *m, const dm_dataset *train, const dm_dataset 
     int64_t valid_pos = 0;
     for (int64_t i = 0; use_valid && i < valid->n; i++) valid_pos += valid->label[i] == 1;
     dm_select measure = use_valid ? dm_train_select(o, valid_pos, valid->n - valid_pos) : DM_SELECT_AUROC;
+    /* DM_SELECT_AUROC_LOSS: the lowest validation loss so far (a resumed run's from its log) */
+    double best_loss = INFINITY;
+    for (int32_t e = 0; e < prov->n_epochs && prov->log[e].epoch <= state->epoch_done; e++)
+        if (prov->log[e].valid_loss < best_loss) best_loss = prov->log[e].valid_loss;
     int64_t n_batches = (n + B - 1) / B;
     /* a run stopped inside an epoch continues at its next batch, with the same batches */
     int64_t k_start = 0;
@@ -561,15 +568,15 @@ static dm_status train_run(dm_net *m, const dm_dataset *train, const dm_dataset 
         }
         row.seconds = dm_now() - t_epoch;
         if (prov->n_epochs < DM_MAX_EPOCHS) prov->log[prov->n_epochs++] = row;
-        bool better = criterion > state->best_valid;
+        bool better = criterion > state->best_valid, progress = better;
+        if (use_valid && measure == DM_SELECT_AUROC_LOSS && row.valid_loss < best_loss) progress = true;
+        if (use_valid && row.valid_loss < best_loss) best_loss = row.valid_loss;
         if (better) {
             state->best_valid = criterion;
             state->best_epoch = epoch;
-            state->bad_epochs = 0;
             memcpy(state->best_params, cur, sizeof(float) * (size_t)np);
-        } else {
-            state->bad_epochs++;
         }
+        state->bad_epochs = progress ? 0 : state->bad_epochs + 1;
         state->epoch_done = epoch;
         state->adam_t = opt.t;
         state->lr = opt.lr;

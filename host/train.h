@@ -57,6 +57,8 @@ typedef enum dm_select {
     DM_SELECT_AUTO = 0,    /* by the validation set (dm_train_select) */
     DM_SELECT_AUROC = 1,   /* the highest validation AUROC */
     DM_SELECT_LOSS = 2,    /* the lowest validation loss (mean NLL) */
+    DM_SELECT_AUROC_LOSS = 3,   /* the highest validation AUROC kept, but the patience counts only
+                                 * epochs in which neither the AUROC nor the loss improved */
 } dm_select;
 
 /* A schedule field left to the training set's size (dm_train_options_for_size). */
@@ -138,7 +140,8 @@ const char *dm_protocol_name(dm_protocol p);
 dm_select dm_train_select(const dm_train_options *o, int64_t n_pos, int64_t n_neg);
 /* The value selection maximises for an epoch: its validation AUROC, or minus its validation loss. */
 double dm_train_criterion(dm_select s, double valid_auroc, double valid_loss);
-const char *dm_select_name(dm_select s);   /* "validation AUROC", "validation loss" */
+/* "validation AUROC", "validation loss", "validation AUROC (patience: AUROC or loss)" */
+const char *dm_select_name(dm_select s);
 
 /* Trains `m` (parameters already initialised, or restored for a resume) on `train`, validating on
  * `valid` (may be NULL or empty: then the last epoch is selected under the default protocol).

@@ -34,9 +34,11 @@ const cli_opt cli_train_opts[] = {
                               "on smaller sets; the RNN below 8,192 sequences: never)", NULL, 0},
     {"--patience", "N", "early stopping patience in epochs (default 5; 600 steps on smaller sets, 6,000 for the "
                         "RNN below 8,192 sequences)", NULL, 0},
-    {"--select", "auto|auroc|loss", "the validation measure that selects the kept weights and counts the patience "
-                                    "(default auto: the loss where the validation set is too small for a stable AUROC, "
-                                    "below about 536 sequences; else the AUROC)", CLI_CHOICES("auto", "auroc", "loss"), 0},
+    {"--select", "MODE", "the validation measure that selects the kept weights and counts the patience: auroc, "
+                         "loss, auroc+loss (the best AUROC kept; patience runs out only when neither the AUROC nor "
+                         "the loss improves), auto (default: the loss where the validation set is too small for a "
+                         "stable AUROC, below about 536 sequences; else the AUROC)",
+     CLI_CHOICES("auto", "auroc", "loss", "auroc+loss"), 0},
     {"--seed", "S", "64-bit seed for init, negatives, split, shuffle, dropout (default 1)", NULL, 0},
     {"--protocol", "default|original", "default: shuffled batches, validation early stopping; "
                                       "original: DeMo's file-order loop", CLI_CHOICES("default", "original"), 0},
@@ -534,7 +536,10 @@ int cli_train(cli_args *a) {
     o.lr_halve_every = (int32_t)cli_int(a, "--lr-halve-every", o.lr_halve_every, 0, DM_MAX_EPOCHS);
     o.patience = (int32_t)cli_int(a, "--patience", o.patience, 0, 1000);
     const char *sel = cli_opt_or(a, "--select", "auto");
-    o.select = !strcmp(sel, "auroc") ? DM_SELECT_AUROC : !strcmp(sel, "loss") ? DM_SELECT_LOSS : DM_SELECT_AUTO;
+    o.select = !strcmp(sel, "auroc")        ? DM_SELECT_AUROC
+               : !strcmp(sel, "loss")       ? DM_SELECT_LOSS
+               : !strcmp(sel, "auroc+loss") ? DM_SELECT_AUROC_LOSS
+                                            : DM_SELECT_AUTO;
     o.seed = cli_seed(a);
     o.progress = !cli_opt_str(a, "--quiet") && dm_dist_rank() == 0;
     /* DM_TRAIN_SLICES=K: each batch in K slices in turn, bit for bit what mpirun -np K computes */
