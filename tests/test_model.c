@@ -496,6 +496,61 @@ Test(train, small_validation_set_selects_the_lowest_validation_loss) {
     dm_dataset_free(&all); dm_dataset_free(&tr); dm_dataset_free(&va);
 }
 
+/* Trains the simulated-data CNN of the selection tests under `select` with a short patience. */
+static void train_select(const dm_dataset *tr, const dm_dataset *va, dm_select select, dm_provenance *prov,
+                         dm_resume_state *st) {
+    dm_hparams hp;
+    dm_hparams_default(&hp, DM_ARCH_CNN);
+    dm_backend *be = dm_backend_cpu_create(2);
+    dm_net *m;
+    cr_assert(dm_net_create(&m, &hp, be, 32) == DM_STATUS_OK);
+    cr_assert(dm_net_init_params(m, 5) == DM_STATUS_OK);
+    dm_train_options o;
+    dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
+    o.epochs = 40;
+    o.batch = 32;
+    o.lr = 0.004f;
+    o.patience = 2;
+    o.select = select;
+    cr_assert(dm_net_train(m, tr, va, &o, prov, st, NULL) == DM_STATUS_OK, "%s", dm_last_error());
+    dm_net_free(m);
+    dm_backend_free(be);
+}
+
+Test(train, auroc_loss_selection_keeps_the_best_auroc_and_waits_for_both) {
+    /* --select auroc+loss: the kept epoch is the first with the highest validation AUROC; the run stops
+     * after `patience` epochs in which neither the AUROC nor the loss reached a new best. The same run
+     * under --select auroc follows the same trajectory (the selection does not touch training) and
+     * stops no later. */
+    dm_dataset all = sim_data(400, 10), tr = {0}, va = {0};
+    cr_assert(dm_dataset_split(&all, 0.1, 10, &tr, &va) == DM_STATUS_OK);
+    static dm_provenance pb, pa;
+    dm_resume_state sb = {0}, sa = {0};
+    train_select(&tr, &va, DM_SELECT_AUROC_LOSS, &pb, &sb);
+    train_select(&tr, &va, DM_SELECT_AUROC, &pa, &sa);
+    int patience = 2, stop = 0, hi = 0, bad = 0;
+    double best_auroc = -INFINITY, best_loss = INFINITY;
+    for (int e = 0; e < pb.n_epochs && !stop; e++) {
+        bool better = pb.log[e].valid_auroc > best_auroc, progress = better || pb.log[e].valid_loss < best_loss;
+        if (better) best_auroc = pb.log[e].valid_auroc, hi = e;
+        if (pb.log[e].valid_loss < best_loss) best_loss = pb.log[e].valid_loss;
+        bad = progress ? 0 : bad + 1;
+        if (bad >= patience) stop = e + 1;
+    }
+    cr_expect_eq(pb.n_epochs, stop ? stop : 40, "ran %d epochs, the rule stops after %d", pb.n_epochs, stop);
+    cr_expect_eq(pb.best_epoch, hi + 1);
+    cr_expect(sb.best_valid == pb.log[hi].valid_auroc);
+    cr_assert(pa.n_epochs <= pb.n_epochs, "--select auroc ran %d epochs, auroc+loss %d", pa.n_epochs, pb.n_epochs);
+    for (int e = 0; e < pa.n_epochs; e++)
+        cr_expect(pa.log[e].valid_loss == pb.log[e].valid_loss && pa.log[e].valid_auroc == pb.log[e].valid_auroc,
+                  "epoch %d differs between the two runs", e + 1);
+    cr_log_info("auroc+loss: %d epochs, kept %d; auroc: %d epochs, kept %d", pb.n_epochs, pb.best_epoch, pa.n_epochs,
+                pa.best_epoch);
+    dm_resume_state_free(&sb);
+    dm_resume_state_free(&sa);
+    dm_dataset_free(&all); dm_dataset_free(&tr); dm_dataset_free(&va);
+}
+
 Test(train, lstm_bias_hh_is_kept_but_not_trained) {
     /* one bias per gate is trained, as in the original; b_hh stays as initialised (or imported) */
     dm_hparams hp;
