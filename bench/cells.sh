@@ -12,7 +12,9 @@
 #   (none)  selection and early stopping by the validation AUROC at every size
 #   2       by the validation loss where the validation AUROC is coarse (train --select auto, README
 #           "Training protocols"); sets of 536 or more validation sequences train as before
-DM_DEFAULTS_REV=2
+#   3       there, the best validation AUROC kept, but the patience reset by the loss too (--select
+#           auroc+loss); again nothing changes from 536 validation sequences
+DM_DEFAULTS_REV=3
 
 # cells_init FILE HEADER: the header line, unless FILE already has rows.
 cells_init() {

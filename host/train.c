@@ -5,9 +5,9 @@
  * protocol: B 256, H 10) or in a seeded permutation drawn anew each epoch (default: B, lr0, H, the
  * patience and the epochs by the set's size, dm_train_options_for_size); each batch: forward with
  * dropout, mean NLL, backward, element-wise clip, Adam. Then the default protocol scores the
- * validation set and keeps a copy of the best weights (by the validation AUROC, or by the loss where a
- * small validation set makes the AUROC coarse: dm_train_select; early stopping after `patience`
- * epochs without improvement); the original protocol keeps the epoch with the best *training* AUROC, measured on the
+ * validation set and keeps a copy of the best weights (by the validation AUROC; early stopping after
+ * `patience` epochs without improvement, of the AUROC or, where a small validation set makes the
+ * AUROC coarse, of the loss: dm_train_select); the original protocol keeps the epoch with the best *training* AUROC, measured on the
  * P(pos) of that epoch's own training passes, as DeMo did, but with a real copy of its weights.
  *
  * Everything random is counter-based (dm_rng.h): the permutation of epoch e is stream `shuffle`
@@ -71,9 +71,9 @@ const char *dm_protocol_name(dm_protocol p) { return p == DM_PROTOCOL_ORIGINAL ?
 
 dm_select dm_train_select(const dm_train_options *o, int64_t n_pos, int64_t n_neg) {
     if (o->select != DM_SELECT_AUTO) return o->select;
-    if (n_pos < 1 || n_neg < 1) return DM_SELECT_LOSS;
+    if (n_pos < 1 || n_neg < 1) return DM_SELECT_AUROC_LOSS;
     double se = sqrt((double)(n_pos + n_neg + 1) / (12.0 * (double)n_pos * (double)n_neg));
-    return se > DM_SELECT_AUROC_SE_MAX ? DM_SELECT_LOSS : DM_SELECT_AUROC;
+    return se > DM_SELECT_AUROC_SE_MAX ? DM_SELECT_AUROC_LOSS : DM_SELECT_AUROC;
 }
 
 double dm_train_criterion(dm_select s, double valid_auroc, double valid_loss) {

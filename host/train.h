@@ -128,14 +128,16 @@ const char *dm_protocol_name(dm_protocol p);
 /* The AUROC of a model at chance on a validation set of n_pos positives and n_neg negatives varies
  * with standard error sqrt((n_pos + n_neg + 1) / (12 n_pos n_neg)) (the Mann-Whitney U's null
  * variance): 0.058 on 100 sequences, 0.029 on 400, 0.020 on 810. Above this value the validation
- * AUROC is too coarse to select weights or count the patience by: a lucky 0.61 in the second epoch held
- * the whole patience while the validation loss was still falling (bench/results/small_stop.md), so
- * DM_SELECT_AUTO selects by the loss there. The value lies between that failure (0.058) and the
- * smallest validation set of the 13 ENCODE sets at full size (MYC, 810 sequences: 0.020), where the
- * AUROC selection gave the measured tables; balanced, it is about 536 validation sequences. */
+ * AUROC is too coarse to count the patience by: a lucky 0.61 in the second epoch held the whole
+ * patience while the validation loss was still falling (bench/results/small_stop.md), so
+ * DM_SELECT_AUTO lets an improvement of the loss, too, reset the patience there (DM_SELECT_AUROC_LOSS;
+ * selecting by the loss instead cost the RNN: bench/results/small_select.md). The value lies between
+ * that failure (0.058) and the smallest validation set of the 13 ENCODE sets at full size (MYC, 810
+ * sequences: 0.020), where the AUROC alone gave the measured tables; balanced, it is about 536
+ * validation sequences. */
 #define DM_SELECT_AUROC_SE_MAX 0.025
 
-/* o->select, or for DM_SELECT_AUTO: DM_SELECT_LOSS where that standard error exceeds
+/* o->select, or for DM_SELECT_AUTO: DM_SELECT_AUROC_LOSS where that standard error exceeds
  * DM_SELECT_AUROC_SE_MAX, else DM_SELECT_AUROC. */
 dm_select dm_train_select(const dm_train_options *o, int64_t n_pos, int64_t n_neg);
 /* The value selection maximises for an epoch: its validation AUROC, or minus its validation loss. */

@@ -430,24 +430,24 @@ Test(train, learns_the_planted_motif_and_keeps_the_best_weights) {
 
 Test(train, selection_measure_follows_the_validation_size) {
     /* the AUROC's standard error at chance, sqrt((n+1)/(12 n+ n-)), against DM_SELECT_AUROC_SE_MAX
-     * (0.025): 50+50 gives 0.058 (the loss), 405+405 gives 0.0203 (the AUROC); 267+267 gives 0.02500 and
+     * (0.025): 50+50 gives 0.058 (AUROC and loss), 405+405 gives 0.0203 (the AUROC alone); 267+267 gives 0.02500 and
      * 266+266 0.02505, the two sides of the boundary (about 536 balanced sequences) */
     dm_train_options o;
     dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
     cr_expect_eq(o.select, DM_SELECT_AUTO);
-    cr_expect_eq(dm_train_select(&o, 50, 50), DM_SELECT_LOSS);
+    cr_expect_eq(dm_train_select(&o, 50, 50), DM_SELECT_AUROC_LOSS);
     cr_expect_eq(dm_train_select(&o, 405, 405), DM_SELECT_AUROC);
     cr_expect_eq(dm_train_select(&o, 268, 268), DM_SELECT_AUROC);
-    cr_expect_eq(dm_train_select(&o, 267, 267), DM_SELECT_LOSS);
-    cr_expect_eq(dm_train_select(&o, 1000, 20), DM_SELECT_LOSS);   /* imbalance: the small class decides */
+    cr_expect_eq(dm_train_select(&o, 267, 267), DM_SELECT_AUROC_LOSS);
+    cr_expect_eq(dm_train_select(&o, 1000, 20), DM_SELECT_AUROC_LOSS);   /* imbalance: the small class decides */
     o.select = DM_SELECT_AUROC;
     cr_expect_eq(dm_train_select(&o, 50, 50), DM_SELECT_AUROC);
     o.select = DM_SELECT_LOSS;
     cr_expect_eq(dm_train_select(&o, 5000, 5000), DM_SELECT_LOSS);
 }
 
-Test(train, small_validation_set_selects_the_lowest_validation_loss) {
-    /* 400 simulated pairs, 10% validation (80 sequences: the loss selects): the kept epoch is the one
+Test(train, loss_selection_keeps_the_lowest_validation_loss) {
+    /* --select loss on 400 simulated pairs, 10% validation (80 sequences): the kept epoch is the one
      * with the lowest validation loss in the log, and the model holds its weights */
     dm_dataset all = sim_data(400, 9), tr = {0}, va = {0};
     cr_assert(dm_dataset_split(&all, 0.1, 9, &tr, &va) == DM_STATUS_OK);
@@ -463,9 +463,7 @@ Test(train, small_validation_set_selects_the_lowest_validation_loss) {
     o.batch = 32;
     o.lr = 0.002f;
     o.patience = 0;   /* all 12 epochs: the choice is among every row of the log */
-    int64_t pos = 0;
-    for (int64_t i = 0; i < va.n; i++) pos += va.label[i] == 1;
-    cr_assert_eq(dm_train_select(&o, pos, va.n - pos), DM_SELECT_LOSS);
+    o.select = DM_SELECT_LOSS;
     static dm_provenance prov;
     dm_resume_state st = {0};
     cr_assert(dm_net_train(m, &tr, &va, &o, &prov, &st, NULL) == DM_STATUS_OK, "%s", dm_last_error());
@@ -518,7 +516,8 @@ static void train_select(const dm_dataset *tr, const dm_dataset *va, dm_select s
 }
 
 Test(train, auroc_loss_selection_keeps_the_best_auroc_and_waits_for_both) {
-    /* --select auroc+loss: the kept epoch is the first with the highest validation AUROC; the run stops
+    /* --select auroc+loss (the default here): the kept epoch is the first with the highest validation
+     * AUROC; the run stops
      * after `patience` epochs in which neither the AUROC nor the loss reached a new best. The same run
      * under --select auroc follows the same trajectory (the selection does not touch training) and
      * stops no later. */
@@ -526,7 +525,13 @@ Test(train, auroc_loss_selection_keeps_the_best_auroc_and_waits_for_both) {
     cr_assert(dm_dataset_split(&all, 0.1, 10, &tr, &va) == DM_STATUS_OK);
     static dm_provenance pb, pa;
     dm_resume_state sb = {0}, sa = {0};
-    train_select(&tr, &va, DM_SELECT_AUROC_LOSS, &pb, &sb);
+    /* the default on 80 validation sequences (train's --select auto) is this rule */
+    dm_train_options o;
+    dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
+    int64_t pos = 0;
+    for (int64_t i = 0; i < va.n; i++) pos += va.label[i] == 1;
+    cr_assert_eq(dm_train_select(&o, pos, va.n - pos), DM_SELECT_AUROC_LOSS);
+    train_select(&tr, &va, DM_SELECT_AUTO, &pb, &sb);
     train_select(&tr, &va, DM_SELECT_AUROC, &pa, &sa);
     int patience = 2, stop = 0, hi = 0, bad = 0;
     double best_auroc = -INFINITY, best_loss = INFINITY;

@@ -36,8 +36,8 @@ const cli_opt cli_train_opts[] = {
                         "RNN below 8,192 sequences)", NULL, 0},
     {"--select", "MODE", "the validation measure that selects the kept weights and counts the patience: auroc, "
                          "loss, auroc+loss (the best AUROC kept; patience runs out only when neither the AUROC nor "
-                         "the loss improves), auto (default: the loss where the validation set is too small for a "
-                         "stable AUROC, below about 536 sequences; else the AUROC)",
+                         "the loss improves), auto (default: auroc+loss where the validation set is too small for a "
+                         "stable AUROC, below about 536 sequences; else auroc)",
      CLI_CHOICES("auto", "auroc", "loss", "auroc+loss"), 0},
     {"--seed", "S", "64-bit seed for init, negatives, split, shuffle, dropout (default 1)", NULL, 0},
     {"--protocol", "default|original", "default: shuffled batches, validation early stopping; "

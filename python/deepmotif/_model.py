@@ -448,7 +448,8 @@ class Model:
         positive, as `deepmotif train --negatives shuffle`). valid: (x, y) for validation, or None to
         hold out valid_frac: of a file, by pair (a positive and its shuffle stay together, as the CLI
         does); of arrays, rows drawn with `seed`. protocol "default" (early stopping on validation
-        AUROC with patience, or on the loss below about 536 validation sequences, best weights kept) or "original" (DeMo's loop). epochs, batch, lr,
+        AUROC with patience, counting the loss too below about 536 validation sequences, best weights
+        kept) or "original" (DeMo's loop). epochs, batch, lr,
         lr_halve_every, patience: None leaves them to the training set's size, as the CLI does
         (README "Training protocols": 50, 256, 0.01, 10, 5 on large sets; smaller batches, lr
         0.01 x batch / 256 and a schedule counted in optimiser steps on small ones). progress: True for a line
