@@ -38,6 +38,7 @@
 #   GKM_THREADS  NUMBA_NUM_THREADS of the gkm-SVM (THREADS: a gkm cell takes one of the JOBS slots)
 #   WORK     build/learning_curve                     OUT    bench/results/learning_curve
 #   RC_CELLS rc_table.sh's cells, for size `all` (OUT's folder/rc_table.cells.tsv; below)
+#   TABLE_ONLY  non-empty: train nothing, write the tables from the cells file as it is
 set -euo pipefail
 bin=${DM_BIN:-build/deepmotif}
 data=${DATA:-../shared/data/deepbind}
@@ -167,6 +168,10 @@ sys.stdout.write("\n".join([lines[0]] + [lines[i] for i in keep]) + "\n")' "$see
         done
     done
 done
+if [ -n "${TABLE_ONLY:-}" ]; then   # the tables from the cells file as it is (cells still running elsewhere)
+    echo "learning_curve: TABLE_ONLY: ${#todo[@]} cells not trained" >&2
+    todo=()
+fi
 echo "learning_curve: ${#todo[@]} cells to train, $jobs at a time (rows kept in $cells)" >&2
 status=0
 if [ ${#todo[@]} -gt 0 ]; then
