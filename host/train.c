@@ -7,8 +7,9 @@
  * dropout, mean NLL, backward, element-wise clip, Adam. Then the default protocol scores the
  * validation set and keeps a copy of the best weights (by the validation AUROC; early stopping after
  * `patience` epochs without improvement, of the AUROC or, where a small validation set makes the
- * AUROC coarse, of the loss: dm_train_select); the original protocol keeps the epoch with the best *training* AUROC, measured on the
- * P(pos) of that epoch's own training passes, as DeMo did, but with a real copy of its weights.
+ * AUROC coarse, of the loss: dm_train_select); the original protocol keeps the epoch with the best
+ * *training* AUROC, measured on the P(pos) of that epoch's own training passes, as DeMo did, but with
+ * a real copy of its weights.
  *
  * Everything random is counter-based (dm_rng.h): the permutation of epoch e is stream `shuffle`
  * index e, dropout masks are keyed by the global step, so a resumed run continues bit-identically.
@@ -610,8 +611,9 @@ static dm_status train_run(dm_net *m, const dm_dataset *train, const dm_dataset 
             break;
         }
         if (finished && o->progress)
-            dm_log(DM_LOG_INFO, "early stop: no better %s for %d epochs (best: epoch %d, %.4f)", dm_select_name(measure),
-                   o->patience, state->best_epoch, measure == DM_SELECT_LOSS ? -state->best_valid : state->best_valid);
+            dm_log(DM_LOG_INFO, "early stop: no better %s for %d epochs (best: epoch %d, %.4f)",
+                   dm_select_name(measure), o->patience, state->best_epoch,
+                   measure == DM_SELECT_LOSS ? -state->best_valid : state->best_valid);
     }
 
     /* the final epoch's weights and optimiser state, then the selected weights back in the model */

@@ -429,8 +429,8 @@ DM_API dm_status dm_model_provenance(const dm_model *m, const char **json);
 typedef struct dm_train_opts {
     int32_t protocol;        /* 0 default (reshuffled batches, early stopping on validation AUROC,
                                 or on AUROC and loss below about 536 validation sequences (README
-                                "Training protocols"), best weights kept), 1 original (DeMo's loop: file order, selection
-                                by training AUROC) */
+                                "Training protocols"), best weights kept), 1 original (DeMo's loop:
+                                file order, selection by training AUROC) */
     int32_t epochs;          /* maximum epochs (-1: by the set's size: 50, more below 30,720 sequences) */
     int32_t batch;           /* -1: by the set's size (256; n/32 as a power of two >= 32 below 8,192) */
     float lr;                /* initial learning rate (-1: 0.01 at batch 256, 0.01 x batch / 256 below) */

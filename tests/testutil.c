@@ -200,7 +200,8 @@ dm_net *dm_test_trained_sim_cnn(dm_backend *be, dm_dataset *valid) {
      * along: one still on the ln 2 plateau scores ≈ 0.5, a trained one well above 0.9 (see test_model.c) */
     /* the kept epoch's AUROC, whichever measure chose it */
     double auroc = prov.best_epoch >= 1 ? prov.log[prov.best_epoch - 1].valid_auroc : NAN;
-    cr_assert(prov.best_epoch >= 1 && auroc > 0.85, "the simulated-data CNN must have learned (valid AUROC %.3f)", auroc);
+    cr_assert(prov.best_epoch >= 1 && auroc > 0.85, "the simulated-data CNN must have learned (valid AUROC %.3f)",
+              auroc);
     cr_log_info("trained simulated-data CNN: validation AUROC %.4f", auroc);
     dm_resume_state_free(&st);
     dm_dataset_free(&all);
