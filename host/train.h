@@ -151,8 +151,10 @@ const char *dm_select_name(dm_select s);
  * NULL; batch_done > 0 continues inside epoch epoch_done + 1 and needs the same batch size and
  * training set); out, the state after the last epoch (arrays allocated here if they were NULL),
  * ready to be stored in the "last" checkpoint. On return the model holds the SELECTED weights (best
- * validation AUROC, or best training AUROC under the original protocol); `last_params` (n_params,
- * may be NULL) receives the final epoch's weights. The epoch log and counts go to `prov`.
+ * validation AUROC or loss, dm_train_select; best training AUROC under the original protocol);
+ * `last_params` (n_params, may be NULL) receives the final epoch's weights. The epoch log and counts
+ * go to `prov`; a resume continues `prov` as the checkpoint stored it, whose log also gives the
+ * lowest validation loss so far (DM_SELECT_AUROC_LOSS's patience; an empty log: none yet).
  *
  * Divergence: a NaN or Inf in a batch's loss or gradients (or weights) stops training before any
  * checkpoint of that epoch, with _ARG and a message naming the epoch and the batch. On a backend
