@@ -5,12 +5,17 @@
  * objective trajectory live in backend memory (the optin_* ops); only the results come back.
  */
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dm_rng.h"
 #include "meme.h"
 #include "optimize.h"
+
+#define DM_OPT_MAX_SLICES 64   /* threads of one run (the CPU backend's DM_CPU_MAX_THREADS or fewer) */
 
 void dm_optimize_options_default(dm_optimize_options *o) {
     *o = (dm_optimize_options){.restarts = 1, .steps = 1000, .lr = 0.05f, .lambda = 0.009f,
@@ -47,29 +52,43 @@ static dm_status opt_step_run(const struct opt_step *p, int step) {
     return DM_STATUS_OK;
 }
 
-dm_status dm_net_optimize(dm_net *m, const dm_optimize_options *o, float *x, float *ppm, float *objective,
-                      float *p_pos) {
+/* One slice of a run's restarts: [r0, r0 + n) of R, in the batch of `m` (the caller's model, or a
+ * one-thread copy of it on its own backend: optimize_split). */
+struct opt_slice {
+    dm_net *m;
+    const dm_optimize_options *o;
+    int r0, n, R;
+    float *x, *objective, *p_pos;   /* the whole run's outputs: (R, L, 4), (steps + 1, R), (R) */
+    bool report;                    /* calls o->on_step (the caller's thread only) */
+    atomic_int *stop;               /* set by a slice that fails or is stopped: the others end too */
+    dm_status st;
+    char err[256];                  /* a worker thread's dm_last_error() */
+};
+
+/* Runs one slice: every step of its restarts in backend memory; the results into the run's outputs. */
+static dm_status opt_slice_run(struct opt_slice *sl) {
+    dm_net *m = sl->m;
+    const dm_optimize_options *o = sl->o;
     struct opt_step sp = {0};
-    int R = o->restarts, L = dm_net_hparams(m)->len;
-    if (R < 1 || R > dm_net_max_batch(m))
-        return dm_error(DM_STATUS_ARG, "optimize: %d restarts for a batch of %d", R, dm_net_max_batch(m));
+    int R = sl->n, L = dm_net_hparams(m)->len;
     dm_backend *be = dm_net_backend(m);
     const struct dm_backend_i *op = be->i;
-    size_t n = 4 * (size_t)R * L;
+    size_t n = 4 * (size_t)R * L, nobj = (size_t)(o->steps + 1) * R;
     /* backend state: Z, the RMSprop cache, ∂/∂logprob, the objective trajectory; X is the model's input */
     float *z = op->alloc(be, sizeof(float) * n), *v = op->alloc(be, sizeof(float) * n);
     float *g2 = op->alloc(be, sizeof(float) * 2 * (size_t)R);
-    float *obj = op->alloc(be, sizeof(float) * (size_t)(o->steps + 1) * R);
-    float *host = malloc(sizeof(float) * (n > 2 * (size_t)R ? n : 2 * (size_t)R));
+    float *obj = op->alloc(be, sizeof(float) * nobj);
+    size_t nh = n > 2 * (size_t)R ? n : 2 * (size_t)R;
+    float *host = malloc(sizeof(float) * (nh > nobj ? nh : nobj));
     dm_status st = DM_STATUS_OK;
     if (!z || !v || !g2 || !obj || !host) {
         st = dm_error(DM_STATUS_NOMEM, "optimize: out of memory");
         goto done;
     }
-    /* X ~ U[0, 1): one counter-based stream per restart (Z for the softmax variant) */
+    /* X ~ U[0, 1): one counter-based stream per restart of the run (Z for the softmax variant) */
     for (int r = 0; r < R; r++) {
         dm_rng rng;
-        dm_rng_init(&rng, o->seed, DM_STREAM_OPTIMIZE, (uint64_t)r);
+        dm_rng_init(&rng, o->seed, DM_STREAM_OPTIMIZE, (uint64_t)(sl->r0 + r));
         for (size_t i = 0; i < 4 * (size_t)L; i++) host[r * 4 * (size_t)L + i] = (float)dm_rng_uniform(&rng);
     }
     op->upload(be, z, host, sizeof(float) * n);
@@ -96,6 +115,10 @@ dm_status dm_net_optimize(dm_net *m, const dm_optimize_options *o, float *x, flo
         else op->memset0(be, sp.stepd, sizeof(int));
     }
     for (int step = 0; step <= o->steps && !st; step++) {
+        if (atomic_load_explicit(sl->stop, memory_order_relaxed)) {
+            st = DM_STATUS_CANCELLED;   /* another slice failed or was stopped: its status is the run's */
+            break;
+        }
         if (graphs && step >= 1 && step < o->steps) {
             if (!graph && op->graph_begin(be)) {
                 st = opt_step_run(&sp, step);
@@ -109,7 +132,7 @@ dm_status dm_net_optimize(dm_net *m, const dm_optimize_options *o, float *x, flo
             st = opt_step_run(&sp, step);
         }
         if (!st) st = dm_backend_status(be);
-        if (!st && o->on_step) {
+        if (!st && sl->report && o->on_step) {
             int every = o->report_every > 0 ? o->report_every : 10;
             if (step == o->steps || (step + 1 < o->steps && (step + 1) % every == 0))
                 st = o->on_step(o->on_step_ctx, step < o->steps ? step + 1 : o->steps, o->steps);
@@ -117,18 +140,105 @@ dm_status dm_net_optimize(dm_net *m, const dm_optimize_options *o, float *x, flo
     }
     if (op->graph_free) op->graph_free(be, graph);
     if (!st) {
-        op->download(be, x, dm_net_input(m), sizeof(float) * n);
-        op->download(be, objective, obj, sizeof(float) * (size_t)(o->steps + 1) * R);
-        st = dm_net_scores(m, p_pos);
-    }
-    if (!st) {
-        memcpy(ppm, x, sizeof(float) * n);
-        for (int r = 0; r < R; r++) dm_optimize_postprocess(ppm + 4 * (size_t)r * L, L);
+        op->download(be, sl->x + 4 * (size_t)sl->r0 * L, dm_net_input(m), sizeof(float) * n);
+        op->download(be, host, obj, sizeof(float) * nobj);
+        for (int s = 0; s <= o->steps; s++)
+            memcpy(sl->objective + (size_t)s * sl->R + sl->r0, host + (size_t)s * R,
+                   sizeof(float) * (size_t)R);
+        st = dm_net_scores(m, sl->p_pos + sl->r0);
     }
 done:
     free(host);
     float *bufs[] = {z, v, g2, obj, sp.cur, (float *)sp.stepd};
     for (int k = 0; k < 6; k++) if (bufs[k]) op->free(be, bufs[k]);
+    if (st) atomic_store(sl->stop, 1);
+    return st;
+}
+
+static void *opt_slice_thread(void *arg) {
+    struct opt_slice *sl = arg;
+    if ((sl->st = opt_slice_run(sl))) snprintf(sl->err, sizeof sl->err, "%s", dm_last_error());
+    return NULL;
+}
+
+/* The restarts split into T slices, each on its own thread with a one-thread copy of the model
+ * (backend op `solo`): no thread ever waits for another during the run, so a thread the OS sets
+ * aside delays only its own restarts, and no step pays a barrier. Every restart's result is the one
+ * the whole batch gives (each op computes a row independently of the batch size: tests/test_optimize.c
+ * compares every thread count with DM_OPTIMIZE=batch bit for bit). */
+static dm_status optimize_split(dm_net *m, const dm_optimize_options *o, int T, float *x, float *objective,
+                                float *p_pos) {
+    int R = o->restarts;
+    dm_backend *be = dm_net_backend(m);
+    dm_backend *sbe[DM_OPT_MAX_SLICES] = {0};
+    dm_net *sm[DM_OPT_MAX_SLICES] = {0};
+    struct opt_slice sl[DM_OPT_MAX_SLICES];
+    pthread_t tid[DM_OPT_MAX_SLICES];
+    bool started[DM_OPT_MAX_SLICES] = {0};
+    atomic_int stop = 0;
+    float *params = malloc(sizeof(float) * (size_t)dm_net_n_params(m));
+    dm_status st = params ? dm_net_get_params(m, params)
+                          : dm_error(DM_STATUS_NOMEM, "optimize: out of memory");
+    for (int t = 0, r0 = 0; t < T && !st; t++) {
+        int n = R / T + (t < R % T);   /* slice sizes differ by at most one, in restart order */
+        sl[t] = (struct opt_slice){NULL, o, r0, n, R, x, objective, p_pos, t == 0, &stop, DM_STATUS_OK, ""};
+        r0 += n;
+        if (!(sbe[t] = be->i->solo(be))) st = dm_error(DM_STATUS_NOMEM, "optimize: out of memory");
+        if (!st) st = dm_net_create(&sm[t], dm_net_hparams(m), sbe[t], n);
+        if (!st) st = dm_net_set_params(sm[t], params);
+        sl[t].m = sm[t];
+    }
+    for (int t = 1; t < T && !st; t++) {
+        if (pthread_create(&tid[t], NULL, opt_slice_thread, &sl[t])) {
+            st = dm_error(DM_STATUS_NOMEM, "optimize: cannot start a thread");
+            atomic_store(&stop, 1);
+        } else {
+            started[t] = true;
+        }
+    }
+    if (!st) sl[0].st = opt_slice_run(&sl[0]);   /* the caller's slice: it reports progress */
+    for (int t = 1; t < T; t++) if (started[t]) pthread_join(tid[t], NULL);
+    /* the run's status: the first slice that failed for a reason of its own (not the stop it saw) */
+    for (int t = 0; t < T && !st; t++)
+        if (sl[t].st && sl[t].st != DM_STATUS_CANCELLED)
+            st = t ? dm_error(sl[t].st, "%s", sl[t].err) : sl[t].st;
+    if (!st && sl[0].st) st = sl[0].st;   /* the caller's on_step stopped the run */
+    for (int t = 0; t < T; t++) {
+        dm_net_free(sm[t]);
+        if (sbe[t]) dm_backend_free(sbe[t]);
+    }
+    free(params);
+    return st;
+}
+
+int dm_optimize_slices(dm_net *m, int R) {
+    /* threads take restarts, not ops, where the backend can give one-thread copies; DM_OPTIMIZE=batch
+     * keeps the whole batch on the model's backend, its ops threaded (the reference of the split) */
+    dm_backend *be = dm_net_backend(m);
+    const char *mode = getenv("DM_OPTIMIZE");
+    if (!be->i->solo || (mode && !strcmp(mode, "batch"))) return 1;
+    int T = be->n_threads < R ? be->n_threads : R;
+    return T > DM_OPT_MAX_SLICES ? DM_OPT_MAX_SLICES : T < 1 ? 1 : T;
+}
+
+dm_status dm_net_optimize(dm_net *m, const dm_optimize_options *o, float *x, float *ppm, float *objective,
+                      float *p_pos) {
+    int R = o->restarts, L = dm_net_hparams(m)->len;
+    if (R < 1 || R > dm_net_max_batch(m))
+        return dm_error(DM_STATUS_ARG, "optimize: %d restarts for a batch of %d", R, dm_net_max_batch(m));
+    int T = dm_optimize_slices(m, R);
+    dm_status st;
+    if (T > 1) {
+        st = optimize_split(m, o, T, x, objective, p_pos);
+    } else {
+        atomic_int stop = 0;
+        struct opt_slice sl = {m, o, 0, R, R, x, objective, p_pos, true, &stop, DM_STATUS_OK, ""};
+        st = opt_slice_run(&sl);
+    }
+    if (!st) {
+        memcpy(ppm, x, sizeof(float) * 4 * (size_t)R * L);
+        for (int r = 0; r < R; r++) dm_optimize_postprocess(ppm + 4 * (size_t)r * L, L);
+    }
     return st;
 }
 

@@ -33,9 +33,15 @@ void dm_optimize_options_default(dm_optimize_options *o);
 
 /* Runs the optimisation. x (R, L, 4) receives the final inputs, ppm (R, L, 4) their post-processed
  * matrices, objective (steps + 1, R) the objective before every step and after the last, p_pos (R)
- * the final P(bound). The model's batch must hold R. */
+ * the final P(bound). The model's batch must hold R. The restarts run in dm_optimize_slices(m, R)
+ * slices; the model's own batch buffers then hold nothing of the run. */
 dm_status dm_net_optimize(dm_net *m, const dm_optimize_options *o, float *x, float *ppm, float *objective,
                       float *p_pos);
+
+/* How many slices dm_net_optimize cuts R restarts into: on a backend with one-thread copies (op `solo`:
+ * the CPU ones) min(threads, R), each slice a thread carrying its restarts through every step; 1 (the
+ * whole batch, the ops threaded) elsewhere or with DM_OPTIMIZE=batch. The results are the same bits. */
+int dm_optimize_slices(dm_net *m, int R);
 
 /* The original post-processing of one (L, 4) matrix into a PPM, in place. */
 void dm_optimize_postprocess(float *x, int L);

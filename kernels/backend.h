@@ -44,6 +44,11 @@ struct dm_backend_i {
      * NULL ops mean malloc and free. */
     void *(*host_alloc)(dm_backend *be, size_t bytes);
     void (*host_free)(dm_backend *be, void *p);
+    /* A new backend of the same kind with one thread (freed by dm_backend_free), for a host loop that
+     * splits independent rows across its own threads, one such backend each (class optimisation's
+     * restarts, host/optimize.c): no op of it waits for another thread. Optional: NULL where the
+     * backend is not split so (CUDA; the one-thread reference). NULL on failure. */
+    dm_backend *(*solo)(dm_backend *be);
 
     /* ---- ops: forward / backward pairs, one file per op per backend ---- */
 

@@ -4,7 +4,10 @@
  *  - the step direction is the true gradient of the objective (zero-step RMSprop update compared with
  *    finite differences of f);
  *  - the post-processing of the original, on a hand-computed matrix;
- *  - the MEME file is valid for TOMTOM (header, w rows of 4 probabilities summing to 1).
+ *  - the MEME file is valid for TOMTOM (header, w rows of 4 probabilities summing to 1);
+ *  - restarts split across threads (each slice a one-thread copy of the model) give the whole batch's
+ *    bits (DM_OPTIMIZE=batch, and one thread) for every architecture, on the fast and the fixed-order
+ *    backends; a stop asked by the progress callback ends every slice.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -276,4 +279,96 @@ Test(optimize, consensus_aligns_shifted_and_reverse_complemented_restarts) {
     cr_expect(strstr(dm_test_slurp_in(dir, "opt.meme"), "MOTIF consensus") == NULL, "no consensus of nothing");
     dm_test_rmdir(dir);
     free(dir);
+}
+
+/* The run on `be` for architecture a at the default sizes (L 101: the shapes training uses, so the
+ * BLAS calls take the paths they take in practice): x, objective, P. */
+struct opt_run {
+    float x[7 * 101 * 4], ppm[7 * 101 * 4], obj[9 * 7], p[7];
+};
+static void run_default(dm_backend *be, dm_arch a, int softmax, struct opt_run *out) {
+    dm_hparams hp;
+    dm_hparams_default(&hp, a);
+    cr_assert(hp.len == 101);
+    dm_net *m;
+    cr_assert(dm_net_create(&m, &hp, be, 7) == DM_STATUS_OK);
+    cr_assert(dm_net_init_params(m, 11) == DM_STATUS_OK);
+    const char *mode = getenv("DM_OPTIMIZE");
+    int want = mode && !strcmp(mode, "batch") ? 1 : be->n_threads;
+    cr_assert_eq(dm_optimize_slices(m, 7), want, "%s, %d threads: %d slices", be->name, be->n_threads,
+                 dm_optimize_slices(m, 7));
+    dm_optimize_options o;
+    dm_optimize_options_default(&o);
+    o.restarts = 7;   /* splits of 7 into 2 and 3 slices: 4+3, 3+2+2 */
+    o.steps = 8;
+    o.softmax = softmax;
+    cr_assert(dm_net_optimize(m, &o, out->x, out->ppm, out->obj, out->p) == DM_STATUS_OK, "%s",
+              dm_last_error());
+    dm_net_free(m);
+}
+
+int dm_cpu_isa_force(int level);   /* kernels/cpu/cpu.h: the tests' hook to run every level this CPU has */
+int dm_cpu_isa_supported(void);
+
+/* At every ISA level the CPU has. The fast backend at the portable level is left out: its convolution
+ * there is im2col + one BLAS GEMM per thread's chunk of the batch, whose bits depend on the chunk
+ * (ARCHITECTURE.md "CPU convolution forward"), so it promises no bits across thread counts at all. */
+Test(optimize, restarts_split_across_threads_give_the_whole_batchs_bits) {
+    const char *kinds[] = {"cpu", "cpu-reproducible"};
+    dm_backend *(*make[])(int) = {dm_backend_cpu_create, dm_backend_cpu_reproducible_create};
+    for (int level = 0; level <= dm_cpu_isa_supported(); level++)
+        for (int k = level == 0; k < 2; k++)
+            for (int a = 0; a < dm_arch_count(); a++)
+                for (int sm = 0; sm < 2; sm++) {
+                    static struct opt_run ref, got;
+                    dm_backend *be;
+                    cr_assert_eq(dm_cpu_isa_force(level), level);
+                    setenv("DM_OPTIMIZE", "batch", 1);
+                    cr_assert((be = make[k](3)));
+                    run_default(be, (dm_arch)a, sm, &ref);   /* the reference: the ops threaded, one batch */
+                    dm_backend_free(be);
+                    unsetenv("DM_OPTIMIZE");
+                    for (int T = 1; T <= 3; T++) {
+                        cr_assert((be = make[k](T)));
+                        run_default(be, (dm_arch)a, sm, &got);
+                        dm_backend_free(be);
+                        int d = 0;   /* the first objective that differs (step · 7 + restart) */
+                        while (d < 9 * 7 - 1 && !memcmp(&ref.obj[d], &got.obj[d], sizeof(float))) d++;
+                        bool same = !memcmp(ref.x, got.x, sizeof ref.x) && !memcmp(ref.p, got.p, sizeof ref.p)
+                                    && !memcmp(ref.obj, got.obj, sizeof ref.obj) &&
+                                    !memcmp(ref.ppm, got.ppm, sizeof ref.ppm);
+                        cr_expect(same,
+                                  "%s (ISA level %d) %s%s, %d threads: not the whole batch's bits (objective "
+                                  "at step %d of restart %d: %.9g vs %.9g)",
+                                  kinds[k], level, dm_arch_name((dm_arch)a), sm ? " softmax" : "", T, d / 7,
+                                  d % 7 + 1, got.obj[d], ref.obj[d]);
+                    }
+                    /* distinct seeded restarts, and the last slice's moved */
+                    cr_expect(ref.obj[8 * 7 + 6] != ref.obj[6] && ref.obj[6] != ref.obj[5]);
+                }
+}
+
+static dm_status stop_at_4(void *ctx, int32_t done, int32_t steps) {
+    (void)steps;
+    int *calls = ctx;
+    ++*calls;
+    return done >= 4 ? DM_STATUS_CANCELLED : DM_STATUS_OK;
+}
+
+Test(optimize, a_stop_from_the_progress_callback_ends_every_slice) {
+    dm_backend *be = dm_backend_cpu_create(3);
+    dm_net *m = small_model(be, (dm_arch)0, 6);
+    dm_optimize_options o;
+    dm_optimize_options_default(&o);
+    o.restarts = 6;
+    o.steps = 100000;   /* minutes if a slice kept going */
+    int calls = 0;
+    o.on_step = stop_at_4;
+    o.on_step_ctx = &calls;
+    o.report_every = 2;
+    static float x[6 * 30 * 4], ppm[6 * 30 * 4], obj[100001 * 6], p[6];
+    cr_expect_eq(dm_net_optimize(m, &o, x, ppm, obj, p), DM_STATUS_CANCELLED);
+    cr_expect_eq(calls, 2, "the callback was called %d times (at steps 2 and 4)", calls);
+    dm_net_free(m);
+    dm_backend_free(be);
 }

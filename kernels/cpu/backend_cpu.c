@@ -168,7 +168,7 @@ static void cpu_destroy(dm_backend *be) {
         .head_bwd = dm_cpu_head_bwd, .maxpool_relu_bwd = dm_cpu_maxpool_relu_bwd##sfx,                 \
         .gmax_relu_bwd = dm_cpu_gmax_relu_bwd##sfx, .conv1d_pool_dx = dm_cpu_conv1d_pool_dx##sfx,       \
         .conv1d_pool_fwd = DM_CPU_CONV1D_POOL_FWD##sfx, .relu_pool_bwd = DM_CPU_RELU_POOL_BWD##sfx,     \
-        .conv1d_pool_noact = DM_CPU_CONV1D_POOL_NOACT##sfx,                                               \
+        .conv1d_pool_noact = DM_CPU_CONV1D_POOL_NOACT##sfx, .solo = DM_CPU_SOLO##sfx,                    \
     }
 
 /* The truncated reruns of temporal scores: the reference has the op; the fast backend leaves it to the
@@ -190,6 +190,12 @@ static void cpu_destroy(dm_backend *be) {
 /* conv → ReLU → pool without the activation (conv1d.c): the fast backend only. */
 #define DM_CPU_CONV1D_POOL_NOACT     dm_cpu_conv1d_pool_noact
 #define DM_CPU_CONV1D_POOL_NOACT_ref NULL
+
+/* One-thread copies for hosts that split rows themselves: the fast and fixed-order backends (the
+ * reference has one thread already). */
+static dm_backend *cpu_solo(dm_backend *be);
+#define DM_CPU_SOLO     cpu_solo
+#define DM_CPU_SOLO_ref NULL
 
 static const struct dm_backend_i dm_cpu_table = DM_CPU_TABLE();
 static const struct dm_backend_i dm_cpu_ref_table = DM_CPU_TABLE(_ref);
@@ -214,6 +220,7 @@ static dm_backend *cpu_create(const struct dm_backend_i *table, const char *name
 }
 
 dm_backend *dm_backend_cpu_create(int n_threads) { return cpu_create(&dm_cpu_table, "cpu", n_threads); }
+static dm_backend *cpu_solo(dm_backend *be) { return cpu_create(be->i, be->name, 1); }
 dm_backend *dm_backend_cpu_ref_create(void) { return cpu_create(&dm_cpu_ref_table, "cpu-ref", 1); }
 
 /* --reproducible: the fixed-order kernels (repro.h: repro_gemm.c, repro_lstm.c) for the products (conv,
@@ -226,6 +233,7 @@ dm_backend *dm_backend_cpu_reproducible_create(int n_threads) {
     dm_cpu_repro_table = dm_cpu_ref_table;   /* (same bytes every call: no race that matters) */
     dm_cpu_repro_table.head_fwd = NULL;
     dm_cpu_repro_table.head_bwd = NULL;
+    dm_cpu_repro_table.solo = cpu_solo;
     dm_cpu_repro_table.conv1d_fwd = dm_cpu_conv1d_fwd_fixed;
     dm_cpu_repro_table.conv1d_bwd = dm_cpu_conv1d_bwd_fixed;
     dm_cpu_repro_table.dense_fwd = dm_cpu_dense_fwd_fixed;

@@ -1,10 +1,15 @@
 /*
  * dense.c: out (B, Co) = in (B, Ci) · wᵀ + b with w (Co, Ci). The DeMo heads are tiny (Co = 2), so
- * the fast version is one single-threaded sgemm per pass.
+ * the fast version is single-threaded. Its forward and input gradient are the fixed-order products of
+ * repro_gemm.c: every row is one float chain over k, whatever the batch around it and the BLAS's kernel
+ * (OpenBLAS's SkylakeX-family sgemm gives a row other bits in a batch of another size), so a sequence's
+ * score and input gradient do not depend on the batch it is in (class optimisation splits its restarts
+ * across threads on that: host/optimize.c). The weight gradient, a sum over the batch, stays one sgemm.
  */
 #include <cblas.h>
 
 #include "cpu.h"
+#include "repro.h"
 
 void dm_cpu_dense_fwd_ref(dm_backend *be, float *out, const float *in, const float *w, const float *b,
                           int B, int Ci, int Co) {
@@ -40,9 +45,7 @@ void dm_cpu_dense_bwd_ref(dm_backend *be, float *grad_in, float *grad_w, float *
 
 void dm_cpu_dense_fwd(dm_backend *be, float *out, const float *in, const float *w, const float *b,
                       int B, int Ci, int Co) {
-    for (int n = 0; n < B; n++)
-        for (int o = 0; o < Co; o++) out[(int64_t)n * Co + o] = b[o];
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, Co, Ci, 1.0f, in, Ci, w, Ci, 1.0f, out, Co);
+    dm_cpu_dense_fwd_fixed(be, out, in, w, b, B, Ci, Co);
 }
 
 void dm_cpu_dense_bwd(dm_backend *be, float *grad_in, float *grad_w, float *grad_b,
@@ -54,7 +57,5 @@ void dm_cpu_dense_bwd(dm_backend *be, float *grad_in, float *grad_w, float *grad
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Co, Ci, B, 1.0f, grad_out, Co, in, Ci, 1.0f,
                     grad_w, Ci);
     /* grad_in (B, Ci) = grad_out (B, Co) · w (Co, Ci) */
-    if (grad_in)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, Ci, Co, 1.0f, grad_out, Co, w, Ci,
-                    0.0f, grad_in, Ci);
+    if (grad_in) dm_repro_gemm(B, Ci, Co, grad_out, Co, 1, w, Ci, grad_in, Ci, DM_GEMM_SET);
 }
