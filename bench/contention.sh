@@ -7,7 +7,8 @@
 # Each BUILD_DIR must hold bench/bench_threads (cmake -DDM_BUILD_BENCH=ON). For each round, each load
 # (none, then 2 busy processes `while :; do :; done` started for the block and killed after it), each
 # workload × architecture, each build, 1 then 2 threads: one bench_threads run of SECONDS_PER seconds.
-# Medians over ROUNDS rounds of each run's median iteration time → rates in a Markdown table.
+# Medians over ROUNDS rounds of each run's throughput (its timed iterations over their total wall time;
+# the median iteration's rate beside it, which under load hides the slices lost to preemption) → Markdown.
 # On a machine with more than 2 CPUs everything (bench and busy processes) is pinned to CPUS (default
 # 0,1) with taskset, so the load competes for the same two cores.
 #
@@ -50,7 +51,7 @@ stop_busy() {
 trap 'stop_busy; rm -rf "$bindir"' EXIT INT TERM
 
 tmp=$CSV.tmp
-echo "build,load,round,workload,arch,batch,threads,iterations,median_s,min_s,rate,cpu_s,commit" > "$tmp"
+echo "build,load,round,workload,arch,batch,threads,iterations,median_s,min_s,rate,cpu_s,total_s,total_cpu_s,commit" > "$tmp"
 for round in $(seq 1 "$ROUNDS"); do
     for load in none busy; do
         if [ "$load" = busy ]; then
