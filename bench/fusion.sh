@@ -26,7 +26,7 @@ for b in "$@"; do
     cp "${b%%=*}/bench/bench_threads" "$bindir/bench_threads.$n"
 done
 tmp=$CSV.tmp
-echo "build,fuse,round,workload,arch,batch,threads,iterations,median_s,min_s,rate,cpu_s,commit" > "$tmp"
+echo "build,fuse,round,workload,arch,batch,threads,iterations,median_s,min_s,rate,cpu_s,total_s,total_cpu_s,commit" > "$tmp"
 for round in $(seq 1 "$ROUNDS"); do
     for w in train saliency; do
         for a in cnn cnnrnn; do
