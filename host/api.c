@@ -324,6 +324,7 @@ static char *provenance_json(const dm_provenance *p) {
     jput(&b, ", \"seed\": %llu, \"threads\": %d, \"batch\": %d", (unsigned long long)p->seed, p->threads, p->batch);
     jput(&b, ", "), jnum(&b, "lr0", p->lr0);
     jput(&b, ", "), jnum(&b, "valid_frac", p->valid_frac);
+    jput(&b, ", "), jnum(&b, "ema", p->ema);
     jput(&b, ", \"epochs_max\": %d, \"epochs_run\": %d, \"best_epoch\": %d", p->epochs_max, p->epochs_run,
          p->best_epoch);
     jput(&b, ", \"n_train\": %lld, \"n_valid\": %lld, \"n_test\": %lld", (long long)p->n_train,

@@ -1,4 +1,7 @@
 /*
+ * Longer than 800 lines because: the format's field-by-field description (this comment, about 90
+ * lines) stays beside the writer and the checking reader it describes.
+ *
  * checkpoint.c: the deepmotif model file (".dm"): hyper-parameters, the parameter tensor table,
  * the parameters in the canonical layout (SPEC.md §3), provenance, and optionally the state needed
  * to resume training.
@@ -53,6 +56,8 @@
  *         score = mean of the sequence's and its reverse complement's P(bound); other bits 0
  *   ENSM  (optional, version 3) u32 n_members (≥ 2; PARM is member 0, trained with PROV's seed, member
  *         k with seed + k); u64 n (= n_params); f32 params[(n_members − 1) · n], members 1.. in order
+ *   AVGW  (optional, any version: a model's score is its PARM alone) f32 decay (> 0, < 1: trained with that weight average, train --ema);
+ *         u64 n (0, or n_params with RESM); f32 avg[n], the running average to resume from
  * HPAR, TENS, PARM and PROV are required.
  *
  * Loading checks, in order, each failure DM_STATUS_CORRUPT naming the file: size and magic ("not a
@@ -93,11 +98,12 @@
     ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
 
 /* The known sections, in writing order. */
-enum { DM_SEC_HPAR, DM_SEC_TENS, DM_SEC_PARM, DM_SEC_PROV, DM_SEC_RESM, DM_SEC_PRED, DM_SEC_ENSM, DM_SEC_COUNT };
+enum { DM_SEC_HPAR, DM_SEC_TENS, DM_SEC_PARM, DM_SEC_PROV, DM_SEC_RESM, DM_SEC_PRED, DM_SEC_ENSM, DM_SEC_AVGW,
+       DM_SEC_COUNT };
 static const uint32_t dm_sec_tag[DM_SEC_COUNT] = {
     DM_TAG('H', 'P', 'A', 'R'), DM_TAG('T', 'E', 'N', 'S'), DM_TAG('P', 'A', 'R', 'M'),
     DM_TAG('P', 'R', 'O', 'V'), DM_TAG('R', 'E', 'S', 'M'), DM_TAG('P', 'R', 'E', 'D'),
-    DM_TAG('E', 'N', 'S', 'M'),
+    DM_TAG('E', 'N', 'S', 'M'), DM_TAG('A', 'V', 'G', 'W'),
 };
 
 /* Opens a section: tag, a length placeholder; returns where the payload starts. */
@@ -249,10 +255,12 @@ dm_status dm_checkpoint_save_ex(const char *path, const dm_hparams *hp, const dm
                                 int32_t n_tensors, const float *params, int64_t n_params,
                                 const dm_provenance *prov, const dm_resume_state *resume, const dm_ckpt_extra *x) {
     DM_TRY(dm_checkpoint_save_args(path, hp, tensors, n_tensors, params, n_params, prov, resume));
-    bool ens = x && x->n_members > 1, v3 = x && (x->rc || ens);
+    bool ens = x && x->n_members > 1, avg = prov->ema > 0, v3 = x && (x->rc || ens);
     DM_CHECK_ARG(!x || (x->n_members >= 1 && x->n_members <= DM_CKPT_MAX_MEMBERS && (!ens || x->members) &&
                         x->rc <= (DM_RC_AUGMENT | DM_RC_AVERAGE)),
                  "dm_checkpoint_save: %s: %d members, rc flags %u", path, x ? (int)x->n_members : 0, x ? x->rc : 0);
+    DM_CHECK_ARG(!avg || prov->ema < 1, "dm_checkpoint_save: %s: weight-average decay %g (0 to 1)", path,
+                 (double)prov->ema);
     // the whole file is assembled in memory, then written in one go
     dm_wbuf w = {0};
     uint8_t *magic = dm_w_room(&w, 8);
@@ -277,6 +285,14 @@ dm_status dm_checkpoint_save_ex(const char *path, const dm_hparams *hp, const dm
         dm_w_u32(&w, (uint32_t)x->n_members);
         dm_w_u64(&w, (uint64_t)n_params);
         dm_w_floats(&w, x->members, (int64_t)(x->n_members - 1) * n_params);
+        dm_w_end(&w, s);
+    }
+    if (avg) {
+        bool running = resume && resume->avg;
+        s = dm_w_begin(&w, DM_SEC_AVGW);
+        dm_w_f32(&w, prov->ema);
+        dm_w_u64(&w, running ? (uint64_t)n_params : 0);
+        if (running) dm_w_floats(&w, resume->avg, n_params);
         dm_w_end(&w, s);
     }
     // the trailer covers every byte before it
@@ -529,6 +545,25 @@ static dm_status dm_r_resume(const char *path, dm_rbuf *r, uint32_t version, int
     return DM_STATUS_OK;
 }
 
+/* AVGW: the decay into prov; the running average (n = n_params, only beside RESM) into rs->avg when
+ * rs is non-NULL (freed with rs on failure). */
+static dm_status dm_r_avg(const char *path, dm_rbuf *r, int64_t n_params, dm_provenance *prov, dm_resume_state *rs) {
+    prov->ema = dm_r_f32(r);
+    uint64_t n = dm_r_u64(r);
+    if (r->bad || !(prov->ema > 0 && prov->ema < 1) || (n != 0 && n != (uint64_t)n_params) || n * 4 != r->n - r->pos) {
+        if (rs) dm_resume_state_free(rs);
+        return dm_bad_section(path, DM_SEC_AVGW);
+    }
+    if (n && rs) {
+        if (!(rs->avg = malloc(sizeof(float) * (size_t)n))) {
+            dm_resume_state_free(rs);
+            return dm_error(DM_STATUS_NOMEM, "%s: out of memory for the weight average", path);
+        }
+        dm_r_floats(r, rs->avg, n_params);
+    }
+    return DM_STATUS_OK;
+}
+
 /* PRED and ENSM (version 3 only; an earlier file's are unknown sections) into *x when x is non-NULL. */
 static dm_status dm_r_extra(const char *path, dm_sections *s, uint32_t version, int64_t n_params, dm_ckpt_extra *x) {
     if (!x || version < 3) return DM_STATUS_OK;
@@ -747,6 +782,9 @@ static dm_status dm_parse_model(const char *path, const uint8_t *p, size_t n,
         st = dm_r_resume(path, &s.body[DM_SEC_RESM], mid ? 2u : 1u, n_want_params, &rs);
         if (st != DM_STATUS_OK) goto fail;
     }
+    if (s.present[DM_SEC_AVGW] &&
+        (st = dm_r_avg(path, &s.body[DM_SEC_AVGW], n_want_params, prov, resume_out && rs.adam_m ? &rs : NULL)))
+        goto fail;
     if (x_out) *x_out = x;
     *hp_out = hp;
     *params_out = params;
@@ -792,5 +830,6 @@ void dm_resume_state_free(dm_resume_state *r) {
     free(r->best_params);
     free(r->part_logprob);
     free(r->part_loss);
+    free(r->avg);
     memset(r, 0, sizeof *r);
 }

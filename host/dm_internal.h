@@ -168,6 +168,7 @@ typedef struct dm_provenance {
     int32_t batch;
     float lr0;
     float valid_frac;
+    float ema;            /* decay of the weight average the selection used (train --ema); 0: none */
     int32_t epochs_max;
     int32_t epochs_run;
     int32_t best_epoch;   /* epoch whose weights these are (label "best") */
@@ -202,6 +203,7 @@ typedef struct dm_resume_state {
     int64_t rows_done;
     float *part_logprob;  /* (rows_done, 2) */
     float *part_loss;     /* (rows_done) */
+    float *avg;           /* (n_params) the weights' moving average (train --ema), or NULL */
 } dm_resume_state;
 
 /* Writes a checkpoint atomically: magic, format version, hyper-parameters, the tensor table with

@@ -969,6 +969,40 @@ dm_status dm_net_adam_step(dm_net *m, dm_adam *opt) {
     return dm_backend_status(m->be);
 }
 
+dm_status dm_net_avg_init(dm_net *m, dm_net_avg *a, const float *host) {
+    size_t bytes = sizeof(float) * (size_t)(m->n_params > 0 ? m->n_params : 1);
+    *a = (dm_net_avg){{m->be->i->alloc(m->be, bytes), m->be->i->alloc(m->be, bytes)}, 0};
+    if (!a->buf[0] || !a->buf[1]) {
+        dm_net_avg_free(m, a);
+        return dm_error(DM_STATUS_NOMEM, "training: cannot allocate the weight average (%.1f MB)", 2e-6 * (double)bytes);
+    }
+    if (host) m->be->i->upload(m->be, a->buf[0], host, sizeof(float) * (size_t)m->n_params);
+    else m->be->i->copy(m->be, a->buf[0], m->params, sizeof(float) * (size_t)m->n_params);
+    return dm_backend_status(m->be);
+}
+
+void dm_net_avg_free(dm_net *m, dm_net_avg *a) {
+    for (int i = 0; i < 2; i++) if (a->buf[i]) m->be->i->free(m->be, a->buf[i]);
+    *a = (dm_net_avg){{NULL, NULL}, 0};
+}
+
+dm_status dm_net_avg_step(dm_net *m, dm_net_avg *a, float decay) {
+    m->be->i->lerp(m->be, a->buf[1 - a->cur], a->buf[a->cur], m->params, 1.0f - decay, m->n_params);
+    a->cur = 1 - a->cur;
+    return dm_backend_status(m->be);
+}
+
+void dm_net_avg_swap(dm_net *m, dm_net_avg *a) {
+    float *t = m->params;
+    m->params = a->buf[a->cur];
+    a->buf[a->cur] = t;
+}
+
+dm_status dm_net_avg_get(const dm_net *m, const dm_net_avg *a, float *host) {
+    m->be->i->download(m->be, host, a->buf[a->cur], sizeof(float) * (size_t)m->n_params);
+    return dm_backend_status(m->be);
+}
+
 dm_status dm_net_get_adam(const dm_net *m, float *m_host, float *v_host) {
     m->be->i->download(m->be, m_host, m->adam_m, sizeof(float) * (size_t)m->n_params);
     m->be->i->download(m->be, v_host, m->adam_v, sizeof(float) * (size_t)m->n_params);

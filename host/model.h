@@ -195,6 +195,23 @@ dm_status dm_net_adam_step(dm_net *m, dm_adam *opt);
 dm_status dm_net_get_adam(const dm_net *m, float *m_host, float *v_host);
 dm_status dm_net_set_adam(dm_net *m, const float *m_host, const float *v_host);
 
+/* The weights' exponential moving average on the backend (train --ema; host/train.c): two buffers,
+ * the average and the next one, so no update reads what it writes. */
+typedef struct dm_net_avg {
+    float *buf[2];
+    int cur;        /* buf[cur] is the average */
+} dm_net_avg;
+
+/* Allocates the average holding `host` (n_params), or the current weights when host is NULL. */
+dm_status dm_net_avg_init(dm_net *m, dm_net_avg *a, const float *host);
+void dm_net_avg_free(dm_net *m, dm_net_avg *a);
+/* avg <- avg + (1 - decay) (weights - avg), element-wise (the backend's lerp). */
+dm_status dm_net_avg_step(dm_net *m, dm_net_avg *a, float decay);
+/* Exchanges the model's weights and the average (pointers only; a second call undoes it), so the
+ * model runs on the average for validation. */
+void dm_net_avg_swap(dm_net *m, dm_net_avg *a);
+dm_status dm_net_avg_get(const dm_net *m, const dm_net_avg *a, float *host);
+
 /* ---- prediction setup (host/predavg.c) ---------------------------------------------------------
  * A loaded model carries its checkpoint's reverse-complement flags and, for an ensemble, every
  * member's weights on the host; dm_net_use_member(m, k) loads member k's weights into the model

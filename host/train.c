@@ -269,6 +269,9 @@ static dm_status train_run(dm_net *m, const dm_dataset *train, const dm_dataset 
     DM_CHECK_ARG(o->batch >= 1, "training: batch size %d (at least 1)", (int)o->batch);
     DM_CHECK_ARG(o->epochs >= 0, "training: %d epochs", (int)o->epochs);
     DM_CHECK_ARG(isfinite(o->lr) && o->lr > 0, "training: learning rate %g (positive)", (double)o->lr);
+    DM_CHECK_ARG(o->ema >= 0 && o->ema < 1, "training: weight-average decay %g (0 to 1; 0: none)", (double)o->ema);
+    DM_CHECK_ARG(o->ema == 0 || o->protocol != DM_PROTOCOL_ORIGINAL,
+                 "training: the original protocol selects by the training passes' own weights, not an average");
     const dm_hparams *hp = dm_net_hparams(m);
     dm_backend *be = dm_net_backend(m);
     int64_t n = train->n, np = dm_net_n_params(m);
@@ -315,6 +318,10 @@ static dm_status train_run(dm_net *m, const dm_dataset *train, const dm_dataset 
         state->rows_done = 0;
     }
 
+    /* the weights' moving average (o->ema > 0): kept on the backend, in the resume state at checkpoints */
+    bool use_avg = o->ema > 0, avg_resumed = state->avg != NULL;
+    dm_net_avg avg = {{NULL, NULL}, 0};
+
     /* every buffer of the loop is allocated here, none inside it; both data sets go to the backend
      * once, packed, and each batch is gathered there */
     bool check_batches = host_memory(be);
@@ -335,11 +342,17 @@ static dm_status train_run(dm_net *m, const dm_dataset *train, const dm_dataset 
     if (!state->adam_m) state->adam_m = calloc((size_t)np, sizeof(float));
     if (!state->adam_v) state->adam_v = calloc((size_t)np, sizeof(float));
     if (!state->best_params) state->best_params = calloc((size_t)np, sizeof(float));
+    if (use_avg && !state->avg) state->avg = calloc((size_t)(np > 0 ? np : 1), sizeof(float));
     dm_status st = DM_STATUS_OK;
     if (!idx || !train_scores || !row_loss || !cur || !train_labels || (do_valid && !valid_scores) ||
         (K > 1 && (!acc || !tmp)) || (dist && !gathered) ||
-        !state->adam_m || !state->adam_v || !state->best_params) {
+        !state->adam_m || !state->adam_v || !state->best_params || (use_avg && !state->avg)) {
         st = dm_error(DM_STATUS_NOMEM, "training: out of memory");
+        goto done;
+    }
+    if (!fresh && use_avg != avg_resumed) {
+        st = dm_error(DM_STATUS_ARG, use_avg ? "the run being resumed was trained without a weight average (--ema 0)"
+                                             : "the run being resumed was trained with a weight average (--ema)");
         goto done;
     }
 
@@ -382,10 +395,12 @@ static dm_status train_run(dm_net *m, const dm_dataset *train, const dm_dataset 
     }
     opt.t = state->adam_t;
     opt.lr = state->lr;
+    if (use_avg && (st = dm_net_avg_init(m, &avg, fresh ? NULL : state->avg))) goto done;
 
     prov->seed = o->seed;
     prov->batch = B;
     prov->lr0 = o->lr;
+    prov->ema = use_avg ? o->ema : 0;
     prov->epochs_max = o->epochs;
     prov->n_train = n;
     prov->n_valid = use_valid ? valid->n : 0;
@@ -463,6 +478,12 @@ static dm_status train_run(dm_net *m, const dm_dataset *train, const dm_dataset 
                 }
             }
             if ((st = dm_net_adam_step(m, &opt))) goto done;
+            if (use_avg) {
+                /* the decay ramps up from 0.1 (TensorFlow's ExponentialMovingAverage with num_updates),
+                 * so the first weights do not dominate the average of a short run */
+                double d = (1.0 + (double)opt.t) / (10.0 + (double)opt.t);
+                if ((st = dm_net_avg_step(m, &avg, (float)(d < o->ema ? d : o->ema)))) goto done;
+            }
             if (check_batches) {
                 if ((st = dm_net_get_params(m, cur))) goto done;
                 if (!all_finite(cur, np)) {
@@ -507,7 +528,8 @@ static dm_status train_run(dm_net *m, const dm_dataset *train, const dm_dataset 
                 if ((st = keep_partial(state, dtrain, k + 1, B, i0 + Bk))) goto done;
                 state->adam_t = opt.t;
                 state->lr = opt.lr;
-                if ((st = dm_net_get_adam(m, state->adam_m, state->adam_v)) || (st = dm_net_get_params(m, cur)))
+                if ((st = dm_net_get_adam(m, state->adam_m, state->adam_v)) || (st = dm_net_get_params(m, cur)) ||
+                    (use_avg && (st = dm_net_avg_get(m, &avg, state->avg))))
                     goto done;
                 prov->epochs_run = state->epoch_done;
                 prov->best_epoch = state->best_epoch;
@@ -552,8 +574,11 @@ static dm_status train_run(dm_net *m, const dm_dataset *train, const dm_dataset 
                             .valid_loss = NAN, .valid_auroc = NAN};
         double criterion;
         if (use_valid) {
-            if (do_valid)
+            if (do_valid) {
+                if (use_avg) dm_net_avg_swap(m, &avg);   /* the average is what is validated and kept */
                 st = validate(m, valid, dvalid, dvalid_rc, o->n_quarter, valid_scores, &row.valid_auroc, &row.valid_loss);
+                if (use_avg) dm_net_avg_swap(m, &avg);
+            }
             if (dist && (st = dm_dist_agree(st))) goto done;
             if (st) goto done;
             double v[3] = {row.valid_auroc, row.valid_loss, (double)measure};   /* rank 0's, to everyone */
@@ -575,7 +600,8 @@ static dm_status train_run(dm_net *m, const dm_dataset *train, const dm_dataset 
         if (better) {
             state->best_valid = criterion;
             state->best_epoch = epoch;
-            memcpy(state->best_params, cur, sizeof(float) * (size_t)np);
+            if (!use_avg) memcpy(state->best_params, cur, sizeof(float) * (size_t)np);
+            else if ((st = dm_net_avg_get(m, &avg, state->best_params))) goto done;
         }
         state->bad_epochs = progress ? 0 : state->bad_epochs + 1;
         state->epoch_done = epoch;
@@ -597,6 +623,7 @@ static dm_status train_run(dm_net *m, const dm_dataset *train, const dm_dataset 
         if (o->checkpoint) {
             /* MODEL.last's state is complete at every epoch end: weights, Adam, the selection */
             if ((st = dm_net_get_adam(m, state->adam_m, state->adam_v))) goto done;
+            if (use_avg && (st = dm_net_avg_get(m, &avg, state->avg))) goto done;
             prov->epochs_run = epoch;
             prov->best_epoch = state->best_epoch;
             prov->train_seconds = seconds0 + (dm_now() - t_start);
@@ -620,6 +647,7 @@ static dm_status train_run(dm_net *m, const dm_dataset *train, const dm_dataset 
     state->adam_t = opt.t;
     state->lr = opt.lr;
     if ((st = dm_net_get_adam(m, state->adam_m, state->adam_v))) goto done;
+    if (use_avg && (st = dm_net_avg_get(m, &avg, state->avg))) goto done;
     if (last_params && (st = dm_net_get_params(m, last_params))) goto done;
     if ((st = dm_net_set_params(m, state->best_params))) goto done;
     prov->epochs_run = state->epoch_done;
@@ -627,6 +655,7 @@ static dm_status train_run(dm_net *m, const dm_dataset *train, const dm_dataset 
     prov->train_seconds = seconds0 + (dm_now() - t_start);
 
 done:
+    dm_net_avg_free(m, &avg);
     dm_devdata_free(dtrain);
     dm_devdata_free(dvalid);
     dm_devdata_free(dvalid_rc);

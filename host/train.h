@@ -76,6 +76,10 @@ typedef struct dm_train_options {
                                 * (DM_TRAIN_BY_SIZE: 5, more for small sets); 0: no early stopping */
     dm_select select;          /* default protocol: that measure (DM_SELECT_AUTO, the zero value:
                                 * dm_train_select) */
+    float ema;                 /* > 0 (below 1): validation, selection and the kept weights use an
+                                * exponential moving average of the weights, updated after every
+                                * step with decay min(ema, (1 + t) / (10 + t)) at step t; 0: the
+                                * weights themselves */
     uint64_t seed;             /* one seed, split into named streams */
     bool n_quarter;            /* N policy: 0.25 per channel instead of a zero row */
     uint32_t rc;               /* DM_RC_AUGMENT: train on every sequence and its reverse complement;

@@ -38,6 +38,7 @@
 #define RUN "train --arch rnn --len 40 --epochs 4 --batch 16 --threads 1 --seed 7 --device cpu"
 
 static char *dir;
+static const char *extra = "";   /* more options for every run of the test (train_cmd) */
 
 static void setup(void) {
     dir = dm_test_tmpdir();
@@ -148,8 +149,8 @@ static bool exists(const char *path) {
 /* The training command for the run in folder x, fresh or resumed from x/m.dm.last. */
 static const char *train_cmd(const char *x, bool resume) {
     static char a[2048];
-    snprintf(a, sizeof a, RUN " --train %s/tr.seq.gz --out %s/m.dm%s%s%s", dir, x, resume ? " --resume " : "",
-             resume ? x : "", resume ? "/m.dm.last" : "");
+    snprintf(a, sizeof a, RUN "%s --train %s/tr.seq.gz --out %s/m.dm%s%s%s", extra, dir, x,
+             resume ? " --resume " : "", resume ? x : "", resume ? "/m.dm.last" : "");
     return a;
 }
 
@@ -692,4 +693,105 @@ Test(resume, device_stop_resume_and_divergence) {
     unload(&l);
     unload(&rm);
     unload(&rl);
+}
+
+/* The weights' moving average (--ema): the per-epoch references resumed at every epoch boundary
+ * equal the uninterrupted run (make_refs), and a run stopped by SIGINT inside an epoch resumes, by the
+ * printed command (which need not repeat --ema: the run's own is kept), to the same files. */
+Test(resume, the_weight_average_resumes_bit_identically) {
+    extra = " --ema 0.99";
+    make_refs();
+    char x[600], err[600], cmd[4096];
+    snprintf(err, sizeof err, "%s/logs/avg.err", dir);
+    fresh_folder(x, sizeof x, "avg");
+    ckpt l;
+    load(&l, dir, "ref/m.dm.last");
+    cr_assert(l.present && l.rs.avg && l.prov->ema == 0.99f, "MODEL.last lacks the average or its decay");
+    unload(&l);
+    rng_state = (dm_test_seed() + 91) * 0x9E3779B97F4A7C15ULL | 1;
+    for (int late = 0;; late++) {
+        cr_assert(late < 10, "every SIGINT landed after the end");
+        snprintf(cmd, sizeof cmd, "%s", train_cmd(x, false));
+        pid_t pid = start(cmd, NULL, err);
+        cr_assert(wait_text(pid, err, "deepmotif train: rnn", 60), "%s", slurp(err));
+        sleep_s((0.2 + 0.5 * uniform()) * ref_seconds);
+        kill(pid, SIGINT);
+        int status = finish(pid, 120);
+        cr_assert(WIFEXITED(status), "%s", slurp(err));
+        if (WEXITSTATUS(status) == 130) break;
+        cr_assert(dm_test_system("rm -rf %s && mkdir -p %s", x, x) == 0);
+    }
+    char *c = strstr(slurp(err), "resume with: deepmotif ");
+    cr_assert(c, "%s", slurp(err));
+    snprintf(cmd, sizeof cmd, "%s", c + strlen("resume with: deepmotif "));
+    cmd[strcspn(cmd, "\n")] = 0;
+    char *e = strstr(cmd, " --ema 0.99");   /* the run's decay comes from MODEL.last */
+    if (e) memmove(e, e + strlen(" --ema 0.99"), strlen(e + strlen(" --ema 0.99")) + 1);
+    cr_expect(run(cmd, NULL, err) == 0, "%s", slurp(err));
+    cr_expect(is_final(x));
+    /* resuming it under another choice is refused in one line */
+    snprintf(cmd, sizeof cmd, "%s --ema 0", train_cmd(x, true));
+    cr_expect(run(cmd, NULL, err) != 0);
+    cr_expect(strstr(slurp(err), "weight average") != NULL, "%s", slurp(err));
+}
+
+/* AVGW round trip: the decay and the running average beside RESM; in a model without a resume state
+ * only the decay; a damaged section is corrupt, naming it. */
+Test(resume, the_average_section_round_trips) {
+    dm_hparams hp;
+    dm_hparams_default(&hp, DM_ARCH_RNN);
+    hp.len = 40;
+    dm_tensor_info t[DM_MAX_TENSORS];
+    int64_t np;
+    int32_t nt = dm_net_table(&hp, t, &np);
+    float *params = calloc((size_t)np, sizeof(float));
+    dm_resume_state rs = {.epoch_done = 2, .adam_t = 69, .lr = 0.01f, .best_epoch = 1};
+    rs.adam_m = calloc((size_t)np, sizeof(float));
+    rs.adam_v = calloc((size_t)np, sizeof(float));
+    rs.best_params = calloc((size_t)np, sizeof(float));
+    rs.avg = malloc(sizeof(float) * (size_t)np);
+    for (int64_t j = 0; j < np; j++) rs.avg[j] = 0.001f * (float)j - 1.0f;
+    static dm_provenance prov, prov2;
+    prov.ema = 0.999f;
+    char path[600];
+    snprintf(path, sizeof path, "%s/avg.dm.last", dir);
+    cr_assert(dm_checkpoint_save(path, &hp, t, nt, params, np, &prov, &rs) == DM_STATUS_OK, "%s", dm_last_error());
+    dm_hparams hp2;
+    float *p2;
+    int64_t np2;
+    dm_resume_state r2;
+    cr_assert(dm_checkpoint_load(path, dm_net_table, &hp2, &p2, &np2, &prov2, &r2) == DM_STATUS_OK, "%s",
+              dm_last_error());
+    cr_expect(prov2.ema == 0.999f && r2.avg && memcmp(r2.avg, rs.avg, sizeof(float) * (size_t)np) == 0);
+    free(p2);
+    dm_resume_state_free(&r2);
+    /* MODEL: no resume state, the decay only */
+    cr_assert(dm_checkpoint_save(path, &hp, t, nt, params, np, &prov, NULL) == DM_STATUS_OK);
+    memset(&prov2, 0, sizeof prov2);
+    cr_assert(dm_checkpoint_load(path, dm_net_table, &hp2, &p2, &np2, &prov2, &r2) == DM_STATUS_OK);
+    cr_expect(prov2.ema == 0.999f && !r2.avg);
+    free(p2);
+    dm_resume_state_free(&r2);
+    /* a decay of 1.5 in the section (its first 4 bytes, after tag and length, before n = 0 and the CRC) */
+    FILE *f = fopen(path, "rb");
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    unsigned char *b = malloc((size_t)n);
+    fseek(f, 0, SEEK_SET);
+    cr_assert(fread(b, 1, (size_t)n, f) == (size_t)n);
+    fclose(f);
+    long at = n - 4 - 8 - 4;
+    cr_assert(memcmp(b + at - 12, "AVGW", 4) == 0, "AVGW is the last section");
+    float bad = 1.5f;
+    memcpy(b + at, &bad, 4);
+    uint32_t crc = (uint32_t)crc32(0L, b, (uInt)(n - 4));
+    for (int i = 0; i < 4; i++) b[n - 4 + i] = (unsigned char)(crc >> (8 * i));
+    f = fopen(path, "wb");
+    fwrite(b, 1, (size_t)n, f);
+    fclose(f);
+    free(b);
+    cr_expect(dm_checkpoint_load(path, dm_net_table, &hp2, &p2, &np2, &prov2, &r2) == DM_STATUS_CORRUPT);
+    cr_expect(strstr(dm_last_error(), "AVGW") != NULL, "%s", dm_last_error());
+    free(params);
+    dm_resume_state_free(&rs);
 }

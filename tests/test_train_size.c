@@ -6,7 +6,9 @@
  * rule's statement in host/train.h, not measured.
  */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "deepmotif.h"
@@ -253,4 +255,124 @@ Test(train_size, cli_reports_the_derived_batch, .timeout = 120) {
     const char *err = dm_test_slurp_in(dir, "err");
     cr_expect(strstr(err, "batch 32,") != NULL, "%s", err);
     dm_test_rmdir(dir);
+}
+
+/* ---- the weights' moving average (train --ema) ----------------------------------------------- */
+
+/* The average recomputed on the host from the weights after every step (the batch hook runs after
+ * the update): avg + (1 − d)·(w − avg), d = min(ema, (1 + t) / (10 + t)) at step t, the expression
+ * of host/train.h; kept at every epoch end, beside the raw weights. */
+typedef struct avg_ref {
+    dm_net *m;
+    int64_t np, t;
+    float ema;
+    float *w, *avg, *avg_at[8], *w_at[8];
+} avg_ref;
+
+static dm_status avg_hook(void *ctx, const dm_train_batch *b) {
+    avg_ref *r = ctx;
+    r->t++;
+    cr_assert_eq(dm_net_get_params(r->m, r->w), DM_STATUS_OK);
+    double d = (1.0 + (double)r->t) / (10.0 + (double)r->t);
+    float s = 1.0f - (float)(d < r->ema ? d : r->ema);
+    for (int64_t j = 0; j < r->np; j++) r->avg[j] = r->avg[j] + s * (r->w[j] - r->avg[j]);
+    if (b->batch == b->n_batches) {
+        memcpy(r->avg_at[b->epoch], r->avg, sizeof(float) * (size_t)r->np);
+        memcpy(r->w_at[b->epoch], r->w, sizeof(float) * (size_t)r->np);
+    }
+    return DM_STATUS_OK;
+}
+
+/* 4 epochs (no early stop) on 96 simulated sequences with a validation set: the weights kept are the
+ * host average at the selected epoch's end, not that epoch's weights; the resume state holds the
+ * final average, the provenance the decay; with ema 0 the weights themselves are kept. */
+static void avg_run(float ema, avg_ref *r, dm_provenance *prov, dm_resume_state *st, float **kept) {
+    dm_sim_options so;
+    dm_sim_options_default(&so);
+    so.n_pos = 48;
+    so.len = 40;
+    so.seed = 3;
+    dm_dataset tr = {0}, va = {0};
+    cr_assert_eq(dm_simulate(&tr, &so), DM_STATUS_OK, "%s", dm_last_error());
+    so.seed = 4;
+    so.n_pos = 40;
+    cr_assert_eq(dm_simulate(&va, &so), DM_STATUS_OK, "%s", dm_last_error());
+    dm_hparams hp;
+    dm_hparams_default(&hp, DM_ARCH_CNN);
+    hp.len = 40;
+    hp.conv_channels = 8;
+    dm_backend *be = dm_backend_cpu_create(1);
+    cr_assert(be);
+    cr_assert_eq(dm_net_create(&r->m, &hp, be, 256), DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert_eq(dm_net_init_params(r->m, 3), DM_STATUS_OK);
+    r->np = dm_net_n_params(r->m);
+    r->t = 0;
+    r->ema = ema;
+    r->w = malloc(sizeof(float) * (size_t)r->np);
+    r->avg = malloc(sizeof(float) * (size_t)r->np);
+    for (int e = 0; e < 8; e++) {
+        r->avg_at[e] = calloc((size_t)r->np, sizeof(float));
+        r->w_at[e] = calloc((size_t)r->np, sizeof(float));
+    }
+    cr_assert_eq(dm_net_get_params(r->m, r->avg), DM_STATUS_OK);   /* the average starts at the initial weights */
+    dm_train_options o;
+    dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
+    o.epochs = 4;
+    o.patience = 0;
+    o.ema = ema;
+    o.on_batch = avg_hook;
+    o.on_batch_ctx = r;
+    memset(prov, 0, sizeof *prov);
+    memset(st, 0, sizeof *st);
+    cr_assert_eq(dm_net_train(r->m, &tr, &va, &o, prov, st, NULL), DM_STATUS_OK, "%s", dm_last_error());
+    *kept = malloc(sizeof(float) * (size_t)r->np);
+    cr_assert_eq(dm_net_get_params(r->m, *kept), DM_STATUS_OK);
+    dm_net_free(r->m);
+    dm_backend_free(be);
+    dm_dataset_free(&tr);
+    dm_dataset_free(&va);
+}
+
+static void avg_free(avg_ref *r, dm_resume_state *st, float *kept) {
+    free(r->w);
+    free(r->avg);
+    for (int e = 0; e < 8; e++) free(r->avg_at[e]), free(r->w_at[e]);
+    dm_resume_state_free(st);
+    free(kept);
+}
+
+/* Largest |a − b| / (1 + |b|). The engine's lerp and avg_hook round the same float expression in the
+ * same order; only a DM_NATIVE build may contract either into an FMA (one rounding fewer per step,
+ * about 6e-8 each over 12 steps), hence 1e-6, far below the gap between two epochs' weights. */
+static double max_rel(const float *a, const float *b, int64_t n) {
+    double m = 0;
+    for (int64_t j = 0; j < n; j++) {
+        double d = fabs((double)a[j] - (double)b[j]) / (1.0 + fabs((double)b[j]));
+        if (d > m) m = d;
+    }
+    return m;
+}
+
+Test(train_size, the_weight_average_is_what_is_kept) {
+    static dm_provenance prov;
+    avg_ref r;
+    dm_resume_state st;
+    float *kept;
+    avg_run(0.99f, &r, &prov, &st, &kept);
+    int e = prov.best_epoch;
+    cr_assert(e >= 1 && e <= 4, "best epoch %d", e);
+    cr_expect_eq(r.t, 12, "96 sequences in batches of 32 for 4 epochs: %lld steps", (long long)r.t);
+    cr_expect_eq(prov.ema, 0.99f);
+    cr_expect(max_rel(kept, r.avg_at[e], r.np) < 1e-6, "the kept weights are not epoch %d's average (%g)", e,
+              max_rel(kept, r.avg_at[e], r.np));
+    cr_expect(max_rel(kept, r.w_at[e], r.np) > 1e-3, "the kept weights are epoch %d's own weights", e);
+    cr_assert(st.avg, "the resume state lacks the average");
+    cr_expect(max_rel(st.avg, r.avg, r.np) < 1e-6, "the resume state's average is not the final one");
+    avg_free(&r, &st, kept);
+    /* ema 0: the weights themselves, no average in the state or the provenance */
+    avg_run(0.0f, &r, &prov, &st, &kept);
+    e = prov.best_epoch;
+    cr_expect(memcmp(kept, r.w_at[e], sizeof(float) * (size_t)r.np) == 0, "ema 0 keeps epoch %d's weights", e);
+    cr_expect(!st.avg && prov.ema == 0.0f);
+    avg_free(&r, &st, kept);
 }

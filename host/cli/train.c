@@ -39,6 +39,8 @@ const cli_opt cli_train_opts[] = {
                          "the loss improves), auto (default: auroc+loss where the validation set is too small for a "
                          "stable AUROC, below about 536 sequences; else auroc)",
      CLI_CHOICES("auto", "auroc", "loss", "auroc+loss"), 0},
+    {"--ema", "D", "validate, select and keep an exponential moving average of the weights, decay D per step "
+                   "(ramped up as min(D, (1 + t) / (10 + t)) at step t); 0: the weights themselves (default 0)", NULL, 0},
     {"--seed", "S", "64-bit seed for init, negatives, split, shuffle, dropout (default 1)", NULL, 0},
     {"--protocol", "default|original", "default: shuffled batches, validation early stopping; "
                                       "original: DeMo's file-order loop", CLI_CHOICES("default", "original"), 0},
@@ -321,12 +323,15 @@ static float *train_seed(train_job *j, uint64_t seed, const char *out, dm_proven
     int64_t va_pos = 0;
     for (int64_t i = 0; i < va.n; i++) va_pos += va.label[i] == 1;
     dm_select measure = dm_train_select(&o, va_pos, va.n - va_pos);
+    char avg_text[64] = "";
+    if (o.ema > 0) snprintf(avg_text, sizeof avg_text, ", the weights' moving average (decay %g)", (double)o.ema);
     if (o.progress)
         fprintf(stderr, "deepmotif train: %s, %lld trained parameters; %lld training, %lld validation sequences; "
-                "%s protocol, batch %d%s%s, %s\n", dm_arch_name(hp.arch), (long long)dm_net_n_trainable(m),
+                "%s protocol, batch %d%s%s%s, %s\n", dm_arch_name(hp.arch), (long long)dm_net_n_trainable(m),
                 (long long)tr.n, (long long)va.n, dm_protocol_name(protocol), o.batch,
                 va.n && protocol == DM_PROTOCOL_DEFAULT ? ", selecting by the " : "",
-                va.n && protocol == DM_PROTOCOL_DEFAULT ? dm_select_name(measure) : "", prov.device);
+                va.n && protocol == DM_PROTOCOL_DEFAULT ? dm_select_name(measure) : "",
+                avg_text, prov.device);
     if (o.progress) {
         int packed = (hp.len + 3) / 4 + (hp.len + 7) / 8 + 17;   /* dm_pack row + label, order, log-probs, loss */
         fprintf(stderr, "deepmotif train: memory: %.0f bytes per sequence as read, held twice at the split (peak %.1f MiB, "
@@ -540,6 +545,9 @@ int cli_train(cli_args *a) {
                : !strcmp(sel, "loss")       ? DM_SELECT_LOSS
                : !strcmp(sel, "auroc+loss") ? DM_SELECT_AUROC_LOSS
                                             : DM_SELECT_AUTO;
+    o.ema = (float)cli_num(a, "--ema", o.ema, 0, 0.999999);
+    if (o.ema > 0 && protocol == DM_PROTOCOL_ORIGINAL)
+        cli_usage_error("--ema: the original protocol keeps the weights of its best training pass, not an average");
     o.seed = cli_seed(a);
     o.progress = !cli_opt_str(a, "--quiet") && dm_dist_rank() == 0;
     /* DM_TRAIN_SLICES=K: each batch in K slices in turn, bit for bit what mpirun -np K computes */
@@ -594,6 +602,7 @@ int cli_train(cli_args *a) {
         }
         if (!cli_opt_str(a, "--batch") && prov.batch >= 1) o.batch = prov.batch;
         if (!cli_opt_str(a, "--lr") && prov.lr0 > 0) o.lr = prov.lr0;
+        if (!cli_opt_str(a, "--ema")) o.ema = prov.ema;
         if (!cli_opt_str(a, "--epochs") && prov.epochs_max >= 1 && prov.epochs_max <= DM_MAX_EPOCHS) o.epochs = prov.epochs_max;
         if (!cli_opt_str(a, "--valid-frac") && protocol == DM_PROTOCOL_DEFAULT) valid_frac = prov.valid_frac;
     }

@@ -215,8 +215,12 @@ static void section_cards(dm_dash *d) {
         ESC(pv->protocol);
         P(" (batch %d, lr %g halved every 10 epochs, validation fraction %g)</dd>\n", pv->batch, pv->lr0,
           pv->valid_frac);
-        P("<dt>epochs</dt><dd>weights of epoch %d; %d run of at most %d</dd>\n", pv->best_epoch,
-          pv->epochs_run, pv->epochs_max);
+        if (pv->ema > 0)
+            P("<dt>epochs</dt><dd>the weights' moving average (decay %g) at epoch %d; %d run of at most %d</dd>\n",
+              pv->ema, pv->best_epoch, pv->epochs_run, pv->epochs_max);
+        else
+            P("<dt>epochs</dt><dd>weights of epoch %d; %d run of at most %d</dd>\n", pv->best_epoch,
+              pv->epochs_run, pv->epochs_max);
         P("<dt>sequences</dt><dd>%s training", commas(c, (long long)pv->n_train));
         P(", %s validation</dd>\n", commas(c, (long long)pv->n_valid));
         P("<dt>training time</dt><dd>%.1f s</dd>\n<dt>device</dt><dd>", pv->train_seconds);
