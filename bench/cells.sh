@@ -14,7 +14,25 @@
 #           "Training protocols"); sets of 536 or more validation sequences train as before
 #   3       there, the best validation AUROC kept, but the patience reset by the loss too (--select
 #           auroc+loss); again nothing changes from 536 validation sequences
-DM_DEFAULTS_REV=3
+#   4       the weights' moving average (train --ema 0.999) from 4,096 to 8,191 training sequences
+#           (train's count, twice the set under --rc both/augment) for the models without an LSTM on
+#           the input; every other cell trains bit for bit as in revision 3 and keeps that key
+#           (dm_defaults_rev), so the hours of training behind them stay valid
+DM_DEFAULTS_REV=4
+
+# dm_defaults_rev ARCH N: the revision a cell's key names, for an architecture trained on N
+# sequences as train counts them (the row's n_train). The tables' Python repeats this rule.
+dm_defaults_rev() {
+    if [ "$1" != rnn ] && [ "$2" -ge 4096 ] && [ "$2" -lt 8192 ]; then echo "$DM_DEFAULTS_REV"; else echo 3; fi
+}
+
+# dm_train_count POSITIVES RC: train's N for an _AC file of POSITIVES with one shuffle each, 10 % of
+# the pairs held out (rounded half up, as dm_dataset_split), doubled under --rc both or augment.
+dm_train_count() {
+    local n=$(( 2 * ($1 - ($1 + 5) / 10) ))
+    if [ "$2" = both ] || [ "$2" = augment ]; then n=$(( 2 * n )); fi
+    echo "$n"
+}
 
 # cells_init FILE HEADER: the header line, unless FILE already has rows.
 cells_init() {

@@ -82,26 +82,30 @@ cells="$out.cells.tsv"
 # The cells' protocol keys. deepmotif's: EPOCHS, TRAIN_OPTS and the revision of train's default
 # protocol (DM_DEFAULTS_REV, bench/cells.sh). The gkm-SVM's cells do not depend on deepmotif: their
 # key is bench/peers/gkmsvm.py's.
-protocol="epochs=${EPOCHS:-default} opts=${TRAIN_OPTS:-} defaults=$DM_DEFAULTS_REV"
+# The revision is the cell's own (dm_defaults_rev: by architecture and train's count of sequences),
+# so the key is protocol_base + revision.
+protocol_base="epochs=${EPOCHS:-default} opts=${TRAIN_OPTS:-} defaults="
+lc_rc=both   # train's --rc for these cells: its default, unless TRAIN_OPTS names one
+[[ " ${TRAIN_OPTS:-} " =~ \ --rc\ ([a-z]+)\  ]] && lc_rc=${BASH_REMATCH[1]}
 gkm_protocol="gkmsvm.py defaults"
 # Size `all` of the CNN and the CNN-RNN is the very training of bench/rc_table.sh's `--rc both` cell
 # (the whole _AC file, `sweep --seed S`, train's defaults, whose --rc is both): without TRAIN_OPTS, a
 # cell that RC_CELLS (OUT's folder/rc_table.cells.tsv) holds for the same EPOCHS and revision is taken
 # from there, not trained twice.
 rc_cells=${RC_CELLS:-$(dirname "$out")/rc_table.cells.tsv}
-rc_protocol="epochs=${EPOCHS:-default} defaults=$DM_DEFAULTS_REV"
-from_rc() {   # TF SEED METHOD: whether that size-`all` cell is rc_table's
+rc_protocol_base="epochs=${EPOCHS:-default} defaults="
+from_rc() {   # TF SEED METHOD REV: whether that size-`all` cell is rc_table's
     [ -z "${TRAIN_OPTS:-}" ] && [[ "$3" == cnn || "$3" == cnnrnn ]] && [ -s "$rc_cells" ] \
-        && cells_has "$rc_cells" tf="$1" arch="$3" rc=both seed="$2" protocol="$rc_protocol"
+        && cells_has "$rc_cells" tf="$1" arch="$3" rc=both seed="$2" protocol="$rc_protocol_base$4"
 }
 binver=$("$bin" --version 2>/dev/null | head -n1 | tr '\t' ' ' || echo unknown)
 cells_init "$cells" $'tf\tsize\tseed\tmethod\tn_train\tauroc\tauprc\ttrain_seconds\tprotocol\tbinary\tchecksum'
 export NUMBA_NUM_THREADS=${GKM_THREADS:-$threads}
 
 # One cell: train it, append its row to the cells file (bench/cells.sh).
-run_cell() {   # SIZE SEED TF METHOD
+run_cell() {   # SIZE SEED TF METHOD REV
     local size=$1 seed=$2 name=$3 m=$4 dir="$work/data/n$1.s$2" row ver sum t0=$(date +%s)
-    local tag="n$size.s$seed $name $m" key=$protocol
+    local tag="n$size.s$seed $name $m" key=$protocol_base$5
     [ "$m" = gkmsvm ] && key=$gkm_protocol
     # another invocation (other SIZES or SEEDS, same cells file) may have trained it since the list was made
     cells_has "$cells" tf="$name" size="$size" seed="$seed" method="$m" protocol="$key" && return 0
@@ -129,7 +133,7 @@ print("\t".join([str(int(r["n_pos"])+int(r["n_neg"])), r["auroc"], r["auprc"], r
     echo "learning_curve: $tag: AUROC ${f[1]} ($(( $(date +%s) - t0 )) s)" >&2
 }
 export -f run_cell sweep_cell cells_append cells_has
-export work here bin gkm_py threads cells protocol gkm_protocol binver EPOCHS TRAIN_OPTS
+export work here bin gkm_py threads cells protocol_base gkm_protocol binver EPOCHS TRAIN_OPTS
 
 t_start=$(date +%s)
 IFS=, read -r -a seed_list <<< "$seeds"
@@ -159,11 +163,14 @@ sys.stdout.write("\n".join([lines[0]] + [lines[i] for i in keep]) + "\n")' "$see
             [ -e "$dir/${name}_B.seq.gz" ] || ln -s "$(realpath "$data/${name}_B.seq.gz")" "$dir/${name}_B.seq.gz"
             methods=("${arch_list[@]}")
             [ -n "$peers" ] && [[ ",$gkm_sizes," == *",$size,"* ]] && methods+=(gkmsvm)
+            p=$size
+            [ "$size" = all ] && p=${npos[$name]}
             for m in "${methods[@]}"; do
-                key=$protocol
+                rev=$(dm_defaults_rev "$m" "$(dm_train_count "$p" "$lc_rc")")
+                key=$protocol_base$rev
                 [ "$m" = gkmsvm ] && key=$gkm_protocol
                 cells_has "$cells" tf="$name" size="$size" seed="$seed" method="$m" protocol="$key" \
-                    || { [ "$size" = all ] && from_rc "$name" "$seed" "$m"; } || todo+=("$size $seed $name $m")
+                    || { [ "$size" = all ] && from_rc "$name" "$seed" "$m" "$rev"; } || todo+=("$size $seed $name $m $rev")
             done
         done
     done
@@ -182,9 +189,11 @@ t_end=$(date +%s)
 # Tables: OUT.tsv and OUT.md (stdlib Python).
 python3 - "$cells" "$out" "$sizes" "$seeds" "$archs" "${peers:+gkmsvm}" "$((t_end - t_start))" "${TRAIN_OPTS:-}" "${EPOCHS:-}" \
     "$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
-    "$protocol" "$gkm_protocol" "$rc_cells" "$rc_protocol" $(for n in "${names[@]}"; do echo "$n=${npos[$n]}"; done) <<'EOF'
+    "$protocol_base" "$gkm_protocol" "$rc_cells" "$rc_protocol_base" $(for n in "${names[@]}"; do echo "$n=${npos[$n]}"; done) <<'EOF'
 import csv, os, statistics, sys
-cells, out, sizes, seeds, archs, peer, secs, topts, epochs, commit, cpu, protocol, gkm_protocol, rc_cells, rc_protocol = sys.argv[1:16]
+cells, out, sizes, seeds, archs, peer, secs, topts, epochs, commit, cpu, protocol_base, gkm_protocol, rc_cells, rc_base = sys.argv[1:16]
+def rev(arch, n):   # bench/cells.sh's dm_defaults_rev
+    return "4" if arch != "rnn" and 4096 <= int(n) < 8192 else "3"
 npos = {a.rsplit("=", 1)[0]: int(a.rsplit("=", 1)[1]) for a in sys.argv[16:]}
 names = list(npos)
 sizes, seeds, archs = sizes.split(","), seeds.split(","), [a for a in archs.split(",") if a]
@@ -192,7 +201,7 @@ methods = archs + ([peer] if peer else [])
 rows, binaries = [], {}
 with open(cells) as f:
     for r in csv.DictReader(f, delimiter="\t"):
-        if (r["protocol"] == (gkm_protocol if r["method"] == peer else protocol) and r["tf"] in names and r["size"] in sizes and r["seed"] in seeds
+        if (r["protocol"] == (gkm_protocol if r["method"] == peer else protocol_base + rev(r["method"], r["n_train"])) and r["tf"] in names and r["size"] in sizes and r["seed"] in seeds
                 and r["method"] in methods):
             rows.append((r["tf"], r["size"], r["seed"], r["method"], r["n_train"], r["auroc"], r["auprc"], r["train_seconds"]))
             binaries[r["binary"]] = binaries.get(r["binary"], 0) + 1
@@ -201,7 +210,7 @@ if not topts and "all" in sizes and os.path.exists(rc_cells):
     have = {(r[0], r[2], r[3]) for r in rows if r[1] == "all"}
     with open(rc_cells) as f:
         for r in csv.DictReader(f, delimiter="\t"):
-            if (r["protocol"] == rc_protocol and r["rc"] == "both" and r["arch"] in archs and r["tf"] in names
+            if (r["protocol"] == rc_base + rev(r["arch"], r["n_train"]) and r["rc"] == "both" and r["arch"] in archs and r["tf"] in names
                     and r["seed"] in seeds and (r["tf"], r["seed"], r["arch"]) not in have):
                 rows.append((r["tf"], "all", r["seed"], r["arch"], r["n_train"], r["auroc"], r["auprc"], r["train_seconds"]))
                 binaries[r["binary"]] = binaries.get(r["binary"], 0) + 1

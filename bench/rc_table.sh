@@ -42,20 +42,24 @@ fi
 mkdir -p "$work" "$(dirname "$out")"
 
 names=()
+declare -A npos
 for f in "$data"/*_AC.seq.gz; do
     name=$(basename "$f" _AC.seq.gz)
     [ -f "$data/${name}_B.seq.gz" ] || continue
     if [ -n "${TFS:-}" ] && ! [[ "$name" =~ $TFS ]]; then continue; fi
     names+=("$name")
+    npos[$name]=$(( $(zcat "$f" | wc -l) - 1 ))
 done
 [ ${#names[@]} -gt 0 ] || { echo "rc_table: no _AC/_B pair matches TFS='${TFS:-}' in $data" >&2; exit 1; }
 
 cells="$out.cells.tsv"
-protocol="epochs=${EPOCHS:-default} defaults=$DM_DEFAULTS_REV"   # DM_DEFAULTS_REV: bench/cells.sh
+# a cell's key: protocol_base + its revision (bench/cells.sh's dm_defaults_rev, by architecture and
+# train's count of sequences)
+protocol_base="epochs=${EPOCHS:-default} defaults="
 binver=$("$bin" --version 2>/dev/null | head -n1 | tr '\t' ' ' || echo unknown)
 cells_init "$cells" $'tf\tarch\trc\tseed\tn_train\tauroc\tauprc\ttrain_seconds\tprotocol\tbinary\tchecksum'
-run_cell() {   # SEED TF ARCH MODE
-    local seed=$1 name=$2 arch=$3 mode=$4 row f t0=$(date +%s) opts=()
+run_cell() {   # SEED TF ARCH MODE REV
+    local seed=$1 name=$2 arch=$3 mode=$4 row f t0=$(date +%s) opts=() protocol=$protocol_base$5
     [ -n "${EPOCHS:-}" ] && opts+=(--epochs "$EPOCHS")
     mkdir -p "$work/s$seed"
     # --rc always named: train's default changed from none to both (README)
@@ -66,7 +70,7 @@ run_cell() {   # SEED TF ARCH MODE
     echo "rc_table: $name $arch --rc $mode seed $seed: AUROC ${f[1]} ($(( $(date +%s) - t0 )) s)" >&2
 }
 export -f run_cell sweep_cell cells_append
-export work data bin threads cells protocol binver EPOCHS
+export work data bin threads cells protocol_base binver EPOCHS
 
 t_start=$(date +%s)
 IFS=, read -r -a seed_list <<< "$seeds"
@@ -77,8 +81,9 @@ for seed in "${seed_list[@]}"; do
     for name in "${names[@]}"; do
         for arch in "${arch_list[@]}"; do
             for mode in "${mode_list[@]}"; do
-                cells_has "$cells" tf="$name" arch="$arch" rc="$mode" seed="$seed" protocol="$protocol" \
-                    || todo+=("$seed $name $arch $mode")
+                rev=$(dm_defaults_rev "$arch" "$(dm_train_count "${npos[$name]}" "$mode")")
+                cells_has "$cells" tf="$name" arch="$arch" rc="$mode" seed="$seed" protocol="$protocol_base$rev" \
+                    || todo+=("$seed $name $arch $mode $rev")
             done
         done
     done
@@ -92,15 +97,17 @@ t_end=$(date +%s)
 
 python3 - "$cells" "$out" "$modes" "$seeds" "$archs" "$((t_end - t_start))" "${EPOCHS:-}" "${TFS:-}" \
     "$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
-    "$protocol" "${names[@]}" <<'EOF'
+    "$protocol_base" "${names[@]}" <<'EOF'
 import csv, os, statistics, sys
-cells, out, modes, seeds, archs, secs, epochs, tfs, commit, cpu, protocol = sys.argv[1:12]
+cells, out, modes, seeds, archs, secs, epochs, tfs, commit, cpu, protocol_base = sys.argv[1:12]
+def rev(arch, n):   # bench/cells.sh's dm_defaults_rev
+    return "4" if arch != "rnn" and 4096 <= int(n) < 8192 else "3"
 names = sys.argv[12:]
 modes, seeds, archs = modes.split(","), seeds.split(","), archs.split(",")
 rows, binaries = [], {}
 with open(cells) as f:
     for r in csv.DictReader(f, delimiter="\t"):
-        if r["protocol"] == protocol and r["tf"] in names and r["arch"] in archs and r["rc"] in modes and r["seed"] in seeds:
+        if r["protocol"] == protocol_base + rev(r["arch"], r["n_train"]) and r["tf"] in names and r["arch"] in archs and r["rc"] in modes and r["seed"] in seeds:
             rows.append((r["tf"], r["arch"], r["rc"], r["seed"], r["auroc"], r["auprc"], r["train_seconds"]))
             binaries[r["binary"]] = binaries.get(r["binary"], 0) + 1
 with open(out + ".tsv", "w") as f:

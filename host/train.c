@@ -30,7 +30,8 @@ void dm_train_options_default(dm_train_options *o, dm_protocol protocol) {
     *o = (dm_train_options){
         .protocol = protocol, .epochs = by_size ? DM_TRAIN_BY_SIZE : 50, .batch = by_size ? DM_TRAIN_BY_SIZE : 256,
         .lr = by_size ? DM_TRAIN_BY_SIZE : 0.01f, .lr_halve_every = by_size ? DM_TRAIN_BY_SIZE : 10, .clip = 5.0f,
-        .patience = by_size ? DM_TRAIN_BY_SIZE : 5, .seed = 1, .n_quarter = false, .progress = false,
+        .patience = by_size ? DM_TRAIN_BY_SIZE : 5, .ema = by_size ? DM_TRAIN_BY_SIZE : 0.0f, .seed = 1,
+        .n_quarter = false, .progress = false,
     };
 }
 
@@ -41,6 +42,10 @@ void dm_train_options_default(dm_train_options *o, dm_protocol protocol) {
 enum { BY_SIZE_BATCH_MAX = 256, BY_SIZE_BATCH_MIN = 32, BY_SIZE_STEPS_MIN = 32, BY_SIZE_UNIT = 120 };
 /* an LSTM on the input, small set: 4x the rate, no halving, 10x the patience, 6x the epochs (train.h) */
 enum { LSTM_IN_LR_FACTOR = 4, LSTM_IN_PATIENCE = 50, LSTM_IN_EPOCHS = 300 };
+/* the weights' moving average, decay 0.999, from 4,096 to 8,191 sequences (batch 128) for models
+ * without an LSTM on the input (train.h, bench/results/ema_small.md) */
+#define BY_SIZE_EMA 0.999f
+enum { BY_SIZE_EMA_MIN = 4096 };
 
 static int32_t epochs_for(int32_t epochs_at_unit, int64_t steps) {
     int64_t unit = steps > BY_SIZE_UNIT ? steps : BY_SIZE_UNIT;
@@ -66,6 +71,9 @@ void dm_train_options_for_size(dm_train_options *o, int64_t n_train, const dm_hp
     if (o->epochs == DM_TRAIN_BY_SIZE) o->epochs = epochs_for(lstm_in ? LSTM_IN_EPOCHS : 50, steps);
     if (o->patience == DM_TRAIN_BY_SIZE) o->patience = epochs_for(lstm_in ? LSTM_IN_PATIENCE : 5, steps);
     if (o->lr_halve_every == DM_TRAIN_BY_SIZE) o->lr_halve_every = lstm_in ? 0 : epochs_for(10, steps);
+    if (o->ema == DM_TRAIN_BY_SIZE)
+        o->ema = !lstm_in && n >= BY_SIZE_EMA_MIN && n < (int64_t)BY_SIZE_STEPS_MIN * BY_SIZE_BATCH_MAX ? BY_SIZE_EMA
+                                                                                                   : 0.0f;
 }
 
 const char *dm_protocol_name(dm_protocol p) { return p == DM_PROTOCOL_ORIGINAL ? "original" : "default"; }

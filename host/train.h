@@ -79,7 +79,7 @@ typedef struct dm_train_options {
     float ema;                 /* > 0 (below 1): validation, selection and the kept weights use an
                                 * exponential moving average of the weights, updated after every
                                 * step with decay min(ema, (1 + t) / (10 + t)) at step t; 0: the
-                                * weights themselves */
+                                * weights themselves (DM_TRAIN_BY_SIZE: 0.999 on some small sets) */
     uint64_t seed;             /* one seed, split into named streams */
     bool n_quarter;            /* N policy: 0.25 per channel instead of a zero row */
     uint32_t rc;               /* DM_RC_AUGMENT: train on every sequence and its reverse complement;
@@ -125,7 +125,9 @@ void dm_train_options_default(dm_train_options *o, dm_protocol protocol);
  * fewer than 8,192 sequences (where the batch is below 256) sits on the ln 2 plateau for thousands of
  * steps and needs a larger, constant rate to leave it (bench/results/rnn_small.md): lr
  * 4 · 0.01 · batch / 256, never halved, patience ceil(50·U/S) (6,000 steps), epochs ceil(300·U/S)
- * (36,000 steps, capped). On larger sets that rate cost it (MYC, 14,584 sequences: 0.928 → 0.913). */
+ * (36,000 steps, capped). On larger sets that rate cost it (MYC, 14,584 sequences: 0.928 → 0.913).
+ * The weights' moving average (ema): 0.999 from 4,096 to 8,191 sequences (batch 128) for the other
+ * models, 0 elsewhere (bench/results/ema_small.md: it helped at 7,200 sequences, not at 1,800). */
 void dm_train_options_for_size(dm_train_options *o, int64_t n_train, const dm_hparams *hp);
 const char *dm_protocol_name(dm_protocol p);
 

@@ -46,6 +46,7 @@ Test(train_size, defaults_are_left_to_the_size) {
     cr_expect_eq(o.patience, DM_TRAIN_BY_SIZE);
     cr_expect_eq(o.lr_halve_every, DM_TRAIN_BY_SIZE);
     cr_expect_eq(o.lr, (float)DM_TRAIN_BY_SIZE);
+    cr_expect_eq(o.ema, (float)DM_TRAIN_BY_SIZE);
     dm_train_opts a;
     dm_train_opts_default(&a);
     cr_expect(a.batch == -1 && a.epochs == -1 && a.patience == -1 && a.lr_halve_every == -1 && a.lr == -1.0f,
@@ -258,6 +259,37 @@ Test(train_size, cli_reports_the_derived_batch, .timeout = 120) {
 }
 
 /* ---- the weights' moving average (train --ema) ----------------------------------------------- */
+
+/* The rule: 0.999 from 4,096 to 8,191 sequences (the rule's count: twice the set under --rc augment),
+ * not for a model whose LSTM reads the input, 0 elsewhere and under the original protocol; a given
+ * value stays. */
+Test(train_size, the_average_by_size) {
+    cr_expect_eq(sized(4095, DM_PROTOCOL_DEFAULT).ema, 0.0f);
+    cr_expect_eq(sized(4096, DM_PROTOCOL_DEFAULT).ema, 0.999f);
+    cr_expect_eq(sized(7200, DM_PROTOCOL_DEFAULT).ema, 0.999f);
+    cr_expect_eq(sized(8191, DM_PROTOCOL_DEFAULT).ema, 0.999f);
+    cr_expect_eq(sized(8192, DM_PROTOCOL_DEFAULT).ema, 0.0f);
+    cr_expect_eq(sized(1000000, DM_PROTOCOL_DEFAULT).ema, 0.0f);
+    cr_expect_eq(sized(7200, DM_PROTOCOL_ORIGINAL).ema, 0.0f);
+    dm_train_options o;
+    dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
+    o.rc = DM_RC_AUGMENT;   /* 3,600 sequences count as 7,200 */
+    dm_train_options_for_size(&o, 3600, NULL);
+    cr_expect_eq(o.ema, 0.999f);
+    dm_hparams hp;
+    dm_hparams_default(&hp, DM_ARCH_RNN);
+    dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
+    dm_train_options_for_size(&o, 7200, &hp);
+    cr_expect_eq(o.ema, 0.0f, "the RNN's own row has no average");
+    dm_hparams_default(&hp, DM_ARCH_CNNRNN);
+    dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
+    dm_train_options_for_size(&o, 7200, &hp);
+    cr_expect_eq(o.ema, 0.999f);
+    dm_train_options_default(&o, DM_PROTOCOL_DEFAULT);
+    o.ema = 0;
+    dm_train_options_for_size(&o, 7200, NULL);
+    cr_expect_eq(o.ema, 0.0f, "a given 0 stays");
+}
 
 /* The average recomputed on the host from the weights after every step (the batch hook runs after
  * the update): avg + (1 − d)·(w − avg), d = min(ema, (1 + t) / (10 + t)) at step t, the expression
