@@ -444,9 +444,13 @@ typedef struct dm_train_opts {
                                 kept in the model), 3 both; -1: the default, both (none under
                                 protocol 1). A zeroed struct from before this field was named is 0. */
     uint64_t seed;           /* batch order and dropout (1); initialisation is dm_model_create's */
+    float ema;               /* the weights' moving average (README "Training protocols"): validation,
+                                selection and the kept weights use it, decay ema per step (ramped up);
+                                0: the weights themselves; -1: by the set's size (0.999 from 4,096 to
+                                8,191 sequences, not for the RNN; else 0). A zeroed struct is 0. */
 } dm_train_opts;
 
-/* dm_train_opts_default leaves epochs, batch, lr, lr_halve_every, patience and rc at -1: the default
+/* dm_train_opts_default leaves epochs, batch, lr, lr_halve_every, patience, rc and ema at -1: the default
  * protocol's schedule counted in optimiser steps for small training sets (README "Training
  * protocols"), the same rule as `deepmotif train`; below 8,192 sequences the RNN (an LSTM reads the
  * input) gets its own row: 4x the rate, never halved, a longer patience and more epochs. Under the

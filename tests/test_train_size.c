@@ -49,9 +49,10 @@ Test(train_size, defaults_are_left_to_the_size) {
     cr_expect_eq(o.ema, (float)DM_TRAIN_BY_SIZE);
     dm_train_opts a;
     dm_train_opts_default(&a);
-    cr_expect(a.batch == -1 && a.epochs == -1 && a.patience == -1 && a.lr_halve_every == -1 && a.lr == -1.0f,
-              "the C API's defaults are the library's: %d %d %d %d %g", a.batch, a.epochs, a.patience,
-              a.lr_halve_every, (double)a.lr);
+    cr_expect(a.batch == -1 && a.epochs == -1 && a.patience == -1 && a.lr_halve_every == -1 && a.lr == -1.0f &&
+                  a.ema == -1.0f,
+              "the C API's defaults are the library's: %d %d %d %d %g %g", a.batch, a.epochs, a.patience,
+              a.lr_halve_every, (double)a.lr, (double)a.ema);
 }
 
 Test(train_size, large_sets_keep_the_old_defaults) {

@@ -245,6 +245,19 @@ def test_train_rc_is_kept(api, simdata, rng):
         small("cnn").train(ds.x, ds.labels, epochs=1, rc="forward")
 
 
+def test_train_ema(api, simdata):
+    # the weights' moving average: given, it reaches the provenance and changes what is kept; None
+    # follows the set's size (400 sequences: none); out of range is the library's one-line error
+    ds = deepmotif.read(simdata)
+    avg = small("cnn", seed=1).train(ds.x, ds.labels, epochs=3, batch=64, ema=0.9)
+    assert avg.provenance.get("ema") == pytest.approx(0.9)
+    plain = small("cnn", seed=1).train(ds.x, ds.labels, epochs=3, batch=64)
+    assert plain.provenance.get("ema") == 0
+    assert not np.array_equal(avg.predict(ds.x[:64]), plain.predict(ds.x[:64]))
+    with pytest.raises(deepmotif.Error, match="ema"):
+        small("cnn").train(ds.x, ds.labels, epochs=1, ema=1.5)
+
+
 def test_progress_and_cancel(api, rng, capsys):
     m = small("cnn")
     x = random_onehot(rng, 600, 101)
