@@ -3,7 +3,7 @@
 (and selected epoch), the change against the weights themselves (decay 0), and the mean, sign counts
 and extremes per decay, overall and per architecture. `sum.py ROWS DECAY`: only the one-line summary
 of that decay over all pairs."""
-import collections, sys
+import collections, math, sys
 
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 d = collections.defaultdict(dict)
@@ -25,9 +25,17 @@ def counts(g):
     return sum(1 for y in g if y > 0), sum(1 for y in g if y < 0)
 
 
+def sign_p(b, w):
+    """Two-sided sign test (ties left out): P(a split at least this uneven | no effect)."""
+    n, k = b + w, min(b, w)
+    return min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n) if n else 1.0
+
+
 if len(sys.argv) > 2:
     g = gain[("all", sys.argv[2])]
-    print("mean %+.4f over %d pairs (%d better, %d worse)" % ((sum(g) / len(g), len(g)) + counts(g)))
+    b, w = counts(g)
+    print("mean %+.4f over %d pairs (%d better, %d worse; sign test p = %.2g)" % (sum(g) / len(g), len(g), b, w,
+                                                                                 sign_p(b, w)))
     sys.exit(0)
 print("| TF | arch | seed | " + " | ".join("decay " + x for x in decs) + " | "
       + " | ".join("Δ " + x for x in decs[1:]) + " |")
