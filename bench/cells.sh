@@ -26,6 +26,13 @@ dm_defaults_rev() {
     if [ "$1" != rnn ] && [ "$2" -ge 4096 ] && [ "$2" -lt 8192 ]; then echo "$DM_DEFAULTS_REV"; else echo 3; fi
 }
 
+# rev_dir REV: the suffix of a cell's sweep folder: none for revision 3 (the folders of the runs
+# before revision 4, which an interrupted cell continues), ".rREV" after. A sweep keeps the rows
+# already in its folder, so a cell of a new revision must not meet an older revision's folder.
+rev_dir() {
+    if [ "$1" -gt 3 ]; then echo ".r$1"; fi
+}
+
 # dm_train_count POSITIVES RC: train's N for an _AC file of POSITIVES with one shuffle each, 10 % of
 # the pairs held out (rounded half up, as dm_dataset_split), doubled under --rc both or augment.
 dm_train_count() {

@@ -123,7 +123,8 @@ print("\t".join([str(int(r["n_pos"])+int(r["n_neg"])), r["auroc"], r["auprc"], r
         [ -n "${EPOCHS:-}" ] && opts+=(--epochs "$EPOCHS")
         read -r -a extra <<< "${TRAIN_OPTS:-}"
         mkdir -p "$work/sweep/n$size.s$seed"
-        row=$(sweep_cell "$bin" "$dir/${name}_AC.seq.gz" "$dir/${name}_B.seq.gz" "$work/sweep/n$size.s$seed/$name.$m" \
+        # the revision in the folder's name (bench/cells.sh, rev_dir)
+        row=$(sweep_cell "$bin" "$dir/${name}_AC.seq.gz" "$dir/${name}_B.seq.gz" "$work/sweep/n$size.s$seed/$name.$m$(rev_dir "$5")" \
               "$seed" "$m" "$threads" "${opts[@]}" "${extra[@]}") || { echo "learning_curve: $tag failed" >&2; return 1; }
         ver=$binver sum=${row##*$'\t'} row=${row%$'\t'*}
     fi
@@ -132,7 +133,7 @@ print("\t".join([str(int(r["n_pos"])+int(r["n_neg"])), r["auroc"], r["auprc"], r
     cells_append "$cells" "$name" "$size" "$seed" "$m" "${f[@]}" "$key" "$ver" "$sum"
     echo "learning_curve: $tag: AUROC ${f[1]} ($(( $(date +%s) - t0 )) s)" >&2
 }
-export -f run_cell sweep_cell cells_append cells_has
+export -f run_cell sweep_cell cells_append cells_has rev_dir
 export work here bin gkm_py threads cells protocol_base gkm_protocol binver EPOCHS TRAIN_OPTS
 
 t_start=$(date +%s)

@@ -35,7 +35,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/cells.sh"
 [ -x "$bin" ] || { echo "rc_table: $bin not built (run make)" >&2; exit 1; }
 [ -d "$data" ] || { echo "rc_table: no data directory $data" >&2; exit 1; }
-if [[ "$modes" != none ]] && ! "$bin" train --help 2>&1 | grep -q -- '--rc '; then
+# (the help read whole first: grep -q would close the pipe early and pipefail count train's SIGPIPE)
+if [[ "$modes" != none ]] && [[ "$("$bin" train --help 2>&1)" != *"--rc "* ]]; then
     echo "rc_table: $bin has no train --rc (issue 15's reverse-complement option); RC_MODES=none only" >&2
     exit 1
 fi
@@ -63,13 +64,15 @@ run_cell() {   # SEED TF ARCH MODE REV
     [ -n "${EPOCHS:-}" ] && opts+=(--epochs "$EPOCHS")
     mkdir -p "$work/s$seed"
     # --rc always named: train's default changed from none to both (README)
-    row=$(sweep_cell "$bin" "$data/${name}_AC.seq.gz" "$data/${name}_B.seq.gz" "$work/s$seed/$name.$arch.$mode" \
+    # the revision in the folder's name: a sweep keeps the rows already in its folder (an interrupted
+    # cell continues), and a cell of another revision must not find the older one's
+    row=$(sweep_cell "$bin" "$data/${name}_AC.seq.gz" "$data/${name}_B.seq.gz" "$work/s$seed/$name.$arch.$mode$(rev_dir "$5")" \
           "$seed" "$arch" "$threads" --rc "$mode" "${opts[@]}") || { echo "rc_table: $name $arch --rc $mode s$seed failed" >&2; return 1; }
     IFS=$'\t' read -r -a f <<< "$row"
     cells_append "$cells" "$name" "$arch" "$mode" "$seed" "${f[@]:0:4}" "$protocol" "$binver" "${f[4]}"
     echo "rc_table: $name $arch --rc $mode seed $seed: AUROC ${f[1]} ($(( $(date +%s) - t0 )) s)" >&2
 }
-export -f run_cell sweep_cell cells_append
+export -f run_cell sweep_cell cells_append rev_dir
 export work data bin threads cells protocol_base binver EPOCHS
 
 t_start=$(date +%s)
