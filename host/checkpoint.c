@@ -56,8 +56,9 @@
  *         score = mean of the sequence's and its reverse complement's P(bound); other bits 0
  *   ENSM  (optional, version 3) u32 n_members (≥ 2; PARM is member 0, trained with PROV's seed, member
  *         k with seed + k); u64 n (= n_params); f32 params[(n_members − 1) · n], members 1.. in order
- *   AVGW  (optional, any version: a model's score is its PARM alone) f32 decay (> 0, < 1: trained with that weight average, train --ema);
- *         u64 n (0, or n_params with RESM); f32 avg[n], the running average to resume from
+ *   AVGW  (optional, any version: the model's score is still its PARM alone) f32 decay (> 0, < 1:
+ *         trained with that weight average, train --ema); u64 n (0, or n_params beside RESM);
+ *         f32 avg[n], the running average a resume continues
  * HPAR, TENS, PARM and PROV are required.
  *
  * Loading checks, in order, each failure DM_STATUS_CORRUPT naming the file: size and magic ("not a

@@ -487,8 +487,8 @@ static dm_status train_run(dm_net *m, const dm_dataset *train, const dm_dataset 
             }
             if ((st = dm_net_adam_step(m, &opt))) goto done;
             if (use_avg) {
-                /* the decay ramps up from 0.1 (TensorFlow's ExponentialMovingAverage with num_updates),
-                 * so the first weights do not dominate the average of a short run */
+                /* the decay ramps up from 2/11 at the first step (TensorFlow's ExponentialMovingAverage
+                 * with num_updates), so the first weights do not dominate the average of a short run */
                 double d = (1.0 + (double)opt.t) / (10.0 + (double)opt.t);
                 if ((st = dm_net_avg_step(m, &avg, (float)(d < o->ema ? d : o->ema)))) goto done;
             }
