@@ -40,8 +40,8 @@ const cli_opt cli_train_opts[] = {
                          "stable AUROC, below about 536 sequences; else auroc)",
      CLI_CHOICES("auto", "auroc", "loss", "auroc+loss"), 0},
     {"--ema", "D", "validate, select and keep an exponential moving average of the weights, decay D per step "
-                   "(ramped up as min(D, (1 + t) / (10 + t)) at step t); 0: the weights themselves (default 0; 0.999 "
-                   "from 4,096 to 8,191 training sequences, but not for the RNN)", NULL, 0},
+                   "(ramped up as min(D, (1 + t) / (10 + t)) at step t); 0: the weights themselves (default: 0.999 "
+                   "from 4,096 to 8,191 training sequences, but not for the RNN; else 0)", NULL, 0},
     {"--seed", "S", "64-bit seed for init, negatives, split, shuffle, dropout (default 1)", NULL, 0},
     {"--protocol", "default|original", "default: shuffled batches, validation early stopping; "
                                       "original: DeMo's file-order loop", CLI_CHOICES("default", "original"), 0},
