@@ -542,6 +542,30 @@ Test(resume, enospc_never_pairs_an_old_model_with_a_newer_last) {
 
 /* The mid-epoch resume state is format 2 and round-trips exactly; an epoch-boundary state is still
  * written as format 1; a format-2 section whose row count overruns it is refused as corrupt. */
+/* A file's bytes (malloc'd) and its size in *n. */
+static unsigned char *read_whole(const char *path, long *n) {
+    FILE *f = fopen(path, "rb");
+    cr_assert(f, "%s", path);
+    fseek(f, 0, SEEK_END);
+    *n = ftell(f);
+    unsigned char *b = malloc((size_t)*n);
+    fseek(f, 0, SEEK_SET);
+    cr_assert(b && fread(b, 1, (size_t)*n, f) == (size_t)*n);
+    fclose(f);
+    return b;
+}
+
+/* Writes an edited model file back with its CRC trailer recomputed (so the loader gets past the
+ * checksum to the field checks), and frees b. */
+static void write_with_crc(const char *path, unsigned char *b, long n) {
+    uint32_t crc = (uint32_t)crc32(0L, b, (uInt)(n - 4));
+    for (int i = 0; i < 4; i++) b[n - 4 + i] = (unsigned char)(crc >> (8 * i));
+    FILE *f = fopen(path, "wb");
+    cr_assert(f && fwrite(b, 1, (size_t)n, f) == (size_t)n, "%s", path);
+    fclose(f);
+    free(b);
+}
+
 Test(resume, mid_epoch_state_is_format_2_and_round_trips) {
     dm_hparams hp;
     dm_hparams_default(&hp, DM_ARCH_RNN);
@@ -597,23 +621,13 @@ Test(resume, mid_epoch_state_is_format_2_and_round_trips) {
     rs.batch_done = 3;
     rs.rows_done = 48;
     cr_assert(dm_checkpoint_save(path, &hp, t, nt, params, np, &prov, &rs) == DM_STATUS_OK);
-    f = fopen(path, "rb");
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    unsigned char *b = malloc((size_t)n);
-    fseek(f, 0, SEEK_SET);
-    cr_assert(fread(b, 1, (size_t)n, f) == (size_t)n);
-    fclose(f);
+    long n;
+    unsigned char *b = read_whole(path, &n);
     /* rows_done sits before the 48·12 bytes of arrays and the 4-byte CRC */
     long at = n - 4 - 48 * 12 - 8;
     cr_assert(b[at] == 48 && b[at + 1] == 0);
     b[at + 7] = 0x40;
-    uint32_t crc = (uint32_t)crc32(0L, b, (uInt)(n - 4));
-    for (int i = 0; i < 4; i++) b[n - 4 + i] = (unsigned char)(crc >> (8 * i));
-    f = fopen(path, "wb");
-    fwrite(b, 1, (size_t)n, f);
-    fclose(f);
-    free(b);
+    write_with_crc(path, b, n);
     cr_expect(dm_checkpoint_load(path, dm_net_table, &hp2, &p2, &np2, &prov2, &r2) == DM_STATUS_CORRUPT);
     cr_expect(strstr(dm_last_error(), "RESM") != NULL, "%s", dm_last_error());
 
@@ -773,23 +787,13 @@ Test(resume, the_average_section_round_trips) {
     free(p2);
     dm_resume_state_free(&r2);
     /* a decay of 1.5 in the section (its first 4 bytes, after tag and length, before n = 0 and the CRC) */
-    FILE *f = fopen(path, "rb");
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    unsigned char *b = malloc((size_t)n);
-    fseek(f, 0, SEEK_SET);
-    cr_assert(fread(b, 1, (size_t)n, f) == (size_t)n);
-    fclose(f);
+    long n;
+    unsigned char *b = read_whole(path, &n);
     long at = n - 4 - 8 - 4;
     cr_assert(memcmp(b + at - 12, "AVGW", 4) == 0, "AVGW is the last section");
     float bad = 1.5f;
     memcpy(b + at, &bad, 4);
-    uint32_t crc = (uint32_t)crc32(0L, b, (uInt)(n - 4));
-    for (int i = 0; i < 4; i++) b[n - 4 + i] = (unsigned char)(crc >> (8 * i));
-    f = fopen(path, "wb");
-    fwrite(b, 1, (size_t)n, f);
-    fclose(f);
-    free(b);
+    write_with_crc(path, b, n);
     cr_expect(dm_checkpoint_load(path, dm_net_table, &hp2, &p2, &np2, &prov2, &r2) == DM_STATUS_CORRUPT);
     cr_expect(strstr(dm_last_error(), "AVGW") != NULL, "%s", dm_last_error());
     free(params);
