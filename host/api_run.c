@@ -38,7 +38,8 @@ void dm_train_opts_default(dm_train_opts *o) {
     dm_train_options_default(&e, DM_PROTOCOL_DEFAULT);
     *o = (dm_train_opts){.protocol = 0, .epochs = e.epochs, .batch = e.batch, .lr = e.lr,
                          .lr_halve_every = e.lr_halve_every, .clip = e.clip, .patience = e.patience,
-                         .rc = -1 /* the default: both strands */, .seed = e.seed, .ema = e.ema};
+                         .rc = -1 /* the default: both strands */, .seed = e.seed, .ema = e.ema,
+                         .restarts = -1 /* the default: e.restarts */};
 }
 
 void dm_saliency_opts_default(dm_saliency_opts *o) {
@@ -172,6 +173,8 @@ dm_status dm_train(dm_model *m, dm_backend *be, const dm_input *train, const dm_
         return dm_error(DM_STATUS_ARG, "dm_train: ema %g (0 to 1, or -1: by the set's size)", (double)o->ema);
     if (o->ema > 0 && o->protocol)
         return dm_error(DM_STATUS_ARG, "dm_train: ema with the original protocol (it keeps a training pass's weights)");
+    if (o->restarts < -1 || o->restarts > 1000)
+        return dm_error(DM_STATUS_ARG, "dm_train: restarts %d (0..1000, or -1: the default)", (int)o->restarts);
     if (o->rc < -1 || o->rc > 3)
         return dm_error(DM_STATUS_ARG, "dm_train: rc %d (0 none, 1 augment, 2 average, 3 both, -1 the default)", o->rc);
     /* the N policy: the codes' (one-hot rows of 0.25 are N under the quarter policy) */
@@ -188,6 +191,7 @@ dm_status dm_train(dm_model *m, dm_backend *be, const dm_input *train, const dm_
     e.clip = o->clip;
     e.patience = o->patience;
     e.ema = o->protocol && o->ema < 0 ? 0.0f : o->ema;
+    if (o->restarts >= 0) e.restarts = o->restarts;   /* -1: the protocol's default */
     e.seed = o->seed;
     e.n_quarter = quarter;
     e.progress = false;

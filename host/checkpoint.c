@@ -59,6 +59,8 @@
  *   AVGW  (optional, any version: the model's score is still its PARM alone) f32 decay (> 0, < 1:
  *         trained with that weight average, train --ema); u64 n (0, or n_params beside RESM);
  *         f32 avg[n], the running average a resume continues
+ *   RSTR  (optional, any version) u32 restarts (1..1000): dead starts trained again before these
+ *         weights (train's dm_train_dead_start); a resume continues restart `restarts`'s seed
  * HPAR, TENS, PARM and PROV are required.
  *
  * Loading checks, in order, each failure DM_STATUS_CORRUPT naming the file: size and magic ("not a
@@ -91,6 +93,7 @@
 #define DM_CKPT_FLAG_RESUME 1u
 #define DM_CKPT_FLAG_MID_EPOCH 2u        /* version 3: RESM carries the mid-epoch state */
 #define DM_CKPT_MAX_MEMBERS 1024
+#define DM_CKPT_MAX_RESTARTS 1000
 #define DM_CKPT_HEADER 16                /* magic, version, flags */
 #define DM_CKPT_SECTION_HEADER 12        /* tag, length */
 
@@ -100,11 +103,11 @@
 
 /* The known sections, in writing order. */
 enum { DM_SEC_HPAR, DM_SEC_TENS, DM_SEC_PARM, DM_SEC_PROV, DM_SEC_RESM, DM_SEC_PRED, DM_SEC_ENSM, DM_SEC_AVGW,
-       DM_SEC_COUNT };
+       DM_SEC_RSTR, DM_SEC_COUNT };
 static const uint32_t dm_sec_tag[DM_SEC_COUNT] = {
     DM_TAG('H', 'P', 'A', 'R'), DM_TAG('T', 'E', 'N', 'S'), DM_TAG('P', 'A', 'R', 'M'),
     DM_TAG('P', 'R', 'O', 'V'), DM_TAG('R', 'E', 'S', 'M'), DM_TAG('P', 'R', 'E', 'D'),
-    DM_TAG('E', 'N', 'S', 'M'), DM_TAG('A', 'V', 'G', 'W'),
+    DM_TAG('E', 'N', 'S', 'M'), DM_TAG('A', 'V', 'G', 'W'), DM_TAG('R', 'S', 'T', 'R'),
 };
 
 /* Opens a section: tag, a length placeholder; returns where the payload starts. */
@@ -294,6 +297,11 @@ dm_status dm_checkpoint_save_ex(const char *path, const dm_hparams *hp, const dm
         dm_w_f32(&w, prov->ema);
         dm_w_u64(&w, running ? (uint64_t)n_params : 0);
         if (running) dm_w_floats(&w, resume->avg, n_params);
+        dm_w_end(&w, s);
+    }
+    if (prov->restarts > 0) {
+        s = dm_w_begin(&w, DM_SEC_RSTR);
+        dm_w_u32(&w, (uint32_t)prov->restarts);
         dm_w_end(&w, s);
     }
     // the trailer covers every byte before it
@@ -786,6 +794,16 @@ static dm_status dm_parse_model(const char *path, const uint8_t *p, size_t n,
     if (s.present[DM_SEC_AVGW] &&
         (st = dm_r_avg(path, &s.body[DM_SEC_AVGW], n_want_params, prov, resume_out && rs.adam_m ? &rs : NULL)))
         goto fail;
+    if (s.present[DM_SEC_RSTR]) {
+        dm_rbuf *r = &s.body[DM_SEC_RSTR];
+        uint32_t k = dm_r_u32(r);
+        if (!dm_r_ok(r) || k < 1 || k > DM_CKPT_MAX_RESTARTS) {
+            if (resume_out) dm_resume_state_free(&rs);
+            st = dm_bad_section(path, DM_SEC_RSTR);
+            goto fail;
+        }
+        prov->restarts = (int32_t)k;
+    }
     if (x_out) *x_out = x;
     *hp_out = hp;
     *params_out = params;

@@ -169,6 +169,8 @@ typedef struct dm_provenance {
     float lr0;
     float valid_frac;
     float ema;            /* decay of the weight average the selection used (train --ema); 0: none */
+    int32_t restarts;     /* dead starts retrained from a new initialisation before these weights
+                           * (dm_train_options.restarts); 0: none */
     int32_t epochs_max;
     int32_t epochs_run;
     int32_t best_epoch;   /* epoch whose weights these are (label "best") */

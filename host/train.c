@@ -25,12 +25,18 @@
 #include "predavg.h"
 #include "train.h"
 
+/* restarts of a dead start by default: one dead start in ~100 runs of the learning curve and rc
+ * table (bench/results/dead_start.md), so a third dead start in a row is a data or option problem
+ * worth the user's attention, not bad luck */
+enum { DM_TRAIN_RESTARTS = 2 };
+
 void dm_train_options_default(dm_train_options *o, dm_protocol protocol) {
     bool by_size = protocol == DM_PROTOCOL_DEFAULT;
     *o = (dm_train_options){
         .protocol = protocol, .epochs = by_size ? DM_TRAIN_BY_SIZE : 50, .batch = by_size ? DM_TRAIN_BY_SIZE : 256,
         .lr = by_size ? DM_TRAIN_BY_SIZE : 0.01f, .lr_halve_every = by_size ? DM_TRAIN_BY_SIZE : 10, .clip = 5.0f,
-        .patience = by_size ? DM_TRAIN_BY_SIZE : 5, .ema = by_size ? DM_TRAIN_BY_SIZE : 0.0f, .seed = 1,
+        .patience = by_size ? DM_TRAIN_BY_SIZE : 5, .ema = by_size ? DM_TRAIN_BY_SIZE : 0.0f,
+        .restarts = by_size ? DM_TRAIN_RESTARTS : 0, .seed = 1,
         .n_quarter = false, .progress = false,
     };
 }
@@ -405,8 +411,7 @@ static dm_status train_run(dm_net *m, const dm_dataset *train, const dm_dataset 
     opt.lr = state->lr;
     if (use_avg && (st = dm_net_avg_init(m, &avg, fresh ? NULL : state->avg))) goto done;
 
-    prov->seed = o->seed;
-    prov->batch = B;
+    prov->batch = B;   /* (prov->seed: the caller's seed, also in a restart; dm_net_train) */
     prov->lr0 = o->lr;
     prov->ema = use_avg ? o->ema : 0;
     prov->epochs_max = o->epochs;
@@ -679,6 +684,39 @@ done:
     return st;
 }
 
+bool dm_train_dead_start(const dm_provenance *prov, const dm_dataset *train, const dm_train_options *o) {
+    if (o->protocol != DM_PROTOCOL_DEFAULT || o->patience < 1 || prov->n_epochs < o->patience || (o->stop && *o->stop))
+        return false;
+    int64_t pos = 0;
+    for (int64_t i = 0; i < train->n; i++) pos += train->label[i] == 1;
+    double p = (double)pos / (double)train->n;
+    double h = p > 0 && p < 1 ? -(p * log(p) + (1 - p) * log(1 - p)) : 0;   /* the constant's loss */
+    for (int32_t e = 0; e < prov->n_epochs; e++)
+        if (!(prov->log[e].train_loss >= h - DM_TRAIN_DEAD_MARGIN)) return false;
+    return true;
+}
+
+uint64_t dm_train_restart_seed(uint64_t seed, int32_t r) {
+    return dm_mix64(dm_stream_key(seed, DM_STREAM_RESTART) + (uint64_t)r);
+}
+
+/* A dead start's restart: new weights from restart r's seed, the optimiser and the selection from
+ * zero (train_run's fresh start), the epoch log of the dead attempt dropped (prov->restarts says it
+ * was there; its seconds stay in train_seconds). */
+static dm_status restart(dm_net *m, dm_provenance *prov, dm_resume_state *state, uint64_t seed) {
+    int64_t np = dm_net_n_params(m);
+    state->epoch_done = 0;
+    state->batch_done = 0;
+    state->rows_done = 0;
+    if (state->adam_m) memset(state->adam_m, 0, sizeof(float) * (size_t)np);
+    if (state->adam_v) memset(state->adam_v, 0, sizeof(float) * (size_t)np);
+    if (state->adam_m && state->adam_v) DM_TRY(dm_net_set_adam(m, state->adam_m, state->adam_v));
+    free(state->avg);
+    state->avg = NULL;
+    prov->n_epochs = 0;
+    return dm_net_init_params(m, seed);
+}
+
 /* --rc: the model records the flags (validation then scores both strands when it averages them),
  * and with augmentation the training set is its rows followed by their reverse complements, so
  * every epoch's seeded permutation mixes both strands into its batches. */
@@ -695,7 +733,22 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
     dm_status st = DM_STATUS_OK;
     if ((o->rc & DM_RC_AUGMENT) && train && train->n > 0 && train->label) st = dm_dataset_with_revcomp(train, &aug);
     if (!st && (o->rc & DM_RC_AVERAGE) && valid && valid->n > 0) st = dm_dataset_revcomp(valid, &vrc);
-    if (!st) st = train_run(m, aug.n ? &aug : train, valid, vrc.seq ? &vrc : NULL, o, prov, state, last_params);
+    /* a dead start is trained again from restart r's seed (a resumed restart continues with it) */
+    const dm_dataset *tr = aug.n ? &aug : train;
+    uint64_t seed = o->seed;
+    if (prov->restarts < 0) prov->restarts = 0;
+    while (!st) {
+        sized.seed = prov->restarts > 0 ? dm_train_restart_seed(seed, prov->restarts) : seed;
+        prov->seed = seed;   /* the checkpoints name the user's seed; the restart count derives the rest */
+        st = train_run(m, tr, valid, vrc.seq ? &vrc : NULL, o, prov, state, last_params);
+        if (st || prov->restarts >= o->restarts || !dm_train_dead_start(prov, tr, o)) break;
+        prov->restarts++;
+        if (o->progress)
+            dm_log(DM_LOG_INFO, "restart %d of %d: a dead start (%d epochs, the training loss never %.3f below "
+                   "a constant prediction's); new weights from seed %llu's restart stream", prov->restarts,
+                   o->restarts, prov->n_epochs, DM_TRAIN_DEAD_MARGIN, (unsigned long long)seed);
+        st = restart(m, prov, state, dm_train_restart_seed(seed, prov->restarts));
+    }
     dm_dataset_free(&aug);
     free(vrc.seq);
     return st;

@@ -80,6 +80,9 @@ typedef struct dm_train_options {
                                 * exponential moving average of the weights, updated after every
                                 * step with decay min(ema, (1 + t) / (10 + t)) at step t; 0: the
                                 * weights themselves (DM_TRAIN_BY_SIZE: 0.999 on some small sets) */
+    int32_t restarts;          /* default protocol: a dead start (dm_train_dead_start) is trained again
+                                * from a new initialisation, at most this many times (2 by
+                                * dm_train_options_default; 0: never; the original protocol: 0) */
     uint64_t seed;             /* one seed, split into named streams */
     bool n_quarter;            /* N policy: 0.25 per channel instead of a zero row */
     uint32_t rc;               /* DM_RC_AUGMENT: train on every sequence and its reverse complement;
@@ -129,6 +132,23 @@ void dm_train_options_default(dm_train_options *o, dm_protocol protocol);
  * The weights' moving average (ema): 0.999 from 4,096 to 8,191 sequences (batch 128) for the other
  * models, 0 elsewhere (bench/results/ema_small.md: it helped at 7,200 sequences, not at 1,800). */
 void dm_train_options_for_size(dm_train_options *o, int64_t n_train, const dm_hparams *hp);
+
+/* A dead start: a default-protocol run with early stopping (patience ≥ 1) that ended (by its patience
+ * or its epoch cap, not by a stop request) after at least `patience` epochs, none of whose training
+ * losses came DM_TRAIN_DEAD_MARGIN
+ * below the loss of the constant prediction (the entropy of the training labels: ln 2 for a
+ * balanced set). Such a network computes (nearly) a constant: every ReLU of a convolution stopped
+ * firing in the first steps, so no gradient reaches the filters again (bench/results/dead_start.md:
+ * MYC's CNN, seed 3, test AUROC 0.500). The whole run is looked at, not its first epochs: an RNN
+ * can sit on the ln 2 plateau for several epochs and then learn (0.86 test AUROC). A run that learned
+ * from its data ends far below that loss, so only dead runs are retrained and every other run's bits
+ * are unchanged. */
+#define DM_TRAIN_DEAD_MARGIN 0.005
+bool dm_train_dead_start(const dm_provenance *prov, const dm_dataset *train, const dm_train_options *o);
+
+/* The seed of restart r ≥ 1 of a run seeded `seed` (initialisation, batch order, dropout): a stream
+ * of its own, so it is no other run's seed. */
+uint64_t dm_train_restart_seed(uint64_t seed, int32_t r);
 const char *dm_protocol_name(dm_protocol p);
 
 /* The AUROC of a model at chance on a validation set of n_pos positives and n_neg negatives varies

@@ -448,6 +448,10 @@ typedef struct dm_train_opts {
                                 selection and the kept weights use it, decay ema per step (ramped up);
                                 0: the weights themselves; -1: by the set's size (0.999 from 4,096 to
                                 8,191 sequences, not for the RNN; else 0). A zeroed struct is 0. */
+    int32_t restarts;        /* a dead start (README "Training protocols": at least the patience in
+                                epochs, the training loss never 0.005 below a constant prediction's)
+                                trained again from new weights, at most this many times; -1: the
+                                default, 2 (0 under protocol 1). A zeroed struct is 0: never. */
 } dm_train_opts;
 
 /* dm_train_opts_default leaves epochs, batch, lr, lr_halve_every, patience, rc and ema at -1: the default

@@ -42,6 +42,9 @@ const cli_opt cli_train_opts[] = {
     {"--ema", "D", "validate, select and keep an exponential moving average of the weights, decay D per step "
                    "(ramped up as min(D, (1 + t) / (10 + t)) at step t); 0: the weights themselves (default: 0.999 "
                    "from 4,096 to 8,191 training sequences, but not for the RNN; else 0)", NULL, 0},
+    {"--restarts", "N", "train a dead start (a run of at least its patience (≥ 1) in epochs whose training loss "
+                        "never came 0.005 below a constant prediction's: its ReLUs died in the first steps) again from new "
+                        "weights, at most N times (default 2; 0 under --protocol original)", NULL, 0},
     {"--seed", "S", "64-bit seed for init, negatives, split, shuffle, dropout (default 1)", NULL, 0},
     {"--protocol", "default|original", "default: shuffled batches, validation early stopping; "
                                       "original: DeMo's file-order loop", CLI_CHOICES("default", "original"), 0},
@@ -441,7 +444,9 @@ static float *train_seed(train_job *j, uint64_t seed, const char *out, dm_proven
         fflush(stdout);
         *np_out = np;
     } else {
-        printf("model      %s (%s, epoch %d of %d run)\n", out, dm_arch_name(hp.arch), prov.best_epoch, prov.epochs_run);
+        printf("model      %s (%s, epoch %d of %d run)", out, dm_arch_name(hp.arch), prov.best_epoch, prov.epochs_run);
+        if (prov.restarts > 0) printf(", after %d dead start%s", prov.restarts, prov.restarts > 1 ? "s" : "");
+        printf("\n");
         if (va.n) printf("valid      AUROC %.4f\n", state.best_valid);
         if (test_path) {
             char ta[32], tb[32], tc[32];
@@ -547,6 +552,7 @@ int cli_train(cli_args *a) {
                : !strcmp(sel, "auroc+loss") ? DM_SELECT_AUROC_LOSS
                                             : DM_SELECT_AUTO;
     o.ema = (float)cli_num(a, "--ema", o.ema, 0, 0.999999);
+    o.restarts = (int32_t)cli_int(a, "--restarts", o.restarts, 0, 1000);
     if (o.ema > 0 && protocol == DM_PROTOCOL_ORIGINAL)
         cli_usage_error("--ema: the original protocol keeps the weights of its best training pass, not an average");
     o.seed = cli_seed(a);

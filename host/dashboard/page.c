@@ -221,6 +221,9 @@ static void section_cards(dm_dash *d) {
         else
             P("<dt>epochs</dt><dd>weights of epoch %d; %d run of at most %d</dd>\n", pv->best_epoch,
               pv->epochs_run, pv->epochs_max);
+        if (pv->restarts > 0)
+            P("<dt>restarts</dt><dd>%d: the run with seed %llu was a dead start (it learned nothing) and was "
+              "trained again from new weights</dd>\n", pv->restarts, (unsigned long long)pv->seed);
         P("<dt>sequences</dt><dd>%s training", commas(c, (long long)pv->n_train));
         P(", %s validation</dd>\n", commas(c, (long long)pv->n_valid));
         P("<dt>training time</dt><dd>%.1f s</dd>\n<dt>device</dt><dd>", pv->train_seconds);

@@ -164,7 +164,8 @@ class TrainOpts(ctypes.Structure):
     _fields_ = [("protocol", ctypes.c_int32), ("epochs", ctypes.c_int32), ("batch", ctypes.c_int32),
                 ("lr", ctypes.c_float), ("lr_halve_every", ctypes.c_int32), ("clip", ctypes.c_float),
                 ("patience", ctypes.c_int32), ("rc", ctypes.c_int32), ("seed", ctypes.c_uint64),
-                ("ema", ctypes.c_float)]
+                ("ema", ctypes.c_float),
+                ("restarts", ctypes.c_int32)]
 
 
 class SaliencyOpts(ctypes.Structure):

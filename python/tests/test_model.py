@@ -258,6 +258,25 @@ def test_train_ema(api, simdata):
         small("cnn").train(ds.x, ds.labels, epochs=1, ema=1.5)
 
 
+def test_train_restarts(api, simdata):
+    # a run that cannot move (lr 1e-7) sits at the constant's loss for its whole patience: a dead
+    # start, trained again from new weights as often as allowed (the default 2, or none); the count
+    # reaches the provenance; a bad count is the library's one-line error
+    ds = deepmotif.read(simdata)
+    stuck = dict(epochs=4, batch=64, lr=1e-7, patience=2)
+    again = small("cnn", seed=1).train(ds.x, ds.labels, **stuck)
+    assert again.provenance.get("restarts") == 2
+    once = small("cnn", seed=1).train(ds.x, ds.labels, restarts=1, **stuck)
+    assert once.provenance.get("restarts") == 1
+    assert not np.array_equal(again.predict(ds.x[:64]), once.predict(ds.x[:64]))
+    never = small("cnn", seed=1).train(ds.x, ds.labels, restarts=0, **stuck)
+    assert never.provenance.get("restarts") == 0
+    learned = small("cnn", seed=1).train(ds.x, ds.labels, epochs=4, batch=64, patience=2)
+    assert learned.provenance.get("restarts") == 0
+    with pytest.raises(deepmotif.Error, match="restarts"):
+        small("cnn").train(ds.x, ds.labels, epochs=1, restarts=-2)
+
+
 def test_progress_and_cancel(api, rng, capsys):
     m = small("cnn")
     x = random_onehot(rng, 600, 101)
