@@ -18,6 +18,11 @@
 #           (train's count, twice the set under --rc both/augment) for the models without an LSTM on
 #           the input; every other cell trains bit for bit as in revision 3 and keeps that key
 #           (dm_defaults_rev), so the hours of training behind them stay valid
+# Dead starts restarted (train --restarts 2) change no revision: they change only runs that learned
+# nothing (bench/results/dead_start.md), whose rows were replaced by their restarted runs. A row's
+# bits belong to its binary (the rows' binary column): the dense head's fixed-order products
+# (9e4f605) moved every trained model's last bits, and a run on the ln 2 plateau (the RNN at 500
+# positives) can end elsewhere from such a change, as from another CPU's BLAS kernels.
 DM_DEFAULTS_REV=4
 
 # dm_defaults_rev ARCH N: the revision a cell's key names, for an architecture trained on N
@@ -80,4 +85,16 @@ rows = [r for r in csv.DictReader(open(sys.argv[1]), delimiter="\t") if r["datas
 if len(rows) != 1: sys.exit(f"{sys.argv[1]}: {len(rows)} rows for {sys.argv[2]} {sys.argv[3]}, not 1")
 r = rows[0]
 print("\t".join([r["n_train"], r["auroc"], r["auprc"], r["train_seconds"], r["checksum"]]))' "$sout/results.tsv" "$name" "$arch"
+}
+
+# lc_subsample AC_FILE SEED N DEST: the learning curve's training set of N positives for seed SEED
+# (Python's random.Random(SEED) draws N of AC_FILE's lines, header kept, in file order; gzip -n, so
+# the bytes are the same on every machine); nothing is done if DEST exists.
+lc_subsample() {
+    [ -f "$4" ] && return 0
+    zcat "$1" | python3 -c '
+import random, sys
+lines = sys.stdin.read().splitlines()
+keep = sorted(random.Random(int(sys.argv[1])).sample(range(1, len(lines)), int(sys.argv[2])))
+sys.stdout.write("\n".join([lines[0]] + [lines[i] for i in keep]) + "\n")' "$2" "$3" | gzip -n > "$4.tmp" && mv "$4.tmp" "$4"
 }
