@@ -98,3 +98,41 @@ lines = sys.stdin.read().splitlines()
 keep = sorted(random.Random(int(sys.argv[1])).sample(range(1, len(lines)), int(sys.argv[2])))
 sys.stdout.write("\n".join([lines[0]] + [lines[i] for i in keep]) + "\n")' "$2" "$3" | gzip -n > "$4.tmp" && mv "$4.tmp" "$4"
 }
+
+# pick_pairs DATA TFS FEWEST: fills the global array `names` with the _AC/_B pairs of DATA whose name
+# matches the extended regex TFS (all, if TFS is empty), and `npos` (declared -A by the caller) with
+# their positives; FEWEST > 0 without TFS keeps the FEWEST pairs with the fewest positives (the
+# learning curve's default TFs).
+pick_pairs() {
+    local data=$1 tfs=$2 fewest=$3 f name
+    names=()
+    for f in "$data"/*_AC.seq.gz; do
+        name=$(basename "$f" _AC.seq.gz)
+        [ -f "$data/${name}_B.seq.gz" ] || continue
+        if [ -n "$tfs" ] && ! [[ "$name" =~ $tfs ]]; then continue; fi
+        npos[$name]=$(( $(zcat "$f" | wc -l) - 1 ))
+        names+=("$name")
+    done
+    if [ -z "$tfs" ] && [ "$fewest" -gt 0 ]; then
+        mapfile -t names < <(for name in "${names[@]}"; do echo "${npos[$name]} $name"; done | sort -n | head -n "$fewest" | cut -d' ' -f2-)
+    fi
+}
+
+# lc_pair DATA DIR NAME SIZE SEED NPOS: the learning curve's pair of NAME for (SIZE, SEED) in DIR:
+# DIR/NAME_AC.seq.gz (lc_subsample of SIZE positives, or for SIZE `all` a link to DATA's whole file)
+# and a link to DATA's NAME_B.seq.gz; prints the positives trained on. Fails, making nothing, where a
+# numeric SIZE is at or above the TF's NPOS positives: that is the TF's `all`, not trained twice.
+lc_pair() {
+    local data=$1 dir=$2 name=$3 size=$4 seed=$5 npos=$6 ac="$2/$3_AC.seq.gz"
+    if [ "$size" = all ]; then
+        [ -e "$ac" ] || ln -s "$(realpath "$data/${name}_AC.seq.gz")" "$ac"
+        npos=$npos
+    elif [ "$size" -lt "$npos" ]; then
+        lc_subsample "$data/${name}_AC.seq.gz" "$seed" "$size" "$ac"
+        npos=$size
+    else
+        return 1
+    fi
+    [ -e "$dir/${name}_B.seq.gz" ] || ln -s "$(realpath "$data/${name}_B.seq.gz")" "$dir/${name}_B.seq.gz"
+    echo "$npos"
+}

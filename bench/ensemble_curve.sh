@@ -44,17 +44,7 @@ jobs=${JOBS:-$(( $(nproc) / threads > 0 ? $(nproc) / threads : 1 ))}
 mkdir -p "$work" "$(dirname "$out")"
 
 declare -A npos
-names=()
-for f in "$data"/*_AC.seq.gz; do
-    name=$(basename "$f" _AC.seq.gz)
-    [ -f "$data/${name}_B.seq.gz" ] || continue
-    if [ -n "${TFS:-}" ] && ! [[ "$name" =~ $TFS ]]; then continue; fi
-    npos[$name]=$(( $(zcat "$f" | wc -l) - 1 ))
-    names+=("$name")
-done
-if [ -z "${TFS:-}" ]; then
-    mapfile -t names < <(for n in "${names[@]}"; do echo "${npos[$n]} $n"; done | sort -n | head -5 | cut -d' ' -f2-)
-fi
+pick_pairs "$data" "${TFS:-}" 5
 [ ${#names[@]} -gt 0 ] || { echo "ensemble_curve: no _AC/_B pair matches TFS='${TFS:-}' in $data" >&2; exit 1; }
 echo "ensemble_curve: ${#names[@]} TFs: ${names[*]}" >&2
 
@@ -63,22 +53,20 @@ cells_init "$cells" $'tf\tsize\tseed\tarch\tmembers\tn_train\tauroc\tauprc\ttrai
 binver=$("$bin" --version 2>/dev/null | head -n1 | tr '\t' ' ' || echo unknown)
 
 # One cell: the ensemble's training (a model file per member and the ensemble) and its row.
-run_cell() {   # SIZE SEED TF KEY
-    local size=$1 seed=$2 name=$3 key=$4 dir="$work/data/n$1.s$2" t0=$(date +%s)
+run_cell() {   # SIZE SEED TF KEY N_TRAIN
+    local size=$1 seed=$2 name=$3 key=$4 n=$5 dir="$work/data/n$1.s$2" t0=$(date +%s)
     local cdir="$work/runs/n$size.s$seed/$name" first=$(( members * (seed - 1) + 1 ))
     cells_has "$cells" tf="$name" size="$size" seed="$seed" arch="$arch" members="$members" protocol="$key" && return 0
     mkdir -p "$cdir"
     "$bin" train --arch "$arch" --train "$dir/${name}_AC.seq.gz" --negatives shuffle --test "$dir/${name}_B.seq.gz" \
         --seed "$first" --seeds "$members" --ensemble --threads "$threads" --device cpu --quiet --out "$cdir/ens.dm" \
         > "$cdir/train.out" 2> "$cdir/train.err" || { echo "ensemble_curve: $name n$size s$seed failed: $(tail -n 1 "$cdir/train.err")" >&2; return 1; }
-    # "ensemble PATH (M members, mean P): valid AUROC v, test AUROC a AUPRC p accuracy c"; the
-    # training count from a member's provenance line "deepmotif train: ARCH, ...; N training, ..."
-    local auroc auprc n
+    # "ensemble PATH (M members, mean P): valid AUROC v, test AUROC a AUPRC p accuracy c"
+    local auroc auprc
     auroc=$(sed -n 's/^ensemble .*test AUROC \([0-9.]*\) AUPRC.*/\1/p' "$cdir/train.out")
     auprc=$(sed -n 's/^ensemble .*test AUROC [0-9.]* AUPRC \([0-9.]*\).*/\1/p' "$cdir/train.out")
-    n=$(sed -n 's/.*; \([0-9]*\) training, .*/\1/p' "$cdir/train.err" | head -n 1)
     [ -n "$auroc" ] && [ -n "$auprc" ] || { echo "ensemble_curve: $name n$size s$seed: no ensemble line in $cdir/train.out" >&2; return 1; }
-    cells_append "$cells" "$name" "$size" "$seed" "$arch" "$members" "${n:-NA}" "$auroc" "$auprc" "$(( $(date +%s) - t0 ))" "$key" "$binver"
+    cells_append "$cells" "$name" "$size" "$seed" "$arch" "$members" "$n" "$auroc" "$auprc" "$(( $(date +%s) - t0 ))" "$key" "$binver"
     echo "ensemble_curve: $name n$size s$seed: ensemble test AUROC $auroc ($(( $(date +%s) - t0 )) s)" >&2
 }
 export -f run_cell cells_append cells_has
@@ -92,19 +80,11 @@ for size in "${size_list[@]}"; do
         dir="$work/data/n$size.s$seed"
         mkdir -p "$dir"
         for name in "${names[@]}"; do
-            if [ "$size" = all ]; then
-                [ -e "$dir/${name}_AC.seq.gz" ] || ln -s "$(realpath "$data/${name}_AC.seq.gz")" "$dir/${name}_AC.seq.gz"
-                p=${npos[$name]}
-            elif [ "$size" -lt "${npos[$name]}" ]; then
-                lc_subsample "$data/${name}_AC.seq.gz" "$seed" "$size" "$dir/${name}_AC.seq.gz"
-                p=$size
-            else
-                continue   # the TF's `all`
-            fi
-            [ -e "$dir/${name}_B.seq.gz" ] || ln -s "$(realpath "$data/${name}_B.seq.gz")" "$dir/${name}_B.seq.gz"
-            key="defaults=$(dm_defaults_rev "$arch" "$(dm_train_count "$p" both)")"
+            p=$(lc_pair "$data" "$dir" "$name" "$size" "$seed" "${npos[$name]}") || continue   # bench/cells.sh
+            n=$(dm_train_count "$p" both)   # train's count of sequences (--rc both: both strands)
+            key="defaults=$(dm_defaults_rev "$arch" "$n")"
             cells_has "$cells" tf="$name" size="$size" seed="$seed" arch="$arch" members="$members" protocol="$key" \
-                || todo+=("$size $seed $name $key")
+                || todo+=("$size $seed $name $key $n")
         done
     done
 done
@@ -129,7 +109,7 @@ def read(path):
 ens, binaries = {}, {}
 for r in read(cells):
     if r["arch"] == arch and r["members"] == members and r["tf"] in names and r["size"] in sizes and r["seed"] in seeds \
-            and r["n_train"] != "NA" and r["protocol"] == "defaults=" + rev(arch, r["n_train"]):
+            and r["protocol"] == "defaults=" + rev(arch, r["n_train"]):
         ens.setdefault((r["tf"], r["size"]), []).append(float(r["auroc"]))
         binaries[r["binary"]] = binaries.get(r["binary"], 0) + 1
 single = {}   # the learning curve's cells, its key (no TRAIN_OPTS, default epochs); size `all` of the CNN and CNN-RNN from rc_table

@@ -60,19 +60,9 @@ if [ -n "$peers" ] && ! "$gkm_py" -c 'import gkmsvm, sklearn' 2>/dev/null; then
 fi
 mkdir -p "$work/sweep" "$(dirname "$out")"
 
-# The chosen pairs, with their number of positives.
+# The chosen pairs, with their number of positives (bench/cells.sh).
 declare -A npos
-names=()
-for f in "$data"/*_AC.seq.gz; do
-    name=$(basename "$f" _AC.seq.gz)
-    [ -f "$data/${name}_B.seq.gz" ] || continue
-    if [ -n "${TFS:-}" ] && ! [[ "$name" =~ $TFS ]]; then continue; fi
-    npos[$name]=$(( $(zcat "$f" | wc -l) - 1 ))
-    names+=("$name")
-done
-if [ -z "${TFS:-}" ]; then
-    mapfile -t names < <(for n in "${names[@]}"; do echo "${npos[$n]} $n"; done | sort -n | head -5 | cut -d' ' -f2-)
-fi
+pick_pairs "$data" "${TFS:-}" 5
 [ ${#names[@]} -gt 0 ] || { echo "learning_curve: no _AC/_B pair matches TFS='${TFS:-}' in $data" >&2; exit 1; }
 echo "learning_curve: ${#names[@]} TFs: ${names[*]}" >&2
 
@@ -146,26 +136,9 @@ for size in "${size_list[@]}"; do
         dir="$work/data/n$size.s$seed"
         mkdir -p "$dir"
         for name in "${names[@]}"; do
-            ac="$dir/${name}_AC.seq.gz"
-            if [ "$size" != all ] && [ "$size" -lt "${npos[$name]}" ]; then
-                if [ ! -f "$ac" ]; then   # seeded subsample of the positives (header kept)
-                    zcat "$data/${name}_AC.seq.gz" | python3 -c '
-import random, sys
-lines = sys.stdin.read().splitlines()
-keep = sorted(random.Random(int(sys.argv[1])).sample(range(1, len(lines)), int(sys.argv[2])))
-sys.stdout.write("\n".join([lines[0]] + [lines[i] for i in keep]) + "\n")' "$seed" "$size" \
-                        | gzip -n > "$ac.tmp" && mv "$ac.tmp" "$ac"
-                fi
-            elif [ "$size" = all ]; then
-                [ -e "$ac" ] || ln -s "$(realpath "$data/${name}_AC.seq.gz")" "$ac"
-            else
-                continue   # size ≥ its positives: that is the TF's `all`
-            fi
-            [ -e "$dir/${name}_B.seq.gz" ] || ln -s "$(realpath "$data/${name}_B.seq.gz")" "$dir/${name}_B.seq.gz"
+            p=$(lc_pair "$data" "$dir" "$name" "$size" "$seed" "${npos[$name]}") || continue   # bench/cells.sh
             methods=("${arch_list[@]}")
             [ -n "$peers" ] && [[ ",$gkm_sizes," == *",$size,"* ]] && methods+=(gkmsvm)
-            p=$size
-            [ "$size" = all ] && p=${npos[$name]}
             for m in "${methods[@]}"; do
                 rev=$(dm_defaults_rev "$m" "$(dm_train_count "$p" "$lc_rc")")
                 key=$protocol_base$rev

@@ -42,15 +42,8 @@ if [[ "$modes" != none ]] && [[ "$("$bin" train --help 2>&1)" != *"--rc "* ]]; t
 fi
 mkdir -p "$work" "$(dirname "$out")"
 
-names=()
 declare -A npos
-for f in "$data"/*_AC.seq.gz; do
-    name=$(basename "$f" _AC.seq.gz)
-    [ -f "$data/${name}_B.seq.gz" ] || continue
-    if [ -n "${TFS:-}" ] && ! [[ "$name" =~ $TFS ]]; then continue; fi
-    names+=("$name")
-    npos[$name]=$(( $(zcat "$f" | wc -l) - 1 ))
-done
+pick_pairs "$data" "${TFS:-}" 0   # (bench/cells.sh)
 [ ${#names[@]} -gt 0 ] || { echo "rc_table: no _AC/_B pair matches TFS='${TFS:-}' in $data" >&2; exit 1; }
 
 cells="$out.cells.tsv"
