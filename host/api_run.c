@@ -232,6 +232,7 @@ dm_status dm_train(dm_model *m, dm_backend *be, const dm_input *train, const dm_
         prov->test_auroc = prov->test_auprc = prov->test_accuracy = NAN;
         prov->n_inputs = 0;   /* arrays: no files to record */
         prov->n_epochs = 0;
+        prov->restarts = 0;   /* this run's own (the model's earlier training may have restarted) */
         e.checkpoint = train_hook;
         e.checkpoint_ctx = &t;
         e.stop = &t.stop;

@@ -25,9 +25,9 @@
 #include "predavg.h"
 #include "train.h"
 
-/* restarts of a dead start by default: one dead start in ~100 runs of the learning curve and rc
- * table (bench/results/dead_start.md), so a third dead start in a row is a data or option problem
- * worth the user's attention, not bad luck */
+/* restarts of a dead start by default: two dead starts in the ~300 runs of the learning curve and
+ * the rc table (bench/results/dead_start.md), so a third dead start in a row is a data or option
+ * problem worth the user's attention, not bad luck */
 enum { DM_TRAIN_RESTARTS = 2 };
 
 void dm_train_options_default(dm_train_options *o, dm_protocol protocol) {

@@ -271,6 +271,8 @@ def test_train_restarts(api, simdata):
     assert not np.array_equal(again.predict(ds.x[:64]), once.predict(ds.x[:64]))
     never = small("cnn", seed=1).train(ds.x, ds.labels, restarts=0, **stuck)
     assert never.provenance.get("restarts") == 0
+    again.train(ds.x, ds.labels, restarts=0, **stuck)   # a second training of a restarted model: its own count
+    assert again.provenance.get("restarts") == 0
     learned = small("cnn", seed=1).train(ds.x, ds.labels, epochs=4, batch=64, patience=2)
     assert learned.provenance.get("restarts") == 0
     with pytest.raises(deepmotif.Error, match="restarts"):
