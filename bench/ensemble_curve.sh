@@ -106,17 +106,20 @@ def rev(a, n):   # bench/cells.sh's dm_defaults_rev
 def read(path):
     if not os.path.exists(path): return []
     with open(path) as f: return list(csv.DictReader(f, delimiter="\t"))
-ens, binaries = {}, {}
+ens, binaries, secs = {}, {}, {}
 for r in read(cells):
     if r["arch"] == arch and r["members"] == members and r["tf"] in names and r["size"] in sizes and r["seed"] in seeds \
             and r["protocol"] == "defaults=" + rev(arch, r["n_train"]):
         ens.setdefault((r["tf"], r["size"]), []).append(float(r["auroc"]))
+        secs.setdefault(("ensemble", r["size"]), []).append(float(r["train_seconds"]))
         binaries[r["binary"]] = binaries.get(r["binary"], 0) + 1
 single = {}   # the learning curve's cells, its key (no TRAIN_OPTS, default epochs); size `all` of the CNN and CNN-RNN from rc_table
 for r in read(lc_cells):
     key = "gkmsvm.py defaults" if r["method"] == "gkmsvm" else "epochs=default opts= defaults=" + rev(r["method"], r["n_train"])
     if r["protocol"] == key and r["tf"] in names and r["size"] in sizes and r["seed"] in seeds:
         single.setdefault((r["tf"], r["size"], r["method"]), []).append(float(r["auroc"]))
+        if r["method"] == "gkmsvm" and (r["tf"], r["size"]) in ens:
+            secs.setdefault(("gkmsvm", r["size"]), []).append(float(r["train_seconds"]))
 for r in read(rc_cells):
     if r["rc"] == "both" and r["protocol"] == "epochs=default defaults=" + rev(r["arch"], r["n_train"]) \
             and r["tf"] in names and r["seed"] in seeds and (r["tf"], "all", r["arch"]) not in single:
@@ -146,6 +149,10 @@ for tf in names:
         L.append(f"| {short(tf)} | {size} | {ms(single.get((tf, size, 'cnn'), []))} | {ms(single.get((tf, size, arch), []))} | {ms(e)} | {ms(g)} | {d} | {ds} |")
 behind = [f"{t} {s} ({d:+.3f})" for t, s, d, _ in aim if d < 0]
 L += ["", f"The ensemble ≥ gkm-SVM: {len(aim) - len(behind)} of {len(aim)} cells" + (f"; behind: {', '.join(behind)}" if behind else "") + "."]
+cost = [f"size {z}: ensemble {statistics.median(secs[('ensemble', z)]):.0f} s, gkm-SVM {statistics.median(secs[('gkmsvm', z)]):.0f} s"
+        for z in sizes if secs.get(("ensemble", z)) and secs.get(("gkmsvm", z))]
+if cost:
+    L += ["", "Cost, median seconds of one cell's training (one core each, on a shared machine, so rough): " + "; ".join(cost) + "."]
 open(out + ".md", "w").write("\n".join(L) + "\n")
 print(f"ensemble_curve: {out}.md", file=sys.stderr)
 EOF
