@@ -304,3 +304,45 @@ Test(train_restart, a_file_without_restarts_has_no_rstr_section) {
     dm_test_rmdir(dir);
     free(dir);
 }
+
+/* ---- the CLI ---------------------------------------------------------------------------------------- */
+
+Test(train_restart, the_cli_says_and_records_it, .timeout = 120) {
+    /* a run that cannot move (lr 1e-7) sits at the constant's loss for its patience: with --restarts 1
+     * train says so once, the model line names it, MODEL and MODEL.last record it (section RSTR);
+     * with --restarts 0 nothing is said or recorded */
+    char *dir = dm_test_tmpdir();
+    cr_assert_eq(dm_test_system("%s simulate --out %s/tr.seq.gz --n 100 --len 40 --seed 5 > /dev/null 2>&1",
+                                DM_TEST_CLI, dir), 0);
+    const char *stuck = "--arch cnn --len 40 --epochs 4 --patience 2 --lr 1e-7 --threads 1 --rc none";
+    cr_assert_eq(dm_test_system("%s train %s --train %s/tr.seq.gz --restarts 1 --out %s/m.dm > %s/out 2> %s/err",
+                                DM_TEST_CLI, stuck, dir, dir, dir, dir), 0, "%s", dm_test_slurp_in(dir, "err"));
+    char *err = strdup(dm_test_slurp_in(dir, "err")), *out = strdup(dm_test_slurp_in(dir, "out"));   /* (one buffer) */
+    cr_expect(strstr(err, "restart 1 of 1: a dead start") != NULL, "%s", err);
+    cr_expect(strstr(err, "restart 2") == NULL, "%s", err);
+    cr_expect(strstr(out, ", after 1 dead start\n") != NULL, "%s", out);
+    char path[4200];
+    dm_hparams hp;
+    float *p = NULL;
+    int64_t n = 0;
+    const char *files[2] = {"m.dm", "m.dm.last"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[k]);
+        memset(&prov_a, 0, sizeof prov_a);
+        cr_assert_eq(dm_checkpoint_load_ex(path, dm_net_table, &hp, &p, &n, &prov_a, NULL, NULL), DM_STATUS_OK, "%s",
+                     dm_last_error());
+        cr_expect_eq(prov_a.restarts, 1, "%s: restarts %d", files[k], prov_a.restarts);
+        free(p);
+    }
+    cr_assert_eq(dm_test_system("%s train %s --train %s/tr.seq.gz --restarts 0 --out %s/n.dm > %s/out 2> %s/err",
+                                DM_TEST_CLI, stuck, dir, dir, dir, dir), 0);
+    free(err);
+    free(out);
+    err = strdup(dm_test_slurp_in(dir, "err"));
+    out = strdup(dm_test_slurp_in(dir, "out"));
+    cr_expect(strstr(err, "restart") == NULL && strstr(out, "dead start") == NULL, "%s%s", err, out);
+    free(err);
+    free(out);
+    dm_test_rmdir(dir);
+    free(dir);
+}
