@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "deepmotif.h"
 #include "dm_internal.h"
@@ -267,7 +268,8 @@ Test(train_restart, a_restart_resumes_bit_identically, .timeout = 300) {
 }
 
 Test(train_restart, a_file_without_restarts_has_no_rstr_section) {
-    /* runs that never restarted write the files they wrote before (no RSTR), and a bad count is named */
+    /* runs that never restarted write the files they wrote before (no RSTR); a count round-trips, and
+     * a bad one is named */
     char *dir = dm_test_tmpdir();
     char path[4200];
     snprintf(path, sizeof path, "%s/m.dm", dir);
@@ -298,6 +300,26 @@ Test(train_restart, a_file_without_restarts_has_no_rstr_section) {
     memset(&prov_b, 0, sizeof prov_b);
     cr_assert_eq(dm_checkpoint_load_ex(path, dm_net_table, &hp, &q, &n, &prov_b, NULL, NULL), DM_STATUS_OK);
     cr_expect_eq(prov_b.restarts, 2);
+    free(q);
+    /* a count of 0 in RSTR (the CRC made right again, so the section's own check is what fails) */
+    f = fopen(path, "rb");
+    cr_assert(f);
+    size = fread(bytes, 1, sizeof bytes, f);
+    fclose(f);
+    size_t at = 0;
+    for (size_t i = 16; i + 16 <= size; i++)
+        if (!memcmp(bytes + i, "RSTR", 4)) at = i + 12;   /* tag, u64 length, then the u32 count */
+    cr_assert(at > 0 && bytes[at] == 2, "no RSTR section holding 2");
+    bytes[at] = 0;
+    uint32_t crc = (uint32_t)crc32(0L, (const Bytef *)bytes, (uInt)(size - 4));
+    for (int k = 0; k < 4; k++) bytes[size - 4 + k] = (char)(crc >> (8 * k));
+    f = fopen(path, "wb");
+    cr_assert(f && fwrite(bytes, 1, size, f) == size);
+    fclose(f);
+    q = NULL;
+    cr_expect_eq(dm_checkpoint_load_ex(path, dm_net_table, &hp, &q, &n, &prov_b, NULL, NULL), DM_STATUS_CORRUPT);
+    cr_expect(strstr(dm_last_error(), "section RSTR") != NULL && strstr(dm_last_error(), path) != NULL, "%s",
+              dm_last_error());
     free(q);
     free(p);
     run_close(&r);

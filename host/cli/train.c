@@ -42,9 +42,9 @@ const cli_opt cli_train_opts[] = {
     {"--ema", "D", "validate, select and keep an exponential moving average of the weights, decay D per step "
                    "(ramped up as min(D, (1 + t) / (10 + t)) at step t); 0: the weights themselves (default: 0.999 "
                    "from 4,096 to 8,191 training sequences, but not for the RNN; else 0)", NULL, 0},
-    {"--restarts", "N", "train a dead start (a run of at least its patience (≥ 1) in epochs whose training loss "
-                        "never came 0.005 below a constant prediction's: its ReLUs died in the first steps) again from new "
-                        "weights, at most N times (default 2; 0 under --protocol original)", NULL, 0},
+    {"--restarts", "N", "train a dead start again from new weights, at most N times: a run of at least its patience "
+                        "(>= 1) in epochs whose training loss never came 0.005 below a constant prediction's, i.e. it "
+                        "learned nothing (default 2; 0 under --protocol original)", NULL, 0},
     {"--seed", "S", "64-bit seed for init, negatives, split, shuffle, dropout (default 1)", NULL, 0},
     {"--protocol", "default|original", "default: shuffled batches, validation early stopping; "
                                       "original: DeMo's file-order loop", CLI_CHOICES("default", "original"), 0},
