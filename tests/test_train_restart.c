@@ -171,6 +171,7 @@ Test(train_restart, a_dead_start_is_trained_again, .timeout = 300) {
     memset(&st, 0, sizeof st);
     cr_assert_eq(dm_net_train(r.m, &r.tr, &r.va, &o, &prov_b, &st, NULL), DM_STATUS_OK, "%s", dm_last_error());
     double alive = valid_auroc(&r);
+    cr_log_info("restarted run: validation AUROC %.4f, %d epochs", alive, prov_b.epochs_run);
     cr_expect_eq(prov_b.restarts, 1, "restarts %d", prov_b.restarts);
     cr_expect_eq(prov_b.seed, 3u, "the provenance names the user's seed, not the restart's");
     /* the simulated motif is learned to about 0.9 and above by this CNN in a few epochs; 0.75 is far
