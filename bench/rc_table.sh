@@ -21,6 +21,7 @@
 #   EPOCHS   train's default (by the set's size)     THREADS  threads of each cell (1)
 #   JOBS     cells at a time (the cores / THREADS)
 #   WORK     build/rc_table                          OUT   bench/results/rc_table
+#   TABLE_ONLY  non-empty: train nothing, write the tables from the cells file as it is
 set -euo pipefail
 bin=${DM_BIN:-build/deepmotif}
 data=${DATA:-../shared/data/deepbind}
@@ -84,6 +85,10 @@ for seed in "${seed_list[@]}"; do
         done
     done
 done
+if [ -n "${TABLE_ONLY:-}" ]; then   # the tables from the cells file as it is (cells still running elsewhere)
+    echo "rc_table: TABLE_ONLY: ${#todo[@]} cells not trained" >&2
+    todo=()
+fi
 echo "rc_table: ${#names[@]} TFs; ${#todo[@]} cells to train, $jobs at a time (rows kept in $cells)" >&2
 status=0
 if [ ${#todo[@]} -gt 0 ]; then
@@ -99,6 +104,9 @@ cells, out, modes, seeds, archs, secs, epochs, tfs, commit, cpu, protocol_base =
 def rev(arch, n):   # bench/cells.sh's dm_defaults_rev
     return "4" if arch != "rnn" and 4096 <= int(n) < 8192 else "3"
 names = sys.argv[12:]
+def label(tf):   # the factor, and its cell line where two sets share the factor (ARID3A in HepG2 and K562)
+    f = tf.split("_")
+    return f[0] if sum(n.split("_")[0] == f[0] for n in names) == 1 else f"{f[0]} ({f[1]})"
 modes, seeds, archs = modes.split(","), seeds.split(","), archs.split(",")
 rows, binaries = [], {}
 with open(cells) as f:
@@ -135,7 +143,7 @@ for arch in archs:
             if base and v:
                 d = statistics.mean(v) - statistics.mean(base); gains[m].append(d); g.append(f"{d:+.3f}")
             else: g.append("—")
-        L.append(f"| {tf.split('_')[0]} | " + " | ".join(ms(cell.get((tf, arch, m), [])) for m in modes) + "".join(f" | {x}" for x in g) + " |")
+        L.append(f"| {label(tf)} | " + " | ".join(ms(cell.get((tf, arch, m), [])) for m in modes) + "".join(f" | {x}" for x in g) + " |")
     for m in others:
         if gains[m]:
             L.append(f"\n{arch}, --rc {m}: mean gain {statistics.mean(gains[m]):+.4f} over {len(gains[m])} TFs; "
