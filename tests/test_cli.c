@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "arch.h"
+#include "model.h"
 #include "testutil.h"
 
 static char *dir;
@@ -182,4 +183,78 @@ Test(cli, real_data_short_training, .timeout = 900) {
      * the AUROC of 500 + 500 test sequences under chance), so 0.7 (11 standard errors) means it learned */
     cr_expect(auroc > 0.7, "REST test AUROC %.4f after 3 epochs", auroc);
     cr_log_info("REST test AUROC %.4f after 3 epochs", auroc);
+}
+
+/* train's model sizes (--channels, --widths, --pool, --hidden, --dropout): stored in the checkpoint
+ * (read back here through the library), used by every command that loads it; an option the
+ * architecture has no use for, a bad list or sizes that make no model of --len are refused before
+ * anything is written; a resume keeps the run's sizes and refuses others. */
+Test(cli, train_model_sizes, .timeout = 300) {
+    char a[2048];
+    snprintf(a, sizeof a, "simulate --out %s/tr.seq.gz --n 300 --seed 2", dir);
+    cr_assert(cli(a) == 0, "%s", slurp("err"));
+    snprintf(a, sizeof a, "train --arch danq --train %s/tr.seq.gz --out %s/q.dm --channels 12 --widths 7 --pool 3 "
+             "--hidden 5 --dropout 0.125 --epochs 1 --threads 1 --quiet", dir, dir);
+    cr_assert(cli(a) == 0, "%s", slurp("err"));
+    char path[1024];
+    snprintf(path, sizeof path, "%s/q.dm", dir);
+    dm_hparams hp;
+    float *params = NULL;
+    int64_t np = 0;
+    static dm_provenance prov;
+    cr_assert(dm_checkpoint_load(path, dm_net_table, &hp, &params, &np, &prov, NULL) == DM_STATUS_OK, "%s",
+              dm_last_error());
+    dm_arch danq;
+    cr_assert(dm_arch_parse("danq", &danq) == DM_STATUS_OK);
+    cr_expect(hp.arch == danq && hp.conv_channels == 12 && hp.n_conv == 1 && hp.conv_width[0] == 7 &&
+              hp.pool == 3 && hp.hidden == 5 && hp.dropout == 0.125f,
+              "channels %d widths %d:%d pool %d hidden %d dropout %g", hp.conv_channels, hp.n_conv, hp.conv_width[0],
+              hp.pool, hp.hidden, hp.dropout);
+    /* conv 4·12·7 + 12; BiLSTM 2·(4·5·(12 + 5) + 2·4·5); dense 2·10 + 2 */
+    cr_expect_eq(np, 4 * 12 * 7 + 12 + 2 * (4 * 5 * (12 + 5) + 2 * 4 * 5) + 2 * 10 + 2);
+    free(params);
+    snprintf(a, sizeof a, "predict --model %s/q.dm --data %s/tr.seq.gz --out %s/p.tsv", dir, dir, dir);
+    cr_expect(cli(a) == 0, "%s", slurp("err"));
+
+    snprintf(a, sizeof a, "train --arch cnn --train %s/tr.seq.gz --out %s/c.dm --widths 7,5 --channels 6 --pool 3 "
+             "--epochs 1 --threads 1 --quiet", dir, dir);
+    cr_assert(cli(a) == 0, "%s", slurp("err"));
+    snprintf(path, sizeof path, "%s/c.dm", dir);
+    cr_assert(dm_checkpoint_load(path, dm_net_table, &hp, &params, &np, &prov, NULL) == DM_STATUS_OK);
+    cr_expect(hp.n_conv == 2 && hp.conv_width[0] == 7 && hp.conv_width[1] == 5 && hp.conv_channels == 6 &&
+              hp.pool == 3 && hp.dropout == 0.5f, "the CNN's sizes: %d convs, %d maps, pool %d", hp.n_conv,
+              hp.conv_channels, hp.pool);
+    free(params);
+
+    static const struct {
+        const char *args, *err;
+        int rc;
+    } bad[] = {
+        {"--arch rnn --widths 9", "--widths: the rnn architecture has no convolution", 2},
+        {"--arch cnn --hidden 8", "--hidden: the cnn architecture has no LSTM", 2},
+        {"--arch cnnrnn --pool 2", "--pool: the cnnrnn architecture has no max-pool", 2},
+        {"--arch cnnrnn --widths 9,5", "--widths: the cnnrnn architecture has one convolution", 2},
+        {"--arch cnn --widths 9,5,3,3,3,3,3,3,3", "the cnn architecture has at most 8 convolutions", 2},
+        {"--arch cnn --widths 9,,3", "--widths: '9,,3' is not a list of widths", 2},
+        {"--arch danq --dropout 1", "--dropout: '1' is not a number in 0..0.95", 2},
+        {"--arch cnnrnn --widths 8", "the CNN-RNN needs an odd conv width", 2},
+        {"--arch danq --widths 90 --pool 20", "too short", 2},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(a, sizeof a, "train %s --train %s/tr.seq.gz --out %s/x.dm --epochs 1 --quiet", bad[i].args, dir, dir);
+        cr_expect_eq(cli(a), bad[i].rc, "%s", bad[i].args);
+        cr_expect(strstr(slurp("err"), bad[i].err) != NULL, "%s: %s", bad[i].args, slurp("err"));
+        cr_expect(!exists("x.dm") && !exists("x.dm.last"), "%s wrote a model", bad[i].args);
+    }
+
+    /* a resume keeps the run's sizes: the same again is fine, another is refused and nothing moves */
+    snprintf(a, sizeof a, "train --resume %s/q.dm.last --train %s/tr.seq.gz --out %s/q.dm --hidden 6 --epochs 2 "
+             "--quiet", dir, dir, dir);
+    cr_expect_eq(cli(a), 1);
+    cr_expect(strstr(slurp("err"), "q.dm.last: the run's model was not trained with --hidden 6") != NULL, "%s",
+              slurp("err"));
+    snprintf(a, sizeof a, "train --resume %s/q.dm.last --train %s/tr.seq.gz --out %s/q.dm --widths 7 --hidden 5 "
+             "--epochs 2 --threads 1 --quiet", dir, dir, dir);
+    cr_expect(cli(a) == 0, "%s", slurp("err"));
+    cr_expect(strstr(slurp("out"), "epoch 2 of 2 run") != NULL, "%s", slurp("out"));
 }

@@ -49,6 +49,12 @@ const cli_opt cli_train_opts[] = {
     {"--protocol", "default|original", "default: shuffled batches, validation early stopping; "
                                       "original: DeMo's file-order loop", CLI_CHOICES("default", "original"), 0},
     {"--len", "L", "sequence length (default 101)", NULL, 0},
+    {"--channels", "N", "feature maps of each convolution (default 128; cnn, cnnrnn, danq)", NULL, 0},
+    {"--widths", "W[,W...]", "convolution widths, one per convolution (default: cnn 9,5,3 (1 to 8 layers); "
+                             "cnnrnn 9 (odd); danq 9)", NULL, 0},
+    {"--pool", "P", "max-pool width = stride (default: cnn 2, danq 4)", NULL, 0},
+    {"--hidden", "H", "LSTM hidden size per direction (default 32; rnn, cnnrnn, danq)", NULL, 0},
+    {"--dropout", "P", "dropout probability (default: cnn, rnn, cnnrnn 0.5; danq 0.2)", NULL, 0},
     {"--resume", "MODEL.last", "continue a run from its last checkpoint", NULL, 0},
     {"--max-memory", "SIZE", "refuse data needing more host memory (K/M/G suffix; default half of RAM)", NULL, 0},
     {"--rc", "MODE", "reverse complements: both (default; none under --protocol original), augment (train "
@@ -61,6 +67,40 @@ const cli_opt cli_train_opts[] = {
     {"--quiet", NULL, "no progress lines", NULL, 0},
     {0},
 };
+
+/* --channels, --widths, --pool, --hidden, --dropout: the model's sizes, over the architecture's defaults
+ * in *hp. An option the architecture has no use for is a usage error, not ignored; whether the sizes
+ * make a model of --len is dm_arch_layers's question, asked when the model is built. */
+static void size_opts(const cli_args *a, dm_hparams *hp) {
+    const dm_arch_def *d = dm_arch_get(hp);
+    const char *arch = dm_arch_name(hp->arch);
+    static const struct { const char *opt; unsigned use; } need[] = {
+        {"--channels", DM_USES_CONV}, {"--widths", DM_USES_CONV}, {"--pool", DM_USES_POOL}, {"--hidden", DM_USES_LSTM}};
+    for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
+        if (cli_opt_str(a, need[i].opt) && !(d->uses & need[i].use))
+            cli_usage_error("%s: the %s architecture has no %s", need[i].opt, arch,
+                            need[i].use == DM_USES_LSTM ? "LSTM" : need[i].use == DM_USES_POOL ? "max-pool" : "convolution");
+    hp->conv_channels = (int32_t)cli_int(a, "--channels", hp->conv_channels, 1, 4096);
+    hp->pool = (int32_t)cli_int(a, "--pool", hp->pool, 1, 1000);
+    hp->hidden = (int32_t)cli_int(a, "--hidden", hp->hidden, 1, 4096);
+    hp->dropout = (float)cli_num(a, "--dropout", hp->dropout, 0, 0.95);
+    const char *w = cli_opt_str(a, "--widths");
+    if (!w) return;
+    int max = d->defaults.n_conv > 1 ? DM_MAX_CONV : 1, n = 0;
+    for (const char *p = w;; p++) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 1 || v > 1000 || (*end != ',' && *end != '\0'))
+            cli_usage_error("--widths: '%s' is not a list of widths 1..1000 (e.g. 9,5,3)", w);
+        if (n == max)
+            cli_usage_error("--widths: the %s architecture has %s convolution%s; got more widths in '%s'", arch,
+                            max == 1 ? "one" : "at most 8", max == 1 ? "" : "s", w);
+        hp->conv_width[n++] = (int32_t)v;
+        if (*end == '\0') break;
+        p = end;
+    }
+    hp->n_conv = n;
+}
 
 /* The training data must be labelled and hold both classes (positives only with --negatives
  * shuffle, which adds the negatives). */
@@ -575,6 +615,7 @@ int cli_train(cli_args *a) {
     dm_hparams hp;
     dm_hparams_default(&hp, arch);
     hp.len = (int32_t)cli_int(a, "--len", hp.len, 1, 100000);
+    if (!resume) size_opts(a, &hp);
 
     /* resume: hyper-parameters, weights and optimiser state come from MODEL.last */
     static dm_provenance prov;
@@ -598,6 +639,20 @@ int cli_train(cli_args *a) {
         if (cli_opt_str(a, "--len") && hp.len != len_asked)
             cli_fail(dm_error(DM_STATUS_FORMAT, "%s: a model of sequence length %d cannot resume with --len %d", resume,
                           (int)hp.len, (int)len_asked));
+        /* the sizes are the run's: any given again must be the same */
+        dm_hparams asked = hp;
+        size_opts(a, &asked);
+        static const char *const size_names[] = {"--channels", "--widths", "--pool", "--hidden", "--dropout"};
+        for (size_t i = 0; i < sizeof size_names / sizeof size_names[0]; i++) {
+            const bool same = i == 0 ? hp.conv_channels == asked.conv_channels
+                            : i == 1 ? hp.n_conv == asked.n_conv && !memcmp(hp.conv_width, asked.conv_width,
+                                                                             sizeof(int32_t) * (size_t)hp.n_conv)
+                            : i == 2 ? hp.pool == asked.pool : i == 3 ? hp.hidden == asked.hidden
+                            : hp.dropout == asked.dropout;
+            if (cli_opt_str(a, size_names[i]) && !same)
+                cli_fail(dm_error(DM_STATUS_FORMAT, "%s: the run's model was not trained with %s %s; a run resumes "
+                                  "with its own sizes", resume, size_names[i], cli_opt_str(a, size_names[i])));
+        }
         if (o.seed != prov.seed && cli_opt_str(a, "--seed"))
             fprintf(stderr, "%s: warning: --seed %llu differs from the run's seed %llu; using the run's\n",
                     cli_prog, (unsigned long long)o.seed, (unsigned long long)prov.seed);
