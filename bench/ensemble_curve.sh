@@ -142,7 +142,7 @@ for tf in names:
     for size in sizes:
         e = ens.get((tf, size), [])
         g = single.get((tf, size, "gkmsvm"), [])
-        singles = [statistics.mean(single[(tf, size, a)]) for a in ("cnn", "rnn", "cnnrnn") if single.get((tf, size, a))]
+        singles = [statistics.mean(single[(tf, size, a)]) for a in ("cnn", "rnn", "cnnrnn", "danq") if single.get((tf, size, a))]
         d = f"{statistics.mean(e) - statistics.mean(g):+.3f}" if e and g else "—"
         ds = f"{max(singles) - statistics.mean(g):+.3f}" if singles and g else "—"
         if e and g: aim.append((short(tf), size, statistics.mean(e) - statistics.mean(g), len(e)))

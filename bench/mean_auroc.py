@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""AUROC of each `deepmotif predict` TSV (columns id, label, score) and of their mean score.
+
+    bench/mean_auroc.py A.tsv B.tsv [...]
+
+The files must list the same sequences with the same labels in the same order (predict keeps its
+input's order); the mean is the unweighted mean of the files' P(bound), e.g. two ensembles of
+different architectures as one larger ensemble (deepmotif's own --ensemble holds one architecture).
+AUROC: the Mann-Whitney statistic with ties counted one half. Stdlib only.
+"""
+import csv
+import sys
+
+
+def load(path):
+    with open(path) as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    if not rows or not {"id", "label", "score"} <= set(rows[0]):
+        sys.exit(f"mean_auroc: {path}: not a labelled predict TSV (id, label, score)")
+    return [r["id"] for r in rows], [int(r["label"]) for r in rows], [float(r["score"]) for r in rows]
+
+
+def auroc(labels, scores):
+    order = sorted(range(len(scores)), key=scores.__getitem__)
+    ranks = [0.0] * len(scores)
+    i = 0
+    while i < len(order):   # average ranks over ties
+        j = i
+        while j + 1 < len(order) and scores[order[j + 1]] == scores[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    n1 = sum(labels)
+    n0 = len(labels) - n1
+    if n1 == 0 or n0 == 0:
+        sys.exit("mean_auroc: the labels hold one class only")
+    return (sum(r for r, y in zip(ranks, labels) if y == 1) - n1 * (n1 + 1) / 2) / (n1 * n0)
+
+
+def main(paths):
+    if len(paths) < 2:
+        sys.exit(__doc__.strip().splitlines()[2].strip())
+    ids, labels, scores = load(paths[0])
+    all_scores = [scores]
+    print(f"{paths[0]}\t{auroc(labels, scores):.6f}")
+    for p in paths[1:]:
+        i2, l2, s2 = load(p)
+        if i2 != ids or l2 != labels:
+            sys.exit(f"mean_auroc: {p}: not the sequences and labels of {paths[0]}")
+        print(f"{p}\t{auroc(labels, s2):.6f}")
+        all_scores.append(s2)
+    mean = [sum(s) / len(s) for s in zip(*all_scores)]
+    print(f"mean of {len(paths)}\t{auroc(labels, mean):.6f}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
