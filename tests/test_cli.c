@@ -210,7 +210,7 @@ Test(cli, train_model_sizes, .timeout = 300) {
               hp.pool == 3 && hp.hidden == 5 && hp.dropout == 0.125f,
               "channels %d widths %d:%d pool %d hidden %d dropout %g", hp.conv_channels, hp.n_conv, hp.conv_width[0],
               hp.pool, hp.hidden, hp.dropout);
-    /* conv 4·12·7 + 12; BiLSTM 2·(4·5·(12 + 5) + 2·4·5); dense 2·10 + 2 */
+    /* conv 4·12·7 + 12; BiLSTM 2·(4·5·(12 + 5) + 2·4·5) (both bias vectors, one of them fixed); dense 2·10 + 2 */
     cr_expect_eq(np, 4 * 12 * 7 + 12 + 2 * (4 * 5 * (12 + 5) + 2 * 4 * 5) + 2 * 10 + 2);
     free(params);
     snprintf(a, sizeof a, "predict --model %s/q.dm --data %s/tr.seq.gz --out %s/p.tsv", dir, dir, dir);
@@ -246,6 +246,20 @@ Test(cli, train_model_sizes, .timeout = 300) {
         cr_expect(strstr(slurp("err"), bad[i].err) != NULL, "%s: %s", bad[i].args, slurp("err"));
         cr_expect(!exists("x.dm") && !exists("x.dm.last"), "%s wrote a model", bad[i].args);
     }
+
+    /* sweep passes them on, and refuses before any job one that an architecture of --archs has no use for */
+    snprintf(a, sizeof a, "mkdir %s/sets && cp %s/tr.seq.gz %s/sets/SIM_AC.seq.gz && cp %s/tr.seq.gz %s/sets/SIM_B.seq.gz",
+             dir, dir, dir, dir, dir);
+    cr_assert(dm_test_system("%s", a) == 0);
+    snprintf(a, sizeof a, "sweep --data %s/sets --archs danq,rnn --out %s/sw --channels 8 --epochs 1 --quiet", dir, dir);
+    cr_expect_eq(cli(a), 2);
+    cr_expect(strstr(slurp("err"), "--channels: the rnn architecture has no convolution") != NULL, "%s", slurp("err"));
+    cr_expect(!exists("sw"), "the refused sweep made its folder");
+    snprintf(a, sizeof a, "sweep --data %s/sets --archs danq --out %s/sw --channels 8 --hidden 3 --epochs 1 --threads 1 "
+             "--quiet", dir, dir);
+    cr_assert(cli(a) == 0, "%s", slurp("err"));
+    char *log = slurp("sw/logs/SIM.danq.log");
+    cr_expect(log && strstr(log, "danq, 598 trained parameters") != NULL, "%s", log ? log : "(no log)");
 
     /* a resume keeps the run's sizes: the same again is fine, another is refused and nothing moves */
     snprintf(a, sizeof a, "train --resume %s/q.dm.last --train %s/tr.seq.gz --out %s/q.dm --hidden 6 --epochs 2 "

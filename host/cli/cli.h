@@ -104,6 +104,12 @@ uint64_t cli_seed(const cli_args *a);                                      /* --
 uint64_t cli_size(const cli_args *a, const char *name, uint64_t def);      /* bytes, K/M/G/T */
 bool cli_n_quarter(const cli_args *a);                                     /* --n-policy quarter */
 
+/* train's --channels, --widths, --pool, --hidden, --dropout (host/cli/train.c): the model's sizes, over
+ * the architecture's defaults in *hp. An option the architecture has no use for is a usage error, not
+ * ignored (sweep asks it of each of its architectures before any job); whether the sizes make a model
+ * of --len is dm_arch_layers's question, asked when the model is built. */
+void cli_train_sizes(const cli_args *a, dm_hparams *hp);
+
 void cli_usage_error(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 /* A usage error for a value outside `choices`: "--opt: unknown value 'v' (choices: a, b)". */
 void cli_bad_choice(const char *name, const char *value, const char *const *choices) __attribute__((noreturn));

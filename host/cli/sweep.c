@@ -404,6 +404,11 @@ int cli_sweep(cli_args *a) {
     const char *data = cli_required(a, "--data");
     dm_arch archs[DM_SWEEP_MAX_ARCHS];
     int n_archs = parse_archs(cli_opt_or(a, "--archs", "cnn,rnn,cnnrnn"), archs);
+    for (int k = 0; k < n_archs; k++) {   /* train's size options, refused before any job where one has no use */
+        dm_hparams hp;
+        dm_hparams_default(&hp, archs[k]);
+        cli_train_sizes(a, &hp);
+    }
     int shard = -1, n_shards = 1;
     if (cli_flag(a, "--shard")) parse_shard(cli_opt_str(a, "--shard"), &shard, &n_shards);
     int rank = dm_dist_rank(), size = dm_dist_size();

@@ -68,10 +68,8 @@ const cli_opt cli_train_opts[] = {
     {0},
 };
 
-/* --channels, --widths, --pool, --hidden, --dropout: the model's sizes, over the architecture's defaults
- * in *hp. An option the architecture has no use for is a usage error, not ignored; whether the sizes
- * make a model of --len is dm_arch_layers's question, asked when the model is built. */
-static void size_opts(const cli_args *a, dm_hparams *hp) {
+/* --channels, --widths, --pool, --hidden, --dropout (cli.h). */
+void cli_train_sizes(const cli_args *a, dm_hparams *hp) {
     const dm_arch_def *d = dm_arch_get(hp);
     const char *arch = dm_arch_name(hp->arch);
     static const struct { const char *opt; unsigned use; } need[] = {
@@ -92,9 +90,12 @@ static void size_opts(const cli_args *a, dm_hparams *hp) {
         long v = strtol(p, &end, 10);
         if (end == p || v < 1 || v > 1000 || (*end != ',' && *end != '\0'))
             cli_usage_error("--widths: '%s' is not a list of widths 1..1000 (e.g. 9,5,3)", w);
-        if (n == max)
-            cli_usage_error("--widths: the %s architecture has %s convolution%s; got more widths in '%s'", arch,
-                            max == 1 ? "one" : "at most 8", max == 1 ? "" : "s", w);
+        if (n == max) {
+            if (max == 1) cli_usage_error("--widths: the %s architecture has one convolution; got more widths in '%s'",
+                                          arch, w);
+            cli_usage_error("--widths: the %s architecture has at most %d convolutions; got more widths in '%s'", arch,
+                            max, w);
+        }
         hp->conv_width[n++] = (int32_t)v;
         if (*end == '\0') break;
         p = end;
@@ -615,7 +616,7 @@ int cli_train(cli_args *a) {
     dm_hparams hp;
     dm_hparams_default(&hp, arch);
     hp.len = (int32_t)cli_int(a, "--len", hp.len, 1, 100000);
-    if (!resume) size_opts(a, &hp);
+    if (!resume) cli_train_sizes(a, &hp);
 
     /* resume: hyper-parameters, weights and optimiser state come from MODEL.last */
     static dm_provenance prov;
@@ -641,7 +642,7 @@ int cli_train(cli_args *a) {
                           (int)hp.len, (int)len_asked));
         /* the sizes are the run's: any given again must be the same */
         dm_hparams asked = hp;
-        size_opts(a, &asked);
+        cli_train_sizes(a, &asked);
         static const char *const size_names[] = {"--channels", "--widths", "--pool", "--hidden", "--dropout"};
         for (size_t i = 0; i < sizeof size_names / sizeof size_names[0]; i++) {
             const bool same = i == 0 ? hp.conv_channels == asked.conv_channels
