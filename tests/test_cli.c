@@ -262,9 +262,16 @@ Test(cli, train_model_sizes, .timeout = 300) {
     cr_expect(log && strstr(log, "danq, 598 trained parameters") != NULL, "%s", log ? log : "(no log)");
 
     /* a resume keeps the run's sizes: the same again is fine, another is refused and nothing moves */
+    struct stat before, after;
+    snprintf(path, sizeof path, "%s/q.dm.last", dir);
+    cr_assert(stat(path, &before) == 0);
     snprintf(a, sizeof a, "train --resume %s/q.dm.last --train %s/tr.seq.gz --out %s/q.dm --hidden 6 --epochs 2 "
              "--quiet", dir, dir, dir);
     cr_expect_eq(cli(a), 1);
+    cr_assert(stat(path, &after) == 0);
+    cr_expect(after.st_size == before.st_size && after.st_mtim.tv_sec == before.st_mtim.tv_sec &&
+              after.st_mtim.tv_nsec == before.st_mtim.tv_nsec && after.st_ino == before.st_ino,
+              "the refused resume rewrote q.dm.last");
     cr_expect(strstr(slurp("err"), "q.dm.last: the run's model was not trained with --hidden 6") != NULL, "%s",
               slurp("err"));
     snprintf(a, sizeof a, "train --resume %s/q.dm.last --train %s/tr.seq.gz --out %s/q.dm --widths 7 --hidden 5 "
