@@ -644,13 +644,12 @@ int cli_train(cli_args *a) {
         dm_hparams asked = hp;
         cli_train_sizes(a, &asked);
         static const char *const size_names[] = {"--channels", "--widths", "--pool", "--hidden", "--dropout"};
+        const bool same[] = {hp.conv_channels == asked.conv_channels,
+                             hp.n_conv == asked.n_conv &&
+                                 !memcmp(hp.conv_width, asked.conv_width, sizeof(int32_t) * (size_t)hp.n_conv),
+                             hp.pool == asked.pool, hp.hidden == asked.hidden, hp.dropout == asked.dropout};
         for (size_t i = 0; i < sizeof size_names / sizeof size_names[0]; i++) {
-            const bool same = i == 0 ? hp.conv_channels == asked.conv_channels
-                            : i == 1 ? hp.n_conv == asked.n_conv && !memcmp(hp.conv_width, asked.conv_width,
-                                                                             sizeof(int32_t) * (size_t)hp.n_conv)
-                            : i == 2 ? hp.pool == asked.pool : i == 3 ? hp.hidden == asked.hidden
-                            : hp.dropout == asked.dropout;
-            if (cli_opt_str(a, size_names[i]) && !same)
+            if (cli_opt_str(a, size_names[i]) && !same[i])
                 cli_fail(dm_error(DM_STATUS_FORMAT, "%s: the run's model was not trained with %s %s; a run resumes "
                                   "with its own sizes", resume, size_names[i], cli_opt_str(a, size_names[i])));
         }
