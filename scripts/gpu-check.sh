@@ -1,7 +1,9 @@
 #!/bin/bash
 # The one prepared check for the day a GPU machine is lent (issue 10): builds deepmotif's CUDA backend
 # for the GPU present, runs the CUDA tests on it, runs compute-sanitizer (memcheck, racecheck,
-# synccheck, initcheck) over the op tests and runs bench_gpu, writing everything under OUTDIR:
+# synccheck, initcheck) over the op tests and runs bench_gpu (before the sanitizer, whose four tools
+# take longest: a run cut short by its time limit still brings back the timings), writing everything
+# under OUTDIR:
 #
 #   summary.txt   one line per step: what ran, its exit status, its seconds (read this first)
 #   machine.txt   nvidia-smi, nvcc, the compiler, CMake, the dependencies used
@@ -111,7 +113,7 @@ echo "pkg-config: $PC; openblas $("$PC" --modversion openblas 2>&1); htslib $("$
 
 # cuDNN: the toolkit's, else the one PyTorch's image carries as a Python wheel
 CUDNN_ARGS=()
-if ! ls /usr/include/cudnn.h /usr/local/cuda/include/cudnn.h > /dev/null 2>&1; then
+if ! [ -e /usr/include/cudnn.h ] && ! [ -e /usr/local/cuda/include/cudnn.h ]; then
     d=$(python3 -c 'import nvidia.cudnn, os; print(os.path.dirname(nvidia.cudnn.__file__))' 2>/dev/null \
         || python3 -c 'import nvidia.cudnn; print(list(nvidia.cudnn.__path__)[0])' 2>/dev/null)
     so=$(ls "$d"/lib/libcudnn.so* 2>/dev/null | head -1)
@@ -140,6 +142,13 @@ step build 240 "$OUT/build.log" cmake --build "$BUILD" -j "$JOBS" || { note "bui
 step ctest 200 "$OUT/ctest.log" ctest --test-dir "$BUILD" -j 4 --output-on-failure --timeout 180
 grep -E "tests passed|Skipped|Failed|\(Failed\)|\(Timeout\)|dm-skipped" "$OUT/ctest.log" | tail -20 >> "$OUT/summary.txt"
 
+# ---- bench_gpu ------------------------------------------------------------------------------------
+if [ -x "$BUILD/bench/bench_gpu" ]; then
+    step bench_gpu 120 "$OUT/bench.log" sh -c "'$BUILD/bench/bench_gpu' --repeats 10 > '$OUT/bench_gpu.csv'"
+    cat "$OUT/bench.log" >> "$OUT/build.log" && rm -f "$OUT/bench.log"
+else
+    note "bench_gpu was not built"
+fi
 # ---- compute-sanitizer over the op tests ----------------------------------------------------------
 CS=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
 OPS=$BUILD/tests/test_backend_ops
@@ -159,11 +168,4 @@ else
         | sort | uniq -c | head -20 >> "$OUT/summary.txt"
 fi
 
-# ---- bench_gpu ------------------------------------------------------------------------------------
-if [ -x "$BUILD/bench/bench_gpu" ]; then
-    step bench_gpu 120 "$OUT/bench.log" sh -c "'$BUILD/bench/bench_gpu' --repeats 10 > '$OUT/bench_gpu.csv'"
-    cat "$OUT/bench.log" >> "$OUT/build.log" && rm -f "$OUT/bench.log"
-else
-    note "bench_gpu was not built"
-fi
 note "done in $(( $(date +%s) - T0 )) s"

@@ -180,7 +180,10 @@ static bool rnn_config(dm_backend *be, int B, int L, int D, int H, int n_dir) {
                      cudnn_ok(be, cudnnCreateTensorDescriptor(&c->hd), "RNN state")))
         return false;
     memset(c->cfg, 0, sizeof c->cfg);
-    /* every sequence is full length: a host array for the descriptors, a device one for the calls */
+    /* every sequence is full length: a host array for the descriptors, a device one for the calls.
+     * Our [B, L, D] tensors are cuDNN's batch-major unpacked layout, which cuDNN 9 accepts only with
+     * CUDNN_RNN_PADDED_IO_ENABLED (without it, cudnnRNNForward answers CUDNN_STATUS_BAD_PARAM: seen on
+     * an H200 with cuDNN 9 from PyTorch's wheel); with every length L, no padding is ever read. */
     int *len = malloc(sizeof(int) * (size_t)B);
     if (!len) {
         dm_backend_fail(be, DM_STATUS_NOMEM, "cuDNN: out of memory");
@@ -208,7 +211,7 @@ static bool rnn_config(dm_backend *be, int B, int L, int D, int H, int n_dir) {
     bool ok = cudnn_ok(be, cudnnSetRNNDescriptor_v8(c->rnn, CUDNN_RNN_ALGO_STANDARD, CUDNN_LSTM, CUDNN_RNN_DOUBLE_BIAS,
                                                     n_dir == 2 ? CUDNN_BIDIRECTIONAL : CUDNN_UNIDIRECTIONAL,
                                                     CUDNN_LINEAR_INPUT, CUDNN_DATA_FLOAT, CUDNN_DATA_FLOAT, CUDNN_FMA_MATH,
-                                                    D, H, H, 1, c->drop, CUDNN_RNN_PADDED_IO_DISABLED), "RNN descriptor") &&
+                                                    D, H, H, 1, c->drop, CUDNN_RNN_PADDED_IO_ENABLED), "RNN descriptor") &&
               cudnn_ok(be, cudnnSetRNNDataDescriptor(c->xd, CUDNN_DATA_FLOAT, CUDNN_RNN_DATA_LAYOUT_BATCH_MAJOR_UNPACKED, L, B,
                                                      D, len, NULL), "x descriptor") &&
               cudnn_ok(be, cudnnSetRNNDataDescriptor(c->yd, CUDNN_DATA_FLOAT, CUDNN_RNN_DATA_LAYOUT_BATCH_MAJOR_UNPACKED, L, B,
