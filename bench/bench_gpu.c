@@ -67,9 +67,12 @@ static peaks device_peaks(int dev) {
 typedef enum { W_TRAIN, W_SALIENCY, W_OPTIMIZE } workload;
 static const char *workload_name[] = {"train", "saliency", "optimize"};
 
-/* Times `repeats` (≥ 1 s) iterations of workload w on model m; returns the median, *min the minimum. */
+/* Times `repeats` (≥ 1 s) iterations of workload w on model m; returns the median of the device time
+ * between the events, *min its minimum, *host the median time the host spent in the call (launching,
+ * and waiting where the call waits: a host time near the device time means the GPU waited for the
+ * host), *n_done the iterations timed. */
 static double time_workload(workload w, dm_net *m, dm_devdata *d, const float *x, float *attr, float *p_pos,
-                            int B, int repeats, double *tmin) {
+                            int B, int repeats, double *tmin, double *host, int *n_done) {
     dm_backend *be = dm_net_backend(m);
     cudaStream_t s = dm_cuda_stream(be);
     cudaEvent_t e0, e1;
@@ -84,10 +87,11 @@ static double time_workload(workload w, dm_net *m, dm_devdata *d, const float *x
     oo.steps = 1;
     size_t nx = (size_t)B * 101 * 4;
     float *ox = malloc(4 * nx), *oppm = malloc(4 * nx), obj[2 * 4096];
-    double *t = malloc(sizeof(double) * 100000), total = 0;
+    double *t = malloc(sizeof(double) * 100000), *th = malloc(sizeof(double) * 100000), total = 0;
     int n = 0;
     for (int it = -3; it < 100000; it++) {
         cudaEventRecord(e0, s);
+        double h0 = dm_now();
         dm_status st = DM_STATUS_OK;
         int64_t i0 = ((int64_t)(it + 3) * B) % (d->n - B + 1);
         switch (w) {
@@ -100,6 +104,7 @@ static double time_workload(workload w, dm_net *m, dm_devdata *d, const float *x
         case W_SALIENCY: st = dm_saliency_batch(m, x, NULL, B, 0, &so, attr, p_pos); break;
         case W_OPTIMIZE: st = dm_net_optimize(m, &oo, ox, oppm, obj, p_pos); break;
         }
+        double h1 = dm_now();
         cudaEventRecord(e1, s);
         cudaEventSynchronize(e1);
         if (st) {
@@ -109,13 +114,16 @@ static double time_workload(workload w, dm_net *m, dm_devdata *d, const float *x
         float ms;
         cudaEventElapsedTime(&ms, e0, e1);
         if (it < 0) continue;
+        th[n] = h1 - h0;
         t[n++] = ms / 1e3;
         total += ms / 1e3;
         if (n >= repeats && total >= 1.0) break;
     }
     double med = dm_bench_median(t, n);
-    *tmin = t[0];
-    free(t); free(ox); free(oppm);
+    *tmin = t[0];   /* (dm_bench_median sorts) */
+    *host = dm_bench_median(th, n);
+    *n_done = n;
+    free(t); free(th); free(ox); free(oppm);
     cudaEventDestroy(e0);
     cudaEventDestroy(e1);
     return med;
@@ -404,7 +412,9 @@ int main(int argc, char **argv) {
     printf("# device: %s; CUDA runtime %d, driver %d, cuBLAS %d\n", gpu->device, rt, drv, blas);
     printf("# peaks: %.0f GFLOP/s FP32 (no tensor cores), %.0f GB/s DRAM\n", pk.gflops, pk.gbps);
     printf("# GFLOP/s: SPEC.md §8 counts, matrix products only; GB/s: estimated minimum DRAM traffic\n");
-    printf("name,arch,variant,batch,repeats,median_s,min_s,seq_per_s,gflops,pct_peak_flops,gbps,pct_peak_bw,commit\n");
+    printf("# repeats: the iterations timed; host_s: the median time the host spent in the call\n");
+    printf("name,arch,variant,batch,repeats,median_s,min_s,host_s,seq_per_s,gflops,pct_peak_flops,gbps,pct_peak_bw,"
+           "commit\n");
 
     /* a resident data set of random bases, and one host batch for saliency */
     int64_t N = 16 * (int64_t)B;
@@ -451,14 +461,16 @@ int main(int argc, char **argv) {
         }
         double np = (double)dm_net_n_params(m), nact = (double)dm_net_n_act_floats(m);
         for (int w = 0; w < 3; w++) {
-            double tmin, med = time_workload((workload)w, m, d, x, attr, p_pos, B, repeats, &tmin);
+            double tmin, host;
+            int n_done;
+            double med = time_workload((workload)w, m, d, x, attr, p_pos, B, repeats, &tmin, &host, &n_done);
             double flop = w == W_TRAIN ? dm_bench_train_flop(&hp) : dm_bench_saliency_mflop[a] * 1e6;
             double bytes = 4.0 * (2 * nact + 10 * np);
             if (w == W_SALIENCY) bytes += 2.0 * 4 * B * 101 * 4;   /* input in, attributions out */
             double gfl = B * flop / med / 1e9, gbps = bytes / med / 1e9;
-            printf("%s,%s,%s,%d,%d,%.6f,%.6f,%.0f,%.1f,%.2f,%.1f,%.2f,%s\n", workload_name[w], dm_arch_name(hp.arch),
-                   variant_name[v], B, repeats, med, tmin, B / med, gfl, 100 * gfl / pk.gflops, gbps, 100 * gbps / pk.gbps,
-                   dm_git_commit());
+            printf("%s,%s,%s,%d,%d,%.6f,%.6f,%.6f,%.0f,%.1f,%.2f,%.1f,%.2f,%s\n", workload_name[w],
+                   dm_arch_name(hp.arch), variant_name[v], B, n_done, med, tmin, host, B / med, gfl,
+                   100 * gfl / pk.gflops, gbps, 100 * gbps / pk.gbps, dm_git_commit());
             fflush(stdout);
         }
         dm_devdata_free(d);

@@ -11,14 +11,16 @@
 #   ctest.log     the CUDA tests (test_backend_ops, test_cuda_*) and the build checks (ptxas, symbols)
 #   sanitizer.log the four compute-sanitizer tools over test_backend_ops, one after another
 #   bench_gpu.csv bench_gpu's table (both variants: deepmotif's kernels and cuDNN's, when present)
+#   bench_gpu_b1024.csv the same at batch 1024
 #
 # A GPU machine of this workplace has the CUDA toolkit, CMake and a C compiler but no Debian
 # development packages and no network: run scripts/gpu-deps.sh here first and carry .gpudeps
-# (device tool: run(command="scripts/gpu-check.sh $OUT", carry=[".gpudeps"], timeout_s=540)). Missing
+# (device tool: run(command="scripts/gpu-check.sh $OUT", carry=[".gpudeps"], timeout_s=300)). Missing
 # packages are unpacked from there into a private prefix (never into /); the machine's own shared
 # libraries win over carried ones with the same soname. Without Criterion, the CUDA tests build
-# against tests/crshim (DM_TEST_SHIM). Every step has its own time limit, so the whole check ends in
-# about 8 minutes on a 16-core machine; a step that fails is recorded and the next one runs.
+# against tests/crshim (DM_TEST_SHIM). Every step has its own time limit (about 18 minutes in all);
+# on an H200 with 16 cores the whole check took 2 minutes (bench/results/gpu-h200/). A step that
+# fails is recorded and the next one runs.
 #   usage: scripts/gpu-check.sh OUTDIR
 set -u
 [ $# -eq 1 ] || { echo "usage: scripts/gpu-check.sh OUTDIR" >&2; exit 2; }
@@ -145,6 +147,9 @@ grep -E "tests passed|Skipped|Failed|\(Failed\)|\(Timeout\)|dm-skipped" "$OUT/ct
 # ---- bench_gpu ------------------------------------------------------------------------------------
 if [ -x "$BUILD/bench/bench_gpu" ]; then
     step bench_gpu 120 "$OUT/bench.log" sh -c "'$BUILD/bench/bench_gpu' --repeats 10 > '$OUT/bench_gpu.csv'"
+    # four times the batch: a step whose time barely grows is paid per launch, not per sequence
+    step "bench_gpu batch 1024" 120 "$OUT/bench.log" \
+        sh -c "'$BUILD/bench/bench_gpu' --repeats 10 --batch 1024 > '$OUT/bench_gpu_b1024.csv'"
     cat "$OUT/bench.log" >> "$OUT/build.log" && rm -f "$OUT/bench.log"
 else
     note "bench_gpu was not built"

@@ -75,7 +75,7 @@ struct cudnnDropoutStruct {
     float rate;
 };
 struct cudnnRNNStruct {
-    int set, D, H, n_dir;
+    int set, D, H, n_dir, padded_io;   /* padded_io: auxFlags has CUDNN_RNN_PADDED_IO_ENABLED */
 };
 struct cudnnRNNDataStruct {
     int set, L, B, V;
@@ -538,10 +538,11 @@ cudnnStatus_t cudnnSetRNNDescriptor_v8(cudnnRNNDescriptor_t d, cudnnRNNAlgo_t al
     if (dir != CUDNN_UNIDIRECTIONAL && dir != CUDNN_BIDIRECTIONAL) return CUDNN_STATUS_BAD_PARAM;
     if (algo != CUDNN_RNN_ALGO_STANDARD || cell != CUDNN_LSTM || bias != CUDNN_RNN_DOUBLE_BIAS ||
         input != CUDNN_LINEAR_INPUT || type != CUDNN_DATA_FLOAT || prec != CUDNN_DATA_FLOAT ||
-        projSize != hiddenSize || numLayers != 1 || (drop && drop->rate != 0) || aux != CUDNN_RNN_PADDED_IO_DISABLED ||
+        projSize != hiddenSize || numLayers != 1 || (drop && drop->rate != 0) || (aux & ~CUDNN_RNN_PADDED_IO_ENABLED) ||
         hiddenSize > 4096 || inputSize > 4096) /* the reference's bounds */
         return CUDNN_STATUS_NOT_SUPPORTED;
-    *d = (struct cudnnRNNStruct){1, inputSize, hiddenSize, dir == CUDNN_BIDIRECTIONAL ? 2 : 1};
+    *d = (struct cudnnRNNStruct){1, inputSize, hiddenSize, dir == CUDNN_BIDIRECTIONAL ? 2 : 1,
+                                 (aux & CUDNN_RNN_PADDED_IO_ENABLED) != 0};
     return CUDNN_STATUS_SUCCESS;
 }
 
@@ -758,6 +759,9 @@ static cudnnStatus_t emu_rnn_common(const char *call, cudnnHandle_t h, cudnnRNND
                                     void *work, size_t res_size, void *res, int training, struct emu_rnn_item *it) {
     if (!h) return CUDNN_STATUS_NOT_INITIALIZED;
     if (!r || !r->set || !xD || !xD->set || !yD || !yD->set || !seq) return CUDNN_STATUS_BAD_PARAM;
+    /* the data descriptors are always batch-major unpacked here, which cuDNN 9 runs only for an RNN
+     * descriptor with CUDNN_RNN_PADDED_IO_ENABLED (BAD_PARAM otherwise: seen on an H200) */
+    if (!r->padded_io) return CUDNN_STATUS_BAD_PARAM;
     if (xD->V != r->D || yD->V != r->n_dir * r->H || xD->B != yD->B || xD->L != yD->L) return CUDNN_STATUS_BAD_PARAM;
     if (hD && hD->set && (hD->dim[1] != r->n_dir || hD->dim[2] != xD->B || hD->dim[3] != r->H))
         return CUDNN_STATUS_BAD_PARAM;
