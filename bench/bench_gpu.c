@@ -14,7 +14,9 @@
  * device's FP32 and memory peaks computed from its attributes.
  *
  * Without a usable device it prints why and exits 0 ("waived", as cuda-samples do): nothing measured.
- *   usage: bench_gpu [--repeats N] [--batch B]
+ *   usage: bench_gpu [--repeats N] [--batch B] [--min-seconds S] [--only ARCH[:WORKLOAD]] [--no-cudnn]
+ * (--min-seconds 0 --repeats 3 --only cnnrnn:train --no-cudnn: a few steps of one workload, for a
+ * profiler such as ncu, which times each kernel of them.)
  *
  * In the emulator build (DM_CUDA_EMU, `make emu`), `bench_gpu --emulate [--batch B]` counts instead of
  * timing: per architecture and workload it reads the emulator's counters (launches, cuBLAS calls,
@@ -72,7 +74,7 @@ static const char *workload_name[] = {"train", "saliency", "optimize"};
  * and waiting where the call waits: a host time near the device time means the GPU waited for the
  * host), *n_done the iterations timed. */
 static double time_workload(workload w, dm_net *m, dm_devdata *d, const float *x, float *attr, float *p_pos,
-                            int B, int repeats, double *tmin, double *host, int *n_done) {
+                            int B, int repeats, double min_s, double *tmin, double *host, int *n_done) {
     dm_backend *be = dm_net_backend(m);
     cudaStream_t s = dm_cuda_stream(be);
     cudaEvent_t e0, e1;
@@ -117,7 +119,7 @@ static double time_workload(workload w, dm_net *m, dm_devdata *d, const float *x
         th[n] = h1 - h0;
         t[n++] = ms / 1e3;
         total += ms / 1e3;
-        if (n >= repeats && total >= 1.0) break;
+        if (n >= repeats && total >= min_s) break;
     }
     double med = dm_bench_median(t, n);
     *tmin = t[0];   /* (dm_bench_median sorts) */
@@ -363,19 +365,42 @@ static int emulate_main(int B, int B_temporal, int kernels) {
 }
 #endif
 
+/* --only ARCH[:WORKLOAD]: whether this architecture (and workload; NULL: any) is asked for. */
+static bool only_match(const char *only, const char *arch, const char *work) {
+    if (!only) return true;
+    const char *colon = strchr(only, ':');
+    size_t n = colon ? (size_t)(colon - only) : strlen(only);
+    if (strlen(arch) != n || strncmp(only, arch, n)) return false;
+    return !work || !colon || !strcmp(colon + 1, work);
+}
+
 int main(int argc, char **argv) {
-    int repeats = 10, B = 256, emulate = 0, B_temporal = 64, kernels = 0;
+    int repeats = 10, B = 256, emulate = 0, B_temporal = 64, kernels = 0, no_cudnn = 0;
+    double min_s = 1.0;
+    const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--emulate")) emulate = 1;
         else if (!strcmp(argv[i], "--kernels")) kernels = 1;
         else if (i + 1 < argc && !strcmp(argv[i], "--repeats")) repeats = atoi(argv[++i]);
         else if (i + 1 < argc && !strcmp(argv[i], "--batch")) B = atoi(argv[++i]);
         else if (i + 1 < argc && !strcmp(argv[i], "--temporal-batch")) B_temporal = atoi(argv[++i]);
+        else if (i + 1 < argc && !strcmp(argv[i], "--min-seconds")) min_s = atof(argv[++i]);
+        else if (i + 1 < argc && !strcmp(argv[i], "--only")) only = argv[++i];
+        else if (!strcmp(argv[i], "--no-cudnn")) no_cudnn = 1;
         else repeats = 0; /* unknown: usage */
     }
-    if (repeats < 3 || B < 8 || B > 4096 || B_temporal < 1 || B_temporal > B) {
-        fprintf(stderr, "usage: bench_gpu [--repeats N ≥ 3] [--batch 8..4096] | bench_gpu --emulate [--batch B] "
+    if (repeats < 3 || B < 8 || B > 4096 || B_temporal < 1 || B_temporal > B || !(min_s >= 0 && min_s <= 60)) {
+        fprintf(stderr, "usage: bench_gpu [--repeats N ≥ 3] [--batch 8..4096] [--min-seconds 0..60] "
+                        "[--only ARCH[:WORKLOAD]] [--no-cudnn] | bench_gpu --emulate [--batch B] "
                         "[--temporal-batch 1..B] [--kernels]\n");
+        return 2;
+    }
+    bool known = !only;
+    for (int a = 0; a < 3 && !known; a++)
+        for (int w = 0; w < 3; w++) known |= only_match(only, dm_arch_name((dm_arch)a), workload_name[w]);
+    if (!known) {
+        fprintf(stderr, "bench_gpu: --only %s names no architecture (cnn, rnn, cnnrnn) and workload (train, "
+                        "saliency, optimize)\n", only);
         return 2;
     }
 #ifdef DM_CUDA_EMU
@@ -432,7 +457,9 @@ int main(int argc, char **argv) {
     /* the second variant: the same device with cuDNN's convolution and LSTM */
     dm_backend *variants[2] = {gpu, NULL};
     const char *variant_name[2] = {"cuda", "cudnn"};
-    if (dm_backend_cuda_create(&variants[1], 0) || dm_backend_cuda_cudnn(variants[1])) {
+    if (no_cudnn) {
+        printf("# cudnn variant skipped: --no-cudnn\n");
+    } else if (dm_backend_cuda_create(&variants[1], 0) || dm_backend_cuda_cudnn(variants[1])) {
         printf("# cudnn variant skipped: %s\n", dm_last_error());
         dm_backend_free(variants[1]);
         variants[1] = NULL;
@@ -440,7 +467,7 @@ int main(int argc, char **argv) {
     int status = 0;
     for (int a = 0; a < 3; a++)
     for (int v = 0; v < 2; v++) {
-        if (!variants[v]) continue;
+        if (!variants[v] || !only_match(only, dm_arch_name((dm_arch)a), NULL)) continue;
         gpu = variants[v];
         dm_hparams hp;
         dm_hparams_default(&hp, (dm_arch)a);
@@ -461,9 +488,10 @@ int main(int argc, char **argv) {
         }
         double np = (double)dm_net_n_params(m), nact = (double)dm_net_n_act_floats(m);
         for (int w = 0; w < 3; w++) {
+            if (!only_match(only, dm_arch_name((dm_arch)a), workload_name[w])) continue;
             double tmin, host;
             int n_done;
-            double med = time_workload((workload)w, m, d, x, attr, p_pos, B, repeats, &tmin, &host, &n_done);
+            double med = time_workload((workload)w, m, d, x, attr, p_pos, B, repeats, min_s, &tmin, &host, &n_done);
             double flop = w == W_TRAIN ? dm_bench_train_flop(&hp) : dm_bench_saliency_mflop[a] * 1e6;
             double bytes = 4.0 * (2 * nact + 10 * np);
             if (w == W_SALIENCY) bytes += 2.0 * 4 * B * 101 * 4;   /* input in, attributions out */

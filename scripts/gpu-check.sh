@@ -12,13 +12,14 @@
 #   sanitizer.log the four compute-sanitizer tools over test_backend_ops, one after another
 #   bench_gpu.csv bench_gpu's table (both variants: deepmotif's kernels and cuDNN's, when present)
 #   bench_gpu_b1024.csv the same at batch 1024
+#   ncu.txt       Nsight Compute's per-kernel device times over a few training steps of each architecture
 #
 # A GPU machine of this workplace has the CUDA toolkit, CMake and a C compiler but no Debian
 # development packages and no network: run scripts/gpu-deps.sh here first and carry .gpudeps
 # (device tool: run(command="scripts/gpu-check.sh $OUT", carry=[".gpudeps"], timeout_s=300)). Missing
 # packages are unpacked from there into a private prefix (never into /); the machine's own shared
 # libraries win over carried ones with the same soname. Without Criterion, the CUDA tests build
-# against tests/crshim (DM_TEST_SHIM). Every step has its own time limit (about 18 minutes in all);
+# against tests/crshim (DM_TEST_SHIM). Every step has its own time limit (about 20 minutes in all);
 # on an H200 with 16 cores the whole check took 2 minutes (bench/results/gpu-h200/). A step that
 # fails is recorded and the next one runs.
 # DM_GPU_BENCH_ONLY=1 builds and runs bench_gpu alone (about a minute: for a lease's last minutes).
@@ -156,6 +157,16 @@ if [ -x "$BUILD/bench/bench_gpu" ]; then
     step "bench_gpu batch 1024" 120 "$OUT/bench.log" \
         sh -c "'$BUILD/bench/bench_gpu' --repeats 10 --batch 1024 > '$OUT/bench_gpu_b1024.csv'"
     cat "$OUT/bench.log" >> "$OUT/build.log" && rm -f "$OUT/bench.log"
+    # each kernel's device time in a few training steps per architecture (deepmotif's kernels only):
+    # which kernels make a step slower than the emulator's model (ncu needs the Firecracker runtime)
+    NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+    if [ -n "$NCU" ]; then
+        step "ncu per kernel" 150 "$OUT/ncu.txt" sh -c "for a in cnn rnn cnnrnn; do echo \"==== \$a train\"; \
+            '$NCU' --clock-control none --metrics gpu__time_duration.sum --print-summary per-kernel \
+            '$BUILD/bench/bench_gpu' --repeats 5 --min-seconds 0 --no-cudnn --only \$a:train || exit; done"
+    else
+        note "ncu not found: per-kernel times left out"
+    fi
 else
     note "bench_gpu was not built"
 fi
