@@ -69,8 +69,8 @@ static peaks device_peaks(int dev) {
 typedef enum { W_TRAIN, W_SALIENCY, W_OPTIMIZE } workload;
 static const char *workload_name[] = {"train", "saliency", "optimize"};
 
-/* Times `repeats` (≥ 1 s) iterations of workload w on model m; returns the median of the device time
- * between the events, *min its minimum, *host the median time the host spent in the call (launching,
+/* Times at least `repeats` iterations (and min_s seconds) of workload w on model m; returns the median
+ * of the device time between the events, *min its minimum, *host the median time the host spent in the call (launching,
  * and waiting where the call waits: a host time near the device time means the GPU waited for the
  * host), *n_done the iterations timed. */
 static double time_workload(workload w, dm_net *m, dm_devdata *d, const float *x, float *attr, float *p_pos,
