@@ -13,8 +13,11 @@ import sys
 
 
 def load(path):
-    with open(path) as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
+    try:
+        with open(path) as f:
+            rows = list(csv.DictReader(f, delimiter="\t"))
+    except OSError as e:
+        sys.exit(f"mean_auroc: {path}: {e.strerror}")
     if not rows or not {"id", "label", "score"} <= set(rows[0]):
         sys.exit(f"mean_auroc: {path}: not a labelled predict TSV (id, label, score)")
     return [r["id"] for r in rows], [int(r["label"]) for r in rows], [float(r["score"]) for r in rows]
