@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """AUROC of each `deepmotif predict` TSV (columns id, label, score) and of their mean score.
 
-    bench/mean_auroc.py A.tsv B.tsv [...]
+    bench/mean_auroc.py [--out MEAN.tsv] A.tsv B.tsv [...]
 
 The files must list the same sequences with the same labels in the same order (predict keeps its
 input's order); the mean is the unweighted mean of the files' P(bound), e.g. two ensembles of
 different architectures as one larger ensemble (deepmotif's own --ensemble holds one architecture).
+--out writes the mean as a predict TSV (id, label, score), e.g. for bench/paired_auroc.py.
 AUROC: the Mann-Whitney statistic with ties counted one half. Stdlib only.
 """
 import csv
@@ -42,6 +43,9 @@ def auroc(labels, scores):
 
 
 def main(paths):
+    out = None
+    if paths[:1] == ["--out"] and len(paths) > 1:
+        out, paths = paths[1], paths[2:]
     if len(paths) < 2:
         sys.exit(__doc__.strip().splitlines()[2].strip())
     ids, labels, scores = load(paths[0])
@@ -55,6 +59,10 @@ def main(paths):
         all_scores.append(s2)
     mean = [sum(s) / len(s) for s in zip(*all_scores)]
     print(f"mean of {len(paths)}\t{auroc(labels, mean):.6f}")
+    if out:
+        with open(out, "w") as f:
+            f.write("id\tlabel\tscore\n")
+            f.writelines(f"{i}\t{y}\t{s:.6g}\n" for i, y, s in zip(ids, labels, mean))
 
 
 if __name__ == "__main__":
