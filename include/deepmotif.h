@@ -277,6 +277,21 @@ typedef enum dm_metric { DM_METRIC_AUROC, DM_METRIC_AUPRC, DM_METRIC_ACCURACY } 
  * TSV) with this reason, never as nan. */
 DM_API const char *dm_metric_undefined(const float *score, const int8_t *label, int64_t n, dm_metric metric);
 
+/* Two models' AUROC on the same rows and DeLong's paired test of their difference (DeLong, DeLong
+ * and Clarke-Pearson 1988): each AUROC is the mean of per-positive and per-negative placement values,
+ * whose covariances between the models give the variance of auroc_a − auroc_b; z = diff / se, p the
+ * two-sided normal p-value, [lo, hi] the 95 % interval diff ± 1.96 se. Where the placements differ by
+ * a constant (e.g. identical scores) se is 0: z is 0 and p 1 for no difference, ±inf and 0 otherwise. */
+typedef struct dm_auroc_pair {
+    int64_t n_pos, n_neg;               /* labelled rows of each class */
+    double auroc_a, auroc_b, diff, se, z, p, lo, hi;
+} dm_auroc_pair;
+
+/* Fills *out for scores a and b of the same n rows (labels as for dm_auroc). DM_STATUS_ARG (nothing
+ * filled) without 2 rows of each class, with a NaN score, or with a NULL array. */
+DM_API dm_status dm_auroc_paired(const float *a, const float *b, const int8_t *label, int64_t n,
+                                 dm_auroc_pair *out);
+
 
 /* =============================================================================================
  * The engine API (host/api*.c): backends, models, training and every analysis over in-memory

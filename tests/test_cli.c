@@ -4,6 +4,7 @@
  * ENCODE data (skipped when ../shared/data is absent).
  */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,30 @@ Test(cli, simulate_train_eval_predict, .timeout = 300) {
              "--out %s/m3.dm --quiet", dir, dir, dir);
     cr_assert(cli(a) == 0, "%s", slurp("err"));
     cr_expect(strstr(slurp("out"), "of 3 run") != NULL, "%s", slurp("out"));
+
+    /* eval --versus: both models on the same rows, each model's metrics as eval gives them alone, and
+     * DeLong's test of the difference (its arithmetic: test_metrics) */
+    snprintf(a, sizeof a, "eval --model %s/m3.dm --data %s/te.seq.gz --json", dir, dir);
+    cr_assert(cli(a) == 0, "%s", slurp("err"));
+    double auroc3 = -1;
+    cr_expect(sscanf(slurp("out"), "{\"n\": %*d, \"auroc\": %lf", &auroc3) == 1, "%s", slurp("out"));
+    snprintf(a, sizeof a, "eval --model %s/m.dm --versus %s/m3.dm --data %s/te.seq.gz --json", dir, dir, dir);
+    cr_assert(cli(a) == 0, "%s", slurp("err"));
+    double va = -1, vb = -1, vprc, vacc, diff, se, lo, hi, z, pv;
+    cr_expect(sscanf(slurp("out"), "{\"n\": 200, \"auroc\": %lf, \"auprc\": %*f, \"accuracy\": %*f, \"versus\": "
+                     "{\"auroc\": %lf, \"auprc\": %lf, \"accuracy\": %lf, \"auroc_diff\": %lf, \"se\": %lf, "
+                     "\"ci95\": [%lf, %lf], \"z\": %lf, \"p\": %lf}}", &va, &vb, &vprc, &vacc, &diff, &se, &lo, &hi,
+                     &z, &pv) == 10, "%s", slurp("out"));
+    cr_expect(va == auroc && vb == auroc3, "%s (alone: %f, %f)", slurp("out"), auroc, auroc3);
+    cr_expect(fabs(diff - (va - vb)) <= 2e-6 && se > 0 && lo < diff && diff < hi && pv >= 0 && pv <= 1, "%s",
+              slurp("out"));
+    snprintf(a, sizeof a, "eval --model %s/m.dm --versus %s/m3.dm --data %s/te.seq.gz", dir, dir, dir);
+    cr_assert(cli(a) == 0, "%s", slurp("err"));
+    cr_expect(strstr(slurp("out"), "AUROC difference ") && strstr(slurp("out"), "DeLong z"), "%s", slurp("out"));
+    snprintf(a, sizeof a, "eval --model %s/m.dm --versus %s/missing.dm --data %s/te.seq.gz", dir, dir, dir);
+    cr_expect(cli(a) != 0);
+    cr_expect(strstr(slurp("err"), "missing.dm") != NULL && strchr(slurp("err"), '\n') == strrchr(slurp("err"), '\n'),
+              "one line naming the file: %s", slurp("err"));
 }
 
 /* --lr-halve-every N halves the rate after every N epochs, 0 never: over 3 epochs 0 trains what a
