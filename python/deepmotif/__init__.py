@@ -20,7 +20,7 @@ from ._model import architectures, layers
 
 __all__ = ["Error", "Cancelled", "onehot", "codes", "decode", "read", "dinucleotide_shuffle",
            "Dataset", "Model", "Backend", "architectures", "layers", "backend", "ProgressInfo", "OptimizeResult", "version",
-           "library_path", "auroc", "auprc", "read_meme", "write_meme"]
+           "library_path", "auroc", "auprc", "auroc_paired", "read_meme", "write_meme"]
 
 __version__ = "0.1.0"
 
@@ -56,3 +56,22 @@ def auroc(scores, labels):
 def auprc(scores, labels):
     """AUPRC as average precision (scikit-learn's average_precision_score), as the engine computes it."""
     return _metric("dm_auprc", scores, labels)
+
+
+def auroc_paired(scores_a, scores_b, labels):
+    """Two models' AUROC on the same rows and DeLong's paired test of their difference, as `deepmotif
+    eval --versus` reports it: a dict with n_pos, n_neg, auroc_a, auroc_b, diff (a - b), se, z, p
+    (two-sided) and ci95 (diff +- 1.96 se). Raises Error without 2 rows of each class or with a NaN."""
+    import ctypes
+    import numpy as np
+    from . import _lib
+    a = np.ascontiguousarray(scores_a, dtype=np.float32)
+    b = np.ascontiguousarray(scores_b, dtype=np.float32)
+    y = np.ascontiguousarray(labels, dtype=np.int8)
+    if a.shape != y.shape or b.shape != y.shape or y.ndim != 1:
+        raise ValueError("scores_a, scores_b and labels must all be (N,)")
+    r = _lib.AurocPair()
+    _lib.check(_lib.lib().dm_auroc_paired(a.ctypes.data_as(_lib.c_float_p), b.ctypes.data_as(_lib.c_float_p),
+                                          y.ctypes.data_as(_lib.c_int8_p), len(y), ctypes.byref(r)))
+    return {"n_pos": r.n_pos, "n_neg": r.n_neg, "auroc_a": r.auroc_a, "auroc_b": r.auroc_b, "diff": r.diff,
+            "se": r.se, "z": r.z, "p": r.p, "ci95": (r.lo, r.hi)}

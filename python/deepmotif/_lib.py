@@ -201,6 +201,12 @@ class LayerInfo(ctypes.Structure):
                 ("ch_out", ctypes.c_int32)]
 
 
+class AurocPair(ctypes.Structure):
+    _fields_ = [("n_pos", ctypes.c_int64), ("n_neg", ctypes.c_int64), ("auroc_a", ctypes.c_double),
+                ("auroc_b", ctypes.c_double), ("diff", ctypes.c_double), ("se", ctypes.c_double),
+                ("z", ctypes.c_double), ("p", ctypes.c_double), ("lo", ctypes.c_double), ("hi", ctypes.c_double)]
+
+
 MAX_LAYERS = 48
 # enum dm_layer_op by value (DM_LAYER_<NAME upper-cased>); tests/test_abi.py checks it against the header
 LAYER_OPS = ("conv", "relu", "maxpool", "dropout", "gmax", "bilstm", "mean", "dense", "logsoftmax")
@@ -209,7 +215,7 @@ LAYER_OPS = ("conv", "relu", "maxpool", "dropout", "gmax", "bilstm", "mean", "de
 STRUCTS = {"dm_layer_info": LayerInfo, "dm_dataset": Dataset, "dm_hparams": Hparams, "dm_progress": Progress, "dm_input": Input,
            "dm_tensor_desc": TensorDesc, "dm_train_opts": TrainOpts, "dm_saliency_opts": SaliencyOpts,
            "dm_optimize_opts": OptimizeOpts, "dm_motif": Motif, "dm_motif_set": MotifSet,
-           "dm_motifs_opts": MotifsOpts}
+           "dm_motifs_opts": MotifsOpts, "dm_auroc_pair": AurocPair}
 # Python field names that differ from C's (a keyword).
 FIELD_C_NAME = {"lambda_": "lambda"}
 
@@ -237,6 +243,7 @@ SIGNATURES = {
     "dm_auroc": (ctypes.c_double, [c_float_p, c_int8_p, i64]),
     "dm_auprc": (ctypes.c_double, [c_float_p, c_int8_p, i64]),
     "dm_accuracy": (ctypes.c_double, [c_float_p, c_int8_p, i64]),
+    "dm_auroc_paired": (st, [c_float_p, c_float_p, c_int8_p, i64, P(AurocPair)]),
     "dm_backend_open": (st, [ctypes.c_char_p, ctypes.c_int, P(vp)]),
     "dm_backend_free": (None, [vp]),
     "dm_backend_name": (ctypes.c_char_p, [vp]),

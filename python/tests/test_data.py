@@ -108,3 +108,21 @@ def test_library_not_found_is_clear(monkeypatch, tmp_path):
 def test_metrics(lib):
     assert deepmotif.auroc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]) == pytest.approx(0.75)
     assert deepmotif.auprc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]) == pytest.approx((1 + 2 / 3) / 2)
+
+
+def test_auroc_paired(lib):
+    # placements by hand: y = 1 1 1 0 0 0; with a, the positives 0.9, 0.8, 0.3 outscore 3, 3, 2 of the
+    # negatives 0.4, 0.2, 0.1 (V10 = 1, 1, 2/3), which are outscored by 2, 3, 3 positives (V01 = 2/3,
+    # 1, 1); b lifts the third positive above every negative (V10 = V01 = 1, 1, 1): AUROC 8/9 and 1
+    y = [1, 1, 1, 0, 0, 0]
+    a = [0.9, 0.8, 0.3, 0.4, 0.2, 0.1]
+    b = [0.9, 0.8, 0.5, 0.4, 0.2, 0.1]
+    r = deepmotif.auroc_paired(a, b, y)
+    assert (r["n_pos"], r["n_neg"]) == (3, 3)
+    assert r["auroc_a"] == pytest.approx(8 / 9) and r["auroc_b"] == pytest.approx(1.0)
+    # var = var(V10_a - V10_b)/3 + var(V01_a - V01_b)/3 = var(0, 0, -1/3)/3 + var(-1/3, 0, 0)/3,
+    # each sample variance (n - 1) 1/27: var = 2/81
+    assert r["diff"] == pytest.approx(-1 / 9) and r["se"] == pytest.approx((2 / 81) ** 0.5)
+    assert r["ci95"][0] < r["diff"] < r["ci95"][1] and 0 < r["p"] < 1
+    with pytest.raises(deepmotif.Error, match="2 of each"):
+        deepmotif.auroc_paired([0.1, 0.2, 0.3], [0.1, 0.2, 0.3], [1, 0, 0])
