@@ -18,9 +18,12 @@ const cli_cmd cli_commands[] = {
      "and MODEL.last (the last epoch end with its optimiser state, for --resume), both at every epoch end.",
      BLOCKS(cli_train_opts, CLI_OPTS_BED, CLI_OPTS_NPOLICY, CLI_OPTS_DEVICE), cli_train},
     {"eval", "AUROC, AUPRC and accuracy on labelled data",
-     "deepmotif eval --model MODEL (--data FILE | --bed REGIONS.bed --genome GENOME.fa --label-col N) [--json]",
+     "deepmotif eval --model MODEL (--data FILE | --bed REGIONS.bed --genome GENOME.fa --label-col N) "
+     "[--versus MODEL2] [--json]",
      "Scores labelled data with a trained model: n, AUROC (ties count 1/2), AUPRC, accuracy.\n"
-     "An undefined metric (one class, one sequence) is NA (null in JSON), with a warning saying why.",
+     "An undefined metric (one class, one sequence) is NA (null in JSON), with a warning saying why.\n"
+     "--versus MODEL2 scores the same rows with a second model and tests whether the two AUROCs differ\n"
+     "(DeLong's paired test: the difference, its standard error, a 95% interval and p).",
      BLOCKS(cli_eval_opts, CLI_OPTS_BED, CLI_OPTS_NPOLICY, CLI_OPTS_DEVICE), cli_eval},
     {"predict", "P(bound) for every sequence, as TSV",
      "deepmotif predict --model MODEL (--data FILE | --bed REGIONS.bed --genome GENOME.fa) --out FILE.tsv",
