@@ -246,13 +246,14 @@ dm_status dm_auroc_paired(const float *a, const float *b, const int8_t *label, i
     for (int64_t i = 0; i < n; i++) {
         if (label[i] != 0 && label[i] != 1) continue;
         if (isnan(a[i]) || isnan(b[i]))
-            return dm_error(DM_STATUS_ARG, "dm_auroc_paired: row %lld has a NaN score", (long long)i + 1);
+            return dm_error(DM_STATUS_ARG, "row %lld has a NaN score: the paired test needs finite scores",
+                            (long long)i + 1);
         n_pos += label[i] == 1;
         n_neg += label[i] == 0;
     }
     if (n_pos < 2 || n_neg < 2)
-        return dm_error(DM_STATUS_ARG, "dm_auroc_paired: %lld bound and %lld unbound sequences; the test needs at "
-                        "least 2 of each", (long long)n_pos, (long long)n_neg);
+        return dm_error(DM_STATUS_ARG, "the paired test needs at least 2 bound and 2 unbound sequences (%lld and "
+                        "%lld here)", (long long)n_pos, (long long)n_neg);
     int64_t m = n_pos + n_neg;
     dm_keyed *keys = malloc(sizeof *keys * (size_t)m);
     int64_t *cls_rank = malloc(sizeof(int64_t) * (size_t)n);

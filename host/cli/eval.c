@@ -66,7 +66,7 @@ int cli_eval(cli_args *a) {
     dm_net *m2 = versus ? cli_load_model(versus, be, 256) : NULL;
     if (m2 && dm_net_hparams(m2)->len != dm_net_hparams(m)->len)
         cli_usage_error("--versus: %s takes sequences of %d bp, %s of %d: the two models must score the same rows",
-                       versus, dm_net_hparams(m2)->len, cli_required(a, "--model"), dm_net_hparams(m)->len);
+                        versus, dm_net_hparams(m2)->len, cli_required(a, "--model"), dm_net_hparams(m)->len);
     /* streamed like predict: a checking pass (every line, the labels), then the scores chunk by chunk
      * (a multiple of the batch, so the scores are a whole-file run's); only the scores and labels of
      * all rows are kept, 5 bytes per sequence (9 with --versus) */
@@ -91,7 +91,7 @@ int cli_eval(cli_args *a) {
         eval_metrics(ec.scores2, labels, n, path, json, va, vb, vc);
         /* the test needs 2 of each class and finite scores: where it cannot run, the message says why */
         if (dm_auroc_paired(ec.scores, ec.scores2, labels, n, &pr))
-            cli_fail(dm_error(DM_STATUS_FORMAT, "%s: %s", path, dm_last_error()));
+            cli_fail(dm_error(DM_STATUS_FORMAT, "%s: --versus: %s", path, dm_last_error()));
     }
     if (json) {
         printf("{\"n\": %lld, \"auroc\": %s, \"auprc\": %s, \"accuracy\": %s", (long long)n, ta, tb, tc);

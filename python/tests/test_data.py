@@ -124,5 +124,5 @@ def test_auroc_paired(lib):
     # each sample variance (n - 1) 1/27: var = 2/81
     assert r["diff"] == pytest.approx(-1 / 9) and r["se"] == pytest.approx((2 / 81) ** 0.5)
     assert r["ci95"][0] < r["diff"] < r["ci95"][1] and 0 < r["p"] < 1
-    with pytest.raises(deepmotif.Error, match="2 of each"):
+    with pytest.raises(deepmotif.Error, match="at least 2 bound and 2 unbound"):
         deepmotif.auroc_paired([0.1, 0.2, 0.3], [0.1, 0.2, 0.3], [1, 0, 0])
