@@ -12,6 +12,8 @@ AUROC: the Mann-Whitney statistic with ties counted one half. Stdlib only.
 import csv
 import sys
 
+from paired_auroc import midranks   # (bench/, beside this file: ranks with ties averaged)
+
 
 def load(path):
     try:
@@ -25,16 +27,7 @@ def load(path):
 
 
 def auroc(labels, scores):
-    order = sorted(range(len(scores)), key=scores.__getitem__)
-    ranks = [0.0] * len(scores)
-    i = 0
-    while i < len(order):   # average ranks over ties
-        j = i
-        while j + 1 < len(order) and scores[order[j + 1]] == scores[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            ranks[order[k]] = (i + j) / 2 + 1
-        i = j + 1
+    ranks = midranks(scores)
     n1 = sum(labels)
     n0 = len(labels) - n1
     if n1 == 0 or n0 == 0:
