@@ -326,6 +326,7 @@ static char *provenance_json(const dm_provenance *p) {
     jput(&b, ", "), jnum(&b, "valid_frac", p->valid_frac);
     jput(&b, ", "), jnum(&b, "ema", p->ema);
     jput(&b, ", \"restarts\": %d", p->restarts);
+    jput(&b, ", \"fresh_negatives\": %s", p->fresh_negatives ? "true" : "false");
     jput(&b, ", \"epochs_max\": %d, \"epochs_run\": %d, \"best_epoch\": %d", p->epochs_max, p->epochs_run,
          p->best_epoch);
     jput(&b, ", \"n_train\": %lld, \"n_valid\": %lld, \"n_test\": %lld", (long long)p->n_train,

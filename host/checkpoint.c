@@ -61,6 +61,8 @@
  *         f32 avg[n], the running average a resume continues
  *   RSTR  (optional, any version) u32 restarts (1..1000): dead starts trained again before these
  *         weights (train's dm_train_dead_start); a resume continues restart `restarts`'s seed
+ *   NEGF  (optional, any version) u32 1: trained with fresh negatives (train --fresh-negatives: each
+ *         paired negative a new dinucleotide shuffle of its positive every epoch); a resume keeps them
  * HPAR, TENS, PARM and PROV are required.
  *
  * Loading checks, in order, each failure DM_STATUS_CORRUPT naming the file: size and magic ("not a
@@ -103,11 +105,12 @@
 
 /* The known sections, in writing order. */
 enum { DM_SEC_HPAR, DM_SEC_TENS, DM_SEC_PARM, DM_SEC_PROV, DM_SEC_RESM, DM_SEC_PRED, DM_SEC_ENSM, DM_SEC_AVGW,
-       DM_SEC_RSTR, DM_SEC_COUNT };
+       DM_SEC_RSTR, DM_SEC_NEGF, DM_SEC_COUNT };
 static const uint32_t dm_sec_tag[DM_SEC_COUNT] = {
     DM_TAG('H', 'P', 'A', 'R'), DM_TAG('T', 'E', 'N', 'S'), DM_TAG('P', 'A', 'R', 'M'),
     DM_TAG('P', 'R', 'O', 'V'), DM_TAG('R', 'E', 'S', 'M'), DM_TAG('P', 'R', 'E', 'D'),
     DM_TAG('E', 'N', 'S', 'M'), DM_TAG('A', 'V', 'G', 'W'), DM_TAG('R', 'S', 'T', 'R'),
+    DM_TAG('N', 'E', 'G', 'F'),
 };
 
 /* Opens a section: tag, a length placeholder; returns where the payload starts. */
@@ -302,6 +305,11 @@ dm_status dm_checkpoint_save_ex(const char *path, const dm_hparams *hp, const dm
     if (prov->restarts > 0) {
         s = dm_w_begin(&w, DM_SEC_RSTR);
         dm_w_u32(&w, (uint32_t)prov->restarts);
+        dm_w_end(&w, s);
+    }
+    if (prov->fresh_negatives) {
+        s = dm_w_begin(&w, DM_SEC_NEGF);
+        dm_w_u32(&w, 1);
         dm_w_end(&w, s);
     }
     // the trailer covers every byte before it
@@ -803,6 +811,16 @@ static dm_status dm_parse_model(const char *path, const uint8_t *p, size_t n,
             goto fail;
         }
         prov->restarts = (int32_t)k;
+    }
+    if (s.present[DM_SEC_NEGF]) {
+        dm_rbuf *r = &s.body[DM_SEC_NEGF];
+        uint32_t f = dm_r_u32(r);
+        if (!dm_r_ok(r) || f != 1) {
+            if (resume_out) dm_resume_state_free(&rs);
+            st = dm_bad_section(path, DM_SEC_NEGF);
+            goto fail;
+        }
+        prov->fresh_negatives = true;
     }
     if (x_out) *x_out = x;
     *hp_out = hp;

@@ -569,27 +569,11 @@ static dm_status dm_read_tsv(dm_lines *r, dm_builder *b, char *line, size_t n) {
 
 /* ---- composition pairs ----------------------------------------------------------------------- */
 
-/* True when rows i and j have the same length, first and last code and dinucleotide counts. */
-static bool dm_same_composition(const dm_dataset *ds, int64_t i, int64_t j) {
-    int32_t m = ds->seq_len[i];
-    if (m != ds->seq_len[j] || m == 0) return false;
-    const uint8_t *a = ds->seq + i * ds->len, *c = ds->seq + j * ds->len;
-    if (a[0] != c[0] || a[m - 1] != c[m - 1]) return false;
-    int32_t diff[36] = {0};
-    for (int32_t p = 0; p + 1 < m; p++) {
-        diff[a[p] * 6 + a[p + 1]]++;
-        diff[c[p] * 6 + c[p + 1]]--;
-    }
-    for (int d = 0; d < 36; d++)
-        if (diff[d] != 0) return false;
-    return true;
-}
-
 /* Labelled FASTA / TSV: a negative right after a positive whose shuffle it is joins its group. */
 static void dm_pair_shuffles(dm_dataset *ds) {
     for (int64_t i = 1; i < ds->n; i++)
         if (ds->label[i] == 0 && ds->label[i - 1] == 1 && ds->group[i - 1] == i - 1 &&
-            dm_same_composition(ds, i - 1, i))
+            dm_rows_same_composition(ds, i - 1, i))
             ds->group[i] = ds->group[i - 1];
 }
 

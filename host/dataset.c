@@ -120,6 +120,23 @@ dm_status dm_dataset_with_shuffled_negatives(dm_dataset *out, const dm_dataset *
     return DM_STATUS_OK;
 }
 
+/* ---- shuffle pairs ----------------------------------------------------------------------------- */
+
+bool dm_rows_same_composition(const dm_dataset *ds, int64_t i, int64_t j) {
+    int32_t m = ds->seq_len[i];
+    if (m != ds->seq_len[j] || m == 0) return false;
+    const uint8_t *a = ds->seq + i * ds->len, *c = ds->seq + j * ds->len;
+    if (a[0] != c[0] || a[m - 1] != c[m - 1]) return false;
+    int32_t diff[36] = {0};
+    for (int32_t p = 0; p + 1 < m; p++) {
+        diff[a[p] * 6 + a[p + 1]]++;
+        diff[c[p] * 6 + c[p + 1]]--;
+    }
+    for (int d = 0; d < 36; d++)
+        if (diff[d] != 0) return false;
+    return true;
+}
+
 /* ---- validation split ------------------------------------------------------------------------ */
 
 /* Distinct groups in order of first appearance: gidx[i] = ordinal of row i's group. Open
@@ -223,6 +240,65 @@ done:
     free(group_valid);
     free(in_valid);
     return st;
+}
+
+/* ---- fresh negatives (train --fresh-negatives) ------------------------------------------------- */
+
+dm_status dm_dataset_shuffle_pairs(const dm_dataset *ds, int64_t **pairs, int64_t *n_pairs) {
+    *pairs = NULL;
+    *n_pairs = 0;
+    DM_TRY(dm_dataset_check_all(ds, "dm_dataset_shuffle_pairs"));
+    if (ds->n == 0) return DM_STATUS_OK;
+    /* each group's positive rows, grouped (first[g] .. first[g + 1] in pos_rows): a group holds one,
+     * or two in a reverse-complement-augmented set (a row and its reverse complement) */
+    size_t n = (size_t)ds->n;
+    int64_t n_groups = 0;
+    int64_t *gidx = malloc(sizeof(int64_t) * n), *first = calloc(n + 2, sizeof(int64_t));
+    int64_t *pos_rows = malloc(sizeof(int64_t) * n), *out = malloc(sizeof(int64_t) * 2 * n);
+    dm_status st = gidx && first && pos_rows && out ? dm_group_ordinals(ds, gidx, &n_groups)
+                                                    : dm_error(DM_STATUS_NOMEM, "out of memory for %lld shuffle pairs",
+                                                               (long long)ds->n);
+    if (st == DM_STATUS_OK) {
+        for (size_t i = 0; i < n; i++) first[gidx[i] + 2] += ds->label[i] == 1;
+        for (int64_t g = 0; g < n_groups; g++) first[g + 2] += first[g + 1];
+        for (size_t i = 0; i < n; i++)   /* first[g + 1]: the next free slot of group g */
+            if (ds->label[i] == 1) pos_rows[first[gidx[i] + 1]++] = (int64_t)i;
+        int64_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (ds->label[i] != 0) continue;
+            /* the first positive of its group it is a shuffle of (any with the same composition has the
+             * same shuffles) */
+            for (int64_t q = first[gidx[i]]; q < first[gidx[i] + 1]; q++) {
+                if (!dm_rows_same_composition(ds, pos_rows[q], (int64_t)i)) continue;
+                out[2 * k] = (int64_t)i;
+                out[2 * k + 1] = pos_rows[q];
+                k++;
+                break;
+            }
+        }
+        *n_pairs = k;
+    }
+    free(gidx);
+    free(first);
+    free(pos_rows);
+    if (st != DM_STATUS_OK || *n_pairs == 0) free(out);
+    else *pairs = out;
+    return st;
+}
+
+void dm_dataset_fresh_negatives(uint8_t *codes, const dm_dataset *ds, const int64_t *pairs, int64_t n_pairs,
+                                uint64_t seed, int32_t epoch) {
+    /* one shuffle seed per epoch, from its own stream; each negative's shuffle is keyed by its row */
+    dm_rng r;
+    dm_rng_init(&r, seed, DM_STREAM_FRESH_NEGATIVES, (uint64_t)epoch);
+    uint64_t epoch_seed = dm_rng_u64(&r);
+    size_t L = (size_t)ds->len;
+    for (int64_t k = 0; k < n_pairs; k++) {
+        int64_t i = pairs[2 * k], p = pairs[2 * k + 1];
+        memcpy(codes + (size_t)i * L, ds->seq + (size_t)p * L, L);   /* the padding as the positive's */
+        dm_dinuc_shuffle(codes + (size_t)i * L, ds->seq + (size_t)p * L, (size_t)ds->seq_len[p], epoch_seed,
+                         (uint64_t)i);
+    }
 }
 
 /* ---- labelled FASTA output ------------------------------------------------------------------- */

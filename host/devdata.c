@@ -1,7 +1,8 @@
 /*
  * devdata.c: a data set resident in backend memory (model.h). Uploaded once in packed form
  * (dm_pack.h: 2 bits per base plus an exception bit), so a training epoch moves only the permutation
- * (4 bytes per row) to the backend and the per-row results (12 bytes per row) back.
+ * (4 bytes per row) to the backend and the per-row results (12 bytes per row) back; with fresh
+ * negatives (train --fresh-negatives) the rows go again at every epoch (dm_devdata_set_codes).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -31,23 +32,29 @@ dm_status dm_devdata_create(dm_devdata **out, dm_backend *be, const dm_dataset *
     d->order = be->i->alloc(be, sizeof(int32_t) * n);
     d->logprob = be->i->alloc(be, sizeof(float) * 2 * n);
     d->loss = be->i->alloc(be, sizeof(float) * n);
-    uint8_t *host = malloc(n * rb);
-    if (!d->packed || !d->labels || !d->order || !d->logprob || !d->loss || !host) {
-        free(host);
+    if (!d->packed || !d->labels || !d->order || !d->logprob || !d->loss) {
         dm_devdata_free(d);
         return dm_error(DM_STATUS_NOMEM, "out of memory for a data set of %lld sequences", (long long)ds->n);
     }
-    for (size_t i = 0; i < n; i++) dm_pack_row(host + i * rb, ds->seq + i * (size_t)ds->len, ds->len);
-    be->i->upload(be, d->packed, host, n * rb);
     be->i->upload(be, d->labels, ds->label, n);
-    free(host);
-    dm_status st = dm_devdata_set_order(d, NULL);
+    dm_status st = dm_devdata_set_codes(d, ds->seq);
+    if (st == DM_STATUS_OK) st = dm_devdata_set_order(d, NULL);
     if (st) {
         dm_devdata_free(d);
         return st;
     }
     *out = d;
     return DM_STATUS_OK;
+}
+
+dm_status dm_devdata_set_codes(dm_devdata *d, const uint8_t *codes) {
+    size_t n = (size_t)d->n, rb = (size_t)dm_pack_row_bytes(d->len);
+    uint8_t *host = malloc(n * rb);
+    if (!host) return dm_error(DM_STATUS_NOMEM, "out of memory for a data set of %lld sequences", (long long)d->n);
+    for (size_t i = 0; i < n; i++) dm_pack_row(host + i * rb, codes + i * (size_t)d->len, d->len);
+    d->be->i->upload(d->be, d->packed, host, n * rb);
+    free(host);
+    return dm_backend_status(d->be);
 }
 
 dm_status dm_devdata_set_order(dm_devdata *d, const int64_t *idx) {

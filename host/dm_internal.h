@@ -29,6 +29,22 @@ dm_status dm_dataset_read_max(dm_dataset *ds, const char *path, dm_format format
  * DM_STATUS_ARG naming `fn` otherwise (host/dataset.c). */
 dm_status dm_dataset_check(const dm_dataset *ds, const char *fn);
 
+/* True when rows i and j of `ds` have the same length (≥ 1), first and last code and dinucleotide
+ * counts: j can be a dinucleotide shuffle of i (host/dataset.c). */
+bool dm_rows_same_composition(const dm_dataset *ds, int64_t i, int64_t j);
+
+/* The negatives of `ds` that are dinucleotide shuffles of a positive (train --fresh-negatives): rows
+ * of label 0 whose group holds a positive with the same composition (dm_rows_same_composition; the
+ * first such, in row order). *pairs = malloc'd (negative row, its positive's row) × *n_pairs, NULL
+ * when there are none. Returns _OK, _ARG, _NOMEM. */
+dm_status dm_dataset_shuffle_pairs(const dm_dataset *ds, int64_t **pairs, int64_t *n_pairs);
+
+/* Epoch `epoch`'s fresh negatives: for each pair, row `negative` of codes ((n, len), the data set's
+ * rows otherwise) becomes a dinucleotide shuffle of its positive (padding as the positive's), from
+ * the fresh-negatives stream of `seed` indexed by the epoch, keyed by the negative's row. */
+void dm_dataset_fresh_negatives(uint8_t *codes, const dm_dataset *ds, const int64_t *pairs, int64_t n_pairs,
+                                uint64_t seed, int32_t epoch);
+
 /* Host bytes a data set's rows and ids hold (the per-row arrays and each id's heap block). */
 uint64_t dm_dataset_bytes(const dm_dataset *ds);
 
@@ -171,6 +187,8 @@ typedef struct dm_provenance {
     float ema;            /* decay of the weight average the selection used (train --ema); 0: none */
     int32_t restarts;     /* dead starts retrained from a new initialisation before these weights
                            * (dm_train_options.restarts); 0: none */
+    bool fresh_negatives; /* trained with a new shuffle of each paired negative every epoch (train
+                           * --fresh-negatives; dm_train_options.fresh_negatives) */
     int32_t epochs_max;
     int32_t epochs_run;
     int32_t best_epoch;   /* epoch whose weights these are (label "best") */

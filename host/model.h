@@ -144,6 +144,9 @@ typedef struct dm_devdata {
 dm_status dm_devdata_create(dm_devdata **out, dm_backend *be, const dm_dataset *ds);
 void dm_devdata_free(dm_devdata *d);
 
+/* Replaces the rows' bases: codes (n, len) DM_BASE_*, packed and uploaded (labels unchanged). */
+dm_status dm_devdata_set_codes(dm_devdata *d, const uint8_t *codes);
+
 /* Sets the visiting order: rows idx[0..n) (a permutation), or 0..n−1 when idx is NULL. */
 dm_status dm_devdata_set_order(dm_devdata *d, const int64_t *idx);
 

@@ -347,6 +347,8 @@ static dm_status train_run(dm_net *m, const dm_dataset *train, const dm_dataset 
     float *tmp = K > 1 ? malloc(sizeof(float) * (size_t)(np > 0 ? np : 1)) : NULL;
     float *gathered = dist ? malloc(sizeof(float) * 3 * (size_t)n) : NULL;
     dm_devdata *dtrain = NULL, *dvalid = NULL, *dvalid_rc = NULL;
+    int64_t *fresh_pairs = NULL, n_fresh = 0;   /* --fresh-negatives: (negative, positive) rows */
+    uint8_t *fresh_codes = NULL;                /* the training rows with this epoch's negatives */
     int64_t *idx = malloc(sizeof(int64_t) * (size_t)n);
     float *train_scores = malloc(sizeof(float) * (size_t)n);
     float *row_loss = malloc(sizeof(float) * (size_t)n);          /* per-row losses, divergence check */
@@ -370,6 +372,25 @@ static dm_status train_run(dm_net *m, const dm_dataset *train, const dm_dataset 
         goto done;
     }
 
+    if (o->fresh_negatives) {
+        if (original) {
+            st = dm_error(DM_STATUS_ARG, "training: fresh negatives need the default protocol (the original "
+                                         "protocol trains on the file as it is)");
+            goto done;
+        }
+        if ((st = dm_dataset_shuffle_pairs(train, &fresh_pairs, &n_fresh))) goto done;
+        if (n_fresh == 0) {
+            st = dm_error(DM_STATUS_ARG, "fresh negatives: no training negative is a dinucleotide shuffle of its "
+                                         "positive (use --negatives shuffle, or pair each positive with its shuffle)");
+            goto done;
+        }
+        fresh_codes = malloc((size_t)n * (size_t)train->len);
+        if (!fresh_codes) {
+            st = dm_error(DM_STATUS_NOMEM, "training: out of memory for the fresh negatives");
+            goto done;
+        }
+        memcpy(fresh_codes, train->seq, (size_t)n * (size_t)train->len);
+    }
     if ((st = dm_devdata_create(&dtrain, be, train))) goto done;
     if (do_valid && (st = dm_devdata_create(&dvalid, be, valid))) goto done;
     if (do_valid && valid_rc && (st = dm_devdata_create(&dvalid_rc, be, valid_rc))) goto done;
@@ -414,6 +435,7 @@ static dm_status train_run(dm_net *m, const dm_dataset *train, const dm_dataset 
     prov->batch = B;   /* (prov->seed: the caller's seed, also in a restart; dm_net_train) */
     prov->lr0 = o->lr;
     prov->ema = use_avg ? o->ema : 0;
+    prov->fresh_negatives = o->fresh_negatives;
     prov->epochs_max = o->epochs;
     prov->n_train = n;
     prov->n_valid = use_valid ? valid->n : 0;
@@ -441,6 +463,10 @@ static dm_status train_run(dm_net *m, const dm_dataset *train, const dm_dataset 
             }
         }
         if ((st = dm_devdata_set_order(dtrain, idx))) goto done;
+        if (fresh_codes && epoch > 1) {   /* epoch 1 trains on the negatives it was given */
+            dm_dataset_fresh_negatives(fresh_codes, train, fresh_pairs, n_fresh, o->seed, epoch);
+            if ((st = dm_devdata_set_codes(dtrain, fresh_codes))) goto done;
+        }
         if (k_start > 0) {
             /* the batches run before the stop: their results, as they were */
             be->i->upload(be, dtrain->logprob, state->part_logprob, sizeof(float) * 2 * (size_t)state->rows_done);
@@ -681,6 +707,8 @@ done:
     free(acc);
     free(tmp);
     free(gathered);
+    free(fresh_pairs);
+    free(fresh_codes);
     return st;
 }
 

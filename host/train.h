@@ -88,6 +88,10 @@ typedef struct dm_train_options {
     uint32_t rc;               /* DM_RC_AUGMENT: train on every sequence and its reverse complement;
                                 * DM_RC_AVERAGE: validation (and the model, dm_net_rc) scores the
                                 * mean of both strands' P (host/predavg.c) */
+    bool fresh_negatives;      /* default protocol: from the second epoch on, every training negative
+                                * that is a dinucleotide shuffle of its group's positive
+                                * (dm_dataset_shuffle_pairs) is a new shuffle of it each epoch
+                                * (dm_dataset_fresh_negatives); the validation set keeps its own */
     bool progress;             /* epoch lines to the log callback, the in-epoch status to the
                                 * progress callback (dm_set_log); nothing is printed */
     /* crash safety (all optional, zero by default) */

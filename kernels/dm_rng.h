@@ -30,6 +30,7 @@ enum dm_stream {
     DM_STREAM_OPTIMIZE = 7,  /* class optimisation starts */
     DM_STREAM_COMPARE = 8,   /* the null distribution of motif comparison */
     DM_STREAM_RESTART = 9,   /* the seeds of a dead start's restarts (train: dm_train_restart_seed) */
+    DM_STREAM_FRESH_NEGATIVES = 10, /* train --fresh-negatives: each epoch's shuffle seed */
 };
 
 /* SplitMix64 finaliser: a good 64-bit mixer, used only to derive keys. */

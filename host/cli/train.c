@@ -22,6 +22,9 @@ const cli_opt cli_train_opts[] = {
                             "--bed of peaks: flank:D (each peak's window D bp left and right) or gc-matched "
                             "(windows of --background in the peaks' GC bins)", NULL, 0},
     {"--background", "BED", "gc-matched: the regions the negatives are drawn from", NULL, 0},
+    {"--fresh-negatives", NULL, "from the second epoch on, every training negative that is a dinucleotide shuffle "
+                                "of its positive (--negatives shuffle, or a file pairing them) is a new shuffle of it "
+                                "each epoch (seeded); the validation set keeps its own", NULL, 0},
     {"--valid-frac", "F", "validation fraction of the training pairs (default 0.1)", NULL, 0},
     {"--epochs", "N", "maximum epochs (default 50; more below 30,720 training sequences: 6,000 steps; 36,000 "
                       "for the RNN below 8,192)", NULL, 0},
@@ -368,8 +371,12 @@ static float *train_seed(train_job *j, uint64_t seed, const char *out, dm_proven
     int64_t va_pos = 0;
     for (int64_t i = 0; i < va.n; i++) va_pos += va.label[i] == 1;
     dm_select measure = dm_train_select(&o, va_pos, va.n - va_pos);
-    char avg_text[64] = "";
+    char avg_text[96] = "";
     if (o.ema > 0) snprintf(avg_text, sizeof avg_text, ", the weights' moving average (decay %g)", (double)o.ema);
+    if (o.fresh_negatives) {
+        size_t k = strlen(avg_text);
+        snprintf(avg_text + k, sizeof avg_text - k, ", fresh negatives each epoch");
+    }
     if (o.progress)
         fprintf(stderr, "deepmotif train: %s, %lld trained parameters; %lld training, %lld validation sequences; "
                 "%s protocol, batch %d%s%s%s, %s\n", dm_arch_name(hp.arch), (long long)dm_net_n_trainable(m),
@@ -596,6 +603,9 @@ int cli_train(cli_args *a) {
     o.restarts = (int32_t)cli_int(a, "--restarts", o.restarts, 0, 1000);
     if (o.ema > 0 && protocol == DM_PROTOCOL_ORIGINAL)
         cli_usage_error("--ema: the original protocol keeps the weights of its best training pass, not an average");
+    o.fresh_negatives = cli_flag(a, "--fresh-negatives");
+    if (o.fresh_negatives && protocol == DM_PROTOCOL_ORIGINAL)
+        cli_usage_error("--fresh-negatives: the original protocol trains on the file as it is");
     o.seed = cli_seed(a);
     o.progress = !cli_opt_str(a, "--quiet") && dm_dist_rank() == 0;
     /* DM_TRAIN_SLICES=K: each batch in K slices in turn, bit for bit what mpirun -np K computes */
@@ -665,6 +675,7 @@ int cli_train(cli_args *a) {
         if (!cli_opt_str(a, "--batch") && prov.batch >= 1) o.batch = prov.batch;
         if (!cli_opt_str(a, "--lr") && prov.lr0 > 0) o.lr = prov.lr0;
         if (!cli_opt_str(a, "--ema")) o.ema = prov.ema;
+        o.fresh_negatives = o.fresh_negatives || prov.fresh_negatives;
         if (!cli_opt_str(a, "--epochs") && prov.epochs_max >= 1 && prov.epochs_max <= DM_MAX_EPOCHS) o.epochs = prov.epochs_max;
         if (!cli_opt_str(a, "--valid-frac") && protocol == DM_PROTOCOL_DEFAULT) valid_frac = prov.valid_frac;
     }
