@@ -106,6 +106,27 @@ static dm_status as_codes(const dm_input *in, const char *what, bool quarter, dm
 
 /* ---- training ----------------------------------------------------------------------------- */
 
+/* Fresh negatives from arrays: each row's length (up to its last base that is not padding) and
+ * group, a negative right after a positive of its composition sharing the positive's group (as
+ * labelled FASTA and TSV files are read). One block, *owned, holds both arrays. */
+static dm_status with_pairs(dm_dataset *ds, void **owned) {
+    size_t n = (size_t)ds->n;
+    void *p = malloc(n * (sizeof(int64_t) + sizeof(int32_t)) + 1);
+    if (!p) return dm_error(DM_STATUS_NOMEM, "dm_train: out of memory for the fresh negatives' pairs");
+    ds->group = p;
+    ds->seq_len = (int32_t *)(ds->group + n);
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *row = ds->seq + i * (size_t)ds->len;
+        int32_t m = ds->len;
+        while (m > 0 && row[m - 1] == DM_BASE_PAD) m--;
+        ds->seq_len[i] = m;
+        ds->group[i] = (int64_t)i;
+    }
+    dm_dataset_pair_shuffles(ds);
+    *owned = p;
+    return DM_STATUS_OK;
+}
+
 typedef struct train_ctx {
     dm_progress_fn fn;
     void *ctx;
@@ -175,6 +196,11 @@ dm_status dm_train(dm_model *m, dm_backend *be, const dm_input *train, const dm_
         return dm_error(DM_STATUS_ARG, "dm_train: ema with the original protocol (it keeps a training pass's weights)");
     if (o->restarts < -1 || o->restarts > 1000)
         return dm_error(DM_STATUS_ARG, "dm_train: restarts %d (0..1000, or -1: the default)", (int)o->restarts);
+    if (o->fresh_negatives != 0 && o->fresh_negatives != 1)
+        return dm_error(DM_STATUS_ARG, "dm_train: fresh_negatives %d (0 or 1)", (int)o->fresh_negatives);
+    if (o->fresh_negatives && o->protocol)
+        return dm_error(DM_STATUS_ARG, "dm_train: fresh_negatives with the original protocol (it trains on the "
+                        "data as given)");
     if (o->rc < -1 || o->rc > 3)
         return dm_error(DM_STATUS_ARG, "dm_train: rc %d (0 none, 1 augment, 2 average, 3 both, -1 the default)", o->rc);
     /* the N policy: the codes' (one-hot rows of 0.25 are N under the quarter policy) */
@@ -193,6 +219,7 @@ dm_status dm_train(dm_model *m, dm_backend *be, const dm_input *train, const dm_
     e.ema = o->protocol && o->ema < 0 ? 0.0f : o->ema;
     if (o->restarts >= 0) e.restarts = o->restarts;   /* -1: the protocol's default */
     e.seed = o->seed;
+    e.fresh_negatives = o->fresh_negatives != 0;
     e.n_quarter = quarter;
     e.progress = false;
     /* -1: both strands, as `deepmotif train` (README "Reverse complements"); DeMo's loop had none */
@@ -200,7 +227,7 @@ dm_status dm_train(dm_model *m, dm_backend *be, const dm_input *train, const dm_
     dm_train_options_for_size(&e, train->n, &m->hp);
 
     dm_dataset tr, va;
-    void *own_tr = NULL, *own_va = NULL;
+    void *own_tr = NULL, *own_va = NULL, *own_pairs = NULL;
     dm_provenance *prov = malloc(sizeof *prov);
     float *params = malloc(sizeof(float) * (size_t)m->n_params);
     dm_net *net = NULL;
@@ -209,6 +236,7 @@ dm_status dm_train(dm_model *m, dm_backend *be, const dm_input *train, const dm_
     train_ctx t = {.fn = progress, .ctx = ctx, .prov = prov, .epochs = e.epochs, .t0 = dm_now()};
     dm_status s = !prov || !params ? dm_error(DM_STATUS_NOMEM, "dm_train: out of memory") : DM_STATUS_OK;
     if (!s) s = as_codes(train, "dm_train: train", quarter, &tr, &own_tr);
+    if (!s && e.fresh_negatives) s = with_pairs(&tr, &own_pairs);
     if (!s && valid) s = as_codes(valid, "dm_train: valid", quarter, &va, &own_va);
     if (!s) s = dm_api_net(m, be, e.batch, &net);
     if (!s) {
@@ -257,6 +285,7 @@ dm_status dm_train(dm_model *m, dm_backend *be, const dm_input *train, const dm_
     dm_net_free(net);
     free(own_tr);
     free(own_va);
+    free(own_pairs);
     free(params);
     free(prov);
     return s;

@@ -569,8 +569,7 @@ static dm_status dm_read_tsv(dm_lines *r, dm_builder *b, char *line, size_t n) {
 
 /* ---- composition pairs ----------------------------------------------------------------------- */
 
-/* Labelled FASTA / TSV: a negative right after a positive whose shuffle it is joins its group. */
-static void dm_pair_shuffles(dm_dataset *ds) {
+void dm_dataset_pair_shuffles(dm_dataset *ds) {
     for (int64_t i = 1; i < ds->n; i++)
         if (ds->label[i] == 0 && ds->label[i - 1] == 1 && ds->group[i - 1] == i - 1 &&
             dm_rows_same_composition(ds, i - 1, i))
@@ -629,7 +628,7 @@ static dm_status dm_read_all(dm_builder *b, dm_format format) {
     }
     if (b->row0 + ds->n == 0) return dm_error(DM_STATUS_FORMAT, "%s: no sequences", path);
     if (b->chunk_rows) return DM_STATUS_OK;   /* a scan: the caller hands over the last chunk */
-    if (format == DM_FORMAT_LABELLED_FASTA || format == DM_FORMAT_TSV) dm_pair_shuffles(ds);
+    if (format == DM_FORMAT_LABELLED_FASTA || format == DM_FORMAT_TSV) dm_dataset_pair_shuffles(ds);
     dm_dataset_shrink(ds);
     return DM_STATUS_OK;
 }

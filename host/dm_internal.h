@@ -33,6 +33,10 @@ dm_status dm_dataset_check(const dm_dataset *ds, const char *fn);
  * counts: j can be a dinucleotide shuffle of i (host/dataset.c). */
 bool dm_rows_same_composition(const dm_dataset *ds, int64_t i, int64_t j);
 
+/* Labelled FASTA / TSV (and dm_train's arrays with fresh negatives): a negative right after a
+ * positive whose shuffle it is joins its group (host/data.c). */
+void dm_dataset_pair_shuffles(dm_dataset *ds);
+
 /* The negatives of `ds` that are dinucleotide shuffles of a positive (train --fresh-negatives): rows
  * of label 0 whose group holds a positive with the same composition (dm_rows_same_composition; the
  * first such, in row order). *pairs = malloc'd (negative row, its positive's row) × *n_pairs, NULL

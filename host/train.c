@@ -425,6 +425,10 @@ static dm_status train_run(dm_net *m, const dm_dataset *train, const dm_dataset 
         state->bad_epochs = 0;
         state->adam_t = 0;
         if ((st = dm_net_get_params(m, state->best_params))) goto done;
+        /* Adam's moments from zero, also in a net trained before (its buffers keep the last run's) */
+        memset(state->adam_m, 0, sizeof(float) * (size_t)np);
+        memset(state->adam_v, 0, sizeof(float) * (size_t)np);
+        if ((st = dm_net_set_adam(m, state->adam_m, state->adam_v))) goto done;
     } else {
         if ((st = dm_net_set_adam(m, state->adam_m, state->adam_v))) goto done;
     }

@@ -467,6 +467,11 @@ typedef struct dm_train_opts {
                                 epochs, the training loss never 0.005 below a constant prediction's)
                                 trained again from new weights, at most this many times; -1: the
                                 default, 2 (0 under protocol 1). A zeroed struct is 0: never. */
+    int32_t fresh_negatives; /* 1: from the second epoch on, every training negative that follows a
+                                positive it is a dinucleotide shuffle of (same length, ends and
+                                dinucleotide counts) is a new shuffle of that positive each epoch
+                                (README "Fresh negatives"; protocol 0 only); 0 (the default, and a
+                                zeroed struct): the negatives as given */
 } dm_train_opts;
 
 /* dm_train_opts_default leaves epochs, batch, lr, lr_halve_every, patience, rc and ema at -1: the default

@@ -165,7 +165,7 @@ class TrainOpts(ctypes.Structure):
                 ("lr", ctypes.c_float), ("lr_halve_every", ctypes.c_int32), ("clip", ctypes.c_float),
                 ("patience", ctypes.c_int32), ("rc", ctypes.c_int32), ("seed", ctypes.c_uint64),
                 ("ema", ctypes.c_float),
-                ("restarts", ctypes.c_int32)]
+                ("restarts", ctypes.c_int32), ("fresh_negatives", ctypes.c_int32)]
 
 
 class SaliencyOpts(ctypes.Structure):

@@ -258,6 +258,27 @@ def test_train_ema(api, simdata):
         small("cnn").train(ds.x, ds.labels, epochs=1, ema=1.5)
 
 
+def test_train_fresh_negatives(api, simdata):
+    # simdata's negatives each follow the positive they are a shuffle of: from epoch 2 on they are new
+    # shuffles (one epoch: the same weights as without; three: others), recorded in the provenance;
+    # the original protocol and a set without such pairs are the library's one-line errors
+    ds = deepmotif.read(simdata)
+    kw = dict(batch=64, valid=(ds.x[:100], ds.labels[:100]))
+    x, y = ds.x[100:], ds.labels[100:]
+    one = small("cnn", seed=1).train(x, y, epochs=1, fresh_negatives=True, **kw)
+    assert one.provenance.get("fresh_negatives") is True
+    plain1 = small("cnn", seed=1).train(x, y, epochs=1, **kw)
+    assert plain1.provenance.get("fresh_negatives") is False
+    assert np.array_equal(one.predict(ds.x[:64]), plain1.predict(ds.x[:64]))
+    three = small("cnn", seed=1).train(x, y, epochs=3, fresh_negatives=True, **kw)
+    plain3 = small("cnn", seed=1).train(x, y, epochs=3, **kw)
+    assert not np.array_equal(three.predict(ds.x[:64]), plain3.predict(ds.x[:64]))
+    with pytest.raises(deepmotif.Error, match="fresh_negatives"):
+        small("cnn").train(x, y, epochs=1, protocol="original", fresh_negatives=True)
+    with pytest.raises(deepmotif.Error, match="no training negative"):   # each negative before its positive
+        small("cnn").train(x[::-1].copy(), y[::-1].copy(), epochs=1, fresh_negatives=True, **kw)
+
+
 def test_train_restarts(api, simdata):
     # a run that cannot move (lr 1e-7) sits at the constant's loss for its whole patience: a dead
     # start, trained again from new weights as often as allowed (the default 2, or none); the count
