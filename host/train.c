@@ -12,7 +12,9 @@
  * a real copy of its weights.
  *
  * Everything random is counter-based (dm_rng.h): the permutation of epoch e is stream `shuffle`
- * index e, dropout masks are keyed by the global step, so a resumed run continues bit-identically.
+ * index e, dropout masks are keyed by the global step, and with fresh negatives (o->fresh_negatives)
+ * epoch e's shuffles come from stream `fresh_negatives` index e, so a resumed run continues
+ * bit-identically.
  */
 #include <math.h>
 #include <stdlib.h>

@@ -366,6 +366,10 @@ Test(fresh_negatives, the_cli_says_records_and_resumes_it, .timeout = 120) {
         cr_expect(prov_a.fresh_negatives, "%s: not recorded", files[k]);
         free(p);
     }
+    /* the dashboard's provenance names them */
+    cr_assert_eq(dm_test_cli_in(dir, "dashboard --model m.dm --data tr.seq.gz --out dash --restarts 1 --steps 2 "
+                                     "--threads 1"), 0, "%s", dm_test_slurp_in(dir, "err"));
+    cr_expect(strstr(dm_test_slurp_in(dir, "dash/index.html"), "<dt>negatives</dt><dd>fresh:") != NULL);
     /* a bare resume keeps them (said in its header line) */
     cr_assert_eq(dm_test_cli_in(dir, "train --resume m.dm.last --epochs 3 --threads 1 --train tr.seq.gz --out m.dm"),
                  0, "%s", dm_test_slurp_in(dir, "err"));
@@ -374,6 +378,9 @@ Test(fresh_negatives, the_cli_says_records_and_resumes_it, .timeout = 120) {
     /* without the option, nothing is said */
     cr_assert_eq(dm_test_cli_in(dir, "%s --epochs 1 --out n.dm", base), 0);
     cr_expect(strstr(dm_test_slurp_in(dir, "err"), "fresh negatives") == NULL);
+    cr_assert_eq(dm_test_cli_in(dir, "dashboard --model n.dm --data tr.seq.gz --out dash2 --restarts 1 --steps 2 "
+                                     "--threads 1"), 0);
+    cr_expect(strstr(dm_test_slurp_in(dir, "dash2/index.html"), "<dt>negatives</dt>") == NULL);
     /* refused: the original protocol; a file whose negatives are no shuffles (one line naming why) */
     cr_expect_neq(dm_test_cli_in(dir, "%s --protocol original --fresh-negatives --out o.dm", base), 0);
     cr_expect(strstr(dm_test_slurp_in(dir, "err"), "--fresh-negatives: the original protocol") != NULL, "%s",

@@ -389,7 +389,7 @@ static float *train_seed(train_job *j, uint64_t seed, const char *out, dm_proven
         fprintf(stderr, "deepmotif train: memory: %.0f bytes per sequence as read, held twice at the split (peak %.1f MiB, "
                 "--max-memory %.0f MiB); while training %.0f bytes on the host + %d packed on the backend per sequence\n",
                 row_bytes, row_bytes * (double)(tr.n + va.n) * 2 / 1048576.0,
-                (double)max_mem / 1048576.0, row_bytes + 13, packed);
+                (double)max_mem / 1048576.0, row_bytes + 13 + (o.fresh_negatives ? hp.len : 0), packed);
     }
 
     int64_t np = dm_net_n_params(m);

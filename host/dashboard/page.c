@@ -224,6 +224,9 @@ static void section_cards(dm_dash *d) {
         if (pv->restarts > 0)
             P("<dt>restarts</dt><dd>%d: the run with seed %llu was a dead start (it learned nothing) and was "
               "trained again from new weights</dd>\n", pv->restarts, (unsigned long long)pv->seed);
+        if (pv->fresh_negatives)
+            PUT("<dt>negatives</dt><dd>fresh: from the second epoch on, each training negative a new "
+                "dinucleotide shuffle of its positive every epoch</dd>\n");
         P("<dt>sequences</dt><dd>%s training", commas(c, (long long)pv->n_train));
         P(", %s validation</dd>\n", commas(c, (long long)pv->n_valid));
         P("<dt>training time</dt><dd>%.1f s</dd>\n<dt>device</dt><dd>", pv->train_seconds);
