@@ -38,6 +38,9 @@
 #   GKM_THREADS  NUMBA_NUM_THREADS of the gkm-SVM (THREADS: a gkm cell takes one of the JOBS slots)
 #   WORK     build/learning_curve                     OUT    bench/results/learning_curve
 #   RC_CELLS rc_table.sh's cells, for size `all` (OUT's folder/rc_table.cells.tsv; below)
+#   PEER_CELLS  another cells file whose gkm-SVM cells this OUT uses instead of training them again
+#            (OUT's folder/learning_curve.cells.tsv; the gkm-SVM's cells do not depend on TRAIN_OPTS,
+#            so a run with TRAIN_OPTS and its own OUT compares with the same peer cells)
 #   TABLE_ONLY  non-empty: train nothing, write the tables from the cells file as it is
 set -euo pipefail
 bin=${DM_BIN:-build/deepmotif}
@@ -87,6 +90,12 @@ rc_protocol_base="epochs=${EPOCHS:-default} defaults="
 from_rc() {   # TF SEED METHOD REV: whether that size-`all` cell is rc_table's
     [ -z "${TRAIN_OPTS:-}" ] && [[ "$3" == cnn || "$3" == cnnrnn ]] && [ -s "$rc_cells" ] \
         && cells_has "$rc_cells" tf="$1" arch="$3" rc=both seed="$2" protocol="$rc_protocol_base$4"
+}
+peer_cells=${PEER_CELLS:-$(dirname "$out")/learning_curve.cells.tsv}
+[ "$(realpath -m "$peer_cells")" = "$(realpath -m "$out.cells.tsv")" ] && peer_cells=
+from_peer() {   # TF SIZE SEED: whether PEER_CELLS holds that gkm-SVM cell
+    [ -n "$peer_cells" ] && [ -s "$peer_cells" ] \
+        && cells_has "$peer_cells" tf="$1" size="$2" seed="$3" method=gkmsvm protocol="$gkm_protocol"
 }
 binver=$("$bin" --version 2>/dev/null | head -n1 | tr '\t' ' ' || echo unknown)
 cells_init "$cells" $'tf\tsize\tseed\tmethod\tn_train\tauroc\tauprc\ttrain_seconds\tprotocol\tbinary\tchecksum'
@@ -144,7 +153,8 @@ for size in "${size_list[@]}"; do
                 key=$protocol_base$rev
                 [ "$m" = gkmsvm ] && key=$gkm_protocol
                 cells_has "$cells" tf="$name" size="$size" seed="$seed" method="$m" protocol="$key" \
-                    || { [ "$size" = all ] && from_rc "$name" "$seed" "$m" "$rev"; } || todo+=("$size $seed $name $m $rev")
+                    || { [ "$size" = all ] && from_rc "$name" "$seed" "$m" "$rev"; } \
+                    || { [ "$m" = gkmsvm ] && from_peer "$name" "$size" "$seed"; } || todo+=("$size $seed $name $m $rev")
             done
         done
     done
@@ -163,12 +173,12 @@ t_end=$(date +%s)
 # Tables: OUT.tsv and OUT.md (stdlib Python).
 python3 - "$cells" "$out" "$sizes" "$seeds" "$archs" "${peers:+gkmsvm}" "$((t_end - t_start))" "${TRAIN_OPTS:-}" "${EPOCHS:-}" \
     "$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
-    "$protocol_base" "$gkm_protocol" "$rc_cells" "$rc_protocol_base" $(for n in "${names[@]}"; do echo "$n=${npos[$n]}"; done) <<'EOF'
+    "$protocol_base" "$gkm_protocol" "$rc_cells" "$rc_protocol_base" "$peer_cells" $(for n in "${names[@]}"; do echo "$n=${npos[$n]}"; done) <<'EOF'
 import csv, os, statistics, sys
-cells, out, sizes, seeds, archs, peer, secs, topts, epochs, commit, cpu, protocol_base, gkm_protocol, rc_cells, rc_base = sys.argv[1:16]
+cells, out, sizes, seeds, archs, peer, secs, topts, epochs, commit, cpu, protocol_base, gkm_protocol, rc_cells, rc_base, peer_cells = sys.argv[1:17]
 def rev(arch, n):   # bench/cells.sh's dm_defaults_rev
     return "4" if arch != "rnn" and 4096 <= int(n) < 8192 else "3"
-npos = {a.rsplit("=", 1)[0]: int(a.rsplit("=", 1)[1]) for a in sys.argv[16:]}
+npos = {a.rsplit("=", 1)[0]: int(a.rsplit("=", 1)[1]) for a in sys.argv[17:]}
 names = list(npos)
 sizes, seeds, archs = sizes.split(","), seeds.split(","), [a for a in archs.split(",") if a]
 methods = archs + ([peer] if peer else [])
@@ -190,6 +200,17 @@ if not topts and "all" in sizes and os.path.exists(rc_cells):
                 binaries[r["binary"]] = binaries.get(r["binary"], 0) + 1
                 have.add((r["tf"], r["seed"], r["arch"]))
                 n_rc += 1
+n_peer = 0   # the gkm-SVM's cells from PEER_CELLS (they do not depend on TRAIN_OPTS)
+if peer and peer_cells and os.path.exists(peer_cells):
+    have = {(r[0], r[1], r[2]) for r in rows if r[3] == peer}
+    with open(peer_cells) as f:
+        for r in csv.DictReader(f, delimiter="\t"):
+            if (r["method"] == peer and r["protocol"] == gkm_protocol and r["tf"] in names and r["size"] in sizes
+                    and r["seed"] in seeds and (r["tf"], r["size"], r["seed"]) not in have):
+                rows.append((r["tf"], r["size"], r["seed"], r["method"], r["n_train"], r["auroc"], r["auprc"], r["train_seconds"]))
+                binaries[r["binary"]] = binaries.get(r["binary"], 0) + 1
+                have.add((r["tf"], r["size"], r["seed"]))
+                n_peer += 1
 with open(out + ".tsv", "w") as f:
     f.write("tf\tsize\tseed\tmethod\tn_train\tauroc\tauprc\ttrain_seconds\n")
     for r in rows:
@@ -240,7 +261,8 @@ L.append(f"- deepmotif's best ≥ gkm-SVM at 2,000 and above: {'met' if aims_gkm
          f" ({len(aims_gkm)} cells{'; behind: ' + ', '.join(f'{t.split(chr(95))[0]} {s} ({v:+.3f})' for t, s, v in bad) if bad else ''}).")
 L += ["", "Rows: `" + out + ".tsv` (one per TF × size × seed × method, with AUPRC and training seconds); every cell as it",
       "finished, with the program that trained it and the sweep's checksum: `" + cells + "`"
-      + (f"; {n_rc} cells of size `all` (CNN, CNN-RNN) are `{rc_cells}`'s `--rc both` cells, the same training." if n_rc else ".")]
+      + (f"; {n_rc} cells of size `all` (CNN, CNN-RNN) are `{rc_cells}`'s `--rc both` cells, the same training" if n_rc else "")
+      + (f"; {n_peer} gkm-SVM cells are `{peer_cells}`'s (the peer's cells do not depend on TRAIN_OPTS)" if n_peer else "") + "."]
 open(out + ".md", "w").write("\n".join(L) + "\n")
 print(f"learning_curve: {len(rows)} rows -> {out}.tsv, {out}.md", file=sys.stderr)
 EOF
