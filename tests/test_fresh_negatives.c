@@ -157,40 +157,6 @@ Test(fresh_negatives, each_epoch_new_exact_shuffles_and_nothing_else_changes) {
 
 /* ---- training ------------------------------------------------------------------------------------ */
 
-typedef struct run {
-    dm_dataset tr, va;
-    dm_hparams hp;
-    dm_backend *be;
-    dm_net *m;
-    int64_t np;
-} run;
-
-static void run_open(run *r) {
-    dm_sim_options so;
-    dm_sim_options_default(&so);
-    so.n_pos = 300;
-    so.len = 40;
-    so.seed = 5;
-    memset(r, 0, sizeof *r);
-    cr_assert_eq(dm_simulate(&r->tr, &so), DM_STATUS_OK, "%s", dm_last_error());
-    so.seed = 6;
-    so.n_pos = 100;
-    cr_assert_eq(dm_simulate(&r->va, &so), DM_STATUS_OK, "%s", dm_last_error());
-    dm_hparams_default(&r->hp, DM_ARCH_CNN);
-    r->hp.len = 40;
-    r->hp.conv_channels = 8;
-    r->be = dm_backend_cpu_create(1);
-    cr_assert(r->be);
-    cr_assert_eq(dm_net_create(&r->m, &r->hp, r->be, 64), DM_STATUS_OK, "%s", dm_last_error());
-    r->np = dm_net_n_params(r->m);
-}
-
-static void run_close(run *r) {
-    dm_net_free(r->m);
-    dm_backend_free(r->be);
-    dm_dataset_free(&r->tr);
-    dm_dataset_free(&r->va);
-}
 
 static void options(dm_train_options *o, int epochs, bool fresh) {
     dm_train_options_default(o, DM_PROTOCOL_DEFAULT);
@@ -203,7 +169,7 @@ static void options(dm_train_options *o, int epochs, bool fresh) {
 }
 
 /* trains from init seed 1 for `epochs`; the final weights into w */
-static void train_to(run *r, int epochs, bool fresh, float *w, dm_provenance *prov) {
+static void train_to(dm_test_run *r, int epochs, bool fresh, float *w, dm_provenance *prov) {
     cr_assert_eq(dm_net_init_params(r->m, 1), DM_STATUS_OK);
     dm_train_options o;
     options(&o, epochs, fresh);
@@ -216,16 +182,16 @@ static void train_to(run *r, int epochs, bool fresh, float *w, dm_provenance *pr
 static dm_provenance prov_a, prov_b;
 
 Test(fresh_negatives, epoch_one_as_given_later_epochs_fresh, .timeout = 300) {
-    run r;
-    run_open(&r);
-    float *a = malloc(sizeof(float) * (size_t)r.np), *b = malloc(sizeof(float) * (size_t)r.np);
+    dm_test_run r;
+    dm_test_run_open(&r, 300, 64);
+    float *a = malloc(sizeof(float) * (size_t)dm_net_n_params(r.m)), *b = malloc(sizeof(float) * (size_t)dm_net_n_params(r.m));
     train_to(&r, 1, true, a, &prov_a);
     train_to(&r, 1, false, b, &prov_b);
-    cr_expect(memcmp(a, b, sizeof(float) * (size_t)r.np) == 0, "one epoch: the option changed the weights");
+    cr_expect(memcmp(a, b, sizeof(float) * (size_t)dm_net_n_params(r.m)) == 0, "one epoch: the option changed the weights");
     cr_expect(prov_a.fresh_negatives && !prov_b.fresh_negatives);
     train_to(&r, 3, true, a, &prov_a);
     train_to(&r, 3, false, b, &prov_b);
-    cr_expect(memcmp(a, b, sizeof(float) * (size_t)r.np) != 0, "three epochs: the option made no difference");
+    cr_expect(memcmp(a, b, sizeof(float) * (size_t)dm_net_n_params(r.m)) != 0, "three epochs: the option made no difference");
     /* the original protocol trains on the data as given: refused */
     dm_train_options o;
     options(&o, 2, true);
@@ -247,12 +213,12 @@ Test(fresh_negatives, epoch_one_as_given_later_epochs_fresh, .timeout = 300) {
     dm_resume_state_free(&st);
     free(a);
     free(b);
-    run_close(&r);
+    dm_test_run_close(&r);
 }
 
 typedef struct ckpt_ctx {
     const char *path;
-    run *r;
+    dm_test_run *r;
     dm_provenance *prov;
     int at_epoch;
     bool written;
@@ -272,8 +238,8 @@ Test(fresh_negatives, a_resumed_run_is_bit_identical_and_the_file_records_it, .t
     char *dir = dm_test_tmpdir();
     char path[4200];
     snprintf(path, sizeof path, "%s/run.last", dir);
-    run r;
-    run_open(&r);
+    dm_test_run r;
+    dm_test_run_open(&r, 300, 64);
     cr_assert_eq(dm_net_init_params(r.m, 1), DM_STATUS_OK);
     dm_train_options o;
     options(&o, 5, true);
@@ -284,7 +250,7 @@ Test(fresh_negatives, a_resumed_run_is_bit_identical_and_the_file_records_it, .t
     memset(&prov_a, 0, sizeof prov_a);
     cr_assert_eq(dm_net_train(r.m, &r.tr, &r.va, &o, &prov_a, &st, NULL), DM_STATUS_OK, "%s", dm_last_error());
     cr_assert(k.written);
-    float *want = malloc(sizeof(float) * (size_t)r.np), *got = malloc(sizeof(float) * (size_t)r.np);
+    float *want = malloc(sizeof(float) * (size_t)dm_net_n_params(r.m)), *got = malloc(sizeof(float) * (size_t)dm_net_n_params(r.m));
     cr_assert_eq(dm_net_get_params(r.m, want), DM_STATUS_OK);
     dm_resume_state_free(&st);
     /* resumed at epoch 3 from the file: NEGF says fresh negatives, epochs 4 and 5 draw the same ones */
@@ -301,7 +267,7 @@ Test(fresh_negatives, a_resumed_run_is_bit_identical_and_the_file_records_it, .t
     o.fresh_negatives = prov_b.fresh_negatives;
     cr_assert_eq(dm_net_train(r.m, &r.tr, &r.va, &o, &prov_b, &rs, NULL), DM_STATUS_OK, "%s", dm_last_error());
     cr_assert_eq(dm_net_get_params(r.m, got), DM_STATUS_OK);
-    cr_expect(memcmp(got, want, sizeof(float) * (size_t)r.np) == 0, "the resumed run ends elsewhere");
+    cr_expect(memcmp(got, want, sizeof(float) * (size_t)dm_net_n_params(r.m)) == 0, "the resumed run ends elsewhere");
     dm_resume_state_free(&rs);
     free(params);
     /* the file's section: a run without the option writes none; a value other than 1 is named */
@@ -329,7 +295,7 @@ Test(fresh_negatives, a_resumed_run_is_bit_identical_and_the_file_records_it, .t
     prov_a.fresh_negatives = false;
     int32_t nt;
     const dm_tensor_info *t = dm_net_tensors(r.m, &nt);
-    cr_assert_eq(dm_checkpoint_save_ex(path, &r.hp, t, nt, want, r.np, &prov_a, NULL, NULL), DM_STATUS_OK);
+    cr_assert_eq(dm_checkpoint_save_ex(path, &r.hp, t, nt, want, dm_net_n_params(r.m), &prov_a, NULL, NULL), DM_STATUS_OK);
     f = fopen(path, "rb");
     cr_assert(f);
     size = fread(bytes, 1, sizeof bytes, f);
@@ -339,7 +305,7 @@ Test(fresh_negatives, a_resumed_run_is_bit_identical_and_the_file_records_it, .t
     cr_expect(!found, "a file without fresh negatives has a NEGF section");
     free(want);
     free(got);
-    run_close(&r);
+    dm_test_run_close(&r);
     dm_test_rmdir(dir);
     free(dir);
 }

@@ -81,38 +81,6 @@ Test(train_restart, the_criterion_by_hand) {
 
 /* ---- a planted dead start ------------------------------------------------------------------------- */
 
-typedef struct run {
-    dm_dataset tr, va;
-    dm_hparams hp;
-    dm_backend *be;
-    dm_net *m;
-} run;
-
-static void run_open(run *r) {
-    dm_sim_options so;
-    dm_sim_options_default(&so);
-    so.n_pos = 200;
-    so.len = 40;
-    so.seed = 5;
-    memset(r, 0, sizeof *r);
-    cr_assert_eq(dm_simulate(&r->tr, &so), DM_STATUS_OK, "%s", dm_last_error());
-    so.seed = 6;
-    so.n_pos = 100;
-    cr_assert_eq(dm_simulate(&r->va, &so), DM_STATUS_OK, "%s", dm_last_error());
-    dm_hparams_default(&r->hp, DM_ARCH_CNN);
-    r->hp.len = 40;
-    r->hp.conv_channels = 8;
-    r->be = dm_backend_cpu_create(1);
-    cr_assert(r->be);
-    cr_assert_eq(dm_net_create(&r->m, &r->hp, r->be, 256), DM_STATUS_OK, "%s", dm_last_error());
-}
-
-static void run_close(run *r) {
-    dm_net_free(r->m);
-    dm_backend_free(r->be);
-    dm_dataset_free(&r->tr);
-    dm_dataset_free(&r->va);
-}
 
 /* initial weights with every convolution bias at -100: no ReLU fires */
 static void plant_dead_start(dm_net *m) {
@@ -141,7 +109,7 @@ static void options(dm_train_options *o, int restarts) {
     o->restarts = restarts;
 }
 
-static double valid_auroc(run *r) {
+static double valid_auroc(dm_test_run *r) {
     float *s = malloc(sizeof(float) * (size_t)r->va.n);
     cr_assert_eq(dm_net_predict(r->m, &r->va, false, s), DM_STATUS_OK, "%s", dm_last_error());
     double a = dm_auroc(s, r->va.label, r->va.n);
@@ -152,8 +120,8 @@ static double valid_auroc(run *r) {
 static dm_provenance prov_a, prov_b, prov_c;
 
 Test(train_restart, a_dead_start_is_trained_again, .timeout = 300) {
-    run r;
-    run_open(&r);
+    dm_test_run r;
+    dm_test_run_open(&r, 200, 256);
     dm_train_options o;
     /* without restarts the planted run stays dead: a constant output, AUROC 0.5 */
     plant_dead_start(r.m);
@@ -180,14 +148,14 @@ Test(train_restart, a_dead_start_is_trained_again, .timeout = 300) {
     cr_expect(prov_b.n_epochs == prov_b.epochs_run && prov_b.log[0].epoch == 1,
               "the log is the restarted attempt's (%d rows, %d run)", prov_b.n_epochs, prov_b.epochs_run);
     dm_resume_state_free(&st);
-    run_close(&r);
+    dm_test_run_close(&r);
 }
 
 /* ---- a resume inside the restarted attempt --------------------------------------------------------- */
 
 typedef struct ckpt_ctx {
     const char *path;
-    run *r;
+    dm_test_run *r;
     dm_provenance *prov;
     int at_epoch;     /* write the file at this epoch end of the restarted attempt */
     bool written;
@@ -207,8 +175,8 @@ Test(train_restart, a_restart_resumes_bit_identically, .timeout = 300) {
     char *dir = dm_test_tmpdir();
     char path[4200];
     snprintf(path, sizeof path, "%s/run.last", dir);
-    run r;
-    run_open(&r);
+    dm_test_run r;
+    dm_test_run_open(&r, 200, 256);
     int64_t np = dm_net_n_params(r.m);
     /* uninterrupted, writing MODEL.last at epoch 2 of the restarted attempt */
     plant_dead_start(r.m);
@@ -263,7 +231,7 @@ Test(train_restart, a_restart_resumes_bit_identically, .timeout = 300) {
     free(params);
     free(want);
     free(got);
-    run_close(&r);
+    dm_test_run_close(&r);
     dm_test_rmdir(dir);
     free(dir);
 }
@@ -274,8 +242,8 @@ Test(train_restart, a_file_without_restarts_has_no_rstr_section) {
     char *dir = dm_test_tmpdir();
     char path[4200];
     snprintf(path, sizeof path, "%s/m.dm", dir);
-    run r;
-    run_open(&r);
+    dm_test_run r;
+    dm_test_run_open(&r, 200, 256);
     cr_assert_eq(dm_net_init_params(r.m, 1), DM_STATUS_OK);
     int64_t np = dm_net_n_params(r.m);
     float *p = malloc(sizeof(float) * (size_t)np);
@@ -323,7 +291,7 @@ Test(train_restart, a_file_without_restarts_has_no_rstr_section) {
               dm_last_error());
     free(q);
     free(p);
-    run_close(&r);
+    dm_test_run_close(&r);
     dm_test_rmdir(dir);
     free(dir);
 }

@@ -175,6 +175,32 @@ const char *const dm_test_b_files[] = {
     NULL,
 };
 
+void dm_test_run_open(dm_test_run *r, int64_t n_pos, int max_batch) {
+    dm_sim_options so;
+    dm_sim_options_default(&so);
+    so.n_pos = n_pos;
+    so.len = 40;
+    so.seed = 5;
+    memset(r, 0, sizeof *r);
+    cr_assert_eq(dm_simulate(&r->tr, &so), DM_STATUS_OK, "%s", dm_last_error());
+    so.seed = 6;
+    so.n_pos = 100;
+    cr_assert_eq(dm_simulate(&r->va, &so), DM_STATUS_OK, "%s", dm_last_error());
+    dm_hparams_default(&r->hp, DM_ARCH_CNN);
+    r->hp.len = 40;
+    r->hp.conv_channels = 8;
+    r->be = dm_backend_cpu_create(1);
+    cr_assert(r->be);
+    cr_assert_eq(dm_net_create(&r->m, &r->hp, r->be, max_batch), DM_STATUS_OK, "%s", dm_last_error());
+}
+
+void dm_test_run_close(dm_test_run *r) {
+    dm_net_free(r->m);
+    dm_backend_free(r->be);
+    dm_dataset_free(&r->tr);
+    dm_dataset_free(&r->va);
+}
+
 dm_net *dm_test_trained_sim_cnn(dm_backend *be, dm_dataset *valid) {
     dm_sim_options so;
     dm_sim_options_default(&so);

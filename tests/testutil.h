@@ -46,6 +46,18 @@ dm_net *dm_test_trained_sim_cnn(dm_backend *be, dm_dataset *valid);
  * reason, when there is none (a CPU-only build, or no usable GPU). */
 dm_backend *dm_test_cuda_backend(void);
 
+/* A small training run of the simulated motif: tr = n_pos positives (seed 5) with their shuffles,
+ * va = 100 (seed 6), length 40; a CNN of 8 maps (hp) on a one-thread CPU backend, batches of at
+ * most max_batch (the dead-start and fresh-negative tests). */
+typedef struct dm_test_run {
+    dm_dataset tr, va;
+    dm_hparams hp;
+    dm_backend *be;
+    dm_net *m;
+} dm_test_run;
+void dm_test_run_open(dm_test_run *r, int64_t n_pos, int max_batch);
+void dm_test_run_close(dm_test_run *r);
+
 /* A fresh temporary directory (removed by the caller with dm_test_rmdir). */
 char *dm_test_tmpdir(void);
 void dm_test_rmdir(const char *dir);
