@@ -18,17 +18,22 @@
 #           (train's count, twice the set under --rc both/augment) for the models without an LSTM on
 #           the input; every other cell trains bit for bit as in revision 3 and keeps that key
 #           (dm_defaults_rev), so the hours of training behind them stay valid
+#   5       fresh negatives (train --fresh-negatives, README "Fresh negatives") by default where the
+#           negatives are shuffles of their positives: every cell of these benchmarks. A cell of
+#           revision 5 trains bit for bit as revision 3 or 4 with --fresh-negatives; the learning
+#           curve's cells of revision 5 trained by e844fa7 were run so (fresh_negatives.cells.tsv,
+#           key "opts=--fresh-negatives defaults=3|4") and copied under this key
 # Dead starts restarted (train --restarts 2) change no revision: they change only runs that learned
 # nothing (bench/results/dead_start.md), whose rows were replaced by their restarted runs. A row's
 # bits belong to its binary (the rows' binary column): the dense head's fixed-order products
 # (9e4f605) moved every trained model's last bits, and a run on the ln 2 plateau (the RNN at 500
 # positives) can end elsewhere from such a change, as from another CPU's BLAS kernels.
-DM_DEFAULTS_REV=4
+DM_DEFAULTS_REV=5
 
 # dm_defaults_rev ARCH N: the revision a cell's key names, for an architecture trained on N
 # sequences as train counts them (the row's n_train). The tables' Python repeats this rule.
 dm_defaults_rev() {
-    if [ "$1" != rnn ] && [ "$2" -ge 4096 ] && [ "$2" -lt 8192 ]; then echo "$DM_DEFAULTS_REV"; else echo 3; fi
+    echo "$DM_DEFAULTS_REV"
 }
 
 # rev_dir REV: the suffix of a cell's sweep folder: none for revision 3 (the folders of the runs

@@ -102,7 +102,7 @@ import csv, os, statistics, sys
 cells, out, sizes, seeds, arch, members, lc_cells, rc_cells, commit = sys.argv[1:10]
 names, sizes, seeds = sys.argv[10:], sizes.split(","), seeds.split(",")
 def rev(a, n):   # bench/cells.sh's dm_defaults_rev
-    return "4" if a != "rnn" and 4096 <= int(n) < 8192 else "3"
+    return "5"
 def read(path):
     if not os.path.exists(path): return []
     with open(path) as f: return list(csv.DictReader(f, delimiter="\t"))

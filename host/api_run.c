@@ -39,7 +39,8 @@ void dm_train_opts_default(dm_train_opts *o) {
     *o = (dm_train_opts){.protocol = 0, .epochs = e.epochs, .batch = e.batch, .lr = e.lr,
                          .lr_halve_every = e.lr_halve_every, .clip = e.clip, .patience = e.patience,
                          .rc = -1 /* the default: both strands */, .seed = e.seed, .ema = e.ema,
-                         .restarts = -1 /* the default: e.restarts */};
+                         .restarts = -1 /* the default: e.restarts */,
+                         .fresh_negatives = -1 /* the default: where the set pairs them */};
 }
 
 void dm_saliency_opts_default(dm_saliency_opts *o) {
@@ -196,9 +197,10 @@ dm_status dm_train(dm_model *m, dm_backend *be, const dm_input *train, const dm_
         return dm_error(DM_STATUS_ARG, "dm_train: ema with the original protocol (it keeps a training pass's weights)");
     if (o->restarts < -1 || o->restarts > 1000)
         return dm_error(DM_STATUS_ARG, "dm_train: restarts %d (0..1000, or -1: the default)", (int)o->restarts);
-    if (o->fresh_negatives != 0 && o->fresh_negatives != 1)
-        return dm_error(DM_STATUS_ARG, "dm_train: fresh_negatives %d (0 or 1)", (int)o->fresh_negatives);
-    if (o->fresh_negatives && o->protocol)
+    if (o->fresh_negatives < -1 || o->fresh_negatives > 1)
+        return dm_error(DM_STATUS_ARG, "dm_train: fresh_negatives %d (0 off, 1 on, -1 the default: on where the "
+                        "training set pairs a negative with the positive it shuffles)", (int)o->fresh_negatives);
+    if (o->fresh_negatives == 1 && o->protocol)
         return dm_error(DM_STATUS_ARG, "dm_train: fresh_negatives with the original protocol (it trains on the "
                         "data as given)");
     if (o->rc < -1 || o->rc > 3)
@@ -219,7 +221,8 @@ dm_status dm_train(dm_model *m, dm_backend *be, const dm_input *train, const dm_
     e.ema = o->protocol && o->ema < 0 ? 0.0f : o->ema;
     if (o->restarts >= 0) e.restarts = o->restarts;   /* -1: the protocol's default */
     e.seed = o->seed;
-    e.fresh_negatives = o->fresh_negatives != 0;
+    /* -1: on where the training set pairs them, off under the original protocol (dm_net_train decides) */
+    e.fresh_negatives = o->fresh_negatives >= 0 ? o->fresh_negatives : o->protocol ? 0 : DM_TRAIN_BY_DATA;
     e.n_quarter = quarter;
     e.progress = false;
     /* -1: both strands, as `deepmotif train` (README "Reverse complements"); DeMo's loop had none */
@@ -236,7 +239,14 @@ dm_status dm_train(dm_model *m, dm_backend *be, const dm_input *train, const dm_
     train_ctx t = {.fn = progress, .ctx = ctx, .prov = prov, .epochs = e.epochs, .t0 = dm_now()};
     dm_status s = !prov || !params ? dm_error(DM_STATUS_NOMEM, "dm_train: out of memory") : DM_STATUS_OK;
     if (!s) s = as_codes(train, "dm_train: train", quarter, &tr, &own_tr);
-    if (!s && e.fresh_negatives) s = with_pairs(&tr, &own_pairs);
+    if (!s && e.fresh_negatives != 0) s = with_pairs(&tr, &own_pairs);
+    if (!s) s = dm_train_options_for_data(&e, &tr);
+    if (!s && !e.fresh_negatives && own_pairs) {   /* none paired: the rows as the plain run sees them */
+        free(own_pairs);
+        own_pairs = NULL;
+        tr.group = NULL;
+        tr.seq_len = NULL;
+    }
     if (!s && valid) s = as_codes(valid, "dm_train: valid", quarter, &va, &own_va);
     if (!s) s = dm_api_net(m, be, e.batch, &net);
     if (!s) {

@@ -84,6 +84,16 @@ void dm_train_options_for_size(dm_train_options *o, int64_t n_train, const dm_hp
                                                                                                    : 0.0f;
 }
 
+dm_status dm_train_options_for_data(dm_train_options *o, const dm_dataset *train) {
+    if (o->fresh_negatives != DM_TRAIN_BY_DATA) return DM_STATUS_OK;
+    int64_t *pairs = NULL, n_pairs = 0;
+    bool maybe = o->protocol == DM_PROTOCOL_DEFAULT && train && train->n > 0 && train->label;
+    if (maybe) DM_TRY(dm_dataset_shuffle_pairs(train, &pairs, &n_pairs));
+    free(pairs);
+    o->fresh_negatives = n_pairs > 0;
+    return DM_STATUS_OK;
+}
+
 const char *dm_protocol_name(dm_protocol p) { return p == DM_PROTOCOL_ORIGINAL ? "original" : "default"; }
 
 dm_select dm_train_select(const dm_train_options *o, int64_t n_pos, int64_t n_neg) {
@@ -761,6 +771,7 @@ dm_status dm_net_train(dm_net *m, const dm_dataset *train, const dm_dataset *val
     DM_CHECK_ARG(o->rc <= (DM_RC_AUGMENT | DM_RC_AVERAGE), "training: reverse-complement flags %u", o->rc);
     dm_train_options sized = *o;   /* what the caller left to the set's size (the un-doubled count) */
     dm_train_options_for_size(&sized, train ? train->n : 0, dm_net_hparams(m));
+    DM_TRY(dm_train_options_for_data(&sized, train));
     o = &sized;
     dm_net_pred_of(m)->rc = o->rc;
     dm_dataset aug = {0}, vrc = {0};

@@ -63,6 +63,8 @@ typedef enum dm_select {
 
 /* A schedule field left to the training set's size (dm_train_options_for_size). */
 #define DM_TRAIN_BY_SIZE (-1)
+/* A field left to the training set's rows (dm_train_options_for_data). */
+#define DM_TRAIN_BY_DATA (-1)
 
 typedef struct dm_train_options {
     dm_protocol protocol;
@@ -88,10 +90,13 @@ typedef struct dm_train_options {
     uint32_t rc;               /* DM_RC_AUGMENT: train on every sequence and its reverse complement;
                                 * DM_RC_AVERAGE: validation (and the model, dm_net_rc) scores the
                                 * mean of both strands' P (host/predavg.c) */
-    bool fresh_negatives;      /* default protocol: from the second epoch on, every training negative
+    int32_t fresh_negatives;   /* default protocol: 1: from the second epoch on, every training negative
                                 * that is a dinucleotide shuffle of its group's positive
                                 * (dm_dataset_shuffle_pairs) is a new shuffle of it each epoch
-                                * (dm_dataset_fresh_negatives); the validation set keeps its own */
+                                * (dm_dataset_fresh_negatives); the validation set keeps its own.
+                                * 0: the negatives as given. DM_TRAIN_BY_DATA: 1 where the training
+                                * set has such a pair (dm_train_options_for_data), the front ends'
+                                * default; dm_train_options_default leaves 0 */
     bool progress;             /* epoch lines to the log callback, the in-epoch status to the
                                 * progress callback (dm_set_log); nothing is printed */
     /* crash safety (all optional, zero by default) */
@@ -136,6 +141,12 @@ void dm_train_options_default(dm_train_options *o, dm_protocol protocol);
  * The weights' moving average (ema): 0.999 from 4,096 to 8,191 sequences (batch 128) for the other
  * models, 0 elsewhere (bench/results/ema_small.md: it helped at 7,200 sequences, not at 1,800). */
 void dm_train_options_for_size(dm_train_options *o, int64_t n_train, const dm_hparams *hp);
+
+/* Replaces a DM_TRAIN_BY_DATA fresh_negatives: 1 under the default protocol where at least one
+ * training negative is a dinucleotide shuffle of its group's positive (dm_dataset_shuffle_pairs),
+ * else 0 (README "Fresh negatives": measured better in 138 of 150 paired runs,
+ * bench/results/fresh_negatives.md). A value already set stays. _NOMEM only. */
+dm_status dm_train_options_for_data(dm_train_options *o, const dm_dataset *train);
 
 /* A dead start: a default-protocol run with early stopping (patience ≥ 1) that ended (by its patience
  * or its epoch cap, not by a stop request) after at least `patience` epochs, none of whose training

@@ -470,11 +470,14 @@ typedef struct dm_train_opts {
     int32_t fresh_negatives; /* 1: from the second epoch on, every training negative that follows a
                                 positive it is a dinucleotide shuffle of (same length, ends and
                                 dinucleotide counts) is a new shuffle of that positive each epoch
-                                (README "Fresh negatives"; protocol 0 only); 0 (the default, and a
-                                zeroed struct): the negatives as given */
+                                (README "Fresh negatives"; protocol 0 only; none such is _ARG);
+                                0: the negatives as given; -1: the default, 1 where at least one
+                                negative is such a shuffle (0 under protocol 1). A zeroed struct
+                                from before this field was named is 0. */
 } dm_train_opts;
 
-/* dm_train_opts_default leaves epochs, batch, lr, lr_halve_every, patience, rc and ema at -1: the default
+/* dm_train_opts_default leaves epochs, batch, lr, lr_halve_every, patience, rc, ema, restarts and
+ * fresh_negatives at -1: the default
  * protocol's schedule counted in optimiser steps for small training sets (README "Training
  * protocols"), the same rule as `deepmotif train`; below 8,192 sequences the RNN (an LSTM reads the
  * input) gets its own row: 4x the rate, never halved, a longer patience and more epochs. Under the

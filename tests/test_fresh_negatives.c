@@ -312,6 +312,25 @@ Test(fresh_negatives, a_resumed_run_is_bit_identical_and_the_file_records_it, .t
 
 /* ---- the CLI and the library ------------------------------------------------------------------- */
 
+/* whether checkpoints DIR/A and DIR/B hold the same weights, bit for bit */
+static bool same_weights(const char *dir, const char *a, const char *b) {
+    float *p[2] = {NULL, NULL};
+    int64_t n[2] = {0, 0};
+    const char *names[2] = {a, b};
+    for (int k = 0; k < 2; k++) {
+        char path[4200];
+        dm_hparams hp;
+        snprintf(path, sizeof path, "%s/%s", dir, names[k]);
+        memset(&prov_a, 0, sizeof prov_a);
+        cr_assert_eq(dm_checkpoint_load_ex(path, dm_net_table, &hp, &p[k], &n[k], &prov_a, NULL, NULL), DM_STATUS_OK,
+                     "%s", dm_last_error());
+    }
+    bool same = n[0] == n[1] && memcmp(p[0], p[1], sizeof(float) * (size_t)n[0]) == 0;
+    free(p[0]);
+    free(p[1]);
+    return same;
+}
+
 Test(fresh_negatives, the_cli_says_records_and_resumes_it, .timeout = 120) {
     char *dir = dm_test_tmpdir();
     cr_assert_eq(dm_test_cli_in(dir, "simulate --out tr.seq.gz --n 150 --len 40 --seed 5"), 0);
@@ -341,12 +360,23 @@ Test(fresh_negatives, the_cli_says_records_and_resumes_it, .timeout = 120) {
                  0, "%s", dm_test_slurp_in(dir, "err"));
     cr_expect(strstr(dm_test_slurp_in(dir, "err"), ", fresh negatives each epoch") != NULL, "%s",
               dm_test_slurp_in(dir, "err"));
-    /* without the option, nothing is said */
-    cr_assert_eq(dm_test_cli_in(dir, "%s --epochs 1 --out n.dm", base), 0);
+    /* the default on a set that pairs them: the same run as --fresh-negatives, bit for bit */
+    cr_assert_eq(dm_test_cli_in(dir, "%s --epochs 2 --out d.dm", base), 0, "%s", dm_test_slurp_in(dir, "err"));
+    cr_expect(strstr(dm_test_slurp_in(dir, "err"), ", fresh negatives each epoch") != NULL, "%s",
+              dm_test_slurp_in(dir, "err"));
+    cr_assert_eq(dm_test_cli_in(dir, "%s --epochs 2 --fresh-negatives --out e.dm", base), 0);
+    cr_expect(same_weights(dir, "d.dm", "e.dm"), "the default differs from --fresh-negatives");
+    /* --no-fresh-negatives: nothing is said or recorded, and a bare resume keeps them off */
+    cr_assert_eq(dm_test_cli_in(dir, "%s --epochs 1 --no-fresh-negatives --out n.dm", base), 0);
     cr_expect(strstr(dm_test_slurp_in(dir, "err"), "fresh negatives") == NULL);
     cr_assert_eq(dm_test_cli_in(dir, "dashboard --model n.dm --data tr.seq.gz --out dash2 --restarts 1 --steps 2 "
                                      "--threads 1"), 0);
     cr_expect(strstr(dm_test_slurp_in(dir, "dash2/index.html"), "<dt>negatives</dt>") == NULL);
+    cr_assert_eq(dm_test_cli_in(dir, "train --resume n.dm.last --epochs 2 --threads 1 --train tr.seq.gz --out n.dm"),
+                 0, "%s", dm_test_slurp_in(dir, "err"));
+    cr_expect(strstr(dm_test_slurp_in(dir, "err"), "fresh negatives") == NULL, "%s", dm_test_slurp_in(dir, "err"));
+    cr_expect_neq(dm_test_cli_in(dir, "%s --fresh-negatives --no-fresh-negatives --out b.dm", base), 0);
+    cr_expect(strstr(dm_test_slurp_in(dir, "err"), "give one of them") != NULL, "%s", dm_test_slurp_in(dir, "err"));
     /* refused: the original protocol; a file whose negatives are no shuffles (one line naming why) */
     cr_expect_neq(dm_test_cli_in(dir, "%s --protocol original --fresh-negatives --out o.dm", base), 0);
     cr_expect(strstr(dm_test_slurp_in(dir, "err"), "--fresh-negatives: the original protocol") != NULL, "%s",
@@ -361,6 +391,10 @@ Test(fresh_negatives, the_cli_says_records_and_resumes_it, .timeout = 120) {
     cr_expect(strstr(dm_test_slurp_in(dir, "err"), "no training negative is a dinucleotide shuffle") != NULL, "%s",
               dm_test_slurp_in(dir, "err"));
     cr_expect(!dm_test_exists_in(dir, "p.dm"));
+    /* by default such a file trains on its negatives as given, silently */
+    cr_assert_eq(dm_test_cli_in(dir, "train --arch cnn --len 40 --channels 8 --threads 1 --train plain.tsv "
+                                     "--valid-frac 0 --epochs 1 --out q.dm"), 0, "%s", dm_test_slurp_in(dir, "err"));
+    cr_expect(strstr(dm_test_slurp_in(dir, "err"), "fresh negatives") == NULL, "%s", dm_test_slurp_in(dir, "err"));
     dm_test_rmdir(dir);
     free(dir);
 }
@@ -385,12 +419,26 @@ Test(fresh_negatives, dm_train_pairs_adjacent_rows, .timeout = 120) {
     cr_assert_eq(dm_model_create(&m, &hp, 1), DM_STATUS_OK);
     dm_train_opts o;
     dm_train_opts_default(&o);
-    cr_expect_eq(o.fresh_negatives, 0, "the default");
+    cr_expect_eq(o.fresh_negatives, -1, "the default: by the data");
     o.epochs = 2;
     o.batch = 64;
+    /* the default (-1) on pairs is the same run as 1, bit for bit */
+    int64_t np = 0;
+    const float *w;
+    cr_assert_eq(dm_model_params(m, &w, &np), DM_STATUS_OK);
+    float *init = malloc(sizeof(float) * (size_t)np), *by_default = malloc(sizeof(float) * (size_t)np);
+    memcpy(init, w, sizeof(float) * (size_t)np);
+    cr_assert_eq(dm_train(m, be, &in, NULL, &o, NULL, NULL), DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert_eq(dm_model_params(m, &w, &np), DM_STATUS_OK);
+    memcpy(by_default, w, sizeof(float) * (size_t)np);
+    const char *json;
+    cr_assert_eq(dm_model_provenance(m, &json), DM_STATUS_OK);
+    cr_expect(strstr(json, "\"fresh_negatives\": true") != NULL, "%s", json);
+    cr_assert_eq(dm_model_set_params(m, init, np), DM_STATUS_OK);
     o.fresh_negatives = 1;
     cr_assert_eq(dm_train(m, be, &in, NULL, &o, NULL, NULL), DM_STATUS_OK, "%s", dm_last_error());
-    const char *json;
+    cr_assert_eq(dm_model_params(m, &w, &np), DM_STATUS_OK);
+    cr_expect(memcmp(w, by_default, sizeof(float) * (size_t)np) == 0, "the default differs from 1");
     cr_assert_eq(dm_model_provenance(m, &json), DM_STATUS_OK);
     cr_expect(strstr(json, "\"fresh_negatives\": true") != NULL, "%s", json);
     o.fresh_negatives = 2;
@@ -411,6 +459,21 @@ Test(fresh_negatives, dm_train_pairs_adjacent_rows, .timeout = 120) {
     }
     cr_expect_eq(dm_train(m, be, &in, NULL, &o, NULL, NULL), DM_STATUS_ARG);
     cr_expect(strstr(dm_last_error(), "no training negative") != NULL, "%s", dm_last_error());
+    /* ... but by default trained as given: the same run as 0, bit for bit, and recorded so */
+    o.fresh_negatives = 0;
+    cr_assert_eq(dm_model_set_params(m, init, np), DM_STATUS_OK);
+    cr_assert_eq(dm_train(m, be, &in, NULL, &o, NULL, NULL), DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert_eq(dm_model_params(m, &w, &np), DM_STATUS_OK);
+    memcpy(by_default, w, sizeof(float) * (size_t)np);
+    o.fresh_negatives = -1;
+    cr_assert_eq(dm_model_set_params(m, init, np), DM_STATUS_OK);
+    cr_assert_eq(dm_train(m, be, &in, NULL, &o, NULL, NULL), DM_STATUS_OK, "%s", dm_last_error());
+    cr_assert_eq(dm_model_params(m, &w, &np), DM_STATUS_OK);
+    cr_expect(memcmp(w, by_default, sizeof(float) * (size_t)np) == 0, "the default on unpaired rows differs from 0");
+    cr_assert_eq(dm_model_provenance(m, &json), DM_STATUS_OK);
+    cr_expect(strstr(json, "\"fresh_negatives\": false") != NULL, "%s", json);
+    free(init);
+    free(by_default);
     dm_model_free(m);
     dm_backend_free(be);
     dm_dataset_free(&ds);

@@ -24,7 +24,9 @@ const cli_opt cli_train_opts[] = {
     {"--background", "BED", "gc-matched: the regions the negatives are drawn from", NULL, 0},
     {"--fresh-negatives", NULL, "from the second epoch on, every training negative that is a dinucleotide shuffle "
                                 "of its positive (--negatives shuffle, or a file pairing them) is a new shuffle of it "
-                                "each epoch (seeded); the validation set keeps its own", NULL, 0},
+                                "each epoch (seeded); the validation set keeps its own. The default where the training "
+                                "set has such pairs; given, a set without them is an error", NULL, 0},
+    {"--no-fresh-negatives", NULL, "train on the negatives as given every epoch", NULL, 0},
     {"--valid-frac", "F", "validation fraction of the training pairs (default 0.1)", NULL, 0},
     {"--epochs", "N", "maximum epochs (default 50; more below 30,720 training sequences: 6,000 steps; 36,000 "
                       "for the RNN below 8,192)", NULL, 0},
@@ -603,8 +605,11 @@ int cli_train(cli_args *a) {
     o.restarts = (int32_t)cli_int(a, "--restarts", o.restarts, 0, 1000);
     if (o.ema > 0 && protocol == DM_PROTOCOL_ORIGINAL)
         cli_usage_error("--ema: the original protocol keeps the weights of its best training pass, not an average");
-    o.fresh_negatives = cli_flag(a, "--fresh-negatives");
-    if (o.fresh_negatives && protocol == DM_PROTOCOL_ORIGINAL)
+    /* fresh negatives: by default where the training set pairs negatives with positives they shuffle */
+    bool fresh_on = cli_flag(a, "--fresh-negatives"), fresh_off = cli_flag(a, "--no-fresh-negatives");
+    if (fresh_on && fresh_off) cli_usage_error("--fresh-negatives and --no-fresh-negatives: give one of them");
+    o.fresh_negatives = fresh_on ? 1 : fresh_off || protocol == DM_PROTOCOL_ORIGINAL ? 0 : DM_TRAIN_BY_DATA;
+    if (fresh_on && protocol == DM_PROTOCOL_ORIGINAL)
         cli_usage_error("--fresh-negatives: the original protocol trains on the file as it is");
     o.seed = cli_seed(a);
     o.progress = !cli_opt_str(a, "--quiet") && dm_dist_rank() == 0;
@@ -675,7 +680,7 @@ int cli_train(cli_args *a) {
         if (!cli_opt_str(a, "--batch") && prov.batch >= 1) o.batch = prov.batch;
         if (!cli_opt_str(a, "--lr") && prov.lr0 > 0) o.lr = prov.lr0;
         if (!cli_opt_str(a, "--ema")) o.ema = prov.ema;
-        o.fresh_negatives = o.fresh_negatives || prov.fresh_negatives;
+        if (!fresh_on && !fresh_off) o.fresh_negatives = prov.fresh_negatives;   /* a file before NEGF: 0 */
         if (!cli_opt_str(a, "--epochs") && prov.epochs_max >= 1 && prov.epochs_max <= DM_MAX_EPOCHS) o.epochs = prov.epochs_max;
         if (!cli_opt_str(a, "--valid-frac") && protocol == DM_PROTOCOL_DEFAULT) valid_frac = prov.valid_frac;
     }
@@ -738,6 +743,7 @@ int cli_train(cli_args *a) {
     }
     dm_dataset_free(&full);   /* tr and va hold copies */
     dm_train_options_for_size(&o, tr.n, &hp);   /* what was not given: by the training set's size (and model) */
+    CLI_CHECK(dm_train_options_for_data(&o, &tr));   /* and by its rows (fresh negatives where it pairs them) */
 
     dm_backend *be = cli_flag(a, "--reproducible") ? cli_backend_reproducible(a) : cli_backend(a);
     cli_notice_flush();

@@ -440,7 +440,7 @@ class Model:
 
     def train(self, x, y=None, valid=None, valid_frac=0.1, epochs=None, batch=None, lr=None,
               lr_halve_every=None, clip=5.0, patience=None, protocol="default", seed=1, negatives=None,
-              rc=None, ema=None, restarts=None, fresh_negatives=False, device=None, progress=False):
+              rc=None, ema=None, restarts=None, fresh_negatives=None, device=None, progress=False):
         """Trains the model in place and returns it.
 
         x: one-hot (N, L, 4), codes (N, L) uint8, a list of sequences (labels y, 1 bound / 0 unbound),
@@ -463,9 +463,11 @@ class Model:
         None: by the set's size, 0.999 from 4,096 to 8,191 sequences except the RNN). restarts: how
         often a dead start (a run that learned nothing: README "Training protocols") is trained again
         from new weights (None: 2 under the default protocol, 0 under "original"). fresh_negatives:
-        True to give, from the second epoch on, every training negative that follows a positive it
-        is a dinucleotide shuffle of (as `negatives="shuffle"` makes them) a new shuffle of that
-        positive each epoch, as `deepmotif train --fresh-negatives` (README "Fresh negatives")."""
+        True gives, from the second epoch on, every training negative that follows a positive it is a
+        dinucleotide shuffle of (as `negatives="shuffle"` makes them) a new shuffle of that positive
+        each epoch, as `deepmotif train --fresh-negatives` (README "Fresh negatives"; an error where
+        no negative is such a shuffle); False trains on the negatives as given; None (the default)
+        is True where some negative is such a shuffle under the default protocol, else False."""
         if protocol not in PROTOCOLS:
             raise ValueError("protocol must be one of %s" % ", ".join(PROTOCOLS))
         lib = _lib.lib()
@@ -473,7 +475,7 @@ class Model:
         o = _lib.TrainOpts()
         lib.dm_train_opts_default(ctypes.byref(o))
         o.protocol, o.clip, o.seed = PROTOCOLS[protocol], clip, int(seed)
-        o.fresh_negatives = 1 if fresh_negatives else 0
+        o.fresh_negatives = -1 if fresh_negatives is None else 1 if fresh_negatives else 0
         for name, v in (("epochs", epochs), ("batch", batch), ("lr", lr), ("lr_halve_every", lr_halve_every),
                         ("patience", patience), ("ema", ema), ("restarts", restarts)):
             if v is not None:   # None: the library's -1, by the training set's size

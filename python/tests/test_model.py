@@ -267,12 +267,18 @@ def test_train_fresh_negatives(api, simdata):
     x, y = ds.x[100:], ds.labels[100:]
     one = small("cnn", seed=1).train(x, y, epochs=1, fresh_negatives=True, **kw)
     assert one.provenance.get("fresh_negatives") is True
-    plain1 = small("cnn", seed=1).train(x, y, epochs=1, **kw)
+    plain1 = small("cnn", seed=1).train(x, y, epochs=1, fresh_negatives=False, **kw)
     assert plain1.provenance.get("fresh_negatives") is False
     assert np.array_equal(one.predict(ds.x[:64]), plain1.predict(ds.x[:64]))
     three = small("cnn", seed=1).train(x, y, epochs=3, fresh_negatives=True, **kw)
-    plain3 = small("cnn", seed=1).train(x, y, epochs=3, **kw)
+    plain3 = small("cnn", seed=1).train(x, y, epochs=3, fresh_negatives=False, **kw)
     assert not np.array_equal(three.predict(ds.x[:64]), plain3.predict(ds.x[:64]))
+    # the default (None): on where the rows pair them, the same run as True; off where they do not
+    default3 = small("cnn", seed=1).train(x, y, epochs=3, **kw)
+    assert default3.provenance.get("fresh_negatives") is True
+    assert np.array_equal(three.predict(ds.x[:64]), default3.predict(ds.x[:64]))
+    unpaired = small("cnn", seed=1).train(x[::-1].copy(), y[::-1].copy(), epochs=1, **kw)
+    assert unpaired.provenance.get("fresh_negatives") is False
     with pytest.raises(deepmotif.Error, match="fresh_negatives"):
         small("cnn").train(x, y, epochs=1, protocol="original", fresh_negatives=True)
     with pytest.raises(deepmotif.Error, match="no training negative"):   # each negative before its positive
