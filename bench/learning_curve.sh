@@ -57,7 +57,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/cells.sh"
 [ -x "$bin" ] || { echo "learning_curve: $bin not built (run make)" >&2; exit 1; }
 [ -d "$data" ] || { echo "learning_curve: no data directory $data" >&2; exit 1; }
-if [ -n "$peers" ] && ! "$gkm_py" -c 'import gkmsvm, sklearn' 2>/dev/null; then
+if [ -n "$peers" ] && [ -z "${TABLE_ONLY:-}" ] && ! "$gkm_py" -c 'import gkmsvm, sklearn' 2>/dev/null; then
     echo "learning_curve: $gkm_py lacks gkmsvm-lite (pip install -r bench/peers/requirements-gkmsvm.txt; or PEERS=)" >&2
     exit 1
 fi
