@@ -23,17 +23,23 @@
 #           revision 5 trains bit for bit as revision 3 or 4 with --fresh-negatives; the learning
 #           curve's cells of revision 5 trained by e844fa7 were run so (fresh_negatives.cells.tsv,
 #           key "opts=--fresh-negatives defaults=3|4") and copied under this key
+#   6       twice the learning rate for a model with an LSTM after a convolution (cnnrnn, danq) below
+#           2,048 training sequences (batch 32; README "Training protocols"); every other cell trains
+#           as in revision 5 and keeps that key. Its learning-curve cells were trained by 9893b3b with
+#           "--fresh-negatives --lr 0.0025" (the same float rate, so the same training;
+#           bench/results/lstm_lr_small.md) and copied under this key
 # Dead starts restarted (train --restarts 2) change no revision: they change only runs that learned
 # nothing (bench/results/dead_start.md), whose rows were replaced by their restarted runs. A row's
 # bits belong to its binary (the rows' binary column): the dense head's fixed-order products
 # (9e4f605) moved every trained model's last bits, and a run on the ln 2 plateau (the RNN at 500
 # positives) can end elsewhere from such a change, as from another CPU's BLAS kernels.
-DM_DEFAULTS_REV=5
+DM_DEFAULTS_REV=6
 
 # dm_defaults_rev ARCH N: the revision a cell's key names, for an architecture trained on N
 # sequences as train counts them (the row's n_train). The tables' Python repeats this rule.
 dm_defaults_rev() {
-    echo "$DM_DEFAULTS_REV"
+    case $1 in cnnrnn | danq) [ "$2" -lt 2048 ] && { echo "$DM_DEFAULTS_REV"; return; } ;; esac
+    echo 5
 }
 
 # rev_dir REV: the suffix of a cell's sweep folder: none for revision 3 (the folders of the runs

@@ -102,7 +102,7 @@ import csv, os, statistics, sys
 cells, out, sizes, seeds, arch, members, lc_cells, rc_cells, commit = sys.argv[1:10]
 names, sizes, seeds = sys.argv[10:], sizes.split(","), seeds.split(",")
 def rev(a, n):   # bench/cells.sh's dm_defaults_rev
-    return "5"
+    return "6" if a in ("cnnrnn", "danq") and int(n) < 2048 else "5"
 def read(path):
     if not os.path.exists(path): return []
     with open(path) as f: return list(csv.DictReader(f, delimiter="\t"))

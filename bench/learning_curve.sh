@@ -177,7 +177,7 @@ python3 - "$cells" "$out" "$sizes" "$seeds" "$archs" "${peers:+gkmsvm}" "$((t_en
 import csv, os, statistics, sys
 cells, out, sizes, seeds, archs, peer, secs, topts, epochs, commit, cpu, protocol_base, gkm_protocol, rc_cells, rc_base, peer_cells = sys.argv[1:17]
 def rev(arch, n):   # bench/cells.sh's dm_defaults_rev
-    return "5"
+    return "6" if arch in ("cnnrnn", "danq") and int(n) < 2048 else "5"
 npos = {a.rsplit("=", 1)[0]: int(a.rsplit("=", 1)[1]) for a in sys.argv[17:]}
 names = list(npos)
 sizes, seeds, archs = sizes.split(","), seeds.split(","), [a for a in archs.split(",") if a]

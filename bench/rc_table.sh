@@ -102,7 +102,7 @@ python3 - "$cells" "$out" "$modes" "$seeds" "$archs" "$((t_end - t_start))" "${E
 import csv, os, statistics, sys
 cells, out, modes, seeds, archs, secs, epochs, tfs, commit, cpu, protocol_base = sys.argv[1:12]
 def rev(arch, n):   # bench/cells.sh's dm_defaults_rev
-    return "5"
+    return "6" if arch in ("cnnrnn", "danq") and int(n) < 2048 else "5"
 names = sys.argv[12:]
 def label(tf):   # the factor, and its cell line where two sets share the factor (ARID3A in HepG2 and K562)
     f = tf.split("_")

@@ -50,6 +50,7 @@ void dm_train_options_default(dm_train_options *o, dm_protocol protocol) {
 enum { BY_SIZE_BATCH_MAX = 256, BY_SIZE_BATCH_MIN = 32, BY_SIZE_STEPS_MIN = 32, BY_SIZE_UNIT = 120 };
 /* an LSTM on the input, small set: 4x the rate, no halving, 10x the patience, 6x the epochs (train.h) */
 enum { LSTM_IN_LR_FACTOR = 4, LSTM_IN_PATIENCE = 50, LSTM_IN_EPOCHS = 300 };
+enum { LSTM_LATER_LR_FACTOR = 2, LSTM_LATER_MAX = 2048 };   /* an LSTM after a convolution: train.h */
 /* the weights' moving average, decay 0.999, from 4,096 to 8,191 sequences (batch 128) for models
  * without an LSTM on the input (train.h, bench/results/ema_small.md) */
 #define BY_SIZE_EMA 0.999f
@@ -72,16 +73,15 @@ void dm_train_options_for_size(dm_train_options *o, int64_t n_train, const dm_hp
     }
     int64_t steps = (n + (o->batch > 0 ? o->batch : 1) - 1) / (o->batch > 0 ? o->batch : 1);
     bool lstm_in = hp && n < (int64_t)BY_SIZE_STEPS_MIN * BY_SIZE_BATCH_MAX && dm_arch_lstm_reads_input(hp);
+    bool lstm_later = hp && n < LSTM_LATER_MAX && !lstm_in && dm_arch_has(hp, DM_LAYER_BILSTM);
     /* the learning rate per sequence of the large-set protocol (0.01 at 256): linear in the batch */
-    if (o->lr == DM_TRAIN_BY_SIZE)
-        o->lr = (lstm_in ? (float)LSTM_IN_LR_FACTOR : 1.0f) * 0.01f * (float)(o->batch > 0 ? o->batch : 1) /
-                (float)BY_SIZE_BATCH_MAX;
+    float factor = lstm_in ? (float)LSTM_IN_LR_FACTOR : lstm_later ? (float)LSTM_LATER_LR_FACTOR : 1.0f;
+    if (o->lr == DM_TRAIN_BY_SIZE) o->lr = factor * 0.01f * (float)(o->batch > 0 ? o->batch : 1) / (float)BY_SIZE_BATCH_MAX;
     if (o->epochs == DM_TRAIN_BY_SIZE) o->epochs = epochs_for(lstm_in ? LSTM_IN_EPOCHS : 50, steps);
     if (o->patience == DM_TRAIN_BY_SIZE) o->patience = epochs_for(lstm_in ? LSTM_IN_PATIENCE : 5, steps);
     if (o->lr_halve_every == DM_TRAIN_BY_SIZE) o->lr_halve_every = lstm_in ? 0 : epochs_for(10, steps);
-    if (o->ema == DM_TRAIN_BY_SIZE)
-        o->ema = !lstm_in && n >= BY_SIZE_EMA_MIN && n < (int64_t)BY_SIZE_STEPS_MIN * BY_SIZE_BATCH_MAX ? BY_SIZE_EMA
-                                                                                                   : 0.0f;
+    bool ema = !lstm_in && n >= BY_SIZE_EMA_MIN && n < (int64_t)BY_SIZE_STEPS_MIN * BY_SIZE_BATCH_MAX;
+    if (o->ema == DM_TRAIN_BY_SIZE) o->ema = ema ? BY_SIZE_EMA : 0.0f;
 }
 
 dm_status dm_train_options_for_data(dm_train_options *o, const dm_dataset *train) {

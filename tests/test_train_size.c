@@ -150,11 +150,26 @@ Test(train_size, lstm_input_rule_by_hand) {
     o = sized_arch(30720, DM_ARCH_RNN);
     cr_expect(o.batch == 256 && o.lr == 0.01f && o.lr_halve_every == 10 && o.patience == 5 && o.epochs == 50,
               "%d %g %d %d %d", o.batch, (double)o.lr, o.lr_halve_every, o.patience, o.epochs);
-    /* the CNN-RNN at 1,800: the ordinary rule (22, 11, 106, 0.00125) */
-    o = sized_arch(1800, DM_ARCH_CNNRNN);
-    cr_expect(o.batch == 32 && o.lr_halve_every == 22 && o.patience == 11 && o.epochs == 106, "%d %d %d %d",
-              o.batch, o.lr_halve_every, o.patience, o.epochs);
-    cr_expect_eq(o.lr, 0.01f * 32.0f / 256.0f);
+    /* an LSTM after a convolution (the CNN-RNN, DanQ) at 1,800: the ordinary schedule (22, 11, 106)
+     * at twice the rate, 2 · 0.00125; at 2,047 still (batch 32); from 2,048 (batch 64) the ordinary
+     * rate; the CNN (no LSTM) never */
+    for (int i = 0; i < dm_arch_count(); i++) {
+        dm_hparams hpi;
+        dm_hparams_default(&hpi, (dm_arch)i);
+        bool later = dm_arch_has(&hpi, DM_LAYER_BILSTM) && !dm_arch_lstm_reads_input(&hpi);
+        cr_expect_eq(later, !strcmp(dm_arch_name((dm_arch)i), "cnnrnn") || !strcmp(dm_arch_name((dm_arch)i), "danq"),
+                     "%s", dm_arch_name((dm_arch)i));
+        if (dm_arch_lstm_reads_input(&hpi)) continue;
+        o = sized_arch(1800, (dm_arch)i);
+        cr_expect(o.batch == 32 && o.lr_halve_every == 22 && o.patience == 11 && o.epochs == 106, "%s: %d %d %d %d",
+                  dm_arch_name((dm_arch)i), o.batch, o.lr_halve_every, o.patience, o.epochs);
+        cr_expect_eq(o.lr, (later ? 2.0f : 1.0f) * 0.01f * 32.0f / 256.0f, "%s", dm_arch_name((dm_arch)i));
+        o = sized_arch(2047, (dm_arch)i);
+        cr_expect(o.batch == 32 && o.lr == (later ? 2.0f : 1.0f) * 0.01f * 32.0f / 256.0f, "%s", dm_arch_name((dm_arch)i));
+        o = sized_arch(2048, (dm_arch)i);
+        cr_expect(o.batch == 64 && o.lr == 0.01f * 64.0f / 256.0f, "%s: %d %g", dm_arch_name((dm_arch)i), o.batch,
+                  (double)o.lr);
+    }
     /* given values stay */
     dm_hparams hp;
     dm_hparams_default(&hp, DM_ARCH_RNN);
