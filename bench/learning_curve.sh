@@ -262,7 +262,9 @@ L.append(f"- deepmotif's best ≥ gkm-SVM at 2,000 and above: {'met' if aims_gkm
 L += ["", "Rows: `" + out + ".tsv` (one per TF × size × seed × method, with AUPRC and training seconds); every cell as it",
       "finished, with the program that trained it and the sweep's checksum: `" + cells + "`"
       + (f"; {n_rc} cells of size `all` (CNN, CNN-RNN) are `{rc_cells}`'s `--rc both` cells, the same training" if n_rc else "")
-      + (f"; {n_peer} gkm-SVM cells are `{peer_cells}`'s (the peer's cells do not depend on TRAIN_OPTS)" if n_peer else "") + "."]
+      + (f"; {n_peer} gkm-SVM cells are `{peer_cells}`'s (the peer's cells do not depend on TRAIN_OPTS)" if n_peer else "") + ".",
+      "A row's protocol names the revision of train's defaults it was trained under (`bench/cells.sh`, which also says",
+      "which rows of a revision were trained, bit for bit the same, by a binary before it with the options it names)."]
 open(out + ".md", "w").write("\n".join(L) + "\n")
 print(f"learning_curve: {len(rows)} rows -> {out}.tsv, {out}.md", file=sys.stderr)
 EOF
