@@ -480,7 +480,8 @@ typedef struct dm_train_opts {
  * fresh_negatives at -1: the default
  * protocol's schedule counted in optimiser steps for small training sets (README "Training
  * protocols"), the same rule as `deepmotif train`; below 8,192 sequences the RNN (an LSTM reads the
- * input) gets its own row: 4x the rate, never halved, a longer patience and more epochs. Under the
+ * input) gets its own row: 4x the rate, never halved, a longer patience and more epochs; below 2,048
+ * the CNN-RNN and DanQ (an LSTM after a convolution) take 2x the rate. Under the
  * original protocol (1), -1 is DeMo's fixed 50 epochs, batch 256, lr 0.01, halving every 10 and
  * patience 5 (unused there). */
 

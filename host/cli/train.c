@@ -34,7 +34,7 @@ const cli_opt cli_train_opts[] = {
                      "of two, at least 32)", NULL, 0},
     {"--lr", "X", "initial learning rate, halved every 10 epochs (1,200 steps on smaller sets) (default 0.01 "
                   "at batch 256, 0.01 x batch / 256 for smaller batches; the RNN below 8,192 sequences: 4x that, "
-                  "never halved)", NULL, 0},
+                  "never halved; the CNN-RNN and DanQ below 2,048: 2x)", NULL, 0},
     {"--lr-halve-every", "N", "halve the learning rate after every N epochs; 0: never (default 10; 1,200 steps "
                               "on smaller sets; the RNN below 8,192 sequences: never)", NULL, 0},
     {"--patience", "N", "early stopping patience in epochs (default 5; 600 steps on smaller sets, 6,000 for the "
